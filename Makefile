@@ -1,0 +1,151 @@
+# profd — system-wide profiling daemon. See README.md.
+#
+#   make            build build/profd and build/profctl
+#   make deps       install Debian build/test dependencies (root)
+#   make test       unit + end-to-end tests + unit-file checks
+#   make demo       build, start profd, profile a demo workload
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make V=1        show full commands
+#   VMLINUX_BTF=/path/to/vmlinux   BTF to generate vmlinux.h from
+
+OUTPUT ?= build
+PREFIX ?= /usr/local
+DESTDIR ?=
+VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
+VERSION := 0.1.0
+
+CC ?= gcc
+CLANG ?= clang
+BPFTOOL ?= bpftool
+PROTOC_C ?= protoc-c
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+
+PKGS := libbpf libelf libdw libprotobuf-c libmicrohttpd libcurl zlib libsystemd
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+
+WERROR ?= $(if $(CI),-Werror,)
+CFLAGS ?= -O2 -g
+CFLAGS += -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
+	  $(WERROR) -std=gnu11 -D_GNU_SOURCE -DPROFD_VERSION='"$(VERSION)"' \
+	  -I$(OUTPUT) -I$(OUTPUT)/gen -Iinclude -Idaemon -Iclient $(PKG_CFLAGS) \
+	  -MMD -MP
+SAN ?=
+ifneq ($(SAN),)
+CFLAGS += -fsanitize=$(SAN) -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=$(SAN)
+endif
+
+DAEMON_LIBS := $(shell pkg-config --libs libbpf libelf libdw libprotobuf-c libmicrohttpd zlib libsystemd 2>/dev/null) -lpthread
+CLIENT_LIBS := $(shell pkg-config --libs libcurl libprotobuf-c zlib 2>/dev/null)
+
+BPF_CFLAGS := -g -O2 -target bpf -Wall -D__TARGET_ARCH_$(ARCH) \
+	      -I$(OUTPUT) -Iinclude
+
+# Pipeline modules without BPF or sockets (most are pure): unit-tested
+# and linked into both the daemon and the tests.
+CORE_SRCS := daemon/procmaps.c daemon/pprof.c daemon/aggregate.c \
+	     daemon/kallsyms.c daemon/symbolizer.c daemon/strtab.c daemon/proc.c \
+	     common/pprof_read.c
+DAEMON_SRCS := daemon/main.c daemon/log.c daemon/sampler.c \
+	       daemon/session.c daemon/api.c daemon/profile.c daemon/access.c \
+	       $(CORE_SRCS)
+CLIENT_SRCS := client/profctl.c common/pprof_read.c
+GEN_PB := $(OUTPUT)/gen/profile.pb-c.c
+
+DAEMON_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(DAEMON_SRCS)) $(OUTPUT)/gen/profile.pb-c.o
+CLIENT_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(CLIENT_SRCS)) $(OUTPUT)/gen/profile.pb-c.o
+CORE_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(CORE_SRCS)) $(OUTPUT)/gen/profile.pb-c.o $(OUTPUT)/daemon/log.o
+
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/unit/%,$(wildcard tests/unit/test_*.c))
+
+.DELETE_ON_ERROR:
+.PHONY: all deps test unit e2e demo install clean check-units bench
+
+all: $(OUTPUT)/profd $(OUTPUT)/profctl
+
+deps:
+	$(Q)scripts/deps.sh
+
+$(OUTPUT)/vmlinux.h: $(VMLINUX_BTF)
+	$(call msg,GEN,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(BPFTOOL) btf dump file $< format c > $@
+
+$(OUTPUT)/bpf/%.bpf.o: bpf/%.bpf.c include/profd_abi.h $(OUTPUT)/vmlinux.h
+	$(call msg,BPF,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp
+	$(Q)$(BPFTOOL) gen object $@ $@.tmp
+	$(Q)rm -f $@.tmp
+
+$(OUTPUT)/%.skel.h: $(OUTPUT)/bpf/%.bpf.o
+	$(call msg,SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $*_bpf > $@
+
+$(OUTPUT)/gen/profile.pb-c.c $(OUTPUT)/gen/profile.pb-c.h &: proto/profile.proto
+	$(call msg,PROTOC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(PROTOC_C) --proto_path=proto --c_out=$(OUTPUT)/gen $<
+
+$(OUTPUT)/gen/profile.pb-c.o: $(OUTPUT)/gen/profile.pb-c.c
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Wno-error -c $< -o $@
+
+# Everything C depends on the generated headers.
+$(OUTPUT)/%.o: %.c $(OUTPUT)/gen/profile.pb-c.h $(OUTPUT)/cpu.skel.h
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(OUTPUT)/profd: $(DAEMON_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(DAEMON_LIBS) -o $@
+
+$(OUTPUT)/profctl: $(CLIENT_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(LDFLAGS) $^ $(CLIENT_LIBS) -o $@
+
+$(OUTPUT)/tests/unit/%: tests/unit/%.c $(CORE_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(CFLAGS) $^ $(DAEMON_LIBS) -o $@
+
+unit: $(UNIT_TESTS)
+	$(Q)tests/unit/run.sh $(OUTPUT) $(UNIT_TESTS)
+
+e2e: all
+	$(Q)tests/e2e/run.sh $(OUTPUT)
+
+check-units:
+	$(Q)tests/check-units.sh
+
+test: deps all unit
+	$(Q)tests/run-all.sh $(OUTPUT)
+
+demo: deps all
+	$(Q)scripts/demo.sh $(OUTPUT)
+
+bench: all
+	$(Q)bench/run.sh $(OUTPUT)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(OUTPUT)/profd $(DESTDIR)$(PREFIX)/sbin/profd
+	install -m 0755 $(OUTPUT)/profctl $(DESTDIR)$(PREFIX)/bin/profctl
+	install -d $(DESTDIR)/lib/systemd/system
+	sed 's|@PREFIX@|$(PREFIX)|g' systemd/profd.service > $(DESTDIR)/lib/systemd/system/profd.service
+	install -m 0644 systemd/profd.socket $(DESTDIR)/lib/systemd/system/profd.socket
+
+clean:
+	rm -rf $(OUTPUT)
+
+-include $(shell find $(OUTPUT) -name '*.d' 2>/dev/null)

@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * profd's CPU sampler: attached to one cpu-clock perf event per CPU and per
+ * sampling period. Keeps only samples of the processes (and periods) in the
+ * targets map, records their stacks and sends them to user space through one
+ * ring buffer shared by every CPU and every session.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include "profd_abi.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct profd_target_key);
+	__type(value, struct profd_target_val);
+} targets SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 << 20);	/* resized by user space */
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, PROFD_ERR_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} errors SEC(".maps");
+
+static __always_inline void count_err(__u32 err)
+{
+	__u64 *v = bpf_map_lookup_elem(&errors, &err);
+
+	if (v)
+		(*v)++;
+}
+
+SEC("perf_event")
+int profd_cpu_sample(struct bpf_perf_event_data *ctx)
+{
+	struct profd_target_key key = {};
+	struct profd_target_val *tv;
+	struct profd_cpu_sample *s;
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+	long n;
+
+	if (tgid == 0)		/* idle task */
+		return 0;
+
+	key.tgid = tgid;
+	key.period_ns = ctx->sample_period;
+	tv = bpf_map_lookup_elem(&targets, &key);
+	if (!tv) {
+		key.tgid = 0;	/* every process at this period? */
+		tv = bpf_map_lookup_elem(&targets, &key);
+		if (!tv)
+			return 0;
+	}
+
+	s = bpf_ringbuf_reserve(&events, sizeof(*s), 0);
+	if (!s) {
+		count_err(PROFD_ERR_RINGBUF_FULL);
+		return 0;
+	}
+
+	s->kind = PROFD_EV_CPU_SAMPLE;
+	s->flags = 0;
+	s->time_ns = bpf_ktime_get_ns();
+	s->period_ns = ctx->sample_period;
+	s->tgid = tgid;
+	s->tid = (__u32)id;
+	s->cpu = bpf_get_smp_processor_id();
+	bpf_get_current_comm(s->comm, sizeof(s->comm));
+
+	n = bpf_get_stack(ctx, s->user_ips, sizeof(s->user_ips),
+			  BPF_F_USER_STACK);
+	if (n < 0) {
+		s->flags |= PROFD_SF_USER_ERR;
+		count_err(PROFD_ERR_USER_STACK);
+		n = 0;
+	}
+	s->n_user = n / sizeof(__u64);
+	if (s->n_user == PROFD_MAX_USER_FRAMES)
+		s->flags |= PROFD_SF_USER_TRUNC;
+
+	s->n_kernel = 0;
+	/* In user mode the kernel walk finds no frames and costs little. */
+	if (tv->flags & PROFD_TARGET_KERNEL) {
+		n = bpf_get_stack(ctx, s->kernel_ips, sizeof(s->kernel_ips), 0);
+		if (n < 0) {
+			s->flags |= PROFD_SF_KERNEL_ERR;
+			count_err(PROFD_ERR_KERNEL_STACK);
+			n = 0;
+		}
+		s->n_kernel = n / sizeof(__u64);
+	}
+
+	bpf_ringbuf_submit(s, 0);
+	return 0;
+}

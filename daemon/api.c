@@ -1,0 +1,384 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <microhttpd.h>
+
+#include "access.h"
+#include "api.h"
+#include "log.h"
+
+struct api {
+	struct session_mgr *m;
+	struct MHD_Daemon *d[2];
+};
+
+struct query {
+	const char *allowed[8];
+	const char *bad;		/* first unknown parameter */
+};
+
+static enum MHD_Result check_arg(void *cls, enum MHD_ValueKind kind,
+				 const char *key, const char *value)
+{
+	struct query *q = cls;
+	size_t i;
+
+	for (i = 0; i < 8 && q->allowed[i]; i++)
+		if (!strcmp(key, q->allowed[i]))
+			return MHD_YES;
+	q->bad = key;
+	return MHD_NO;
+}
+
+static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status,
+				 const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Errors as Go's net/http/pprof sends them: pprof shows the body. */
+static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status,
+				 const char *fmt, ...)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result r;
+	char *body = NULL;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&body, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return MHD_NO;
+	resp = MHD_create_response_from_buffer((size_t)n, body,
+					       MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, "Content-Type", "text/plain; charset=utf-8");
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	if (status >= 400)
+		MHD_add_response_header(resp, "X-Go-Pprof", "1");
+	r = MHD_queue_response(c, status, resp);
+	MHD_destroy_response(resp);
+	return r;
+}
+
+static enum MHD_Result send_blob(struct MHD_Connection *c, void *buf,
+				 size_t len, const char *type,
+				 const char *filename)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result r;
+	char disp[128];
+
+	resp = MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(buf);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, "Content-Type", type);
+	if (filename) {
+		snprintf(disp, sizeof(disp), "attachment; filename=\"%s\"",
+			 filename);
+		MHD_add_response_header(resp, "Content-Disposition", disp);
+	}
+	r = MHD_queue_response(c, MHD_HTTP_OK, resp);
+	MHD_destroy_response(resp);
+	return r;
+}
+
+/* A decimal in [min, max], digits only (no sign, space or suffix). */
+static int parse_uint(const char *s, unsigned long long min,
+		      unsigned long long max, unsigned long long *ret)
+{
+	unsigned long long v = 0;
+	const char *p;
+
+	if (!s || !*s || strlen(s) > 19)
+		return -EINVAL;
+	for (p = s; *p; p++) {
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+		v = v * 10 + (unsigned long long)(*p - '0');
+	}
+	if (v < min || v > max)
+		return -ERANGE;
+	*ret = v;
+	return 0;
+}
+
+static int parse_bool(const char *s, bool *ret)
+{
+	if (!s || !strcmp(s, "1") || !strcmp(s, "true") || !*s) {
+		*ret = true;
+		return 0;
+	}
+	if (!strcmp(s, "0") || !strcmp(s, "false")) {
+		*ret = false;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static enum MHD_Result handle_profile(struct api *a, struct MHD_Connection *c,
+				      const struct peer *peer)
+{
+	const struct session_limits *lim;
+	struct session_req req = { .uid = peer->uid, .hz = 99, .seconds = 30 };
+	struct query q = { .allowed = { "pid", "seconds", "hz", "kernel",
+					"debug" } };
+	const union MHD_ConnectionInfo *ci;
+	struct session *s = NULL;
+	unsigned long long v;
+	const char *arg;
+	void *buf = NULL;
+	size_t len = 0;
+	uid_t owner = 0;
+	int r, fd = -1;
+	enum MHD_Result ret;
+
+	lim = session_mgr__limits(a->m);
+	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, check_arg, &q);
+	if (q.bad)
+		return send_text(c, 400, "unknown parameter \"%s\" (allowed: pid, seconds, hz, kernel)\n",
+				 q.bad);
+	arg = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "pid");
+	if (!arg)
+		return send_text(c, 400, "missing parameter pid: which process to profile\n");
+	if (parse_uint(arg, 1, 0x7fffffff, &v) < 0)
+		return send_text(c, 400, "bad pid \"%s\": want a positive integer\n", arg);
+	req.pid = (pid_t)v;
+	arg = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "seconds");
+	if (arg && parse_uint(arg, 1, lim->max_seconds, &v) < 0)
+		return send_text(c, 400, "bad seconds \"%s\": want an integer from 1 to %u\n",
+				 arg, lim->max_seconds);
+	if (arg)
+		req.seconds = (unsigned)v;
+	else if (req.seconds > lim->max_seconds)
+		req.seconds = lim->max_seconds;
+	arg = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "hz");
+	if (arg && parse_uint(arg, 1, lim->max_hz, &v) < 0)
+		return send_text(c, 400, "bad hz \"%s\": want an integer from 1 to %u\n",
+				 arg, lim->max_hz);
+	if (arg)
+		req.hz = (unsigned)v;
+	if (MHD_lookup_connection_value_n(c, MHD_GET_ARGUMENT_KIND, "kernel",
+					  6, &arg, NULL) == MHD_YES &&
+	    parse_bool(arg, &req.kernel) < 0)
+		return send_text(c, 400, "bad kernel \"%s\": want 1 or 0\n", arg);
+	arg = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "debug");
+	if (arg && strcmp(arg, "0"))
+		return send_text(c, 400, "debug=%s: only the protobuf format (debug=0) is served\n",
+				 arg);
+
+	r = access__check(peer->uid, req.pid, &owner);
+	if (r == -ESRCH)
+		return send_text(c, 404, "no such process: pid %d\n", req.pid);
+	if (r == -EACCES)
+		return send_text(c, 403, "permission denied: uid %u may not profile pid %d (owned by uid %u); only root or the process's owner may\n",
+				 (unsigned)peer->uid, req.pid, (unsigned)owner);
+	if (r < 0)
+		return send_text(c, 500, "cannot inspect pid %d: %s\n", req.pid,
+				 strerror(-r));
+
+	r = session__start(a->m, &req, &s);
+	switch (r) {
+	case 0:
+		break;
+	case -ESRCH:
+		return send_text(c, 404, "no such process: pid %d\n", req.pid);
+	case -EUSERS:
+		return send_text(c, 429, "too many profiling sessions for uid %u (limit %u); try again when one ends\n",
+				 (unsigned)peer->uid, lim->max_sessions_per_uid);
+	case -EBUSY:
+		return send_text(c, 503, "too many concurrent profiling sessions (limit %u); try again later\n",
+				 lim->max_sessions);
+	case -E2BIG:
+		return send_text(c, 503, "too many distinct sampling frequencies in use (limit %d); retry with the default hz\n",
+				 PROFD_MAX_PERIODS);
+	case -ECANCELED:
+		return send_text(c, 503, "profd is shutting down\n");
+	case -EPERM:
+	case -EACCES:
+		return send_text(c, 500, "profd lacks the privileges to sample (perf_event/BPF): %s\n",
+				 strerror(-r));
+	default:
+		return send_text(c, 500, "cannot start profiling pid %d: %s\n",
+				 req.pid, strerror(-r));
+	}
+	log_debug("session: pid %d for uid %u, %us at %u Hz", req.pid,
+		  (unsigned)peer->uid, req.seconds, req.hz);
+
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (ci)
+		fd = ci->connect_fd;
+	r = session__wait(a->m, s, fd);
+	if (r == -ECONNRESET) {
+		log_debug("session: client for pid %d went away; cancelled",
+			  req.pid);
+		session__free(a->m, s);
+		return MHD_NO;	/* close the connection */
+	}
+	if (r == -ECANCELED) {
+		session__free(a->m, s);
+		return send_text(c, 503, "profd is shutting down\n");
+	}
+	r = session__finish(a->m, s, &buf, &len);
+	session__free(a->m, s);
+	if (r < 0) {
+		log_err_errno(r, "Failed to build the profile of pid %d: %m",
+			      req.pid);
+		return send_text(c, 500, "failed to build the profile: %s\n",
+				 strerror(-r));
+	}
+	ret = send_blob(c, buf, len, "application/octet-stream", "profile");
+	return ret;
+}
+
+static enum MHD_Result handle_status(struct api *a, struct MHD_Connection *c)
+{
+	struct session_mgr_stats st;
+	char *body = NULL, sessions[16384];
+	int n;
+
+	session_mgr__stats(a->m, &st);
+	session_mgr__sessions_json(a->m, sessions, sizeof(sessions));
+	n = asprintf(&body,
+		     "{\"version\":\"%s\",\"uptime_seconds\":%.3f,"
+		     "\"sessions_active\":%u,\"sessions_total\":%u,"
+		     "\"samples_total\":%" PRIu64 ",\"samples_matched\":%" PRIu64
+		     ",\"samples_lost\":%" PRIu64 ",\"samples_dropped\":%" PRIu64
+		     ",\"user_stack_errors\":%" PRIu64
+		     ",\"kernel_stack_errors\":%" PRIu64
+		     ",\"maps_refreshes\":%" PRIu64
+		     ",\"sampler\":{\"periods_active\":%u,\"targets_active\":%u}"
+		     ",\"symbolizer\":{\"binaries\":%" PRIu64
+		     ",\"binaries_idle\":%" PRIu64 ",\"bytes_estimate\":%" PRIu64
+		     ",\"bytes_max\":%" PRIu64 ",\"hits\":%" PRIu64
+		     ",\"misses\":%" PRIu64 ",\"evictions\":%" PRIu64 "}"
+		     ",\"sessions\":%s}\n",
+		     PROFD_VERSION, (double)st.uptime_ns / 1e9,
+		     st.sessions_active, st.sessions_total, st.samples_total,
+		     st.samples_matched, st.samples_lost, st.samples_dropped,
+		     st.user_stack_errors, st.kernel_stack_errors,
+		     st.maps_refreshes, st.periods_active, st.targets_active,
+		     st.sym.binaries, st.sym.binaries_idle,
+		     st.sym.bytes_estimate, st.sym.bytes_max, st.sym.hits,
+		     st.sym.misses, st.sym.evictions, sessions);
+	if (n < 0)
+		return MHD_NO;
+	return send_blob(c, body, (size_t)n, "application/json", NULL);
+}
+
+static enum MHD_Result handle_index(struct MHD_Connection *c)
+{
+	return send_text(c, 200,
+			 "profd %s\n\n"
+			 "/debug/pprof/profile?pid=P&seconds=N[&hz=F][&kernel=1]  CPU profile (gzip pprof)\n"
+			 "/v1/status                                             daemon status (JSON)\n",
+			 PROFD_VERSION);
+}
+
+static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
+			       const char *url, const char *method,
+			       const char *version, const char *upload_data,
+			       size_t *upload_data_size, void **con_cls)
+{
+	static int first_call_marker;
+	struct api *a = cls;
+	const union MHD_ConnectionInfo *ci;
+	struct peer peer = {};
+	int r;
+
+	/* First call: headers only. Answer on the second. */
+	if (!*con_cls) {
+		*con_cls = &first_call_marker;
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		*upload_data_size = 0;	/* bodies are not used: discard */
+		return MHD_YES;
+	}
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	r = ci ? access__peer(ci->connect_fd, &peer) : -EBADF;
+	if (r < 0)
+		return send_text(c, 403, "cannot identify the caller: %s\n",
+				 strerror(-r));
+
+	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+		return send_text(c, 405, "method %s not allowed on %s\n",
+				 method, url);
+	if (!strcmp(url, "/debug/pprof/profile"))
+		return handle_profile(a, c, &peer);
+	if (!strcmp(url, "/v1/status"))
+		return handle_status(a, c);
+	if (!strcmp(url, "/debug/pprof/") || !strcmp(url, "/debug/pprof") ||
+	    !strcmp(url, "/"))
+		return handle_index(c);
+	return send_text(c, 404, "unknown profile or path: %s\n", url);
+}
+
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char buf[512];
+
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	buf[strcspn(buf, "\n")] = 0;
+	log_debug("http: %s", buf);
+}
+
+int api__start(const struct api_config *cfg, struct session_mgr *m,
+	       struct api **ret)
+{
+	int fds[2] = { cfg->unix_fd, cfg->tcp_fd }, i, n = 0;
+	struct api *a;
+
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	a->m = m;
+	for (i = 0; i < 2; i++) {
+		if (fds[i] < 0)
+			continue;
+		a->d[n] = MHD_start_daemon(
+			MHD_USE_THREAD_PER_CONNECTION |
+				MHD_USE_INTERNAL_POLLING_THREAD |
+				MHD_USE_ERROR_LOG,
+			0, NULL, NULL, handler, a,
+			MHD_OPTION_LISTEN_SOCKET, fds[i],
+			MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
+			/* Idle clients (slowloris) are dropped; a request
+			 * waiting out its window is not idle. */
+			MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+			MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768,
+			MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+			MHD_OPTION_END);
+		if (!a->d[n]) {
+			api__stop(a);
+			return -EIO;
+		}
+		n++;
+	}
+	*ret = a;
+	return 0;
+}
+
+void api__stop(struct api *a)
+{
+	int i;
+
+	if (!a)
+		return;
+	for (i = 0; i < 2; i++) {
+		if (!a->d[i])
+			continue;
+		(void)MHD_quiesce_daemon(a->d[i]);
+		MHD_stop_daemon(a->d[i]);
+	}
+	free(a);
+}

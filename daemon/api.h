@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * api: the HTTP API (libmicrohttpd, a thread per connection so a request
+ * can wait out its window). Serves Go's net/http/pprof paths with a pid
+ * parameter, and /v1/ for profd's own endpoints.
+ */
+#ifndef PROFD_API_H
+#define PROFD_API_H
+
+#include "session.h"
+
+struct api;
+
+struct api_config {
+	int unix_fd;		/* listening Unix socket, or -1 */
+	int tcp_fd;		/* listening loopback TCP socket, or -1 */
+	unsigned max_connections;
+};
+
+int api__start(const struct api_config *cfg, struct session_mgr *m,
+	       struct api **ret);
+/* Stop accepting, wait for connection threads (sessions must be failing
+ * already: session_mgr__shutdown first). NULL ok. */
+void api__stop(struct api *a);
+
+#endif /* PROFD_API_H */

@@ -1,0 +1,469 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * profd: system-wide profiling daemon. main owns the init chain (and its
+ * reverse), the listening sockets and the event loop, which drains the
+ * sampler's ring buffer and handles signals through a signalfd.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <grp.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <bpf/libbpf.h>
+#include <systemd/sd-daemon.h>
+
+#include "api.h"
+#include "log.h"
+#include "sampler.h"
+#include "session.h"
+#include "symbolizer.h"
+
+#define DEFAULT_SOCKET "/run/profd/profd.sock"
+
+struct options {
+	const char *socket_path;
+	mode_t socket_mode;
+	const char *socket_group;
+	const char *listen;
+	struct session_limits lim;
+	size_t symbol_cache_bytes;
+	int verbose;
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"Usage: profd [OPTIONS]\n"
+"System-wide profiling daemon: CPU profiles of any process, as pprof.\n\n"
+"  --socket PATH            Unix socket to serve (default " DEFAULT_SOCKET ")\n"
+"  --socket-mode MODE       socket permissions, octal (default 0666: access\n"
+"                           is checked per request from the caller's uid)\n"
+"  --socket-group GROUP     socket group (default: root's)\n"
+"  --listen ADDR:PORT       also serve HTTP on loopback TCP, for\n"
+"                           'go tool pprof URL' (off by default)\n"
+"  --max-seconds N          longest window (default 600)\n"
+"  --max-sessions N         concurrent sessions, all users (default 64)\n"
+"  --max-sessions-per-uid N concurrent sessions per user (default 8)\n"
+"  --max-hz N               highest sampling frequency (default 1000)\n"
+"  --max-stacks N           distinct stacks per session (default 65536)\n"
+"  --symbol-cache-mb N      idle symbolizer cache bound (default 64)\n"
+"  -v, --verbose            debug logging (twice: libbpf too)\n"
+"  --version                print the version\n"
+"  -h, --help               this text\n");
+}
+
+static int parse_num(const char *s, unsigned long min, unsigned long max,
+		     unsigned long *ret)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || v < min || v > max || s[0] == '-')
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+static int parse_args(int argc, char **argv, struct options *o)
+{
+	enum { O_SOCKET = 256, O_MODE, O_GROUP, O_LISTEN, O_MAXSEC, O_MAXSES,
+	       O_MAXUID, O_MAXHZ, O_MAXSTACKS, O_SYMCACHE, O_VERSION };
+	static const struct option opts[] = {
+		{ "socket", required_argument, NULL, O_SOCKET },
+		{ "socket-mode", required_argument, NULL, O_MODE },
+		{ "socket-group", required_argument, NULL, O_GROUP },
+		{ "listen", required_argument, NULL, O_LISTEN },
+		{ "max-seconds", required_argument, NULL, O_MAXSEC },
+		{ "max-sessions", required_argument, NULL, O_MAXSES },
+		{ "max-sessions-per-uid", required_argument, NULL, O_MAXUID },
+		{ "max-hz", required_argument, NULL, O_MAXHZ },
+		{ "max-stacks", required_argument, NULL, O_MAXSTACKS },
+		{ "symbol-cache-mb", required_argument, NULL, O_SYMCACHE },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "version", no_argument, NULL, O_VERSION },
+		{ "help", no_argument, NULL, 'h' },
+		{}
+	};
+	unsigned long v;
+	char *end;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
+		switch (c) {
+		case O_SOCKET:
+			o->socket_path = optarg;
+			break;
+		case O_MODE:
+			v = strtoul(optarg, &end, 8);
+			if (*end || end == optarg || v > 0777)
+				goto bad;
+			o->socket_mode = (mode_t)v;
+			break;
+		case O_GROUP:
+			o->socket_group = optarg;
+			break;
+		case O_LISTEN:
+			o->listen = optarg;
+			break;
+		case O_MAXSEC:
+			if (parse_num(optarg, 1, 86400, &v) < 0)
+				goto bad;
+			o->lim.max_seconds = (unsigned)v;
+			break;
+		case O_MAXSES:
+			if (parse_num(optarg, 1, 4096, &v) < 0)
+				goto bad;
+			o->lim.max_sessions = (unsigned)v;
+			break;
+		case O_MAXUID:
+			if (parse_num(optarg, 1, 4096, &v) < 0)
+				goto bad;
+			o->lim.max_sessions_per_uid = (unsigned)v;
+			break;
+		case O_MAXHZ:
+			/* cpu-clock beyond 10 kHz costs more than it tells. */
+			if (parse_num(optarg, 1, 10000, &v) < 0)
+				goto bad;
+			o->lim.max_hz = (unsigned)v;
+			break;
+		case O_MAXSTACKS:
+			if (parse_num(optarg, 16, 1u << 22, &v) < 0)
+				goto bad;
+			o->lim.max_stacks = v;
+			break;
+		case O_SYMCACHE:
+			if (parse_num(optarg, 0, 1u << 16, &v) < 0)
+				goto bad;
+			o->symbol_cache_bytes = v << 20;
+			break;
+		case 'v':
+			o->verbose++;
+			break;
+		case O_VERSION:
+			printf("profd %s\n", PROFD_VERSION);
+			exit(0);
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return -EINVAL;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "profd: unexpected argument '%s'\n", argv[optind]);
+		return -EINVAL;
+	}
+	return 0;
+bad:
+	fprintf(stderr, "profd: bad value '%s' for --%s\n", optarg,
+		opts[c - O_SOCKET].name);
+	return -EINVAL;
+}
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt,
+			va_list ap)
+{
+	if (level == LIBBPF_DEBUG && log__level() < LOG_LEVEL_DEBUG)
+		return 0;
+	if (level != LIBBPF_WARN && log__level() < LOG_LEVEL_DEBUG)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+static int listen_unix(const struct options *o, int *ret_fd)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char dir[sizeof(sa.sun_path)], *slash;
+	int fd, r;
+
+	if (strlen(o->socket_path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, o->socket_path);
+	strcpy(dir, o->socket_path);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = 0;
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+			return -errno;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* A stale socket from a crashed profd: replace it, unless a live
+	 * daemon still answers on it. */
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+		close(fd);
+		return -EADDRINUSE;
+	}
+	(void)unlink(o->socket_path);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	if (chmod(o->socket_path, o->socket_mode) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	if (o->socket_group) {
+		struct group *g = getgrnam(o->socket_group);
+
+		if (!g) {
+			r = -ENOENT;
+			goto fail;
+		}
+		if (chown(o->socket_path, 0, g->gr_gid) < 0) {
+			r = -errno;
+			goto fail;
+		}
+	}
+	if (listen(fd, 64) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	*ret_fd = fd;
+	return 0;
+fail:
+	close(fd);
+	(void)unlink(o->socket_path);
+	return r;
+}
+
+/* --listen: loopback only. The caller's uid is still checked per request. */
+static int listen_tcp(const char *spec, int *ret_fd)
+{
+	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV,
+				  .ai_socktype = SOCK_STREAM };
+	char host[128], *colon;
+	struct addrinfo *ai = NULL;
+	int fd = -1, one = 1, r;
+	bool loopback;
+
+	if (strlen(spec) >= sizeof(host))
+		return -EINVAL;
+	strcpy(host, spec);
+	colon = strrchr(host, ':');
+	if (!colon)
+		return -EINVAL;
+	*colon = 0;
+	if (host[0] == '[') {
+		size_t l = strlen(host);
+
+		if (l < 2 || host[l - 1] != ']')
+			return -EINVAL;
+		host[l - 1] = 0;
+		memmove(host, host + 1, l - 1);
+	}
+	if (getaddrinfo(host, colon + 1, &hints, &ai) != 0)
+		return -EINVAL;
+	if (ai->ai_family == AF_INET) {
+		const struct sockaddr_in *s = (const void *)ai->ai_addr;
+
+		loopback = (ntohl(s->sin_addr.s_addr) >> 24) == 127;
+	} else {
+		const struct sockaddr_in6 *s = (const void *)ai->ai_addr;
+
+		loopback = IN6_IS_ADDR_LOOPBACK(&s->sin6_addr);
+	}
+	if (!loopback) {
+		r = -EADDRNOTAVAIL;
+		goto out;
+	}
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		r = -errno;
+		goto out;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 64) < 0) {
+		r = -errno;
+		close(fd);
+		goto out;
+	}
+	*ret_fd = fd;
+	r = 0;
+out:
+	freeaddrinfo(ai);
+	return r;
+}
+
+static int loop(struct sampler *sampler, struct session_mgr *m, int sfd)
+{
+	struct epoll_event ev = { .events = EPOLLIN }, evs[4];
+	int ep, r = 0, n, i;
+
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (ep < 0)
+		return -errno;
+	ev.data.fd = sfd;
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev) < 0)
+		goto err;
+	ev.data.fd = sampler__fd(sampler);
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, ev.data.fd, &ev) < 0)
+		goto err;
+	for (;;) {
+		/* Wake at least every 50 ms so window ends are not held up
+		 * waiting for a quiet ring buffer. */
+		n = epoll_wait(ep, evs, 4, 50);
+		if (n < 0 && errno != EINTR)
+			goto err;
+		for (i = 0; i < n; i++) {
+			struct signalfd_siginfo si;
+
+			if (evs[i].data.fd != sfd)
+				continue;
+			if (read(sfd, &si, sizeof(si)) != sizeof(si))
+				continue;
+			if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+				log_info("signal %d: shutting down",
+					 (int)si.ssi_signo);
+				goto out;
+			}
+		}
+		r = sampler__drain(sampler);
+		if (r < 0 && r != -EINTR)
+			log_warn("ring buffer: %s", strerror(-r));
+		session_mgr__drained(m);
+	}
+err:
+	r = -errno;
+out:
+	close(ep);
+	return r < 0 ? r : 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = {
+		.socket_path = DEFAULT_SOCKET,
+		.socket_mode = 0666,
+		.lim = { .max_sessions = 64, .max_sessions_per_uid = 8,
+			 .max_seconds = 600, .max_hz = 1000,
+			 .max_stacks = 65536 },
+		.symbol_cache_bytes = 64u << 20,
+	};
+	struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
+	struct symbolizer *sym = NULL;
+	struct session_mgr *m = NULL;
+	struct sampler *sampler = NULL;
+	struct api *api = NULL;
+	struct api_config ac = { .unix_fd = -1, .tcp_fd = -1 };
+	bool activated = false, own_socket = false;
+	sigset_t mask;
+	int r, sfd = -1, n;
+
+	if (parse_args(argc, argv, &o) < 0)
+		return 2;
+	if (o.verbose)
+		log__set_level(LOG_LEVEL_DEBUG);
+	libbpf_set_print(libbpf_print);
+
+	/* Signals go to the signalfd; block them before any thread starts. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+	if (sfd < 0) {
+		r = log_err_errno(-errno, "Failed to create signalfd: %m");
+		goto out;
+	}
+
+	/* Kernels before 5.11 charge BPF maps to RLIMIT_MEMLOCK. */
+	if (setrlimit(RLIMIT_MEMLOCK, &rl) < 0)
+		log_debug("cannot raise RLIMIT_MEMLOCK: %s", strerror(errno));
+
+	sym = symbolizer__new(o.symbol_cache_bytes);
+	if (!sym) {
+		r = log_err_errno(-ENOMEM, "Failed to create symbolizer: %m");
+		goto out;
+	}
+	r = session_mgr__new(&o.lim, sym, &m);
+	if (r < 0) {
+		log_err_errno(r, "Failed to create session manager: %m");
+		goto out;
+	}
+	r = sampler__new(session_mgr__on_sample, m, &sampler);
+	if (r < 0) {
+		log_err_errno(r, "Failed to load the BPF sampler: %m (profd needs root, or CAP_BPF + CAP_PERFMON)");
+		goto out;
+	}
+	session_mgr__set_sampler(m, sampler);
+
+	n = sd_listen_fds(1);
+	if (n > 0 && sd_is_socket_unix(SD_LISTEN_FDS_START, SOCK_STREAM, 1,
+				       NULL, 0) > 0) {
+		ac.unix_fd = SD_LISTEN_FDS_START;
+		activated = true;
+	} else {
+		r = listen_unix(&o, &ac.unix_fd);
+		if (r == -EADDRINUSE) {
+			log_err("%s: another profd is serving it", o.socket_path);
+			goto out;
+		}
+		if (r < 0) {
+			log_err_errno(r, "Failed to listen on %s: %m",
+				      o.socket_path);
+			goto out;
+		}
+		own_socket = true;
+	}
+	if (o.listen) {
+		r = listen_tcp(o.listen, &ac.tcp_fd);
+		if (r == -EADDRNOTAVAIL || r == -EINVAL) {
+			log_err("--listen %s: want a loopback ADDR:PORT (127.0.0.1:6060 or [::1]:6060)",
+				o.listen);
+			goto out;
+		}
+		if (r < 0) {
+			log_err_errno(r, "Failed to listen on %s: %m", o.listen);
+			goto out;
+		}
+	}
+	ac.max_connections = o.lim.max_sessions + 16;
+	r = api__start(&ac, m, &api);
+	if (r < 0) {
+		log_err_errno(r, "Failed to start the HTTP server: %m");
+		goto out;
+	}
+	log_info("serving on %s%s%s%s (%d CPUs)", o.socket_path,
+		 activated ? " (socket-activated)" : "",
+		 o.listen ? " and http://" : "", o.listen ? o.listen : "",
+		 sampler__ncpus(sampler));
+	(void)sd_notify(0, "READY=1\nSTATUS=serving");
+
+	r = loop(sampler, m, sfd);
+	(void)sd_notify(0, "STOPPING=1");
+out:
+	if (m)
+		session_mgr__shutdown(m);
+	api__stop(api);
+	if (ac.tcp_fd >= 0)
+		close(ac.tcp_fd);
+	if (ac.unix_fd >= 0 && !activated)
+		close(ac.unix_fd);
+	if (own_socket)
+		(void)unlink(o.socket_path);
+	sampler__free(sampler);
+	session_mgr__free(m);
+	symbolizer__free(sym);
+	if (sfd >= 0)
+		close(sfd);
+	return r < 0 ? 1 : 0;
+}

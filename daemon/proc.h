@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * proc: what profd knows of one target process — its executable mappings
+ * and the binaries behind them, captured while it runs so that a process
+ * that exits mid-window is still symbolized. Shared (refcounted) by every
+ * session on the same process; mappings are append-only, so an address
+ * sampled before a library was unloaded still resolves.
+ */
+#ifndef PROFD_PROC_H
+#define PROFD_PROC_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "symbolizer.h"
+
+/* Executable mappings kept per process (new ones beyond are ignored). */
+#define PROC_MAX_MAPS 4096
+
+struct proc_map {
+	uint64_t start, end, offset, inode;
+	char *path;			/* as /proc/PID/maps names it */
+	struct sym_binary *bin;		/* NULL when not openable / not ELF */
+	unsigned gen;			/* refresh that added it */
+	bool is_main;			/* the process's executable */
+};
+
+struct proc {
+	pid_t pid;
+	uint64_t start_time;		/* /proc/PID/stat field 22 */
+	char comm[16];
+	int refs;			/* under the owner's lock */
+
+	pthread_mutex_t lock;		/* guards everything below */
+	struct proc_map *maps;
+	size_t nmaps;
+	unsigned gen;
+	uint64_t last_refresh_ns;
+	uint64_t refreshes, open_failures;
+	bool gone;
+};
+
+/* Identity and credentials of a live process. */
+struct proc_ids {
+	uint64_t start_time;
+	uid_t ruid, euid, suid;
+	char comm[16];
+};
+
+/* 0, -ESRCH when the process does not exist, or -errno. */
+int proc__read_ids(pid_t pid, struct proc_ids *ret);
+
+/* Capture @pid's mappings and open their binaries. 0 or -errno. */
+int proc__new(struct symbolizer *sym, pid_t pid, struct proc **ret);
+void proc__free(struct proc *p);
+
+/*
+ * proc__refresh() - re-read the maps to pick up newly loaded libraries.
+ * Rate-limited to one read per @min_interval_ns. Returns 1 if it read,
+ * 0 if rate-limited, -ESRCH once the process is gone.
+ */
+int proc__refresh(struct proc *p, struct symbolizer *sym,
+		  uint64_t now_ns, uint64_t min_interval_ns);
+
+/* True when every address in @ips is inside a known mapping. */
+bool proc__covers(struct proc *p, const uint64_t *ips, unsigned n);
+
+/*
+ * proc__resolve() - the newest mapping containing @addr. Copies the entry
+ * into *ret with a new reference on ret->bin (drop with sym_binary__put)
+ * and its index in *ret_idx; ret->path stays owned by @p. -ENOENT if none.
+ */
+int proc__resolve(struct proc *p, uint64_t addr, struct proc_map *ret,
+		  size_t *ret_idx);
+
+#endif /* PROFD_PROC_H */

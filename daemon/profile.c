@@ -1,0 +1,286 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pprof.h"
+#include "profile.h"
+#include "strtab.h"
+
+#define KERNEL_TAG (1ULL << 63)	/* marks kernel addresses in loc_ids */
+
+struct builder {
+	const struct profile_cpu_desc *d;
+	struct pprof *pp;
+	struct u64map locs;		/* address (| KERNEL_TAG) -> location id */
+	struct u64map maps;		/* proc map index + 1 -> mapping id */
+	uint64_t kernel_mapping;
+	uint64_t trunc_loc, unknown_loc;
+};
+
+static int64_t add_map(struct builder *b, const struct proc_map *m, size_t idx)
+{
+	struct pprof_mapping_desc md = {};
+	struct sym_binary_info info = {};
+	uint64_t id;
+	int64_t r;
+
+	if (u64map__get(&b->maps, idx + 1, &id) == 0)
+		return (int64_t)id;
+	if (m->bin)
+		sym_binary__info(m->bin, &info);
+	md.start = m->start;
+	md.limit = m->end;
+	md.offset = m->offset;
+	md.filename = m->path;
+	md.build_id = info.build_id;
+	md.has_functions = info.has_functions;
+	md.has_filenames = info.has_filenames;
+	md.has_line_numbers = info.has_line_numbers;
+	md.has_inline_frames = info.has_inline_frames;
+	r = pprof__add_mapping(b->pp, &md);
+	if (r < 0)
+		return r;
+	if (u64map__put(&b->maps, idx + 1, (uint64_t)r) < 0)
+		return -ENOMEM;
+	return r;
+}
+
+/* Mapping 1 must be the main binary: add it before anything else. */
+static int add_main_map(struct builder *b)
+{
+	struct proc *p = b->d->proc;
+	struct proc_map m;
+	size_t i, idx = 0;
+	bool found = false;
+	int r = 0;
+
+	pthread_mutex_lock(&p->lock);
+	for (i = 0; i < p->nmaps; i++) {
+		if (p->maps[i].is_main) {
+			m = p->maps[i];
+			idx = i;
+			found = true;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&p->lock);
+	if (found && add_map(b, &m, idx) < 0)
+		r = -ENOMEM;
+	return r;
+}
+
+static int64_t add_func_loc(struct builder *b, uint64_t mapping_id,
+			    uint64_t addr, const char *name)
+{
+	struct pprof_line ln = {};
+	int64_t f;
+
+	f = pprof__add_function(b->pp, name, name, "", 0);
+	if (f < 0)
+		return f;
+	ln.function_id = (uint64_t)f;
+	return pprof__add_location(b->pp, mapping_id, addr, &ln, 1);
+}
+
+static int64_t user_loc(struct builder *b, uint64_t addr)
+{
+	struct sym_frame frames[SYM_MAX_INLINE];
+	struct pprof_line lines[SYM_MAX_INLINE];
+	struct proc_map m;
+	uint64_t id, mapping_id = 0;
+	size_t idx, nl = 0;
+	int64_t r;
+	int n = 0, i;
+
+	if (u64map__get(&b->locs, addr ? addr : 1, &id) == 0)
+		return (int64_t)id;
+	if (proc__resolve(b->d->proc, addr, &m, &idx) == 0) {
+		r = add_map(b, &m, idx);
+		if (r < 0) {
+			sym_binary__put(m.bin);
+			return r;
+		}
+		mapping_id = (uint64_t)r;
+		if (m.bin)
+			n = sym_binary__lookup(m.bin, addr - m.start + m.offset,
+					       frames, SYM_MAX_INLINE);
+		for (i = 0; i < n; i++) {
+			const char *name = frames[i].func;
+			char hexname[32];
+
+			if (!name) {
+				snprintf(hexname, sizeof(hexname), "0x%" PRIx64,
+					 addr);
+				name = hexname;
+			}
+			r = pprof__add_function(b->pp, name, name,
+						frames[i].file, frames[i].start_line);
+			if (r < 0) {
+				sym_binary__put(m.bin);
+				return r;
+			}
+			lines[nl].function_id = (uint64_t)r;
+			lines[nl].line = frames[i].line;
+			nl++;
+		}
+		/* The strings are copied by now: drop the binary. */
+		sym_binary__put(m.bin);
+	}
+	r = pprof__add_location(b->pp, mapping_id, addr, lines, nl);
+	if (r < 0)
+		return r;
+	if (u64map__put(&b->locs, addr ? addr : 1, (uint64_t)r) < 0)
+		return -ENOMEM;
+	return r;
+}
+
+static int64_t kernel_loc(struct builder *b, uint64_t addr)
+{
+	struct pprof_mapping_desc md = {};
+	const char *name = NULL;
+	uint64_t id, start;
+	char hexname[32];
+	int64_t r;
+
+	if (u64map__get(&b->locs, addr | KERNEL_TAG, &id) == 0)
+		return (int64_t)id;
+	if (!b->kernel_mapping) {
+		md.filename = "[kernel.kallsyms]";
+		md.build_id = "";
+		md.has_functions = b->d->ksyms != NULL;
+		r = pprof__add_mapping(b->pp, &md);
+		if (r < 0)
+			return r;
+		b->kernel_mapping = (uint64_t)r;
+	}
+	if (b->d->ksyms)
+		name = kallsyms__lookup(b->d->ksyms, addr, &start);
+	if (!name) {
+		snprintf(hexname, sizeof(hexname), "0x%" PRIx64, addr);
+		name = hexname;
+	}
+	r = add_func_loc(b, b->kernel_mapping, addr, name);
+	if (r < 0)
+		return r;
+	if (u64map__put(&b->locs, addr | KERNEL_TAG, (uint64_t)r) < 0)
+		return -ENOMEM;
+	return r;
+}
+
+static int add_stack(struct builder *b, const struct agg_stack *s,
+		     uint64_t *ids)
+{
+	const struct profile_cpu_desc *d = b->d;
+	struct pprof_label labels[3];
+	int64_t values[2], r;
+	size_t n = 0;
+	unsigned i;
+
+	/* Kernel frames are leaf-most: the kernel ran on behalf of user. */
+	for (i = 0; i < s->n_kernel; i++) {
+		uint64_t a = s->ips[s->n_user + i];
+
+		r = kernel_loc(b, i == 0 ? a : a - 1);
+		if (r < 0)
+			return (int)r;
+		ids[n++] = (uint64_t)r;
+	}
+	for (i = 0; i < s->n_user; i++) {
+		uint64_t a = s->ips[i];
+
+		/* Return addresses point after the call: step back into it.
+		 * The leaf is the sampled instruction itself. */
+		r = user_loc(b, i == 0 ? a : a - 1);
+		if (r < 0)
+			return (int)r;
+		ids[n++] = (uint64_t)r;
+	}
+	if (s->flags & AGG_F_USER_TRUNC) {
+		if (!b->trunc_loc) {
+			r = add_func_loc(b, 0, 0, "[truncated]");
+			if (r < 0)
+				return (int)r;
+			b->trunc_loc = (uint64_t)r;
+		}
+		ids[n++] = b->trunc_loc;
+	}
+	if (n == 0) {
+		if (!b->unknown_loc) {
+			r = add_func_loc(b, 0, 0, "[unknown]");
+			if (r < 0)
+				return (int)r;
+			b->unknown_loc = (uint64_t)r;
+		}
+		ids[n++] = b->unknown_loc;
+	}
+	values[0] = (int64_t)s->count;
+	values[1] = (int64_t)(s->count * d->period_ns);
+	labels[0] = (struct pprof_label){ .key = "pid", .num = d->proc->pid };
+	labels[1] = (struct pprof_label){ .key = "tid", .num = s->tid };
+	labels[2] = (struct pprof_label){ .key = "thread", .str = s->comm };
+	return pprof__add_sample(b->pp, ids, n, values, 2, labels, 3);
+}
+
+int profile__build_cpu(const struct profile_cpu_desc *d, void **ret_buf,
+		       size_t *ret_len)
+{
+	struct builder b = { .d = d };
+	struct aggregate_totals t;
+	uint64_t ids[AGG_MAX_FRAMES + 2];
+	char line[256];
+	size_t i, k;
+	int r;
+
+	b.pp = pprof__new();
+	if (!b.pp)
+		return -ENOMEM;
+	if ((r = pprof__add_sample_type(b.pp, "samples", "count")) < 0 ||
+	    (r = pprof__add_sample_type(b.pp, "cpu", "nanoseconds")) < 0 ||
+	    (r = pprof__set_period(b.pp, "cpu", "nanoseconds",
+				   (int64_t)d->period_ns)) < 0)
+		goto out;
+	pprof__set_time(b.pp, d->time_nanos, d->duration_nanos);
+
+	aggregate__totals(d->agg, &t);
+	snprintf(line, sizeof(line), "profd %s: CPU profile of pid %d (%s)",
+		 PROFD_VERSION, d->proc->pid, d->proc->comm);
+	if ((r = pprof__add_comment(b.pp, line)) < 0)
+		goto out;
+	if (d->process_exited &&
+	    (r = pprof__add_comment(b.pp, "process exited during the window")) < 0)
+		goto out;
+	if (d->lost_samples) {
+		snprintf(line, sizeof(line),
+			 "%" PRIu64 " samples lost system-wide during the window (ring buffer full)",
+			 d->lost_samples);
+		if ((r = pprof__add_comment(b.pp, line)) < 0)
+			goto out;
+	}
+	if (t.dropped_samples) {
+		snprintf(line, sizeof(line),
+			 "%" PRIu64 " samples dropped: distinct-stack table full",
+			 t.dropped_samples);
+		if ((r = pprof__add_comment(b.pp, line)) < 0)
+			goto out;
+	}
+	for (k = 0; k < d->ncomments; k++)
+		if ((r = pprof__add_comment(b.pp, d->comments[k])) < 0)
+			goto out;
+
+	if ((r = add_main_map(&b)) < 0)
+		goto out;
+	for (i = 0; i < aggregate__count(d->agg); i++) {
+		r = add_stack(&b, aggregate__get(d->agg, i), ids);
+		if (r < 0)
+			goto out;
+	}
+	r = pprof__write(b.pp, true, ret_buf, ret_len);
+out:
+	u64map__fini(&b.locs);
+	u64map__fini(&b.maps);
+	pprof__free(b.pp);
+	return r;
+}

@@ -1,0 +1,284 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <linux/perf_event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "cpu.skel.h"
+#include "sampler.h"
+
+_Static_assert(sizeof(struct profd_cpu_sample) ==
+	       56 + 8 * (PROFD_MAX_USER_FRAMES + PROFD_MAX_KERNEL_FRAMES),
+	       "profd_cpu_sample layout changed");
+_Static_assert(sizeof(struct profd_target_key) == 16, "target key");
+
+struct period {
+	uint64_t period_ns;
+	int *fds;			/* per CPU, -1 when offline */
+	struct bpf_link **links;
+};
+
+struct sampler {
+	struct cpu_bpf *skel;
+	struct ring_buffer *rb;
+	sampler_cb cb;
+	void *ctx;
+	int ncpus;
+	struct period periods[PROFD_MAX_PERIODS];
+	size_t nperiods;
+	struct sampler_target *targets;	/* what the map holds */
+	size_t ntargets;
+};
+
+static int on_record(void *ctx, void *data, size_t size)
+{
+	struct sampler *s = ctx;
+	const struct profd_cpu_sample *cs = data;
+
+	if (size < sizeof(*cs) || cs->kind != PROFD_EV_CPU_SAMPLE)
+		return 0;
+	s->cb(s->ctx, cs);
+	return 0;
+}
+
+int sampler__new(sampler_cb cb, void *ctx, struct sampler **ret)
+{
+	struct sampler *s;
+	int r;
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->cb = cb;
+	s->ctx = ctx;
+	s->ncpus = libbpf_num_possible_cpus();
+	if (s->ncpus <= 0) {
+		r = s->ncpus ? s->ncpus : -ENODEV;
+		goto fail;
+	}
+	s->skel = cpu_bpf__open();
+	if (!s->skel) {
+		r = -errno;
+		goto fail;
+	}
+	r = cpu_bpf__load(s->skel);
+	if (r < 0)
+		goto fail;
+	s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.events), on_record,
+				 s, NULL);
+	if (!s->rb) {
+		r = -errno;
+		goto fail;
+	}
+	*ret = s;
+	return 0;
+fail:
+	sampler__free(s);
+	return r;
+}
+
+static void period__close(struct sampler *s, struct period *p)
+{
+	int c;
+
+	for (c = 0; c < s->ncpus; c++) {
+		bpf_link__destroy(p->links[c]);
+		if (p->fds[c] >= 0)
+			close(p->fds[c]);
+	}
+	free(p->fds);
+	free(p->links);
+	memset(p, 0, sizeof(*p));
+}
+
+static int period__open(struct sampler *s, struct period *p, uint64_t period_ns)
+{
+	int c, opened = 0, r = 0;
+
+	p->period_ns = period_ns;
+	p->fds = malloc(s->ncpus * sizeof(*p->fds));
+	p->links = calloc(s->ncpus, sizeof(*p->links));
+	if (!p->fds || !p->links) {
+		free(p->fds);
+		free(p->links);
+		return -ENOMEM;
+	}
+	for (c = 0; c < s->ncpus; c++)
+		p->fds[c] = -1;
+	for (c = 0; c < s->ncpus; c++) {
+		struct perf_event_attr attr = {
+			.type = PERF_TYPE_SOFTWARE,
+			.size = sizeof(attr),
+			.config = PERF_COUNT_SW_CPU_CLOCK,
+			/* Period mode, not freq: cpu-clock's period is in ns,
+			 * exact, and the BPF program keys on it. */
+			.sample_period = period_ns,
+		};
+		int fd = (int)syscall(__NR_perf_event_open, &attr, -1, c, -1,
+				      PERF_FLAG_FD_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno == ENODEV || errno == EINVAL)
+				continue;	/* possible but offline CPU */
+			r = -errno;
+			goto fail;
+		}
+		p->fds[c] = fd;
+		p->links[c] = bpf_program__attach_perf_event(
+			s->skel->progs.profd_cpu_sample, fd);
+		if (!p->links[c]) {
+			r = -errno;
+			goto fail;
+		}
+		opened++;
+	}
+	if (!opened) {
+		r = -ENODEV;
+		goto fail;
+	}
+	return 0;
+fail:
+	period__close(s, p);
+	return r;
+}
+
+void sampler__free(struct sampler *s)
+{
+	size_t i;
+
+	if (!s)
+		return;
+	for (i = 0; i < s->nperiods; i++)
+		period__close(s, &s->periods[i]);
+	ring_buffer__free(s->rb);
+	cpu_bpf__destroy(s->skel);
+	free(s->targets);
+	free(s);
+}
+
+int sampler__fd(struct sampler *s)
+{
+	return ring_buffer__epoll_fd(s->rb);
+}
+
+int sampler__drain(struct sampler *s)
+{
+	return ring_buffer__consume(s->rb);
+}
+
+int sampler__set_periods(struct sampler *s, const uint64_t *periods, size_t n)
+{
+	size_t i, j;
+	int r;
+
+	if (n > PROFD_MAX_PERIODS)
+		return -E2BIG;
+	/* Close the ones no longer wanted. */
+	for (i = 0; i < s->nperiods;) {
+		for (j = 0; j < n && periods[j] != s->periods[i].period_ns; j++)
+			;
+		if (j == n) {
+			period__close(s, &s->periods[i]);
+			s->periods[i] = s->periods[--s->nperiods];
+			memset(&s->periods[s->nperiods], 0, sizeof(struct period));
+		} else {
+			i++;
+		}
+	}
+	/* Open the new ones. */
+	for (j = 0; j < n; j++) {
+		for (i = 0; i < s->nperiods &&
+			    s->periods[i].period_ns != periods[j]; i++)
+			;
+		if (i < s->nperiods)
+			continue;
+		r = period__open(s, &s->periods[s->nperiods], periods[j]);
+		if (r < 0)
+			return r;
+		s->nperiods++;
+	}
+	return 0;
+}
+
+static int target_key(const struct sampler_target *t,
+		      struct profd_target_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->tgid = (__u32)t->tgid;
+	k->period_ns = t->period_ns;
+	return 0;
+}
+
+int sampler__set_targets(struct sampler *s, const struct sampler_target *t,
+			 size_t n)
+{
+	int fd = bpf_map__fd(s->skel->maps.targets);
+	struct sampler_target *copy = NULL;
+	struct profd_target_key k;
+	size_t i, j;
+	int r = 0;
+
+	/* Add or update first, then delete: a target never blinks out. */
+	for (i = 0; i < n; i++) {
+		struct profd_target_val v = { .flags = t[i].flags };
+
+		target_key(&t[i], &k);
+		if (bpf_map_update_elem(fd, &k, &v, BPF_ANY) < 0) {
+			r = -errno;
+			goto out;
+		}
+	}
+	for (i = 0; i < s->ntargets; i++) {
+		for (j = 0; j < n; j++)
+			if (t[j].tgid == s->targets[i].tgid &&
+			    t[j].period_ns == s->targets[i].period_ns)
+				break;
+		if (j < n)
+			continue;
+		target_key(&s->targets[i], &k);
+		(void)bpf_map_delete_elem(fd, &k);
+	}
+	copy = malloc((n ? n : 1) * sizeof(*copy));
+	if (!copy) {
+		r = -ENOMEM;
+		goto out;
+	}
+	memcpy(copy, t, n * sizeof(*t));
+	free(s->targets);
+	s->targets = copy;
+	s->ntargets = n;
+out:
+	return r;
+}
+
+int sampler__errors(struct sampler *s, uint64_t out[PROFD_ERR_MAX])
+{
+	int fd = bpf_map__fd(s->skel->maps.errors);
+	uint64_t *vals;
+	__u32 k;
+	int c;
+
+	vals = calloc(s->ncpus, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	for (k = 0; k < PROFD_ERR_MAX; k++) {
+		out[k] = 0;
+		if (bpf_map_lookup_elem(fd, &k, vals) < 0)
+			continue;
+		for (c = 0; c < s->ncpus; c++)
+			out[k] += vals[c];
+	}
+	free(vals);
+	return 0;
+}
+
+int sampler__ncpus(struct sampler *s)
+{
+	return s->ncpus;
+}

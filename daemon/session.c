@@ -1,0 +1,561 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <inttypes.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "aggregate.h"
+#include "kallsyms.h"
+#include "proc.h"
+#include "profile.h"
+#include "session.h"
+
+/* Re-read a process's maps at most this often when an unknown address
+ * shows up (a library loaded mid-window). */
+#define MAPS_REFRESH_NS (100ULL * 1000 * 1000)
+/* How long finishing waits for the ring buffer to be drained. */
+#define DRAIN_TIMEOUT_NS (2ULL * 1000 * 1000 * 1000)
+
+struct session {
+	struct session *next;
+	uint64_t id;
+	struct session_req req;
+	uint64_t period_ns;
+	uint64_t start_ns, end_ns;	/* CLOCK_MONOTONIC window */
+	int64_t start_wall_ns;
+	struct proc *proc;
+	struct aggregate *agg;
+	uint64_t lost_at_start;
+	bool closed;			/* no more samples wanted */
+};
+
+struct procref {
+	struct procref *next;
+	struct proc *proc;
+};
+
+struct session_mgr {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;		/* epoch advanced, or shutdown */
+	struct session_limits lim;
+	struct symbolizer *sym;
+	struct sampler *sampler;
+	struct session *sessions;
+	struct procref *procs;
+	struct kallsyms *ksyms;
+	uint64_t epoch, next_id, started_ns;
+	bool stopping;
+	struct session_mgr_stats st;
+};
+
+static uint64_t now_ns(clockid_t clk)
+{
+	struct timespec ts;
+
+	clock_gettime(clk, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+int session_mgr__new(const struct session_limits *lim, struct symbolizer *sym,
+		     struct session_mgr **ret)
+{
+	struct session_mgr *m = calloc(1, sizeof(*m));
+	pthread_condattr_t ca;
+
+	if (!m)
+		return -ENOMEM;
+	pthread_mutex_init(&m->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&m->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	m->lim = *lim;
+	m->sym = sym;
+	m->next_id = 1;
+	m->started_ns = now_ns(CLOCK_MONOTONIC);
+	*ret = m;
+	return 0;
+}
+
+void session_mgr__free(struct session_mgr *m)
+{
+	struct procref *pr, *n;
+
+	if (!m)
+		return;
+	/* Sessions belong to API threads, which are stopped by now. */
+	for (pr = m->procs; pr; pr = n) {
+		n = pr->next;
+		proc__free(pr->proc);
+		free(pr);
+	}
+	kallsyms__free(m->ksyms);
+	pthread_cond_destroy(&m->cond);
+	pthread_mutex_destroy(&m->lock);
+	free(m);
+}
+
+void session_mgr__set_sampler(struct session_mgr *m, struct sampler *s)
+{
+	m->sampler = s;
+}
+
+static uint64_t lost_samples(struct session_mgr *m)
+{
+	uint64_t errs[PROFD_ERR_MAX] = {};
+
+	if (m->sampler)
+		(void)sampler__errors(m->sampler, errs);
+	return errs[PROFD_ERR_RINGBUF_FULL];
+}
+
+/*
+ * Make the sampler do what the open sessions want: the set of periods, and
+ * (pid, period) targets with the union of their flags. Under m->lock.
+ */
+static int reconcile(struct session_mgr *m)
+{
+	struct sampler_target t[256];
+	uint64_t periods[PROFD_MAX_PERIODS];
+	size_t nt = 0, np = 0, i;
+	struct session *s;
+	int r;
+
+	for (s = m->sessions; s; s = s->next) {
+		if (s->closed)
+			continue;
+		for (i = 0; i < np && periods[i] != s->period_ns; i++)
+			;
+		if (i == np) {
+			if (np == PROFD_MAX_PERIODS)
+				return -E2BIG;
+			periods[np++] = s->period_ns;
+		}
+		for (i = 0; i < nt; i++)
+			if (t[i].tgid == s->req.pid &&
+			    t[i].period_ns == s->period_ns)
+				break;
+		if (i == nt) {
+			if (nt == sizeof(t) / sizeof(t[0]))
+				return -E2BIG;
+			t[nt].tgid = s->req.pid;
+			t[nt].period_ns = s->period_ns;
+			t[nt].flags = 0;
+			nt++;
+		}
+		if (s->req.kernel)
+			t[i].flags |= PROFD_TARGET_KERNEL;
+	}
+	if (!m->sampler)
+		return -ENODEV;
+	/* Targets first when shrinking is harmless either way: both maps
+	 * only filter, and a period without targets emits nothing. */
+	r = sampler__set_periods(m->sampler, periods, np);
+	if (r < 0)
+		return r;
+	r = sampler__set_targets(m->sampler, t, nt);
+	if (r < 0)
+		return r;
+	m->st.periods_active = (unsigned)np;
+	m->st.targets_active = (unsigned)nt;
+	return 0;
+}
+
+/* The shared proc for @pid, created if new or if the pid was reused. */
+static int get_proc(struct session_mgr *m, pid_t pid, uint64_t start_time,
+		    struct proc **ret)
+{
+	struct procref *pr;
+	struct proc *p;
+	int r;
+
+	for (pr = m->procs; pr; pr = pr->next) {
+		if (pr->proc->pid == pid && pr->proc->start_time == start_time &&
+		    !pr->proc->gone) {
+			pr->proc->refs++;
+			*ret = pr->proc;
+			return 0;
+		}
+	}
+	pr = calloc(1, sizeof(*pr));
+	if (!pr)
+		return -ENOMEM;
+	r = proc__new(m->sym, pid, &p);
+	if (r < 0) {
+		free(pr);
+		return r;
+	}
+	pr->proc = p;
+	pr->next = m->procs;
+	m->procs = pr;
+	*ret = p;
+	return 0;
+}
+
+static void put_proc(struct session_mgr *m, struct proc *p)
+{
+	struct procref **pp, *pr;
+
+	if (--p->refs > 0)
+		return;
+	for (pp = &m->procs; *pp; pp = &(*pp)->next) {
+		if ((*pp)->proc == p) {
+			pr = *pp;
+			*pp = pr->next;
+			free(pr);
+			break;
+		}
+	}
+	proc__free(p);
+}
+
+static void unlink_session(struct session_mgr *m, struct session *s)
+{
+	struct session **pp;
+
+	for (pp = &m->sessions; *pp; pp = &(*pp)->next) {
+		if (*pp == s) {
+			*pp = s->next;
+			m->st.sessions_active--;
+			return;
+		}
+	}
+}
+
+int session__start(struct session_mgr *m, const struct session_req *req,
+		   struct session **ret)
+{
+	struct proc_ids ids;
+	struct session *s, *it;
+	unsigned n = 0, nuid = 0;
+	int r;
+
+	if (req->seconds == 0 || req->seconds > m->lim.max_seconds ||
+	    req->hz == 0 || req->hz > m->lim.max_hz)
+		return -EINVAL;
+	r = proc__read_ids(req->pid, &ids);
+	if (r < 0)
+		return r;
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->req = *req;
+	s->period_ns = 1000000000ULL / req->hz;
+	s->agg = aggregate__new(m->lim.max_stacks);
+	if (!s->agg) {
+		free(s);
+		return -ENOMEM;
+	}
+
+	pthread_mutex_lock(&m->lock);
+	if (m->stopping) {
+		r = -ECANCELED;
+		goto fail;
+	}
+	for (it = m->sessions; it; it = it->next) {
+		n++;
+		if (it->req.uid == req->uid)
+			nuid++;
+	}
+	if (n >= m->lim.max_sessions) {
+		r = -EBUSY;
+		goto fail;
+	}
+	if (nuid >= m->lim.max_sessions_per_uid) {
+		r = -EUSERS;
+		goto fail;
+	}
+	r = get_proc(m, req->pid, ids.start_time, &s->proc);
+	if (r < 0)
+		goto fail;
+	s->id = m->next_id++;
+	s->start_ns = now_ns(CLOCK_MONOTONIC);
+	s->end_ns = s->start_ns + (uint64_t)req->seconds * 1000000000ULL;
+	s->start_wall_ns = (int64_t)now_ns(CLOCK_REALTIME);
+	s->lost_at_start = lost_samples(m);
+	s->next = m->sessions;
+	m->sessions = s;
+	m->st.sessions_active++;
+	m->st.sessions_total++;
+	r = reconcile(m);
+	if (r < 0) {
+		unlink_session(m, s);
+		(void)reconcile(m);
+		put_proc(m, s->proc);
+		goto fail;
+	}
+	pthread_mutex_unlock(&m->lock);
+	*ret = s;
+	return 0;
+fail:
+	pthread_mutex_unlock(&m->lock);
+	aggregate__free(s->agg);
+	free(s);
+	return r;
+}
+
+void session_mgr__on_sample(void *ctx, const struct profd_cpu_sample *cs)
+{
+	struct session_mgr *m = ctx;
+	struct proc *checked = NULL;
+	struct session *s;
+	uint16_t nu = cs->n_user, nk = cs->n_kernel;
+	uint32_t flags = 0;
+
+	if (nu > PROFD_MAX_USER_FRAMES)
+		nu = PROFD_MAX_USER_FRAMES;
+	if (nk > PROFD_MAX_KERNEL_FRAMES)
+		nk = PROFD_MAX_KERNEL_FRAMES;
+	if (cs->flags & PROFD_SF_USER_TRUNC)
+		flags |= AGG_F_USER_TRUNC;
+	if (cs->flags & PROFD_SF_USER_ERR)
+		flags |= AGG_F_USER_ERR;
+
+	pthread_mutex_lock(&m->lock);
+	m->st.samples_total++;
+	for (s = m->sessions; s; s = s->next) {
+		if (s->closed || s->req.pid != (pid_t)cs->tgid ||
+		    s->period_ns != cs->period_ns ||
+		    cs->time_ns < s->start_ns || cs->time_ns >= s->end_ns)
+			continue;
+		if (checked != s->proc) {
+			/* A library loaded since we last looked? */
+			checked = s->proc;
+			if (!proc__covers(s->proc, (const uint64_t *)cs->user_ips, nu) &&
+			    proc__refresh(s->proc, m->sym, cs->time_ns,
+					  MAPS_REFRESH_NS) == 1)
+				m->st.maps_refreshes++;
+		}
+		m->st.samples_matched++;
+		if (aggregate__add(s->agg, cs->tid, cs->comm, flags,
+				   (const uint64_t *)cs->user_ips, nu,
+				   (const uint64_t *)cs->kernel_ips,
+				   s->req.kernel ? nk : 0, 1,
+				   s->period_ns) == -ENOSPC)
+			m->st.samples_dropped++;
+	}
+	pthread_mutex_unlock(&m->lock);
+}
+
+void session_mgr__drained(struct session_mgr *m)
+{
+	pthread_mutex_lock(&m->lock);
+	m->epoch++;
+	pthread_cond_broadcast(&m->cond);
+	pthread_mutex_unlock(&m->lock);
+}
+
+void session_mgr__shutdown(struct session_mgr *m)
+{
+	pthread_mutex_lock(&m->lock);
+	m->stopping = true;
+	pthread_cond_broadcast(&m->cond);
+	pthread_mutex_unlock(&m->lock);
+}
+
+static bool stopping(struct session_mgr *m)
+{
+	bool r;
+
+	pthread_mutex_lock(&m->lock);
+	r = m->stopping;
+	pthread_mutex_unlock(&m->lock);
+	return r;
+}
+
+int session__wait(struct session_mgr *m, struct session *s, int conn_fd)
+{
+	for (;;) {
+		uint64_t now = now_ns(CLOCK_MONOTONIC);
+		int timeout_ms;
+
+		if (stopping(m))
+			return -ECANCELED;
+		if (now >= s->end_ns)
+			return 0;
+		timeout_ms = (int)((s->end_ns - now) / 1000000) + 1;
+		if (timeout_ms > 100)
+			timeout_ms = 100;
+		if (conn_fd >= 0) {
+			struct pollfd pfd = { .fd = conn_fd,
+					      .events = POLLRDHUP };
+
+			if (poll(&pfd, 1, timeout_ms) > 0 &&
+			    (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+				return -ECONNRESET;
+		} else {
+			usleep((useconds_t)timeout_ms * 1000);
+		}
+	}
+}
+
+/* Wait until the main loop has drained the ring buffer twice since now,
+ * so every sample taken before the window's end has been dispatched. */
+static void wait_drained(struct session_mgr *m)
+{
+	struct timespec ts;
+	uint64_t target, deadline = now_ns(CLOCK_MONOTONIC) + DRAIN_TIMEOUT_NS;
+
+	ts.tv_sec = (time_t)(deadline / 1000000000ULL);
+	ts.tv_nsec = (long)(deadline % 1000000000ULL);
+	pthread_mutex_lock(&m->lock);
+	target = m->epoch + 2;
+	while (m->epoch < target && !m->stopping)
+		if (pthread_cond_timedwait(&m->cond, &m->lock, &ts) == ETIMEDOUT)
+			break;
+	pthread_mutex_unlock(&m->lock);
+}
+
+static struct kallsyms *get_kallsyms(struct session_mgr *m)
+{
+	struct kallsyms *k = NULL;
+	size_t cap = 1 << 20, len = 0;
+	char *buf = malloc(cap), *nb;
+	int fd;
+	ssize_t n;
+
+	pthread_mutex_lock(&m->lock);
+	k = m->ksyms;
+	pthread_mutex_unlock(&m->lock);
+	if (k || !buf)
+		goto out;
+	fd = open("/proc/kallsyms", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		goto out;
+	/* /proc/kallsyms is ~10 MB; cap at 256 MB. */
+	for (;;) {
+		if (len == cap) {
+			if (cap >= (256u << 20) || !(nb = realloc(buf, cap * 2)))
+				break;
+			buf = nb;
+			cap *= 2;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	if (kallsyms__parse(buf, len, &k) < 0)
+		k = NULL;
+	if (k) {
+		pthread_mutex_lock(&m->lock);
+		if (m->ksyms) {
+			kallsyms__free(k);
+		} else {
+			m->ksyms = k;
+		}
+		k = m->ksyms;
+		pthread_mutex_unlock(&m->lock);
+	}
+out:
+	free(buf);
+	return k;
+}
+
+int session__finish(struct session_mgr *m, struct session *s, void **ret_buf,
+		    size_t *ret_len)
+{
+	struct profile_cpu_desc d = {};
+	struct proc_ids ids;
+	uint64_t lost;
+	int r;
+
+	wait_drained(m);
+	pthread_mutex_lock(&m->lock);
+	s->closed = true;
+	(void)reconcile(m);
+	lost = lost_samples(m) - s->lost_at_start;
+	m->st.samples_lost = lost_samples(m);
+	pthread_mutex_unlock(&m->lock);
+
+	d.proc = s->proc;
+	d.agg = s->agg;
+	d.ksyms = s->req.kernel ? get_kallsyms(m) : NULL;
+	d.period_ns = s->period_ns;
+	d.time_nanos = s->start_wall_ns;
+	d.duration_nanos = (int64_t)(s->end_ns - s->start_ns);
+	d.lost_samples = lost;
+	d.process_exited = proc__read_ids(s->req.pid, &ids) < 0 ||
+			   ids.start_time != s->proc->start_time;
+	/* The aggregate is ours alone once closed: no lock needed. */
+	r = profile__build_cpu(&d, ret_buf, ret_len);
+	return r;
+}
+
+void session__free(struct session_mgr *m, struct session *s)
+{
+	if (!s)
+		return;
+	pthread_mutex_lock(&m->lock);
+	unlink_session(m, s);
+	s->closed = true;
+	(void)reconcile(m);
+	put_proc(m, s->proc);
+	pthread_mutex_unlock(&m->lock);
+	aggregate__free(s->agg);
+	free(s);
+}
+
+void session_mgr__stats(struct session_mgr *m, struct session_mgr_stats *ret)
+{
+	uint64_t errs[PROFD_ERR_MAX] = {};
+
+	if (m->sampler)
+		(void)sampler__errors(m->sampler, errs);
+	pthread_mutex_lock(&m->lock);
+	*ret = m->st;
+	pthread_mutex_unlock(&m->lock);
+	ret->samples_lost = errs[PROFD_ERR_RINGBUF_FULL];
+	ret->user_stack_errors = errs[PROFD_ERR_USER_STACK];
+	ret->kernel_stack_errors = errs[PROFD_ERR_KERNEL_STACK];
+	ret->uptime_ns = now_ns(CLOCK_MONOTONIC) - m->started_ns;
+	symbolizer__stats(m->sym, &ret->sym);
+}
+
+size_t session_mgr__sessions_json(struct session_mgr *m, char *buf,
+				  size_t size)
+{
+	uint64_t now = now_ns(CLOCK_MONOTONIC);
+	struct session *s;
+	size_t len = 0;
+	int n;
+
+	if (size < 3)
+		return 0;
+	buf[len++] = '[';
+	pthread_mutex_lock(&m->lock);
+	for (s = m->sessions; s; s = s->next) {
+		struct aggregate_totals t;
+
+		aggregate__totals(s->agg, &t);
+		n = snprintf(buf + len, size - len,
+			     "%s{\"id\":%" PRIu64 ",\"type\":\"cpu\",\"pid\":%d,"
+			     "\"uid\":%u,\"hz\":%u,\"seconds\":%u,"
+			     "\"elapsed_ms\":%" PRIu64 ",\"samples\":%" PRIu64
+			     ",\"stacks\":%" PRIu64 ",\"dropped\":%" PRIu64 "}",
+			     len > 1 ? "," : "", s->id, s->req.pid,
+			     (unsigned)s->req.uid, s->req.hz, s->req.seconds,
+			     (now - s->start_ns) / 1000000, t.samples, t.stacks,
+			     t.dropped_samples);
+		if (n < 0 || (size_t)n >= size - len - 1)
+			break;
+		len += (size_t)n;
+	}
+	pthread_mutex_unlock(&m->lock);
+	buf[len++] = ']';
+	buf[len] = 0;
+	return len;
+}
+
+const struct session_limits *session_mgr__limits(struct session_mgr *m)
+{
+	return &m->lim;
+}

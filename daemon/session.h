@@ -1,0 +1,90 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * session: profiling windows. The manager owns every session, the shared
+ * per-process state and the reconciliation of what the sampler does with
+ * what the sessions want. Sample dispatch runs on the main thread; API
+ * threads start, wait for and finish sessions. One lock guards it all:
+ * the work under it is small (a table lookup and a counter per sample).
+ */
+#ifndef PROFD_SESSION_H
+#define PROFD_SESSION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "profd_abi.h"
+#include "sampler.h"
+#include "symbolizer.h"
+
+struct session_mgr;
+struct session;
+
+struct session_limits {
+	unsigned max_sessions;		/* concurrent, all users */
+	unsigned max_sessions_per_uid;
+	unsigned max_seconds;
+	unsigned max_hz;
+	size_t max_stacks;		/* distinct stacks per session */
+};
+
+struct session_req {
+	pid_t pid;
+	unsigned seconds;
+	unsigned hz;
+	bool kernel;
+	uid_t uid;			/* the caller */
+};
+
+struct session_mgr_stats {
+	uint64_t uptime_ns;
+	unsigned sessions_active, sessions_total;
+	uint64_t samples_total, samples_matched, samples_lost;
+	uint64_t samples_dropped;	/* distinct-stack tables full */
+	uint64_t user_stack_errors, kernel_stack_errors;
+	uint64_t maps_refreshes;
+	unsigned periods_active, targets_active;
+	struct symbolizer_stats sym;
+};
+
+int session_mgr__new(const struct session_limits *lim, struct symbolizer *sym,
+		     struct session_mgr **ret);
+void session_mgr__free(struct session_mgr *m);
+/* The sampler callback. Main thread. */
+void session_mgr__on_sample(void *ctx, const struct profd_cpu_sample *s);
+void session_mgr__set_sampler(struct session_mgr *m, struct sampler *s);
+/* Main loop: one drain pass is complete. */
+void session_mgr__drained(struct session_mgr *m);
+/* Wake and fail every waiting session: the daemon is stopping. */
+void session_mgr__shutdown(struct session_mgr *m);
+const struct session_limits *session_mgr__limits(struct session_mgr *m);
+void session_mgr__stats(struct session_mgr *m, struct session_mgr_stats *ret);
+/* JSON array of active sessions into @buf. Returns length written. */
+size_t session_mgr__sessions_json(struct session_mgr *m, char *buf,
+				  size_t size);
+
+/*
+ * session__start() - validate against limits and begin sampling.
+ * Errors: -ESRCH no such process, -EINVAL bad request, -EUSERS the
+ * caller's session cap, -EBUSY the daemon's session cap, -E2BIG too many
+ * distinct frequencies, others from BPF/perf.
+ */
+int session__start(struct session_mgr *m, const struct session_req *req,
+		   struct session **ret);
+
+/*
+ * session__wait() - block until the window ends. Polls @conn_fd (if >= 0)
+ * for the client hanging up. 0, -ECONNRESET (client gone) or -ECANCELED
+ * (daemon stopping).
+ */
+int session__wait(struct session_mgr *m, struct session *s, int conn_fd);
+
+/* Stop sampling and build the gzip'd pprof. 0 or -errno. */
+int session__finish(struct session_mgr *m, struct session *s, void **ret_buf,
+		    size_t *ret_len);
+
+/* Release everything the session holds. NULL ok. */
+void session__free(struct session_mgr *m, struct session *s);
+
+#endif /* PROFD_SESSION_H */

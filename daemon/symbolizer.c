@@ -1,0 +1,547 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Symbolization with libdwfl. One Dwfl per binary, its module reported at
+ * the binary's own link-time addresses (base 0), so a runtime address is
+ * turned into a file offset by the caller (through /proc/PID/maps) and into
+ * a link-time address here (through PT_LOAD headers) — the same cached
+ * entry serves every process that maps the binary, wherever ASLR put it.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <dwarf.h>
+#include <elfutils/libdw.h>
+#include <elfutils/libdwelf.h>
+#include <elfutils/libdwfl.h>
+
+#include "symbolizer.h"
+
+struct load_seg {
+	uint64_t offset, filesz, vaddr;
+};
+
+struct sym_binary {
+	struct symbolizer *s;
+	struct sym_binary *prev, *next;	/* cache list, most recent first */
+	int refs;			/* under s->lock */
+	char key[160];
+	char build_id[SYM_BUILD_ID_MAX + 1];
+	char *path;
+	size_t cost;
+
+	pthread_mutex_t lock;		/* serialises libdw use */
+	Dwfl *dwfl;
+	Dwfl_Module *mod;
+	struct load_seg *segs;
+	size_t nsegs;
+	bool has_functions, has_dwarf;
+};
+
+struct symbolizer {
+	pthread_mutex_t lock;
+	struct sym_binary *head;
+	size_t bytes, max_bytes;
+	uint64_t nbin, hits, misses, evictions;
+};
+
+static char *debuginfo_path;	/* NULL: libdwfl's default, /usr/lib/debug */
+
+static const Dwfl_Callbacks dwfl_callbacks = {
+	.find_elf = dwfl_build_id_find_elf,
+	.find_debuginfo = dwfl_standard_find_debuginfo,
+	.section_address = dwfl_offline_section_address,
+	.debuginfo_path = &debuginfo_path,
+};
+
+struct symbolizer *symbolizer__new(size_t max_bytes)
+{
+	struct symbolizer *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	elf_version(EV_CURRENT);
+	pthread_mutex_init(&s->lock, NULL);
+	s->max_bytes = max_bytes;
+	return s;
+}
+
+static void binary__destroy(struct sym_binary *b)
+{
+	if (b->dwfl)
+		dwfl_end(b->dwfl);
+	pthread_mutex_destroy(&b->lock);
+	free(b->segs);
+	free(b->path);
+	free(b);
+}
+
+void symbolizer__free(struct symbolizer *s)
+{
+	struct sym_binary *b, *n;
+
+	if (!s)
+		return;
+	/* Binaries still referenced are leaked deliberately: not ours. */
+	for (b = s->head; b; b = n) {
+		n = b->next;
+		if (!b->refs)
+			binary__destroy(b);
+	}
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+static void hex(const unsigned char *p, size_t n, char *buf, size_t size)
+{
+	size_t i;
+
+	buf[0] = 0;
+	for (i = 0; i < n && 2 * i + 2 < size; i++)
+		snprintf(buf + 2 * i, 3, "%02x", p[i]);
+}
+
+static int elf_build_id(Elf *elf, char *buf, size_t size)
+{
+	const void *id;
+	ssize_t n = dwelf_elf_gnu_build_id(elf, &id);
+
+	if (n <= 0) {
+		buf[0] = 0;
+		return -ENOENT;
+	}
+	hex(id, (size_t)n, buf, size);
+	return 0;
+}
+
+int symbolizer__read_build_id(int fd, char *buf, size_t size)
+{
+	Elf *elf;
+	int r;
+
+	elf_version(EV_CURRENT);
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (!elf)
+		return -ENOEXEC;
+	r = elf_build_id(elf, buf, size);
+	elf_end(elf);
+	return r;
+}
+
+/* PT_LOAD segments, for file offset -> link-time address. */
+static int read_segs(Elf *elf, struct load_seg **ret, size_t *ret_n)
+{
+	struct load_seg *segs;
+	size_t phnum, i, n = 0;
+
+	if (elf_getphdrnum(elf, &phnum) < 0 || phnum > 4096)
+		return -ENOEXEC;
+	segs = calloc(phnum ? phnum : 1, sizeof(*segs));
+	if (!segs)
+		return -ENOMEM;
+	for (i = 0; i < phnum; i++) {
+		GElf_Phdr ph;
+
+		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD)
+			continue;
+		segs[n].offset = ph.p_offset;
+		segs[n].filesz = ph.p_filesz;
+		segs[n].vaddr = ph.p_vaddr;
+		n++;
+	}
+	*ret = segs;
+	*ret_n = n;
+	return 0;
+}
+
+/* Move @b to the front of the list (most recently used). Under s->lock. */
+static void touch(struct symbolizer *s, struct sym_binary *b)
+{
+	if (s->head == b)
+		return;
+	if (b->prev)
+		b->prev->next = b->next;
+	if (b->next)
+		b->next->prev = b->prev;
+	b->prev = NULL;
+	b->next = s->head;
+	if (s->head)
+		s->head->prev = b;
+	s->head = b;
+}
+
+static void unlink_binary(struct symbolizer *s, struct sym_binary *b)
+{
+	if (b->prev)
+		b->prev->next = b->next;
+	else
+		s->head = b->next;
+	if (b->next)
+		b->next->prev = b->prev;
+	s->bytes -= b->cost;
+	s->nbin--;
+}
+
+/* Evict idle binaries, least recently used first, down to the bound. */
+static void evict(struct symbolizer *s, struct sym_binary **victims,
+		  size_t max, size_t *ret_n)
+{
+	struct sym_binary *b, *tail = NULL;
+	size_t n = 0;
+
+	for (b = s->head; b; b = b->next)
+		tail = b;
+	for (b = tail; b && s->bytes > s->max_bytes && n < max;) {
+		struct sym_binary *prev = b->prev;
+
+		if (!b->refs) {
+			unlink_binary(s, b);
+			victims[n++] = b;
+			s->evictions++;
+		}
+		b = prev;
+	}
+	*ret_n = n;
+}
+
+static struct sym_binary *find_key(struct symbolizer *s, const char *key)
+{
+	struct sym_binary *b;
+
+	for (b = s->head; b; b = b->next)
+		if (!strcmp(b->key, key))
+			return b;
+	return NULL;
+}
+
+static int binary__create(struct symbolizer *s, int fd, const char *path,
+			  Elf *elf, const char *key, const char *build_id,
+			  off_t size, struct sym_binary **ret)
+{
+	struct sym_binary *b;
+	Dwarf_Addr bias;
+	const char *base;
+	int dfd = -1, r;
+
+	b = calloc(1, sizeof(*b));
+	if (!b)
+		return -ENOMEM;
+	pthread_mutex_init(&b->lock, NULL);
+	b->s = s;
+	b->refs = 1;
+	snprintf(b->key, sizeof(b->key), "%s", key);
+	snprintf(b->build_id, sizeof(b->build_id), "%s", build_id);
+	b->path = strdup(path);
+	if (!b->path) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	r = read_segs(elf, &b->segs, &b->nsegs);
+	if (r < 0)
+		goto fail;
+
+	b->dwfl = dwfl_begin(&dwfl_callbacks);
+	if (!b->dwfl) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	/* dwfl consumes the fd on success; ours stays with the caller. */
+	dfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	if (dfd < 0) {
+		r = -errno;
+		goto fail;
+	}
+	base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	dwfl_report_begin(b->dwfl);
+	b->mod = dwfl_report_elf(b->dwfl, base, path, dfd, 0, true);
+	if (!b->mod) {
+		close(dfd);
+		r = -ENOEXEC;
+		goto fail;
+	}
+	dwfl_report_end(b->dwfl, NULL, NULL);
+
+	b->has_functions = dwfl_module_getsymtab(b->mod) > 0;
+	/* Load DWARF now (also finds /usr/lib/debug/.build-id/ files) while
+	 * the path is still valid: the process may be gone by lookup time. */
+	b->has_dwarf = dwfl_module_getdwarf(b->mod, &bias) != NULL;
+	/*
+	 * Cost estimate: libdw keeps the file mapped and builds CU, line and
+	 * abbreviation tables as lookups touch them; the file size is an upper
+	 * bound for what it can page in or copy, plus a fixed overhead.
+	 */
+	b->cost = (size_t)size + 64 * 1024;
+	*ret = b;
+	return 0;
+fail:
+	binary__destroy(b);
+	return r;
+}
+
+int symbolizer__get(struct symbolizer *s, int fd, const char *path,
+		    struct sym_binary **ret)
+{
+	struct sym_binary *b = NULL, *created = NULL, *victims[64];
+	char build_id[SYM_BUILD_ID_MAX + 1], key[160];
+	size_t nv = 0, i;
+	struct stat st;
+	Elf *elf;
+	int r;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (!elf)
+		return -ENOEXEC;
+	if (elf_kind(elf) != ELF_K_ELF) {
+		r = -ENOEXEC;
+		goto out;
+	}
+	if (elf_build_id(elf, build_id, sizeof(build_id)) == 0)
+		snprintf(key, sizeof(key), "b:%s", build_id);
+	else
+		/* No build-id: the file's identity and version instead. */
+		snprintf(key, sizeof(key), "f:%lx:%lx:%lx:%lx.%ld",
+			 (unsigned long)st.st_dev, (unsigned long)st.st_ino,
+			 (unsigned long)st.st_size,
+			 (unsigned long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+
+	pthread_mutex_lock(&s->lock);
+	b = find_key(s, key);
+	if (b) {
+		b->refs++;
+		touch(s, b);
+		s->hits++;
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (b) {
+		r = 0;
+		goto out;
+	}
+
+	/* Build outside the cache lock: loading DWARF can take a while. */
+	r = binary__create(s, fd, path, elf, key, build_id, st.st_size, &created);
+	if (r < 0)
+		goto out;
+
+	pthread_mutex_lock(&s->lock);
+	b = find_key(s, key);
+	if (b) {
+		/* Lost a race with another opener: use theirs. */
+		b->refs++;
+		touch(s, b);
+		s->hits++;
+	} else {
+		b = created;
+		created = NULL;
+		b->next = s->head;
+		if (s->head)
+			s->head->prev = b;
+		s->head = b;
+		s->bytes += b->cost;
+		s->nbin++;
+		s->misses++;
+		evict(s, victims, sizeof(victims) / sizeof(victims[0]), &nv);
+	}
+	pthread_mutex_unlock(&s->lock);
+	for (i = 0; i < nv; i++)
+		binary__destroy(victims[i]);
+	if (created)
+		binary__destroy(created);
+	r = 0;
+out:
+	elf_end(elf);
+	if (r == 0)
+		*ret = b;
+	return r;
+}
+
+struct sym_binary *sym_binary__ref(struct sym_binary *b)
+{
+	pthread_mutex_lock(&b->s->lock);
+	b->refs++;
+	pthread_mutex_unlock(&b->s->lock);
+	return b;
+}
+
+void sym_binary__put(struct sym_binary *b)
+{
+	struct sym_binary *victims[64];
+	struct symbolizer *s;
+	size_t nv = 0, i;
+
+	if (!b)
+		return;
+	s = b->s;
+	pthread_mutex_lock(&s->lock);
+	if (--b->refs == 0)
+		evict(s, victims, sizeof(victims) / sizeof(victims[0]), &nv);
+	pthread_mutex_unlock(&s->lock);
+	for (i = 0; i < nv; i++)
+		binary__destroy(victims[i]);
+}
+
+void sym_binary__info(const struct sym_binary *b, struct sym_binary_info *ret)
+{
+	ret->build_id = b->build_id;
+	ret->path = b->path;
+	ret->has_functions = b->has_functions;
+	ret->has_filenames = b->has_dwarf;
+	ret->has_line_numbers = b->has_dwarf;
+	ret->has_inline_frames = b->has_dwarf;
+}
+
+static const char *die_name(Dwarf_Die *die)
+{
+	Dwarf_Attribute attr;
+
+	if (dwarf_attr_integrate(die, DW_AT_name, &attr))
+		return dwarf_formstring(&attr);
+	return NULL;
+}
+
+static int die_decl_line(Dwarf_Die *die)
+{
+	int line = 0;
+
+	if (dwarf_decl_line(die, &line) != 0)
+		return 0;
+	return line;
+}
+
+/* The file named by an inlined_subroutine's DW_AT_call_file. */
+static const char *call_file(Dwarf_Die *cu, Dwarf_Die *die)
+{
+	Dwarf_Attribute attr;
+	Dwarf_Files *files;
+	Dwarf_Word idx;
+	size_t nfiles;
+
+	if (!dwarf_attr(die, DW_AT_call_file, &attr) ||
+	    dwarf_formudata(&attr, &idx) != 0)
+		return NULL;
+	if (dwarf_getsrcfiles(cu, &files, &nfiles) != 0 || idx >= nfiles)
+		return NULL;
+	return dwarf_filesrc(files, idx, NULL, NULL);
+}
+
+static int call_line(Dwarf_Die *die)
+{
+	Dwarf_Attribute attr;
+	Dwarf_Word v;
+
+	if (!dwarf_attr(die, DW_AT_call_line, &attr) ||
+	    dwarf_formudata(&attr, &v) != 0)
+		return 0;
+	return (int)v;
+}
+
+static int lookup_locked(struct sym_binary *b, Dwarf_Addr addr,
+			 struct sym_frame *frames, int max)
+{
+	const char *symname, *file = NULL;
+	Dwarf_Die *scopes = NULL, *cu;
+	Dwarf_Addr cubias = 0;
+	GElf_Off symoff;
+	GElf_Sym sym;
+	Dwfl_Line *l;
+	int n = 0, line = 0, nscopes, i;
+	bool outer = false;
+
+	symname = dwfl_module_addrinfo(b->mod, addr, &symoff, &sym, NULL, NULL,
+				       NULL);
+	l = dwfl_module_getsrc(b->mod, addr);
+	if (l)
+		file = dwfl_lineinfo(l, NULL, &line, NULL, NULL, NULL);
+
+	cu = dwfl_module_addrdie(b->mod, addr, &cubias);
+	nscopes = cu ? dwarf_getscopes(cu, addr - cubias, &scopes) : 0;
+	for (i = 0; i < nscopes && n < max; i++) {
+		Dwarf_Die *d = &scopes[i];
+		int tag = dwarf_tag(d);
+
+		if (tag == DW_TAG_inlined_subroutine) {
+			frames[n].func = die_name(d);
+			frames[n].file = file;
+			frames[n].line = line;
+			frames[n].start_line = die_decl_line(d);
+			n++;
+			/* The caller's position is where this was inlined. */
+			file = call_file(cu, d);
+			line = call_line(d);
+		} else if (tag == DW_TAG_subprogram) {
+			/* The ELF symbol is the linkage name: prefer it. */
+			frames[n].func = symname ? symname : die_name(d);
+			frames[n].file = file;
+			frames[n].line = line;
+			frames[n].start_line = die_decl_line(d);
+			n++;
+			outer = true;
+			break;
+		}
+	}
+	if (!outer && n < max && (symname || (n == 0 && file))) {
+		/* No enclosing subprogram DIE: the ELF symbol, with whatever
+		 * position the line table (or the last inline call) gives. */
+		frames[n].func = symname;
+		frames[n].file = file;
+		frames[n].line = line;
+		frames[n].start_line = 0;
+		n++;
+	}
+	free(scopes);
+	return n;
+}
+
+int sym_binary__lookup(struct sym_binary *b, uint64_t file_offset,
+		       struct sym_frame *frames, int max)
+{
+	uint64_t vaddr = 0;
+	bool found = false;
+	size_t i;
+	int n;
+
+	if (max <= 0)
+		return -EINVAL;
+	for (i = 0; i < b->nsegs; i++) {
+		const struct load_seg *sg = &b->segs[i];
+
+		if (file_offset >= sg->offset &&
+		    file_offset < sg->offset + sg->filesz) {
+			vaddr = file_offset - sg->offset + sg->vaddr;
+			found = true;
+			break;
+		}
+	}
+	if (!found)
+		return 0;
+	pthread_mutex_lock(&b->lock);
+	n = lookup_locked(b, vaddr, frames, max);
+	pthread_mutex_unlock(&b->lock);
+	return n;
+}
+
+void symbolizer__stats(struct symbolizer *s, struct symbolizer_stats *ret)
+{
+	struct sym_binary *b;
+
+	memset(ret, 0, sizeof(*ret));
+	pthread_mutex_lock(&s->lock);
+	for (b = s->head; b; b = b->next)
+		if (!b->refs)
+			ret->binaries_idle++;
+	ret->binaries = s->nbin;
+	ret->bytes_estimate = s->bytes;
+	ret->bytes_max = s->max_bytes;
+	ret->hits = s->hits;
+	ret->misses = s->misses;
+	ret->evictions = s->evictions;
+	pthread_mutex_unlock(&s->lock);
+}

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * symbolizer: ELF/DWARF symbolization with libdwfl, one cached entry per
+ * binary (keyed by GNU build-id, or by device/inode/size/mtime when a binary
+ * has none), shared across sessions and processes.
+ *
+ * A binary is opened once from an fd the caller got while the process was
+ * alive (through /proc/PID/root), so a process that exits mid-window is
+ * still symbolized. Idle binaries stay cached, least recently used first
+ * out, while the cache's estimated size is under its bound; binaries in use
+ * are never evicted.
+ *
+ * Thread safety: every function may be called from any thread; lookups on
+ * one binary are serialised by its lock (libdw is not thread-safe).
+ */
+#ifndef PROFD_SYMBOLIZER_H
+#define PROFD_SYMBOLIZER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SYM_BUILD_ID_MAX 64	/* hex chars kept of a build-id */
+#define SYM_MAX_INLINE 16	/* frames returned for one address */
+
+struct symbolizer;
+struct sym_binary;
+
+struct sym_frame {
+	const char *func;	/* NULL if unknown */
+	const char *file;	/* NULL if unknown */
+	int line;		/* 0 if unknown */
+	int start_line;		/* function's declaration line, 0 if unknown */
+};
+
+struct sym_binary_info {
+	const char *build_id;	/* hex, "" when the binary has none */
+	const char *path;	/* path it was opened by */
+	bool has_functions, has_filenames, has_line_numbers, has_inline_frames;
+};
+
+struct symbolizer_stats {
+	uint64_t binaries, binaries_idle, bytes_estimate, bytes_max;
+	uint64_t hits, misses, evictions;
+};
+
+struct symbolizer *symbolizer__new(size_t max_bytes);
+void symbolizer__free(struct symbolizer *s);
+
+/*
+ * symbolizer__get() - the cached binary for the open file @fd, opening it
+ * if new. @path is for display and for finding separate debug info.
+ * @fd stays the caller's. Returns 0 and a reference in *ret, or -errno
+ * (-ENOEXEC when the file is not ELF).
+ */
+int symbolizer__get(struct symbolizer *s, int fd, const char *path,
+		    struct sym_binary **ret);
+struct sym_binary *sym_binary__ref(struct sym_binary *b);
+void sym_binary__put(struct sym_binary *b);
+
+void sym_binary__info(const struct sym_binary *b, struct sym_binary_info *ret);
+
+/*
+ * sym_binary__lookup() - frames for the code at @file_offset in the binary,
+ * innermost (inlined) first, the real function last. Strings live as long
+ * as the caller's reference to @b. Returns the number of frames (0 when
+ * nothing is known) or -errno.
+ */
+int sym_binary__lookup(struct sym_binary *b, uint64_t file_offset,
+		       struct sym_frame *frames, int max);
+
+void symbolizer__stats(struct symbolizer *s, struct symbolizer_stats *ret);
+
+/* Read the GNU build-id of ELF @fd as hex into @buf. 0 or -errno. */
+int symbolizer__read_build_id(int fd, char *buf, size_t size);
+
+#endif /* PROFD_SYMBOLIZER_H */

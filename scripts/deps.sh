@@ -1,0 +1,31 @@
+#!/bin/sh
+# Install profd's build and test dependencies from Debian's archive.
+# Idempotent: does nothing when every package is already installed.
+set -eu
+
+PKGS="clang llvm make gcc g++ pkg-config libbpf-dev bpftool libelf-dev libdw-dev
+elfutils libprotobuf-c-dev protobuf-c-compiler libmicrohttpd-dev
+libcurl4-openssl-dev zlib1g-dev libsystemd-dev systemd golang-go linux-perf
+procps util-linux"
+
+missing=""
+for p in $PKGS; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+		missing="$missing $p"
+	fi
+done
+
+if [ -z "$missing" ]; then
+	exit 0
+fi
+
+if [ "$(id -u)" != 0 ]; then
+	echo "deps: missing packages:$missing (run as root: make deps)" >&2
+	exit 1
+fi
+
+echo "deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing
