@@ -36,7 +36,7 @@ WERROR ?= $(if $(CI),-Werror,)
 CFLAGS ?= -O2 -g
 CFLAGS += -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
 	  $(WERROR) -std=gnu11 -D_GNU_SOURCE -DPROFD_VERSION='"$(VERSION)"' \
-	  -I$(OUTPUT) -I$(OUTPUT)/gen -Iinclude -Idaemon -Iclient $(PKG_CFLAGS) \
+	  -I$(OUTPUT) -I$(OUTPUT)/gen -Iinclude -Idaemon -Icommon $(PKG_CFLAGS) \
 	  -MMD -MP
 SAN ?=
 ifneq ($(SAN),)
@@ -119,8 +119,8 @@ $(OUTPUT)/tests/unit/%: tests/unit/%.c $(CORE_OBJS)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) $^ $(DAEMON_LIBS) -o $@
 
-unit: $(UNIT_TESTS)
-	$(Q)tests/unit/run.sh $(OUTPUT) $(UNIT_TESTS)
+unit: $(UNIT_TESTS) $(FIXTURES)
+	$(Q)cd tests/unit && FIXTURES=$(abspath $(OUTPUT))/tests/fixtures ./run.sh $(abspath $(OUTPUT)) $(abspath $(UNIT_TESTS))
 
 e2e: all
 	$(Q)tests/e2e/run.sh $(OUTPUT)
@@ -128,7 +128,7 @@ e2e: all
 check-units:
 	$(Q)tests/check-units.sh
 
-test: deps all unit
+test: deps all $(UNIT_TESTS) $(FIXTURES)
 	$(Q)tests/run-all.sh $(OUTPUT)
 
 demo: deps all
@@ -149,3 +149,21 @@ clean:
 	rm -rf $(OUTPUT)
 
 -include $(shell find $(OUTPUT) -name '*.d' 2>/dev/null)
+
+# Unit-test fixtures: a binary with known symbols, lines and inlines, plus a
+# stripped copy and its separate debug file (for /usr/lib/debug lookups).
+FIXTURES := $(OUTPUT)/tests/fixtures/symfix $(OUTPUT)/tests/fixtures/symfix.stripped \
+	    $(OUTPUT)/tests/fixtures/symfix.debug
+
+$(OUTPUT)/tests/fixtures/symfix: tests/unit/fixtures/symfix.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -O2 -g -fno-omit-frame-pointer -Wl,--build-id $< -o $@
+
+$(OUTPUT)/tests/fixtures/symfix.debug: $(OUTPUT)/tests/fixtures/symfix
+	$(Q)objcopy --only-keep-debug $< $@
+
+$(OUTPUT)/tests/fixtures/symfix.stripped: $(OUTPUT)/tests/fixtures/symfix
+	$(Q)objcopy --strip-debug $< $@
+
+$(UNIT_TESTS): | $(FIXTURES)
