@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -301,7 +302,8 @@ out:
 	return r;
 }
 
-static int loop(struct sampler *sampler, struct session_mgr *m, int sfd)
+static int loop(struct sampler *sampler, struct session_mgr *m, int sfd,
+		int wfd)
 {
 	struct epoll_event ev = { .events = EPOLLIN }, evs[4];
 	int ep, r = 0, n, i;
@@ -312,18 +314,24 @@ static int loop(struct sampler *sampler, struct session_mgr *m, int sfd)
 	ev.data.fd = sfd;
 	if (epoll_ctl(ep, EPOLL_CTL_ADD, sfd, &ev) < 0)
 		goto err;
+	ev.data.fd = wfd;
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, wfd, &ev) < 0)
+		goto err;
 	ev.data.fd = sampler__fd(sampler);
 	if (epoll_ctl(ep, EPOLL_CTL_ADD, ev.data.fd, &ev) < 0)
 		goto err;
 	for (;;) {
-		/* Wake at least every 50 ms so window ends are not held up
-		 * waiting for a quiet ring buffer. */
+		/* The BPF side does not wake us per sample: drain every
+		 * 50 ms, when the buffer fills, or when a window ends. */
 		n = epoll_wait(ep, evs, 4, 50);
 		if (n < 0 && errno != EINTR)
 			goto err;
 		for (i = 0; i < n; i++) {
 			struct signalfd_siginfo si;
+			uint64_t v;
 
+			if (evs[i].data.fd == wfd)
+				(void)!read(wfd, &v, sizeof(v));
 			if (evs[i].data.fd != sfd)
 				continue;
 			if (read(sfd, &si, sizeof(si)) != sizeof(si))
@@ -364,7 +372,7 @@ int main(int argc, char **argv)
 	struct api_config ac = { .unix_fd = -1, .tcp_fd = -1 };
 	bool activated = false, own_socket = false;
 	sigset_t mask;
-	int r, sfd = -1, n;
+	int r, sfd = -1, wfd = -1, n;
 
 	if (parse_args(argc, argv, &o) < 0)
 		return 2;
@@ -404,7 +412,12 @@ int main(int argc, char **argv)
 		log_err_errno(r, "Failed to load the BPF sampler: %m (profd needs root, or CAP_BPF + CAP_PERFMON)");
 		goto out;
 	}
-	session_mgr__set_sampler(m, sampler);
+	wfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (wfd < 0) {
+		r = log_err_errno(-errno, "Failed to create eventfd: %m");
+		goto out;
+	}
+	session_mgr__set_sampler(m, sampler, wfd);
 
 	n = sd_listen_fds(1);
 	if (n > 0 && sd_is_socket_unix(SD_LISTEN_FDS_START, SOCK_STREAM, 1,
@@ -448,7 +461,7 @@ int main(int argc, char **argv)
 		 sampler__ncpus(sampler));
 	(void)sd_notify(0, "READY=1\nSTATUS=serving");
 
-	r = loop(sampler, m, sfd);
+	r = loop(sampler, m, sfd, wfd);
 	(void)sd_notify(0, "STOPPING=1");
 out:
 	if (m)
@@ -465,5 +478,7 @@ out:
 	symbolizer__free(sym);
 	if (sfd >= 0)
 		close(sfd);
+	if (wfd >= 0)
+		close(wfd);
 	return r < 0 ? 1 : 0;
 }

@@ -50,6 +50,7 @@ struct session_mgr {
 	struct procref *procs;
 	struct kallsyms *ksyms;
 	uint64_t epoch, next_id, started_ns;
+	int wake_fd;			/* eventfd: ask the main loop to drain */
 	bool stopping;
 	struct session_mgr_stats st;
 };
@@ -78,6 +79,7 @@ int session_mgr__new(const struct session_limits *lim, struct symbolizer *sym,
 	m->lim = *lim;
 	m->sym = sym;
 	m->next_id = 1;
+	m->wake_fd = -1;
 	m->started_ns = now_ns(CLOCK_MONOTONIC);
 	*ret = m;
 	return 0;
@@ -101,9 +103,11 @@ void session_mgr__free(struct session_mgr *m)
 	free(m);
 }
 
-void session_mgr__set_sampler(struct session_mgr *m, struct sampler *s)
+void session_mgr__set_sampler(struct session_mgr *m, struct sampler *s,
+			      int wake_fd)
 {
 	m->sampler = s;
+	m->wake_fd = wake_fd;
 }
 
 static uint64_t lost_samples(struct session_mgr *m)
@@ -396,17 +400,24 @@ int session__wait(struct session_mgr *m, struct session *s, int conn_fd)
 	}
 }
 
-/* Wait until the main loop has drained the ring buffer twice since now,
- * so every sample taken before the window's end has been dispatched. */
+/*
+ * Wait until the main loop has completed a drain that began after now, so
+ * every sample taken before the window's end has been dispatched: kick it
+ * and wait for two epochs (the one in progress may have begun earlier).
+ */
 static void wait_drained(struct session_mgr *m)
 {
 	struct timespec ts;
-	uint64_t target, deadline = now_ns(CLOCK_MONOTONIC) + DRAIN_TIMEOUT_NS;
+	uint64_t target, one = 1;
+	uint64_t deadline = now_ns(CLOCK_MONOTONIC) + DRAIN_TIMEOUT_NS;
 
 	ts.tv_sec = (time_t)(deadline / 1000000000ULL);
 	ts.tv_nsec = (long)(deadline % 1000000000ULL);
 	pthread_mutex_lock(&m->lock);
 	target = m->epoch + 2;
+	/* EAGAIN means a wakeup is pending already: fine to ignore. */
+	if (m->wake_fd >= 0)
+		(void)!write(m->wake_fd, &one, sizeof(one));
 	while (m->epoch < target && !m->stopping)
 		if (pthread_cond_timedwait(&m->cond, &m->lock, &ts) == ETIMEDOUT)
 			break;

@@ -53,7 +53,9 @@ int session_mgr__new(const struct session_limits *lim, struct symbolizer *sym,
 void session_mgr__free(struct session_mgr *m);
 /* The sampler callback. Main thread. */
 void session_mgr__on_sample(void *ctx, const struct profd_cpu_sample *s);
-void session_mgr__set_sampler(struct session_mgr *m, struct sampler *s);
+/* @wake_fd: an eventfd the main loop polls; written to request a drain. */
+void session_mgr__set_sampler(struct session_mgr *m, struct sampler *s,
+			      int wake_fd);
 /* Main loop: one drain pass is complete. */
 void session_mgr__drained(struct session_mgr *m);
 /* Wake and fail every waiting session: the daemon is stopping. */
