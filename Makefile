@@ -68,6 +68,7 @@ CORE_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(CORE_SRCS)) $(OUTPUT)/gen/profile.pb
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/unit/%,$(wildcard tests/unit/test_*.c))
 
 .DELETE_ON_ERROR:
+.SECONDARY:
 .PHONY: all deps test unit e2e demo install clean check-units bench
 
 all: $(OUTPUT)/profd $(OUTPUT)/profctl
@@ -100,8 +101,10 @@ $(OUTPUT)/gen/profile.pb-c.o: $(OUTPUT)/gen/profile.pb-c.c
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Wno-error -c $< -o $@
 
-# Everything C depends on the generated headers.
-$(OUTPUT)/%.o: %.c $(OUTPUT)/gen/profile.pb-c.h $(OUTPUT)/cpu.skel.h
+# Everything C depends on the generated protobuf header; only the sampler
+# on the BPF skeleton, so the client builds without clang or BTF.
+$(OUTPUT)/daemon/sampler.o: $(OUTPUT)/cpu.skel.h
+$(OUTPUT)/%.o: %.c $(OUTPUT)/gen/profile.pb-c.h
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@

@@ -1,0 +1,1040 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * profctl: thin client for profd. It speaks HTTP to profd's Unix socket with
+ * libcurl, stores profiles atomically (temp file + rename) and prints a top
+ * table with pprof_read. All policy lives in the daemon; arguments are
+ * checked here only to fail fast with a clear message.
+ *
+ * Exit status: 0 ok, 1 error (daemon, network, file), 2 bad usage.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <curl/curl.h>
+
+#include "pprof_read.h"
+
+#ifndef PROFD_VERSION
+#define PROFD_VERSION "unknown"
+#endif
+
+#define DEFAULT_SOCKET		"/run/profd/profd.sock"
+/* A broken or hostile server must not exhaust our memory. */
+#define MAX_RESPONSE_BYTES	(1UL << 30)
+#define MAX_FILE_BYTES		(1UL << 30)
+#define CONNECT_TIMEOUT_S	5L
+#define TOP_ROWS		10
+#define DEFAULT_CPU_SECONDS	30
+
+enum {
+	EXIT_OK = 0,
+	EXIT_FAIL = 1,
+	EXIT_USAGE = 2,
+};
+
+static const char *socket_path = DEFAULT_SOCKET;
+static bool json_output;
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: profctl [--socket PATH] [--json] COMMAND [ARGS]\n"
+		"\n"
+		"Commands:\n"
+		"  cpu  --pid P [--seconds N] [--hz F] [--kernel] [-o FILE]\n"
+		"                      CPU profile of process P for N seconds (default %d)\n"
+		"  heap --pid P [--seconds S] [--sample-bytes N] [-o FILE]\n"
+		"                      heap profile snapshot of process P\n"
+		"  heap start --pid P [--sample-bytes N]\n"
+		"  heap stop --pid P   start or stop heap tracking of process P\n"
+		"  status              daemon status (JSON)\n"
+		"  top FILE [--sample-index NAME|N]\n"
+		"                      top %d functions of a profile file ('-' for stdin)\n"
+		"\n"
+		"Options:\n"
+		"  --socket PATH       profd's socket (default $PROFD_SOCKET, else %s)\n"
+		"  --json              JSON output\n"
+		"  -h, --help          this help\n"
+		"  -V, --version       print the version\n",
+		DEFAULT_CPU_SECONDS, TOP_ROWS, DEFAULT_SOCKET);
+}
+
+static void err_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void err_msg(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("profctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* Print a usage error and return the exit status for it. */
+static int usage_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("profctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\nTry 'profctl --help'.\n", stderr);
+	return EXIT_USAGE;
+}
+
+/* ---- arguments ---------------------------------------------------------- */
+
+/* A decimal integer in [1, max], digits only (no sign, no spaces). */
+static int parse_positive(const char *s, unsigned long long max,
+			  unsigned long long *ret)
+{
+	unsigned long long v;
+	const char *c;
+	char *end;
+
+	for (c = s; *c; c++)
+		if (*c < '0' || *c > '9')
+			return -EINVAL;
+	if (c == s)
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || !v || v > max)
+		return -EINVAL;
+	*ret = v;
+	return 0;
+}
+
+/*
+ * Digits with at most one '.', value > 0. Kept as text for the query, so the
+ * server sees exactly what the user typed (no "1e+06" from printf).
+ */
+static int parse_hz(const char *s)
+{
+	bool dot = false, digit = false;
+	const char *c;
+
+	if (strlen(s) > 32)
+		return -EINVAL;
+	for (c = s; *c; c++) {
+		if (*c == '.' && !dot)
+			dot = true;
+		else if (*c >= '0' && *c <= '9')
+			digit = true;
+		else
+			return -EINVAL;
+	}
+	if (!digit || strtod(s, NULL) <= 0)
+		return -EINVAL;
+	return 0;
+}
+
+/* Options a command accepts (all share one getopt table). */
+enum {
+	A_PID		= 1 << 0,
+	A_SECONDS	= 1 << 1,
+	A_HZ		= 1 << 2,
+	A_KERNEL	= 1 << 3,
+	A_SAMPLE_BYTES	= 1 << 4,
+	A_OUT		= 1 << 5,
+	A_SAMPLE_INDEX	= 1 << 6,
+};
+
+enum {
+	OPT_SOCKET = 256,
+	OPT_JSON,
+	OPT_PID,
+	OPT_SECONDS,
+	OPT_HZ,
+	OPT_KERNEL,
+	OPT_SAMPLE_BYTES,
+	OPT_SAMPLE_INDEX,
+};
+
+struct args {
+	unsigned long long pid;		/* 0: not given */
+	unsigned long long seconds;	/* 0: not given */
+	unsigned long long sample_bytes; /* 0: not given */
+	const char *hz;
+	bool kernel;
+	const char *out;
+	const char *sample_index;
+	const char *pos[1];
+	int n_pos;
+};
+
+/*
+ * Parse a command's options; argv[0] is the command name. Returns 0 to go
+ * on, 1 when --help was printed, or -EINVAL after printing a usage error.
+ */
+static int args__parse(int argc, char **argv, const char *cmd,
+		       unsigned int allowed, int max_pos, struct args *a)
+{
+	static const struct option opts[] = {
+		{ "socket",	  required_argument, NULL, OPT_SOCKET },
+		{ "json",	  no_argument,	     NULL, OPT_JSON },
+		{ "help",	  no_argument,	     NULL, 'h' },
+		{ "pid",	  required_argument, NULL, OPT_PID },
+		{ "seconds",	  required_argument, NULL, OPT_SECONDS },
+		{ "hz",		  required_argument, NULL, OPT_HZ },
+		{ "kernel",	  no_argument,	     NULL, OPT_KERNEL },
+		{ "sample-bytes", required_argument, NULL, OPT_SAMPLE_BYTES },
+		{ "output",	  required_argument, NULL, 'o' },
+		{ "sample-index", required_argument, NULL, OPT_SAMPLE_INDEX },
+		{ NULL, 0, NULL, 0 }
+	};
+	/* Which A_* flag each command-specific option needs. */
+	static const struct {
+		int opt;
+		unsigned int flag;
+	} needs[] = {
+		{ OPT_PID, A_PID },
+		{ OPT_SECONDS, A_SECONDS },
+		{ OPT_HZ, A_HZ },
+		{ OPT_KERNEL, A_KERNEL },
+		{ OPT_SAMPLE_BYTES, A_SAMPLE_BYTES },
+		{ 'o', A_OUT },
+		{ OPT_SAMPLE_INDEX, A_SAMPLE_INDEX },
+	};
+	size_t i;
+	int c, li;
+
+	memset(a, 0, sizeof(*a));
+	opterr = 0;
+	optind = 0;	/* glibc: full reinitialisation */
+	while (li = -1, (c = getopt_long(argc, argv, ":ho:", opts, &li)) != -1) {
+		for (i = 0; i < sizeof(needs) / sizeof(needs[0]); i++) {
+			if (needs[i].opt != c || (allowed & needs[i].flag))
+				continue;
+			if (li >= 0)
+				usage_err("%s: option '--%s' does not apply", cmd,
+					  opts[li].name);
+			else
+				usage_err("%s: option '-%c' does not apply", cmd, c);
+			return -EINVAL;
+		}
+
+		switch (c) {
+		case OPT_SOCKET:
+			socket_path = optarg;
+			break;
+		case OPT_JSON:
+			json_output = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 1;
+		case OPT_PID:
+			/* pid_max is at most 2^22; the daemon checks existence. */
+			if (parse_positive(optarg, INT_MAX, &a->pid) < 0) {
+				usage_err("%s: --pid must be a positive integer, not '%s'",
+					  cmd, optarg);
+				return -EINVAL;
+			}
+			break;
+		case OPT_SECONDS:
+			if (parse_positive(optarg, INT_MAX, &a->seconds) < 0) {
+				usage_err("%s: --seconds must be a positive integer, not '%s'",
+					  cmd, optarg);
+				return -EINVAL;
+			}
+			break;
+		case OPT_HZ:
+			if (parse_hz(optarg) < 0) {
+				usage_err("%s: --hz must be a positive number, not '%s'",
+					  cmd, optarg);
+				return -EINVAL;
+			}
+			a->hz = optarg;
+			break;
+		case OPT_KERNEL:
+			a->kernel = true;
+			break;
+		case OPT_SAMPLE_BYTES:
+			if (parse_positive(optarg, UINT64_MAX, &a->sample_bytes) < 0) {
+				usage_err("%s: --sample-bytes must be a positive integer, not '%s'",
+					  cmd, optarg);
+				return -EINVAL;
+			}
+			break;
+		case 'o':
+			if (!*optarg) {
+				usage_err("%s: -o needs a file name", cmd);
+				return -EINVAL;
+			}
+			a->out = optarg;
+			break;
+		case OPT_SAMPLE_INDEX:
+			a->sample_index = optarg;
+			break;
+		case ':':
+			usage_err("%s: option '%s' needs an argument", cmd,
+				  argv[optind - 1]);
+			return -EINVAL;
+		default:
+			if (optopt)
+				usage_err("%s: unknown option '-%c'", cmd, optopt);
+			else
+				usage_err("%s: unknown option '%s'", cmd,
+					  argv[optind - 1]);
+			return -EINVAL;
+		}
+	}
+	for (; optind < argc; optind++) {
+		if (a->n_pos >= max_pos) {
+			usage_err("%s: unexpected argument '%s'", cmd, argv[optind]);
+			return -EINVAL;
+		}
+		a->pos[a->n_pos++] = argv[optind];
+	}
+	if ((allowed & A_PID) && !a->pid) {
+		usage_err("%s: --pid is required", cmd);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* ---- HTTP over the Unix socket ------------------------------------------ */
+
+struct http_buf {
+	char *data;		/* NUL-terminated for convenience */
+	size_t len, cap;
+	bool too_big;
+};
+
+static void http_buf__fini(struct http_buf *b)
+{
+	free(b->data);
+	memset(b, 0, sizeof(*b));
+}
+
+static size_t http__write(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct http_buf *b = userdata;
+	size_t n = size * nmemb, cap;
+	char *tmp;
+
+	if (n > MAX_RESPONSE_BYTES - b->len) {
+		b->too_big = true;
+		return 0;	/* curl aborts with CURLE_WRITE_ERROR */
+	}
+	if (b->len + n + 1 > b->cap) {
+		cap = b->cap ? b->cap : 65536;
+		while (cap < b->len + n + 1)
+			cap *= 2;
+		tmp = realloc(b->data, cap);
+		if (!tmp)
+			return 0;
+		b->data = tmp;
+		b->cap = cap;
+	}
+	memcpy(b->data + b->len, ptr, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return n;
+}
+
+/* Strip surrounding white space in place. */
+static char *trim(char *s)
+{
+	size_t n;
+
+	while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
+		s++;
+	n = strlen(s);
+	while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n' ||
+		     s[n - 1] == '\r'))
+		s[--n] = '\0';
+	return s;
+}
+
+/*
+ * http__request() - send @method @path to profd and collect the response.
+ * Transport failures are reported here. A non-200 status is reported with
+ * the server's text body ("profctl: <body>") and returns -EIO, so on 0 the
+ * body is a successful response.
+ */
+static int http__request(const char *method, const char *path,
+			 struct http_buf *body)
+{
+	char errbuf[CURL_ERROR_SIZE] = "", url[512];
+	long status = 0, os_errno = 0;
+	CURL *curl;
+	CURLcode rc;
+	int r;
+
+	memset(body, 0, sizeof(*body));
+	if (snprintf(url, sizeof(url), "http://localhost%s", path) >= (int)sizeof(url))
+		return -ENAMETOOLONG;
+	curl = curl_easy_init();
+	if (!curl) {
+		err_msg("cannot initialise libcurl");
+		return -ENOMEM;
+	}
+	if (curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, socket_path) ||
+	    curl_easy_setopt(curl, CURLOPT_URL, url) ||
+	    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf) ||
+	    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L) ||
+	    /* No overall timeout: a CPU window may be long. */
+	    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT_S) ||
+	    curl_easy_setopt(curl, CURLOPT_USERAGENT, "profctl/" PROFD_VERSION) ||
+	    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, http__write) ||
+	    curl_easy_setopt(curl, CURLOPT_WRITEDATA, body)) {
+		err_msg("cannot set up libcurl");
+		r = -EINVAL;
+		goto out;
+	}
+	if (!strcmp(method, "POST") &&
+	    (curl_easy_setopt(curl, CURLOPT_POST, 1L) ||
+	     curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "") ||
+	     curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, 0L))) {
+		err_msg("cannot set up libcurl");
+		r = -EINVAL;
+		goto out;
+	}
+
+	rc = curl_easy_perform(curl);
+	(void)curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+	if (rc != CURLE_OK) {
+		(void)curl_easy_getinfo(curl, CURLINFO_OS_ERRNO, &os_errno);
+		if (body->too_big) {
+			err_msg("response from profd exceeds %lu MiB; giving up",
+				MAX_RESPONSE_BYTES >> 20);
+			r = -EFBIG;
+		} else if (!status && (rc == CURLE_COULDNT_CONNECT ||
+				       rc == CURLE_OPERATION_TIMEDOUT)) {
+			/* curl's text mentions "localhost port 80": say why instead. */
+			err_msg("cannot connect to profd at %s: %s (is profd running?)",
+				socket_path, os_errno ? strerror((int)os_errno) :
+				curl_easy_strerror(rc));
+			r = -ECONNREFUSED;
+		} else {
+			err_msg("request to profd at %s failed: %s", socket_path,
+				*errbuf ? errbuf : curl_easy_strerror(rc));
+			r = -EIO;
+		}
+		goto out;
+	}
+	if (status != 200) {
+		const char *msg = body->data ? trim(body->data) : "";
+
+		if (*msg)
+			err_msg("%s", msg);
+		else
+			err_msg("profd answered HTTP %ld", status);
+		r = -EIO;
+		goto out;
+	}
+	r = 0;
+out:
+	curl_easy_cleanup(curl);
+	if (r < 0)
+		http_buf__fini(body);
+	return r;
+}
+
+/* ---- files -------------------------------------------------------------- */
+
+/* Read all of @path ("-" for stdin), at most @max bytes. */
+static int file__read(const char *path, size_t max, uint8_t **ret, size_t *ret_len)
+{
+	uint8_t *buf = NULL, *tmp;
+	size_t len = 0, cap = 0;
+	ssize_t n;
+	int fd, r;
+
+	fd = strcmp(path, "-") ? open(path, O_RDONLY | O_CLOEXEC) : STDIN_FILENO;
+	if (fd < 0)
+		return -errno;
+	for (;;) {
+		if (len == cap) {
+			if (cap > max) {
+				r = -EFBIG;
+				goto out;
+			}
+			cap = cap ? cap * 2 : 65536;
+			if (cap > max + 1)
+				cap = max + 1;
+			tmp = realloc(buf, cap);
+			if (!tmp) {
+				r = -ENOMEM;
+				goto out;
+			}
+			buf = tmp;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = -errno;
+			goto out;
+		}
+		if (!n)
+			break;
+		len += (size_t)n;
+	}
+	if (len > max) {
+		r = -EFBIG;
+		goto out;
+	}
+	*ret = buf;
+	*ret_len = len;
+	buf = NULL;
+	r = 0;
+out:
+	if (fd != STDIN_FILENO)
+		close(fd);
+	free(buf);
+	return r;
+}
+
+/*
+ * Write @path atomically: a temp file in the same directory, renamed over
+ * @path only when complete, so a failure never leaves a partial profile.
+ */
+static int file__write_atomic(const char *path, const void *data, size_t len)
+{
+	const char *p = data;
+	char *tmp = NULL;
+	mode_t mask;
+	ssize_t n;
+	int fd = -1, r;
+
+	if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0) {
+		tmp = NULL;
+		return -ENOMEM;
+	}
+	fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		free(tmp);
+		return r;
+	}
+	while (len) {
+		n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = -errno;
+			goto out;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	/* mkstemp makes 0600; give the file the mode a plain create would. */
+	mask = umask(0);
+	umask(mask);
+	if (fchmod(fd, 0666 & ~mask) < 0) {
+		r = -errno;
+		goto out;
+	}
+	r = close(fd);
+	fd = -1;
+	if (r < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (rename(tmp, path) < 0) {
+		r = -errno;
+		goto out;
+	}
+	r = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (r < 0)
+		(void)unlink(tmp);
+	free(tmp);
+	return r;
+}
+
+/* Fail before a long profile window rather than after it. */
+static int file__check_dir(const char *path)
+{
+	char *copy = strdup(path);
+	int r;
+
+	if (!copy)
+		return -ENOMEM;
+	r = access(dirname(copy), W_OK | X_OK) < 0 ? -errno : 0;
+	free(copy);
+	return r;
+}
+
+/* ---- output ------------------------------------------------------------- */
+
+static void json__str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+/* 1.23s / 12.50ms / 3.00us for time, KiB/MiB/GiB for bytes, else plain. */
+static void value__fmt(char *buf, size_t size, int64_t v, const char *unit)
+{
+	const char *sign = v < 0 ? "-" : "";
+	double a = v < 0 ? -(double)v : (double)v;
+
+	if (!strcmp(unit, "nanoseconds")) {
+		if (a >= 1e9)
+			snprintf(buf, size, "%s%.2fs", sign, a / 1e9);
+		else if (a >= 1e6)
+			snprintf(buf, size, "%s%.2fms", sign, a / 1e6);
+		else if (a >= 1e3)
+			snprintf(buf, size, "%s%.2fus", sign, a / 1e3);
+		else
+			snprintf(buf, size, "%s%.0fns", sign, a);
+	} else if (!strcmp(unit, "bytes")) {
+		if (a >= 1024.0 * 1024 * 1024)
+			snprintf(buf, size, "%s%.2fGiB", sign, a / (1024.0 * 1024 * 1024));
+		else if (a >= 1024.0 * 1024)
+			snprintf(buf, size, "%s%.2fMiB", sign, a / (1024.0 * 1024));
+		else if (a >= 1024.0)
+			snprintf(buf, size, "%s%.2fKiB", sign, a / 1024.0);
+		else
+			snprintf(buf, size, "%s%.0fB", sign, a);
+	} else {
+		snprintf(buf, size, "%" PRId64, v);
+	}
+}
+
+static double pct(int64_t v, int64_t total)
+{
+	return total ? 100.0 * (double)v / (double)total : 0.0;
+}
+
+/*
+ * "Samples" as a user counts them: the sum of a samples/count value when
+ * the profile has one (CPU), else the number of Sample records.
+ */
+static int64_t count_samples(const Perftools__Profiles__Profile *p)
+{
+	int64_t n = 0;
+	size_t i, t;
+
+	for (t = 0; t < p->n_sample_type; t++)
+		if (!strcmp(pprof_read__type(p, (int)t), "samples") &&
+		    !strcmp(pprof_read__unit(p, (int)t), "count"))
+			break;
+	if (t == p->n_sample_type)
+		return (int64_t)p->n_sample;
+	for (i = 0; i < p->n_sample; i++)
+		if (p->sample[i]->n_value > t &&
+		    __builtin_add_overflow(n, p->sample[i]->value[t], &n))
+			return INT64_MAX;
+	return n;
+}
+
+static void top__print_text(const char *file, const Perftools__Profiles__Profile *p,
+			    const char *unit, const struct pprof_top_row *rows,
+			    size_t n, int64_t total)
+{
+	char flat[32], cum[32], tot[32], where[PATH_MAX + 32];
+	int w = 8;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if ((int)strlen(rows[i].name) > w)
+			w = (int)strlen(rows[i].name);
+	if (w > 60)
+		w = 60;
+
+	value__fmt(tot, sizeof(tot), total, unit);
+	printf("Showing top %zu of %" PRId64 " samples (total %s) in %s\n", n,
+	       count_samples(p), tot, file);
+	printf("%10s %7s %10s %7s  %-*s  %s\n", "flat", "flat%", "cum", "cum%",
+	       w, "function", "file:line");
+	for (i = 0; i < n; i++) {
+		const struct pprof_top_row *r = &rows[i];
+
+		value__fmt(flat, sizeof(flat), r->flat, unit);
+		value__fmt(cum, sizeof(cum), r->cum, unit);
+		if (!*r->file)
+			snprintf(where, sizeof(where), "?");
+		else if (r->line > 0)
+			snprintf(where, sizeof(where), "%s:%" PRId64, r->file, r->line);
+		else
+			snprintf(where, sizeof(where), "%s", r->file);
+		printf("%10s %6.2f%% %10s %6.2f%%  %-*s  %s\n", flat,
+		       pct(r->flat, total), cum, pct(r->cum, total), w,
+		       *r->name ? r->name : "<unknown>", where);
+	}
+}
+
+static void top__print_json(const char *file, const Perftools__Profiles__Profile *p,
+			    int idx, const struct pprof_top_row *rows, size_t n,
+			    int64_t total)
+{
+	size_t i;
+
+	printf("{\"file\":");
+	json__str(stdout, file);
+	printf(",\"type\":");
+	json__str(stdout, pprof_read__type(p, idx));
+	printf(",\"unit\":");
+	json__str(stdout, pprof_read__unit(p, idx));
+	printf(",\"samples\":%" PRId64 ",\"total\":%" PRId64 ",\"rows\":[",
+	       count_samples(p), total);
+	for (i = 0; i < n; i++) {
+		printf("%s{\"function\":", i ? "," : "");
+		json__str(stdout, rows[i].name);
+		printf(",\"file\":");
+		json__str(stdout, rows[i].file);
+		printf(",\"line\":%" PRId64 ",\"flat\":%" PRId64 ",\"cum\":%" PRId64 "}",
+		       rows[i].line, rows[i].flat, rows[i].cum);
+	}
+	printf("]}\n");
+}
+
+/*
+ * Decode @buf and print its top table. @spec picks the sample type (NULL:
+ * the profile's default); with @fallback a missing @spec type falls back to
+ * the default instead of failing.
+ */
+static int top__show(const char *file, const void *buf, size_t len,
+		     const char *spec, bool fallback)
+{
+	Perftools__Profiles__Profile *p = NULL;
+	struct pprof_top_row *rows = NULL;
+	size_t n = 0, i;
+	int64_t total;
+	int idx, r;
+
+	r = pprof_read__decode(buf, len, &p);
+	if (r < 0) {
+		err_msg("%s: not a valid pprof profile: %s", file, strerror(-r));
+		return r;
+	}
+	idx = pprof_read__sample_index(p, spec);
+	if (idx < 0 && fallback)
+		idx = pprof_read__sample_index(p, NULL);
+	if (idx < 0) {
+		r = idx;
+		if (!p->n_sample_type) {
+			err_msg("%s: profile has no sample types", file);
+			goto out;
+		}
+		fprintf(stderr, "profctl: %s: no sample type '%s' (have:", file,
+			spec ? spec : "");
+		for (i = 0; i < p->n_sample_type; i++)
+			fprintf(stderr, " %s", pprof_read__type(p, (int)i));
+		fprintf(stderr, ")\n");
+		goto out;
+	}
+	r = pprof_read__top(p, idx, TOP_ROWS, &rows, &n, &total);
+	if (r < 0) {
+		err_msg("%s: inconsistent profile: %s", file, strerror(-r));
+		goto out;
+	}
+	if (json_output)
+		top__print_json(file, p, idx, rows, n, total);
+	else
+		top__print_text(file, p, pprof_read__unit(p, idx), rows, n, total);
+	r = 0;
+out:
+	pprof_read__top_free(rows, n);
+	pprof_read__free(p);
+	return r;
+}
+
+/* ---- commands ----------------------------------------------------------- */
+
+struct cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+};
+
+static int cmd__select(const struct cmd *cmds, const char *what, int argc,
+		       char **argv)
+{
+	const struct cmd *c;
+
+	for (c = cmds; c->name; c++)
+		if (!strcmp(argv[0], c->name))
+			return c->fn(argc, argv);
+	return usage_err("unknown %scommand '%s'", what, argv[0]);
+}
+
+/*
+ * Fetch a profile with GET @path, store it in @a->out (default
+ * KIND-PID-TIME.pb.gz), then print its top table for sample type @spec.
+ */
+static int profile__fetch(const char *kind, const char *path,
+			  const struct args *a, const char *spec)
+{
+	struct http_buf body;
+	char def[128], stamp[32];
+	const char *out = a->out;
+	time_t now = time(NULL);
+	struct tm tm;
+	int r;
+
+	if (!out) {
+		if (!localtime_r(&now, &tm) ||
+		    !strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm))
+			snprintf(stamp, sizeof(stamp), "%lld", (long long)now);
+		snprintf(def, sizeof(def), "%s-%llu-%s.pb.gz", kind, a->pid, stamp);
+		out = def;
+	}
+	r = file__check_dir(out);
+	if (r < 0) {
+		err_msg("cannot write %s: %s", out, strerror(-r));
+		return EXIT_FAIL;
+	}
+
+	r = http__request("GET", path, &body);
+	if (r < 0)
+		return EXIT_FAIL;
+	if (!body.len) {
+		err_msg("profd sent an empty profile");
+		r = -EIO;
+		goto out;
+	}
+	r = file__write_atomic(out, body.data, body.len);
+	if (r < 0) {
+		err_msg("cannot write %s: %s", out, strerror(-r));
+		goto out;
+	}
+	/* The file stays even if we cannot parse it: it is the daemon's output. */
+	r = top__show(out, body.data, body.len, spec, true);
+	if (!json_output)
+		printf("wrote %s\n", out);
+out:
+	http_buf__fini(&body);
+	return r < 0 ? EXIT_FAIL : EXIT_OK;
+}
+
+static int do_cpu(int argc, char **argv)
+{
+	char path[256];
+	struct args a;
+	int r;
+
+	r = args__parse(argc, argv, "cpu", A_PID | A_SECONDS | A_HZ | A_KERNEL |
+			A_OUT, 0, &a);
+	if (r)
+		return r < 0 ? EXIT_USAGE : EXIT_OK;
+	snprintf(path, sizeof(path), "/debug/pprof/profile?pid=%llu&seconds=%llu%s%s%s",
+		 a.pid, a.seconds ? a.seconds : DEFAULT_CPU_SECONDS,
+		 a.hz ? "&hz=" : "", a.hz ? a.hz : "", a.kernel ? "&kernel=1" : "");
+	return profile__fetch("cpu", path, &a, NULL);
+}
+
+static int do_heap_snapshot(int argc, char **argv)
+{
+	char path[256];
+	struct args a;
+	int r;
+
+	r = args__parse(argc, argv, "heap", A_PID | A_SECONDS | A_SAMPLE_BYTES |
+			A_OUT, 0, &a);
+	if (r)
+		return r < 0 ? EXIT_USAGE : EXIT_OK;
+	r = snprintf(path, sizeof(path), "/debug/pprof/heap?pid=%llu", a.pid);
+	if (a.seconds)
+		r += snprintf(path + r, sizeof(path) - r, "&seconds=%llu", a.seconds);
+	if (a.sample_bytes)
+		snprintf(path + r, sizeof(path) - r, "&sample_bytes=%llu",
+			 a.sample_bytes);
+	return profile__fetch("heap", path, &a, "inuse_space");
+}
+
+/* POST @what (start/stop) and print the server's answer. */
+static int heap__control(int argc, char **argv, const char *what,
+			 unsigned int allowed)
+{
+	struct http_buf body;
+	char path[256], cmd[32];
+	struct args a;
+	int r;
+
+	snprintf(cmd, sizeof(cmd), "heap %s", what);
+	r = args__parse(argc, argv, cmd, allowed, 0, &a);
+	if (r)
+		return r < 0 ? EXIT_USAGE : EXIT_OK;
+	r = snprintf(path, sizeof(path), "/v1/heap/%s?pid=%llu", what, a.pid);
+	if (a.sample_bytes)
+		snprintf(path + r, sizeof(path) - r, "&sample_bytes=%llu",
+			 a.sample_bytes);
+
+	if (http__request("POST", path, &body) < 0)
+		return EXIT_FAIL;
+	if (json_output) {
+		printf("{\"message\":");
+		json__str(stdout, body.data ? trim(body.data) : "");
+		printf("}\n");
+	} else if (body.data && *trim(body.data)) {
+		printf("%s\n", trim(body.data));
+	}
+	http_buf__fini(&body);
+	return EXIT_OK;
+}
+
+static int do_heap_start(int argc, char **argv)
+{
+	return heap__control(argc, argv, "start", A_PID | A_SAMPLE_BYTES);
+}
+
+static int do_heap_stop(int argc, char **argv)
+{
+	return heap__control(argc, argv, "stop", A_PID);
+}
+
+static int do_heap(int argc, char **argv)
+{
+	static const struct cmd heap_cmds[] = {
+		{ "start", do_heap_start },
+		{ "stop", do_heap_stop },
+		{ NULL, NULL }
+	};
+
+	if (argc > 1 && argv[1][0] != '-')
+		return cmd__select(heap_cmds, "heap ", argc - 1, argv + 1);
+	return do_heap_snapshot(argc, argv);
+}
+
+static int do_status(int argc, char **argv)
+{
+	struct http_buf body;
+	struct args a;
+	int r;
+
+	r = args__parse(argc, argv, "status", 0, 0, &a);
+	if (r)
+		return r < 0 ? EXIT_USAGE : EXIT_OK;
+	if (http__request("GET", "/v1/status", &body) < 0)
+		return EXIT_FAIL;
+	/* Already JSON: the same output with or without --json. */
+	if (body.len) {
+		fwrite(body.data, 1, body.len, stdout);
+		if (body.data[body.len - 1] != '\n')
+			putchar('\n');
+	}
+	http_buf__fini(&body);
+	return EXIT_OK;
+}
+
+static int do_top(int argc, char **argv)
+{
+	uint8_t *buf = NULL;
+	struct args a;
+	size_t len = 0;
+	int r;
+
+	r = args__parse(argc, argv, "top", A_SAMPLE_INDEX, 1, &a);
+	if (r)
+		return r < 0 ? EXIT_USAGE : EXIT_OK;
+	if (!a.n_pos)
+		return usage_err("top: missing FILE");
+	r = file__read(a.pos[0], MAX_FILE_BYTES, &buf, &len);
+	if (r < 0) {
+		err_msg("cannot read %s: %s", a.pos[0], strerror(-r));
+		return EXIT_FAIL;
+	}
+	r = top__show(a.pos[0], buf, len, a.sample_index, false);
+	free(buf);
+	return r < 0 ? EXIT_FAIL : EXIT_OK;
+}
+
+static int do_help(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	usage(stdout);
+	return EXIT_OK;
+}
+
+static int do_version(int argc, char **argv)
+{
+	(void)argc;
+	(void)argv;
+	printf("profctl %s\n", PROFD_VERSION);
+	return EXIT_OK;
+}
+
+static const struct cmd cmds[] = {
+	{ "cpu", do_cpu },
+	{ "heap", do_heap },
+	{ "status", do_status },
+	{ "top", do_top },
+	{ "help", do_help },
+	{ "version", do_version },
+	{ NULL, NULL }
+};
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "socket",  required_argument, NULL, OPT_SOCKET },
+		{ "json",    no_argument,	NULL, OPT_JSON },
+		{ "help",    no_argument,	NULL, 'h' },
+		{ "version", no_argument,	NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *env = getenv("PROFD_SOCKET");
+	int c, r;
+
+	if (env && *env)
+		socket_path = env;
+
+	opterr = 0;
+	/* '+': stop at the command; its options are parsed by the command. */
+	while ((c = getopt_long(argc, argv, "+:hV", opts, NULL)) != -1) {
+		switch (c) {
+		case OPT_SOCKET:
+			socket_path = optarg;
+			break;
+		case OPT_JSON:
+			json_output = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_OK;
+		case 'V':
+			return do_version(0, NULL);
+		case ':':
+			return usage_err("option '%s' needs an argument",
+					 argv[optind - 1]);
+		default:
+			if (optopt)
+				return usage_err("unknown option '-%c'", optopt);
+			return usage_err("unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind >= argc)
+		return usage_err("missing command");
+
+	if (curl_global_init(CURL_GLOBAL_DEFAULT)) {
+		err_msg("cannot initialise libcurl");
+		return EXIT_FAIL;
+	}
+	r = cmd__select(cmds, "", argc - optind, argv + optind);
+	curl_global_cleanup();
+	return r;
+}

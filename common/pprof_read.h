@@ -1,0 +1,112 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * pprof_read: decode a pprof profile (gzip'd or plain protobuf) and compute
+ * a "top" table from it, like `go tool pprof -top`. Used by profctl and by
+ * the unit tests to check what the daemon wrote.
+ *
+ * Pure: no I/O, no logging. Everything a caller hands in may be hostile:
+ * inflation is bounded, every id is resolved through a table and checked,
+ * and errors come back as -errno instead of crashes.
+ */
+#ifndef PROFD_PPROF_READ_H
+#define PROFD_PPROF_READ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "profile.pb-c.h"
+
+/* Largest inflated profile pprof_read__decode() accepts. */
+#define PPROF_READ_MAX_INFLATED		(512ULL << 20)
+
+/*
+ * One row of the top table. Rows own their strings (copies), so they stay
+ * valid after the profile is freed; release them with pprof_read__top_free().
+ */
+struct pprof_top_row {
+	char *name;		/* function name, or "0x<address>" when unsymbolized */
+	char *file;		/* source file, "" when unknown */
+	int64_t line;		/* line of the first leaf occurrence, 0 when unknown */
+	int64_t flat;		/* value where this function is the innermost frame */
+	int64_t cum;		/* value where it is anywhere on the stack */
+};
+
+/**
+ * pprof_read__decode() - parse a pprof profile.
+ * @buf: the file contents; gzip is detected by its magic (1f 8b), several
+ *       concatenated gzip members are read as one stream.
+ * @len: bytes in @buf.
+ * @ret: set to the profile on success, untouched on failure.
+ *
+ * Return: 0, -EINVAL for malformed data (bad gzip, bad protobuf, empty input,
+ * string_table[0] not ""), -EFBIG when it inflates to more than
+ * PPROF_READ_MAX_INFLATED bytes, or -ENOMEM. Ids are not resolved here;
+ * pprof_read__top() checks the ones it follows.
+ */
+int pprof_read__decode(const void *buf, size_t len,
+		       Perftools__Profiles__Profile **ret);
+
+/* As pprof_read__decode() with a caller-chosen inflation bound. */
+int pprof_read__decode_bounded(const void *buf, size_t len, size_t max_inflated,
+			       Perftools__Profiles__Profile **ret);
+
+/* Free a decoded profile; NULL is fine. */
+void pprof_read__free(Perftools__Profiles__Profile *p);
+
+/*
+ * pprof_read__str() - string_table[@idx], or "" when @idx is out of range.
+ * The string lives as long as the profile.
+ */
+const char *pprof_read__str(const Perftools__Profiles__Profile *p, int64_t idx);
+
+/*
+ * Type and unit of sample_type[@idx] ("cpu", "nanoseconds"), "" when @idx
+ * is out of range. Valid as long as the profile.
+ */
+const char *pprof_read__type(const Perftools__Profiles__Profile *p, int idx);
+const char *pprof_read__unit(const Perftools__Profiles__Profile *p, int idx);
+
+/**
+ * pprof_read__sample_index() - pick a sample type, as pprof's -sample_index.
+ * @spec: NULL or "" for the default (default_sample_type when it names one
+ *        of the types, else the last type), a decimal index, or a type name
+ *        such as "inuse_space".
+ *
+ * Return: the index (>= 0), or -EINVAL when the profile has no sample types
+ * or @spec matches none of them.
+ */
+int pprof_read__sample_index(const Perftools__Profiles__Profile *p,
+			     const char *spec);
+
+/**
+ * pprof_read__top() - flat and cumulative value per function.
+ * @p: a decoded profile.
+ * @sample_index: which value of each sample to sum; < 0 for the default
+ *                (see pprof_read__sample_index()).
+ * @max_rows: keep at most this many rows; 0 for all.
+ * @ret_rows: set to a malloc'd array, sorted by flat then cum (descending),
+ *            then name; free with pprof_read__top_free().
+ * @ret_n: set to the number of rows.
+ * @ret_total: set to the sum of the chosen value over all samples.
+ *
+ * Rows with zero flat and cum are left out, as pprof does.
+ * Rows are keyed by function name: functions with equal names (and
+ * unsymbolized locations with equal addresses) share a row. An inlined
+ * location (several Lines) counts its innermost Line as the leaf; a function
+ * is counted at most once per sample in cum, so recursion does not inflate it.
+ * Cost: O(locations + functions log functions + total stack frames).
+ *
+ * Return: 0; -EINVAL for a bad @sample_index or an inconsistent profile
+ * (zero or duplicate ids, a sample naming a missing location, a line naming a
+ * missing function, a value count that differs from the sample types);
+ * -EOVERFLOW when sums overflow int64; -E2BIG for 2^32 or more functions
+ * or locations; -ENOMEM. Outputs untouched on failure.
+ */
+int pprof_read__top(const Perftools__Profiles__Profile *p, int sample_index,
+		    size_t max_rows, struct pprof_top_row **ret_rows,
+		    size_t *ret_n, int64_t *ret_total);
+
+/* Free rows from pprof_read__top(); NULL is fine. */
+void pprof_read__top_free(struct pprof_top_row *rows, size_t n);
+
+#endif /* PROFD_PPROF_READ_H */
