@@ -156,12 +156,18 @@ clean:
 # Unit-test fixtures: a binary with known symbols, lines and inlines, plus a
 # stripped copy and its separate debug file (for /usr/lib/debug lookups).
 FIXTURES := $(OUTPUT)/tests/fixtures/symfix $(OUTPUT)/tests/fixtures/symfix.stripped \
-	    $(OUTPUT)/tests/fixtures/symfix.debug
+	    $(OUTPUT)/tests/fixtures/symfix.debug $(OUTPUT)/tests/fixtures/symfix.clang
 
 $(OUTPUT)/tests/fixtures/symfix: tests/unit/fixtures/symfix.c
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) -O2 -g -fno-omit-frame-pointer -Wl,--build-id $< -o $@
+
+# clang: DWARF 5 and no .debug_aranges, as clang and rustc emit by default.
+$(OUTPUT)/tests/fixtures/symfix.clang: tests/unit/fixtures/symfix.c
+	$(call msg,CLANG,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) -O2 -g -fno-omit-frame-pointer $< -o $@
 
 $(OUTPUT)/tests/fixtures/symfix.debug: $(OUTPUT)/tests/fixtures/symfix
 	$(Q)objcopy --only-keep-debug $< $@

@@ -27,6 +27,12 @@ struct load_seg {
 	uint64_t offset, filesz, vaddr;
 };
 
+/* An address range of one compile unit, for binaries without aranges. */
+struct cu_range {
+	uint64_t lo, hi;
+	Dwarf_Off die_off;
+};
+
 struct sym_binary {
 	struct symbolizer *s;
 	struct sym_binary *prev, *next;	/* cache list, most recent first */
@@ -42,6 +48,11 @@ struct sym_binary {
 	struct load_seg *segs;
 	size_t nsegs;
 	bool has_functions, has_dwarf;
+	/* Built on first need: clang and rustc omit .debug_aranges, and
+	 * libdw 0.188 then finds no CU for an address. */
+	struct cu_range *cus;
+	size_t ncus;
+	bool cus_built;
 };
 
 struct symbolizer {
@@ -78,6 +89,7 @@ static void binary__destroy(struct sym_binary *b)
 		dwfl_end(b->dwfl);
 	pthread_mutex_destroy(&b->lock);
 	free(b->segs);
+	free(b->cus);
 	free(b->path);
 	free(b);
 }
@@ -443,11 +455,88 @@ static int call_line(Dwarf_Die *die)
 	return (int)v;
 }
 
+static int cmp_cu(const void *a, const void *b)
+{
+	const struct cu_range *x = a, *y = b;
+
+	return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+/* Index every CU's address ranges (DW_AT_low_pc/high_pc or DW_AT_ranges). */
+static void build_cu_ranges(struct sym_binary *b)
+{
+	Dwarf_CU *cu = NULL, *next;
+	Dwarf_Addr bias;
+	Dwarf_Die cudie;
+	size_t cap = 0;
+	Dwarf *dw;
+
+	b->cus_built = true;
+	dw = dwfl_module_getdwarf(b->mod, &bias);
+	if (!dw)
+		return;
+	while (dwarf_get_units(dw, cu, &next, NULL, NULL, &cudie, NULL) == 0) {
+		Dwarf_Addr base, lo, hi;
+		ptrdiff_t off = 0;
+
+		cu = next;
+		while ((off = dwarf_ranges(&cudie, off, &base, &lo, &hi)) > 0) {
+			if (hi <= lo)
+				continue;
+			if (b->ncus == cap) {
+				size_t nc = cap ? cap * 2 : 64;
+				struct cu_range *n = realloc(b->cus, nc * sizeof(*n));
+
+				if (!n)
+					goto done;
+				b->cus = n;
+				cap = nc;
+			}
+			b->cus[b->ncus].lo = lo + bias;
+			b->cus[b->ncus].hi = hi + bias;
+			b->cus[b->ncus].die_off = dwarf_dieoffset(&cudie);
+			b->ncus++;
+		}
+	}
+done:
+	qsort(b->cus, b->ncus, sizeof(*b->cus), cmp_cu);
+}
+
+/* The CU containing @addr through our own index. */
+static bool find_cu(struct sym_binary *b, Dwarf_Addr addr, Dwarf_Die *ret,
+		    Dwarf_Addr *ret_bias)
+{
+	size_t lo = 0, hi, i;
+	Dwarf *dw;
+
+	if (!b->cus_built)
+		build_cu_ranges(b);
+	hi = b->ncus;
+	/* Last range starting at or below addr; ranges may nest or overlap
+	 * little, so look back a few entries. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (b->cus[mid].lo <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	dw = dwfl_module_getdwarf(b->mod, ret_bias);
+	for (i = lo; i > 0 && lo - i < 8; i--) {
+		const struct cu_range *c = &b->cus[i - 1];
+
+		if (addr >= c->lo && addr < c->hi)
+			return dw && dwarf_offdie(dw, c->die_off, ret) != NULL;
+	}
+	return false;
+}
+
 static int lookup_locked(struct sym_binary *b, Dwarf_Addr addr,
 			 struct sym_frame *frames, int max)
 {
 	const char *symname, *file = NULL;
-	Dwarf_Die *scopes = NULL, *cu;
+	Dwarf_Die *scopes = NULL, *cu, cubuf;
 	Dwarf_Addr cubias = 0;
 	GElf_Off symoff;
 	GElf_Sym sym;
@@ -462,6 +551,17 @@ static int lookup_locked(struct sym_binary *b, Dwarf_Addr addr,
 		file = dwfl_lineinfo(l, NULL, &line, NULL, NULL, NULL);
 
 	cu = dwfl_module_addrdie(b->mod, addr, &cubias);
+	if (!cu && b->has_dwarf && find_cu(b, addr, &cubuf, &cubias)) {
+		Dwarf_Line *dl;
+
+		cu = &cubuf;
+		dl = dwarf_getsrc_die(cu, addr - cubias);
+		if (dl && !file) {
+			file = dwarf_linesrc(dl, NULL, NULL);
+			if (dwarf_lineno(dl, &line) != 0)
+				line = 0;
+		}
+	}
 	nscopes = cu ? dwarf_getscopes(cu, addr - cubias, &scopes) : 0;
 	for (i = 0; i < nscopes && n < max; i++) {
 		Dwarf_Die *d = &scopes[i];

@@ -8,7 +8,9 @@ dir=$OUTPUT/demo
 mkdir -p "$dir"
 sock=$dir/profd.sock
 
-cc -O2 -g -fno-omit-frame-pointer -o "$dir/demo" examples/demo.c
+# clang keeps frame pointers in leaf functions when asked; gcc 12 does not,
+# and the frame-pointer walk would then skip each leaf's caller.
+clang -O2 -g -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer -o "$dir/demo" examples/demo.c
 
 if [ "$(id -u)" != 0 ]; then
 	echo "demo: profd needs root (BPF and perf events): run 'sudo make demo'" >&2

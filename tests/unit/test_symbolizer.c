@@ -189,11 +189,21 @@ int main(void)
 		check_binary(b1, path, "symfix");
 	}
 
+	/* clang's DWARF 5 without .debug_aranges: CUs found by their ranges. */
+	r = get(s, "symfix.clang", &b3);
+	CHECK(r == 0, "open symfix.clang: %d", r);
+	if (r == 0) {
+		snprintf(path, sizeof(path), "%s/symfix.clang", fixdir);
+		check_binary(b3, path, "clang");
+		sym_binary__put(b3);
+		b3 = NULL;
+	}
+
 	/* Same build-id again: the cached entry. */
 	r = get(s, "symfix", &b2);
 	CHECK(r == 0 && b2 == b1, "cache hit by build-id");
 	symbolizer__stats(s, &st);
-	CHECK(st.binaries == 1 && st.hits == 1, "stats: %lu binaries, %lu hits",
+	CHECK(st.binaries == 2 && st.hits == 1, "stats: %lu binaries, %lu hits",
 	      (unsigned long)st.binaries, (unsigned long)st.hits);
 	sym_binary__put(b2);
 	sym_binary__put(b1);
