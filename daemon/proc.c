@@ -5,6 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <sys/auxv.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -157,6 +160,37 @@ static bool have_map(struct proc *p, const struct procmaps_entry *e)
 	return false;
 }
 
+/*
+ * The vDSO has no file, but every process of one kernel and ABI maps the
+ * same image: symbolize theirs from a copy of ours, kept in a memfd.
+ */
+static int vdso_memfd = -1;
+static pthread_once_t vdso_once = PTHREAD_ONCE_INIT;
+
+static void vdso_init(void)
+{
+	char *buf = NULL, *line, *save = NULL;
+	unsigned long base = getauxval(AT_SYSINFO_EHDR), lo, hi;
+	size_t len;
+	int fd;
+
+	if (!base || read_file("/proc/self/maps", 16 << 20, &buf, &len) < 0)
+		return;
+	for (line = strtok_r(buf, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (!strstr(line, "[vdso]") ||
+		    sscanf(line, "%lx-%lx", &lo, &hi) != 2 || lo != base)
+			continue;
+		fd = memfd_create("vdso", MFD_CLOEXEC);
+		if (fd >= 0 && write(fd, (void *)lo, hi - lo) == (ssize_t)(hi - lo))
+			vdso_memfd = fd;
+		else if (fd >= 0)
+			close(fd);
+		break;
+	}
+	free(buf);
+}
+
 /* Under p->lock. */
 static int refresh_locked(struct proc *p, struct symbolizer *sym)
 {
@@ -207,8 +241,14 @@ static int refresh_locked(struct proc *p, struct symbolizer *sym)
 		m->inode = e->inode;
 		m->gen = p->gen;
 		m->is_main = exe[0] && !strcmp(exe, e->path);
-		/* Pseudo files ([vdso], [vsyscall]) have no file to open. */
-		if (e->path[0] == '/' && e->inode) {
+		/* Pseudo files have no file to open; the vDSO is ours. */
+		if (!strcmp(e->path, "[vdso]")) {
+			pthread_once(&vdso_once, vdso_init);
+			if (vdso_memfd < 0 ||
+			    symbolizer__get(sym, vdso_memfd, "[vdso]",
+					    &m->bin) < 0)
+				m->bin = NULL;
+		} else if (e->path[0] == '/' && e->inode) {
 			fd = open_mapping(p->pid, e);
 			if (fd >= 0) {
 				if (symbolizer__get(sym, fd, e->path, &m->bin) < 0)

@@ -85,7 +85,14 @@ static int64_t add_func_loc(struct builder *b, uint64_t mapping_id,
 	return pprof__add_location(b->pp, mapping_id, addr, &ln, 1);
 }
 
-static int64_t user_loc(struct builder *b, uint64_t addr)
+/*
+ * Location of a user frame. @addr is what to symbolize: the sampled pc for
+ * the leaf, the return address - 1 for callers. When that finds nothing
+ * and @alt differs (the unadjusted return address), try @alt: a signal
+ * frame's "return address" is the exact resume point, often the first
+ * byte of a function, and minus one lands in the padding before it.
+ */
+static int64_t user_loc(struct builder *b, uint64_t addr, uint64_t alt)
 {
 	struct sym_frame frames[SYM_MAX_INLINE];
 	struct pprof_line lines[SYM_MAX_INLINE];
@@ -104,19 +111,31 @@ static int64_t user_loc(struct builder *b, uint64_t addr)
 			return r;
 		}
 		mapping_id = (uint64_t)r;
-		if (m.bin)
+		if (m.bin) {
 			n = sym_binary__lookup(m.bin, addr - m.start + m.offset,
 					       frames, SYM_MAX_INLINE);
+			if (n == 0 && alt != addr && alt >= m.start &&
+			    alt < m.end)
+				n = sym_binary__lookup(m.bin,
+						       alt - m.start + m.offset,
+						       frames, SYM_MAX_INLINE);
+		}
 		for (i = 0; i < n; i++) {
-			const char *name = frames[i].func;
-			char hexname[32];
+			const char *name = frames[i].func, *at;
+			char buf[512];
 
 			if (!name) {
-				snprintf(hexname, sizeof(hexname), "0x%" PRIx64,
-					 addr);
-				name = hexname;
+				snprintf(buf, sizeof(buf), "0x%" PRIx64, addr);
+				name = buf;
+			} else if ((at = strchr(name, '@')) && at != name &&
+				   (size_t)(at - name) < sizeof(buf)) {
+				/* "clock_gettime@@GLIBC_2.17": the version
+				 * goes to system_name only. */
+				snprintf(buf, sizeof(buf), "%.*s",
+					 (int)(at - name), name);
+				name = buf;
 			}
-			r = pprof__add_function(b->pp, name, name,
+			r = pprof__add_function(b->pp, name, frames[i].func,
 						frames[i].file, frames[i].start_line);
 			if (r < 0) {
 				sym_binary__put(m.bin);
@@ -135,6 +154,27 @@ static int64_t user_loc(struct builder *b, uint64_t addr)
 	if (u64map__put(&b->locs, addr ? addr : 1, (uint64_t)r) < 0)
 		return -ENOMEM;
 	return r;
+}
+
+/*
+ * Frames past the last one inside a known mapping are dropped: a
+ * frame-pointer walk that ran off the end of a stack (Go's runtime
+ * threads, hand-written entry code) reads heap words and -1s as return
+ * addresses. Frames in the middle are kept whatever they are (JIT code).
+ */
+static unsigned trim_user(struct builder *b, const uint64_t *ips, unsigned n)
+{
+	struct proc_map m;
+	size_t idx;
+
+	while (n > 1) {
+		if (proc__resolve(b->d->proc, ips[n - 1], &m, &idx) == 0) {
+			sym_binary__put(m.bin);
+			break;
+		}
+		n--;
+	}
+	return n;
 }
 
 static int64_t kernel_loc(struct builder *b, uint64_t addr)
@@ -177,7 +217,7 @@ static int add_stack(struct builder *b, const struct agg_stack *s,
 	struct pprof_label labels[3];
 	int64_t values[2], r;
 	size_t n = 0;
-	unsigned i;
+	unsigned i, nu;
 
 	/* Kernel frames are leaf-most: the kernel ran on behalf of user. */
 	for (i = 0; i < s->n_kernel; i++) {
@@ -188,12 +228,13 @@ static int add_stack(struct builder *b, const struct agg_stack *s,
 			return (int)r;
 		ids[n++] = (uint64_t)r;
 	}
-	for (i = 0; i < s->n_user; i++) {
+	nu = trim_user(b, s->ips, s->n_user);
+	for (i = 0; i < nu; i++) {
 		uint64_t a = s->ips[i];
 
 		/* Return addresses point after the call: step back into it.
 		 * The leaf is the sampled instruction itself. */
-		r = user_loc(b, i == 0 ? a : a - 1);
+		r = user_loc(b, i == 0 ? a : a - 1, a);
 		if (r < 0)
 			return (int)r;
 		ids[n++] = (uint64_t)r;
