@@ -44,7 +44,7 @@ CFLAGS += -fsanitize=$(SAN) -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=$(SAN)
 endif
 
-DAEMON_LIBS := $(shell pkg-config --libs libbpf libelf libdw libprotobuf-c libmicrohttpd zlib libsystemd 2>/dev/null) -lpthread
+DAEMON_LIBS := $(shell pkg-config --libs libbpf libelf libdw libprotobuf-c libmicrohttpd zlib libsystemd 2>/dev/null) -lpthread -lm
 CLIENT_LIBS := $(shell pkg-config --libs libcurl libprotobuf-c zlib 2>/dev/null)
 
 BPF_CFLAGS := -g -O2 -target bpf -Wall -D__TARGET_ARCH_$(ARCH) \
@@ -53,10 +53,10 @@ BPF_CFLAGS := -g -O2 -target bpf -Wall -D__TARGET_ARCH_$(ARCH) \
 # Pipeline modules without BPF or sockets (most are pure): unit-tested
 # and linked into both the daemon and the tests.
 CORE_SRCS := daemon/procmaps.c daemon/pprof.c daemon/aggregate.c \
-	     daemon/kallsyms.c daemon/symbolizer.c daemon/strtab.c daemon/proc.c \
+	     daemon/kallsyms.c daemon/symbolizer.c daemon/strtab.c daemon/proc.c daemon/elfsyms.c \
 	     common/pprof_read.c
 DAEMON_SRCS := daemon/main.c daemon/log.c daemon/sampler.c \
-	       daemon/session.c daemon/api.c daemon/profile.c daemon/access.c \
+	       daemon/session.c daemon/api.c daemon/profile.c daemon/access.c daemon/heap.c \
 	       $(CORE_SRCS)
 CLIENT_SRCS := client/profctl.c common/pprof_read.c
 GEN_PB := $(OUTPUT)/gen/profile.pb-c.c
@@ -104,6 +104,7 @@ $(OUTPUT)/gen/profile.pb-c.o: $(OUTPUT)/gen/profile.pb-c.c
 # Everything C depends on the generated protobuf header; only the sampler
 # on the BPF skeleton, so the client builds without clang or BTF.
 $(OUTPUT)/daemon/sampler.o: $(OUTPUT)/cpu.skel.h
+$(OUTPUT)/daemon/heap.o: $(OUTPUT)/heap.skel.h
 $(OUTPUT)/%.o: %.c $(OUTPUT)/gen/profile.pb-c.h
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)

@@ -13,6 +13,7 @@
 
 struct api {
 	struct session_mgr *m;
+	struct heap_tracker *heap;
 	struct MHD_Daemon *d[2];
 };
 
@@ -240,14 +241,176 @@ static enum MHD_Result handle_profile(struct api *a, struct MHD_Connection *c,
 	return ret;
 }
 
+
+/* Common checks of the heap endpoints: parameters, pid, permission. */
+static enum MHD_Result heap_args(struct api *a, struct MHD_Connection *c,
+				 const struct peer *peer, bool with_window,
+				 pid_t *ret_pid, uint64_t *ret_sample,
+				 unsigned *ret_seconds, bool *ret_sent)
+{
+	struct query q = { .allowed = { "pid", "sample_bytes", "seconds",
+					"debug", "gc" } };
+	unsigned long long v;
+	const char *arg;
+	uid_t owner = 0;
+	int r;
+
+	*ret_sent = true;
+	if (!with_window)
+		q.allowed[2] = q.allowed[3] = q.allowed[4] = NULL;
+	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, check_arg, &q);
+	if (q.bad)
+		return send_text(c, 400, "unknown parameter \"%s\" (allowed: pid, sample_bytes%s)\n",
+				 q.bad, with_window ? ", seconds" : "");
+	arg = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "pid");
+	if (!arg)
+		return send_text(c, 400, "missing parameter pid: which process\n");
+	if (parse_uint(arg, 1, 0x7fffffff, &v) < 0)
+		return send_text(c, 400, "bad pid \"%s\": want a positive integer\n", arg);
+	*ret_pid = (pid_t)v;
+	*ret_sample = 0;
+	arg = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "sample_bytes");
+	if (arg && parse_uint(arg, 1, 1ULL << 40, &v) < 0)
+		return send_text(c, 400, "bad sample_bytes \"%s\": want an integer from 1 (every allocation) up\n",
+				 arg);
+	if (arg)
+		*ret_sample = v;
+	*ret_seconds = 10;
+	arg = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "seconds");
+	if (arg && parse_uint(arg, 0, session_mgr__limits(a->m)->max_seconds, &v) < 0)
+		return send_text(c, 400, "bad seconds \"%s\": want an integer from 0 to %u\n",
+				 arg, session_mgr__limits(a->m)->max_seconds);
+	if (arg)
+		*ret_seconds = (unsigned)v;
+	arg = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "debug");
+	if (arg && strcmp(arg, "0"))
+		return send_text(c, 400, "debug=%s: only the protobuf format (debug=0) is served\n",
+				 arg);
+	r = access__check(peer->uid, *ret_pid, &owner);
+	if (r == -ESRCH)
+		return send_text(c, 404, "no such process: pid %d\n", *ret_pid);
+	if (r == -EACCES)
+		return send_text(c, 403, "permission denied: uid %u may not track pid %d (owned by uid %u); only root or the process's owner may\n",
+				 (unsigned)peer->uid, *ret_pid, (unsigned)owner);
+	if (r < 0)
+		return send_text(c, 500, "cannot inspect pid %d: %s\n", *ret_pid,
+				 strerror(-r));
+	*ret_sent = false;
+	return MHD_YES;
+}
+
+static enum MHD_Result heap_start_error(struct MHD_Connection *c, pid_t pid,
+					int r)
+{
+	switch (r) {
+	case -ESRCH:
+		return send_text(c, 404, "no such process: pid %d\n", pid);
+	case -EPROTONOSUPPORT:
+		return send_text(c, 400, "pid %d is a Go program: Go allocates through its own runtime (not malloc) and uretprobes are unsafe on Go stacks; use its net/http/pprof heap profile instead\n",
+				 pid);
+	case -ENOENT:
+		return send_text(c, 400, "pid %d: no malloc/free found in its executable or libraries; cannot track its heap\n",
+				 pid);
+	case -EBUSY:
+		return send_text(c, 503, "too many processes heap-tracked at once; stop one (profctl heap stop) or try later\n");
+	case -ECANCELED:
+		return send_text(c, 503, "profd is shutting down\n");
+	default:
+		return send_text(c, 500, "cannot track the heap of pid %d: %s\n",
+				 pid, strerror(-r));
+	}
+}
+
+static enum MHD_Result handle_heap_start(struct api *a, struct MHD_Connection *c,
+					 const struct peer *peer, bool stop)
+{
+	struct heap_start_info info;
+	uint64_t sample;
+	unsigned seconds;
+	bool sent;
+	pid_t pid;
+	enum MHD_Result ret;
+	int r;
+
+	ret = heap_args(a, c, peer, false, &pid, &sample, &seconds, &sent);
+	if (sent)
+		return ret;
+	if (stop) {
+		r = heap__stop(a->heap, pid);
+		if (r == -ENOENT)
+			return send_text(c, 404, "pid %d is not heap-tracked\n", pid);
+		return send_text(c, 200, "stopped heap tracking of pid %d\n", pid);
+	}
+	r = heap__start(a->heap, pid, sample, &info);
+	if (r < 0)
+		return heap_start_error(c, pid, r);
+	if (info.already)
+		return send_text(c, 200, "pid %d already heap-tracked (allocator %s, sample_bytes %llu)\n",
+				 pid, info.allocator,
+				 (unsigned long long)info.sample_bytes);
+	log_debug("heap: tracking pid %d for uid %u (%s, %u probes)", pid,
+		  (unsigned)peer->uid, info.allocator, info.probes);
+	return send_text(c, 200, "heap tracking of pid %d started (allocator %s, %u probes, sample_bytes %llu)\n",
+			 pid, info.allocator, info.probes,
+			 (unsigned long long)info.sample_bytes);
+}
+
+static enum MHD_Result handle_heap(struct api *a, struct MHD_Connection *c,
+				   const struct peer *peer, bool allocs)
+{
+	const union MHD_ConnectionInfo *ci;
+	struct heap_start_info info;
+	uint64_t sample;
+	unsigned seconds;
+	void *buf = NULL;
+	size_t len = 0;
+	bool sent;
+	pid_t pid;
+	enum MHD_Result ret;
+	int r, fd = -1;
+
+	ret = heap_args(a, c, peer, true, &pid, &sample, &seconds, &sent);
+	if (sent)
+		return ret;
+	r = heap__start(a->heap, pid, sample, &info);
+	if (r < 0)
+		return heap_start_error(c, pid, r);
+	if (!info.already && seconds) {
+		/* Newly tracked: let allocations accumulate first. */
+		ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		if (ci)
+			fd = ci->connect_fd;
+		r = heap__wait(a->heap, pid, info.generation, seconds, fd);
+		if (r == -ECONNRESET)
+			return MHD_NO;
+		if (r == -ECANCELED)
+			return send_text(c, 409, "heap tracking of pid %d was stopped while this request waited\n",
+					 pid);
+		if (r == -ESRCH)
+			return send_text(c, 404, "pid %d exited while its heap was tracked\n",
+					 pid);
+	}
+	r = heap__snapshot(a->heap, pid, allocs, &buf, &len);
+	if (r == -ENOENT)
+		return send_text(c, 409, "heap tracking of pid %d ended before the snapshot\n",
+				 pid);
+	if (r < 0)
+		return send_text(c, 500, "failed to build the heap profile: %s\n",
+				 strerror(-r));
+	return send_blob(c, buf, len, "application/octet-stream", "profile");
+}
+
 static enum MHD_Result handle_status(struct api *a, struct MHD_Connection *c)
 {
 	struct session_mgr_stats st;
-	char *body = NULL, sessions[16384];
+	struct heap_stats hs;
+	char *body = NULL, sessions[16384], heapprocs[16384];
 	int n;
 
 	session_mgr__stats(a->m, &st);
 	session_mgr__sessions_json(a->m, sessions, sizeof(sessions));
+	heap__stats(a->heap, &hs);
+	heap__procs_json(a->heap, heapprocs, sizeof(heapprocs));
 	n = asprintf(&body,
 		     "{\"version\":\"%s\",\"uptime_seconds\":%.3f,"
 		     "\"sessions_active\":%u,\"sessions_total\":%u,"
@@ -261,6 +424,11 @@ static enum MHD_Result handle_status(struct api *a, struct MHD_Connection *c)
 		     ",\"binaries_idle\":%" PRIu64 ",\"bytes_estimate\":%" PRIu64
 		     ",\"bytes_max\":%" PRIu64 ",\"hits\":%" PRIu64
 		     ",\"misses\":%" PRIu64 ",\"evictions\":%" PRIu64 "}"
+		     ",\"heap\":{\"tracked\":%u,\"live_max\":%" PRIu64
+		     ",\"dropped_live_full\":%" PRIu64
+		     ",\"dropped_allocs_full\":%" PRIu64
+		     ",\"unpaired\":%" PRIu64 ",\"stack_errors\":%" PRIu64
+		     ",\"read_errors\":%" PRIu64 ",\"procs\":%s}"
 		     ",\"sessions\":%s}\n",
 		     PROFD_VERSION, (double)st.uptime_ns / 1e9,
 		     st.sessions_active, st.sessions_total, st.samples_total,
@@ -269,7 +437,12 @@ static enum MHD_Result handle_status(struct api *a, struct MHD_Connection *c)
 		     st.maps_refreshes, st.periods_active, st.targets_active,
 		     st.sym.binaries, st.sym.binaries_idle,
 		     st.sym.bytes_estimate, st.sym.bytes_max, st.sym.hits,
-		     st.sym.misses, st.sym.evictions, sessions);
+		     st.sym.misses, st.sym.evictions, hs.procs, hs.live_max,
+		     hs.errors[PROFD_HEAP_ERR_LIVE_FULL],
+		     hs.errors[PROFD_HEAP_ERR_ALLOCS_FULL],
+		     hs.errors[PROFD_HEAP_ERR_PENDING_FULL],
+		     hs.errors[PROFD_HEAP_ERR_STACK],
+		     hs.errors[PROFD_HEAP_ERR_READ], heapprocs, sessions);
 	if (n < 0)
 		return MHD_NO;
 	return send_blob(c, body, (size_t)n, "application/json", NULL);
@@ -280,6 +453,9 @@ static enum MHD_Result handle_index(struct MHD_Connection *c)
 	return send_text(c, 200,
 			 "profd %s\n\n"
 			 "/debug/pprof/profile?pid=P&seconds=N[&hz=F][&kernel=1]  CPU profile (gzip pprof)\n"
+			 "/debug/pprof/heap?pid=P[&seconds=S][&sample_bytes=N]   live heap (inuse_space)\n"
+			 "/debug/pprof/allocs?pid=P[&seconds=S][&sample_bytes=N] allocations (alloc_space)\n"
+			 "POST /v1/heap/start?pid=P[&sample_bytes=N], /v1/heap/stop?pid=P\n"
 			 "/v1/status                                             daemon status (JSON)\n",
 			 PROFD_VERSION);
 }
@@ -310,9 +486,18 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 		return send_text(c, 403, "cannot identify the caller: %s\n",
 				 strerror(-r));
 
+	if (!strcmp(url, "/v1/heap/start") || !strcmp(url, "/v1/heap/stop")) {
+		if (strcmp(method, "POST"))
+			return send_text(c, 405, "use POST for %s\n", url);
+		return handle_heap_start(a, c, &peer, !strcmp(url, "/v1/heap/stop"));
+	}
 	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
 		return send_text(c, 405, "method %s not allowed on %s\n",
 				 method, url);
+	if (!strcmp(url, "/debug/pprof/heap"))
+		return handle_heap(a, c, &peer, false);
+	if (!strcmp(url, "/debug/pprof/allocs"))
+		return handle_heap(a, c, &peer, true);
 	if (!strcmp(url, "/debug/pprof/profile"))
 		return handle_profile(a, c, &peer);
 	if (!strcmp(url, "/v1/status"))
@@ -333,7 +518,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 }
 
 int api__start(const struct api_config *cfg, struct session_mgr *m,
-	       struct api **ret)
+	       struct heap_tracker *heap, struct api **ret)
 {
 	int fds[2] = { cfg->unix_fd, cfg->tcp_fd }, i, n = 0;
 	struct api *a;
@@ -342,6 +527,7 @@ int api__start(const struct api_config *cfg, struct session_mgr *m,
 	if (!a)
 		return -ENOMEM;
 	a->m = m;
+	a->heap = heap;
 	for (i = 0; i < 2; i++) {
 		if (fds[i] < 0)
 			continue;

@@ -7,6 +7,7 @@
 #ifndef PROFD_API_H
 #define PROFD_API_H
 
+#include "heap.h"
 #include "session.h"
 
 struct api;
@@ -18,7 +19,7 @@ struct api_config {
 };
 
 int api__start(const struct api_config *cfg, struct session_mgr *m,
-	       struct api **ret);
+	       struct heap_tracker *heap, struct api **ret);
 /* Stop accepting, wait for connection threads (sessions must be failing
  * already: session_mgr__shutdown first). NULL ok. */
 void api__stop(struct api *a);

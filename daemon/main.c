@@ -20,12 +20,14 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bpf/libbpf.h>
 #include <systemd/sd-daemon.h>
 
 #include "api.h"
+#include "heap.h"
 #include "log.h"
 #include "sampler.h"
 #include "session.h"
@@ -39,6 +41,7 @@ struct options {
 	const char *socket_group;
 	const char *listen;
 	struct session_limits lim;
+	struct heap_limits heap;
 	size_t symbol_cache_bytes;
 	int verbose;
 };
@@ -60,6 +63,12 @@ static void usage(FILE *f)
 "  --max-hz N               highest sampling frequency (default 1000)\n"
 "  --max-stacks N           distinct stacks per session (default 65536)\n"
 "  --symbol-cache-mb N      idle symbolizer cache bound (default 64)\n"
+"  --heap-sample-bytes N    default heap sampling interval (default 131072;\n"
+"                           1 tracks every allocation)\n"
+"  --heap-max-live N        live blocks tracked, all processes (default 262144)\n"
+"  --heap-max-procs N       processes heap-tracked at once (default 16)\n"
+"  --heap-idle-timeout S    stop tracking after S seconds without a pull\n"
+"                           (default 600)\n"
 "  -v, --verbose            debug logging (twice: libbpf too)\n"
 "  --version                print the version\n"
 "  -h, --help               this text\n");
@@ -82,7 +91,8 @@ static int parse_num(const char *s, unsigned long min, unsigned long max,
 static int parse_args(int argc, char **argv, struct options *o)
 {
 	enum { O_SOCKET = 256, O_MODE, O_GROUP, O_LISTEN, O_MAXSEC, O_MAXSES,
-	       O_MAXUID, O_MAXHZ, O_MAXSTACKS, O_SYMCACHE, O_VERSION };
+	       O_MAXUID, O_MAXHZ, O_MAXSTACKS, O_SYMCACHE, O_VERSION,
+	       O_HSAMPLE, O_HLIVE, O_HPROCS, O_HIDLE };
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, O_SOCKET },
 		{ "socket-mode", required_argument, NULL, O_MODE },
@@ -95,13 +105,17 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "max-stacks", required_argument, NULL, O_MAXSTACKS },
 		{ "symbol-cache-mb", required_argument, NULL, O_SYMCACHE },
 		{ "verbose", no_argument, NULL, 'v' },
+		{ "heap-sample-bytes", required_argument, NULL, O_HSAMPLE },
+		{ "heap-max-live", required_argument, NULL, O_HLIVE },
+		{ "heap-max-procs", required_argument, NULL, O_HPROCS },
+		{ "heap-idle-timeout", required_argument, NULL, O_HIDLE },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
 	unsigned long v;
 	char *end;
-	int c;
+	int c, i;
 
 	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
 		switch (c) {
@@ -151,6 +165,26 @@ static int parse_args(int argc, char **argv, struct options *o)
 				goto bad;
 			o->symbol_cache_bytes = v << 20;
 			break;
+		case O_HSAMPLE:
+			if (parse_num(optarg, 1, 1ul << 40, &v) < 0)
+				goto bad;
+			o->heap.default_sample_bytes = v;
+			break;
+		case O_HLIVE:
+			if (parse_num(optarg, 1024, 1ul << 26, &v) < 0)
+				goto bad;
+			o->heap.max_live = v;
+			break;
+		case O_HPROCS:
+			if (parse_num(optarg, 1, 1000, &v) < 0)
+				goto bad;
+			o->heap.max_procs = (unsigned)v;
+			break;
+		case O_HIDLE:
+			if (parse_num(optarg, 1, 86400 * 30, &v) < 0)
+				goto bad;
+			o->heap.idle_timeout_ns = v * 1000000000ULL;
+			break;
 		case 'v':
 			o->verbose++;
 			break;
@@ -171,8 +205,10 @@ static int parse_args(int argc, char **argv, struct options *o)
 	}
 	return 0;
 bad:
+	for (i = 0; opts[i].name && opts[i].val != c; i++)
+		;
 	fprintf(stderr, "profd: bad value '%s' for --%s\n", optarg,
-		opts[c - O_SOCKET].name);
+		opts[i].name ? opts[i].name : "?");
 	return -EINVAL;
 }
 
@@ -302,9 +338,12 @@ out:
 	return r;
 }
 
-static int loop(struct sampler *sampler, struct session_mgr *m, int sfd,
-		int wfd)
+static int loop(struct sampler *sampler, struct session_mgr *m,
+		struct heap_tracker *heap, int sfd, int wfd)
 {
+	struct timespec ts;
+	time_t last_gc = 0;
+
 	struct epoll_event ev = { .events = EPOLLIN }, evs[4];
 	int ep, r = 0, n, i;
 
@@ -346,6 +385,12 @@ static int loop(struct sampler *sampler, struct session_mgr *m, int sfd,
 		if (r < 0 && r != -EINTR)
 			log_warn("ring buffer: %s", strerror(-r));
 		session_mgr__drained(m);
+		/* Once a second: release exited and idle heap trackers. */
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		if (ts.tv_sec != last_gc) {
+			last_gc = ts.tv_sec;
+			heap__gc(heap);
+		}
 	}
 err:
 	r = -errno;
@@ -363,7 +408,11 @@ int main(int argc, char **argv)
 			 .max_seconds = 600, .max_hz = 1000,
 			 .max_stacks = 65536 },
 		.symbol_cache_bytes = 64u << 20,
+		.heap = { .max_procs = 16, .max_live = 1u << 18,
+			  .default_sample_bytes = 131072,
+			  .idle_timeout_ns = 600ULL * 1000000000ULL },
 	};
+	struct heap_tracker *heap = NULL;
 	struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
 	struct symbolizer *sym = NULL;
 	struct session_mgr *m = NULL;
@@ -405,6 +454,11 @@ int main(int argc, char **argv)
 	r = session_mgr__new(&o.lim, sym, &m);
 	if (r < 0) {
 		log_err_errno(r, "Failed to create session manager: %m");
+		goto out;
+	}
+	r = heap__new(&o.heap, sym, &heap);
+	if (r < 0) {
+		log_err_errno(r, "Failed to create heap tracker: %m");
 		goto out;
 	}
 	r = sampler__new(session_mgr__on_sample, m, &sampler);
@@ -450,7 +504,7 @@ int main(int argc, char **argv)
 		}
 	}
 	ac.max_connections = o.lim.max_sessions + 16;
-	r = api__start(&ac, m, &api);
+	r = api__start(&ac, m, heap, &api);
 	if (r < 0) {
 		log_err_errno(r, "Failed to start the HTTP server: %m");
 		goto out;
@@ -461,12 +515,15 @@ int main(int argc, char **argv)
 		 sampler__ncpus(sampler));
 	(void)sd_notify(0, "READY=1\nSTATUS=serving");
 
-	r = loop(sampler, m, sfd, wfd);
+	r = loop(sampler, m, heap, sfd, wfd);
 	(void)sd_notify(0, "STOPPING=1");
 out:
 	if (m)
 		session_mgr__shutdown(m);
+	if (heap)
+		heap__shutdown(heap);
 	api__stop(api);
+	heap__free(heap);
 	if (ac.tcp_fd >= 0)
 		close(ac.tcp_fd);
 	if (ac.unix_fd >= 0 && !activated)

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +13,8 @@
 #define KERNEL_TAG (1ULL << 63)	/* marks kernel addresses in loc_ids */
 
 struct builder {
-	const struct profile_cpu_desc *d;
+	struct proc *proc;
+	const struct kallsyms *ksyms;
 	struct pprof *pp;
 	struct u64map locs;		/* address (| KERNEL_TAG) -> location id */
 	struct u64map maps;		/* proc map index + 1 -> mapping id */
@@ -51,7 +53,7 @@ static int64_t add_map(struct builder *b, const struct proc_map *m, size_t idx)
 /* Mapping 1 must be the main binary: add it before anything else. */
 static int add_main_map(struct builder *b)
 {
-	struct proc *p = b->d->proc;
+	struct proc *p = b->proc;
 	struct proc_map m;
 	size_t i, idx = 0;
 	bool found = false;
@@ -104,7 +106,7 @@ static int64_t user_loc(struct builder *b, uint64_t addr, uint64_t alt)
 
 	if (u64map__get(&b->locs, addr ? addr : 1, &id) == 0)
 		return (int64_t)id;
-	if (proc__resolve(b->d->proc, addr, &m, &idx) == 0) {
+	if (proc__resolve(b->proc, addr, &m, &idx) == 0) {
 		r = add_map(b, &m, idx);
 		if (r < 0) {
 			sym_binary__put(m.bin);
@@ -168,7 +170,7 @@ static unsigned trim_user(struct builder *b, const uint64_t *ips, unsigned n)
 	size_t idx;
 
 	while (n > 1) {
-		if (proc__resolve(b->d->proc, ips[n - 1], &m, &idx) == 0) {
+		if (proc__resolve(b->proc, ips[n - 1], &m, &idx) == 0) {
 			sym_binary__put(m.bin);
 			break;
 		}
@@ -190,14 +192,14 @@ static int64_t kernel_loc(struct builder *b, uint64_t addr)
 	if (!b->kernel_mapping) {
 		md.filename = "[kernel.kallsyms]";
 		md.build_id = "";
-		md.has_functions = b->d->ksyms != NULL;
+		md.has_functions = b->ksyms != NULL;
 		r = pprof__add_mapping(b->pp, &md);
 		if (r < 0)
 			return r;
 		b->kernel_mapping = (uint64_t)r;
 	}
-	if (b->d->ksyms)
-		name = kallsyms__lookup(b->d->ksyms, addr, &start);
+	if (b->ksyms)
+		name = kallsyms__lookup(b->ksyms, addr, &start);
 	if (!name) {
 		snprintf(hexname, sizeof(hexname), "0x%" PRIx64, addr);
 		name = hexname;
@@ -210,10 +212,9 @@ static int64_t kernel_loc(struct builder *b, uint64_t addr)
 	return r;
 }
 
-static int add_stack(struct builder *b, const struct agg_stack *s,
-		     uint64_t *ids)
+static int add_stack(struct builder *b, const struct profile_cpu_desc *d,
+		     const struct agg_stack *s, uint64_t *ids)
 {
-	const struct profile_cpu_desc *d = b->d;
 	struct pprof_label labels[3];
 	int64_t values[2], r;
 	size_t n = 0;
@@ -259,7 +260,7 @@ static int add_stack(struct builder *b, const struct agg_stack *s,
 	}
 	values[0] = (int64_t)s->count;
 	values[1] = (int64_t)(s->count * d->period_ns);
-	labels[0] = (struct pprof_label){ .key = "pid", .num = d->proc->pid };
+	labels[0] = (struct pprof_label){ .key = "pid", .num = b->proc->pid };
 	labels[1] = (struct pprof_label){ .key = "tid", .num = s->tid };
 	labels[2] = (struct pprof_label){ .key = "thread", .str = s->comm };
 	return pprof__add_sample(b->pp, ids, n, values, 2, labels, 3);
@@ -268,7 +269,7 @@ static int add_stack(struct builder *b, const struct agg_stack *s,
 int profile__build_cpu(const struct profile_cpu_desc *d, void **ret_buf,
 		       size_t *ret_len)
 {
-	struct builder b = { .d = d };
+	struct builder b = { .proc = d->proc, .ksyms = d->ksyms };
 	struct aggregate_totals t;
 	uint64_t ids[AGG_MAX_FRAMES + 2];
 	char line[256];
@@ -314,7 +315,105 @@ int profile__build_cpu(const struct profile_cpu_desc *d, void **ret_buf,
 	if ((r = add_main_map(&b)) < 0)
 		goto out;
 	for (i = 0; i < aggregate__count(d->agg); i++) {
-		r = add_stack(&b, aggregate__get(d->agg, i), ids);
+		r = add_stack(&b, d, aggregate__get(d->agg, i), ids);
+		if (r < 0)
+			goto out;
+	}
+	r = pprof__write(b.pp, true, ret_buf, ret_len);
+out:
+	u64map__fini(&b.locs);
+	u64map__fini(&b.maps);
+	pprof__free(b.pp);
+	return r;
+}
+
+/*
+ * Go's scaling of sampled heap values (runtime/pprof's scaleHeapSample):
+ * a block of average size a is sampled with probability 1 - exp(-a/R).
+ */
+static void scale_heap(int64_t *count, int64_t *bytes, uint64_t rate)
+{
+	double avg, scale;
+
+	if (*count == 0 || *bytes == 0) {
+		*count = *bytes = 0;
+		return;
+	}
+	if (rate <= 1)
+		return;
+	avg = (double)*bytes / (double)*count;
+	scale = 1.0 / (1.0 - exp(-avg / (double)rate));
+	*count = (int64_t)((double)*count * scale);
+	*bytes = (int64_t)((double)*bytes * scale);
+}
+
+int profile__build_heap(const struct profile_heap_desc *d, void **ret_buf,
+			size_t *ret_len)
+{
+	struct builder b = { .proc = d->proc };
+	uint64_t ids[PROFD_MAX_USER_FRAMES + 2];
+	struct pprof_label label = { .key = "pid", .num = d->proc->pid };
+	char line[256];
+	size_t i, k;
+	int r;
+
+	b.pp = pprof__new();
+	if (!b.pp)
+		return -ENOMEM;
+	if ((r = pprof__add_sample_type(b.pp, "alloc_objects", "count")) < 0 ||
+	    (r = pprof__add_sample_type(b.pp, "alloc_space", "bytes")) < 0 ||
+	    (r = pprof__add_sample_type(b.pp, "inuse_objects", "count")) < 0 ||
+	    (r = pprof__add_sample_type(b.pp, "inuse_space", "bytes")) < 0 ||
+	    (r = pprof__set_period(b.pp, "space", "bytes",
+				   (int64_t)(d->sample_bytes ? d->sample_bytes : 1))) < 0)
+		goto out;
+	if (d->allocs_default &&
+	    (r = pprof__set_default_sample_type(b.pp, "alloc_space")) < 0)
+		goto out;
+	pprof__set_time(b.pp, d->time_nanos, 0);
+	snprintf(line, sizeof(line), "profd %s: heap profile of pid %d (%s)",
+		 PROFD_VERSION, d->proc->pid, d->proc->comm);
+	if ((r = pprof__add_comment(b.pp, line)) < 0)
+		goto out;
+	for (k = 0; k < d->ncomments; k++)
+		if ((r = pprof__add_comment(b.pp, d->comments[k])) < 0)
+			goto out;
+	if ((r = add_main_map(&b)) < 0)
+		goto out;
+
+	for (i = 0; i < d->n; i++) {
+		const struct profile_heap_entry *e = &d->e[i];
+		int64_t v[4] = { e->alloc_objects, e->alloc_bytes,
+				 e->inuse_objects, e->inuse_bytes };
+		unsigned j, n = e->n;
+		int64_t loc;
+
+		scale_heap(&v[0], &v[1], d->sample_bytes);
+		scale_heap(&v[2], &v[3], d->sample_bytes);
+		if (n > PROFD_MAX_USER_FRAMES + 1)
+			n = PROFD_MAX_USER_FRAMES + 1;
+		n = trim_user(&b, e->ips, n);
+		/* Every frame is a return address: step back into the call. */
+		for (j = 0; j < n; j++) {
+			loc = user_loc(&b, e->ips[j] - 1, e->ips[j]);
+			if (loc < 0) {
+				r = (int)loc;
+				goto out;
+			}
+			ids[j] = (uint64_t)loc;
+		}
+		if (n == 0) {
+			if (!b.unknown_loc) {
+				loc = add_func_loc(&b, 0, 0, "[unknown]");
+				if (loc < 0) {
+					r = (int)loc;
+					goto out;
+				}
+				b.unknown_loc = (uint64_t)loc;
+			}
+			ids[n++] = b.unknown_loc;
+		}
+		r = pprof__add_sample(b.pp, ids, n, v, 4, &label, 1);
 		if (r < 0)
 			goto out;
 	}

@@ -14,6 +14,7 @@
 #include "aggregate.h"
 #include "kallsyms.h"
 #include "proc.h"
+#include "profd_abi.h"
 
 struct profile_cpu_desc {
 	struct proc *proc;
@@ -30,5 +31,27 @@ struct profile_cpu_desc {
 /* Build the gzip'd pprof into a malloc'd buffer. 0 or -errno. */
 int profile__build_cpu(const struct profile_cpu_desc *d, void **ret_buf,
 		       size_t *ret_len);
+
+struct profile_heap_entry {
+	const uint64_t *ips;		/* return addresses, innermost first */
+	unsigned n;
+	int64_t alloc_objects, alloc_bytes;	/* sampled, unscaled */
+	int64_t inuse_objects, inuse_bytes;
+};
+
+struct profile_heap_desc {
+	struct proc *proc;
+	const struct profile_heap_entry *e;
+	size_t n;
+	uint64_t sample_bytes;		/* <= 1: every allocation, no scaling */
+	bool allocs_default;		/* /allocs: default to alloc_space */
+	int64_t time_nanos;
+	const char *const *comments;
+	size_t ncomments;
+};
+
+/* Heap profile in Go's conventions, values scaled as Go scales them. */
+int profile__build_heap(const struct profile_heap_desc *d, void **ret_buf,
+			size_t *ret_len);
 
 #endif /* PROFD_PROFILE_H */

@@ -77,4 +77,64 @@ enum profd_err {
 	PROFD_ERR_MAX,
 };
 
+/*
+ * Heap tracking (bpf/heap.bpf.c). Allocator entry probes record the request
+ * per thread; return probes pair it with the returned address. The live
+ * table maps (tgid, address) to the block's size and allocation stack; the
+ * allocs table accumulates sampled allocations per stack.
+ */
+#define PROFD_HEAP_SAMPLE_TABLE 1024	/* exponential quantiles, mean 1<<16 */
+
+enum profd_heap_fn {
+	PROFD_HEAP_MALLOC = 0,
+	PROFD_HEAP_CALLOC,
+	PROFD_HEAP_REALLOC,
+	PROFD_HEAP_REALLOCARRAY,
+	PROFD_HEAP_POSIX_MEMALIGN,
+	PROFD_HEAP_ALIGNED_ALLOC,
+	PROFD_HEAP_MEMALIGN,
+	PROFD_HEAP_VALLOC,
+	PROFD_HEAP_PVALLOC,
+	PROFD_HEAP_FREE,
+	PROFD_HEAP_FN_MAX,
+};
+
+/* Per tracked process settings (heap_procs map, key: tgid). */
+struct profd_heap_proc {
+	__u64 sample_bytes;	/* mean sampling interval; <= 1: every block */
+};
+
+/* An allocation's stack: a stack map id plus the caller's return address,
+ * read at [sp] on entry because the frame-pointer walk skips it there. */
+struct profd_heap_stack {
+	__u32 tgid;
+	__s32 stack_id;		/* < 0: stack not recorded */
+	__u64 caller;		/* return address into the allocator's caller */
+};
+
+struct profd_heap_live_key {
+	__u32 tgid;
+	__u32 pad;
+	__u64 addr;
+};
+
+struct profd_heap_live_val {
+	__u64 size;		/* bytes requested */
+	struct profd_heap_stack stack;
+};
+
+struct profd_heap_allocs_val {
+	__u64 count;		/* sampled allocations */
+	__u64 bytes;		/* their requested bytes */
+};
+
+enum profd_heap_err {
+	PROFD_HEAP_ERR_LIVE_FULL = 0,	/* sampled block not tracked */
+	PROFD_HEAP_ERR_ALLOCS_FULL,	/* allocation not counted */
+	PROFD_HEAP_ERR_PENDING_FULL,	/* entry could not be paired */
+	PROFD_HEAP_ERR_STACK,		/* stack not recorded */
+	PROFD_HEAP_ERR_READ,		/* user memory unreadable */
+	PROFD_HEAP_ERR_MAX,
+};
+
 #endif /* PROFD_ABI_H */

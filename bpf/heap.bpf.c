@@ -1,0 +1,310 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * profd's heap tracker: uprobes on the allocator a target process uses,
+ * attached for that process only (other processes sharing the library pay
+ * nothing). Entry probes decide whether to sample the allocation (geometric
+ * intervals with a per-process mean, or every block) and record its size
+ * and stack per thread; return probes pair that with the returned address.
+ * free() removes blocks from the live table; unknown addresses (allocated
+ * before tracking, or unsampled) are ignored.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "profd_abi.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Per-thread state between an allocator's entry and return. */
+struct pending {
+	__u32 depth;		/* nested allocator calls (realloc -> malloc) */
+	__u32 fn;
+	__u64 size;
+	__u64 old_ptr;		/* realloc's block */
+	__u64 memptr;		/* posix_memalign's out parameter */
+	__u32 sampled;
+	__u32 pad;
+	struct profd_heap_stack stack;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);			/* tgid */
+	__type(value, struct profd_heap_proc);
+} heap_procs SEC(".maps");
+
+/* LRU: a thread that dies inside malloc must not leak an entry forever. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);			/* pid_tgid */
+	__type(value, struct pending);
+} pending SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);			/* pid_tgid */
+	__type(value, __s64);			/* bytes until the next sample */
+} sample_left SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PROFD_HEAP_SAMPLE_TABLE);
+	__type(key, __u32);
+	__type(value, __u32);			/* -ln(u) << 16 */
+} sample_table SEC(".maps");
+
+/* Not LRU: evicting live blocks would make wrong profiles. Full means
+ * counted drops. Sizes set by user space before load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1 << 18);
+	__type(key, struct profd_heap_live_key);
+	__type(value, struct profd_heap_live_val);
+} live SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1 << 16);
+	__type(key, struct profd_heap_stack);
+	__type(value, struct profd_heap_allocs_val);
+} allocs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
+	__uint(max_entries, 8192);
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, PROFD_MAX_USER_FRAMES * sizeof(__u64));
+} stacks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, PROFD_HEAP_ERR_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} heap_errors SEC(".maps");
+
+static __always_inline void count_err(__u32 err)
+{
+	__u64 *v = bpf_map_lookup_elem(&heap_errors, &err);
+
+	if (v)
+		__sync_fetch_and_add(v, 1);
+}
+
+static __always_inline __s64 next_interval(__u64 mean)
+{
+	__u32 idx = bpf_get_prandom_u32() % PROFD_HEAP_SAMPLE_TABLE;
+	__u32 *q = bpf_map_lookup_elem(&sample_table, &idx);
+	__u64 v = q ? ((__u64)*q * mean) >> 16 : mean;
+
+	return v ? (__s64)v : 1;
+}
+
+/* Geometric sampling by bytes, as tcmalloc and Go do: each thread counts
+ * down a random interval; the allocation that crosses zero is sampled. */
+static __always_inline bool should_sample(__u64 id, __u64 mean, __u64 size)
+{
+	__s64 *left, init;
+
+	if (mean <= 1)
+		return true;
+	left = bpf_map_lookup_elem(&sample_left, &id);
+	if (!left) {
+		init = next_interval(mean);
+		bpf_map_update_elem(&sample_left, &id, &init, BPF_ANY);
+		left = bpf_map_lookup_elem(&sample_left, &id);
+		if (!left)
+			return false;
+	}
+	*left -= (__s64)size;
+	if (*left > 0)
+		return false;
+	*left = next_interval(mean);
+	return true;
+}
+
+static __always_inline int on_entry(struct pt_regs *ctx, __u32 fn, __u64 size,
+				    __u64 old_ptr, __u64 memptr)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	__u32 tgid = id >> 32;
+	struct profd_heap_proc *cfg;
+	struct pending *p, np = {};
+	bool track_old = false;
+
+	cfg = bpf_map_lookup_elem(&heap_procs, &tgid);
+	if (!cfg)
+		return 0;
+	p = bpf_map_lookup_elem(&pending, &id);
+	if (p) {
+		p->depth++;	/* inside another allocator call */
+		return 0;
+	}
+	np.sampled = should_sample(id, cfg->sample_bytes, size);
+	if (old_ptr) {
+		struct profd_heap_live_key k = { .tgid = tgid, .addr = old_ptr };
+
+		track_old = bpf_map_lookup_elem(&live, &k) != NULL;
+	}
+	if (!np.sampled && !track_old)
+		return 0;	/* the return probe finds nothing: cheap */
+
+	np.fn = fn;
+	np.size = size;
+	np.old_ptr = track_old ? old_ptr : 0;
+	np.memptr = memptr;
+	np.stack.tgid = tgid;
+	np.stack.stack_id = -1;
+	if (np.sampled) {
+		/* At entry the frame-pointer walk starts in the caller's
+		 * caller: the caller's return address is at [sp]. */
+		if (bpf_probe_read_user(&np.stack.caller, sizeof(__u64),
+					(void *)PT_REGS_SP(ctx)) < 0)
+			count_err(PROFD_HEAP_ERR_READ);
+		np.stack.stack_id = bpf_get_stackid(ctx, &stacks,
+						    BPF_F_USER_STACK);
+		if (np.stack.stack_id < 0)
+			count_err(PROFD_HEAP_ERR_STACK);
+	}
+	if (bpf_map_update_elem(&pending, &id, &np, BPF_ANY) < 0)
+		count_err(PROFD_HEAP_ERR_PENDING_FULL);
+	return 0;
+}
+
+static __always_inline int on_return(struct pt_regs *ctx)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct profd_heap_live_key k = { .tgid = id >> 32 };
+	struct profd_heap_live_val v = {};
+	struct profd_heap_allocs_val *a, na = { 1, 0 };
+	struct pending *p;
+	__u64 addr = PT_REGS_RC(ctx);
+
+	p = bpf_map_lookup_elem(&pending, &id);
+	if (!p)
+		return 0;
+	if (p->depth) {
+		p->depth--;
+		return 0;
+	}
+	if (p->fn == PROFD_HEAP_POSIX_MEMALIGN) {
+		/* Returns an error number; the block goes to *memptr. */
+		if (addr != 0 ||
+		    bpf_probe_read_user(&addr, sizeof(addr),
+					(void *)p->memptr) < 0)
+			addr = 0;
+	}
+	if (p->old_ptr && (addr || p->size == 0)) {
+		/* realloc moved or freed the block (on failure it stays). */
+		k.addr = p->old_ptr;
+		bpf_map_delete_elem(&live, &k);
+	}
+	if (addr && p->sampled) {
+		k.addr = addr;
+		v.size = p->size;
+		v.stack = p->stack;
+		if (bpf_map_update_elem(&live, &k, &v, BPF_ANY) < 0)
+			count_err(PROFD_HEAP_ERR_LIVE_FULL);
+		a = bpf_map_lookup_elem(&allocs, &p->stack);
+		if (a) {
+			__sync_fetch_and_add(&a->count, 1);
+			__sync_fetch_and_add(&a->bytes, p->size);
+		} else {
+			na.bytes = p->size;
+			if (bpf_map_update_elem(&allocs, &p->stack, &na,
+						BPF_NOEXIST) < 0) {
+				a = bpf_map_lookup_elem(&allocs, &p->stack);
+				if (a) {	/* lost a race: add */
+					__sync_fetch_and_add(&a->count, 1);
+					__sync_fetch_and_add(&a->bytes, p->size);
+				} else {
+					count_err(PROFD_HEAP_ERR_ALLOCS_FULL);
+				}
+			}
+		}
+	}
+	bpf_map_delete_elem(&pending, &id);
+	return 0;
+}
+
+/* n * size, or 0 when it overflows (the call then fails). The barrier
+ * keeps clang from turning the check into a 128-bit multiply BPF lacks. */
+static __always_inline __u64 mul_or_zero(__u64 n, __u64 size)
+{
+	__u64 limit;
+
+	if (!n || !size)
+		return 0;
+	limit = ~0ULL / n;
+	asm volatile("" : "+r"(limit));
+	return size > limit ? 0 : n * size;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(heap_malloc, __u64 size)
+{
+	return on_entry(ctx, PROFD_HEAP_MALLOC, size, 0, 0);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(heap_calloc, __u64 n, __u64 size)
+{
+	return on_entry(ctx, PROFD_HEAP_CALLOC, mul_or_zero(n, size), 0, 0);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(heap_realloc, __u64 ptr, __u64 size)
+{
+	return on_entry(ctx, PROFD_HEAP_REALLOC, size, ptr, 0);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(heap_reallocarray, __u64 ptr, __u64 n, __u64 size)
+{
+	return on_entry(ctx, PROFD_HEAP_REALLOCARRAY, mul_or_zero(n, size), ptr,
+			0);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(heap_posix_memalign, __u64 memptr, __u64 align, __u64 size)
+{
+	return on_entry(ctx, PROFD_HEAP_POSIX_MEMALIGN, size, 0, memptr);
+}
+
+/* aligned_alloc and memalign: (alignment, size). */
+SEC("uprobe")
+int BPF_KPROBE(heap_memalign, __u64 align, __u64 size)
+{
+	return on_entry(ctx, PROFD_HEAP_MEMALIGN, size, 0, 0);
+}
+
+/* valloc and pvalloc: (size). pvalloc rounds up to pages; we count what
+ * was asked for, like every other entry point. */
+SEC("uprobe")
+int BPF_KPROBE(heap_valloc, __u64 size)
+{
+	return on_entry(ctx, PROFD_HEAP_VALLOC, size, 0, 0);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(heap_ret)
+{
+	return on_return(ctx);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(heap_free, __u64 ptr)
+{
+	struct profd_heap_live_key k = {
+		.tgid = bpf_get_current_pid_tgid() >> 32,
+		.addr = ptr,
+	};
+
+	if (ptr)
+		bpf_map_delete_elem(&live, &k);
+	return 0;
+}

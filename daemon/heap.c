@@ -1,0 +1,770 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "elfsyms.h"
+#include "heap.skel.h"
+#include "heap.h"
+#include "proc.h"
+#include "profd_abi.h"
+#include "profile.h"
+
+_Static_assert(sizeof(struct profd_heap_live_key) == 16, "live key");
+_Static_assert(sizeof(struct profd_heap_stack) == 16, "heap stack");
+
+#define MAX_LINKS (2 * PROFD_HEAP_FN_MAX)
+
+/* Allocator entry points, in enum profd_heap_fn order. */
+static const char *const fn_names[PROFD_HEAP_FN_MAX] = {
+	"malloc", "calloc", "realloc", "reallocarray", "posix_memalign",
+	"aligned_alloc", "memalign", "valloc", "pvalloc", "free",
+};
+
+struct heap_proc {
+	struct heap_proc *next;
+	pid_t pid;
+	uint64_t start_time;
+	uint64_t generation;
+	uint64_t sample_bytes;
+	uint64_t started_ns, last_pull_ns;
+	int64_t started_wall_ns;
+	uint64_t errors_at_start[PROFD_HEAP_ERR_MAX];
+	struct proc *proc;
+	struct bpf_link *links[MAX_LINKS];
+	unsigned nlinks;
+	char allocator[256];
+};
+
+struct heap_tracker {
+	pthread_mutex_t lock;
+	struct heap_limits lim;
+	struct symbolizer *sym;
+	struct heap_bpf *skel;
+	struct heap_proc *procs;
+	unsigned nprocs;
+	uint64_t next_gen;
+	bool stopping;
+};
+
+static uint64_t now_ns(clockid_t clk)
+{
+	struct timespec ts;
+
+	clock_gettime(clk, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+int heap__new(const struct heap_limits *lim, struct symbolizer *sym,
+	      struct heap_tracker **ret)
+{
+	struct heap_tracker *h = calloc(1, sizeof(*h));
+
+	if (!h)
+		return -ENOMEM;
+	pthread_mutex_init(&h->lock, NULL);
+	h->lim = *lim;
+	h->sym = sym;
+	h->next_gen = 1;
+	*ret = h;
+	return 0;
+}
+
+/* Load the BPF object on first use, sized by the limits. Under lock. */
+static int load(struct heap_tracker *h)
+{
+	struct heap_bpf *skel;
+	int fd, r;
+	__u32 i;
+
+	if (h->skel)
+		return 0;
+	skel = heap_bpf__open();
+	if (!skel)
+		return -errno;
+	r = bpf_map__set_max_entries(skel->maps.live, (__u32)h->lim.max_live);
+	if (r < 0)
+		goto fail;
+	r = heap_bpf__load(skel);
+	if (r < 0)
+		goto fail;
+	/* Quantiles of the exponential distribution (mean 1 << 16): the BPF
+	 * side picks one at random and scales it by the mean interval. */
+	fd = bpf_map__fd(skel->maps.sample_table);
+	for (i = 0; i < PROFD_HEAP_SAMPLE_TABLE; i++) {
+		double u = (i + 0.5) / PROFD_HEAP_SAMPLE_TABLE;
+		__u32 v = (__u32)(-log(u) * 65536.0);
+
+		if (bpf_map_update_elem(fd, &i, &v, BPF_ANY) < 0) {
+			r = -errno;
+			goto fail;
+		}
+	}
+	h->skel = skel;
+	return 0;
+fail:
+	heap_bpf__destroy(skel);
+	return r;
+}
+
+static void read_errors(struct heap_tracker *h, uint64_t out[PROFD_HEAP_ERR_MAX])
+{
+	int fd, ncpu = libbpf_num_possible_cpus(), c;
+	uint64_t *vals;
+	__u32 k;
+
+	memset(out, 0, PROFD_HEAP_ERR_MAX * sizeof(*out));
+	if (!h->skel || ncpu <= 0)
+		return;
+	vals = calloc((size_t)ncpu, sizeof(*vals));
+	if (!vals)
+		return;
+	fd = bpf_map__fd(h->skel->maps.heap_errors);
+	for (k = 0; k < PROFD_HEAP_ERR_MAX; k++) {
+		if (bpf_map_lookup_elem(fd, &k, vals) < 0)
+			continue;
+		for (c = 0; c < ncpu; c++)
+			out[k] += vals[c];
+	}
+	free(vals);
+}
+
+static struct heap_proc *find(struct heap_tracker *h, pid_t pid)
+{
+	struct heap_proc *p;
+
+	for (p = h->procs; p; p = p->next)
+		if (p->pid == pid)
+			return p;
+	return NULL;
+}
+
+/*
+ * Delete every key of @fd whose leading u32 is @tgid: collect them in one
+ * pass, then delete (deleting while iterating a hash map restarts it).
+ */
+static void purge_tgid(int fd, size_t key_size, __u32 tgid)
+{
+	unsigned char key[64], next[64], *del = NULL, *nd;
+	size_t n = 0, cap = 0, i;
+	bool have = false;
+
+	if (key_size > sizeof(key))
+		return;
+	while (bpf_map_get_next_key(fd, have ? key : NULL, next) == 0) {
+		__u32 t;
+
+		memcpy(key, next, key_size);
+		have = true;
+		memcpy(&t, next, sizeof(t));
+		if (t != tgid)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 256;
+			nd = realloc(del, cap * key_size);
+			if (!nd)
+				break;
+			del = nd;
+		}
+		memcpy(del + n++ * key_size, next, key_size);
+	}
+	for (i = 0; i < n; i++)
+		(void)bpf_map_delete_elem(fd, del + i * key_size);
+	free(del);
+}
+
+/* Drop stack-map entries no remaining allocs entry refers to. */
+static void purge_stacks(struct heap_tracker *h)
+{
+	int afd = bpf_map__fd(h->skel->maps.allocs);
+	int sfd = bpf_map__fd(h->skel->maps.stacks);
+	struct profd_heap_stack k, nk;
+	unsigned char *used;
+	__u32 id, max = bpf_map__max_entries(h->skel->maps.stacks);
+	bool have = false;
+
+	used = calloc(max, 1);
+	if (!used)
+		return;
+	while (bpf_map_get_next_key(afd, have ? &k : NULL, &nk) == 0) {
+		if (nk.stack_id >= 0 && (__u32)nk.stack_id < max)
+			used[nk.stack_id] = 1;
+		k = nk;
+		have = true;
+	}
+	/* Stack ids are dense indices below max_entries: probe each. */
+	for (id = 0; id < max; id++) {
+		__u64 frame[PROFD_MAX_USER_FRAMES];
+
+		if (!used[id] && bpf_map_lookup_elem(sfd, &id, frame) == 0)
+			(void)bpf_map_delete_elem(sfd, &id);
+	}
+	free(used);
+}
+
+/* Detach and forget @p. Under lock. */
+static void release(struct heap_tracker *h, struct heap_proc *p)
+{
+	struct heap_proc **pp;
+	__u32 tgid = (__u32)p->pid;
+	unsigned i;
+
+	for (pp = &h->procs; *pp; pp = &(*pp)->next) {
+		if (*pp == p) {
+			*pp = p->next;
+			h->nprocs--;
+			break;
+		}
+	}
+	for (i = 0; i < p->nlinks; i++)
+		bpf_link__destroy(p->links[i]);
+	if (h->skel) {
+		(void)bpf_map_delete_elem(bpf_map__fd(h->skel->maps.heap_procs),
+					  &tgid);
+		purge_tgid(bpf_map__fd(h->skel->maps.live),
+			   sizeof(struct profd_heap_live_key), tgid);
+		purge_tgid(bpf_map__fd(h->skel->maps.allocs),
+			   sizeof(struct profd_heap_stack), tgid);
+		purge_stacks(h);
+	}
+	proc__free(p->proc);
+	free(p);
+}
+
+/*
+ * Which allocator does the process use? The one the dynamic linker binds
+ * malloc to: the executable's own (static binaries, allocators linked in),
+ * else a preloaded or linked allocator library (jemalloc, tcmalloc,
+ * mimalloc, musl's libc), else glibc's libc.so.6.
+ */
+static int choose_allocator(struct proc *pr, char *path, size_t size,
+			    uint64_t offs[PROFD_HEAP_FN_MAX])
+{
+	char full[PATH_MAX + 64], libc[PATH_MAX] = "", best[PATH_MAX] = "";
+	int rank_best = 0;
+	size_t i;
+
+	for (i = 0; i < pr->nmaps; i++) {
+		const struct proc_map *m = &pr->maps[i];
+		const char *base = strrchr(m->path, '/');
+		uint64_t o[PROFD_HEAP_FN_MAX];
+		int fd, rank;
+
+		if (m->path[0] != '/')
+			continue;
+		base = base ? base + 1 : m->path;
+		if (!strncmp(base, "ld-linux", 8))
+			continue;
+		if (!strcmp(best, m->path) || !strcmp(libc, m->path))
+			continue;
+		snprintf(full, sizeof(full), "/proc/%d/root%s", pr->pid, m->path);
+		fd = open(full, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (m->is_main && elfsyms__is_go(fd)) {
+			close(fd);
+			return -EPROTONOSUPPORT;
+		}
+		if (elfsyms__find(fd, fn_names, PROFD_HEAP_FN_MAX, o) <= 0 ||
+		    !o[PROFD_HEAP_MALLOC] || !o[PROFD_HEAP_FREE]) {
+			close(fd);
+			continue;
+		}
+		rank = m->is_main ? 3 : strncmp(base, "libc.so", 7) ? 2 : 1;
+		if (rank > rank_best) {
+			rank_best = rank;
+			snprintf(best, sizeof(best), "%s", m->path);
+			/* Where each probe goes (past an instruction the
+			 * kernel would single-step, where that is safe). */
+			offs[PROFD_HEAP_FREE] = elfsyms__probe_offset(
+				fd, o[PROFD_HEAP_FREE]);
+			memcpy(offs, o, PROFD_HEAP_FREE * sizeof(*o));
+		}
+		if (rank == 1)
+			snprintf(libc, sizeof(libc), "%s", m->path);
+		close(fd);
+	}
+	if (!rank_best)
+		return -ENOENT;
+	snprintf(path, size, "%s", best);
+	return 0;
+}
+
+static int attach(struct heap_tracker *h, struct heap_proc *p,
+		  const uint64_t offs[PROFD_HEAP_FN_MAX])
+{
+	struct bpf_program *entry[PROFD_HEAP_FN_MAX] = {
+		h->skel->progs.heap_malloc, h->skel->progs.heap_calloc,
+		h->skel->progs.heap_realloc, h->skel->progs.heap_reallocarray,
+		h->skel->progs.heap_posix_memalign, h->skel->progs.heap_memalign,
+		h->skel->progs.heap_memalign, h->skel->progs.heap_valloc,
+		h->skel->progs.heap_valloc, h->skel->progs.heap_free,
+	};
+	char path[PATH_MAX + 64];
+	uint64_t done[PROFD_HEAP_FN_MAX];
+	unsigned nd = 0, i, j;
+	struct bpf_link *l;
+
+	/* Through the process's root: its file, also in a container. */
+	snprintf(path, sizeof(path), "/proc/%d/root%s", p->pid, p->allocator);
+	for (i = 0; i < PROFD_HEAP_FN_MAX; i++) {
+		if (!offs[i])
+			continue;
+		/* Aliases (aligned_alloc = memalign in glibc): probe once. */
+		for (j = 0; j < nd && done[j] != offs[i]; j++)
+			;
+		if (j < nd)
+			continue;
+		done[nd++] = offs[i];
+		l = bpf_program__attach_uprobe(entry[i], false, p->pid, path,
+					       offs[i]);
+		if (!l)
+			return -errno;
+		p->links[p->nlinks++] = l;
+		if (i == PROFD_HEAP_FREE)
+			continue;
+		l = bpf_program__attach_uprobe(h->skel->progs.heap_ret, true,
+					       p->pid, path, offs[i]);
+		if (!l)
+			return -errno;
+		p->links[p->nlinks++] = l;
+	}
+	return 0;
+}
+
+int heap__start(struct heap_tracker *h, pid_t pid, uint64_t sample_bytes,
+		struct heap_start_info *ret)
+{
+	struct heap_start_info info = {};
+	uint64_t offs[PROFD_HEAP_FN_MAX] = {};
+	struct profd_heap_proc cfg;
+	struct proc_ids ids;
+	struct heap_proc *p;
+	__u32 tgid = (__u32)pid;
+	int r;
+
+	r = proc__read_ids(pid, &ids);
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&h->lock);
+	p = find(h, pid);
+	if (p && p->start_time != ids.start_time) {
+		release(h, p);	/* the pid was reused */
+		p = NULL;
+	}
+	if (p) {
+		info.already = true;
+		goto done;
+	}
+	if (h->stopping) {
+		r = -ECANCELED;
+		goto out;
+	}
+	if (h->nprocs >= h->lim.max_procs) {
+		r = -EBUSY;
+		goto out;
+	}
+	r = load(h);
+	if (r < 0)
+		goto out;
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		r = -ENOMEM;
+		goto out;
+	}
+	p->pid = pid;
+	p->start_time = ids.start_time;
+	p->generation = h->next_gen++;
+	p->sample_bytes = sample_bytes ? sample_bytes : h->lim.default_sample_bytes;
+	p->started_ns = p->last_pull_ns = now_ns(CLOCK_MONOTONIC);
+	p->started_wall_ns = (int64_t)now_ns(CLOCK_REALTIME);
+	r = proc__new(h->sym, pid, &p->proc);
+	if (r < 0) {
+		free(p);
+		goto out;
+	}
+	r = choose_allocator(p->proc, p->allocator, sizeof(p->allocator), offs);
+	if (r < 0) {
+		proc__free(p->proc);
+		free(p);
+		goto out;
+	}
+	read_errors(h, p->errors_at_start);
+	p->next = h->procs;
+	h->procs = p;
+	h->nprocs++;
+	cfg.sample_bytes = p->sample_bytes;
+	if (bpf_map_update_elem(bpf_map__fd(h->skel->maps.heap_procs), &tgid,
+				&cfg, BPF_ANY) < 0) {
+		r = -errno;
+		release(h, p);
+		goto out;
+	}
+	r = attach(h, p, offs);
+	if (r < 0) {
+		release(h, p);
+		goto out;
+	}
+done:
+	snprintf(info.allocator, sizeof(info.allocator), "%s", p->allocator);
+	info.sample_bytes = p->sample_bytes;
+	info.probes = p->nlinks;
+	info.generation = p->generation;
+	p->last_pull_ns = now_ns(CLOCK_MONOTONIC);
+	r = 0;
+out:
+	pthread_mutex_unlock(&h->lock);
+	if (r == 0 && ret)
+		*ret = info;
+	return r;
+}
+
+int heap__stop(struct heap_tracker *h, pid_t pid)
+{
+	struct heap_proc *p;
+	int r = -ENOENT;
+
+	pthread_mutex_lock(&h->lock);
+	p = find(h, pid);
+	if (p) {
+		release(h, p);
+		r = 0;
+	}
+	pthread_mutex_unlock(&h->lock);
+	return r;
+}
+
+/* Is generation @gen of @pid still tracked? 0, -ECANCELED or -ESRCH. */
+static int still_tracked(struct heap_tracker *h, pid_t pid, uint64_t gen)
+{
+	struct heap_proc *p;
+	struct proc_ids ids;
+	int r = 0;
+
+	pthread_mutex_lock(&h->lock);
+	p = find(h, pid);
+	if (h->stopping || !p || p->generation != gen)
+		r = -ECANCELED;
+	else if (proc__read_ids(pid, &ids) < 0 ||
+		 ids.start_time != p->start_time)
+		r = -ESRCH;
+	pthread_mutex_unlock(&h->lock);
+	return r;
+}
+
+int heap__wait(struct heap_tracker *h, pid_t pid, uint64_t generation,
+	       unsigned seconds, int conn_fd)
+{
+	uint64_t end = now_ns(CLOCK_MONOTONIC) + (uint64_t)seconds * 1000000000ULL;
+	int r;
+
+	for (;;) {
+		uint64_t now = now_ns(CLOCK_MONOTONIC);
+		int timeout_ms;
+
+		r = still_tracked(h, pid, generation);
+		if (r < 0 || now >= end)
+			return r;
+		timeout_ms = (int)((end - now) / 1000000) + 1;
+		if (timeout_ms > 100)
+			timeout_ms = 100;
+		if (conn_fd >= 0) {
+			struct pollfd pfd = { .fd = conn_fd, .events = POLLRDHUP };
+
+			if (poll(&pfd, 1, timeout_ms) > 0 &&
+			    (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+				return -ECONNRESET;
+		} else {
+			usleep((useconds_t)timeout_ms * 1000);
+		}
+	}
+}
+
+struct rec {
+	__s32 stack_id;
+	__u32 pad;
+	__u64 caller;
+	int64_t alloc_n, alloc_b, inuse_n, inuse_b;
+};
+
+static int cmp_rec(const void *a, const void *b)
+{
+	const struct rec *x = a, *y = b;
+
+	if (x->stack_id != y->stack_id)
+		return x->stack_id < y->stack_id ? -1 : 1;
+	return x->caller < y->caller ? -1 : x->caller > y->caller;
+}
+
+static int push(struct rec **v, size_t *n, size_t *cap, const struct rec *r)
+{
+	if (*n == *cap) {
+		size_t nc = *cap ? *cap * 2 : 1024;
+		struct rec *nv = realloc(*v, nc * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		*v = nv;
+		*cap = nc;
+	}
+	(*v)[(*n)++] = *r;
+	return 0;
+}
+
+/*
+ * Read the live and allocs tables for @tgid into one record per stack.
+ * One pass over each table: the live table holds at most max_live entries
+ * (each a get_next_key and a lookup syscall). Under lock.
+ */
+static int collect(struct heap_tracker *h, __u32 tgid, struct rec **ret,
+		   size_t *ret_n)
+{
+	int lfd = bpf_map__fd(h->skel->maps.live);
+	int afd = bpf_map__fd(h->skel->maps.allocs);
+	struct profd_heap_live_key lk, lnk;
+	struct profd_heap_live_val lv;
+	struct profd_heap_stack ak, ank;
+	struct profd_heap_allocs_val av;
+	struct rec *v = NULL, r;
+	size_t n = 0, cap = 0, i, out;
+	bool have = false;
+
+	while (bpf_map_get_next_key(lfd, have ? &lk : NULL, &lnk) == 0) {
+		lk = lnk;
+		have = true;
+		if (lk.tgid != tgid || bpf_map_lookup_elem(lfd, &lk, &lv) < 0)
+			continue;
+		memset(&r, 0, sizeof(r));
+		r.stack_id = lv.stack.stack_id;
+		r.caller = lv.stack.caller;
+		r.inuse_n = 1;
+		r.inuse_b = (int64_t)lv.size;
+		if (push(&v, &n, &cap, &r) < 0)
+			goto nomem;
+	}
+	have = false;
+	while (bpf_map_get_next_key(afd, have ? &ak : NULL, &ank) == 0) {
+		ak = ank;
+		have = true;
+		if (ak.tgid != tgid || bpf_map_lookup_elem(afd, &ak, &av) < 0)
+			continue;
+		memset(&r, 0, sizeof(r));
+		r.stack_id = ak.stack_id;
+		r.caller = ak.caller;
+		r.alloc_n = (int64_t)av.count;
+		r.alloc_b = (int64_t)av.bytes;
+		if (push(&v, &n, &cap, &r) < 0)
+			goto nomem;
+	}
+	if (n)
+		qsort(v, n, sizeof(*v), cmp_rec);
+	for (i = 0, out = 0; i < n; i++) {
+		if (out && !cmp_rec(&v[out - 1], &v[i])) {
+			v[out - 1].alloc_n += v[i].alloc_n;
+			v[out - 1].alloc_b += v[i].alloc_b;
+			v[out - 1].inuse_n += v[i].inuse_n;
+			v[out - 1].inuse_b += v[i].inuse_b;
+		} else {
+			v[out++] = v[i];
+		}
+	}
+	*ret = v;
+	*ret_n = out;
+	return 0;
+nomem:
+	free(v);
+	return -ENOMEM;
+}
+
+int heap__snapshot(struct heap_tracker *h, pid_t pid, bool allocs_default,
+		   void **ret_buf, size_t *ret_len)
+{
+	static const char *const err_text[PROFD_HEAP_ERR_MAX] = {
+		"sampled allocations not tracked: live table full (--heap-max-live)",
+		"allocations not counted: allocation-site table full",
+		"allocator calls not paired: per-thread table full",
+		"allocation stacks not recorded (stack table full or unreadable)",
+		"user memory reads failed",
+	};
+	struct profile_heap_entry *e = NULL;
+	struct profile_heap_desc d = {};
+	uint64_t errs[PROFD_HEAP_ERR_MAX], *ips = NULL;
+	char comments[PROFD_HEAP_ERR_MAX + 1][400];
+	const char *cptr[PROFD_HEAP_ERR_MAX + 1];
+	struct heap_proc *p;
+	struct rec *v = NULL;
+	size_t n = 0, i, nc = 0;
+	int sfd, r;
+
+	pthread_mutex_lock(&h->lock);
+	p = find(h, pid);
+	if (!p) {
+		r = -ENOENT;
+		goto out;
+	}
+	p->last_pull_ns = now_ns(CLOCK_MONOTONIC);
+	r = collect(h, (__u32)pid, &v, &n);
+	if (r < 0)
+		goto out;
+	e = calloc(n ? n : 1, sizeof(*e));
+	ips = calloc((n ? n : 1) * (PROFD_MAX_USER_FRAMES + 1), sizeof(*ips));
+	if (!e || !ips) {
+		r = -ENOMEM;
+		goto out;
+	}
+	sfd = bpf_map__fd(h->skel->maps.stacks);
+	for (i = 0; i < n; i++) {
+		uint64_t *s = ips + i * (PROFD_MAX_USER_FRAMES + 1);
+		__u64 frames[PROFD_MAX_USER_FRAMES] = {};
+		unsigned k = 0, j;
+
+		/* [caller from [sp], then the walk past the allocator]. */
+		if (v[i].caller)
+			s[k++] = v[i].caller;
+		if (v[i].stack_id >= 0 &&
+		    bpf_map_lookup_elem(sfd, &v[i].stack_id, frames) == 0) {
+			for (j = 1; j < PROFD_MAX_USER_FRAMES && frames[j]; j++)
+				s[k++] = frames[j];
+		}
+		e[i].ips = s;
+		e[i].n = k;
+		e[i].alloc_objects = v[i].alloc_n;
+		e[i].alloc_bytes = v[i].alloc_b;
+		e[i].inuse_objects = v[i].inuse_n;
+		e[i].inuse_bytes = v[i].inuse_b;
+	}
+	read_errors(h, errs);
+	snprintf(comments[nc], sizeof(comments[nc]),
+		 "allocator %s; tracked for %.1f s; %s %" PRIu64 " bytes",
+		 p->allocator,
+		 (double)(now_ns(CLOCK_MONOTONIC) - p->started_ns) / 1e9,
+		 p->sample_bytes <= 1 ? "every allocation (sample interval" :
+					"sampled every ~",
+		 p->sample_bytes);
+	if (p->sample_bytes <= 1)
+		strncat(comments[nc], ")", sizeof(comments[nc]) - strlen(comments[nc]) - 1);
+	nc++;
+	for (i = 0; i < PROFD_HEAP_ERR_MAX; i++) {
+		uint64_t dlt = errs[i] - p->errors_at_start[i];
+
+		if (!dlt)
+			continue;
+		/* Counters are shared by all tracked processes. */
+		snprintf(comments[nc], sizeof(comments[nc]),
+			 "%" PRIu64 " %s (all tracked processes)", dlt,
+			 err_text[i]);
+		nc++;
+	}
+	for (i = 0; i < nc; i++)
+		cptr[i] = comments[i];
+	d.proc = p->proc;
+	d.e = e;
+	d.n = n;
+	d.sample_bytes = p->sample_bytes;
+	d.allocs_default = allocs_default;
+	d.time_nanos = (int64_t)now_ns(CLOCK_REALTIME);
+	d.comments = cptr;
+	d.ncomments = nc;
+	r = profile__build_heap(&d, ret_buf, ret_len);
+out:
+	pthread_mutex_unlock(&h->lock);
+	free(ips);
+	free(e);
+	free(v);
+	return r;
+}
+
+void heap__gc(struct heap_tracker *h)
+{
+	uint64_t now = now_ns(CLOCK_MONOTONIC);
+	struct heap_proc *p, *next;
+	struct proc_ids ids;
+
+	pthread_mutex_lock(&h->lock);
+	for (p = h->procs; p; p = next) {
+		next = p->next;
+		if (proc__read_ids(p->pid, &ids) < 0 ||
+		    ids.start_time != p->start_time ||
+		    now - p->last_pull_ns > h->lim.idle_timeout_ns)
+			release(h, p);
+	}
+	pthread_mutex_unlock(&h->lock);
+}
+
+void heap__stats(struct heap_tracker *h, struct heap_stats *ret)
+{
+	uint64_t errs[PROFD_HEAP_ERR_MAX];
+	size_t i;
+
+	memset(ret, 0, sizeof(*ret));
+	pthread_mutex_lock(&h->lock);
+	ret->procs = h->nprocs;
+	ret->loaded = h->skel != NULL;
+	ret->live_max = h->lim.max_live;
+	read_errors(h, errs);
+	for (i = 0; i < PROFD_HEAP_ERR_MAX && i < 8; i++)
+		ret->errors[i] = errs[i];
+	pthread_mutex_unlock(&h->lock);
+}
+
+size_t heap__procs_json(struct heap_tracker *h, char *buf, size_t size)
+{
+	uint64_t now = now_ns(CLOCK_MONOTONIC);
+	struct heap_proc *p;
+	size_t len = 0;
+	int n;
+
+	if (size < 3)
+		return 0;
+	buf[len++] = '[';
+	pthread_mutex_lock(&h->lock);
+	for (p = h->procs; p; p = p->next) {
+		n = snprintf(buf + len, size - len,
+			     "%s{\"pid\":%d,\"allocator\":\"%s\",\"sample_bytes\":%"
+			     PRIu64 ",\"probes\":%u,\"tracked_seconds\":%.1f,"
+			     "\"idle_seconds\":%.1f}",
+			     len > 1 ? "," : "", p->pid, p->allocator,
+			     p->sample_bytes, p->nlinks,
+			     (double)(now - p->started_ns) / 1e9,
+			     (double)(now - p->last_pull_ns) / 1e9);
+		if (n < 0 || (size_t)n >= size - len - 1)
+			break;
+		len += (size_t)n;
+	}
+	pthread_mutex_unlock(&h->lock);
+	buf[len++] = ']';
+	buf[len] = 0;
+	return len;
+}
+
+void heap__shutdown(struct heap_tracker *h)
+{
+	pthread_mutex_lock(&h->lock);
+	h->stopping = true;
+	pthread_mutex_unlock(&h->lock);
+}
+
+void heap__free(struct heap_tracker *h)
+{
+	if (!h)
+		return;
+	pthread_mutex_lock(&h->lock);
+	while (h->procs)
+		release(h, h->procs);
+	pthread_mutex_unlock(&h->lock);
+	heap_bpf__destroy(h->skel);
+	pthread_mutex_destroy(&h->lock);
+	free(h);
+}

@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * heap: live-heap tracking of running processes through uprobes on the
+ * allocator each one uses. Owns the heap BPF object (loaded on first use,
+ * so CPU-only users pay nothing), the probes of every tracked process and
+ * the snapshots. Tracking ends on stop, on the target's exit, or after an
+ * idle time without a pull; every end releases probes and map entries.
+ */
+#ifndef PROFD_HEAP_H
+#define PROFD_HEAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "symbolizer.h"
+
+struct heap_tracker;
+
+struct heap_limits {
+	unsigned max_procs;		/* processes tracked at once */
+	uint64_t max_live;		/* live-table entries, all processes */
+	uint64_t default_sample_bytes;
+	uint64_t idle_timeout_ns;	/* no pull for this long: stop */
+};
+
+struct heap_start_info {
+	char allocator[256];		/* the library probed */
+	uint64_t sample_bytes;
+	unsigned probes;
+	bool already;			/* was tracked before this call */
+	uint64_t generation;		/* identifies this tracking period */
+};
+
+struct heap_stats {
+	unsigned procs;
+	uint64_t live_entries, live_max;
+	uint64_t errors[8];		/* enum profd_heap_err */
+	bool loaded;
+};
+
+int heap__new(const struct heap_limits *lim, struct symbolizer *sym,
+	      struct heap_tracker **ret);
+void heap__free(struct heap_tracker *h);
+
+/*
+ * heap__start() - begin tracking @pid (idempotent: a tracked process keeps
+ * its settings). @sample_bytes 0 means the default. Errors: -ESRCH no such
+ * process, -EPROTONOSUPPORT a Go program, -ENOENT no allocator found,
+ * -EBUSY too many tracked processes, others from BPF.
+ */
+int heap__start(struct heap_tracker *h, pid_t pid, uint64_t sample_bytes,
+		struct heap_start_info *ret);
+/* 0, or -ENOENT when @pid is not tracked. */
+int heap__stop(struct heap_tracker *h, pid_t pid);
+
+/*
+ * heap__wait() - wait @seconds while tracking period @generation of @pid
+ * lasts. 0, -ECANCELED (stopped), -ESRCH (process exited), -ECONNRESET
+ * (client gone, polled on @conn_fd).
+ */
+int heap__wait(struct heap_tracker *h, pid_t pid, uint64_t generation,
+	       unsigned seconds, int conn_fd);
+
+/* Snapshot as gzip'd pprof. -ENOENT when not tracked. */
+int heap__snapshot(struct heap_tracker *h, pid_t pid, bool allocs_default,
+		   void **ret_buf, size_t *ret_len);
+
+/* Release exited and idle processes. Call about once a second. */
+void heap__gc(struct heap_tracker *h);
+
+void heap__stats(struct heap_tracker *h, struct heap_stats *ret);
+/* JSON array of tracked processes into @buf; returns its length. */
+size_t heap__procs_json(struct heap_tracker *h, char *buf, size_t size);
+/* Make waiters return -ECANCELED: the daemon is stopping. */
+void heap__shutdown(struct heap_tracker *h);
+
+#endif /* PROFD_HEAP_H */
