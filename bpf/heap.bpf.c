@@ -150,8 +150,14 @@ static __always_inline int on_entry(struct pt_regs *ctx, __u32 fn, __u64 size,
 
 		track_old = bpf_map_lookup_elem(&live, &k) != NULL;
 	}
-	if (!np.sampled && !track_old)
-		return 0;	/* the return probe finds nothing: cheap */
+	/*
+	 * Unsampled and nothing to move: the return probe finds nothing,
+	 * cheap. operator new always leaves a record, so the malloc it calls
+	 * counts as nested (one sampling decision per allocation) and the
+	 * stack is taken here, where [sp] is the caller of new.
+	 */
+	if (!np.sampled && !track_old && fn != PROFD_HEAP_CXX_NEW)
+		return 0;
 
 	np.fn = fn;
 	np.size = size;
@@ -288,6 +294,13 @@ SEC("uprobe")
 int BPF_KPROBE(heap_valloc, __u64 size)
 {
 	return on_entry(ctx, PROFD_HEAP_VALLOC, size, 0, 0);
+}
+
+/* C++ operator new, new[], and their nothrow/aligned forms: (size, ...). */
+SEC("uprobe")
+int BPF_KPROBE(heap_cxx_new, __u64 size)
+{
+	return on_entry(ctx, PROFD_HEAP_CXX_NEW, size, 0, 0);
 }
 
 SEC("uretprobe")

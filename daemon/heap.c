@@ -25,13 +25,27 @@
 _Static_assert(sizeof(struct profd_heap_live_key) == 16, "live key");
 _Static_assert(sizeof(struct profd_heap_stack) == 16, "heap stack");
 
-#define MAX_LINKS (2 * PROFD_HEAP_FN_MAX)
+#define MAX_LINKS (2 * PROFD_HEAP_FN_MAX + 2 * 8)
 
 /* Allocator entry points, in enum profd_heap_fn order. */
 static const char *const fn_names[PROFD_HEAP_FN_MAX] = {
 	"malloc", "calloc", "realloc", "reallocarray", "posix_memalign",
 	"aligned_alloc", "memalign", "valloc", "pvalloc", "free",
 };
+
+/*
+ * C++ operator new forms in libstdc++ (all take the size first). They call
+ * malloc, which is probed anyway; probing them too takes the stack where
+ * the caller of new is still at [sp] — libstdc++ has no frame pointers, so
+ * from inside malloc that caller would be lost.
+ */
+static const char *const cxx_names[] = {
+	"_Znwm", "_Znam", "_ZnwmRKSt9nothrow_t", "_ZnamRKSt9nothrow_t",
+	"_ZnwmSt11align_val_t", "_ZnamSt11align_val_t",
+	"_ZnwmSt11align_val_tRKSt9nothrow_t",
+	"_ZnamSt11align_val_tRKSt9nothrow_t",
+};
+#define NCXX (sizeof(cxx_names) / sizeof(cxx_names[0]))
 
 struct heap_proc {
 	struct heap_proc *next;
@@ -46,6 +60,7 @@ struct heap_proc {
 	struct bpf_link *links[MAX_LINKS];
 	unsigned nlinks;
 	char allocator[256];
+	char cxx[256];			/* libstdc++ probed for new, or "" */
 };
 
 struct heap_tracker {
@@ -302,6 +317,59 @@ static int choose_allocator(struct proc *pr, char *path, size_t size,
 	return 0;
 }
 
+/* Probe operator new in libstdc++, when the process has it mapped. */
+static int attach_cxx(struct heap_tracker *h, struct heap_proc *p)
+{
+	char path[PATH_MAX + 64];
+	uint64_t offs[NCXX], done[NCXX];
+	unsigned nd = 0, i, j;
+	struct bpf_link *l;
+	size_t k;
+	int fd;
+
+	for (k = 0; k < p->proc->nmaps; k++) {
+		const char *base = strrchr(p->proc->maps[k].path, '/');
+
+		if (base && !strncmp(base + 1, "libstdc++.so", 12)) {
+			snprintf(p->cxx, sizeof(p->cxx), "%s",
+				 p->proc->maps[k].path);
+			break;
+		}
+	}
+	if (!p->cxx[0])
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/root%s", p->pid, p->cxx);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;	/* not fatal: malloc still sees every block */
+	if (elfsyms__find(fd, cxx_names, NCXX, offs) <= 0) {
+		close(fd);
+		p->cxx[0] = 0;
+		return 0;
+	}
+	close(fd);
+	for (i = 0; i < NCXX; i++) {
+		if (!offs[i])
+			continue;
+		for (j = 0; j < nd && done[j] != offs[i]; j++)
+			;
+		if (j < nd)
+			continue;
+		done[nd++] = offs[i];
+		l = bpf_program__attach_uprobe(h->skel->progs.heap_cxx_new,
+					       false, p->pid, path, offs[i]);
+		if (!l)
+			return -errno;
+		p->links[p->nlinks++] = l;
+		l = bpf_program__attach_uprobe(h->skel->progs.heap_ret, true,
+					       p->pid, path, offs[i]);
+		if (!l)
+			return -errno;
+		p->links[p->nlinks++] = l;
+	}
+	return 0;
+}
+
 static int attach(struct heap_tracker *h, struct heap_proc *p,
 		  const uint64_t offs[PROFD_HEAP_FN_MAX])
 {
@@ -341,7 +409,7 @@ static int attach(struct heap_tracker *h, struct heap_proc *p,
 			return -errno;
 		p->links[p->nlinks++] = l;
 	}
-	return 0;
+	return attach_cxx(h, p);
 }
 
 int heap__start(struct heap_tracker *h, pid_t pid, uint64_t sample_bytes,

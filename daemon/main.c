@@ -338,6 +338,15 @@ out:
 	return r;
 }
 
+/* Remove our socket, unless another profd has bound the path since. */
+static void unlink_own_socket(const char *path, ino_t ino)
+{
+	struct stat st;
+
+	if (ino && stat(path, &st) == 0 && st.st_ino == ino)
+		(void)unlink(path);
+}
+
 static int loop(struct sampler *sampler, struct session_mgr *m,
 		struct heap_tracker *heap, int sfd, int wfd)
 {
@@ -421,6 +430,8 @@ int main(int argc, char **argv)
 	struct api_config ac = { .unix_fd = -1, .tcp_fd = -1 };
 	bool activated = false, own_socket = false;
 	sigset_t mask;
+	struct stat st;
+	ino_t sock_ino = 0;
 	int r, sfd = -1, wfd = -1, n;
 
 	if (parse_args(argc, argv, &o) < 0)
@@ -490,6 +501,8 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		own_socket = true;
+		if (stat(o.socket_path, &st) == 0)
+			sock_ino = st.st_ino;
 	}
 	if (o.listen) {
 		r = listen_tcp(o.listen, &ac.tcp_fd);
@@ -529,7 +542,7 @@ out:
 	if (ac.unix_fd >= 0 && !activated)
 		close(ac.unix_fd);
 	if (own_socket)
-		(void)unlink(o.socket_path);
+		unlink_own_socket(o.socket_path, sock_ino);
 	sampler__free(sampler);
 	session_mgr__free(m);
 	symbolizer__free(sym);

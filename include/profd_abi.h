@@ -97,6 +97,7 @@ enum profd_heap_fn {
 	PROFD_HEAP_PVALLOC,
 	PROFD_HEAP_FREE,
 	PROFD_HEAP_FN_MAX,
+	PROFD_HEAP_CXX_NEW = PROFD_HEAP_FN_MAX,	/* C++ operator new family */
 };
 
 /* Per tracked process settings (heap_procs map, key: tgid). */
