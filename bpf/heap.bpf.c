@@ -127,9 +127,14 @@ static __always_inline bool should_sample(__u64 id, __u64 mean, __u64 size)
 	return true;
 }
 
+/*
+ * Returns 0 when the return probe has work (a record or a nesting level
+ * was left), 1 when it has none: a uprobe session then skips it.
+ */
 static __always_inline int on_entry(struct pt_regs *ctx, __u32 fn, __u64 size,
 				    __u64 old_ptr, __u64 memptr)
 {
+
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32;
 	struct profd_heap_proc *cfg;
@@ -157,7 +162,7 @@ static __always_inline int on_entry(struct pt_regs *ctx, __u32 fn, __u64 size,
 	 * stack is taken here, where [sp] is the caller of new.
 	 */
 	if (!np.sampled && !track_old && fn != PROFD_HEAP_CXX_NEW)
-		return 0;
+		return 1;	/* nothing for the return probe: skip it */
 
 	np.fn = fn;
 	np.size = size;
@@ -301,6 +306,47 @@ SEC("uprobe")
 int BPF_KPROBE(heap_cxx_new, __u64 size)
 {
 	return on_entry(ctx, PROFD_HEAP_CXX_NEW, size, 0, 0);
+}
+
+/*
+ * One program for every allocator entry point as a uprobe session
+ * (kernel 6.13+): it runs at entry and, only when the entry asks for it,
+ * at return — unsampled calls then pay no return probe. Which function it
+ * is comes from the attach cookie (enum profd_heap_fn). Loaded only where
+ * the kernel supports sessions; the uprobe + uretprobe programs above are
+ * the fallback.
+ */
+extern bool bpf_session_is_return(void) __ksym __weak;
+
+SEC("uprobe")
+int heap_session(struct pt_regs *ctx)
+{
+	__u64 fn = bpf_get_attach_cookie(ctx);
+	__u64 a1 = PT_REGS_PARM1(ctx), a2 = PT_REGS_PARM2(ctx);
+	__u64 a3 = PT_REGS_PARM3(ctx);
+
+	if (bpf_session_is_return())
+		return on_return(ctx);
+	switch (fn) {
+	case PROFD_HEAP_MALLOC:
+	case PROFD_HEAP_VALLOC:
+	case PROFD_HEAP_PVALLOC:
+	case PROFD_HEAP_CXX_NEW:
+		return on_entry(ctx, fn, a1, 0, 0);
+	case PROFD_HEAP_CALLOC:
+		return on_entry(ctx, fn, mul_or_zero(a1, a2), 0, 0);
+	case PROFD_HEAP_REALLOC:
+		return on_entry(ctx, fn, a2, a1, 0);
+	case PROFD_HEAP_REALLOCARRAY:
+		return on_entry(ctx, PROFD_HEAP_REALLOC, mul_or_zero(a2, a3),
+				a1, 0);
+	case PROFD_HEAP_POSIX_MEMALIGN:
+		return on_entry(ctx, fn, a3, 0, a1);
+	case PROFD_HEAP_ALIGNED_ALLOC:
+	case PROFD_HEAP_MEMALIGN:
+		return on_entry(ctx, fn, a2, 0, 0);
+	}
+	return 1;
 }
 
 SEC("uretprobe")

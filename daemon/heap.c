@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -59,6 +60,7 @@ struct heap_proc {
 	struct proc *proc;
 	struct bpf_link *links[MAX_LINKS];
 	unsigned nlinks;
+	int session_fds[2];		/* uprobe-session links, or -1 */
 	char allocator[256];
 	char cxx[256];			/* libstdc++ probed for new, or "" */
 };
@@ -68,6 +70,8 @@ struct heap_tracker {
 	struct heap_limits lim;
 	struct symbolizer *sym;
 	struct heap_bpf *skel;
+	bool sessions;			/* kernel has uprobe sessions */
+	bool no_sessions;		/* forced off (benchmarks) */
 	struct heap_proc *procs;
 	unsigned nprocs;
 	uint64_t next_gen;
@@ -97,6 +101,39 @@ int heap__new(const struct heap_limits *lim, struct symbolizer *sym,
 	return 0;
 }
 
+#define ATTACH_UPROBE_SESSION 57	/* BPF_TRACE_UPROBE_SESSION, 6.13+ */
+
+/* Open and load, with or without the uprobe-session program. */
+static int load_skel(struct heap_tracker *h, bool sessions,
+		     struct heap_bpf **ret)
+{
+	struct heap_bpf *skel;
+	int r;
+
+	skel = heap_bpf__open();
+	if (!skel)
+		return -errno;
+	if (sessions)
+		r = bpf_program__set_expected_attach_type(
+			skel->progs.heap_session,
+			(enum bpf_attach_type)ATTACH_UPROBE_SESSION);
+	else
+		r = bpf_program__set_autoload(skel->progs.heap_session, false);
+	if (r < 0)
+		goto fail;
+	r = bpf_map__set_max_entries(skel->maps.live, (__u32)h->lim.max_live);
+	if (r < 0)
+		goto fail;
+	r = heap_bpf__load(skel);
+	if (r < 0)
+		goto fail;
+	*ret = skel;
+	return 0;
+fail:
+	heap_bpf__destroy(skel);
+	return r;
+}
+
 /* Load the BPF object on first use, sized by the limits. Under lock. */
 static int load(struct heap_tracker *h)
 {
@@ -106,15 +143,16 @@ static int load(struct heap_tracker *h)
 
 	if (h->skel)
 		return 0;
-	skel = heap_bpf__open();
-	if (!skel)
-		return -errno;
-	r = bpf_map__set_max_entries(skel->maps.live, (__u32)h->lim.max_live);
-	if (r < 0)
-		goto fail;
-	r = heap_bpf__load(skel);
-	if (r < 0)
-		goto fail;
+	/* Uprobe sessions let unsampled calls skip the return probe; older
+	 * kernels reject the program, and uprobe + uretprobe take over. */
+	h->sessions = !h->no_sessions && !getenv("PROFD_NO_UPROBE_SESSIONS");
+	r = h->sessions ? load_skel(h, true, &skel) : -EOPNOTSUPP;
+	if (r < 0) {
+		h->sessions = false;
+		r = load_skel(h, false, &skel);
+		if (r < 0)
+			return r;
+	}
 	/* Quantiles of the exponential distribution (mean 1 << 16): the BPF
 	 * side picks one at random and scales it by the mean interval. */
 	fd = bpf_map__fd(skel->maps.sample_table);
@@ -124,14 +162,41 @@ static int load(struct heap_tracker *h)
 
 		if (bpf_map_update_elem(fd, &i, &v, BPF_ANY) < 0) {
 			r = -errno;
-			goto fail;
+			heap_bpf__destroy(skel);
+			return r;
 		}
 	}
 	h->skel = skel;
 	return 0;
-fail:
-	heap_bpf__destroy(skel);
-	return r;
+}
+
+/*
+ * BPF_LINK_CREATE for a uprobe session: Debian's libbpf 1.1 and uapi
+ * headers predate uprobe_multi, so the attr is laid out here as the
+ * kernel's union bpf_attr has it (link_create, uprobe_multi member).
+ */
+struct link_create_uprobe_multi {
+	__u32 prog_fd, target_fd, attach_type, flags;
+	__u64 path, offsets, ref_ctr_offsets, cookies;
+	__u32 cnt, um_flags, pid, pad;
+};
+
+static int session_link(int prog_fd, const char *path, const uint64_t *offs,
+			const uint64_t *cookies, unsigned n, pid_t pid)
+{
+	struct link_create_uprobe_multi a;
+	int fd;
+
+	memset(&a, 0, sizeof(a));
+	a.prog_fd = (__u32)prog_fd;
+	a.attach_type = ATTACH_UPROBE_SESSION;
+	a.path = (__u64)(uintptr_t)path;
+	a.offsets = (__u64)(uintptr_t)offs;
+	a.cookies = (__u64)(uintptr_t)cookies;
+	a.cnt = n;
+	a.pid = (__u32)pid;
+	fd = (int)syscall(__NR_bpf, BPF_LINK_CREATE, &a, sizeof(a));
+	return fd < 0 ? -errno : fd;
 }
 
 static void read_errors(struct heap_tracker *h, uint64_t out[PROFD_HEAP_ERR_MAX])
@@ -245,6 +310,9 @@ static void release(struct heap_tracker *h, struct heap_proc *p)
 	}
 	for (i = 0; i < p->nlinks; i++)
 		bpf_link__destroy(p->links[i]);
+	for (i = 0; i < 2; i++)
+		if (p->session_fds[i] >= 0)
+			close(p->session_fds[i]);
 	if (h->skel) {
 		(void)bpf_map_delete_elem(bpf_map__fd(h->skel->maps.heap_procs),
 					  &tgid);
@@ -356,6 +424,8 @@ static int attach_cxx(struct heap_tracker *h, struct heap_proc *p)
 		if (j < nd)
 			continue;
 		done[nd++] = offs[i];
+		if (h->sessions)
+			continue;
 		l = bpf_program__attach_uprobe(h->skel->progs.heap_cxx_new,
 					       false, p->pid, path, offs[i]);
 		if (!l)
@@ -366,6 +436,18 @@ static int attach_cxx(struct heap_tracker *h, struct heap_proc *p)
 		if (!l)
 			return -errno;
 		p->links[p->nlinks++] = l;
+	}
+	if (h->sessions && nd) {
+		uint64_t cookies[NCXX];
+		int sfd;
+
+		for (i = 0; i < nd; i++)
+			cookies[i] = PROFD_HEAP_CXX_NEW;
+		sfd = session_link(bpf_program__fd(h->skel->progs.heap_session),
+				   path, done, cookies, nd, p->pid);
+		if (sfd < 0)
+			return sfd;
+		p->session_fds[1] = sfd;
 	}
 	return 0;
 }
@@ -387,6 +469,35 @@ static int attach(struct heap_tracker *h, struct heap_proc *p,
 
 	/* Through the process's root: its file, also in a container. */
 	snprintf(path, sizeof(path), "/proc/%d/root%s", p->pid, p->allocator);
+	if (h->sessions) {
+		uint64_t so[PROFD_HEAP_FN_MAX], sc[PROFD_HEAP_FN_MAX];
+		int fd;
+
+		for (i = 0; i < PROFD_HEAP_FREE; i++) {
+			if (!offs[i])
+				continue;
+			for (j = 0; j < nd && done[j] != offs[i]; j++)
+				;
+			if (j < nd)
+				continue;
+			done[nd] = offs[i];
+			so[nd] = offs[i];
+			sc[nd] = i;
+			nd++;
+		}
+		fd = session_link(bpf_program__fd(h->skel->progs.heap_session),
+				  path, so, sc, nd, p->pid);
+		if (fd < 0)
+			return fd;
+		p->session_fds[0] = fd;
+		l = bpf_program__attach_uprobe(entry[PROFD_HEAP_FREE], false,
+					       p->pid, path,
+					       offs[PROFD_HEAP_FREE]);
+		if (!l)
+			return -errno;
+		p->links[p->nlinks++] = l;
+		return attach_cxx(h, p);
+	}
 	for (i = 0; i < PROFD_HEAP_FN_MAX; i++) {
 		if (!offs[i])
 			continue;
@@ -453,6 +564,7 @@ int heap__start(struct heap_tracker *h, pid_t pid, uint64_t sample_bytes,
 		goto out;
 	}
 	p->pid = pid;
+	p->session_fds[0] = p->session_fds[1] = -1;
 	p->start_time = ids.start_time;
 	p->generation = h->next_gen++;
 	p->sample_bytes = sample_bytes ? sample_bytes : h->lim.default_sample_bytes;
@@ -488,7 +600,7 @@ int heap__start(struct heap_tracker *h, pid_t pid, uint64_t sample_bytes,
 done:
 	snprintf(info.allocator, sizeof(info.allocator), "%s", p->allocator);
 	info.sample_bytes = p->sample_bytes;
-	info.probes = p->nlinks;
+	info.probes = p->nlinks + (p->session_fds[0] >= 0) + (p->session_fds[1] >= 0);
 	info.generation = p->generation;
 	p->last_pull_ns = now_ns(CLOCK_MONOTONIC);
 	r = 0;
