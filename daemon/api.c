@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <malloc.h>
 #include <microhttpd.h>
 
 #include "access.h"
@@ -231,6 +232,9 @@ static enum MHD_Result handle_profile(struct api *a, struct MHD_Connection *c,
 	}
 	r = session__finish(a->m, s, &buf, &len);
 	session__free(a->m, s);
+	/* Symbolizing frees a lot of short-lived memory: give it back to
+	 * the system rather than let RSS keep its high-water mark. */
+	malloc_trim(0);
 	if (r < 0) {
 		log_err_errno(r, "Failed to build the profile of pid %d: %m",
 			      req.pid);

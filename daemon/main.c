@@ -62,7 +62,8 @@ static void usage(FILE *f)
 "  --max-sessions-per-uid N concurrent sessions per user (default 8)\n"
 "  --max-hz N               highest sampling frequency (default 1000)\n"
 "  --max-stacks N           distinct stacks per session (default 65536)\n"
-"  --symbol-cache-mb N      idle symbolizer cache bound (default 64)\n"
+"  --symbol-cache-mb N      symbolizer cache bound; idle binaries beyond it\n"
+"                           are evicted (default 32)\n"
 "  --heap-sample-bytes N    default heap sampling interval (default 131072;\n"
 "                           1 tracks every allocation)\n"
 "  --heap-max-live N        live blocks tracked, all processes (default 262144)\n"
@@ -416,7 +417,7 @@ int main(int argc, char **argv)
 		.lim = { .max_sessions = 64, .max_sessions_per_uid = 8,
 			 .max_seconds = 600, .max_hz = 1000,
 			 .max_stacks = 65536 },
-		.symbol_cache_bytes = 64u << 20,
+		.symbol_cache_bytes = 32u << 20,
 		.heap = { .max_procs = 16, .max_live = 1u << 18,
 			  .default_sample_bytes = 131072,
 			  .idle_timeout_ns = 600ULL * 1000000000ULL },

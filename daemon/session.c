@@ -408,19 +408,26 @@ int session__wait(struct session_mgr *m, struct session *s, int conn_fd)
 static void wait_drained(struct session_mgr *m)
 {
 	struct timespec ts;
-	uint64_t target, one = 1;
+	uint64_t target, e, one = 1;
 	uint64_t deadline = now_ns(CLOCK_MONOTONIC) + DRAIN_TIMEOUT_NS;
 
 	ts.tv_sec = (time_t)(deadline / 1000000000ULL);
 	ts.tv_nsec = (long)(deadline % 1000000000ULL);
 	pthread_mutex_lock(&m->lock);
 	target = m->epoch + 2;
-	/* EAGAIN means a wakeup is pending already: fine to ignore. */
-	if (m->wake_fd >= 0)
-		(void)!write(m->wake_fd, &one, sizeof(one));
-	while (m->epoch < target && !m->stopping)
-		if (pthread_cond_timedwait(&m->cond, &m->lock, &ts) == ETIMEDOUT)
-			break;
+	/* Kick once per pass: the loop would otherwise only come back for
+	 * the second pass at its 50 ms timer. EAGAIN (a kick pending) is
+	 * fine to ignore. */
+	while (m->epoch < target && !m->stopping) {
+		e = m->epoch;
+		if (m->wake_fd >= 0)
+			(void)!write(m->wake_fd, &one, sizeof(one));
+		while (m->epoch == e && !m->stopping)
+			if (pthread_cond_timedwait(&m->cond, &m->lock, &ts) ==
+			    ETIMEDOUT)
+				goto out;
+	}
+out:
 	pthread_mutex_unlock(&m->lock);
 }
 

@@ -290,6 +290,16 @@ static int binary__create(struct symbolizer *s, int fd, const char *path,
 	 * bound for what it can page in or copy, plus a fixed overhead.
 	 */
 	b->cost = (size_t)size + 64 * 1024;
+	{
+		/* A separate debug file (/usr/lib/debug) is mapped too. */
+		const char *dbg = NULL;
+		struct stat st;
+
+		dwfl_module_info(b->mod, NULL, NULL, NULL, NULL, NULL, NULL,
+				 &dbg);
+		if (dbg && strcmp(dbg, path) && stat(dbg, &st) == 0)
+			b->cost += (size_t)st.st_size;
+	}
 	*ret = b;
 	return 0;
 fail:
