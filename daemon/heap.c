@@ -385,12 +385,25 @@ static int choose_allocator(struct proc *pr, char *path, size_t size,
 	return 0;
 }
 
+/* Aliases (glibc's aligned_alloc is memalign) are probed once: false
+ * and @off recorded in @done the first time, true after. */
+static bool seen_offset(uint64_t *done, unsigned *nd, uint64_t off)
+{
+	unsigned j;
+
+	for (j = 0; j < *nd; j++)
+		if (done[j] == off)
+			return true;
+	done[(*nd)++] = off;
+	return false;
+}
+
 /* Probe operator new in libstdc++, when the process has it mapped. */
 static int attach_cxx(struct heap_tracker *h, struct heap_proc *p)
 {
 	char path[PATH_MAX + 64];
 	uint64_t offs[NCXX], done[NCXX];
-	unsigned nd = 0, i, j;
+	unsigned nd = 0, i;
 	struct bpf_link *l;
 	size_t k;
 	int fd;
@@ -417,14 +430,7 @@ static int attach_cxx(struct heap_tracker *h, struct heap_proc *p)
 	}
 	close(fd);
 	for (i = 0; i < NCXX; i++) {
-		if (!offs[i])
-			continue;
-		for (j = 0; j < nd && done[j] != offs[i]; j++)
-			;
-		if (j < nd)
-			continue;
-		done[nd++] = offs[i];
-		if (h->sessions)
+		if (!offs[i] || seen_offset(done, &nd, offs[i]) || h->sessions)
 			continue;
 		l = bpf_program__attach_uprobe(h->skel->progs.heap_cxx_new,
 					       false, p->pid, path, offs[i]);
@@ -464,7 +470,7 @@ static int attach(struct heap_tracker *h, struct heap_proc *p,
 	};
 	char path[PATH_MAX + 64];
 	uint64_t done[PROFD_HEAP_FN_MAX];
-	unsigned nd = 0, i, j;
+	unsigned nd = 0, i;
 	struct bpf_link *l;
 
 	/* Through the process's root: its file, also in a container. */
@@ -474,16 +480,10 @@ static int attach(struct heap_tracker *h, struct heap_proc *p,
 		int fd;
 
 		for (i = 0; i < PROFD_HEAP_FREE; i++) {
-			if (!offs[i])
+			if (!offs[i] || seen_offset(done, &nd, offs[i]))
 				continue;
-			for (j = 0; j < nd && done[j] != offs[i]; j++)
-				;
-			if (j < nd)
-				continue;
-			done[nd] = offs[i];
-			so[nd] = offs[i];
-			sc[nd] = i;
-			nd++;
+			so[nd - 1] = offs[i];
+			sc[nd - 1] = i;
 		}
 		fd = session_link(bpf_program__fd(h->skel->progs.heap_session),
 				  path, so, sc, nd, p->pid);
@@ -499,14 +499,8 @@ static int attach(struct heap_tracker *h, struct heap_proc *p,
 		return attach_cxx(h, p);
 	}
 	for (i = 0; i < PROFD_HEAP_FN_MAX; i++) {
-		if (!offs[i])
+		if (!offs[i] || seen_offset(done, &nd, offs[i]))
 			continue;
-		/* Aliases (aligned_alloc = memalign in glibc): probe once. */
-		for (j = 0; j < nd && done[j] != offs[i]; j++)
-			;
-		if (j < nd)
-			continue;
-		done[nd++] = offs[i];
 		l = bpf_program__attach_uprobe(entry[i], false, p->pid, path,
 					       offs[i]);
 		if (!l)
