@@ -488,8 +488,19 @@ int main(int argc, char **argv)
 	n = sd_listen_fds(1);
 	if (n > 0 && sd_is_socket_unix(SD_LISTEN_FDS_START, SOCK_STREAM, 1,
 				       NULL, 0) > 0) {
+		struct sockaddr_un sa = {};
+		socklen_t sl = sizeof(sa);
+
 		ac.unix_fd = SD_LISTEN_FDS_START;
 		activated = true;
+		/* Log the path systemd bound, not our default. */
+		if (getsockname(ac.unix_fd, (struct sockaddr *)&sa, &sl) == 0 &&
+		    sa.sun_path[0]) {
+			static char path[sizeof(sa.sun_path) + 1];
+
+			memcpy(path, sa.sun_path, sizeof(sa.sun_path));
+			o.socket_path = path;
+		}
 	} else {
 		r = listen_unix(&o, &ac.unix_fd);
 		if (r == -EADDRINUSE) {
