@@ -363,7 +363,9 @@ int BPF_KPROBE(heap_free, __u64 ptr)
 		.addr = ptr,
 	};
 
-	if (ptr)
+	/* Most frees are of blocks never sampled: a lookup is lock-free,
+	 * a delete takes the bucket lock even when the key is absent. */
+	if (ptr && bpf_map_lookup_elem(&live, &k))
 		bpf_map_delete_elem(&live, &k);
 	return 0;
 }
