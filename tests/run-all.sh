@@ -5,6 +5,10 @@
 set -u
 OUTPUT=${1:-build}
 here=$(cd "$(dirname "$0")/.." && pwd)
+# go tool pprof needs a home and a cache even in a bare CI environment.
+export HOME="${HOME:-/root}"
+mkdir -p "$OUTPUT/gocache"
+export GOCACHE="${GOCACHE:-$(cd "$OUTPUT" && pwd)/gocache}"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 
