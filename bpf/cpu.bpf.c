@@ -8,6 +8,7 @@
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
 #include "profd_abi.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -19,7 +20,7 @@ struct {
 	__type(value, struct profd_target_val);
 } targets SEC(".maps");
 
-#define RINGBUF_BYTES (4 << 20)
+#define RINGBUF_BYTES (8 << 20)
 #define RINGBUF_WAKE_BYTES (RINGBUF_BYTES / 4)
 
 struct {
@@ -42,11 +43,66 @@ static __always_inline void count_err(__u32 err)
 		(*v)++;
 }
 
+/*
+ * Registers and stack for unwinding in user space. Only when the sample
+ * interrupted user code: in kernel mode ctx->regs are the kernel's.
+ */
+static __always_inline void copy_stack(struct bpf_perf_event_data *ctx,
+				       struct profd_cpu_sample_stack *ss)
+{
+	/* ctx->regs must be read directly: the verifier rewrites those
+	 * loads to the interrupted registers (a probe read would not). */
+	__u64 sp, len;
+	int i;
+
+	ss->stack_len = 0;
+	/* cs is a u16 in pt_regs, but ctx loads must be 8 bytes wide:
+	 * read its whole slot (x86-64 pt_regs word 17). CPL 3 = user. */
+	if ((((__u64 *)&ctx->regs)[17] & 3) != 3)
+		return;
+	ss->regs[0] = ctx->regs.ax;
+	ss->regs[1] = ctx->regs.dx;
+	ss->regs[2] = ctx->regs.cx;
+	ss->regs[3] = ctx->regs.bx;
+	ss->regs[4] = ctx->regs.si;
+	ss->regs[5] = ctx->regs.di;
+	ss->regs[6] = ctx->regs.bp;
+	ss->regs[7] = sp = ctx->regs.sp;
+	ss->regs[8] = ctx->regs.r8;
+	ss->regs[9] = ctx->regs.r9;
+	ss->regs[10] = ctx->regs.r10;
+	ss->regs[11] = ctx->regs.r11;
+	ss->regs[12] = ctx->regs.r12;
+	ss->regs[13] = ctx->regs.r13;
+	ss->regs[14] = ctx->regs.r14;
+	ss->regs[15] = ctx->regs.r15;
+	ss->regs[16] = ctx->regs.ip;
+	/*
+	 * Page by page, so the copy stops exactly where the stack mapping
+	 * ends (a main thread's shallow stack has little above sp, and a
+	 * read crossing the end fails whole): first up to sp's page end,
+	 * then whole pages up to PROFD_STACK_COPY.
+	 */
+	len = 4096 - (sp & 4095);
+	if (bpf_probe_read_user(ss->stack, len, (void *)sp) < 0)
+		return;
+	for (i = 0; i < PROFD_STACK_COPY / 4096 - 1; i++) {
+		if (len > PROFD_STACK_COPY - 4096)
+			break;
+		if (bpf_probe_read_user(ss->stack + len, 4096,
+					(void *)(sp + len)) < 0)
+			break;
+		len += 4096;
+	}
+	ss->stack_len = len;
+}
+
 SEC("perf_event")
 int profd_cpu_sample(struct bpf_perf_event_data *ctx)
 {
 	struct profd_target_key key = {};
 	struct profd_target_val *tv;
+	struct profd_cpu_sample_stack *ss = NULL;
 	struct profd_cpu_sample *s;
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32;
@@ -65,13 +121,18 @@ int profd_cpu_sample(struct bpf_perf_event_data *ctx)
 			return 0;
 	}
 
-	s = bpf_ringbuf_reserve(&events, sizeof(*s), 0);
+	if (tv->flags & PROFD_TARGET_STACK) {
+		ss = bpf_ringbuf_reserve(&events, sizeof(*ss), 0);
+		s = ss ? &ss->s : NULL;
+	} else {
+		s = bpf_ringbuf_reserve(&events, sizeof(*s), 0);
+	}
 	if (!s) {
 		count_err(PROFD_ERR_RINGBUF_FULL);
 		return 0;
 	}
 
-	s->kind = PROFD_EV_CPU_SAMPLE;
+	s->kind = ss ? PROFD_EV_CPU_SAMPLE_STACK : PROFD_EV_CPU_SAMPLE;
 	s->flags = 0;
 	s->time_ns = bpf_ktime_get_ns();
 	s->period_ns = ctx->sample_period;
@@ -102,6 +163,9 @@ int profd_cpu_sample(struct bpf_perf_event_data *ctx)
 		}
 		s->n_kernel = n / sizeof(__u64);
 	}
+
+	if (ss)
+		copy_stack(ctx, ss);
 
 	/*
 	 * No wakeup per sample: user space drains every 50 ms (and at each

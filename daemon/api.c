@@ -133,7 +133,7 @@ static enum MHD_Result handle_profile(struct api *a, struct MHD_Connection *c,
 	const struct session_limits *lim;
 	struct session_req req = { .uid = peer->uid, .hz = 99, .seconds = 30 };
 	struct query q = { .allowed = { "pid", "seconds", "hz", "kernel",
-					"debug" } };
+					"debug", "unwind" } };
 	const union MHD_ConnectionInfo *ci;
 	struct session *s = NULL;
 	unsigned long long v;
@@ -147,7 +147,7 @@ static enum MHD_Result handle_profile(struct api *a, struct MHD_Connection *c,
 	lim = session_mgr__limits(a->m);
 	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, check_arg, &q);
 	if (q.bad)
-		return send_text(c, 400, "unknown parameter \"%s\" (allowed: pid, seconds, hz, kernel)\n",
+		return send_text(c, 400, "unknown parameter \"%s\" (allowed: pid, seconds, hz, kernel, unwind)\n",
 				 q.bad);
 	arg = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "pid");
 	if (!arg)
@@ -177,6 +177,11 @@ static enum MHD_Result handle_profile(struct api *a, struct MHD_Connection *c,
 	if (arg && strcmp(arg, "0"))
 		return send_text(c, 400, "debug=%s: only the protobuf format (debug=0) is served\n",
 				 arg);
+	arg = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "unwind");
+	if (arg && strcmp(arg, "dwarf") && strcmp(arg, "fp"))
+		return send_text(c, 400, "bad unwind \"%s\": want dwarf (default) or fp\n",
+				 arg);
+	req.fp_only = arg && !strcmp(arg, "fp");
 
 	r = access__check(peer->uid, req.pid, &owner);
 	if (r == -ESRCH)
@@ -423,6 +428,8 @@ static enum MHD_Result handle_status(struct api *a, struct MHD_Connection *c)
 		     ",\"user_stack_errors\":%" PRIu64
 		     ",\"kernel_stack_errors\":%" PRIu64
 		     ",\"maps_refreshes\":%" PRIu64
+		     ",\"unwind\":{\"dwarf\":%" PRIu64 ",\"truncated\":%" PRIu64
+		     ",\"no_stack_copy\":%" PRIu64 ",\"errors\":%" PRIu64 "}"
 		     ",\"sampler\":{\"periods_active\":%u,\"targets_active\":%u}"
 		     ",\"symbolizer\":{\"binaries\":%" PRIu64
 		     ",\"binaries_idle\":%" PRIu64 ",\"bytes_estimate\":%" PRIu64
@@ -438,7 +445,8 @@ static enum MHD_Result handle_status(struct api *a, struct MHD_Connection *c)
 		     st.sessions_active, st.sessions_total, st.samples_total,
 		     st.samples_matched, st.samples_lost, st.samples_dropped,
 		     st.user_stack_errors, st.kernel_stack_errors,
-		     st.maps_refreshes, st.periods_active, st.targets_active,
+		     st.maps_refreshes, st.unwound, st.unwind_truncated,
+		     st.unwind_no_copy, st.unwind_errors, st.periods_active, st.targets_active,
 		     st.sym.binaries, st.sym.binaries_idle,
 		     st.sym.bytes_estimate, st.sym.bytes_max, st.sym.hits,
 		     st.sym.misses, st.sym.evictions, hs.procs, hs.live_max,

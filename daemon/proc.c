@@ -13,6 +13,7 @@
 
 #include "proc.h"
 #include "procmaps.h"
+#include "unwind.h"
 
 /* Read a whole (proc) file, up to @max bytes. 0 or -errno. */
 static int read_file(const char *path, size_t max, char **ret, size_t *ret_len)
@@ -302,6 +303,7 @@ void proc__free(struct proc *p)
 
 	if (!p)
 		return;
+	unwind__free(p->unwinder);
 	for (i = 0; i < p->nmaps; i++) {
 		sym_binary__put(p->maps[i].bin);
 		free(p->maps[i].path);

@@ -40,6 +40,7 @@ struct proc {
 	uint64_t last_refresh_ns;
 	uint64_t refreshes, open_failures;
 	bool gone;
+	struct unwinder *unwinder;	/* main loop only; NULL until needed */
 };
 
 /* Identity and credentials of a live process. */

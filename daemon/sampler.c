@@ -41,7 +41,11 @@ static int on_record(void *ctx, void *data, size_t size)
 	struct sampler *s = ctx;
 	const struct profd_cpu_sample *cs = data;
 
-	if (size < sizeof(*cs) || cs->kind != PROFD_EV_CPU_SAMPLE)
+	if (size < sizeof(*cs) ||
+	    (cs->kind != PROFD_EV_CPU_SAMPLE &&
+	     cs->kind != PROFD_EV_CPU_SAMPLE_STACK) ||
+	    (cs->kind == PROFD_EV_CPU_SAMPLE_STACK &&
+	     size < sizeof(struct profd_cpu_sample_stack)))
 		return 0;
 	s->cb(s->ctx, cs);
 	return 0;

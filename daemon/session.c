@@ -15,6 +15,7 @@
 #include "proc.h"
 #include "profile.h"
 #include "session.h"
+#include "unwind.h"
 
 /* Re-read a process's maps at most this often when an unknown address
  * shows up (a library loaded mid-window). */
@@ -155,6 +156,8 @@ static int reconcile(struct session_mgr *m)
 		}
 		if (s->req.kernel)
 			t[i].flags |= PROFD_TARGET_KERNEL;
+		if (!s->req.fp_only)
+			t[i].flags |= PROFD_TARGET_STACK;
 	}
 	if (!m->sampler)
 		return -ENODEV;
@@ -305,13 +308,49 @@ fail:
 	return r;
 }
 
+/*
+ * DWARF-unwind a sample once for every session that wants it. Returns the
+ * frame count (0: use the frame-pointer stack). Main thread, under lock.
+ */
+static unsigned unwind_sample(struct session_mgr *m, struct proc *p,
+			      const struct profd_cpu_sample *cs,
+			      uint64_t *ips, bool *truncated)
+{
+	const struct profd_cpu_sample_stack *ss = (const void *)cs;
+	int n;
+
+	if (cs->kind != PROFD_EV_CPU_SAMPLE_STACK || !ss->stack_len ||
+	    ss->stack_len > PROFD_STACK_COPY) {
+		m->st.unwind_no_copy++;
+		return 0;
+	}
+	if (!p->unwinder && unwind__new(p, &p->unwinder) < 0) {
+		m->st.unwind_errors++;
+		return 0;
+	}
+	n = unwind__stack(p->unwinder, cs->tid, (const uint64_t *)ss->regs,
+			  ss->stack, ss->stack_len, ips, PROFD_MAX_USER_FRAMES,
+			  truncated);
+	if (n <= 0) {
+		m->st.unwind_errors++;
+		return 0;
+	}
+	m->st.unwound++;
+	if (*truncated)
+		m->st.unwind_truncated++;
+	return (unsigned)n;
+}
+
 void session_mgr__on_sample(void *ctx, const struct profd_cpu_sample *cs)
 {
 	struct session_mgr *m = ctx;
-	struct proc *checked = NULL;
+	struct proc *checked = NULL, *unwound = NULL;
+	uint64_t dw[PROFD_MAX_USER_FRAMES];
 	struct session *s;
 	uint16_t nu = cs->n_user, nk = cs->n_kernel;
-	uint32_t flags = 0;
+	uint32_t flags = 0, dflags = 0;
+	unsigned ndw = 0;
+	bool trunc = false;
 
 	if (nu > PROFD_MAX_USER_FRAMES)
 		nu = PROFD_MAX_USER_FRAMES;
@@ -325,6 +364,10 @@ void session_mgr__on_sample(void *ctx, const struct profd_cpu_sample *cs)
 	pthread_mutex_lock(&m->lock);
 	m->st.samples_total++;
 	for (s = m->sessions; s; s = s->next) {
+		const uint64_t *ips = (const uint64_t *)cs->user_ips;
+		uint16_t n = nu;
+		uint32_t f = flags;
+
 		if (s->closed || s->req.pid != (pid_t)cs->tgid ||
 		    s->period_ns != cs->period_ns ||
 		    cs->time_ns < s->start_ns || cs->time_ns >= s->end_ns)
@@ -337,9 +380,22 @@ void session_mgr__on_sample(void *ctx, const struct profd_cpu_sample *cs)
 					  MAPS_REFRESH_NS) == 1)
 				m->st.maps_refreshes++;
 		}
+		if (!s->req.fp_only) {
+			if (unwound != s->proc) {
+				unwound = s->proc;
+				ndw = unwind_sample(m, s->proc, cs, dw, &trunc);
+				dflags = flags & ~AGG_F_USER_TRUNC;
+				if (trunc)
+					dflags |= AGG_F_USER_TRUNC;
+			}
+			if (ndw) {
+				ips = dw;
+				n = (uint16_t)ndw;
+				f = dflags;
+			}
+		}
 		m->st.samples_matched++;
-		if (aggregate__add(s->agg, cs->tid, cs->comm, flags,
-				   (const uint64_t *)cs->user_ips, nu,
+		if (aggregate__add(s->agg, cs->tid, cs->comm, f, ips, n,
 				   (const uint64_t *)cs->kernel_ips,
 				   s->req.kernel ? nk : 0, 1,
 				   s->period_ns) == -ENOSPC)

@@ -34,6 +34,7 @@ struct session_req {
 	unsigned seconds;
 	unsigned hz;
 	bool kernel;
+	bool fp_only;			/* frame pointers only, no DWARF */
 	uid_t uid;			/* the caller */
 };
 
@@ -44,6 +45,7 @@ struct session_mgr_stats {
 	uint64_t samples_dropped;	/* distinct-stack tables full */
 	uint64_t user_stack_errors, kernel_stack_errors;
 	uint64_t maps_refreshes;
+	uint64_t unwound, unwind_truncated, unwind_no_copy, unwind_errors;
 	unsigned periods_active, targets_active;
 	struct symbolizer_stats sym;
 };

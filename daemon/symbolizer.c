@@ -41,6 +41,7 @@ struct sym_binary {
 	char build_id[SYM_BUILD_ID_MAX + 1];
 	char *path;
 	size_t cost;
+	int fd;				/* ours, for unwinders to report */
 
 	pthread_mutex_t lock;		/* serialises libdw use */
 	Dwfl *dwfl;
@@ -87,6 +88,8 @@ static void binary__destroy(struct sym_binary *b)
 {
 	if (b->dwfl)
 		dwfl_end(b->dwfl);
+	if (b->fd >= 0)
+		close(b->fd);
 	pthread_mutex_destroy(&b->lock);
 	free(b->segs);
 	free(b->cus);
@@ -247,6 +250,7 @@ static int binary__create(struct symbolizer *s, int fd, const char *path,
 	pthread_mutex_init(&b->lock, NULL);
 	b->s = s;
 	b->refs = 1;
+	b->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
 	snprintf(b->key, sizeof(b->key), "%s", key);
 	snprintf(b->build_id, sizeof(b->build_id), "%s", build_id);
 	b->path = strdup(path);
@@ -408,6 +412,11 @@ void sym_binary__put(struct sym_binary *b)
 	pthread_mutex_unlock(&s->lock);
 	for (i = 0; i < nv; i++)
 		binary__destroy(victims[i]);
+}
+
+int sym_binary__fd(const struct sym_binary *b)
+{
+	return b->fd;
 }
 
 void sym_binary__info(const struct sym_binary *b, struct sym_binary_info *ret)

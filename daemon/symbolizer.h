@@ -60,6 +60,10 @@ void sym_binary__put(struct sym_binary *b);
 
 void sym_binary__info(const struct sym_binary *b, struct sym_binary_info *ret);
 
+/* An fd of the binary's file, owned by @b (valid while referenced), or
+ * -1. Dup it to hand it to a library that takes ownership. */
+int sym_binary__fd(const struct sym_binary *b);
+
 /*
  * sym_binary__lookup() - frames for the code at @file_offset in the binary,
  * innermost (inlined) first, the real function last. Strings live as long

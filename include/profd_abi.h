@@ -33,6 +33,12 @@ struct profd_target_key {
 
 /* Value of the targets map. */
 #define PROFD_TARGET_KERNEL (1u << 0)	/* also record kernel stacks */
+#define PROFD_TARGET_STACK  (1u << 1)	/* copy user regs + stack (DWARF) */
+
+/* User stack bytes copied per sample for DWARF unwinding. perf copies
+ * 8 KiB by default; recursive library code (glibc's qsort) needs more. */
+#define PROFD_STACK_COPY 16384
+#define PROFD_NREGS 17	/* x86-64 DWARF registers 0..16 (rax..r15, rip) */
 
 struct profd_target_val {
 	__u32 flags;
@@ -41,6 +47,7 @@ struct profd_target_val {
 
 enum profd_event_kind {
 	PROFD_EV_CPU_SAMPLE = 1,
+	PROFD_EV_CPU_SAMPLE_STACK,	/* struct profd_cpu_sample_stack */
 	PROFD_EV_KIND_MAX,
 };
 
@@ -67,6 +74,20 @@ struct profd_cpu_sample {
 	char comm[PROFD_COMM_LEN];	/* thread name */
 	__u64 user_ips[PROFD_MAX_USER_FRAMES];
 	__u64 kernel_ips[PROFD_MAX_KERNEL_FRAMES];
+};
+
+/*
+ * A CPU sample with what DWARF unwinding needs: the interrupted user
+ * registers (DWARF order) and a copy of the stack from sp up. stack_len 0
+ * when the sample hit kernel mode or the stack could not be read: the
+ * frame-pointer stack in the header stands.
+ */
+struct profd_cpu_sample_stack {
+	struct profd_cpu_sample s;
+	__u64 regs[PROFD_NREGS];
+	__u32 stack_len;
+	__u32 pad;
+	__u8 stack[PROFD_STACK_COPY];
 };
 
 /* Per-CPU error counters, indexed by enum profd_err. */

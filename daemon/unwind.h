@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * unwind: complete user stacks without frame pointers, from a sample's
+ * registers and stack copy, with libdwfl's unwinder (CFI from .eh_frame or
+ * .debug_frame; its x86-64 backend falls back to frame pointers where there
+ * is no CFI, so Go and -fno-omit-frame-pointer code mix in).
+ *
+ * One Dwfl per process, its modules reported at their load addresses from
+ * the process's captured mappings (so an exited process still unwinds),
+ * rebuilt when the mappings change. CFI is parsed once per module and
+ * cached by libdw. Single-threaded: the main loop owns every unwinder.
+ */
+#ifndef PROFD_UNWIND_H
+#define PROFD_UNWIND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proc.h"
+
+struct unwinder;
+
+int unwind__new(struct proc *p, struct unwinder **ret);
+void unwind__free(struct unwinder *u);
+
+/*
+ * unwind__stack() - unwind one sample of thread @tid. @regs are the x86-64
+ * DWARF registers 0..16; @stack holds @len bytes from regs[7] (sp) up.
+ * Fills @ips (leaf first: the sampled pc, then return addresses) and
+ * returns how many, or -errno. *ret_truncated is set when the walk ended
+ * before the outermost frame (stack copy exhausted, no unwind info, or
+ * @max reached).
+ */
+int unwind__stack(struct unwinder *u, uint32_t tid, const uint64_t *regs,
+		  const uint8_t *stack, size_t len, uint64_t *ips,
+		  unsigned max, bool *ret_truncated);
+
+#endif /* PROFD_UNWIND_H */
