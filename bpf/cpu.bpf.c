@@ -43,40 +43,43 @@ static __always_inline void count_err(__u32 err)
 		(*v)++;
 }
 
-/*
- * Registers and stack for unwinding in user space. Only when the sample
- * interrupted user code: in kernel mode ctx->regs are the kernel's.
- */
+/* Registers and stack for unwinding in user space. */
 static __always_inline void copy_stack(struct bpf_perf_event_data *ctx,
 				       struct profd_cpu_sample_stack *ss)
 {
-	/* ctx->regs must be read directly: the verifier rewrites those
-	 * loads to the interrupted registers (a probe read would not). */
+	struct pt_regs *u;
 	__u64 sp, len;
 	int i;
 
+	/*
+	 * The user registers saved at the top of the task's kernel stack:
+	 * where the timer interrupt left user code, or, for a sample in the
+	 * kernel (a syscall, a fault), where user code will resume. (ctx->regs
+	 * are the interrupted kernel's in the second case.)
+	 */
+	u = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 	ss->stack_len = 0;
-	/* cs is a u16 in pt_regs, but ctx loads must be 8 bytes wide:
-	 * read its whole slot (x86-64 pt_regs word 17). CPL 3 = user. */
-	if ((((__u64 *)&ctx->regs)[17] & 3) != 3)
+	if (!u)
 		return;
-	ss->regs[0] = ctx->regs.ax;
-	ss->regs[1] = ctx->regs.dx;
-	ss->regs[2] = ctx->regs.cx;
-	ss->regs[3] = ctx->regs.bx;
-	ss->regs[4] = ctx->regs.si;
-	ss->regs[5] = ctx->regs.di;
-	ss->regs[6] = ctx->regs.bp;
-	ss->regs[7] = sp = ctx->regs.sp;
-	ss->regs[8] = ctx->regs.r8;
-	ss->regs[9] = ctx->regs.r9;
-	ss->regs[10] = ctx->regs.r10;
-	ss->regs[11] = ctx->regs.r11;
-	ss->regs[12] = ctx->regs.r12;
-	ss->regs[13] = ctx->regs.r13;
-	ss->regs[14] = ctx->regs.r14;
-	ss->regs[15] = ctx->regs.r15;
-	ss->regs[16] = ctx->regs.ip;
+	ss->regs[0] = u->ax;
+	ss->regs[1] = u->dx;
+	ss->regs[2] = u->cx;
+	ss->regs[3] = u->bx;
+	ss->regs[4] = u->si;
+	ss->regs[5] = u->di;
+	ss->regs[6] = u->bp;
+	ss->regs[7] = u->sp;
+	ss->regs[8] = u->r8;
+	ss->regs[9] = u->r9;
+	ss->regs[10] = u->r10;
+	ss->regs[11] = u->r11;
+	ss->regs[12] = u->r12;
+	ss->regs[13] = u->r13;
+	ss->regs[14] = u->r14;
+	ss->regs[15] = u->r15;
+	ss->regs[16] = u->ip;
+	sp = ss->regs[7];
+
 	/*
 	 * Page by page, so the copy stops exactly where the stack mapping
 	 * ends (a main thread's shallow stack has little above sp, and a

@@ -548,13 +548,13 @@ int api__start(const struct api_config *cfg, struct session_mgr *m,
 				MHD_USE_INTERNAL_POLLING_THREAD |
 				MHD_USE_ERROR_LOG,
 			0, NULL, NULL, handler, a,
+			MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 			MHD_OPTION_LISTEN_SOCKET, fds[i],
 			MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
 			/* Idle clients (slowloris) are dropped; a request
 			 * waiting out its window is not idle. */
 			MHD_OPTION_CONNECTION_TIMEOUT, 30u,
 			MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768,
-			MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 			MHD_OPTION_END);
 		if (!a->d[n]) {
 			api__stop(a);

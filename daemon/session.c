@@ -392,6 +392,10 @@ void session_mgr__on_sample(void *ctx, const struct profd_cpu_sample *cs)
 				ips = dw;
 				n = (uint16_t)ndw;
 				f = dflags;
+			} else {
+				/* No DWARF walk: the frame-pointer stack, of
+				 * unknown completeness — never shown as whole. */
+				f |= AGG_F_USER_TRUNC;
 			}
 		}
 		m->st.samples_matched++;
