@@ -44,7 +44,7 @@ CFLAGS += -fsanitize=$(SAN) -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=$(SAN)
 endif
 
-DAEMON_LIBS := $(shell pkg-config --libs libbpf libelf libdw libprotobuf-c libmicrohttpd zlib libsystemd 2>/dev/null) -lpthread -lm
+DAEMON_LIBS := $(shell pkg-config --libs libbpf libelf libdw libprotobuf-c libmicrohttpd zlib libsystemd 2>/dev/null) -lpthread -lm -lstdc++
 CLIENT_LIBS := $(shell pkg-config --libs libcurl libprotobuf-c zlib 2>/dev/null)
 
 BPF_CFLAGS := -g -O2 -target bpf -Wall -D__TARGET_ARCH_$(ARCH) \
@@ -54,10 +54,10 @@ BPF_CFLAGS := -g -O2 -target bpf -Wall -D__TARGET_ARCH_$(ARCH) \
 # and linked into both the daemon and the tests.
 CORE_SRCS := daemon/procmaps.c daemon/pprof.c daemon/aggregate.c \
 	     daemon/kallsyms.c daemon/symbolizer.c daemon/strtab.c daemon/proc.c daemon/elfsyms.c \
+	     daemon/unwind.c \
 	     common/pprof_read.c
 DAEMON_SRCS := daemon/main.c daemon/log.c daemon/sampler.c \
 	       daemon/session.c daemon/api.c daemon/profile.c daemon/access.c daemon/heap.c \
-	       daemon/unwind.c \
 	       $(CORE_SRCS)
 CLIENT_SRCS := client/profctl.c common/pprof_read.c
 GEN_PB := $(OUTPUT)/gen/profile.pb-c.c

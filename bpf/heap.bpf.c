@@ -73,12 +73,26 @@ struct {
 	__type(value, struct profd_heap_allocs_val);
 } allocs SEC(".maps");
 
+/*
+ * Allocation stacks by content hash. Not a STACK_TRACE map: that one is a
+ * fixed bucket array whose bpf_get_stackid fails when two stacks share a
+ * bucket (~1 in 8 with 2k stacks in 8k buckets). A real hash table only
+ * fills; entries are allocated as used (no preallocation).
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_STACK_TRACE);
-	__uint(max_entries, 8192);
-	__uint(key_size, sizeof(__u32));
-	__uint(value_size, PROFD_MAX_USER_FRAMES * sizeof(__u64));
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, __u64);
+	__type(value, struct profd_heap_frames);
 } stacks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct profd_heap_frames);
+} stack_scratch SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -127,6 +141,37 @@ static __always_inline bool should_sample(__u64 id, __u64 mean, __u64 size)
 	return true;
 }
 
+/* Walk the user stack into the stacks map; its key (0 on failure). */
+static __always_inline __u64 record_stack(struct pt_regs *ctx)
+{
+	struct profd_heap_frames *f;
+	__u32 zero = 0;
+	__u64 h = 1469598103934665603ULL;
+	long n;
+	int i;
+
+	f = bpf_map_lookup_elem(&stack_scratch, &zero);
+	if (!f)
+		return 0;
+	n = bpf_get_stack(ctx, f->ips, sizeof(f->ips), BPF_F_USER_STACK);
+	if (n <= 0)
+		return 0;
+	f->n = (__u64)n / sizeof(__u64);
+	for (i = 0; i < PROFD_MAX_USER_FRAMES; i++) {
+		if (i >= f->n)
+			break;
+		h = (h ^ f->ips[i]) * 1099511628211ULL;
+	}
+	h = (h ^ f->n) * 1099511628211ULL;
+	if (!h)
+		h = 1;
+	/* -EEXIST: the same stack is there already. */
+	if (bpf_map_update_elem(&stacks, &h, f, BPF_NOEXIST) < 0 &&
+	    !bpf_map_lookup_elem(&stacks, &h))
+		return 0;
+	return h;
+}
+
 /*
  * Returns 0 when the return probe has work (a record or a nesting level
  * was left), 1 when it has none: a uprobe session then skips it.
@@ -169,16 +214,15 @@ static __always_inline int on_entry(struct pt_regs *ctx, __u32 fn, __u64 size,
 	np.old_ptr = track_old ? old_ptr : 0;
 	np.memptr = memptr;
 	np.stack.tgid = tgid;
-	np.stack.stack_id = -1;
+	np.stack.stack_hash = 0;
 	if (np.sampled) {
 		/* At entry the frame-pointer walk starts in the caller's
 		 * caller: the caller's return address is at [sp]. */
 		if (bpf_probe_read_user(&np.stack.caller, sizeof(__u64),
 					(void *)PT_REGS_SP(ctx)) < 0)
 			count_err(PROFD_HEAP_ERR_READ);
-		np.stack.stack_id = bpf_get_stackid(ctx, &stacks,
-						    BPF_F_USER_STACK);
-		if (np.stack.stack_id < 0)
+		np.stack.stack_hash = record_stack(ctx);
+		if (!np.stack.stack_hash)
 			count_err(PROFD_HEAP_ERR_STACK);
 	}
 	if (bpf_map_update_elem(&pending, &id, &np, BPF_ANY) < 0)

@@ -100,7 +100,8 @@ int access__peer(int fd, struct peer *ret)
 	return 0;
 }
 
-int access__check(uid_t uid, pid_t pid, uid_t *ret_owner)
+int access__check(uid_t uid, pid_t pid, uid_t *ret_owner,
+		  struct proc_ids *ret_ids)
 {
 	struct proc_ids ids;
 	int r;
@@ -108,6 +109,8 @@ int access__check(uid_t uid, pid_t pid, uid_t *ret_owner)
 	r = proc__read_ids(pid, &ids);
 	if (r < 0)
 		return r;
+	if (ret_ids)
+		*ret_ids = ids;
 	if (uid == 0)
 		return 0;
 	if (ids.ruid == uid && ids.euid == uid && ids.suid == uid)

@@ -29,6 +29,9 @@ int access__peer(int fd, struct peer *ret);
  * access__check() - may @uid profile @pid? 0, -ESRCH (no such process) or
  * -EACCES with the owner's uid in *ret_owner.
  */
-int access__check(uid_t uid, pid_t pid, uid_t *ret_owner);
+struct proc_ids;
+/* *ret_ids (may be NULL) gets the process's identity when it exists. */
+int access__check(uid_t uid, pid_t pid, uid_t *ret_owner,
+		  struct proc_ids *ret_ids);
 
 #endif /* PROFD_ACCESS_H */

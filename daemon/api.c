@@ -11,6 +11,7 @@
 #include "access.h"
 #include "api.h"
 #include "log.h"
+#include "proc.h"
 
 struct api {
 	struct session_mgr *m;
@@ -127,6 +128,26 @@ static int parse_bool(const char *s, bool *ret)
 	return -EINVAL;
 }
 
+/*
+ * A thread id or a kernel thread would give an empty profile: say so.
+ * Returns true when an error was sent.
+ */
+static bool not_a_process(struct MHD_Connection *c, pid_t pid,
+			  const struct proc_ids *ids)
+{
+	if (ids->kthread) {
+		send_text(c, 400, "pid %d is a kernel thread (%s): it has no user space to profile; profile a user process with kernel=1 to see kernel frames\n",
+			  pid, ids->comm);
+		return true;
+	}
+	if (ids->tgid > 0 && ids->tgid != pid) {
+		send_text(c, 400, "pid %d is a thread of process %d: profile pid %d (its samples carry tid=%d for -tagfocus)\n",
+			  pid, ids->tgid, ids->tgid, pid);
+		return true;
+	}
+	return false;
+}
+
 static enum MHD_Result handle_profile(struct api *a, struct MHD_Connection *c,
 				      const struct peer *peer)
 {
@@ -136,6 +157,8 @@ static enum MHD_Result handle_profile(struct api *a, struct MHD_Connection *c,
 					"debug", "unwind" } };
 	const union MHD_ConnectionInfo *ci;
 	struct session *s = NULL;
+	struct proc_ids ids;
+	bool sent;
 	unsigned long long v;
 	const char *arg;
 	void *buf = NULL;
@@ -183,9 +206,11 @@ static enum MHD_Result handle_profile(struct api *a, struct MHD_Connection *c,
 				 arg);
 	req.fp_only = arg && !strcmp(arg, "fp");
 
-	r = access__check(peer->uid, req.pid, &owner);
+	r = access__check(peer->uid, req.pid, &owner, &ids);
 	if (r == -ESRCH)
 		return send_text(c, 404, "no such process: pid %d\n", req.pid);
+	if (r == 0 && (sent = not_a_process(c, req.pid, &ids)))
+		return MHD_YES;
 	if (r == -EACCES)
 		return send_text(c, 403, "permission denied: uid %u may not profile pid %d (owned by uid %u); only root or the process's owner may\n",
 				 (unsigned)peer->uid, req.pid, (unsigned)owner);
@@ -261,6 +286,7 @@ static enum MHD_Result heap_args(struct api *a, struct MHD_Connection *c,
 					"debug", "gc" } };
 	unsigned long long v;
 	const char *arg;
+	struct proc_ids ids;
 	uid_t owner = 0;
 	int r;
 
@@ -295,9 +321,11 @@ static enum MHD_Result heap_args(struct api *a, struct MHD_Connection *c,
 	if (arg && strcmp(arg, "0"))
 		return send_text(c, 400, "debug=%s: only the protobuf format (debug=0) is served\n",
 				 arg);
-	r = access__check(peer->uid, *ret_pid, &owner);
+	r = access__check(peer->uid, *ret_pid, &owner, &ids);
 	if (r == -ESRCH)
 		return send_text(c, 404, "no such process: pid %d\n", *ret_pid);
+	if (r == 0 && not_a_process(c, *ret_pid, &ids))
+		return MHD_YES;
 	if (r == -EACCES)
 		return send_text(c, 403, "permission denied: uid %u may not track pid %d (owned by uid %u); only root or the process's owner may\n",
 				 (unsigned)peer->uid, *ret_pid, (unsigned)owner);

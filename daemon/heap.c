@@ -24,7 +24,7 @@
 #include "profile.h"
 
 _Static_assert(sizeof(struct profd_heap_live_key) == 16, "live key");
-_Static_assert(sizeof(struct profd_heap_stack) == 16, "heap stack");
+_Static_assert(sizeof(struct profd_heap_stack) == 24, "heap stack");
 
 #define MAX_LINKS (2 * PROFD_HEAP_FN_MAX + 2 * 8)
 
@@ -265,33 +265,58 @@ static void purge_tgid(int fd, size_t key_size, __u32 tgid)
 	free(del);
 }
 
-/* Drop stack-map entries no remaining allocs entry refers to. */
+static int cmp_u64(const void *a, const void *b)
+{
+	const uint64_t *x = a, *y = b;
+
+	return *x < *y ? -1 : *x > *y;
+}
+
+/* Drop stacks no remaining allocs entry refers to (every live block's
+ * stack is also in allocs). */
 static void purge_stacks(struct heap_tracker *h)
 {
 	int afd = bpf_map__fd(h->skel->maps.allocs);
 	int sfd = bpf_map__fd(h->skel->maps.stacks);
 	struct profd_heap_stack k, nk;
-	unsigned char *used;
-	__u32 id, max = bpf_map__max_entries(h->skel->maps.stacks);
+	uint64_t *used = NULL, *nu, *del = NULL, key, next;
+	size_t n = 0, cap = 0, nd = 0, dcap = 0, i;
 	bool have = false;
 
-	used = calloc(max, 1);
-	if (!used)
-		return;
 	while (bpf_map_get_next_key(afd, have ? &k : NULL, &nk) == 0) {
-		if (nk.stack_id >= 0 && (__u32)nk.stack_id < max)
-			used[nk.stack_id] = 1;
 		k = nk;
 		have = true;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 256;
+			nu = realloc(used, cap * sizeof(*used));
+			if (!nu)
+				goto out;
+			used = nu;
+		}
+		used[n++] = nk.stack_hash;
 	}
-	/* Stack ids are dense indices below max_entries: probe each. */
-	for (id = 0; id < max; id++) {
-		__u64 frame[PROFD_MAX_USER_FRAMES];
-
-		if (!used[id] && bpf_map_lookup_elem(sfd, &id, frame) == 0)
-			(void)bpf_map_delete_elem(sfd, &id);
+	if (n)
+		qsort(used, n, sizeof(*used), cmp_u64);
+	have = false;
+	while (bpf_map_get_next_key(sfd, have ? &key : NULL, &next) == 0) {
+		key = next;
+		have = true;
+		if (n && bsearch(&next, used, n, sizeof(*used), cmp_u64))
+			continue;
+		if (nd == dcap) {
+			dcap = dcap ? dcap * 2 : 256;
+			nu = realloc(del, dcap * sizeof(*del));
+			if (!nu)
+				goto out;
+			del = nu;
+		}
+		del[nd++] = next;
 	}
+	for (i = 0; i < nd; i++)
+		(void)bpf_map_delete_elem(sfd, &del[i]);
+out:
 	free(used);
+	free(del);
 }
 
 /* Detach and forget @p. Under lock. */
@@ -629,11 +654,13 @@ static int still_tracked(struct heap_tracker *h, pid_t pid, uint64_t gen)
 
 	pthread_mutex_lock(&h->lock);
 	p = find(h, pid);
-	if (h->stopping || !p || p->generation != gen)
-		r = -ECANCELED;
-	else if (proc__read_ids(pid, &ids) < 0 ||
+	if (h->stopping || ((!p || p->generation != gen) &&
+			    proc__read_ids(pid, &ids) == 0))
+		r = -ECANCELED;	/* stopped while the process lives on */
+	else if (!p || p->generation != gen ||
+		 proc__read_ids(pid, &ids) < 0 ||
 		 ids.start_time != p->start_time)
-		r = -ESRCH;
+		r = -ESRCH;	/* the process exited (and was released) */
 	pthread_mutex_unlock(&h->lock);
 	return r;
 }
@@ -667,8 +694,7 @@ int heap__wait(struct heap_tracker *h, pid_t pid, uint64_t generation,
 }
 
 struct rec {
-	__s32 stack_id;
-	__u32 pad;
+	__u64 stack_hash;
 	__u64 caller;
 	int64_t alloc_n, alloc_b, inuse_n, inuse_b;
 };
@@ -677,8 +703,8 @@ static int cmp_rec(const void *a, const void *b)
 {
 	const struct rec *x = a, *y = b;
 
-	if (x->stack_id != y->stack_id)
-		return x->stack_id < y->stack_id ? -1 : 1;
+	if (x->stack_hash != y->stack_hash)
+		return x->stack_hash < y->stack_hash ? -1 : 1;
 	return x->caller < y->caller ? -1 : x->caller > y->caller;
 }
 
@@ -721,7 +747,7 @@ static int collect(struct heap_tracker *h, __u32 tgid, struct rec **ret,
 		if (lk.tgid != tgid || bpf_map_lookup_elem(lfd, &lk, &lv) < 0)
 			continue;
 		memset(&r, 0, sizeof(r));
-		r.stack_id = lv.stack.stack_id;
+		r.stack_hash = lv.stack.stack_hash;
 		r.caller = lv.stack.caller;
 		r.inuse_n = 1;
 		r.inuse_b = (int64_t)lv.size;
@@ -735,7 +761,7 @@ static int collect(struct heap_tracker *h, __u32 tgid, struct rec **ret,
 		if (ak.tgid != tgid || bpf_map_lookup_elem(afd, &ak, &av) < 0)
 			continue;
 		memset(&r, 0, sizeof(r));
-		r.stack_id = ak.stack_id;
+		r.stack_hash = ak.stack_hash;
 		r.caller = ak.caller;
 		r.alloc_n = (int64_t)av.count;
 		r.alloc_b = (int64_t)av.bytes;
@@ -801,16 +827,16 @@ int heap__snapshot(struct heap_tracker *h, pid_t pid, bool allocs_default,
 	sfd = bpf_map__fd(h->skel->maps.stacks);
 	for (i = 0; i < n; i++) {
 		uint64_t *s = ips + i * (PROFD_MAX_USER_FRAMES + 1);
-		__u64 frames[PROFD_MAX_USER_FRAMES] = {};
+		struct profd_heap_frames fr;
 		unsigned k = 0, j;
 
 		/* [caller from [sp], then the walk past the allocator]. */
 		if (v[i].caller)
 			s[k++] = v[i].caller;
-		if (v[i].stack_id >= 0 &&
-		    bpf_map_lookup_elem(sfd, &v[i].stack_id, frames) == 0) {
-			for (j = 1; j < PROFD_MAX_USER_FRAMES && frames[j]; j++)
-				s[k++] = frames[j];
+		if (v[i].stack_hash &&
+		    bpf_map_lookup_elem(sfd, &v[i].stack_hash, &fr) == 0) {
+			for (j = 1; j < fr.n && j < PROFD_MAX_USER_FRAMES; j++)
+				s[k++] = fr.ips[j];
 		}
 		e[i].ips = s;
 		e[i].n = k;
@@ -862,16 +888,20 @@ out:
 
 void heap__gc(struct heap_tracker *h)
 {
-	uint64_t now = now_ns(CLOCK_MONOTONIC);
 	struct heap_proc *p, *next;
 	struct proc_ids ids;
+	uint64_t now;
 
 	pthread_mutex_lock(&h->lock);
+	/* Read the clock under the lock: a start or pull that held it set
+	 * last_pull_ns after any earlier reading. */
+	now = now_ns(CLOCK_MONOTONIC);
 	for (p = h->procs; p; p = next) {
 		next = p->next;
 		if (proc__read_ids(p->pid, &ids) < 0 ||
 		    ids.start_time != p->start_time ||
-		    now - p->last_pull_ns > h->lim.idle_timeout_ns)
+		    (now > p->last_pull_ns &&
+		     now - p->last_pull_ns > h->lim.idle_timeout_ns))
 			release(h, p);
 	}
 	pthread_mutex_unlock(&h->lock);
@@ -910,7 +940,9 @@ size_t heap__procs_json(struct heap_tracker *h, char *buf, size_t size)
 			     PRIu64 ",\"probes\":%u,\"tracked_seconds\":%.1f,"
 			     "\"idle_seconds\":%.1f}",
 			     len > 1 ? "," : "", p->pid, p->allocator,
-			     p->sample_bytes, p->nlinks,
+			     p->sample_bytes,
+			     p->nlinks + (p->session_fds[0] >= 0) +
+				     (p->session_fds[1] >= 0),
 			     (double)(now - p->started_ns) / 1e9,
 			     (double)(now - p->last_pull_ns) / 1e9);
 		if (n < 0 || (size_t)n >= size - len - 1)

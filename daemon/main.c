@@ -213,12 +213,13 @@ bad:
 	return -EINVAL;
 }
 
+static int libbpf_verbose;
+
 static int libbpf_print(enum libbpf_print_level level, const char *fmt,
 			va_list ap)
 {
-	if (level == LIBBPF_DEBUG && log__level() < LOG_LEVEL_DEBUG)
-		return 0;
-	if (level != LIBBPF_WARN && log__level() < LOG_LEVEL_DEBUG)
+	/* Warnings always; libbpf's chatter only with -vv. */
+	if (level != LIBBPF_WARN && libbpf_verbose < 2)
 		return 0;
 	return vfprintf(stderr, fmt, ap);
 }
@@ -439,6 +440,7 @@ int main(int argc, char **argv)
 		return 2;
 	if (o.verbose)
 		log__set_level(LOG_LEVEL_DEBUG);
+	libbpf_verbose = o.verbose;
 	libbpf_set_print(libbpf_print);
 
 	/* Signals go to the signalfd; block them before any thread starts. */
@@ -547,6 +549,9 @@ out:
 		session_mgr__shutdown(m);
 	if (heap)
 		heap__shutdown(heap);
+	/* Let waiting requests send their 503 before the server stops. */
+	if (m)
+		session_mgr__wait_idle(m, 2000);
 	api__stop(api);
 	heap__free(heap);
 	if (ac.tcp_fd >= 0)

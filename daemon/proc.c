@@ -96,10 +96,14 @@ int proc__read_ids(pid_t pid, struct proc_ids *ret)
 		if (lp)
 			memcpy(ids.comm, lp + 1, cl);
 	}
-	/* field 3 (state) starts at p + 2; starttime is field 22 */
-	for (field = 2, p++; *p && field < 22; p++)
-		if (*p == ' ')
-			field++;
+	/* field 3 (state) starts at p + 2; flags is field 9, starttime 22 */
+	for (field = 2, p++; *p && field < 22; p++) {
+		if (*p != ' ')
+			continue;
+		field++;
+		if (field == 9)	/* PF_KTHREAD */
+			ids.kthread = (strtoull(p + 1, NULL, 10) & 0x00200000) != 0;
+	}
 	ids.start_time = strtoull(p, NULL, 10);
 	free(buf);
 	buf = NULL;
@@ -108,6 +112,8 @@ int proc__read_ids(pid_t pid, struct proc_ids *ret)
 	r = read_file(path, 1 << 16, &buf, &len);
 	if (r < 0)
 		goto out;
+	p = strstr(buf, "\nTgid:");
+	ids.tgid = p ? (pid_t)strtol(p + 6, NULL, 10) : pid;
 	p = strstr(buf, "\nUid:");
 	if (!p || sscanf(p + 5, "%u %u %u", &ids.ruid, &ids.euid,
 			 &ids.suid) != 3) {

@@ -46,6 +46,8 @@ struct proc {
 /* Identity and credentials of a live process. */
 struct proc_ids {
 	uint64_t start_time;
+	pid_t tgid;			/* != pid: @pid is a thread */
+	bool kthread;			/* a kernel thread: no user space */
 	uid_t ruid, euid, suid;
 	char comm[16];
 };

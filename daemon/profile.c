@@ -10,7 +10,12 @@
 #include "profile.h"
 #include "strtab.h"
 
-#define KERNEL_TAG (1ULL << 63)	/* marks kernel addresses in loc_ids */
+#define KERNEL_TAG (1ULL << 63)
+
+/* libstdc++'s demangler (C linkage): readable C++ names in Function.name,
+ * the mangled one stays in system_name. */
+extern char *__cxa_demangle(const char *mangled, char *buf, size_t *len,
+			    int *status);	/* marks kernel addresses in loc_ids */
 
 struct builder {
 	struct proc *proc;
@@ -124,7 +129,7 @@ static int64_t user_loc(struct builder *b, uint64_t addr, uint64_t alt)
 		}
 		for (i = 0; i < n; i++) {
 			const char *name = frames[i].func, *at;
-			char buf[512];
+			char buf[512], *dem;
 
 			if (!name) {
 				snprintf(buf, sizeof(buf), "0x%" PRIx64, addr);
@@ -137,8 +142,17 @@ static int64_t user_loc(struct builder *b, uint64_t addr, uint64_t alt)
 					 (int)(at - name), name);
 				name = buf;
 			}
+			dem = NULL;
+			if (name[0] == '_' && name[1] == 'Z') {
+				int st = -1;
+
+				dem = __cxa_demangle(name, NULL, NULL, &st);
+				if (st == 0 && dem)
+					name = dem;
+			}
 			r = pprof__add_function(b->pp, name, frames[i].func,
 						frames[i].file, frames[i].start_line);
+			free(dem);
 			if (r < 0) {
 				sym_binary__put(m.bin);
 				return r;

@@ -637,3 +637,22 @@ const struct session_limits *session_mgr__limits(struct session_mgr *m)
 {
 	return &m->lim;
 }
+
+void session_mgr__wait_idle(struct session_mgr *m, unsigned timeout_ms)
+{
+	unsigned waited = 0, active;
+
+	for (;;) {
+		pthread_mutex_lock(&m->lock);
+		active = m->st.sessions_active;
+		pthread_mutex_unlock(&m->lock);
+		if (!active || waited >= timeout_ms)
+			break;
+		usleep(20 * 1000);
+		waited += 20;
+	}
+	/* The response is queued when the session is freed; give the
+	 * connection thread a moment to write it. */
+	if (waited)
+		usleep(100 * 1000);
+}

@@ -62,6 +62,8 @@ void session_mgr__set_sampler(struct session_mgr *m, struct sampler *s,
 void session_mgr__drained(struct session_mgr *m);
 /* Wake and fail every waiting session: the daemon is stopping. */
 void session_mgr__shutdown(struct session_mgr *m);
+/* Wait (bounded) until no session is open, after a shutdown. */
+void session_mgr__wait_idle(struct session_mgr *m, unsigned timeout_ms);
 const struct session_limits *session_mgr__limits(struct session_mgr *m);
 void session_mgr__stats(struct session_mgr *m, struct session_mgr_stats *ret);
 /* JSON array of active sessions into @buf. Returns length written. */

@@ -126,12 +126,20 @@ struct profd_heap_proc {
 	__u64 sample_bytes;	/* mean sampling interval; <= 1: every block */
 };
 
-/* An allocation's stack: a stack map id plus the caller's return address,
- * read at [sp] on entry because the frame-pointer walk skips it there. */
+/* An allocation's stack: the key of its frames in the heap_stacks map
+ * plus the caller's return address, read at [sp] on entry because the
+ * frame-pointer walk skips it there. */
 struct profd_heap_stack {
 	__u32 tgid;
-	__s32 stack_id;		/* < 0: stack not recorded */
+	__u32 pad;
+	__u64 stack_hash;	/* 0: stack not recorded */
 	__u64 caller;		/* return address into the allocator's caller */
+};
+
+/* Value of the heap_stacks map (key: stack_hash). */
+struct profd_heap_frames {
+	__u64 n;
+	__u64 ips[PROFD_MAX_USER_FRAMES];
 };
 
 struct profd_heap_live_key {

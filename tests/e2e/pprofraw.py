@@ -118,7 +118,8 @@ _SAMPLE_RE = re.compile(r"^\s*(-?\d+(?:\s+-?\d+)*):\s*((?:\d+\s*)*)$")
 _LOC_RE = re.compile(r"^\s*(\d+): (0x[0-9a-f]+|0) (?:M=(\d+) )?(\[F\] )?(.*)$")
 _LINE_RE = re.compile(r"^(.*) (\S*):(-?\d+) s=(-?\d+)(?:\(.*\))?$")
 _MAP_RE = re.compile(r"^(\d+): (0x[0-9a-f]+|0)/(0x[0-9a-f]+|0)/(0x[0-9a-f]+|0) (.*)$")
-_LABEL_RE = re.compile(r"(?:^|\s)([^\s:\[\]]+):\[([^\]]*)\]")
+# Keys may contain "::" (pprof's own, e.g. pprof::base in -diff_base output).
+_LABEL_RE = re.compile(r"(?:^|\s)((?:[^\s:\[\]]|::)+):\[([^\]]*)\]")
 
 
 class RawParseError(Exception):

@@ -1,5 +1,6 @@
 #!/bin/sh
-# End-to-end tests: build the workloads, then run the Python tests against
+# End-to-end tests: build the workloads, then run the Python tests (CPU and
+# heap, test_cpu.py and test_heap.py, through run_all.py) against
 # $OUTPUT/profd and $OUTPUT/profctl. Needs root (BPF), gcc, go, curl, setpriv.
 #   tests/e2e/run.sh [OUTPUT]            (OUTPUT defaults to build)
 #   E2E_ONLY=split,inline tests/e2e/run.sh build   run a subset (test name substrings)
@@ -23,10 +24,16 @@ $CC -O1 -fno-inline $NOOPT -pthread -o "$E/threads" "$W/threads.c"
 $CC -O1 -fno-inline $NOOPT -shared -fPIC -Wl,--build-id -o "$E/libhot.so" "$W/libhot.c"
 $CC -O1 -fno-inline $NOOPT -o "$E/uselib" "$W/uselib.c" -ldl
 $CC -O2 $NOOPT -o "$E/inline" "$W/inline.c"
+# Heap workloads: -fno-builtin so that GCC keeps every malloc/free pair.
+$CC -O1 -fno-inline -fno-builtin $NOOPT -pthread -o "$E/heapwl" "$W/heapwl.c"
+${CXX:-g++} -O1 -fno-inline $NOOPT -o "$E/heapcpp" "$W/heapcpp.cc"
+# No frame pointers anywhere: what DWARF unwinding is for.
+$CC -O2 -g -fomit-frame-pointer -fno-optimize-sibling-calls -pthread -o "$E/nofp" "$W/nofp.c"
 
 mkdir -p "$E/gocache" "$E/gopath"
 (cd "$W" && GOCACHE="$E/gocache" GOPATH="$E/gopath" GO111MODULE=off GOFLAGS= \
 	go build -o "$E/gohot" gohot.go)
 
 [ -n "${E2E_BUILD_ONLY:-}" ] && exit 0
-exec python3 "$HERE/test_cpu.py" --output "$OUTPUT" --src "$HERE" "$@"
+# One runner for test_cpu.py and test_heap.py: one closing "e2e: N passed, M failed".
+exec python3 "$HERE/run_all.py" --output "$OUTPUT" --src "$HERE" "$@"

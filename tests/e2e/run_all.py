@@ -1,0 +1,95 @@
+#!/usr/bin/env python3
+"""Runs the whole e2e suite, CPU (test_cpu.py), heap (test_heap.py) and
+DWARF unwinding (test_unwind.py), in
+one unittest runner, so that it ends with one line
+`e2e: N passed, M failed` (run by tests/e2e/run.sh).
+
+  python3 tests/e2e/run_all.py --output build [--src tests/e2e] [-k NAME]...
+  E2E_ONLY=heap,split ...     only tests whose id contains one of these
+
+The helpers (daemon, workloads, HTTP, profile parsing) live in test_cpu.py;
+test_heap.py uses them through that module, whose globals (OUTPUT, E2E,
+ART, PROFD, ...) are set here exactly as test_cpu.main() sets them.
+"""
+
+import argparse
+import os
+import signal
+import sys
+import time
+import unittest
+
+sys.dont_write_bytecode = True  # keep the source tree clean
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import test_cpu  # noqa: E402
+import test_heap  # noqa: E402
+import test_unwind  # noqa: E402
+
+
+def test_classes(module):
+    """The module's TestCase classes that have tests, in definition order."""
+    out = []
+    for v in vars(module).values():
+        if (isinstance(v, type) and issubclass(v, unittest.TestCase) and v.__module__ == module.__name__
+                and unittest.TestLoader().getTestCaseNames(v)):
+            out.append(v)
+    return out
+
+
+def configure(output, src):
+    """Sets test_cpu's globals (used by test_cpu's and test_heap's tests)."""
+    c = test_cpu
+    c.OUTPUT = os.path.abspath(output)
+    c.E2E = os.path.join(c.OUTPUT, "e2e")
+    c.SRC = os.path.abspath(src)
+    c.ART = os.path.join(c.E2E, "artifacts")
+    os.makedirs(c.ART, exist_ok=True)
+    os.makedirs(os.path.join(c.E2E, "pprof-tmp"), exist_ok=True)
+    c.PROFD = os.path.join(c.OUTPUT, "profd")
+    c.PROFCTL = os.path.join(c.OUTPUT, "profctl")
+
+
+def run(classes, only):
+    def handler(signum, frame):
+        test_cpu._kill_all()
+        sys.exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+    suite = unittest.TestSuite()
+    loader = unittest.TestLoader()
+    for cls in classes:
+        for t in loader.loadTestsFromTestCase(cls):
+            if not only or any(o in t.id() for o in only):
+                suite.addTest(t)
+    t0 = time.monotonic()
+    runner = unittest.TextTestRunner(stream=sys.stdout, verbosity=2, resultclass=test_cpu.Result)
+    res = runner.run(suite)
+    test_cpu._kill_all()
+    # As in test_cpu.main(): a test passed only if it ran and succeeded.
+    passed = res.passed
+    failed = suite.countTestCases() - passed
+    failed += sum(1 for t, _ in res.errors if "tearDownClass" in str(t))
+    print("artifacts (profiles, -raw dumps, profd logs): %s" % test_cpu.ART)
+    print("time: %.0f s" % (time.monotonic() - t0))
+    print("e2e: %d passed, %d failed" % (passed, failed))
+    sys.exit(1 if failed or passed == 0 else 0)
+
+
+def main(modules=(test_cpu, test_heap, test_unwind)):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--output", default="build")
+    ap.add_argument("--src", default=os.path.dirname(os.path.abspath(__file__)))
+    ap.add_argument("-k", action="append", default=[], help="run tests whose id contains this (repeatable)")
+    args = ap.parse_args()
+    configure(args.output, args.src)
+    only = args.k + [s for s in os.environ.get("E2E_ONLY", "").split(",") if s]
+    classes = []
+    for m in modules:
+        classes.extend(test_classes(m))
+    run(classes, only)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,981 @@
+#!/usr/bin/env python3
+"""End-to-end tests of profd's heap profiles (run by tests/e2e/run.sh,
+through run_all.py, together with test_cpu.py).
+
+  python3 tests/e2e/test_heap.py --output build [-k NAME]...   (heap only)
+
+Reuses test_cpu.py's helpers: one profd per test class (Daemon), every
+process in its own session and killed at the end (spawn/kill), profiles
+checked with `go tool pprof -symbolize=none -raw` parsed by pprofraw.py
+(Prof), artifacts in $OUTPUT/e2e/artifacts/.
+
+Workloads (workloads/heapwl.c, workloads/heapcpp.cc) are driven by
+commands on stdin: they print "<name> ready", and for each line run that
+command and print "done <command>", so tracking starts before the measured
+allocations. With sample_bytes=1 (every allocation tracked) the truth per
+leaf function (the allocator's caller) is exact; see TRUTH_* below.
+"""
+
+import json
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import unittest
+
+sys.dont_write_bytecode = True  # keep the source tree clean
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import test_cpu as cpu  # noqa: E402
+from test_cpu import (  # noqa: E402
+    NOBODY, Prof, ProfdTest, Response, UnixHTTPConnection, as_nobody, dead_pid, go_env, kill, spawn)
+
+HEAP_TYPES = [("alloc_objects", "count"), ("alloc_space", "bytes"),
+              ("inuse_objects", "count"), ("inuse_space", "bytes")]
+AO, AS, IO, IS = range(4)  # value indexes
+DEFAULT_SAMPLE_BYTES = 131072
+
+# Truth of heapwl's commands: leaf function -> (alloc_objects, alloc_space,
+# inuse_objects, inuse_space), every allocation tracked (sample_bytes=1).
+TRUTH_BASIC = {
+    "keep_a": (100, 100000, 100, 100000),
+    "keep_b": (50, 50 * 4096, 50, 50 * 4096),
+    "churn": (1000, 64000, 0, 0),
+    "do_calloc": (20, 20000, 20, 20000),
+    # malloc(16), then realloc_step grows it 32 -> ... -> 4096: every
+    # realloc call allocates its new block (8 calls, 32+...+4096 bytes);
+    # the block each call frees is the previous one, so live is one block
+    # of 4096 attributed to the last realloc's caller, and realloc_first's
+    # 16 bytes are no longer in use.
+    "realloc_first": (1, 16, 0, 0),
+    "realloc_step": (8, sum(2 ** k for k in range(5, 13)), 1, 4096),
+    "do_posix_memalign": (5, 1280, 5, 1280),
+    "do_aligned_alloc": (3, 1536, 3, 1536),  # same address as memalign in glibc
+    "do_memalign": (4, 1536, 4, 1536),
+    "do_valloc": (2, 2000, 2, 2000),
+    "do_reallocarray": (6, 1800, 6, 1800),
+}
+TRUTH_GROW = {"grow_more": (10, 100000, 10, 100000)}
+# Thread A allocates, thread B frees.
+TRUTH_THREADS = {"thr_produce": (500, 100000, 0, 0)}
+# free_pre frees 39 blocks allocated before tracking (nothing to show, and
+# nothing negative); pre_grow realloc()s the 40th to 5000 bytes.
+TRUTH_FREE_PRE = {"pre_grow": (1, 5000, 1, 5000)}
+HEAPWL_FUNCTIONS = (set(TRUTH_BASIC) | set(TRUTH_GROW) | set(TRUTH_THREADS) | set(TRUTH_FREE_PRE)
+                    | {"pre_alloc", "free_pre", "thr_consume", "big_keep", "big_churn", "leak_small",
+                       "st_leaf", "st_walk", "st_a", "st_b", "many_stacks"})
+# heapwl "stacks": 2^11 allocations of 100 bytes in st_leaf, each from its
+# own call stack (st_walk recursing through st_a / st_b by the bits of i).
+STACKS_N = 2048
+# heapcpp "basic" (operator new / new[] / delete).
+TRUTH_CPP = {
+    "cpp_keep": (40, 40 * 256, 40, 40 * 256),
+    "cpp_churn": (200, 200 * 256, 0, 0),
+    "cpp_array": (10, 10000, 10, 10000),
+}
+
+# --------------------------------------------------------------------------
+# workloads driven over stdin
+# --------------------------------------------------------------------------
+
+
+class CmdWorkload:
+    """heapwl / heapcpp from $OUTPUT/e2e, in its own session, killed at the
+    end; safety deadline argv[1] seconds (SIGALRM). cmd() sends a command and
+    waits for "done <command>"."""
+
+    def __init__(self, name="heapwl", seconds=60, user=None, exe=None):
+        exe = exe or os.path.join(cpu.E2E, name)
+        cmd = [exe, str(seconds)]
+        if user is not None:
+            cmd = ["setpriv", "--reuid=%d" % user, "--regid=%d" % user, "--clear-groups"] + cmd
+        self.name = name
+        self.proc = spawn(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.pid = self.proc.pid  # setpriv execs: same pid
+        self.lines = queue.Queue()
+        self.out = []
+        threading.Thread(target=self._read, daemon=True).start()
+        self.expect("%s ready" % name, 10)
+
+    def _read(self):
+        try:
+            for raw in self.proc.stdout:
+                line = raw.decode(errors="replace").rstrip("\n")
+                self.out.append(line)
+                self.lines.put(line)
+        except (OSError, ValueError):
+            pass
+        self.lines.put(None)
+
+    def expect(self, want, timeout):
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            try:
+                line = self.lines.get(timeout=max(left, 0.01))
+            except queue.Empty:
+                raise AssertionError("%s: no %r within %.0f s (output %r)" % (self.name, want, timeout, self.out))
+            if line is None:
+                err = b""
+                try:
+                    self.proc.wait(2)
+                    err = self.proc.stderr.read()
+                except Exception:
+                    pass
+                raise AssertionError("%s exited (%s) before %r: %r %s"
+                                     % (self.name, self.proc.returncode, want, self.out, err.decode(errors="replace")))
+            if line == want:
+                return line
+            # Anything else (a reply to another command) is skipped; all
+            # output stays in self.out.
+
+    def send(self, command):
+        self.proc.stdin.write((command + "\n").encode())
+        self.proc.stdin.flush()
+
+    def cmd(self, command, timeout=30):
+        self.send(command)
+        self.expect("done %s" % command, timeout)
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def stop(self):
+        kill(self.proc)
+        try:
+            self.proc.stdin.close()
+        except (OSError, ValueError):
+            pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+# --------------------------------------------------------------------------
+# the heap API
+# --------------------------------------------------------------------------
+
+
+def http_req(sock_path, method, path, timeout=30):
+    t0 = time.monotonic()
+    c = UnixHTTPConnection(sock_path, timeout)
+    try:
+        c.request(method, path)
+        r = c.getresponse()
+        body = r.read()
+        headers = {k.lower(): v for k, v in r.getheaders()}
+        return Response(r.status, headers, body, time.monotonic() - t0)
+    finally:
+        c.close()
+
+
+def heap_start(tc, daemon, pid, sample_bytes=None, expect=200):
+    q = "pid=%d" % pid + ("&sample_bytes=%d" % sample_bytes if sample_bytes is not None else "")
+    r = http_req(daemon.sock, "POST", "/v1/heap/start?" + q)
+    tc.assertEqual(r.status, expect, "POST /v1/heap/start?%s: %r\n--- profd log:\n%s" % (q, r, daemon.log_tail()))
+    return r
+
+
+def heap_stop(tc, daemon, pid, expect=200):
+    r = http_req(daemon.sock, "POST", "/v1/heap/stop?pid=%d" % pid)
+    tc.assertEqual(r.status, expect, "POST /v1/heap/stop?pid=%d: %r" % (pid, r))
+    return r
+
+
+def heap_status(daemon):
+    st = daemon.status()
+    if "heap" not in st:
+        raise AssertionError("/v1/status has no heap: %r" % st)
+    return st["heap"]
+
+
+def wait_tracked(tc, daemon, want, timeout):
+    deadline = time.monotonic() + timeout
+    h = None
+    while time.monotonic() < deadline:
+        h = heap_status(daemon)
+        if h.get("tracked") == want:
+            return h
+        time.sleep(0.1)
+    tc.fail("heap.tracked did not become %d within %.1f s: %s" % (want, timeout, json.dumps(h)))
+
+
+def save(name, body):
+    path = os.path.join(cpu.ART, "%s.pb.gz" % name)
+    with open(path, "wb") as f:
+        f.write(body)
+    return path
+
+
+def heap_get(daemon, pid, kind="heap", seconds=0, sample_bytes=None, extra="", timeout=None):
+    q = "pid=%d" % pid
+    if seconds is not None:
+        q += "&seconds=%s" % seconds
+    if sample_bytes is not None:
+        q += "&sample_bytes=%d" % sample_bytes
+    q += extra
+    return daemon.get("/debug/pprof/%s?%s" % (kind, q), timeout=timeout or (seconds or 0) + 30)
+
+
+def heap_fetch(tc, daemon, pid, name, kind="heap", seconds=0, sample_bytes=None, extra=""):
+    """GET a heap/allocs profile, assert 200 and a valid profile; Prof."""
+    r = heap_get(daemon, pid, kind, seconds, sample_bytes, extra)
+    if r.status != 200:
+        raise AssertionError("GET %s?pid=%d: HTTP %d %s: %s\n--- profd log:\n%s"
+                             % (kind, pid, r.status, r.headers.get("content-type"), r.text()[:1000], daemon.log_tail()))
+    ct = r.headers.get("content-type", "")
+    tc.assertTrue(ct.startswith("application/octet-stream"), "content-type %r" % ct)
+    tc.assertEqual(r.body[:2], b"\x1f\x8b", "profile is not gzipped")
+    return Prof(save(name, r.body), pid=pid)
+
+
+_MANGLED = re.compile(r"^_Z(\d+)")
+
+
+def plain(fn):
+    """A function's bare name: profd demangles C++ names (cpp_keep() for
+    _Z8cpp_keepv; the mangled one is the system_name), so drop a trailing
+    parameter list; a still-mangled simple name is reduced too."""
+    m = _MANGLED.match(fn)
+    if m:
+        n = int(m.group(1))
+        return fn[m.end():m.end() + n]
+    if fn.endswith(")") and "(" in fn and not fn.startswith("operator"):
+        return fn[:fn.index("(")]
+    return fn
+
+
+def fnames(sample):
+    return [plain(f) for f in sample.functions()]
+
+
+def leaf_name(sample):
+    fns = fnames(sample)
+    return fns[0] if fns else "?"
+
+
+def by_leaf(prof):
+    """leaf function -> [alloc_objects, alloc_space, inuse_objects, inuse_space]."""
+    out = {}
+    for s in prof.samples:
+        fn = leaf_name(s)
+        acc = out.setdefault(fn, [0, 0, 0, 0])
+        for i in range(4):
+            acc[i] += s.values[i]
+    return out
+
+
+def pprof(*args, timeout=60):
+    r = subprocess.run(["go", "tool", "pprof", "-symbolize=none"] + list(args),
+                       capture_output=True, text=True, env=go_env(), timeout=timeout)
+    if r.returncode != 0:
+        raise AssertionError("go tool pprof %s failed (%d): %s" % (" ".join(args), r.returncode, r.stderr[-2000:]))
+    return r.stdout
+
+
+_TOP_ROW = re.compile(r"^\s*(-?[\d.]+)(\S*)\s+-?[\d.]+%\s+-?[\d.]+%\s+(-?[\d.]+)(\S*)\s+-?[\d.]+%\s+(.+?)\s*$")
+
+
+def top_rows(text):
+    """`go tool pprof -top` -> [(flat value, unit, function)]."""
+    rows = []
+    for line in text.splitlines():
+        m = _TOP_ROW.match(line)
+        if m:
+            rows.append((float(m.group(1)), m.group(2), m.group(5)))
+    return rows
+
+
+class HeapTest(ProfdTest):
+    daemon_args = ()
+
+    def setUp(self):
+        # The previous test's workloads were killed; profd's GC (each
+        # second) untracks them.
+        wait_tracked(self, self.daemon, 0, 3)
+
+    def check_heap_profile(self, prof, pid, period, kind="heap"):
+        """Checks every heap profile must pass (as a subTest)."""
+        with self.subTest(check="common heap profile checks"):
+            self._check_heap_profile(prof, pid, period, kind)
+
+    def _check_heap_profile(self, prof, pid, period, kind):
+        raw, pb = prof.raw, prof.proto
+        ex = prof.excerpt
+        self.assertEqual(raw.sample_types, HEAP_TYPES, ex())
+        self.assertEqual([(t["type"], t["unit"]) for t in pb["sample_type"]], HEAP_TYPES)
+        self.assertEqual(raw.period_type, ("space", "bytes"), ex())
+        self.assertEqual(raw.period, period, "period (the sampling interval)\n" + ex())
+        want_dflt = "alloc_space" if kind == "allocs" else None
+        self.assertEqual(pb["default_sample_type"], want_dflt, "default_sample_type of %s" % kind)
+        self.assertGreater(pb["time_nanos"], 0, "time_nanos unset")
+        for s in raw.samples:
+            self.assertEqual(s.num_label("pid"), pid, "pid label of %r" % s)
+            self.assertTrue(all(v >= 0 for v in s.values), "negative value in %r\n%s" % (s, ex()))
+            self.assertTrue(any(s.values), "all-zero sample %r" % s)
+            if period == 1:
+                self.assertLessEqual(s.values[IO], s.values[AO], "inuse > alloc objects in %r" % s)
+        for s in pb["sample"]:
+            kinds = {lb["key"]: ("str" if lb["str"] is not None else "num") for lb in s["label"]}
+            self.assertEqual(kinds.get("pid"), "num", "pid label kind in %r" % s["label"])
+        # Our workloads' frames are symbolized with file:line, flagged.
+        for loc in raw.locations.values():
+            m = raw.mapping_of(loc)
+            if m is None or not m.file.startswith(cpu.E2E):
+                continue
+            self.assertIn("[FN]", m.bits, "mapping %r lacks has_functions" % m)
+            self.assertTrue(loc.lines, "unsymbolized location %r in %s" % (loc, m.file))
+            for ln in loc.lines:
+                self.assertTrue(ln.function and ln.function != "??", "no function in %r" % loc)
+                if plain(ln.function) in HEAPWL_FUNCTIONS | set(TRUTH_CPP) | {"main"}:
+                    self.assertTrue(ln.file.startswith(cpu.SRC) and ln.line > 0,
+                                    "no file:line of our source in %r" % loc)
+
+    def check_truth(self, prof, truth, what=""):
+        """Exact values per leaf function (sample_bytes=1); their stacks
+        reach main (but those of the threads' functions)."""
+        got = by_leaf(prof)
+        bad = []
+        for fn, want in sorted(truth.items()):
+            g = tuple(got.get(fn, (0, 0, 0, 0)))
+            if g != tuple(want):
+                bad.append("%-18s got %s want %s" % (fn, g, tuple(want)))
+        self.assertFalse(bad, "%swrong totals (alloc_objects, alloc_space, inuse_objects, inuse_space):\n  %s\n%s"
+                         % (what, "\n  ".join(bad), prof.excerpt(80)))
+        # Every stack of these functions reaches main.
+        for s in prof.samples:
+            fn = leaf_name(s)
+            if fn in truth and fn not in TRUTH_THREADS:
+                self.assertIn("main", fnames(s)[1:], "stack of %s does not reach main: %r" % (fn, s))
+
+    def check_absent(self, prof, functions):
+        fns = set()
+        for s in prof.samples:
+            fns.update(fnames(s))
+        self.assertFalse(fns & set(functions), "unexpected %s in profile\n%s"
+                         % (sorted(fns & set(functions)), prof.excerpt(80)))
+
+    def proc_status(self, pid):
+        for p in heap_status(self.daemon).get("procs", []):
+            if p.get("pid") == pid:
+                return p
+        return None
+
+
+# --------------------------------------------------------------------------
+# exact profiles (sample_bytes=1)
+# --------------------------------------------------------------------------
+
+
+class HeapProfiles(HeapTest):
+
+    def test_exact_truth(self):
+        """heapwl basic + threads + free_pre at sample_bytes=1: exact per function."""
+        with CmdWorkload() as w:
+            r = heap_start(self, self.daemon, w.pid, sample_bytes=1)
+            self.assertIn("started", r.text())
+            self.assertIn("libc.so.6", r.text(), "allocator should be glibc's: %r" % r.text())
+            ps = self.proc_status(w.pid)
+            self.assertIsNotNone(ps, "pid %d not in status heap.procs" % w.pid)
+            self.assertEqual(ps["sample_bytes"], 1, ps)
+            self.assertIn("libc.so.6", ps["allocator"], ps)
+            self.assertGreaterEqual(ps["probes"], 1, ps)
+            # Idempotent.
+            r2 = heap_start(self, self.daemon, w.pid, sample_bytes=1)
+            self.assertIn("already", r2.text())
+            self.assertEqual(heap_status(self.daemon)["tracked"], 1)
+            w.cmd("basic")
+            w.cmd("threads")
+            w.cmd("free_pre")
+            prof = heap_fetch(self, self.daemon, w.pid, "heap-exact")
+            allocs = heap_fetch(self, self.daemon, w.pid, "heap-exact-allocs", kind="allocs")
+            h = heap_status(self.daemon)
+        self.check_heap_profile(prof, w.pid, 1)
+        self.check_heap_profile(allocs, w.pid, 1, kind="allocs")
+        truth = dict(TRUTH_BASIC, **TRUTH_THREADS, **TRUTH_FREE_PRE)
+        self.check_truth(prof, truth)
+        self.check_truth(allocs, truth, "allocs: ")
+        # Allocated before tracking: not in the profile, nothing negative.
+        self.check_absent(prof, ["pre_alloc", "free_pre", "thr_consume"])
+        for key in ("dropped_live_full", "dropped_allocs_full", "stack_errors", "read_errors"):
+            self.assertEqual(h.get(key), 0, "heap.%s: %s" % (key, json.dumps(h)))
+        # Stacks: the threads' through producer/start_thread, the others
+        # through basic to main.
+        for s in prof.samples:
+            fns = fnames(s)
+            if fns and fns[0] in TRUTH_BASIC:
+                self.assertEqual(fns[1:3], ["basic", "main"] if fns[0] not in ("realloc_first", "realloc_step")
+                                 else ["realloc_chain", "basic"], "stack %r" % s)
+            if fns and fns[0] == "thr_produce":
+                self.assertEqual(fns[1], "producer", "stack %r" % s)
+        # The leaf line is the call's line in heapwl.c.
+        for s in prof.samples:
+            lf = s.leaf()
+            if lf and lf.function in truth:
+                self.assertTrue(lf.file.endswith("/heapwl.c"), "%r" % s)
+
+        # go tool pprof -top on each sample type: the right function on top.
+        want_top = {"inuse_space": "keep_b", "inuse_objects": "keep_a", "alloc_space": "keep_b",
+                    "alloc_objects": "churn"}
+        for idx, fn in want_top.items():
+            out = pprof("-top", "-sample_index=%s" % idx, prof.path)
+            self.assertIn("Type: %s" % idx, out, out)
+            rows = top_rows(out)
+            self.assertTrue(rows, "no rows in -top -sample_index=%s:\n%s" % (idx, out))
+            self.assertEqual(rows[0][2], fn, "-top -sample_index=%s:\n%s" % (idx, out))
+        # allocs: alloc_space is the default.
+        out = pprof("-top", allocs.path)
+        self.assertIn("Type: alloc_space", out, out)
+
+    def test_cpp_new_delete(self):
+        """heapcpp: operator new / new[] / delete, exact totals, stacks to main."""
+        with CmdWorkload("heapcpp") as w:
+            r = heap_start(self, self.daemon, w.pid, sample_bytes=1)
+            w.cmd("basic")
+            prof = heap_fetch(self, self.daemon, w.pid, "heap-cpp")
+        self.check_heap_profile(prof, w.pid, 1)
+        # libstdc++ has no frame pointers: from inside malloc, the function
+        # that called new is lost (the leaf would be operator new, then its
+        # caller's caller). profd probes libstdc++'s operator new and takes
+        # the stack at its entry ([sp] = the caller of new), so the caller
+        # of new is the leaf; without those probes per-caller attribution
+        # would need DWARF unwinding through libstdc++.
+        # Must hold in any case: the totals of all new'd blocks are exact,
+        # and every such stack reaches main.
+        new_fns = ("operator new", "_Znwm", "_Znam")
+
+        def is_new(s):
+            fns = fnames(s)
+            return any(f.startswith(new_fns) for f in fns) or any(f in TRUTH_CPP for f in fns)
+
+        got = [0, 0, 0, 0]
+        for s in prof.samples:
+            if is_new(s):
+                for i in range(4):
+                    got[i] += s.values[i]
+                self.assertIn("main", fnames(s), "stack of a new'd block does not reach main: %r" % s)
+        want = [sum(v[i] for v in TRUTH_CPP.values()) for i in range(4)]
+        self.assertEqual(got, want, "totals of new'd blocks (alloc_objects, alloc_space, inuse_objects, "
+                         "inuse_space)\n%s" % prof.excerpt(80))
+        # Per caller of new (needs the operator new probes).
+        self.check_truth(prof, TRUTH_CPP)
+        self.check_absent(prof, [f for f in ("operator new(unsigned long)", "operator new[](unsigned long)",
+                                             "_Znwm", "_Znam")])
+
+    def test_diff_base(self):
+        """Snapshot, grow (10 x 10000 in grow_more), snapshot: -diff_base shows the growth."""
+        with CmdWorkload() as w:
+            heap_start(self, self.daemon, w.pid, sample_bytes=1)
+            w.cmd("basic")
+            p1 = heap_fetch(self, self.daemon, w.pid, "heap-diff-1")
+            w.cmd("grow")
+            p2 = heap_fetch(self, self.daemon, w.pid, "heap-diff-2")
+        self.check_heap_profile(p1, w.pid, 1)
+        self.check_heap_profile(p2, w.pid, 1)
+        self.check_absent(p1, ["grow_more"])
+        self.check_truth(p2, dict(TRUTH_BASIC, **TRUTH_GROW))
+        # -raw of the difference: base samples negated; net per leaf.
+        raw = pprof("-raw", "-diff_base=" + p1.path, p2.path)
+        with open(p2.path + ".diff.raw.txt", "w") as f:
+            f.write(raw)
+        import pprofraw
+        diff = pprofraw.parse_raw(raw)
+        net = {}
+        for s in diff.samples:
+            acc = net.setdefault(leaf_name(s), [0, 0, 0, 0])
+            for i in range(4):
+                acc[i] += s.values[i]
+        nonzero = {fn: v for fn, v in net.items() if any(v)}
+        self.assertEqual(nonzero, {"grow_more": list(TRUTH_GROW["grow_more"])}, "net -diff_base:\n" + raw[:3000])
+        out = pprof("-top", "-unit=B", "-sample_index=inuse_space", "-diff_base=" + p1.path, p2.path)
+        rows = [r for r in top_rows(out) if r[0] != 0]
+        self.assertTrue(rows and rows[0][2] == "grow_more" and rows[0][0] == 100000 and rows[0][1] == "B",
+                        "-top -diff_base:\n%s" % out)
+
+    def test_many_distinct_stacks(self):
+        """2048 allocations from 2048 distinct stacks: each keeps its whole stack (to main)."""
+        with CmdWorkload() as w:
+            heap_start(self, self.daemon, w.pid, sample_bytes=1)
+            h0 = heap_status(self.daemon)
+            w.cmd("stacks")
+            prof = heap_fetch(self, self.daemon, w.pid, "heap-stacks")
+            h1 = heap_status(self.daemon)
+        self.check_heap_profile(prof, w.pid, 1)
+        got = by_leaf(prof)
+        self.assertEqual(got.get("st_leaf"), [STACKS_N, STACKS_N * 100, STACKS_N, STACKS_N * 100],
+                         "st_leaf totals\n" + prof.excerpt())
+        leaf = [s for s in prof.samples if leaf_name(s) == "st_leaf"]
+        cut = [s for s in leaf if "main" not in fnames(s)]
+        stacks = {tuple(fnames(s)) for s in leaf}
+        self.assertFalse(cut, "%d of %d st_leaf samples lost their stack above the leaf (%d blocks); "
+                         "heap.stack_errors %s -> %s; e.g. %r; comments %r"
+                         % (len(cut), len(leaf), sum(s.values[0] for s in cut), h0.get("stack_errors"),
+                            h1.get("stack_errors"), cut[0] if cut else None, prof.raw.comments))
+        self.assertEqual(len(stacks), STACKS_N, "distinct st_leaf stacks")
+
+    def test_implicit_start_with_seconds(self):
+        """GET heap?seconds=2 on an untracked pid tracks it for 2 s; allocations in the window count."""
+        with CmdWorkload() as w:
+            res = {}
+
+            def pull():
+                try:
+                    res["r"] = heap_get(self.daemon, w.pid, seconds=2, sample_bytes=1)
+                except BaseException as e:
+                    res["r"] = e
+
+            t = threading.Thread(target=pull)
+            t0 = time.monotonic()
+            t.start()
+            wait_tracked(self, self.daemon, 1, 1.5)
+            w.cmd("basic")
+            t.join(40)
+            r = res.get("r")
+            self.assertIsInstance(r, Response, "pull: %r" % r)
+            self.assertEqual(r.status, 200, "%r" % r)
+            self.assertGreaterEqual(time.monotonic() - t0, 1.9, "the snapshot came before the 2 s")
+            prof = Prof(save("heap-implicit", r.body), pid=w.pid)
+            # Still tracked afterwards: a second request is immediate.
+            t1 = time.monotonic()
+            again = heap_get(self.daemon, w.pid, seconds=5)
+            self.assertEqual(again.status, 200, "%r" % again)
+            self.assertLess(time.monotonic() - t1, 2, "snapshot of a tracked pid should be immediate")
+        self.check_heap_profile(prof, w.pid, 1)
+        self.check_truth(prof, TRUTH_BASIC)
+
+    def test_two_pids(self):
+        """Two pids tracked at once: each profile has its own exact numbers, no cross-talk."""
+        with CmdWorkload() as w1, CmdWorkload() as w2:
+            heap_start(self, self.daemon, w1.pid, sample_bytes=1)
+            heap_start(self, self.daemon, w2.pid, sample_bytes=1)
+            self.assertEqual(heap_status(self.daemon)["tracked"], 2)
+            w1.cmd("basic")
+            w2.cmd("grow")
+            w2.cmd("threads")
+            p1 = heap_fetch(self, self.daemon, w1.pid, "heap-two-1")
+            p2 = heap_fetch(self, self.daemon, w2.pid, "heap-two-2")
+        self.check_heap_profile(p1, w1.pid, 1)
+        self.check_heap_profile(p2, w2.pid, 1)
+        self.check_truth(p1, TRUTH_BASIC)
+        self.check_truth(p2, dict(TRUTH_GROW, **TRUTH_THREADS))
+        self.check_absent(p1, list(TRUTH_GROW) + list(TRUTH_THREADS))
+        self.check_absent(p2, list(TRUTH_BASIC))
+
+    def test_concurrent_pulls(self):
+        """Two clients pull the same tracked pid at once: both 200, same numbers."""
+        with CmdWorkload() as w:
+            heap_start(self, self.daemon, w.pid, sample_bytes=1)
+            w.cmd("basic")
+            res = [None, None]
+            barrier = threading.Barrier(2)
+
+            def pull(i):
+                try:
+                    barrier.wait(5)
+                    res[i] = heap_get(self.daemon, w.pid, seconds=0)
+                except BaseException as e:
+                    res[i] = e
+
+            ts = [threading.Thread(target=pull, args=(i,)) for i in range(2)]
+            for t in ts:
+                t.start()
+            for t in ts:
+                t.join(40)
+        profs = []
+        for i, r in enumerate(res):
+            self.assertIsInstance(r, Response, "pull %d: %r" % (i, r))
+            self.assertEqual(r.status, 200, "pull %d: %r" % (i, r))
+            profs.append(Prof(save("heap-concurrent-%d" % i, r.body), pid=w.pid))
+        for p in profs:
+            self.check_heap_profile(p, w.pid, 1)
+            self.check_truth(p, TRUTH_BASIC)
+
+    def test_profctl_heap(self):
+        """profctl heap start / heap -o / heap stop."""
+        sock = self.daemon.sock
+        with CmdWorkload() as w:
+            r = subprocess.run([cpu.PROFCTL, "--socket", sock, "heap", "start", "--pid", str(w.pid),
+                                "--sample-bytes", "1"], capture_output=True, text=True, timeout=30)
+            self.assertEqual(r.returncode, 0, "profctl heap start: %r %r" % (r.stdout, r.stderr))
+            ps = self.proc_status(w.pid)
+            self.assertTrue(ps and ps["sample_bytes"] == 1, "status after profctl heap start: %r" % ps)
+            w.cmd("basic")
+            out = os.path.join(cpu.ART, "profctl-heap.pb.gz")
+            if os.path.exists(out):
+                os.unlink(out)
+            # Tracked: the snapshot is immediate. (profctl rejects --seconds 0.)
+            r = subprocess.run([cpu.PROFCTL, "--socket", sock, "heap", "--pid", str(w.pid), "-o", out], capture_output=True, text=True, timeout=30)
+            self.assertEqual(r.returncode, 0, "profctl heap: rc %d\nstdout: %s\nstderr: %s"
+                             % (r.returncode, r.stdout, r.stderr))
+            table = r.stdout
+            r = subprocess.run([cpu.PROFCTL, "--socket", sock, "heap", "stop", "--pid", str(w.pid)],
+                               capture_output=True, text=True, timeout=30)
+            self.assertEqual(r.returncode, 0, "profctl heap stop: %r %r" % (r.stdout, r.stderr))
+            self.assertEqual(heap_status(self.daemon)["tracked"], 0)
+            r = subprocess.run([cpu.PROFCTL, "--socket", sock, "heap", "stop", "--pid", str(w.pid)],
+                               capture_output=True, text=True, timeout=30)
+            self.assertEqual(r.returncode, 1, "profctl heap stop of an untracked pid: %r %r" % (r.stdout, r.stderr))
+            self.assertTrue(r.stderr.startswith("profctl: "), r.stderr)
+        self.assertTrue(os.path.isfile(out), "profctl wrote no %s" % out)
+        prof = Prof(out, pid=w.pid)
+        self.check_heap_profile(prof, w.pid, 1)
+        self.check_truth(prof, TRUTH_BASIC)
+        # Top-10 by inuse_space: keep_b (204800) above keep_a (100000),
+        # churn (nothing in use) not listed.
+        self.assertIn("keep_b", table, table)
+        self.assertIn("keep_a", table, table)
+        self.assertLess(table.index("keep_b"), table.index("keep_a"), table)
+        self.assertNotIn("churn", table, table)
+        self.assertLessEqual(len([l for l in table.splitlines() if re.search(r"\d", l)]), 12,
+                             "more than a top-10 table:\n%s" % table)
+
+
+# --------------------------------------------------------------------------
+# sampling
+# --------------------------------------------------------------------------
+
+
+class HeapSampling(HeapTest):
+
+    def one_run(self, n):
+        with CmdWorkload(seconds=90) as w:
+            heap_start(self, self.daemon, w.pid)  # the daemon's default interval
+            ps = self.proc_status(w.pid)
+            self.assertEqual(ps and ps["sample_bytes"], DEFAULT_SAMPLE_BYTES, "status: %r" % ps)
+            w.send("sizes")
+            line = None
+            while line is None or not line.startswith("big "):
+                line = w.lines.get(timeout=10)
+                self.assertIsNotNone(line, "heapwl exited")
+            _, count, total = line.split()
+            w.expect("done sizes", 10)
+            w.cmd("big", timeout=60)
+            prof = heap_fetch(self, self.daemon, w.pid, "heap-sampled-%d" % n)
+            h = heap_status(self.daemon)
+        self.check_heap_profile(prof, w.pid, DEFAULT_SAMPLE_BYTES)
+        self.assertEqual(h["dropped_live_full"], 0, json.dumps(h))
+        return prof, int(count), int(total)
+
+    def test_default_sampling_accuracy(self):
+        """100k live blocks of 16..2047 bytes (~103 MB) in big_keep and as many freed in
+        big_churn, default sampling: scaled inuse_space/alloc_space within 10 %."""
+        errs = []
+        for attempt in range(2):  # sampling is random: one retry
+            prof, count, total = self.one_run(attempt)
+            got = by_leaf(prof)
+            keep = got.get("big_keep", [0, 0, 0, 0])
+            churn = got.get("big_churn", [0, 0, 0, 0])
+            msg = ("attempt %d: big_keep inuse_space %d alloc_space %d, big_churn alloc_space %d inuse_space %d; "
+                   "truth %d bytes each (%d blocks); big_keep inuse_objects %d"
+                   % (attempt, keep[IS], keep[AS], churn[AS], churn[IS], total, count, keep[IO]))
+            sys.stderr.write("[%s] " % msg)
+            errs = []
+            if abs(keep[IS] - total) > 0.10 * total:
+                errs.append("big_keep inuse_space off by more than 10 %")
+            if abs(keep[AS] - total) > 0.10 * total:
+                errs.append("big_keep alloc_space off by more than 10 %")
+            if abs(churn[AS] - total) > 0.10 * total:
+                errs.append("big_churn alloc_space off by more than 10 %")
+            if churn[IS] != 0:
+                errs.append("big_churn has inuse_space")
+            if not errs:
+                break
+            errs.append(msg)
+        self.assertFalse(errs, "\n".join(errs) + "\n" + prof.excerpt(60))
+
+
+# --------------------------------------------------------------------------
+# errors, access, lifecycle
+# --------------------------------------------------------------------------
+
+
+class HeapErrors(HeapTest):
+
+    def check_error(self, r, status, what):
+        self.assertEqual(r.status, status, "%s: %r" % (what, r))
+        self.assertEqual(r.headers.get("x-go-pprof"), "1", "%s: no X-Go-Pprof: 1 in %r" % (what, r.headers))
+        self.assertTrue(r.headers.get("content-type", "").startswith("text/plain"), "%s: %r" % (what, r.headers))
+        self.assertTrue(r.text().strip(), "%s: empty error body" % what)
+
+    def test_no_such_process(self):
+        pid = dead_pid()
+        for kind in ("heap", "allocs"):
+            r = heap_get(self.daemon, pid, kind=kind, seconds=1)
+            self.check_error(r, 404, "%s of pid %d" % (kind, pid))
+            self.assertIn(str(pid), r.text(), "404 body should name the pid")
+        r = http_req(self.daemon.sock, "POST", "/v1/heap/start?pid=%d" % pid)
+        self.assertEqual(r.status, 404, "start of a dead pid: %r" % r)
+        r = http_req(self.daemon.sock, "POST", "/v1/heap/stop?pid=%d" % pid)
+        self.assertEqual(r.status, 404, "stop of an untracked pid: %r" % r)
+        self.assertEqual(heap_status(self.daemon)["tracked"], 0)
+
+    def test_go_program(self):
+        with cpu.Workload("gohot", wait_line="gohot ready") as w:
+            r = heap_get(self.daemon, w.pid, seconds=1)
+            self.check_error(r, 400, "heap of a Go program")
+            self.assertIn("Go program", r.text(), r.text())
+            r = http_req(self.daemon.sock, "POST", "/v1/heap/start?pid=%d" % w.pid)
+            self.assertEqual(r.status, 400, "start on a Go program: %r" % r)
+        self.assertEqual(heap_status(self.daemon)["tracked"], 0)
+
+    def test_bad_parameters(self):
+        with CmdWorkload() as w:
+            p = w.pid
+            cases = [
+                ("heap", "pid=abc&seconds=0", "pid=abc"),
+                ("heap", "seconds=0", "no pid"),
+                ("heap", "pid=%d&seconds=abc" % p, "seconds=abc"),
+                ("heap", "pid=%d&seconds=-1" % p, "seconds=-1"),
+                ("heap", "pid=%d&seconds=0&sample_bytes=abc" % p, "sample_bytes=abc"),
+                ("heap", "pid=%d&seconds=0&sample_bytes=0" % p, "sample_bytes=0"),
+                ("allocs", "pid=%d&seconds=0&sample_bytes=-5" % p, "sample_bytes=-5"),
+                ("heap", "pid=%d&seconds=0&bogus=1" % p, "unknown parameter"),
+            ]
+            failures = []
+            for kind, q, what in cases:
+                r = self.daemon.get("/debug/pprof/%s?%s" % (kind, q), timeout=10)
+                try:
+                    self.check_error(r, 400, what)
+                except AssertionError as e:
+                    failures.append(str(e))
+            for q, what in [("pid=abc", "start pid=abc"), ("pid=%d&sample_bytes=abc" % p, "start sample_bytes=abc")]:
+                r = http_req(self.daemon.sock, "POST", "/v1/heap/start?" + q)
+                if r.status != 400:
+                    failures.append("%s: %r" % (what, r))
+            self.assertFalse(failures, "\n".join(failures))
+            self.assertEqual(heap_status(self.daemon)["tracked"], 0, "rejected requests left tracking")
+
+    def test_stop_while_pull_waits(self):
+        """GET heap?seconds=5 on an untracked pid, POST stop after 1 s: the GET gets 409 at once."""
+        with CmdWorkload() as w:
+            res = {}
+
+            def pull():
+                try:
+                    res["r"] = heap_get(self.daemon, w.pid, seconds=5)
+                except BaseException as e:
+                    res["r"] = e
+
+            t = threading.Thread(target=pull)
+            t.start()
+            wait_tracked(self, self.daemon, 1, 1.5)
+            time.sleep(1)
+            t0 = time.monotonic()
+            heap_stop(self, self.daemon, w.pid)
+            t.join(20)
+            r = res.get("r")
+            self.assertIsInstance(r, Response, "pull: %r" % r)
+            self.check_error(r, 409, "pull while tracking was stopped")
+            self.assertLess(time.monotonic() - t0, 2.5, "409 came only %.1f s after the stop" % (time.monotonic() - t0))
+            self.assertEqual(heap_status(self.daemon)["tracked"], 0)
+
+    def test_target_exits_while_tracked(self):
+        """Tracked pid exits: heap.tracked back to 0 within 3 s, then 404."""
+        with CmdWorkload() as w:
+            heap_start(self, self.daemon, w.pid, sample_bytes=1)
+            w.cmd("basic")
+            w.cmd("exit")
+            w.proc.wait(5)
+            t0 = time.monotonic()
+            wait_tracked(self, self.daemon, 0, 3.5)
+            sys.stderr.write("[untracked %.1f s after the exit] " % (time.monotonic() - t0))
+            r = heap_get(self.daemon, w.pid, seconds=0)
+            self.check_error(r, 404, "heap of the exited pid")
+
+    def test_target_exits_while_pull_waits(self):
+        """GET heap?seconds=4 on an untracked pid that exits 1 s in: 404 naming the exit."""
+        with CmdWorkload() as w:
+            res = {}
+
+            def pull():
+                try:
+                    res["r"] = heap_get(self.daemon, w.pid, seconds=4)
+                except BaseException as e:
+                    res["r"] = e
+
+            t = threading.Thread(target=pull)
+            t.start()
+            wait_tracked(self, self.daemon, 1, 1.5)
+            time.sleep(1)
+            w.cmd("exit")
+            w.proc.wait(5)
+            t.join(20)
+        r = res.get("r")
+        self.assertIsInstance(r, Response, "pull: %r" % r)
+        self.check_error(r, 404, "pull of a pid that exited in the wait")
+        self.assertIn("exited", r.text())
+        wait_tracked(self, self.daemon, 0, 3)
+
+
+NOBODY_POST = r"""
+import http.client, json, socket, sys
+class C(http.client.HTTPConnection):
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.settimeout(self.timeout)
+        self.sock.connect(sys.argv[1])
+c = C("localhost", timeout=60)
+c.request("POST", sys.argv[2])
+r = c.getresponse()
+print(json.dumps({"status": r.status, "body": r.read().decode(errors="replace")}))
+"""
+
+
+class HeapAccess(HeapTest):
+    nobody_get = cpu.Access.nobody_get
+    nobody_exe = cpu.Access.nobody_exe
+
+    def nobody_post(self, path):
+        r = as_nobody([sys.executable, "-c", NOBODY_POST, self.daemon.sock, path])
+        self.assertEqual(r.returncode, 0, "client as nobody failed: %s" % r.stderr.decode(errors="replace"))
+        return json.loads(r.stdout)
+
+    def test_nobody_denied_root_process(self):
+        with CmdWorkload() as w:
+            r = self.nobody_get("/debug/pprof/heap?pid=%d&seconds=0" % w.pid)
+            self.assertEqual(r.status, 403, "nobody pulling root's heap: %r" % r)
+            self.assertEqual(r.headers.get("x-go-pprof"), "1", r.headers)
+            self.assertRegex(r.text().lower(), r"not allowed|permission|denied|forbidden|not permitted|owner|uid",
+                             "403 message not clear: %r" % r.text())
+            d = self.nobody_post("/v1/heap/start?pid=%d" % w.pid)
+            self.assertEqual(d["status"], 403, "nobody starting heap tracking of root's pid: %r" % d)
+            # Nor may nobody stop root's tracking.
+            heap_start(self, self.daemon, w.pid, sample_bytes=1)
+            d = self.nobody_post("/v1/heap/stop?pid=%d" % w.pid)
+            self.assertEqual(d["status"], 403, "nobody stopping root's heap tracking: %r" % d)
+            self.assertEqual(heap_status(self.daemon)["tracked"], 1)
+            heap_stop(self, self.daemon, w.pid)
+
+    def test_nobody_own_process(self):
+        with CmdWorkload(user=NOBODY, exe=self.nobody_exe("heapwl")) as w:
+            self.assertEqual(os.stat("/proc/%d" % w.pid).st_uid, NOBODY, "workload not running as nobody")
+            d = self.nobody_post("/v1/heap/start?pid=%d&sample_bytes=1" % w.pid)
+            self.assertEqual(d["status"], 200, "nobody tracking its own pid: %r" % d)
+            w.cmd("basic")
+            r = self.nobody_get("/debug/pprof/heap?pid=%d&seconds=0" % w.pid)
+            self.assertEqual(r.status, 200, "nobody pulling its own pid: %r" % r)
+            d = self.nobody_post("/v1/heap/stop?pid=%d" % w.pid)
+            self.assertEqual(d["status"], 200, "nobody stopping its own pid: %r" % d)
+        prof = Prof(save("heap-nobody-own", r.body), pid=w.pid)
+        self.check_heap_profile(prof, w.pid, 1)
+        self.check_truth(prof, TRUTH_BASIC)
+
+
+def vm_rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS for %d" % pid)
+
+
+class HeapLifecycle(HeapTest):
+
+    def test_start_stop_cycles_bounded(self):
+        """30 start/alloc/pull/stop cycles: profd's RSS after 30 within 4 MB of after 5; nothing left tracked."""
+        with CmdWorkload(seconds=180) as w:
+            rss = {}
+            lost = []
+            for i in range(1, 31):
+                heap_start(self, self.daemon, w.pid, sample_bytes=1)
+                w.cmd("leak")
+                if self.proc_status(w.pid) is None:
+                    # The GET below would start tracking afresh.
+                    lost.append(i)
+                r = heap_get(self.daemon, w.pid, seconds=0)
+                self.assertEqual(r.status, 200, "cycle %d: %r" % (i, r))
+                heap_stop(self, self.daemon, w.pid)
+                if i in (5, 30):
+                    rss[i] = vm_rss_kb(self.daemon.proc.pid)
+            # The last snapshot: the 10 blocks of the last cycle only.
+            prof = Prof(save("heap-cycles-last", r.body), pid=w.pid)
+            h = heap_status(self.daemon)
+        sys.stderr.write("[profd VmRSS %d kB after 5 cycles, %d kB after 30] " % (rss[5], rss[30]))
+        self.assertFalse(lost, "tracking vanished right after POST start (before any pull) in cycles %s" % lost)
+        self.check_heap_profile(prof, w.pid, 1)
+        self.check_truth(prof, {"leak_small": (10, 1000, 10, 1000)})
+        self.assertLess(rss[30] - rss[5], 4096, "profd RSS grew %d kB over 25 cycles" % (rss[30] - rss[5]))
+        self.assertEqual(h["tracked"], 0, json.dumps(h))
+        self.assertEqual(h.get("procs"), [], json.dumps(h))
+
+
+class HeapClassicUprobes(HeapTest):
+    """The same exact profiles with uprobe + uretprobe pairs, the path for
+    kernels without uprobe sessions (< 6.13), forced with profd's
+    PROFD_NO_UPROBE_SESSIONS=1."""
+
+    @classmethod
+    def setUpClass(cls):
+        old = os.environ.get("PROFD_NO_UPROBE_SESSIONS")
+        os.environ["PROFD_NO_UPROBE_SESSIONS"] = "1"
+        try:
+            super().setUpClass()
+        finally:
+            if old is None:
+                del os.environ["PROFD_NO_UPROBE_SESSIONS"]
+            else:
+                os.environ["PROFD_NO_UPROBE_SESSIONS"] = old
+
+    test_exact_truth = HeapProfiles.test_exact_truth
+    test_cpp_new_delete = HeapProfiles.test_cpp_new_delete
+
+    def test_tracking_kept_after_start(self):
+        """15 x (POST start, 50 ms, still tracked?, POST stop): tracking must not vanish
+        on its own (profd's once-a-second GC must not take it for idle). Detaching
+        takes up to ~2 s per stop on a loaded machine, hence few cycles."""
+        with CmdWorkload(seconds=180) as w:
+            lost = []
+            for i in range(15):
+                heap_start(self, self.daemon, w.pid)
+                time.sleep(0.05)
+                if self.proc_status(w.pid) is None:
+                    lost.append(i)
+                r = http_req(self.daemon.sock, "POST", "/v1/heap/stop?pid=%d" % w.pid)
+                self.assertIn(r.status, (200, 404), "stop: %r" % r)
+                time.sleep(0.03)
+        self.assertFalse(lost, "tracking vanished within 50 ms of POST start in %d of 15 cycles (%s)" % (len(lost), lost))
+
+
+class HeapLimits(HeapTest):
+    daemon_args = ("--heap-max-procs", "2", "--heap-idle-timeout", "2")
+
+    def test_max_procs(self):
+        with CmdWorkload() as w1, CmdWorkload() as w2, CmdWorkload() as w3:
+            heap_start(self, self.daemon, w1.pid)
+            heap_start(self, self.daemon, w2.pid)
+            r = http_req(self.daemon.sock, "POST", "/v1/heap/start?pid=%d" % w3.pid)
+            self.assertEqual(r.status, 503, "third pid over --heap-max-procs 2: %r" % r)
+            r = heap_get(self.daemon, w3.pid, seconds=0)
+            self.assertEqual(r.status, 503, "GET heap of a third pid: %r" % r)
+            self.assertEqual(r.headers.get("x-go-pprof"), "1", r.headers)
+            heap_stop(self, self.daemon, w1.pid)
+            heap_start(self, self.daemon, w3.pid)
+            heap_stop(self, self.daemon, w2.pid)
+            heap_stop(self, self.daemon, w3.pid)
+
+    def test_idle_timeout(self):
+        """--heap-idle-timeout 2: tracking nobody pulls ends by itself."""
+        with CmdWorkload() as w:
+            heap_start(self, self.daemon, w.pid)
+            t0 = time.monotonic()
+            wait_tracked(self, self.daemon, 0, 5)
+            took = time.monotonic() - t0
+            self.assertGreaterEqual(took, 1.5, "untracked after %.1f s, before the idle timeout" % took)
+
+
+def main():
+    import run_all
+    run_all.main(modules=(sys.modules[__name__],))
+
+
+if __name__ == "__main__":
+    # Run as a script: this file is __main__; make `import test_heap`
+    # elsewhere find this same module.
+    sys.modules.setdefault("test_heap", sys.modules[__name__])
+    main()
