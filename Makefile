@@ -149,6 +149,8 @@ install: all
 	install -d $(DESTDIR)/lib/systemd/system
 	sed 's|@PREFIX@|$(PREFIX)|g' systemd/profd.service > $(DESTDIR)/lib/systemd/system/profd.service
 	install -m 0644 systemd/profd.socket $(DESTDIR)/lib/systemd/system/profd.socket
+	install -d $(DESTDIR)$(PREFIX)/share/doc/profd
+	install -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/profd/README.md
 
 clean:
 	rm -rf $(OUTPUT)

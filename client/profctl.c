@@ -54,7 +54,7 @@ static void usage(FILE *f)
 		"Usage: profctl [--socket PATH] [--json] COMMAND [ARGS]\n"
 		"\n"
 		"Commands:\n"
-		"  cpu  --pid P [--seconds N] [--hz F] [--kernel] [-o FILE]\n"
+		"  cpu  --pid P [--seconds N] [--hz N] [--kernel] [--fp] [-o FILE]\n"
 		"                      CPU profile of process P for N seconds (default %d)\n"
 		"  heap --pid P [--seconds S] [--sample-bytes N] [-o FILE]\n"
 		"                      heap profile snapshot of process P\n"
@@ -163,6 +163,7 @@ enum {
 	OPT_SECONDS,
 	OPT_HZ,
 	OPT_KERNEL,
+	OPT_FP,
 	OPT_SAMPLE_BYTES,
 	OPT_SAMPLE_INDEX,
 };
@@ -173,6 +174,7 @@ struct args {
 	unsigned long long sample_bytes; /* 0: not given */
 	const char *hz;
 	bool kernel;
+	bool fp;			/* frame pointers only */
 	const char *out;
 	const char *sample_index;
 	const char *pos[1];
@@ -194,6 +196,7 @@ static int args__parse(int argc, char **argv, const char *cmd,
 		{ "seconds",	  required_argument, NULL, OPT_SECONDS },
 		{ "hz",		  required_argument, NULL, OPT_HZ },
 		{ "kernel",	  no_argument,	     NULL, OPT_KERNEL },
+		{ "fp",		  no_argument,	     NULL, OPT_FP },
 		{ "sample-bytes", required_argument, NULL, OPT_SAMPLE_BYTES },
 		{ "output",	  required_argument, NULL, 'o' },
 		{ "sample-index", required_argument, NULL, OPT_SAMPLE_INDEX },
@@ -208,6 +211,7 @@ static int args__parse(int argc, char **argv, const char *cmd,
 		{ OPT_SECONDS, A_SECONDS },
 		{ OPT_HZ, A_HZ },
 		{ OPT_KERNEL, A_KERNEL },
+		{ OPT_FP, A_KERNEL },	/* cpu's options */
 		{ OPT_SAMPLE_BYTES, A_SAMPLE_BYTES },
 		{ 'o', A_OUT },
 		{ OPT_SAMPLE_INDEX, A_SAMPLE_INDEX },
@@ -265,6 +269,9 @@ static int args__parse(int argc, char **argv, const char *cmd,
 			break;
 		case OPT_KERNEL:
 			a->kernel = true;
+			break;
+		case OPT_FP:
+			a->fp = true;
 			break;
 		case OPT_SAMPLE_BYTES:
 			if (parse_positive(optarg, UINT64_MAX, &a->sample_bytes) < 0) {
@@ -840,9 +847,10 @@ static int do_cpu(int argc, char **argv)
 			A_OUT, 0, &a);
 	if (r)
 		return r < 0 ? EXIT_USAGE : EXIT_OK;
-	snprintf(path, sizeof(path), "/debug/pprof/profile?pid=%llu&seconds=%llu%s%s%s",
+	snprintf(path, sizeof(path), "/debug/pprof/profile?pid=%llu&seconds=%llu%s%s%s%s",
 		 a.pid, a.seconds ? a.seconds : DEFAULT_CPU_SECONDS,
-		 a.hz ? "&hz=" : "", a.hz ? a.hz : "", a.kernel ? "&kernel=1" : "");
+		 a.hz ? "&hz=" : "", a.hz ? a.hz : "", a.kernel ? "&kernel=1" : "",
+		 a.fp ? "&unwind=fp" : "");
 	return profile__fetch("cpu", path, &a, NULL);
 }
 

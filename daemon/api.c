@@ -437,7 +437,8 @@ static enum MHD_Result handle_heap(struct api *a, struct MHD_Connection *c,
 	return send_blob(c, buf, len, "application/octet-stream", "profile");
 }
 
-static enum MHD_Result handle_status(struct api *a, struct MHD_Connection *c)
+static enum MHD_Result handle_status(struct api *a, struct MHD_Connection *c,
+				     const struct peer *peer)
 {
 	struct session_mgr_stats st;
 	struct heap_stats hs;
@@ -445,9 +446,13 @@ static enum MHD_Result handle_status(struct api *a, struct MHD_Connection *c)
 	int n;
 
 	session_mgr__stats(a->m, &st);
-	session_mgr__sessions_json(a->m, sessions, sizeof(sessions));
+	session_mgr__sessions_json(a->m, peer->uid, sessions, sizeof(sessions));
 	heap__stats(a->heap, &hs);
-	heap__procs_json(a->heap, heapprocs, sizeof(heapprocs));
+	/* Which processes are heap-tracked is root's to see. */
+	if (peer->uid == 0)
+		heap__procs_json(a->heap, heapprocs, sizeof(heapprocs));
+	else
+		strcpy(heapprocs, "[]");
 	n = asprintf(&body,
 		     "{\"version\":\"%s\",\"uptime_seconds\":%.3f,"
 		     "\"sessions_active\":%u,\"sessions_total\":%u,"
@@ -541,7 +546,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 	if (!strcmp(url, "/debug/pprof/profile"))
 		return handle_profile(a, c, &peer);
 	if (!strcmp(url, "/v1/status"))
-		return handle_status(a, c);
+		return handle_status(a, c, &peer);
 	if (!strcmp(url, "/debug/pprof/") || !strcmp(url, "/debug/pprof") ||
 	    !strcmp(url, "/"))
 		return handle_index(c);

@@ -70,7 +70,7 @@ static void usage(FILE *f)
 "  --heap-max-procs N       processes heap-tracked at once (default 16)\n"
 "  --heap-idle-timeout S    stop tracking after S seconds without a pull\n"
 "                           (default 600)\n"
-"  -v, --verbose            debug logging (twice: libbpf too)\n"
+"  -v, --verbose            debug logging (twice: libbpf's too)\n"
 "  --version                print the version\n"
 "  -h, --help               this text\n");
 }

@@ -598,8 +598,8 @@ void session_mgr__stats(struct session_mgr *m, struct session_mgr_stats *ret)
 	symbolizer__stats(m->sym, &ret->sym);
 }
 
-size_t session_mgr__sessions_json(struct session_mgr *m, char *buf,
-				  size_t size)
+size_t session_mgr__sessions_json(struct session_mgr *m, uid_t viewer,
+				  char *buf, size_t size)
 {
 	uint64_t now = now_ns(CLOCK_MONOTONIC);
 	struct session *s;
@@ -613,6 +613,9 @@ size_t session_mgr__sessions_json(struct session_mgr *m, char *buf,
 	for (s = m->sessions; s; s = s->next) {
 		struct aggregate_totals t;
 
+		/* Other users' sessions are theirs to see (and root's). */
+		if (viewer != 0 && s->req.uid != viewer)
+			continue;
 		aggregate__totals(s->agg, &t);
 		n = snprintf(buf + len, size - len,
 			     "%s{\"id\":%" PRIu64 ",\"type\":\"cpu\",\"pid\":%d,"

@@ -66,9 +66,10 @@ void session_mgr__shutdown(struct session_mgr *m);
 void session_mgr__wait_idle(struct session_mgr *m, unsigned timeout_ms);
 const struct session_limits *session_mgr__limits(struct session_mgr *m);
 void session_mgr__stats(struct session_mgr *m, struct session_mgr_stats *ret);
-/* JSON array of active sessions into @buf. Returns length written. */
-size_t session_mgr__sessions_json(struct session_mgr *m, char *buf,
-				  size_t size);
+/* JSON array of the active sessions @viewer may see (root: all; others:
+ * their own) into @buf. Returns length written. */
+size_t session_mgr__sessions_json(struct session_mgr *m, uid_t viewer,
+				  char *buf, size_t size);
 
 /*
  * session__start() - validate against limits and begin sampling.
