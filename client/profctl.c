@@ -125,24 +125,18 @@ static int parse_positive(const char *s, unsigned long long max,
  * Digits with at most one '.', value > 0. Kept as text for the query, so the
  * server sees exactly what the user typed (no "1e+06" from printf).
  */
+/* --hz: a positive integer, as the daemon takes it (sampling periods are
+ * whole nanoseconds of 1e9/hz). */
 static int parse_hz(const char *s)
 {
-	bool dot = false, digit = false;
 	const char *c;
 
-	if (strlen(s) > 32)
+	if (!*s || strlen(s) > 9)
 		return -EINVAL;
-	for (c = s; *c; c++) {
-		if (*c == '.' && !dot)
-			dot = true;
-		else if (*c >= '0' && *c <= '9')
-			digit = true;
-		else
+	for (c = s; *c; c++)
+		if (*c < '0' || *c > '9')
 			return -EINVAL;
-	}
-	if (!digit || strtod(s, NULL) <= 0)
-		return -EINVAL;
-	return 0;
+	return strtoul(s, NULL, 10) > 0 ? 0 : -EINVAL;
 }
 
 /* Options a command accepts (all share one getopt table). */
@@ -261,7 +255,7 @@ static int args__parse(int argc, char **argv, const char *cmd,
 			break;
 		case OPT_HZ:
 			if (parse_hz(optarg) < 0) {
-				usage_err("%s: --hz must be a positive number, not '%s'",
+				usage_err("%s: --hz must be a positive integer, not '%s'",
 					  cmd, optarg);
 				return -EINVAL;
 			}
