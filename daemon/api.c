@@ -381,6 +381,10 @@ static enum MHD_Result handle_heap_start(struct api *a, struct MHD_Connection *c
 	r = heap__start(a->heap, pid, sample, &info);
 	if (r < 0)
 		return heap_start_error(c, pid, r);
+	if (info.already && sample && sample != info.sample_bytes)
+		return send_text(c, 200, "pid %d already heap-tracked with sample_bytes %llu (allocator %s); the requested %llu is not applied: stop and start again to change it\n",
+				 pid, (unsigned long long)info.sample_bytes,
+				 info.allocator, (unsigned long long)sample);
 	if (info.already)
 		return send_text(c, 200, "pid %d already heap-tracked (allocator %s, sample_bytes %llu)\n",
 				 pid, info.allocator,
