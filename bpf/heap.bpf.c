@@ -35,20 +35,25 @@ struct {
 	__type(value, struct profd_heap_proc);
 } heap_procs SEC(".maps");
 
-/* LRU: a thread that dies inside malloc must not leak an entry forever. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);			/* pid_tgid */
-	__type(value, struct pending);
-} pending SEC(".maps");
+/*
+ * Per-thread state in task-local storage: the sampling countdown and the
+ * call in flight. A task storage lookup is a pointer chase from the task,
+ * not a hash lookup, and the kernel frees it when the thread exits (so a
+ * thread that dies inside malloc leaks nothing).
+ */
+struct thread_state {
+	__s64 left;		/* bytes until the next sample; 0: not set */
+	__u32 busy;		/* a call is in flight (p is valid) */
+	__u32 pad;
+	struct pending p;
+};
 
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);			/* pid_tgid */
-	__type(value, __s64);			/* bytes until the next sample */
-} sample_left SEC(".maps");
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct thread_state);
+} tstate SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -120,24 +125,17 @@ static __always_inline __s64 next_interval(__u64 mean)
 
 /* Geometric sampling by bytes, as tcmalloc and Go do: each thread counts
  * down a random interval; the allocation that crosses zero is sampled. */
-static __always_inline bool should_sample(__u64 id, __u64 mean, __u64 size)
+static __always_inline bool should_sample(struct thread_state *ts, __u64 mean,
+					  __u64 size)
 {
-	__s64 *left, init;
-
 	if (mean <= 1)
 		return true;
-	left = bpf_map_lookup_elem(&sample_left, &id);
-	if (!left) {
-		init = next_interval(mean);
-		bpf_map_update_elem(&sample_left, &id, &init, BPF_ANY);
-		left = bpf_map_lookup_elem(&sample_left, &id);
-		if (!left)
-			return false;
-	}
-	*left -= (__s64)size;
-	if (*left > 0)
+	if (!ts->left)
+		ts->left = next_interval(mean);
+	ts->left -= (__s64)size;
+	if (ts->left > 0)
 		return false;
-	*left = next_interval(mean);
+	ts->left = next_interval(mean);
 	return true;
 }
 
@@ -179,22 +177,28 @@ static __always_inline __u64 record_stack(struct pt_regs *ctx)
 static __always_inline int on_entry(struct pt_regs *ctx, __u32 fn, __u64 size,
 				    __u64 old_ptr, __u64 memptr)
 {
-
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32;
 	struct profd_heap_proc *cfg;
-	struct pending *p, np = {};
-	bool track_old = false;
+	struct thread_state *ts;
+	struct pending *p;
+	bool sampled, track_old = false;
 
 	cfg = bpf_map_lookup_elem(&heap_procs, &tgid);
 	if (!cfg)
-		return 0;
-	p = bpf_map_lookup_elem(&pending, &id);
-	if (p) {
+		return 1;
+	ts = bpf_task_storage_get(&tstate, bpf_get_current_task_btf(), 0,
+				  BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!ts) {
+		count_err(PROFD_HEAP_ERR_PENDING_FULL);
+		return 1;
+	}
+	p = &ts->p;
+	if (ts->busy) {
 		p->depth++;	/* inside another allocator call */
 		return 0;
 	}
-	np.sampled = should_sample(id, cfg->sample_bytes, size);
+	sampled = should_sample(ts, cfg->sample_bytes, size);
 	if (old_ptr) {
 		struct profd_heap_live_key k = { .tgid = tgid, .addr = old_ptr };
 
@@ -206,46 +210,53 @@ static __always_inline int on_entry(struct pt_regs *ctx, __u32 fn, __u64 size,
 	 * counts as nested (one sampling decision per allocation) and the
 	 * stack is taken here, where [sp] is the caller of new.
 	 */
-	if (!np.sampled && !track_old && fn != PROFD_HEAP_CXX_NEW)
+	if (!sampled && !track_old && fn != PROFD_HEAP_CXX_NEW)
 		return 1;	/* nothing for the return probe: skip it */
 
-	np.fn = fn;
-	np.size = size;
-	np.old_ptr = track_old ? old_ptr : 0;
-	np.memptr = memptr;
-	np.stack.tgid = tgid;
-	np.stack.stack_hash = 0;
-	if (np.sampled) {
+	p->depth = 0;
+	p->fn = fn;
+	p->size = size;
+	p->old_ptr = track_old ? old_ptr : 0;
+	p->memptr = memptr;
+	p->sampled = sampled;
+	p->stack.tgid = tgid;
+	p->stack.pad = 0;
+	p->stack.stack_hash = 0;
+	p->stack.caller = 0;
+	if (sampled) {
 		/* At entry the frame-pointer walk starts in the caller's
 		 * caller: the caller's return address is at [sp]. */
-		if (bpf_probe_read_user(&np.stack.caller, sizeof(__u64),
+		if (bpf_probe_read_user(&p->stack.caller, sizeof(__u64),
 					(void *)PT_REGS_SP(ctx)) < 0)
 			count_err(PROFD_HEAP_ERR_READ);
-		np.stack.stack_hash = record_stack(ctx);
-		if (!np.stack.stack_hash)
+		p->stack.stack_hash = record_stack(ctx);
+		if (!p->stack.stack_hash)
 			count_err(PROFD_HEAP_ERR_STACK);
 	}
-	if (bpf_map_update_elem(&pending, &id, &np, BPF_ANY) < 0)
-		count_err(PROFD_HEAP_ERR_PENDING_FULL);
+	ts->busy = 1;
 	return 0;
 }
 
 static __always_inline int on_return(struct pt_regs *ctx)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct profd_heap_live_key k = { .tgid = id >> 32 };
+	struct profd_heap_live_key k = {
+		.tgid = bpf_get_current_pid_tgid() >> 32,
+	};
 	struct profd_heap_live_val v = {};
 	struct profd_heap_allocs_val *a, na = { 1, 0 };
+	struct thread_state *ts;
 	struct pending *p;
 	__u64 addr = PT_REGS_RC(ctx);
 
-	p = bpf_map_lookup_elem(&pending, &id);
-	if (!p)
+	ts = bpf_task_storage_get(&tstate, bpf_get_current_task_btf(), 0, 0);
+	if (!ts || !ts->busy)
 		return 0;
+	p = &ts->p;
 	if (p->depth) {
 		p->depth--;
 		return 0;
 	}
+	ts->busy = 0;
 	if (p->fn == PROFD_HEAP_POSIX_MEMALIGN) {
 		/* Returns an error number; the block goes to *memptr. */
 		if (addr != 0 ||
@@ -264,25 +275,24 @@ static __always_inline int on_return(struct pt_regs *ctx)
 		v.stack = p->stack;
 		if (bpf_map_update_elem(&live, &k, &v, BPF_ANY) < 0)
 			count_err(PROFD_HEAP_ERR_LIVE_FULL);
-		a = bpf_map_lookup_elem(&allocs, &p->stack);
+		a = bpf_map_lookup_elem(&allocs, &v.stack);
 		if (a) {
 			__sync_fetch_and_add(&a->count, 1);
-			__sync_fetch_and_add(&a->bytes, p->size);
+			__sync_fetch_and_add(&a->bytes, v.size);
 		} else {
-			na.bytes = p->size;
-			if (bpf_map_update_elem(&allocs, &p->stack, &na,
+			na.bytes = v.size;
+			if (bpf_map_update_elem(&allocs, &v.stack, &na,
 						BPF_NOEXIST) < 0) {
-				a = bpf_map_lookup_elem(&allocs, &p->stack);
+				a = bpf_map_lookup_elem(&allocs, &v.stack);
 				if (a) {	/* lost a race: add */
 					__sync_fetch_and_add(&a->count, 1);
-					__sync_fetch_and_add(&a->bytes, p->size);
+					__sync_fetch_and_add(&a->bytes, v.size);
 				} else {
 					count_err(PROFD_HEAP_ERR_ALLOCS_FULL);
 				}
 			}
 		}
 	}
-	bpf_map_delete_elem(&pending, &id);
 	return 0;
 }
 
