@@ -175,33 +175,44 @@ static int reconcile(struct session_mgr *m)
 }
 
 /* The shared proc for @pid, created if new or if the pid was reused. */
-static int get_proc(struct session_mgr *m, pid_t pid, uint64_t start_time,
-		    struct proc **ret)
+static struct proc *find_proc(struct session_mgr *m, pid_t pid,
+			      uint64_t start_time)
 {
 	struct procref *pr;
-	struct proc *p;
-	int r;
 
-	for (pr = m->procs; pr; pr = pr->next) {
+	for (pr = m->procs; pr; pr = pr->next)
 		if (pr->proc->pid == pid && pr->proc->start_time == start_time &&
-		    !pr->proc->gone) {
-			pr->proc->refs++;
-			*ret = pr->proc;
-			return 0;
-		}
+		    !pr->proc->gone)
+			return pr->proc;
+	return NULL;
+}
+
+/*
+ * The shared proc for @pid (created if new or if the pid was reused):
+ * an existing one, else *fresh, which the caller built without the lock
+ * (reading maps and loading DWARF takes a while). Under m->lock.
+ */
+static int get_proc(struct session_mgr *m, pid_t pid, uint64_t start_time,
+		    struct proc **fresh, struct proc **ret)
+{
+	struct procref *pr;
+	struct proc *p = find_proc(m, pid, start_time);
+
+	if (p) {
+		p->refs++;
+		*ret = p;
+		return 0;
 	}
+	if (!*fresh)
+		return -EAGAIN;
 	pr = calloc(1, sizeof(*pr));
 	if (!pr)
 		return -ENOMEM;
-	r = proc__new(m->sym, pid, &p);
-	if (r < 0) {
-		free(pr);
-		return r;
-	}
-	pr->proc = p;
+	pr->proc = *fresh;
+	*fresh = NULL;
 	pr->next = m->procs;
 	m->procs = pr;
-	*ret = p;
+	*ret = pr->proc;
 	return 0;
 }
 
@@ -240,7 +251,9 @@ int session__start(struct session_mgr *m, const struct session_req *req,
 {
 	struct proc_ids ids;
 	struct session *s, *it;
+	struct proc *fresh = NULL;
 	unsigned n = 0, nuid = 0;
+	bool have;
 	int r;
 
 	if (req->seconds == 0 || req->seconds > m->lim.max_seconds ||
@@ -261,6 +274,16 @@ int session__start(struct session_mgr *m, const struct session_req *req,
 		return -ENOMEM;
 	}
 
+	/* Capture the process outside the lock unless someone has. */
+	pthread_mutex_lock(&m->lock);
+	have = find_proc(m, req->pid, ids.start_time) != NULL;
+	pthread_mutex_unlock(&m->lock);
+	if (!have) {
+		r = proc__new(m->sym, req->pid, &fresh);
+		if (r < 0)
+			goto fail_unlocked;
+	}
+
 	pthread_mutex_lock(&m->lock);
 	if (m->stopping) {
 		r = -ECANCELED;
@@ -279,7 +302,14 @@ int session__start(struct session_mgr *m, const struct session_req *req,
 		r = -EUSERS;
 		goto fail;
 	}
-	r = get_proc(m, req->pid, ids.start_time, &s->proc);
+	r = get_proc(m, req->pid, ids.start_time, &fresh, &s->proc);
+	if (r == -EAGAIN) {
+		/* Released between our look and now: capture it here. */
+		r = proc__new(m->sym, req->pid, &fresh);
+		if (r == 0)
+			r = get_proc(m, req->pid, ids.start_time, &fresh,
+				     &s->proc);
+	}
 	if (r < 0)
 		goto fail;
 	s->id = m->next_id++;
@@ -299,10 +329,13 @@ int session__start(struct session_mgr *m, const struct session_req *req,
 		goto fail;
 	}
 	pthread_mutex_unlock(&m->lock);
+	proc__free(fresh);	/* another session had it already */
 	*ret = s;
 	return 0;
 fail:
 	pthread_mutex_unlock(&m->lock);
+fail_unlocked:
+	proc__free(fresh);
 	aggregate__free(s->agg);
 	free(s);
 	return r;
