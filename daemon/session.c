@@ -498,8 +498,9 @@ int session__wait(struct session_mgr *m, struct session *s, int conn_fd)
  * every sample taken before the window's end has been dispatched: kick it
  * and wait for two epochs (the one in progress may have begun earlier).
  */
-static void wait_drained(struct session_mgr *m)
+static bool wait_drained(struct session_mgr *m)
 {
+	bool drained = false;
 	struct timespec ts;
 	uint64_t target, e, one = 1;
 	uint64_t deadline = now_ns(CLOCK_MONOTONIC) + DRAIN_TIMEOUT_NS;
@@ -520,8 +521,10 @@ static void wait_drained(struct session_mgr *m)
 			    ETIMEDOUT)
 				goto out;
 	}
+	drained = m->epoch >= target;
 out:
 	pthread_mutex_unlock(&m->lock);
+	return drained;
 }
 
 static struct kallsyms *get_kallsyms(struct session_mgr *m)
@@ -574,12 +577,16 @@ out:
 int session__finish(struct session_mgr *m, struct session *s, void **ret_buf,
 		    size_t *ret_len)
 {
+	static const char *const behind[] = {
+		"sample dispatch fell behind at the window's end: samples from its last moments may be missing",
+	};
 	struct profile_cpu_desc d = {};
 	struct proc_ids ids;
+	bool drained;
 	uint64_t lost;
 	int r;
 
-	wait_drained(m);
+	drained = wait_drained(m);
 	pthread_mutex_lock(&m->lock);
 	s->closed = true;
 	(void)reconcile(m);
@@ -596,6 +603,11 @@ int session__finish(struct session_mgr *m, struct session *s, void **ret_buf,
 	d.lost_samples = lost;
 	d.process_exited = proc__read_ids(s->req.pid, &ids) < 0 ||
 			   ids.start_time != s->proc->start_time;
+	if (!drained) {
+		/* Never silently short: say so in the profile. */
+		d.comments = behind;
+		d.ncomments = 1;
+	}
 	/* The aggregate is ours alone once closed: no lock needed. */
 	r = profile__build_cpu(&d, ret_buf, ret_len);
 	return r;
