@@ -71,6 +71,33 @@ static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status,
 	return r;
 }
 
+/* 405 with the Allow header RFC 9110 asks for. */
+static enum MHD_Result send_405(struct MHD_Connection *c, const char *allow,
+				const char *method, const char *url)
+{
+	struct MHD_Response *resp;
+	enum MHD_Result r;
+	char *body = NULL;
+	int n;
+
+	n = asprintf(&body, "method %s not allowed on %s (use %s)\n", method,
+		     url, allow);
+	if (n < 0)
+		return MHD_NO;
+	resp = MHD_create_response_from_buffer((size_t)n, body,
+					       MHD_RESPMEM_MUST_FREE);
+	if (!resp) {
+		free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(resp, "Content-Type", "text/plain; charset=utf-8");
+	MHD_add_response_header(resp, "X-Go-Pprof", "1");
+	MHD_add_response_header(resp, "Allow", allow);
+	r = MHD_queue_response(c, 405, resp);
+	MHD_destroy_response(resp);
+	return r;
+}
+
 static enum MHD_Result send_blob(struct MHD_Connection *c, void *buf,
 				 size_t len, const char *type,
 				 const char *filename)
@@ -537,12 +564,11 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 
 	if (!strcmp(url, "/v1/heap/start") || !strcmp(url, "/v1/heap/stop")) {
 		if (strcmp(method, "POST"))
-			return send_text(c, 405, "use POST for %s\n", url);
+			return send_405(c, "POST", method, url);
 		return handle_heap_start(a, c, &peer, !strcmp(url, "/v1/heap/stop"));
 	}
 	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
-		return send_text(c, 405, "method %s not allowed on %s\n",
-				 method, url);
+		return send_405(c, "GET, HEAD", method, url);
 	if (!strcmp(url, "/debug/pprof/heap"))
 		return handle_heap(a, c, &peer, false);
 	if (!strcmp(url, "/debug/pprof/allocs"))
