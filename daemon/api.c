@@ -37,23 +37,17 @@ static enum MHD_Result check_arg(void *cls, enum MHD_ValueKind kind,
 	return MHD_NO;
 }
 
-static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status,
-				 const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-/* Errors as Go's net/http/pprof sends them: pprof shows the body. */
-static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status,
-				 const char *fmt, ...)
+/* Errors as Go's net/http/pprof sends them: pprof shows the body. @allow:
+ * the Allow header of a 405, else NULL. */
+static enum MHD_Result send_textv(struct MHD_Connection *c, unsigned status,
+				  const char *allow, const char *fmt, va_list ap)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result r;
 	char *body = NULL;
-	va_list ap;
 	int n;
 
-	va_start(ap, fmt);
 	n = vasprintf(&body, fmt, ap);
-	va_end(ap);
 	if (n < 0)
 		return MHD_NO;
 	resp = MHD_create_response_from_buffer((size_t)n, body,
@@ -66,35 +60,43 @@ static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status,
 	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
 	if (status >= 400)
 		MHD_add_response_header(resp, "X-Go-Pprof", "1");
+	if (allow)
+		MHD_add_response_header(resp, "Allow", allow);
 	r = MHD_queue_response(c, status, resp);
 	MHD_destroy_response(resp);
 	return r;
 }
 
+static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status,
+				 const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static enum MHD_Result send_text(struct MHD_Connection *c, unsigned status,
+				 const char *fmt, ...)
+{
+	enum MHD_Result r;
+	va_list ap;
+
+	va_start(ap, fmt);
+	r = send_textv(c, status, NULL, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
 /* 405 with the Allow header RFC 9110 asks for. */
 static enum MHD_Result send_405(struct MHD_Connection *c, const char *allow,
-				const char *method, const char *url)
-{
-	struct MHD_Response *resp;
-	enum MHD_Result r;
-	char *body = NULL;
-	int n;
+				const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
-	n = asprintf(&body, "method %s not allowed on %s (use %s)\n", method,
-		     url, allow);
-	if (n < 0)
-		return MHD_NO;
-	resp = MHD_create_response_from_buffer((size_t)n, body,
-					       MHD_RESPMEM_MUST_FREE);
-	if (!resp) {
-		free(body);
-		return MHD_NO;
-	}
-	MHD_add_response_header(resp, "Content-Type", "text/plain; charset=utf-8");
-	MHD_add_response_header(resp, "X-Go-Pprof", "1");
-	MHD_add_response_header(resp, "Allow", allow);
-	r = MHD_queue_response(c, 405, resp);
-	MHD_destroy_response(resp);
+static enum MHD_Result send_405(struct MHD_Connection *c, const char *allow,
+				const char *fmt, ...)
+{
+	enum MHD_Result r;
+	va_list ap;
+
+	va_start(ap, fmt);
+	r = send_textv(c, 405, allow, fmt, ap);
+	va_end(ap);
 	return r;
 }
 
@@ -564,11 +566,13 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 
 	if (!strcmp(url, "/v1/heap/start") || !strcmp(url, "/v1/heap/stop")) {
 		if (strcmp(method, "POST"))
-			return send_405(c, "POST", method, url);
+			return send_405(c, "POST", "method %s not allowed on %s (use POST)\n",
+					method, url);
 		return handle_heap_start(a, c, &peer, !strcmp(url, "/v1/heap/stop"));
 	}
 	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
-		return send_405(c, "GET, HEAD", method, url);
+		return send_405(c, "GET, HEAD",
+				"method %s not allowed on %s (use GET)\n", method, url);
 	if (!strcmp(url, "/debug/pprof/heap"))
 		return handle_heap(a, c, &peer, false);
 	if (!strcmp(url, "/debug/pprof/allocs"))

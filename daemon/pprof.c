@@ -348,12 +348,9 @@ nomem:
 	return -ENOMEM;
 }
 
-size_t pprof__sample_count(const struct pprof *p)
-{
-	return p->samples.n;
-}
-
-int pprof__gzip(const void *buf, size_t len, void **ret_buf, size_t *ret_len)
+/* gzip @len bytes of @buf into a malloc'd buffer. 0 or -errno. */
+static int pprof__gzip(const void *buf, size_t len, void **ret_buf,
+		       size_t *ret_len)
 {
 	z_stream z = {};
 	size_t cap;

@@ -58,15 +58,10 @@ int pprof__add_sample(struct pprof *p, const uint64_t *loc_ids, size_t nlocs,
 		      const int64_t *values, size_t nvalues,
 		      const struct pprof_label *labels, size_t nlabels);
 
-size_t pprof__sample_count(const struct pprof *p);
-
 /*
  * pprof__write() - serialise (gzip when @gzip) into a malloc'd buffer.
  * 0 and *ret_buf, *ret_len set, or -errno. The builder stays usable.
  */
 int pprof__write(struct pprof *p, bool gzip, void **ret_buf, size_t *ret_len);
-
-/* gzip @len bytes of @buf into a malloc'd buffer. 0 or -errno. */
-int pprof__gzip(const void *buf, size_t len, void **ret_buf, size_t *ret_len);
 
 #endif /* PROFD_PPROF_H */

@@ -92,6 +92,19 @@ static int64_t add_func_loc(struct builder *b, uint64_t mapping_id,
 	return pprof__add_location(b->pp, mapping_id, addr, &ln, 1);
 }
 
+/* A pseudo-frame ("[truncated]", "[unknown]"), created once per profile. */
+static int64_t marker_loc(struct builder *b, uint64_t *id, const char *name)
+{
+	int64_t r;
+
+	if (*id)
+		return (int64_t)*id;
+	r = add_func_loc(b, 0, 0, name);
+	if (r > 0)
+		*id = (uint64_t)r;
+	return r;
+}
+
 /*
  * Location of a user frame. @addr is what to symbolize: the sampled pc for
  * the leaf, the return address - 1 for callers. When that finds nothing
@@ -255,22 +268,16 @@ static int add_stack(struct builder *b, const struct profile_cpu_desc *d,
 		ids[n++] = (uint64_t)r;
 	}
 	if (s->flags & AGG_F_USER_TRUNC) {
-		if (!b->trunc_loc) {
-			r = add_func_loc(b, 0, 0, "[truncated]");
-			if (r < 0)
-				return (int)r;
-			b->trunc_loc = (uint64_t)r;
-		}
-		ids[n++] = b->trunc_loc;
+		r = marker_loc(b, &b->trunc_loc, "[truncated]");
+		if (r < 0)
+			return (int)r;
+		ids[n++] = (uint64_t)r;
 	}
 	if (n == 0) {
-		if (!b->unknown_loc) {
-			r = add_func_loc(b, 0, 0, "[unknown]");
-			if (r < 0)
-				return (int)r;
-			b->unknown_loc = (uint64_t)r;
-		}
-		ids[n++] = b->unknown_loc;
+		r = marker_loc(b, &b->unknown_loc, "[unknown]");
+		if (r < 0)
+			return (int)r;
+		ids[n++] = (uint64_t)r;
 	}
 	values[0] = (int64_t)s->count;
 	values[1] = (int64_t)(s->count * d->period_ns);
@@ -417,15 +424,12 @@ int profile__build_heap(const struct profile_heap_desc *d, void **ret_buf,
 			ids[j] = (uint64_t)loc;
 		}
 		if (n == 0) {
-			if (!b.unknown_loc) {
-				loc = add_func_loc(&b, 0, 0, "[unknown]");
-				if (loc < 0) {
-					r = (int)loc;
-					goto out;
-				}
-				b.unknown_loc = (uint64_t)loc;
+			loc = marker_loc(&b, &b.unknown_loc, "[unknown]");
+			if (loc < 0) {
+				r = (int)loc;
+				goto out;
 			}
-			ids[n++] = b.unknown_loc;
+			ids[n++] = (uint64_t)loc;
 		}
 		r = pprof__add_sample(b.pp, ids, n, v, 4, &label, 1);
 		if (r < 0)

@@ -135,20 +135,6 @@ static int elf_build_id(Elf *elf, char *buf, size_t size)
 	return 0;
 }
 
-int symbolizer__read_build_id(int fd, char *buf, size_t size)
-{
-	Elf *elf;
-	int r;
-
-	elf_version(EV_CURRENT);
-	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	if (!elf)
-		return -ENOEXEC;
-	r = elf_build_id(elf, buf, size);
-	elf_end(elf);
-	return r;
-}
-
 /* PT_LOAD segments, for file offset -> link-time address. */
 static int read_segs(Elf *elf, struct load_seg **ret, size_t *ret_n)
 {

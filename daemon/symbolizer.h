@@ -75,7 +75,4 @@ int sym_binary__lookup(struct sym_binary *b, uint64_t file_offset,
 
 void symbolizer__stats(struct symbolizer *s, struct symbolizer_stats *ret);
 
-/* Read the GNU build-id of ELF @fd as hex into @buf. 0 or -errno. */
-int symbolizer__read_build_id(int fd, char *buf, size_t size);
-
 #endif /* PROFD_SYMBOLIZER_H */
