@@ -11,8 +11,8 @@
 
 #include "pprof_read.h"
 
-/* "0x" + 16 hex digits + NUL */
-#define ADDR_NAME_LEN	19
+/* Row name of unsymbolized frames outside any named mapping, as pprof's. */
+#define TOP_UNKNOWN	"<unknown>"
 
 static bool is_gzip(const uint8_t *b, size_t len)
 {
@@ -283,15 +283,17 @@ static int idmap__get(const struct idmap *m, uint64_t id, uint32_t *ret)
 
 /*
  * A name to group by: function index, or n_function + k for the k-th
- * location without lines.
+ * mapping (its unsymbolized locations), or n_function + n_mapping for
+ * unsymbolized locations without a (named) mapping.
  */
 struct top_key {
 	const char *name;
 	size_t src;
+	bool bare;		/* a mapping's row, not a function's */
 };
 
 struct top_acc {
-	const char *name, *file;	/* borrowed from the profile / addr names */
+	const char *name, *file;	/* borrowed from the profile / map_names */
 	int64_t line, flat, cum;
 	size_t stamp;			/* last sample (index + 1) counted in cum */
 	bool line_from_leaf;
@@ -310,6 +312,8 @@ static int top_key__cmp(const void *a, const void *b)
 
 	if (c)
 		return c;
+	if (x->bare != y->bare)
+		return x->bare ? 1 : -1;
 	return x->src < y->src ? -1 : x->src > y->src;
 }
 
@@ -334,20 +338,54 @@ static bool loc_has_lines(const Perftools__Profiles__Location *l)
 	return false;
 }
 
+/*
+ * Name of the row that gathers the unsymbolized frames of @m: "[basename]",
+ * as `go tool pprof -top` names them ("[libc.so.6]"), except that a name
+ * already bracketed, like the kernel's "[vdso]", is kept as it is (pprof
+ * shows "[[vdso]]"). @ret is set to a malloc'd name, or to NULL when the
+ * mapping has no file name: such frames go to the TOP_UNKNOWN row.
+ */
+static int top__mapping_name(const Perftools__Profiles__Profile *p,
+			     const Perftools__Profiles__Mapping *m, char **ret)
+{
+	const char *f = pprof_read__str(p, m->filename), *base;
+	size_t len = strlen(f), n;
+	char *s;
+
+	/* Base name as Go's filepath.Base: trailing slashes do not count. */
+	while (len && f[len - 1] == '/')
+		len--;
+	for (base = f + len; base > f && base[-1] != '/'; base--)
+		;
+	n = len - (size_t)(base - f);
+	if (!n) {
+		*ret = NULL;
+		return 0;
+	}
+	if (n >= 2 && base[0] == '[' && base[n - 1] == ']')
+		s = strndup(base, n);
+	else if (asprintf(&s, "[%.*s]", (int)(n > INT_MAX ? INT_MAX : n), base) < 0)
+		s = NULL;
+	if (!s)
+		return -ENOMEM;
+	*ret = s;
+	return 0;
+}
+
 int pprof_read__top(const Perftools__Profiles__Profile *p, int sample_index,
 		    size_t max_rows, struct pprof_top_row **ret_rows,
 		    size_t *ret_n, int64_t *ret_total)
 {
-	struct idmap funcs = { 0 }, locs = { 0 };
+	struct idmap funcs = { 0 }, locs = { 0 }, maps = { 0 };
 	struct top_key *keys = NULL;
 	struct top_acc *acc = NULL;
 	struct top_frame *frames = NULL;
 	struct pprof_top_row *rows = NULL;
-	uint32_t *func_row = NULL, *bare_row = NULL, idx;
+	uint32_t *key_row = NULL, idx;
 	size_t *loc_off = NULL;
-	char *addr_names = NULL;
-	size_t nf = p->n_function, nl = p->n_location, n_bare = 0, n_frames = 0;
-	size_t n_keys, n_acc = 0, n_rows = 0, i, j, k;
+	char **map_names = NULL;
+	size_t nf = p->n_function, nl = p->n_location, nm = p->n_mapping;
+	size_t n_keys, n_frames = 0, n_acc = 0, n_rows = 0, i, j, k;
 	int64_t total = 0;
 	int r;
 
@@ -358,7 +396,8 @@ int pprof_read__top(const Perftools__Profiles__Profile *p, int sample_index,
 	}
 	if ((size_t)sample_index >= p->n_sample_type)
 		return -EINVAL;
-	if (nf >= UINT32_MAX || nl >= UINT32_MAX)
+	if (nf >= UINT32_MAX || nl >= UINT32_MAX || nm >= UINT32_MAX ||
+	    nf + nm >= UINT32_MAX)
 		return -E2BIG;
 
 	r = idmap__init(&funcs, nf);
@@ -366,6 +405,14 @@ int pprof_read__top(const Perftools__Profiles__Profile *p, int sample_index,
 		goto out;
 	for (i = 0; i < nf; i++) {
 		r = idmap__add(&funcs, p->function[i]->id, (uint32_t)i);
+		if (r < 0)
+			goto out;
+	}
+	r = idmap__init(&maps, nm);
+	if (r < 0)
+		goto out;
+	for (i = 0; i < nm; i++) {
+		r = idmap__add(&maps, p->mapping[i]->id, (uint32_t)i);
 		if (r < 0)
 			goto out;
 	}
@@ -378,25 +425,31 @@ int pprof_read__top(const Perftools__Profiles__Profile *p, int sample_index,
 		r = idmap__add(&locs, l->id, (uint32_t)i);
 		if (r < 0)
 			goto out;
-		if (loc_has_lines(l)) {
-			n_frames += l->n_line;
-		} else {
-			n_bare++;
-			n_frames++;
-		}
+		n_frames += loc_has_lines(l) ? l->n_line : 1;
 	}
 
-	/* Group functions and bare addresses by name: sort, then one row per run. */
-	n_keys = nf + n_bare;
-	keys = calloc(n_keys ? n_keys : 1, sizeof(*keys));
-	acc = calloc(n_keys ? n_keys : 1, sizeof(*acc));
-	func_row = calloc(nf ? nf : 1, sizeof(*func_row));
-	bare_row = calloc(n_bare ? n_bare : 1, sizeof(*bare_row));
-	addr_names = calloc(n_bare ? n_bare : 1, ADDR_NAME_LEN);
+	/*
+	 * Rows: one per function name, and one per mapping for the frames
+	 * nobody could name, as `go tool pprof -top` does. A row per address
+	 * ("0x7f3a...") would spread the cost of one unsymbolized library over
+	 * as many rows as it has sampled instructions, each too small to rank,
+	 * and push the named functions out of a top-10; "libfoo.so+0x1234"
+	 * names are no better, as they still differ per address. Gathered by
+	 * mapping, the row says which binary lacks symbols and what it costs
+	 * in all, which is what one acts on (install its debug symbols).
+	 * Frames outside any named mapping share one TOP_UNKNOWN row. Mapping
+	 * rows never merge with a function of the same name.
+	 *
+	 * Group by name: sort the keys, then one row per run.
+	 */
+	n_keys = nf + nm + 1;
+	keys = calloc(n_keys, sizeof(*keys));
+	acc = calloc(n_keys, sizeof(*acc));
+	key_row = calloc(n_keys, sizeof(*key_row));
+	map_names = calloc(nm ? nm : 1, sizeof(*map_names));
 	loc_off = calloc(nl + 1, sizeof(*loc_off));
 	frames = calloc(n_frames ? n_frames : 1, sizeof(*frames));
-	if (!keys || !acc || !func_row || !bare_row || !addr_names || !loc_off ||
-	    !frames) {
+	if (!keys || !acc || !key_row || !map_names || !loc_off || !frames) {
 		r = -ENOMEM;
 		goto out;
 	}
@@ -404,44 +457,51 @@ int pprof_read__top(const Perftools__Profiles__Profile *p, int sample_index,
 		keys[i].name = pprof_read__str(p, p->function[i]->name);
 		keys[i].src = i;
 	}
-	for (i = 0, k = 0; i < nl; i++) {
-		char *s;
-
-		if (loc_has_lines(p->location[i]))
-			continue;
-		s = addr_names + k * ADDR_NAME_LEN;
-		snprintf(s, ADDR_NAME_LEN, "0x%" PRIx64, p->location[i]->address);
-		keys[nf + k].name = s;
-		keys[nf + k].src = nf + k;
-		k++;
+	for (i = 0; i < nm; i++) {
+		r = top__mapping_name(p, p->mapping[i], &map_names[i]);
+		if (r < 0)
+			goto out;
+		keys[nf + i].name = map_names[i] ? map_names[i] : TOP_UNKNOWN;
+		keys[nf + i].src = nf + i;
+		keys[nf + i].bare = true;
 	}
+	keys[nf + nm].name = TOP_UNKNOWN;
+	keys[nf + nm].src = nf + nm;
+	keys[nf + nm].bare = true;
 	qsort(keys, n_keys, sizeof(*keys), top_key__cmp);
 	for (i = 0; i < n_keys; i++) {
 		const char *file = "";
 
-		if (!n_acc || strcmp(acc[n_acc - 1].name, keys[i].name)) {
+		if (!i || strcmp(keys[i - 1].name, keys[i].name) ||
+		    keys[i - 1].bare != keys[i].bare) {
 			acc[n_acc].name = keys[i].name;
 			acc[n_acc].file = "";
 			n_acc++;
 		}
-		if (keys[i].src < nf) {
-			func_row[keys[i].src] = (uint32_t)(n_acc - 1);
+		key_row[keys[i].src] = (uint32_t)(n_acc - 1);
+		if (keys[i].src < nf)
 			file = pprof_read__str(p, p->function[keys[i].src]->filename);
-		} else {
-			bare_row[keys[i].src - nf] = (uint32_t)(n_acc - 1);
-		}
 		/* Same name in several files: show the first file known. */
 		if (!*acc[n_acc - 1].file)
 			acc[n_acc - 1].file = file;
 	}
 
 	/* Resolve every location once to its rows, innermost Line first. */
-	for (i = 0, k = 0, n_frames = 0; i < nl; i++) {
+	for (i = 0, n_frames = 0; i < nl; i++) {
 		const Perftools__Profiles__Location *l = p->location[i];
 
 		loc_off[i] = n_frames;
 		if (!loc_has_lines(l)) {
-			frames[n_frames].row = bare_row[k++];
+			/* Only followed here: a bad mapping_id elsewhere is harmless. */
+			if (l->mapping_id) {
+				r = idmap__get(&maps, l->mapping_id, &idx);
+				if (r < 0)
+					goto out;
+				k = nf + idx;
+			} else {
+				k = nf + nm;
+			}
+			frames[n_frames].row = key_row[k];
 			frames[n_frames++].line = 0;
 			continue;
 		}
@@ -454,7 +514,7 @@ int pprof_read__top(const Perftools__Profiles__Profile *p, int sample_index,
 			r = idmap__get(&funcs, ln->function_id, &idx);
 			if (r < 0)
 				goto out;
-			frames[n_frames].row = func_row[idx];
+			frames[n_frames].row = key_row[idx];
 			frames[n_frames++].line = ln->line;
 		}
 	}
@@ -536,12 +596,15 @@ int pprof_read__top(const Perftools__Profiles__Profile *p, int sample_index,
 	r = 0;
 out:
 	idmap__fini(&funcs);
+	idmap__fini(&maps);
 	idmap__fini(&locs);
+	if (map_names)
+		for (i = 0; i < nm; i++)
+			free(map_names[i]);
+	free(map_names);
 	free(keys);
 	free(acc);
-	free(func_row);
-	free(bare_row);
-	free(addr_names);
+	free(key_row);
 	free(loc_off);
 	free(frames);
 	return r;

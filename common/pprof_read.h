@@ -24,7 +24,8 @@
  * valid after the profile is freed; release them with pprof_read__top_free().
  */
 struct pprof_top_row {
-	char *name;		/* function name, or "0x<address>" when unsymbolized */
+	char *name;		/* function name; for unsymbolized frames "[<mapping
+				 * basename>]" or "<unknown>" (see below) */
 	char *file;		/* source file, "" when unknown */
 	int64_t line;		/* line of the first leaf occurrence, 0 when unknown */
 	int64_t flat;		/* value where this function is the innermost frame */
@@ -90,17 +91,23 @@ int pprof_read__sample_index(const Perftools__Profiles__Profile *p,
  * @ret_total: set to the sum of the chosen value over all samples.
  *
  * Rows with zero flat and cum are left out, as pprof does.
- * Rows are keyed by function name: functions with equal names (and
- * unsymbolized locations with equal addresses) share a row. An inlined
+ * Rows are keyed by function name: functions with equal names share a row.
+ * Locations without a function (unsymbolized) are gathered per mapping, as
+ * `go tool pprof -top` does: one row named "[libfoo.so]" (the base name of
+ * the mapping's file in brackets; names already bracketed, like "[vdso]",
+ * are kept) per mapping base name, and one "<unknown>" row for those
+ * without a mapping or whose mapping has no file name. An inlined
  * location (several Lines) counts its innermost Line as the leaf; a function
  * is counted at most once per sample in cum, so recursion does not inflate it.
- * Cost: O(locations + functions log functions + total stack frames).
+ * Cost: O(locations + (functions + mappings) log (functions + mappings) +
+ * total stack frames).
  *
  * Return: 0; -EINVAL for a bad @sample_index or an inconsistent profile
  * (zero or duplicate ids, a sample naming a missing location, a line naming a
- * missing function, a value count that differs from the sample types);
- * -EOVERFLOW when sums overflow int64; -E2BIG for 2^32 or more functions
- * or locations; -ENOMEM. Outputs untouched on failure.
+ * missing function, an unsymbolized location naming a missing mapping, a
+ * value count that differs from the sample types);
+ * -EOVERFLOW when sums overflow int64; -E2BIG for 2^32 or more functions,
+ * mappings or locations; -ENOMEM. Outputs untouched on failure.
  */
 int pprof_read__top(const Perftools__Profiles__Profile *p, int sample_index,
 		    size_t max_rows, struct pprof_top_row **ret_rows,

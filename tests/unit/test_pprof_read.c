@@ -14,8 +14,11 @@
 
 /*
  * The fixture: functions main (id 1, main.c) and hot (id 2, hot.c);
+ * mappings 1 = /usr/lib/x86_64-linux-gnu/libfoo.so.1, 2 = [vdso];
  * locations 10 = hot:20, 20 = hot:25 inlined into main:7, 30 = main:9,
- * 40 = unsymbolized 0x401000. Values are [samples/count, cpu/nanoseconds].
+ * and unsymbolized ones (no Line): 40 = 0x7f0000001000 and
+ * 50 = 0x7f0000002000 in libfoo, 60 = 0x7ffd0000 in [vdso], 70 = 0x401000
+ * in no mapping. Values are [samples/count, cpu/nanoseconds].
  *
  *   sample  stack (leaf first)  values
  *   S1      10 30               3  30
@@ -23,27 +26,35 @@
  *   S3      30                  2  20
  *   S4      10 20               1  10   hot twice: cum counts it once
  *   S5      40 30               4  40
+ *   S6      50 40 30            6  60   libfoo twice: cum counts it once
+ *   S7      60 30               7  70
+ *   S8      70                  8  80
  *
- * cpu/nanoseconds: total 150; hot flat 90 cum 90; 0x401000 flat 40 cum 40;
- * main flat 20 cum 150. samples/count: total 15; hot 9/9; 0x401000 4/4;
- * main 2/15.
+ * Unsymbolized frames are one row per mapping: both libfoo addresses are
+ * "[libfoo.so.1]", [vdso] keeps its name, 0x401000 is "<unknown>".
+ * cpu/nanoseconds: total 360; [libfoo.so.1] flat 100 cum 100; hot 90/90;
+ * <unknown> 80/80; [vdso] 70/70; main 20/280. samples/count: total 36;
+ * [libfoo.so.1] 10/10; hot 9/9; <unknown> 8/8; [vdso] 7/7; main 2/28.
  */
 enum { S_EMPTY, S_SAMPLES, S_COUNT, S_CPU, S_NS, S_MAIN, S_MAIN_C, S_HOT,
-       S_HOT_C, S_MAX };
+       S_HOT_C, S_LIBFOO, S_VDSO, S_MAX };
 
 #define N_FN	2
-#define N_LOC	4
+#define N_MAP	2
+#define N_LOC	7
 #define N_LINE	5
-#define N_SAMPLE 5
+#define N_SAMPLE 8
+#define N_DEPTH	3
 
 struct fixture {
 	Perftools__Profiles__Profile p;
 	Perftools__Profiles__ValueType vt[2], *vtp[2];
 	Perftools__Profiles__Function fn[N_FN], *fnp[N_FN];
+	Perftools__Profiles__Mapping map[N_MAP], *mapp[N_MAP];
 	Perftools__Profiles__Location loc[N_LOC], *locp[N_LOC];
 	Perftools__Profiles__Line ln[N_LINE], *lnp[N_LINE];
 	Perftools__Profiles__Sample s[N_SAMPLE], *sp[N_SAMPLE];
-	uint64_t ids[N_SAMPLE][2];
+	uint64_t ids[N_SAMPLE][N_DEPTH];
 	int64_t vals[N_SAMPLE][2];
 	char *strs[S_MAX];
 };
@@ -52,19 +63,25 @@ static void fixture__init(struct fixture *f)
 {
 	static const char *const strs[S_MAX] = {
 		"", "samples", "count", "cpu", "nanoseconds", "main", "main.c",
-		"hot", "hot.c",
+		"hot", "hot.c", "/usr/lib/x86_64-linux-gnu/libfoo.so.1", "[vdso]",
 	};
 	static const struct { uint64_t loc, fn; int64_t line; } lines[N_LINE] = {
 		{ 10, 2, 20 }, { 20, 2, 25 }, { 20, 1, 7 }, { 30, 1, 9 },
 		{ 0, 0, 0 },	/* unused */
 	};
-	static const uint64_t ids[N_SAMPLE][2] = {
-		{ 10, 30 }, { 20, 0 }, { 30, 0 }, { 10, 20 }, { 40, 30 },
+	static const uint64_t ids[N_SAMPLE][N_DEPTH] = {
+		{ 10, 30 }, { 20 }, { 30 }, { 10, 20 }, { 40, 30 },
+		{ 50, 40, 30 }, { 60, 30 }, { 70 },
 	};
 	static const int64_t vals[N_SAMPLE][2] = {
 		{ 3, 30 }, { 5, 50 }, { 2, 20 }, { 1, 10 }, { 4, 40 },
+		{ 6, 60 }, { 7, 70 }, { 8, 80 },
 	};
-	static const uint64_t loc_ids[N_LOC] = { 10, 20, 30, 40 };
+	static const struct { uint64_t id, addr, mapping; } locs[N_LOC] = {
+		{ 10, 0x401000 }, { 20, 0x401010 }, { 30, 0x401020 },
+		{ 40, 0x7f0000001000, 1 }, { 50, 0x7f0000002000, 1 },
+		{ 60, 0x7ffd0000, 2 }, { 70, 0x401000 },
+	};
 	size_t i, j;
 
 	memset(f, 0, sizeof(*f));
@@ -97,6 +114,20 @@ static void fixture__init(struct fixture *f)
 	f->p.function = f->fnp;
 	f->p.n_function = N_FN;
 
+	for (i = 0; i < N_MAP; i++) {
+		perftools__profiles__mapping__init(&f->map[i]);
+		f->mapp[i] = &f->map[i];
+		f->map[i].id = i + 1;
+	}
+	f->map[0].memory_start = 0x7f0000000000;
+	f->map[0].memory_limit = 0x7f0000100000;
+	f->map[0].filename = S_LIBFOO;
+	f->map[1].memory_start = 0x7ffd0000;
+	f->map[1].memory_limit = 0x7ffd2000;
+	f->map[1].filename = S_VDSO;
+	f->p.mapping = f->mapp;
+	f->p.n_mapping = N_MAP;
+
 	for (i = 0; i < N_LINE; i++) {
 		perftools__profiles__line__init(&f->ln[i]);
 		f->lnp[i] = &f->ln[i];
@@ -106,17 +137,17 @@ static void fixture__init(struct fixture *f)
 	for (i = 0, j = 0; i < N_LOC; i++) {
 		perftools__profiles__location__init(&f->loc[i]);
 		f->locp[i] = &f->loc[i];
-		f->loc[i].id = loc_ids[i];
-		f->loc[i].address = 0x401000 + 0x10 * i;
+		f->loc[i].id = locs[i].id;
+		f->loc[i].address = locs[i].addr;
+		f->loc[i].mapping_id = locs[i].mapping;
 		f->loc[i].line = &f->lnp[j];
-		while (j < N_LINE && lines[j].loc == loc_ids[i]) {
+		while (j < N_LINE && lines[j].loc == locs[i].id) {
 			f->loc[i].n_line++;
 			j++;
 		}
 	}
 	f->p.location = f->locp;
 	f->p.n_location = N_LOC;
-	f->loc[3].address = 0x401000;
 
 	memcpy(f->ids, ids, sizeof(ids));
 	memcpy(f->vals, vals, sizeof(vals));
@@ -124,7 +155,8 @@ static void fixture__init(struct fixture *f)
 		perftools__profiles__sample__init(&f->s[i]);
 		f->sp[i] = &f->s[i];
 		f->s[i].location_id = f->ids[i];
-		f->s[i].n_location_id = f->ids[i][1] ? 2 : 1;
+		for (j = 0; j < N_DEPTH && f->ids[i][j]; j++)
+			f->s[i].n_location_id++;
 		f->s[i].value = f->vals[i];
 		f->s[i].n_value = 2;
 	}
@@ -255,47 +287,59 @@ static void test_top(void)
 	CHECK(pprof_read__sample_index(p, "1x") == -EINVAL, "bad number");
 	CHECK(pprof_read__sample_index(p, "inuse_space") == -EINVAL, "unknown");
 
-	/* Default type: cpu/nanoseconds. */
+	/* Default type: cpu/nanoseconds, rows by flat. */
 	err = pprof_read__top(p, -1, 0, &rows, &n, &total);
 	CHECK(err == 0, "top: %d", err);
-	CHECK(total == 150, "total %lld", (long long)total);
-	CHECK(n == 3, "%zu rows", n);
-	if (!err && n == 3) {
-		CHECK(!strcmp(rows[0].name, "hot") && rows[0].flat == 90 &&
-		      rows[0].cum == 90, "row0 %s %lld %lld", rows[0].name,
-		      (long long)rows[0].flat, (long long)rows[0].cum);
-		CHECK(!strcmp(rows[0].file, "hot.c") && rows[0].line == 20,
-		      "row0 %s:%lld", rows[0].file, (long long)rows[0].line);
-		CHECK(!strcmp(rows[1].name, "0x401000") && rows[1].flat == 40 &&
-		      rows[1].cum == 40, "row1 %s %lld %lld", rows[1].name,
-		      (long long)rows[1].flat, (long long)rows[1].cum);
-		CHECK(!strcmp(rows[1].file, "") && rows[1].line == 0, "row1 file");
-		CHECK(!strcmp(rows[2].name, "main") && rows[2].flat == 20 &&
-		      rows[2].cum == 150, "row2 %s %lld %lld", rows[2].name,
-		      (long long)rows[2].flat, (long long)rows[2].cum);
-		/* main is a leaf only in S3, at line 9 (not the call site :7). */
-		CHECK(!strcmp(rows[2].file, "main.c") && rows[2].line == 9,
-		      "row2 %s:%lld", rows[2].file, (long long)rows[2].line);
+	CHECK(total == 360, "total %lld", (long long)total);
+	CHECK(n == 5, "%zu rows", n);
+	if (!err && n == 5) {
+		static const struct {
+			const char *name, *file;
+			int64_t line, flat, cum;
+		} want[5] = {
+			/* Two addresses in libfoo, one row: 40 + 60. */
+			{ "[libfoo.so.1]", "", 0, 100, 100 },
+			{ "hot", "hot.c", 20, 90, 90 },
+			{ "<unknown>", "", 0, 80, 80 },
+			{ "[vdso]", "", 0, 70, 70 },
+			/* main is a leaf only in S3, at :9 (not the call site :7). */
+			{ "main", "main.c", 9, 20, 280 },
+		};
+		size_t i;
+
+		for (i = 0; i < 5; i++)
+			CHECK(!strcmp(rows[i].name, want[i].name) &&
+			      !strcmp(rows[i].file, want[i].file) &&
+			      rows[i].line == want[i].line &&
+			      rows[i].flat == want[i].flat &&
+			      rows[i].cum == want[i].cum,
+			      "row%zu %s %s:%lld %lld %lld", i, rows[i].name,
+			      rows[i].file, (long long)rows[i].line,
+			      (long long)rows[i].flat, (long long)rows[i].cum);
+		CHECK(!find_row(rows, n, "0x7f0000001000") &&
+		      !find_row(rows, n, "0x401000"), "no per-address rows");
 	}
 	pprof_read__top_free(rows, n);
 	rows = NULL;
 
 	/* samples/count by index, and max_rows. */
 	err = pprof_read__top(p, 0, 2, &rows, &n, &total);
-	CHECK(err == 0 && n == 2 && total == 15, "top count: %d %zu %lld", err,
+	CHECK(err == 0 && n == 2 && total == 36, "top count: %d %zu %lld", err,
 	      n, (long long)total);
 	if (!err && n == 2) {
 		r = find_row(rows, n, "hot");
 		CHECK(r && r->flat == 9 && r->cum == 9, "hot count");
-		r = find_row(rows, n, "0x401000");
-		CHECK(r && r->flat == 4 && r->cum == 4, "bare count");
+		r = find_row(rows, n, "[libfoo.so.1]");
+		CHECK(r && r->flat == 10 && r->cum == 10, "libfoo count");
 		CHECK(!find_row(rows, n, "main"), "main cut by max_rows");
 	}
 	pprof_read__top_free(rows, n);
 	rows = NULL;
 	err = pprof_read__top(p, 0, 0, &rows, &n, NULL);
 	r = err ? NULL : find_row(rows, n, "main");
-	CHECK(r && r->flat == 2 && r->cum == 15, "main count");
+	CHECK(r && r->flat == 2 && r->cum == 28, "main count");
+	r = err ? NULL : find_row(rows, n, "<unknown>");
+	CHECK(r && r->flat == 8 && r->cum == 8, "unknown count");
 	pprof_read__top_free(rows, err ? 0 : n);
 	rows = NULL;
 
@@ -348,7 +392,7 @@ static void test_top(void)
 	if (!err) {
 		CHECK(pprof_read__sample_index(p, NULL) == 0, "default type");
 		err = pprof_read__top(p, -1, 0, &rows, &n, &total);
-		CHECK(err == 0 && total == 15, "default total %lld",
+		CHECK(err == 0 && total == 36, "default total %lld",
 		      (long long)total);
 		pprof_read__top_free(rows, err ? 0 : n);
 		rows = NULL;
@@ -376,9 +420,9 @@ static void test_top(void)
 	err = pprof_read__decode(raw, raw_len, &p);
 	if (!err)
 		err = pprof_read__top(p, -1, 0, &rows, &n, &total);
-	CHECK(err == 0 && n == 2, "dedup: %d %zu", err, n);
+	CHECK(err == 0 && n == 4, "dedup: %d %zu", err, n);
 	r = err ? NULL : find_row(rows, n, "main");
-	CHECK(r && r->flat == 110 && r->cum == 150 && r->line == 20,
+	CHECK(r && r->flat == 110 && r->cum == 280 && r->line == 20,
 	      "dedup main %lld %lld", r ? (long long)r->flat : -1,
 	      r ? (long long)r->cum : -1);
 	pprof_read__top_free(rows, err ? 0 : n);
@@ -386,16 +430,70 @@ static void test_top(void)
 	pprof_read__free(p);
 	p = NULL;
 
-	/* A function whose samples are all worth 0 gets no row. */
+	/* A row whose samples are all worth 0 is dropped. */
 	fixture__init(&f);
-	f.vals[4][1] = 0;
+	f.vals[7][1] = 0;
 	free(raw);
 	raw = pack(&f.p, &raw_len);
 	err = pprof_read__decode(raw, raw_len, &p);
 	if (!err)
 		err = pprof_read__top(p, -1, 0, &rows, &n, &total);
-	CHECK(err == 0 && n == 2 && total == 110, "zero rows: %d %zu", err, n);
-	CHECK(!err && !find_row(rows, n, "0x401000"), "zero row dropped");
+	CHECK(err == 0 && n == 4 && total == 280, "zero rows: %d %zu", err, n);
+	CHECK(!err && !find_row(rows, n, "<unknown>"), "zero row dropped");
+	pprof_read__top_free(rows, err ? 0 : n);
+	rows = NULL;
+	pprof_read__free(p);
+	p = NULL;
+
+	/*
+	 * Mappings are grouped by base name, with trailing slashes ignored;
+	 * one without a file name joins "<unknown>"; a function named like a
+	 * mapping row keeps its own row.
+	 */
+	fixture__init(&f);
+	f.strs[S_VDSO] = "/opt/foo/libfoo.so.1/";
+	free(raw);
+	raw = pack(&f.p, &raw_len);
+	err = pprof_read__decode(raw, raw_len, &p);
+	if (!err)
+		err = pprof_read__top(p, -1, 0, &rows, &n, &total);
+	r = err ? NULL : find_row(rows, n, "[libfoo.so.1]");
+	CHECK(!err && n == 4 && r && r->flat == 170 && r->cum == 170,
+	      "same base name: %d %zu", err, n);
+	pprof_read__top_free(rows, err ? 0 : n);
+	rows = NULL;
+	pprof_read__free(p);
+	p = NULL;
+
+	fixture__init(&f);
+	f.map[1].filename = S_EMPTY;
+	free(raw);
+	raw = pack(&f.p, &raw_len);
+	err = pprof_read__decode(raw, raw_len, &p);
+	if (!err)
+		err = pprof_read__top(p, -1, 0, &rows, &n, &total);
+	r = err ? NULL : find_row(rows, n, "<unknown>");
+	CHECK(!err && n == 4 && r && r->flat == 150 && r->cum == 150,
+	      "unnamed mapping: %d %zu", err, n);
+	pprof_read__top_free(rows, err ? 0 : n);
+	rows = NULL;
+	pprof_read__free(p);
+	p = NULL;
+
+	fixture__init(&f);
+	f.fn[1].name = S_VDSO;
+	free(raw);
+	raw = pack(&f.p, &raw_len);
+	err = pprof_read__decode(raw, raw_len, &p);
+	if (!err)
+		err = pprof_read__top(p, -1, 0, &rows, &n, &total);
+	CHECK(!err && n == 5, "function named [vdso]: %d %zu", err, n);
+	if (!err && n == 5) {
+		CHECK(!strcmp(rows[1].name, "[vdso]") && rows[1].flat == 90 &&
+		      !strcmp(rows[1].file, "hot.c"), "function [vdso]");
+		CHECK(!strcmp(rows[3].name, "[vdso]") && rows[3].flat == 70 &&
+		      !strcmp(rows[3].file, ""), "mapping [vdso]");
+	}
 	pprof_read__top_free(rows, err ? 0 : n);
 	rows = NULL;
 out:
@@ -486,6 +584,16 @@ static void test_corrupt(void)
 	fixture__init(&f);
 	f.fn[0].id = 0;
 	CHECK(fixture_top(&f, -1) == -EINVAL, "function id 0");
+	fixture__init(&f);
+	f.loc[4].mapping_id = 3;
+	CHECK(fixture_top(&f, -1) == -EINVAL, "missing mapping");
+	fixture__init(&f);
+	f.map[1].id = 1;
+	CHECK(fixture_top(&f, -1) == -EINVAL, "duplicate mapping id");
+	/* A symbolized location's mapping is not followed. */
+	fixture__init(&f);
+	f.loc[0].mapping_id = 9;
+	CHECK(fixture_top(&f, -1) == 0, "symbolized, missing mapping");
 	fixture__init(&f);
 	f.s[4].n_value = 1;
 	CHECK(fixture_top(&f, -1) == -EINVAL, "value count");
