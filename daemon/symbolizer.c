@@ -7,6 +7,7 @@
  * entry serves every process that maps the binary, wherever ASLR put it.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <gelf.h>
 #include <pthread.h>
@@ -54,6 +55,30 @@ struct sym_binary {
 	struct cu_range *cus;
 	size_t ncus;
 	bool cus_built;
+	/* Unwinding: libdw's CFI tables (owned by the module) and our cache
+	 * of rows copied out of them, both built on first need. */
+	bool cfi_tried;
+	Dwarf_CFI *eh_cfi, *dbg_cfi;
+	Dwarf_Addr eh_bias, dbg_bias;
+	struct cfi_slot *cfi_cache;
+};
+
+/*
+ * A cached CFI row: most rows need a handful of ops (CFA = rsp + n, ra at
+ * CFA - 8, a few saved registers); longer ones (signal frames) are rebuilt
+ * on each use. 256 slots of ~450 bytes, direct-mapped by address: ~115 KB
+ * per binary that is unwound through, counted in the cache's bound.
+ */
+#define CFI_SLOTS 256
+#define CFI_SLOT_OPS 16
+
+struct cfi_slot {
+	uint64_t vaddr;
+	int status;			/* 0, -ENOENT; 1: empty slot */
+	bool signal;
+	uint8_t nops;
+	struct sym_cfi_rule cfa, regs[SYM_CFI_NREGS];
+	struct sym_cfi_op ops[CFI_SLOT_OPS];
 };
 
 struct symbolizer {
@@ -61,6 +86,7 @@ struct symbolizer {
 	struct sym_binary *head;
 	size_t bytes, max_bytes;
 	uint64_t nbin, hits, misses, evictions;
+	uint64_t cfi_hits, cfi_misses;	/* atomics */
 };
 
 static char *debuginfo_path;	/* NULL: libdwfl's default, /usr/lib/debug */
@@ -93,6 +119,7 @@ static void binary__destroy(struct sym_binary *b)
 	pthread_mutex_destroy(&b->lock);
 	free(b->segs);
 	free(b->cus);
+	free(b->cfi_cache);
 	free(b->path);
 	free(b);
 }
@@ -605,32 +632,186 @@ static int lookup_locked(struct sym_binary *b, Dwarf_Addr addr,
 	return n;
 }
 
-int sym_binary__lookup(struct sym_binary *b, uint64_t file_offset,
-		       struct sym_frame *frames, int max)
+/* The link-time address of @file_offset, through the PT_LOAD headers. */
+static bool to_vaddr(const struct sym_binary *b, uint64_t file_offset,
+		     uint64_t *ret)
 {
-	uint64_t vaddr = 0;
-	bool found = false;
 	size_t i;
-	int n;
 
-	if (max <= 0)
-		return -EINVAL;
 	for (i = 0; i < b->nsegs; i++) {
 		const struct load_seg *sg = &b->segs[i];
 
 		if (file_offset >= sg->offset &&
 		    file_offset < sg->offset + sg->filesz) {
-			vaddr = file_offset - sg->offset + sg->vaddr;
-			found = true;
-			break;
+			*ret = file_offset - sg->offset + sg->vaddr;
+			return true;
 		}
 	}
-	if (!found)
+	return false;
+}
+
+int sym_binary__lookup(struct sym_binary *b, uint64_t file_offset,
+		       struct sym_frame *frames, int max)
+{
+	uint64_t vaddr;
+	int n;
+
+	if (max <= 0)
+		return -EINVAL;
+	if (!to_vaddr(b, file_offset, &vaddr))
 		return 0;
 	pthread_mutex_lock(&b->lock);
 	n = lookup_locked(b, vaddr, frames, max);
 	pthread_mutex_unlock(&b->lock);
 	return n;
+}
+
+/* Copy one rule's ops into @row; -E2BIG when they do not fit. */
+static int copy_rule(struct sym_cfi_row *row, struct sym_cfi_rule *rule,
+		     uint8_t kind, const Dwarf_Op *ops, size_t nops)
+{
+	size_t i;
+
+	if (kind != SYM_CFI_UNDEF && kind != SYM_CFI_SAME &&
+	    nops && ops[nops - 1].atom == DW_OP_stack_value) {
+		kind = SYM_CFI_VAL;
+		nops--;
+	}
+	if (nops > (size_t)(SYM_CFI_MAX_OPS - row->nops))
+		return -E2BIG;
+	rule->kind = kind;
+	rule->start = row->nops;
+	rule->n = (uint8_t)nops;
+	for (i = 0; i < nops; i++) {
+		row->ops[row->nops].atom = ops[i].atom;
+		row->ops[row->nops].n1 = ops[i].number;
+		row->ops[row->nops].n2 = ops[i].number2;
+		row->nops++;
+	}
+	return 0;
+}
+
+/* Copy what libdw knows of @fr into @row. Under b->lock. */
+static int compile_row(Dwarf_Frame *fr, struct sym_cfi_row *row)
+{
+	Dwarf_Op mem[3], *ops;
+	size_t nops;
+	int reg, r;
+
+	memset(row, 0, offsetof(struct sym_cfi_row, ops));
+	if (dwarf_frame_info(fr, NULL, NULL, &row->signal) != 16)
+		return -ENOENT;	/* not x86-64's return-address column */
+	if (dwarf_frame_cfa(fr, &ops, &nops) < 0 || !nops)
+		return -ENOENT;
+	r = copy_rule(row, &row->cfa, SYM_CFI_VAL, ops, nops);
+	if (r < 0)
+		return r;
+	row->cfa.kind = SYM_CFI_VAL;	/* an expression yielding the CFA */
+	for (reg = 0; reg < SYM_CFI_NREGS; reg++) {
+		uint8_t kind = SYM_CFI_LOC;
+
+		if (dwarf_frame_register(fr, reg, mem, &ops, &nops) < 0) {
+			kind = SYM_CFI_UNDEF;
+			nops = 0;
+		} else if (!nops) {
+			kind = ops ? SYM_CFI_UNDEF : SYM_CFI_SAME;
+		}
+		r = copy_rule(row, &row->regs[reg], kind, ops, nops);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int cfi_find(struct sym_binary *b, uint64_t vaddr,
+		    struct sym_cfi_row *row)
+{
+	Dwarf_Frame *fr = NULL;
+	int r = -ENOENT;
+
+	if (b->eh_cfi &&
+	    dwarf_cfi_addrframe(b->eh_cfi, vaddr - b->eh_bias, &fr) == 0) {
+		r = compile_row(fr, row);
+		free(fr);
+		if (r != -ENOENT)
+			return r;
+	}
+	fr = NULL;
+	if (b->dbg_cfi &&
+	    dwarf_cfi_addrframe(b->dbg_cfi, vaddr - b->dbg_bias, &fr) == 0) {
+		r = compile_row(fr, row);
+		free(fr);
+	}
+	return r;
+}
+
+static void cfi_load(struct sym_binary *b)
+{
+	struct symbolizer *s = b->s;
+
+	b->cfi_tried = true;
+	/* .eh_frame is what the runtime itself unwinds with; .debug_frame
+	 * (Go, some hand-written assembly) where that has nothing. */
+	b->eh_cfi = dwfl_module_eh_cfi(b->mod, &b->eh_bias);
+	b->dbg_cfi = dwfl_module_dwarf_cfi(b->mod, &b->dbg_bias);
+	b->cfi_cache = calloc(CFI_SLOTS, sizeof(*b->cfi_cache));
+	if (b->cfi_cache) {
+		size_t i, add = CFI_SLOTS * sizeof(*b->cfi_cache);
+
+		for (i = 0; i < CFI_SLOTS; i++)
+			b->cfi_cache[i].status = 1;
+		pthread_mutex_lock(&s->lock);
+		b->cost += add;
+		s->bytes += add;
+		pthread_mutex_unlock(&s->lock);
+	}
+}
+
+int sym_binary__cfi(struct sym_binary *b, uint64_t file_offset,
+		    struct sym_cfi_row *ret)
+{
+	struct cfi_slot *slot = NULL;
+	uint64_t vaddr;
+	int r;
+
+	if (!to_vaddr(b, file_offset, &vaddr))
+		return -ENOENT;
+	pthread_mutex_lock(&b->lock);
+	if (!b->cfi_tried)
+		cfi_load(b);
+	if (b->cfi_cache) {
+		slot = &b->cfi_cache[(vaddr ^ (vaddr >> 8)) % CFI_SLOTS];
+		if (slot->status != 1 && slot->vaddr == vaddr) {
+			r = slot->status;
+			if (r == 0) {
+				ret->signal = slot->signal;
+				ret->cfa = slot->cfa;
+				memcpy(ret->regs, slot->regs, sizeof(ret->regs));
+				ret->nops = slot->nops;
+				memcpy(ret->ops, slot->ops,
+				       slot->nops * sizeof(*slot->ops));
+			}
+			pthread_mutex_unlock(&b->lock);
+			__atomic_fetch_add(&b->s->cfi_hits, 1, __ATOMIC_RELAXED);
+			return r;
+		}
+	}
+	r = cfi_find(b, vaddr, ret);
+	if (slot && r != -E2BIG && (r < 0 || ret->nops <= CFI_SLOT_OPS)) {
+		slot->vaddr = vaddr;
+		slot->status = r;
+		if (r == 0) {
+			slot->signal = ret->signal;
+			slot->cfa = ret->cfa;
+			memcpy(slot->regs, ret->regs, sizeof(slot->regs));
+			slot->nops = ret->nops;
+			memcpy(slot->ops, ret->ops,
+			       ret->nops * sizeof(*ret->ops));
+		}
+	}
+	pthread_mutex_unlock(&b->lock);
+	__atomic_fetch_add(&b->s->cfi_misses, 1, __ATOMIC_RELAXED);
+	return r;
 }
 
 void symbolizer__stats(struct symbolizer *s, struct symbolizer_stats *ret)
@@ -648,5 +829,7 @@ void symbolizer__stats(struct symbolizer *s, struct symbolizer_stats *ret)
 	ret->hits = s->hits;
 	ret->misses = s->misses;
 	ret->evictions = s->evictions;
+	ret->cfi_hits = __atomic_load_n(&s->cfi_hits, __ATOMIC_RELAXED);
+	ret->cfi_misses = __atomic_load_n(&s->cfi_misses, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&s->lock);
 }

@@ -42,6 +42,7 @@ struct sym_binary_info {
 struct symbolizer_stats {
 	uint64_t binaries, binaries_idle, bytes_estimate, bytes_max;
 	uint64_t hits, misses, evictions;
+	uint64_t cfi_hits, cfi_misses;	/* CFI row cache */
 };
 
 struct symbolizer *symbolizer__new(size_t max_bytes);
@@ -72,6 +73,52 @@ int sym_binary__fd(const struct sym_binary *b);
  */
 int sym_binary__lookup(struct sym_binary *b, uint64_t file_offset,
 		       struct sym_frame *frames, int max);
+
+/*
+ * Call frame information (CFI) for the unwinder: one row of a binary's
+ * .eh_frame (or .debug_frame) table, copied out of libdw so that it can be
+ * evaluated without the binary's lock. Rows are cached per binary, so every
+ * process and session that maps the binary shares them.
+ *
+ * Every rule is a DWARF expression over the frame's registers (ops with
+ * DW_OP_call_frame_cfa for the CFA). A LOC rule yields the address where
+ * the caller's value is saved; a VAL rule yields the value itself.
+ */
+#define SYM_CFI_NREGS 17	/* x86-64 DWARF registers 0..16 (16: ra) */
+#define SYM_CFI_MAX_OPS 64
+
+enum sym_cfi_kind {
+	SYM_CFI_UNDEF = 0,	/* not recoverable (for ra: outermost) */
+	SYM_CFI_SAME,		/* unchanged by this frame */
+	SYM_CFI_LOC,
+	SYM_CFI_VAL,
+};
+
+struct sym_cfi_op {
+	uint8_t atom;
+	uint64_t n1, n2;
+};
+
+struct sym_cfi_rule {
+	uint8_t kind;		/* enum sym_cfi_kind */
+	uint8_t start, n;	/* ops[start, start + n) */
+};
+
+struct sym_cfi_row {
+	bool signal;		/* a signal frame: its ra is an exact pc */
+	struct sym_cfi_rule cfa;	/* always VAL */
+	struct sym_cfi_rule regs[SYM_CFI_NREGS];
+	uint8_t nops;
+	struct sym_cfi_op ops[SYM_CFI_MAX_OPS];
+};
+
+/*
+ * sym_binary__cfi() - the CFI row for the code at @file_offset. 0, or
+ * -ENOENT when no CFI covers it, -E2BIG when its expressions are too long
+ * to copy.
+ */
+int sym_binary__cfi(struct sym_binary *b, uint64_t file_offset,
+		    struct sym_cfi_row *ret);
 
 void symbolizer__stats(struct symbolizer *s, struct symbolizer_stats *ret);
 

@@ -1,235 +1,316 @@
 // SPDX-License-Identifier: GPL-2.0
+/*
+ * The DWARF unwinder: steps from frame to frame with CFI rows the
+ * symbolizer copies out of libdw (cached per binary, by build-id), reading
+ * saved registers from the sample's stack copy. Where no CFI covers a pc
+ * it follows the frame pointer, as perf and libdwfl's x86-64 backend do.
+ *
+ * Why not libdwfl's own unwinder (dwfl_getthread_frames)? It wants one
+ * Dwfl per process with every module reported at its load address, so its
+ * parsed CFI lives and dies with the process: a new session, or the same
+ * library in another process, parses it again. Rows here are per binary.
+ * The walk itself is a few hundred instructions per frame.
+ */
 #include <errno.h>
-#include <fcntl.h>
-#include <gelf.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <dwarf.h>
-#include <elfutils/libdwfl.h>
 
 #include "profd_abi.h"
 #include "unwind.h"
 
+#define REG_RBP 6
+#define REG_RSP 7
+#define REG_RA 16
+#define EVAL_STACK 16
+
 struct unwinder {
 	struct proc *proc;
-	unsigned gen;			/* proc->gen the Dwfl was built from */
-	Dwfl *dwfl;
-	bool attached;
-	/* The sample being unwound, for the callbacks. */
-	uint32_t tid;
-	const uint64_t *regs;
+};
+
+/* The sample being unwound. */
+struct walk {
+	uint64_t regs[SYM_CFI_NREGS];
+	uint32_t valid;			/* bit per register */
+	uint64_t cfa;
 	const uint8_t *stack;
+	uint64_t sp0;
 	size_t len;
-	uint64_t *ips;
-	unsigned n, max;
-	bool read_failed;		/* the walk wanted a word past the copy */
 };
-
-static char *debuginfo_path;
-
-static const Dwfl_Callbacks offline_callbacks = {
-	.find_elf = dwfl_build_id_find_elf,
-	.find_debuginfo = dwfl_standard_find_debuginfo,
-	.section_address = dwfl_offline_section_address,
-	.debuginfo_path = &debuginfo_path,
-};
-
-static pid_t next_thread(Dwfl *dwfl, void *arg, void **thread_argp)
-{
-	return 0;	/* threads are named by the sample, never listed */
-}
-
-static bool get_thread(Dwfl *dwfl, pid_t tid, void *arg, void **thread_argp)
-{
-	*thread_argp = arg;
-	return true;
-}
-
-/* Stack words come from the copy; anything else is unknown. */
-static bool memory_read(Dwfl *dwfl, Dwarf_Addr addr, Dwarf_Word *result,
-			void *arg)
-{
-	struct unwinder *u = arg;
-	uint64_t sp = u->regs[7];
-
-	if (addr < sp || addr + sizeof(*result) > sp + u->len) {
-		/* libdwfl may end the walk quietly here, as if at the
-		 * outermost frame: remember that it was cut short. */
-		u->read_failed = true;
-		return false;
-	}
-	memcpy(result, u->stack + (addr - sp), sizeof(*result));
-	return true;
-}
-
-static bool set_initial_registers(Dwfl_Thread *thread, void *arg)
-{
-	struct unwinder *u = arg;
-
-	return dwfl_thread_state_registers(thread, 0, PROFD_NREGS,
-					   (const Dwarf_Word *)u->regs);
-}
-
-static const Dwfl_Thread_Callbacks thread_callbacks = {
-	.next_thread = next_thread,
-	.get_thread = get_thread,
-	.memory_read = memory_read,
-	.set_initial_registers = set_initial_registers,
-};
-
-/* Load bias of a mapping: where link-time address 0 of its file sits. */
-static bool load_bias(int fd, const struct proc_map *m, uint64_t *ret,
-		      bool *ret_exec)
-{
-	size_t n, i;
-	bool ok = false;
-	GElf_Ehdr eh;
-	Elf *elf;
-
-	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	if (!elf)
-		return false;
-	if (!gelf_getehdr(elf, &eh) || elf_getphdrnum(elf, &n) < 0)
-		goto out;
-	*ret_exec = eh.e_type == ET_EXEC;
-	for (i = 0; i < n; i++) {
-		GElf_Phdr ph;
-
-		if (!gelf_getphdr(elf, (int)i, &ph) || ph.p_type != PT_LOAD)
-			continue;
-		if (m->offset >= (ph.p_offset & ~0xfffULL) &&
-		    m->offset < ph.p_offset + ph.p_filesz) {
-			*ret = m->start - (ph.p_vaddr - ph.p_offset + m->offset);
-			ok = true;
-			break;
-		}
-	}
-out:
-	elf_end(elf);
-	return ok;
-}
-
-/* (Re)build the Dwfl from the process's executable mappings. */
-static int build(struct unwinder *u)
-{
-	struct proc *p = u->proc;
-	size_t i, j;
-	int r = 0;
-
-	if (u->dwfl)
-		dwfl_end(u->dwfl);
-	u->attached = false;
-	u->dwfl = dwfl_begin(&offline_callbacks);
-	if (!u->dwfl)
-		return -ENOMEM;
-	dwfl_report_begin(u->dwfl);
-	pthread_mutex_lock(&p->lock);
-	u->gen = p->gen;
-	for (i = 0; i < p->nmaps; i++) {
-		const struct proc_map *m = &p->maps[i];
-		uint64_t bias = 0;
-		bool exec = false, dup_file = false;
-		int fd;
-
-		if (!m->bin || sym_binary__fd(m->bin) < 0)
-			continue;
-		/* One report per file: its other mappings share the bias. */
-		for (j = 0; j < i && !dup_file; j++)
-			dup_file = p->maps[j].bin == m->bin &&
-				   p->maps[j].start - p->maps[j].offset ==
-					   m->start - m->offset;
-		if (dup_file)
-			continue;
-		if (!load_bias(sym_binary__fd(m->bin), m, &bias, &exec))
-			continue;
-		fd = fcntl(sym_binary__fd(m->bin), F_DUPFD_CLOEXEC, 3);
-		if (fd < 0)
-			continue;
-		/* dwfl consumes fd on success. Overlapping reports (a file
-		 * mapped twice at different places) fail: skip those. */
-		if (!dwfl_report_elf(u->dwfl, m->path, m->path, fd,
-				     exec ? 0 : bias, true))
-			close(fd);
-	}
-	pthread_mutex_unlock(&p->lock);
-	if (dwfl_report_end(u->dwfl, NULL, NULL) != 0)
-		r = -EIO;
-	return r;
-}
 
 int unwind__new(struct proc *p, struct unwinder **ret)
 {
 	struct unwinder *u = calloc(1, sizeof(*u));
-	int r;
 
 	if (!u)
 		return -ENOMEM;
 	u->proc = p;
-	r = build(u);
-	if (r < 0) {
-		unwind__free(u);
-		return r;
-	}
 	*ret = u;
 	return 0;
 }
 
 void unwind__free(struct unwinder *u)
 {
-	if (!u)
-		return;
-	if (u->dwfl)
-		dwfl_end(u->dwfl);
 	free(u);
 }
 
-static int frame_cb(Dwfl_Frame *state, void *arg)
+/* Stack words come from the copy; anything else is unknown. */
+static bool read_word(struct walk *w, uint64_t addr, uint64_t *ret)
 {
-	struct unwinder *u = arg;
-	Dwarf_Addr pc;
-	bool activation;
+	if (addr < w->sp0 || addr - w->sp0 > w->len ||
+	    w->len - (addr - w->sp0) < sizeof(*ret))
+		return false;
+	memcpy(ret, w->stack + (addr - w->sp0), sizeof(*ret));
+	return true;
+}
 
-	if (!dwfl_frame_pc(state, &pc, &activation) || pc == 0)
-		return DWARF_CB_ABORT;
-	if (u->n == u->max)
-		return DWARF_CB_ABORT;
-	u->ips[u->n++] = pc;
-	return DWARF_CB_OK;
+static bool reg(const struct walk *w, uint64_t r, uint64_t *ret)
+{
+	if (r >= SYM_CFI_NREGS || !(w->valid & (1u << r)))
+		return false;
+	*ret = w->regs[r];
+	return true;
+}
+
+/*
+ * Evaluate one rule's DWARF expression: the operations compilers and
+ * glibc emit in CFI (register + offset, the PLT's computed CFA, signal
+ * frames' saved-register addresses). Anything else fails the step.
+ */
+static bool eval(struct walk *w, const struct sym_cfi_row *row,
+		 const struct sym_cfi_rule *rule, uint64_t *ret)
+{
+	uint64_t st[EVAL_STACK], a, b;
+	unsigned sp = 0, i;
+
+#define PUSH(v) do { if (sp == EVAL_STACK) return false; st[sp++] = (v); } while (0)
+#define POP(v) do { if (!sp) return false; (v) = st[--sp]; } while (0)
+	for (i = rule->start; i < (unsigned)rule->start + rule->n; i++) {
+		const struct sym_cfi_op *op = &row->ops[i];
+		uint8_t at = op->atom;
+
+		if (at >= DW_OP_lit0 && at <= DW_OP_lit31) {
+			PUSH((uint64_t)(at - DW_OP_lit0));
+		} else if (at >= DW_OP_breg0 && at <= DW_OP_breg31) {
+			if (!reg(w, at - DW_OP_breg0, &a))
+				return false;
+			PUSH(a + op->n1);
+		} else {
+			switch (at) {
+			case DW_OP_bregx:
+				if (!reg(w, op->n1, &a))
+					return false;
+				PUSH(a + op->n2);
+				break;
+			case DW_OP_call_frame_cfa:
+				PUSH(w->cfa);
+				break;
+			case DW_OP_const1u: case DW_OP_const1s:
+			case DW_OP_const2u: case DW_OP_const2s:
+			case DW_OP_const4u: case DW_OP_const4s:
+			case DW_OP_const8u: case DW_OP_const8s:
+			case DW_OP_constu: case DW_OP_consts:
+				PUSH(op->n1);
+				break;
+			case DW_OP_plus_uconst:
+				POP(a);
+				PUSH(a + op->n1);
+				break;
+			case DW_OP_deref:
+				POP(a);
+				if (!read_word(w, a, &b))
+					return false;
+				PUSH(b);
+				break;
+			case DW_OP_dup:
+				POP(a);
+				PUSH(a);
+				PUSH(a);
+				break;
+			case DW_OP_drop:
+				POP(a);
+				break;
+			case DW_OP_swap:
+				POP(a);
+				POP(b);
+				PUSH(a);
+				PUSH(b);
+				break;
+			case DW_OP_nop:
+				break;
+			case DW_OP_neg:
+				POP(a);
+				PUSH(-a);
+				break;
+			case DW_OP_plus: case DW_OP_minus: case DW_OP_mul:
+			case DW_OP_and: case DW_OP_or: case DW_OP_xor:
+			case DW_OP_shl: case DW_OP_shr: case DW_OP_shra:
+			case DW_OP_ge: case DW_OP_gt: case DW_OP_le:
+			case DW_OP_lt: case DW_OP_eq: case DW_OP_ne:
+				POP(b);
+				POP(a);
+				switch (at) {
+				case DW_OP_plus: a += b; break;
+				case DW_OP_minus: a -= b; break;
+				case DW_OP_mul: a *= b; break;
+				case DW_OP_and: a &= b; break;
+				case DW_OP_or: a |= b; break;
+				case DW_OP_xor: a ^= b; break;
+				case DW_OP_shl: a = b < 64 ? a << b : 0; break;
+				case DW_OP_shr: a = b < 64 ? a >> b : 0; break;
+				case DW_OP_shra:
+					a = (uint64_t)((int64_t)a >> (b < 63 ? b : 63));
+					break;
+				/* DWARF comparisons are signed. */
+				case DW_OP_ge: a = (int64_t)a >= (int64_t)b; break;
+				case DW_OP_gt: a = (int64_t)a > (int64_t)b; break;
+				case DW_OP_le: a = (int64_t)a <= (int64_t)b; break;
+				case DW_OP_lt: a = (int64_t)a < (int64_t)b; break;
+				case DW_OP_eq: a = a == b; break;
+				default: a = a != b; break;
+				}
+				PUSH(a);
+				break;
+			default:
+				return false;
+			}
+		}
+	}
+#undef PUSH
+#undef POP
+	if (!sp)
+		return false;
+	*ret = st[sp - 1];
+	return true;
+}
+
+enum step { STEP_OK, STEP_END, STEP_FAIL };
+
+/* Caller's registers from a CFI row. */
+static enum step step_cfi(struct walk *w, const struct sym_cfi_row *row)
+{
+	uint64_t out[SYM_CFI_NREGS], v;
+	uint32_t valid = 0;
+	int r;
+
+	if (!eval(w, row, &row->cfa, &w->cfa))
+		return STEP_FAIL;
+	if (row->regs[REG_RA].kind == SYM_CFI_UNDEF)
+		return STEP_END;	/* _start, clone3: the outermost frame */
+	for (r = 0; r < SYM_CFI_NREGS; r++) {
+		const struct sym_cfi_rule *rule = &row->regs[r];
+
+		switch (rule->kind) {
+		case SYM_CFI_SAME:
+			if (!reg(w, (uint64_t)r, &out[r]))
+				continue;
+			break;
+		case SYM_CFI_LOC:
+			if (!eval(w, row, rule, &v) || !read_word(w, v, &out[r])) {
+				if (r == REG_RA)
+					return STEP_FAIL;
+				continue;	/* unknown from here up */
+			}
+			break;
+		case SYM_CFI_VAL:
+			if (!eval(w, row, rule, &out[r])) {
+				if (r == REG_RA)
+					return STEP_FAIL;
+				continue;
+			}
+			break;
+		default:
+			continue;
+		}
+		valid |= 1u << r;
+	}
+	/* The caller's stack pointer is the CFA unless CFI says otherwise. */
+	if (row->regs[REG_RSP].kind == SYM_CFI_SAME ||
+	    row->regs[REG_RSP].kind == SYM_CFI_UNDEF) {
+		out[REG_RSP] = w->cfa;
+		valid |= 1u << REG_RSP;
+	}
+	if (!(valid & (1u << REG_RA)))
+		return STEP_FAIL;
+	memcpy(w->regs, out, sizeof(out));
+	w->valid = valid;
+	return STEP_OK;
+}
+
+/* No CFI here: follow the frame pointer (Go, JIT code, hand-written asm).
+ * A zero frame pointer is the ABI's mark of the outermost frame. */
+static enum step step_fp(struct walk *w)
+{
+	uint64_t fp, saved_fp, ra;
+
+	if (!reg(w, REG_RBP, &fp))
+		return STEP_FAIL;
+	if (!fp)
+		return STEP_END;
+	if (!read_word(w, fp, &saved_fp) || !read_word(w, fp + 8, &ra))
+		return STEP_FAIL;
+	w->regs[REG_RBP] = saved_fp;
+	w->regs[REG_RSP] = fp + 16;
+	w->regs[REG_RA] = ra;
+	w->valid = 1u << REG_RBP | 1u << REG_RSP | 1u << REG_RA;
+	return STEP_OK;
 }
 
 int unwind__stack(struct unwinder *u, uint32_t tid, const uint64_t *regs,
 		  const uint8_t *stack, size_t len, uint64_t *ips,
 		  unsigned max, bool *ret_truncated)
 {
-	int r;
+	struct walk w = { .stack = stack, .len = len };
+	bool exact = true;	/* the pc is not a return address */
+	enum step st = STEP_FAIL;
+	unsigned n = 0;
 
-	if (u->gen != u->proc->gen) {
-		r = build(u);	/* new libraries since the last build */
-		if (r < 0)
-			return r;
+	(void)tid;
+	memcpy(w.regs, regs, sizeof(w.regs));
+	w.valid = (1u << SYM_CFI_NREGS) - 1;
+	w.sp0 = regs[REG_RSP];
+	while (n < max) {
+		uint64_t pc = w.regs[REG_RA], at, sp = w.regs[REG_RSP];
+		struct sym_cfi_row row;
+		struct proc_map m;
+		size_t idx;
+		int r = -ENOENT;
+
+		if (!pc) {
+			st = STEP_FAIL;
+			break;
+		}
+		ips[n++] = pc;
+		/* A return address is the instruction after the call: look
+		 * up the call itself (it may be a noreturn function's last). */
+		at = exact ? pc : pc - 1;
+		if (proc__resolve(u->proc, at, &m, &idx) == 0) {
+			if (m.bin)
+				r = sym_binary__cfi(m.bin, at - m.start + m.offset,
+						    &row);
+			sym_binary__put(m.bin);
+		}
+		if (r == 0) {
+			st = step_cfi(&w, &row);
+			exact = row.signal;
+		} else {
+			st = step_fp(&w);
+			exact = false;
+		}
+		if (st != STEP_OK)
+			break;
+		/* Stacks grow down: a caller's frame is above its callee's
+		 * (past a signal frame, the interrupted code may be on
+		 * another stack). Else we are looping. */
+		if (w.regs[REG_RSP] <= sp && !(r == 0 && row.signal)) {
+			st = STEP_FAIL;
+			break;
+		}
 	}
-	if (!u->attached) {
-		/* The pid only names the process to libdwfl; every access
-		 * goes through our callbacks. */
-		if (!dwfl_attach_state(u->dwfl, NULL, u->proc->pid,
-				       &thread_callbacks, u))
-			return -EIO;
-		u->attached = true;
-	}
-	u->tid = tid;
-	u->regs = regs;
-	u->stack = stack;
-	u->len = len;
-	u->ips = ips;
-	u->n = 0;
-	u->max = max;
-	u->read_failed = false;
-	r = dwfl_getthread_frames(u->dwfl, (pid_t)tid, frame_cb, u);
-	/* 0: the walk reached a frame with no caller (the outermost).
-	 * Anything else — a read past the copy, no CFI and no frame
-	 * pointer, or the cap — leaves the stack incomplete. */
-	*ret_truncated = r != 0 || u->n == max || u->read_failed;
-	return (int)u->n;
+	/* Complete only when CFI (or a zero frame pointer) said this was
+	 * the outermost frame: a read past the copy, a pc without CFI or
+	 * frame pointer, or the cap leave the stack truncated. */
+	*ret_truncated = st != STEP_END;
+	return (int)n;
 }

@@ -1,14 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * unwind: complete user stacks without frame pointers, from a sample's
- * registers and stack copy, with libdwfl's unwinder (CFI from .eh_frame or
- * .debug_frame; its x86-64 backend falls back to frame pointers where there
- * is no CFI, so Go and -fno-omit-frame-pointer code mix in).
+ * registers and stack copy. Each step applies the CFI row (.eh_frame, else
+ * .debug_frame) the symbolizer keeps for the binary under the pc — cached
+ * per binary by build-id, so every process and session mapping it shares
+ * the parsed tables — and falls back to the frame pointer where no CFI
+ * covers the pc, so Go and -fno-omit-frame-pointer code mix in.
  *
- * One Dwfl per process, its modules reported at their load addresses from
- * the process's captured mappings (so an exited process still unwinds),
- * rebuilt when the mappings change. CFI is parsed once per module and
- * cached by libdw. Single-threaded: the main loop owns every unwinder.
+ * Mappings come from the process's captured maps, so a process that exited
+ * mid-window still unwinds. Thread-safe for distinct unwinders (the
+ * symbolizer serialises libdw per binary).
  */
 #ifndef PROFD_UNWIND_H
 #define PROFD_UNWIND_H
