@@ -55,8 +55,10 @@ static void usage(FILE *f)
 "  --socket-mode MODE       socket permissions, octal (default 0666: access\n"
 "                           is checked per request from the caller's uid)\n"
 "  --socket-group GROUP     socket group (default: root's)\n"
-"  --listen ADDR:PORT       also serve HTTP on loopback TCP, for\n"
-"                           'go tool pprof URL' (off by default)\n"
+"  --listen HOST:PORT       also serve HTTP on loopback TCP, for\n"
+"                           'go tool pprof URL' (off by default); HOST is\n"
+"                           127.0.0.1, [::1] or a name resolving only to\n"
+"                           loopback, such as localhost\n"
 "  --max-seconds N          longest window (default 600)\n"
 "  --max-sessions N         concurrent sessions, all users (default 64)\n"
 "  --max-sessions-per-uid N concurrent sessions per user (default 8)\n"
@@ -282,62 +284,121 @@ fail:
 	return r;
 }
 
-/* --listen: loopback only. The caller's uid is still checked per request. */
+#define LISTEN_FORMS "127.0.0.1:6060, [::1]:6060 or localhost:6060"
+
+static bool addr_is_loopback(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
+	if (sa->sa_family == AF_INET6)
+		return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)sa)->sin6_addr);
+	return false;
+}
+
+/*
+ * --listen HOST:PORT, loopback only: profd must never serve beyond the
+ * machine (the caller's uid is still checked per request). HOST is a
+ * loopback address (127.0.0.0/8, ::1, IPv6 in brackets) or a name whose
+ * addresses are all loopback: one that resolves to anything else, through
+ * /etc/hosts or DNS, is refused, not narrowed. The name is resolved once
+ * here and the address is bound, so a later change of what it resolves to
+ * does not matter. Of several addresses (localhost: ::1 and 127.0.0.1) the
+ * first IPv4 one is bound, as Go's net.Listen does: clients try each address
+ * of the name, and 127.0.0.1 works where IPv6 is disabled.
+ *
+ * Logs its own errors, each naming what to change. Return: 0 with *@ret_fd
+ * set, -EINVAL for a malformed @spec, -EADDRNOTAVAIL for a host that does
+ * not resolve or resolves beyond loopback, or socket/bind's -errno.
+ */
 static int listen_tcp(const char *spec, int *ret_fd)
 {
-	struct addrinfo hints = { .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV,
+	struct addrinfo hints = { .ai_flags = AI_NUMERICSERV,
+				  .ai_family = AF_UNSPEC,
 				  .ai_socktype = SOCK_STREAM };
-	char host[128], *colon;
-	struct addrinfo *ai = NULL;
-	int fd = -1, one = 1, r;
-	bool loopback;
+	char host[256], addr[INET6_ADDRSTRLEN], *colon, *port, *end;
+	struct addrinfo *res = NULL, *ai, *pick = NULL;
+	unsigned long pn;
+	int fd, one = 1, r;
 
 	if (strlen(spec) >= sizeof(host))
-		return -EINVAL;
+		goto syntax;
 	strcpy(host, spec);
 	colon = strrchr(host, ':');
 	if (!colon)
-		return -EINVAL;
+		goto syntax;
 	*colon = 0;
+	port = colon + 1;
+	errno = 0;
+	pn = strtoul(port, &end, 10);
+	if (*port < '0' || *port > '9' || *end || errno || !pn || pn > 65535)
+		goto syntax;
 	if (host[0] == '[') {
 		size_t l = strlen(host);
 
-		if (l < 2 || host[l - 1] != ']')
-			return -EINVAL;
+		if (l < 3 || host[l - 1] != ']')
+			goto syntax;
 		host[l - 1] = 0;
 		memmove(host, host + 1, l - 1);
 	}
-	if (getaddrinfo(host, colon + 1, &hints, &ai) != 0)
-		return -EINVAL;
-	if (ai->ai_family == AF_INET) {
-		const struct sockaddr_in *s = (const void *)ai->ai_addr;
+	if (!host[0])
+		goto syntax;
 
-		loopback = (ntohl(s->sin_addr.s_addr) >> 24) == 127;
-	} else {
-		const struct sockaddr_in6 *s = (const void *)ai->ai_addr;
-
-		loopback = IN6_IS_ADDR_LOOPBACK(&s->sin6_addr);
+	r = getaddrinfo(host, port, &hints, &res);
+	if (r) {
+		if (r == EAI_SYSTEM)
+			return log_err_errno(errno ? -errno : -EIO,
+					     "--listen %s: cannot resolve %s: %m",
+					     spec, host);
+		log_err("--listen %s: cannot resolve %s: %s", spec, host,
+			gai_strerror(r));
+		return -EADDRNOTAVAIL;
 	}
-	if (!loopback) {
-		r = -EADDRNOTAVAIL;
+	for (ai = res; ai; ai = ai->ai_next) {
+		if (!addr_is_loopback(ai->ai_addr)) {
+			if (getnameinfo(ai->ai_addr, ai->ai_addrlen, addr, sizeof(addr),
+					NULL, 0, NI_NUMERICHOST))
+				snprintf(addr, sizeof(addr), "?");
+			if (!strcmp(addr, host))
+				log_err("--listen %s: %s is not a loopback address; profd listens on loopback only (" LISTEN_FORMS ")",
+					spec, host);
+			else
+				log_err("--listen %s: %s resolves to %s, not a loopback address; profd listens on loopback only (" LISTEN_FORMS ")",
+					spec, host, addr);
+			r = -EADDRNOTAVAIL;
+			goto out;
+		}
+		if (!pick || (pick->ai_family != AF_INET && ai->ai_family == AF_INET))
+			pick = ai;
+	}
+	if (!pick) {
+		r = log_err_errno(-EADDRNOTAVAIL, "--listen %s: %s has no address", spec, host);
 		goto out;
 	}
-	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (getnameinfo(pick->ai_addr, pick->ai_addrlen, addr, sizeof(addr), NULL, 0,
+			NI_NUMERICHOST))
+		snprintf(addr, sizeof(addr), "?");
+
+	fd = socket(pick->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
-		r = -errno;
+		r = log_err_errno(-errno, "Failed to listen on %s (%s): %m", spec, addr);
 		goto out;
 	}
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 64) < 0) {
-		r = -errno;
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, pick->ai_addr, pick->ai_addrlen) < 0 || listen(fd, 64) < 0) {
+		r = log_err_errno(-errno, "Failed to listen on %s (%s): %m", spec, addr);
 		close(fd);
 		goto out;
 	}
+	log_debug("--listen %s: bound %s port %lu", spec, addr, pn);
 	*ret_fd = fd;
 	r = 0;
 out:
-	freeaddrinfo(ai);
+	freeaddrinfo(res);
 	return r;
+syntax:
+	log_err("--listen %s: want HOST:PORT, HOST a loopback address or a name resolving only to loopback, PORT 1-65535 (" LISTEN_FORMS ")",
+		spec);
+	return -EINVAL;
 }
 
 /* Remove our socket, unless another profd has bound the path since. */
@@ -520,15 +581,8 @@ int main(int argc, char **argv)
 	}
 	if (o.listen) {
 		r = listen_tcp(o.listen, &ac.tcp_fd);
-		if (r == -EADDRNOTAVAIL || r == -EINVAL) {
-			log_err("--listen %s: want a loopback ADDR:PORT (127.0.0.1:6060 or [::1]:6060)",
-				o.listen);
-			goto out;
-		}
-		if (r < 0) {
-			log_err_errno(r, "Failed to listen on %s: %m", o.listen);
-			goto out;
-		}
+		if (r < 0)
+			goto out;	/* logged */
 	}
 	ac.max_connections = o.lim.max_sessions + 16;
 	r = api__start(&ac, m, heap, &api);

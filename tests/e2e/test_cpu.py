@@ -1015,6 +1015,85 @@ class Lifecycle(ProfdTest):
             d.stop()
 
 
+def free_tcp_port():
+    """A loopback TCP port that was free a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Listen(unittest.TestCase):
+    """--listen: HTTP on loopback TCP only. A host name is accepted when all
+    its addresses are loopback; anything that could listen beyond the
+    machine is refused at start-up with a message saying so."""
+
+    def test_localhost_serves_status(self):
+        port = free_tcp_port()
+        d = Daemon("listen-localhost", "--listen", "localhost:%d" % port)
+        try:
+            # As a client of the name would: http.client tries each address.
+            c = http.client.HTTPConnection("localhost", port, timeout=10)
+            try:
+                c.request("GET", "/v1/status")
+                r = c.getresponse()
+                body = r.read()
+            finally:
+                c.close()
+            self.assertEqual(r.status, 200, "%r\n%s" % (body[:300], d.log_tail()))
+            self.assertIn("version", json.loads(body))
+        finally:
+            d.stop()
+
+    def refused(self, spec, hosts=None):
+        """Runs profd --listen SPEC, which must exit 1 without serving; with
+        HOSTS, in a mount namespace where that text is /etc/hosts. Returns
+        its output."""
+        tmp = tempfile.mkdtemp(prefix="profd-e2e-")
+        sock = os.path.join(tmp, "profd.sock")
+        cmd = [PROFD, "--socket", sock, "--listen", spec]
+        try:
+            if hosts is not None:
+                hp = os.path.join(tmp, "hosts")
+                with open(hp, "w") as f:
+                    f.write(hosts)
+                cmd = ["unshare", "-m", "sh", "-c", 'mount --bind "$0" /etc/hosts && exec "$@"', hp] + cmd
+            r = subprocess.run(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, timeout=60)
+            out = r.stdout.decode(errors="replace")
+            self.assertEqual(r.returncode, 1, "--listen %s: exit %d, want a refusal:\n%s" % (spec, r.returncode, out))
+            self.assertNotIn("serving on", out, out)
+            self.assertFalse(os.path.exists(sock), "--listen %s: socket left behind" % spec)
+            return out
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def test_non_loopback_refused(self):
+        port = free_tcp_port()
+        for spec, want in (("0.0.0.0:%d" % port, "0.0.0.0 is not a loopback address"),
+                           ("[::]:%d" % port, ":: is not a loopback address"),
+                           ("192.0.2.1:%d" % port, "192.0.2.1 is not a loopback address"),
+                           ("localhost:0", "want HOST:PORT")):
+            with self.subTest(spec=spec):
+                out = self.refused(spec)
+                self.assertIn("--listen %s: %s" % (spec, want), out)
+                if "not a loopback" in want:
+                    self.assertIn("loopback only", out)
+
+    def test_name_beyond_loopback_refused(self):
+        """A name with one non-loopback address among loopback ones is
+        refused, not narrowed; /etc/hosts is replaced in a private mount
+        namespace."""
+        if not shutil.which("unshare") or subprocess.run(
+                ["unshare", "-m", "true"], stderr=subprocess.DEVNULL).returncode:
+            self.skipTest("no unshare -m")
+        port = free_tcp_port()
+        hosts = "127.0.0.1 localhost\n127.0.0.1 mixed\n192.0.2.1 mixed\n192.0.2.1 remote\n"
+        for name in ("mixed", "remote"):
+            with self.subTest(name=name):
+                out = self.refused("%s:%d" % (name, port), hosts)
+                self.assertIn("%s resolves to 192.0.2.1, not a loopback address" % name, out)
+
+
 # --------------------------------------------------------------------------
 # runner
 # --------------------------------------------------------------------------
@@ -1063,7 +1142,7 @@ def main():
 
     suite = unittest.TestSuite()
     loader = unittest.TestLoader()
-    for cls in (CpuProfiles, Errors, Limits, Access, Lifecycle):
+    for cls in (CpuProfiles, Errors, Limits, Access, Lifecycle, Listen):
         for t in loader.loadTestsFromTestCase(cls):
             if not only or any(o in t.id() for o in only):
                 suite.addTest(t)
