@@ -44,7 +44,7 @@ struct {
 struct thread_state {
 	__s64 left;		/* bytes until the next sample; 0: not set */
 	__u32 busy;		/* a call is in flight (p is valid) */
-	__u32 pad;
+	__u32 epoch;		/* the tracking period that set busy */
 	struct pending p;
 };
 
@@ -98,6 +98,33 @@ struct {
 	__type(key, __u32);
 	__type(value, struct profd_heap_frames);
 } stack_scratch SEC(".maps");
+
+/*
+ * DWARF mode: a sampled allocation's registers and stack go to the daemon,
+ * which unwinds them (frame pointers are absent in most native code, so a
+ * frame-pointer walk from inside malloc blames the wrong callers). Events
+ * are variable-length (only the stack there is), staged per CPU.
+ */
+#define HEAP_RING_BYTES (16 << 20)
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, HEAP_RING_BYTES);
+} heap_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct profd_heap_event);
+} event_scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} event_ids SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -170,23 +197,99 @@ static __always_inline __u64 record_stack(struct pt_regs *ctx)
 	return h;
 }
 
+/* Wake the reader only when the buffer is filling: it also polls. */
+static __always_inline __u64 ring_flags(void)
+{
+	return bpf_ringbuf_query(&heap_events, BPF_RB_AVAIL_DATA) >
+		       HEAP_RING_BYTES / 8 ? BPF_RB_FORCE_WAKEUP :
+					     BPF_RB_NO_WAKEUP;
+}
+
+/* Send registers and stack for the daemon to unwind; the event id, or 0
+ * when the buffer is full. */
+static __always_inline __u64 send_stack(struct pt_regs *ctx, __u32 tgid,
+					__u64 size)
+{
+	struct profd_heap_event *ev;
+	__u32 zero = 0;
+	__u64 *next, sp, len, total;
+	int i;
+
+	ev = bpf_map_lookup_elem(&event_scratch, &zero);
+	next = bpf_map_lookup_elem(&event_ids, &zero);
+	if (!ev || !next)
+		return 0;
+	ev->kind = PROFD_HEAP_EV_ALLOC;
+	ev->tgid = tgid;
+	ev->tid = (__u32)bpf_get_current_pid_tgid();
+	ev->id = __sync_fetch_and_add(next, 1) + 1;
+	ev->size = size;
+	ev->regs[0] = ctx->ax;
+	ev->regs[1] = ctx->dx;
+	ev->regs[2] = ctx->cx;
+	ev->regs[3] = ctx->bx;
+	ev->regs[4] = ctx->si;
+	ev->regs[5] = ctx->di;
+	ev->regs[6] = ctx->bp;
+	ev->regs[7] = ctx->sp;
+	ev->regs[8] = ctx->r8;
+	ev->regs[9] = ctx->r9;
+	ev->regs[10] = ctx->r10;
+	ev->regs[11] = ctx->r11;
+	ev->regs[12] = ctx->r12;
+	ev->regs[13] = ctx->r13;
+	ev->regs[14] = ctx->r14;
+	ev->regs[15] = ctx->r15;
+	ev->regs[16] = ctx->ip;
+	sp = ctx->sp;
+	/* Page by page, as the CPU sampler does: a read crossing the end
+	 * of the stack mapping fails whole. */
+	len = 4096 - (sp & 4095);
+	if (bpf_probe_read_user(ev->stack, len, (void *)sp) < 0)
+		len = 0;
+	for (i = 0; len && i < PROFD_STACK_COPY / 4096 - 1; i++) {
+		if (len > PROFD_STACK_COPY - 4096)
+			break;
+		if (bpf_probe_read_user(ev->stack + len, 4096,
+					(void *)(sp + len)) < 0)
+			break;
+		len += 4096;
+	}
+	ev->stack_len = (__u32)len;
+	total = PROFD_HEAP_EVENT_HDR + len;
+	if (total > sizeof(*ev))
+		total = sizeof(*ev);
+	if (bpf_ringbuf_output(&heap_events, ev, total, ring_flags()) < 0)
+		return 0;
+	return ev->id;
+}
+
+/* A sampled DWARF-mode allocation failed: uncount it. */
+static __always_inline void send_cancel(__u32 tgid, __u64 id, __u64 size)
+{
+	struct {
+		__u32 kind, tgid, tid, stack_len;
+		__u64 id, size;
+	} ev = { PROFD_HEAP_EV_CANCEL, tgid, 0, 0, id, size };
+
+	if (bpf_ringbuf_output(&heap_events, &ev, sizeof(ev), ring_flags()) < 0)
+		count_err(PROFD_HEAP_ERR_EVENT);
+}
+
 /*
  * Returns 0 when the return probe has work (a record or a nesting level
  * was left), 1 when it has none: a uprobe session then skips it.
  */
 static __always_inline int on_entry(struct pt_regs *ctx, __u32 fn, __u64 size,
-				    __u64 old_ptr, __u64 memptr)
+				    __u64 old_ptr, __u64 memptr,
+				    __u64 sample_bytes, __u32 flags, __u32 epoch)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32;
-	struct profd_heap_proc *cfg;
 	struct thread_state *ts;
 	struct pending *p;
 	bool sampled, track_old = false;
 
-	cfg = bpf_map_lookup_elem(&heap_procs, &tgid);
-	if (!cfg)
-		return 1;
 	ts = bpf_task_storage_get(&tstate, bpf_get_current_task_btf(), 0,
 				  BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!ts) {
@@ -194,11 +297,16 @@ static __always_inline int on_entry(struct pt_regs *ctx, __u32 fn, __u64 size,
 		return 1;
 	}
 	p = &ts->p;
-	if (ts->busy) {
-		p->depth++;	/* inside another allocator call */
+	/*
+	 * Inside another allocator call (realloc -> malloc, new[] -> new).
+	 * A record from an earlier tracking period is stale — its return
+	 * probe never ran (tracking stopped mid-call): start afresh.
+	 */
+	if (ts->busy && ts->epoch == epoch) {
+		p->depth++;
 		return 0;
 	}
-	sampled = should_sample(ts, cfg->sample_bytes, size);
+	sampled = should_sample(ts, sample_bytes, size);
 	if (old_ptr) {
 		struct profd_heap_live_key k = { .tgid = tgid, .addr = old_ptr };
 
@@ -220,10 +328,17 @@ static __always_inline int on_entry(struct pt_regs *ctx, __u32 fn, __u64 size,
 	p->memptr = memptr;
 	p->sampled = sampled;
 	p->stack.tgid = tgid;
-	p->stack.pad = 0;
+	p->stack.kind = PROFD_HEAP_STACK_FP;
 	p->stack.stack_hash = 0;
 	p->stack.caller = 0;
-	if (sampled) {
+	if (sampled && (flags & PROFD_HEAP_F_DWARF)) {
+		p->stack.stack_hash = send_stack(ctx, tgid, size);
+		if (p->stack.stack_hash)
+			p->stack.kind = PROFD_HEAP_STACK_DWARF;
+		else
+			count_err(PROFD_HEAP_ERR_EVENT);
+	}
+	if (sampled && p->stack.kind == PROFD_HEAP_STACK_FP) {
 		/* At entry the frame-pointer walk starts in the caller's
 		 * caller: the caller's return address is at [sp]. */
 		if (bpf_probe_read_user(&p->stack.caller, sizeof(__u64),
@@ -234,10 +349,11 @@ static __always_inline int on_entry(struct pt_regs *ctx, __u32 fn, __u64 size,
 			count_err(PROFD_HEAP_ERR_STACK);
 	}
 	ts->busy = 1;
+	ts->epoch = epoch;
 	return 0;
 }
 
-static __always_inline int on_return(struct pt_regs *ctx)
+static __always_inline int on_return(struct pt_regs *ctx, __u32 epoch)
 {
 	struct profd_heap_live_key k = {
 		.tgid = bpf_get_current_pid_tgid() >> 32,
@@ -252,6 +368,10 @@ static __always_inline int on_return(struct pt_regs *ctx)
 	if (!ts || !ts->busy)
 		return 0;
 	p = &ts->p;
+	if (ts->epoch != epoch) {	/* stale (see on_entry) */
+		ts->busy = 0;
+		return 0;
+	}
 	if (p->depth) {
 		p->depth--;
 		return 0;
@@ -269,12 +389,17 @@ static __always_inline int on_return(struct pt_regs *ctx)
 		k.addr = p->old_ptr;
 		bpf_map_delete_elem(&live, &k);
 	}
+	if (!addr && p->sampled && p->stack.kind == PROFD_HEAP_STACK_DWARF)
+		send_cancel(k.tgid, p->stack.stack_hash, p->size);
 	if (addr && p->sampled) {
 		k.addr = addr;
 		v.size = p->size;
 		v.stack = p->stack;
 		if (bpf_map_update_elem(&live, &k, &v, BPF_ANY) < 0)
 			count_err(PROFD_HEAP_ERR_LIVE_FULL);
+		/* DWARF stacks are counted by the daemon, per true stack. */
+		if (p->stack.kind == PROFD_HEAP_STACK_DWARF)
+			return 0;
 		a = bpf_map_lookup_elem(&allocs, &v.stack);
 		if (a) {
 			__sync_fetch_and_add(&a->count, 1);
@@ -296,6 +421,19 @@ static __always_inline int on_return(struct pt_regs *ctx)
 	return 0;
 }
 
+/* The uprobe + uretprobe fallback: settings from the heap_procs map. */
+static __always_inline int entry_cfg(struct pt_regs *ctx, __u32 fn, __u64 size,
+				     __u64 old_ptr, __u64 memptr)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct profd_heap_proc *cfg = bpf_map_lookup_elem(&heap_procs, &tgid);
+
+	if (!cfg)
+		return 1;
+	return on_entry(ctx, fn, size, old_ptr, memptr, cfg->sample_bytes,
+			cfg->flags, cfg->epoch);
+}
+
 /* n * size, or 0 when it overflows (the call then fails). The barrier
  * keeps clang from turning the check into a 128-bit multiply BPF lacks. */
 static __always_inline __u64 mul_or_zero(__u64 n, __u64 size)
@@ -312,39 +450,39 @@ static __always_inline __u64 mul_or_zero(__u64 n, __u64 size)
 SEC("uprobe")
 int BPF_KPROBE(heap_malloc, __u64 size)
 {
-	return on_entry(ctx, PROFD_HEAP_MALLOC, size, 0, 0);
+	return entry_cfg(ctx, PROFD_HEAP_MALLOC, size, 0, 0);
 }
 
 SEC("uprobe")
 int BPF_KPROBE(heap_calloc, __u64 n, __u64 size)
 {
-	return on_entry(ctx, PROFD_HEAP_CALLOC, mul_or_zero(n, size), 0, 0);
+	return entry_cfg(ctx, PROFD_HEAP_CALLOC, mul_or_zero(n, size), 0, 0);
 }
 
 SEC("uprobe")
 int BPF_KPROBE(heap_realloc, __u64 ptr, __u64 size)
 {
-	return on_entry(ctx, PROFD_HEAP_REALLOC, size, ptr, 0);
+	return entry_cfg(ctx, PROFD_HEAP_REALLOC, size, ptr, 0);
 }
 
 SEC("uprobe")
 int BPF_KPROBE(heap_reallocarray, __u64 ptr, __u64 n, __u64 size)
 {
-	return on_entry(ctx, PROFD_HEAP_REALLOCARRAY, mul_or_zero(n, size), ptr,
+	return entry_cfg(ctx, PROFD_HEAP_REALLOCARRAY, mul_or_zero(n, size), ptr,
 			0);
 }
 
 SEC("uprobe")
 int BPF_KPROBE(heap_posix_memalign, __u64 memptr, __u64 align, __u64 size)
 {
-	return on_entry(ctx, PROFD_HEAP_POSIX_MEMALIGN, size, 0, memptr);
+	return entry_cfg(ctx, PROFD_HEAP_POSIX_MEMALIGN, size, 0, memptr);
 }
 
 /* aligned_alloc and memalign: (alignment, size). */
 SEC("uprobe")
 int BPF_KPROBE(heap_memalign, __u64 align, __u64 size)
 {
-	return on_entry(ctx, PROFD_HEAP_MEMALIGN, size, 0, 0);
+	return entry_cfg(ctx, PROFD_HEAP_MEMALIGN, size, 0, 0);
 }
 
 /* valloc and pvalloc: (size). pvalloc rounds up to pages; we count what
@@ -352,21 +490,22 @@ int BPF_KPROBE(heap_memalign, __u64 align, __u64 size)
 SEC("uprobe")
 int BPF_KPROBE(heap_valloc, __u64 size)
 {
-	return on_entry(ctx, PROFD_HEAP_VALLOC, size, 0, 0);
+	return entry_cfg(ctx, PROFD_HEAP_VALLOC, size, 0, 0);
 }
 
 /* C++ operator new, new[], and their nothrow/aligned forms: (size, ...). */
 SEC("uprobe")
 int BPF_KPROBE(heap_cxx_new, __u64 size)
 {
-	return on_entry(ctx, PROFD_HEAP_CXX_NEW, size, 0, 0);
+	return entry_cfg(ctx, PROFD_HEAP_CXX_NEW, size, 0, 0);
 }
 
 /*
  * One program for every allocator entry point as a uprobe session
  * (kernel 6.13+): it runs at entry and, only when the entry asks for it,
  * at return — unsampled calls then pay no return probe. Which function it
- * is comes from the attach cookie (enum profd_heap_fn). Loaded only where
+ * is, and the process's settings, come from the attach cookie
+ * (PROFD_HEAP_COOKIE). Loaded only where
  * the kernel supports sessions; the uprobe + uretprobe programs above are
  * the fallback.
  */
@@ -375,30 +514,33 @@ extern bool bpf_session_is_return(void) __ksym __weak;
 SEC("uprobe")
 int heap_session(struct pt_regs *ctx)
 {
-	__u64 fn = bpf_get_attach_cookie(ctx);
+	__u64 cookie = bpf_get_attach_cookie(ctx);
 	__u64 a1 = PT_REGS_PARM1(ctx), a2 = PT_REGS_PARM2(ctx);
-	__u64 a3 = PT_REGS_PARM3(ctx);
+	__u64 a3 = PT_REGS_PARM3(ctx), sb = cookie >> 24;
+	__u32 fn = cookie & 0xff, fl = (cookie >> 8) & 0xf;
+	__u32 ep = (cookie >> 12) & PROFD_HEAP_EPOCH_MASK;
 
 	if (bpf_session_is_return())
-		return on_return(ctx);
+		return on_return(ctx, ep);
+	/* The link is this process's only (its pid filter): no lookup. */
 	switch (fn) {
 	case PROFD_HEAP_MALLOC:
 	case PROFD_HEAP_VALLOC:
 	case PROFD_HEAP_PVALLOC:
 	case PROFD_HEAP_CXX_NEW:
-		return on_entry(ctx, fn, a1, 0, 0);
+		return on_entry(ctx, fn, a1, 0, 0, sb, fl, ep);
 	case PROFD_HEAP_CALLOC:
-		return on_entry(ctx, fn, mul_or_zero(a1, a2), 0, 0);
+		return on_entry(ctx, fn, mul_or_zero(a1, a2), 0, 0, sb, fl, ep);
 	case PROFD_HEAP_REALLOC:
-		return on_entry(ctx, fn, a2, a1, 0);
+		return on_entry(ctx, fn, a2, a1, 0, sb, fl, ep);
 	case PROFD_HEAP_REALLOCARRAY:
 		return on_entry(ctx, PROFD_HEAP_REALLOC, mul_or_zero(a2, a3),
-				a1, 0);
+				a1, 0, sb, fl, ep);
 	case PROFD_HEAP_POSIX_MEMALIGN:
-		return on_entry(ctx, fn, a3, 0, a1);
+		return on_entry(ctx, fn, a3, 0, a1, sb, fl, ep);
 	case PROFD_HEAP_ALIGNED_ALLOC:
 	case PROFD_HEAP_MEMALIGN:
-		return on_entry(ctx, fn, a2, 0, 0);
+		return on_entry(ctx, fn, a2, 0, 0, sb, fl, ep);
 	}
 	return 1;
 }
@@ -406,7 +548,11 @@ int heap_session(struct pt_regs *ctx)
 SEC("uretprobe")
 int BPF_KRETPROBE(heap_ret)
 {
-	return on_return(ctx);
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct profd_heap_proc *cfg = bpf_map_lookup_elem(&heap_procs, &tgid);
+
+	/* ~0: no longer tracked, any record is stale. */
+	return on_return(ctx, cfg ? cfg->epoch : ~0u);
 }
 
 SEC("uprobe")

@@ -56,9 +56,9 @@ static void usage(FILE *f)
 		"Commands:\n"
 		"  cpu  --pid P [--seconds N] [--hz N] [--kernel] [--fp] [-o FILE]\n"
 		"                      CPU profile of process P for N seconds (default %d)\n"
-		"  heap --pid P [--seconds S] [--sample-bytes N] [-o FILE]\n"
+		"  heap --pid P [--seconds S] [--sample-bytes N] [--fp] [-o FILE]\n"
 		"                      heap profile snapshot of process P\n"
-		"  heap start --pid P [--sample-bytes N]\n"
+		"  heap start --pid P [--sample-bytes N] [--fp]\n"
 		"  heap stop --pid P   start or stop heap tracking of process P\n"
 		"  status              daemon status (JSON)\n"
 		"  top FILE [--sample-index NAME|N]\n"
@@ -148,6 +148,7 @@ enum {
 	A_SAMPLE_BYTES	= 1 << 4,
 	A_OUT		= 1 << 5,
 	A_SAMPLE_INDEX	= 1 << 6,
+	A_FP		= 1 << 7,
 };
 
 enum {
@@ -205,7 +206,7 @@ static int args__parse(int argc, char **argv, const char *cmd,
 		{ OPT_SECONDS, A_SECONDS },
 		{ OPT_HZ, A_HZ },
 		{ OPT_KERNEL, A_KERNEL },
-		{ OPT_FP, A_KERNEL },	/* cpu's options */
+		{ OPT_FP, A_FP },
 		{ OPT_SAMPLE_BYTES, A_SAMPLE_BYTES },
 		{ 'o', A_OUT },
 		{ OPT_SAMPLE_INDEX, A_SAMPLE_INDEX },
@@ -838,7 +839,7 @@ static int do_cpu(int argc, char **argv)
 	int r;
 
 	r = args__parse(argc, argv, "cpu", A_PID | A_SECONDS | A_HZ | A_KERNEL |
-			A_OUT, 0, &a);
+			A_FP | A_OUT, 0, &a);
 	if (r)
 		return r < 0 ? EXIT_USAGE : EXIT_OK;
 	snprintf(path, sizeof(path), "/debug/pprof/profile?pid=%llu&seconds=%llu%s%s%s%s",
@@ -855,15 +856,17 @@ static int do_heap_snapshot(int argc, char **argv)
 	int r;
 
 	r = args__parse(argc, argv, "heap", A_PID | A_SECONDS | A_SAMPLE_BYTES |
-			A_OUT, 0, &a);
+			A_FP | A_OUT, 0, &a);
 	if (r)
 		return r < 0 ? EXIT_USAGE : EXIT_OK;
 	r = snprintf(path, sizeof(path), "/debug/pprof/heap?pid=%llu", a.pid);
 	if (a.seconds)
 		r += snprintf(path + r, sizeof(path) - r, "&seconds=%llu", a.seconds);
 	if (a.sample_bytes)
-		snprintf(path + r, sizeof(path) - r, "&sample_bytes=%llu",
-			 a.sample_bytes);
+		r += snprintf(path + r, sizeof(path) - r, "&sample_bytes=%llu",
+			      a.sample_bytes);
+	if (a.fp)
+		snprintf(path + r, sizeof(path) - r, "&unwind=fp");
 	return profile__fetch("heap", path, &a, "inuse_space");
 }
 
@@ -882,8 +885,10 @@ static int heap__control(int argc, char **argv, const char *what,
 		return r < 0 ? EXIT_USAGE : EXIT_OK;
 	r = snprintf(path, sizeof(path), "/v1/heap/%s?pid=%llu", what, a.pid);
 	if (a.sample_bytes)
-		snprintf(path + r, sizeof(path) - r, "&sample_bytes=%llu",
-			 a.sample_bytes);
+		r += snprintf(path + r, sizeof(path) - r, "&sample_bytes=%llu",
+			      a.sample_bytes);
+	if (a.fp)
+		snprintf(path + r, sizeof(path) - r, "&unwind=fp");
 
 	if (http__request("POST", path, &body) < 0)
 		return EXIT_FAIL;
@@ -900,7 +905,7 @@ static int heap__control(int argc, char **argv, const char *what,
 
 static int do_heap_start(int argc, char **argv)
 {
-	return heap__control(argc, argv, "start", A_PID | A_SAMPLE_BYTES);
+	return heap__control(argc, argv, "start", A_PID | A_SAMPLE_BYTES | A_FP);
 }
 
 static int do_heap_stop(int argc, char **argv)

@@ -309,10 +309,11 @@ static enum MHD_Result handle_profile(struct api *a, struct MHD_Connection *c,
 static enum MHD_Result heap_args(struct api *a, struct MHD_Connection *c,
 				 const struct peer *peer, bool with_window,
 				 pid_t *ret_pid, uint64_t *ret_sample,
-				 unsigned *ret_seconds, bool *ret_sent)
+				 bool *ret_fp, unsigned *ret_seconds,
+				 bool *ret_sent)
 {
-	struct query q = { .allowed = { "pid", "sample_bytes", "seconds",
-					"debug", "gc" } };
+	struct query q = { .allowed = { "pid", "sample_bytes", "unwind",
+					"seconds", "debug", "gc" } };
 	unsigned long long v;
 	const char *arg;
 	struct proc_ids ids;
@@ -321,10 +322,10 @@ static enum MHD_Result heap_args(struct api *a, struct MHD_Connection *c,
 
 	*ret_sent = true;
 	if (!with_window)
-		q.allowed[2] = q.allowed[3] = q.allowed[4] = NULL;
+		q.allowed[3] = q.allowed[4] = q.allowed[5] = NULL;
 	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, check_arg, &q);
 	if (q.bad)
-		return send_text(c, 400, "unknown parameter \"%s\" (allowed: pid, sample_bytes%s)\n",
+		return send_text(c, 400, "unknown parameter \"%s\" (allowed: pid, sample_bytes, unwind%s)\n",
 				 q.bad, with_window ? ", seconds" : "");
 	arg = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "pid");
 	if (!arg)
@@ -339,6 +340,12 @@ static enum MHD_Result heap_args(struct api *a, struct MHD_Connection *c,
 				 arg);
 	if (arg)
 		*ret_sample = v;
+	*ret_fp = false;
+	arg = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "unwind");
+	if (arg && strcmp(arg, "dwarf") && strcmp(arg, "fp"))
+		return send_text(c, 400, "bad unwind \"%s\": want dwarf (default) or fp\n",
+				 arg);
+	*ret_fp = arg && !strcmp(arg, "fp");
 	*ret_seconds = 10;
 	arg = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "seconds");
 	if (arg && parse_uint(arg, 0, session_mgr__limits(a->m)->max_seconds, &v) < 0)
@@ -393,12 +400,12 @@ static enum MHD_Result handle_heap_start(struct api *a, struct MHD_Connection *c
 	struct heap_start_info info;
 	uint64_t sample;
 	unsigned seconds;
-	bool sent;
+	bool sent, fp;
 	pid_t pid;
 	enum MHD_Result ret;
 	int r;
 
-	ret = heap_args(a, c, peer, false, &pid, &sample, &seconds, &sent);
+	ret = heap_args(a, c, peer, false, &pid, &sample, &fp, &seconds, &sent);
 	if (sent)
 		return ret;
 	if (stop) {
@@ -407,7 +414,7 @@ static enum MHD_Result handle_heap_start(struct api *a, struct MHD_Connection *c
 			return send_text(c, 404, "pid %d is not heap-tracked\n", pid);
 		return send_text(c, 200, "stopped heap tracking of pid %d\n", pid);
 	}
-	r = heap__start(a->heap, pid, sample, &info);
+	r = heap__start(a->heap, pid, sample, fp, &info);
 	if (r < 0)
 		return heap_start_error(c, pid, r);
 	if (info.already && sample && sample != info.sample_bytes)
@@ -420,9 +427,10 @@ static enum MHD_Result handle_heap_start(struct api *a, struct MHD_Connection *c
 				 (unsigned long long)info.sample_bytes);
 	log_debug("heap: tracking pid %d for uid %u (%s, %u probes)", pid,
 		  (unsigned)peer->uid, info.allocator, info.probes);
-	return send_text(c, 200, "heap tracking of pid %d started (allocator %s, %u probes, sample_bytes %llu)\n",
+	return send_text(c, 200, "heap tracking of pid %d started (allocator %s, %u probes, sample_bytes %llu, %s stacks)\n",
 			 pid, info.allocator, info.probes,
-			 (unsigned long long)info.sample_bytes);
+			 (unsigned long long)info.sample_bytes,
+			 info.fp_only ? "frame-pointer" : "DWARF");
 }
 
 static enum MHD_Result handle_heap(struct api *a, struct MHD_Connection *c,
@@ -434,15 +442,15 @@ static enum MHD_Result handle_heap(struct api *a, struct MHD_Connection *c,
 	unsigned seconds;
 	void *buf = NULL;
 	size_t len = 0;
-	bool sent;
+	bool sent, fp;
 	pid_t pid;
 	enum MHD_Result ret;
 	int r, fd = -1;
 
-	ret = heap_args(a, c, peer, true, &pid, &sample, &seconds, &sent);
+	ret = heap_args(a, c, peer, true, &pid, &sample, &fp, &seconds, &sent);
 	if (sent)
 		return ret;
-	r = heap__start(a->heap, pid, sample, &info);
+	r = heap__start(a->heap, pid, sample, fp, &info);
 	if (r < 0)
 		return heap_start_error(c, pid, r);
 	if (!info.already && seconds) {
@@ -495,7 +503,8 @@ static enum MHD_Result handle_status(struct api *a, struct MHD_Connection *c,
 		     ",\"kernel_stack_errors\":%" PRIu64
 		     ",\"maps_refreshes\":%" PRIu64
 		     ",\"unwind\":{\"dwarf\":%" PRIu64 ",\"truncated\":%" PRIu64
-		     ",\"no_stack_copy\":%" PRIu64 ",\"errors\":%" PRIu64 "}"
+		     ",\"no_stack_copy\":%" PRIu64 ",\"errors\":%" PRIu64
+		     ",\"cfi_cache_hits\":%" PRIu64 ",\"cfi_cache_misses\":%" PRIu64 "}"
 		     ",\"sampler\":{\"periods_active\":%u,\"targets_active\":%u}"
 		     ",\"symbolizer\":{\"binaries\":%" PRIu64
 		     ",\"binaries_idle\":%" PRIu64 ",\"bytes_estimate\":%" PRIu64
@@ -505,14 +514,17 @@ static enum MHD_Result handle_status(struct api *a, struct MHD_Connection *c,
 		     ",\"dropped_live_full\":%" PRIu64
 		     ",\"dropped_allocs_full\":%" PRIu64
 		     ",\"unpaired\":%" PRIu64 ",\"stack_errors\":%" PRIu64
-		     ",\"read_errors\":%" PRIu64 ",\"procs\":%s}"
+		     ",\"read_errors\":%" PRIu64 ",\"event_buffer_full\":%" PRIu64
+		     ",\"dwarf_stacks\":%" PRIu64 ",\"dwarf_truncated\":%" PRIu64
+		     ",\"dwarf_failed\":%" PRIu64 ",\"procs\":%s}"
 		     ",\"sessions\":%s}\n",
 		     PROFD_VERSION, (double)st.uptime_ns / 1e9,
 		     st.sessions_active, st.sessions_total, st.samples_total,
 		     st.samples_matched, st.samples_lost, st.samples_dropped,
 		     st.user_stack_errors, st.kernel_stack_errors,
 		     st.maps_refreshes, st.unwound, st.unwind_truncated,
-		     st.unwind_no_copy, st.unwind_errors, st.periods_active, st.targets_active,
+		     st.unwind_no_copy, st.unwind_errors, st.sym.cfi_hits,
+		     st.sym.cfi_misses, st.periods_active, st.targets_active,
 		     st.sym.binaries, st.sym.binaries_idle,
 		     st.sym.bytes_estimate, st.sym.bytes_max, st.sym.hits,
 		     st.sym.misses, st.sym.evictions, hs.procs, hs.live_max,
@@ -520,7 +532,9 @@ static enum MHD_Result handle_status(struct api *a, struct MHD_Connection *c,
 		     hs.errors[PROFD_HEAP_ERR_ALLOCS_FULL],
 		     hs.errors[PROFD_HEAP_ERR_PENDING_FULL],
 		     hs.errors[PROFD_HEAP_ERR_STACK],
-		     hs.errors[PROFD_HEAP_ERR_READ], heapprocs, sessions);
+		     hs.errors[PROFD_HEAP_ERR_READ],
+		     hs.errors[PROFD_HEAP_ERR_EVENT], hs.dw_events,
+		     hs.dw_truncated, hs.dw_failed, heapprocs, sessions);
 	if (n < 0)
 		return MHD_NO;
 	return send_blob(c, body, (size_t)n, "application/json", NULL);
@@ -531,9 +545,9 @@ static enum MHD_Result handle_index(struct MHD_Connection *c)
 	return send_text(c, 200,
 			 "profd %s\n\n"
 			 "/debug/pprof/profile?pid=P&seconds=N[&hz=F][&kernel=1]  CPU profile (gzip pprof)\n"
-			 "/debug/pprof/heap?pid=P[&seconds=S][&sample_bytes=N]   live heap (inuse_space)\n"
-			 "/debug/pprof/allocs?pid=P[&seconds=S][&sample_bytes=N] allocations (alloc_space)\n"
-			 "POST /v1/heap/start?pid=P[&sample_bytes=N], /v1/heap/stop?pid=P\n"
+			 "/debug/pprof/heap?pid=P[&seconds=S][&sample_bytes=N][&unwind=fp]   live heap (inuse_space)\n"
+			 "/debug/pprof/allocs?pid=P[&seconds=S][&sample_bytes=N][&unwind=fp] allocations (alloc_space)\n"
+			 "POST /v1/heap/start?pid=P[&sample_bytes=N][&unwind=fp], /v1/heap/stop?pid=P\n"
 			 "/v1/status                                             daemon status (JSON)\n",
 			 PROFD_VERSION);
 }

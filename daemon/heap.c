@@ -4,12 +4,14 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
+#include <stddef.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/epoll.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -22,9 +24,18 @@
 #include "proc.h"
 #include "profd_abi.h"
 #include "profile.h"
+#include "strtab.h"
+#include "unwind.h"
 
 _Static_assert(sizeof(struct profd_heap_live_key) == 16, "live key");
 _Static_assert(sizeof(struct profd_heap_stack) == 24, "heap stack");
+_Static_assert(offsetof(struct profd_heap_event, stack) == PROFD_HEAP_EVENT_HDR,
+	       "heap event header");
+
+/* Distinct DWARF-unwound allocation stacks kept per process (the BPF
+ * stacks map's size): beyond, allocations count under "[unknown]". */
+#define MAX_DW_STACKS 16384
+#define DW_UNKNOWN UINT32_MAX	/* rec.dw of a block whose stack is lost */
 
 #define MAX_LINKS (2 * PROFD_HEAP_FN_MAX + 2 * 8)
 
@@ -48,6 +59,14 @@ static const char *const cxx_names[] = {
 };
 #define NCXX (sizeof(cxx_names) / sizeof(cxx_names[0]))
 
+/* A DWARF-unwound allocation stack and the allocations counted on it. */
+struct hstack {
+	uint64_t *ips;			/* return addresses, innermost first */
+	unsigned n;
+	bool truncated;
+	int64_t alloc_n, alloc_b;	/* sampled, unscaled */
+};
+
 struct heap_proc {
 	struct heap_proc *next;
 	pid_t pid;
@@ -63,6 +82,18 @@ struct heap_proc {
 	int session_fds[2];		/* uprobe-session links, or -1 */
 	char allocator[256];
 	char cxx[256];			/* libstdc++ probed for new, or "" */
+
+	/* DWARF mode (PROFD_HEAP_F_DWARF): stacks unwound here. */
+	uint32_t flags;
+	uint64_t first_id;		/* earlier event ids: a previous period */
+	struct unwinder *unwinder;
+	struct u64map ids;		/* event id -> stack index + 1 (0: failed) */
+	uint64_t max_id, prune_mark;	/* see prune_ids() */
+	size_t nids_kept;
+	struct hstack *stacks;
+	size_t nstacks, capstacks;
+	struct u64map stack_index;	/* content hash -> stack index + 1 */
+	uint64_t dw_unknown;		/* allocations with no stack slot */
 };
 
 struct heap_tracker {
@@ -76,6 +107,14 @@ struct heap_tracker {
 	unsigned nprocs;
 	uint64_t next_gen;
 	bool stopping;
+
+	/* DWARF-mode events: one reader thread, and snapshots drain too.
+	 * rb_lock serialises readers (taken before lock, never after). */
+	struct ring_buffer *rb;
+	pthread_mutex_t rb_lock;
+	pthread_t reader;
+	bool reader_started, quit;
+	uint64_t dw_events, dw_truncated, dw_failed;
 };
 
 static uint64_t now_ns(clockid_t clk)
@@ -94,6 +133,7 @@ int heap__new(const struct heap_limits *lim, struct symbolizer *sym,
 	if (!h)
 		return -ENOMEM;
 	pthread_mutex_init(&h->lock, NULL);
+	pthread_mutex_init(&h->rb_lock, NULL);
 	h->lim = *lim;
 	h->sym = sym;
 	h->next_gen = 1;
@@ -231,6 +271,223 @@ static struct heap_proc *find(struct heap_tracker *h, pid_t pid)
 	return NULL;
 }
 
+static int cmp_u64(const void *a, const void *b);
+
+/*
+ * DWARF-mode stacks. Each sampled allocation's entry sends registers and
+ * stack (heap event); it is unwound here once, its stack interned per
+ * process, and the allocation counted on it. The live table keeps the
+ * event id, resolved to the stack at snapshot time.
+ */
+static int intern_stack(struct heap_proc *p, const uint64_t *ips, unsigned n,
+			bool truncated, uint32_t *ret)
+{
+	uint64_t key = hash__u64(truncated, hash__bytes(ips, n * sizeof(*ips), 0));
+	struct hstack *st;
+	uint64_t v;
+	int r;
+
+	for (;;) {
+		if (!key)
+			key = 1;
+		if (u64map__get(&p->stack_index, key, &v) < 0)
+			break;
+		st = &p->stacks[v - 1];
+		if (st->n == n && st->truncated == truncated &&
+		    !memcmp(st->ips, ips, n * sizeof(*ips))) {
+			*ret = (uint32_t)(v - 1);
+			return 0;
+		}
+		key = hash__u64(key, 1);	/* a collision: next slot */
+	}
+	if (p->nstacks >= MAX_DW_STACKS)
+		return -ENOSPC;
+	if (p->nstacks == p->capstacks) {
+		size_t nc = p->capstacks ? p->capstacks * 2 : 64;
+		struct hstack *ns = realloc(p->stacks, nc * sizeof(*ns));
+
+		if (!ns)
+			return -ENOMEM;
+		p->stacks = ns;
+		p->capstacks = nc;
+	}
+	st = &p->stacks[p->nstacks];
+	memset(st, 0, sizeof(*st));
+	st->ips = malloc((n ? n : 1) * sizeof(*ips));
+	if (!st->ips)
+		return -ENOMEM;
+	memcpy(st->ips, ips, n * sizeof(*ips));
+	st->n = n;
+	st->truncated = truncated;
+	r = u64map__put(&p->stack_index, key, p->nstacks + 1);
+	if (r < 0) {
+		free(st->ips);
+		return r;
+	}
+	*ret = (uint32_t)p->nstacks++;
+	return 0;
+}
+
+/* Unwind one allocation's stack into p's table. Under lock. */
+static int unwind_event(struct heap_tracker *h, struct heap_proc *p,
+			const struct profd_heap_event *ev, size_t size,
+			uint32_t *ret)
+{
+	uint64_t ips[PROFD_MAX_USER_FRAMES + 1];
+	size_t len = ev->stack_len;
+	bool trunc = true;
+	int n, tries;
+
+	if (len > PROFD_STACK_COPY || PROFD_HEAP_EVENT_HDR + len > size)
+		len = 0;
+	if (!p->unwinder && unwind__new(p->proc, &p->unwinder) < 0)
+		return -ENOMEM;
+	for (tries = 0; tries < 2; tries++) {
+		n = unwind__stack(p->unwinder, ev->tid,
+				  (const uint64_t *)ev->regs, ev->stack, len,
+				  ips, PROFD_MAX_USER_FRAMES + 1, &trunc);
+		/* Cut short in code we have no mapping for: a library
+		 * loaded since tracking began? Look once more. */
+		if (n <= 0 || !trunc || proc__covers(p->proc, ips, (unsigned)n) ||
+		    proc__refresh(p->proc, h->sym, now_ns(CLOCK_MONOTONIC),
+				  100000000ULL) != 1)
+			break;
+	}
+	h->dw_events++;
+	if (n <= 0) {
+		h->dw_failed++;
+		n = 1;		/* no frames: shown as [unknown] */
+		trunc = true;
+	}
+	if (trunc)
+		h->dw_truncated++;
+	/* Frame 0 is the allocator's entry itself: profiles start at its
+	 * caller, as frame-pointer stacks do. */
+	return intern_stack(p, ips + 1, (unsigned)n - 1, trunc, ret);
+}
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+	struct heap_tracker *h = ctx;
+	const struct profd_heap_event *ev = data;
+	struct heap_proc *p;
+	uint64_t v;
+	uint32_t idx;
+
+	if (size < offsetof(struct profd_heap_event, regs))
+		return 0;
+	pthread_mutex_lock(&h->lock);
+	p = find(h, (pid_t)ev->tgid);
+	if (!p || !(p->flags & PROFD_HEAP_F_DWARF) || ev->id < p->first_id)
+		goto out;	/* not (or no longer) tracked */
+	if (ev->kind == PROFD_HEAP_EV_CANCEL) {
+		/* The allocation failed: uncount it. */
+		if (u64map__get(&p->ids, ev->id, &v) == 0 && v &&
+		    v <= p->nstacks) {
+			p->stacks[v - 1].alloc_n--;
+			p->stacks[v - 1].alloc_b -= (int64_t)ev->size;
+			(void)u64map__put(&p->ids, ev->id, 0);
+		}
+		goto out;
+	}
+	if (ev->kind != PROFD_HEAP_EV_ALLOC || size < PROFD_HEAP_EVENT_HDR)
+		goto out;
+	if (ev->id > p->max_id)
+		p->max_id = ev->id;
+	if (unwind_event(h, p, ev, size, &idx) < 0) {
+		p->dw_unknown++;
+		(void)u64map__put(&p->ids, ev->id, 0);
+		goto out;
+	}
+	p->stacks[idx].alloc_n++;
+	p->stacks[idx].alloc_b += (int64_t)ev->size;
+	(void)u64map__put(&p->ids, ev->id, (uint64_t)idx + 1);
+out:
+	pthread_mutex_unlock(&h->lock);
+	return 0;
+}
+
+/* Process every event in the buffer. Not under lock. */
+static void drain(struct heap_tracker *h)
+{
+	pthread_mutex_lock(&h->rb_lock);
+	if (h->rb)
+		(void)ring_buffer__consume(h->rb);
+	pthread_mutex_unlock(&h->rb_lock);
+}
+
+/*
+ * The reader: wakes when the buffer fills past an eighth (the BPF side
+ * asks for a wakeup then) and every 100 ms otherwise, so stacks are
+ * unwound while the process's memory layout is current.
+ */
+static void *reader_main(void *arg)
+{
+	struct heap_tracker *h = arg;
+	struct epoll_event e;
+	int efd = ring_buffer__epoll_fd(h->rb);
+
+	while (!__atomic_load_n(&h->quit, __ATOMIC_ACQUIRE)) {
+		(void)epoll_wait(efd, &e, 1, 100);
+		drain(h);
+	}
+	return NULL;
+}
+
+/* Start the reader with the BPF object. Under lock. */
+static int start_reader(struct heap_tracker *h)
+{
+	int r;
+
+	if (h->reader_started)
+		return 0;
+	h->rb = ring_buffer__new(bpf_map__fd(h->skel->maps.heap_events),
+				 on_event, h, NULL);
+	if (!h->rb)
+		return -errno;
+	r = pthread_create(&h->reader, NULL, reader_main, h);
+	if (r) {
+		ring_buffer__free(h->rb);
+		h->rb = NULL;
+		return -r;
+	}
+	h->reader_started = true;
+	return 0;
+}
+
+/*
+ * Forget event ids whose blocks are gone. An id stays while the live table
+ * has it, or while it is newer than the previous prune's newest id (its
+ * allocation may not have returned yet when this one read the table).
+ * @live: the DWARF ids in the live table for p, sorted. Under lock.
+ */
+static int prune_ids(struct heap_proc *p, const uint64_t *live, size_t nlive)
+{
+	struct u64map next = {};
+	size_t i;
+	int r;
+
+	for (i = 0; i < p->ids.nslots; i++) {
+		uint64_t k = p->ids.keys[i];
+
+		if (!k)
+			continue;
+		if (k <= p->prune_mark &&
+		    !(nlive && bsearch(&k, live, nlive, sizeof(*live), cmp_u64)))
+			continue;
+		r = u64map__put(&next, k, p->ids.vals[i]);
+		if (r < 0) {
+			u64map__fini(&next);
+			return r;
+		}
+	}
+	u64map__fini(&p->ids);
+	p->ids = next;
+	p->nids_kept = next.n;
+	p->prune_mark = p->max_id;
+	return 0;
+}
+
 /*
  * Delete every key of @fd whose leading u32 is @tgid: collect them in one
  * pass, then delete (deleting while iterating a hash map restarts it).
@@ -347,6 +604,12 @@ static void release(struct heap_tracker *h, struct heap_proc *p)
 			   sizeof(struct profd_heap_stack), tgid);
 		purge_stacks(h);
 	}
+	unwind__free(p->unwinder);
+	for (i = 0; i < p->nstacks; i++)
+		free(p->stacks[i].ips);
+	free(p->stacks);
+	u64map__fini(&p->stack_index);
+	u64map__fini(&p->ids);
 	proc__free(p->proc);
 	free(p);
 }
@@ -473,7 +736,9 @@ static int attach_cxx(struct heap_tracker *h, struct heap_proc *p)
 		int sfd;
 
 		for (i = 0; i < nd; i++)
-			cookies[i] = PROFD_HEAP_CXX_NEW;
+			cookies[i] = PROFD_HEAP_COOKIE(PROFD_HEAP_CXX_NEW,
+						       p->flags, p->generation,
+						       p->sample_bytes);
 		sfd = session_link(bpf_program__fd(h->skel->progs.heap_session),
 				   path, done, cookies, nd, p->pid);
 		if (sfd < 0)
@@ -508,7 +773,9 @@ static int attach(struct heap_tracker *h, struct heap_proc *p,
 			if (!offs[i] || seen_offset(done, &nd, offs[i]))
 				continue;
 			so[nd - 1] = offs[i];
-			sc[nd - 1] = i;
+			sc[nd - 1] = PROFD_HEAP_COOKIE(i, p->flags,
+						       p->generation,
+						       p->sample_bytes);
 		}
 		fd = session_link(bpf_program__fd(h->skel->progs.heap_session),
 				  path, so, sc, nd, p->pid);
@@ -543,7 +810,7 @@ static int attach(struct heap_tracker *h, struct heap_proc *p,
 }
 
 int heap__start(struct heap_tracker *h, pid_t pid, uint64_t sample_bytes,
-		struct heap_start_info *ret)
+		bool fp_only, struct heap_start_info *ret)
 {
 	struct heap_start_info info = {};
 	uint64_t offs[PROFD_HEAP_FN_MAX] = {};
@@ -577,6 +844,9 @@ int heap__start(struct heap_tracker *h, pid_t pid, uint64_t sample_bytes,
 	r = load(h);
 	if (r < 0)
 		goto out;
+	r = start_reader(h);
+	if (r < 0)
+		goto out;
 	p = calloc(1, sizeof(*p));
 	if (!p) {
 		r = -ENOMEM;
@@ -587,6 +857,19 @@ int heap__start(struct heap_tracker *h, pid_t pid, uint64_t sample_bytes,
 	p->start_time = ids.start_time;
 	p->generation = h->next_gen++;
 	p->sample_bytes = sample_bytes ? sample_bytes : h->lim.default_sample_bytes;
+	if (p->sample_bytes > PROFD_HEAP_MAX_SAMPLE_BYTES)
+		p->sample_bytes = PROFD_HEAP_MAX_SAMPLE_BYTES;	/* cookie */
+	p->flags = fp_only ? 0 : PROFD_HEAP_F_DWARF;
+	{
+		__u32 zero = 0;
+		__u64 next = 0;
+
+		/* Events of an earlier tracking period of this pid may still
+		 * be queued: only ids from here on are this period's. */
+		(void)bpf_map_lookup_elem(bpf_map__fd(h->skel->maps.event_ids),
+					  &zero, &next);
+		p->first_id = next + 1;
+	}
 	p->started_ns = p->last_pull_ns = now_ns(CLOCK_MONOTONIC);
 	p->started_wall_ns = (int64_t)now_ns(CLOCK_REALTIME);
 	r = proc__new(h->sym, pid, &p->proc);
@@ -604,7 +887,10 @@ int heap__start(struct heap_tracker *h, pid_t pid, uint64_t sample_bytes,
 	p->next = h->procs;
 	h->procs = p;
 	h->nprocs++;
+	memset(&cfg, 0, sizeof(cfg));
 	cfg.sample_bytes = p->sample_bytes;
+	cfg.flags = p->flags;
+	cfg.epoch = (__u32)p->generation & PROFD_HEAP_EPOCH_MASK;
 	if (bpf_map_update_elem(bpf_map__fd(h->skel->maps.heap_procs), &tgid,
 				&cfg, BPF_ANY) < 0) {
 		r = -errno;
@@ -621,6 +907,7 @@ done:
 	info.sample_bytes = p->sample_bytes;
 	info.probes = p->nlinks + (p->session_fds[0] >= 0) + (p->session_fds[1] >= 0);
 	info.generation = p->generation;
+	info.fp_only = !(p->flags & PROFD_HEAP_F_DWARF);
 	p->last_pull_ns = now_ns(CLOCK_MONOTONIC);
 	r = 0;
 out:
@@ -694,6 +981,7 @@ int heap__wait(struct heap_tracker *h, pid_t pid, uint64_t generation,
 }
 
 struct rec {
+	uint32_t dw;			/* DWARF stack index + 1, DW_UNKNOWN, or 0 */
 	__u64 stack_hash;
 	__u64 caller;
 	int64_t alloc_n, alloc_b, inuse_n, inuse_b;
@@ -703,6 +991,8 @@ static int cmp_rec(const void *a, const void *b)
 {
 	const struct rec *x = a, *y = b;
 
+	if (x->dw != y->dw)
+		return x->dw < y->dw ? -1 : 1;
 	if (x->stack_hash != y->stack_hash)
 		return x->stack_hash < y->stack_hash ? -1 : 1;
 	return x->caller < y->caller ? -1 : x->caller > y->caller;
@@ -728,9 +1018,12 @@ static int push(struct rec **v, size_t *n, size_t *cap, const struct rec *r)
  * One pass over each table: the live table holds at most max_live entries
  * (each a get_next_key and a lookup syscall). Under lock.
  */
-static int collect(struct heap_tracker *h, __u32 tgid, struct rec **ret,
-		   size_t *ret_n)
+static int collect(struct heap_tracker *h, struct heap_proc *p,
+		   struct rec **ret, size_t *ret_n)
 {
+	__u32 tgid = (__u32)p->pid;
+	uint64_t *ids = NULL, *ni, idx;
+	size_t nids = 0, capids = 0;
 	int lfd = bpf_map__fd(h->skel->maps.live);
 	int afd = bpf_map__fd(h->skel->maps.allocs);
 	struct profd_heap_live_key lk, lnk;
@@ -747,8 +1040,25 @@ static int collect(struct heap_tracker *h, __u32 tgid, struct rec **ret,
 		if (lk.tgid != tgid || bpf_map_lookup_elem(lfd, &lk, &lv) < 0)
 			continue;
 		memset(&r, 0, sizeof(r));
-		r.stack_hash = lv.stack.stack_hash;
-		r.caller = lv.stack.caller;
+		if (lv.stack.kind == PROFD_HEAP_STACK_DWARF) {
+			/* Its event was processed (drained before this):
+			 * the id names an unwound stack. */
+			idx = 0;
+			(void)u64map__get(&p->ids, lv.stack.stack_hash, &idx);
+			r.dw = idx && idx <= p->nstacks ? (uint32_t)idx :
+							  DW_UNKNOWN;
+			if (nids == capids) {
+				capids = capids ? capids * 2 : 1024;
+				ni = realloc(ids, capids * sizeof(*ids));
+				if (!ni)
+					goto nomem;
+				ids = ni;
+			}
+			ids[nids++] = lv.stack.stack_hash;
+		} else {
+			r.stack_hash = lv.stack.stack_hash;
+			r.caller = lv.stack.caller;
+		}
 		r.inuse_n = 1;
 		r.inuse_b = (int64_t)lv.size;
 		if (push(&v, &n, &cap, &r) < 0)
@@ -768,6 +1078,22 @@ static int collect(struct heap_tracker *h, __u32 tgid, struct rec **ret,
 		if (push(&v, &n, &cap, &r) < 0)
 			goto nomem;
 	}
+	for (i = 0; i < p->nstacks; i++) {
+		if (!p->stacks[i].alloc_n)
+			continue;
+		memset(&r, 0, sizeof(r));
+		r.dw = (uint32_t)i + 1;
+		r.alloc_n = p->stacks[i].alloc_n;
+		r.alloc_b = p->stacks[i].alloc_b;
+		if (push(&v, &n, &cap, &r) < 0)
+			goto nomem;
+	}
+	if (p->flags & PROFD_HEAP_F_DWARF) {
+		if (nids)
+			qsort(ids, nids, sizeof(*ids), cmp_u64);
+		(void)prune_ids(p, ids, nids);
+	}
+	free(ids);
 	if (n)
 		qsort(v, n, sizeof(*v), cmp_rec);
 	for (i = 0, out = 0; i < n; i++) {
@@ -784,6 +1110,7 @@ static int collect(struct heap_tracker *h, __u32 tgid, struct rec **ret,
 	*ret_n = out;
 	return 0;
 nomem:
+	free(ids);
 	free(v);
 	return -ENOMEM;
 }
@@ -797,17 +1124,20 @@ int heap__snapshot(struct heap_tracker *h, pid_t pid, bool allocs_default,
 		"allocator calls not paired: per-thread table full",
 		"allocation stacks not recorded (stack table full or unreadable)",
 		"user memory reads failed",
+		"allocation stacks taken by frame-pointer walk: DWARF event buffer full",
 	};
 	struct profile_heap_entry *e = NULL;
 	struct profile_heap_desc d = {};
 	uint64_t errs[PROFD_HEAP_ERR_MAX], *ips = NULL;
-	char comments[PROFD_HEAP_ERR_MAX + 1][400];
-	const char *cptr[PROFD_HEAP_ERR_MAX + 1];
+	char comments[PROFD_HEAP_ERR_MAX + 3][400];
+	const char *cptr[PROFD_HEAP_ERR_MAX + 3];
 	struct heap_proc *p;
 	struct rec *v = NULL;
 	size_t n = 0, i, nc = 0;
+	uint64_t lost = 0, trunc = 0;
 	int sfd, r;
 
+	drain(h);	/* stacks of allocations made up to now */
 	pthread_mutex_lock(&h->lock);
 	p = find(h, pid);
 	if (!p) {
@@ -815,7 +1145,7 @@ int heap__snapshot(struct heap_tracker *h, pid_t pid, bool allocs_default,
 		goto out;
 	}
 	p->last_pull_ns = now_ns(CLOCK_MONOTONIC);
-	r = collect(h, (__u32)pid, &v, &n);
+	r = collect(h, p, &v, &n);
 	if (r < 0)
 		goto out;
 	e = calloc(n ? n : 1, sizeof(*e));
@@ -830,6 +1160,17 @@ int heap__snapshot(struct heap_tracker *h, pid_t pid, bool allocs_default,
 		struct profd_heap_frames fr;
 		unsigned k = 0, j;
 
+		if (v[i].dw == DW_UNKNOWN) {
+			lost += (uint64_t)v[i].inuse_n;	/* shown as [unknown] */
+		} else if (v[i].dw) {
+			const struct hstack *st = &p->stacks[v[i].dw - 1];
+
+			for (j = 0; j < st->n && j < PROFD_MAX_USER_FRAMES; j++)
+				s[k++] = st->ips[j];
+			e[i].truncated = st->truncated;
+			if (st->truncated)
+				trunc += (uint64_t)(v[i].alloc_n + v[i].inuse_n);
+		}
 		/* [caller from [sp], then the walk past the allocator]. */
 		if (v[i].caller)
 			s[k++] = v[i].caller;
@@ -856,6 +1197,18 @@ int heap__snapshot(struct heap_tracker *h, pid_t pid, bool allocs_default,
 	if (p->sample_bytes <= 1)
 		strncat(comments[nc], ")", sizeof(comments[nc]) - strlen(comments[nc]) - 1);
 	nc++;
+	snprintf(comments[nc++], sizeof(comments[0]),
+		 "allocation stacks: %s",
+		 p->flags & PROFD_HEAP_F_DWARF ?
+			 "DWARF-unwound in profd (frame pointers not needed)" :
+			 "frame-pointer walk (unwind=fp)");
+	if (lost || p->dw_unknown || trunc)
+		snprintf(comments[nc++], sizeof(comments[0]),
+			 "%" PRIu64 " live blocks and %" PRIu64
+			 " allocations without a stack ([unknown]: event lost or "
+			 "stack table full); %" PRIu64
+			 " records with a [truncated] stack",
+			 lost, p->dw_unknown, trunc);
 	for (i = 0; i < PROFD_HEAP_ERR_MAX; i++) {
 		uint64_t dlt = errs[i] - p->errors_at_start[i];
 
@@ -886,6 +1239,39 @@ out:
 	return r;
 }
 
+/* Prune p's event ids against the live table, between snapshots. */
+static void prune_live(struct heap_tracker *h, struct heap_proc *p)
+{
+	int lfd = bpf_map__fd(h->skel->maps.live);
+	struct profd_heap_live_key k, nk;
+	struct profd_heap_live_val lv;
+	uint64_t *ids = NULL, *ni;
+	size_t n = 0, cap = 0;
+	bool have = false;
+
+	while (bpf_map_get_next_key(lfd, have ? &k : NULL, &nk) == 0) {
+		k = nk;
+		have = true;
+		if (k.tgid != (__u32)p->pid ||
+		    bpf_map_lookup_elem(lfd, &k, &lv) < 0 ||
+		    lv.stack.kind != PROFD_HEAP_STACK_DWARF)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 1024;
+			ni = realloc(ids, cap * sizeof(*ids));
+			if (!ni)
+				goto out;
+			ids = ni;
+		}
+		ids[n++] = lv.stack.stack_hash;
+	}
+	if (n)
+		qsort(ids, n, sizeof(*ids), cmp_u64);
+	(void)prune_ids(p, ids, n);
+out:
+	free(ids);
+}
+
 void heap__gc(struct heap_tracker *h)
 {
 	struct heap_proc *p, *next;
@@ -903,6 +1289,8 @@ void heap__gc(struct heap_tracker *h)
 		    (now > p->last_pull_ns &&
 		     now - p->last_pull_ns > h->lim.idle_timeout_ns))
 			release(h, p);
+		else if (p->ids.n > 2 * p->nids_kept + 65536)
+			prune_live(h, p);	/* amortised: the table doubled */
 	}
 	pthread_mutex_unlock(&h->lock);
 }
@@ -920,6 +1308,9 @@ void heap__stats(struct heap_tracker *h, struct heap_stats *ret)
 	read_errors(h, errs);
 	for (i = 0; i < PROFD_HEAP_ERR_MAX && i < 8; i++)
 		ret->errors[i] = errs[i];
+	ret->dw_events = h->dw_events;
+	ret->dw_truncated = h->dw_truncated;
+	ret->dw_failed = h->dw_failed;
 	pthread_mutex_unlock(&h->lock);
 }
 
@@ -966,11 +1357,17 @@ void heap__free(struct heap_tracker *h)
 {
 	if (!h)
 		return;
+	if (h->reader_started) {
+		__atomic_store_n(&h->quit, true, __ATOMIC_RELEASE);
+		pthread_join(h->reader, NULL);
+		ring_buffer__free(h->rb);
+	}
 	pthread_mutex_lock(&h->lock);
 	while (h->procs)
 		release(h, h->procs);
 	pthread_mutex_unlock(&h->lock);
 	heap_bpf__destroy(h->skel);
+	pthread_mutex_destroy(&h->rb_lock);
 	pthread_mutex_destroy(&h->lock);
 	free(h);
 }

@@ -30,6 +30,7 @@ struct heap_start_info {
 	uint64_t sample_bytes;
 	unsigned probes;
 	bool already;			/* was tracked before this call */
+	bool fp_only;			/* frame-pointer stacks, not DWARF */
 	uint64_t generation;		/* identifies this tracking period */
 };
 
@@ -37,6 +38,7 @@ struct heap_stats {
 	unsigned procs;
 	uint64_t live_entries, live_max;
 	uint64_t errors[8];		/* enum profd_heap_err */
+	uint64_t dw_events, dw_truncated, dw_failed;	/* DWARF stacks */
 	bool loaded;
 };
 
@@ -46,12 +48,13 @@ void heap__free(struct heap_tracker *h);
 
 /*
  * heap__start() - begin tracking @pid (idempotent: a tracked process keeps
- * its settings). @sample_bytes 0 means the default. Errors: -ESRCH no such
+ * its settings). @sample_bytes 0 means the default. Allocation stacks are
+ * DWARF-unwound unless @fp_only (frame-pointer walks in BPF). Errors: -ESRCH no such
  * process, -EPROTONOSUPPORT a Go program, -ENOENT no allocator found,
  * -EBUSY too many tracked processes, others from BPF.
  */
 int heap__start(struct heap_tracker *h, pid_t pid, uint64_t sample_bytes,
-		struct heap_start_info *ret);
+		bool fp_only, struct heap_start_info *ret);
 /* 0, or -ENOENT when @pid is not tracked. */
 int heap__stop(struct heap_tracker *h, pid_t pid);
 

@@ -423,6 +423,14 @@ int profile__build_heap(const struct profile_heap_desc *d, void **ret_buf,
 			}
 			ids[j] = (uint64_t)loc;
 		}
+		if (e->truncated) {
+			loc = marker_loc(&b, &b.trunc_loc, "[truncated]");
+			if (loc < 0) {
+				r = (int)loc;
+				goto out;
+			}
+			ids[n++] = (uint64_t)loc;
+		}
 		if (n == 0) {
 			loc = marker_loc(&b, &b.unknown_loc, "[unknown]");
 			if (loc < 0) {

@@ -35,6 +35,7 @@ int profile__build_cpu(const struct profile_cpu_desc *d, void **ret_buf,
 struct profile_heap_entry {
 	const uint64_t *ips;		/* return addresses, innermost first */
 	unsigned n;
+	bool truncated;			/* the walk ended early */
 	int64_t alloc_objects, alloc_bytes;	/* sampled, unscaled */
 	int64_t inuse_objects, inuse_bytes;
 };

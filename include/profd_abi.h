@@ -122,19 +122,66 @@ enum profd_heap_fn {
 };
 
 /* Per tracked process settings (heap_procs map, key: tgid). */
+#define PROFD_HEAP_F_DWARF (1u << 0)	/* send sampled stacks to unwind */
+
 struct profd_heap_proc {
 	__u64 sample_bytes;	/* mean sampling interval; <= 1: every block */
+	__u32 flags;		/* PROFD_HEAP_F_* */
+	__u32 epoch;		/* tracking period, PROFD_HEAP_EPOCH_MASK bits */
 };
 
-/* An allocation's stack: the key of its frames in the heap_stacks map
- * plus the caller's return address, read at [sp] on entry because the
- * frame-pointer walk skips it there. */
+/*
+ * A uprobe session's attach cookie carries the process's settings, so the
+ * entry program needs no map lookup: fn in bits 0-7, flags in 8-11, the
+ * epoch in 12-23, the sampling interval above (up to 2^40 bytes).
+ */
+#define PROFD_HEAP_EPOCH_MASK 0xfff
+#define PROFD_HEAP_MAX_SAMPLE_BYTES ((1ULL << 40) - 1)
+#define PROFD_HEAP_COOKIE(fn, flags, epoch, sample_bytes)		\
+	((__u64)(fn) | (__u64)(flags) << 8 |				\
+	 (__u64)((epoch) & PROFD_HEAP_EPOCH_MASK) << 12 |		\
+	 (__u64)(sample_bytes) << 24)
+
+/*
+ * An allocation's stack. Frame-pointer walks (kind PROFD_HEAP_STACK_FP):
+ * the key of its frames in the stacks map plus the caller's return
+ * address, read at [sp] on entry because the walk skips it there. DWARF
+ * (PROFD_HEAP_STACK_DWARF): stack_hash is the id of the heap event that
+ * carried registers and stack to the daemon, which unwinds it.
+ */
+#define PROFD_HEAP_STACK_FP 0
+#define PROFD_HEAP_STACK_DWARF 1
+
 struct profd_heap_stack {
 	__u32 tgid;
-	__u32 pad;
+	__u32 kind;		/* PROFD_HEAP_STACK_* */
 	__u64 stack_hash;	/* 0: stack not recorded */
 	__u64 caller;		/* return address into the allocator's caller */
 };
+
+/*
+ * Heap events (heap_events ring buffer), only for processes tracked with
+ * PROFD_HEAP_F_DWARF. ALLOC: a sampled allocation's registers at allocator
+ * entry and its stack from sp up (variable length: header + stack_len).
+ * CANCEL: that allocation failed (returned NULL) — uncount it.
+ */
+enum profd_heap_event_kind {
+	PROFD_HEAP_EV_ALLOC = 1,
+	PROFD_HEAP_EV_CANCEL,
+};
+
+struct profd_heap_event {
+	__u32 kind;
+	__u32 tgid;
+	__u32 tid;
+	__u32 stack_len;
+	__u64 id;		/* > 0, increasing */
+	__u64 size;		/* bytes requested */
+	__u64 regs[PROFD_NREGS];
+	__u8 stack[PROFD_STACK_COPY];
+};
+
+#define PROFD_HEAP_EVENT_HDR 168	/* bytes before stack[] */
 
 /* Value of the heap_stacks map (key: stack_hash). */
 struct profd_heap_frames {
@@ -164,6 +211,7 @@ enum profd_heap_err {
 	PROFD_HEAP_ERR_PENDING_FULL,	/* entry could not be paired */
 	PROFD_HEAP_ERR_STACK,		/* stack not recorded */
 	PROFD_HEAP_ERR_READ,		/* user memory unreadable */
+	PROFD_HEAP_ERR_EVENT,		/* DWARF event lost: FP stack used */
 	PROFD_HEAP_ERR_MAX,
 };
 

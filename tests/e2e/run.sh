@@ -29,6 +29,7 @@ $CC -O1 -fno-inline -fno-builtin $NOOPT -pthread -o "$E/heapwl" "$W/heapwl.c"
 ${CXX:-g++} -O1 -fno-inline $NOOPT -o "$E/heapcpp" "$W/heapcpp.cc"
 # No frame pointers anywhere: what DWARF unwinding is for.
 $CC -O2 -g -fomit-frame-pointer -fno-optimize-sibling-calls -pthread -o "$E/nofp" "$W/nofp.c"
+$CC -O2 -g -fomit-frame-pointer -fno-optimize-sibling-calls -fno-builtin -pthread -o "$E/heapnofp" "$W/heapnofp.c"
 
 mkdir -p "$E/gocache" "$E/gopath"
 (cd "$W" && GOCACHE="$E/gocache" GOPATH="$E/gopath" GO111MODULE=off GOFLAGS= \

@@ -7,7 +7,8 @@ What must hold: stacks reach main in >= 99% of samples (and the caller
 chain is right) where a frame-pointer walk cannot; comparator samples pass
 through libc's qsort back to main; worker threads unwind to their thread
 function; a recursion deeper than the copied stack window is marked
-[truncated], never presented as complete.
+[truncated], never presented as complete; heap allocation stacks below
+functions without frame pointers are attributed to the right callers.
 """
 import os
 import sys
@@ -16,6 +17,8 @@ import unittest
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_cpu import ProfdTest, Workload, fetch, share  # noqa: E402
+import test_heap  # noqa: E402
+from test_heap import CmdWorkload, fnames, heap_fetch, heap_start, heap_status, http_req  # noqa: E402
 
 HZ = 199
 
@@ -99,6 +102,108 @@ class DwarfUnwinding(ProfdTest):
         self.assertGreaterEqual(trunc, 0.9 * n, "only %d of %d deep samples marked truncated" % (trunc, n))
         st = self.daemon.status()
         self.assertGreater(st["unwind"]["truncated"], 0, "status: %s" % st.get("unwind"))
+
+
+class UnwindDataCache(ProfdTest):
+    """A daemon of its own, so the CFI cache starts cold."""
+
+    def run_chain(self, seconds):
+        with Workload("nofp", "chain", seconds=seconds + 20, wait_line="nofp ready") as w:
+            prof = fetch(self, self.daemon, w, seconds, hz=HZ, name="cfi_cache_%d" % w.pid)
+        return prof
+
+    def test_unwind_data_shared_across_processes(self):
+        """CFI rows are cached per binary (build-id), not per process: a
+        second process of the same binary, in a new session, unwinds from
+        the rows the first one parsed."""
+        u0 = self.daemon.status()["unwind"]
+        p1 = self.run_chain(2)
+        u1 = self.daemon.status()["unwind"]
+        p2 = self.run_chain(2)
+        u2 = self.daemon.status()["unwind"]
+        for p in (p1, p2):
+            n = p.count()
+            self.assertGreaterEqual(p.count(lambda s: reaches(s, "main")), 0.99 * n, p.excerpt())
+        miss1 = u1["cfi_cache_misses"] - u0["cfi_cache_misses"]
+        miss2 = u2["cfi_cache_misses"] - u1["cfi_cache_misses"]
+        hits2 = u2["cfi_cache_hits"] - u1["cfi_cache_hits"]
+        self.assertGreater(miss1, 0, "first process parsed no CFI? %r" % u1)
+        self.assertGreater(hits2, 5 * p2.count(), "second process: %d hits for %d samples" % (hits2, p2.count()))
+        self.assertLessEqual(miss2, 0.25 * miss1 + 2,
+                             "second process of the same binary parsed CFI again: %d misses (first: %d)" % (miss2, miss1))
+
+
+# heapnofp: per calling path, (alloc_objects, alloc_space, inuse_objects,
+# inuse_space) after "run" and "threads", every allocation tracked.
+HEAP_PATHS = {
+    "path_a": (36, 36 * 96, 36, 36 * 96),   # 30 + 6 in the thread
+    "path_b": (12, 12 * 96, 12, 12 * 96),   # 10 + 2 in the thread
+    "path_c": (20, 20 * 48, 20, 20 * 48),   # strdup of 47 chars
+}
+
+
+def heap_path(s):
+    """The path_* function a heap sample's stack passes through, or None."""
+    for f in fnames(s):
+        if f in HEAP_PATHS:
+            return f
+    return None
+
+
+class HeapDwarfStacks(test_heap.HeapTest):
+
+    def profile(self, name, unwind=None):
+        with CmdWorkload("heapnofp") as w:
+            if unwind:
+                r = http_req(self.daemon.sock, "POST", "/v1/heap/start?pid=%d&sample_bytes=1&unwind=%s" % (w.pid, unwind))
+                self.assertEqual(r.status, 200, r.text())
+                self.assertIn("frame-pointer stacks", r.text())
+            else:
+                r = heap_start(self, self.daemon, w.pid, sample_bytes=1)
+                self.assertIn("DWARF stacks", r.text())
+            w.cmd("run")
+            w.cmd("threads")
+            prof = heap_fetch(self, self.daemon, w.pid, name)
+        return w.pid, prof
+
+    def test_alloc_sites_below_fp_less_functions(self):
+        """-O2 -fomit-frame-pointer: malloc called two frames below the
+        functions that decide (path_a/path_b -> mid -> site, path_c ->
+        libc's strdup): exact per path, stacks complete to main (or the
+        thread's start), in the main thread and another."""
+        pid, prof = self.profile("heapnofp-dwarf")
+        self.check_heap_profile(prof, pid, 1)
+        got = {}
+        for s in prof.samples:
+            p = heap_path(s)
+            if p is None:
+                continue
+            acc = got.setdefault(p, [0, 0, 0, 0])
+            for i in range(4):
+                acc[i] += s.values[i]
+            fns = fnames(s)
+            self.assertNotIn("[truncated]", fns, "truncated stack %r" % fns)
+            if p == "path_c":
+                self.assertIn(fns[0], ("strdup", "__strdup"), "path_c's leaf: %r" % fns)
+            else:
+                self.assertEqual(fns[:3], ["site", "mid", p], "wrong chain %r" % fns)
+            outer = fns[fns.index(p) + 1:]
+            self.assertTrue(outer[:1] == ["main"] or outer[:1] == ["worker"],
+                            "%s called from %r, not main or the thread" % (p, outer))
+        for p, want in HEAP_PATHS.items():
+            self.assertEqual(tuple(got.get(p, ())), want,
+                             "%s: got %s want %s\n%s" % (p, got.get(p), want, prof.excerpt(60)))
+        h = heap_status(self.daemon)
+        self.assertGreaterEqual(h["dwarf_stacks"], sum(v[0] for v in HEAP_PATHS.values()), h)
+        self.assertEqual(h["event_buffer_full"], 0, h)
+
+        # The same allocations through the frame-pointer walk: the callers
+        # are lost (the workload has no frame pointers; this is what the
+        # DWARF stacks above are for).
+        pid, fp = self.profile("heapnofp-fp", unwind="fp")
+        fp_paths = sum(s.values[0] for s in fp.samples if heap_path(s))
+        self.assertLess(fp_paths, 0.5 * sum(v[0] for v in HEAP_PATHS.values()),
+                        "frame-pointer stacks found the paths: workload has frame pointers?\n%s" % fp.excerpt(40))
 
 
 if __name__ == "__main__":
