@@ -87,6 +87,19 @@ class DwarfUnwinding(ProfdTest):
         tids = {s.num_label("tid") for s in workers}
         self.assertGreaterEqual(len(tids), 2, "worker tids %s" % tids)
 
+    def test_signal_handler_frames(self):
+        """Hot in a SIGALRM handler: through the signal frame (glibc's
+        __restore_rt) to the interrupted function and main."""
+        prof = self.nofp("signal")
+        hand = [s for s in prof.samples if s.functions()[:1] == ["on_alarm"]]
+        n = sum(s.values[0] for s in hand)
+        self.assertGreater(n, 0.05 * prof.count(), "few samples in the handler\n%s" % prof.excerpt())
+        good = sum(s.values[0] for s in hand
+                   if "victim" in s.functions() and s.functions()[-1:] != ["[truncated]"]
+                   and "main" in s.functions())
+        self.assertGreaterEqual(good, 0.99 * n, "only %d of %d handler stacks reach victim and main\n%s"
+                                % (good, n, prof.excerpt()))
+
     def test_deep_recursion_marked_truncated(self):
         """A recursion deeper than the copied stack: [truncated], never a
         stack that looks complete but stops short of main."""

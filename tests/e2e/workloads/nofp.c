@@ -5,13 +5,16 @@
  *   nofp SECONDS threads   the chain in two threads named "nfworker"
  *   nofp SECONDS qsort     hot inside a comparator called by libc's qsort
  *   nofp SECONDS deep      hot at the bottom of a 3000-deep recursion
+ *   nofp SECONDS signal    hot in a SIGALRM handler that interrupts victim()
  * Prints "nofp ready" once running. Markers name lines the test checks.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 
 #define NOFP_SPIN(units)                                                    \
 	do {                                                                \
@@ -88,6 +91,35 @@ __attribute__((noinline)) unsigned long recurse(int depth)
 	return recurse(depth - 1) + (unsigned long)pad[0];
 }
 
+/* Runs on the signal frame the kernel pushes on victim's stack: unwinding
+ * must cross glibc's __restore_rt (CFI with expressions for every register)
+ * back into victim at the interrupted pc, then to main. */
+static void on_alarm(int sig)
+{
+	NOFP_SPIN(150);	/* MARK_HANDLER */
+	(void)sig;
+}
+
+__attribute__((noinline)) void victim(void)
+{
+	while (now() < deadline)
+		NOFP_SPIN(1);
+}
+
+static void signal_mode(void)
+{
+	struct sigaction sa = { .sa_handler = on_alarm };
+	struct itimerval it = { { 0, 4000 }, { 0, 4000 } };
+
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESTART;
+	sigaction(SIGALRM, &sa, NULL);
+	setitimer(ITIMER_REAL, &it, NULL);
+	victim();
+	it.it_value.tv_usec = it.it_interval.tv_usec = 0;
+	setitimer(ITIMER_REAL, &it, NULL);
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 2 ? argv[2] : "chain";
@@ -111,6 +143,8 @@ int main(int argc, char **argv)
 		while (now() < deadline)
 			sort_some(v, 2000);
 		free(v);
+	} else if (!strcmp(mode, "signal")) {
+		signal_mode();
 	} else if (!strcmp(mode, "deep")) {
 		while (now() < deadline)
 			nofp_sink += recurse(3000);
