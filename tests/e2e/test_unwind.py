@@ -218,6 +218,39 @@ class HeapDwarfStacks(test_heap.HeapTest):
         self.assertLess(fp_paths, 0.5 * sum(v[0] for v in HEAP_PATHS.values()),
                         "frame-pointer stacks found the paths: workload has frame pointers?\n%s" % fp.excerpt(40))
 
+    def test_exact_flood_counts_every_allocation(self):
+        """200k allocations in a burst, every one tracked (a stack copy
+        each, racing the daemon's unwinding through a 16 MB buffer). Totals
+        stay exact; each allocation is either DWARF-unwound or counted as
+        having fallen back to the frame-pointer stack (status and profile
+        say so) — none is lost silently."""
+        with CmdWorkload(seconds=120) as w:
+            w.send("sizes")
+            line = None
+            while line is None or not line.startswith("big "):
+                line = w.lines.get(timeout=10)
+                self.assertIsNotNone(line, "heapwl exited")
+            _, count, total = line.split()
+            count, total = int(count), int(total)
+            w.expect("done sizes", 10)
+            heap_start(self, self.daemon, w.pid, sample_bytes=1)
+            h0 = heap_status(self.daemon)
+            w.cmd("big", timeout=100)
+            prof = heap_fetch(self, self.daemon, w.pid, "heap-flood")
+            h1 = heap_status(self.daemon)
+        self.check_heap_profile(prof, w.pid, 1)
+        got = test_heap.by_leaf(prof)
+        self.assertEqual(tuple(got.get("big_keep", ())), (count, total, count, total), prof.excerpt(40))
+        self.assertEqual(tuple(got.get("big_churn", ())), (count, total, 0, 0), prof.excerpt(40))
+        unwound = h1["dwarf_stacks"] - h0["dwarf_stacks"]
+        fell_back = h1["event_buffer_full"] - h0["event_buffer_full"]
+        sys.stderr.write("[%d DWARF-unwound, %d frame-pointer fallbacks] " % (unwound, fell_back))
+        self.assertGreaterEqual(unwound + fell_back, 2 * count, "allocations neither unwound nor counted: %r" % h1)
+        self.assertLessEqual(unwound + fell_back, 2 * count + 100, "more stacks than allocations: %r" % h1)
+        if fell_back:
+            self.assertTrue(any("event buffer full" in c for c in prof.raw.comments),
+                            "fallbacks not said in the profile: %r" % prof.raw.comments)
+
 
 if __name__ == "__main__":
     unittest.main()
