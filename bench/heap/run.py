@@ -5,13 +5,15 @@ Measures, in one run and as ratios (this machine is noisy):
   1. cost per malloc+free pair: untracked, profd at the default sampling,
      profd tracking every allocation, a bpftrace script doing equivalent
      tracking, and heaptrack (LD_PRELOAD);
-  2. slowdown of a realistic allocation-heavy program (a perl script) while
-     tracked at the default sampling and exactly;
+  2. slowdown of realistic allocation-heavy programs (a perl script, and
+     Debian's python3, sqlite3, gcc's cc1, xz, gzip, sort on generated
+     inputs) while tracked at the default sampling and exactly, with each
+     program's allocator call rate;
   3. memory: kernel memory per live-table entry, profd's RSS with a full
      live table.
-usage: run.py OUTPUT [--rounds N]
+usage: run.py OUTPUT [--rounds N]   (OUTPUT: the build directory with profd)
 """
-import json, os, re, signal, socket, statistics, subprocess, sys, tempfile, time
+import json, os, random, re, signal, socket, statistics, subprocess, sys, tempfile, time
 import http.client
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -145,6 +147,138 @@ def perl_case(mode, sock):
             p.kill()
 
 
+def perl_count(counter, out):
+    """Allocator calls of one untracked perl run (count.so)."""
+    f = os.path.join(out, "count.txt")
+    p = subprocess.run(["perl", "-e", PERL], input="go\n", stdout=subprocess.DEVNULL, text=True,
+                       env=dict(os.environ, LD_PRELOAD=counter, HEAPBENCH_COUNT=f))
+    assert p.returncode == 0
+    return read_count(f)
+
+
+# Realistic programs from Debian on generated inputs, each sized to ~0.5-1 s
+# untracked. The python3 workload, run by Debian's /usr/bin/python3 (not
+# whichever python3 comes first in PATH):
+PYWORK = r"""
+import json
+recs = [{"id": i, "name": "user%d" % i, "email": "user%d@example.com" % i,
+         "tags": ["t%d" % (i % 7), "g%d" % (i % 13)], "score": i * 0.5,
+         "active": i % 3 == 0} for i in range(100000)]
+text = json.dumps(recs)
+back = json.loads(text)
+index = {}
+for r in back:
+    for t in r["tags"]:
+        index.setdefault(t, []).append(r["id"])
+words = {}
+for r in back:
+    for w in r["email"].split("@") + r["name"].split("r"):
+        words[w] = words.get(w, 0) + 1
+print(len(text), len(index), len(words))
+"""
+
+WORDS = ["alpha", "beta", "gamma", "delta", "error", "warn", "info", "request", "user",
+         "session", "timeout", "db", "cache", "GET", "POST", "/api/v1/items", "/login",
+         "200", "404", "500"]
+
+
+def make_programs(out, out_root):
+    """Write the inputs; return (name, workload, argv, stdin, fresh, reps):
+    fresh is a file removed before each run, reps the runs timed together."""
+    rnd = random.Random(42)
+    text = os.path.join(out, "log.txt")  # 300k log-like lines, 16 MB
+    with open(text, "w") as f:
+        for _ in range(300_000):
+            f.write("%08x %s %s %s %d %s\n" % (
+                rnd.getrandbits(32), rnd.choice(WORDS), rnd.choice(WORDS), rnd.choice(WORDS),
+                rnd.randint(0, 99999), " ".join(rnd.choice(WORDS) for _ in range(rnd.randint(1, 6)))))
+    small = os.path.join(out, "log-2m.txt")
+    with open(text, "rb") as f, open(small, "wb") as g:
+        g.write(f.read(2_000_000))
+    sql = os.path.join(out, "insert.sql")
+    with open(sql, "w") as f:
+        f.write("PRAGMA synchronous=OFF;\nPRAGMA journal_mode=MEMORY;\n"
+                "CREATE TABLE t(id INTEGER PRIMARY KEY, name TEXT, tag TEXT, score REAL);\nBEGIN;\n")
+        for i in range(100_000):
+            f.write("INSERT INTO t(name,tag,score) VALUES('user%d','%s',%f);\n"
+                    % (i, rnd.choice(WORDS), rnd.random() * 100))
+        f.write("COMMIT;\nCREATE INDEX t_tag ON t(tag);\n"
+                "SELECT tag, count(*), avg(score) FROM t GROUP BY tag ORDER BY 2 DESC LIMIT 3;\n")
+    py = os.path.join(out, "work.py")
+    with open(py, "w") as f:
+        f.write(PYWORK)
+    # gcc -O2 spends its time in cc1, a child: run cc1 itself on a repo file.
+    src = os.path.join(out, "profctl.i")
+    subprocess.check_call(["gcc", "-E", "-std=gnu11", "-D_GNU_SOURCE",
+                           "-I" + os.path.join(HERE, "../../common"),
+                           "-I" + os.path.join(out_root, "gen"),
+                           os.path.join(HERE, "../../client/profctl.c"), "-o", src])
+    cc1 = subprocess.check_output(["gcc", "-print-prog-name=cc1"], text=True).strip()
+    python = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else "python3"
+    db = os.path.join(out, "t.db")
+    return [
+        ("python3", "JSON dumps+loads of 100k records, dict index", [python, py], None, None, 1),
+        ("sqlite3", "100k INSERT statements in one transaction, an index, a GROUP BY",
+         ["sqlite3", db], sql, db, 1),
+        ("cc1", "gcc's compiler proper, -O2 -g, on client/profctl.c (20k lines preprocessed), ×3",
+         [cc1, "-quiet", "-O2", "-g", src, "-o", "/dev/null"], None, None, 3),
+        ("xz", "xz -6 of 2 MB of log text", ["xz", "-6", "-c", small], None, None, 1),
+        ("gzip", "gzip -6 of 16 MB of log text", ["gzip", "-6", "-c", text], None, None, 1),
+        ("sort", "sort of 16 MB (300k lines) of log text, ×3", ["sort", text], None, None, 3),
+    ]
+
+
+def prog_case(prog, mode, sock, pauser):
+    """Seconds from SIGCONT to exit, summed over the program's reps. Each run
+    stops itself before main (pause.so), gets tracked by PID, is continued."""
+    name, _, argv, stdin, fresh, reps = prog
+    total = 0.0
+    for _ in range(reps):
+        if fresh and os.path.exists(fresh):
+            os.unlink(fresh)
+        with open(stdin or os.devnull) as fin:
+            p = subprocess.Popen(argv, stdin=fin, stdout=subprocess.DEVNULL,
+                                 env=dict(os.environ, LD_PRELOAD=pauser))
+        try:
+            _, st = os.waitpid(p.pid, os.WUNTRACED)
+            assert os.WIFSTOPPED(st), (name, st)
+            if mode != "none":
+                q = "" if mode == "profd-default" else "&sample_bytes=1"
+                code, body = req(sock, "POST", f"/v1/heap/start?pid={p.pid}{q}")
+                assert code == 200, body
+            t0 = time.monotonic()
+            os.kill(p.pid, signal.SIGCONT)
+            p.wait()
+            total += time.monotonic() - t0
+            assert p.returncode == 0, (name, p.returncode)
+        finally:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    return total
+
+
+def read_count(path):
+    with open(path) as f:
+        w = f.read().split()
+    os.unlink(path)
+    return int(w[1]), int(w[3])
+
+
+def prog_count(prog, counter, out):
+    """Allocator calls (allocs, frees) of one untracked run, counted by an
+    LD_PRELOAD interposer (count.so) at a few ns per call."""
+    name, _, argv, stdin, fresh, _ = prog
+    if fresh and os.path.exists(fresh):
+        os.unlink(fresh)
+    f = os.path.join(out, "count.txt")
+    with open(stdin or os.devnull) as fin:
+        p = subprocess.run(argv, stdin=fin, stdout=subprocess.DEVNULL,
+                           env=dict(os.environ, LD_PRELOAD=counter, HEAPBENCH_COUNT=f))
+    assert p.returncode == 0, (name, p.returncode)
+    return read_count(f)
+
+
 FILL = r'''
 #include <stdio.h>
 #include <stdlib.h>
@@ -174,6 +308,12 @@ def main():
         f.write(FILL)
     fill = os.path.join(out, "fill")
     subprocess.check_call(["gcc", "-O1", fill_src, "-o", fill])
+    hooks = {}
+    for h in ("pause", "count"):
+        hooks[h] = os.path.join(out, h + ".so")
+        subprocess.check_call(["gcc", "-O2", "-shared", "-fPIC", os.path.join(HERE, h + ".c"),
+                               "-o", hooks[h]])
+    programs = make_programs(out, out_root)
 
     tmp = tempfile.mkdtemp(prefix="profd-bench-")
     sock = os.path.join(tmp, "p.sock")
@@ -220,6 +360,45 @@ def main():
         for m in pm:
             lines.append("| %s | %.2f | %s | %.2f× |" % (
                 m, pmed[m], " ".join("%.2f" % x for x in pres[m]), pmed[m] / pmed["none"]))
+
+        # The Debian programs, interleaved round by round like the perl case.
+        gres = {(g[0], m): [] for g in programs for m in pm}
+        for r in range(rounds):
+            for g in programs:
+                for m in pm:
+                    gres[(g[0], m)].append(prog_case(g, m, sock, hooks["pause"]))
+        calls = {g[0]: prog_count(g, hooks["count"], out) for g in programs}
+        calls["perl"] = perl_count(hooks["count"], out)
+        rows = [("perl", "the script above (400k hash/array inserts)", pmed, pres, 1)]
+        for g in programs:
+            rows.append((g[0], g[1], {m: statistics.median(gres[(g[0], m)]) for m in pm},
+                         {m: gres[(g[0], m)] for m in pm}, g[5]))
+        rate = {r[0]: sum(calls[r[0]]) * r[4] / r[2]["none"] for r in rows}
+        rows.sort(key=lambda r: -rate[r[0]])
+        lines += ["", "## Slowdown of allocation-heavy programs (goal < 2× at the default sampling)", "",
+                  "Seconds are medians of %d rounds (×N: N runs timed together); "
+                  "slowdowns are ratios of medians from this run. Allocator calls are "
+                  "counted in one untracked run (count.so), per second of untracked time." % rounds, "",
+                  "| program | workload | untracked s | default s | slowdown | exact s | slowdown exact "
+                  "| allocs/s | frees/s | added µs per call (default) | < 2× |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|"]
+        for name, what, med, allr, reps in rows:
+            a, fr = calls[name]
+            n = (a + fr) * reps
+            sd = med["profd-default"] / med["none"]
+            lines.append("| %s | %s | %.2f | %.2f | %.2f× | %.2f | %.2f× | %s | %s | %s | %s |" % (
+                name, what, med["none"], med["profd-default"], sd, med["profd-exact"],
+                med["profd-exact"] / med["none"], "{:,.0f}".format(a * reps / med["none"]),
+                "{:,.0f}".format(fr * reps / med["none"]),
+                "%.2f" % ((med["profd-default"] - med["none"]) * 1e6 / n) if n >= 100_000 else "-",
+                "yes" if sd < 2 else "**no**"))
+        lines += ["", "| program | untracked, all runs | default, all runs | exact, all runs | allocs, frees per run |",
+                  "|---|---|---|---|---|"]
+        for name, what, med, allr, reps in rows:
+            lines.append("| %s | %s | %s | %s | %d, %d |" % (
+                name, " ".join("%.2f" % x for x in allr["none"]),
+                " ".join("%.2f" % x for x in allr["profd-default"]),
+                " ".join("%.2f" % x for x in allr["profd-exact"]), calls[name][0], calls[name][1]))
 
         # Memory: fill the live table (default 262144 entries) and pull.
         rss0 = rss_kb(d.pid)
