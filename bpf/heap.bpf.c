@@ -103,9 +103,13 @@ struct {
  * DWARF mode: a sampled allocation's registers and stack go to the daemon,
  * which unwinds them (frame pointers are absent in most native code, so a
  * frame-pointer walk from inside malloc blames the wrong callers). Events
- * are variable-length (only the stack there is), staged per CPU.
+ * are variable-length (only the stack there is), staged per CPU. 4 MiB:
+ * a few thousand main-thread events (~1-4 KiB each), 256 full 16 KiB
+ * copies; the reader keeps up with bursts of 200k (tests/e2e), and the
+ * mapping costs profd twice its size in RSS once touched (the kernel maps
+ * the data pages twice).
  */
-#define HEAP_RING_BYTES (16 << 20)
+#define HEAP_RING_BYTES (4 << 20)
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);

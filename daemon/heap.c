@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <malloc.h>
 #include <math.h>
 #include <stddef.h>
 #include <poll.h>
@@ -929,6 +930,8 @@ int heap__stop(struct heap_tracker *h, pid_t pid)
 		r = 0;
 	}
 	pthread_mutex_unlock(&h->lock);
+	if (r == 0)
+		malloc_trim(0);	/* see heap__gc() */
 	return r;
 }
 
@@ -1276,6 +1279,7 @@ void heap__gc(struct heap_tracker *h)
 {
 	struct heap_proc *p, *next;
 	struct proc_ids ids;
+	unsigned released = 0;
 	uint64_t now;
 
 	pthread_mutex_lock(&h->lock);
@@ -1287,12 +1291,18 @@ void heap__gc(struct heap_tracker *h)
 		if (proc__read_ids(p->pid, &ids) < 0 ||
 		    ids.start_time != p->start_time ||
 		    (now > p->last_pull_ns &&
-		     now - p->last_pull_ns > h->lim.idle_timeout_ns))
+		     now - p->last_pull_ns > h->lim.idle_timeout_ns)) {
 			release(h, p);
-		else if (p->ids.n > 2 * p->nids_kept + 65536)
+			released++;
+		} else if (p->ids.n > 2 * p->nids_kept + 65536)
 			prune_live(h, p);	/* amortised: the table doubled */
 	}
 	pthread_mutex_unlock(&h->lock);
+	/* A tracked process's stacks and event ids were allocated by the
+	 * reader thread, in its own malloc arena, which glibc does not trim
+	 * by itself: hand the freed memory back. */
+	if (released)
+		malloc_trim(0);
 }
 
 void heap__stats(struct heap_tracker *h, struct heap_stats *ret)
