@@ -68,6 +68,78 @@ struct hstack {
 	int64_t alloc_n, alloc_b;	/* sampled, unscaled */
 };
 
+/*
+ * Event ids of sampled DWARF-mode allocations and their stacks: sorted
+ * parallel arrays, 12 bytes per id (a hash map at half load took 32, and
+ * twice that while growing). Ids arrive nearly in order (assigned at
+ * allocator entry, submitted a moment later on the same CPU), so an insert
+ * is an append or a short move.
+ */
+struct idtab {
+	uint64_t *id;
+	uint32_t *stack;		/* stack index + 1; 0: none */
+	size_t n, cap;
+};
+
+static size_t idtab__find(const struct idtab *t, uint64_t id)
+{
+	size_t lo = 0, hi = t->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (t->id[mid] < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;	/* first position with t->id[pos] >= id */
+}
+
+static uint32_t idtab__get(const struct idtab *t, uint64_t id)
+{
+	size_t i = idtab__find(t, id);
+
+	return i < t->n && t->id[i] == id ? t->stack[i] : 0;
+}
+
+static int idtab__put(struct idtab *t, uint64_t id, uint32_t stack)
+{
+	size_t i = t->n && t->id[t->n - 1] < id ? t->n : idtab__find(t, id);
+
+	if (i < t->n && t->id[i] == id) {
+		t->stack[i] = stack;
+		return 0;
+	}
+	if (t->n == t->cap) {
+		size_t nc = t->cap ? t->cap * 2 : 1024;
+		uint64_t *ni = realloc(t->id, nc * sizeof(*ni));
+		uint32_t *ns;
+
+		if (!ni)
+			return -ENOMEM;
+		t->id = ni;
+		ns = realloc(t->stack, nc * sizeof(*ns));
+		if (!ns)
+			return -ENOMEM;
+		t->stack = ns;
+		t->cap = nc;
+	}
+	memmove(t->id + i + 1, t->id + i, (t->n - i) * sizeof(*t->id));
+	memmove(t->stack + i + 1, t->stack + i, (t->n - i) * sizeof(*t->stack));
+	t->id[i] = id;
+	t->stack[i] = stack;
+	t->n++;
+	return 0;
+}
+
+static void idtab__fini(struct idtab *t)
+{
+	free(t->id);
+	free(t->stack);
+	memset(t, 0, sizeof(*t));
+}
+
 struct heap_proc {
 	struct heap_proc *next;
 	pid_t pid;
@@ -88,7 +160,7 @@ struct heap_proc {
 	uint32_t flags;
 	uint64_t first_id;		/* earlier event ids: a previous period */
 	struct unwinder *unwinder;
-	struct u64map ids;		/* event id -> stack index + 1 (0: failed) */
+	struct idtab ids;		/* event id -> stack index + 1 (0: none) */
 	uint64_t max_id, prune_mark;	/* see prune_ids() */
 	size_t nids_kept;
 	struct hstack *stacks;
@@ -372,7 +444,7 @@ static int on_event(void *ctx, void *data, size_t size)
 	struct heap_tracker *h = ctx;
 	const struct profd_heap_event *ev = data;
 	struct heap_proc *p;
-	uint64_t v;
+	uint32_t v;
 	uint32_t idx;
 
 	if (size < offsetof(struct profd_heap_event, regs))
@@ -383,11 +455,11 @@ static int on_event(void *ctx, void *data, size_t size)
 		goto out;	/* not (or no longer) tracked */
 	if (ev->kind == PROFD_HEAP_EV_CANCEL) {
 		/* The allocation failed: uncount it. */
-		if (u64map__get(&p->ids, ev->id, &v) == 0 && v &&
-		    v <= p->nstacks) {
+		v = idtab__get(&p->ids, ev->id);
+		if (v && v <= p->nstacks) {
 			p->stacks[v - 1].alloc_n--;
 			p->stacks[v - 1].alloc_b -= (int64_t)ev->size;
-			(void)u64map__put(&p->ids, ev->id, 0);
+			(void)idtab__put(&p->ids, ev->id, 0);
 		}
 		goto out;
 	}
@@ -397,12 +469,12 @@ static int on_event(void *ctx, void *data, size_t size)
 		p->max_id = ev->id;
 	if (unwind_event(h, p, ev, size, &idx) < 0) {
 		p->dw_unknown++;
-		(void)u64map__put(&p->ids, ev->id, 0);
 		goto out;
 	}
 	p->stacks[idx].alloc_n++;
 	p->stacks[idx].alloc_b += (int64_t)ev->size;
-	(void)u64map__put(&p->ids, ev->id, (uint64_t)idx + 1);
+	if (idtab__put(&p->ids, ev->id, idx + 1) < 0)
+		p->dw_unknown++;	/* its live block shows as [unknown] */
 out:
 	pthread_mutex_unlock(&h->lock);
 	return 0;
@@ -462,31 +534,25 @@ static int start_reader(struct heap_tracker *h)
  * allocation may not have returned yet when this one read the table).
  * @live: the DWARF ids in the live table for p, sorted. Under lock.
  */
-static int prune_ids(struct heap_proc *p, const uint64_t *live, size_t nlive)
+static void prune_ids(struct heap_proc *p, const uint64_t *live, size_t nlive)
 {
-	struct u64map next = {};
-	size_t i;
-	int r;
+	struct idtab *t = &p->ids;
+	size_t i, j = 0, out = 0;
 
-	for (i = 0; i < p->ids.nslots; i++) {
-		uint64_t k = p->ids.keys[i];
+	for (i = 0; i < t->n; i++) {
+		uint64_t id = t->id[i];
 
-		if (!k)
+		while (j < nlive && live[j] < id)
+			j++;
+		if (id <= p->prune_mark && !(j < nlive && live[j] == id))
 			continue;
-		if (k <= p->prune_mark &&
-		    !(nlive && bsearch(&k, live, nlive, sizeof(*live), cmp_u64)))
-			continue;
-		r = u64map__put(&next, k, p->ids.vals[i]);
-		if (r < 0) {
-			u64map__fini(&next);
-			return r;
-		}
+		t->id[out] = id;
+		t->stack[out] = t->stack[i];
+		out++;
 	}
-	u64map__fini(&p->ids);
-	p->ids = next;
-	p->nids_kept = next.n;
+	t->n = out;
+	p->nids_kept = out;
 	p->prune_mark = p->max_id;
-	return 0;
 }
 
 /*
@@ -610,7 +676,7 @@ static void release(struct heap_tracker *h, struct heap_proc *p)
 		free(p->stacks[i].ips);
 	free(p->stacks);
 	u64map__fini(&p->stack_index);
-	u64map__fini(&p->ids);
+	idtab__fini(&p->ids);
 	proc__free(p->proc);
 	free(p);
 }
@@ -1025,7 +1091,8 @@ static int collect(struct heap_tracker *h, struct heap_proc *p,
 		   struct rec **ret, size_t *ret_n)
 {
 	__u32 tgid = (__u32)p->pid;
-	uint64_t *ids = NULL, *ni, idx;
+	uint64_t *ids = NULL, *ni;
+	uint32_t idx;
 	size_t nids = 0, capids = 0;
 	int lfd = bpf_map__fd(h->skel->maps.live);
 	int afd = bpf_map__fd(h->skel->maps.allocs);
@@ -1046,8 +1113,7 @@ static int collect(struct heap_tracker *h, struct heap_proc *p,
 		if (lv.stack.kind == PROFD_HEAP_STACK_DWARF) {
 			/* Its event was processed (drained before this):
 			 * the id names an unwound stack. */
-			idx = 0;
-			(void)u64map__get(&p->ids, lv.stack.stack_hash, &idx);
+			idx = idtab__get(&p->ids, lv.stack.stack_hash);
 			r.dw = idx && idx <= p->nstacks ? (uint32_t)idx :
 							  DW_UNKNOWN;
 			if (nids == capids) {
@@ -1094,7 +1160,7 @@ static int collect(struct heap_tracker *h, struct heap_proc *p,
 	if (p->flags & PROFD_HEAP_F_DWARF) {
 		if (nids)
 			qsort(ids, nids, sizeof(*ids), cmp_u64);
-		(void)prune_ids(p, ids, nids);
+		prune_ids(p, ids, nids);
 	}
 	free(ids);
 	if (n)
@@ -1270,7 +1336,7 @@ static void prune_live(struct heap_tracker *h, struct heap_proc *p)
 	}
 	if (n)
 		qsort(ids, n, sizeof(*ids), cmp_u64);
-	(void)prune_ids(p, ids, n);
+	prune_ids(p, ids, n);
 out:
 	free(ids);
 }
