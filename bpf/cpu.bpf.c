@@ -20,12 +20,10 @@ struct {
 	__type(value, struct profd_target_val);
 } targets SEC(".maps");
 
-#define RINGBUF_BYTES (8 << 20)
-#define RINGBUF_WAKE_BYTES (RINGBUF_BYTES / 4)
-
+/* Sized by user space before load (1 MiB per CPU): see sampler.c. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, RINGBUF_BYTES);
+	__uint(max_entries, 1 << 20);
 } events SEC(".maps");
 
 struct {
@@ -175,7 +173,8 @@ int profd_cpu_sample(struct bpf_perf_event_data *ctx)
 	 * window's end), which costs far less than a wakeup per sample at
 	 * 99 Hz x CPUs. Wake it early only when the buffer is filling up.
 	 */
-	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > RINGBUF_WAKE_BYTES)
+	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >
+	    bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / 4)
 		bpf_ringbuf_submit(s, BPF_RB_FORCE_WAKEUP);
 	else
 		bpf_ringbuf_submit(s, BPF_RB_NO_WAKEUP);

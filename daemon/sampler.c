@@ -51,6 +51,15 @@ static int on_record(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+static __u32 ring_bytes(unsigned ncpus)
+{
+	__u32 b = 2u << 20;
+
+	while (b < 64u << 20 && b < (__u64)ncpus << 20)
+		b <<= 1;
+	return b;
+}
+
 int sampler__new(sampler_cb cb, void *ctx, struct sampler **ret)
 {
 	struct sampler *s;
@@ -71,6 +80,17 @@ int sampler__new(sampler_cb cb, void *ctx, struct sampler **ret)
 		r = -errno;
 		goto fail;
 	}
+	/*
+	 * The ring buffer: 1 MiB per CPU, a power of two, 2..64 MiB. A DWARF
+	 * sample is ~18 KiB, so at 1 kHz a CPU fills ~0.9 MiB per 50 ms
+	 * drain (the BPF side wakes us at a quarter full). Its pages count
+	 * twice in profd's RSS from the start (the kernel maps them twice),
+	 * so it is not sized for the largest machine everywhere.
+	 */
+	r = bpf_map__set_max_entries(s->skel->maps.events,
+				     ring_bytes((unsigned)s->ncpus));
+	if (r < 0)
+		goto fail;
 	r = cpu_bpf__load(s->skel);
 	if (r < 0)
 		goto fail;
