@@ -278,7 +278,10 @@ int unwind__stack(struct unwinder *u, uint32_t tid, const uint64_t *regs,
 		int r = -ENOENT;
 
 		if (!pc) {
-			st = STEP_FAIL;
+			/* A zero return address ends the chain (Go's goexit,
+			 * threads started by some runtimes); no pc at all is
+			 * no stack. */
+			st = n ? STEP_END : STEP_FAIL;
 			break;
 		}
 		ips[n++] = pc;
@@ -308,8 +311,8 @@ int unwind__stack(struct unwinder *u, uint32_t tid, const uint64_t *regs,
 			break;
 		}
 	}
-	/* Complete only when CFI (or a zero frame pointer) said this was
-	 * the outermost frame: a read past the copy, a pc without CFI or
+	/* Complete only when CFI (or a zero frame pointer or return address)
+	 * said this was the outermost frame: a read past the copy, a pc without CFI or
 	 * frame pointer, or the cap leave the stack truncated. */
 	*ret_truncated = st != STEP_END;
 	return (int)n;

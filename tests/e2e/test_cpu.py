@@ -542,6 +542,10 @@ class CpuProfiles(ProfdTest):
         self.assertGreaterEqual(reach, 0.95 * (na + nb), "only %d of %d hot stacks reach main.main\n%s" % (reach, na + nb, prof.excerpt()))
         run = prof.count(lambda s: s.functions()[:3] in (["main.hotA", "main.run", "main.main"], ["main.hotB", "main.run", "main.main"]))
         self.assertGreaterEqual(run, 0.9 * (na + nb), "only %d of %d stacks are hotX <- main.run <- main.main\n%s" % (run, na + nb, prof.excerpt()))
+        # A goroutine's stack ends at runtime.goexit: complete, not cut.
+        whole = prof.count(lambda s: first_of(s, ("main.hotA", "main.hotB")) and s.functions()[-1:] == ["runtime.goexit.abi0"])
+        self.assertGreaterEqual(whole, 0.95 * (na + nb), "only %d of %d hot stacks end at runtime.goexit (not [truncated])\n%s"
+                                % (whole, na + nb, prof.excerpt()))
         for s in prof.samples:
             lf = s.leaf()
             if lf and lf.function in ("main.hotA", "main.hotB"):
