@@ -167,6 +167,7 @@ struct heap_proc {
 	size_t nstacks, capstacks;
 	struct u64map stack_index;	/* content hash -> stack index + 1 */
 	uint64_t dw_unknown;		/* allocations with no stack slot */
+	uint64_t snap_inflight;		/* last collect(): blocks left out */
 };
 
 struct heap_tracker {
@@ -1095,6 +1096,8 @@ static int collect(struct heap_tracker *h, struct heap_proc *p,
 	uint32_t idx;
 	size_t nids = 0, capids = 0;
 	int lfd = bpf_map__fd(h->skel->maps.live);
+
+	p->snap_inflight = 0;
 	int afd = bpf_map__fd(h->skel->maps.allocs);
 	struct profd_heap_live_key lk, lnk;
 	struct profd_heap_live_val lv;
@@ -1112,8 +1115,14 @@ static int collect(struct heap_tracker *h, struct heap_proc *p,
 		memset(&r, 0, sizeof(r));
 		if (lv.stack.kind == PROFD_HEAP_STACK_DWARF) {
 			/* Its event was processed (drained before this):
-			 * the id names an unwound stack. */
+			 * the id names an unwound stack. An id newer than
+			 * every event drained is an allocation made while
+			 * this snapshot is taken: left for the next one. */
 			idx = idtab__get(&p->ids, lv.stack.stack_hash);
+			if (!idx && lv.stack.stack_hash > p->max_id) {
+				p->snap_inflight++;
+				continue;
+			}
 			r.dw = idx && idx <= p->nstacks ? (uint32_t)idx :
 							  DW_UNKNOWN;
 			if (nids == capids) {
@@ -1198,8 +1207,8 @@ int heap__snapshot(struct heap_tracker *h, pid_t pid, bool allocs_default,
 	struct profile_heap_entry *e = NULL;
 	struct profile_heap_desc d = {};
 	uint64_t errs[PROFD_HEAP_ERR_MAX], *ips = NULL;
-	char comments[PROFD_HEAP_ERR_MAX + 3][400];
-	const char *cptr[PROFD_HEAP_ERR_MAX + 3];
+	char comments[PROFD_HEAP_ERR_MAX + 4][400];
+	const char *cptr[PROFD_HEAP_ERR_MAX + 4];
 	struct heap_proc *p;
 	struct rec *v = NULL;
 	size_t n = 0, i, nc = 0;
@@ -1240,6 +1249,12 @@ int heap__snapshot(struct heap_tracker *h, pid_t pid, bool allocs_default,
 			if (st->truncated)
 				trunc += (uint64_t)(v[i].alloc_n + v[i].inuse_n);
 		}
+		/* A frame-pointer stack in DWARF mode is a fallback (the
+		 * event buffer was full): of unknown completeness. */
+		if (!v[i].dw && (p->flags & PROFD_HEAP_F_DWARF)) {
+			e[i].truncated = true;
+			trunc += (uint64_t)(v[i].alloc_n + v[i].inuse_n);
+		}
 		/* [caller from [sp], then the walk past the allocator]. */
 		if (v[i].caller)
 			s[k++] = v[i].caller;
@@ -1276,8 +1291,13 @@ int heap__snapshot(struct heap_tracker *h, pid_t pid, bool allocs_default,
 			 "%" PRIu64 " live blocks and %" PRIu64
 			 " allocations without a stack ([unknown]: event lost or "
 			 "stack table full); %" PRIu64
-			 " records with a [truncated] stack",
+			 " allocations and live blocks with a [truncated] stack "
+			 "(deeper than the copy, or a frame-pointer fallback)",
 			 lost, p->dw_unknown, trunc);
+	if (p->snap_inflight)
+		snprintf(comments[nc++], sizeof(comments[0]),
+			 "%" PRIu64 " blocks allocated while this snapshot was "
+			 "taken are left for the next one", p->snap_inflight);
 	for (i = 0; i < PROFD_HEAP_ERR_MAX; i++) {
 		uint64_t dlt = errs[i] - p->errors_at_start[i];
 

@@ -247,6 +247,11 @@ class HeapDwarfStacks(test_heap.HeapTest):
         sys.stderr.write("[%d DWARF-unwound, %d frame-pointer fallbacks] " % (unwound, fell_back))
         self.assertGreaterEqual(unwound + fell_back, 2 * count, "allocations neither unwound nor counted: %r" % h1)
         self.assertLessEqual(unwound + fell_back, 2 * count + 100, "more stacks than allocations: %r" % h1)
+        # Fallback stacks are never shown as complete.
+        marked = sum(s.values[0] for s in prof.samples
+                     if test_heap.leaf_name(s) in ("big_keep", "big_churn") and s.functions()[-1:] == ["[truncated]"])
+        self.assertLessEqual(abs(marked - fell_back), 100,
+                             "%d allocations fell back to frame pointers, %d marked [truncated]" % (fell_back, marked))
         if fell_back:
             self.assertTrue(any("event buffer full" in c for c in prof.raw.comments),
                             "fallbacks not said in the profile: %r" % prof.raw.comments)
