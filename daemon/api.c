@@ -310,7 +310,7 @@ static enum MHD_Result heap_args(struct api *a, struct MHD_Connection *c,
 				 const struct peer *peer, bool with_window,
 				 pid_t *ret_pid, uint64_t *ret_sample,
 				 bool *ret_fp, unsigned *ret_seconds,
-				 bool *ret_sent)
+				 bool *ret_exited, bool *ret_sent)
 {
 	struct query q = { .allowed = { "pid", "sample_bytes", "unwind",
 					"seconds", "debug", "gc" } };
@@ -357,7 +357,21 @@ static enum MHD_Result heap_args(struct api *a, struct MHD_Connection *c,
 	if (arg && strcmp(arg, "0"))
 		return send_text(c, 400, "debug=%s: only the protobuf format (debug=0) is served\n",
 				 arg);
+	*ret_exited = false;
 	r = access__check(peer->uid, *ret_pid, &owner, &ids);
+	if (r == -ESRCH && with_window) {
+		/* Gone, but tracked until it exited: its heap at exit. */
+		r = heap__final_check(a->heap, *ret_pid, peer->uid);
+		if (r == -EACCES)
+			return send_text(c, 403, "permission denied: uid %u may not read the heap of exited pid %d\n",
+					 (unsigned)peer->uid, *ret_pid);
+		if (r == 0) {
+			*ret_exited = true;
+			*ret_sent = false;
+			return MHD_YES;
+		}
+		r = -ESRCH;
+	}
 	if (r == -ESRCH)
 		return send_text(c, 404, "no such process: pid %d\n", *ret_pid);
 	if (r == 0 && not_a_process(c, *ret_pid, &ids))
@@ -400,12 +414,13 @@ static enum MHD_Result handle_heap_start(struct api *a, struct MHD_Connection *c
 	struct heap_start_info info;
 	uint64_t sample;
 	unsigned seconds;
-	bool sent, fp;
+	bool sent, fp, exited;
 	pid_t pid;
 	enum MHD_Result ret;
 	int r;
 
-	ret = heap_args(a, c, peer, false, &pid, &sample, &fp, &seconds, &sent);
+	ret = heap_args(a, c, peer, false, &pid, &sample, &fp, &seconds,
+			&exited, &sent);
 	if (sent)
 		return ret;
 	if (stop) {
@@ -442,14 +457,17 @@ static enum MHD_Result handle_heap(struct api *a, struct MHD_Connection *c,
 	unsigned seconds;
 	void *buf = NULL;
 	size_t len = 0;
-	bool sent, fp;
+	bool sent, fp, exited;
 	pid_t pid;
 	enum MHD_Result ret;
 	int r, fd = -1;
 
-	ret = heap_args(a, c, peer, true, &pid, &sample, &fp, &seconds, &sent);
+	ret = heap_args(a, c, peer, true, &pid, &sample, &fp, &seconds,
+			&exited, &sent);
 	if (sent)
 		return ret;
+	if (exited)
+		goto snapshot;
 	r = heap__start(a->heap, pid, sample, fp, &info);
 	if (r < 0)
 		return heap_start_error(c, pid, r);
@@ -464,10 +482,10 @@ static enum MHD_Result handle_heap(struct api *a, struct MHD_Connection *c,
 		if (r == -ECANCELED)
 			return send_text(c, 409, "heap tracking of pid %d was stopped while this request waited\n",
 					 pid);
-		if (r == -ESRCH)
-			return send_text(c, 404, "pid %d exited while its heap was tracked\n",
-					 pid);
+		/* -ESRCH: it exited while we waited; its heap at exit is
+		 * what the snapshot below gives. */
 	}
+snapshot:
 	r = heap__snapshot(a->heap, pid, allocs, &buf, &len);
 	if (r == -ENOENT)
 		return send_text(c, 409, "heap tracking of pid %d ended before the snapshot\n",

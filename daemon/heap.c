@@ -143,6 +143,7 @@ static void idtab__fini(struct idtab *t)
 struct heap_proc {
 	struct heap_proc *next;
 	pid_t pid;
+	uid_t ruid, euid, suid;		/* the process's, at start */
 	uint64_t start_time;
 	uint64_t generation;
 	uint64_t sample_bytes;
@@ -170,6 +171,16 @@ struct heap_proc {
 	uint64_t snap_inflight;		/* last collect(): blocks left out */
 };
 
+/* The last snapshot of a tracked process that exited. */
+struct heap_final {
+	struct heap_final *next;
+	pid_t pid;
+	uid_t ruid, euid, suid;		/* who may pull it */
+	uint64_t exited_ns;		/* noticed, CLOCK_MONOTONIC */
+	void *buf[2];			/* gzip'd pprof: [0] heap, [1] allocs */
+	size_t len[2];
+};
+
 struct heap_tracker {
 	pthread_mutex_t lock;
 	struct heap_limits lim;
@@ -179,6 +190,8 @@ struct heap_tracker {
 	bool no_sessions;		/* forced off (benchmarks) */
 	struct heap_proc *procs;
 	unsigned nprocs;
+	struct heap_final *finals;	/* newest first, <= max_procs */
+	unsigned nfinals;
 	uint64_t next_gen;
 	bool stopping;
 
@@ -190,6 +203,8 @@ struct heap_tracker {
 	bool reader_started, quit;
 	uint64_t dw_events, dw_truncated, dw_failed;
 };
+
+static void finals__expire(struct heap_tracker *h, pid_t pid, uint64_t now);
 
 static uint64_t now_ns(clockid_t clk)
 {
@@ -923,6 +938,10 @@ int heap__start(struct heap_tracker *h, pid_t pid, uint64_t sample_bytes,
 	p->pid = pid;
 	p->session_fds[0] = p->session_fds[1] = -1;
 	p->start_time = ids.start_time;
+	p->ruid = ids.ruid;
+	p->euid = ids.euid;
+	p->suid = ids.suid;
+	finals__expire(h, pid, now_ns(CLOCK_MONOTONIC));	/* pid reused */
 	p->generation = h->next_gen++;
 	p->sample_bytes = sample_bytes ? sample_bytes : h->lim.default_sample_bytes;
 	if (p->sample_bytes > PROFD_HEAP_MAX_SAMPLE_BYTES)
@@ -1193,8 +1212,11 @@ nomem:
 	return -ENOMEM;
 }
 
-int heap__snapshot(struct heap_tracker *h, pid_t pid, bool allocs_default,
-		   void **ret_buf, size_t *ret_len)
+/* Build @p's snapshot. Under lock, after drain(). @note: an extra
+ * comment, or NULL. */
+static int snapshot_locked(struct heap_tracker *h, struct heap_proc *p,
+			   bool allocs_default, const char *note,
+			   void **ret_buf, size_t *ret_len)
 {
 	static const char *const err_text[PROFD_HEAP_ERR_MAX] = {
 		"sampled allocations not tracked: live table full (--heap-max-live)",
@@ -1207,22 +1229,13 @@ int heap__snapshot(struct heap_tracker *h, pid_t pid, bool allocs_default,
 	struct profile_heap_entry *e = NULL;
 	struct profile_heap_desc d = {};
 	uint64_t errs[PROFD_HEAP_ERR_MAX], *ips = NULL;
-	char comments[PROFD_HEAP_ERR_MAX + 4][400];
-	const char *cptr[PROFD_HEAP_ERR_MAX + 4];
-	struct heap_proc *p;
+	char comments[PROFD_HEAP_ERR_MAX + 5][400];
+	const char *cptr[PROFD_HEAP_ERR_MAX + 5];
 	struct rec *v = NULL;
 	size_t n = 0, i, nc = 0;
 	uint64_t lost = 0, trunc = 0;
 	int sfd, r;
 
-	drain(h);	/* stacks of allocations made up to now */
-	pthread_mutex_lock(&h->lock);
-	p = find(h, pid);
-	if (!p) {
-		r = -ENOENT;
-		goto out;
-	}
-	p->last_pull_ns = now_ns(CLOCK_MONOTONIC);
 	r = collect(h, p, &v, &n);
 	if (r < 0)
 		goto out;
@@ -1309,6 +1322,8 @@ int heap__snapshot(struct heap_tracker *h, pid_t pid, bool allocs_default,
 			 err_text[i]);
 		nc++;
 	}
+	if (note)
+		snprintf(comments[nc++], sizeof(comments[0]), "%s", note);
 	for (i = 0; i < nc; i++)
 		cptr[i] = comments[i];
 	d.proc = p->proc;
@@ -1321,10 +1336,135 @@ int heap__snapshot(struct heap_tracker *h, pid_t pid, bool allocs_default,
 	d.ncomments = nc;
 	r = profile__build_heap(&d, ret_buf, ret_len);
 out:
-	pthread_mutex_unlock(&h->lock);
 	free(ips);
 	free(e);
 	free(v);
+	return r;
+}
+
+static void final__free(struct heap_final *f)
+{
+	free(f->buf[0]);
+	free(f->buf[1]);
+	free(f);
+}
+
+/* Drop finals of @pid (a new process has the pid), and those past the
+ * idle timeout. Under lock. */
+static void finals__expire(struct heap_tracker *h, pid_t pid, uint64_t now)
+{
+	struct heap_final **pp = &h->finals, *f;
+
+	while ((f = *pp)) {
+		if (f->pid == pid ||
+		    now - f->exited_ns > h->lim.idle_timeout_ns) {
+			*pp = f->next;
+			final__free(f);
+			h->nfinals--;
+		} else {
+			pp = &f->next;
+		}
+	}
+}
+
+/*
+ * @p's process exited: keep its last snapshot (the heap it held at exit,
+ * what a leak hunt wants) for pulls until the idle timeout. Both views are
+ * built now, while the maps still hold the data. Under lock, after drain().
+ */
+static void keep_final(struct heap_tracker *h, struct heap_proc *p,
+		       uint64_t now)
+{
+	struct heap_final *f, **pp;
+	char note[160];
+	int k;
+
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return;
+	f->pid = p->pid;
+	f->ruid = p->ruid;
+	f->euid = p->euid;
+	f->suid = p->suid;
+	f->exited_ns = now;
+	snprintf(note, sizeof(note),
+		 "the process exited: this is the heap it held at exit (tracking period %" PRIu64 ")",
+		 p->generation);
+	for (k = 0; k < 2; k++) {
+		if (snapshot_locked(h, p, k == 1, note, &f->buf[k],
+				    &f->len[k]) < 0) {
+			final__free(f);
+			return;
+		}
+	}
+	finals__expire(h, p->pid, now);
+	/* Bounded like tracked processes: the oldest goes. */
+	while (h->nfinals >= h->lim.max_procs && h->finals) {
+		for (pp = &h->finals; (*pp)->next; pp = &(*pp)->next)
+			;
+		final__free(*pp);
+		*pp = NULL;
+		h->nfinals--;
+	}
+	f->next = h->finals;
+	h->finals = f;
+	h->nfinals++;
+}
+
+int heap__final_check(struct heap_tracker *h, pid_t pid, uid_t uid)
+{
+	struct heap_final *f;
+	int r = -ENOENT;
+
+	pthread_mutex_lock(&h->lock);
+	for (f = h->finals; f; f = f->next) {
+		if (f->pid != pid)
+			continue;
+		r = uid == 0 || (f->ruid == uid && f->euid == uid &&
+				 f->suid == uid) ? 0 : -EACCES;
+		break;
+	}
+	pthread_mutex_unlock(&h->lock);
+	return r;
+}
+
+int heap__snapshot(struct heap_tracker *h, pid_t pid, bool allocs_default,
+		   void **ret_buf, size_t *ret_len)
+{
+	struct heap_final *f;
+	struct heap_proc *p;
+	struct proc_ids ids;
+	int r = -ENOENT;
+
+	drain(h);	/* stacks of allocations made up to now */
+	pthread_mutex_lock(&h->lock);
+	p = find(h, pid);
+	if (p) {
+		bool gone = proc__read_ids(pid, &ids) < 0 ||
+			    ids.start_time != p->start_time;
+
+		p->last_pull_ns = now_ns(CLOCK_MONOTONIC);
+		r = snapshot_locked(h, p, allocs_default,
+				    gone ? "the process exited: this is the heap it held at exit" :
+					   NULL,
+				    ret_buf, ret_len);
+		goto out;
+	}
+	for (f = h->finals; f; f = f->next) {
+		if (f->pid != pid)
+			continue;
+		*ret_buf = malloc(f->len[allocs_default]);
+		if (!*ret_buf) {
+			r = -ENOMEM;
+			goto out;
+		}
+		memcpy(*ret_buf, f->buf[allocs_default], f->len[allocs_default]);
+		*ret_len = f->len[allocs_default];
+		r = 0;
+		break;
+	}
+out:
+	pthread_mutex_unlock(&h->lock);
 	return r;
 }
 
@@ -1366,18 +1506,33 @@ void heap__gc(struct heap_tracker *h)
 	struct heap_proc *p, *next;
 	struct proc_ids ids;
 	unsigned released = 0;
+	bool exited = false;
 	uint64_t now;
+
+	/* Exited processes keep a last snapshot: first make sure their
+	 * queued stack events are in (drain() takes the lock itself). */
+	pthread_mutex_lock(&h->lock);
+	for (p = h->procs; p && !exited; p = p->next)
+		exited = proc__read_ids(p->pid, &ids) < 0 ||
+			 ids.start_time != p->start_time;
+	pthread_mutex_unlock(&h->lock);
+	if (exited)
+		drain(h);
 
 	pthread_mutex_lock(&h->lock);
 	/* Read the clock under the lock: a start or pull that held it set
 	 * last_pull_ns after any earlier reading. */
 	now = now_ns(CLOCK_MONOTONIC);
+	finals__expire(h, 0, now);
 	for (p = h->procs; p; p = next) {
 		next = p->next;
 		if (proc__read_ids(p->pid, &ids) < 0 ||
-		    ids.start_time != p->start_time ||
-		    (now > p->last_pull_ns &&
-		     now - p->last_pull_ns > h->lim.idle_timeout_ns)) {
+		    ids.start_time != p->start_time) {
+			keep_final(h, p, now);
+			release(h, p);
+			released++;
+		} else if (now > p->last_pull_ns &&
+			   now - p->last_pull_ns > h->lim.idle_timeout_ns) {
 			release(h, p);
 			released++;
 		} else if (p->ids.n > 2 * p->nids_kept + 65536)
@@ -1461,6 +1616,12 @@ void heap__free(struct heap_tracker *h)
 	pthread_mutex_lock(&h->lock);
 	while (h->procs)
 		release(h, h->procs);
+	while (h->finals) {
+		struct heap_final *f = h->finals;
+
+		h->finals = f->next;
+		final__free(f);
+	}
 	pthread_mutex_unlock(&h->lock);
 	heap_bpf__destroy(h->skel);
 	pthread_mutex_destroy(&h->rb_lock);

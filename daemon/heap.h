@@ -66,9 +66,15 @@ int heap__stop(struct heap_tracker *h, pid_t pid);
 int heap__wait(struct heap_tracker *h, pid_t pid, uint64_t generation,
 	       unsigned seconds, int conn_fd);
 
-/* Snapshot as gzip'd pprof. -ENOENT when not tracked. */
+/*
+ * Snapshot as gzip'd pprof. A tracked process that exited is served its
+ * last snapshot (the heap it held at exit) until the idle timeout.
+ * -ENOENT when neither.
+ */
 int heap__snapshot(struct heap_tracker *h, pid_t pid, bool allocs_default,
 		   void **ret_buf, size_t *ret_len);
+/* May @uid pull the exit snapshot of @pid? 0, -EACCES, or -ENOENT (none). */
+int heap__final_check(struct heap_tracker *h, pid_t pid, uid_t uid);
 
 /* Release exited and idle processes. Call about once a second. */
 void heap__gc(struct heap_tracker *h);

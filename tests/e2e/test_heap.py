@@ -776,7 +776,9 @@ class HeapErrors(HeapTest):
             self.assertEqual(heap_status(self.daemon)["tracked"], 0)
 
     def test_target_exits_while_tracked(self):
-        """Tracked pid exits: heap.tracked back to 0 within 3 s, then 404."""
+        """Tracked pid exits: heap.tracked back to 0 within 3 s (probes and
+        maps released); pulls then get the heap it held at exit, exact, in
+        both views, saying so; stop answers 404 (nothing tracked)."""
         with CmdWorkload() as w:
             heap_start(self, self.daemon, w.pid, sample_bytes=1)
             w.cmd("basic")
@@ -785,11 +787,20 @@ class HeapErrors(HeapTest):
             t0 = time.monotonic()
             wait_tracked(self, self.daemon, 0, 3.5)
             sys.stderr.write("[untracked %.1f s after the exit] " % (time.monotonic() - t0))
-            r = heap_get(self.daemon, w.pid, seconds=0)
-            self.check_error(r, 404, "heap of the exited pid")
+            prof = heap_fetch(self, self.daemon, w.pid, "heap-at-exit")
+            allocs = heap_fetch(self, self.daemon, w.pid, "heap-at-exit-allocs", kind="allocs")
+            heap_stop(self, self.daemon, w.pid, expect=404)
+        self.check_heap_profile(prof, w.pid, 1)
+        self.check_heap_profile(allocs, w.pid, 1, kind="allocs")
+        self.check_truth(prof, TRUTH_BASIC, "heap at exit: ")
+        self.check_truth(allocs, TRUTH_BASIC, "allocs at exit: ")
+        self.assertTrue(any("exited" in c for c in prof.raw.comments), "no exit comment: %r" % prof.raw.comments)
+        # A pid that was never tracked is still unknown.
+        self.assertEqual(heap_get(self.daemon, 0x7ffffff0, seconds=0).status, 404)
 
     def test_target_exits_while_pull_waits(self):
-        """GET heap?seconds=4 on an untracked pid that exits 1 s in: 404 naming the exit."""
+        """GET heap?seconds=4 on an untracked pid that exits 1 s in: the
+        heap it held at exit, saying so."""
         with CmdWorkload() as w:
             res = {}
 
@@ -808,8 +819,10 @@ class HeapErrors(HeapTest):
             t.join(20)
         r = res.get("r")
         self.assertIsInstance(r, Response, "pull: %r" % r)
-        self.check_error(r, 404, "pull of a pid that exited in the wait")
-        self.assertIn("exited", r.text())
+        self.assertEqual(r.status, 200, "pull of a pid that exited in the wait: %r" % r)
+        prof = Prof(save("heap-exit-in-wait", r.body), pid=w.pid)
+        self.check_heap_profile(prof, w.pid, DEFAULT_SAMPLE_BYTES)
+        self.assertTrue(any("exited" in c for c in prof.raw.comments), "no exit comment: %r" % prof.raw.comments)
         wait_tracked(self, self.daemon, 0, 3)
 
 
