@@ -162,11 +162,18 @@ static int parse_bool(const char *s, bool *ret)
  * Returns true when an error was sent.
  */
 static bool not_a_process(struct MHD_Connection *c, pid_t pid,
-			  const struct proc_ids *ids)
+			  const struct proc_ids *ids, bool heap)
 {
 	if (ids->kthread) {
-		send_text(c, 400, "pid %d is a kernel thread (%s): it has no user space to profile; profile a user process with kernel=1 to see kernel frames\n",
-			  pid, ids->comm);
+		send_text(c, 400, "pid %d is a kernel thread (%s): it has no user space to %s\n",
+			  pid, ids->comm,
+			  heap ? "allocate from" :
+				 "profile; profile a user process with kernel=1 to see kernel frames");
+		return true;
+	}
+	if (ids->tgid > 0 && ids->tgid != pid && heap) {
+		send_text(c, 400, "pid %d is a thread of process %d: the heap is the process's; track pid %d\n",
+			  pid, ids->tgid, ids->tgid);
 		return true;
 	}
 	if (ids->tgid > 0 && ids->tgid != pid) {
@@ -238,7 +245,7 @@ static enum MHD_Result handle_profile(struct api *a, struct MHD_Connection *c,
 	r = access__check(peer->uid, req.pid, &owner, &ids);
 	if (r == -ESRCH)
 		return send_text(c, 404, "no such process: pid %d\n", req.pid);
-	if (r == 0 && (sent = not_a_process(c, req.pid, &ids)))
+	if (r == 0 && (sent = not_a_process(c, req.pid, &ids, false)))
 		return MHD_YES;
 	if (r == -EACCES)
 		return send_text(c, 403, "permission denied: uid %u may not profile pid %d (owned by uid %u); only root or the process's owner may\n",
@@ -374,7 +381,7 @@ static enum MHD_Result heap_args(struct api *a, struct MHD_Connection *c,
 	}
 	if (r == -ESRCH)
 		return send_text(c, 404, "no such process: pid %d\n", *ret_pid);
-	if (r == 0 && not_a_process(c, *ret_pid, &ids))
+	if (r == 0 && not_a_process(c, *ret_pid, &ids, true))
 		return MHD_YES;
 	if (r == -EACCES)
 		return send_text(c, 403, "permission denied: uid %u may not track pid %d (owned by uid %u); only root or the process's owner may\n",
@@ -436,6 +443,11 @@ static enum MHD_Result handle_heap_start(struct api *a, struct MHD_Connection *c
 		return send_text(c, 200, "pid %d already heap-tracked with sample_bytes %llu (allocator %s); the requested %llu is not applied: stop and start again to change it\n",
 				 pid, (unsigned long long)info.sample_bytes,
 				 info.allocator, (unsigned long long)sample);
+	if (info.already && MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "unwind") &&
+	    fp != info.fp_only)
+		return send_text(c, 200, "pid %d already heap-tracked with %s stacks (allocator %s); the requested unwind=%s is not applied: stop and start again to change it\n",
+				 pid, info.fp_only ? "frame-pointer" : "DWARF",
+				 info.allocator, fp ? "fp" : "dwarf");
 	if (info.already)
 		return send_text(c, 200, "pid %d already heap-tracked (allocator %s, sample_bytes %llu)\n",
 				 pid, info.allocator,

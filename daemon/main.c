@@ -50,7 +50,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 "Usage: profd [OPTIONS]\n"
-"System-wide profiling daemon: CPU profiles of any process, as pprof.\n\n"
+"System-wide profiling daemon: CPU profiles and live-heap snapshots of any\n"
+"process, as pprof.\n\n"
 "  --socket PATH            Unix socket to serve (default " DEFAULT_SOCKET ")\n"
 "  --socket-mode MODE       socket permissions, octal (default 0666: access\n"
 "                           is checked per request from the caller's uid)\n"
@@ -67,11 +68,13 @@ static void usage(FILE *f)
 "  --symbol-cache-mb N      symbolizer cache bound; idle binaries beyond it\n"
 "                           are evicted (default 32)\n"
 "  --heap-sample-bytes N    default heap sampling interval (default 131072;\n"
-"                           1 tracks every allocation)\n"
-"  --heap-max-live N        live blocks tracked, all processes (default 262144)\n"
-"  --heap-max-procs N       processes heap-tracked at once (default 16)\n"
+"                           1 tracks every allocation; at most 2^40)\n"
+"  --heap-max-live N        live blocks tracked, all processes (default 262144;\n"
+"                           1024 to 2^26)\n"
+"  --heap-max-procs N       processes heap-tracked at once (default 16; 1-1000)\n"
 "  --heap-idle-timeout S    stop tracking after S seconds without a pull\n"
-"                           (default 600)\n"
+"                           (default 600; also how long an exited process's\n"
+"                           last heap snapshot is kept)\n"
 "  -v, --verbose            debug logging (twice: libbpf's too)\n"
 "  --version                print the version\n"
 "  -h, --help               this text\n");
@@ -210,8 +213,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 bad:
 	for (i = 0; opts[i].name && opts[i].val != c; i++)
 		;
-	fprintf(stderr, "profd: bad value '%s' for --%s\n", optarg,
-		opts[i].name ? opts[i].name : "?");
+	fprintf(stderr, "profd: bad value '%s' for --%s (out of range or not a number; see --help)\n",
+		optarg, opts[i].name ? opts[i].name : "?");
 	return -EINVAL;
 }
 

@@ -724,6 +724,28 @@ class HeapErrors(HeapTest):
             self.assertEqual(r.status, 400, "start on a Go program: %r" % r)
         self.assertEqual(heap_status(self.daemon)["tracked"], 0)
 
+    def test_thread_and_kernel_thread(self):
+        """A thread id or a kernel thread as pid: 400 with heap advice."""
+        p = subprocess.Popen([sys.executable, "-c",
+                              "import threading, time\n"
+                              "threading.Thread(target=time.sleep, args=(30,)).start()\n"
+                              "print('up', flush=True); time.sleep(30)"], stdout=subprocess.PIPE)
+        try:
+            p.stdout.readline()
+            tids = [int(t) for t in os.listdir("/proc/%d/task" % p.pid) if int(t) != p.pid]
+            self.assertTrue(tids, "no thread")
+            r = heap_get(self.daemon, tids[0], seconds=0)
+            self.check_error(r, 400, "heap of a thread id")
+            self.assertIn("track pid %d" % p.pid, r.text())
+        finally:
+            p.kill()
+            p.wait()
+        r = heap_get(self.daemon, 2, seconds=0)  # kthreadd
+        self.check_error(r, 400, "heap of a kernel thread")
+        self.assertIn("kernel thread", r.text())
+        self.assertNotIn("kernel=1", r.text())
+        self.assertEqual(heap_status(self.daemon)["tracked"], 0)
+
     def test_bad_parameters(self):
         with CmdWorkload() as w:
             p = w.pid
