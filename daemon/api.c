@@ -655,9 +655,11 @@ int api__start(const struct api_config *cfg, struct session_mgr *m,
 		if (fds[i] < 0)
 			continue;
 		a->d[n] = MHD_start_daemon(
+			/* ITC: a pipe to wake the listening thread, so
+			 * quiesce and stop act at once on SIGTERM. */
 			MHD_USE_THREAD_PER_CONNECTION |
 				MHD_USE_INTERNAL_POLLING_THREAD |
-				MHD_USE_ERROR_LOG,
+				MHD_USE_ITC | MHD_USE_ERROR_LOG,
 			0, NULL, NULL, handler, a,
 			MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 			MHD_OPTION_LISTEN_SOCKET, fds[i],
