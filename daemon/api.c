@@ -22,6 +22,8 @@ struct api {
 struct query {
 	const char *allowed[8];
 	const char *bad;		/* first unknown parameter */
+	const char *dup;		/* first parameter given twice */
+	unsigned seen;			/* bit per allowed[] entry */
 };
 
 static enum MHD_Result check_arg(void *cls, enum MHD_ValueKind kind,
@@ -30,9 +32,17 @@ static enum MHD_Result check_arg(void *cls, enum MHD_ValueKind kind,
 	struct query *q = cls;
 	size_t i;
 
-	for (i = 0; i < 8 && q->allowed[i]; i++)
-		if (!strcmp(key, q->allowed[i]))
-			return MHD_YES;
+	for (i = 0; i < 8 && q->allowed[i]; i++) {
+		if (strcmp(key, q->allowed[i]))
+			continue;
+		/* pid=1&pid=2: which one was meant? */
+		if (q->seen & (1u << i)) {
+			q->dup = key;
+			return MHD_NO;
+		}
+		q->seen |= 1u << i;
+		return MHD_YES;
+	}
 	q->bad = key;
 	return MHD_NO;
 }
@@ -208,6 +218,8 @@ static enum MHD_Result handle_profile(struct api *a, struct MHD_Connection *c,
 	if (q.bad)
 		return send_text(c, 400, "unknown parameter \"%s\" (allowed: pid, seconds, hz, kernel, unwind)\n",
 				 q.bad);
+	if (q.dup)
+		return send_text(c, 400, "parameter \"%s\" given more than once\n", q.dup);
 	arg = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "pid");
 	if (!arg)
 		return send_text(c, 400, "missing parameter pid: which process to profile\n");
@@ -334,6 +346,8 @@ static enum MHD_Result heap_args(struct api *a, struct MHD_Connection *c,
 	if (q.bad)
 		return send_text(c, 400, "unknown parameter \"%s\" (allowed: pid, sample_bytes, unwind%s)\n",
 				 q.bad, with_window ? ", seconds" : "");
+	if (q.dup)
+		return send_text(c, 400, "parameter \"%s\" given more than once\n", q.dup);
 	arg = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "pid");
 	if (!arg)
 		return send_text(c, 400, "missing parameter pid: which process\n");

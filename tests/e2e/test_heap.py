@@ -758,6 +758,8 @@ class HeapErrors(HeapTest):
                 ("heap", "pid=%d&seconds=0&sample_bytes=0" % p, "sample_bytes=0"),
                 ("allocs", "pid=%d&seconds=0&sample_bytes=-5" % p, "sample_bytes=-5"),
                 ("heap", "pid=%d&seconds=0&bogus=1" % p, "unknown parameter"),
+                ("heap", "pid=%d&pid=1&seconds=0" % p, "pid twice"),
+                ("heap", "pid=%d&seconds=0&unwind=sideways" % p, "unwind=sideways"),
             ]
             failures = []
             for kind, q, what in cases:
