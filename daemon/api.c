@@ -497,6 +497,9 @@ static enum MHD_Result handle_heap(struct api *a, struct MHD_Connection *c,
 	r = heap__start(a->heap, pid, sample, fp, &info);
 	if (r < 0)
 		return heap_start_error(c, pid, r);
+	if (!info.already)
+		log_debug("heap: tracking pid %d for uid %u on a pull (%s, %u probes)",
+			  pid, (unsigned)peer->uid, info.allocator, info.probes);
 	if (!info.already && seconds) {
 		/* Newly tracked: let allocations accumulate first. */
 		ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);

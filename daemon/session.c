@@ -582,6 +582,8 @@ int session__finish(struct session_mgr *m, struct session *s, void **ret_buf,
 	};
 	struct profile_cpu_desc d = {};
 	struct proc_ids ids;
+	const char *comments[2];
+	size_t nc = 0;
 	bool drained;
 	uint64_t lost;
 	int r;
@@ -603,11 +605,13 @@ int session__finish(struct session_mgr *m, struct session *s, void **ret_buf,
 	d.lost_samples = lost;
 	d.process_exited = proc__read_ids(s->req.pid, &ids) < 0 ||
 			   ids.start_time != s->proc->start_time;
-	if (!drained) {
-		/* Never silently short: say so in the profile. */
-		d.comments = behind;
-		d.ncomments = 1;
-	}
+	comments[nc++] = s->req.fp_only ?
+		"user stacks: frame-pointer walk (unwind=fp)" :
+		"user stacks: DWARF-unwound in profd ([truncated] where the copy or CFI ran out)";
+	if (!drained)	/* never silently short: say so in the profile */
+		comments[nc++] = behind[0];
+	d.comments = comments;
+	d.ncomments = nc;
 	/* The aggregate is ours alone once closed: no lock needed. */
 	r = profile__build_cpu(&d, ret_buf, ret_len);
 	return r;
