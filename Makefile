@@ -82,7 +82,7 @@ $(OUTPUT)/vmlinux.h: $(VMLINUX_BTF)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(BPFTOOL) btf dump file $< format c > $@
 
-$(OUTPUT)/bpf/%.bpf.o: bpf/%.bpf.c include/profd_abi.h $(OUTPUT)/vmlinux.h
+$(OUTPUT)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/*.bpf.h) include/profd_abi.h $(OUTPUT)/vmlinux.h
 	$(call msg,BPF,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp

@@ -10,6 +10,7 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "profd_abi.h"
+#include "regs_stack.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -46,8 +47,6 @@ static __always_inline void copy_stack(struct bpf_perf_event_data *ctx,
 				       struct profd_cpu_sample_stack *ss)
 {
 	struct pt_regs *u;
-	__u64 sp, len;
-	int i;
 
 	/*
 	 * The user registers saved at the top of the task's kernel stack:
@@ -59,43 +58,8 @@ static __always_inline void copy_stack(struct bpf_perf_event_data *ctx,
 	ss->stack_len = 0;
 	if (!u)
 		return;
-	ss->regs[0] = u->ax;
-	ss->regs[1] = u->dx;
-	ss->regs[2] = u->cx;
-	ss->regs[3] = u->bx;
-	ss->regs[4] = u->si;
-	ss->regs[5] = u->di;
-	ss->regs[6] = u->bp;
-	ss->regs[7] = u->sp;
-	ss->regs[8] = u->r8;
-	ss->regs[9] = u->r9;
-	ss->regs[10] = u->r10;
-	ss->regs[11] = u->r11;
-	ss->regs[12] = u->r12;
-	ss->regs[13] = u->r13;
-	ss->regs[14] = u->r14;
-	ss->regs[15] = u->r15;
-	ss->regs[16] = u->ip;
-	sp = ss->regs[7];
-
-	/*
-	 * Page by page, so the copy stops exactly where the stack mapping
-	 * ends (a main thread's shallow stack has little above sp, and a
-	 * read crossing the end fails whole): first up to sp's page end,
-	 * then whole pages up to PROFD_STACK_COPY.
-	 */
-	len = 4096 - (sp & 4095);
-	if (bpf_probe_read_user(ss->stack, len, (void *)sp) < 0)
-		return;
-	for (i = 0; i < PROFD_STACK_COPY / 4096 - 1; i++) {
-		if (len > PROFD_STACK_COPY - 4096)
-			break;
-		if (bpf_probe_read_user(ss->stack + len, 4096,
-					(void *)(sp + len)) < 0)
-			break;
-		len += 4096;
-	}
-	ss->stack_len = len;
+	regs__dwarf(u, ss->regs);
+	ss->stack_len = stack__copy(ss->stack, ss->regs[7]);
 }
 
 SEC("perf_event")

@@ -13,6 +13,7 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "profd_abi.h"
+#include "regs_stack.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -216,8 +217,7 @@ static __always_inline __u64 send_stack(struct pt_regs *ctx, __u32 tgid,
 {
 	struct profd_heap_event *ev;
 	__u32 zero = 0;
-	__u64 *next, sp, len, total;
-	int i;
+	__u64 *next, len, total;
 
 	ev = bpf_map_lookup_elem(&event_scratch, &zero);
 	next = bpf_map_lookup_elem(&event_ids, &zero);
@@ -228,37 +228,8 @@ static __always_inline __u64 send_stack(struct pt_regs *ctx, __u32 tgid,
 	ev->tid = (__u32)bpf_get_current_pid_tgid();
 	ev->id = __sync_fetch_and_add(next, 1) + 1;
 	ev->size = size;
-	ev->regs[0] = ctx->ax;
-	ev->regs[1] = ctx->dx;
-	ev->regs[2] = ctx->cx;
-	ev->regs[3] = ctx->bx;
-	ev->regs[4] = ctx->si;
-	ev->regs[5] = ctx->di;
-	ev->regs[6] = ctx->bp;
-	ev->regs[7] = ctx->sp;
-	ev->regs[8] = ctx->r8;
-	ev->regs[9] = ctx->r9;
-	ev->regs[10] = ctx->r10;
-	ev->regs[11] = ctx->r11;
-	ev->regs[12] = ctx->r12;
-	ev->regs[13] = ctx->r13;
-	ev->regs[14] = ctx->r14;
-	ev->regs[15] = ctx->r15;
-	ev->regs[16] = ctx->ip;
-	sp = ctx->sp;
-	/* Page by page, as the CPU sampler does: a read crossing the end
-	 * of the stack mapping fails whole. */
-	len = 4096 - (sp & 4095);
-	if (bpf_probe_read_user(ev->stack, len, (void *)sp) < 0)
-		len = 0;
-	for (i = 0; len && i < PROFD_STACK_COPY / 4096 - 1; i++) {
-		if (len > PROFD_STACK_COPY - 4096)
-			break;
-		if (bpf_probe_read_user(ev->stack + len, 4096,
-					(void *)(sp + len)) < 0)
-			break;
-		len += 4096;
-	}
+	regs__dwarf(ctx, ev->regs);
+	len = stack__copy(ev->stack, ctx->sp);
 	ev->stack_len = (__u32)len;
 	total = PROFD_HEAP_EVENT_HDR + len;
 	if (total > sizeof(*ev))

@@ -292,6 +292,19 @@ def top_rows(text):
     return rows
 
 
+def big_truth(tc, w):
+    """heapwl's "sizes": (blocks, bytes) that "big" allocates in big_keep
+    (and again in big_churn), computed by the workload itself."""
+    w.send("sizes")
+    line = None
+    while line is None or not line.startswith("big "):
+        line = w.lines.get(timeout=10)
+        tc.assertIsNotNone(line, "heapwl exited")
+    _, count, total = line.split()
+    w.expect("done sizes", 10)
+    return int(count), int(total)
+
+
 class HeapTest(ProfdTest):
     daemon_args = ()
 
@@ -648,19 +661,13 @@ class HeapSampling(HeapTest):
             heap_start(self, self.daemon, w.pid)  # the daemon's default interval
             ps = self.proc_status(w.pid)
             self.assertEqual(ps and ps["sample_bytes"], DEFAULT_SAMPLE_BYTES, "status: %r" % ps)
-            w.send("sizes")
-            line = None
-            while line is None or not line.startswith("big "):
-                line = w.lines.get(timeout=10)
-                self.assertIsNotNone(line, "heapwl exited")
-            _, count, total = line.split()
-            w.expect("done sizes", 10)
+            count, total = big_truth(self, w)
             w.cmd("big", timeout=60)
             prof = heap_fetch(self, self.daemon, w.pid, "heap-sampled-%d" % n)
             h = heap_status(self.daemon)
         self.check_heap_profile(prof, w.pid, DEFAULT_SAMPLE_BYTES)
         self.assertEqual(h["dropped_live_full"], 0, json.dumps(h))
-        return prof, int(count), int(total)
+        return prof, count, total
 
     def test_default_sampling_accuracy(self):
         """100k live blocks of 16..2047 bytes (~103 MB) in big_keep and as many freed in

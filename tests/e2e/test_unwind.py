@@ -225,14 +225,7 @@ class HeapDwarfStacks(test_heap.HeapTest):
         having fallen back to the frame-pointer stack (status and profile
         say so) — none is lost silently."""
         with CmdWorkload(seconds=120) as w:
-            w.send("sizes")
-            line = None
-            while line is None or not line.startswith("big "):
-                line = w.lines.get(timeout=10)
-                self.assertIsNotNone(line, "heapwl exited")
-            _, count, total = line.split()
-            count, total = int(count), int(total)
-            w.expect("done sizes", 10)
+            count, total = test_heap.big_truth(self, w)
             heap_start(self, self.daemon, w.pid, sample_bytes=1)
             h0 = heap_status(self.daemon)
             w.cmd("big", timeout=100)
