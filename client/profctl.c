@@ -166,6 +166,7 @@ enum {
 struct args {
 	unsigned long long pid;		/* 0: not given */
 	unsigned long long seconds;	/* 0: not given */
+	bool seconds_zero;		/* heap --seconds 0 */
 	unsigned long long sample_bytes; /* 0: not given */
 	const char *hz;
 	bool kernel;
@@ -248,9 +249,15 @@ static int args__parse(int argc, char **argv, const char *cmd,
 			}
 			break;
 		case OPT_SECONDS:
+			/* heap: 0 = snapshot now, even if tracking just began. */
+			if (!strcmp(cmd, "heap") && !strcmp(optarg, "0")) {
+				a->seconds_zero = true;
+				break;
+			}
 			if (parse_positive(optarg, INT_MAX, &a->seconds) < 0) {
-				usage_err("%s: --seconds must be a positive integer, not '%s'",
-					  cmd, optarg);
+				usage_err("%s: --seconds must be a positive integer%s, not '%s'",
+					  cmd, strcmp(cmd, "heap") ? "" : " or 0",
+					  optarg);
 				return -EINVAL;
 			}
 			break;
@@ -860,7 +867,7 @@ static int do_heap_snapshot(int argc, char **argv)
 	if (r)
 		return r < 0 ? EXIT_USAGE : EXIT_OK;
 	r = snprintf(path, sizeof(path), "/debug/pprof/heap?pid=%llu", a.pid);
-	if (a.seconds)
+	if (a.seconds || a.seconds_zero)
 		r += snprintf(path + r, sizeof(path) - r, "&seconds=%llu", a.seconds);
 	if (a.sample_bytes)
 		r += snprintf(path + r, sizeof(path) - r, "&sample_bytes=%llu",
