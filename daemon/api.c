@@ -468,8 +468,8 @@ static enum MHD_Result handle_heap_start(struct api *a, struct MHD_Connection *c
 				 (unsigned long long)info.sample_bytes);
 	log_debug("heap: tracking pid %d for uid %u (%s, %u probes)", pid,
 		  (unsigned)peer->uid, info.allocator, info.probes);
-	return send_text(c, 200, "heap tracking of pid %d started (allocator %s, %u probes, sample_bytes %llu, %s stacks)\n",
-			 pid, info.allocator, info.probes,
+	return send_text(c, 200, "heap tracking of pid %d started (allocator %s, %u entry points through %u probe links, sample_bytes %llu, %s stacks)\n",
+			 pid, info.allocator, info.functions, info.probes,
 			 (unsigned long long)info.sample_bytes,
 			 info.fp_only ? "frame-pointer" : "DWARF");
 }

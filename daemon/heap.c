@@ -156,6 +156,7 @@ struct heap_proc {
 	int session_fds[2];		/* uprobe-session links, or -1 */
 	char allocator[256];
 	char cxx[256];			/* libstdc++ probed for new, or "" */
+	unsigned nfuncs;		/* distinct entry points probed */
 
 	/* DWARF mode (PROFD_HEAP_F_DWARF): stacks unwound here. */
 	uint32_t flags;
@@ -814,6 +815,7 @@ static int attach_cxx(struct heap_tracker *h, struct heap_proc *p)
 			return -errno;
 		p->links[p->nlinks++] = l;
 	}
+	p->nfuncs += nd;
 	if (h->sessions && nd) {
 		uint64_t cookies[NCXX];
 		int sfd;
@@ -871,6 +873,7 @@ static int attach(struct heap_tracker *h, struct heap_proc *p,
 		if (!l)
 			return -errno;
 		p->links[p->nlinks++] = l;
+		p->nfuncs = nd + 1;	/* + free */
 		return attach_cxx(h, p);
 	}
 	for (i = 0; i < PROFD_HEAP_FN_MAX; i++) {
@@ -889,6 +892,7 @@ static int attach(struct heap_tracker *h, struct heap_proc *p,
 			return -errno;
 		p->links[p->nlinks++] = l;
 	}
+	p->nfuncs = nd;
 	return attach_cxx(h, p);
 }
 
@@ -993,6 +997,7 @@ done:
 	snprintf(info.allocator, sizeof(info.allocator), "%s", p->allocator);
 	info.sample_bytes = p->sample_bytes;
 	info.probes = p->nlinks + (p->session_fds[0] >= 0) + (p->session_fds[1] >= 0);
+	info.functions = p->nfuncs;
 	info.generation = p->generation;
 	info.fp_only = !(p->flags & PROFD_HEAP_F_DWARF);
 	p->last_pull_ns = now_ns(CLOCK_MONOTONIC);

@@ -28,7 +28,8 @@ struct heap_limits {
 struct heap_start_info {
 	char allocator[256];		/* the library probed */
 	uint64_t sample_bytes;
-	unsigned probes;
+	unsigned probes;		/* BPF links */
+	unsigned functions;		/* distinct entry points they cover */
 	bool already;			/* was tracked before this call */
 	bool fp_only;			/* frame-pointer stacks, not DWARF */
 	uint64_t generation;		/* identifies this tracking period */

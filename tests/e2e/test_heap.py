@@ -394,6 +394,9 @@ class HeapProfiles(HeapTest):
             r = heap_start(self, self.daemon, w.pid, sample_bytes=1)
             self.assertIn("started", r.text())
             self.assertIn("libc.so.6", r.text(), "allocator should be glibc's: %r" % r.text())
+            # malloc ... pvalloc and free: 10 names, aligned_alloc is memalign in glibc.
+            m = re.search(r"(\d+) entry points", r.text())
+            self.assertTrue(m and int(m.group(1)) >= 9, "entry points probed: %r" % r.text())
             ps = self.proc_status(w.pid)
             self.assertIsNotNone(ps, "pid %d not in status heap.procs" % w.pid)
             self.assertEqual(ps["sample_bytes"], 1, ps)
