@@ -642,17 +642,22 @@ static double pct(int64_t v, int64_t total)
  * "Samples" as a user counts them: the sum of a samples/count value when
  * the profile has one (CPU), else the number of Sample records.
  */
-static int64_t count_samples(const Perftools__Profiles__Profile *p)
+/* CPU profiles: the sample count; others (heap): distinct stacks. */
+static int64_t count_samples(const Perftools__Profiles__Profile *p,
+			     const char **ret_what)
 {
 	int64_t n = 0;
 	size_t i, t;
 
+	*ret_what = "samples";
 	for (t = 0; t < p->n_sample_type; t++)
 		if (!strcmp(pprof_read__type(p, (int)t), "samples") &&
 		    !strcmp(pprof_read__unit(p, (int)t), "count"))
 			break;
-	if (t == p->n_sample_type)
+	if (t == p->n_sample_type) {
+		*ret_what = "stacks";
 		return (int64_t)p->n_sample;
+	}
 	for (i = 0; i < p->n_sample; i++)
 		if (p->sample[i]->n_value > t &&
 		    __builtin_add_overflow(n, p->sample[i]->value[t], &n))
@@ -665,6 +670,8 @@ static void top__print_text(const char *file, const Perftools__Profiles__Profile
 			    size_t n, int64_t total)
 {
 	char flat[32], cum[32], tot[32], where[PATH_MAX + 32];
+	const char *what;
+	int64_t count;
 	int w = 8;
 	size_t i;
 
@@ -675,8 +682,9 @@ static void top__print_text(const char *file, const Perftools__Profiles__Profile
 		w = 60;
 
 	value__fmt(tot, sizeof(tot), total, unit);
-	printf("Showing top %zu of %" PRId64 " samples (total %s) in %s\n", n,
-	       count_samples(p), tot, file);
+	count = count_samples(p, &what);
+	printf("Showing top %zu functions; %" PRId64 " %s, total %s, in %s\n", n,
+	       count, what, tot, file);
 	printf("%10s %7s %10s %7s  %-*s  %s\n", "flat", "flat%", "cum", "cum%",
 	       w, "function", "file:line");
 	for (i = 0; i < n; i++) {
@@ -700,6 +708,7 @@ static void top__print_json(const char *file, const Perftools__Profiles__Profile
 			    int idx, const struct pprof_top_row *rows, size_t n,
 			    int64_t total)
 {
+	const char *what;
 	size_t i;
 
 	printf("{\"file\":");
@@ -709,7 +718,7 @@ static void top__print_json(const char *file, const Perftools__Profiles__Profile
 	printf(",\"unit\":");
 	json__str(stdout, pprof_read__unit(p, idx));
 	printf(",\"samples\":%" PRId64 ",\"total\":%" PRId64 ",\"rows\":[",
-	       count_samples(p), total);
+	       count_samples(p, &what), total);
 	for (i = 0; i < n; i++) {
 		printf("%s{\"function\":", i ? "," : "");
 		json__str(stdout, rows[i].name);
