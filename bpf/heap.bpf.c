@@ -104,17 +104,15 @@ struct {
  * DWARF mode: a sampled allocation's registers and stack go to the daemon,
  * which unwinds them (frame pointers are absent in most native code, so a
  * frame-pointer walk from inside malloc blames the wrong callers). Events
- * are variable-length (only the stack there is), staged per CPU. 4 MiB:
- * a few thousand main-thread events (~1-4 KiB each), 256 full 16 KiB
- * copies; the reader keeps up with bursts of 200k (tests/e2e), and the
- * mapping costs profd twice its size in RSS once touched (the kernel maps
- * the data pages twice).
+ * are variable-length (only the stack there is), staged per CPU. Default
+ * 4 MiB: a few thousand main-thread events (~1-4 KiB each), 256 full
+ * 16 KiB copies; the reader keeps up with bursts of 600k allocations, and
+ * the mapping costs profd twice its size in RSS once touched (the kernel
+ * maps the data pages twice).
  */
-#define HEAP_RING_BYTES (4 << 20)
-
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, HEAP_RING_BYTES);
+	__uint(max_entries, 4 << 20);	/* --heap-event-buffer, set before load */
 } heap_events SEC(".maps");
 
 struct {
@@ -206,8 +204,8 @@ static __always_inline __u64 record_stack(struct pt_regs *ctx)
 static __always_inline __u64 ring_flags(void)
 {
 	return bpf_ringbuf_query(&heap_events, BPF_RB_AVAIL_DATA) >
-		       HEAP_RING_BYTES / 8 ? BPF_RB_FORCE_WAKEUP :
-					     BPF_RB_NO_WAKEUP;
+		       bpf_ringbuf_query(&heap_events, BPF_RB_RING_SIZE) / 8 ?
+		       BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 }
 
 /* Send registers and stack for the daemon to unwind; the event id, or 0

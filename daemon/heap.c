@@ -254,6 +254,12 @@ static int load_skel(struct heap_tracker *h, bool sessions,
 	r = bpf_map__set_max_entries(skel->maps.live, (__u32)h->lim.max_live);
 	if (r < 0)
 		goto fail;
+	if (h->lim.event_buffer_bytes) {
+		r = bpf_map__set_max_entries(skel->maps.heap_events,
+					     h->lim.event_buffer_bytes);
+		if (r < 0)
+			goto fail;
+	}
 	r = heap_bpf__load(skel);
 	if (r < 0)
 		goto fail;
@@ -536,6 +542,8 @@ static int start_reader(struct heap_tracker *h)
 	if (!h->rb)
 		return -errno;
 	r = pthread_create(&h->reader, NULL, reader_main, h);
+	if (!r)
+		pthread_setname_np(h->reader, "heap-reader");
 	if (r) {
 		ring_buffer__free(h->rb);
 		h->rb = NULL;
@@ -1473,8 +1481,13 @@ out:
 	return r;
 }
 
-/* Prune p's event ids against the live table, between snapshots. */
-static void prune_live(struct heap_tracker *h, struct heap_proc *p)
+/*
+ * The DWARF event ids in the live table for @tgid, sorted. Needs no lock:
+ * the maps live as long as the tracker, and a scan of a full table (two
+ * syscalls per entry) takes long enough to stall the reader if it did.
+ */
+static int live_dwarf_ids(struct heap_tracker *h, __u32 tgid,
+			  uint64_t **ret, size_t *ret_n)
 {
 	int lfd = bpf_map__fd(h->skel->maps.live);
 	struct profd_heap_live_key k, nk;
@@ -1486,24 +1499,25 @@ static void prune_live(struct heap_tracker *h, struct heap_proc *p)
 	while (bpf_map_get_next_key(lfd, have ? &k : NULL, &nk) == 0) {
 		k = nk;
 		have = true;
-		if (k.tgid != (__u32)p->pid ||
-		    bpf_map_lookup_elem(lfd, &k, &lv) < 0 ||
+		if (k.tgid != tgid || bpf_map_lookup_elem(lfd, &k, &lv) < 0 ||
 		    lv.stack.kind != PROFD_HEAP_STACK_DWARF)
 			continue;
 		if (n == cap) {
 			cap = cap ? cap * 2 : 1024;
 			ni = realloc(ids, cap * sizeof(*ids));
-			if (!ni)
-				goto out;
+			if (!ni) {
+				free(ids);
+				return -ENOMEM;
+			}
 			ids = ni;
 		}
 		ids[n++] = lv.stack.stack_hash;
 	}
 	if (n)
 		qsort(ids, n, sizeof(*ids), cmp_u64);
-	prune_ids(p, ids, n);
-out:
-	free(ids);
+	*ret = ids;
+	*ret_n = n;
+	return 0;
 }
 
 void heap__gc(struct heap_tracker *h)
@@ -1512,7 +1526,9 @@ void heap__gc(struct heap_tracker *h)
 	struct proc_ids ids;
 	unsigned released = 0;
 	bool exited = false;
-	uint64_t now;
+	uint64_t now, prune_gen = 0, *live = NULL;
+	size_t nlive = 0;
+	pid_t prune_pid = 0;
 
 	/* Exited processes keep a last snapshot: first make sure their
 	 * queued stack events are in (drain() takes the lock itself). */
@@ -1540,10 +1556,25 @@ void heap__gc(struct heap_tracker *h)
 			   now - p->last_pull_ns > h->lim.idle_timeout_ns) {
 			release(h, p);
 			released++;
-		} else if (p->ids.n > 2 * p->nids_kept + 65536)
-			prune_live(h, p);	/* amortised: the table doubled */
+		} else if (!prune_pid && p->ids.n > 2 * p->nids_kept + 65536) {
+			prune_pid = p->pid;	/* amortised: the list doubled */
+			prune_gen = p->generation;
+		}
 	}
 	pthread_mutex_unlock(&h->lock);
+	/*
+	 * Event ids of blocks since freed, pruned against the live table,
+	 * read outside the lock. Ids processed meanwhile are newer than the
+	 * last prune's mark, so prune_ids() keeps them.
+	 */
+	if (prune_pid && live_dwarf_ids(h, (__u32)prune_pid, &live, &nlive) == 0) {
+		pthread_mutex_lock(&h->lock);
+		p = find(h, prune_pid);
+		if (p && p->generation == prune_gen)
+			prune_ids(p, live, nlive);
+		pthread_mutex_unlock(&h->lock);
+		free(live);
+	}
 	/* A tracked process's stacks and event ids were allocated by the
 	 * reader thread, in its own malloc arena, which glibc does not trim
 	 * by itself: hand the freed memory back. */

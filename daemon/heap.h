@@ -23,6 +23,7 @@ struct heap_limits {
 	uint64_t max_live;		/* live-table entries, all processes */
 	uint64_t default_sample_bytes;
 	uint64_t idle_timeout_ns;	/* no pull for this long: stop */
+	uint32_t event_buffer_bytes;	/* DWARF stack copies in flight */
 };
 
 struct heap_start_info {

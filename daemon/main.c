@@ -75,6 +75,10 @@ static void usage(FILE *f)
 "  --heap-idle-timeout S    stop tracking after S seconds without a pull\n"
 "                           (default 600; also how long an exited process's\n"
 "                           last heap snapshot is kept)\n"
+"  --heap-event-buffer-kb N stack copies of sampled allocations in flight to\n"
+"                           the DWARF unwinder (default 4096; a power of two,\n"
+"                           16 to 2^20); when full, frame-pointer stacks are\n"
+"                           used and counted\n"
 "  -v, --verbose            debug logging (twice: libbpf's too)\n"
 "  --version                print the version\n"
 "  -h, --help               this text\n");
@@ -98,7 +102,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 {
 	enum { O_SOCKET = 256, O_MODE, O_GROUP, O_LISTEN, O_MAXSEC, O_MAXSES,
 	       O_MAXUID, O_MAXHZ, O_MAXSTACKS, O_SYMCACHE, O_VERSION,
-	       O_HSAMPLE, O_HLIVE, O_HPROCS, O_HIDLE };
+	       O_HSAMPLE, O_HLIVE, O_HPROCS, O_HIDLE, O_HBUF };
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, O_SOCKET },
 		{ "socket-mode", required_argument, NULL, O_MODE },
@@ -115,6 +119,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "heap-max-live", required_argument, NULL, O_HLIVE },
 		{ "heap-max-procs", required_argument, NULL, O_HPROCS },
 		{ "heap-idle-timeout", required_argument, NULL, O_HIDLE },
+		{ "heap-event-buffer-kb", required_argument, NULL, O_HBUF },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ "help", no_argument, NULL, 'h' },
 		{}
@@ -190,6 +195,13 @@ static int parse_args(int argc, char **argv, struct options *o)
 			if (parse_num(optarg, 1, 86400 * 30, &v) < 0)
 				goto bad;
 			o->heap.idle_timeout_ns = v * 1000000000ULL;
+			break;
+		case O_HBUF:
+			/* A ring buffer: a power of two, whole pages. */
+			if (parse_num(optarg, 16, 1ul << 20, &v) < 0 ||
+			    (v & (v - 1)))
+				goto bad;
+			o->heap.event_buffer_bytes = v << 10;
 			break;
 		case 'v':
 			o->verbose++;
@@ -485,7 +497,8 @@ int main(int argc, char **argv)
 		.symbol_cache_bytes = 32u << 20,
 		.heap = { .max_procs = 16, .max_live = 1u << 18,
 			  .default_sample_bytes = 131072,
-			  .idle_timeout_ns = 600ULL * 1000000000ULL },
+			  .idle_timeout_ns = 600ULL * 1000000000ULL,
+			  .event_buffer_bytes = 4u << 20 },
 	};
 	struct heap_tracker *heap = NULL;
 	struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
