@@ -1120,30 +1120,71 @@ static int push(struct rec **v, size_t *n, size_t *cap, const struct rec *r)
  * One pass over each table: the live table holds at most max_live entries
  * (each a get_next_key and a lookup syscall). Under lock.
  */
-static int collect(struct heap_tracker *h, struct heap_proc *p,
-		   struct rec **ret, size_t *ret_n)
-{
-	__u32 tgid = (__u32)p->pid;
-	uint64_t *ids = NULL, *ni;
-	uint32_t idx;
-	size_t nids = 0, capids = 0;
-	int lfd = bpf_map__fd(h->skel->maps.live);
+/* Live blocks of one process, read from the live table. */
+struct live_set {
+	struct profd_heap_live_val *v;
+	size_t n;
+};
 
-	p->snap_inflight = 0;
-	int afd = bpf_map__fd(h->skel->maps.allocs);
+/*
+ * Read @tgid's live blocks. Needs no lock (the maps live as long as the
+ * tracker): a full table is two syscalls per entry, ~0.5 s, which the
+ * stack reader should not wait out.
+ */
+static int read_live(struct heap_tracker *h, __u32 tgid, struct live_set *ret)
+{
+	int lfd = bpf_map__fd(h->skel->maps.live);
 	struct profd_heap_live_key lk, lnk;
-	struct profd_heap_live_val lv;
-	struct profd_heap_stack ak, ank;
-	struct profd_heap_allocs_val av;
-	struct rec *v = NULL, r;
-	size_t n = 0, cap = 0, i, out;
+	struct profd_heap_live_val lv, *nv;
+	size_t cap = 0;
 	bool have = false;
 
+	memset(ret, 0, sizeof(*ret));
 	while (bpf_map_get_next_key(lfd, have ? &lk : NULL, &lnk) == 0) {
 		lk = lnk;
 		have = true;
 		if (lk.tgid != tgid || bpf_map_lookup_elem(lfd, &lk, &lv) < 0)
 			continue;
+		if (ret->n == cap) {
+			cap = cap ? cap * 2 : 1024;
+			nv = realloc(ret->v, cap * sizeof(*nv));
+			if (!nv) {
+				free(ret->v);
+				ret->v = NULL;
+				return -ENOMEM;
+			}
+			ret->v = nv;
+		}
+		ret->v[ret->n++] = lv;
+	}
+	return 0;
+}
+
+/* @pre: @p's live blocks read beforehand, or NULL to read them here. */
+static int collect(struct heap_tracker *h, struct heap_proc *p,
+		   const struct live_set *pre, struct rec **ret, size_t *ret_n)
+{
+	__u32 tgid = (__u32)p->pid;
+	uint64_t *ids = NULL, *ni;
+	uint32_t idx;
+	size_t nids = 0, capids = 0, li;
+	int afd = bpf_map__fd(h->skel->maps.allocs);
+	struct profd_heap_live_val lv;
+	struct profd_heap_stack ak, ank;
+	struct profd_heap_allocs_val av;
+	struct live_set own = {};
+	struct rec *v = NULL, r;
+	size_t n = 0, cap = 0, i, out;
+	bool have = false;
+
+	p->snap_inflight = 0;
+	if (!pre) {
+		if (read_live(h, tgid, &own) < 0)
+			return -ENOMEM;
+		pre = &own;
+	}
+	for (li = 0; li < pre->n; li++) {
+		lv = pre->v[li];
 		memset(&r, 0, sizeof(r));
 		if (lv.stack.kind == PROFD_HEAP_STACK_DWARF) {
 			/* Its event was processed (drained before this):
@@ -1204,6 +1245,7 @@ static int collect(struct heap_tracker *h, struct heap_proc *p,
 		prune_ids(p, ids, nids);
 	}
 	free(ids);
+	free(own.v);
 	if (n)
 		qsort(v, n, sizeof(*v), cmp_rec);
 	for (i = 0, out = 0; i < n; i++) {
@@ -1220,6 +1262,7 @@ static int collect(struct heap_tracker *h, struct heap_proc *p,
 	*ret_n = out;
 	return 0;
 nomem:
+	free(own.v);
 	free(ids);
 	free(v);
 	return -ENOMEM;
@@ -1228,8 +1271,8 @@ nomem:
 /* Build @p's snapshot. Under lock, after drain(). @note: an extra
  * comment, or NULL. */
 static int snapshot_locked(struct heap_tracker *h, struct heap_proc *p,
-			   bool allocs_default, const char *note,
-			   void **ret_buf, size_t *ret_len)
+			   const struct live_set *pre, bool allocs_default,
+			   const char *note, void **ret_buf, size_t *ret_len)
 {
 	static const char *const err_text[PROFD_HEAP_ERR_MAX] = {
 		"sampled allocations not tracked: live table full (--heap-max-live)",
@@ -1249,7 +1292,7 @@ static int snapshot_locked(struct heap_tracker *h, struct heap_proc *p,
 	uint64_t lost = 0, trunc = 0;
 	int sfd, r;
 
-	r = collect(h, p, &v, &n);
+	r = collect(h, p, pre, &v, &n);
 	if (r < 0)
 		goto out;
 	e = calloc(n ? n : 1, sizeof(*e));
@@ -1404,7 +1447,7 @@ static void keep_final(struct heap_tracker *h, struct heap_proc *p,
 		 "the process exited: this is the heap it held at exit (tracking period %" PRIu64 ")",
 		 p->generation);
 	for (k = 0; k < 2; k++) {
-		if (snapshot_locked(h, p, k == 1, note, &f->buf[k],
+		if (snapshot_locked(h, p, NULL, k == 1, note, &f->buf[k],
 				    &f->len[k]) < 0) {
 			final__free(f);
 			return;
@@ -1449,7 +1492,20 @@ int heap__snapshot(struct heap_tracker *h, pid_t pid, bool allocs_default,
 	struct proc_ids ids;
 	int r = -ENOENT;
 
+	struct live_set live = {};
+	bool have_live = false;
+	uint64_t gen = 0;
+
 	drain(h);	/* stacks of allocations made up to now */
+	pthread_mutex_lock(&h->lock);
+	p = find(h, pid);
+	if (p)
+		gen = p->generation;
+	pthread_mutex_unlock(&h->lock);
+	/* p exists, so the BPF object is loaded (and stays). */
+	if (gen && read_live(h, (__u32)pid, &live) == 0)
+		have_live = true;
+
 	pthread_mutex_lock(&h->lock);
 	p = find(h, pid);
 	if (p) {
@@ -1457,7 +1513,10 @@ int heap__snapshot(struct heap_tracker *h, pid_t pid, bool allocs_default,
 			    ids.start_time != p->start_time;
 
 		p->last_pull_ns = now_ns(CLOCK_MONOTONIC);
-		r = snapshot_locked(h, p, allocs_default,
+		/* Tracking restarted meanwhile: read again, under lock. */
+		r = snapshot_locked(h, p,
+				    have_live && p->generation == gen ? &live : NULL,
+				    allocs_default,
 				    gone ? "the process exited: this is the heap it held at exit" :
 					   NULL,
 				    ret_buf, ret_len);
@@ -1478,6 +1537,7 @@ int heap__snapshot(struct heap_tracker *h, pid_t pid, bool allocs_default,
 	}
 out:
 	pthread_mutex_unlock(&h->lock);
+	free(live.v);
 	return r;
 }
 
