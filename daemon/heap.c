@@ -161,7 +161,6 @@ struct heap_proc {
 	/* DWARF mode (PROFD_HEAP_F_DWARF): stacks unwound here. */
 	uint32_t flags;
 	uint64_t first_id;		/* earlier event ids: a previous period */
-	struct unwinder *unwinder;
 	struct idtab ids;		/* event id -> stack index + 1 (0: none) */
 	uint64_t max_id, prune_mark;	/* see prune_ids() */
 	size_t nids_kept;
@@ -436,12 +435,10 @@ static int unwind_event(struct heap_tracker *h, struct heap_proc *p,
 
 	if (len > PROFD_STACK_COPY || PROFD_HEAP_EVENT_HDR + len > size)
 		len = 0;
-	if (!p->unwinder && unwind__new(p->proc, &p->unwinder) < 0)
-		return -ENOMEM;
 	for (tries = 0; tries < 2; tries++) {
-		n = unwind__stack(p->unwinder, ev->tid,
-				  (const uint64_t *)ev->regs, ev->stack, len,
-				  ips, PROFD_MAX_USER_FRAMES + 1, &trunc);
+		n = unwind__stack(p->proc, (const uint64_t *)ev->regs,
+				  ev->stack, len, ips,
+				  PROFD_MAX_USER_FRAMES + 1, &trunc);
 		/* Cut short in code we have no mapping for: a library
 		 * loaded since tracking began? Look once more. */
 		if (n <= 0 || !trunc || proc__covers(p->proc, ips, (unsigned)n) ||
@@ -696,7 +693,6 @@ static void release(struct heap_tracker *h, struct heap_proc *p)
 			   sizeof(struct profd_heap_stack), tgid);
 		purge_stacks(h);
 	}
-	unwind__free(p->unwinder);
 	for (i = 0; i < p->nstacks; i++)
 		free(p->stacks[i].ips);
 	free(p->stacks);
@@ -1160,14 +1156,32 @@ static int read_live(struct heap_tracker *h, __u32 tgid, struct live_set *ret)
 	return 0;
 }
 
+/* Prune @p's event ids against its live blocks @ls. Under lock. */
+static int prune_live(struct heap_proc *p, const struct live_set *ls)
+{
+	uint64_t *ids;
+	size_t i, n = 0;
+
+	ids = malloc((ls->n ? ls->n : 1) * sizeof(*ids));
+	if (!ids)
+		return -ENOMEM;
+	for (i = 0; i < ls->n; i++)
+		if (ls->v[i].stack.kind == PROFD_HEAP_STACK_DWARF)
+			ids[n++] = ls->v[i].stack.stack_hash;
+	if (n)
+		qsort(ids, n, sizeof(*ids), cmp_u64);
+	prune_ids(p, ids, n);
+	free(ids);
+	return 0;
+}
+
 /* @pre: @p's live blocks read beforehand, or NULL to read them here. */
 static int collect(struct heap_tracker *h, struct heap_proc *p,
 		   const struct live_set *pre, struct rec **ret, size_t *ret_n)
 {
 	__u32 tgid = (__u32)p->pid;
-	uint64_t *ids = NULL, *ni;
 	uint32_t idx;
-	size_t nids = 0, capids = 0, li;
+	size_t li;
 	int afd = bpf_map__fd(h->skel->maps.allocs);
 	struct profd_heap_live_val lv;
 	struct profd_heap_stack ak, ank;
@@ -1198,14 +1212,6 @@ static int collect(struct heap_tracker *h, struct heap_proc *p,
 			}
 			r.dw = idx && idx <= p->nstacks ? (uint32_t)idx :
 							  DW_UNKNOWN;
-			if (nids == capids) {
-				capids = capids ? capids * 2 : 1024;
-				ni = realloc(ids, capids * sizeof(*ids));
-				if (!ni)
-					goto nomem;
-				ids = ni;
-			}
-			ids[nids++] = lv.stack.stack_hash;
 		} else {
 			r.stack_hash = lv.stack.stack_hash;
 			r.caller = lv.stack.caller;
@@ -1239,12 +1245,8 @@ static int collect(struct heap_tracker *h, struct heap_proc *p,
 		if (push(&v, &n, &cap, &r) < 0)
 			goto nomem;
 	}
-	if (p->flags & PROFD_HEAP_F_DWARF) {
-		if (nids)
-			qsort(ids, nids, sizeof(*ids), cmp_u64);
-		prune_ids(p, ids, nids);
-	}
-	free(ids);
+	if ((p->flags & PROFD_HEAP_F_DWARF) && prune_live(p, pre) < 0)
+		goto nomem;
 	free(own.v);
 	if (n)
 		qsort(v, n, sizeof(*v), cmp_rec);
@@ -1263,7 +1265,6 @@ static int collect(struct heap_tracker *h, struct heap_proc *p,
 	return 0;
 nomem:
 	free(own.v);
-	free(ids);
 	free(v);
 	return -ENOMEM;
 }
@@ -1541,44 +1542,6 @@ out:
 	return r;
 }
 
-/*
- * The DWARF event ids in the live table for @tgid, sorted. Needs no lock:
- * the maps live as long as the tracker, and a scan of a full table (two
- * syscalls per entry) takes long enough to stall the reader if it did.
- */
-static int live_dwarf_ids(struct heap_tracker *h, __u32 tgid,
-			  uint64_t **ret, size_t *ret_n)
-{
-	int lfd = bpf_map__fd(h->skel->maps.live);
-	struct profd_heap_live_key k, nk;
-	struct profd_heap_live_val lv;
-	uint64_t *ids = NULL, *ni;
-	size_t n = 0, cap = 0;
-	bool have = false;
-
-	while (bpf_map_get_next_key(lfd, have ? &k : NULL, &nk) == 0) {
-		k = nk;
-		have = true;
-		if (k.tgid != tgid || bpf_map_lookup_elem(lfd, &k, &lv) < 0 ||
-		    lv.stack.kind != PROFD_HEAP_STACK_DWARF)
-			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 1024;
-			ni = realloc(ids, cap * sizeof(*ids));
-			if (!ni) {
-				free(ids);
-				return -ENOMEM;
-			}
-			ids = ni;
-		}
-		ids[n++] = lv.stack.stack_hash;
-	}
-	if (n)
-		qsort(ids, n, sizeof(*ids), cmp_u64);
-	*ret = ids;
-	*ret_n = n;
-	return 0;
-}
 
 void heap__gc(struct heap_tracker *h)
 {
@@ -1586,8 +1549,8 @@ void heap__gc(struct heap_tracker *h)
 	struct proc_ids ids;
 	unsigned released = 0;
 	bool exited = false;
-	uint64_t now, prune_gen = 0, *live = NULL;
-	size_t nlive = 0;
+	uint64_t now, prune_gen = 0;
+	struct live_set live;
 	pid_t prune_pid = 0;
 
 	/* Exited processes keep a last snapshot: first make sure their
@@ -1627,13 +1590,13 @@ void heap__gc(struct heap_tracker *h)
 	 * read outside the lock. Ids processed meanwhile are newer than the
 	 * last prune's mark, so prune_ids() keeps them.
 	 */
-	if (prune_pid && live_dwarf_ids(h, (__u32)prune_pid, &live, &nlive) == 0) {
+	if (prune_pid && read_live(h, (__u32)prune_pid, &live) == 0) {
 		pthread_mutex_lock(&h->lock);
 		p = find(h, prune_pid);
 		if (p && p->generation == prune_gen)
-			prune_ids(p, live, nlive);
+			(void)prune_live(p, &live);
 		pthread_mutex_unlock(&h->lock);
-		free(live);
+		free(live.v);
 	}
 	/* A tracked process's stacks and event ids were allocated by the
 	 * reader thread, in its own malloc arena, which glibc does not trim

@@ -13,7 +13,6 @@
 
 #include "proc.h"
 #include "procmaps.h"
-#include "unwind.h"
 
 /* Read a whole (proc) file, up to @max bytes. 0 or -errno. */
 static int read_file(const char *path, size_t max, char **ret, size_t *ret_len)
@@ -309,7 +308,6 @@ void proc__free(struct proc *p)
 
 	if (!p)
 		return;
-	unwind__free(p->unwinder);
 	for (i = 0; i < p->nmaps; i++) {
 		sym_binary__put(p->maps[i].bin);
 		free(p->maps[i].path);
@@ -371,6 +369,24 @@ bool proc__covers(struct proc *p, const uint64_t *ips, unsigned n)
 		ok = find_locked(p, ips[i], &idx) != NULL;
 	pthread_mutex_unlock(&p->lock);
 	return ok;
+}
+
+int proc__find_binary(struct proc *p, uint64_t addr, struct sym_binary **ret,
+		      uint64_t *ret_offset)
+{
+	const struct proc_map *m;
+	size_t idx = 0;
+	int r = -ENOENT;
+
+	pthread_mutex_lock(&p->lock);
+	m = find_locked(p, addr, &idx);
+	if (m && m->bin) {
+		*ret = m->bin;
+		*ret_offset = addr - m->start + m->offset;
+		r = 0;
+	}
+	pthread_mutex_unlock(&p->lock);
+	return r;
 }
 
 int proc__resolve(struct proc *p, uint64_t addr, struct proc_map *ret,

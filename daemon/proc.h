@@ -40,7 +40,6 @@ struct proc {
 	uint64_t last_refresh_ns;
 	uint64_t refreshes, open_failures;
 	bool gone;
-	struct unwinder *unwinder;	/* main loop only; NULL until needed */
 };
 
 /* Identity and credentials of a live process. */
@@ -66,6 +65,15 @@ void proc__free(struct proc *p);
  */
 int proc__refresh(struct proc *p, struct symbolizer *sym,
 		  uint64_t now_ns, uint64_t min_interval_ns);
+
+/*
+ * proc__find_binary() - the binary of the newest mapping containing @addr
+ * and @addr's offset in its file, borrowed: valid while @p lives (its
+ * mappings hold a reference). For the unwinder's per-frame lookups, which
+ * need no reference of their own. -ENOENT if no mapping has a binary.
+ */
+int proc__find_binary(struct proc *p, uint64_t addr, struct sym_binary **ret,
+		      uint64_t *ret_offset);
 
 /* True when every address in @ips is inside a known mapping. */
 bool proc__covers(struct proc *p, const uint64_t *ips, unsigned n);

@@ -10,12 +10,12 @@
 #include "profile.h"
 #include "strtab.h"
 
-#define KERNEL_TAG (1ULL << 63)
+#define KERNEL_TAG (1ULL << 63)	/* marks kernel addresses in loc_ids */
 
 /* libstdc++'s demangler (C linkage): readable C++ names in Function.name,
  * the mangled one stays in system_name. */
 extern char *__cxa_demangle(const char *mangled, char *buf, size_t *len,
-			    int *status);	/* marks kernel addresses in loc_ids */
+			    int *status);
 
 struct builder {
 	struct proc *proc;

@@ -357,11 +357,7 @@ static unsigned unwind_sample(struct session_mgr *m, struct proc *p,
 		m->st.unwind_no_copy++;
 		return 0;
 	}
-	if (!p->unwinder && unwind__new(p, &p->unwinder) < 0) {
-		m->st.unwind_errors++;
-		return 0;
-	}
-	n = unwind__stack(p->unwinder, cs->tid, (const uint64_t *)ss->regs,
+	n = unwind__stack(p, (const uint64_t *)ss->regs,
 			  ss->stack, ss->stack_len, ips, PROFD_MAX_USER_FRAMES,
 			  truncated);
 	if (n <= 0) {
@@ -577,9 +573,6 @@ out:
 int session__finish(struct session_mgr *m, struct session *s, void **ret_buf,
 		    size_t *ret_len)
 {
-	static const char *const behind[] = {
-		"sample dispatch fell behind at the window's end: samples from its last moments may be missing",
-	};
 	struct profile_cpu_desc d = {};
 	struct proc_ids ids;
 	const char *comments[2];
@@ -609,7 +602,7 @@ int session__finish(struct session_mgr *m, struct session *s, void **ret_buf,
 		"user stacks: frame-pointer walk (unwind=fp)" :
 		"user stacks: DWARF-unwound in profd ([truncated] where the copy or CFI ran out)";
 	if (!drained)	/* never silently short: say so in the profile */
-		comments[nc++] = behind[0];
+		comments[nc++] = "sample dispatch fell behind at the window's end: samples from its last moments may be missing";
 	d.comments = comments;
 	d.ncomments = nc;
 	/* The aggregate is ours alone once closed: no lock needed. */

@@ -7,7 +7,6 @@
  * entry serves every process that maps the binary, wherever ASLR put it.
  */
 #include <errno.h>
-#include <stddef.h>
 #include <fcntl.h>
 #include <gelf.h>
 #include <pthread.h>
@@ -42,7 +41,6 @@ struct sym_binary {
 	char build_id[SYM_BUILD_ID_MAX + 1];
 	char *path;
 	size_t cost;
-	int fd;				/* ours, for unwinders to report */
 
 	pthread_mutex_t lock;		/* serialises libdw use */
 	Dwfl *dwfl;
@@ -75,9 +73,7 @@ struct sym_binary {
 struct cfi_slot {
 	uint64_t vaddr;
 	int status;			/* 0, -ENOENT; 1: empty slot */
-	bool signal;
-	uint8_t nops;
-	struct sym_cfi_rule cfa, regs[SYM_CFI_NREGS];
+	struct sym_cfi_rules r;
 	struct sym_cfi_op ops[CFI_SLOT_OPS];
 };
 
@@ -114,8 +110,6 @@ static void binary__destroy(struct sym_binary *b)
 {
 	if (b->dwfl)
 		dwfl_end(b->dwfl);
-	if (b->fd >= 0)
-		close(b->fd);
 	pthread_mutex_destroy(&b->lock);
 	free(b->segs);
 	free(b->cus);
@@ -263,7 +257,6 @@ static int binary__create(struct symbolizer *s, int fd, const char *path,
 	pthread_mutex_init(&b->lock, NULL);
 	b->s = s;
 	b->refs = 1;
-	b->fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
 	snprintf(b->key, sizeof(b->key), "%s", key);
 	snprintf(b->build_id, sizeof(b->build_id), "%s", build_id);
 	b->path = strdup(path);
@@ -425,11 +418,6 @@ void sym_binary__put(struct sym_binary *b)
 	pthread_mutex_unlock(&s->lock);
 	for (i = 0; i < nv; i++)
 		binary__destroy(victims[i]);
-}
-
-int sym_binary__fd(const struct sym_binary *b)
-{
-	return b->fd;
 }
 
 void sym_binary__info(const struct sym_binary *b, struct sym_binary_info *ret)
@@ -677,16 +665,16 @@ static int copy_rule(struct sym_cfi_row *row, struct sym_cfi_rule *rule,
 		kind = SYM_CFI_VAL;
 		nops--;
 	}
-	if (nops > (size_t)(SYM_CFI_MAX_OPS - row->nops))
+	if (nops > (size_t)(SYM_CFI_MAX_OPS - row->r.nops))
 		return -E2BIG;
 	rule->kind = kind;
-	rule->start = row->nops;
+	rule->start = row->r.nops;
 	rule->n = (uint8_t)nops;
 	for (i = 0; i < nops; i++) {
-		row->ops[row->nops].atom = ops[i].atom;
-		row->ops[row->nops].n1 = ops[i].number;
-		row->ops[row->nops].n2 = ops[i].number2;
-		row->nops++;
+		row->ops[row->r.nops].atom = ops[i].atom;
+		row->ops[row->r.nops].n1 = ops[i].number;
+		row->ops[row->r.nops].n2 = ops[i].number2;
+		row->r.nops++;
 	}
 	return 0;
 }
@@ -698,15 +686,15 @@ static int compile_row(Dwarf_Frame *fr, struct sym_cfi_row *row)
 	size_t nops;
 	int reg, r;
 
-	memset(row, 0, offsetof(struct sym_cfi_row, ops));
-	if (dwarf_frame_info(fr, NULL, NULL, &row->signal) != 16)
+	memset(&row->r, 0, sizeof(row->r));
+	if (dwarf_frame_info(fr, NULL, NULL, &row->r.signal) != 16)
 		return -ENOENT;	/* not x86-64's return-address column */
 	if (dwarf_frame_cfa(fr, &ops, &nops) < 0 || !nops)
 		return -ENOENT;
-	r = copy_rule(row, &row->cfa, SYM_CFI_VAL, ops, nops);
+	r = copy_rule(row, &row->r.cfa, SYM_CFI_VAL, ops, nops);
 	if (r < 0)
 		return r;
-	row->cfa.kind = SYM_CFI_VAL;	/* an expression yielding the CFA */
+	row->r.cfa.kind = SYM_CFI_VAL;	/* an expression yielding the CFA */
 	for (reg = 0; reg < SYM_CFI_NREGS; reg++) {
 		uint8_t kind = SYM_CFI_LOC;
 
@@ -716,7 +704,7 @@ static int compile_row(Dwarf_Frame *fr, struct sym_cfi_row *row)
 		} else if (!nops) {
 			kind = ops ? SYM_CFI_UNDEF : SYM_CFI_SAME;
 		}
-		r = copy_rule(row, &row->regs[reg], kind, ops, nops);
+		r = copy_rule(row, &row->r.regs[reg], kind, ops, nops);
 		if (r < 0)
 			return r;
 	}
@@ -784,12 +772,9 @@ int sym_binary__cfi(struct sym_binary *b, uint64_t file_offset,
 		if (slot->status != 1 && slot->vaddr == vaddr) {
 			r = slot->status;
 			if (r == 0) {
-				ret->signal = slot->signal;
-				ret->cfa = slot->cfa;
-				memcpy(ret->regs, slot->regs, sizeof(ret->regs));
-				ret->nops = slot->nops;
+				ret->r = slot->r;
 				memcpy(ret->ops, slot->ops,
-				       slot->nops * sizeof(*slot->ops));
+				       slot->r.nops * sizeof(*slot->ops));
 			}
 			pthread_mutex_unlock(&b->lock);
 			__atomic_fetch_add(&b->s->cfi_hits, 1, __ATOMIC_RELAXED);
@@ -797,16 +782,13 @@ int sym_binary__cfi(struct sym_binary *b, uint64_t file_offset,
 		}
 	}
 	r = cfi_find(b, vaddr, ret);
-	if (slot && r != -E2BIG && (r < 0 || ret->nops <= CFI_SLOT_OPS)) {
+	if (slot && r != -E2BIG && (r < 0 || ret->r.nops <= CFI_SLOT_OPS)) {
 		slot->vaddr = vaddr;
 		slot->status = r;
 		if (r == 0) {
-			slot->signal = ret->signal;
-			slot->cfa = ret->cfa;
-			memcpy(slot->regs, ret->regs, sizeof(slot->regs));
-			slot->nops = ret->nops;
+			slot->r = ret->r;
 			memcpy(slot->ops, ret->ops,
-			       ret->nops * sizeof(*ret->ops));
+			       ret->r.nops * sizeof(*ret->ops));
 		}
 	}
 	pthread_mutex_unlock(&b->lock);

@@ -61,10 +61,6 @@ void sym_binary__put(struct sym_binary *b);
 
 void sym_binary__info(const struct sym_binary *b, struct sym_binary_info *ret);
 
-/* An fd of the binary's file, owned by @b (valid while referenced), or
- * -1. Dup it to hand it to a library that takes ownership. */
-int sym_binary__fd(const struct sym_binary *b);
-
 /*
  * sym_binary__lookup() - frames for the code at @file_offset in the binary,
  * innermost (inlined) first, the real function last. Strings live as long
@@ -104,11 +100,15 @@ struct sym_cfi_rule {
 	uint8_t start, n;	/* ops[start, start + n) */
 };
 
-struct sym_cfi_row {
+struct sym_cfi_rules {
 	bool signal;		/* a signal frame: its ra is an exact pc */
 	struct sym_cfi_rule cfa;	/* always VAL */
 	struct sym_cfi_rule regs[SYM_CFI_NREGS];
-	uint8_t nops;
+	uint8_t nops;		/* ops used */
+};
+
+struct sym_cfi_row {
+	struct sym_cfi_rules r;
 	struct sym_cfi_op ops[SYM_CFI_MAX_OPS];
 };
 

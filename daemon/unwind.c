@@ -25,9 +25,6 @@
 #define REG_RA 16
 #define EVAL_STACK 16
 
-struct unwinder {
-	struct proc *proc;
-};
 
 /* The sample being unwound. */
 struct walk {
@@ -38,22 +35,6 @@ struct walk {
 	uint64_t sp0;
 	size_t len;
 };
-
-int unwind__new(struct proc *p, struct unwinder **ret)
-{
-	struct unwinder *u = calloc(1, sizeof(*u));
-
-	if (!u)
-		return -ENOMEM;
-	u->proc = p;
-	*ret = u;
-	return 0;
-}
-
-void unwind__free(struct unwinder *u)
-{
-	free(u);
-}
 
 /* Stack words come from the copy; anything else is unknown. */
 static bool read_word(struct walk *w, uint64_t addr, uint64_t *ret)
@@ -194,12 +175,12 @@ static enum step step_cfi(struct walk *w, const struct sym_cfi_row *row)
 	uint32_t valid = 0;
 	int r;
 
-	if (!eval(w, row, &row->cfa, &w->cfa))
+	if (!eval(w, row, &row->r.cfa, &w->cfa))
 		return STEP_FAIL;
-	if (row->regs[REG_RA].kind == SYM_CFI_UNDEF)
+	if (row->r.regs[REG_RA].kind == SYM_CFI_UNDEF)
 		return STEP_END;	/* _start, clone3: the outermost frame */
 	for (r = 0; r < SYM_CFI_NREGS; r++) {
-		const struct sym_cfi_rule *rule = &row->regs[r];
+		const struct sym_cfi_rule *rule = &row->r.regs[r];
 
 		switch (rule->kind) {
 		case SYM_CFI_SAME:
@@ -226,8 +207,8 @@ static enum step step_cfi(struct walk *w, const struct sym_cfi_row *row)
 		valid |= 1u << r;
 	}
 	/* The caller's stack pointer is the CFA unless CFI says otherwise. */
-	if (row->regs[REG_RSP].kind == SYM_CFI_SAME ||
-	    row->regs[REG_RSP].kind == SYM_CFI_UNDEF) {
+	if (row->r.regs[REG_RSP].kind == SYM_CFI_SAME ||
+	    row->r.regs[REG_RSP].kind == SYM_CFI_UNDEF) {
 		out[REG_RSP] = w->cfa;
 		valid |= 1u << REG_RSP;
 	}
@@ -257,24 +238,22 @@ static enum step step_fp(struct walk *w)
 	return STEP_OK;
 }
 
-int unwind__stack(struct unwinder *u, uint32_t tid, const uint64_t *regs,
-		  const uint8_t *stack, size_t len, uint64_t *ips,
-		  unsigned max, bool *ret_truncated)
+int unwind__stack(struct proc *p, const uint64_t *regs, const uint8_t *stack,
+		  size_t len, uint64_t *ips, unsigned max, bool *ret_truncated)
 {
 	struct walk w = { .stack = stack, .len = len };
 	bool exact = true;	/* the pc is not a return address */
 	enum step st = STEP_FAIL;
 	unsigned n = 0;
 
-	(void)tid;
 	memcpy(w.regs, regs, sizeof(w.regs));
 	w.valid = (1u << SYM_CFI_NREGS) - 1;
 	w.sp0 = regs[REG_RSP];
 	while (n < max) {
 		uint64_t pc = w.regs[REG_RA], at, sp = w.regs[REG_RSP];
 		struct sym_cfi_row row;
-		struct proc_map m;
-		size_t idx;
+		struct sym_binary *bin;
+		uint64_t off;
 		int r = -ENOENT;
 
 		if (!pc) {
@@ -288,15 +267,11 @@ int unwind__stack(struct unwinder *u, uint32_t tid, const uint64_t *regs,
 		/* A return address is the instruction after the call: look
 		 * up the call itself (it may be a noreturn function's last). */
 		at = exact ? pc : pc - 1;
-		if (proc__resolve(u->proc, at, &m, &idx) == 0) {
-			if (m.bin)
-				r = sym_binary__cfi(m.bin, at - m.start + m.offset,
-						    &row);
-			sym_binary__put(m.bin);
-		}
+		if (proc__find_binary(p, at, &bin, &off) == 0)
+			r = sym_binary__cfi(bin, off, &row);
 		if (r == 0) {
 			st = step_cfi(&w, &row);
-			exact = row.signal;
+			exact = row.r.signal;
 		} else {
 			st = step_fp(&w);
 			exact = false;
@@ -306,7 +281,7 @@ int unwind__stack(struct unwinder *u, uint32_t tid, const uint64_t *regs,
 		/* Stacks grow down: a caller's frame is above its callee's
 		 * (past a signal frame, the interrupted code may be on
 		 * another stack). Else we are looping. */
-		if (w.regs[REG_RSP] <= sp && !(r == 0 && row.signal)) {
+		if (w.regs[REG_RSP] <= sp && !(r == 0 && row.r.signal)) {
 			st = STEP_FAIL;
 			break;
 		}

@@ -8,8 +8,8 @@
  * covers the pc, so Go and -fno-omit-frame-pointer code mix in.
  *
  * Mappings come from the process's captured maps, so a process that exited
- * mid-window still unwinds. Thread-safe for distinct unwinders (the
- * symbolizer serialises libdw per binary).
+ * mid-window still unwinds. Thread-safe (the symbolizer serialises libdw
+ * per binary; the walk's state is on the caller's stack).
  */
 #ifndef PROFD_UNWIND_H
 #define PROFD_UNWIND_H
@@ -20,21 +20,14 @@
 
 #include "proc.h"
 
-struct unwinder;
-
-int unwind__new(struct proc *p, struct unwinder **ret);
-void unwind__free(struct unwinder *u);
-
 /*
- * unwind__stack() - unwind one sample of thread @tid. @regs are the x86-64
+ * unwind__stack() - unwind one sample of process @p. @regs are the x86-64
  * DWARF registers 0..16; @stack holds @len bytes from regs[7] (sp) up.
  * Fills @ips (leaf first: the sampled pc, then return addresses) and
- * returns how many, or -errno. *ret_truncated is set when the walk ended
- * before the outermost frame (stack copy exhausted, no unwind info, or
- * @max reached).
+ * returns how many. *ret_truncated is set when the walk ended before the
+ * outermost frame (stack copy exhausted, no unwind info, or @max reached).
  */
-int unwind__stack(struct unwinder *u, uint32_t tid, const uint64_t *regs,
-		  const uint8_t *stack, size_t len, uint64_t *ips,
-		  unsigned max, bool *ret_truncated);
+int unwind__stack(struct proc *p, const uint64_t *regs, const uint8_t *stack,
+		  size_t len, uint64_t *ips, unsigned max, bool *ret_truncated);
 
 #endif /* PROFD_UNWIND_H */

@@ -889,7 +889,7 @@ class C(http.client.HTTPConnection):
         self.sock.settimeout(self.timeout)
         self.sock.connect(sys.argv[1])
 c = C("localhost", timeout=60)
-c.request("GET", sys.argv[2])
+c.request(sys.argv[3] if len(sys.argv) > 3 else "GET", sys.argv[2])
 r = c.getresponse()
 b = r.read()
 print(json.dumps({"status": r.status, "headers": {k.lower(): v for k, v in r.getheaders()},
@@ -904,8 +904,8 @@ def as_nobody(cmd, **kw):
 
 class Access(ProfdTest):
 
-    def nobody_get(self, path):
-        r = as_nobody([sys.executable, "-c", NOBODY_CLIENT, self.daemon.sock, path])
+    def nobody_get(self, path, method="GET"):
+        r = as_nobody([sys.executable, "-c", NOBODY_CLIENT, self.daemon.sock, path, method])
         self.assertEqual(r.returncode, 0, "client as nobody failed: %s" % r.stderr.decode(errors="replace"))
         d = json.loads(r.stdout)
         return Response(d["status"], d["headers"], base64.b64decode(d["body"]), 0)

@@ -31,7 +31,7 @@ sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_cpu as cpu  # noqa: E402
 from test_cpu import (  # noqa: E402
-    NOBODY, Prof, ProfdTest, Response, UnixHTTPConnection, as_nobody, dead_pid, go_env, kill, spawn)
+    NOBODY, Prof, ProfdTest, Response, UnixHTTPConnection, dead_pid, go_env, kill, spawn)
 
 HEAP_TYPES = [("alloc_objects", "count"), ("alloc_space", "bytes"),
               ("inuse_objects", "count"), ("inuse_space", "bytes")]
@@ -221,6 +221,22 @@ def heap_get(daemon, pid, kind="heap", seconds=0, sample_bytes=None, extra="", t
         q += "&sample_bytes=%d" % sample_bytes
     q += extra
     return daemon.get("/debug/pprof/%s?%s" % (kind, q), timeout=timeout or (seconds or 0) + 30)
+
+
+def pull_in_background(daemon, pid, seconds):
+    """GET heap?seconds= in a thread: (thread, dict whose "r" is the
+    Response or the exception, once the thread is done)."""
+    res = {}
+
+    def pull():
+        try:
+            res["r"] = heap_get(daemon, pid, seconds=seconds)
+        except BaseException as e:
+            res["r"] = e
+
+    t = threading.Thread(target=pull)
+    t.start()
+    return t, res
 
 
 def heap_fetch(tc, daemon, pid, name, kind="heap", seconds=0, sample_bytes=None, extra=""):
@@ -791,16 +807,7 @@ class HeapErrors(HeapTest):
     def test_stop_while_pull_waits(self):
         """GET heap?seconds=5 on an untracked pid, POST stop after 1 s: the GET gets 409 at once."""
         with CmdWorkload() as w:
-            res = {}
-
-            def pull():
-                try:
-                    res["r"] = heap_get(self.daemon, w.pid, seconds=5)
-                except BaseException as e:
-                    res["r"] = e
-
-            t = threading.Thread(target=pull)
-            t.start()
+            t, res = pull_in_background(self.daemon, w.pid, 5)
             wait_tracked(self, self.daemon, 1, 1.5)
             time.sleep(1)
             t0 = time.monotonic()
@@ -839,16 +846,7 @@ class HeapErrors(HeapTest):
         """GET heap?seconds=4 on an untracked pid that exits 1 s in: the
         heap it held at exit, saying so."""
         with CmdWorkload() as w:
-            res = {}
-
-            def pull():
-                try:
-                    res["r"] = heap_get(self.daemon, w.pid, seconds=4)
-                except BaseException as e:
-                    res["r"] = e
-
-            t = threading.Thread(target=pull)
-            t.start()
+            t, res = pull_in_background(self.daemon, w.pid, 4)
             wait_tracked(self, self.daemon, 1, 1.5)
             time.sleep(1)
             w.cmd("exit")
@@ -863,28 +861,12 @@ class HeapErrors(HeapTest):
         wait_tracked(self, self.daemon, 0, 3)
 
 
-NOBODY_POST = r"""
-import http.client, json, socket, sys
-class C(http.client.HTTPConnection):
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.settimeout(self.timeout)
-        self.sock.connect(sys.argv[1])
-c = C("localhost", timeout=60)
-c.request("POST", sys.argv[2])
-r = c.getresponse()
-print(json.dumps({"status": r.status, "body": r.read().decode(errors="replace")}))
-"""
-
-
 class HeapAccess(HeapTest):
     nobody_get = cpu.Access.nobody_get
     nobody_exe = cpu.Access.nobody_exe
 
     def nobody_post(self, path):
-        r = as_nobody([sys.executable, "-c", NOBODY_POST, self.daemon.sock, path])
-        self.assertEqual(r.returncode, 0, "client as nobody failed: %s" % r.stderr.decode(errors="replace"))
-        return json.loads(r.stdout)
+        return self.nobody_get(path, "POST")
 
     def test_nobody_denied_root_process(self):
         with CmdWorkload() as w:
@@ -894,11 +876,11 @@ class HeapAccess(HeapTest):
             self.assertRegex(r.text().lower(), r"not allowed|permission|denied|forbidden|not permitted|owner|uid",
                              "403 message not clear: %r" % r.text())
             d = self.nobody_post("/v1/heap/start?pid=%d" % w.pid)
-            self.assertEqual(d["status"], 403, "nobody starting heap tracking of root's pid: %r" % d)
+            self.assertEqual(d.status, 403, "nobody starting heap tracking of root's pid: %r" % d)
             # Nor may nobody stop root's tracking.
             heap_start(self, self.daemon, w.pid, sample_bytes=1)
             d = self.nobody_post("/v1/heap/stop?pid=%d" % w.pid)
-            self.assertEqual(d["status"], 403, "nobody stopping root's heap tracking: %r" % d)
+            self.assertEqual(d.status, 403, "nobody stopping root's heap tracking: %r" % d)
             self.assertEqual(heap_status(self.daemon)["tracked"], 1)
             heap_stop(self, self.daemon, w.pid)
 
@@ -906,12 +888,12 @@ class HeapAccess(HeapTest):
         with CmdWorkload(user=NOBODY, exe=self.nobody_exe("heapwl")) as w:
             self.assertEqual(os.stat("/proc/%d" % w.pid).st_uid, NOBODY, "workload not running as nobody")
             d = self.nobody_post("/v1/heap/start?pid=%d&sample_bytes=1" % w.pid)
-            self.assertEqual(d["status"], 200, "nobody tracking its own pid: %r" % d)
+            self.assertEqual(d.status, 200, "nobody tracking its own pid: %r" % d)
             w.cmd("basic")
             r = self.nobody_get("/debug/pprof/heap?pid=%d&seconds=0" % w.pid)
             self.assertEqual(r.status, 200, "nobody pulling its own pid: %r" % r)
             d = self.nobody_post("/v1/heap/stop?pid=%d" % w.pid)
-            self.assertEqual(d["status"], 200, "nobody stopping its own pid: %r" % d)
+            self.assertEqual(d.status, 200, "nobody stopping its own pid: %r" % d)
         prof = Prof(save("heap-nobody-own", r.body), pid=w.pid)
         self.check_heap_profile(prof, w.pid, 1)
         self.check_truth(prof, TRUTH_BASIC)

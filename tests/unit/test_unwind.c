@@ -26,7 +26,7 @@ __attribute__((noinline)) void uw_leaf(void)
 	__asm__ volatile("");
 }
 
-static int walk(struct unwinder *u, uint64_t pc, const uint64_t *stack,
+static int walk(struct proc *u, uint64_t pc, const uint64_t *stack,
 		size_t len, uint64_t fp, uint64_t *ips, unsigned max,
 		bool *trunc)
 {
@@ -35,8 +35,8 @@ static int walk(struct unwinder *u, uint64_t pc, const uint64_t *stack,
 	regs[6] = fp;
 	regs[7] = (uint64_t)(uintptr_t)stack;
 	regs[16] = pc;
-	return unwind__stack(u, (uint32_t)getpid(), regs,
-			     (const uint8_t *)stack, len, ips, max, trunc);
+	return unwind__stack(u, regs, (const uint8_t *)stack, len, ips, max,
+			     trunc);
 }
 
 int main(void)
@@ -46,7 +46,6 @@ int main(void)
 	uint64_t start_ra = (uint64_t)(uintptr_t)_start + 5;
 	struct symbolizer_stats st0, st1;
 	struct symbolizer *sym;
-	struct unwinder *u = NULL;
 	struct proc *p = NULL;
 	bool trunc;
 	void *anon;
@@ -58,16 +57,12 @@ int main(void)
 	CHECK(r == 0, "proc__new(self): %d", r);
 	if (r < 0)
 		return check__done();
-	r = unwind__new(p, &u);
-	CHECK(r == 0, "unwind__new: %d", r);
-	if (r < 0)
-		return check__done();
 
 	/* At uw_leaf's first instruction, called from _start: one step by
 	 * uw_leaf's CFI, then _start's says "outermost". Complete. */
 	memset(stack, 0, sizeof(stack));
 	stack[0] = start_ra;
-	n = walk(u, leaf, stack, sizeof(stack), 0, ips, 8, &trunc);
+	n = walk(p, leaf, stack, sizeof(stack), 0, ips, 8, &trunc);
 	CHECK(n == 2, "entry: %d frames", n);
 	CHECK(n >= 1 && ips[0] == leaf, "entry: pc %#llx", (unsigned long long)ips[0]);
 	CHECK(n >= 2 && ips[1] == start_ra, "entry: ra %#llx want %#llx",
@@ -76,7 +71,7 @@ int main(void)
 
 	/* The same again is served from the per-binary row cache. */
 	symbolizer__stats(sym, &st0);
-	n = walk(u, leaf, stack, sizeof(stack), 0, ips, 8, &trunc);
+	n = walk(p, leaf, stack, sizeof(stack), 0, ips, 8, &trunc);
 	symbolizer__stats(sym, &st1);
 	CHECK(n == 2 && !trunc, "again: %d frames, truncated %d", n, trunc);
 	CHECK(st1.cfi_misses == st0.cfi_misses, "rows parsed again: misses %llu -> %llu",
@@ -87,7 +82,7 @@ int main(void)
 	/* Called from main instead, with only [sp] copied: main's caller is
 	 * past the copy, so the stack is truncated, not complete. */
 	stack[0] = (uint64_t)(uintptr_t)main + 1;
-	n = walk(u, leaf, stack, 8, 0, ips, 8, &trunc);
+	n = walk(p, leaf, stack, 8, 0, ips, 8, &trunc);
 	CHECK(n == 2, "short copy: %d frames", n);
 	CHECK(trunc, "short copy: must be marked truncated");
 
@@ -97,7 +92,7 @@ int main(void)
 	memset(stack, 0, sizeof(stack));
 	stack[4] = 0;			/* saved frame pointer */
 	stack[5] = start_ra;		/* return address */
-	n = walk(u, (uint64_t)(uintptr_t)anon + 16, stack, sizeof(stack),
+	n = walk(p, (uint64_t)(uintptr_t)anon + 16, stack, sizeof(stack),
 		 (uint64_t)(uintptr_t)&stack[4], ips, 8, &trunc);
 	CHECK(n == 2 && ips[1] == start_ra, "fp fallback: %d frames", n);
 	CHECK(!trunc, "fp fallback to _start: complete");
@@ -105,22 +100,21 @@ int main(void)
 	/* A frame pointer pointing at itself: the walk stops, truncated. */
 	stack[4] = (uint64_t)(uintptr_t)&stack[4];
 	stack[5] = (uint64_t)(uintptr_t)anon + 32;
-	n = walk(u, (uint64_t)(uintptr_t)anon + 16, stack, sizeof(stack),
+	n = walk(p, (uint64_t)(uintptr_t)anon + 16, stack, sizeof(stack),
 		 (uint64_t)(uintptr_t)&stack[4], ips, 8, &trunc);
 	CHECK(n == 2 && trunc, "fp loop: %d frames, truncated %d", n, trunc);
 
 	/* The frame cap: truncated. */
 	stack[0] = start_ra;
-	n = walk(u, leaf, stack, sizeof(stack), 0, ips, 1, &trunc);
+	n = walk(p, leaf, stack, sizeof(stack), 0, ips, 1, &trunc);
 	CHECK(n == 1 && trunc, "cap: %d frames, truncated %d", n, trunc);
 
 	/* No frames at all: pc 0. */
-	n = walk(u, 0, stack, sizeof(stack), 0, ips, 8, &trunc);
+	n = walk(p, 0, stack, sizeof(stack), 0, ips, 8, &trunc);
 	CHECK(n == 0 && trunc, "pc 0: %d frames, truncated %d", n, trunc);
 
 	if (anon != MAP_FAILED)
 		munmap(anon, 4096);
-	unwind__free(u);
 	proc__free(p);
 	symbolizer__free(sym);
 	return check__done();
