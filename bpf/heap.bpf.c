@@ -106,9 +106,9 @@ struct {
  * frame-pointer walk from inside malloc blames the wrong callers). Events
  * are variable-length (only the stack there is), staged per CPU. Default
  * 4 MiB: a few thousand main-thread events (~1-4 KiB each), 256 full
- * 16 KiB copies; the reader unwound all but 0-0.7% of a burst of 600k (four runs), and
- * the mapping costs profd twice its size in RSS once touched (the kernel
- * maps the data pages twice).
+ * 16 KiB copies. The reader unwound all but 0-0.7% of a burst of 600k
+ * exactly tracked allocations (four runs). The mapping costs profd twice
+ * its size in RSS once touched (the kernel maps the data pages twice).
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
