@@ -34,8 +34,10 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 
 WERROR ?= $(if $(CI),-Werror,)
 CFLAGS ?= -O2 -g
+LIBDIR ?= $(PREFIX)/lib/profd
 CFLAGS += -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
 	  $(WERROR) -std=gnu11 -D_GNU_SOURCE -DPROFD_VERSION='"$(VERSION)"' \
+	  -DPROFD_LIBDIR='"$(LIBDIR)"' \
 	  -I$(OUTPUT) -I$(OUTPUT)/gen -Iinclude -Idaemon -Icommon $(PKG_CFLAGS) \
 	  -MMD -MP
 SAN ?=
@@ -58,6 +60,7 @@ CORE_SRCS := daemon/procmaps.c daemon/pprof.c daemon/aggregate.c \
 	     common/pprof_read.c
 DAEMON_SRCS := daemon/main.c daemon/log.c daemon/sampler.c \
 	       daemon/session.c daemon/api.c daemon/profile.c daemon/access.c daemon/heap.c \
+	       daemon/agent.c daemon/inject.c \
 	       $(CORE_SRCS)
 CLIENT_SRCS := client/profctl.c common/pprof_read.c
 GEN_PB := $(OUTPUT)/gen/profile.pb-c.c
@@ -72,7 +75,7 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,$(OUTPUT)/tests/unit/%,$(wildcard tests/
 .SECONDARY:
 .PHONY: all deps test unit e2e demo install clean check-units bench
 
-all: $(OUTPUT)/profd $(OUTPUT)/profctl
+all: $(OUTPUT)/profd $(OUTPUT)/profctl $(OUTPUT)/libprofd_heap.so
 
 deps:
 	$(Q)scripts/deps.sh
@@ -115,6 +118,17 @@ $(OUTPUT)/profd: $(DAEMON_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(DAEMON_LIBS) -o $@
 
+# The in-process heap agent runs inside other programs: position-independent,
+# its own symbols hidden, frame pointers kept (the BPF frame-pointer walk
+# starts inside it), no dependency beyond libc and libm.
+AGENT_CFLAGS := -O2 -g -fPIC -fvisibility=hidden -fno-omit-frame-pointer \
+		-mno-omit-leaf-frame-pointer -Wall -Wextra -Wno-unused-parameter \
+		$(WERROR) -std=gnu11 -D_GNU_SOURCE -Iinclude
+$(OUTPUT)/libprofd_heap.so: agent/heap_agent.c include/profd_agent.h
+	$(call msg,LINK,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(AGENT_CFLAGS) -shared -Wl,-z,now -Wl,-z,relro $< -lm -o $@
+
 $(OUTPUT)/profctl: $(CLIENT_OBJS)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(LDFLAGS) $^ $(CLIENT_LIBS) -o $@
@@ -146,6 +160,8 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(OUTPUT)/profd $(DESTDIR)$(PREFIX)/sbin/profd
 	install -m 0755 $(OUTPUT)/profctl $(DESTDIR)$(PREFIX)/bin/profctl
+	install -d $(DESTDIR)$(LIBDIR)
+	install -m 0644 $(OUTPUT)/libprofd_heap.so $(DESTDIR)$(LIBDIR)/libprofd_heap.so
 	install -d $(DESTDIR)/lib/systemd/system
 	sed 's|@PREFIX@|$(PREFIX)|g' systemd/profd.service > $(DESTDIR)/lib/systemd/system/profd.service
 	install -m 0644 systemd/profd.socket $(DESTDIR)/lib/systemd/system/profd.socket

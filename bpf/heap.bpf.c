@@ -13,6 +13,7 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "profd_abi.h"
+#include "profd_agent.h"
 #include "regs_stack.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -250,6 +251,36 @@ static __always_inline void send_cancel(__u32 tgid, __u64 id, __u64 size)
 }
 
 /*
+ * A sampled block at @addr: into the live table (unless @in_live is false),
+ * and counted on its stack (frame-pointer stacks here; DWARF stacks are
+ * counted by the daemon, per true stack).
+ */
+static __always_inline void record(__u32 tgid, __u64 addr, __u64 size,
+				   const struct profd_heap_stack *st, bool in_live)
+{
+	struct profd_heap_live_key k = { .tgid = tgid, .addr = addr };
+	struct profd_heap_live_val v = { .size = size, .stack = *st };
+	struct profd_heap_allocs_val *a, na = { 1, size };
+
+	if (in_live && bpf_map_update_elem(&live, &k, &v, BPF_ANY) < 0)
+		count_err(PROFD_HEAP_ERR_LIVE_FULL);
+	if (st->kind == PROFD_HEAP_STACK_DWARF)
+		return;
+	a = bpf_map_lookup_elem(&allocs, &v.stack);
+	if (!a) {
+		if (bpf_map_update_elem(&allocs, &v.stack, &na, BPF_NOEXIST) == 0)
+			return;
+		a = bpf_map_lookup_elem(&allocs, &v.stack);	/* lost a race */
+	}
+	if (a) {
+		__sync_fetch_and_add(&a->count, 1);
+		__sync_fetch_and_add(&a->bytes, size);
+	} else {
+		count_err(PROFD_HEAP_ERR_ALLOCS_FULL);
+	}
+}
+
+/*
  * Returns 0 when the return probe has work (a record or a nesting level
  * was left), 1 when it has none: a uprobe session then skips it.
  */
@@ -331,8 +362,6 @@ static __always_inline int on_return(struct pt_regs *ctx, __u32 epoch)
 	struct profd_heap_live_key k = {
 		.tgid = bpf_get_current_pid_tgid() >> 32,
 	};
-	struct profd_heap_live_val v = {};
-	struct profd_heap_allocs_val *a, na = { 1, 0 };
 	struct thread_state *ts;
 	struct pending *p;
 	__u64 addr = PT_REGS_RC(ctx);
@@ -364,33 +393,8 @@ static __always_inline int on_return(struct pt_regs *ctx, __u32 epoch)
 	}
 	if (!addr && p->sampled && p->stack.kind == PROFD_HEAP_STACK_DWARF)
 		send_cancel(k.tgid, p->stack.stack_hash, p->size);
-	if (addr && p->sampled) {
-		k.addr = addr;
-		v.size = p->size;
-		v.stack = p->stack;
-		if (bpf_map_update_elem(&live, &k, &v, BPF_ANY) < 0)
-			count_err(PROFD_HEAP_ERR_LIVE_FULL);
-		/* DWARF stacks are counted by the daemon, per true stack. */
-		if (p->stack.kind == PROFD_HEAP_STACK_DWARF)
-			return 0;
-		a = bpf_map_lookup_elem(&allocs, &v.stack);
-		if (a) {
-			__sync_fetch_and_add(&a->count, 1);
-			__sync_fetch_and_add(&a->bytes, v.size);
-		} else {
-			na.bytes = v.size;
-			if (bpf_map_update_elem(&allocs, &v.stack, &na,
-						BPF_NOEXIST) < 0) {
-				a = bpf_map_lookup_elem(&allocs, &v.stack);
-				if (a) {	/* lost a race: add */
-					__sync_fetch_and_add(&a->count, 1);
-					__sync_fetch_and_add(&a->bytes, v.size);
-				} else {
-					count_err(PROFD_HEAP_ERR_ALLOCS_FULL);
-				}
-			}
-		}
-	}
+	if (addr && p->sampled)
+		record(k.tgid, addr, p->size, &p->stack, true);
 	return 0;
 }
 
@@ -540,5 +544,49 @@ int BPF_KPROBE(heap_free, __u64 ptr)
 	 * a delete takes the bucket lock even when the key is absent. */
 	if (ptr && bpf_map_lookup_elem(&live, &k))
 		bpf_map_delete_elem(&live, &k);
+	return 0;
+}
+
+/*
+ * In-process mode (agent/heap_agent.c): the agent in the process samples,
+ * and calls these probe points only for sampled blocks and their frees
+ * (heap_free above serves the latter). The stack is taken inside the
+ * agent, whose frames the daemon strips; its wrappers keep frame pointers,
+ * so a frame-pointer walk reaches the caller without reading [sp].
+ */
+SEC("uprobe")
+int BPF_KPROBE(heap_agent_alloc, __u64 addr, __u64 size, __u64 flags)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct profd_heap_proc *cfg = bpf_map_lookup_elem(&heap_procs, &tgid);
+	struct profd_heap_stack st = { .tgid = tgid };
+
+	if (!cfg || !addr)
+		return 0;
+	if (flags & PROFD_AGENT_DROPPED)
+		count_err(PROFD_HEAP_ERR_LIVE_FULL);
+	/* A failed realloc's block, live again: not a new allocation, so
+	 * no event (the daemon would count one). */
+	if ((cfg->flags & PROFD_HEAP_F_DWARF) && !(flags & PROFD_AGENT_RELIVE)) {
+		st.stack_hash = send_stack(ctx, tgid, size);
+		if (st.stack_hash)
+			st.kind = PROFD_HEAP_STACK_DWARF;
+		else
+			count_err(PROFD_HEAP_ERR_EVENT);
+	}
+	if (st.kind == PROFD_HEAP_STACK_FP) {
+		st.stack_hash = record_stack(ctx);
+		if (!st.stack_hash)
+			count_err(PROFD_HEAP_ERR_STACK);
+	}
+	if (flags & PROFD_AGENT_RELIVE) {
+		struct profd_heap_live_key k = { .tgid = tgid, .addr = addr };
+		struct profd_heap_live_val v = { .size = size, .stack = st };
+
+		if (bpf_map_update_elem(&live, &k, &v, BPF_ANY) < 0)
+			count_err(PROFD_HEAP_ERR_LIVE_FULL);
+		return 0;
+	}
+	record(tgid, addr, size, &st, !(flags & PROFD_AGENT_DROPPED));
 	return 0;
 }

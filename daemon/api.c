@@ -328,10 +328,10 @@ static enum MHD_Result handle_profile(struct api *a, struct MHD_Connection *c,
 static enum MHD_Result heap_args(struct api *a, struct MHD_Connection *c,
 				 const struct peer *peer, bool with_window,
 				 pid_t *ret_pid, uint64_t *ret_sample,
-				 bool *ret_fp, unsigned *ret_seconds,
+				 unsigned *ret_flags, unsigned *ret_seconds,
 				 bool *ret_exited, bool *ret_sent)
 {
-	struct query q = { .allowed = { "pid", "sample_bytes", "unwind",
+	struct query q = { .allowed = { "pid", "sample_bytes", "unwind", "mode",
 					"seconds", "debug", "gc" } };
 	unsigned long long v;
 	const char *arg;
@@ -341,10 +341,10 @@ static enum MHD_Result heap_args(struct api *a, struct MHD_Connection *c,
 
 	*ret_sent = true;
 	if (!with_window)
-		q.allowed[3] = q.allowed[4] = q.allowed[5] = NULL;
+		q.allowed[4] = q.allowed[5] = q.allowed[6] = NULL;
 	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, check_arg, &q);
 	if (q.bad)
-		return send_text(c, 400, "unknown parameter \"%s\" (allowed: pid, sample_bytes, unwind%s)\n",
+		return send_text(c, 400, "unknown parameter \"%s\" (allowed: pid, sample_bytes, unwind, mode%s)\n",
 				 q.bad, with_window ? ", seconds" : "");
 	if (q.dup)
 		return send_text(c, 400, "parameter \"%s\" given more than once\n", q.dup);
@@ -361,12 +361,17 @@ static enum MHD_Result heap_args(struct api *a, struct MHD_Connection *c,
 				 arg);
 	if (arg)
 		*ret_sample = v;
-	*ret_fp = false;
 	arg = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "unwind");
 	if (arg && strcmp(arg, "dwarf") && strcmp(arg, "fp"))
 		return send_text(c, 400, "bad unwind \"%s\": want dwarf (default) or fp\n",
 				 arg);
-	*ret_fp = arg && !strcmp(arg, "fp");
+	*ret_flags = arg && !strcmp(arg, "fp") ? HEAP_FP_ONLY : 0;
+	arg = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "mode");
+	if (arg && strcmp(arg, "uprobe") && strcmp(arg, "inproc"))
+		return send_text(c, 400, "bad mode \"%s\": want uprobe (default: a uprobe on each allocator call) or inproc (sampled inside the process by profd's agent)\n",
+				 arg);
+	if (arg && !strcmp(arg, "inproc"))
+		*ret_flags |= HEAP_INPROC;
 	*ret_seconds = 10;
 	arg = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "seconds");
 	if (arg && parse_uint(arg, 0, session_mgr__limits(a->m)->max_seconds, &v) < 0)
@@ -408,8 +413,12 @@ static enum MHD_Result heap_args(struct api *a, struct MHD_Connection *c,
 }
 
 static enum MHD_Result heap_start_error(struct MHD_Connection *c, pid_t pid,
-					int r)
+					int r, const char *err)
 {
+	if (err[0])	/* the in-process agent's, already a sentence */
+		return send_text(c, r == -EAGAIN ? 503 :
+				    r == -ENOMEM || r == -EFAULT ? 500 : 400,
+				 "%s\n", err);
 	switch (r) {
 	case -ESRCH:
 		return send_text(c, 404, "no such process: pid %d\n", pid);
@@ -434,13 +443,14 @@ static enum MHD_Result handle_heap_start(struct api *a, struct MHD_Connection *c
 {
 	struct heap_start_info info;
 	uint64_t sample;
-	unsigned seconds;
-	bool sent, fp, exited;
+	unsigned seconds, flags;
+	bool sent, exited, fp;
+	char err[512];
 	pid_t pid;
 	enum MHD_Result ret;
 	int r;
 
-	ret = heap_args(a, c, peer, false, &pid, &sample, &fp, &seconds,
+	ret = heap_args(a, c, peer, false, &pid, &sample, &flags, &seconds,
 			&exited, &sent);
 	if (sent)
 		return ret;
@@ -450,9 +460,10 @@ static enum MHD_Result handle_heap_start(struct api *a, struct MHD_Connection *c
 			return send_text(c, 404, "pid %d is not heap-tracked\n", pid);
 		return send_text(c, 200, "stopped heap tracking of pid %d\n", pid);
 	}
-	r = heap__start(a->heap, pid, sample, fp, &info);
+	r = heap__start(a->heap, pid, sample, flags, &info, err, sizeof(err));
 	if (r < 0)
-		return heap_start_error(c, pid, r);
+		return heap_start_error(c, pid, r, err);
+	fp = flags & HEAP_FP_ONLY;
 	if (info.already && sample && sample != info.sample_bytes)
 		return send_text(c, 200, "pid %d already heap-tracked with sample_bytes %llu (allocator %s); the requested %llu is not applied: stop and start again to change it\n",
 				 pid, (unsigned long long)info.sample_bytes,
@@ -462,12 +473,23 @@ static enum MHD_Result handle_heap_start(struct api *a, struct MHD_Connection *c
 		return send_text(c, 200, "pid %d already heap-tracked with %s stacks (allocator %s); the requested unwind=%s is not applied: stop and start again to change it\n",
 				 pid, info.fp_only ? "frame-pointer" : "DWARF",
 				 info.allocator, fp ? "fp" : "dwarf");
+	if (info.already && MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "mode") &&
+	    !!(flags & HEAP_INPROC) != info.inproc)
+		return send_text(c, 200, "pid %d already heap-tracked in %s mode (allocator %s); the requested mode is not applied: stop and start again to change it\n",
+				 pid, info.inproc ? "inproc" : "uprobe",
+				 info.allocator);
 	if (info.already)
 		return send_text(c, 200, "pid %d already heap-tracked (allocator %s, sample_bytes %llu)\n",
 				 pid, info.allocator,
 				 (unsigned long long)info.sample_bytes);
 	log_debug("heap: tracking pid %d for uid %u (%s, %u probes)", pid,
 		  (unsigned)peer->uid, info.allocator, info.probes);
+	if (info.inproc)
+		return send_text(c, 200, "heap tracking of pid %d started in-process (allocator %s; profd's agent sampling in the process through %ld GOT entries, %u probe links; sample_bytes %llu, %s stacks)\n",
+				 pid, info.allocator, info.agent_slots,
+				 info.probes,
+				 (unsigned long long)info.sample_bytes,
+				 info.fp_only ? "frame-pointer" : "DWARF");
 	return send_text(c, 200, "heap tracking of pid %d started (allocator %s, %u entry points through %u probe links, sample_bytes %llu, %s stacks)\n",
 			 pid, info.allocator, info.functions, info.probes,
 			 (unsigned long long)info.sample_bytes,
@@ -483,20 +505,22 @@ static enum MHD_Result handle_heap(struct api *a, struct MHD_Connection *c,
 	unsigned seconds;
 	void *buf = NULL;
 	size_t len = 0;
-	bool sent, fp, exited;
+	bool sent, exited;
+	unsigned flags;
+	char err[512];
 	pid_t pid;
 	enum MHD_Result ret;
 	int r, fd = -1;
 
-	ret = heap_args(a, c, peer, true, &pid, &sample, &fp, &seconds,
+	ret = heap_args(a, c, peer, true, &pid, &sample, &flags, &seconds,
 			&exited, &sent);
 	if (sent)
 		return ret;
 	if (exited)
 		goto snapshot;
-	r = heap__start(a->heap, pid, sample, fp, &info);
+	r = heap__start(a->heap, pid, sample, flags, &info, err, sizeof(err));
 	if (r < 0)
-		return heap_start_error(c, pid, r);
+		return heap_start_error(c, pid, r, err);
 	if (!info.already)
 		log_debug("heap: tracking pid %d for uid %u on a pull (%s, %u probes)",
 			  pid, (unsigned)peer->uid, info.allocator, info.probes);

@@ -140,3 +140,101 @@ uint64_t elfsyms__probe_offset(int fd, uint64_t off)
 		return off + 3;
 	return off;
 }
+
+struct span {
+	const char *const *names;
+	size_t n;
+	uint64_t min, max;	/* the named functions' extent (vaddr) */
+	uint64_t below, above;	/* nearest other functions' end, start */
+};
+
+static bool named(const struct span *s, const char *name)
+{
+	size_t k;
+
+	for (k = 0; k < s->n; k++)
+		if (name_eq(name, s->names[k]))
+			return true;
+	return false;
+}
+
+/* Pass 0: the named functions' extent; pass 1: their neighbours. */
+static void span_scan(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh,
+		      struct span *s, int pass)
+{
+	Elf_Data *d = elf_getdata(scn, NULL);
+	size_t i, count;
+
+	if (!d || !sh->sh_entsize)
+		return;
+	count = sh->sh_size / sh->sh_entsize;
+	for (i = 0; i < count; i++) {
+		GElf_Sym sym;
+		const char *name;
+		uint64_t lo, hi;
+
+		if (!gelf_getsym(d, (int)i, &sym) || sym.st_shndx == SHN_UNDEF ||
+		    GELF_ST_TYPE(sym.st_info) != STT_FUNC || !sym.st_value)
+			continue;
+		name = elf_strptr(elf, sh->sh_link, sym.st_name);
+		if (!name)
+			continue;
+		lo = sym.st_value;
+		hi = lo + (sym.st_size ? sym.st_size : 1);
+		if (pass == 0) {
+			if (!named(s, name))
+				continue;
+			if (lo < s->min)
+				s->min = lo;
+			if (hi > s->max)
+				s->max = hi;
+		} else if (!named(s, name)) {
+			if (hi <= s->min && hi > s->below)
+				s->below = hi;
+			if (lo >= s->max && lo < s->above)
+				s->above = lo;
+		}
+	}
+}
+
+int elfsyms__span(int fd, const char *const *names, size_t n,
+		  uint64_t *ret_lo, uint64_t *ret_hi)
+{
+	struct span s = { names, n, UINT64_MAX, 0, 0, UINT64_MAX };
+	Elf_Scn *scn;
+	uint64_t lo, hi;
+	Elf *elf;
+	int pass, r = 0;
+
+	elf_version(EV_CURRENT);
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (!elf || elf_kind(elf) != ELF_K_ELF) {
+		if (elf)
+			elf_end(elf);
+		return -ENOEXEC;
+	}
+	for (pass = 0; pass < 2; pass++) {
+		scn = NULL;
+		while ((scn = elf_nextscn(elf, scn))) {
+			GElf_Shdr sh;
+
+			if (gelf_getshdr(scn, &sh) &&
+			    (sh.sh_type == SHT_DYNSYM || sh.sh_type == SHT_SYMTAB))
+				span_scan(elf, scn, &sh, &s, pass);
+		}
+		if (s.min == UINT64_MAX) {
+			r = -ENOENT;
+			goto out;
+		}
+	}
+	lo = s.below ? s.below : s.min;
+	hi = s.above != UINT64_MAX ? s.above : s.max;
+	if (!vaddr_to_off(elf, lo, ret_lo) || !vaddr_to_off(elf, hi - 1, ret_hi)) {
+		r = -ENOENT;
+		goto out;
+	}
+	*ret_hi += 1;
+out:
+	elf_end(elf);
+	return r;
+}

@@ -30,4 +30,15 @@ bool elfsyms__is_go(int fd);
  */
 uint64_t elfsyms__probe_offset(int fd, uint64_t off);
 
+/*
+ * elfsyms__span() - the file offsets [*ret_lo, *ret_hi) of the code around
+ * the functions @names in ELF @fd: from the end of the nearest other
+ * function below them to the start of the nearest other function above.
+ * For glibc's malloc this takes in the static helpers between its entry
+ * points (_int_malloc, _mid_memalign...), which hold the arena locks and
+ * are reached by tail calls too. 0, -ENOENT (none of @names), or -errno.
+ */
+int elfsyms__span(int fd, const char *const *names, size_t n,
+		  uint64_t *ret_lo, uint64_t *ret_hi);
+
 #endif /* PROFD_ELFSYMS_H */

@@ -19,6 +19,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "agent.h"
 #include "elfsyms.h"
 #include "heap.skel.h"
 #include "heap.h"
@@ -157,6 +158,12 @@ struct heap_proc {
 	char allocator[256];
 	char cxx[256];			/* libstdc++ probed for new, or "" */
 	unsigned nfuncs;		/* distinct entry points probed */
+	struct agent *agent;		/* in-process mode, else NULL */
+	struct {
+		uint64_t lo, hi;
+	} skip[1 + 8];			/* its leading frames to drop: the
+					 * agent's, operator new's */
+	unsigned nskip;
 
 	/* DWARF mode (PROFD_HEAP_F_DWARF): stacks unwound here. */
 	uint32_t flags;
@@ -431,7 +438,7 @@ static int unwind_event(struct heap_tracker *h, struct heap_proc *p,
 	uint64_t ips[PROFD_MAX_USER_FRAMES + 1];
 	size_t len = ev->stack_len;
 	bool trunc = true;
-	int n, tries;
+	int n, tries, skip;
 
 	if (len > PROFD_STACK_COPY || PROFD_HEAP_EVENT_HDR + len > size)
 		len = 0;
@@ -454,9 +461,19 @@ static int unwind_event(struct heap_tracker *h, struct heap_proc *p,
 	}
 	if (trunc)
 		h->dw_truncated++;
-	/* Frame 0 is the allocator's entry itself: profiles start at its
-	 * caller, as frame-pointer stacks do. */
-	return intern_stack(p, ips + 1, (unsigned)n - 1, trunc, ret);
+	/* Frame 0 is the allocator's entry itself (or the agent's probe
+	 * point, then the agent's wrapper): profiles start at its caller,
+	 * as frame-pointer stacks do. */
+	for (skip = 1; skip < n; skip++) {
+		unsigned k;
+
+		for (k = 0; k < p->nskip; k++)
+			if (ips[skip] >= p->skip[k].lo && ips[skip] < p->skip[k].hi)
+				break;
+		if (k == p->nskip)
+			break;
+	}
+	return intern_stack(p, ips + skip, (unsigned)(n - skip), trunc, ret);
 }
 
 static int on_event(void *ctx, void *data, size_t size)
@@ -679,6 +696,11 @@ static void release(struct heap_tracker *h, struct heap_proc *p)
 			break;
 		}
 	}
+	/* The agent first: while it runs, its probes are still attached. */
+	if (p->agent) {
+		(void)agent__off(p->agent, h->sym);
+		free(p->agent);
+	}
 	for (i = 0; i < p->nlinks; i++)
 		bpf_link__destroy(p->links[i]);
 	for (i = 0; i < 2; i++)
@@ -900,8 +922,98 @@ static int attach(struct heap_tracker *h, struct heap_proc *p,
 	return attach_cxx(h, p);
 }
 
+/*
+ * In-process mode, stacks are taken inside the agent's wrapper, and for
+ * C++ inside operator new, which called malloc: profiles start at the
+ * caller of new, as they do with uprobes (which probe new itself).
+ */
+static void skip_frames(struct heap_proc *p)
+{
+	char path[PATH_MAX + 64];
+	unsigned i;
+	uint64_t lo, hi;
+	size_t k;
+	int fd;
+
+	p->skip[0].lo = p->agent->lo;
+	p->skip[0].hi = p->agent->hi;
+	p->nskip = 1;
+	for (k = 0; k < p->proc->nmaps; k++) {
+		const char *base = strrchr(p->proc->maps[k].path, '/');
+
+		if (base && !strncmp(base + 1, "libstdc++.so", 12))
+			break;
+	}
+	if (k == p->proc->nmaps)
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/root%s", p->pid,
+		 p->proc->maps[k].path);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	for (i = 0; i < NCXX && p->nskip < 9; i++) {
+		if (elfsyms__span(fd, &cxx_names[i], 1, &lo, &hi) < 0)
+			continue;
+		p->skip[p->nskip].lo = proc__file_addr(p->proc,
+						       p->proc->maps[k].path, lo);
+		p->skip[p->nskip].hi = p->skip[p->nskip].lo + (hi - lo);
+		if (p->skip[p->nskip].lo)
+			p->nskip++;
+	}
+	close(fd);
+}
+
+/*
+ * In-process mode: load the agent, attach to its probe points, switch it
+ * on. The calls into the process stop one of its threads for about a
+ * millisecond each (longer when it has to be caught outside its
+ * allocator), under the tracker's lock.
+ */
+static int attach_agent(struct heap_tracker *h, struct heap_proc *p,
+			char *err, size_t errlen)
+{
+	char path[PATH_MAX + 64];
+	struct bpf_link *l;
+	int r;
+
+	p->agent = calloc(1, sizeof(*p->agent));
+	if (!p->agent)
+		return -ENOMEM;
+	r = agent__load(h->sym, p->pid, h->lim.agent_path, p->allocator,
+			p->agent, err, errlen);
+	if (r < 0) {
+		free(p->agent);
+		p->agent = NULL;
+		return r;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/root%s", p->pid, p->agent->path);
+	l = bpf_program__attach_uprobe(h->skel->progs.heap_agent_alloc, false,
+				       p->pid, path, p->agent->probe_alloc_off);
+	if (!l)
+		return -errno;
+	p->links[p->nlinks++] = l;
+	l = bpf_program__attach_uprobe(h->skel->progs.heap_free, false, p->pid,
+				       path, p->agent->probe_free_off);
+	if (!l)
+		return -errno;
+	p->links[p->nlinks++] = l;
+	/* The agent's samples must reach unwinding with its mapping known. */
+	(void)proc__refresh(p->proc, h->sym, now_ns(CLOCK_MONOTONIC), 0);
+	skip_frames(p);
+	r = agent__on(p->agent, h->sym, p->sample_bytes,
+		      (uint32_t)p->generation, h->lim.max_live);
+	if (r < 0) {
+		snprintf(err, errlen, "switching on the in-process agent in "
+			 "process %d failed: %s", p->pid, strerror(-r));
+		return r;
+	}
+	p->nfuncs = PROFD_HEAP_FN_MAX;
+	return 0;
+}
+
 int heap__start(struct heap_tracker *h, pid_t pid, uint64_t sample_bytes,
-		bool fp_only, struct heap_start_info *ret)
+		unsigned flags, struct heap_start_info *ret, char *err,
+		size_t errlen)
 {
 	struct heap_start_info info = {};
 	uint64_t offs[PROFD_HEAP_FN_MAX] = {};
@@ -911,6 +1023,7 @@ int heap__start(struct heap_tracker *h, pid_t pid, uint64_t sample_bytes,
 	__u32 tgid = (__u32)pid;
 	int r;
 
+	err[0] = 0;
 	r = proc__read_ids(pid, &ids);
 	if (r < 0)
 		return r;
@@ -954,7 +1067,7 @@ int heap__start(struct heap_tracker *h, pid_t pid, uint64_t sample_bytes,
 	p->sample_bytes = sample_bytes ? sample_bytes : h->lim.default_sample_bytes;
 	if (p->sample_bytes > PROFD_HEAP_MAX_SAMPLE_BYTES)
 		p->sample_bytes = PROFD_HEAP_MAX_SAMPLE_BYTES;	/* cookie */
-	p->flags = fp_only ? 0 : PROFD_HEAP_F_DWARF;
+	p->flags = (flags & HEAP_FP_ONLY) ? 0 : PROFD_HEAP_F_DWARF;
 	{
 		__u32 zero = 0;
 		__u64 next = 0;
@@ -992,7 +1105,10 @@ int heap__start(struct heap_tracker *h, pid_t pid, uint64_t sample_bytes,
 		release(h, p);
 		goto out;
 	}
-	r = attach(h, p, offs);
+	if (flags & HEAP_INPROC)
+		r = attach_agent(h, p, err, errlen);
+	else
+		r = attach(h, p, offs);
 	if (r < 0) {
 		release(h, p);
 		goto out;
@@ -1004,6 +1120,8 @@ done:
 	info.functions = p->nfuncs;
 	info.generation = p->generation;
 	info.fp_only = !(p->flags & PROFD_HEAP_F_DWARF);
+	info.inproc = p->agent != NULL;
+	info.agent_slots = p->agent ? p->agent->slots : 0;
 	p->last_pull_ns = now_ns(CLOCK_MONOTONIC);
 	r = 0;
 out:
@@ -1342,8 +1460,9 @@ static int snapshot_locked(struct heap_tracker *h, struct heap_proc *p,
 	}
 	read_errors(h, errs);
 	snprintf(comments[nc], sizeof(comments[nc]),
-		 "allocator %s; tracked for %.1f s; %s %" PRIu64 " bytes",
+		 "allocator %s%s; tracked for %.1f s; %s %" PRIu64 " bytes",
 		 p->allocator,
+		 p->agent ? " (sampled in the process by profd's agent)" : "",
 		 (double)(now_ns(CLOCK_MONOTONIC) - p->started_ns) / 1e9,
 		 p->sample_bytes <= 1 ? "every allocation (sample interval" :
 					"sampled every ~",
@@ -1637,11 +1756,12 @@ size_t heap__procs_json(struct heap_tracker *h, char *buf, size_t size)
 	pthread_mutex_lock(&h->lock);
 	for (p = h->procs; p; p = p->next) {
 		n = snprintf(buf + len, size - len,
-			     "%s{\"pid\":%d,\"allocator\":\"%s\",\"sample_bytes\":%"
+			     "%s{\"pid\":%d,\"allocator\":\"%s\",\"mode\":\"%s\","
+			     "\"sample_bytes\":%"
 			     PRIu64 ",\"probes\":%u,\"tracked_seconds\":%.1f,"
 			     "\"idle_seconds\":%.1f}",
 			     len > 1 ? "," : "", p->pid, p->allocator,
-			     p->sample_bytes,
+			     p->agent ? "inproc" : "uprobe", p->sample_bytes,
 			     p->nlinks + (p->session_fds[0] >= 0) +
 				     (p->session_fds[1] >= 0),
 			     (double)(now - p->started_ns) / 1e9,

@@ -24,7 +24,12 @@ struct heap_limits {
 	uint64_t default_sample_bytes;
 	uint64_t idle_timeout_ns;	/* no pull for this long: stop */
 	uint32_t event_buffer_bytes;	/* DWARF stack copies in flight */
+	const char *agent_path;		/* libprofd_heap.so, for HEAP_INPROC */
 };
+
+/* heap__start() flags */
+#define HEAP_FP_ONLY (1u << 0)		/* frame-pointer stacks, walked in BPF */
+#define HEAP_INPROC (1u << 1)		/* sample in the process (the agent) */
 
 struct heap_start_info {
 	char allocator[256];		/* the library probed */
@@ -33,6 +38,8 @@ struct heap_start_info {
 	unsigned functions;		/* distinct entry points they cover */
 	bool already;			/* was tracked before this call */
 	bool fp_only;			/* frame-pointer stacks, not DWARF */
+	bool inproc;			/* sampled in the process by the agent */
+	long agent_slots;		/* GOT entries the agent redirected */
 	uint64_t generation;		/* identifies this tracking period */
 };
 
@@ -51,12 +58,16 @@ void heap__free(struct heap_tracker *h);
 /*
  * heap__start() - begin tracking @pid (idempotent: a tracked process keeps
  * its settings). @sample_bytes 0 means the default. Allocation stacks are
- * DWARF-unwound unless @fp_only (frame-pointer walks in BPF). Errors: -ESRCH no such
+ * DWARF-unwound unless HEAP_FP_ONLY (frame-pointer walks in BPF). With
+ * HEAP_INPROC the process's allocator calls are sampled by profd's agent,
+ * loaded into it, instead of a uprobe on each. Errors: -ESRCH no such
  * process, -EPROTONOSUPPORT a Go program, -ENOENT no allocator found,
- * -EBUSY too many tracked processes, others from BPF.
+ * -EBUSY too many tracked processes, others from BPF; for the agent, see
+ * agent__load(), with a sentence for the user in @err (may be "").
  */
 int heap__start(struct heap_tracker *h, pid_t pid, uint64_t sample_bytes,
-		bool fp_only, struct heap_start_info *ret);
+		unsigned flags, struct heap_start_info *ret, char *err,
+		size_t errlen);
 /* 0, or -ENOENT when @pid is not tracked. */
 int heap__stop(struct heap_tracker *h, pid_t pid);
 

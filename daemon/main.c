@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <grp.h>
 #include <netdb.h>
 #include <signal.h>
@@ -28,6 +29,7 @@
 
 #include "api.h"
 #include "heap.h"
+#include "profd_agent.h"
 #include "log.h"
 #include "sampler.h"
 #include "session.h"
@@ -79,6 +81,9 @@ static void usage(FILE *f)
 "                           the DWARF unwinder (default 4096; a power of two,\n"
 "                           16 to 2^20); when full, frame-pointer stacks are\n"
 "                           used and counted\n"
+"  --heap-agent PATH        the in-process heap agent for mode=inproc (default:\n"
+"                           libprofd_heap.so beside profd, else\n"
+"                           " PROFD_LIBDIR "/libprofd_heap.so)\n"
 "  -v, --verbose            debug logging (twice: libbpf's too)\n"
 "  --version                print the version\n"
 "  -h, --help               this text\n");
@@ -102,7 +107,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 {
 	enum { O_SOCKET = 256, O_MODE, O_GROUP, O_LISTEN, O_MAXSEC, O_MAXSES,
 	       O_MAXUID, O_MAXHZ, O_MAXSTACKS, O_SYMCACHE, O_VERSION,
-	       O_HSAMPLE, O_HLIVE, O_HPROCS, O_HIDLE, O_HBUF };
+	       O_HSAMPLE, O_HLIVE, O_HPROCS, O_HIDLE, O_HBUF, O_HAGENT };
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, O_SOCKET },
 		{ "socket-mode", required_argument, NULL, O_MODE },
@@ -120,6 +125,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "heap-max-procs", required_argument, NULL, O_HPROCS },
 		{ "heap-idle-timeout", required_argument, NULL, O_HIDLE },
 		{ "heap-event-buffer-kb", required_argument, NULL, O_HBUF },
+		{ "heap-agent", required_argument, NULL, O_HAGENT },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ "help", no_argument, NULL, 'h' },
 		{}
@@ -203,6 +209,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 				goto bad;
 			o->heap.event_buffer_bytes = v << 10;
 			break;
+		case O_HAGENT:
+			o->heap.agent_path = optarg;
+			break;
 		case 'v':
 			o->verbose++;
 			break;
@@ -228,6 +237,25 @@ bad:
 	fprintf(stderr, "profd: bad value '%s' for --%s (out of range or not a number; see --help)\n",
 		optarg, opts[i].name ? opts[i].name : "?");
 	return -EINVAL;
+}
+
+/* The agent beside the daemon (a build tree), else the installed one. */
+static const char *default_agent(void)
+{
+	static char path[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 64);
+	char *slash;
+
+	if (n > 0) {
+		path[n] = 0;
+		slash = strrchr(path, '/');
+		if (slash) {
+			strcpy(slash + 1, PROFD_AGENT_LIB);
+			if (access(path, R_OK) == 0)
+				return path;
+		}
+	}
+	return PROFD_LIBDIR "/" PROFD_AGENT_LIB;
 }
 
 static int libbpf_verbose;
@@ -547,6 +575,8 @@ int main(int argc, char **argv)
 		log_err_errno(r, "Failed to create session manager: %m");
 		goto out;
 	}
+	if (!o.heap.agent_path)
+		o.heap.agent_path = default_agent();
 	r = heap__new(&o.heap, sym, &heap);
 	if (r < 0) {
 		log_err_errno(r, "Failed to create heap tracker: %m");

@@ -408,3 +408,20 @@ int proc__resolve(struct proc *p, uint64_t addr, struct proc_map *ret,
 	pthread_mutex_unlock(&p->lock);
 	return r;
 }
+
+uint64_t proc__file_addr(struct proc *p, const char *path, uint64_t off)
+{
+	uint64_t ret = 0;
+	size_t i;
+
+	pthread_mutex_lock(&p->lock);
+	for (i = 0; i < p->nmaps && !ret; i++) {
+		const struct proc_map *m = &p->maps[i];
+
+		if (!strcmp(m->path, path) && off >= m->offset &&
+		    off < m->offset + (m->end - m->start))
+			ret = m->start + (off - m->offset);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return ret;
+}

@@ -86,4 +86,8 @@ bool proc__covers(struct proc *p, const uint64_t *ips, unsigned n);
 int proc__resolve(struct proc *p, uint64_t addr, struct proc_map *ret,
 		  size_t *ret_idx);
 
+/* The address where offset @off of the file mapped as @path is, in an
+ * executable mapping of @p; 0 when it is not mapped. */
+uint64_t proc__file_addr(struct proc *p, const char *path, uint64_t off);
+
 #endif /* PROFD_PROC_H */

@@ -176,7 +176,10 @@ def http_req(sock_path, method, path, timeout=30):
 
 
 def heap_start(tc, daemon, pid, sample_bytes=None, expect=200):
+    """POST /v1/heap/start, in the test class's heap_mode (None: the default)."""
     q = "pid=%d" % pid + ("&sample_bytes=%d" % sample_bytes if sample_bytes is not None else "")
+    if getattr(tc, "heap_mode", None):
+        q += "&mode=" + tc.heap_mode
     r = http_req(daemon.sock, "POST", "/v1/heap/start?" + q)
     tc.assertEqual(r.status, expect, "POST /v1/heap/start?%s: %r\n--- profd log:\n%s" % (q, r, daemon.log_tail()))
     return r
@@ -410,9 +413,14 @@ class HeapProfiles(HeapTest):
             r = heap_start(self, self.daemon, w.pid, sample_bytes=1)
             self.assertIn("started", r.text())
             self.assertIn("libc.so.6", r.text(), "allocator should be glibc's: %r" % r.text())
-            # malloc ... pvalloc and free: 10 names, aligned_alloc is memalign in glibc.
-            m = re.search(r"(\d+) entry points", r.text())
-            self.assertTrue(m and int(m.group(1)) >= 9, "entry points probed: %r" % r.text())
+            if getattr(self, "heap_mode", None) == "inproc":
+                # heapwl's GOT (malloc, calloc, realloc, free...) and libc's own.
+                m = re.search(r"through (\d+) GOT entries", r.text())
+                self.assertTrue(m and int(m.group(1)) >= 8, "GOT entries redirected: %r" % r.text())
+            else:
+                # malloc ... pvalloc and free: 10 names, aligned_alloc is memalign in glibc.
+                m = re.search(r"(\d+) entry points", r.text())
+                self.assertTrue(m and int(m.group(1)) >= 9, "entry points probed: %r" % r.text())
             ps = self.proc_status(w.pid)
             self.assertIsNotNone(ps, "pid %d not in status heap.procs" % w.pid)
             self.assertEqual(ps["sample_bytes"], 1, ps)
@@ -999,6 +1007,114 @@ class HeapLimits(HeapTest):
             wait_tracked(self, self.daemon, 0, 5)
             took = time.monotonic() - t0
             self.assertGreaterEqual(took, 1.5, "untracked after %.1f s, before the idle timeout" % took)
+
+
+# --------------------------------------------------------------------------
+# in-process mode (mode=inproc): profd's agent samples inside the process
+# --------------------------------------------------------------------------
+
+
+def maps_of(pid):
+    """[(start, end, offset, path)] of /proc/PID/maps."""
+    out = []
+    with open("/proc/%d/maps" % pid) as f:
+        for line in f:
+            parts = line.split()
+            lo, hi = (int(x, 16) for x in parts[0].split("-"))
+            out.append((lo, hi, int(parts[2], 16), parts[5] if len(parts) > 5 else ""))
+    return out
+
+
+def elf_base(maps, path):
+    return min(lo - off for lo, hi, off, p in maps if p == path)
+
+
+def got_slot(exe, sym):
+    """The offset of @exe's GOT entry for @sym (readelf -r)."""
+    for line in subprocess.run(["readelf", "-rW", exe], capture_output=True, text=True).stdout.splitlines():
+        f = line.split()
+        if len(f) >= 5 and f[2] in ("R_X86_64_JUMP_SLOT", "R_X86_64_GLOB_DAT") and f[4].split("@")[0] == sym:
+            return int(f[0], 16)
+    raise AssertionError("no GOT entry for %s in %s" % (sym, exe))
+
+
+def sym_value(lib, sym):
+    for line in subprocess.run(["readelf", "-sW", "--dyn-syms", lib], capture_output=True, text=True).stdout.splitlines():
+        f = line.split()
+        if len(f) >= 8 and f[3] == "FUNC" and f[7].split("@")[0] == sym and f[6] != "UND":
+            return int(f[1], 16)
+    raise AssertionError("no %s in %s" % (sym, lib))
+
+
+def read_u64(pid, addr):
+    with open("/proc/%d/mem" % pid, "rb") as f:
+        f.seek(addr)
+        return int.from_bytes(f.read(8), "little")
+
+
+class HeapInproc(HeapTest):
+    """mode=inproc: the same truths as with uprobes, through profd's agent
+    (libprofd_heap.so) loaded into the running process and sampling there;
+    only sampled blocks and their frees reach profd."""
+    heap_mode = "inproc"
+
+    test_exact_truth = HeapProfiles.test_exact_truth
+    test_cpp_new_delete = HeapProfiles.test_cpp_new_delete
+    test_diff_base = HeapProfiles.test_diff_base
+    test_target_exits_while_tracked = HeapErrors.test_target_exits_while_tracked
+    one_run = HeapSampling.one_run
+    test_default_sampling_accuracy = HeapSampling.test_default_sampling_accuracy
+
+    def malloc_slot(self, w):
+        """(the value of heapwl's GOT entry for malloc, libc's malloc, the agent's range)"""
+        exe = os.path.realpath(os.path.join(cpu.E2E, "heapwl"))
+        maps = maps_of(w.pid)
+        libc = [p for lo, hi, off, p in maps if os.path.basename(p).startswith("libc.so")][0]
+        agent = [(lo, hi) for lo, hi, off, p in maps if p.endswith("/libprofd_heap.so")]
+        slot = elf_base(maps, exe) + got_slot(exe, "malloc")
+        return read_u64(w.pid, slot), elf_base(maps, libc) + sym_value(libc, "malloc"), agent
+
+    def test_got_redirected_then_restored(self):
+        """While tracked, heapwl's GOT entry for malloc points into the agent; after stop,
+        at libc's malloc again; a second start reuses the loaded agent and is exact."""
+        with CmdWorkload() as w:
+            w.cmd("basic")  # malloc bound in heapwl's GOT (lazy binding)
+            before, libc_malloc, agent = self.malloc_slot(w)
+            self.assertEqual(before, libc_malloc, "GOT entry before tracking")
+            self.assertEqual(agent, [], "agent loaded before tracking")
+            heap_start(self, self.daemon, w.pid, sample_bytes=1)
+            during, _, agent = self.malloc_slot(w)
+            self.assertTrue(agent and any(lo <= during < hi for lo, hi in agent),
+                            "GOT entry %#x not in the agent %r" % (during, agent))
+            heap_stop(self, self.daemon, w.pid)
+            after, _, agent2 = self.malloc_slot(w)
+            self.assertEqual(after, libc_malloc, "GOT entry after stop")
+            self.assertEqual(agent2, agent, "the agent stays loaded, once")
+            # Blocks allocated while stopped are not tracked; a new period is exact.
+            w.cmd("grow")
+            heap_start(self, self.daemon, w.pid, sample_bytes=1)
+            w.cmd("threads")
+            prof = heap_fetch(self, self.daemon, w.pid, "heap-inproc-restart")
+            self.assertEqual(self.malloc_slot(w)[2], agent, "agent loaded twice")
+        self.check_heap_profile(prof, w.pid, 1)
+        self.check_truth(prof, TRUTH_THREADS)
+        self.check_absent(prof, ["grow_more", "keep_a", "keep_b"])
+
+    def test_static_binary_refused(self):
+        """A static binary has no GOT to redirect: a clear 400, nothing tracked."""
+        src = os.path.join(cpu.SRC, "workloads", "sysloop.c")
+        exe = os.path.join(cpu.E2E, "sysloop-static")
+        if not os.path.exists(exe):
+            subprocess.run(["gcc", "-O1", "-static", "-I" + os.path.join(cpu.SRC, "workloads"), "-o", exe, src],
+                           check=True)
+        p = spawn([exe, "30"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            time.sleep(0.3)
+            r = heap_start(self, self.daemon, p.pid, expect=400)
+            self.assertIn("mode=uprobe", r.text(), r.text())
+            self.assertEqual(heap_status(self.daemon)["tracked"], 0)
+        finally:
+            kill(p)
 
 
 def main():

@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * agent: profd's in-process heap agent (libprofd_heap.so) in a target
+ * process — load it (dlopen, called through ptrace), switch it on and off.
+ * See include/profd_agent.h for the contract and agent/heap_agent.c for
+ * what runs in the process.
+ *
+ * Calls into the process are made from a thread stopped outside the
+ * allocator, the dynamic linker, fork and the agent itself (checked by
+ * unwinding it), since the called code allocates and takes the loader
+ * lock. Each call stops one thread for about a millisecond.
+ */
+#ifndef PROFD_AGENT_DAEMON_H
+#define PROFD_AGENT_DAEMON_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "symbolizer.h"
+
+#define AGENT_MAX_UNSAFE 8
+
+struct agent {
+	pid_t pid;
+	uint64_t start_time;		/* the process's identity */
+	char path[PATH_MAX];		/* the library, as the process maps it */
+	uint64_t lo, hi;		/* its code in the process */
+	uint64_t on_addr, off_addr;
+	uint64_t probe_alloc_off, probe_free_off;	/* file offsets */
+	struct {
+		uint64_t lo, hi;
+	} unsafe[AGENT_MAX_UNSAFE];	/* no calls from a thread in there */
+	unsigned nunsafe;
+	long slots;			/* GOT entries redirected (last on) */
+};
+
+/*
+ * agent__load() - make sure @pid has the agent at @lib loaded, and find
+ * its entry points. @allocator: the library (path as mapped) that
+ * provides malloc. On failure, a sentence for the user in @err.
+ * -EXDEV: other mount namespace; -EPERM: seccomp or not traceable;
+ * -ENOTSUP: no glibc, or malloc in the executable; -ESRCH; -ENOEXEC:
+ * dlopen failed; -EAGAIN: never stopped at a safe point; -errno.
+ */
+int agent__load(struct symbolizer *sym, pid_t pid, const char *lib,
+		const char *allocator, struct agent *ret, char *err,
+		size_t errlen);
+
+/* Switch sampling on (see profd_heap_on). 0 or -errno; a->slots set. */
+int agent__on(struct agent *a, struct symbolizer *sym, uint64_t sample_bytes,
+	      uint32_t epoch, uint64_t max_live);
+
+/* Switch it off and restore the GOT. 0 (also when the process is gone)
+ * or -errno. */
+int agent__off(struct agent *a, struct symbolizer *sym);
+
+#endif /* PROFD_AGENT_DAEMON_H */

@@ -1,0 +1,226 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/ptrace.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "inject.h"
+
+#define RED_ZONE 128	/* below sp, the leaf function's own (SysV ABI) */
+
+/* Wait for @tid's next stop. 0 with *ret_status, or -ESRCH when it died. */
+static int wait_stop(pid_t tid, int *ret_status)
+{
+	int st;
+
+	for (;;) {
+		if (waitpid(tid, &st, __WALL) < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno == ECHILD ? -ESRCH : -errno;
+		}
+		if (WIFEXITED(st) || WIFSIGNALED(st))
+			return -ESRCH;
+		if (WIFSTOPPED(st)) {
+			*ret_status = st;
+			return 0;
+		}
+	}
+}
+
+static bool is_event_stop(int st)
+{
+	return (st >> 16) == PTRACE_EVENT_STOP;
+}
+
+/*
+ * Stop @tid (seized already) in a ptrace stop we may change: an interrupt
+ * or group stop. Signals that arrive first are passed on, as if we were
+ * not there.
+ */
+static int interrupt(pid_t tid)
+{
+	int st, r, n;
+
+	if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0)
+		return -errno;
+	for (n = 0; n < 64; n++) {
+		r = wait_stop(tid, &st);
+		if (r < 0)
+			return r;
+		if (is_event_stop(st))
+			return 0;
+		/* A signal-delivery stop: deliver it and wait on. */
+		if (ptrace(PTRACE_CONT, tid, 0, (void *)(long)WSTOPSIG(st)) < 0)
+			return -errno;
+	}
+	return -EAGAIN;
+}
+
+static int poke(pid_t pid, uint64_t addr, const void *buf, size_t len)
+{
+	struct iovec local = { (void *)buf, len };
+	struct iovec remote = { (void *)(uintptr_t)addr, len };
+	ssize_t n = process_vm_writev(pid, &local, 1, &remote, 1, 0);
+
+	if (n < 0)
+		return -errno;
+	return (size_t)n == len ? 0 : -EFAULT;
+}
+
+/* Run the call on stopped @tid; registers put back either way. */
+static int run_call(pid_t pid, pid_t tid, const struct user_regs_struct *saved,
+		    uint64_t fn, const uint64_t *args, unsigned nargs,
+		    const void *data, size_t dlen, int64_t *ret)
+{
+	struct user_regs_struct regs = *saved;
+	uint64_t top = saved->rsp - RED_ZONE, data_at, zero = 0, a[6] = {};
+	unsigned i;
+	int st, r;
+
+	data_at = (top - dlen) & ~15ULL;
+	if (dlen && (r = poke(pid, data_at, data, dlen)) < 0)
+		return r;
+	regs.rsp = data_at - 8;	/* a call just made: rsp + 8 is 16-aligned */
+	r = poke(pid, regs.rsp, &zero, sizeof(zero));	/* return to 0 */
+	if (r < 0)
+		return r;
+	for (i = 0; i < nargs && i < 6; i++)
+		a[i] = args[i] == INJECT_DATA ? data_at : args[i];
+	regs.rdi = a[0];
+	regs.rsi = a[1];
+	regs.rdx = a[2];
+	regs.rcx = a[3];
+	regs.r8 = a[4];
+	regs.r9 = a[5];
+	regs.rax = 0;		/* no vector registers for a variadic callee */
+	regs.rip = fn;
+	/* Stopped inside a system call: no restart of it now (it is
+	 * restarted when the saved registers go back). */
+	regs.orig_rax = (unsigned long long)-1;
+	if (ptrace(PTRACE_SETREGS, tid, 0, &regs) < 0)
+		return -errno;
+	r = 0;
+	if (ptrace(PTRACE_CONT, tid, 0, 0) < 0) {
+		r = -errno;
+		goto restore;
+	}
+	for (;;) {
+		r = wait_stop(tid, &st);
+		if (r < 0)
+			return r;	/* gone: nothing to restore */
+		if (is_event_stop(st)) {	/* a group stop: go on */
+			if (ptrace(PTRACE_CONT, tid, 0, 0) < 0) {
+				r = -errno;
+				goto restore;
+			}
+			continue;
+		}
+		if (WSTOPSIG(st) == SIGSEGV &&
+		    ptrace(PTRACE_GETREGS, tid, 0, &regs) == 0) {
+			if (regs.rip == 0) {	/* returned */
+				*ret = (int64_t)regs.rax;
+				break;
+			}
+			r = -EFAULT;	/* the function itself faulted */
+			break;
+		}
+		/* Some other signal: the process's own, delivered (its
+		 * handler runs on top of the call). */
+		if (ptrace(PTRACE_CONT, tid, 0, (void *)(long)WSTOPSIG(st)) < 0) {
+			r = -errno;
+			goto restore;
+		}
+	}
+restore:
+	if (ptrace(PTRACE_SETREGS, tid, 0, saved) < 0 && !r)
+		r = -errno;
+	return r;
+}
+
+/* The threads of @pid, main thread first; how many in @ret (<= max). */
+static unsigned list_threads(pid_t pid, pid_t *ret, unsigned max)
+{
+	char path[64];
+	struct dirent *de;
+	unsigned n = 0;
+	DIR *d;
+
+	ret[n++] = pid;
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	d = opendir(path);
+	if (!d)
+		return n;
+	while (n < max && (de = readdir(d))) {
+		pid_t t = (pid_t)atoi(de->d_name);
+
+		if (t > 0 && t != pid)
+			ret[n++] = t;
+	}
+	closedir(d);
+	return n;
+}
+
+static void sleep_ms(unsigned ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+int inject__call(pid_t pid, inject_check_fn check, void *ctx, uint64_t fn,
+		 const uint64_t *args, unsigned nargs, const void *data,
+		 size_t dlen, unsigned patience_ms, int64_t *ret)
+{
+	struct user_regs_struct saved;
+	pid_t tids[8];
+	unsigned nt, ti, waited = 0, pause_ms = 2;
+	int64_t out = 0;
+	int r = -ESRCH;
+
+	if (nargs > 6)
+		return -EINVAL;
+	nt = list_threads(pid, tids, 8);
+	/* Round-robin over a few threads until one stops somewhere safe. */
+	for (ti = 0;; ti = (ti + 1) % nt) {
+		pid_t tid = tids[ti];
+
+		if (ptrace(PTRACE_SEIZE, tid, 0, 0) < 0) {
+			r = -errno;
+			if (r == -ESRCH && ti + 1 < nt)
+				continue;	/* a thread that ended */
+			return r;
+		}
+		r = interrupt(tid);
+		if (r == 0 && ptrace(PTRACE_GETREGS, tid, 0, &saved) < 0)
+			r = -errno;
+		if (r == 0 && check)
+			r = check(ctx, tid, &saved);
+		if (r == 0) {
+			r = run_call(pid, tid, &saved, fn, args, nargs, data,
+				     dlen, &out);
+			if (r == -ESRCH)
+				return r;
+			(void)ptrace(PTRACE_DETACH, tid, 0, 0);
+			if (r == 0)
+				*ret = out;
+			return r;
+		}
+		(void)ptrace(PTRACE_DETACH, tid, 0, 0);
+		if (r != -EAGAIN || waited >= patience_ms)
+			return r;
+		/* Stopped inside the allocator or the loader: let it go on
+		 * and look again a little later. */
+		sleep_ms(pause_ms);
+		waited += pause_ms;
+	}
+}
