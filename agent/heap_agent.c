@@ -670,15 +670,24 @@ static void child_after_fork(void)
 #define FIRST_SLOTS 1024	/* 16 KiB; doubles as needed */
 
 EXPORT long profd_heap_on(unsigned long sample_bytes, unsigned long epoch,
-			  unsigned long live)
+			  unsigned long live, const char *allocator)
 {
 	static bool atfork;
 	struct walk w = { false, 0 };
+	void *lib;
 	size_t i;
 
+	/*
+	 * The allocator's own definitions. Not dlsym(RTLD_DEFAULT): in a
+	 * non-PIE executable that takes free's address, "free" is a PLT
+	 * entry of the executable (its canonical address), which jumps
+	 * through the very GOT entry redirected here.
+	 */
+	lib = dlopen(allocator, RTLD_NOW | RTLD_NOLOAD);
+	if (!lib)
+		return -ENOENT;
 	for (i = 0; i < NHOOKS; i++) {
-		if (!*hooks[i].real)
-			*hooks[i].real = dlsym(RTLD_DEFAULT, hooks[i].name);
+		*hooks[i].real = dlsym(lib, hooks[i].name);
 		if (!*hooks[i].real)
 			return -ENOENT;
 	}

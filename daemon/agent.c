@@ -336,6 +336,8 @@ int agent__load(struct symbolizer *sym, pid_t pid, const char *lib,
 			goto out;
 	}
 	add_unsafe(&a, a.lo, a.hi);
+	/* By its file name: the soname, which the loader matches. */
+	snprintf(a.allocator, sizeof(a.allocator), "%s", base_name(allocator));
 	*ret = a;
 	r = 0;
 out:
@@ -372,7 +374,7 @@ static int reopen(const struct agent *a, struct symbolizer *sym,
 int agent__on(struct agent *a, struct symbolizer *sym, uint64_t sample_bytes,
 	      uint32_t epoch, uint64_t max_live)
 {
-	uint64_t args[3] = { sample_bytes, epoch, max_live };
+	uint64_t args[4] = { sample_bytes, epoch, max_live, INJECT_DATA };
 	struct proc *pr;
 	int64_t v = 0;
 	int r;
@@ -380,7 +382,8 @@ int agent__on(struct agent *a, struct symbolizer *sym, uint64_t sample_bytes,
 	r = reopen(a, sym, &pr);
 	if (r < 0)
 		return r;
-	r = call(a, pr, a->on_addr, args, 3, NULL, 0, &v);
+	r = call(a, pr, a->on_addr, args, 4, a->allocator,
+		 strlen(a->allocator) + 1, &v);
 	proc__free(pr);
 	if (r < 0)
 		return r;

@@ -34,6 +34,7 @@ struct agent {
 	} unsafe[AGENT_MAX_UNSAFE];	/* no calls from a thread in there */
 	unsigned nunsafe;
 	long slots;			/* GOT entries redirected (last on) */
+	char allocator[256];		/* the library malloc comes from */
 };
 
 /*

@@ -16,12 +16,13 @@
 
 /*
  * long profd_heap_on(unsigned long sample_bytes, unsigned long epoch,
- *		      unsigned long max_live)
+ *		      unsigned long max_live, const char *allocator)
  *	Start sampling (mean interval @sample_bytes, <= 1: every block) with
  *	at most @max_live sampled blocks tracked, forgetting any earlier
  *	period's blocks, and point the GOT entries of every loaded module for
- *	the malloc family at the agent. Returns how many entries point at it
- *	(>= 1), or -errno.
+ *	the malloc family at the agent, which calls on to the functions of
+ *	library @allocator (a name dlopen(RTLD_NOLOAD) finds, its soname).
+ *	Returns how many entries point at it (>= 1), or -errno.
  * long profd_heap_off(void)
  *	Stop, and restore the GOT entries. Returns how many were restored.
  */

@@ -70,8 +70,15 @@ def finish_alloc(p):
     return float(m.group(1))
 
 
+# How each profd mode starts tracking (the query after pid=).
+QUERY = {"profd-default": "", "profd-exact": "&sample_bytes=1",
+         "profd-default-nosession": "", "profd-exact-nosession": "&sample_bytes=1",
+         "profd-inproc": "&mode=inproc", "profd-inproc-exact": "&mode=inproc&sample_bytes=1"}
+
+
 def case(mode, binary, socks, out):
     n = {"none": 5_000_000, "profd-default": 1_000_000,
+         "profd-inproc": 5_000_000, "profd-inproc-exact": 1_000_000,
          "profd-exact": 1_000_000, "profd-default-nosession": 1_000_000,
          "profd-exact-nosession": 1_000_000, "bpftrace": 200_000,
          "heaptrack": 2_000_000}[mode]
@@ -82,11 +89,8 @@ def case(mode, binary, socks, out):
     else:
         p = start_alloc(binary, n)
     try:
-        if mode.startswith("profd-default"):
-            st, body = req(sock, "POST", f"/v1/heap/start?pid={p.pid}")
-            assert st == 200, body
-        elif mode.startswith("profd-exact"):
-            st, body = req(sock, "POST", f"/v1/heap/start?pid={p.pid}&sample_bytes=1")
+        if mode in QUERY:
+            st, body = req(sock, "POST", f"/v1/heap/start?pid={p.pid}{QUERY[mode]}")
             assert st == 200, body
         elif mode == "bpftrace":
             bt = subprocess.Popen(["bpftrace", os.path.join(HERE, "memleak.bt"), str(p.pid)],
@@ -133,8 +137,7 @@ def perl_case(mode, sock):
     time.sleep(0.3)
     try:
         if mode != "none":
-            q = "" if mode == "profd-default" else "&sample_bytes=1"
-            st, body = req(sock, "POST", f"/v1/heap/start?pid={p.pid}{q}")
+            st, body = req(sock, "POST", f"/v1/heap/start?pid={p.pid}{QUERY[mode]}")
             assert st == 200, body
         t0 = time.monotonic()
         p.stdin.write("go\n")
@@ -243,8 +246,7 @@ def prog_case(prog, mode, sock, pauser):
             _, st = os.waitpid(p.pid, os.WUNTRACED)
             assert os.WIFSTOPPED(st), (name, st)
             if mode != "none":
-                q = "" if mode == "profd-default" else "&sample_bytes=1"
-                code, body = req(sock, "POST", f"/v1/heap/start?pid={p.pid}{q}")
+                code, body = req(sock, "POST", f"/v1/heap/start?pid={p.pid}{QUERY[mode]}")
                 assert code == 200, body
             t0 = time.monotonic()
             os.kill(p.pid, signal.SIGCONT)
@@ -331,7 +333,7 @@ def main():
                 break
             time.sleep(0.05)
         modes = ["none", "profd-default", "profd-exact", "profd-default-nosession",
-                 "profd-exact-nosession", "bpftrace", "heaptrack"]
+                 "profd-exact-nosession", "profd-inproc", "profd-inproc-exact", "bpftrace", "heaptrack"]
         res = {m: [] for m in modes}
         for r in range(rounds):
             for m in modes:
@@ -349,7 +351,7 @@ def main():
                 "-" if m == "none" else "%.0f ns" % add,
                 "-" if m == "none" else "%.2f×" % vs))
 
-        pm = ["none", "profd-default", "profd-exact"]
+        pm = ["none", "profd-default", "profd-exact", "profd-inproc"]
         pres = {m: [] for m in pm}
         for r in range(rounds):
             for m in pm:
@@ -380,25 +382,30 @@ def main():
                   "slowdowns are ratios of medians from this run. Allocator calls are "
                   "counted in one untracked run (count.so), per second of untracked time." % rounds, "",
                   "| program | workload | untracked s | default s | slowdown | exact s | slowdown exact "
-                  "| allocs/s | frees/s | added µs per call (default) | < 2× |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|"]
+                  "| inproc s | slowdown inproc "
+                  "| allocs/s | frees/s | added µs per call (default) | < 2× (uprobe, inproc) |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for name, what, med, allr, reps in rows:
             a, fr = calls[name]
             n = (a + fr) * reps
             sd = med["profd-default"] / med["none"]
-            lines.append("| %s | %s | %.2f | %.2f | %.2f× | %.2f | %.2f× | %s | %s | %s | %s |" % (
+            si = med["profd-inproc"] / med["none"]
+            lines.append("| %s | %s | %.2f | %.2f | %.2f× | %.2f | %.2f× | %.2f | %.2f× | %s | %s | %s | %s, %s |" % (
                 name, what, med["none"], med["profd-default"], sd, med["profd-exact"],
-                med["profd-exact"] / med["none"], "{:,.0f}".format(a * reps / med["none"]),
+                med["profd-exact"] / med["none"], med["profd-inproc"], si,
+                "{:,.0f}".format(a * reps / med["none"]),
                 "{:,.0f}".format(fr * reps / med["none"]),
                 "%.2f" % ((med["profd-default"] - med["none"]) * 1e6 / n) if n >= 100_000 else "-",
-                "yes" if sd < 2 else "**no**"))
-        lines += ["", "| program | untracked, all runs | default, all runs | exact, all runs | allocs, frees per run |",
-                  "|---|---|---|---|---|"]
+                "yes" if sd < 2 else "**no**", "yes" if si < 2 else "**no**"))
+        lines += ["", "| program | untracked, all runs | default, all runs | exact, all runs | inproc, all runs "
+                  "| allocs, frees per run |",
+                  "|---|---|---|---|---|---|"]
         for name, what, med, allr, reps in rows:
-            lines.append("| %s | %s | %s | %s | %d, %d |" % (
+            lines.append("| %s | %s | %s | %s | %s | %d, %d |" % (
                 name, " ".join("%.2f" % x for x in allr["none"]),
                 " ".join("%.2f" % x for x in allr["profd-default"]),
-                " ".join("%.2f" % x for x in allr["profd-exact"]), calls[name][0], calls[name][1]))
+                " ".join("%.2f" % x for x in allr["profd-exact"]),
+                " ".join("%.2f" % x for x in allr["profd-inproc"]), calls[name][0], calls[name][1]))
 
         # Memory: fill the live table (default 262144 entries) and pull.
         rss0 = rss_kb(d.pid)

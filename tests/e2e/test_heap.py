@@ -1100,6 +1100,17 @@ class HeapInproc(HeapTest):
         self.check_truth(prof, TRUTH_THREADS)
         self.check_absent(prof, ["grow_more", "keep_a", "keep_b"])
 
+    def test_nopie_canonical_plt(self):
+        """heapwl-nopie: a non-PIE executable that takes free's address, so "free" is its own
+        PLT entry: the agent must still call glibc's free (not loop back into itself); exact."""
+        with CmdWorkload("heapwl", exe=os.path.join(cpu.E2E, "heapwl-nopie")) as w:
+            heap_start(self, self.daemon, w.pid, sample_bytes=1)
+            w.cmd("basic", timeout=10)
+            w.cmd("free_pre", timeout=10)
+            prof = heap_fetch(self, self.daemon, w.pid, "heap-inproc-nopie")
+        self.check_heap_profile(prof, w.pid, 1)
+        self.check_truth(prof, dict(TRUTH_BASIC, **TRUTH_FREE_PRE))
+
     def test_static_binary_refused(self):
         """A static binary has no GOT to redirect: a clear 400, nothing tracked."""
         src = os.path.join(cpu.SRC, "workloads", "sysloop.c")

@@ -52,12 +52,18 @@ NOINLINE void pre_alloc(void)
 		pre[i] = malloc(PRE_SIZE);
 }
 
+/* free's address taken: in the non-PIE build (heapwl-nopie), "free" is
+ * then the executable's own PLT entry for every module (its canonical
+ * address), a trap for whoever redirects the GOT. */
+static void (*volatile free_fn)(void *);
+
 /* frees the pre-tracking blocks but one, which is realloc()ed to 5000
  * bytes in pre_grow: a block profd never saw moves into a new one. */
 NOINLINE void free_pre(void)
 {
+	free_fn = free;	/* in code: an absolute address in non-PIE */
 	for (int i = 1; i < PRE_N; i++)
-		free(pre[i]);
+		free_fn(pre[i]);
 }
 
 NOINLINE void pre_grow(void)
