@@ -56,9 +56,11 @@ static void usage(FILE *f)
 		"Commands:\n"
 		"  cpu  --pid P [--seconds N] [--hz N] [--kernel] [--fp] [-o FILE]\n"
 		"                      CPU profile of process P for N seconds (default %d)\n"
-		"  heap --pid P [--seconds S] [--sample-bytes N] [--fp] [-o FILE]\n"
-		"                      heap profile snapshot of process P\n"
-		"  heap start --pid P [--sample-bytes N] [--fp]\n"
+		"  heap --pid P [--seconds S] [--sample-bytes N] [--fp] [--inproc] [-o FILE]\n"
+		"                      heap profile snapshot of process P; --inproc samples\n"
+		"                      inside the process (profd loads its agent there):\n"
+		"                      for programs that call malloc millions of times a second\n"
+		"  heap start --pid P [--sample-bytes N] [--fp] [--inproc]\n"
 		"  heap stop --pid P   start or stop heap tracking of process P\n"
 		"  status              daemon status (JSON)\n"
 		"  top FILE [--sample-index NAME|N]\n"
@@ -149,6 +151,7 @@ enum {
 	A_OUT		= 1 << 5,
 	A_SAMPLE_INDEX	= 1 << 6,
 	A_FP		= 1 << 7,
+	A_INPROC	= 1 << 8,
 };
 
 enum {
@@ -159,6 +162,7 @@ enum {
 	OPT_HZ,
 	OPT_KERNEL,
 	OPT_FP,
+	OPT_INPROC,
 	OPT_SAMPLE_BYTES,
 	OPT_SAMPLE_INDEX,
 };
@@ -171,6 +175,7 @@ struct args {
 	const char *hz;
 	bool kernel;
 	bool fp;			/* frame pointers only */
+	bool inproc;			/* heap: mode=inproc */
 	const char *out;
 	const char *sample_index;
 	const char *pos[1];
@@ -193,6 +198,7 @@ static int args__parse(int argc, char **argv, const char *cmd,
 		{ "hz",		  required_argument, NULL, OPT_HZ },
 		{ "kernel",	  no_argument,	     NULL, OPT_KERNEL },
 		{ "fp",		  no_argument,	     NULL, OPT_FP },
+		{ "inproc",	  no_argument,	     NULL, OPT_INPROC },
 		{ "sample-bytes", required_argument, NULL, OPT_SAMPLE_BYTES },
 		{ "output",	  required_argument, NULL, 'o' },
 		{ "sample-index", required_argument, NULL, OPT_SAMPLE_INDEX },
@@ -208,6 +214,7 @@ static int args__parse(int argc, char **argv, const char *cmd,
 		{ OPT_HZ, A_HZ },
 		{ OPT_KERNEL, A_KERNEL },
 		{ OPT_FP, A_FP },
+		{ OPT_INPROC, A_INPROC },
 		{ OPT_SAMPLE_BYTES, A_SAMPLE_BYTES },
 		{ 'o', A_OUT },
 		{ OPT_SAMPLE_INDEX, A_SAMPLE_INDEX },
@@ -274,6 +281,9 @@ static int args__parse(int argc, char **argv, const char *cmd,
 			break;
 		case OPT_FP:
 			a->fp = true;
+			break;
+		case OPT_INPROC:
+			a->inproc = true;
 			break;
 		case OPT_SAMPLE_BYTES:
 			if (parse_positive(optarg, UINT64_MAX, &a->sample_bytes) < 0) {
@@ -872,10 +882,12 @@ static int do_heap_snapshot(int argc, char **argv)
 	int r;
 
 	r = args__parse(argc, argv, "heap", A_PID | A_SECONDS | A_SAMPLE_BYTES |
-			A_FP | A_OUT, 0, &a);
+			A_FP | A_INPROC | A_OUT, 0, &a);
 	if (r)
 		return r < 0 ? EXIT_USAGE : EXIT_OK;
 	r = snprintf(path, sizeof(path), "/debug/pprof/heap?pid=%llu", a.pid);
+	if (a.inproc)
+		r += snprintf(path + r, sizeof(path) - r, "&mode=inproc");
 	if (a.seconds || a.seconds_zero)
 		r += snprintf(path + r, sizeof(path) - r, "&seconds=%llu", a.seconds);
 	if (a.sample_bytes)
@@ -900,6 +912,8 @@ static int heap__control(int argc, char **argv, const char *what,
 	if (r)
 		return r < 0 ? EXIT_USAGE : EXIT_OK;
 	r = snprintf(path, sizeof(path), "/v1/heap/%s?pid=%llu", what, a.pid);
+	if (a.inproc)
+		r += snprintf(path + r, sizeof(path) - r, "&mode=inproc");
 	if (a.sample_bytes)
 		r += snprintf(path + r, sizeof(path) - r, "&sample_bytes=%llu",
 			      a.sample_bytes);
@@ -921,7 +935,8 @@ static int heap__control(int argc, char **argv, const char *what,
 
 static int do_heap_start(int argc, char **argv)
 {
-	return heap__control(argc, argv, "start", A_PID | A_SAMPLE_BYTES | A_FP);
+	return heap__control(argc, argv, "start",
+			     A_PID | A_SAMPLE_BYTES | A_FP | A_INPROC);
 }
 
 static int do_heap_stop(int argc, char **argv)

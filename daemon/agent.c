@@ -145,13 +145,19 @@ static int call(const struct agent *a, struct proc *pr, uint64_t fn,
 	return r;
 }
 
-static bool same_mount_ns(pid_t pid)
+/*
+ * Does @path, as process @pid sees it (through its root), name the file
+ * profd sees? Under systemd profd has a mount namespace of its own
+ * (PrivateTmp, ProtectSystem), but /usr is the same files; a container's
+ * root is not.
+ */
+static bool same_file(pid_t pid, const char *path)
 {
-	char path[64];
+	char there[PATH_MAX + 64];
 	struct stat a, b;
 
-	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", pid);
-	if (stat("/proc/self/ns/mnt", &a) < 0 || stat(path, &b) < 0)
+	snprintf(there, sizeof(there), "/proc/%d/root%s", pid, path);
+	if (stat(path, &a) < 0 || stat(there, &b) < 0)
 		return false;
 	return a.st_ino == b.st_ino && a.st_dev == b.st_dev;
 }
@@ -255,10 +261,10 @@ int agent__load(struct symbolizer *sym, pid_t pid, const char *lib,
 	if (r < 0)
 		return r;
 	a.start_time = ids.start_time;
-	if (!same_mount_ns(pid)) {
-		snprintf(err, errlen, "process %d is in another mount namespace "
-			 "(a container): in-process mode cannot load its agent "
-			 "there yet; use mode=uprobe", pid);
+	if (!same_file(pid, real)) {
+		snprintf(err, errlen, "process %d does not see profd's agent at "
+			 "%s (a container?): in-process mode cannot load it there "
+			 "yet; use mode=uprobe", pid, real);
 		return -EXDEV;
 	}
 	if (seccomp_mode(pid)) {

@@ -41,7 +41,7 @@ struct agent {
  * agent__load() - make sure @pid has the agent at @lib loaded, and find
  * its entry points. @allocator: the library (path as mapped) that
  * provides malloc. On failure, a sentence for the user in @err.
- * -EXDEV: other mount namespace; -EPERM: seccomp or not traceable;
+ * -EXDEV: the process does not see @lib (a container); -EPERM: seccomp or not traceable;
  * -ENOTSUP: no glibc, or malloc in the executable; -ESRCH; -ENOEXEC:
  * dlopen failed; -EAGAIN: never stopped at a safe point; -errno.
  */

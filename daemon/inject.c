@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <elf.h>
 #include <sys/ptrace.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -15,6 +16,7 @@
 #include "inject.h"
 
 #define RED_ZONE 128	/* below sp, the leaf function's own (SysV ABI) */
+#define XSTATE_MAX 16384	/* x87/SSE/AVX/AVX-512 state, with room */
 
 /* Wait for @tid's next stop. 0 with *ret_status, or -ESRCH when it died. */
 static int wait_stop(pid_t tid, int *ret_status)
@@ -177,18 +179,39 @@ static void sleep_ms(unsigned ms)
 		;
 }
 
-int inject__call(pid_t pid, inject_check_fn check, void *ctx, uint64_t fn,
-		 const uint64_t *args, unsigned nargs, const void *data,
-		 size_t dlen, unsigned patience_ms, int64_t *ret)
+/*
+ * The called function clobbers vector registers the interrupted code may
+ * be using (memcpy, malloc itself): save the whole extended state, not
+ * just the general registers, and put it back after.
+ */
+static int xstate(pid_t tid, void *buf, size_t *len, bool set)
+{
+	struct iovec iov = { buf, set ? *len : XSTATE_MAX };
+
+	if (ptrace(set ? PTRACE_SETREGSET : PTRACE_GETREGSET, tid,
+		   (void *)NT_X86_XSTATE, &iov) == 0) {
+		*len = iov.iov_len;
+		return 0;
+	}
+	/* No XSAVE: the legacy x87/SSE area. */
+	if (ptrace(set ? PTRACE_SETFPREGS : PTRACE_GETFPREGS, tid, 0, buf) < 0)
+		return -errno;
+	*len = sizeof(struct user_fpregs_struct);
+	return 0;
+}
+
+static int call_on_a_thread(pid_t pid, inject_check_fn check, void *ctx,
+			    uint64_t fn, const uint64_t *args, unsigned nargs,
+			    const void *data, size_t dlen, unsigned patience_ms,
+			    uint8_t *xbuf, int64_t *ret)
 {
 	struct user_regs_struct saved;
+	size_t xlen = 0;
 	pid_t tids[8];
 	unsigned nt, ti, waited = 0, pause_ms = 2;
 	int64_t out = 0;
-	int r = -ESRCH;
+	int r;
 
-	if (nargs > 6)
-		return -EINVAL;
 	nt = list_threads(pid, tids, 8);
 	/* Round-robin over a few threads until one stops somewhere safe. */
 	for (ti = 0;; ti = (ti + 1) % nt) {
@@ -205,11 +228,15 @@ int inject__call(pid_t pid, inject_check_fn check, void *ctx, uint64_t fn,
 			r = -errno;
 		if (r == 0 && check)
 			r = check(ctx, tid, &saved);
+		if (r == 0)
+			r = xstate(tid, xbuf, &xlen, false);
 		if (r == 0) {
 			r = run_call(pid, tid, &saved, fn, args, nargs, data,
 				     dlen, &out);
 			if (r == -ESRCH)
 				return r;
+			if (xstate(tid, xbuf, &xlen, true) < 0 && r == 0)
+				r = -EIO;
 			(void)ptrace(PTRACE_DETACH, tid, 0, 0);
 			if (r == 0)
 				*ret = out;
@@ -223,4 +250,22 @@ int inject__call(pid_t pid, inject_check_fn check, void *ctx, uint64_t fn,
 		sleep_ms(pause_ms);
 		waited += pause_ms;
 	}
+}
+
+int inject__call(pid_t pid, inject_check_fn check, void *ctx, uint64_t fn,
+		 const uint64_t *args, unsigned nargs, const void *data,
+		 size_t dlen, unsigned patience_ms, int64_t *ret)
+{
+	uint8_t *xbuf;
+	int r;
+
+	if (nargs > 6)
+		return -EINVAL;
+	xbuf = aligned_alloc(64, XSTATE_MAX);
+	if (!xbuf)
+		return -ENOMEM;
+	r = call_on_a_thread(pid, check, ctx, fn, args, nargs, data, dlen,
+			     patience_ms, xbuf, ret);
+	free(xbuf);
+	return r;
 }

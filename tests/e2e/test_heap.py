@@ -1111,6 +1111,30 @@ class HeapInproc(HeapTest):
         self.check_heap_profile(prof, w.pid, 1)
         self.check_truth(prof, dict(TRUTH_BASIC, **TRUTH_FREE_PRE))
 
+    def test_start_stop_during_allocation_storm(self):
+        """heapwl "storm": 4 threads (main too) in malloc/calloc/realloc/free nonstop for 3 s
+        while in-process tracking starts and stops 5 times: profd must catch a thread
+        outside the allocator each time, the process must survive and finish, and a
+        later exact period is right."""
+        with CmdWorkload(seconds=90) as w:
+            w.send("storm")
+            time.sleep(0.2)
+            t0 = time.monotonic()
+            for i in range(5):
+                r = heap_start(self, self.daemon, w.pid)
+                self.assertIn("in-process", r.text())
+                time.sleep(0.1)
+                heap_stop(self, self.daemon, w.pid)
+            sys.stderr.write("[5 start/stop cycles in %.2f s] " % (time.monotonic() - t0))
+            w.expect("done storm", 30)
+            self.assertTrue(w.alive(), "heapwl died during the storm")
+            heap_start(self, self.daemon, w.pid, sample_bytes=1)
+            w.cmd("threads")
+            prof = heap_fetch(self, self.daemon, w.pid, "heap-inproc-storm")
+        self.check_heap_profile(prof, w.pid, 1)
+        self.check_truth(prof, TRUTH_THREADS)
+        self.check_absent(prof, ["storm_work"])
+
     def test_static_binary_refused(self):
         """A static binary has no GOT to redirect: a clear 400, nothing tracked."""
         src = os.path.join(cpu.SRC, "workloads", "sysloop.c")

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include "common.h"
 
@@ -299,6 +300,62 @@ NOINLINE void many_stacks(void)
 		st_walk(i, STACKS_BITS);
 }
 
+/* ---- "storm": four threads (main too) calling malloc, calloc, realloc
+ * and free as fast as they can for STORM_S seconds: tracking is started
+ * and stopped meanwhile, with threads inside the allocator ---- */
+#define STORM_S 3
+#define STORM_THREADS 3
+
+NOINLINE void storm_work(void)
+{
+	time_t end = time(NULL) + STORM_S;
+	void *slot[64] = { 0 }, *volatile tmp;
+	unsigned i = 0;
+
+	while (time(NULL) < end) {
+		for (int k = 0; k < 4096; k++, i++) {
+			unsigned j = (i * 2654435761u) >> 26;
+
+			switch (i & 3) {
+			case 0:
+				free(slot[j]);
+				slot[j] = malloc(16 + (i & 1023));
+				break;
+			case 1:
+				slot[j] = realloc(slot[j], 32 + (i & 2047));
+				break;
+			case 2:
+				free(slot[j]);
+				slot[j] = calloc(4, 8 + (i & 255));
+				break;
+			default:
+				tmp = malloc(64);
+				free(tmp);
+			}
+		}
+	}
+	for (unsigned j = 0; j < 64; j++)
+		free(slot[j]);
+}
+
+static void *storm_thread(void *arg)
+{
+	(void)arg;
+	storm_work();
+	return NULL;
+}
+
+NOINLINE void storm(void)
+{
+	pthread_t t[STORM_THREADS];
+
+	for (int k = 0; k < STORM_THREADS; k++)
+		pthread_create(&t[k], NULL, storm_thread, NULL);
+	storm_work();
+	for (int k = 0; k < STORM_THREADS; k++)
+		pthread_join(t[k], NULL);
+}
+
 /* "sizes": prints the truth of "big" (count and bytes), computed here. */
 static void sizes(void)
 {
@@ -337,6 +394,8 @@ int main(int argc, char **argv)
 			many_stacks();
 		else if (!strcmp(line, "leak"))
 			leak_small();
+		else if (!strcmp(line, "storm"))
+			storm();
 		else if (!strcmp(line, "sizes"))
 			sizes();
 		else if (!strcmp(line, "exit")) {
