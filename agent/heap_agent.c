@@ -522,14 +522,18 @@ static const struct hook *hook_by_wrapper(uint64_t v)
 	return NULL;
 }
 
-/* Write a GOT entry, which may sit in the read-only RELRO range. */
+/*
+ * Write a GOT entry, which may sit in the RELRO range the loader made
+ * read-only — whole pages only: it rounds both ends down, so a last
+ * partial page (shared with .data) stays writable and must stay so.
+ */
 static void set_slot(uint64_t *slot, uint64_t v, uint64_t relro_lo,
 		     uint64_t relro_hi)
 {
 	uint64_t a = (uint64_t)(uintptr_t)slot;
-	long pg = sysconf(_SC_PAGESIZE);
-	void *page = (void *)(uintptr_t)(a & ~((uint64_t)pg - 1));
-	bool ro = a >= relro_lo && a < relro_hi;
+	uint64_t pg = (uint64_t)sysconf(_SC_PAGESIZE);
+	void *page = (void *)(uintptr_t)(a & ~(pg - 1));
+	bool ro = a >= (relro_lo & ~(pg - 1)) && a < (relro_hi & ~(pg - 1));
 
 	if (ro && mprotect(page, (size_t)pg, PROT_READ | PROT_WRITE) < 0)
 		return;
@@ -660,11 +664,16 @@ static int module(struct dl_phdr_info *info, size_t size, void *data)
 	return 0;
 }
 
-/* A forked child is not tracked (its pid is not profd's): it runs the
- * wrappers, but samples nothing. */
+/*
+ * A forked child is not tracked (its pid is not profd's): it runs the
+ * wrappers, but samples nothing and forgets the parent's blocks — whose
+ * lock another thread of the parent may have held at the fork.
+ */
 static void child_after_fork(void)
 {
 	__atomic_store_n(&enabled, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&nlive, 0, __ATOMIC_RELAXED);
+	set_lock = 0;
 }
 
 #define FIRST_SLOTS 1024	/* 16 KiB; doubles as needed */

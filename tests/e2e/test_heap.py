@@ -1135,6 +1135,40 @@ class HeapInproc(HeapTest):
         self.check_truth(prof, TRUTH_THREADS)
         self.check_absent(prof, ["storm_work"])
 
+    def test_fork_while_tracked(self):
+        """A tracked process forks a child that allocates: the child inherits the agent's
+        redirection but samples nothing and exits cleanly; the parent's profile stays exact."""
+        with CmdWorkload() as w:
+            heap_start(self, self.daemon, w.pid, sample_bytes=1)
+            w.cmd("fork", timeout=20)
+            w.cmd("basic")
+            prof = heap_fetch(self, self.daemon, w.pid, "heap-inproc-fork")
+        self.check_heap_profile(prof, w.pid, 1)
+        self.check_truth(prof, TRUTH_BASIC)
+        self.check_absent(prof, ["fork_child"])
+
+    def test_profctl_inproc_pull(self):
+        """profctl heap --inproc --seconds 3 on an untracked pid: starts in-process tracking
+        (status mode "inproc"), waits, and gets the exact heap of what ran meanwhile."""
+        out = os.path.join(cpu.ART, "profctl-heap-inproc.pb.gz")
+        with CmdWorkload() as w:
+            p = subprocess.Popen([cpu.PROFCTL, "--socket", self.daemon.sock, "heap", "--pid", str(w.pid),
+                                  "--inproc", "--sample-bytes", "1", "--seconds", "3", "-o", out],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            deadline = time.monotonic() + 2.5
+            while self.proc_status(w.pid) is None and time.monotonic() < deadline:
+                time.sleep(0.05)
+            ps = self.proc_status(w.pid)
+            self.assertTrue(ps and ps.get("mode") == "inproc", "status: %r" % ps)
+            w.cmd("basic")
+            stdout, stderr = p.communicate(timeout=30)
+            self.assertEqual(p.returncode, 0, "profctl: %s %s" % (stdout, stderr))
+        prof = Prof(out, pid=w.pid)
+        self.check_heap_profile(prof, w.pid, 1)
+        self.check_truth(prof, TRUTH_BASIC)
+        self.assertIn("keep_b", stdout, stdout)
+        self.assertTrue(any("sampled in the process" in c for c in prof.raw.comments), prof.raw.comments)
+
     def test_static_binary_refused(self):
         """A static binary has no GOT to redirect: a clear 400, nothing tracked."""
         src = os.path.join(cpu.SRC, "workloads", "sysloop.c")

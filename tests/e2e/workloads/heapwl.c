@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include "common.h"
 
@@ -356,6 +357,33 @@ NOINLINE void storm(void)
 		pthread_join(t[k], NULL);
 }
 
+/* ---- "fork": a child that allocates (fork_child: 1000 x 100, freed)
+ * and exits; the parent waits and fails unless the child exited 0 ---- */
+NOINLINE void fork_child(void)
+{
+	for (int i = 0; i < 1000; i++) {
+		void *volatile p = malloc(100);
+
+		free(p);
+	}
+}
+
+static void fork_cmd(void)
+{
+	int st;
+	pid_t c = fork();
+
+	if (c == 0) {
+		fork_child();
+		_exit(0);
+	}
+	if (c < 0 || waitpid(c, &st, 0) != c || !WIFEXITED(st) ||
+	    WEXITSTATUS(st)) {
+		fprintf(stderr, "heapwl: fork child failed\n");
+		exit(5);
+	}
+}
+
 /* "sizes": prints the truth of "big" (count and bytes), computed here. */
 static void sizes(void)
 {
@@ -396,6 +424,8 @@ int main(int argc, char **argv)
 			leak_small();
 		else if (!strcmp(line, "storm"))
 			storm();
+		else if (!strcmp(line, "fork"))
+			fork_cmd();
 		else if (!strcmp(line, "sizes"))
 			sizes();
 		else if (!strcmp(line, "exit")) {
