@@ -57,13 +57,23 @@ static int open_in(pid_t pid, const char *path)
 	return open(full, O_RDONLY | O_CLOEXEC);
 }
 
+/* [lo, hi) is unsafe; an end not mapped (0) adds nothing. */
 static void add_unsafe(struct agent *a, uint64_t lo, uint64_t hi)
 {
-	if (lo < hi && a->nunsafe < AGENT_MAX_UNSAFE) {
+	if (lo && hi > lo && a->nunsafe < AGENT_MAX_UNSAFE) {
 		a->unsafe[a->nunsafe].lo = lo;
 		a->unsafe[a->nunsafe].hi = hi;
 		a->nunsafe++;
 	}
+}
+
+/* File offsets [lo, hi) of mapped @path are unsafe. */
+static void add_unsafe_offs(struct agent *a, struct proc *pr, const char *path,
+			    uint64_t lo, uint64_t hi)
+{
+	uint64_t end = proc__file_addr(pr, path, hi - 1);
+
+	add_unsafe(a, proc__file_addr(pr, path, lo), end ? end + 1 : 0);
 }
 
 /* Every executable mapping of @path is unsafe. */
@@ -306,11 +316,10 @@ int agent__load(struct symbolizer *sym, pid_t pid, const char *lib,
 	(void)elfsyms__find(fd, dl_names, 2, dl);
 	if (elfsyms__span(fd, malloc_names, sizeof(malloc_names) /
 				 sizeof(malloc_names[0]), &lo, &hi) == 0)
-		add_unsafe(&a, proc__file_addr(pr, libc, lo), proc__file_addr(pr, libc, hi - 1) + 1);
+		add_unsafe_offs(&a, pr, libc, lo, hi);
 	for (i = 0; i < sizeof(locked_names) / sizeof(locked_names[0]); i++)
 		if (elfsyms__span(fd, &locked_names[i], 1, &lo, &hi) == 0)
-			add_unsafe(&a, proc__file_addr(pr, libc, lo),
-				   proc__file_addr(pr, libc, hi - 1) + 1);
+			add_unsafe_offs(&a, pr, libc, lo, hi);
 	close(fd);
 	if (strcmp(allocator, libc))
 		add_unsafe_file(&a, pr, allocator);	/* jemalloc, tcmalloc... */
@@ -323,8 +332,8 @@ int agent__load(struct symbolizer *sym, pid_t pid, const char *lib,
 			r = -ENOTSUP;
 			goto out;
 		}
-		r = call(&a, pr, proc__file_addr(pr, libc, dl[0]), args, 2, real,
-			 strlen(real) + 1, &handle);
+		r = call(&a, pr, proc__file_addr(pr, libc, dl[0]), args, 2,
+			 real, strlen(real) + 1, &handle);
 		if (r < 0)
 			goto out;
 		if (!handle) {
