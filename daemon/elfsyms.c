@@ -6,6 +6,20 @@
 
 #include "elfsyms.h"
 
+/* An ELF file's handle (elf_end() it), or NULL when @fd is not ELF. */
+static Elf *open_elf(int fd)
+{
+	Elf *elf;
+
+	elf_version(EV_CURRENT);
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (elf && elf_kind(elf) != ELF_K_ELF) {
+		elf_end(elf);
+		elf = NULL;
+	}
+	return elf;
+}
+
 static bool vaddr_to_off(Elf *elf, uint64_t vaddr, uint64_t *ret)
 {
 	size_t n, i;
@@ -73,13 +87,9 @@ int elfsyms__find(int fd, const char *const *names, size_t n,
 	Elf *elf;
 	int found = 0, pass;
 
-	elf_version(EV_CURRENT);
-	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	if (!elf || elf_kind(elf) != ELF_K_ELF) {
-		if (elf)
-			elf_end(elf);
+	elf = open_elf(fd);
+	if (!elf)
 		return -ENOEXEC;
-	}
 	memset(ret_offsets, 0, n * sizeof(*ret_offsets));
 	/* Exported symbols first: they are what the dynamic linker binds. */
 	for (pass = 0; pass < 2; pass++) {
@@ -206,13 +216,9 @@ int elfsyms__span(int fd, const char *const *names, size_t n,
 	Elf *elf;
 	int pass, r = 0;
 
-	elf_version(EV_CURRENT);
-	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
-	if (!elf || elf_kind(elf) != ELF_K_ELF) {
-		if (elf)
-			elf_end(elf);
+	elf = open_elf(fd);
+	if (!elf)
 		return -ENOEXEC;
-	}
 	for (pass = 0; pass < 2; pass++) {
 		scn = NULL;
 		while ((scn = elf_nextscn(elf, scn))) {
