@@ -246,6 +246,39 @@ static int find_agent(struct agent *a, struct proc *pr, const char *lib)
 	return a->on_addr && a->off_addr ? 0 : -ENOEXEC;
 }
 
+int agent__probes(const char *lib, char *real, size_t realsize,
+		  uint64_t ret_offs[2], char *err, size_t errlen)
+{
+	static const char *const names[] = {
+		PROFD_AGENT_PROBE_ALLOC, PROFD_AGENT_PROBE_FREE,
+	};
+	char buf[PATH_MAX];
+	int fd, r;
+
+	if (!realpath(lib, buf)) {
+		r = -errno;
+		snprintf(err, errlen, "the in-process agent %s is missing: %s",
+			 lib, strerror(-r));
+		return r;
+	}
+	fd = open(buf, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		snprintf(err, errlen, "cannot open the in-process agent %s: %s",
+			 buf, strerror(-r));
+		return r;
+	}
+	r = elfsyms__find(fd, names, 2, ret_offs);
+	close(fd);
+	if (r != 2) {
+		snprintf(err, errlen, "%s is not profd's in-process agent "
+			 "(no probe points)", buf);
+		return -ENOEXEC;
+	}
+	snprintf(real, realsize, "%s", buf);
+	return 0;
+}
+
 int agent__load(struct symbolizer *sym, pid_t pid, const char *lib,
 		const char *allocator, struct agent *ret, char *err,
 		size_t errlen)

@@ -35,7 +35,16 @@ struct agent {
 	unsigned nunsafe;
 	long slots;			/* GOT entries redirected (last on) */
 	char allocator[256];		/* the library malloc comes from */
+	struct agent *next;		/* the caller's list */
 };
+
+/*
+ * agent__probes() - where profd attaches in the agent at @lib: its real
+ * path into @real, the file offsets of the alloc and free probe points
+ * into @ret_offs. 0, or -errno with a sentence in @err.
+ */
+int agent__probes(const char *lib, char *real, size_t realsize,
+		  uint64_t ret_offs[2], char *err, size_t errlen);
 
 /*
  * agent__load() - make sure @pid has the agent at @lib loaded, and find

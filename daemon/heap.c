@@ -158,7 +158,8 @@ struct heap_proc {
 	char allocator[256];
 	char cxx[256];			/* libstdc++ probed for new, or "" */
 	unsigned nfuncs;		/* distinct entry points probed */
-	struct agent *agent;		/* in-process mode, else NULL */
+	bool inproc;			/* in-process mode (HEAP_INPROC) */
+	struct agent *agent;		/* its agent, once loaded */
 	struct {
 		uint64_t lo, hi;
 	} skip[1 + 8];			/* its leading frames to drop: the
@@ -209,9 +210,16 @@ struct heap_tracker {
 	pthread_t reader;
 	bool reader_started, quit;
 	uint64_t dw_events, dw_truncated, dw_failed;
+
+	/* In-process mode: calls into processes (ptrace, up to seconds
+	 * each) are made under agent_lock, never under lock. Agents of
+	 * released processes wait in offq to be switched off, in order. */
+	pthread_mutex_t agent_lock;
+	struct agent *offq;
 };
 
 static void finals__expire(struct heap_tracker *h, pid_t pid, uint64_t now);
+static void flush_offs(struct heap_tracker *h);
 
 static uint64_t now_ns(clockid_t clk)
 {
@@ -230,6 +238,7 @@ int heap__new(const struct heap_limits *lim, struct symbolizer *sym,
 		return -ENOMEM;
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_mutex_init(&h->rb_lock, NULL);
+	pthread_mutex_init(&h->agent_lock, NULL);
 	h->lim = *lim;
 	h->sym = sym;
 	h->next_gen = 1;
@@ -540,6 +549,9 @@ static void *reader_main(void *arg)
 	while (!__atomic_load_n(&h->quit, __ATOMIC_ACQUIRE)) {
 		(void)epoll_wait(efd, &e, 1, 100);
 		drain(h);
+		/* Agents of processes heap__gc() released (idle, exited):
+		 * switched off here, not in the daemon's main loop. */
+		flush_offs(h);
 	}
 	return NULL;
 }
@@ -696,10 +708,11 @@ static void release(struct heap_tracker *h, struct heap_proc *p)
 			break;
 		}
 	}
-	/* The agent first: while it runs, its probes are still attached. */
+	/* Switched off outside the lock, by flush_offs(). Until then it may
+	 * still call its probe points: without probes, they are nops. */
 	if (p->agent) {
-		(void)agent__off(p->agent, h->sym);
-		free(p->agent);
+		p->agent->next = h->offq;
+		h->offq = p->agent;
 	}
 	for (i = 0; i < p->nlinks; i++)
 		bpf_link__destroy(p->links[i]);
@@ -963,52 +976,115 @@ static void skip_frames(struct heap_proc *p)
 	close(fd);
 }
 
-/*
- * In-process mode: load the agent, attach to its probe points, switch it
- * on. The calls into the process stop one of its threads for about a
- * millisecond each (longer when it has to be caught outside its
- * allocator), under the tracker's lock.
- */
-static int attach_agent(struct heap_tracker *h, struct heap_proc *p,
-			char *err, size_t errlen)
+/* Switch off the agents of released processes. Under agent_lock. */
+static void flush_offs_held(struct heap_tracker *h)
 {
-	char path[PATH_MAX + 64];
+	struct agent *a;
+
+	for (;;) {
+		pthread_mutex_lock(&h->lock);
+		a = h->offq;
+		if (a)
+			h->offq = a->next;
+		pthread_mutex_unlock(&h->lock);
+		if (!a)
+			break;
+		(void)agent__off(a, h->sym);	/* gone: nothing to do */
+		free(a);
+	}
+}
+
+/* Not under lock. */
+static void flush_offs(struct heap_tracker *h)
+{
+	if (!__atomic_load_n(&h->offq, __ATOMIC_ACQUIRE))
+		return;
+	pthread_mutex_lock(&h->agent_lock);
+	flush_offs_held(h);
+	pthread_mutex_unlock(&h->agent_lock);
+}
+
+/*
+ * In-process mode, under lock: the uprobes on the agent's probe points,
+ * attached by file before the agent is loaded (the kernel arms them when
+ * the process maps it).
+ */
+static int attach_agent_probes(struct heap_tracker *h, struct heap_proc *p,
+			       char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	uint64_t offs[2];
 	struct bpf_link *l;
 	int r;
 
-	p->agent = calloc(1, sizeof(*p->agent));
-	if (!p->agent)
-		return -ENOMEM;
-	r = agent__load(h->sym, p->pid, h->lim.agent_path, p->allocator,
-			p->agent, err, errlen);
-	if (r < 0) {
-		free(p->agent);
-		p->agent = NULL;
+	r = agent__probes(h->lim.agent_path, path, sizeof(path), offs, err,
+			  errlen);
+	if (r < 0)
 		return r;
-	}
-	snprintf(path, sizeof(path), "/proc/%d/root%s", p->pid, p->agent->path);
 	l = bpf_program__attach_uprobe(h->skel->progs.heap_agent_alloc, false,
-				       p->pid, path, p->agent->probe_alloc_off);
+				       p->pid, path, offs[0]);
 	if (!l)
 		return -errno;
 	p->links[p->nlinks++] = l;
 	l = bpf_program__attach_uprobe(h->skel->progs.heap_free, false, p->pid,
-				       path, p->agent->probe_free_off);
+				       path, offs[1]);
 	if (!l)
 		return -errno;
 	p->links[p->nlinks++] = l;
-	/* The agent's samples must reach unwinding with its mapping known. */
-	(void)proc__refresh(p->proc, h->sym, now_ns(CLOCK_MONOTONIC), 0);
-	skip_frames(p);
-	r = agent__on(p->agent, h->sym, p->sample_bytes,
-		      (uint32_t)p->generation, h->lim.max_live);
-	if (r < 0) {
-		snprintf(err, errlen, "switching on the in-process agent in "
-			 "process %d failed: %s", p->pid, strerror(-r));
-		return r;
-	}
 	p->nfuncs = PROFD_HEAP_FN_MAX;
 	return 0;
+}
+
+/*
+ * In-process mode, not under lock: load the agent into @pid and switch it
+ * on, for tracking period @gen. The process is stopped for about a
+ * millisecond per call (longer while its threads are inside the
+ * allocator); other tracked processes, snapshots and status go on.
+ * -ECANCELED when tracking stopped meanwhile.
+ */
+static int start_agent(struct heap_tracker *h, pid_t pid, uint64_t gen,
+		       const char *allocator, uint64_t sample_bytes,
+		       char *err, size_t errlen)
+{
+	struct agent *a = calloc(1, sizeof(*a));
+	struct heap_proc *p;
+	bool owned = false;
+	int r;
+
+	if (!a)
+		return -ENOMEM;
+	pthread_mutex_lock(&h->agent_lock);
+	flush_offs_held(h);	/* an earlier period's off goes first */
+	r = agent__load(h->sym, pid, h->lim.agent_path, allocator, a, err,
+			errlen);
+	if (r == 0) {
+		pthread_mutex_lock(&h->lock);
+		p = find(h, pid);
+		if (p && p->generation == gen) {
+			p->agent = a;	/* released from here: off queued */
+			owned = true;
+			/* Its samples must reach the unwinder with the
+			 * agent's mapping known and its frames skipped. */
+			(void)proc__refresh(p->proc, h->sym,
+					    now_ns(CLOCK_MONOTONIC), 0);
+			skip_frames(p);
+		} else {
+			r = -ECANCELED;
+		}
+		pthread_mutex_unlock(&h->lock);
+	}
+	/* @a lives on while we hold agent_lock, even if released. */
+	if (r == 0) {
+		r = agent__on(a, h->sym, sample_bytes, (uint32_t)gen,
+			      h->lim.max_live);
+		if (r < 0)
+			snprintf(err, errlen, "switching on the in-process agent "
+				 "in process %d failed: %s", pid, strerror(-r));
+	}
+	pthread_mutex_unlock(&h->agent_lock);
+	if (!owned)
+		free(a);
+	return r;
 }
 
 int heap__start(struct heap_tracker *h, pid_t pid, uint64_t sample_bytes,
@@ -1105,13 +1181,35 @@ int heap__start(struct heap_tracker *h, pid_t pid, uint64_t sample_bytes,
 		release(h, p);
 		goto out;
 	}
-	if (flags & HEAP_INPROC)
-		r = attach_agent(h, p, err, errlen);
+	p->inproc = flags & HEAP_INPROC;
+	if (p->inproc)
+		r = attach_agent_probes(h, p, err, errlen);
 	else
 		r = attach(h, p, offs);
 	if (r < 0) {
 		release(h, p);
 		goto out;
+	}
+	if (p->inproc) {
+		uint64_t gen = p->generation, sb = p->sample_bytes;
+		char alloc[sizeof(p->allocator)];
+
+		memcpy(alloc, p->allocator, sizeof(alloc));
+		pthread_mutex_unlock(&h->lock);
+		r = start_agent(h, pid, gen, alloc, sb, err, errlen);
+		pthread_mutex_lock(&h->lock);
+		p = find(h, pid);
+		if (!p || p->generation != gen) {
+			if (!err[0])
+				snprintf(err, errlen, "heap tracking of pid %d "
+					 "was stopped while it started", pid);
+			r = -ECANCELED;
+			goto out;
+		}
+		if (r < 0) {
+			release(h, p);
+			goto out;
+		}
 	}
 done:
 	snprintf(info.allocator, sizeof(info.allocator), "%s", p->allocator);
@@ -1120,12 +1218,13 @@ done:
 	info.functions = p->nfuncs;
 	info.generation = p->generation;
 	info.fp_only = !(p->flags & PROFD_HEAP_F_DWARF);
-	info.inproc = p->agent != NULL;
+	info.inproc = p->inproc;
 	info.agent_slots = p->agent ? p->agent->slots : 0;
 	p->last_pull_ns = now_ns(CLOCK_MONOTONIC);
 	r = 0;
 out:
 	pthread_mutex_unlock(&h->lock);
+	flush_offs(h);
 	if (r == 0 && ret)
 		*ret = info;
 	return r;
@@ -1143,6 +1242,7 @@ int heap__stop(struct heap_tracker *h, pid_t pid)
 		r = 0;
 	}
 	pthread_mutex_unlock(&h->lock);
+	flush_offs(h);	/* stopped means the GOT is back */
 	if (r == 0)
 		malloc_trim(0);	/* see heap__gc() */
 	return r;
@@ -1462,7 +1562,7 @@ static int snapshot_locked(struct heap_tracker *h, struct heap_proc *p,
 	snprintf(comments[nc], sizeof(comments[nc]),
 		 "allocator %s%s; tracked for %.1f s; %s %" PRIu64 " bytes",
 		 p->allocator,
-		 p->agent ? " (sampled in the process by profd's agent)" : "",
+		 p->inproc ? " (sampled in the process by profd's agent)" : "",
 		 (double)(now_ns(CLOCK_MONOTONIC) - p->started_ns) / 1e9,
 		 p->sample_bytes <= 1 ? "every allocation (sample interval" :
 					"sampled every ~",
@@ -1761,7 +1861,7 @@ size_t heap__procs_json(struct heap_tracker *h, char *buf, size_t size)
 			     PRIu64 ",\"probes\":%u,\"tracked_seconds\":%.1f,"
 			     "\"idle_seconds\":%.1f}",
 			     len > 1 ? "," : "", p->pid, p->allocator,
-			     p->agent ? "inproc" : "uprobe", p->sample_bytes,
+			     p->inproc ? "inproc" : "uprobe", p->sample_bytes,
 			     p->nlinks + (p->session_fds[0] >= 0) +
 				     (p->session_fds[1] >= 0),
 			     (double)(now - p->started_ns) / 1e9,
@@ -1795,6 +1895,9 @@ void heap__free(struct heap_tracker *h)
 	pthread_mutex_lock(&h->lock);
 	while (h->procs)
 		release(h, h->procs);
+	pthread_mutex_unlock(&h->lock);
+	flush_offs(h);	/* the GOT of in-process tracked processes back */
+	pthread_mutex_lock(&h->lock);
 	while (h->finals) {
 		struct heap_final *f = h->finals;
 
@@ -1803,6 +1906,7 @@ void heap__free(struct heap_tracker *h)
 	}
 	pthread_mutex_unlock(&h->lock);
 	heap_bpf__destroy(h->skel);
+	pthread_mutex_destroy(&h->agent_lock);
 	pthread_mutex_destroy(&h->rb_lock);
 	pthread_mutex_destroy(&h->lock);
 	free(h);

@@ -219,9 +219,7 @@ static int call_on_a_thread(pid_t pid, inject_check_fn check, void *ctx,
 
 		if (ptrace(PTRACE_SEIZE, tid, 0, 0) < 0) {
 			r = -errno;
-			if (r == -ESRCH && ti + 1 < nt)
-				continue;	/* a thread that ended */
-			return r;
+			goto next;
 		}
 		r = interrupt(tid);
 		if (r == 0 && ptrace(PTRACE_GETREGS, tid, 0, &saved) < 0)
@@ -234,7 +232,7 @@ static int call_on_a_thread(pid_t pid, inject_check_fn check, void *ctx,
 			r = run_call(pid, tid, &saved, fn, args, nargs, data,
 				     dlen, &out);
 			if (r == -ESRCH)
-				return r;
+				return r;	/* it died in the call */
 			if (xstate(tid, xbuf, &xlen, true) < 0 && r == 0)
 				r = -EIO;
 			(void)ptrace(PTRACE_DETACH, tid, 0, 0);
@@ -243,6 +241,12 @@ static int call_on_a_thread(pid_t pid, inject_check_fn check, void *ctx,
 			return r;
 		}
 		(void)ptrace(PTRACE_DETACH, tid, 0, 0);
+next:
+		/* A thread that ended while we looked: the others may do. */
+		if (r == -ESRCH && kill(pid, 0) == 0) {
+			nt = list_threads(pid, tids, 8);
+			r = -EAGAIN;
+		}
 		if (r != -EAGAIN || waited >= patience_ms)
 			return r;
 		/* Stopped inside the allocator or the loader: let it go on

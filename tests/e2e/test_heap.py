@@ -1112,7 +1112,7 @@ class HeapInproc(HeapTest):
         self.check_truth(prof, dict(TRUTH_BASIC, **TRUTH_FREE_PRE))
 
     def test_start_stop_during_allocation_storm(self):
-        """heapwl "storm": 4 threads (main too) in malloc/calloc/realloc/free nonstop for 3 s
+        """heapwl "storm": 4 threads (main too) in malloc/calloc/realloc/free nonstop for 4-5 s
         while in-process tracking starts and stops 5 times: profd must catch a thread
         outside the allocator each time, the process must survive and finish, and a
         later exact period is right."""

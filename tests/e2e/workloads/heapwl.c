@@ -304,7 +304,7 @@ NOINLINE void many_stacks(void)
 /* ---- "storm": four threads (main too) calling malloc, calloc, realloc
  * and free as fast as they can for STORM_S seconds: tracking is started
  * and stopped meanwhile, with threads inside the allocator ---- */
-#define STORM_S 3
+#define STORM_S 5
 #define STORM_THREADS 3
 
 NOINLINE void storm_work(void)
