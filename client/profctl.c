@@ -64,6 +64,8 @@ static void usage(FILE *f)
 		"  heap stop --pid P   start or stop heap tracking of process P\n"
 		"  status              daemon status (JSON)\n"
 		"  top FILE [--sample-index NAME|N]\n"
+		"                      (-o -: the profile to standard output; -o of a\n"
+		"                      device or FIFO writes it there in place)\n"
 		"                      top %d functions of a profile file ('-' for stdin)\n"
 		"\n"
 		"Options:\n"
@@ -527,14 +529,61 @@ out:
  * Write @path atomically: a temp file in the same directory, renamed over
  * @path only when complete, so a failure never leaves a partial profile.
  */
+/* Write all of @len bytes to @fd. */
+static int write_all(int fd, const char *p, size_t len)
+{
+	ssize_t n;
+
+	while (len) {
+		n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/*
+ * "-" is standard output; an existing path that is not a regular file
+ * (/dev/null, a FIFO, a terminal) is written in place: a rename would
+ * replace the device node with a file.
+ */
+static int file__write_special(const char *path, const void *data,
+			       size_t len, bool *ret_done)
+{
+	struct stat st;
+	int fd, r;
+
+	*ret_done = true;
+	if (!strcmp(path, "-"))
+		return write_all(STDOUT_FILENO, data, len);
+	if (stat(path, &st) < 0 || S_ISREG(st.st_mode)) {
+		*ret_done = false;
+		return 0;
+	}
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	r = write_all(fd, data, len);
+	if (close(fd) < 0 && !r)
+		r = -errno;
+	return r;
+}
+
 static int file__write_atomic(const char *path, const void *data, size_t len)
 {
 	const char *p = data;
 	char *tmp = NULL;
 	mode_t mask;
-	ssize_t n;
+	bool done;
 	int fd = -1, r;
 
+	r = file__write_special(path, data, len, &done);
+	if (done)
+		return r;
 	if (asprintf(&tmp, "%s.tmp.XXXXXX", path) < 0) {
 		tmp = NULL;
 		return -ENOMEM;
@@ -545,17 +594,9 @@ static int file__write_atomic(const char *path, const void *data, size_t len)
 		free(tmp);
 		return r;
 	}
-	while (len) {
-		n = write(fd, p, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			goto out;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
+	r = write_all(fd, p, len);
+	if (r < 0)
+		goto out;
 	/* mkstemp makes 0600; give the file the mode a plain create would. */
 	mask = umask(0);
 	umask(mask);
@@ -830,7 +871,7 @@ static int profile__fetch(const char *kind, const char *path,
 		snprintf(def, sizeof(def), "%s-%llu-%s.pb.gz", kind, a->pid, stamp);
 		out = def;
 	}
-	r = file__check_dir(out);
+	r = strcmp(out, "-") ? file__check_dir(out) : 0;
 	if (r < 0) {
 		err_msg("cannot write %s: %s", out, strerror(-r));
 		return EXIT_FAIL;
@@ -849,6 +890,8 @@ static int profile__fetch(const char *kind, const char *path,
 		err_msg("cannot write %s: %s", out, strerror(-r));
 		goto out;
 	}
+	if (!strcmp(out, "-"))	/* the profile is the output */
+		goto out;
 	/* The file stays even if we cannot parse it: it is the daemon's output. */
 	r = top__show(out, body.data, body.len, spec, true);
 	if (!json_output)

@@ -508,6 +508,27 @@ class HeapProfiles(HeapTest):
         self.check_absent(prof, [f for f in ("operator new(unsigned long)", "operator new[](unsigned long)",
                                              "_Znwm", "_Znam")])
 
+    def test_profctl_output_special(self):
+        """profctl heap -o a device node writes into it (never renames a file over it);
+        -o - writes the profile to stdout."""
+        import stat as st_
+        dev = os.path.join(cpu.ART, "null-dev")
+        if os.path.exists(dev):
+            os.unlink(dev)
+        os.mknod(dev, 0o666 | st_.S_IFCHR, os.makedev(1, 3))
+        with CmdWorkload() as w:
+            heap_start(self, self.daemon, w.pid, sample_bytes=1)
+            w.cmd("basic")
+            base = [cpu.PROFCTL, "--socket", self.daemon.sock, "heap", "--pid", str(w.pid), "--seconds", "0"]
+            r = subprocess.run(base + ["-o", dev], capture_output=True, timeout=30)
+            self.assertEqual(r.returncode, 0, r)
+            self.assertTrue(st_.S_ISCHR(os.stat(dev).st_mode), "profctl -o replaced the device node")
+            r = subprocess.run(base + ["-o", "-"], capture_output=True, timeout=30)
+            self.assertEqual(r.returncode, 0, r)
+            self.assertEqual(r.stdout[:2], b"\x1f\x8b", "-o -: stdout is not the gzip'd profile")
+            self.assertFalse(os.path.exists("-"), "-o - wrote a file named -")
+        os.unlink(dev)
+
     def test_diff_base(self):
         """Snapshot, grow (10 x 10000 in grow_more), snapshot: -diff_base shows the growth."""
         with CmdWorkload() as w:
