@@ -392,11 +392,18 @@ out:
 	if (r < 0 && !err[0]) {
 		if (r == -EPERM)
 			snprintf(err, errlen, "cannot trace process %d (is a "
-				 "debugger or tracer attached?)", pid);
+				 "debugger or tracer attached?); use mode=uprobe",
+				 pid);
 		else if (r == -EAGAIN)
 			snprintf(err, errlen, "process %d did not stop outside "
 				 "its allocator within %d ms; try again",
 				 pid, PATIENCE_MS);
+		else if (r == -EINTR)
+			snprintf(err, errlen, "process %d: its threads sleep in "
+				 "calls that an interruption would make fail "
+				 "(epoll_wait, socket I/O with a timeout...), and "
+				 "none ran within %d ms; try again while it is busy, "
+				 "or use mode=uprobe", pid, PATIENCE_MS);
 		else
 			snprintf(err, errlen, "loading the in-process agent "
 				 "into process %d failed: %s", pid, strerror(-r));

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -9,6 +10,9 @@
 #include <time.h>
 #include <elf.h>
 #include <sys/ptrace.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -148,6 +152,86 @@ restore:
 	return r;
 }
 
+/* Is fd @fd of @pid a socket? */
+static bool is_socket(pid_t pid, long fd)
+{
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%ld", pid, fd);
+	return stat(path, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+/*
+ * May @tid be interrupted without the program noticing? A thread asleep in
+ * a system call is woken by the interrupt. Most calls restart by
+ * themselves when it goes on, but some return EINTR to the program after
+ * a stop (signal(7)): epoll_wait, sigtimedwait, semop, io_getevents, and
+ * socket calls with a timeout — an event loop that takes EINTR for an
+ * error would fail. Threads asleep in those are left alone; running or
+ * stopped threads, and those in other calls, may be used.
+ */
+static bool interruptible(pid_t pid, pid_t tid)
+{
+	char path[80], buf[512], *p;
+	long nr, a1;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", pid, tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return true;	/* gone: ptrace says so */
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = 0;
+	p = strrchr(buf, ')');
+	if (!p || (p[2] != 'S' && p[2] != 'D'))
+		return true;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", pid, tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = 0;
+	if (!strncmp(buf, "running", 7))
+		return true;
+	nr = strtol(buf, &p, 10);
+	a1 = strtol(p, NULL, 16);	/* the first argument, in hex */
+	switch (nr) {
+	case SYS_epoll_wait:
+	case SYS_epoll_pwait:
+#ifdef SYS_epoll_pwait2
+	case SYS_epoll_pwait2:
+#endif
+	case SYS_rt_sigtimedwait:
+	case SYS_semop:
+	case SYS_semtimedop:
+	case SYS_io_getevents:
+#ifdef SYS_io_pgetevents
+	case SYS_io_pgetevents:
+#endif
+		return false;
+	case SYS_read:
+	case SYS_readv:
+	case SYS_write:
+	case SYS_writev:
+	case SYS_recvfrom:
+	case SYS_recvmsg:
+	case SYS_recvmmsg:
+	case SYS_sendto:
+	case SYS_sendmsg:
+	case SYS_sendmmsg:
+	case SYS_accept:
+	case SYS_accept4:
+	case SYS_connect:
+		return !is_socket(pid, a1);	/* a socket may have a timeout */
+	default:
+		return true;
+	}
+}
+
 /* The threads of @pid, main thread first; how many in @ret (<= max). */
 static unsigned list_threads(pid_t pid, pid_t *ret, unsigned max)
 {
@@ -209,6 +293,7 @@ static int call_on_a_thread(pid_t pid, inject_check_fn check, void *ctx,
 	size_t xlen = 0;
 	pid_t tids[8];
 	unsigned nt, ti, waited = 0, pause_ms = 2;
+	bool blocked = false;
 	int64_t out = 0;
 	int r;
 
@@ -217,6 +302,11 @@ static int call_on_a_thread(pid_t pid, inject_check_fn check, void *ctx,
 	for (ti = 0;; ti = (ti + 1) % nt) {
 		pid_t tid = tids[ti];
 
+		if (!interruptible(pid, tid)) {
+			blocked = true;
+			r = -EAGAIN;
+			goto next;
+		}
 		if (ptrace(PTRACE_SEIZE, tid, 0, 0) < 0) {
 			r = -errno;
 			goto next;
@@ -247,10 +337,12 @@ next:
 			nt = list_threads(pid, tids, 8);
 			r = -EAGAIN;
 		}
+		if (r == -EAGAIN && waited >= patience_ms && blocked)
+			return -EINTR;
 		if (r != -EAGAIN || waited >= patience_ms)
 			return r;
-		/* Stopped inside the allocator or the loader: let it go on
-		 * and look again a little later. */
+		/* Stopped inside the allocator or the loader, or asleep where
+		 * waking it would show: look again a little later. */
 		sleep_ms(pause_ms);
 		waited += pause_ms;
 	}

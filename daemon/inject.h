@@ -35,9 +35,13 @@ typedef int (*inject_check_fn)(void *ctx, pid_t tid,
  * unsafe stops are retried for up to about @patience_ms. The return value
  * lands in *@ret.
  *
+ * Threads asleep in system calls that would return EINTR to the program
+ * once woken (epoll_wait, socket calls...) are not stopped at all.
+ *
  * Returns 0, -ESRCH (the process is gone), -EPERM (cannot trace it:
  * traced by another tool already, or not allowed), -EAGAIN (no safe stop
- * found in time), -EFAULT (the call faulted: its registers were put back
+ * found in time), -EINTR (the threads not tried were all asleep where an
+ * interruption would show), -EFAULT (the call faulted: its registers were put back
  * and it was let go, which the function may not have survived), or
  * -errno.
  */

@@ -1190,6 +1190,30 @@ class HeapInproc(HeapTest):
         self.assertIn("keep_b", stdout, stdout)
         self.assertTrue(any("sampled in the process" in c for c in prof.raw.comments), prof.raw.comments)
 
+    def test_event_loop_not_interrupted(self):
+        """epwait: the main thread in epoll_wait, which fails with EINTR if ptrace stops it.
+        With a second thread running, in-process tracking starts through that one and the
+        wait is undisturbed; with every thread asleep in epoll_wait, the start is refused
+        (saying why) and the wait is still undisturbed."""
+        exe = os.path.join(cpu.E2E, "epwait")
+        for busy in (True, False):
+            p = spawn([exe, "4"] + (["busy"] if busy else []), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            try:
+                self.assertEqual(p.stdout.readline().strip(), b"epwait ready")
+                time.sleep(0.3)
+                r = http_req(self.daemon.sock, "POST", "/v1/heap/start?pid=%d&mode=inproc" % p.pid)
+                if busy:
+                    self.assertEqual(r.status, 200, r.text())
+                else:
+                    self.assertNotEqual(r.status, 200, r.text())
+                    self.assertIn("epoll_wait", r.text())
+                    self.assertIn("mode=uprobe", r.text())
+                out, _ = p.communicate(timeout=20)
+                self.assertEqual(out.strip(), b"epwait ok", "busy=%s: the event loop saw %r" % (busy, out))
+                self.assertEqual(p.returncode, 0)
+            finally:
+                kill(p)
+
     def test_static_binary_refused(self):
         """A static binary has no GOT to redirect: a clear 400, nothing tracked."""
         src = os.path.join(cpu.SRC, "workloads", "sysloop.c")
