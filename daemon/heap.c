@@ -25,6 +25,7 @@
 #include "heap.h"
 #include "proc.h"
 #include "profd_abi.h"
+#include "profd_agent.h"
 #include "profile.h"
 #include "strtab.h"
 #include "unwind.h"
@@ -439,6 +440,17 @@ static int intern_stack(struct heap_proc *p, const uint64_t *ips, unsigned n,
 	return 0;
 }
 
+/* Is @ip in a frame profiles leave out (see skip_frames())? */
+static bool skipped(const struct heap_proc *p, uint64_t ip)
+{
+	unsigned k;
+
+	for (k = 0; k < p->nskip; k++)
+		if (ip >= p->skip[k].lo && ip < p->skip[k].hi)
+			return true;
+	return false;
+}
+
 /* Unwind one allocation's stack into p's table. Under lock. */
 static int unwind_event(struct heap_tracker *h, struct heap_proc *p,
 			const struct profd_heap_event *ev, size_t size,
@@ -473,15 +485,8 @@ static int unwind_event(struct heap_tracker *h, struct heap_proc *p,
 	/* Frame 0 is the allocator's entry itself (or the agent's probe
 	 * point, then the agent's wrapper): profiles start at its caller,
 	 * as frame-pointer stacks do. */
-	for (skip = 1; skip < n; skip++) {
-		unsigned k;
-
-		for (k = 0; k < p->nskip; k++)
-			if (ips[skip] >= p->skip[k].lo && ips[skip] < p->skip[k].hi)
-				break;
-		if (k == p->nskip)
-			break;
-	}
+	for (skip = 1; skip < n && skipped(p, ips[skip]); skip++)
+		;
 	return intern_stack(p, ips + skip, (unsigned)(n - skip), trunc, ret);
 }
 
@@ -936,39 +941,53 @@ static int attach(struct heap_tracker *h, struct heap_proc *p,
 }
 
 /*
- * In-process mode, stacks are taken inside the agent's wrapper, and for
- * C++ inside operator new, which called malloc: profiles start at the
- * caller of new, as they do with uprobes (which probe new itself).
+ * Leading frames profiles leave out. In-process mode takes stacks inside
+ * the agent's wrapper, and for C++ inside operator new, which called
+ * malloc: profiles start at the caller of new, as they do with uprobes
+ * (which probe new itself). In uprobe mode, the agent's wrappers are on
+ * the stack when a process still has its GOT pointed at them (a forked
+ * child of a process tracked in-process, or profd was killed). Under lock.
  */
 static void skip_frames(struct heap_proc *p)
 {
 	char path[PATH_MAX + 64];
-	unsigned i;
 	uint64_t lo, hi;
+	const char *lib = NULL;
+	unsigned i;
 	size_t k;
 	int fd;
 
-	p->skip[0].lo = p->agent->lo;
-	p->skip[0].hi = p->agent->hi;
-	p->nskip = 1;
+	p->nskip = 0;
 	for (k = 0; k < p->proc->nmaps; k++) {
+		const struct proc_map *m = &p->proc->maps[k];
+		const char *base = strrchr(m->path, '/');
+
+		if (!base || strcmp(base + 1, PROFD_AGENT_LIB))
+			continue;
+		if (!p->nskip || m->start < p->skip[0].lo)
+			p->skip[0].lo = m->start;
+		if (!p->nskip || m->end > p->skip[0].hi)
+			p->skip[0].hi = m->end;
+		p->nskip = 1;
+	}
+	if (!p->inproc || !p->nskip)
+		return;
+	for (k = 0; k < p->proc->nmaps && !lib; k++) {
 		const char *base = strrchr(p->proc->maps[k].path, '/');
 
 		if (base && !strncmp(base + 1, "libstdc++.so", 12))
-			break;
+			lib = p->proc->maps[k].path;
 	}
-	if (k == p->proc->nmaps)
+	if (!lib)
 		return;
-	snprintf(path, sizeof(path), "/proc/%d/root%s", p->pid,
-		 p->proc->maps[k].path);
+	snprintf(path, sizeof(path), "/proc/%d/root%s", p->pid, lib);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return;
 	for (i = 0; i < NCXX && p->nskip < 9; i++) {
 		if (elfsyms__span(fd, &cxx_names[i], 1, &lo, &hi) < 0)
 			continue;
-		p->skip[p->nskip].lo = proc__file_addr(p->proc,
-						       p->proc->maps[k].path, lo);
+		p->skip[p->nskip].lo = proc__file_addr(p->proc, lib, lo);
 		p->skip[p->nskip].hi = p->skip[p->nskip].lo + (hi - lo);
 		if (p->skip[p->nskip].lo)
 			p->nskip++;
@@ -1167,6 +1186,7 @@ int heap__start(struct heap_tracker *h, pid_t pid, uint64_t sample_bytes,
 		free(p);
 		goto out;
 	}
+	skip_frames(p);	/* an agent left in the process (uprobe mode) */
 	read_errors(h, p->errors_at_start);
 	p->next = h->procs;
 	h->procs = p;
@@ -1543,13 +1563,15 @@ static int snapshot_locked(struct heap_tracker *h, struct heap_proc *p,
 			e[i].truncated = true;
 			trunc += (uint64_t)(v[i].alloc_n + v[i].inuse_n);
 		}
-		/* [caller from [sp], then the walk past the allocator]. */
-		if (v[i].caller)
+		/* [caller from [sp], then the walk past the allocator],
+		 * less leading frames of the agent (skip_frames()). */
+		if (v[i].caller && !skipped(p, v[i].caller))
 			s[k++] = v[i].caller;
 		if (v[i].stack_hash &&
 		    bpf_map_lookup_elem(sfd, &v[i].stack_hash, &fr) == 0) {
 			for (j = 1; j < fr.n && j < PROFD_MAX_USER_FRAMES; j++)
-				s[k++] = fr.ips[j];
+				if (k || !skipped(p, fr.ips[j]))
+					s[k++] = fr.ips[j];
 		}
 		e[i].ips = s;
 		e[i].n = k;

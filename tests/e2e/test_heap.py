@@ -87,13 +87,14 @@ class CmdWorkload:
     end; safety deadline argv[1] seconds (SIGALRM). cmd() sends a command and
     waits for "done <command>"."""
 
-    def __init__(self, name="heapwl", seconds=60, user=None, exe=None):
+    def __init__(self, name="heapwl", seconds=60, user=None, exe=None, env=None):
         exe = exe or os.path.join(cpu.E2E, name)
         cmd = [exe, str(seconds)]
         if user is not None:
             cmd = ["setpriv", "--reuid=%d" % user, "--regid=%d" % user, "--clear-groups"] + cmd
         self.name = name
-        self.proc = spawn(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.proc = spawn(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          env=dict(os.environ, **env) if env else None)
         self.pid = self.proc.pid  # setpriv execs: same pid
         self.lines = queue.Queue()
         self.out = []
@@ -1213,6 +1214,29 @@ class HeapInproc(HeapTest):
                 self.assertEqual(p.returncode, 0)
             finally:
                 kill(p)
+
+    def test_uprobe_mode_with_agent_left_on(self):
+        """A process whose GOT still points at an agent nobody listens to (profd was killed,
+        or it was forked from a tracked process): uprobe-mode profiles are exact and start
+        at the real caller, not at the agent's wrappers."""
+        agent = os.path.join(cpu.OUTPUT, "libprofd_heap.so")
+        old = self.heap_mode
+        self.heap_mode = None
+        try:
+            profs = []
+            for unwind in ("dwarf", "fp"):
+                with CmdWorkload(env={"HEAPWL_AGENT": agent}) as w:
+                    r = http_req(self.daemon.sock, "POST", "/v1/heap/start?pid=%d&sample_bytes=1&unwind=%s"
+                                 % (w.pid, unwind))
+                    self.assertEqual(r.status, 200, r.text())
+                    w.cmd("basic")
+                    profs.append((w.pid, heap_fetch(self, self.daemon, w.pid, "heap-uprobe-agent-left-" + unwind)))
+        finally:
+            self.heap_mode = old
+        for pid, prof in profs:
+            self.check_heap_profile(prof, pid, 1)
+            self.check_absent(prof, ["w_malloc", "w_calloc", "w_realloc", "w_free", "probe_alloc"])
+        self.check_truth(profs[0][1], TRUTH_BASIC)
 
     def test_static_binary_refused(self):
         """A static binary has no GOT to redirect: a clear 400, nothing tracked."""

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <dlfcn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "common.h"
@@ -394,12 +395,35 @@ static void sizes(void)
 	printf("big %u %llu\n", BIG_N, b);
 }
 
+/*
+ * $HEAPWL_AGENT=path: switch profd's in-process agent on by itself, with
+ * no profd listening — what a process is left with when profd is killed
+ * while tracking it in-process, or a child forked from one inherits.
+ */
+static void agent_on(void)
+{
+	const char *path = getenv("HEAPWL_AGENT");
+	long (*on)(unsigned long, unsigned long, unsigned long, const char *);
+	void *h;
+
+	if (!path)
+		return;
+	h = dlopen(path, RTLD_NOW);
+	on = h ? (long (*)(unsigned long, unsigned long, unsigned long,
+			    const char *))dlsym(h, "profd_heap_on") : NULL;
+	if (!on || on(4096, 7, 100000, "libc.so.6") <= 0) {
+		fprintf(stderr, "heapwl: agent %s not on\n", path);
+		exit(6);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	char line[64];
 	double s = argc > 1 ? atof(argv[1]) : 0;
 
 	setvbuf(stdout, NULL, _IONBF, 0);
+	agent_on();
 	if (s > 0)
 		alarm((unsigned)s + 1);
 	pre_alloc();
