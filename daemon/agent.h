@@ -36,6 +36,8 @@ struct agent {
 	long slots;			/* GOT entries redirected (last on) */
 	char allocator[256];		/* the library malloc comes from */
 	struct agent *next;		/* the caller's list */
+	unsigned tries;			/* the caller's: switch-off attempts */
+	uint64_t next_try_ns;
 };
 
 /*

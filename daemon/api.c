@@ -458,6 +458,12 @@ static enum MHD_Result handle_heap_start(struct api *a, struct MHD_Connection *c
 		r = heap__stop(a->heap, pid);
 		if (r == -ENOENT)
 			return send_text(c, 404, "pid %d is not heap-tracked\n", pid);
+		if (r == 1) {
+			log_warn("heap: pid %d: could not switch off the in-process agent; retrying",
+				 pid);
+			return send_text(c, 202, "stopped heap tracking of pid %d, but its allocator calls still go through profd's in-process agent: it could not be switched off now (is a debugger or tracer attached?); profd retries for 30 s (see heap.agents_pending_off in /v1/status)\n",
+					 pid);
+		}
 		return send_text(c, 200, "stopped heap tracking of pid %d\n", pid);
 	}
 	r = heap__start(a->heap, pid, sample, flags, &info, err, sizeof(err));
@@ -587,7 +593,9 @@ static enum MHD_Result handle_status(struct api *a, struct MHD_Connection *c,
 		     ",\"unpaired\":%" PRIu64 ",\"stack_errors\":%" PRIu64
 		     ",\"read_errors\":%" PRIu64 ",\"event_buffer_full\":%" PRIu64
 		     ",\"dwarf_stacks\":%" PRIu64 ",\"dwarf_truncated\":%" PRIu64
-		     ",\"dwarf_failed\":%" PRIu64 ",\"procs\":%s}"
+		     ",\"dwarf_failed\":%" PRIu64
+		     ",\"agents_pending_off\":%" PRIu64
+		     ",\"agents_left_on\":%" PRIu64 ",\"procs\":%s}"
 		     ",\"sessions\":%s}\n",
 		     PROFD_VERSION, (double)st.uptime_ns / 1e9,
 		     st.sessions_active, st.sessions_total, st.samples_total,
@@ -605,7 +613,8 @@ static enum MHD_Result handle_status(struct api *a, struct MHD_Connection *c,
 		     hs.errors[PROFD_HEAP_ERR_STACK],
 		     hs.errors[PROFD_HEAP_ERR_READ],
 		     hs.errors[PROFD_HEAP_ERR_EVENT], hs.dw_events,
-		     hs.dw_truncated, hs.dw_failed, heapprocs, sessions);
+		     hs.dw_truncated, hs.dw_failed, hs.agents_pending_off,
+		     hs.agents_left_on, heapprocs, sessions);
 	if (n < 0)
 		return MHD_NO;
 	return send_blob(c, body, (size_t)n, "application/json", NULL);

@@ -217,10 +217,11 @@ struct heap_tracker {
 	 * released processes wait in offq to be switched off, in order. */
 	pthread_mutex_t agent_lock;
 	struct agent *offq;
+	uint64_t agents_left_on;	/* could not be switched off */
 };
 
 static void finals__expire(struct heap_tracker *h, pid_t pid, uint64_t now);
-static void flush_offs(struct heap_tracker *h);
+static int flush_offs(struct heap_tracker *h, pid_t pid);
 
 static uint64_t now_ns(clockid_t clk)
 {
@@ -556,7 +557,7 @@ static void *reader_main(void *arg)
 		drain(h);
 		/* Agents of processes heap__gc() released (idle, exited):
 		 * switched off here, not in the daemon's main loop. */
-		flush_offs(h);
+		(void)flush_offs(h, 0);
 	}
 	return NULL;
 }
@@ -995,10 +996,20 @@ static void skip_frames(struct heap_proc *p)
 	close(fd);
 }
 
-/* Switch off the agents of released processes. Under agent_lock. */
-static void flush_offs_held(struct heap_tracker *h)
+#define OFF_TRIES 10		/* a switch-off that fails is tried again */
+#define OFF_RETRY_NS (3 * 1000000000ULL)
+
+/*
+ * Switch off the agents of released processes (those due). One that
+ * cannot be (another tracer holds the process, its threads never stop
+ * somewhere safe) waits OFF_RETRY_NS and is tried again, OFF_TRIES times
+ * in all; meanwhile its probe points, without probes, are nops. Returns
+ * an error when @pid's agent is still on. Under agent_lock.
+ */
+static int flush_offs_held(struct heap_tracker *h, pid_t pid)
 {
-	struct agent *a;
+	struct agent *a, *later = NULL;
+	int r, ret = 0;
 
 	for (;;) {
 		pthread_mutex_lock(&h->lock);
@@ -1008,19 +1019,48 @@ static void flush_offs_held(struct heap_tracker *h)
 		pthread_mutex_unlock(&h->lock);
 		if (!a)
 			break;
-		(void)agent__off(a, h->sym);	/* gone: nothing to do */
+		if (a->next_try_ns > now_ns(CLOCK_MONOTONIC)) {
+			a->next = later;
+			later = a;
+			continue;
+		}
+		r = agent__off(a, h->sym);	/* 0 too when it is gone */
+		if (r < 0 && a->pid == pid)
+			ret = r;
+		if (r < 0 && ++a->tries < OFF_TRIES) {
+			a->next_try_ns = now_ns(CLOCK_MONOTONIC) + OFF_RETRY_NS;
+			a->next = later;
+			later = a;
+			continue;
+		}
+		if (r < 0)
+			__atomic_fetch_add(&h->agents_left_on, 1, __ATOMIC_RELAXED);
 		free(a);
 	}
+	pthread_mutex_lock(&h->lock);
+	while (later) {
+		a = later;
+		later = a->next;
+		a->next = h->offq;
+		h->offq = a;
+		if (pid && a->pid == pid && !ret)
+			ret = -EAGAIN;	/* failed in another flush */
+	}
+	pthread_mutex_unlock(&h->lock);
+	return ret;
 }
 
 /* Not under lock. */
-static void flush_offs(struct heap_tracker *h)
+static int flush_offs(struct heap_tracker *h, pid_t pid)
 {
+	int r;
+
 	if (!__atomic_load_n(&h->offq, __ATOMIC_ACQUIRE))
-		return;
+		return 0;
 	pthread_mutex_lock(&h->agent_lock);
-	flush_offs_held(h);
+	r = flush_offs_held(h, pid);
 	pthread_mutex_unlock(&h->agent_lock);
+	return r;
 }
 
 /*
@@ -1073,7 +1113,7 @@ static int start_agent(struct heap_tracker *h, pid_t pid, uint64_t gen,
 	if (!a)
 		return -ENOMEM;
 	pthread_mutex_lock(&h->agent_lock);
-	flush_offs_held(h);	/* an earlier period's off goes first */
+	(void)flush_offs_held(h, 0);	/* an earlier period's off first */
 	r = agent__load(h->sym, pid, h->lim.agent_path, allocator, a, err,
 			errlen);
 	if (r == 0) {
@@ -1244,7 +1284,7 @@ done:
 	r = 0;
 out:
 	pthread_mutex_unlock(&h->lock);
-	flush_offs(h);
+	(void)flush_offs(h, 0);
 	if (r == 0 && ret)
 		*ret = info;
 	return r;
@@ -1262,8 +1302,9 @@ int heap__stop(struct heap_tracker *h, pid_t pid)
 		r = 0;
 	}
 	pthread_mutex_unlock(&h->lock);
-	flush_offs(h);	/* stopped means the GOT is back */
-	if (r == 0)
+	if (r == 0 && flush_offs(h, pid) < 0)
+		r = 1;	/* stopped means the GOT is back: not yet */
+	if (r >= 0)
 		malloc_trim(0);	/* see heap__gc() */
 	return r;
 }
@@ -1849,6 +1890,7 @@ void heap__gc(struct heap_tracker *h)
 void heap__stats(struct heap_tracker *h, struct heap_stats *ret)
 {
 	uint64_t errs[PROFD_HEAP_ERR_MAX];
+	struct agent *a;
 	size_t i;
 
 	memset(ret, 0, sizeof(*ret));
@@ -1862,6 +1904,10 @@ void heap__stats(struct heap_tracker *h, struct heap_stats *ret)
 	ret->dw_events = h->dw_events;
 	ret->dw_truncated = h->dw_truncated;
 	ret->dw_failed = h->dw_failed;
+	for (a = h->offq; a; a = a->next)
+		ret->agents_pending_off++;
+	ret->agents_left_on = __atomic_load_n(&h->agents_left_on,
+					      __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&h->lock);
 }
 
@@ -1918,7 +1964,7 @@ void heap__free(struct heap_tracker *h)
 	while (h->procs)
 		release(h, h->procs);
 	pthread_mutex_unlock(&h->lock);
-	flush_offs(h);	/* the GOT of in-process tracked processes back */
+	(void)flush_offs(h, 0);	/* the GOT of processes tracked in-process back */
 	pthread_mutex_lock(&h->lock);
 	while (h->finals) {
 		struct heap_final *f = h->finals;

@@ -48,6 +48,8 @@ struct heap_stats {
 	uint64_t live_entries, live_max;
 	uint64_t errors[8];		/* enum profd_heap_err */
 	uint64_t dw_events, dw_truncated, dw_failed;	/* DWARF stacks */
+	uint64_t agents_pending_off;	/* in-process agents being switched off */
+	uint64_t agents_left_on;	/* ... given up on */
 	bool loaded;
 };
 
@@ -68,7 +70,10 @@ void heap__free(struct heap_tracker *h);
 int heap__start(struct heap_tracker *h, pid_t pid, uint64_t sample_bytes,
 		unsigned flags, struct heap_start_info *ret, char *err,
 		size_t errlen);
-/* 0, or -ENOENT when @pid is not tracked. */
+/*
+ * 0, -ENOENT when @pid is not tracked, or 1 when tracking stopped but the
+ * in-process agent could not be switched off yet (it is retried).
+ */
 int heap__stop(struct heap_tracker *h, pid_t pid);
 
 /*

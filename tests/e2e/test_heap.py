@@ -20,6 +20,7 @@ import json
 import os
 import queue
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -1237,6 +1238,34 @@ class HeapInproc(HeapTest):
             self.check_heap_profile(prof, pid, 1)
             self.check_absent(prof, ["w_malloc", "w_calloc", "w_realloc", "w_free", "probe_alloc"])
         self.check_truth(profs[0][1], TRUTH_BASIC)
+
+    def test_stop_under_a_tracer(self):
+        """heap stop while strace holds the process: the GOT cannot be restored now; the stop
+        says so (202) and profd retries; once strace is gone the GOT is back at libc's malloc."""
+        if not shutil.which("strace"):
+            self.skipTest("strace is not installed")
+        with CmdWorkload() as w:
+            w.cmd("basic")
+            heap_start(self, self.daemon, w.pid)
+            st = subprocess.Popen(["strace", "-qq", "-p", str(w.pid), "-o", "/dev/null"],
+                                  stderr=subprocess.DEVNULL)
+            try:
+                time.sleep(0.5)
+                r = http_req(self.daemon.sock, "POST", "/v1/heap/stop?pid=%d" % w.pid)
+                self.assertEqual(r.status, 202, r.text())
+                self.assertIn("could not be switched off", r.text())
+                self.assertEqual(heap_status(self.daemon)["agents_pending_off"], 1)
+                got, libc_malloc, agent = self.malloc_slot(w)
+                self.assertTrue(any(lo <= got < hi for lo, hi in agent), "GOT entry %#x" % got)
+            finally:
+                st.terminate()
+                st.wait(10)
+            deadline = time.monotonic() + 10
+            while heap_status(self.daemon)["agents_pending_off"] and time.monotonic() < deadline:
+                time.sleep(0.2)
+            self.assertEqual(heap_status(self.daemon)["agents_pending_off"], 0)
+            self.assertEqual(self.malloc_slot(w)[0], libc_malloc, "GOT entry after the retry")
+            w.cmd("grow")  # still alive and well
 
     def test_static_binary_refused(self):
         """A static binary has no GOT to redirect: a clear 400, nothing tracked."""
