@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <sys/stat.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -412,6 +413,28 @@ static enum MHD_Result heap_args(struct api *a, struct MHD_Connection *c,
 	return MHD_YES;
 }
 
+/*
+ * In-process mode writes into the target, as a debugger would: for users
+ * other than root, only into processes they may debug — not those made
+ * non-dumpable (PR_SET_DUMPABLE 0, setuid programs), the files of whose
+ * /proc/PID the kernel gives to root. True when refused (the answer sent).
+ */
+static bool inproc_refused(struct MHD_Connection *c, const struct peer *peer,
+			   pid_t pid, unsigned flags, enum MHD_Result *ret)
+{
+	char path[40];
+	struct stat st;
+
+	if (!(flags & HEAP_INPROC) || peer->uid == 0)
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+	if (stat(path, &st) == 0 && st.st_uid == peer->uid)
+		return false;
+	*ret = send_text(c, 403, "permission denied: pid %d is not dumpable (PR_SET_DUMPABLE 0), so uid %u may not have profd load its agent into it; mode=uprobe does not write into the process\n",
+			 pid, (unsigned)peer->uid);
+	return true;
+}
+
 static enum MHD_Result heap_start_error(struct MHD_Connection *c, pid_t pid,
 					int r, const char *err)
 {
@@ -453,6 +476,8 @@ static enum MHD_Result handle_heap_start(struct api *a, struct MHD_Connection *c
 	ret = heap_args(a, c, peer, false, &pid, &sample, &flags, &seconds,
 			&exited, &sent);
 	if (sent)
+		return ret;
+	if (!stop && inproc_refused(c, peer, pid, flags, &ret))
 		return ret;
 	if (stop) {
 		r = heap__stop(a->heap, pid);
@@ -524,6 +549,8 @@ static enum MHD_Result handle_heap(struct api *a, struct MHD_Connection *c,
 		return ret;
 	if (exited)
 		goto snapshot;
+	if (inproc_refused(c, peer, pid, flags, &ret))
+		return ret;
 	r = heap__start(a->heap, pid, sample, flags, &info, err, sizeof(err));
 	if (r < 0)
 		return heap_start_error(c, pid, r, err);

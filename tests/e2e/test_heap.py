@@ -929,6 +929,17 @@ class HeapAccess(HeapTest):
         self.check_heap_profile(prof, w.pid, 1)
         self.check_truth(prof, TRUTH_BASIC)
 
+    def test_nobody_inproc_not_dumpable(self):
+        """nobody may not have the agent loaded into its own process made non-dumpable
+        (PR_SET_DUMPABLE 0), which it could not debug either: 403, nothing tracked."""
+        with CmdWorkload(user=NOBODY, exe=self.nobody_exe("heapwl"), env={"HEAPWL_NODUMP": "1"}) as w:
+            for path in ("/v1/heap/start?pid=%d&mode=inproc" % w.pid,
+                         "/debug/pprof/heap?pid=%d&mode=inproc&seconds=0" % w.pid):
+                r = self.nobody_get(path, "POST" if path.startswith("/v1") else "GET")
+                self.assertEqual(r.status, 403, "%s: %r" % (path, r))
+                self.assertIn("dumpable", r.text())
+            self.assertEqual(heap_status(self.daemon)["tracked"], 0)
+
 
 def vm_rss_kb(pid):
     with open("/proc/%d/status" % pid) as f:

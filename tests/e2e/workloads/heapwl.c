@@ -24,6 +24,7 @@
 #include <string.h>
 #include <time.h>
 #include <dlfcn.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "common.h"
@@ -423,6 +424,8 @@ int main(int argc, char **argv)
 	double s = argc > 1 ? atof(argv[1]) : 0;
 
 	setvbuf(stdout, NULL, _IONBF, 0);
+	if (getenv("HEAPWL_NODUMP"))	/* as ssh-agent and gpg-agent do */
+		prctl(PR_SET_DUMPABLE, 0);
 	agent_on();
 	if (s > 0)
 		alarm((unsigned)s + 1);
