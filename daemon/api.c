@@ -510,8 +510,9 @@ static enum MHD_Result handle_heap_start(struct api *a, struct MHD_Connection *c
 				 pid, info.inproc ? "inproc" : "uprobe",
 				 info.allocator);
 	if (info.already)
-		return send_text(c, 200, "pid %d already heap-tracked (allocator %s, sample_bytes %llu)\n",
-				 pid, info.allocator,
+		return send_text(c, 200, "pid %d already heap-tracked (%s mode, allocator %s, sample_bytes %llu)\n",
+				 pid, info.inproc ? "inproc" : "uprobe",
+				 info.allocator,
 				 (unsigned long long)info.sample_bytes);
 	log_debug("heap: tracking pid %d for uid %u (%s, %u probes)", pid,
 		  (unsigned)peer->uid, info.allocator, info.probes);
@@ -554,6 +555,13 @@ static enum MHD_Result handle_heap(struct api *a, struct MHD_Connection *c,
 	r = heap__start(a->heap, pid, sample, flags, &info, err, sizeof(err));
 	if (r < 0)
 		return heap_start_error(c, pid, r, err);
+	/* A profile cannot carry a warning: a mode asked for and not in
+	 * force is an error, not a quiet surprise. */
+	if (info.already && MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "mode") &&
+	    !!(flags & HEAP_INPROC) != info.inproc)
+		return send_text(c, 409, "pid %d is heap-tracked in %s mode; the requested mode=%s does not apply to a tracked process: stop it first (profctl heap stop --pid %d)\n",
+				 pid, info.inproc ? "inproc" : "uprobe",
+				 flags & HEAP_INPROC ? "inproc" : "uprobe", pid);
 	if (!info.already)
 		log_debug("heap: tracking pid %d for uid %u on a pull (%s, %u probes)",
 			  pid, (unsigned)peer->uid, info.allocator, info.probes);

@@ -1278,6 +1278,21 @@ class HeapInproc(HeapTest):
             self.assertEqual(self.malloc_slot(w)[0], libc_malloc, "GOT entry after the retry")
             w.cmd("grow")  # still alive and well
 
+    def test_mode_of_a_tracked_process(self):
+        """Tracked with uprobes, a pull asking for mode=inproc is a 409 (a profile cannot
+        say the mode was not applied), a start says so, and the status names the mode."""
+        with CmdWorkload() as w:
+            r = http_req(self.daemon.sock, "POST", "/v1/heap/start?pid=%d" % w.pid)
+            self.assertEqual(r.status, 200, r.text())
+            r = heap_get(self.daemon, w.pid, extra="&mode=inproc")
+            self.assertEqual(r.status, 409, r.text())
+            self.assertIn("uprobe mode", r.text())
+            r = http_req(self.daemon.sock, "POST", "/v1/heap/start?pid=%d&mode=inproc" % w.pid)
+            self.assertIn("not applied", r.text())
+            r = http_req(self.daemon.sock, "POST", "/v1/heap/start?pid=%d" % w.pid)
+            self.assertIn("uprobe mode", r.text())
+            self.assertEqual(self.proc_status(w.pid)["mode"], "uprobe")
+
     def test_static_binary_refused(self):
         """A static binary has no GOT to redirect: a clear 400, nothing tracked."""
         src = os.path.join(cpu.SRC, "workloads", "sysloop.c")
