@@ -1753,8 +1753,33 @@ static void keep_final(struct heap_tracker *h, struct heap_proc *p,
 int heap__final_check(struct heap_tracker *h, pid_t pid, uid_t uid)
 {
 	struct heap_final *f;
+	struct heap_proc *p;
+	struct proc_ids ids;
+	bool exited;
 	int r = -ENOENT;
 
+	/*
+	 * Exited, still tracked: heap__gc() (once a second) has not kept its
+	 * last snapshot yet. Keep it now, so that a pull just after the exit
+	 * gets it rather than a 404.
+	 */
+	pthread_mutex_lock(&h->lock);
+	p = find(h, pid);
+	exited = p && (proc__read_ids(pid, &ids) < 0 ||
+		       ids.start_time != p->start_time);
+	pthread_mutex_unlock(&h->lock);
+	if (exited) {
+		drain(h);	/* its queued stack events first */
+		pthread_mutex_lock(&h->lock);
+		p = find(h, pid);
+		if (p && (proc__read_ids(pid, &ids) < 0 ||
+			  ids.start_time != p->start_time)) {
+			keep_final(h, p, now_ns(CLOCK_MONOTONIC));
+			release(h, p);
+		}
+		pthread_mutex_unlock(&h->lock);
+		(void)flush_offs(h, 0);
+	}
 	pthread_mutex_lock(&h->lock);
 	for (f = h->finals; f; f = f->next) {
 		if (f->pid != pid)

@@ -850,6 +850,19 @@ class HeapErrors(HeapTest):
             self.assertLess(time.monotonic() - t0, 2.5, "409 came only %.1f s after the stop" % (time.monotonic() - t0))
             self.assertEqual(heap_status(self.daemon)["tracked"], 0)
 
+    def test_pull_right_after_exit(self):
+        """A pull at once after the tracked process exited (before profd's once-a-second
+        cleanup) gets the heap it held at exit, not a 404."""
+        with CmdWorkload() as w:
+            heap_start(self, self.daemon, w.pid, sample_bytes=1)
+            w.cmd("basic")
+            w.send("exit")
+            w.proc.wait(5)
+            prof = heap_fetch(self, self.daemon, w.pid, "heap-right-after-exit")
+        self.check_heap_profile(prof, w.pid, 1)
+        self.check_truth(prof, TRUTH_BASIC, "heap at exit: ")
+        self.assertTrue(any("exited" in c for c in prof.raw.comments), "no exit comment: %r" % prof.raw.comments)
+
     def test_target_exits_while_tracked(self):
         """Tracked pid exits: heap.tracked back to 0 within 3 s (probes and
         maps released); pulls then get the heap it held at exit, exact, in
@@ -1096,6 +1109,7 @@ class HeapInproc(HeapTest):
     test_cpp_new_delete = HeapProfiles.test_cpp_new_delete
     test_diff_base = HeapProfiles.test_diff_base
     test_target_exits_while_tracked = HeapErrors.test_target_exits_while_tracked
+    test_pull_right_after_exit = HeapErrors.test_pull_right_after_exit
     one_run = HeapSampling.one_run
     test_default_sampling_accuracy = HeapSampling.test_default_sampling_accuracy
 
