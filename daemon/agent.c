@@ -356,6 +356,21 @@ int agent__load(struct symbolizer *sym, pid_t pid, const char *lib,
 	close(fd);
 	if (strcmp(allocator, libc))
 		add_unsafe_file(&a, pr, allocator);	/* jemalloc, tcmalloc... */
+	/* An agent whose file was replaced since (an upgrade): dlopen would
+	 * hand back that copy, and the probes are on the new file. */
+	for (i = 0; i < pr->nmaps; i++) {
+		const char *mp = pr->maps[i].path;
+		size_t rl = strlen(real);
+
+		if (strncmp(mp, real, rl) || strcmp(mp + rl, " (deleted)"))
+			continue;
+		snprintf(err, errlen, "process %d holds an older copy of profd's "
+			 "agent (%s was replaced since it was loaded): "
+			 "in-process mode needs the process restarted; use "
+			 "mode=uprobe", pid, real);
+		r = -ESTALE;
+		goto out;
+	}
 	if (find_agent(&a, pr, real) < 0) {
 		uint64_t args[2] = { INJECT_DATA, RTLD_NOW };
 

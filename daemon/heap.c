@@ -1565,8 +1565,8 @@ static int snapshot_locked(struct heap_tracker *h, struct heap_proc *p,
 	struct profile_heap_entry *e = NULL;
 	struct profile_heap_desc d = {};
 	uint64_t errs[PROFD_HEAP_ERR_MAX], *ips = NULL;
-	char comments[PROFD_HEAP_ERR_MAX + 5][400];
-	const char *cptr[PROFD_HEAP_ERR_MAX + 5];
+	char comments[PROFD_HEAP_ERR_MAX + 6][400];
+	const char *cptr[PROFD_HEAP_ERR_MAX + 6];
 	struct rec *v = NULL;
 	size_t n = 0, i, nc = 0;
 	uint64_t lost = 0, trunc = 0;
@@ -1633,6 +1633,12 @@ static int snapshot_locked(struct heap_tracker *h, struct heap_proc *p,
 	if (p->sample_bytes <= 1)
 		strncat(comments[nc], ")", sizeof(comments[nc]) - strlen(comments[nc]) - 1);
 	nc++;
+	if (p->inproc)
+		snprintf(comments[nc++], sizeof(comments[0]),
+			 "in-process mode: frees through a pointer to free "
+			 "stored before tracking began are not seen (such "
+			 "blocks stay in use here), nor are modules loaded "
+			 "after it began");
 	snprintf(comments[nc++], sizeof(comments[0]),
 		 "allocation stacks: %s",
 		 p->flags & PROFD_HEAP_F_DWARF ?
