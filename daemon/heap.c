@@ -160,6 +160,7 @@ struct heap_proc {
 	char cxx[256];			/* libstdc++ probed for new, or "" */
 	unsigned nfuncs;		/* distinct entry points probed */
 	bool inproc;			/* in-process mode (HEAP_INPROC) */
+	bool own_new;			/* the allocator defines operator new */
 	struct agent *agent;		/* its agent, once loaded */
 	struct {
 		uint64_t lo, hi;
@@ -942,6 +943,30 @@ static int attach(struct heap_tracker *h, struct heap_proc *p,
 }
 
 /*
+ * jemalloc and tcmalloc define C++ operator new and delete themselves, and
+ * do not go through their malloc and free there: such blocks are not seen
+ * (in either mode). Profiles say so.
+ */
+static bool defines_new(struct heap_proc *p)
+{
+	static const char *const names[] = { "_Znwm" };
+	char path[PATH_MAX + 64];
+	const char *base = strrchr(p->allocator, '/');
+	uint64_t off = 0;
+	int fd;
+
+	if (!base || !strncmp(base + 1, "libc.so", 7))
+		return false;
+	snprintf(path, sizeof(path), "/proc/%d/root%s", p->pid, p->allocator);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	(void)elfsyms__find(fd, names, 1, &off);
+	close(fd);
+	return off != 0;
+}
+
+/*
  * Leading frames profiles leave out. In-process mode takes stacks inside
  * the agent's wrapper, and for C++ inside operator new, which called
  * malloc: profiles start at the caller of new, as they do with uprobes
@@ -1227,6 +1252,7 @@ int heap__start(struct heap_tracker *h, pid_t pid, uint64_t sample_bytes,
 		goto out;
 	}
 	skip_frames(p);	/* an agent left in the process (uprobe mode) */
+	p->own_new = defines_new(p);
 	read_errors(h, p->errors_at_start);
 	p->next = h->procs;
 	h->procs = p;
@@ -1565,8 +1591,8 @@ static int snapshot_locked(struct heap_tracker *h, struct heap_proc *p,
 	struct profile_heap_entry *e = NULL;
 	struct profile_heap_desc d = {};
 	uint64_t errs[PROFD_HEAP_ERR_MAX], *ips = NULL;
-	char comments[PROFD_HEAP_ERR_MAX + 6][400];
-	const char *cptr[PROFD_HEAP_ERR_MAX + 6];
+	char comments[PROFD_HEAP_ERR_MAX + 7][400];
+	const char *cptr[PROFD_HEAP_ERR_MAX + 7];
 	struct rec *v = NULL;
 	size_t n = 0, i, nc = 0;
 	uint64_t lost = 0, trunc = 0;
@@ -1633,6 +1659,11 @@ static int snapshot_locked(struct heap_tracker *h, struct heap_proc *p,
 	if (p->sample_bytes <= 1)
 		strncat(comments[nc], ")", sizeof(comments[nc]) - strlen(comments[nc]) - 1);
 	nc++;
+	if (p->own_new)
+		snprintf(comments[nc++], sizeof(comments[0]),
+			 "%s defines C++ operator new and delete itself: "
+			 "blocks allocated by new are not tracked",
+			 p->allocator);
 	if (p->inproc)
 		snprintf(comments[nc++], sizeof(comments[0]),
 			 "in-process mode: frees through a pointer to free "
