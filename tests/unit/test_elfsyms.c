@@ -3,7 +3,6 @@
  * elfsyms: symbol offsets and code spans in this process's own libc, the
  * file heap tracking probes and the in-process agent's loader reads.
  */
-#define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
