@@ -13,9 +13,10 @@
  * as in the trap-per-call mode (same live table, stacks and snapshots).
  *
  * What it does not see: calls made through pointers taken before
- * profd_heap_on() (a module's GOT is what gets redirected), modules loaded
- * after it, and the dynamic linker's own allocations. profd_heap_off()
- * puts the GOT entries back; the library stays loaded (unloading it while
+ * profd_heap_on() (a module's GOT is what gets redirected), calls from a
+ * module loaded after it until the next sampled allocation (see
+ * patch_new_modules()), and the dynamic linker's own allocations.
+ * profd_heap_off() puts the GOT entries back; the library stays loaded (unloading it while
  * another thread may be inside a wrapper is not safe), idle.
  *
  * Everything here runs inside somebody else's process, on its allocator's
@@ -337,10 +338,13 @@ static inline bool on(void)
 	return __atomic_load_n(&enabled, __ATOMIC_RELAXED);
 }
 
+static void patch_new_modules(void);
+
 static void track(void *p, size_t size)
 {
 	uint64_t flags = 0;
 
+	patch_new_modules();
 	if (set_put((uint64_t)(uintptr_t)p, size) < 0)
 		flags = PROFD_AGENT_DROPPED;
 	probe_alloc((uint64_t)(uintptr_t)p, size, flags);
@@ -665,6 +669,38 @@ static int module(struct dl_phdr_info *info, size_t size, void *data)
 }
 
 /*
+ * Libraries loaded since profd_heap_on() call malloc through GOT entries
+ * nobody redirected. Wrapping dlopen would change what it does (it
+ * searches its caller's RPATH), so instead sampled calls — one in several
+ * hundred — look at the loader's count of loads, and a change redirects
+ * the new modules: their allocations are seen from the next sample in the
+ * process on. dl_iterate_phdr takes the loader's lock, recursive, and no
+ * lock of ours is held here.
+ */
+static uint64_t seen_adds;
+static int patching;
+
+static int count_adds(struct dl_phdr_info *info, size_t size, void *data)
+{
+	*(uint64_t *)data = info->dlpi_adds;
+	return 1;	/* the first module tells */
+}
+
+static void patch_new_modules(void)
+{
+	struct walk w = { false, 0 };
+	uint64_t adds = 0;
+
+	dl_iterate_phdr(count_adds, &adds);
+	if (adds == __atomic_load_n(&seen_adds, __ATOMIC_RELAXED) ||
+	    __atomic_exchange_n(&patching, 1, __ATOMIC_ACQUIRE))
+		return;
+	dl_iterate_phdr(module, &w);
+	__atomic_store_n(&seen_adds, adds, __ATOMIC_RELAXED);
+	__atomic_store_n(&patching, 0, __ATOMIC_RELEASE);
+}
+
+/*
  * A forked child is not tracked (its pid is not profd's): it runs the
  * wrappers, but samples nothing and forgets the parent's blocks — whose
  * lock another thread of the parent may have held at the fork.
@@ -725,6 +761,7 @@ EXPORT long profd_heap_on(unsigned long sample_bytes, unsigned long epoch,
 	__atomic_store_n(&cur_epoch, (uint32_t)epoch + 1, __ATOMIC_RELAXED);
 	__atomic_store_n(&enabled, 1, __ATOMIC_RELEASE);
 	unlock();
+	dl_iterate_phdr(count_adds, &seen_adds);
 	dl_iterate_phdr(module, &w);
 	if (!w.count) {
 		__atomic_store_n(&enabled, 0, __ATOMIC_RELAXED);

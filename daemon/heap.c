@@ -469,11 +469,13 @@ static int unwind_event(struct heap_tracker *h, struct heap_proc *p,
 		n = unwind__stack(p->proc, (const uint64_t *)ev->regs,
 				  ev->stack, len, ips,
 				  PROFD_MAX_USER_FRAMES + 1, &trunc);
-		/* Cut short in code we have no mapping for: a library
-		 * loaded since tracking began? Look once more. */
-		if (n <= 0 || !trunc || proc__covers(p->proc, ips, (unsigned)n) ||
+		/* Frames in code we have no mapping for: a library loaded
+		 * since tracking began? Read the maps again (at most every
+		 * 100 ms), so that the snapshot can name them, and unwind
+		 * once more if the walk was cut short there. */
+		if (n <= 0 || proc__covers(p->proc, ips, (unsigned)n) ||
 		    proc__refresh(p->proc, h->sym, now_ns(CLOCK_MONOTONIC),
-				  100000000ULL) != 1)
+				  100000000ULL) != 1 || !trunc)
 			break;
 	}
 	h->dw_events++;
@@ -1668,8 +1670,8 @@ static int snapshot_locked(struct heap_tracker *h, struct heap_proc *p,
 		snprintf(comments[nc++], sizeof(comments[0]),
 			 "in-process mode: frees through a pointer to free "
 			 "stored before tracking began are not seen (such "
-			 "blocks stay in use here), nor are modules loaded "
-			 "after it began");
+			 "blocks stay in use here), nor are a library's calls "
+			 "between its dlopen and the next sampled allocation");
 	snprintf(comments[nc++], sizeof(comments[0]),
 		 "allocation stacks: %s",
 		 p->flags & PROFD_HEAP_F_DWARF ?

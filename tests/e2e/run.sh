@@ -28,6 +28,7 @@ $CC -O2 $NOOPT -o "$E/inline" "$W/inline.c"
 $CC -O1 -fno-inline -fno-builtin $NOOPT -pthread -o "$E/heapwl" "$W/heapwl.c"
 $CC -O1 -fno-inline -fno-builtin $NOOPT -pthread -fno-pie -no-pie -o "$E/heapwl-nopie" "$W/heapwl.c"
 $CC -O1 $NOOPT -pthread -o "$E/epwait" "$W/epwait.c"
+$CC -O1 -fno-inline -fno-builtin $NOOPT -shared -fPIC -o "$E/libheapplug.so" "$W/heapplug.c"
 ${CXX:-g++} -O1 -fno-inline $NOOPT -o "$E/heapcpp" "$W/heapcpp.cc"
 # No frame pointers anywhere: what DWARF unwinding is for.
 $CC -O2 -g -fomit-frame-pointer -fno-optimize-sibling-calls -pthread -o "$E/nofp" "$W/nofp.c"

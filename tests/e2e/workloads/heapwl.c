@@ -386,6 +386,30 @@ static void fork_cmd(void)
 	}
 }
 
+/* ---- "plugin": dlopen libheapplug.so (beside this executable);
+ * "plugin_keep": call its plug_keep (50 x 1000 live) ---- */
+static void (*plug_keep)(void);
+
+static void plugin_load(void)
+{
+	char path[4096];
+	ssize_t n = readlink("/proc/self/exe", path, sizeof(path) - 32);
+	char *slash;
+	void *h;
+
+	if (n <= 0)
+		exit(7);
+	path[n] = 0;
+	slash = strrchr(path, '/');
+	strcpy(slash + 1, "libheapplug.so");
+	h = dlopen(path, RTLD_NOW);
+	plug_keep = h ? (void (*)(void))dlsym(h, "plug_keep") : NULL;
+	if (!plug_keep) {
+		fprintf(stderr, "heapwl: %s\n", dlerror());
+		exit(7);
+	}
+}
+
 /* "sizes": prints the truth of "big" (count and bytes), computed here. */
 static void sizes(void)
 {
@@ -453,6 +477,10 @@ int main(int argc, char **argv)
 			storm();
 		else if (!strcmp(line, "fork"))
 			fork_cmd();
+		else if (!strcmp(line, "plugin"))
+			plugin_load();
+		else if (!strcmp(line, "plugin_keep") && plug_keep)
+			plug_keep();
 		else if (!strcmp(line, "sizes"))
 			sizes();
 		else if (!strcmp(line, "exit")) {
