@@ -207,7 +207,7 @@ static void remote_dlerror(struct agent *a, struct proc *pr, uint64_t fn,
 	buf[size - 1] = 0;
 }
 
-/* Where the agent is mapped, and its entry points. Under pr. */
+/* Where the agent is mapped in @pr, and its entry points. */
 static int find_agent(struct agent *a, struct proc *pr, const char *lib)
 {
 	static const char *const names[] = {

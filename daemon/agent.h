@@ -52,7 +52,8 @@ int agent__probes(const char *lib, char *real, size_t realsize,
  * agent__load() - make sure @pid has the agent at @lib loaded, and find
  * its entry points. @allocator: the library (path as mapped) that
  * provides malloc. On failure, a sentence for the user in @err.
- * -EXDEV: the process does not see @lib (a container); -EPERM: seccomp or not traceable;
+ * -EXDEV: the process does not see @lib (a container); -EPERM: seccomp
+ * or not traceable; -ESTALE: it holds an older, replaced agent;
  * -ENOTSUP: no glibc, or malloc in the executable; -ESRCH; -ENOEXEC:
  * dlopen failed; -EAGAIN: never stopped at a safe point; -errno.
  */
