@@ -55,7 +55,8 @@ int agent__probes(const char *lib, char *real, size_t realsize,
  * -EXDEV: the process does not see @lib (a container); -EPERM: seccomp
  * or not traceable; -ESTALE: it holds an older, replaced agent;
  * -ENOTSUP: no glibc, or malloc in the executable; -ESRCH; -ENOEXEC:
- * dlopen failed; -EAGAIN: never stopped at a safe point; -errno.
+ * dlopen failed; -EAGAIN: never stopped at a safe point; -EINTR: its
+ * threads all slept where a stop would show (inject__call()); -errno.
  */
 int agent__load(struct symbolizer *sym, pid_t pid, const char *lib,
 		const char *allocator, struct agent *ret, char *err,
