@@ -576,6 +576,8 @@ static enum MHD_Result handle_heap(struct api *a, struct MHD_Connection *c,
 		if (r == -ECANCELED)
 			return send_text(c, 409, "heap tracking of pid %d was stopped while this request waited\n",
 					 pid);
+		if (r == -ESHUTDOWN)
+			return send_text(c, 503, "profd is shutting down\n");
 		/* -ESRCH: it exited while we waited; its heap at exit is
 		 * what the snapshot below gives. */
 	}

@@ -219,6 +219,7 @@ struct heap_tracker {
 	pthread_mutex_t agent_lock;
 	struct agent *offq;
 	uint64_t agents_left_on;	/* could not be switched off */
+	unsigned waiters;		/* in heap__wait() */
 };
 
 static void finals__expire(struct heap_tracker *h, pid_t pid, uint64_t now);
@@ -1346,8 +1347,9 @@ static int still_tracked(struct heap_tracker *h, pid_t pid, uint64_t gen)
 
 	pthread_mutex_lock(&h->lock);
 	p = find(h, pid);
-	if (h->stopping || ((!p || p->generation != gen) &&
-			    proc__read_ids(pid, &ids) == 0))
+	if (h->stopping)
+		r = -ESHUTDOWN;
+	else if ((!p || p->generation != gen) && proc__read_ids(pid, &ids) == 0)
 		r = -ECANCELED;	/* stopped while the process lives on */
 	else if (!p || p->generation != gen ||
 		 proc__read_ids(pid, &ids) < 0 ||
@@ -1363,13 +1365,14 @@ int heap__wait(struct heap_tracker *h, pid_t pid, uint64_t generation,
 	uint64_t end = now_ns(CLOCK_MONOTONIC) + (uint64_t)seconds * 1000000000ULL;
 	int r;
 
+	__atomic_fetch_add(&h->waiters, 1, __ATOMIC_RELAXED);
 	for (;;) {
 		uint64_t now = now_ns(CLOCK_MONOTONIC);
 		int timeout_ms;
 
 		r = still_tracked(h, pid, generation);
 		if (r < 0 || now >= end)
-			return r;
+			break;
 		timeout_ms = (int)((end - now) / 1000000) + 1;
 		if (timeout_ms > 100)
 			timeout_ms = 100;
@@ -1377,12 +1380,30 @@ int heap__wait(struct heap_tracker *h, pid_t pid, uint64_t generation,
 			struct pollfd pfd = { .fd = conn_fd, .events = POLLRDHUP };
 
 			if (poll(&pfd, 1, timeout_ms) > 0 &&
-			    (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR)))
-				return -ECONNRESET;
+			    (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+				r = -ECONNRESET;
+				break;
+			}
 		} else {
 			usleep((useconds_t)timeout_ms * 1000);
 		}
 	}
+	__atomic_fetch_sub(&h->waiters, 1, __ATOMIC_RELEASE);
+	return r;
+}
+
+void heap__wait_idle(struct heap_tracker *h, unsigned timeout_ms)
+{
+	unsigned waited = 0;
+
+	while (__atomic_load_n(&h->waiters, __ATOMIC_ACQUIRE) &&
+	       waited < timeout_ms) {
+		usleep(20 * 1000);
+		waited += 20;
+	}
+	/* The answer is being sent: give the connection thread a moment. */
+	if (waited)
+		usleep(100 * 1000);
 }
 
 struct rec {

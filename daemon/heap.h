@@ -78,7 +78,8 @@ int heap__stop(struct heap_tracker *h, pid_t pid);
 
 /*
  * heap__wait() - wait @seconds while tracking period @generation of @pid
- * lasts. 0, -ECANCELED (stopped), -ESRCH (process exited), -ECONNRESET
+ * lasts. 0, -ECANCELED (stopped), -ESRCH (process exited), -ESHUTDOWN
+ * (the daemon is stopping), -ECONNRESET
  * (client gone, polled on @conn_fd).
  */
 int heap__wait(struct heap_tracker *h, pid_t pid, uint64_t generation,
@@ -100,7 +101,9 @@ void heap__gc(struct heap_tracker *h);
 void heap__stats(struct heap_tracker *h, struct heap_stats *ret);
 /* JSON array of tracked processes into @buf; returns its length. */
 size_t heap__procs_json(struct heap_tracker *h, char *buf, size_t size);
-/* Make waiters return -ECANCELED: the daemon is stopping. */
+/* Make waiters return -ESHUTDOWN: the daemon is stopping. */
 void heap__shutdown(struct heap_tracker *h);
+/* Wait (at most @timeout_ms) until no request is in heap__wait(). */
+void heap__wait_idle(struct heap_tracker *h, unsigned timeout_ms);
 
 #endif /* PROFD_HEAP_H */

@@ -652,6 +652,8 @@ out:
 	/* Let waiting requests send their 503 before the server stops. */
 	if (m)
 		session_mgr__wait_idle(m, 2000);
+	if (heap)
+		heap__wait_idle(heap, 2000);
 	api__stop(api);
 	heap__free(heap);
 	if (ac.tcp_fd >= 0)

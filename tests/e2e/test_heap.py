@@ -863,6 +863,28 @@ class HeapErrors(HeapTest):
         self.check_truth(prof, TRUTH_BASIC, "heap at exit: ")
         self.assertTrue(any("exited" in c for c in prof.raw.comments), "no exit comment: %r" % prof.raw.comments)
 
+    def test_sigterm_while_pull_waits(self):
+        """SIGTERM to profd while a pull waits out its seconds: the pull gets a 503 saying
+        profd is shutting down (not a dropped connection), and profd exits 0."""
+        d = cpu.Daemon("heap-sigterm")
+        try:
+            with CmdWorkload() as w:
+                t, res = pull_in_background(d, w.pid, 10)
+                deadline = time.monotonic() + 5
+                while heap_status(d).get("tracked") != 1 and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                time.sleep(0.3)
+                d.proc.send_signal(signal.SIGTERM)
+                t.join(15)
+                rc = d.proc.wait(10)
+            r = res.get("r")
+            self.assertIsInstance(r, Response, "pull: %r" % r)
+            self.assertEqual(r.status, 503, r)
+            self.assertIn("shutting down", r.text())
+            self.assertEqual(rc, 0, d.log_tail())
+        finally:
+            d.stop()
+
     def test_target_exits_while_tracked(self):
         """Tracked pid exits: heap.tracked back to 0 within 3 s (probes and
         maps released); pulls then get the heap it held at exit, exact, in
