@@ -451,6 +451,9 @@ static enum MHD_Result heap_start_error(struct MHD_Connection *c, pid_t pid,
 	case -ENOENT:
 		return send_text(c, 400, "pid %d: no malloc/free found in its executable or libraries; cannot track its heap\n",
 				 pid);
+	case -ENODATA:
+		return send_text(c, 400, "pid %d shows no memory mappings: its main thread has exited (the process lives on in other threads) or it is exiting; cannot track its heap\n",
+				 pid);
 	case -EBUSY:
 		return send_text(c, 503, "too many processes heap-tracked at once; stop one (profctl heap stop) or try later\n");
 	case -ECANCELED:

@@ -1248,7 +1248,11 @@ int heap__start(struct heap_tracker *h, pid_t pid, uint64_t sample_bytes,
 		free(p);
 		goto out;
 	}
-	r = choose_allocator(p->proc, p->allocator, sizeof(p->allocator), offs);
+	/* No mappings: its main thread has exited (the others may run on,
+	 * but /proc/PID/maps is then empty), or it is exiting. */
+	r = p->proc->nmaps ? choose_allocator(p->proc, p->allocator,
+					      sizeof(p->allocator), offs) :
+			     -ENODATA;
 	if (r < 0) {
 		proc__free(p->proc);
 		free(p);

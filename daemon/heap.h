@@ -64,6 +64,7 @@ void heap__free(struct heap_tracker *h);
  * HEAP_INPROC the process's allocator calls are sampled by profd's agent,
  * loaded into it, instead of a uprobe on each. Errors: -ESRCH no such
  * process, -EPROTONOSUPPORT a Go program, -ENOENT no allocator found,
+ * -ENODATA no mappings to read (its main thread exited),
  * -EBUSY too many tracked processes, others from BPF; for the agent, see
  * agent__load(), with a sentence for the user in @err (may be "").
  */
