@@ -210,11 +210,8 @@ static void remote_dlerror(struct agent *a, struct proc *pr, uint64_t fn,
 /* Where the agent is mapped in @pr, and its entry points. */
 static int find_agent(struct agent *a, struct proc *pr, const char *lib)
 {
-	static const char *const names[] = {
-		PROFD_AGENT_ON, PROFD_AGENT_OFF, PROFD_AGENT_PROBE_ALLOC,
-		PROFD_AGENT_PROBE_FREE,
-	};
-	uint64_t offs[4];
+	static const char *const names[] = { PROFD_AGENT_ON, PROFD_AGENT_OFF };
+	uint64_t offs[2];
 	size_t i;
 	int fd;
 
@@ -231,18 +228,15 @@ static int find_agent(struct agent *a, struct proc *pr, const char *lib)
 	}
 	if (!a->lo)
 		return -ENOENT;
-	snprintf(a->path, sizeof(a->path), "%s", lib);
 	fd = open_in(a->pid, lib);
 	if (fd < 0)
 		return -errno;
-	i = (size_t)elfsyms__find(fd, names, 4, offs);
+	i = (size_t)elfsyms__find(fd, names, 2, offs);
 	close(fd);
-	if (i != 4)
+	if (i != 2)
 		return -ENOEXEC;
 	a->on_addr = proc__file_addr(pr, lib, offs[0]);
 	a->off_addr = proc__file_addr(pr, lib, offs[1]);
-	a->probe_alloc_off = offs[2];
-	a->probe_free_off = offs[3];
 	return a->on_addr && a->off_addr ? 0 : -ENOEXEC;
 }
 

@@ -25,10 +25,8 @@
 struct agent {
 	pid_t pid;
 	uint64_t start_time;		/* the process's identity */
-	char path[PATH_MAX];		/* the library, as the process maps it */
 	uint64_t lo, hi;		/* its code in the process */
 	uint64_t on_addr, off_addr;
-	uint64_t probe_alloc_off, probe_free_off;	/* file offsets */
 	struct {
 		uint64_t lo, hi;
 	} unsafe[AGENT_MAX_UNSAFE];	/* no calls from a thread in there */

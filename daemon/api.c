@@ -195,6 +195,18 @@ static bool not_a_process(struct MHD_Connection *c, pid_t pid,
 	return false;
 }
 
+/* The unwind parameter: true (and *ret_fp set) unless it is bad. */
+static bool unwind_arg(struct MHD_Connection *c, const char **ret_arg,
+		       bool *ret_fp)
+{
+	const char *arg = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
+						      "unwind");
+
+	*ret_arg = arg;
+	*ret_fp = arg && !strcmp(arg, "fp");
+	return !arg || *ret_fp || !strcmp(arg, "dwarf");
+}
+
 static enum MHD_Result handle_profile(struct api *a, struct MHD_Connection *c,
 				      const struct peer *peer)
 {
@@ -249,11 +261,9 @@ static enum MHD_Result handle_profile(struct api *a, struct MHD_Connection *c,
 	if (arg && strcmp(arg, "0"))
 		return send_text(c, 400, "debug=%s: only the protobuf format (debug=0) is served\n",
 				 arg);
-	arg = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "unwind");
-	if (arg && strcmp(arg, "dwarf") && strcmp(arg, "fp"))
+	if (!unwind_arg(c, &arg, &req.fp_only))
 		return send_text(c, 400, "bad unwind \"%s\": want dwarf (default) or fp\n",
 				 arg);
-	req.fp_only = arg && !strcmp(arg, "fp");
 
 	r = access__check(peer->uid, req.pid, &owner, &ids);
 	if (r == -ESRCH)
@@ -337,6 +347,7 @@ static enum MHD_Result heap_args(struct api *a, struct MHD_Connection *c,
 	unsigned long long v;
 	const char *arg;
 	struct proc_ids ids;
+	bool fp;
 	uid_t owner = 0;
 	int r;
 
@@ -362,11 +373,10 @@ static enum MHD_Result heap_args(struct api *a, struct MHD_Connection *c,
 				 arg);
 	if (arg)
 		*ret_sample = v;
-	arg = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "unwind");
-	if (arg && strcmp(arg, "dwarf") && strcmp(arg, "fp"))
+	if (!unwind_arg(c, &arg, &fp))
 		return send_text(c, 400, "bad unwind \"%s\": want dwarf (default) or fp\n",
 				 arg);
-	*ret_flags = arg && !strcmp(arg, "fp") ? HEAP_FP_ONLY : 0;
+	*ret_flags = fp ? HEAP_FP_ONLY : 0;
 	arg = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "mode");
 	if (arg && strcmp(arg, "uprobe") && strcmp(arg, "inproc"))
 		return send_text(c, 400, "bad mode \"%s\": want uprobe (default: a uprobe on each allocator call) or inproc (sampled inside the process by profd's agent)\n",
