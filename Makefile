@@ -29,8 +29,13 @@ endif
 
 ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 
+# pkg-config runs when a flag is first used, not while the Makefile is read:
+# on a fresh machine the packages do not exist yet at that point (make deps
+# installs them), and flags read then would be empty. The $(eval) keeps the
+# answer, so each runs once per make.
 PKGS := libbpf libelf libdw libprotobuf-c libmicrohttpd libcurl zlib libsystemd
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+lazy_pkg = $(eval $(1) := $(shell pkg-config $(2) 2>/dev/null))$($(1))
+PKG_CFLAGS = $(call lazy_pkg,PKG_CFLAGS,--cflags $(PKGS))
 
 WERROR ?= $(if $(CI),-Werror,)
 CFLAGS ?= -O2 -g
@@ -46,8 +51,9 @@ CFLAGS += -fsanitize=$(SAN) -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=$(SAN)
 endif
 
-DAEMON_LIBS := $(shell pkg-config --libs libbpf libelf libdw libprotobuf-c libmicrohttpd zlib libsystemd 2>/dev/null) -lpthread -lm -lstdc++
-CLIENT_LIBS := $(shell pkg-config --libs libcurl libprotobuf-c zlib 2>/dev/null)
+DAEMON_PKG_LIBS = $(call lazy_pkg,DAEMON_PKG_LIBS,--libs libbpf libelf libdw libprotobuf-c libmicrohttpd zlib libsystemd)
+DAEMON_LIBS = $(DAEMON_PKG_LIBS) -lpthread -lm -lstdc++
+CLIENT_LIBS = $(call lazy_pkg,CLIENT_LIBS,--libs libcurl libprotobuf-c zlib)
 
 BPF_CFLAGS := -g -O2 -target bpf -Wall -D__TARGET_ARCH_$(ARCH) \
 	      -I$(OUTPUT) -Iinclude
@@ -147,10 +153,17 @@ e2e: all
 check-units:
 	$(Q)tests/check-units.sh
 
-test: deps all $(UNIT_TESTS) $(FIXTURES)
+# The README's two commands. Each installs what is missing first, then
+# builds in a new make, whose rules see the tools and libraries that deps
+# just installed (this make's file list and rules were read before).
+test:
+	$(Q)scripts/deps.sh
+	$(Q)$(MAKE) --no-print-directory all $(UNIT_TESTS) $(FIXTURES)
 	$(Q)tests/run-all.sh $(OUTPUT)
 
-demo: deps all
+demo:
+	$(Q)scripts/deps.sh
+	$(Q)$(MAKE) --no-print-directory all
 	$(Q)scripts/demo.sh $(OUTPUT)
 
 bench: all

@@ -3,10 +3,18 @@
 # Idempotent: does nothing when every package is already installed.
 set -eu
 
-PKGS="clang llvm make gcc g++ pkg-config libbpf-dev bpftool libelf-dev libdw-dev
-elfutils libprotobuf-c-dev protobuf-c-compiler libmicrohttpd-dev
+# Build: compilers, BPF tools, the libraries' -dev packages.
+# Demo and tests: systemd (systemd-analyze verify), golang-go (go tool pprof,
+# the Go workload), binutils (readelf, addr2line -i as the independent
+# symbolizer), python3 (e2e runner), curl (raw HTTP requests), strace (the
+# injection test), util-linux (setpriv, unshare), procps, linux-perf (bench),
+# mmdebstrap and systemd-container (tests/systemd boots a real systemd in a
+# container), ca-certificates (mmdebstrap fetches over https where configured).
+PKGS="clang llvm make gcc g++ binutils pkg-config libbpf-dev bpftool libelf-dev
+libdw-dev elfutils libprotobuf-c-dev protobuf-c-compiler libmicrohttpd-dev
 libcurl4-openssl-dev zlib1g-dev libsystemd-dev systemd golang-go linux-perf
-procps util-linux"
+procps util-linux python3 curl strace mmdebstrap systemd-container
+ca-certificates"
 
 missing=""
 for p in $PKGS; do
