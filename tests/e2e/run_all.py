@@ -2,7 +2,7 @@
 """Runs the whole e2e suite, CPU (test_cpu.py), heap (test_heap.py) and
 DWARF unwinding (test_unwind.py), in
 one unittest runner, so that it ends with one line
-`e2e: N passed, M failed` (run by tests/e2e/run.sh).
+`e2e: N passed, M failed, K skipped` (run by tests/e2e/run.sh).
 
   python3 tests/e2e/run_all.py --output build [--src tests/e2e] [-k NAME]...
   E2E_ONLY=heap,split ...     only tests whose id contains one of these
@@ -67,14 +67,37 @@ def run(classes, only):
     runner = unittest.TextTestRunner(stream=sys.stdout, verbosity=2, resultclass=test_cpu.Result)
     res = runner.run(suite)
     test_cpu._kill_all()
-    # As in test_cpu.main(): a test passed only if it ran and succeeded.
-    passed = res.passed
-    failed = suite.countTestCases() - passed
-    failed += sum(1 for t, _ in res.errors if "tearDownClass" in str(t))
+    passed, failed, skipped = tally(suite, res)
     print("artifacts (profiles, -raw dumps, profd logs): %s" % test_cpu.ART)
     print("time: %.0f s" % (time.monotonic() - t0))
-    print("e2e: %d passed, %d failed" % (passed, failed))
+    print("e2e: %d passed, %d failed, %d skipped" % (passed, failed, skipped))
     sys.exit(1 if failed or passed == 0 else 0)
+
+
+def tally(suite, res):
+    """(passed, failed, skipped) over the suite's tests. A test passed only
+    if it ran and succeeded; one skipped (by itself or by its class's
+    setUpClass) is counted as skipped, with its reason printed on one line;
+    every other test, the tests of a class whose setUpClass failed among
+    them, failed, and so does a failing tearDownClass."""
+    per_class = {}
+    for t in suite:
+        name = "%s.%s" % (type(t).__module__, type(t).__name__)
+        per_class[name] = per_class.get(name, 0) + 1
+    skipped = 0
+    for t, reason in res.skipped:
+        desc = str(t)
+        if desc.startswith("setUpClass ("):
+            cls = desc[len("setUpClass ("):].rstrip(")")
+            n = per_class.get(cls, 1)
+        else:
+            desc = t.id()
+            n = 1
+        skipped += n
+        print("SKIP %s: %s" % (desc, reason))
+    failed = suite.countTestCases() - res.passed - skipped
+    failed += sum(1 for t, _ in res.errors if "tearDownClass" in str(t))
+    return res.passed, failed, skipped
 
 
 def main(modules=(test_cpu, test_heap, test_unwind)):

@@ -11,7 +11,6 @@ logs are kept under $OUTPUT/e2e/artifacts/ for post-mortems.
 Needs root (profd loads BPF), go (go tool pprof), curl, setpriv, readelf.
 """
 
-import argparse
 import atexit
 import base64
 import http.client
@@ -1121,48 +1120,11 @@ class Result(unittest.TextTestResult):
 
 
 def main():
-    global OUTPUT, E2E, SRC, ART, PROFD, PROFCTL
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--output", default="build")
-    ap.add_argument("--src", default=os.path.dirname(os.path.abspath(__file__)))
-    ap.add_argument("-k", action="append", default=[], help="run tests whose id contains this (repeatable)")
-    args = ap.parse_args()
-    OUTPUT = os.path.abspath(args.output)
-    E2E = os.path.join(OUTPUT, "e2e")
-    SRC = os.path.abspath(args.src)
-    ART = os.path.join(E2E, "artifacts")
-    os.makedirs(ART, exist_ok=True)
-    os.makedirs(os.path.join(E2E, "pprof-tmp"), exist_ok=True)
-    PROFD = os.path.join(OUTPUT, "profd")
-    PROFCTL = os.path.join(OUTPUT, "profctl")
-    only = args.k + [s for s in os.environ.get("E2E_ONLY", "").split(",") if s]
-
-    def handler(signum, frame):
-        _kill_all()
-        sys.exit(128 + signum)
-
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGINT, handler)
-
-    suite = unittest.TestSuite()
-    loader = unittest.TestLoader()
-    for cls in (CpuProfiles, Errors, Limits, Access, Lifecycle, Listen):
-        for t in loader.loadTestsFromTestCase(cls):
-            if not only or any(o in t.id() for o in only):
-                suite.addTest(t)
-    t0 = time.monotonic()
-    runner = unittest.TextTestRunner(stream=sys.stdout, verbosity=2, resultclass=Result)
-    res = runner.run(suite)
-    _kill_all()
-    # A test passed only if it ran and succeeded: the tests of a class whose
-    # setUpClass failed count as failed; so does a failing tearDownClass.
-    passed = res.passed
-    failed = suite.countTestCases() - passed
-    failed += sum(1 for t, _ in res.errors if "tearDownClass" in str(t))
-    print("artifacts (profiles, -raw dumps, profd logs): %s" % ART)
-    print("time: %.0f s" % (time.monotonic() - t0))
-    print("e2e: %d passed, %d failed" % (passed, failed))
-    sys.exit(1 if failed or passed == 0 else 0)
+    """The CPU tests alone; run_all.py runs every suite with one tally."""
+    # By name, not __main__: run_all configures the module "test_cpu".
+    import run_all
+    import test_cpu
+    run_all.main(modules=(test_cpu,))
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
  * Minimal check helpers for unit tests. Each test binary is one main()
  * that runs CHECK()s, prints one line per failed check, and ends with
  * `return check__done();`, which prints "ok N checks" (or a failure count)
- * and gives the exit code. Include from exactly one file per binary.
+ * and gives the exit code (or `return check__skip("why")`). Include from
+ * exactly one file per binary.
  */
 #ifndef PROFD_CHECK_H
 #define PROFD_CHECK_H
@@ -30,6 +31,18 @@ static inline __attribute__((unused)) int check__done(void)
 	}
 	printf("ok %u checks\n", check__n);
 	return 0;
+}
+
+/*
+ * A binary that cannot run here (the environment lacks what it needs) says
+ * why on one line and exits with 77, automake's "skipped": run.sh counts it
+ * as skipped, not as passed or failed.
+ */
+#define CHECK_EXIT_SKIP 77
+static inline __attribute__((unused)) int check__skip(const char *why)
+{
+	printf("SKIP: %s\n", why);
+	return CHECK_EXIT_SKIP;
 }
 
 #endif /* PROFD_CHECK_H */

@@ -2,7 +2,8 @@
 # Run unit test binaries and summarise.
 #   tests/unit/run.sh OUTPUT test_bin...
 # Each binary's output goes to OUTPUT/tests/unit/NAME.log and is shown when it
-# fails. Prints PASS/FAIL per binary, then "unit: N passed, M failed"; exits
+# fails. Prints PASS/FAIL/SKIP per binary (a binary that exits 77 was skipped:
+# its last line says why), then "unit: N passed, M failed, K skipped"; exits
 # non-zero when any failed.
 set -u
 
@@ -23,19 +24,29 @@ fi
 
 passed=0
 failed=0
+skipped=0
 for t in "$@"; do
 	name=$(basename "$t")
 	log=$LOGDIR/$name.log
+	rc=0
 	# shellcheck disable=SC2086
-	if $TIMEOUT "$t" >"$log" 2>&1; then
+	$TIMEOUT "$t" >"$log" 2>&1 || rc=$?
+	case $rc in
+	0)
 		echo "PASS $name"
 		passed=$((passed + 1))
-	else
-		echo "FAIL $name"
+		;;
+	77)
+		echo "SKIP $name: $(tail -n 1 "$log" | sed 's/^SKIP: //')"
+		skipped=$((skipped + 1))
+		;;
+	*)
+		echo "FAIL $name (exit $rc)"
 		sed 's/^/    /' "$log"
 		failed=$((failed + 1))
-	fi
+		;;
+	esac
 done
 
-echo "unit: $passed passed, $failed failed"
+echo "unit: $passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]
