@@ -24,6 +24,11 @@ set -eu
 
 here=$(cd "$(dirname "$0")/../.." && pwd)
 rev=${1:-HEAD}
+# Resolved now: a commit made while the root is being built is not tested.
+commit=$(git -C "$here" rev-parse --verify "$rev^{commit}") || {
+	echo "fresh: $rev is not a commit of $here" >&2
+	exit 2
+}
 suite=${FRESH_SUITE:-bookworm}
 
 if [ "$(id -u)" != 0 ]; then
@@ -39,7 +44,7 @@ fi
 
 # Enter a private mount namespace once; everything below runs in it.
 if [ -z "${FRESH_IN_NS:-}" ]; then
-	FRESH_IN_NS=1 exec unshare -m --propagation private "$0" "$@"
+	FRESH_IN_NS=1 exec unshare -m --propagation private "$0" "$commit"
 fi
 
 work=$(mktemp -d /var/tmp/profd-fresh.XXXXXX)
@@ -100,7 +105,7 @@ make_root() {
 clone_tree() {
 	# A clone, as a user makes one; only what REV commits.
 	git clone -q --no-hardlinks "$here" "$root/root/profd" &&
-	git -C "$root/root/profd" checkout -q --detach "$(git -C "$here" rev-parse "$rev")" &&
+	git -C "$root/root/profd" checkout -q --detach "$commit" &&
 	echo "fresh: tree at $(git -C "$root/root/profd" log -1 --format='%h %s')"
 }
 
