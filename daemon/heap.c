@@ -160,6 +160,8 @@ struct heap_proc {
 	char cxx[256];			/* libstdc++ probed for new, or "" */
 	unsigned nfuncs;		/* distinct entry points probed */
 	bool inproc;			/* in-process mode (HEAP_INPROC) */
+	bool starting;			/* its agent is being loaded or
+					 * switched on: not tracking yet */
 	bool own_new;			/* the allocator defines operator new */
 	struct agent *agent;		/* its agent, once loaded */
 	struct {
@@ -1288,10 +1290,13 @@ int heap__start(struct heap_tracker *h, pid_t pid, uint64_t sample_bytes,
 		char alloc[sizeof(p->allocator)];
 
 		memcpy(alloc, p->allocator, sizeof(alloc));
+		p->starting = true;
 		pthread_mutex_unlock(&h->lock);
 		r = start_agent(h, pid, gen, alloc, sb, err, errlen);
 		pthread_mutex_lock(&h->lock);
 		p = find(h, pid);
+		if (p && p->generation == gen)
+			p->starting = false;
 		if (!p || p->generation != gen) {
 			if (!err[0])
 				snprintf(err, errlen, "heap tracking of pid %d "
@@ -2014,11 +2019,12 @@ size_t heap__procs_json(struct heap_tracker *h, char *buf, size_t size)
 	for (p = h->procs; p; p = p->next) {
 		n = snprintf(buf + len, size - len,
 			     "%s{\"pid\":%d,\"allocator\":\"%s\",\"mode\":\"%s\","
-			     "\"sample_bytes\":%"
+			     "\"state\":\"%s\",\"sample_bytes\":%"
 			     PRIu64 ",\"probes\":%u,\"tracked_seconds\":%.1f,"
 			     "\"idle_seconds\":%.1f}",
 			     len > 1 ? "," : "", p->pid, p->allocator,
-			     p->inproc ? "inproc" : "uprobe", p->sample_bytes,
+			     p->inproc ? "inproc" : "uprobe",
+			     p->starting ? "starting" : "tracking", p->sample_bytes,
 			     p->nlinks + (p->session_fds[0] >= 0) +
 				     (p->session_fds[1] >= 0),
 			     (double)(now - p->started_ns) / 1e9,

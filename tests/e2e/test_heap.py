@@ -426,6 +426,7 @@ class HeapProfiles(HeapTest):
             ps = self.proc_status(w.pid)
             self.assertIsNotNone(ps, "pid %d not in status heap.procs" % w.pid)
             self.assertEqual(ps["sample_bytes"], 1, ps)
+            self.assertEqual(ps["state"], "tracking", ps)  # the start returned: tracking
             self.assertIn("libc.so.6", ps["allocator"], ps)
             self.assertGreaterEqual(ps["probes"], 1, ps)
             # Idempotent.
@@ -1225,11 +1226,16 @@ class HeapInproc(HeapTest):
             p = subprocess.Popen([cpu.PROFCTL, "--socket", self.daemon.sock, "heap", "--pid", str(w.pid),
                                   "--inproc", "--sample-bytes", "1", "--seconds", "3", "-o", out],
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            # "starting" while the agent is loaded and switched on (the
+            # process allocates untracked meanwhile); "tracking" once on.
             deadline = time.monotonic() + 2.5
-            while self.proc_status(w.pid) is None and time.monotonic() < deadline:
+            while time.monotonic() < deadline:
+                ps = self.proc_status(w.pid)
+                if ps and ps.get("state") != "starting":
+                    break
                 time.sleep(0.05)
-            ps = self.proc_status(w.pid)
-            self.assertTrue(ps and ps.get("mode") == "inproc", "status: %r" % ps)
+            self.assertTrue(ps and ps.get("mode") == "inproc" and ps.get("state") == "tracking",
+                            "status: %r" % ps)
             w.cmd("basic")
             stdout, stderr = p.communicate(timeout=30)
             self.assertEqual(p.returncode, 0, "profctl: %s %s" % (stdout, stderr))

@@ -56,7 +56,7 @@ cleanup() {
 	for p in /proc/[0-9]*; do
 		[ "$(readlink "$p/root" 2>/dev/null)" = "$root" ] && kill -9 "${p#/proc/}" 2>/dev/null
 	done
-	umount -R -l "$root/proc" "$root/sys" "$root/dev" "$root/run" 2>/dev/null || true
+	umount -R -l "$root" 2>/dev/null || true
 	if [ -n "${FRESH_KEEP:-}" ]; then
 		echo "fresh: root kept in $root"
 	else
@@ -96,6 +96,9 @@ make_root() {
 	# What a real machine has and a minbase tarball does not.
 	printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n' >"$root/etc/hosts" &&
 	cp /etc/resolv.conf "$root/etc/resolv.conf" &&
+	# / is a mount point on a real machine (unshare -m needs one to make
+	# private); a plain directory under chroot is not.
+	mount --bind "$root" "$root" &&
 	mount -t proc proc "$root/proc" &&
 	mount --rbind /sys "$root/sys" &&
 	mount --rbind /dev "$root/dev" &&
