@@ -74,6 +74,12 @@ def first_of(sample, names):
     return None
 
 
+def named(loc):
+    """Has a function name (not none, not "??", not an address as a name)."""
+    fn = loc.lines[0].function if loc.lines else ""
+    return fn not in ("", "??") and not re.match(r"^0x[0-9a-f]+$", fn)
+
+
 def wrong_pid(prof, pid):
     bad = [s for s in prof.samples if s.num_label("pid") != pid]
     return "%d samples without pid label %d" % (len(bad), pid) if bad else None
@@ -97,8 +103,8 @@ def check_cpu(prof, a):
     why = wrong_pid(prof, a.pid)
     if not why and not 0.8 * want <= total <= 1.1 * want:
         why = "%d samples, expected %.0f (%d Hz x %.2f s of CPU) -20 %%/+10 %%" % (total, want, a.hz, a.cpu_s)
-    if not why and prof.period != round(1e9 / a.hz):
-        why = "period %s, expected %d ns" % (prof.period, round(1e9 / a.hz))
+    if not why and abs(prof.period - 10 ** 9 // a.hz) > 1:
+        why = "period %s, expected 1e9/%d = %d ns" % (prof.period, a.hz, 10 ** 9 // a.hz)
     result("cpu_samples", why)
 
     na = count(prof, lambda s: first_of(s, ("hot_a", "hot_b")) == "hot_a")
@@ -139,8 +145,7 @@ def check_cpu(prof, a):
         why = "mapping of %s has no functions: %r" % (a.exe, maps)
     else:
         ids = {m.id for m in maps}
-        unnamed = [loc for loc in prof.locations.values()
-                   if loc.mapping_id in ids and not (loc.lines and loc.lines[0].function not in ("", "??"))]
+        unnamed = [loc for loc in prof.locations.values() if loc.mapping_id in ids and not named(loc)]
         if unnamed:
             why = "%d locations in %s without a function name, e.g. %r" % (len(unnamed), a.exe, unnamed[0])
     result("cpu_proc_root", why)
@@ -166,7 +171,7 @@ def check_kernel(prof, a):
         n = 0
         while n < len(locs) and is_kernel(locs[n]):
             n += 1
-        unnamed = [loc for loc in locs[:n] if not (loc.lines and loc.lines[0].function not in ("", "??"))]
+        unnamed = [loc for loc in locs[:n] if not named(loc)]
         if unnamed:
             result(name, "kernel frame without a name (%#x): /proc/kallsyms unreadable to profd?" % unnamed[0].address)
             return

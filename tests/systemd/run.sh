@@ -32,9 +32,7 @@ T_START=$SECONDS
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 HERE=$SRC/tests/systemd
 OUTPUT=${1:-build}
-mkdir -p "$OUTPUT/systemd" || exit 1
-OUTPUT=$(cd "$OUTPUT" && pwd)
-ART=$OUTPUT/systemd/artifacts
+ART=''	# $OUTPUT/systemd/artifacts, once we know we can run
 CACHE=${PROFD_SYSTEMD_CACHE:-/var/tmp/profd-systemd}
 MACHINE=profd-test-$$
 CT_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
@@ -173,12 +171,15 @@ cleanup() {
 
 on_signal() {
 	trap - INT TERM
+	# The trap may run inside a redirected command: back to the real output.
+	exec 1>&"$STDOUT_FD" 2>&"$STDERR_FD"
 	fail interrupted "signal $1 after $((SECONDS - T_START)) s"
 	stop_container
 	summary
 	exit 130
 }
 
+exec {STDOUT_FD}>&1 {STDERR_FD}>&2
 trap cleanup EXIT
 trap 'on_signal INT' INT
 trap 'on_signal TERM' TERM
@@ -261,6 +262,9 @@ done
 [ -r /sys/kernel/btf/vmlinux ] || skip_all "no /sys/kernel/btf/vmlinux (kernel without BTF)"
 [ -n "${EPOCHREALTIME:-}" ] || skip_all "bash without EPOCHREALTIME (bash 5 needed)"
 
+mkdir -p "$OUTPUT/systemd" || exit 1
+OUTPUT=$(cd "$OUTPUT" && pwd)
+ART=$OUTPUT/systemd/artifacts
 rm -rf "$ART"
 mkdir -p "$ART" "$CACHE" || exit 1
 export HOME=${HOME:-/root}
@@ -383,22 +387,34 @@ while [ -z "$LEADER" ] && [ "$i" -lt 200 ] && alive "$NSPAWN_PID"; do
 	[ -n "$LEADER" ] || sleep 0.1
 	i=$((i + 1))
 done
-[ -n "$LEADER" ] || { stop_container; skip_all "nspawn cannot boot: no container init within 20 s ($(tail -1 "$ART/nspawn.log"))"; }
+# Its most telling line: the first error (not the closing "Container ...
+# failed with error code N."), else the last line.
+nspawn_said() {
+	{
+		grep -iE 'fail|error|cannot|denied' "$ART/nspawn.log" | grep -v 'failed with error code'
+		tail -1 "$ART/nspawn.log"
+	} 2>/dev/null | head -1
+}
+if [ -z "$LEADER" ]; then
+	alive "$NSPAWN_PID" && why="no container init within 20 s" || why="systemd-nspawn exited"
+	msg=$(nspawn_said)
+	stop_container
+	skip_all "nspawn cannot boot: $why${msg:+ ($msg)}"
+fi
 
 state=
-i=0
-n=$(($(bound 90) * 5))
-while [ "$i" -lt "$n" ] && alive "$LEADER"; do
+end=$((SECONDS + $(bound 90)))
+while [ "$SECONDS" -lt "$end" ] && alive "$LEADER"; do
 	state=$(ct 10 systemctl is-system-running 2>/dev/null)
 	case $state in running | degraded) break ;; esac
 	sleep 0.2
-	i=$((i + 1))
 done
 case $state in
 running | degraded) ;;
 *)
+	msg=$(nspawn_said)
 	stop_container
-	skip_all "nspawn cannot boot: state '${state:-none}' after $(since "$t") s (log: $ART/nspawn.log)"
+	skip_all "nspawn cannot boot: state '${state:-none}' after $(since "$t") s${msg:+ ($msg)}"
 	;;
 esac
 release_notes
@@ -580,7 +596,12 @@ timed restart "$t"
 # stays, so the next request starts profd again.
 t=$(now)
 why=
-if [ -z "$SPLIT" ] || ! ct 10 test -d "/proc/$SPLIT"; then
+if [ -n "$SPLIT" ] && ! ct 10 test -d "/proc/$SPLIT"; then
+	note "split (pid $SPLIT) has exited early (see journal.txt); another one for this check"
+	SPLIT=$(start_wl split2 -- /tmp/profd-wl/split 120)
+	wait_line "$ROOT$SHARE/split2.out" "split ready" 10 || SPLIT=
+fi
+if [ -z "$SPLIT" ]; then
 	why="split is not running"
 else
 	(ct 40 profctl cpu --pid "$SPLIT" --seconds 10 -o "$SHARE/stopped.pb.gz" >"$ART/stop-profctl.txt" 2>&1
@@ -660,6 +681,7 @@ score=$(ct 30 systemd-analyze security --no-pager profd.service 2>/dev/null |
 note "systemd-analyze security profd.service: ${score:-unknown}"
 ct 20 journalctl --no-pager -o short-monotonic -u profd.service -u profd.socket -u "profd-test-*" >"$ART/journal.txt" 2>&1
 stop_wl split
+stop_wl split2
 
 stop_container
 note "time total: $((SECONDS - T_START)) s (artifacts: $ART)"
