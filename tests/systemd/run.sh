@@ -19,7 +19,7 @@
 #
 # The root tarball is cached in $PROFD_SYSTEMD_CACHE (/var/tmp/profd-systemd),
 # keyed by its package list; the first run builds it with mmdebstrap
-# (~40 s). Profiles, their -raw dumps, logs and the journal are kept in
+# (~1 min). Profiles, their -raw dumps, logs and the journal are kept in
 # $OUTPUT/systemd/artifacts/. See tests/systemd/README.md.
 set -u
 
@@ -53,7 +53,7 @@ skip() { echo "SKIP $1: $2"; SKIPPED=$((SKIPPED + 1)); }
 # in $ART/notes.txt).
 NOTES_HELD=1
 note() {
-	echo "# $*" >>"$ART/notes.txt"
+	[ -n "$ART" ] && echo "# $*" >>"$ART/notes.txt"
 	[ -n "$NOTES_HELD" ] || echo "# $*"
 }
 release_notes() {
@@ -315,6 +315,23 @@ else
 	# Older package lists' roots are of no further use.
 	find "$CACHE" -maxdepth 1 -name "root-*.tar" ! -path "$TAR" -delete
 fi
+# Run directories of runs that were killed outright (SIGKILL: no cleanup),
+# named run.PID.*, unless a container still runs on one.
+for d in "$CACHE"/run.*; do
+	[ -d "$d" ] || continue
+	p=${d#"$CACHE"/run.}
+	p=${p%%.*}
+	kill -0 "$p" 2>/dev/null && continue
+	busy=
+	for r in /proc/[0-9]*/root; do
+		case $(readlink "$r" 2>/dev/null) in "$d"/*) busy=1 && break ;; esac
+	done
+	if [ -n "$busy" ]; then
+		note "$d: left by a killed run, a container still runs there: left alone"
+	else
+		rm -rf --one-file-system "$d"
+	fi
+done
 exec {LOCK_FD}>&-
 timed root "$t"
 
@@ -324,7 +341,7 @@ timed root "$t"
 t=$(now)
 # Not under $OUTPUT: the Makefile includes every *.d found there, and a
 # Debian root has /etc/rc2.d and friends.
-RUNDIR=$(mktemp -d "$CACHE/run.XXXXXX") || exit 1
+RUNDIR=$(mktemp -d "$CACHE/run.$$.XXXXXX") || exit 1
 ROOT=$RUNDIR/root
 if ! mkdir "$ROOT" || ! tar -C "$ROOT" -xf "$TAR"; then
 	abort root "cannot unpack $TAR"
