@@ -184,7 +184,7 @@ install: all
 clean:
 	rm -rf $(OUTPUT)
 
--include $(shell find $(OUTPUT) -name '*.d' 2>/dev/null)
+-include $(shell find $(OUTPUT) -name '*.d' -type f 2>/dev/null)
 
 # Unit-test fixtures: a binary with known symbols, lines and inlines, plus a
 # stripped copy and its separate debug file (for /usr/lib/debug lookups).
