@@ -10,6 +10,7 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include "profd_abi.h"
+#include "pidns.bpf.h"
 #include "regs_stack.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -69,11 +70,12 @@ int profd_cpu_sample(struct bpf_perf_event_data *ctx)
 	struct profd_target_val *tv;
 	struct profd_cpu_sample_stack *ss = NULL;
 	struct profd_cpu_sample *s;
-	__u64 id = bpf_get_current_pid_tgid();
+	__u64 id = pidns__pid_tgid(true);
 	__u32 tgid = id >> 32;
 	long n;
 
-	if (tgid == 0)		/* idle task */
+	/* The idle task, or a task not in profd's PID namespace. */
+	if (tgid == 0)
 		return 0;
 
 	key.tgid = tgid;

@@ -14,6 +14,7 @@
 #include <bpf/bpf_core_read.h>
 #include "profd_abi.h"
 #include "profd_agent.h"
+#include "pidns.bpf.h"
 #include "regs_stack.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -224,7 +225,7 @@ static __always_inline __u64 send_stack(struct pt_regs *ctx, __u32 tgid,
 		return 0;
 	ev->kind = PROFD_HEAP_EV_ALLOC;
 	ev->tgid = tgid;
-	ev->tid = (__u32)bpf_get_current_pid_tgid();
+	ev->tid = (__u32)pidns__pid_tgid(true);
 	ev->id = __sync_fetch_and_add(next, 1) + 1;
 	ev->size = size;
 	regs__dwarf(ctx, ev->regs);
@@ -281,15 +282,14 @@ static __always_inline void record(__u32 tgid, __u64 addr, __u64 size,
 }
 
 /*
- * Returns 0 when the return probe has work (a record or a nesting level
- * was left), 1 when it has none: a uprobe session then skips it.
+ * A call of the process @tgid (in profd's PID namespace, as every tgid
+ * here). Returns 0 when the return probe has work (a record or a nesting
+ * level was left), 1 when it has none: a uprobe session then skips it.
  */
-static __always_inline int on_entry(struct pt_regs *ctx, __u32 fn, __u64 size,
-				    __u64 old_ptr, __u64 memptr,
+static __always_inline int on_entry(struct pt_regs *ctx, __u32 tgid, __u32 fn,
+				    __u64 size, __u64 old_ptr, __u64 memptr,
 				    __u64 sample_bytes, __u32 flags, __u32 epoch)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tgid = id >> 32;
 	struct thread_state *ts;
 	struct pending *p;
 	bool sampled, track_old = false;
@@ -359,9 +359,7 @@ static __always_inline int on_entry(struct pt_regs *ctx, __u32 fn, __u64 size,
 
 static __always_inline int on_return(struct pt_regs *ctx, __u32 epoch)
 {
-	struct profd_heap_live_key k = {
-		.tgid = bpf_get_current_pid_tgid() >> 32,
-	};
+	struct profd_heap_live_key k = {};
 	struct thread_state *ts;
 	struct pending *p;
 	__u64 addr = PT_REGS_RC(ctx);
@@ -370,6 +368,7 @@ static __always_inline int on_return(struct pt_regs *ctx, __u32 epoch)
 	if (!ts || !ts->busy)
 		return 0;
 	p = &ts->p;
+	k.tgid = p->stack.tgid;		/* the entry's, same thread */
 	if (ts->epoch != epoch) {	/* stale (see on_entry) */
 		ts->busy = 0;
 		return 0;
@@ -402,12 +401,13 @@ static __always_inline int on_return(struct pt_regs *ctx, __u32 epoch)
 static __always_inline int entry_cfg(struct pt_regs *ctx, __u32 fn, __u64 size,
 				     __u64 old_ptr, __u64 memptr)
 {
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u32 tgid = pidns__pid_tgid(false) >> 32;
 	struct profd_heap_proc *cfg = bpf_map_lookup_elem(&heap_procs, &tgid);
 
+	/* (tgid 0, a process outside profd's namespace, is never there.) */
 	if (!cfg)
 		return 1;
-	return on_entry(ctx, fn, size, old_ptr, memptr, cfg->sample_bytes,
+	return on_entry(ctx, tgid, fn, size, old_ptr, memptr, cfg->sample_bytes,
 			cfg->flags, cfg->epoch);
 }
 
@@ -495,29 +495,32 @@ int heap_session(struct pt_regs *ctx)
 	__u64 a1 = PT_REGS_PARM1(ctx), a2 = PT_REGS_PARM2(ctx);
 	__u64 a3 = PT_REGS_PARM3(ctx), sb = cookie >> 24;
 	__u32 fn = cookie & 0xff, fl = (cookie >> 8) & 0xf;
-	__u32 ep = (cookie >> 12) & PROFD_HEAP_EPOCH_MASK;
+	__u32 ep = (cookie >> 12) & PROFD_HEAP_EPOCH_MASK, tgid;
 
 	if (bpf_session_is_return())
 		return on_return(ctx, ep);
-	/* The link is this process's only (its pid filter): no lookup. */
+	/* The link is this process's only (its pid filter, a pid of
+	 * profd's namespace: its threads all have ids there): no lookup. */
+	tgid = pidns__pid_tgid(false) >> 32;
 	switch (fn) {
 	case PROFD_HEAP_MALLOC:
 	case PROFD_HEAP_VALLOC:
 	case PROFD_HEAP_PVALLOC:
 	case PROFD_HEAP_CXX_NEW:
-		return on_entry(ctx, fn, a1, 0, 0, sb, fl, ep);
+		return on_entry(ctx, tgid, fn, a1, 0, 0, sb, fl, ep);
 	case PROFD_HEAP_CALLOC:
-		return on_entry(ctx, fn, mul_or_zero(a1, a2), 0, 0, sb, fl, ep);
+		return on_entry(ctx, tgid, fn, mul_or_zero(a1, a2), 0, 0, sb,
+				fl, ep);
 	case PROFD_HEAP_REALLOC:
-		return on_entry(ctx, fn, a2, a1, 0, sb, fl, ep);
+		return on_entry(ctx, tgid, fn, a2, a1, 0, sb, fl, ep);
 	case PROFD_HEAP_REALLOCARRAY:
-		return on_entry(ctx, PROFD_HEAP_REALLOC, mul_or_zero(a2, a3),
-				a1, 0, sb, fl, ep);
+		return on_entry(ctx, tgid, PROFD_HEAP_REALLOC,
+				mul_or_zero(a2, a3), a1, 0, sb, fl, ep);
 	case PROFD_HEAP_POSIX_MEMALIGN:
-		return on_entry(ctx, fn, a3, 0, a1, sb, fl, ep);
+		return on_entry(ctx, tgid, fn, a3, 0, a1, sb, fl, ep);
 	case PROFD_HEAP_ALIGNED_ALLOC:
 	case PROFD_HEAP_MEMALIGN:
-		return on_entry(ctx, fn, a2, 0, 0, sb, fl, ep);
+		return on_entry(ctx, tgid, fn, a2, 0, 0, sb, fl, ep);
 	}
 	return 1;
 }
@@ -525,7 +528,7 @@ int heap_session(struct pt_regs *ctx)
 SEC("uretprobe")
 int BPF_KRETPROBE(heap_ret)
 {
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u32 tgid = pidns__pid_tgid(false) >> 32;
 	struct profd_heap_proc *cfg = bpf_map_lookup_elem(&heap_procs, &tgid);
 
 	/* ~0: no longer tracked, any record is stale. */
@@ -536,7 +539,7 @@ SEC("uprobe")
 int BPF_KPROBE(heap_free, __u64 ptr)
 {
 	struct profd_heap_live_key k = {
-		.tgid = bpf_get_current_pid_tgid() >> 32,
+		.tgid = pidns__pid_tgid(false) >> 32,
 		.addr = ptr,
 	};
 
@@ -557,7 +560,7 @@ int BPF_KPROBE(heap_free, __u64 ptr)
 SEC("uprobe")
 int BPF_KPROBE(heap_agent_alloc, __u64 addr, __u64 size, __u64 flags)
 {
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u32 tgid = pidns__pid_tgid(false) >> 32;
 	struct profd_heap_proc *cfg = bpf_map_lookup_elem(&heap_procs, &tgid);
 	struct profd_heap_stack st = { .tgid = tgid };
 

@@ -716,6 +716,15 @@ static int64_t count_samples(const Perftools__Profiles__Profile *p,
 	return n;
 }
 
+/*
+ * The profile's comments that begin "warning: ": what profd found wrong
+ * with it (samples missing), which a table alone would hide.
+ */
+static bool is_warning(const Perftools__Profiles__Profile *p, size_t i)
+{
+	return !strncmp(pprof_read__str(p, p->comment[i]), "warning: ", 9);
+}
+
 static void top__print_text(const char *file, const Perftools__Profiles__Profile *p,
 			    const char *unit, const struct pprof_top_row *rows,
 			    size_t n, int64_t total)
@@ -753,6 +762,9 @@ static void top__print_text(const char *file, const Perftools__Profiles__Profile
 		       pct(r->flat, total), cum, pct(r->cum, total), w,
 		       *r->name ? r->name : "<unknown>", where);
 	}
+	for (i = 0; i < p->n_comment; i++)
+		if (is_warning(p, i))
+			printf("%s\n", pprof_read__str(p, p->comment[i]));
 }
 
 static void top__print_json(const char *file, const Perftools__Profiles__Profile *p,
@@ -760,7 +772,7 @@ static void top__print_json(const char *file, const Perftools__Profiles__Profile
 			    int64_t total)
 {
 	const char *what;
-	size_t i;
+	size_t i, nw = 0;
 
 	printf("{\"file\":");
 	json__str(stdout, file);
@@ -777,6 +789,13 @@ static void top__print_json(const char *file, const Perftools__Profiles__Profile
 		json__str(stdout, rows[i].file);
 		printf(",\"line\":%" PRId64 ",\"flat\":%" PRId64 ",\"cum\":%" PRId64 "}",
 		       rows[i].line, rows[i].flat, rows[i].cum);
+	}
+	printf("],\"warnings\":[");
+	for (i = 0; i < p->n_comment; i++) {
+		if (!is_warning(p, i))
+			continue;
+		printf("%s", nw++ ? "," : "");
+		json__str(stdout, pprof_read__str(p, p->comment[i]));
 	}
 	printf("]}\n");
 }

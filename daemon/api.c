@@ -626,6 +626,7 @@ static enum MHD_Result handle_status(struct api *a, struct MHD_Connection *c,
 		     "\"sessions_active\":%u,\"sessions_total\":%u,"
 		     "\"samples_total\":%" PRIu64 ",\"samples_matched\":%" PRIu64
 		     ",\"samples_lost\":%" PRIu64 ",\"samples_dropped\":%" PRIu64
+		     ",\"windows_missing_samples\":%" PRIu64
 		     ",\"user_stack_errors\":%" PRIu64
 		     ",\"kernel_stack_errors\":%" PRIu64
 		     ",\"maps_refreshes\":%" PRIu64
@@ -650,7 +651,7 @@ static enum MHD_Result handle_status(struct api *a, struct MHD_Connection *c,
 		     PROFD_VERSION, (double)st.uptime_ns / 1e9,
 		     st.sessions_active, st.sessions_total, st.samples_total,
 		     st.samples_matched, st.samples_lost, st.samples_dropped,
-		     st.user_stack_errors, st.kernel_stack_errors,
+		     st.windows_missing_samples, st.user_stack_errors, st.kernel_stack_errors,
 		     st.maps_refreshes, st.unwound, st.unwind_truncated,
 		     st.unwind_no_copy, st.unwind_errors, st.sym.cfi_hits,
 		     st.sym.cfi_misses, st.periods_active, st.targets_active,

@@ -23,6 +23,7 @@
 #include "elfsyms.h"
 #include "heap.skel.h"
 #include "heap.h"
+#include "pidns.h"
 #include "proc.h"
 #include "profd_abi.h"
 #include "profd_agent.h"
@@ -272,6 +273,14 @@ static int load_skel(struct heap_tracker *h, bool sessions,
 		r = bpf_program__set_autoload(skel->progs.heap_session, false);
 	if (r < 0)
 		goto fail;
+	/* As in the sampler: the probe only where it is needed. */
+	skel->rodata->pidns_inum = h->lim.pidns_inum;
+	if (!h->lim.pidns_inum) {
+		r = bpf_program__set_autoload(skel->progs.profd_pidns_probe,
+					      false);
+		if (r < 0)
+			goto fail;
+	}
 	r = bpf_map__set_max_entries(skel->maps.live, (__u32)h->lim.max_live);
 	if (r < 0)
 		goto fail;
@@ -284,6 +293,11 @@ static int load_skel(struct heap_tracker *h, bool sessions,
 	r = heap_bpf__load(skel);
 	if (r < 0)
 		goto fail;
+	if (h->lim.pidns_inum) {
+		r = pidns__probe(bpf_program__fd(skel->progs.profd_pidns_probe));
+		if (r < 0)
+			goto fail;
+	}
 	*ret = skel;
 	return 0;
 fail:

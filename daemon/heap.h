@@ -25,6 +25,7 @@ struct heap_limits {
 	uint64_t idle_timeout_ns;	/* no pull for this long: stop */
 	uint32_t event_buffer_bytes;	/* DWARF stack copies in flight */
 	const char *agent_path;		/* libprofd_heap.so, for HEAP_INPROC */
+	uint32_t pidns_inum;		/* profd's PID namespace (pidns.h) */
 };
 
 /* heap__start() flags */

@@ -31,6 +31,7 @@
 #include "heap.h"
 #include "profd_agent.h"
 #include "log.h"
+#include "pidns.h"
 #include "sampler.h"
 #include "session.h"
 #include "symbolizer.h"
@@ -444,6 +445,35 @@ syntax:
 	return -EINVAL;
 }
 
+/*
+ * Pids in requests are looked up in profd's /proc and compared with what
+ * the BPF programs see in profd's PID namespace: both must be the same
+ * namespace. A /proc mounted for another one (`unshare --pid --fork`
+ * without --mount-proc, a container given the host's /proc) would make a
+ * pid name one process there and another here: refuse, saying how to run
+ * profd. Logs; 0 with profd's namespace in *@ret_inum (pidns__inum()).
+ */
+static int check_pidns(uint32_t *ret_inum)
+{
+	pid_t self = 0;
+	int r;
+
+	r = pidns__proc_self(&self);
+	if (r < 0 || self != getpid()) {
+		if (r < 0)
+			log_err("/proc/self: %s: /proc is not mounted for profd's PID namespace", strerror(-r));
+		else
+			log_err("/proc is mounted for another PID namespace than profd's own (/proc/self is %d, profd is pid %d)",
+				(int)self, (int)getpid());
+		log_err("pids in requests would not name the processes callers mean: run profd in the host PID namespace (docker run --pid=host, Kubernetes hostPID: true, systemd on the host) or in a PID namespace with its own /proc (unshare --pid --fork --mount-proc, a container's default)");
+		return -EXDEV;
+	}
+	r = pidns__inum(ret_inum);
+	if (r < 0)
+		return log_err_errno(r, "Failed to read profd's PID namespace (/proc/self/ns/pid): %m");
+	return 0;
+}
+
 /* Remove our socket, unless another profd has bound the path since. */
 static void unlink_own_socket(const char *path, ino_t ino)
 {
@@ -539,6 +569,7 @@ int main(int argc, char **argv)
 	sigset_t mask;
 	struct stat st;
 	ino_t sock_ino = 0;
+	uint32_t pidns_inum = 0;
 	int r, sfd = -1, wfd = -1, n;
 
 	if (parse_args(argc, argv, &o) < 0)
@@ -561,6 +592,11 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
+	r = check_pidns(&pidns_inum);
+	if (r < 0)
+		goto out;	/* logged */
+	o.heap.pidns_inum = pidns_inum;
+
 	/* Kernels before 5.11 charge BPF maps to RLIMIT_MEMLOCK. */
 	if (setrlimit(RLIMIT_MEMLOCK, &rl) < 0)
 		log_debug("cannot raise RLIMIT_MEMLOCK: %s", strerror(errno));
@@ -582,11 +618,21 @@ int main(int argc, char **argv)
 		log_err_errno(r, "Failed to create heap tracker: %m");
 		goto out;
 	}
-	r = sampler__new(session_mgr__on_sample, m, &sampler);
+	r = sampler__new(session_mgr__on_sample, m, pidns_inum, &sampler);
+	if (r < 0 && pidns_inum) {
+		/* In a container: BPF may be denied there (a user namespace),
+		 * or the kernel lacks syscall programs (before 5.14). */
+		log_err_errno(r, "Failed to load the BPF sampler for profd's PID namespace (inode %u): %m (profd needs root, or CAP_BPF + CAP_PERFMON, and in a PID namespace other than the host's a kernel with BPF syscall programs, 5.14+; else run profd in the host PID namespace: docker run --pid=host, Kubernetes hostPID: true)",
+			      pidns_inum);
+		goto out;
+	}
 	if (r < 0) {
 		log_err_errno(r, "Failed to load the BPF sampler: %m (profd needs root, or CAP_BPF + CAP_PERFMON)");
 		goto out;
 	}
+	if (pidns_inum)
+		log_info("in PID namespace %u (level %u): pids are that namespace's",
+			 pidns_inum, sampler__pidns_level(sampler));
 	wfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (wfd < 0) {
 		r = log_err_errno(-errno, "Failed to create eventfd: %m");

@@ -11,6 +11,7 @@
 #include <bpf/libbpf.h>
 
 #include "cpu.skel.h"
+#include "pidns.h"
 #include "sampler.h"
 
 _Static_assert(sizeof(struct profd_cpu_sample) ==
@@ -60,7 +61,8 @@ static __u32 ring_bytes(unsigned ncpus)
 	return b;
 }
 
-int sampler__new(sampler_cb cb, void *ctx, struct sampler **ret)
+int sampler__new(sampler_cb cb, void *ctx, uint32_t pidns_inum,
+		 struct sampler **ret)
 {
 	struct sampler *s;
 	int r;
@@ -91,9 +93,23 @@ int sampler__new(sampler_cb cb, void *ctx, struct sampler **ret)
 				     ring_bytes((unsigned)s->ncpus));
 	if (r < 0)
 		goto fail;
+	/* In the initial namespace the probe is not needed: kernels without
+	 * syscall programs (before 5.14) then load the sampler as before. */
+	s->skel->rodata->pidns_inum = pidns_inum;
+	if (!pidns_inum) {
+		r = bpf_program__set_autoload(s->skel->progs.profd_pidns_probe,
+					      false);
+		if (r < 0)
+			goto fail;
+	}
 	r = cpu_bpf__load(s->skel);
 	if (r < 0)
 		goto fail;
+	if (pidns_inum) {
+		r = pidns__probe(bpf_program__fd(s->skel->progs.profd_pidns_probe));
+		if (r < 0)
+			goto fail;
+	}
 	s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.events), on_record,
 				 s, NULL);
 	if (!s->rb) {
@@ -305,4 +321,9 @@ int sampler__errors(struct sampler *s, uint64_t out[PROFD_ERR_MAX])
 int sampler__ncpus(struct sampler *s)
 {
 	return s->ncpus;
+}
+
+unsigned sampler__pidns_level(struct sampler *s)
+{
+	return s->skel->bss->pidns_level;
 }

@@ -19,8 +19,13 @@ struct sampler;
 
 typedef void (*sampler_cb)(void *ctx, const struct profd_cpu_sample *s);
 
-/* Load the BPF program. 0 or -errno (-EPERM: not privileged). */
-int sampler__new(sampler_cb cb, void *ctx, struct sampler **ret);
+/*
+ * Load the BPF program, for profd's PID namespace @pidns_inum (pidns.h;
+ * 0: the initial one). 0 or -errno (-EPERM: not privileged; see
+ * pidns__probe() for a namespace's).
+ */
+int sampler__new(sampler_cb cb, void *ctx, uint32_t pidns_inum,
+		 struct sampler **ret);
 void sampler__free(struct sampler *s);
 
 /* Ring buffer epoll fd, for the main loop. */
@@ -48,5 +53,7 @@ int sampler__set_targets(struct sampler *s, const struct sampler_target *t,
 int sampler__errors(struct sampler *s, uint64_t out[PROFD_ERR_MAX]);
 
 int sampler__ncpus(struct sampler *s);
+/* The level of profd's PID namespace (0: the initial one). */
+unsigned sampler__pidns_level(struct sampler *s);
 
 #endif /* PROFD_SAMPLER_H */

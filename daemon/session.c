@@ -11,7 +11,9 @@
 #include <unistd.h>
 
 #include "aggregate.h"
+#include "cputime.h"
 #include "kallsyms.h"
+#include "log.h"
 #include "proc.h"
 #include "profile.h"
 #include "session.h"
@@ -34,6 +36,13 @@ struct session {
 	struct aggregate *agg;
 	uint64_t lost_at_start;
 	bool closed;			/* no more samples wanted */
+	/* The target's CPU time (cputime.h), to tell a window that missed
+	 * its samples: /proc/PID/stat kept open (-1: unknown), the value at
+	 * the start and the latest one read, which a process that is gone
+	 * at the end leaves at its last 100 ms. Only the API thread that
+	 * owns the session touches these. */
+	int stat_fd;
+	uint64_t cpu_start_ns, cpu_last_ns;
 };
 
 struct procref {
@@ -246,6 +255,24 @@ static void unlink_session(struct session_mgr *m, struct session *s)
 	}
 }
 
+/*
+ * Open the target's /proc/PID/stat and read its CPU time so far. Without
+ * it (the process is going away) the window just goes unchecked.
+ */
+static void open_cputime(struct session *s)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", s->req.pid);
+	s->stat_fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (s->stat_fd >= 0 &&
+	    cputime__read(s->stat_fd, &s->cpu_start_ns) < 0) {
+		close(s->stat_fd);
+		s->stat_fd = -1;
+	}
+	s->cpu_last_ns = s->cpu_start_ns;
+}
+
 int session__start(struct session_mgr *m, const struct session_req *req,
 		   struct session **ret)
 {
@@ -268,6 +295,7 @@ int session__start(struct session_mgr *m, const struct session_req *req,
 		return -ENOMEM;
 	s->req = *req;
 	s->period_ns = 1000000000ULL / req->hz;
+	s->stat_fd = -1;
 	s->agg = aggregate__new(m->lim.max_stacks);
 	if (!s->agg) {
 		free(s);
@@ -283,6 +311,7 @@ int session__start(struct session_mgr *m, const struct session_req *req,
 		if (r < 0)
 			goto fail_unlocked;
 	}
+	open_cputime(s);	/* last thing before the window opens */
 
 	pthread_mutex_lock(&m->lock);
 	if (m->stopping) {
@@ -337,6 +366,8 @@ fail:
 fail_unlocked:
 	proc__free(fresh);
 	aggregate__free(s->agg);
+	if (s->stat_fd >= 0)
+		close(s->stat_fd);
 	free(s);
 	return r;
 }
@@ -469,6 +500,10 @@ int session__wait(struct session_mgr *m, struct session *s, int conn_fd)
 		uint64_t now = now_ns(CLOCK_MONOTONIC);
 		int timeout_ms;
 
+		/* Every 100 ms: what a process that exits mid-window used
+		 * is known to within that (a read is a few microseconds). */
+		if (s->stat_fd >= 0)
+			(void)cputime__read(s->stat_fd, &s->cpu_last_ns);
 		if (stopping(m))
 			return -ECANCELED;
 		if (now >= s->end_ns)
@@ -570,12 +605,47 @@ out:
 	return k;
 }
 
+/*
+ * Did the window get the samples its process's CPU time implies? If not,
+ * a comment for the profile in @buf (empty otherwise), counted and logged:
+ * a profile the sampler did not see must never pass for a complete one.
+ */
+static void check_samples(struct session_mgr *m, struct session *s,
+			  char *buf, size_t size)
+{
+	struct aggregate_totals t;
+	uint64_t cpu, got;
+
+	buf[0] = 0;
+	if (s->stat_fd < 0)
+		return;
+	(void)cputime__read(s->stat_fd, &s->cpu_last_ns);
+	cpu = s->cpu_last_ns - s->cpu_start_ns;
+	aggregate__totals(s->agg, &t);
+	got = t.samples + t.dropped_samples;
+	if (!cputime__samples_missing(cpu, s->period_ns, got))
+		return;
+	snprintf(buf, size,
+		 "warning: the process used %.2f s of CPU in the window (about %" PRIu64
+		 " samples at %u Hz) but profd got %" PRIu64
+		 ": most of its samples are missing from this profile",
+		 (double)cpu / 1e9, cpu / s->period_ns, s->req.hz, got);
+	log_warn("session %" PRIu64 ": pid %d used %.2f s of CPU in the window but got %" PRIu64
+		 " samples (about %" PRIu64 " expected at %u Hz)",
+		 s->id, (int)s->req.pid, (double)cpu / 1e9, got,
+		 cpu / s->period_ns, s->req.hz);
+	pthread_mutex_lock(&m->lock);
+	m->st.windows_missing_samples++;
+	pthread_mutex_unlock(&m->lock);
+}
+
 int session__finish(struct session_mgr *m, struct session *s, void **ret_buf,
 		    size_t *ret_len)
 {
 	struct profile_cpu_desc d = {};
 	struct proc_ids ids;
-	const char *comments[2];
+	const char *comments[3];
+	char missing[256];
 	size_t nc = 0;
 	bool drained;
 	uint64_t lost;
@@ -588,6 +658,8 @@ int session__finish(struct session_mgr *m, struct session *s, void **ret_buf,
 	lost = lost_samples(m) - s->lost_at_start;
 	m->st.samples_lost = lost_samples(m);
 	pthread_mutex_unlock(&m->lock);
+	/* The aggregate is ours alone once closed: no lock needed. */
+	check_samples(m, s, missing, sizeof(missing));
 
 	d.proc = s->proc;
 	d.agg = s->agg;
@@ -603,9 +675,10 @@ int session__finish(struct session_mgr *m, struct session *s, void **ret_buf,
 		"user stacks: DWARF-unwound in profd ([truncated] where the copy or CFI ran out)";
 	if (!drained)	/* never silently short: say so in the profile */
 		comments[nc++] = "sample dispatch fell behind at the window's end: samples from its last moments may be missing";
+	if (missing[0])
+		comments[nc++] = missing;
 	d.comments = comments;
 	d.ncomments = nc;
-	/* The aggregate is ours alone once closed: no lock needed. */
 	r = profile__build_cpu(&d, ret_buf, ret_len);
 	return r;
 }
@@ -621,6 +694,8 @@ void session__free(struct session_mgr *m, struct session *s)
 	put_proc(m, s->proc);
 	pthread_mutex_unlock(&m->lock);
 	aggregate__free(s->agg);
+	if (s->stat_fd >= 0)
+		close(s->stat_fd);
 	free(s);
 }
 

@@ -43,6 +43,7 @@ struct session_mgr_stats {
 	unsigned sessions_active, sessions_total;
 	uint64_t samples_total, samples_matched, samples_lost;
 	uint64_t samples_dropped;	/* distinct-stack tables full */
+	uint64_t windows_missing_samples;	/* CPU used, samples not seen */
 	uint64_t user_stack_errors, kernel_stack_errors;
 	uint64_t maps_refreshes;
 	uint64_t unwound, unwind_truncated, unwind_no_copy, unwind_errors;

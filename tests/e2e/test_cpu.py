@@ -112,18 +112,22 @@ class Workload:
         self.name = name
         self.proc = spawn(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         self.pid = self.proc.pid  # setpriv execs the workload: same pid
+        self.host_pid = self.pid  # the pid in our own /proc (see NsWorkload)
         self.started = time.monotonic()
+        self.wait_for(wait_line)
+
+    def wait_for(self, wait_line):
         if wait_line:
             line = self.proc.stdout.readline().decode(errors="replace").strip()
             if line != wait_line:
                 err = self.proc.stderr.read().decode(errors="replace") if self.proc.poll() is not None else ""
-                raise AssertionError("%s: expected %r on stdout, got %r %s" % (name, wait_line, line, err))
+                raise AssertionError("%s: expected %r on stdout, got %r %s" % (self.name, wait_line, line, err))
 
     def cpu(self):
         """CPU seconds (user + system, all threads) used so far, or None
         once the process is gone."""
         try:
-            with open("/proc/%d/stat" % self.pid) as f:
+            with open("/proc/%d/stat" % self.host_pid) as f:
                 fields = f.read().rsplit(")", 1)[1].split()
         except OSError:
             return None
@@ -197,14 +201,15 @@ def http_get(sock_path, path, timeout=30):
 
 
 class Daemon:
-    def __init__(self, name, *extra):
+    def __init__(self, name, *extra, wrap=()):
+        """wrap: a command that runs profd (e.g. in a namespace)."""
         self.name = name
         self.dir = tempfile.mkdtemp(prefix="profd-e2e-")
         os.chmod(self.dir, 0o755)  # nobody may traverse it
         self.sock = os.path.join(self.dir, "profd.sock")
         self.log_path = os.path.join(ART, "profd-%s.log" % name)
         self.log = open(self.log_path, "wb")
-        self.cmd = [PROFD, "--socket", self.sock, "--socket-mode", "0666", "-v"] + list(extra)
+        self.cmd = list(wrap) + [PROFD, "--socket", self.sock, "--socket-mode", "0666", "-v"] + list(extra)
         try:
             self.proc = spawn(self.cmd, stdout=self.log, stderr=subprocess.STDOUT)
         except OSError:
@@ -1095,6 +1100,359 @@ class Listen(unittest.TestCase):
             with self.subTest(name=name):
                 out = self.refused("%s:%d" % (name, port), hosts)
                 self.assertIn("%s resolves to 192.0.2.1, not a loopback address" % name, out)
+
+
+# --------------------------------------------------------------------------
+# PID namespaces (containers)
+# --------------------------------------------------------------------------
+
+
+def pidns_unsupported():
+    """None when profd can be run in a new PID namespace with its own /proc
+    here (unshare, nsenter), else the reason why not."""
+    for tool in ("unshare", "nsenter"):
+        if not shutil.which(tool):
+            return "no %s" % tool
+    r = subprocess.run(["unshare", "--pid", "--fork", "--mount-proc", "true"],
+                       stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
+    if r.returncode:
+        return "unshare --pid --fork --mount-proc fails: %s" % r.stderr.strip()
+    return None
+
+
+def child_pids(pid):
+    with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+        return [int(c) for c in f.read().split()]
+
+
+def nspids(path):
+    """The NSpid line of a /proc status file: its ids from our namespace
+    down to its own."""
+    with open(path) as f:
+        return [int(x) for x in re.search(r"^NSpid:\s*(.*)$", f.read(), re.M).group(1).split()]
+
+
+def ns_tids(host_pid, up=0):
+    """The thread ids of a process as its own PID namespace numbers them
+    (up=1: the namespace above that, and so on)."""
+    out = set()
+    for t in os.listdir("/proc/%d/task" % host_pid):
+        try:
+            out.add(nspids("/proc/%d/task/%s/status" % (host_pid, t))[-1 - up])
+        except OSError:
+            continue
+    return out
+
+
+UNSHARE_PID = ("unshare", "--pid", "--fork", "--mount-proc", "--kill-child")
+
+
+class NsDaemon(Daemon):
+    """profd as pid 1 of a new PID namespace with its own /proc, as in a
+    system container (levels=2: of one nested in another new one);
+    ns_cmd() runs a command in that namespace."""
+
+    def __init__(self, name, *extra, levels=1):
+        super().__init__(name, *extra, wrap=UNSHARE_PID * levels)
+        pid = self.proc.pid
+        for _ in range(levels):
+            kids = child_pids(pid)  # unshare forks profd (or the next unshare)
+            if len(kids) != 1:
+                self.stop()
+                raise AssertionError("unshare's children: %r" % kids)
+            pid = kids[0]
+        self.host_pid = pid
+
+    def ns_cmd(self, cmd):
+        """cmd, run inside the namespace (and its mount namespace, with its
+        /proc); it first prints "nspid N", N its pid there (see ns_pids)."""
+        return ["nsenter", "--target", str(self.host_pid), "--pid", "--mount", "--",
+                "sh", "-c", 'echo "nspid $$"; exec "$0" "$@"'] + [str(c) for c in cmd]
+
+
+def ns_pids(proc, line):
+    """(pid in the namespace, pid here) of a process started with ns_cmd()
+    whose first line was LINE. nsenter forked it: it is nsenter's child."""
+    m = re.fullmatch(r"nspid (\d+)", line.strip())
+    if not m:
+        raise AssertionError("expected 'nspid N' first, got %r" % line)
+    kids = child_pids(proc.pid)
+    if len(kids) != 1:
+        raise AssertionError("nsenter's children: %r" % kids)
+    nspid, host = int(m.group(1)), kids[0]
+    got = nspids("/proc/%d/status" % host)
+    if got[-1] != nspid or len(got) < 2:
+        raise AssertionError("pid %d: NSpid %r, not in a namespace as pid %d" % (host, got, nspid))
+    return nspid, host
+
+
+class NsWorkload(Workload):
+    """A workload in an NsDaemon's namespace (nested: in a new PID
+    namespace of its own inside that one, a container in the container):
+    .pid is its pid in the daemon's namespace (what callers of that profd
+    ask for), .host_pid ours (for its CPU time)."""
+
+    def __init__(self, daemon, name, *args, seconds=60, wait_line=None, nested=False):
+        self.name = name
+        cmd = [os.path.join(E2E, name), seconds] + list(args)
+        if nested:
+            cmd = list(UNSHARE_PID) + cmd
+        self.proc = spawn(daemon.ns_cmd(cmd), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.started = time.monotonic()
+        self.pid, self.host_pid = ns_pids(self.proc, self.proc.stdout.readline().decode(errors="replace"))
+        self.wait_for(wait_line)
+        if nested:  # that was unshare's; it has forked the workload by now
+            kids = child_pids(self.host_pid)
+            if len(kids) != 1:
+                raise AssertionError("unshare's children: %r" % kids)
+            self.host_pid = kids[0]
+            self.pid = nspids("/proc/%d/status" % self.host_pid)[-2]
+
+
+class PidNamespace(ProfdTest):
+    """profd inside a new PID namespace with its own /proc, as in a system
+    container (nspawn, LXC), profiling a process of that namespace by the
+    pid it has there: samples are there, in the right proportions, labelled
+    with that namespace's pids. (Before profd translated pids in BPF, the
+    profile was empty: the BPF filter compared host tgids with the pid
+    given.)"""
+
+    unsupported = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.unsupported = pidns_unsupported()
+        if not cls.unsupported:
+            cls.daemon = NsDaemon(cls.__name__)
+
+    def setUp(self):
+        if self.unsupported:
+            self.skipTest(self.unsupported)
+
+    def check_ns_labels(self, prof, w, tids=None):
+        self.assertNotEqual(w.pid, w.host_pid, "sanity: the workload is not in another PID namespace")
+        tids = tids or {w.pid}
+        bad = {s.num_label("tid") for s in prof.samples} - tids
+        self.assertFalse(bad, "tid labels %r are not the workload's thread ids in the namespace %r"
+                         % (sorted(bad), sorted(tids)))
+
+    def check_split(self, prof):
+        na, nb, sh = share(prof, "hot_a", "hot_b")
+        total = prof.count()
+        self.assertGreaterEqual(na + nb, 0.9 * total, "hot_a+hot_b only %d of %d samples\n%s" % (na + nb, total, prof.excerpt()))
+        self.assertAlmostEqual(sh, 0.75, delta=0.05, msg="hot_a share %.3f (hot_a %d, hot_b %d)\n%s" % (sh, na, nb, prof.excerpt()))
+        chain = ["hot_a", "work", "dispatch", "run", "main"]
+        full = prof.count(lambda s: s.functions()[:5] == chain)
+        self.assertGreaterEqual(full, 0.9 * na, "only %d of %d hot_a stacks are %s\n%s" % (full, na, chain, prof.excerpt()))
+
+    def test_split_dwarf(self):
+        """split by its namespace pid, DWARF unwinding: samples = its CPU
+        time, 3:1 split, pid/tid labels of the namespace, build id."""
+        with NsWorkload(self.daemon, "split", wait_line="split ready") as w:
+            prof = fetch(self, self.daemon, w, 4, name="pidns-split")
+            ns = ns_tids(w.host_pid)
+        self.check_cpu_profile(prof)
+        self.check_ns_labels(prof, w, ns)
+        self.check_split(prof)
+        self.check_build_id(prof, os.path.join(E2E, "split"))
+        st = self.daemon.status()
+        self.assertEqual(st.get("windows_missing_samples"), 0, "a window was reported short of samples: %r" % st)
+
+    def test_split_fp(self):
+        """The same with unwind=fp (frame pointers walked in BPF)."""
+        with NsWorkload(self.daemon, "split", wait_line="split ready") as w:
+            prof = fetch(self, self.daemon, w, 3, name="pidns-split-fp", extra="&unwind=fp")
+        self.check_cpu_profile(prof)
+        self.check_ns_labels(prof, w)
+        self.check_split(prof)
+
+    def test_threads(self):
+        """threads: the worker thread's samples carry its namespace tid."""
+        with NsWorkload(self.daemon, "threads", wait_line="threads ready") as w:
+            prof = fetch(self, self.daemon, w, 3, name="pidns-threads")
+            ns = ns_tids(w.host_pid)
+        self.check_cpu_profile(prof, cpus=1.25, min_fraction=0.4)
+        self.check_ns_labels(prof, w, ns)
+        worker = prof.count(lambda s: s.label("thread") == "worker" and s.num_label("tid") != w.pid)
+        self.assertGreater(worker, 0.4 * prof.count(), "worker samples: %d of %d\n%s" % (worker, prof.count(), prof.excerpt()))
+        main = prof.count(lambda s: s.num_label("tid") == w.pid and s.label("thread") == "threads")
+        self.assertGreater(main, 0, "no samples of the main thread (tid = namespace pid %d)\n%s" % (w.pid, prof.excerpt()))
+
+    def test_kernel_stacks(self):
+        """sysloop with kernel=1: symbolized kernel frames above sys_work <- main."""
+        with NsWorkload(self.daemon, "sysloop", wait_line="sysloop ready") as w:
+            prof = fetch(self, self.daemon, w, 3, name="pidns-kernel", extra="&kernel=1")
+        self.check_cpu_profile(prof)
+        self.check_ns_labels(prof, w)
+        is_kernel = lambda loc: loc.address >= 0xffff800000000000
+        total = prof.count()
+        kern = prof.count(lambda s: s.locations() and is_kernel(s.locations()[0])
+                          and s.locations()[0].lines and s.locations()[0].lines[0].function)
+        self.assertGreaterEqual(kern, 0.7 * total, "%d of %d samples have a symbolized kernel leaf\n%s" % (kern, total, prof.excerpt()))
+        user = prof.count(lambda s: [f for l in s.locations() if not is_kernel(l) for f in [ln.function for ln in l.lines]][:2]
+                          == ["sys_work", "main"])
+        self.assertGreaterEqual(user, 0.9 * total, "%d of %d stacks reach sys_work and main\n%s" % (user, total, prof.excerpt()))
+
+    def test_nested_namespace(self):
+        """split in a PID namespace nested in profd's, asked for by its pid
+        in profd's: all its samples, labelled with profd's namespace's ids
+        (bpf_get_ns_current_pid_tgid() would have missed them all)."""
+        with NsWorkload(self.daemon, "split", wait_line="split ready", nested=True) as w:
+            prof = fetch(self, self.daemon, w, 3, name="pidns-nested")
+            ns = ns_tids(w.host_pid, up=1)
+            own = nspids("/proc/%d/status" % w.host_pid)[-1]
+        self.assertNotEqual(own, w.pid, "sanity: the workload is not in a nested namespace")
+        self.check_cpu_profile(prof)
+        self.check_ns_labels(prof, w, ns)
+        self.check_split(prof)
+
+    def test_sibling_namespace_not_mixed(self):
+        """gohot in a sibling PID namespace (not profd's, not in it) under
+        the same pid number as split in profd's: split's profile holds
+        split's samples only — BPF checks the namespace, not just the
+        number at profd's level."""
+        with NsWorkload(self.daemon, "split", wait_line="split ready") as w:
+            sib = spawn(list(UNSHARE_PID) + ["sh", "-c", 'echo $(($0 - 1)) > /proc/sys/kernel/ns_last_pid || exit 1; '
+                                             '"$1" 60 & echo "sibling $!"; wait', str(w.pid), os.path.join(E2E, "gohot")],
+                        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            try:
+                line = sib.stdout.readline().decode(errors="replace").strip()
+                self.assertEqual(line, "sibling %d" % w.pid, "the sibling namespace's gohot did not get pid %d" % w.pid)
+                self.assertEqual(sib.stdout.readline().decode(errors="replace").strip(), "gohot ready")
+                prof = fetch(self, self.daemon, w, 3, name="pidns-sibling")
+            finally:
+                kill(sib)
+        self.check_cpu_profile(prof)
+        mixed = prof.count(lambda s: first_of(s, ("main.hotA", "main.hotB")))
+        self.assertEqual(mixed, 0, "%d samples of the sibling namespace's gohot in split's profile\n%s" % (mixed, prof.excerpt()))
+        self.check_split(prof)
+
+    def test_profd_two_levels_down(self):
+        """profd in a PID namespace nested in another new one (level 2)."""
+        d = NsDaemon("PidNamespace-level2", levels=2)
+        try:
+            self.assertIn("(level 2)", d.log_tail(), "profd's log should name its level:\n%s" % d.log_tail())
+            with NsWorkload(d, "split", wait_line="split ready") as w:
+                prof = fetch(self, d, w, 3, name="pidns-level2")
+                ns = ns_tids(w.host_pid)
+                depth = len(nspids("/proc/%d/status" % w.host_pid)) - len(nspids("/proc/self/status"))
+        finally:
+            d.stop()
+        self.assertEqual(depth, 2, "sanity: the workload is not two PID namespaces below ours")
+        self.check_cpu_profile(prof)
+        self.check_ns_labels(prof, w, ns)
+        self.check_split(prof)
+
+    def test_proc_of_another_namespace_refused(self):
+        """profd in a new PID namespace that still sees the host's /proc
+        (unshare --pid --fork without --mount-proc) refuses to start, saying
+        how to run it: pids in requests would not name what callers mean."""
+        tmp = tempfile.mkdtemp(prefix="profd-e2e-")
+        sock = os.path.join(tmp, "profd.sock")
+        p = spawn(["unshare", "--pid", "--fork", "--kill-child", PROFD, "--socket", sock],
+                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            try:
+                out, _ = p.communicate(timeout=15)
+            except subprocess.TimeoutExpired:
+                kill(p)
+                self.fail("profd with /proc of another PID namespace did not refuse to start (socket %s)"
+                          % ("served" if os.path.exists(sock) else "not served"))
+            out = out.decode(errors="replace")
+            self.assertEqual(p.returncode, 1, "exit %d, want a refusal:\n%s" % (p.returncode, out))
+            self.assertNotIn("serving on", out, out)
+            self.assertFalse(os.path.exists(sock), "socket left behind")
+            self.assertIn("PID namespace", out, out)
+            self.assertIn("/proc", out, out)
+            self.assertIn("hostPID", out, "the message should say how to run profd:\n%s" % out)
+            self.assertIn("--mount-proc", out, "the message should say how to run profd:\n%s" % out)
+        finally:
+            kill(p)
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------
+# never a silently empty profile
+# --------------------------------------------------------------------------
+
+
+def bpf_map_ids(pid, name):
+    """The ids of the BPF maps called NAME that process PID holds."""
+    ids = set()
+    for fd in os.listdir("/proc/%d/fdinfo" % pid):
+        try:
+            with open("/proc/%d/fdinfo/%s" % (pid, fd)) as f:
+                m = re.search(r"^map_id:\s*(\d+)$", f.read(), re.M)
+        except OSError:
+            continue
+        if m:
+            ids.add(int(m.group(1)))
+    out = []
+    for i in sorted(ids):
+        r = subprocess.run(["bpftool", "-j", "map", "show", "id", str(i)], capture_output=True, text=True)
+        if r.returncode == 0 and json.loads(r.stdout).get("name") == name:
+            out.append(i)
+    return out
+
+
+class MissingSamples(ProfdTest):
+    """A window whose target used CPU but got (almost) no samples says so:
+    in the profile's comments, in profctl's summary and in /v1/status. The
+    samples are taken away from outside, with bpftool: the window's entry
+    is deleted from the sampler's targets map as soon as it appears."""
+
+    def test_normal_window_not_flagged(self):
+        st0 = self.daemon.status()
+        self.assertIn("windows_missing_samples", st0, st0)
+        with Workload("split", wait_line="split ready") as w:
+            prof = fetch(self, self.daemon, w, 2, name="missing-none")
+        self.check_cpu_profile(prof)
+        self.assertFalse([c for c in prof.proto.get("comment", []) if c.startswith("warning:")],
+                         "comments of a normal profile: %r" % prof.proto.get("comment"))
+        st1 = self.daemon.status()
+        self.assertEqual(st1["windows_missing_samples"], st0["windows_missing_samples"], "%r -> %r" % (st0, st1))
+
+    def test_window_without_samples_says_so(self):
+        if not shutil.which("bpftool"):
+            self.skipTest("no bpftool")
+        ids = bpf_map_ids(self.daemon.proc.pid, "targets")
+        self.assertEqual(len(ids), 1, "profd's targets map: ids %r" % ids)
+        mid = str(ids[0])
+        st0 = self.daemon.status()
+        out = os.path.join(ART, "missing-samples.pb.gz")
+        if os.path.exists(out):
+            os.unlink(out)
+        with Workload("split", wait_line="split ready") as w:
+            cpu0 = w.cpu()
+            pc = spawn([PROFCTL, "--socket", self.daemon.sock, "cpu", "--pid", str(w.pid), "--seconds", "4",
+                        "--hz", str(HZ), "-o", out], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            deleted = 0
+            deadline = time.monotonic() + 3
+            while not deleted and time.monotonic() < deadline:
+                r = subprocess.run(["bpftool", "-j", "map", "dump", "id", mid], capture_output=True, text=True)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                for e in json.loads(r.stdout):
+                    d = subprocess.run(["bpftool", "map", "delete", "id", mid, "key", "hex"]
+                                       + [b[2:] if b.startswith("0x") else b for b in e["key"]],
+                                       capture_output=True, text=True)
+                    self.assertEqual(d.returncode, 0, d.stderr)
+                    deleted += 1
+                time.sleep(0.01)
+            self.assertTrue(deleted, "the window never showed up in the targets map")
+            stdout, stderr = pc.communicate(timeout=30)
+            cpu = w.cpu() - cpu0
+        stdout, stderr = stdout.decode(errors="replace"), stderr.decode(errors="replace")
+        self.assertEqual(pc.returncode, 0, "profctl: rc %d\n%s%s" % (pc.returncode, stdout, stderr))
+        self.assertGreater(cpu, 2, "sanity: split used only %.2f s of CPU" % cpu)
+        self.assertRegex(stdout, r"(?m)^warning: .*samples", "profctl's summary does not say samples are missing:\n%s" % stdout)
+        prof = Prof(out, pid=w.pid, hz=HZ, seconds=4)
+        r = subprocess.run(["go", "tool", "pprof", "-comments", out], capture_output=True, text=True, env=go_env(), timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        warn = [c for c in r.stdout.splitlines() if c.startswith("warning:")]
+        self.assertTrue(warn, "go tool pprof -comments:\n%s" % r.stdout)
+        self.assertIn("profd got %d:" % prof.count(), warn[0])
+        st1 = self.daemon.status()
+        self.assertEqual(st1["windows_missing_samples"], st0["windows_missing_samples"] + 1, "%r -> %r" % (st0, st1))
 
 
 # --------------------------------------------------------------------------

@@ -1369,6 +1369,108 @@ class HeapInproc(HeapTest):
             kill(p)
 
 
+# --------------------------------------------------------------------------
+# PID namespaces (containers)
+# --------------------------------------------------------------------------
+
+
+class NsCmdWorkload(CmdWorkload):
+    """A CmdWorkload in an NsDaemon's PID namespace: .pid is its pid there
+    (what callers of that profd ask for), .host_pid ours."""
+
+    def __init__(self, daemon, name="heapwl", seconds=60):
+        self.name = name
+        cmd = daemon.ns_cmd([os.path.join(cpu.E2E, name), seconds])
+        self.proc = spawn(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.lines = queue.Queue()
+        self.out = []
+        threading.Thread(target=self._read, daemon=True).start()
+        try:
+            first = self.lines.get(timeout=10)
+        except queue.Empty:
+            first = None
+        if first is None:
+            self.stop()
+            raise AssertionError("%s: no 'nspid N' line from nsenter (%r)" % (name, self.out))
+        self.pid, self.host_pid = cpu.ns_pids(self.proc, first)
+        self.expect("%s ready" % name, 10)
+
+
+class HeapPidNamespace(HeapTest):
+    """profd inside a new PID namespace with its own /proc, as in a system
+    container, tracking a process of that namespace by the pid it has
+    there: exact totals, pid labels of the namespace. (Before profd
+    translated pids in BPF, the probes' tgids were the host's: nothing
+    matched the pid given, and the profile was empty.)"""
+
+    unsupported = None
+    heap_mode = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.unsupported = cpu.pidns_unsupported()
+        if not cls.unsupported:
+            cls.daemon = cpu.NsDaemon(cls.__name__)
+
+    def setUp(self):
+        if self.unsupported:
+            self.skipTest(self.unsupported)
+        super().setUp()
+
+    def test_exact_truth_in_namespace(self):
+        """heapwl basic + threads + free_pre at sample_bytes=1 by its namespace pid: exact."""
+        with NsCmdWorkload(self.daemon) as w:
+            self.assertNotEqual(w.pid, w.host_pid, "sanity: the workload is not in another PID namespace")
+            heap_start(self, self.daemon, w.pid, sample_bytes=1)
+            ps = self.proc_status(w.pid)
+            self.assertIsNotNone(ps, "pid %d not in status heap.procs" % w.pid)
+            w.cmd("basic")
+            w.cmd("threads")
+            w.cmd("free_pre")
+            prof = heap_fetch(self, self.daemon, w.pid, "heap-pidns-%s" % (self.heap_mode or "uprobe"))
+            h = heap_status(self.daemon)
+        self.check_heap_profile(prof, w.pid, 1)
+        self.check_truth(prof, dict(TRUTH_BASIC, **TRUTH_THREADS, **TRUTH_FREE_PRE))
+        self.check_absent(prof, ["pre_alloc", "free_pre", "thr_consume"])
+        for key in ("dropped_live_full", "dropped_allocs_full", "stack_errors", "read_errors"):
+            self.assertEqual(h.get(key), 0, "heap.%s: %s" % (key, json.dumps(h)))
+
+    def test_exit_in_namespace(self):
+        """A tracked process of the namespace that exits is released (its
+        exit snapshot kept): the pid profd checks is the namespace's."""
+        with NsCmdWorkload(self.daemon) as w:
+            heap_start(self, self.daemon, w.pid, sample_bytes=1)
+            w.cmd("basic")
+            w.cmd("exit")
+            w.proc.wait(5)
+            wait_tracked(self, self.daemon, 0, 3.5)
+            prof = heap_fetch(self, self.daemon, w.pid, "heap-pidns-exit-%s" % (self.heap_mode or "uprobe"))
+        self.check_heap_profile(prof, w.pid, 1)
+        self.check_truth(prof, TRUTH_BASIC)
+
+
+class HeapClassicPidNamespace(HeapPidNamespace):
+    """The same with uprobe + uretprobe pairs (PROFD_NO_UPROBE_SESSIONS=1),
+    whose entry probes look the process up by its tgid."""
+
+    @classmethod
+    def setUpClass(cls):
+        old = os.environ.get("PROFD_NO_UPROBE_SESSIONS")
+        os.environ["PROFD_NO_UPROBE_SESSIONS"] = "1"
+        try:
+            super().setUpClass()
+        finally:
+            if old is None:
+                del os.environ["PROFD_NO_UPROBE_SESSIONS"]
+            else:
+                os.environ["PROFD_NO_UPROBE_SESSIONS"] = old
+
+
+class HeapInprocPidNamespace(HeapPidNamespace):
+    """The same in the in-process mode (the agent's probe points)."""
+    heap_mode = "inproc"
+
+
 def main():
     import run_all
     run_all.main(modules=(sys.modules[__name__],))
