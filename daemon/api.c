@@ -424,10 +424,13 @@ static enum MHD_Result heap_args(struct api *a, struct MHD_Connection *c,
 }
 
 /*
- * In-process mode writes into the target, as a debugger would: for users
- * other than root, only into processes they may debug — not those made
- * non-dumpable (PR_SET_DUMPABLE 0, setuid programs), the files of whose
- * /proc/PID the kernel gives to root. True when refused (the answer sent).
+ * In-process mode writes into the target, as a debugger would: only on
+ * the Unix socket, where the kernel vouches for the caller (SO_PEERCRED);
+ * over TCP, a root process that fetches URLs for others (a proxy, a
+ * webhook) would make any request root's. For users other than root, only
+ * into processes they may debug — not those made non-dumpable
+ * (PR_SET_DUMPABLE 0, setuid programs), the files of whose /proc/PID the
+ * kernel gives to root. True when refused (the answer sent).
  */
 static bool inproc_refused(struct MHD_Connection *c, const struct peer *peer,
 			   pid_t pid, unsigned flags, enum MHD_Result *ret)
@@ -435,7 +438,13 @@ static bool inproc_refused(struct MHD_Connection *c, const struct peer *peer,
 	char path[40];
 	struct stat st;
 
-	if (!(flags & HEAP_INPROC) || peer->uid == 0)
+	if (!(flags & HEAP_INPROC))
+		return false;
+	if (peer->tcp) {
+		*ret = send_text(c, 403, "refused: mode=inproc loads code into the process, which profd does for requests on its Unix socket only (profctl heap --inproc, curl --unix-socket); over TCP use mode=uprobe\n");
+		return true;
+	}
+	if (peer->uid == 0)
 		return false;
 	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
 	if (stat(path, &st) == 0 && st.st_uid == peer->uid)
@@ -614,10 +623,15 @@ static enum MHD_Result handle_status(struct api *a, struct MHD_Connection *c,
 	int n;
 
 	session_mgr__stats(a->m, &st);
-	session_mgr__sessions_json(a->m, peer->uid, sessions, sizeof(sessions));
 	heap__stats(a->heap, &hs);
+	/* A user sees their own sessions (root: all; anonymous: none). */
+	if (peer->known)
+		session_mgr__sessions_json(a->m, peer->uid, sessions,
+					   sizeof(sessions));
+	else
+		strcpy(sessions, "[]");
 	/* Which processes are heap-tracked is root's to see. */
-	if (peer->uid == 0)
+	if (peer->known && peer->uid == 0)
 		heap__procs_json(a->heap, heapprocs, sizeof(heapprocs));
 	else
 		strcpy(heapprocs, "[]");
@@ -682,6 +696,16 @@ static enum MHD_Result handle_index(struct MHD_Connection *c)
 			 PROFD_VERSION);
 }
 
+/* Why an anonymous caller is refused what needs a uid. */
+static enum MHD_Result send_anonymous(struct MHD_Connection *c,
+				      const struct peer *peer)
+{
+	if (peer->unknown_err == -ENOTCONN)
+		return send_text(c, 403, "refused: profd cannot establish who is calling: the client's TCP socket is no longer an open, established connection owned by a process (closed before the answer?); an unidentified caller may read only /v1/status's counters\n");
+	return send_text(c, 403, "refused: profd cannot establish who is calling (looking up the client's TCP socket: %s); an unidentified caller may read only /v1/status's counters\n",
+			 strerror(-peer->unknown_err));
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 			       const char *url, const char *method,
 			       const char *version, const char *upload_data,
@@ -702,6 +726,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 		*upload_data_size = 0;	/* bodies are not used: discard */
 		return MHD_YES;
 	}
+	/* Who is asking, now that the request is acted on. */
 	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
 	r = ci ? access__peer(ci->connect_fd, &peer) : -EBADF;
 	if (r < 0)
@@ -712,22 +737,26 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 		if (strcmp(method, "POST"))
 			return send_405(c, "POST", "method %s not allowed on %s (use POST)\n",
 					method, url);
+		if (!peer.known)
+			return send_anonymous(c, &peer);
 		return handle_heap_start(a, c, &peer, !strcmp(url, "/v1/heap/stop"));
 	}
 	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
 		return send_405(c, "GET, HEAD",
 				"method %s not allowed on %s (use GET)\n", method, url);
+	if (!strcmp(url, "/v1/status"))
+		return handle_status(a, c, &peer);
+	if (!strcmp(url, "/debug/pprof/") || !strcmp(url, "/debug/pprof") ||
+	    !strcmp(url, "/"))
+		return handle_index(c);
+	if (!peer.known)
+		return send_anonymous(c, &peer);
 	if (!strcmp(url, "/debug/pprof/heap"))
 		return handle_heap(a, c, &peer, false);
 	if (!strcmp(url, "/debug/pprof/allocs"))
 		return handle_heap(a, c, &peer, true);
 	if (!strcmp(url, "/debug/pprof/profile"))
 		return handle_profile(a, c, &peer);
-	if (!strcmp(url, "/v1/status"))
-		return handle_status(a, c, &peer);
-	if (!strcmp(url, "/debug/pprof/") || !strcmp(url, "/debug/pprof") ||
-	    !strcmp(url, "/"))
-		return handle_index(c);
 	return send_text(c, 404, "unknown profile or path: %s\n", url);
 }
 

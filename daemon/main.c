@@ -27,6 +27,7 @@
 #include <bpf/libbpf.h>
 #include <systemd/sd-daemon.h>
 
+#include "access.h"
 #include "api.h"
 #include "heap.h"
 #include "profd_agent.h"
@@ -629,6 +630,10 @@ int main(int argc, char **argv)
 		r = listen_tcp(o.listen, &ac.tcp_fd);
 		if (r < 0)
 			goto out;	/* logged */
+		r = access__tcp_lookup_works();
+		if (r < 0)
+			log_warn("--listen %s: cannot identify TCP callers (sock_diag: %s); each is served as anonymous, who may read only /v1/status's counters: allow AF_NETLINK sockets (RestrictAddressFamilies=)",
+				 o.listen, strerror(-r));
 	}
 	ac.max_connections = o.lim.max_sessions + 16;
 	r = api__start(&ac, m, heap, &api);
