@@ -66,7 +66,7 @@ CORE_SRCS := daemon/procmaps.c daemon/pprof.c daemon/aggregate.c \
 	     common/pprof_read.c
 DAEMON_SRCS := daemon/main.c daemon/log.c daemon/sampler.c \
 	       daemon/session.c daemon/api.c daemon/profile.c daemon/access.c daemon/heap.c \
-	       daemon/agent.c daemon/inject.c \
+	       daemon/agent.c daemon/inject.c daemon/conns.c \
 	       $(CORE_SRCS)
 CLIENT_SRCS := client/profctl.c common/pprof_read.c
 GEN_PB := $(OUTPUT)/gen/profile.pb-c.c

@@ -11,13 +11,17 @@
 
 #include "access.h"
 #include "api.h"
+#include "conns.h"
 #include "log.h"
 #include "proc.h"
 
 struct api {
 	struct session_mgr *m;
 	struct heap_tracker *heap;
-	struct MHD_Daemon *d[2];
+	struct conns *conns;
+	struct MHD_Daemon *d[CONNS_MAX_LISTENERS];
+	unsigned nonroot_sessions;	/* CPU sessions of users but root */
+	unsigned nonroot_sessions_max;	/* the rest is kept for root */
 };
 
 struct query {
@@ -207,6 +211,28 @@ static bool unwind_arg(struct MHD_Connection *c, const char **ret_arg,
 	return !arg || *ret_fp || !strcmp(arg, "dwarf");
 }
 
+/*
+ * Users other than root together hold at most nonroot_sessions_max CPU
+ * sessions (the session manager caps each uid and everyone): the rest is
+ * kept for root. False when that share is full.
+ */
+static bool nonroot_session_get(struct api *a, uid_t uid)
+{
+	if (uid == 0)
+		return true;
+	if (__atomic_add_fetch(&a->nonroot_sessions, 1, __ATOMIC_RELAXED) <=
+	    a->nonroot_sessions_max)
+		return true;
+	__atomic_sub_fetch(&a->nonroot_sessions, 1, __ATOMIC_RELAXED);
+	return false;
+}
+
+static void nonroot_session_put(struct api *a, uid_t uid)
+{
+	if (uid != 0)
+		__atomic_sub_fetch(&a->nonroot_sessions, 1, __ATOMIC_RELAXED);
+}
+
 static enum MHD_Result handle_profile(struct api *a, struct MHD_Connection *c,
 				      const struct peer *peer)
 {
@@ -276,8 +302,13 @@ static enum MHD_Result handle_profile(struct api *a, struct MHD_Connection *c,
 	if (r < 0)
 		return send_text(c, 500, "cannot inspect pid %d: %s\n", req.pid,
 				 strerror(-r));
+	if (!nonroot_session_get(a, peer->uid))
+		return send_text(c, 503, "too many concurrent profiling sessions of users other than root (limit %u; the rest of %u is kept for root); try again later\n",
+				 a->nonroot_sessions_max, lim->max_sessions);
 
 	r = session__start(a->m, &req, &s);
+	if (r < 0)
+		nonroot_session_put(a, peer->uid);
 	switch (r) {
 	case 0:
 		break;
@@ -313,14 +344,17 @@ static enum MHD_Result handle_profile(struct api *a, struct MHD_Connection *c,
 		log_debug("session: client for pid %d went away; cancelled",
 			  req.pid);
 		session__free(a->m, s);
+		nonroot_session_put(a, peer->uid);
 		return MHD_NO;	/* close the connection */
 	}
 	if (r == -ECANCELED) {
 		session__free(a->m, s);
+		nonroot_session_put(a, peer->uid);
 		return send_text(c, 503, "profd is shutting down\n");
 	}
 	r = session__finish(a->m, s, &buf, &len);
 	session__free(a->m, s);
+	nonroot_session_put(a, peer->uid);
 	/* Symbolizing frees a lot of short-lived memory: give it back to
 	 * the system rather than let RSS keep its high-water mark. */
 	malloc_trim(0);
@@ -618,12 +652,14 @@ static enum MHD_Result handle_status(struct api *a, struct MHD_Connection *c,
 				     const struct peer *peer)
 {
 	struct session_mgr_stats st;
+	struct conns_stats cst;
 	struct heap_stats hs;
 	char *body = NULL, sessions[16384], heapprocs[16384];
 	int n;
 
 	session_mgr__stats(a->m, &st);
 	heap__stats(a->heap, &hs);
+	conns__stats(a->conns, &cst);
 	/* A user sees their own sessions (root: all; anonymous: none). */
 	if (peer->known)
 		session_mgr__sessions_json(a->m, peer->uid, sessions,
@@ -660,6 +696,9 @@ static enum MHD_Result handle_status(struct api *a, struct MHD_Connection *c,
 		     ",\"dwarf_failed\":%" PRIu64
 		     ",\"agents_pending_off\":%" PRIu64
 		     ",\"agents_left_on\":%" PRIu64 ",\"procs\":%s}"
+		     ",\"http\":{\"connections_open\":%u"
+		     ",\"connections_refused\":%" PRIu64
+		     ",\"requests_expired\":%" PRIu64 "}"
 		     ",\"sessions\":%s}\n",
 		     PROFD_VERSION, (double)st.uptime_ns / 1e9,
 		     st.sessions_active, st.sessions_total, st.samples_total,
@@ -678,7 +717,8 @@ static enum MHD_Result handle_status(struct api *a, struct MHD_Connection *c,
 		     hs.errors[PROFD_HEAP_ERR_READ],
 		     hs.errors[PROFD_HEAP_ERR_EVENT], hs.dw_events,
 		     hs.dw_truncated, hs.dw_failed, hs.agents_pending_off,
-		     hs.agents_left_on, heapprocs, sessions);
+		     hs.agents_left_on, heapprocs, cst.open, cst.refused,
+		     cst.expired, sessions);
 	if (n < 0)
 		return MHD_NO;
 	return send_blob(c, body, (size_t)n, "application/json", NULL);
@@ -714,6 +754,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 	static int first_call_marker;
 	struct api *a = cls;
 	const union MHD_ConnectionInfo *ci;
+	const struct conn *cn;
 	struct peer peer = {};
 	int r;
 
@@ -726,6 +767,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 		*upload_data_size = 0;	/* bodies are not used: discard */
 		return MHD_YES;
 	}
+	/* Whole: the request deadline is over (a window may take minutes). */
+	cn = conns__received(a->conns, c);
+	if (!cn)
+		return MHD_NO;
 	/* Who is asking, now that the request is acted on. */
 	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
 	r = ci ? access__peer(ci->connect_fd, &peer) : -EBADF;
@@ -766,13 +811,20 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	buf[strcspn(buf, "\n")] = 0;
+	/* MHD_add_connection() cannot say a socket is not TCP: on the Unix
+	 * socket libmicrohttpd tries TCP_NODELAY and TCP_CORK, fails
+	 * harmlessly (nothing is held back) and says so on every answer. */
+	if (strstr(buf, "TCP_NODELAY") || strstr(buf, "TCP_CORK") ||
+	    strstr(buf, "push the data from buffers"))
+		return;
 	log_debug("http: %s", buf);
 }
 
 int api__start(const struct api_config *cfg, struct session_mgr *m,
 	       struct heap_tracker *heap, struct api **ret)
 {
-	int fds[2] = { cfg->unix_fd, cfg->tcp_fd }, i, n = 0;
+	int fds[2] = { cfg->unix_fd, cfg->tcp_fd }, lfds[2], i, n = 0, r;
+	const struct session_limits *lim = session_mgr__limits(m);
 	struct api *a;
 
 	a = calloc(1, sizeof(*a));
@@ -780,21 +832,32 @@ int api__start(const struct api_config *cfg, struct session_mgr *m,
 		return -ENOMEM;
 	a->m = m;
 	a->heap = heap;
+	/* An eighth of the sessions is root's alone. */
+	a->nonroot_sessions_max = lim->max_sessions - lim->max_sessions / 8;
+	r = conns__new(&cfg->conns, &a->conns);
+	if (r < 0) {
+		free(a);
+		return r;
+	}
 	for (i = 0; i < 2; i++) {
 		if (fds[i] < 0)
 			continue;
+		/* conns accepts and hands connections over: libmicrohttpd
+		 * listens on nothing. ITC: a pipe that wakes its thread for
+		 * each one, and on stop. Its connection limit is only a
+		 * backstop behind conns' shares. */
 		a->d[n] = MHD_start_daemon(
-			/* ITC: a pipe to wake the listening thread, so
-			 * quiesce and stop act at once on SIGTERM. */
 			MHD_USE_THREAD_PER_CONNECTION |
 				MHD_USE_INTERNAL_POLLING_THREAD |
-				MHD_USE_ITC | MHD_USE_ERROR_LOG,
+				MHD_USE_ITC | MHD_USE_NO_LISTEN_SOCKET |
+				MHD_USE_ERROR_LOG,
 			0, NULL, NULL, handler, a,
 			MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-			MHD_OPTION_LISTEN_SOCKET, fds[i],
-			MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
-			/* Idle clients (slowloris) are dropped; a request
-			 * waiting out its window is not idle. */
+			MHD_OPTION_NOTIFY_CONNECTION, conns__notify, a->conns,
+			MHD_OPTION_NOTIFY_COMPLETED, conns__completed, a->conns,
+			MHD_OPTION_CONNECTION_LIMIT, cfg->conns.max_total + 16,
+			/* A client that stops reading its answer; the
+			 * request itself has conns' deadline. */
 			MHD_OPTION_CONNECTION_TIMEOUT, 30u,
 			MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768,
 			MHD_OPTION_END);
@@ -802,7 +865,12 @@ int api__start(const struct api_config *cfg, struct session_mgr *m,
 			api__stop(a);
 			return -EIO;
 		}
-		n++;
+		lfds[n++] = fds[i];
+	}
+	r = conns__start(a->conns, lfds, a->d, (unsigned)n);
+	if (r < 0) {
+		api__stop(a);
+		return r;
 	}
 	*ret = a;
 	return 0;
@@ -814,11 +882,11 @@ void api__stop(struct api *a)
 
 	if (!a)
 		return;
-	for (i = 0; i < 2; i++) {
-		if (!a->d[i])
-			continue;
-		(void)MHD_quiesce_daemon(a->d[i]);
-		MHD_stop_daemon(a->d[i]);
-	}
+	/* No new connections, then libmicrohttpd closes the open ones. */
+	conns__stop(a->conns);
+	for (i = 0; i < CONNS_MAX_LISTENERS; i++)
+		if (a->d[i])
+			MHD_stop_daemon(a->d[i]);
+	conns__free(a->conns);
 	free(a);
 }

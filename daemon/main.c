@@ -635,7 +635,18 @@ int main(int argc, char **argv)
 			log_warn("--listen %s: cannot identify TCP callers (sock_diag: %s); each is served as anonymous, who may read only /v1/status's counters: allow AF_NETLINK sockets (RestrictAddressFamilies=)",
 				 o.listen, strerror(-r));
 	}
-	ac.max_connections = o.lim.max_sessions + 16;
+	/*
+	 * Users other than root share as many connections as there are
+	 * sessions, each uid its sessions and a few for status and heap
+	 * requests; 16 more are root's alone. A whole request within 10 s:
+	 * clients send theirs in milliseconds.
+	 */
+	ac.conns.max_nonroot = o.lim.max_sessions;
+	ac.conns.max_total = o.lim.max_sessions + 16;
+	ac.conns.max_per_uid = o.lim.max_sessions_per_uid + 4;
+	if (ac.conns.max_per_uid > ac.conns.max_nonroot)
+		ac.conns.max_per_uid = ac.conns.max_nonroot;
+	ac.conns.request_timeout_s = 10;
 	r = api__start(&ac, m, heap, &api);
 	if (r < 0) {
 		log_err_errno(r, "Failed to start the HTTP server: %m");

@@ -13,6 +13,9 @@ attack is one a local user could make.
   /proc/net/tcp lists with uid 0; the request must not be served as root.
   The window is the kernel's delayed ACK of the FIN (40 ms): a busy profd
   hits it, and SIGSTOP/SIGCONT of profd makes it busy on demand.
+- Slowloris: 100 connections from nobody trickling a header byte every
+  2 s must leave root's and another user's /v1/status answering within a
+  second, and each trickling connection is closed at the request deadline.
 """
 
 import base64
@@ -77,6 +80,63 @@ for ln in lines[1:]:
     headers[k.strip().lower()] = v.strip()
 print(json.dumps({"status": status, "headers": headers, "body": base64.b64encode(body).decode()}))
 """
+
+# argv: JSON {"unix": PATH | null, "port": N, "n": N, "every": S,
+# "seconds": S}. Opens n connections, sends a request line and part of a
+# header on each, then one more byte of that header on each every `every`
+# seconds for `seconds`. Prints per connection when profd ended it
+# (seconds since start) and how: "answer" (a response, e.g. a refusal,
+# whose status is kept), "closed" (EOF/reset), or null if still open.
+TRICKLE_CLIENT = r"""
+import json, socket, sys, time, select
+a = json.loads(sys.argv[1])
+t0 = time.monotonic()
+conns = []
+for i in range(a["n"]):
+    if a.get("unix"):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(a["unix"])
+    else:
+        s = socket.create_connection(("127.0.0.1", a["port"]))
+    s.setblocking(False)
+    c = {"s": s, "end": None, "how": None, "status": None}
+    try:
+        s.send(b"GET /v1/status HTTP/1.1\r\nHost: localhost\r\nX-Trickle: ")
+    except OSError:
+        c["end"], c["how"] = time.monotonic() - t0, "closed"
+    conns.append(c)
+print("opened", flush=True)
+def poll_ends():
+    for c in conns:
+        if c["end"] is not None:
+            continue
+        try:
+            b = c["s"].recv(4096)
+        except BlockingIOError:
+            continue
+        except OSError:
+            b = b""
+        c["end"] = time.monotonic() - t0
+        if b.startswith(b"HTTP/1."):
+            c["how"], c["status"] = "answer", int(b.split()[1])
+        else:
+            c["how"] = "closed"
+next_byte = t0 + a["every"]
+while time.monotonic() - t0 < a["seconds"]:
+    poll_ends()
+    if time.monotonic() >= next_byte:
+        next_byte += a["every"]
+        for c in conns:
+            if c["end"] is None:
+                try:
+                    c["s"].send(b"a")
+                except OSError:
+                    pass
+    time.sleep(0.05)
+poll_ends()
+print(json.dumps([{"end": c["end"], "how": c["how"], "status": c["status"]} for c in conns]), flush=True)
+"""
+
 
 def as_user(uid, cmd):
     return ["setpriv", "--reuid=%d" % uid, "--regid=%d" % uid, "--clear-groups"] + cmd
@@ -218,6 +278,85 @@ class OrphanedTcp(AttackTest):
             self.untrack(own.pid)
             kill(own)
             kill(roots)
+
+
+# --------------------------------------------------------------------------
+# denial of service
+# --------------------------------------------------------------------------
+
+
+class Slowloris(AttackTest):
+    """100 connections from nobody, each trickling one header byte every
+    2 s. Found: they hold the shared 80-connection limit and root's
+    /v1/status gets no answer while the trickle lasts."""
+    listen = True
+    DEADLINE = 10   # profd's limit for receiving a whole request
+
+    def trickle(self, unix=None, port=None, n=100, seconds=16):
+        arg = {"unix": unix, "port": port, "n": n, "every": 2, "seconds": seconds}
+        p = spawn(as_user(NOBODY, [sys.executable, "-c", TRICKLE_CLIENT, json.dumps(arg)]),
+                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        line = p.stdout.readline()
+        if line.strip() != b"opened":
+            kill(p)
+            raise AssertionError("trickling client: %r %r" % (line, p.stderr.read()[-2000:]))
+        return p
+
+    def status_fast(self, who, uid, unix=None, port=None):
+        """/v1/status as @uid (None: root, from this process) over the
+        transport under attack: must answer 200 within a second."""
+        t0 = time.monotonic()
+        try:
+            if uid is not None:
+                r = raw(uid, raw_request("GET", "/v1/status"), unix=unix, port=port, timeout=5)
+            elif unix:
+                r = unix_req(unix, "GET", "/v1/status", timeout=5)
+            else:
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                try:
+                    c.request("GET", "/v1/status")
+                    resp = c.getresponse()
+                    r = Response(resp.status, {}, resp.read(), time.monotonic() - t0)
+                finally:
+                    c.close()
+        except (OSError, AssertionError) as e:
+            self.fail("%s's /v1/status got no answer while nobody trickles (%.1f s): %s\n%s"
+                      % (who, time.monotonic() - t0, e, self.daemon.log_tail()))
+        self.assertEqual(r.status, 200, "%s's /v1/status: %r" % (who, r))
+        # raw() includes starting python as the other user: time only root's.
+        if uid is None:
+            self.assertLess(r.elapsed, 1.0, "root's /v1/status took %.2f s" % r.elapsed)
+        return r
+
+    def run_attack(self, unix=None, port=None):
+        p = self.trickle(unix=unix, port=port)
+        t0 = time.monotonic()
+        try:
+            # While the trickle holds what it can, and after the deadline.
+            for at in (2, 6, 12):
+                time.sleep(max(0.0, t0 + at - time.monotonic()))
+                self.status_fast("root", None, unix, port)
+                self.status_fast("uid %d" % OTHER_UID, OTHER_UID, unix, port)
+            out, err = p.communicate(timeout=60)
+        finally:
+            kill(p)
+        ends = json.loads(out.decode().strip().splitlines()[-1])
+        refused = [e for e in ends if e["how"] == "answer"]
+        open_left = [e for e in ends if e["end"] is None]
+        late = [e for e in ends if e["end"] is not None and e["how"] == "closed" and e["end"] > self.DEADLINE + 3]
+        self.assertFalse(open_left, "%d of 100 trickling connections still open after 16 s (deadline %d s)"
+                         % (len(open_left), self.DEADLINE))
+        self.assertFalse(late, "%d trickling connections closed only after %d s: %r"
+                         % (len(late), self.DEADLINE + 3, late[:5]))
+        for e in refused:
+            self.assertIn(e["status"], (429, 503), "refused with %r" % e)
+        sys.stderr.write("[%d refused at once, %d closed at the deadline] " % (len(refused), len(ends) - len(refused)))
+
+    def test_unix_socket(self):
+        self.run_attack(unix=self.daemon.sock)
+
+    def test_tcp_listener(self):
+        self.run_attack(port=self.port)
 
 
 def main():
