@@ -13,6 +13,7 @@
 #include "api.h"
 #include "conns.h"
 #include "log.h"
+#include "origin.h"
 #include "proc.h"
 
 struct api {
@@ -20,6 +21,7 @@ struct api {
 	struct heap_tracker *heap;
 	struct conns *conns;
 	struct MHD_Daemon *d[CONNS_MAX_LISTENERS];
+	struct origin_listener web[CONNS_MAX_LISTENERS];
 	unsigned nonroot_sessions;	/* CPU sessions of users but root */
 	unsigned nonroot_sessions_max;	/* the rest is kept for root */
 };
@@ -746,6 +748,13 @@ static enum MHD_Result send_anonymous(struct MHD_Connection *c,
 			 strerror(-peer->unknown_err));
 }
 
+static bool is_profile(const char *url)
+{
+	return !strcmp(url, "/debug/pprof/heap") ||
+	       !strcmp(url, "/debug/pprof/allocs") ||
+	       !strcmp(url, "/debug/pprof/profile");
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 			       const char *url, const char *method,
 			       const char *version, const char *upload_data,
@@ -756,6 +765,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 	const union MHD_ConnectionInfo *ci;
 	const struct conn *cn;
 	struct peer peer = {};
+	char why[320];
+	bool head;
 	int r;
 
 	/* First call: headers only. Answer on the second. */
@@ -771,6 +782,17 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 	cn = conns__received(a->conns, c);
 	if (!cn)
 		return MHD_NO;
+	/* Before anything else: a web page's request gets nothing. */
+	r = origin__check(&a->web[cn->listener],
+			  MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host"),
+			  MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin"),
+			  MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+						      "Sec-Fetch-Site"),
+			  why, sizeof(why));
+	if (r < 0) {
+		log_debug("http: %s %s: %s", method, url, why);
+		return send_text(c, 403, "%s\n", why);
+	}
 	/* Who is asking, now that the request is acted on. */
 	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
 	r = ci ? access__peer(ci->connect_fd, &peer) : -EBADF;
@@ -786,23 +808,30 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 			return send_anonymous(c, &peer);
 		return handle_heap_start(a, c, &peer, !strcmp(url, "/v1/heap/stop"));
 	}
-	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
-		return send_405(c, "GET, HEAD",
+	head = !strcmp(method, "HEAD");
+	if (strcmp(method, "GET") && !head)
+		return send_405(c, is_profile(url) ? "GET" : "GET, HEAD",
 				"method %s not allowed on %s (use GET)\n", method, url);
 	if (!strcmp(url, "/v1/status"))
 		return handle_status(a, c, &peer);
 	if (!strcmp(url, "/debug/pprof/") || !strcmp(url, "/debug/pprof") ||
 	    !strcmp(url, "/"))
 		return handle_index(c);
+	if (!is_profile(url))
+		return send_text(c, 404, "unknown profile or path: %s\n", url);
+	/* A profile starts a window, heap tracking or an injection: HEAD
+	 * must have no side effects (RFC 9110), and answering it without
+	 * them could not say what GET would. */
+	if (head)
+		return send_405(c, "GET", "HEAD not allowed on %s: the request starts profiling; use GET\n",
+				url);
 	if (!peer.known)
 		return send_anonymous(c, &peer);
 	if (!strcmp(url, "/debug/pprof/heap"))
 		return handle_heap(a, c, &peer, false);
 	if (!strcmp(url, "/debug/pprof/allocs"))
 		return handle_heap(a, c, &peer, true);
-	if (!strcmp(url, "/debug/pprof/profile"))
-		return handle_profile(a, c, &peer);
-	return send_text(c, 404, "unknown profile or path: %s\n", url);
+	return handle_profile(a, c, &peer);
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -842,6 +871,9 @@ int api__start(const struct api_config *cfg, struct session_mgr *m,
 	for (i = 0; i < 2; i++) {
 		if (fds[i] < 0)
 			continue;
+		a->web[n] = (struct origin_listener){ .tcp = i == 1,
+						      .host = cfg->tcp_host,
+						      .port = cfg->tcp_port };
 		/* conns accepts and hands connections over: libmicrohttpd
 		 * listens on nothing. ITC: a pipe that wakes its thread for
 		 * each one, and on stop. Its connection limit is only a

@@ -3,8 +3,8 @@
  * api: the HTTP API (libmicrohttpd, a thread per connection so a request
  * can wait out its window, fed by conns, which admits connections). Serves
  * Go's net/http/pprof paths with a pid parameter, and /v1/ for profd's own
- * endpoints. Every request passes access (who is asking, now) before it
- * does anything.
+ * endpoints. Every request passes origin (no web pages), then access (who
+ * is asking, now) before it does anything.
  */
 #ifndef PROFD_API_H
 #define PROFD_API_H
@@ -18,6 +18,8 @@ struct api;
 struct api_config {
 	int unix_fd;		/* listening Unix socket, or -1 */
 	int tcp_fd;		/* listening loopback TCP socket, or -1 */
+	const char *tcp_host;	/* --listen's HOST (no brackets), or NULL */
+	unsigned tcp_port;
 	struct conns_limits conns;
 };
 

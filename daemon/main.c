@@ -350,11 +350,13 @@ static bool addr_is_loopback(const struct sockaddr *sa)
  * first IPv4 one is bound, as Go's net.Listen does: clients try each address
  * of the name, and 127.0.0.1 works where IPv6 is disabled.
  *
- * Logs its own errors, each naming what to change. Return: 0 with *@ret_fd
- * set, -EINVAL for a malformed @spec, -EADDRNOTAVAIL for a host that does
- * not resolve or resolves beyond loopback, or socket/bind's -errno.
+ * Logs its own errors, each naming what to change. Return: 0 with *@ret_fd,
+ * the host (no brackets) in @ret_host and the port set, -EINVAL for a
+ * malformed @spec, -EADDRNOTAVAIL for a host that does not resolve or
+ * resolves beyond loopback, or socket/bind's -errno.
  */
-static int listen_tcp(const char *spec, int *ret_fd)
+static int listen_tcp(const char *spec, int *ret_fd, char *ret_host,
+		      size_t host_size, unsigned *ret_port)
 {
 	struct addrinfo hints = { .ai_flags = AI_NUMERICSERV,
 				  .ai_family = AF_UNSPEC,
@@ -435,6 +437,8 @@ static int listen_tcp(const char *spec, int *ret_fd)
 	}
 	log_debug("--listen %s: bound %s port %lu", spec, addr, pn);
 	*ret_fd = fd;
+	snprintf(ret_host, host_size, "%s", host);
+	*ret_port = (unsigned)pn;
 	r = 0;
 out:
 	freeaddrinfo(res);
@@ -536,6 +540,7 @@ int main(int argc, char **argv)
 	struct sampler *sampler = NULL;
 	struct api *api = NULL;
 	struct api_config ac = { .unix_fd = -1, .tcp_fd = -1 };
+	char tcp_host[256];
 	bool activated = false, own_socket = false;
 	sigset_t mask;
 	struct stat st;
@@ -627,9 +632,11 @@ int main(int argc, char **argv)
 			sock_ino = st.st_ino;
 	}
 	if (o.listen) {
-		r = listen_tcp(o.listen, &ac.tcp_fd);
+		r = listen_tcp(o.listen, &ac.tcp_fd, tcp_host, sizeof(tcp_host),
+			       &ac.tcp_port);
 		if (r < 0)
 			goto out;	/* logged */
+		ac.tcp_host = tcp_host;
 		r = access__tcp_lookup_works();
 		if (r < 0)
 			log_warn("--listen %s: cannot identify TCP callers (sock_diag: %s); each is served as anonymous, who may read only /v1/status's counters: allow AF_NETLINK sockets (RestrictAddressFamilies=)",

@@ -16,6 +16,9 @@ attack is one a local user could make.
 - Slowloris: 100 connections from nobody trickling a header byte every
   2 s must leave root's and another user's /v1/status answering within a
   second, and each trickling connection is closed at the request deadline.
+- Browser: DNS rebinding (a Host that is not loopback) and cross-site
+  requests (Origin, Sec-Fetch-Site) over the loopback listener are refused
+  before anything happens; HEAD starts nothing.
 """
 
 import base64
@@ -357,6 +360,87 @@ class Slowloris(AttackTest):
 
     def test_tcp_listener(self):
         self.run_attack(port=self.port)
+
+
+# --------------------------------------------------------------------------
+# web pages and HEAD
+# --------------------------------------------------------------------------
+
+
+class Browser(AttackTest):
+    """Over the loopback listener a web page could make GET requests (which
+    start heap tracking), and a DNS-rebinding page could read the answers:
+    nothing checked Host, Origin or Sec-Fetch-Site."""
+    listen = True
+
+    def try_request(self, headers, host, method="GET", path=None, pid=None):
+        path = path or "/debug/pprof/heap?pid=%d&seconds=0" % pid
+        return raw(NOBODY, raw_request(method, path, host=host, headers=headers), port=self.port)
+
+    def test_rebinding_and_cross_site_refused(self):
+        w = sleeper(NOBODY)
+        port = self.port
+        refused = [
+            ("rebinding Host", "evil.example:%d" % port, ()),
+            ("rebinding Host, no port", "attacker.test", ()),
+            ("Host of a loopback-looking name", "127.0.0.1.evil.example:%d" % port, ()),
+            ("cross-site page", "127.0.0.1:%d" % port, (("Sec-Fetch-Site", "cross-site"),)),
+            ("same-site page", "localhost:%d" % port, (("Sec-Fetch-Site", "same-site"),)),
+            ("foreign Origin", "127.0.0.1:%d" % port, (("Origin", "http://evil.example"),)),
+            ("another local port's Origin", "127.0.0.1:%d" % port, (("Origin", "http://127.0.0.1:%d" % (port + 1)),)),
+            ("null Origin", "127.0.0.1:%d" % port, (("Origin", "null"),)),
+        ]
+        try:
+            for what, host, headers in refused:
+                with self.subTest(what=what):
+                    for path in ("/debug/pprof/heap?pid=%d&seconds=0" % w.pid, "/v1/status"):
+                        method = "GET"
+                        r = self.try_request(headers, host, method=method, path=path)
+                        self.assertEqual(r.status, 403, "%s: %s %s: %r" % (what, method, path, r))
+                        self.assertNotIn(b"sessions", r.body, "%s: /v1/status answered: %r" % (what, r))
+                    r = self.try_request(headers, host, method="POST", path="/v1/heap/start?pid=%d" % w.pid)
+                    self.assertEqual(r.status, 403, "%s: POST heap start: %r" % (what, r))
+                    self.assertNotIn(w.pid, tracked_pids(self.daemon), "%s started heap tracking" % what)
+            allowed = [
+                ("curl-like", "127.0.0.1:%d" % port, ()),
+                ("localhost", "localhost:%d" % port, ()),
+                ("IPv6 literal", "[::1]:%d" % port, ()),
+                ("typed in the address bar", "127.0.0.1:%d" % port, (("Sec-Fetch-Site", "none"),)),
+                ("own origin", "localhost:%d" % port, (("Origin", "http://localhost:%d" % port),
+                                                       ("Sec-Fetch-Site", "same-origin"))),
+            ]
+            for what, host, headers in allowed:
+                with self.subTest(what=what):
+                    r = self.try_request(headers, host, path="/v1/status")
+                    self.assertEqual(r.status, 200, "%s: %r" % (what, r))
+            # What go tool pprof sends: served, and tracking starts.
+            r = self.try_request((("User-Agent", "Go-http-client/1.1"), ("Accept-Encoding", "gzip")),
+                                 "127.0.0.1:%d" % port, pid=w.pid)
+            self.assertEqual(r.status, 200, "pprof-like pull: %r" % r)
+            self.assertIn(w.pid, tracked_pids(self.daemon))
+        finally:
+            self.untrack(w.pid)
+            kill(w)
+
+    def test_head_has_no_side_effects(self):
+        w = sleeper()
+        try:
+            st0 = self.daemon.status()
+            for path in ("/debug/pprof/heap?pid=%d&seconds=0" % w.pid, "/debug/pprof/allocs?pid=%d&seconds=0" % w.pid,
+                         "/debug/pprof/profile?pid=%d&seconds=1" % w.pid, "/v1/heap/start?pid=%d" % w.pid):
+                with self.subTest(path=path):
+                    r = unix_req(self.daemon, "HEAD", path, timeout=10)
+                    self.assertNotEqual(r.status, 200, "HEAD %s: %r" % (path, r))
+                    self.assertLess(r.elapsed, 0.9, "HEAD %s waited %.1f s (a window?)" % (path, r.elapsed))
+            time.sleep(0.2)
+            st = self.daemon.status()
+            self.assertNotIn(w.pid, {p["pid"] for p in st["heap"]["procs"]}, "HEAD started heap tracking")
+            self.assertEqual(st["sessions_total"], st0["sessions_total"], "HEAD started a CPU session")
+            r = unix_req(self.daemon, "HEAD", "/v1/status")
+            self.assertEqual(r.status, 200, "HEAD /v1/status: %r" % r)
+        finally:
+            self.untrack(w.pid)
+            kill(w)
 
 
 def main():
