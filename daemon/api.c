@@ -12,6 +12,7 @@
 #include "access.h"
 #include "api.h"
 #include "conns.h"
+#include "json.h"
 #include "log.h"
 #include "origin.h"
 #include "proc.h"
@@ -657,7 +658,8 @@ static enum MHD_Result handle_status(struct api *a, struct MHD_Connection *c,
 	struct conns_stats cst;
 	struct heap_stats hs;
 	char *body = NULL, sessions[16384], heapprocs[16384];
-	int n;
+	struct json j;
+	size_t len = 0;
 
 	session_mgr__stats(a->m, &st);
 	heap__stats(a->heap, &hs);
@@ -673,57 +675,70 @@ static enum MHD_Result handle_status(struct api *a, struct MHD_Connection *c,
 		heap__procs_json(a->heap, heapprocs, sizeof(heapprocs));
 	else
 		strcpy(heapprocs, "[]");
-	n = asprintf(&body,
-		     "{\"version\":\"%s\",\"uptime_seconds\":%.3f,"
-		     "\"sessions_active\":%u,\"sessions_total\":%u,"
-		     "\"samples_total\":%" PRIu64 ",\"samples_matched\":%" PRIu64
-		     ",\"samples_lost\":%" PRIu64 ",\"samples_dropped\":%" PRIu64
-		     ",\"user_stack_errors\":%" PRIu64
-		     ",\"kernel_stack_errors\":%" PRIu64
-		     ",\"maps_refreshes\":%" PRIu64
-		     ",\"unwind\":{\"dwarf\":%" PRIu64 ",\"truncated\":%" PRIu64
-		     ",\"no_stack_copy\":%" PRIu64 ",\"errors\":%" PRIu64
-		     ",\"cfi_cache_hits\":%" PRIu64 ",\"cfi_cache_misses\":%" PRIu64 "}"
-		     ",\"sampler\":{\"periods_active\":%u,\"targets_active\":%u}"
-		     ",\"symbolizer\":{\"binaries\":%" PRIu64
-		     ",\"binaries_idle\":%" PRIu64 ",\"bytes_estimate\":%" PRIu64
-		     ",\"bytes_max\":%" PRIu64 ",\"hits\":%" PRIu64
-		     ",\"misses\":%" PRIu64 ",\"evictions\":%" PRIu64 "}"
-		     ",\"heap\":{\"tracked\":%u,\"live_max\":%" PRIu64
-		     ",\"dropped_live_full\":%" PRIu64
-		     ",\"dropped_allocs_full\":%" PRIu64
-		     ",\"unpaired\":%" PRIu64 ",\"stack_errors\":%" PRIu64
-		     ",\"read_errors\":%" PRIu64 ",\"event_buffer_full\":%" PRIu64
-		     ",\"dwarf_stacks\":%" PRIu64 ",\"dwarf_truncated\":%" PRIu64
-		     ",\"dwarf_failed\":%" PRIu64
-		     ",\"agents_pending_off\":%" PRIu64
-		     ",\"agents_left_on\":%" PRIu64 ",\"procs\":%s}"
-		     ",\"http\":{\"connections_open\":%u"
-		     ",\"connections_refused\":%" PRIu64
-		     ",\"requests_expired\":%" PRIu64 "}"
-		     ",\"sessions\":%s}\n",
-		     PROFD_VERSION, (double)st.uptime_ns / 1e9,
-		     st.sessions_active, st.sessions_total, st.samples_total,
-		     st.samples_matched, st.samples_lost, st.samples_dropped,
-		     st.user_stack_errors, st.kernel_stack_errors,
-		     st.maps_refreshes, st.unwound, st.unwind_truncated,
-		     st.unwind_no_copy, st.unwind_errors, st.sym.cfi_hits,
-		     st.sym.cfi_misses, st.periods_active, st.targets_active,
-		     st.sym.binaries, st.sym.binaries_idle,
-		     st.sym.bytes_estimate, st.sym.bytes_max, st.sym.hits,
-		     st.sym.misses, st.sym.evictions, hs.procs, hs.live_max,
-		     hs.errors[PROFD_HEAP_ERR_LIVE_FULL],
-		     hs.errors[PROFD_HEAP_ERR_ALLOCS_FULL],
-		     hs.errors[PROFD_HEAP_ERR_PENDING_FULL],
-		     hs.errors[PROFD_HEAP_ERR_STACK],
-		     hs.errors[PROFD_HEAP_ERR_READ],
-		     hs.errors[PROFD_HEAP_ERR_EVENT], hs.dw_events,
-		     hs.dw_truncated, hs.dw_failed, hs.agents_pending_off,
-		     hs.agents_left_on, heapprocs, cst.open, cst.refused,
-		     cst.expired, sessions);
-	if (n < 0)
-		return MHD_NO;
-	return send_blob(c, body, (size_t)n, "application/json", NULL);
+
+	json__init(&j, 1 << 20);
+	json__obj_begin(&j, NULL);
+	json__str(&j, "version", PROFD_VERSION);
+	json__double(&j, "uptime_seconds", (double)st.uptime_ns / 1e9, 3);
+	json__u64(&j, "sessions_active", st.sessions_active);
+	json__u64(&j, "sessions_total", st.sessions_total);
+	json__u64(&j, "samples_total", st.samples_total);
+	json__u64(&j, "samples_matched", st.samples_matched);
+	json__u64(&j, "samples_lost", st.samples_lost);
+	json__u64(&j, "samples_dropped", st.samples_dropped);
+	json__u64(&j, "user_stack_errors", st.user_stack_errors);
+	json__u64(&j, "kernel_stack_errors", st.kernel_stack_errors);
+	json__u64(&j, "maps_refreshes", st.maps_refreshes);
+	json__obj_begin(&j, "unwind");
+	json__u64(&j, "dwarf", st.unwound);
+	json__u64(&j, "truncated", st.unwind_truncated);
+	json__u64(&j, "no_stack_copy", st.unwind_no_copy);
+	json__u64(&j, "errors", st.unwind_errors);
+	json__u64(&j, "cfi_cache_hits", st.sym.cfi_hits);
+	json__u64(&j, "cfi_cache_misses", st.sym.cfi_misses);
+	json__obj_end(&j);
+	json__obj_begin(&j, "sampler");
+	json__u64(&j, "periods_active", st.periods_active);
+	json__u64(&j, "targets_active", st.targets_active);
+	json__obj_end(&j);
+	json__obj_begin(&j, "symbolizer");
+	json__u64(&j, "binaries", st.sym.binaries);
+	json__u64(&j, "binaries_idle", st.sym.binaries_idle);
+	json__u64(&j, "bytes_estimate", st.sym.bytes_estimate);
+	json__u64(&j, "bytes_max", st.sym.bytes_max);
+	json__u64(&j, "hits", st.sym.hits);
+	json__u64(&j, "misses", st.sym.misses);
+	json__u64(&j, "evictions", st.sym.evictions);
+	json__obj_end(&j);
+	json__obj_begin(&j, "heap");
+	json__u64(&j, "tracked", hs.procs);
+	json__u64(&j, "live_max", hs.live_max);
+	json__u64(&j, "dropped_live_full", hs.errors[PROFD_HEAP_ERR_LIVE_FULL]);
+	json__u64(&j, "dropped_allocs_full",
+		  hs.errors[PROFD_HEAP_ERR_ALLOCS_FULL]);
+	json__u64(&j, "unpaired", hs.errors[PROFD_HEAP_ERR_PENDING_FULL]);
+	json__u64(&j, "stack_errors", hs.errors[PROFD_HEAP_ERR_STACK]);
+	json__u64(&j, "read_errors", hs.errors[PROFD_HEAP_ERR_READ]);
+	json__u64(&j, "event_buffer_full", hs.errors[PROFD_HEAP_ERR_EVENT]);
+	json__u64(&j, "dwarf_stacks", hs.dw_events);
+	json__u64(&j, "dwarf_truncated", hs.dw_truncated);
+	json__u64(&j, "dwarf_failed", hs.dw_failed);
+	json__u64(&j, "agents_pending_off", hs.agents_pending_off);
+	json__u64(&j, "agents_left_on", hs.agents_left_on);
+	/* Built by heap.c with json__escape() for the allocator's path. */
+	json__raw(&j, "procs", heapprocs);
+	json__obj_end(&j);
+	json__obj_begin(&j, "http");
+	json__u64(&j, "connections_open", cst.open);
+	json__u64(&j, "connections_refused", cst.refused);
+	json__u64(&j, "requests_expired", cst.expired);
+	json__obj_end(&j);
+	/* Numbers only (session.c). */
+	json__raw(&j, "sessions", sessions);
+	json__obj_end(&j);
+	if (json__finish(&j, &body, &len) < 0)
+		return send_text(c, 500, "cannot build the status\n");
+	return send_blob(c, body, len, "application/json", NULL);
 }
 
 static enum MHD_Result handle_index(struct MHD_Connection *c)
