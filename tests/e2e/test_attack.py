@@ -19,6 +19,8 @@ attack is one a local user could make.
 - Browser: DNS rebinding (a Host that is not loopback) and cross-site
   requests (Origin, Sec-Fetch-Site) over the loopback listener are refused
   before anything happens; HEAD starts nothing.
+- StatusJson: a library whose file name holds a quote, tracked as a
+  process's allocator, must neither break nor forge root's /v1/status.
 """
 
 import base64
@@ -441,6 +443,82 @@ class Browser(AttackTest):
         finally:
             self.untrack(w.pid)
             kill(w)
+
+
+# --------------------------------------------------------------------------
+# /v1/status JSON
+# --------------------------------------------------------------------------
+
+QUOTE_LIB = r"""
+#include <stddef.h>
+/* An allocator as profd sees one: malloc and free symbols. */
+extern void *__libc_malloc(size_t);
+extern void __libc_free(void *);
+void *malloc(size_t n) { return __libc_malloc(n); }
+void free(void *p) { __libc_free(p); }
+"""
+
+QUOTE_MAIN = r"""
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+int main(int argc, char **argv)
+{
+	if (!dlopen(argv[1], RTLD_NOW)) {
+		fprintf(stderr, "%s\n", dlerror());
+		return 1;
+	}
+	printf("ready\n");
+	fflush(stdout);
+	for (int i = 0; i < 600; i++) {
+		free(malloc(100));
+		usleep(100000);
+	}
+	return 0;
+}
+"""
+
+
+class StatusJson(AttackTest):
+    """/v1/status embedded a path from the target's maps unescaped: a
+    library named with a quote broke or forged root's JSON."""
+
+    def test_quote_in_library_path(self):
+        if not shutil.which("gcc"):
+            self.skipTest("no gcc")
+        d = tempfile.mkdtemp(prefix="profd-e2e-quote-")
+        try:
+            os.chmod(d, 0o755)
+            name = 'libq","pid":1,"allocator":"forged\\","mode":"x.so'
+            lib = os.path.join(d, name)
+            exe = os.path.join(d, "dlopener")
+            for src, out, extra in ((QUOTE_LIB, lib, ["-shared", "-fPIC"]), (QUOTE_MAIN, exe, ["-ldl"])):
+                r = subprocess.run(["gcc", "-O1", "-x", "c", "-", "-o", out] + extra, input=src.encode(),
+                                   capture_output=True)
+                self.assertEqual(r.returncode, 0, r.stderr.decode(errors="replace"))
+            os.chmod(lib, 0o755)
+            w = spawn(as_user(NOBODY, [exe, lib]), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            try:
+                line = w.stdout.readline()
+                self.assertEqual(line.strip(), b"ready", w.stderr.read() if w.poll() is not None else line)
+                r = raw(NOBODY, raw_request("POST", "/v1/heap/start?pid=%d" % w.pid), unix=self.daemon.sock)
+                self.assertEqual(r.status, 200, "%r\n%s" % (r, self.daemon.log_tail()))
+                self.assertIn(name, r.text(), "the library with malloc/free should be the allocator: %r" % r)
+                body = unix_req(self.daemon, "GET", "/v1/status").body
+                try:
+                    st = json.loads(body)
+                except ValueError as e:
+                    self.fail("root's /v1/status is not JSON (%s): %r" % (e, body[-800:]))
+                procs = st["heap"]["procs"]
+                self.assertEqual([p["pid"] for p in procs], [w.pid], "forged entries: %r" % procs)
+                self.assertEqual(procs[0]["allocator"], lib, procs)
+                self.assertEqual(procs[0]["mode"], "uprobe", procs)
+            finally:
+                self.untrack(w.pid)
+                kill(w)
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
 
 
 def main():
