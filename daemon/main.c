@@ -270,10 +270,20 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt,
 	return vfprintf(stderr, fmt, ap);
 }
 
+/*
+ * The socket is bound in a directory of its own (mkdtemp: 0700, root's),
+ * given its mode and group there, and renamed into place: at its path it
+ * never exists with another mode. chmod() by name after bind() left bind's
+ * mode (0777 less the umask) for a moment, and in a directory others may
+ * write it would follow a symlink swapped in for the name. fchmod() on the
+ * socket before bind() is no help: bind() still applies the umask, which
+ * is the process's, shared with every thread.
+ */
 static int listen_unix(const struct options *o, int *ret_fd)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char dir[sizeof(sa.sun_path)], *slash;
+	char dir[sizeof(sa.sun_path)], tmp[sizeof(sa.sun_path)], *slash;
+	bool bound = false;
 	int fd, r;
 
 	if (strlen(o->socket_path) >= sizeof(sa.sun_path))
@@ -285,6 +295,8 @@ static int listen_unix(const struct options *o, int *ret_fd)
 		*slash = 0;
 		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
 			return -errno;
+	} else {
+		strcpy(dir, slash ? "/" : ".");
 	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -295,12 +307,25 @@ static int listen_unix(const struct options *o, int *ret_fd)
 		close(fd);
 		return -EADDRINUSE;
 	}
-	(void)unlink(o->socket_path);
+	r = snprintf(tmp, sizeof(tmp), "%s/.profd-XXXXXX", dir);
+	if (r < 0 || (size_t)r + 3 > sizeof(sa.sun_path)) {
+		close(fd);
+		return -ENAMETOOLONG;
+	}
+	if (!mkdtemp(tmp)) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	/* Fits: checked above. */
+	memcpy(sa.sun_path, tmp, (size_t)r);
+	memcpy(sa.sun_path + r, "/s", 3);
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		r = -errno;
 		goto fail;
 	}
-	if (chmod(o->socket_path, o->socket_mode) < 0) {
+	bound = true;
+	if (chmod(sa.sun_path, o->socket_mode) < 0) {
 		r = -errno;
 		goto fail;
 	}
@@ -311,7 +336,7 @@ static int listen_unix(const struct options *o, int *ret_fd)
 			r = -ENOENT;
 			goto fail;
 		}
-		if (chown(o->socket_path, 0, g->gr_gid) < 0) {
+		if (chown(sa.sun_path, 0, g->gr_gid) < 0) {
 			r = -errno;
 			goto fail;
 		}
@@ -320,11 +345,19 @@ static int listen_unix(const struct options *o, int *ret_fd)
 		r = -errno;
 		goto fail;
 	}
+	/* Replaces a stale socket in one step. */
+	if (rename(sa.sun_path, o->socket_path) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	(void)rmdir(tmp);
 	*ret_fd = fd;
 	return 0;
 fail:
 	close(fd);
-	(void)unlink(o->socket_path);
+	if (bound)
+		(void)unlink(sa.sun_path);
+	(void)rmdir(tmp);
 	return r;
 }
 

@@ -21,6 +21,8 @@ attack is one a local user could make.
   before anything happens; HEAD starts nothing.
 - StatusJson: a library whose file name holds a quote, tracked as a
   process's allocator, must neither break nor forge root's /v1/status.
+- SocketMode: the Unix socket never exists at its path with a mode other
+  than --socket-mode (bind delayed by strace's fault injection, umask 0).
 """
 
 import base64
@@ -518,6 +520,55 @@ class StatusJson(AttackTest):
                 self.untrack(w.pid)
                 kill(w)
         finally:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------
+# the Unix socket's mode
+# --------------------------------------------------------------------------
+
+
+class SocketMode(unittest.TestCase):
+    """The socket was chmod()ed by name after bind(): in between it had
+    bind's mode (0777 under umask 0), and a name in a directory others
+    can write may have been replaced by a symlink that chmod follows."""
+
+    def test_mode_from_the_start(self):
+        if not shutil.which("strace"):
+            self.skipTest("no strace")
+        if subprocess.run(["strace", "-o", "/dev/null", "-e", "inject=getppid:delay_exit=1", "true"],
+                          capture_output=True).returncode:
+            self.skipTest("strace cannot inject delays (-e inject=...:delay_exit=)")
+        d = tempfile.mkdtemp(prefix="profd-e2e-")
+        os.chmod(d, 0o755)
+        sock = os.path.join(d, "profd.sock")
+        log = open(os.path.join(cpu.ART, "profd-socketmode.log"), "wb")
+        # Every bind() returns 1.5 s late: the socket's first moments last.
+        cmd = ["strace", "-f", "-o", "/dev/null", "-e", "trace=bind", "-e", "inject=bind:delay_exit=1500000",
+               cpu.PROFD, "--socket", sock, "--socket-mode", "0600", "-v"]
+        p = spawn(cmd, stdout=log, stderr=subprocess.STDOUT, preexec_fn=lambda: os.umask(0))
+        seen = set()
+        try:
+            deadline = time.monotonic() + 20
+            ready = False
+            while time.monotonic() < deadline and not ready:
+                self.assertIsNone(p.poll(), "profd exited: %s" % open(log.name, "rb").read()[-2000:])
+                try:
+                    st = os.lstat(sock)
+                except FileNotFoundError:
+                    time.sleep(0.005)
+                    continue
+                seen.add((stat.S_IFMT(st.st_mode), stat.S_IMODE(st.st_mode)))
+                try:
+                    ready = unix_req(sock, "GET", "/v1/status", timeout=2).status == 200
+                except OSError:
+                    pass
+            self.assertTrue(ready, "profd never answered: %s" % open(log.name, "rb").read()[-2000:])
+            self.assertEqual(seen, {(stat.S_IFSOCK, 0o600)},
+                             "modes seen at %s: %s" % (sock, sorted((oct(f), oct(m)) for f, m in seen)))
+        finally:
+            kill(p, signal.SIGTERM, wait=10)
+            log.close()
             shutil.rmtree(d, ignore_errors=True)
 
 
