@@ -52,4 +52,23 @@ struct proc_ids;
 int access__check(uid_t uid, pid_t pid, uid_t *ret_owner,
 		  struct proc_ids *ret_ids);
 
+/*
+ * access__zombie() - 1 when every thread of @pid has exited and only the
+ * parent's wait() is missing (nothing runs: a CPU window would be empty),
+ * 0 when a thread lives (also a process whose main thread alone exited),
+ * -errno when /proc/PID/task cannot be read.
+ */
+int access__zombie(pid_t pid);
+
+/*
+ * access__self_may_read() - may profd itself read what every profile of
+ * @pid needs: its memory map (/proc/PID/maps) and its files
+ * (/proc/PID/root)? The kernel's ptrace read check on profd decides. 0, or
+ * the first failure's -errno with the file's name ("maps", "root") in
+ * *@ret_what. *@ret_has_ptrace: profd holds CAP_SYS_PTRACE, which another
+ * user's or a non-dumpable process needs; without it that is the cause.
+ */
+int access__self_may_read(pid_t pid, bool *ret_has_ptrace,
+			  const char **ret_what);
+
 #endif /* PROFD_ACCESS_H */

@@ -215,6 +215,31 @@ static bool unwind_arg(struct MHD_Connection *c, const char **ret_arg,
 }
 
 /*
+ * profd itself may not read @pid's memory map (the kernel's ptrace read
+ * check on profd): every profile needs it, so say so before anything
+ * starts, with the cause, rather than let a later step fail with EACCES
+ * and be taken for a sampling (BPF) problem. True when an answer was sent.
+ */
+static bool unreadable(struct MHD_Connection *c, pid_t pid,
+		       enum MHD_Result *ret)
+{
+	const char *what;
+	bool cap;
+	int r;
+
+	r = access__self_may_read(pid, &cap, &what);
+	if (r != -EACCES && r != -EPERM)
+		return false;	/* readable, or gone: later steps say so */
+	if (!cap)
+		*ret = send_text(c, 500, "profd may not read /proc/%d/%s (%s): profd runs without CAP_SYS_PTRACE, which the kernel requires for another user's or a non-dumpable process (profd.service grants it)\n",
+				 pid, what, strerror(-r));
+	else
+		*ret = send_text(c, 500, "profd may not read /proc/%d/%s (%s) although it holds CAP_SYS_PTRACE: the kernel refuses profd access to pid %d (a security module such as Yama, AppArmor, SELinux or Landlock, a user-namespace boundary, or a process holding capabilities profd lacks)\n",
+				 pid, what, strerror(-r), pid);
+	return true;
+}
+
+/*
  * Users other than root together hold at most nonroot_sessions_max CPU
  * sessions (the session manager caps each uid and everyone): the rest is
  * kept for root. False when that share is full.
@@ -305,6 +330,11 @@ static enum MHD_Result handle_profile(struct api *a, struct MHD_Connection *c,
 	if (r < 0)
 		return send_text(c, 500, "cannot inspect pid %d: %s\n", req.pid,
 				 strerror(-r));
+	if (access__zombie(req.pid) == 1)
+		return send_text(c, 404, "pid %d is a zombie: it has exited and its parent has not reaped it yet (wait()); nothing of it runs to profile\n",
+				 req.pid);
+	if (unreadable(c, req.pid, &ret))
+		return ret;
 	if (!nonroot_session_get(a, peer->uid))
 		return send_text(c, 503, "too many concurrent profiling sessions of users other than root (limit %u; the rest of %u is kept for root); try again later\n",
 				 a->nonroot_sessions_max, lim->max_sessions);
@@ -330,6 +360,7 @@ static enum MHD_Result handle_profile(struct api *a, struct MHD_Connection *c,
 		return send_text(c, 503, "profd is shutting down\n");
 	case -EPERM:
 	case -EACCES:
+		/* The process's files were readable just now (above). */
 		return send_text(c, 500, "profd lacks the privileges to sample (perf_event/BPF): %s\n",
 				 strerror(-r));
 	default:
@@ -384,6 +415,7 @@ static enum MHD_Result heap_args(struct api *a, struct MHD_Connection *c,
 	unsigned long long v;
 	const char *arg;
 	struct proc_ids ids;
+	enum MHD_Result ret;
 	bool fp;
 	uid_t owner = 0;
 	int r;
@@ -456,6 +488,8 @@ static enum MHD_Result heap_args(struct api *a, struct MHD_Connection *c,
 	if (r < 0)
 		return send_text(c, 500, "cannot inspect pid %d: %s\n", *ret_pid,
 				 strerror(-r));
+	if (unreadable(c, *ret_pid, &ret))
+		return ret;
 	*ret_sent = false;
 	return MHD_YES;
 }

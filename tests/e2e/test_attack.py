@@ -23,6 +23,8 @@ attack is one a local user could make.
   process's allocator, must neither break nor forge root's /v1/status.
 - SocketMode: the Unix socket never exists at its path with a mode other
   than --socket-mode (bind delayed by strace's fault injection, umask 0).
+- ProcessState: a zombie's CPU profile is refused at once; a process profd
+  may not read is blamed on that, not on BPF privileges.
 """
 
 import base64
@@ -570,6 +572,66 @@ class SocketMode(unittest.TestCase):
             kill(p, signal.SIGTERM, wait=10)
             log.close()
             shutil.rmtree(d, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------
+# processes that cannot be profiled
+# --------------------------------------------------------------------------
+
+class ProcessState(AttackTest):
+
+    def test_zombie_refused_at_once(self):
+        """Found: a zombie's CPU profile waited out the window and came
+        back an empty 200."""
+        z = subprocess.Popen(["true"])
+        try:
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                with open("/proc/%d/stat" % z.pid) as f:
+                    if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                        break
+                time.sleep(0.01)
+            r = unix_req(self.daemon, "GET", "/debug/pprof/profile?pid=%d&seconds=3" % z.pid, timeout=10)
+            self.assertLess(r.elapsed, 1.5, "a zombie's profile waited %.1f s: %r" % (r.elapsed, r))
+            self.assertIn(r.status, (404, 410), r)
+            self.assertIn("zombie", r.text(), r)
+            self.assertEqual(r.headers.get("x-go-pprof"), "1", r.headers)
+        finally:
+            z.wait()
+
+    def check_unreadable(self, d, pid):
+        for path in ("/debug/pprof/profile?pid=%d&seconds=1" % pid, "/debug/pprof/heap?pid=%d&seconds=0" % pid):
+            with self.subTest(path=path):
+                r = unix_req(d, "GET", path, timeout=10)
+                self.assertNotEqual(r.status, 200, r)
+                self.assertNotIn("BPF", r.text(), "blames BPF: %r" % r)
+                self.assertIn("/proc/%d/" % pid, r.text(), "does not name what it could not read: %r" % r)
+        return r
+
+    def test_unreadable_process_named(self):
+        """Found: a process profd may not read gave a 500 blaming BPF
+        privileges. Here profd runs without CAP_SYS_PTRACE, which reading
+        another user's /proc/PID/maps needs, and root asks for uid
+        12345's process."""
+        wrap = os.path.join(tempfile.mkdtemp(prefix="profd-e2e-"), "profd-noptrace")
+        with open(wrap, "w") as f:
+            f.write('#!/bin/sh\nexec setpriv --bounding-set=-sys_ptrace --inh-caps=-sys_ptrace "%s" "$@"\n'
+                    % cpu.PROFD)
+        os.chmod(wrap, 0o755)
+        saved, cpu.PROFD = cpu.PROFD, wrap
+        try:
+            d = Daemon("noptrace")
+        finally:
+            cpu.PROFD = saved
+        w = sleeper(OTHER_UID)
+        try:
+            time.sleep(0.1)  # setpriv has exec()ed sleep
+            r = self.check_unreadable(d, w.pid)
+            self.assertIn("CAP_SYS_PTRACE", r.text(), "does not say why: %r" % r)
+        finally:
+            kill(w)
+            d.stop()
+            shutil.rmtree(os.path.dirname(wrap), ignore_errors=True)
 
 
 def main():
