@@ -3,7 +3,9 @@
  * access: who is asking, and may they profile that process. Root may
  * profile anything; any other user only processes whose real, effective
  * and saved uids are all theirs (the uid part of ptrace's read check), so a
- * setuid program they started is out of reach.
+ * setuid program they started is out of reach. A caller whose uid is not
+ * known for certain is anonymous: the least-privileged caller, who may
+ * profile nothing.
  */
 #ifndef PROFD_ACCESS_H
 #define PROFD_ACCESS_H
@@ -12,18 +14,34 @@
 #include <sys/types.h>
 
 struct peer {
-	uid_t uid;
-	gid_t gid;
+	uid_t uid;		/* (uid_t)-1 unless known */
+	gid_t gid;		/* (gid_t)-1 unless known (TCP: never) */
 	pid_t pid;		/* 0 when unknown (TCP) */
-	bool known;
+	bool known;		/* false: anonymous */
+	bool tcp;		/* came over the loopback TCP listener */
+	int unknown_err;	/* !known: -ENOTCONN (no live, established
+				 * client socket) or the lookup's -errno */
 };
 
 /*
- * access__peer() - credentials of the client on connected socket @fd:
- * SO_PEERCRED for Unix sockets; for loopback TCP, the owner of the
- * client's socket as /proc/net/tcp{,6} lists it. 0 or -errno.
+ * access__peer() - the client on connected socket @fd. Unix sockets:
+ * SO_PEERCRED, always known. Loopback TCP: the owner of the client's
+ * socket, found by its exact address pair through sock_diag — known only
+ * while that socket is ESTABLISHED and still attached to a file. An
+ * orphan (closed by its process, in FIN_WAIT or TIME_WAIT) has no owner
+ * any more (the kernel shows uid 0 for some of them), so such a caller is
+ * anonymous. Call it when the request is acted on, not only at accept:
+ * ownership can only be lost, never gained. 0 (anonymous callers too) or
+ * -errno when @fd itself cannot be read.
  */
 int access__peer(int fd, struct peer *ret);
+
+/*
+ * access__tcp_lookup_works() - can TCP callers be identified here at all?
+ * 0, or -errno when sock_diag is unavailable (a sandbox that forbids
+ * AF_NETLINK sockets): then every TCP caller is anonymous.
+ */
+int access__tcp_lookup_works(void);
 
 /*
  * access__check() - may @uid profile @pid? 0, -ESRCH (no such process) or
@@ -33,5 +51,24 @@ struct proc_ids;
 /* *ret_ids (may be NULL) gets the process's identity when it exists. */
 int access__check(uid_t uid, pid_t pid, uid_t *ret_owner,
 		  struct proc_ids *ret_ids);
+
+/*
+ * access__zombie() - 1 when every thread of @pid has exited and only the
+ * parent's wait() is missing (nothing runs: a CPU window would be empty),
+ * 0 when a thread lives (also a process whose main thread alone exited),
+ * -errno when /proc/PID/task cannot be read.
+ */
+int access__zombie(pid_t pid);
+
+/*
+ * access__self_may_read() - may profd itself read what every profile of
+ * @pid needs: its memory map (/proc/PID/maps) and its files
+ * (/proc/PID/root)? The kernel's ptrace read check on profd decides. 0, or
+ * the first failure's -errno with the file's name ("maps", "root") in
+ * *@ret_what. *@ret_has_ptrace: profd holds CAP_SYS_PTRACE, which another
+ * user's or a non-dumpable process needs; without it that is the cause.
+ */
+int access__self_may_read(pid_t pid, bool *ret_has_ptrace,
+			  const char **ret_what);
 
 #endif /* PROFD_ACCESS_H */

@@ -11,13 +11,20 @@
 
 #include "access.h"
 #include "api.h"
+#include "conns.h"
+#include "json.h"
 #include "log.h"
+#include "origin.h"
 #include "proc.h"
 
 struct api {
 	struct session_mgr *m;
 	struct heap_tracker *heap;
-	struct MHD_Daemon *d[2];
+	struct conns *conns;
+	struct MHD_Daemon *d[CONNS_MAX_LISTENERS];
+	struct origin_listener web[CONNS_MAX_LISTENERS];
+	unsigned nonroot_sessions;	/* CPU sessions of users but root */
+	unsigned nonroot_sessions_max;	/* the rest is kept for root */
 };
 
 struct query {
@@ -207,6 +214,53 @@ static bool unwind_arg(struct MHD_Connection *c, const char **ret_arg,
 	return !arg || *ret_fp || !strcmp(arg, "dwarf");
 }
 
+/*
+ * profd itself may not read @pid's memory map (the kernel's ptrace read
+ * check on profd): every profile needs it, so say so before anything
+ * starts, with the cause, rather than let a later step fail with EACCES
+ * and be taken for a sampling (BPF) problem. True when an answer was sent.
+ */
+static bool unreadable(struct MHD_Connection *c, pid_t pid,
+		       enum MHD_Result *ret)
+{
+	const char *what;
+	bool cap;
+	int r;
+
+	r = access__self_may_read(pid, &cap, &what);
+	if (r != -EACCES && r != -EPERM)
+		return false;	/* readable, or gone: later steps say so */
+	if (!cap)
+		*ret = send_text(c, 500, "profd may not read /proc/%d/%s (%s): profd runs without CAP_SYS_PTRACE, which the kernel requires for another user's or a non-dumpable process (profd.service grants it)\n",
+				 pid, what, strerror(-r));
+	else
+		*ret = send_text(c, 500, "profd may not read /proc/%d/%s (%s) although it holds CAP_SYS_PTRACE: the kernel refuses profd access to pid %d (a security module such as Yama, AppArmor, SELinux or Landlock, a user-namespace boundary, or a process holding capabilities profd lacks)\n",
+				 pid, what, strerror(-r), pid);
+	return true;
+}
+
+/*
+ * Users other than root together hold at most nonroot_sessions_max CPU
+ * sessions (the session manager caps each uid and everyone): the rest is
+ * kept for root. False when that share is full.
+ */
+static bool nonroot_session_get(struct api *a, uid_t uid)
+{
+	if (uid == 0)
+		return true;
+	if (__atomic_add_fetch(&a->nonroot_sessions, 1, __ATOMIC_RELAXED) <=
+	    a->nonroot_sessions_max)
+		return true;
+	__atomic_sub_fetch(&a->nonroot_sessions, 1, __ATOMIC_RELAXED);
+	return false;
+}
+
+static void nonroot_session_put(struct api *a, uid_t uid)
+{
+	if (uid != 0)
+		__atomic_sub_fetch(&a->nonroot_sessions, 1, __ATOMIC_RELAXED);
+}
+
 static enum MHD_Result handle_profile(struct api *a, struct MHD_Connection *c,
 				      const struct peer *peer)
 {
@@ -276,8 +330,18 @@ static enum MHD_Result handle_profile(struct api *a, struct MHD_Connection *c,
 	if (r < 0)
 		return send_text(c, 500, "cannot inspect pid %d: %s\n", req.pid,
 				 strerror(-r));
+	if (access__zombie(req.pid) == 1)
+		return send_text(c, 404, "pid %d is a zombie: it has exited and its parent has not reaped it yet (wait()); nothing of it runs to profile\n",
+				 req.pid);
+	if (unreadable(c, req.pid, &ret))
+		return ret;
+	if (!nonroot_session_get(a, peer->uid))
+		return send_text(c, 503, "too many concurrent profiling sessions of users other than root (limit %u; the rest of %u is kept for root); try again later\n",
+				 a->nonroot_sessions_max, lim->max_sessions);
 
 	r = session__start(a->m, &req, &s);
+	if (r < 0)
+		nonroot_session_put(a, peer->uid);
 	switch (r) {
 	case 0:
 		break;
@@ -296,6 +360,7 @@ static enum MHD_Result handle_profile(struct api *a, struct MHD_Connection *c,
 		return send_text(c, 503, "profd is shutting down\n");
 	case -EPERM:
 	case -EACCES:
+		/* The process's files were readable just now (above). */
 		return send_text(c, 500, "profd lacks the privileges to sample (perf_event/BPF): %s\n",
 				 strerror(-r));
 	default:
@@ -313,14 +378,17 @@ static enum MHD_Result handle_profile(struct api *a, struct MHD_Connection *c,
 		log_debug("session: client for pid %d went away; cancelled",
 			  req.pid);
 		session__free(a->m, s);
+		nonroot_session_put(a, peer->uid);
 		return MHD_NO;	/* close the connection */
 	}
 	if (r == -ECANCELED) {
 		session__free(a->m, s);
+		nonroot_session_put(a, peer->uid);
 		return send_text(c, 503, "profd is shutting down\n");
 	}
 	r = session__finish(a->m, s, &buf, &len);
 	session__free(a->m, s);
+	nonroot_session_put(a, peer->uid);
 	/* Symbolizing frees a lot of short-lived memory: give it back to
 	 * the system rather than let RSS keep its high-water mark. */
 	malloc_trim(0);
@@ -347,6 +415,7 @@ static enum MHD_Result heap_args(struct api *a, struct MHD_Connection *c,
 	unsigned long long v;
 	const char *arg;
 	struct proc_ids ids;
+	enum MHD_Result ret;
 	bool fp;
 	uid_t owner = 0;
 	int r;
@@ -419,15 +488,20 @@ static enum MHD_Result heap_args(struct api *a, struct MHD_Connection *c,
 	if (r < 0)
 		return send_text(c, 500, "cannot inspect pid %d: %s\n", *ret_pid,
 				 strerror(-r));
+	if (unreadable(c, *ret_pid, &ret))
+		return ret;
 	*ret_sent = false;
 	return MHD_YES;
 }
 
 /*
- * In-process mode writes into the target, as a debugger would: for users
- * other than root, only into processes they may debug — not those made
- * non-dumpable (PR_SET_DUMPABLE 0, setuid programs), the files of whose
- * /proc/PID the kernel gives to root. True when refused (the answer sent).
+ * In-process mode writes into the target, as a debugger would: only on
+ * the Unix socket, where the kernel vouches for the caller (SO_PEERCRED);
+ * over TCP, a root process that fetches URLs for others (a proxy, a
+ * webhook) would make any request root's. For users other than root, only
+ * into processes they may debug — not those made non-dumpable
+ * (PR_SET_DUMPABLE 0, setuid programs), the files of whose /proc/PID the
+ * kernel gives to root. True when refused (the answer sent).
  */
 static bool inproc_refused(struct MHD_Connection *c, const struct peer *peer,
 			   pid_t pid, unsigned flags, enum MHD_Result *ret)
@@ -435,7 +509,13 @@ static bool inproc_refused(struct MHD_Connection *c, const struct peer *peer,
 	char path[40];
 	struct stat st;
 
-	if (!(flags & HEAP_INPROC) || peer->uid == 0)
+	if (!(flags & HEAP_INPROC))
+		return false;
+	if (peer->tcp) {
+		*ret = send_text(c, 403, "refused: mode=inproc loads code into the process, which profd does for requests on its Unix socket only (profctl heap --inproc, curl --unix-socket); over TCP use mode=uprobe\n");
+		return true;
+	}
+	if (peer->uid == 0)
 		return false;
 	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
 	if (stat(path, &st) == 0 && st.st_uid == peer->uid)
@@ -609,66 +689,91 @@ static enum MHD_Result handle_status(struct api *a, struct MHD_Connection *c,
 				     const struct peer *peer)
 {
 	struct session_mgr_stats st;
+	struct conns_stats cst;
 	struct heap_stats hs;
 	char *body = NULL, sessions[16384], heapprocs[16384];
-	int n;
+	struct json j;
+	size_t len = 0;
 
 	session_mgr__stats(a->m, &st);
-	session_mgr__sessions_json(a->m, peer->uid, sessions, sizeof(sessions));
 	heap__stats(a->heap, &hs);
+	conns__stats(a->conns, &cst);
+	/* A user sees their own sessions (root: all; anonymous: none). */
+	if (peer->known)
+		session_mgr__sessions_json(a->m, peer->uid, sessions,
+					   sizeof(sessions));
+	else
+		strcpy(sessions, "[]");
 	/* Which processes are heap-tracked is root's to see. */
-	if (peer->uid == 0)
+	if (peer->known && peer->uid == 0)
 		heap__procs_json(a->heap, heapprocs, sizeof(heapprocs));
 	else
 		strcpy(heapprocs, "[]");
-	n = asprintf(&body,
-		     "{\"version\":\"%s\",\"uptime_seconds\":%.3f,"
-		     "\"sessions_active\":%u,\"sessions_total\":%u,"
-		     "\"samples_total\":%" PRIu64 ",\"samples_matched\":%" PRIu64
-		     ",\"samples_lost\":%" PRIu64 ",\"samples_dropped\":%" PRIu64
-		     ",\"windows_missing_samples\":%" PRIu64
-		     ",\"user_stack_errors\":%" PRIu64
-		     ",\"kernel_stack_errors\":%" PRIu64
-		     ",\"maps_refreshes\":%" PRIu64
-		     ",\"unwind\":{\"dwarf\":%" PRIu64 ",\"truncated\":%" PRIu64
-		     ",\"no_stack_copy\":%" PRIu64 ",\"errors\":%" PRIu64
-		     ",\"cfi_cache_hits\":%" PRIu64 ",\"cfi_cache_misses\":%" PRIu64 "}"
-		     ",\"sampler\":{\"periods_active\":%u,\"targets_active\":%u}"
-		     ",\"symbolizer\":{\"binaries\":%" PRIu64
-		     ",\"binaries_idle\":%" PRIu64 ",\"bytes_estimate\":%" PRIu64
-		     ",\"bytes_max\":%" PRIu64 ",\"hits\":%" PRIu64
-		     ",\"misses\":%" PRIu64 ",\"evictions\":%" PRIu64 "}"
-		     ",\"heap\":{\"tracked\":%u,\"live_max\":%" PRIu64
-		     ",\"dropped_live_full\":%" PRIu64
-		     ",\"dropped_allocs_full\":%" PRIu64
-		     ",\"unpaired\":%" PRIu64 ",\"stack_errors\":%" PRIu64
-		     ",\"read_errors\":%" PRIu64 ",\"event_buffer_full\":%" PRIu64
-		     ",\"dwarf_stacks\":%" PRIu64 ",\"dwarf_truncated\":%" PRIu64
-		     ",\"dwarf_failed\":%" PRIu64
-		     ",\"agents_pending_off\":%" PRIu64
-		     ",\"agents_left_on\":%" PRIu64 ",\"procs\":%s}"
-		     ",\"sessions\":%s}\n",
-		     PROFD_VERSION, (double)st.uptime_ns / 1e9,
-		     st.sessions_active, st.sessions_total, st.samples_total,
-		     st.samples_matched, st.samples_lost, st.samples_dropped,
-		     st.windows_missing_samples, st.user_stack_errors, st.kernel_stack_errors,
-		     st.maps_refreshes, st.unwound, st.unwind_truncated,
-		     st.unwind_no_copy, st.unwind_errors, st.sym.cfi_hits,
-		     st.sym.cfi_misses, st.periods_active, st.targets_active,
-		     st.sym.binaries, st.sym.binaries_idle,
-		     st.sym.bytes_estimate, st.sym.bytes_max, st.sym.hits,
-		     st.sym.misses, st.sym.evictions, hs.procs, hs.live_max,
-		     hs.errors[PROFD_HEAP_ERR_LIVE_FULL],
-		     hs.errors[PROFD_HEAP_ERR_ALLOCS_FULL],
-		     hs.errors[PROFD_HEAP_ERR_PENDING_FULL],
-		     hs.errors[PROFD_HEAP_ERR_STACK],
-		     hs.errors[PROFD_HEAP_ERR_READ],
-		     hs.errors[PROFD_HEAP_ERR_EVENT], hs.dw_events,
-		     hs.dw_truncated, hs.dw_failed, hs.agents_pending_off,
-		     hs.agents_left_on, heapprocs, sessions);
-	if (n < 0)
-		return MHD_NO;
-	return send_blob(c, body, (size_t)n, "application/json", NULL);
+
+	json__init(&j, 1 << 20);
+	json__obj_begin(&j, NULL);
+	json__str(&j, "version", PROFD_VERSION);
+	json__double(&j, "uptime_seconds", (double)st.uptime_ns / 1e9, 3);
+	json__u64(&j, "sessions_active", st.sessions_active);
+	json__u64(&j, "sessions_total", st.sessions_total);
+	json__u64(&j, "samples_total", st.samples_total);
+	json__u64(&j, "samples_matched", st.samples_matched);
+	json__u64(&j, "samples_lost", st.samples_lost);
+	json__u64(&j, "samples_dropped", st.samples_dropped);
+	json__u64(&j, "windows_missing_samples", st.windows_missing_samples);
+	json__u64(&j, "user_stack_errors", st.user_stack_errors);
+	json__u64(&j, "kernel_stack_errors", st.kernel_stack_errors);
+	json__u64(&j, "maps_refreshes", st.maps_refreshes);
+	json__obj_begin(&j, "unwind");
+	json__u64(&j, "dwarf", st.unwound);
+	json__u64(&j, "truncated", st.unwind_truncated);
+	json__u64(&j, "no_stack_copy", st.unwind_no_copy);
+	json__u64(&j, "errors", st.unwind_errors);
+	json__u64(&j, "cfi_cache_hits", st.sym.cfi_hits);
+	json__u64(&j, "cfi_cache_misses", st.sym.cfi_misses);
+	json__obj_end(&j);
+	json__obj_begin(&j, "sampler");
+	json__u64(&j, "periods_active", st.periods_active);
+	json__u64(&j, "targets_active", st.targets_active);
+	json__obj_end(&j);
+	json__obj_begin(&j, "symbolizer");
+	json__u64(&j, "binaries", st.sym.binaries);
+	json__u64(&j, "binaries_idle", st.sym.binaries_idle);
+	json__u64(&j, "bytes_estimate", st.sym.bytes_estimate);
+	json__u64(&j, "bytes_max", st.sym.bytes_max);
+	json__u64(&j, "hits", st.sym.hits);
+	json__u64(&j, "misses", st.sym.misses);
+	json__u64(&j, "evictions", st.sym.evictions);
+	json__obj_end(&j);
+	json__obj_begin(&j, "heap");
+	json__u64(&j, "tracked", hs.procs);
+	json__u64(&j, "live_max", hs.live_max);
+	json__u64(&j, "dropped_live_full", hs.errors[PROFD_HEAP_ERR_LIVE_FULL]);
+	json__u64(&j, "dropped_allocs_full",
+		  hs.errors[PROFD_HEAP_ERR_ALLOCS_FULL]);
+	json__u64(&j, "unpaired", hs.errors[PROFD_HEAP_ERR_PENDING_FULL]);
+	json__u64(&j, "stack_errors", hs.errors[PROFD_HEAP_ERR_STACK]);
+	json__u64(&j, "read_errors", hs.errors[PROFD_HEAP_ERR_READ]);
+	json__u64(&j, "event_buffer_full", hs.errors[PROFD_HEAP_ERR_EVENT]);
+	json__u64(&j, "dwarf_stacks", hs.dw_events);
+	json__u64(&j, "dwarf_truncated", hs.dw_truncated);
+	json__u64(&j, "dwarf_failed", hs.dw_failed);
+	json__u64(&j, "agents_pending_off", hs.agents_pending_off);
+	json__u64(&j, "agents_left_on", hs.agents_left_on);
+	/* Built by heap.c with json__escape() for the allocator's path. */
+	json__raw(&j, "procs", heapprocs);
+	json__obj_end(&j);
+	json__obj_begin(&j, "http");
+	json__u64(&j, "connections_open", cst.open);
+	json__u64(&j, "connections_refused", cst.refused);
+	json__u64(&j, "requests_expired", cst.expired);
+	json__obj_end(&j);
+	/* Numbers only (session.c). */
+	json__raw(&j, "sessions", sessions);
+	json__obj_end(&j);
+	if (json__finish(&j, &body, &len) < 0)
+		return send_text(c, 500, "cannot build the status\n");
+	return send_blob(c, body, len, "application/json", NULL);
 }
 
 static enum MHD_Result handle_index(struct MHD_Connection *c)
@@ -683,6 +788,23 @@ static enum MHD_Result handle_index(struct MHD_Connection *c)
 			 PROFD_VERSION);
 }
 
+/* Why an anonymous caller is refused what needs a uid. */
+static enum MHD_Result send_anonymous(struct MHD_Connection *c,
+				      const struct peer *peer)
+{
+	if (peer->unknown_err == -ENOTCONN)
+		return send_text(c, 403, "refused: profd cannot establish who is calling: the client's TCP socket is no longer an open, established connection owned by a process (closed before the answer?); an unidentified caller may read only /v1/status's counters\n");
+	return send_text(c, 403, "refused: profd cannot establish who is calling (looking up the client's TCP socket: %s); an unidentified caller may read only /v1/status's counters\n",
+			 strerror(-peer->unknown_err));
+}
+
+static bool is_profile(const char *url)
+{
+	return !strcmp(url, "/debug/pprof/heap") ||
+	       !strcmp(url, "/debug/pprof/allocs") ||
+	       !strcmp(url, "/debug/pprof/profile");
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 			       const char *url, const char *method,
 			       const char *version, const char *upload_data,
@@ -691,7 +813,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 	static int first_call_marker;
 	struct api *a = cls;
 	const union MHD_ConnectionInfo *ci;
+	const struct conn *cn;
 	struct peer peer = {};
+	char why[320];
+	bool head;
 	int r;
 
 	/* First call: headers only. Answer on the second. */
@@ -703,6 +828,22 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 		*upload_data_size = 0;	/* bodies are not used: discard */
 		return MHD_YES;
 	}
+	/* Whole: the request deadline is over (a window may take minutes). */
+	cn = conns__received(a->conns, c);
+	if (!cn)
+		return MHD_NO;
+	/* Before anything else: a web page's request gets nothing. */
+	r = origin__check(&a->web[cn->listener],
+			  MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host"),
+			  MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin"),
+			  MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+						      "Sec-Fetch-Site"),
+			  why, sizeof(why));
+	if (r < 0) {
+		log_debug("http: %s %s: %s", method, url, why);
+		return send_text(c, 403, "%s\n", why);
+	}
+	/* Who is asking, now that the request is acted on. */
 	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
 	r = ci ? access__peer(ci->connect_fd, &peer) : -EBADF;
 	if (r < 0)
@@ -713,23 +854,34 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 		if (strcmp(method, "POST"))
 			return send_405(c, "POST", "method %s not allowed on %s (use POST)\n",
 					method, url);
+		if (!peer.known)
+			return send_anonymous(c, &peer);
 		return handle_heap_start(a, c, &peer, !strcmp(url, "/v1/heap/stop"));
 	}
-	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
-		return send_405(c, "GET, HEAD",
+	head = !strcmp(method, "HEAD");
+	if (strcmp(method, "GET") && !head)
+		return send_405(c, is_profile(url) ? "GET" : "GET, HEAD",
 				"method %s not allowed on %s (use GET)\n", method, url);
-	if (!strcmp(url, "/debug/pprof/heap"))
-		return handle_heap(a, c, &peer, false);
-	if (!strcmp(url, "/debug/pprof/allocs"))
-		return handle_heap(a, c, &peer, true);
-	if (!strcmp(url, "/debug/pprof/profile"))
-		return handle_profile(a, c, &peer);
 	if (!strcmp(url, "/v1/status"))
 		return handle_status(a, c, &peer);
 	if (!strcmp(url, "/debug/pprof/") || !strcmp(url, "/debug/pprof") ||
 	    !strcmp(url, "/"))
 		return handle_index(c);
-	return send_text(c, 404, "unknown profile or path: %s\n", url);
+	if (!is_profile(url))
+		return send_text(c, 404, "unknown profile or path: %s\n", url);
+	/* A profile starts a window, heap tracking or an injection: HEAD
+	 * must have no side effects (RFC 9110), and answering it without
+	 * them could not say what GET would. */
+	if (head)
+		return send_405(c, "GET", "HEAD not allowed on %s: the request starts profiling; use GET\n",
+				url);
+	if (!peer.known)
+		return send_anonymous(c, &peer);
+	if (!strcmp(url, "/debug/pprof/heap"))
+		return handle_heap(a, c, &peer, false);
+	if (!strcmp(url, "/debug/pprof/allocs"))
+		return handle_heap(a, c, &peer, true);
+	return handle_profile(a, c, &peer);
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -738,13 +890,20 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	buf[strcspn(buf, "\n")] = 0;
+	/* MHD_add_connection() cannot say a socket is not TCP: on the Unix
+	 * socket libmicrohttpd tries TCP_NODELAY and TCP_CORK, fails
+	 * harmlessly (nothing is held back) and says so on every answer. */
+	if (strstr(buf, "TCP_NODELAY") || strstr(buf, "TCP_CORK") ||
+	    strstr(buf, "push the data from buffers"))
+		return;
 	log_debug("http: %s", buf);
 }
 
 int api__start(const struct api_config *cfg, struct session_mgr *m,
 	       struct heap_tracker *heap, struct api **ret)
 {
-	int fds[2] = { cfg->unix_fd, cfg->tcp_fd }, i, n = 0;
+	int fds[2] = { cfg->unix_fd, cfg->tcp_fd }, lfds[2], i, n = 0, r;
+	const struct session_limits *lim = session_mgr__limits(m);
 	struct api *a;
 
 	a = calloc(1, sizeof(*a));
@@ -752,21 +911,35 @@ int api__start(const struct api_config *cfg, struct session_mgr *m,
 		return -ENOMEM;
 	a->m = m;
 	a->heap = heap;
+	/* An eighth of the sessions is root's alone. */
+	a->nonroot_sessions_max = lim->max_sessions - lim->max_sessions / 8;
+	r = conns__new(&cfg->conns, &a->conns);
+	if (r < 0) {
+		free(a);
+		return r;
+	}
 	for (i = 0; i < 2; i++) {
 		if (fds[i] < 0)
 			continue;
+		a->web[n] = (struct origin_listener){ .tcp = i == 1,
+						      .host = cfg->tcp_host,
+						      .port = cfg->tcp_port };
+		/* conns accepts and hands connections over: libmicrohttpd
+		 * listens on nothing. ITC: a pipe that wakes its thread for
+		 * each one, and on stop. Its connection limit is only a
+		 * backstop behind conns' shares. */
 		a->d[n] = MHD_start_daemon(
-			/* ITC: a pipe to wake the listening thread, so
-			 * quiesce and stop act at once on SIGTERM. */
 			MHD_USE_THREAD_PER_CONNECTION |
 				MHD_USE_INTERNAL_POLLING_THREAD |
-				MHD_USE_ITC | MHD_USE_ERROR_LOG,
+				MHD_USE_ITC | MHD_USE_NO_LISTEN_SOCKET |
+				MHD_USE_ERROR_LOG,
 			0, NULL, NULL, handler, a,
 			MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-			MHD_OPTION_LISTEN_SOCKET, fds[i],
-			MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections,
-			/* Idle clients (slowloris) are dropped; a request
-			 * waiting out its window is not idle. */
+			MHD_OPTION_NOTIFY_CONNECTION, conns__notify, a->conns,
+			MHD_OPTION_NOTIFY_COMPLETED, conns__completed, a->conns,
+			MHD_OPTION_CONNECTION_LIMIT, cfg->conns.max_total + 16,
+			/* A client that stops reading its answer; the
+			 * request itself has conns' deadline. */
 			MHD_OPTION_CONNECTION_TIMEOUT, 30u,
 			MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768,
 			MHD_OPTION_END);
@@ -774,7 +947,12 @@ int api__start(const struct api_config *cfg, struct session_mgr *m,
 			api__stop(a);
 			return -EIO;
 		}
-		n++;
+		lfds[n++] = fds[i];
+	}
+	r = conns__start(a->conns, lfds, a->d, (unsigned)n);
+	if (r < 0) {
+		api__stop(a);
+		return r;
 	}
 	*ret = a;
 	return 0;
@@ -786,11 +964,11 @@ void api__stop(struct api *a)
 
 	if (!a)
 		return;
-	for (i = 0; i < 2; i++) {
-		if (!a->d[i])
-			continue;
-		(void)MHD_quiesce_daemon(a->d[i]);
-		MHD_stop_daemon(a->d[i]);
-	}
+	/* No new connections, then libmicrohttpd closes the open ones. */
+	conns__stop(a->conns);
+	for (i = 0; i < CONNS_MAX_LISTENERS; i++)
+		if (a->d[i])
+			MHD_stop_daemon(a->d[i]);
+	conns__free(a->conns);
 	free(a);
 }

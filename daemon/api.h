@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * api: the HTTP API (libmicrohttpd, a thread per connection so a request
- * can wait out its window). Serves Go's net/http/pprof paths with a pid
- * parameter, and /v1/ for profd's own endpoints.
+ * can wait out its window, fed by conns, which admits connections). Serves
+ * Go's net/http/pprof paths with a pid parameter, and /v1/ for profd's own
+ * endpoints. Every request passes origin (no web pages), then access (who
+ * is asking, now) before it does anything.
  */
 #ifndef PROFD_API_H
 #define PROFD_API_H
 
+#include "conns.h"
 #include "heap.h"
 #include "session.h"
 
@@ -15,7 +18,9 @@ struct api;
 struct api_config {
 	int unix_fd;		/* listening Unix socket, or -1 */
 	int tcp_fd;		/* listening loopback TCP socket, or -1 */
-	unsigned max_connections;
+	const char *tcp_host;	/* --listen's HOST (no brackets), or NULL */
+	unsigned tcp_port;
+	struct conns_limits conns;
 };
 
 int api__start(const struct api_config *cfg, struct session_mgr *m,

@@ -23,6 +23,7 @@
 #include "elfsyms.h"
 #include "heap.skel.h"
 #include "heap.h"
+#include "json.h"
 #include "pidns.h"
 #include "proc.h"
 #include "profd_abi.h"
@@ -2022,6 +2023,8 @@ void heap__stats(struct heap_tracker *h, struct heap_stats *ret)
 size_t heap__procs_json(struct heap_tracker *h, char *buf, size_t size)
 {
 	uint64_t now = now_ns(CLOCK_MONOTONIC);
+	/* The path comes from the process's maps: any byte but NUL. */
+	char alloc[6 * sizeof(((struct heap_proc *)0)->allocator) + 3];
 	struct heap_proc *p;
 	size_t len = 0;
 	int n;
@@ -2031,12 +2034,13 @@ size_t heap__procs_json(struct heap_tracker *h, char *buf, size_t size)
 	buf[len++] = '[';
 	pthread_mutex_lock(&h->lock);
 	for (p = h->procs; p; p = p->next) {
+		json__escape(alloc, sizeof(alloc), p->allocator);
 		n = snprintf(buf + len, size - len,
-			     "%s{\"pid\":%d,\"allocator\":\"%s\",\"mode\":\"%s\","
+			     "%s{\"pid\":%d,\"allocator\":%s,\"mode\":\"%s\","
 			     "\"state\":\"%s\",\"sample_bytes\":%"
 			     PRIu64 ",\"probes\":%u,\"tracked_seconds\":%.1f,"
 			     "\"idle_seconds\":%.1f}",
-			     len > 1 ? "," : "", p->pid, p->allocator,
+			     len > 1 ? "," : "", p->pid, alloc,
 			     p->inproc ? "inproc" : "uprobe",
 			     p->starting ? "starting" : "tracking", p->sample_bytes,
 			     p->nlinks + (p->session_fds[0] >= 0) +

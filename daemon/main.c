@@ -27,6 +27,7 @@
 #include <bpf/libbpf.h>
 #include <systemd/sd-daemon.h>
 
+#include "access.h"
 #include "api.h"
 #include "heap.h"
 #include "profd_agent.h"
@@ -270,10 +271,20 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt,
 	return vfprintf(stderr, fmt, ap);
 }
 
+/*
+ * The socket is bound in a directory of its own (mkdtemp: 0700, root's),
+ * given its mode and group there, and renamed into place: at its path it
+ * never exists with another mode. chmod() by name after bind() left bind's
+ * mode (0777 less the umask) for a moment, and in a directory others may
+ * write it would follow a symlink swapped in for the name. fchmod() on the
+ * socket before bind() is no help: bind() still applies the umask, which
+ * is the process's, shared with every thread.
+ */
 static int listen_unix(const struct options *o, int *ret_fd)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	char dir[sizeof(sa.sun_path)], *slash;
+	char dir[sizeof(sa.sun_path)], tmp[sizeof(sa.sun_path)], *slash;
+	bool bound = false;
 	int fd, r;
 
 	if (strlen(o->socket_path) >= sizeof(sa.sun_path))
@@ -285,6 +296,8 @@ static int listen_unix(const struct options *o, int *ret_fd)
 		*slash = 0;
 		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
 			return -errno;
+	} else {
+		strcpy(dir, slash ? "/" : ".");
 	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
@@ -295,12 +308,25 @@ static int listen_unix(const struct options *o, int *ret_fd)
 		close(fd);
 		return -EADDRINUSE;
 	}
-	(void)unlink(o->socket_path);
+	r = snprintf(tmp, sizeof(tmp), "%s/.profd-XXXXXX", dir);
+	if (r < 0 || (size_t)r + 3 > sizeof(sa.sun_path)) {
+		close(fd);
+		return -ENAMETOOLONG;
+	}
+	if (!mkdtemp(tmp)) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	/* Fits: checked above. */
+	memcpy(sa.sun_path, tmp, (size_t)r);
+	memcpy(sa.sun_path + r, "/s", 3);
 	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		r = -errno;
 		goto fail;
 	}
-	if (chmod(o->socket_path, o->socket_mode) < 0) {
+	bound = true;
+	if (chmod(sa.sun_path, o->socket_mode) < 0) {
 		r = -errno;
 		goto fail;
 	}
@@ -311,7 +337,7 @@ static int listen_unix(const struct options *o, int *ret_fd)
 			r = -ENOENT;
 			goto fail;
 		}
-		if (chown(o->socket_path, 0, g->gr_gid) < 0) {
+		if (chown(sa.sun_path, 0, g->gr_gid) < 0) {
 			r = -errno;
 			goto fail;
 		}
@@ -320,11 +346,19 @@ static int listen_unix(const struct options *o, int *ret_fd)
 		r = -errno;
 		goto fail;
 	}
+	/* Replaces a stale socket in one step. */
+	if (rename(sa.sun_path, o->socket_path) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	(void)rmdir(tmp);
 	*ret_fd = fd;
 	return 0;
 fail:
 	close(fd);
-	(void)unlink(o->socket_path);
+	if (bound)
+		(void)unlink(sa.sun_path);
+	(void)rmdir(tmp);
 	return r;
 }
 
@@ -350,11 +384,13 @@ static bool addr_is_loopback(const struct sockaddr *sa)
  * first IPv4 one is bound, as Go's net.Listen does: clients try each address
  * of the name, and 127.0.0.1 works where IPv6 is disabled.
  *
- * Logs its own errors, each naming what to change. Return: 0 with *@ret_fd
- * set, -EINVAL for a malformed @spec, -EADDRNOTAVAIL for a host that does
- * not resolve or resolves beyond loopback, or socket/bind's -errno.
+ * Logs its own errors, each naming what to change. Return: 0 with *@ret_fd,
+ * the host (no brackets) in @ret_host and the port set, -EINVAL for a
+ * malformed @spec, -EADDRNOTAVAIL for a host that does not resolve or
+ * resolves beyond loopback, or socket/bind's -errno.
  */
-static int listen_tcp(const char *spec, int *ret_fd)
+static int listen_tcp(const char *spec, int *ret_fd, char *ret_host,
+		      size_t host_size, unsigned *ret_port)
 {
 	struct addrinfo hints = { .ai_flags = AI_NUMERICSERV,
 				  .ai_family = AF_UNSPEC,
@@ -435,6 +471,8 @@ static int listen_tcp(const char *spec, int *ret_fd)
 	}
 	log_debug("--listen %s: bound %s port %lu", spec, addr, pn);
 	*ret_fd = fd;
+	snprintf(ret_host, host_size, "%s", host);
+	*ret_port = (unsigned)pn;
 	r = 0;
 out:
 	freeaddrinfo(res);
@@ -565,6 +603,7 @@ int main(int argc, char **argv)
 	struct sampler *sampler = NULL;
 	struct api *api = NULL;
 	struct api_config ac = { .unix_fd = -1, .tcp_fd = -1 };
+	char tcp_host[256];
 	bool activated = false, own_socket = false;
 	sigset_t mask;
 	struct stat st;
@@ -672,11 +711,28 @@ int main(int argc, char **argv)
 			sock_ino = st.st_ino;
 	}
 	if (o.listen) {
-		r = listen_tcp(o.listen, &ac.tcp_fd);
+		r = listen_tcp(o.listen, &ac.tcp_fd, tcp_host, sizeof(tcp_host),
+			       &ac.tcp_port);
 		if (r < 0)
 			goto out;	/* logged */
+		ac.tcp_host = tcp_host;
+		r = access__tcp_lookup_works();
+		if (r < 0)
+			log_warn("--listen %s: cannot identify TCP callers (sock_diag: %s); each is served as anonymous, who may read only /v1/status's counters: allow AF_NETLINK sockets (RestrictAddressFamilies=)",
+				 o.listen, strerror(-r));
 	}
-	ac.max_connections = o.lim.max_sessions + 16;
+	/*
+	 * Users other than root share as many connections as there are
+	 * sessions, each uid its sessions and a few for status and heap
+	 * requests; 16 more are root's alone. A whole request within 10 s:
+	 * clients send theirs in milliseconds.
+	 */
+	ac.conns.max_nonroot = o.lim.max_sessions;
+	ac.conns.max_total = o.lim.max_sessions + 16;
+	ac.conns.max_per_uid = o.lim.max_sessions_per_uid + 4;
+	if (ac.conns.max_per_uid > ac.conns.max_nonroot)
+		ac.conns.max_per_uid = ac.conns.max_nonroot;
+	ac.conns.request_timeout_s = 10;
 	r = api__start(&ac, m, heap, &api);
 	if (r < 0) {
 		log_err_errno(r, "Failed to start the HTTP server: %m");

@@ -24,6 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_cpu  # noqa: E402
 import test_heap  # noqa: E402
 import test_unwind  # noqa: E402
+import test_attack  # noqa: E402
 
 
 def test_classes(module):
@@ -100,7 +101,7 @@ def tally(suite, res):
     return res.passed, failed, skipped
 
 
-def main(modules=(test_cpu, test_heap, test_unwind)):
+def main(modules=(test_cpu, test_heap, test_unwind, test_attack)):
     ap = argparse.ArgumentParser()
     ap.add_argument("--output", default="build")
     ap.add_argument("--src", default=os.path.dirname(os.path.abspath(__file__)))

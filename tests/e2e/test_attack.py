@@ -1,0 +1,645 @@
+#!/usr/bin/env python3
+"""Attacks on profd's request side, tried as a hostile local user would
+(run by tests/e2e/run.sh through run_all.py, with test_cpu.py's helpers).
+
+  python3 tests/e2e/test_attack.py --output build [-k NAME]...   (these only)
+
+Each test is a finding of issue 10, reproduced as it was found, and asserts
+that the attack fails: the attacker runs as nobody (setpriv) wherever the
+attack is one a local user could make.
+
+- OrphanedTcp: a request sent corked with the FIN (TCP_CORK, request,
+  close()) reaches profd after the client's socket became an orphan, which
+  /proc/net/tcp lists with uid 0; the request must not be served as root.
+  The window is the kernel's delayed ACK of the FIN (40 ms): a busy profd
+  hits it, and SIGSTOP/SIGCONT of profd makes it busy on demand.
+- Slowloris: 100 connections from nobody trickling a header byte every
+  2 s must leave root's and another user's /v1/status answering within a
+  second, and each trickling connection is closed at the request deadline.
+- Browser: DNS rebinding (a Host that is not loopback) and cross-site
+  requests (Origin, Sec-Fetch-Site) over the loopback listener are refused
+  before anything happens; HEAD starts nothing.
+- StatusJson: a library whose file name holds a quote, tracked as a
+  process's allocator, must neither break nor forge root's /v1/status.
+- SocketMode: the Unix socket never exists at its path with a mode other
+  than --socket-mode (bind delayed by strace's fault injection, umask 0).
+- ProcessState: a zombie's CPU profile is refused at once; a process profd
+  may not read is blamed on that, not on BPF privileges.
+"""
+
+import base64
+import http.client
+import json
+import os
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.dont_write_bytecode = True  # keep the source tree clean
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import test_cpu as cpu  # noqa: E402
+from test_cpu import NOBODY, Daemon, Response, UnixHTTPConnection, free_tcp_port, kill, spawn  # noqa: E402
+
+OTHER_UID = 12345  # a second unprivileged user (no passwd entry needed)
+
+# --------------------------------------------------------------------------
+# clients, run as another user
+# --------------------------------------------------------------------------
+
+# argv: JSON {"unix": PATH | null, "port": N, "request": base64 bytes,
+# "orphan": bool}. Sends the request; with orphan, corked and closed at
+# once (the FIN goes with the last byte of the request), printing nothing;
+# else reads the answer until profd closes and prints it as JSON.
+RAW_CLIENT = r"""
+import base64, json, socket, sys
+a = json.loads(sys.argv[1])
+if a.get("unix"):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(a["unix"])
+else:
+    s = socket.create_connection((a.get("host", "127.0.0.1"), a["port"]))
+req = base64.b64decode(a["request"])
+if a.get("orphan"):
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
+    s.sendall(req)
+    s.close()
+    sys.exit(0)
+s.settimeout(a.get("timeout", 30))
+s.sendall(req)
+data = b""
+while True:
+    try:
+        b = s.recv(65536)
+    except ConnectionResetError:
+        break
+    if not b:
+        break
+    data += b
+head, _, body = data.partition(b"\r\n\r\n")
+lines = head.decode("latin-1").split("\r\n")
+status = int(lines[0].split()[1]) if lines and lines[0].startswith("HTTP/") else 0
+headers = {}
+for ln in lines[1:]:
+    k, _, v = ln.partition(":")
+    headers[k.strip().lower()] = v.strip()
+print(json.dumps({"status": status, "headers": headers, "body": base64.b64encode(body).decode()}))
+"""
+
+# argv: JSON {"unix": PATH | null, "port": N, "n": N, "every": S,
+# "seconds": S}. Opens n connections, sends a request line and part of a
+# header on each, then one more byte of that header on each every `every`
+# seconds for `seconds`. Prints per connection when profd ended it
+# (seconds since start) and how: "answer" (a response, e.g. a refusal,
+# whose status is kept), "closed" (EOF/reset), or null if still open.
+TRICKLE_CLIENT = r"""
+import json, socket, sys, time, select
+a = json.loads(sys.argv[1])
+t0 = time.monotonic()
+conns = []
+for i in range(a["n"]):
+    if a.get("unix"):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(a["unix"])
+    else:
+        s = socket.create_connection(("127.0.0.1", a["port"]))
+    s.setblocking(False)
+    c = {"s": s, "end": None, "how": None, "status": None}
+    try:
+        s.send(b"GET /v1/status HTTP/1.1\r\nHost: localhost\r\nX-Trickle: ")
+    except OSError:
+        c["end"], c["how"] = time.monotonic() - t0, "closed"
+    conns.append(c)
+print("opened", flush=True)
+def poll_ends():
+    for c in conns:
+        if c["end"] is not None:
+            continue
+        try:
+            b = c["s"].recv(4096)
+        except BlockingIOError:
+            continue
+        except OSError:
+            b = b""
+        c["end"] = time.monotonic() - t0
+        if b.startswith(b"HTTP/1."):
+            c["how"], c["status"] = "answer", int(b.split()[1])
+        else:
+            c["how"] = "closed"
+next_byte = t0 + a["every"]
+while time.monotonic() - t0 < a["seconds"]:
+    poll_ends()
+    if time.monotonic() >= next_byte:
+        next_byte += a["every"]
+        for c in conns:
+            if c["end"] is None:
+                try:
+                    c["s"].send(b"a")
+                except OSError:
+                    pass
+    time.sleep(0.05)
+poll_ends()
+print(json.dumps([{"end": c["end"], "how": c["how"], "status": c["status"]} for c in conns]), flush=True)
+"""
+
+
+def as_user(uid, cmd):
+    return ["setpriv", "--reuid=%d" % uid, "--regid=%d" % uid, "--clear-groups"] + cmd
+
+
+def raw_request(method, path, host="localhost", headers=()):
+    lines = ["%s %s HTTP/1.1" % (method, path)]
+    if host is not None:
+        lines.append("Host: " + host)
+    lines += ["%s: %s" % h for h in headers]
+    lines += ["Content-Length: 0", "Connection: close", "", ""]
+    return "\r\n".join(lines).encode()
+
+
+def raw(uid, request, unix=None, port=None, timeout=30):
+    """Sends @request (bytes) as @uid over the Unix socket or TCP port;
+    returns the Response (status 0 when profd closed without one)."""
+    arg = {"unix": unix, "port": port, "request": base64.b64encode(request).decode(), "timeout": timeout}
+    t0 = time.monotonic()
+    r = subprocess.run(as_user(uid, [sys.executable, "-c", RAW_CLIENT, json.dumps(arg)]),
+                       capture_output=True, timeout=timeout + 30)
+    if r.returncode != 0:
+        raise AssertionError("client as uid %d failed: %s" % (uid, r.stderr.decode(errors="replace")))
+    d = json.loads(r.stdout)
+    return Response(d["status"], d["headers"], base64.b64decode(d["body"]), time.monotonic() - t0)
+
+
+def orphan(uid, request, port):
+    """Sends @request as @uid corked with the FIN, closing at once."""
+    arg = {"port": port, "request": base64.b64encode(request).decode(), "orphan": True}
+    r = subprocess.run(as_user(uid, [sys.executable, "-c", RAW_CLIENT, json.dumps(arg)]),
+                       capture_output=True, timeout=30)
+    if r.returncode != 0:
+        raise AssertionError("orphaning client failed: %s" % r.stderr.decode(errors="replace"))
+
+
+def sleeper(uid=None, seconds=120):
+    """A process of @uid (root when None) that just sleeps."""
+    cmd = ["sleep", str(seconds)]
+    return spawn(as_user(uid, cmd) if uid is not None else cmd)
+
+
+def tracked_pids(daemon):
+    return {p["pid"] for p in daemon.status()["heap"]["procs"]}
+
+
+def unix_req(daemon_or_sock, method, path, timeout=10, headers=None):
+    sock = getattr(daemon_or_sock, "sock", daemon_or_sock)
+    t0 = time.monotonic()
+    c = UnixHTTPConnection(sock, timeout)
+    try:
+        c.request(method, path, headers=headers or {})
+        r = c.getresponse()
+        body = r.read()
+        return Response(r.status, {k.lower(): v for k, v in r.getheaders()}, body, time.monotonic() - t0)
+    finally:
+        c.close()
+
+
+class AttackTest(unittest.TestCase):
+    daemon_args = ()
+    listen = False
+    daemon = None
+
+    @classmethod
+    def setUpClass(cls):
+        args = list(cls.daemon_args)
+        cls.port = None
+        if cls.listen:
+            cls.port = free_tcp_port()
+            args += ["--listen", "127.0.0.1:%d" % cls.port]
+        cls.daemon = Daemon(cls.__name__, *args)
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.daemon:
+            cls.daemon.stop()
+
+    def untrack(self, pid):
+        unix_req(self.daemon, "POST", "/v1/heap/stop?pid=%d" % pid)
+
+
+# --------------------------------------------------------------------------
+# identity over --listen
+# --------------------------------------------------------------------------
+
+
+class OrphanedTcp(AttackTest):
+    """A request corked with the FIN: by the time profd looks the caller
+    up, the client's socket is an orphan (FIN_WAIT2, later TIME_WAIT) that
+    /proc/net/tcp lists with uid 0. Found: served as root, 10 of 10."""
+    listen = True
+
+    def attack(self, pid, busy, tries=10):
+        req = raw_request("POST", "/v1/heap/start?pid=%d" % pid, host="127.0.0.1:%d" % self.port)
+        pd = self.daemon.proc.pid
+        for i in range(tries):
+            if busy:
+                # A busy profd: the kernel ACKs the FIN after its delayed-ACK
+                # time (40 ms) and the client's orphan turns into a FIN_WAIT2
+                # minisocket (uid 0) before profd reads the request.
+                os.kill(pd, signal.SIGSTOP)
+                try:
+                    orphan(NOBODY, req, self.port)
+                    time.sleep(0.2)
+                finally:
+                    os.kill(pd, signal.SIGCONT)
+            else:
+                orphan(NOBODY, req, self.port)
+            time.sleep(0.3)
+            self.assertNotIn(pid, tracked_pids(self.daemon),
+                             "try %d%s: nobody's orphaned request started heap tracking of root's pid %d\n%s"
+                             % (i + 1, " (profd busy)" if busy else "", pid, self.daemon.log_tail()))
+
+    def test_orphan_not_root(self):
+        """10 tries against a busy profd, 10 against an idle one."""
+        w = sleeper()
+        try:
+            self.attack(w.pid, busy=True)
+            self.attack(w.pid, busy=False)
+        finally:
+            self.untrack(w.pid)
+            kill(w)
+
+    def test_live_connection_identified(self):
+        """The same requests over a connection kept open: nobody is nobody
+        (its own process yes, root's no)."""
+        own, roots = sleeper(NOBODY), sleeper()
+        try:
+            r = raw(NOBODY, raw_request("POST", "/v1/heap/start?pid=%d" % own.pid,
+                                        host="127.0.0.1:%d" % self.port), port=self.port)
+            self.assertEqual(r.status, 200, "nobody tracking its own pid over TCP: %r\n%s" % (r, self.daemon.log_tail()))
+            r = raw(NOBODY, raw_request("POST", "/v1/heap/start?pid=%d" % roots.pid,
+                                        host="127.0.0.1:%d" % self.port), port=self.port)
+            self.assertEqual(r.status, 403, "nobody tracking root's pid over TCP: %r" % r)
+            self.assertIn("65534", r.text(), r)
+            self.assertNotIn(roots.pid, tracked_pids(self.daemon))
+        finally:
+            self.untrack(own.pid)
+            kill(own)
+            kill(roots)
+
+
+# --------------------------------------------------------------------------
+# denial of service
+# --------------------------------------------------------------------------
+
+
+class Slowloris(AttackTest):
+    """100 connections from nobody, each trickling one header byte every
+    2 s. Found: they hold the shared 80-connection limit and root's
+    /v1/status gets no answer while the trickle lasts."""
+    listen = True
+    DEADLINE = 10   # profd's limit for receiving a whole request
+
+    def trickle(self, unix=None, port=None, n=100, seconds=16):
+        arg = {"unix": unix, "port": port, "n": n, "every": 2, "seconds": seconds}
+        p = spawn(as_user(NOBODY, [sys.executable, "-c", TRICKLE_CLIENT, json.dumps(arg)]),
+                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        line = p.stdout.readline()
+        if line.strip() != b"opened":
+            kill(p)
+            raise AssertionError("trickling client: %r %r" % (line, p.stderr.read()[-2000:]))
+        return p
+
+    def status_fast(self, who, uid, unix=None, port=None):
+        """/v1/status as @uid (None: root, from this process) over the
+        transport under attack: must answer 200 within a second."""
+        t0 = time.monotonic()
+        try:
+            if uid is not None:
+                r = raw(uid, raw_request("GET", "/v1/status"), unix=unix, port=port, timeout=5)
+            elif unix:
+                r = unix_req(unix, "GET", "/v1/status", timeout=5)
+            else:
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                try:
+                    c.request("GET", "/v1/status")
+                    resp = c.getresponse()
+                    r = Response(resp.status, {}, resp.read(), time.monotonic() - t0)
+                finally:
+                    c.close()
+        except (OSError, AssertionError) as e:
+            self.fail("%s's /v1/status got no answer while nobody trickles (%.1f s): %s\n%s"
+                      % (who, time.monotonic() - t0, e, self.daemon.log_tail()))
+        self.assertEqual(r.status, 200, "%s's /v1/status: %r" % (who, r))
+        # raw() includes starting python as the other user: time only root's.
+        if uid is None:
+            self.assertLess(r.elapsed, 1.0, "root's /v1/status took %.2f s" % r.elapsed)
+        return r
+
+    def run_attack(self, unix=None, port=None):
+        p = self.trickle(unix=unix, port=port)
+        t0 = time.monotonic()
+        try:
+            # While the trickle holds what it can, and after the deadline.
+            for at in (2, 6, 12):
+                time.sleep(max(0.0, t0 + at - time.monotonic()))
+                self.status_fast("root", None, unix, port)
+                self.status_fast("uid %d" % OTHER_UID, OTHER_UID, unix, port)
+            out, err = p.communicate(timeout=60)
+        finally:
+            kill(p)
+        ends = json.loads(out.decode().strip().splitlines()[-1])
+        refused = [e for e in ends if e["how"] == "answer"]
+        open_left = [e for e in ends if e["end"] is None]
+        late = [e for e in ends if e["end"] is not None and e["how"] == "closed" and e["end"] > self.DEADLINE + 3]
+        self.assertFalse(open_left, "%d of 100 trickling connections still open after 16 s (deadline %d s)"
+                         % (len(open_left), self.DEADLINE))
+        self.assertFalse(late, "%d trickling connections closed only after %d s: %r"
+                         % (len(late), self.DEADLINE + 3, late[:5]))
+        for e in refused:
+            self.assertIn(e["status"], (429, 503), "refused with %r" % e)
+        sys.stderr.write("[%d refused at once, %d closed at the deadline] " % (len(refused), len(ends) - len(refused)))
+
+    def test_unix_socket(self):
+        self.run_attack(unix=self.daemon.sock)
+
+    def test_tcp_listener(self):
+        self.run_attack(port=self.port)
+
+
+# --------------------------------------------------------------------------
+# web pages and HEAD
+# --------------------------------------------------------------------------
+
+
+class Browser(AttackTest):
+    """Over the loopback listener a web page could make GET requests (which
+    start heap tracking), and a DNS-rebinding page could read the answers:
+    nothing checked Host, Origin or Sec-Fetch-Site."""
+    listen = True
+
+    def try_request(self, headers, host, method="GET", path=None, pid=None):
+        path = path or "/debug/pprof/heap?pid=%d&seconds=0" % pid
+        return raw(NOBODY, raw_request(method, path, host=host, headers=headers), port=self.port)
+
+    def test_rebinding_and_cross_site_refused(self):
+        w = sleeper(NOBODY)
+        port = self.port
+        refused = [
+            ("rebinding Host", "evil.example:%d" % port, ()),
+            ("rebinding Host, no port", "attacker.test", ()),
+            ("Host of a loopback-looking name", "127.0.0.1.evil.example:%d" % port, ()),
+            ("cross-site page", "127.0.0.1:%d" % port, (("Sec-Fetch-Site", "cross-site"),)),
+            ("same-site page", "localhost:%d" % port, (("Sec-Fetch-Site", "same-site"),)),
+            ("foreign Origin", "127.0.0.1:%d" % port, (("Origin", "http://evil.example"),)),
+            ("another local port's Origin", "127.0.0.1:%d" % port, (("Origin", "http://127.0.0.1:%d" % (port + 1)),)),
+            ("null Origin", "127.0.0.1:%d" % port, (("Origin", "null"),)),
+        ]
+        try:
+            for what, host, headers in refused:
+                with self.subTest(what=what):
+                    for path in ("/debug/pprof/heap?pid=%d&seconds=0" % w.pid, "/v1/status"):
+                        method = "GET"
+                        r = self.try_request(headers, host, method=method, path=path)
+                        self.assertEqual(r.status, 403, "%s: %s %s: %r" % (what, method, path, r))
+                        self.assertNotIn(b"sessions", r.body, "%s: /v1/status answered: %r" % (what, r))
+                    r = self.try_request(headers, host, method="POST", path="/v1/heap/start?pid=%d" % w.pid)
+                    self.assertEqual(r.status, 403, "%s: POST heap start: %r" % (what, r))
+                    self.assertNotIn(w.pid, tracked_pids(self.daemon), "%s started heap tracking" % what)
+            allowed = [
+                ("curl-like", "127.0.0.1:%d" % port, ()),
+                ("localhost", "localhost:%d" % port, ()),
+                ("IPv6 literal", "[::1]:%d" % port, ()),
+                ("typed in the address bar", "127.0.0.1:%d" % port, (("Sec-Fetch-Site", "none"),)),
+                ("own origin", "localhost:%d" % port, (("Origin", "http://localhost:%d" % port),
+                                                       ("Sec-Fetch-Site", "same-origin"))),
+            ]
+            for what, host, headers in allowed:
+                with self.subTest(what=what):
+                    r = self.try_request(headers, host, path="/v1/status")
+                    self.assertEqual(r.status, 200, "%s: %r" % (what, r))
+            # What go tool pprof sends: served, and tracking starts.
+            r = self.try_request((("User-Agent", "Go-http-client/1.1"), ("Accept-Encoding", "gzip")),
+                                 "127.0.0.1:%d" % port, pid=w.pid)
+            self.assertEqual(r.status, 200, "pprof-like pull: %r" % r)
+            self.assertIn(w.pid, tracked_pids(self.daemon))
+        finally:
+            self.untrack(w.pid)
+            kill(w)
+
+    def test_head_has_no_side_effects(self):
+        w = sleeper()
+        try:
+            st0 = self.daemon.status()
+            for path in ("/debug/pprof/heap?pid=%d&seconds=0" % w.pid, "/debug/pprof/allocs?pid=%d&seconds=0" % w.pid,
+                         "/debug/pprof/profile?pid=%d&seconds=1" % w.pid, "/v1/heap/start?pid=%d" % w.pid):
+                with self.subTest(path=path):
+                    r = unix_req(self.daemon, "HEAD", path, timeout=10)
+                    self.assertNotEqual(r.status, 200, "HEAD %s: %r" % (path, r))
+                    self.assertLess(r.elapsed, 0.9, "HEAD %s waited %.1f s (a window?)" % (path, r.elapsed))
+            time.sleep(0.2)
+            st = self.daemon.status()
+            self.assertNotIn(w.pid, {p["pid"] for p in st["heap"]["procs"]}, "HEAD started heap tracking")
+            self.assertEqual(st["sessions_total"], st0["sessions_total"], "HEAD started a CPU session")
+            r = unix_req(self.daemon, "HEAD", "/v1/status")
+            self.assertEqual(r.status, 200, "HEAD /v1/status: %r" % r)
+        finally:
+            self.untrack(w.pid)
+            kill(w)
+
+
+# --------------------------------------------------------------------------
+# /v1/status JSON
+# --------------------------------------------------------------------------
+
+QUOTE_LIB = r"""
+#include <stddef.h>
+/* An allocator as profd sees one: malloc and free symbols. */
+extern void *__libc_malloc(size_t);
+extern void __libc_free(void *);
+void *malloc(size_t n) { return __libc_malloc(n); }
+void free(void *p) { __libc_free(p); }
+"""
+
+QUOTE_MAIN = r"""
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+int main(int argc, char **argv)
+{
+	if (!dlopen(argv[1], RTLD_NOW)) {
+		fprintf(stderr, "%s\n", dlerror());
+		return 1;
+	}
+	printf("ready\n");
+	fflush(stdout);
+	for (int i = 0; i < 600; i++) {
+		free(malloc(100));
+		usleep(100000);
+	}
+	return 0;
+}
+"""
+
+
+class StatusJson(AttackTest):
+    """/v1/status embedded a path from the target's maps unescaped: a
+    library named with a quote broke or forged root's JSON."""
+
+    def test_quote_in_library_path(self):
+        if not shutil.which("gcc"):
+            self.skipTest("no gcc")
+        d = tempfile.mkdtemp(prefix="profd-e2e-quote-")
+        try:
+            os.chmod(d, 0o755)
+            name = 'libq","pid":1,"allocator":"forged\\","mode":"x.so'
+            lib = os.path.join(d, name)
+            exe = os.path.join(d, "dlopener")
+            for src, out, extra in ((QUOTE_LIB, lib, ["-shared", "-fPIC"]), (QUOTE_MAIN, exe, ["-ldl"])):
+                r = subprocess.run(["gcc", "-O1", "-x", "c", "-", "-o", out] + extra, input=src.encode(),
+                                   capture_output=True)
+                self.assertEqual(r.returncode, 0, r.stderr.decode(errors="replace"))
+            os.chmod(lib, 0o755)
+            w = spawn(as_user(NOBODY, [exe, lib]), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            try:
+                line = w.stdout.readline()
+                self.assertEqual(line.strip(), b"ready", w.stderr.read() if w.poll() is not None else line)
+                r = raw(NOBODY, raw_request("POST", "/v1/heap/start?pid=%d" % w.pid), unix=self.daemon.sock)
+                self.assertEqual(r.status, 200, "%r\n%s" % (r, self.daemon.log_tail()))
+                self.assertIn(name, r.text(), "the library with malloc/free should be the allocator: %r" % r)
+                body = unix_req(self.daemon, "GET", "/v1/status").body
+                try:
+                    st = json.loads(body)
+                except ValueError as e:
+                    self.fail("root's /v1/status is not JSON (%s): %r" % (e, body[-800:]))
+                procs = st["heap"]["procs"]
+                self.assertEqual([p["pid"] for p in procs], [w.pid], "forged entries: %r" % procs)
+                self.assertEqual(procs[0]["allocator"], lib, procs)
+                self.assertEqual(procs[0]["mode"], "uprobe", procs)
+            finally:
+                self.untrack(w.pid)
+                kill(w)
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------
+# the Unix socket's mode
+# --------------------------------------------------------------------------
+
+
+class SocketMode(unittest.TestCase):
+    """The socket was chmod()ed by name after bind(): in between it had
+    bind's mode (0777 under umask 0), and a name in a directory others
+    can write may have been replaced by a symlink that chmod follows."""
+
+    def test_mode_from_the_start(self):
+        if not shutil.which("strace"):
+            self.skipTest("no strace")
+        if subprocess.run(["strace", "-o", "/dev/null", "-e", "inject=getppid:delay_exit=1", "true"],
+                          capture_output=True).returncode:
+            self.skipTest("strace cannot inject delays (-e inject=...:delay_exit=)")
+        d = tempfile.mkdtemp(prefix="profd-e2e-")
+        os.chmod(d, 0o755)
+        sock = os.path.join(d, "profd.sock")
+        log = open(os.path.join(cpu.ART, "profd-socketmode.log"), "wb")
+        # Every bind() returns 1.5 s late: the socket's first moments last.
+        cmd = ["strace", "-f", "-o", "/dev/null", "-e", "trace=bind", "-e", "inject=bind:delay_exit=1500000",
+               cpu.PROFD, "--socket", sock, "--socket-mode", "0600", "-v"]
+        p = spawn(cmd, stdout=log, stderr=subprocess.STDOUT, preexec_fn=lambda: os.umask(0))
+        seen = set()
+        try:
+            deadline = time.monotonic() + 20
+            ready = False
+            while time.monotonic() < deadline and not ready:
+                self.assertIsNone(p.poll(), "profd exited: %s" % open(log.name, "rb").read()[-2000:])
+                try:
+                    st = os.lstat(sock)
+                except FileNotFoundError:
+                    time.sleep(0.005)
+                    continue
+                seen.add((stat.S_IFMT(st.st_mode), stat.S_IMODE(st.st_mode)))
+                try:
+                    ready = unix_req(sock, "GET", "/v1/status", timeout=2).status == 200
+                except OSError:
+                    pass
+            self.assertTrue(ready, "profd never answered: %s" % open(log.name, "rb").read()[-2000:])
+            self.assertEqual(seen, {(stat.S_IFSOCK, 0o600)},
+                             "modes seen at %s: %s" % (sock, sorted((oct(f), oct(m)) for f, m in seen)))
+        finally:
+            kill(p, signal.SIGTERM, wait=10)
+            log.close()
+            shutil.rmtree(d, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------
+# processes that cannot be profiled
+# --------------------------------------------------------------------------
+
+class ProcessState(AttackTest):
+
+    def test_zombie_refused_at_once(self):
+        """Found: a zombie's CPU profile waited out the window and came
+        back an empty 200."""
+        z = subprocess.Popen(["true"])
+        try:
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                with open("/proc/%d/stat" % z.pid) as f:
+                    if f.read().rsplit(")", 1)[1].split()[0] == "Z":
+                        break
+                time.sleep(0.01)
+            r = unix_req(self.daemon, "GET", "/debug/pprof/profile?pid=%d&seconds=3" % z.pid, timeout=10)
+            self.assertLess(r.elapsed, 1.5, "a zombie's profile waited %.1f s: %r" % (r.elapsed, r))
+            self.assertIn(r.status, (404, 410), r)
+            self.assertIn("zombie", r.text(), r)
+            self.assertEqual(r.headers.get("x-go-pprof"), "1", r.headers)
+        finally:
+            z.wait()
+
+    def check_unreadable(self, d, pid):
+        for path in ("/debug/pprof/profile?pid=%d&seconds=1" % pid, "/debug/pprof/heap?pid=%d&seconds=0" % pid):
+            with self.subTest(path=path):
+                r = unix_req(d, "GET", path, timeout=10)
+                self.assertNotEqual(r.status, 200, r)
+                self.assertNotIn("BPF", r.text(), "blames BPF: %r" % r)
+                self.assertIn("/proc/%d/" % pid, r.text(), "does not name what it could not read: %r" % r)
+        return r
+
+    def test_unreadable_process_named(self):
+        """Found: a process profd may not read gave a 500 blaming BPF
+        privileges. Here profd runs without CAP_SYS_PTRACE, which reading
+        another user's /proc/PID/maps needs, and root asks for uid
+        12345's process."""
+        wrap = os.path.join(tempfile.mkdtemp(prefix="profd-e2e-"), "profd-noptrace")
+        with open(wrap, "w") as f:
+            f.write('#!/bin/sh\nexec setpriv --bounding-set=-sys_ptrace --inh-caps=-sys_ptrace "%s" "$@"\n'
+                    % cpu.PROFD)
+        os.chmod(wrap, 0o755)
+        saved, cpu.PROFD = cpu.PROFD, wrap
+        try:
+            d = Daemon("noptrace")
+        finally:
+            cpu.PROFD = saved
+        w = sleeper(OTHER_UID)
+        try:
+            time.sleep(0.1)  # setpriv has exec()ed sleep
+            r = self.check_unreadable(d, w.pid)
+            self.assertIn("CAP_SYS_PTRACE", r.text(), "does not say why: %r" % r)
+        finally:
+            kill(w)
+            d.stop()
+            shutil.rmtree(os.path.dirname(wrap), ignore_errors=True)
+
+
+def main():
+    """These tests alone; run_all.py runs every suite with one tally."""
+    import run_all
+    import test_attack
+    run_all.main(modules=(test_attack,))
+
+
+if __name__ == "__main__":
+    main()
