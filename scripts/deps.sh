@@ -9,12 +9,13 @@ set -eu
 # symbolizer), python3 (e2e runner), curl (raw HTTP requests), strace (the
 # injection test), util-linux (setpriv, unshare), procps, linux-perf (bench),
 # mmdebstrap and systemd-container (tests/systemd boots a real systemd in a
-# container), ca-certificates (mmdebstrap fetches over https where configured).
+# container), ca-certificates (mmdebstrap fetches over https where configured),
+# graphviz (the graph views of go tool pprof -http).
 PKGS="clang llvm make gcc g++ binutils pkg-config libbpf-dev bpftool libelf-dev
 libdw-dev elfutils libprotobuf-c-dev protobuf-c-compiler libmicrohttpd-dev
 libcurl4-openssl-dev zlib1g-dev libsystemd-dev systemd golang-go linux-perf
 procps util-linux python3 curl strace mmdebstrap systemd-container
-ca-certificates"
+ca-certificates graphviz"
 
 missing=""
 for p in $PKGS; do
