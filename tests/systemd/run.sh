@@ -2,10 +2,11 @@
 # The systemd units for real: boot systemd (systemd-nspawn --boot) on a
 # minimal Debian root, install profd into it with `make install DESTDIR=`,
 # and check, with workloads whose truth is known, that profd works as the
-# units run it: socket activation, CPU and heap profiles through the
-# unit's sandbox (in-process heap mode, binaries read through
-# /proc/PID/root, kernel frames named from kallsyms), restart, stop while
-# a window is open (503), re-activation through the kept socket.
+# units run it: socket activation, the sandbox in force (seccomp filter,
+# UMask= without effect on the socket), CPU and heap profiles through it
+# (in-process heap mode, binaries read through /proc/PID/root, kernel
+# frames named from kallsyms), restart, stop while a window is open (503),
+# re-activation through the kept socket.
 #
 #   tests/systemd/run.sh [OUTPUT]          (OUTPUT defaults to build)
 #
@@ -463,6 +464,44 @@ fi
 if [ -z "$why" ]; then pass socket_activation; else fail socket_activation "$why"; fi
 profd_pid
 timed "socket activation" "$t"
+
+# ---------------------------------------------------------------------------
+# the unit's sandbox is in force (else the checks below prove little), and
+# its UMask=0077 leaves the socket, which systemd creates, as profd.socket
+# says: 0666 in a 0755 /run/profd, usable by any user
+
+t=$(now)
+why=
+st=$(ct 10 cat "/proc/$PROFD_PID/status" 2>/dev/null)
+status_field() { echo "$st" | awk -v f="$1:" '$1 == f { print $2 }'; }
+if [ -z "$st" ]; then
+	why="cannot read profd's (pid '$PROFD_PID') status"
+elif [ "$(status_field Seccomp)" != 2 ]; then
+	why="profd has no seccomp filter (Seccomp: $(status_field Seccomp)): SystemCallFilter= not applied"
+elif [ "$(status_field NoNewPrivs)" != 1 ]; then
+	why="NoNewPrivs: $(status_field NoNewPrivs)"
+elif [ "$(status_field Umask)" != 0077 ]; then
+	why="profd's umask is $(status_field Umask), not 0077 (UMask=)"
+elif [ -z "$(unit_prop profd.service IPAddressDeny)" ]; then
+	why="profd.service has no IPAddressDeny="
+fi
+if [ -z "$why" ]; then pass unit_sandbox; else fail unit_sandbox "$why"; fi
+
+why=
+mode=$(ct 10 stat -c %a /run/profd/profd.sock 2>/dev/null)
+dmode=$(ct 10 stat -c %a /run/profd 2>/dev/null)
+if [ "$mode" != 666 ]; then
+	why="/run/profd/profd.sock has mode '$mode', not 666 (SocketMode= in profd.socket)"
+elif [ "$dmode" != 755 ]; then
+	why="/run/profd has mode '$dmode', not 755"
+elif ! ct 30 setpriv --reuid=65534 --regid=65534 --clear-groups profctl status \
+	>"$ART/status-nobody.json" 2>&1; then
+	why="profctl status as uid 65534: $(tail -1 "$ART/status-nobody.json")"
+elif ! grep -q '"version"' "$ART/status-nobody.json"; then
+	why="no version in /v1/status as uid 65534: $(head -c 200 "$ART/status-nobody.json")"
+fi
+if [ -z "$why" ]; then pass socket_mode_umask; else fail socket_mode_umask "$why"; fi
+timed sandbox "$t"
 
 # ---------------------------------------------------------------------------
 # CPU: split (hot_a:hot_b 75:25) from /tmp, through /proc/PID/root
