@@ -7,7 +7,8 @@
 # (in-process heap mode, binaries read through /proc/PID/root, kernel
 # frames named from kallsyms), restart, stop while a window is open (503),
 # re-activation through the kept socket, --listen on loopback through a
-# drop-in (and IPAddressDeny= dropping a non-loopback client).
+# drop-in (and IPAddressDeny= dropping a non-loopback client), and no
+# seccomp kill or EPERM in profd's journal over the whole run.
 #
 #   tests/systemd/run.sh [OUTPUT]          (OUTPUT defaults to build)
 #
@@ -848,6 +849,31 @@ else
 	fi
 fi
 timed listen "$t"
+
+# ---------------------------------------------------------------------------
+# the whole run: no call refused by the unit's seccomp filter killed profd
+# (no SIGSYS, no core dump, no automatic restart), none that profd logged
+# failed with EPERM (what the filter answers), and profd still serves.
+
+t=$(now)
+why=
+ct 20 journalctl -b --no-pager -o short-monotonic -u profd.service >"$ART/journal-profd.txt" 2>&1
+killed=$(grep -m1 -E 'SIGSYS|status=31/SYS|code=dumped|core-dump|dumped core|Bad system call' "$ART/journal-profd.txt")
+eperm=$(grep -m1 -E 'profd\[[0-9]+\]: .*(Operation not permitted|EPERM)' "$ART/journal-profd.txt")
+if [ -n "$killed" ]; then
+	why="the journal says: $killed"
+elif [ -n "$eperm" ]; then
+	why="profd logged EPERM, as the seccomp filter answers a denied call: $eperm"
+elif [ "$(unit_prop profd.service NRestarts)" != 0 ]; then
+	why="profd.service was restarted automatically $(unit_prop profd.service NRestarts) times (see journal-profd.txt)"
+elif ! profctl final-status.json status; then
+	why="profctl status at the end: $(tail -1 "$ART/final-status.json")"
+elif [ "$(unit_prop profd.service ActiveState)" != active ] ||
+	[ "$(unit_prop profd.service StatusText)" != serving ]; then
+	why="profd.service is $(unit_prop profd.service ActiveState), '$(unit_prop profd.service StatusText)' at the end"
+fi
+if [ -z "$why" ]; then pass seccomp_no_kill; else fail seccomp_no_kill "$why"; fi
+timed "seccomp_no_kill" "$t"
 
 # ---------------------------------------------------------------------------
 # notes for later: the unit's exposure, the journal
