@@ -799,7 +799,7 @@ else
 	# control listener (python3, outside any unit) shows; profd's cgroup
 	# filter must drop it. Where systemd cannot attach the filter (no
 	# cgroup v2 hierarchy) it says so once in the journal: SKIP.
-	why= skipwhy=
+	why='' skipwhy=''
 	control=
 	if [ -z "$listening" ]; then
 		skipwhy="profd does not serve $LISTEN (listen_loopback)"
