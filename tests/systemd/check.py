@@ -4,6 +4,7 @@
   check.py cpu    PROFILE --pid P --hz H --cpu-s S --exe PATH [--exe-hidden yes|no]
   check.py kernel PROFILE --pid P
   check.py heap   PROFILE --pid P --name NAME
+  check.py listen PROFILE --pid P --hz H
 
 Each profile is read with `go tool pprof -symbolize=none -raw` (parsed by
 tests/e2e/pprofraw.py). Prints one line per check, "PASS name" or
@@ -215,9 +216,28 @@ def check_heap(prof, a):
     result(a.name, wrong_pid(prof, a.pid))
 
 
+def check_listen(prof, a):
+    """A CPU profile fetched over --listen by go tool pprof: what was asked
+    for. Its samples are only counted (a note): they are cpu_samples' job."""
+    name = "listen_loopback"
+    if isinstance(prof, str):
+        result(name, prof)
+        return
+    want = "CPU profile of pid %d " % a.pid
+    why = None
+    if prof.sample_types != [("samples", "count"), ("cpu", "nanoseconds")]:
+        why = "sample types %r, not samples/count cpu/nanoseconds" % prof.sample_types
+    elif prof.period is None or abs(prof.period - 10 ** 9 // a.hz) > 1:
+        why = "period %s, expected 1e9/%d = %d ns" % (prof.period, a.hz, 10 ** 9 // a.hz)
+    elif not any(want in c for c in prof.comments):
+        why = "no comment naming pid %d: %r" % (a.pid, prof.comments)
+    out.append("profile over --listen: %d samples of pid %d" % (count(prof), a.pid))
+    result(name, why or wrong_pid(prof, a.pid))
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("kind", choices=("cpu", "kernel", "heap"))
+    ap.add_argument("kind", choices=("cpu", "kernel", "heap", "listen"))
     ap.add_argument("profile")
     ap.add_argument("--pid", type=int, required=True)
     ap.add_argument("--hz", type=int, default=99)
@@ -227,7 +247,8 @@ def main():
     ap.add_argument("--name", default="heap_truth")
     a = ap.parse_args()
     prof = load(a.profile) if os.path.exists(a.profile) else "no profile written (%s)" % a.profile
-    {"cpu": check_cpu, "kernel": check_kernel, "heap": check_heap}[a.kind](prof, a)
+    {"cpu": check_cpu, "kernel": check_kernel, "heap": check_heap,
+     "listen": check_listen}[a.kind](prof, a)
     for line in out:
         line = re.sub(r"\s+", " ", line)
         print(line if len(line) <= 400 else line[:397] + "...")
