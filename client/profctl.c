@@ -13,6 +13,7 @@
 #include <inttypes.h>
 #include <libgen.h>
 #include <limits.h>
+#include <regex.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -25,6 +26,7 @@
 
 #include <curl/curl.h>
 
+#include "json_read.h"
 #include "pprof_read.h"
 
 #ifndef PROFD_VERSION
@@ -37,6 +39,7 @@
 #define MAX_FILE_BYTES		(1UL << 30)
 #define CONNECT_TIMEOUT_S	5L
 #define TOP_ROWS		10
+#define NAME_WIDTH		60	/* the table's function column, at most */
 #define DEFAULT_CPU_SECONDS	30
 
 enum {
@@ -54,51 +57,186 @@ static void usage(FILE *f)
 		"Usage: profctl [--socket PATH] [--json] COMMAND [ARGS]\n"
 		"\n"
 		"Commands:\n"
-		"  cpu  --pid P [--seconds N] [--hz N] [--kernel] [--fp] [-o FILE]\n"
-		"                      CPU profile of process P for N seconds (default %d)\n"
-		"  heap --pid P [--seconds S] [--sample-bytes N] [--fp] [--inproc] [-o FILE]\n"
-		"                      heap profile snapshot of process P; --inproc samples\n"
-		"                      inside the process (profd loads its agent there):\n"
-		"                      for programs that call malloc millions of times a second\n"
-		"  heap start --pid P [--sample-bytes N] [--fp] [--inproc]\n"
-		"  heap stop --pid P   start or stop heap tracking of process P\n"
-		"  status              daemon status (JSON)\n"
-		"  top FILE [--sample-index NAME|N]\n"
-		"                      (-o -: the profile to standard output; -o of a\n"
-		"                      device or FIFO writes it there in place)\n"
-		"                      top %d functions of a profile file ('-' for stdin)\n"
+		"  cpu --pid P         CPU profile of process P for --seconds (default %d)\n"
+		"  heap --pid P        live-heap snapshot of process P\n"
+		"  heap start|stop --pid P\n"
+		"                      start or stop heap tracking of process P\n"
+		"  status              what profd is doing (--json: all of /v1/status)\n"
+		"  top FILE            the top functions of a profile file ('-': stdin)\n"
+		"\n"
+		"'profctl COMMAND --help' shows a command's options.\n"
 		"\n"
 		"Options:\n"
 		"  --socket PATH       profd's socket (default $PROFD_SOCKET, else %s)\n"
-		"  --json              JSON output\n"
+		"  --json              JSON output, errors included\n"
 		"  -h, --help          this help\n"
 		"  -V, --version       print the version\n",
-		DEFAULT_CPU_SECONDS, TOP_ROWS, DEFAULT_SOCKET);
+		DEFAULT_CPU_SECONDS, DEFAULT_SOCKET);
+}
+
+/* The options every command that shows a profile takes. */
+#define REPORT_HELP \
+	"Report (cpu, heap, top):\n" \
+	"  -n N                rows of the table (default 10)\n" \
+	"  --cum               order by cum, not flat (go tool pprof -top -cum)\n" \
+	"  --focus REGEX       only samples through a function, source file or\n" \
+	"                      binary matching REGEX (POSIX extended; pprof -focus)\n" \
+	"  --sample-index NAME which value: samples or cpu (CPU profiles; default\n" \
+	"                      cpu), inuse_space, inuse_objects, alloc_space,\n" \
+	"                      alloc_objects (heap; default inuse_space), or N\n" \
+	"  --folded            folded stacks instead of the table, \"root;...;leaf N\"\n" \
+	"                      per line, for flamegraph.pl, inferno and speedscope\n" \
+	"                      (counts: samples for CPU profiles, else --sample-index)\n" \
+	"\n" \
+	"The table: flat and cum per function (names shortened as pprof shortens\n" \
+	"C++ names; --json has them whole) and its hottest line: the one with the\n" \
+	"most flat value (or cum, where it has none), or \"(A, B close)\" when two\n" \
+	"lines are within 10%% of each other.\n"
+
+#define COMMON_HELP \
+	"\n" \
+	"  --socket PATH, --json, -h/--help as before the command.\n"
+
+static const struct cmd_help {
+	const char *name, *text;
+} cmd_helps[] = {
+	{ "cpu",
+	  "Usage: profctl cpu --pid P [--seconds N] [--hz N] [--kernel] [--fp] [-o FILE]\n"
+	  "                   [-n N] [--cum] [--focus REGEX] [--sample-index NAME] [--folded]\n"
+	  "\n"
+	  "CPU profile of every thread of process P: profd samples it for N seconds\n"
+	  "(default %d), writes FILE (default cpu-PID-TIME.pb.gz; '-': standard\n"
+	  "output; a device or FIFO is written in place) and prints its top table.\n"
+	  "\n"
+	  "  --pid P             the process (not a thread id, not a kernel thread)\n"
+	  "  --seconds N         the window (at most profd's --max-seconds)\n"
+	  "  --hz N              samples per second (default 99)\n"
+	  "  --kernel            kernel frames above the user stack (kernel=1)\n"
+	  "  --fp                walk frame pointers in BPF instead of DWARF unwinding\n"
+	  "  -o FILE             where to write the profile\n"
+	  "\n" REPORT_HELP COMMON_HELP },
+	{ "heap",
+	  "Usage: profctl heap --pid P [--seconds S] [--sample-bytes N] [--fp] [--inproc]\n"
+	  "                    [-o FILE] [-n N] [--cum] [--focus REGEX] [--sample-index NAME]\n"
+	  "                    [--folded]\n"
+	  "       profctl heap start --pid P [--sample-bytes N] [--fp] [--inproc]\n"
+	  "       profctl heap stop --pid P\n"
+	  "\n"
+	  "Live-heap snapshot of process P: who holds memory now, who allocated the\n"
+	  "most. If P is not tracked yet, tracking starts and the snapshot comes\n"
+	  "after S seconds (default 10; 0: now). Writes FILE (default\n"
+	  "heap-PID-TIME.pb.gz) and prints its top table (inuse_space).\n"
+	  "\n"
+	  "  --pid P             the process\n"
+	  "  --seconds S         how long a new tracking runs before the snapshot\n"
+	  "  --sample-bytes N    sample one allocation per N bytes on average\n"
+	  "                      (default 128 KiB; 1: every allocation)\n"
+	  "  --fp                frame-pointer stacks walked in BPF\n"
+	  "  --inproc            sample inside the process (profd loads its agent\n"
+	  "                      there): for programs that call malloc millions of\n"
+	  "                      times a second\n"
+	  "  -o FILE             where to write the profile\n"
+	  "\n" REPORT_HELP COMMON_HELP },
+	{ "heap start",
+	  "Usage: profctl heap start --pid P [--sample-bytes N] [--fp] [--inproc]\n"
+	  "\n"
+	  "Start heap tracking of process P (idempotent: an already tracked\n"
+	  "process keeps its settings, and the answer says which).\n"
+	  "\n"
+	  "  --sample-bytes N    sample one allocation per N bytes (default 128 KiB)\n"
+	  "  --fp                frame-pointer stacks walked in BPF\n"
+	  "  --inproc            sample inside the process (profd's agent)\n"
+	  COMMON_HELP },
+	{ "heap stop",
+	  "Usage: profctl heap stop --pid P\n"
+	  "\n"
+	  "Stop heap tracking of process P and release its probes.\n"
+	  COMMON_HELP },
+	{ "status",
+	  "Usage: profctl status [--json]\n"
+	  "\n"
+	  "What profd is doing: windows, samples, unwinding, the symbol cache, heap\n"
+	  "tracking and connections, in a few lines; --json prints /v1/status whole.\n"
+	  COMMON_HELP },
+	{ "top",
+	  "Usage: profctl top FILE [-n N] [--cum] [--focus REGEX] [--sample-index NAME]\n"
+	  "                        [--folded]\n"
+	  "\n"
+	  "The top table of a profile file (gzip'd or plain pprof; '-': standard\n"
+	  "input), as `go tool pprof -top` shows it.\n"
+	  "\n" REPORT_HELP COMMON_HELP },
+};
+
+static void cmd_help(const char *cmd)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(cmd_helps) / sizeof(cmd_helps[0]); i++) {
+		if (strcmp(cmd_helps[i].name, cmd))
+			continue;
+		/* cpu's text has a %d (its default window); all have %%. */
+		printf(cmd_helps[i].text, DEFAULT_CPU_SECONDS);
+		return;
+	}
+	usage(stdout);
+}
+
+static void json__str(FILE *f, const char *s);
+
+/*
+ * An error: "profctl: MSG" on standard error, or under --json one object
+ * {"error": MSG} on standard output, where a program reading the output
+ * finds it (as bpftool does). @status: the HTTP status when profd refused
+ * (0 otherwise).
+ */
+static void err_report(long status, const char *msg, const char *hint)
+{
+	if (json_output) {
+		printf("{\"error\":");
+		json__str(stdout, msg);
+		if (status)
+			printf(",\"http_status\":%ld", status);
+		if (hint) {
+			printf(",\"hint\":");
+			json__str(stdout, hint);
+		}
+		printf("}\n");
+		fflush(stdout);
+		return;
+	}
+	fprintf(stderr, "profctl: %s\n", msg);
+	if (hint)
+		fprintf(stderr, "%s\n", hint);
 }
 
 static void err_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void err_msg(const char *fmt, ...)
 {
+	char buf[4096];
 	va_list ap;
 
-	fputs("profctl: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	err_report(0, buf, NULL);
 }
+
+/* The command whose --help a usage error points to ("" for the global). */
+static const char *help_cmd = "";
 
 /* Print a usage error and return the exit status for it. */
 static int usage_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int usage_err(const char *fmt, ...)
 {
+	char buf[4096], hint[128];
 	va_list ap;
 
-	fputs("profctl: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	fputs("\nTry 'profctl --help'.\n", stderr);
+	snprintf(hint, sizeof(hint), "Try 'profctl %s%s--help'.", help_cmd,
+		 *help_cmd ? " " : "");
+	err_report(0, buf, hint);
 	return EXIT_USAGE;
 }
 
@@ -154,6 +292,12 @@ enum {
 	A_SAMPLE_INDEX	= 1 << 6,
 	A_FP		= 1 << 7,
 	A_INPROC	= 1 << 8,
+	A_ROWS		= 1 << 9,
+	A_CUM		= 1 << 10,
+	A_FOCUS		= 1 << 11,
+	A_FOLDED	= 1 << 12,
+	/* How a profile is shown: cpu, heap, top. */
+	A_REPORT	= A_SAMPLE_INDEX | A_ROWS | A_CUM | A_FOCUS | A_FOLDED,
 };
 
 enum {
@@ -167,6 +311,9 @@ enum {
 	OPT_INPROC,
 	OPT_SAMPLE_BYTES,
 	OPT_SAMPLE_INDEX,
+	OPT_CUM,
+	OPT_FOCUS,
+	OPT_FOLDED,
 };
 
 struct args {
@@ -180,6 +327,10 @@ struct args {
 	bool inproc;			/* heap: mode=inproc */
 	const char *out;
 	const char *sample_index;
+	unsigned long long rows;	/* -n; 0: not given */
+	bool cum;
+	const char *focus;		/* a POSIX extended regex */
+	bool folded;
 	const char *pos[1];
 	int n_pos;
 };
@@ -204,6 +355,9 @@ static int args__parse(int argc, char **argv, const char *cmd,
 		{ "sample-bytes", required_argument, NULL, OPT_SAMPLE_BYTES },
 		{ "output",	  required_argument, NULL, 'o' },
 		{ "sample-index", required_argument, NULL, OPT_SAMPLE_INDEX },
+		{ "cum",	  no_argument,	     NULL, OPT_CUM },
+		{ "focus",	  required_argument, NULL, OPT_FOCUS },
+		{ "folded",	  no_argument,	     NULL, OPT_FOLDED },
 		{ NULL, 0, NULL, 0 }
 	};
 	/* Which A_* flag each command-specific option needs. */
@@ -220,14 +374,19 @@ static int args__parse(int argc, char **argv, const char *cmd,
 		{ OPT_SAMPLE_BYTES, A_SAMPLE_BYTES },
 		{ 'o', A_OUT },
 		{ OPT_SAMPLE_INDEX, A_SAMPLE_INDEX },
+		{ 'n', A_ROWS },
+		{ OPT_CUM, A_CUM },
+		{ OPT_FOCUS, A_FOCUS },
+		{ OPT_FOLDED, A_FOLDED },
 	};
 	size_t i;
 	int c, li;
 
 	memset(a, 0, sizeof(*a));
+	help_cmd = cmd;
 	opterr = 0;
 	optind = 0;	/* glibc: full reinitialisation */
-	while (li = -1, (c = getopt_long(argc, argv, ":ho:", opts, &li)) != -1) {
+	while (li = -1, (c = getopt_long(argc, argv, ":ho:n:", opts, &li)) != -1) {
 		for (i = 0; i < sizeof(needs) / sizeof(needs[0]); i++) {
 			if (needs[i].opt != c || (allowed & needs[i].flag))
 				continue;
@@ -247,7 +406,7 @@ static int args__parse(int argc, char **argv, const char *cmd,
 			json_output = true;
 			break;
 		case 'h':
-			usage(stdout);
+			cmd_help(cmd);
 			return 1;
 		case OPT_PID:
 			/* pid_max is at most 2^22; the daemon checks existence. */
@@ -304,6 +463,34 @@ static int args__parse(int argc, char **argv, const char *cmd,
 		case OPT_SAMPLE_INDEX:
 			a->sample_index = optarg;
 			break;
+		case 'n':
+			if (parse_positive(optarg, 1000000, &a->rows) < 0) {
+				usage_err("%s: -n must be a positive integer, not '%s'",
+					  cmd, optarg);
+				return -EINVAL;
+			}
+			break;
+		case OPT_CUM:
+			a->cum = true;
+			break;
+		case OPT_FOCUS: {
+			regex_t re;
+			char why[256];
+			int rc = regcomp(&re, optarg, REG_EXTENDED | REG_NOSUB);
+
+			/* Checked now: a bad one must not waste a window. */
+			if (rc) {
+				regerror(rc, &re, why, sizeof(why));
+				usage_err("%s: --focus '%s': %s", cmd, optarg, why);
+				return -EINVAL;
+			}
+			regfree(&re);
+			a->focus = optarg;
+			break;
+		}
+		case OPT_FOLDED:
+			a->folded = true;
+			break;
 		case ':':
 			usage_err("%s: option '%s' needs an argument", cmd,
 				  argv[optind - 1]);
@@ -326,6 +513,10 @@ static int args__parse(int argc, char **argv, const char *cmd,
 	}
 	if ((allowed & A_PID) && !a->pid) {
 		usage_err("%s: --pid is required", cmd);
+		return -EINVAL;
+	}
+	if (a->folded && a->out && !strcmp(a->out, "-")) {
+		usage_err("%s: --folded and -o - both want standard output", cmd);
 		return -EINVAL;
 	}
 	return 0;
@@ -454,11 +645,13 @@ static int http__request(const char *method, const char *path,
 	}
 	if (status != 200) {
 		const char *msg = body->data ? trim(body->data) : "";
+		char buf[64];
 
-		if (*msg)
-			err_msg("%s", msg);
-		else
-			err_msg("profd answered HTTP %ld", status);
+		if (!*msg) {
+			snprintf(buf, sizeof(buf), "profd answered HTTP %ld", status);
+			msg = buf;
+		}
+		err_report(status, msg, NULL);
 		r = -EIO;
 		goto out;
 	}
@@ -689,10 +882,6 @@ static double pct(int64_t v, int64_t total)
 	return total ? 100.0 * (double)v / (double)total : 0.0;
 }
 
-/*
- * "Samples" as a user counts them: the sum of a samples/count value when
- * the profile has one (CPU), else the number of Sample records.
- */
 /* CPU profiles: the sample count; others (heap): distinct stacks. */
 static int64_t count_samples(const Perftools__Profiles__Profile *p,
 			     const char **ret_what)
@@ -725,26 +914,74 @@ static bool is_warning(const Perftools__Profiles__Profile *p, size_t i)
 	return !strncmp(pprof_read__str(p, p->comment[i]), "warning: ", 9);
 }
 
-static void top__print_text(const char *file, const Perftools__Profiles__Profile *p,
-			    const char *unit, const struct pprof_top_row *rows,
-			    size_t n, int64_t total)
+/* How to show a profile: the report options of cpu, heap and top. */
+struct report {
+	const char *spec;	/* --sample-index, NULL: the default */
+	bool fallback;		/* a missing @spec falls back to the default */
+	size_t rows;
+	bool by_cum, folded;
+	const char *focus;
+	const char *kind;	/* "heap": an empty table gets a hint */
+};
+
+/*
+ * An empty heap table is most often the sampling: one allocation is
+ * sampled per interval of bytes allocated on average, so a process that
+ * allocated less than that in the window shows nothing. Say so, with the
+ * interval, rather than leave an empty table.
+ */
+static const char *heap_hint(const Perftools__Profiles__Profile *p, int idx,
+			     char *buf, size_t size)
 {
-	char flat[32], cum[32], tot[32], where[PATH_MAX + 32];
-	const char *what;
+	char per[32];
+	size_t i, t;
+	bool any = false;
+
+	for (i = 0; i < p->n_sample; i++)
+		for (t = 0; t < p->sample[i]->n_value; t++)
+			any |= p->sample[i]->value[t] != 0;
+	value__fmt(per, sizeof(per), p->period, "bytes");
+	if (!any)
+		snprintf(buf, size,
+			 "no allocation was sampled: profd samples one allocation per %s allocated, on average (--sample-bytes; 1 samples every allocation, at a higher cost); give it more time (--seconds) or a smaller interval",
+			 per);
+	else
+		snprintf(buf, size,
+			 "no sampled %s: the allocations sampled (one per %s allocated) are all freed; --sample-index alloc_space shows where they came from",
+			 pprof_read__type(p, idx), per);
+	return buf;
+}
+
+static void top__print_text(const char *file, const Perftools__Profiles__Profile *p,
+			    int idx, const struct report *rep,
+			    const struct pprof_top_row *rows, size_t n,
+			    int64_t total, int64_t focused)
+{
+	const char *unit = pprof_read__unit(p, idx), *what;
+	char flat[32], cum[32], tot[32], foc[32], where[PATH_MAX + 64];
+	char name[NAME_WIDTH * 4 + 8], hint[512];
+	bool close_note = false;
 	int64_t count;
 	int w = 8;
 	size_t i;
 
-	for (i = 0; i < n; i++)
-		if ((int)strlen(rows[i].name) > w)
-			w = (int)strlen(rows[i].name);
-	if (w > 60)
-		w = 60;
+	for (i = 0; i < n; i++) {
+		int l = (int)pprof_read__short_name(rows[i].name, NAME_WIDTH,
+						    name, sizeof(name));
 
+		if (l > w)
+			w = l;
+	}
 	value__fmt(tot, sizeof(tot), total, unit);
 	count = count_samples(p, &what);
-	printf("Showing top %zu functions; %" PRId64 " %s, total %s, in %s\n", n,
-	       count, what, tot, file);
+	printf("Type: %s (%s); %" PRId64 " %s, total %s, in %s\n",
+	       pprof_read__type(p, idx), unit, count, what, tot, file);
+	if (rep->focus) {
+		value__fmt(foc, sizeof(foc), focused, unit);
+		printf("Focus /%s/: %s of %s (%.2f%%)\n", rep->focus, foc, tot,
+		       pct(focused, total));
+	}
+	printf("Showing top %zu functions by %s\n", n, rep->by_cum ? "cum" : "flat");
 	printf("%10s %7s %10s %7s  %-*s  %s\n", "flat", "flat%", "cum", "cum%",
 	       w, "function", "file:line");
 	for (i = 0; i < n; i++) {
@@ -752,26 +989,40 @@ static void top__print_text(const char *file, const Perftools__Profiles__Profile
 
 		value__fmt(flat, sizeof(flat), r->flat, unit);
 		value__fmt(cum, sizeof(cum), r->cum, unit);
+		pprof_read__short_name(*r->name ? r->name : "<unknown>",
+				       NAME_WIDTH, name, sizeof(name));
 		if (!*r->file)
 			snprintf(where, sizeof(where), "?");
+		else if (r->line > 0 && r->close_line)
+			/* No line stands out: say which two. */
+			snprintf(where, sizeof(where), "%s (%" PRId64 ", %" PRId64 "%s close)",
+				 r->file, r->line, r->close_line,
+				 r->close_file_differs ? " in another file" : "");
 		else if (r->line > 0)
 			snprintf(where, sizeof(where), "%s:%" PRId64, r->file, r->line);
 		else
 			snprintf(where, sizeof(where), "%s", r->file);
+		close_note |= r->line > 0 && r->close_line;
 		printf("%10s %6.2f%% %10s %6.2f%%  %-*s  %s\n", flat,
-		       pct(r->flat, total), cum, pct(r->cum, total), w,
-		       *r->name ? r->name : "<unknown>", where);
+		       pct(r->flat, total), cum, pct(r->cum, total), w, name, where);
 	}
+	if (close_note)
+		printf("(A, B close): the function's two hottest lines are within %d%% of each other\n",
+		       (int)((1 - PPROF_TOP_CLOSE) * 100 + 0.5));
+	if (!n && rep->kind && !strcmp(rep->kind, "heap") && !rep->focus)
+		printf("hint: %s\n", heap_hint(p, idx, hint, sizeof(hint)));
 	for (i = 0; i < p->n_comment; i++)
 		if (is_warning(p, i))
 			printf("%s\n", pprof_read__str(p, p->comment[i]));
 }
 
 static void top__print_json(const char *file, const Perftools__Profiles__Profile *p,
-			    int idx, const struct pprof_top_row *rows, size_t n,
-			    int64_t total)
+			    int idx, const struct report *rep,
+			    const struct pprof_top_row *rows, size_t n,
+			    int64_t total, int64_t focused)
 {
 	const char *what;
+	char hint[512];
 	size_t i, nw = 0;
 
 	printf("{\"file\":");
@@ -780,15 +1031,24 @@ static void top__print_json(const char *file, const Perftools__Profiles__Profile
 	json__str(stdout, pprof_read__type(p, idx));
 	printf(",\"unit\":");
 	json__str(stdout, pprof_read__unit(p, idx));
-	printf(",\"samples\":%" PRId64 ",\"total\":%" PRId64 ",\"rows\":[",
+	printf(",\"samples\":%" PRId64 ",\"total\":%" PRId64,
 	       count_samples(p, &what), total);
+	if (rep->focus) {
+		printf(",\"focus\":");
+		json__str(stdout, rep->focus);
+		printf(",\"focused\":%" PRId64, focused);
+	}
+	printf(",\"order\":\"%s\",\"rows\":[", rep->by_cum ? "cum" : "flat");
 	for (i = 0; i < n; i++) {
 		printf("%s{\"function\":", i ? "," : "");
 		json__str(stdout, rows[i].name);
 		printf(",\"file\":");
 		json__str(stdout, rows[i].file);
-		printf(",\"line\":%" PRId64 ",\"flat\":%" PRId64 ",\"cum\":%" PRId64 "}",
-		       rows[i].line, rows[i].flat, rows[i].cum);
+		printf(",\"line\":%" PRId64, rows[i].line);
+		if (rows[i].close_line)
+			printf(",\"close_line\":%" PRId64, rows[i].close_line);
+		printf(",\"flat\":%" PRId64 ",\"cum\":%" PRId64 "}",
+		       rows[i].flat, rows[i].cum);
 	}
 	printf("],\"warnings\":[");
 	for (i = 0; i < p->n_comment; i++) {
@@ -797,21 +1057,65 @@ static void top__print_json(const char *file, const Perftools__Profiles__Profile
 		printf("%s", nw++ ? "," : "");
 		json__str(stdout, pprof_read__str(p, p->comment[i]));
 	}
-	printf("]}\n");
+	printf("]");
+	if (!n && rep->kind && !strcmp(rep->kind, "heap") && !rep->focus) {
+		printf(",\"hint\":");
+		json__str(stdout, heap_hint(p, idx, hint, sizeof(hint)));
+	}
+	printf("}\n");
+}
+
+/* Folded stacks, "root;...;leaf N" per line (or a JSON array of them). */
+static int folded__print(const char *file, const Perftools__Profiles__Profile *p,
+			 int idx, const regex_t *focus)
+{
+	struct pprof_folded *f = NULL;
+	size_t n = 0, i;
+	int r;
+
+	r = pprof_read__folded(p, idx, focus, &f, &n);
+	if (r < 0) {
+		err_msg("%s: inconsistent profile: %s", file, strerror(-r));
+		return r;
+	}
+	if (json_output)
+		printf("{\"file\":");
+	if (json_output) {
+		json__str(stdout, file);
+		printf(",\"type\":");
+		json__str(stdout, pprof_read__type(p, idx));
+		printf(",\"folded\":[");
+	}
+	for (i = 0; i < n; i++) {
+		if (json_output) {
+			printf("%s{\"stack\":", i ? "," : "");
+			json__str(stdout, f[i].stack);
+			printf(",\"value\":%" PRId64 "}", f[i].value);
+		} else {
+			printf("%s %" PRId64 "\n", f[i].stack, f[i].value);
+		}
+	}
+	if (json_output)
+		printf("]}\n");
+	pprof_read__folded_free(f, n);
+	return 0;
 }
 
 /*
- * Decode @buf and print its top table. @spec picks the sample type (NULL:
- * the profile's default); with @fallback a missing @spec type falls back to
- * the default instead of failing.
+ * Decode @buf and show it as @rep says: the top table for the chosen
+ * sample type, or folded stacks.
  */
 static int top__show(const char *file, const void *buf, size_t len,
-		     const char *spec, bool fallback)
+		     const struct report *rep)
 {
 	Perftools__Profiles__Profile *p = NULL;
 	struct pprof_top_row *rows = NULL;
+	struct pprof_top_opts o = {};
+	const char *spec = rep->spec;
+	int64_t total = 0, focused = 0;
+	regex_t re;
+	bool have_re = false;
 	size_t n = 0, i;
-	int64_t total;
 	int idx, r;
 
 	r = pprof_read__decode(buf, len, &p);
@@ -819,36 +1123,75 @@ static int top__show(const char *file, const void *buf, size_t len,
 		err_msg("%s: not a valid pprof profile: %s", file, strerror(-r));
 		return r;
 	}
+	/* Flame-graph tools count samples: folded CPU stacks do too. */
+	if (!spec && rep->folded && pprof_read__sample_index(p, "samples") >= 0)
+		spec = "samples";
 	idx = pprof_read__sample_index(p, spec);
-	if (idx < 0 && fallback)
+	if (idx < 0 && rep->fallback)
 		idx = pprof_read__sample_index(p, NULL);
 	if (idx < 0) {
+		char have[512] = "";
+		size_t hl = 0;
+
 		r = idx;
 		if (!p->n_sample_type) {
 			err_msg("%s: profile has no sample types", file);
 			goto out;
 		}
-		fprintf(stderr, "profctl: %s: no sample type '%s' (have:", file,
-			spec ? spec : "");
-		for (i = 0; i < p->n_sample_type; i++)
-			fprintf(stderr, " %s", pprof_read__type(p, (int)i));
-		fprintf(stderr, ")\n");
+		for (i = 0; i < p->n_sample_type && hl < sizeof(have); i++)
+			hl += (size_t)snprintf(have + hl, sizeof(have) - hl, " %s",
+					       pprof_read__type(p, (int)i));
+		err_msg("%s: no sample type '%s' (have:%s)", file, spec ? spec : "",
+			have);
 		goto out;
 	}
-	r = pprof_read__top(p, idx, TOP_ROWS, &rows, &n, &total);
+	if (rep->focus) {
+		/* Checked when the options were read. */
+		if (regcomp(&re, rep->focus, REG_EXTENDED | REG_NOSUB)) {
+			err_msg("--focus '%s' is no regular expression", rep->focus);
+			r = -EINVAL;
+			goto out;
+		}
+		have_re = true;
+	}
+	if (rep->folded) {
+		r = folded__print(file, p, idx, have_re ? &re : NULL);
+		goto out;
+	}
+	o.sample_index = idx;
+	o.max_rows = rep->rows ? rep->rows : TOP_ROWS;
+	o.by_cum = rep->by_cum;
+	o.focus = have_re ? &re : NULL;
+	r = pprof_read__top_opts(p, &o, &rows, &n, &total, &focused);
 	if (r < 0) {
 		err_msg("%s: inconsistent profile: %s", file, strerror(-r));
 		goto out;
 	}
 	if (json_output)
-		top__print_json(file, p, idx, rows, n, total);
+		top__print_json(file, p, idx, rep, rows, n, total, focused);
 	else
-		top__print_text(file, p, pprof_read__unit(p, idx), rows, n, total);
+		top__print_text(file, p, idx, rep, rows, n, total, focused);
 	r = 0;
 out:
+	if (have_re)
+		regfree(&re);
 	pprof_read__top_free(rows, n);
 	pprof_read__free(p);
 	return r;
+}
+
+static void report__init(struct report *rep, const struct args *a,
+			 const char *kind, const char *default_spec)
+{
+	memset(rep, 0, sizeof(*rep));
+	rep->spec = a->sample_index ? a->sample_index : default_spec;
+	/* Only our own default may be missing (an old profd's heap). */
+	rep->fallback = !a->sample_index;
+	rep->rows = a->rows;
+	rep->by_cum = a->cum;
+	rep->folded = a->folded;
+	rep->focus = a->focus;
+	rep->kind = kind;
 }
 
 /* ---- commands ----------------------------------------------------------- */
@@ -871,11 +1214,13 @@ static int cmd__select(const struct cmd *cmds, const char *what, int argc,
 
 /*
  * Fetch a profile with GET @path, store it in @a->out (default
- * KIND-PID-TIME.pb.gz), then print its top table for sample type @spec.
+ * KIND-PID-TIME.pb.gz), then show it (the top table for sample type
+ * @spec unless the options say otherwise).
  */
 static int profile__fetch(const char *kind, const char *path,
 			  const struct args *a, const char *spec)
 {
+	struct report rep;
 	struct http_buf body;
 	char def[128], stamp[32];
 	const char *out = a->out;
@@ -912,9 +1257,11 @@ static int profile__fetch(const char *kind, const char *path,
 	if (!strcmp(out, "-"))	/* the profile is the output */
 		goto out;
 	/* The file stays even if we cannot parse it: it is the daemon's output. */
-	r = top__show(out, body.data, body.len, spec, true);
+	report__init(&rep, a, kind, spec);
+	r = top__show(out, body.data, body.len, &rep);
+	/* Folded stacks are the output, for a pipe: the note goes aside. */
 	if (!json_output)
-		printf("wrote %s\n", out);
+		fprintf(a->folded ? stderr : stdout, "wrote %s\n", out);
 out:
 	http_buf__fini(&body);
 	return r < 0 ? EXIT_FAIL : EXIT_OK;
@@ -927,7 +1274,7 @@ static int do_cpu(int argc, char **argv)
 	int r;
 
 	r = args__parse(argc, argv, "cpu", A_PID | A_SECONDS | A_HZ | A_KERNEL |
-			A_FP | A_OUT, 0, &a);
+			A_FP | A_OUT | A_REPORT, 0, &a);
 	if (r)
 		return r < 0 ? EXIT_USAGE : EXIT_OK;
 	snprintf(path, sizeof(path), "/debug/pprof/profile?pid=%llu&seconds=%llu%s%s%s%s",
@@ -944,7 +1291,7 @@ static int do_heap_snapshot(int argc, char **argv)
 	int r;
 
 	r = args__parse(argc, argv, "heap", A_PID | A_SECONDS | A_SAMPLE_BYTES |
-			A_FP | A_INPROC | A_OUT, 0, &a);
+			A_FP | A_INPROC | A_OUT | A_REPORT, 0, &a);
 	if (r)
 		return r < 0 ? EXIT_USAGE : EXIT_OK;
 	r = snprintf(path, sizeof(path), "/debug/pprof/heap?pid=%llu", a.pid);
@@ -1019,8 +1366,82 @@ static int do_heap(int argc, char **argv)
 	return do_heap_snapshot(argc, argv);
 }
 
+/* "2h03m", "7m54s", "12.3s" */
+static void duration__fmt(char *buf, size_t size, double s)
+{
+	if (s >= 3600)
+		snprintf(buf, size, "%dh%02dm", (int)(s / 3600), (int)(s / 60) % 60);
+	else if (s >= 60)
+		snprintf(buf, size, "%dm%02ds", (int)(s / 60), (int)s % 60);
+	else
+		snprintf(buf, size, "%.1fs", s);
+}
+
+#define N(obj, key) ((unsigned long long)json_read__num((obj), (key)))
+
+/*
+ * /v1/status in a few lines: what runs now, what happened since the start,
+ * and what went wrong (lost, dropped, truncated, refused). --json prints
+ * the document itself.
+ */
+static void status__print(const struct json_node *st)
+{
+	const struct json_node *u = json_read__get(st, "unwind"),
+		*sym = json_read__get(st, "symbolizer"),
+		*heap = json_read__get(st, "heap"),
+		*http = json_read__get(st, "http"),
+		*sessions = json_read__get(st, "sessions"),
+		*procs = json_read__get(heap, "procs"), *e;
+	char up[32], bytes[32], max[32];
+
+	duration__fmt(up, sizeof(up), json_read__num(st, "uptime_seconds"));
+	printf("profd %s, up %s\n", json_read__str(st, "version"), up);
+	printf("CPU:      %llu windows running, %llu since the start; %llu samples "
+	       "(%llu matched a window), %llu lost, %llu dropped; %llu windows "
+	       "missing samples\n",
+	       N(st, "sessions_active"), N(st, "sessions_total"),
+	       N(st, "samples_total"), N(st, "samples_matched"),
+	       N(st, "samples_lost"), N(st, "samples_dropped"),
+	       N(st, "windows_missing_samples"));
+	printf("Unwind:   %llu stacks DWARF-unwound, %llu truncated, %llu errors; "
+	       "stack read errors %llu user, %llu kernel\n",
+	       N(u, "dwarf"), N(u, "truncated"), N(u, "errors"),
+	       N(st, "user_stack_errors"), N(st, "kernel_stack_errors"));
+	value__fmt(bytes, sizeof(bytes), (int64_t)json_read__num(sym, "bytes_estimate"), "bytes");
+	value__fmt(max, sizeof(max), (int64_t)json_read__num(sym, "bytes_max"), "bytes");
+	printf("Symbols:  %llu binaries cached (%llu idle), ~%s of %s; %llu evicted\n",
+	       N(sym, "binaries"), N(sym, "binaries_idle"), bytes, max,
+	       N(sym, "evictions"));
+	printf("Heap:     %llu processes tracked; drops: %llu live table full, "
+	       "%llu allocation stacks full; %llu event buffer full\n",
+	       N(heap, "tracked"), N(heap, "dropped_live_full"),
+	       N(heap, "dropped_allocs_full"), N(heap, "event_buffer_full"));
+	printf("HTTP:     %llu connections open, %llu refused over a share, "
+	       "%llu past the request deadline\n",
+	       N(http, "connections_open"), N(http, "connections_refused"),
+	       N(http, "requests_expired"));
+	for (e = sessions ? sessions->child : NULL; e; e = e->next) {
+		if (e == sessions->child)
+			printf("Windows:\n");
+		printf("  pid %llu  %s  uid %llu  %llu Hz  %.1f of %llu s  %llu samples\n",
+		       N(e, "pid"), json_read__str(e, "type"), N(e, "uid"),
+		       N(e, "hz"), json_read__num(e, "elapsed_ms") / 1000.0,
+		       N(e, "seconds"), N(e, "samples"));
+	}
+	for (e = procs ? procs->child : NULL; e; e = e->next) {
+		if (e == procs->child)
+			printf("Heap-tracked:\n");
+		printf("  pid %llu  %s mode  %s  sample_bytes %llu  allocator %s\n",
+		       N(e, "pid"), json_read__str(e, "mode"),
+		       json_read__str(e, "state"), N(e, "sample_bytes"),
+		       json_read__str(e, "allocator"));
+	}
+	printf("(profctl --json status: everything)\n");
+}
+
 static int do_status(int argc, char **argv)
 {
+	struct json_node *st = NULL;
 	struct http_buf body;
 	struct args a;
 	int r;
@@ -1030,14 +1451,22 @@ static int do_status(int argc, char **argv)
 		return r < 0 ? EXIT_USAGE : EXIT_OK;
 	if (http__request("GET", "/v1/status", &body) < 0)
 		return EXIT_FAIL;
-	/* Already JSON: the same output with or without --json. */
-	if (body.len) {
+	r = body.len ? json_read__parse(body.data, body.len, &st) : -EINVAL;
+	if (r < 0 || st->type != JSON_OBJ) {
+		err_msg("profd's /v1/status is not a JSON object: %s",
+			r < 0 ? strerror(-r) : "another value");
+		r = -EINVAL;
+	} else if (json_output) {
+		/* Already JSON: as profd sent it. */
 		fwrite(body.data, 1, body.len, stdout);
 		if (body.data[body.len - 1] != '\n')
 			putchar('\n');
+	} else {
+		status__print(st);
 	}
+	json_read__free(st);
 	http_buf__fini(&body);
-	return EXIT_OK;
+	return r < 0 ? EXIT_FAIL : EXIT_OK;
 }
 
 static int do_top(int argc, char **argv)
@@ -1047,7 +1476,9 @@ static int do_top(int argc, char **argv)
 	size_t len = 0;
 	int r;
 
-	r = args__parse(argc, argv, "top", A_SAMPLE_INDEX, 1, &a);
+	struct report rep;
+
+	r = args__parse(argc, argv, "top", A_REPORT, 1, &a);
 	if (r)
 		return r < 0 ? EXIT_USAGE : EXIT_OK;
 	if (!a.n_pos)
@@ -1057,7 +1488,8 @@ static int do_top(int argc, char **argv)
 		err_msg("cannot read %s: %s", a.pos[0], strerror(-r));
 		return EXIT_FAIL;
 	}
-	r = top__show(a.pos[0], buf, len, a.sample_index, false);
+	report__init(&rep, &a, "top", NULL);
+	r = top__show(a.pos[0], buf, len, &rep);
 	free(buf);
 	return r < 0 ? EXIT_FAIL : EXIT_OK;
 }
@@ -1102,6 +1534,11 @@ int main(int argc, char **argv)
 
 	if (env && *env)
 		socket_path = env;
+	/* --json anywhere (before "--"): errors found before it is read
+	 * are JSON too. */
+	for (c = 1; c < argc && strcmp(argv[c], "--"); c++)
+		if (!strcmp(argv[c], "--json"))
+			json_output = true;
 
 	opterr = 0;
 	/* '+': stop at the command; its options are parsed by the command. */
