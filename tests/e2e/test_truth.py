@@ -17,8 +17,10 @@ import collections
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import unittest
 
 sys.dont_write_bytecode = True
@@ -263,6 +265,317 @@ class InlineChains(ProfdTest):
         for m in maps:
             self.assertFalse(m["has_functions"] or m["has_filenames"] or m["has_line_numbers"] or m["has_inline_frames"],
                              "stripped mapping claims %r" % m)
+
+
+
+# --------------------------------------------------------------------------
+# profctl
+# --------------------------------------------------------------------------
+
+
+def profctl(daemon, *args, **kw):
+    cmd = [test_cpu.PROFCTL] + (["--socket", daemon.sock] if daemon else []) + [str(a) for a in args]
+    return run(cmd, **kw)
+
+
+def pprof(*args):
+    r = run(["go", "tool", "pprof"] + list(args), env=go_env())
+    if r.returncode != 0:
+        raise AssertionError("go tool pprof %s: %s" % (" ".join(args), r.stderr[-2000:]))
+    return r.stdout
+
+
+def pprof_traces(path, sample_index):
+    """{root-first stack: summed value} from go tool pprof -traces, values
+    of a count type (plain integers); unsymbolized frames as pprof's -top
+    names them, "[libfoo.so]"."""
+    out = collections.Counter()
+    text = pprof("-traces", "-sample_index=" + sample_index, path)
+    for block in text.split("-----------+-------------------------------------------------------")[1:]:
+        value, frames = None, []
+        for line in block.splitlines():
+            m = re.match(r"^\s*(-?\d+)   (.*)$", line)
+            if m and value is None:
+                value, name = int(m.group(1)), m.group(2)
+            elif line.startswith(" " * 13) and value is not None:
+                name = line[13:]
+            else:
+                continue
+            name = re.sub(r" \(inline\)$", "", name)
+            name = re.sub(r"^[0-9a-f]{16} (\[.*\])$", r"\1", name)
+            frames.append(name)
+        if value:
+            out[";".join(reversed(frames))] += value
+    return out
+
+
+def folded_lines(text):
+    out = collections.Counter()
+    for line in text.splitlines():
+        stack, _, n = line.rpartition(" ")
+        out[stack] += int(n)
+    return out
+
+
+def pprof_rows(text, lines=False):
+    """Rows of go tool pprof -top (or -lines -top) with count values:
+    [(name, flat, cum)], or [(name, file, line, flat, cum)]."""
+    rows = []
+    for line in text.splitlines():
+        m = re.match(r"^\s*(\d+)\s+\S+%\s+\S+%\s+(\d+)\s+\S+%\s+(.*)$", line)
+        if not m:
+            continue
+        flat, cum, name = int(m.group(1)), int(m.group(2)), re.sub(r" \(inline\)$", "", m.group(3))
+        if lines:
+            lm = re.match(r"^(.*) (\S+):(\d+)$", name)
+            if lm:
+                rows.append((lm.group(1), lm.group(2), int(lm.group(3)), flat, cum))
+        else:
+            rows.append((name, flat, cum))
+    return rows
+
+
+class Client(ProfdTest):
+    """profctl's report options against go tool pprof on the same files."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.churn_path = None
+
+    def churn(self):
+        """A CPU profile of churn taken with profctl cpu --folded: (path,
+        profctl's folded output)."""
+        if Client.churn_path is None:
+            path = os.path.join(test_cpu.ART, "truth_client_churn.pb.gz")
+            with Workload("churn", seconds=40, wait_line="churn ready") as w:
+                r = profctl(self.daemon, "cpu", "--pid", w.pid, "--seconds", 4, "--hz", HZ, "-o", path,
+                            "--folded")
+            self.assertEqual(r.returncode, 0, "profctl cpu --folded: %s %s" % (r.stdout[-2000:], r.stderr))
+            self.assertIn("wrote %s" % path, r.stderr, "the note goes to stderr with --folded")
+            Client.churn_path, Client.churn_folded = path, r.stdout
+        return Client.churn_path, Client.churn_folded
+
+    def test_folded_matches_traces(self):
+        """cpu --folded: the same stacks and counts as go tool pprof -traces
+        of the file it wrote (inlined frames expanded, root first)."""
+        path, folded = self.churn()
+        got, want = folded_lines(folded), pprof_traces(path, "samples")
+        self.assertTrue(want, "no traces")
+        self.assertEqual(sum(got.values()), sum(want.values()), "total samples")
+        self.assertEqual(got, want, "folded stacks differ from pprof -traces:\nonly profctl: %r\nonly pprof: %r"
+                         % (list((got - want).items())[:3], list((want - got).items())[:3]))
+        self.assertTrue(any(s.count(";") >= 8 for s in got), "no deep (inlined) stack in %r" % list(got)[:5])
+        # And the same through top FILE, with a focus.
+        r = profctl(None, "top", path, "--folded", "--focus", "scan_map")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        focused = folded_lines(r.stdout)
+        self.assertTrue(focused and all("scan_map()" in s for s in focused), "focus: %r" % list(focused)[:3])
+        self.assertEqual(focused, collections.Counter({k: v for k, v in want.items() if "scan_map()" in k}))
+
+    def test_heap_folded_matches_traces(self):
+        """heap --folded --sample-index alloc_objects against pprof -traces."""
+        import test_heap
+        path = os.path.join(test_cpu.ART, "truth_client_heap.pb.gz")
+        w = test_heap.CmdWorkload("heapwl")
+        try:
+            test_heap.heap_start(self, self.daemon, w.pid, sample_bytes=1)
+            w.cmd("basic")
+            r = profctl(self.daemon, "heap", "--pid", w.pid, "--seconds", 0, "-o", path, "--folded",
+                        "--sample-index", "alloc_objects")
+        finally:
+            w.stop()
+        self.assertEqual(r.returncode, 0, "profctl heap --folded: %s %s" % (r.stdout[-2000:], r.stderr))
+        got, want = folded_lines(r.stdout), pprof_traces(path, "alloc_objects")
+        self.assertTrue(want, "no heap traces")
+        self.assertEqual(got, want)
+
+    def test_hottest_line_matches_pprof_lines(self):
+        """The table's line is each function's hottest line in go tool
+        pprof -lines -top (the most flat, or cum where it has none), or
+        the two it names are within 10% of each other."""
+        path, _ = self.churn()
+        r = profctl(None, "--json", "top", path, "-n", 100000, "--sample-index", "samples")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        rows = json.loads(r.stdout)["rows"]
+        per = collections.defaultdict(lambda: collections.defaultdict(lambda: [0, 0]))
+        for name, f, ln, flat, cum in pprof_rows(pprof("-lines", "-top", "-nodefraction=0", "-nodecount=1000000",
+                                                        "-sample_index=samples", path), lines=True):
+            # pprof cleans file names ("./malloc/malloc.c").
+            per[name][(os.path.normpath(f), ln)][0] += flat
+            per[name][(os.path.normpath(f), ln)][1] += cum
+        checked, close = 0, 0
+        for row in rows:
+            lines = per.get(row["function"])
+            if not lines or not row["line"]:
+                self.assertFalse(lines and any(v[0] or v[1] for v in lines.values()) and not row["line"],
+                                 "%s has lines in pprof -lines but none in the table" % row["function"])
+                continue
+            key = 0 if sum(v[0] for v in lines.values()) else 1
+            ranked = sorted(lines.items(), key=lambda kv: -kv[1][key])
+            best = ranked[0][1][key]
+            ours = (os.path.normpath(row["file"]), row["line"])
+            self.assertIn(ours, lines, "%s: %s:%d not among pprof's lines %r" % (row["function"], ours[0], ours[1], lines))
+            self.assertEqual(lines[ours][key], best, "%s: table line %s:%d has %d, pprof's hottest %r has %d"
+                             % (row["function"], ours[0], ours[1], lines[ours][key], ranked[0][0], best))
+            runner = ranked[1][1][key] if len(ranked) > 1 else 0
+            if runner >= 0.9 * best and runner > 0:
+                close += 1
+                self.assertTrue(row.get("close_line"), "%s: lines %r within 10%% but no close_line" % (row["function"], ranked[:2]))
+                self.assertIn(row["close_line"], [k[1] for k, v in ranked if v[key] >= 0.9 * best])
+            else:
+                self.assertFalse(row.get("close_line"), "%s: close_line %r but pprof's lines %r" % (row["function"], row.get("close_line"), ranked[:2]))
+            checked += 1
+        self.assertGreater(checked, 10, "only %d rows checked" % checked)
+        # The text table shows the same line.
+        r = profctl(None, "top", path, "-n", 5, "--sample-index", "samples")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, r"(?m)^Type: samples \(count\)", r.stdout)
+        for row in rows[:5]:
+            if row["line"] and not row.get("close_line"):
+                self.assertIn("%s:%d" % (row["file"], row["line"]), r.stdout)
+
+    def test_top_options_match_pprof_top(self):
+        """top -n N --cum --focus REGEX --sample-index NAME: the rows (names,
+        flat, cum, order) of go tool pprof -top -cum -nodecount=N -focus=REGEX."""
+        path, _ = self.churn()
+        for opts, popts in (([], []), (["--cum"], ["-cum"]),
+                            (["--focus", "churn_map|scan_map"], ["-focus=churn_map|scan_map"]),
+                            (["--cum", "--focus", "libc"], ["-cum", "-focus=libc"])):
+            r = profctl(None, "--json", "top", path, "-n", 7, "--sample-index", "samples", *opts)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            got = [(x["function"], x["flat"], x["cum"]) for x in json.loads(r.stdout)["rows"]]
+            want = pprof_rows(pprof("-top", "-nodefraction=0", "-nodecount=7", "-sample_index=samples", *(popts + [path])))
+            self.assertEqual(got, want, "profctl top %s vs pprof -top %s" % (" ".join(opts), " ".join(popts)))
+        # --sample-index by name, and the table says which.
+        r = profctl(None, "top", path, "--sample-index", "cpu", "-n", 3)
+        self.assertRegex(r.stdout, r"(?m)^Type: cpu \(nanoseconds\)", r.stdout)
+        self.assertRegex(r.stdout, r"(?m)^Showing top 3 functions by flat$", r.stdout)
+        # C++ names shortened for the table, at most 60 columns.
+        self.assertIn("std::_Rb_tree::", r.stdout + profctl(None, "top", path, "-n", 30).stdout)
+        for line in profctl(None, "top", path, "-n", 30).stdout.splitlines():
+            self.assertLess(len(line), 60 + 50 + 200, line)
+
+
+
+class Messages(ProfdTest):
+    """Help texts, errors and messages, as a new user meets them."""
+
+    def test_subcommand_help(self):
+        """profctl CMD --help prints CMD's help, not the global one."""
+        for cmd, must in ((["cpu"], "--hz"), (["heap"], "--sample-bytes"), (["heap", "start"], "--inproc"),
+                          (["heap", "stop"], "--pid"), (["status"], "--json"), (["top"], "--folded")):
+            r = profctl(None, *(cmd + ["--help"]))
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertTrue(r.stdout.startswith("Usage: profctl %s " % " ".join(cmd)), "%s --help:\n%s" % (cmd, r.stdout))
+            self.assertIn(must, r.stdout)
+            self.assertNotIn("Commands:", r.stdout, "%s --help printed the global help" % cmd)
+        r = profctl(None, "--help")
+        self.assertIn("Commands:", r.stdout)
+        # A usage error points to the command's help.
+        r = profctl(None, "cpu", "--pid", "1", "--bogus")
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("Try 'profctl cpu --help'.", r.stderr)
+
+    def test_profd_mistyped_option(self):
+        """profd --bogus: one line naming it, pointing to --help, exit 2."""
+        for args, name in ((["--bogus"], "--bogus"), (["--max-hz"], "--max-hz"), (["-x"], "-x")):
+            r = run([test_cpu.PROFD] + args)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            lines = r.stderr.strip().splitlines()
+            self.assertEqual(len(lines), 1, "profd %s:\n%s" % (args, r.stderr))
+            self.assertIn("'%s'" % name, lines[0])
+            self.assertIn("--help", lines[0])
+            self.assertEqual(r.stdout, "")
+
+    def test_profd_not_root(self):
+        """profd as nobody: the privilege message first, no libbpf hint."""
+        d = tempfile.mkdtemp(prefix="truth-nobody-", dir="/tmp")
+        try:
+            os.chmod(d, 0o777)
+            r = test_cpu.as_nobody([test_cpu.PROFD, "--socket", os.path.join(d, "s.sock")])
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+        err = r.stderr.decode(errors="replace")
+        self.assertEqual(r.returncode, 1, err)
+        lines = err.strip().splitlines()
+        self.assertTrue(lines and "needs root" in lines[0] and "CAP_BPF" in lines[0], "first line: %r" % err)
+        self.assertNotIn("RLIMIT_MEMLOCK", err)
+        self.assertNotIn("libbpf", err)
+
+    def test_kernel_thread_names_kernel_option(self):
+        """profctl cpu --pid <kthreadd>: the refusal names --kernel."""
+        r = profctl(self.daemon, "cpu", "--pid", 2, "--seconds", 1)
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("kernel thread", r.stderr)
+        self.assertIn("--kernel", r.stderr)
+
+    def test_json_errors(self):
+        """--json: errors are one JSON object on stdout, stderr empty."""
+        r = profctl(self.daemon, "--json", "cpu", "--pid", 99999999, "--seconds", 1)
+        self.assertEqual(r.returncode, 1)
+        d = json.loads(r.stdout)
+        self.assertEqual(d.get("http_status"), 404, d)
+        self.assertIn("99999999", d["error"])
+        self.assertEqual(r.stderr, "")
+        r = profctl(self.daemon, "cpu", "--pid", "abc", "--json")
+        self.assertEqual(r.returncode, 2)
+        d = json.loads(r.stdout)
+        self.assertIn("--pid", d["error"])
+        self.assertIn("profctl cpu --help", d.get("hint", ""))
+        self.assertEqual(r.stderr, "")
+        r = profctl(None, "--socket", "/nonexistent/profd.sock", "--json", "status")
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("cannot connect", json.loads(r.stdout)["error"])
+
+    def test_status_readable(self):
+        """profctl status: a summary in lines; --json the document."""
+        r = profctl(self.daemon, "status")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, r"^profd \S+, up ", r.stdout)
+        for key in ("CPU:", "Unwind:", "Symbols:", "Heap:", "HTTP:"):
+            self.assertRegex(r.stdout, r"(?m)^%s " % key, r.stdout)
+        with self.assertRaises(ValueError):
+            json.loads(r.stdout)
+        r = profctl(self.daemon, "--json", "status")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("version", json.loads(r.stdout))
+
+    def test_empty_heap_hint(self):
+        """An empty heap table says why: the sampling interval."""
+        import test_heap
+        w = test_heap.CmdWorkload("heapwl")
+        try:
+            r = profctl(self.daemon, "heap", "--pid", w.pid, "--seconds", 1,
+                        "-o", os.path.join(test_cpu.ART, "truth_empty_heap.pb.gz"))
+            rj = profctl(self.daemon, "--json", "heap", "--pid", w.pid, "--seconds", 0,
+                         "-o", os.path.join(test_cpu.ART, "truth_empty_heap2.pb.gz"))
+            test_heap.heap_stop(self, self.daemon, w.pid)
+        finally:
+            w.stop()
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, r"(?m)^Type: inuse_space \(bytes\)", r.stdout)
+        self.assertRegex(r.stdout, r"(?m)^Showing top 0 functions", r.stdout)
+        self.assertRegex(r.stdout, r"(?m)^hint: no allocation was sampled: profd samples one allocation per 128\.00KiB", r.stdout)
+        self.assertIn("--sample-bytes", r.stdout)
+        self.assertEqual(rj.returncode, 0, rj.stderr)
+        self.assertIn("--sample-bytes", json.loads(rj.stdout).get("hint", ""), rj.stdout)
+
+    def test_index_lists_unwind_and_mode(self):
+        """GET /debug/pprof/: every parameter, unwind and mode included."""
+        r = self.daemon.get("/debug/pprof/")
+        self.assertEqual(r.status, 200)
+        text = r.text()
+        for want in ("unwind=fp", "mode=inproc", "kernel=1", "sample_bytes=", "/v1/heap/stop"):
+            self.assertIn(want, text)
+
+    def test_cpu_table_names_type(self):
+        """profctl cpu's table says what it counts."""
+        with Workload("split", seconds=30, wait_line="split ready") as w:
+            r = profctl(self.daemon, "cpu", "--pid", w.pid, "--seconds", 1, "-o",
+                        os.path.join(test_cpu.ART, "truth_type.pb.gz"))
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, r"(?m)^Type: cpu \(nanoseconds\); \d+ samples", r.stdout)
 
 
 if __name__ == "__main__":
