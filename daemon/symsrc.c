@@ -198,16 +198,25 @@ static const char *die_name(Dwarf_Die *die)
 	return NULL;
 }
 
-/* The mangled name of a function DIE or one of its inlined instances
- * (through the abstract origin to the declaration), NULL when none. */
+/*
+ * The mangled name of a function DIE or one of its inlined instances
+ * (through the abstract origin to the declaration), NULL when none. Only
+ * a mangled one (C++ and Rust's legacy "_Z", Rust's v0 "_R"): a C
+ * function's linkage name is its asm label, glibc's "__GI___strdup" for
+ * __strdup, an internal alias no one calls it by.
+ */
 static const char *die_linkage_name(Dwarf_Die *die)
 {
 	Dwarf_Attribute attr;
+	const char *s;
 
-	if (dwarf_attr_integrate(die, DW_AT_linkage_name, &attr) ||
-	    dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &attr))
-		return dwarf_formstring(&attr);
-	return NULL;
+	if (!dwarf_attr_integrate(die, DW_AT_linkage_name, &attr) &&
+	    !dwarf_attr_integrate(die, DW_AT_MIPS_linkage_name, &attr))
+		return NULL;
+	s = dwarf_formstring(&attr);
+	if (!s || s[0] != '_' || (s[1] != 'Z' && s[1] != 'R'))
+		return NULL;
+	return s;
 }
 
 static int die_decl_line(Dwarf_Die *die)
@@ -269,7 +278,7 @@ static bool lang_is_c_family(Dwarf_Die *cu)
  * The name of the real (outermost) function. Inlined levels are named by
  * DWARF alone, so the same function must be named the same way here, or
  * pprof shows its inlined and out-of-line instances as two functions:
- * the linkage name first (the ELF symbol of a C++ clone carries
+ * the mangled linkage name first (the ELF symbol of a C++ clone carries
  * ".isra.0"). Without one (C, Go, extern "C"), the ELF symbol, which keeps
  * Go's ".abi0" wrappers and glibc's aliases as perf shows them — except a
  * GCC clone of a C function ("foo.part.0", "foo.cold"), named as DWARF
