@@ -61,7 +61,7 @@ static void usage(FILE *f)
 		"  heap --pid P        live-heap snapshot of process P\n"
 		"  heap start|stop --pid P\n"
 		"                      start or stop heap tracking of process P\n"
-		"  status              what profd is doing (--json: all of /v1/status)\n"
+		"  status              what profd is doing (--json or a pipe: /v1/status)\n"
 		"  top FILE            the top functions of a profile file ('-': stdin)\n"
 		"\n"
 		"'profctl COMMAND --help' shows a command's options.\n"
@@ -156,7 +156,8 @@ static const struct cmd_help {
 	  "Usage: profctl status [--json]\n"
 	  "\n"
 	  "What profd is doing: windows, samples, unwinding, the symbol cache, heap\n"
-	  "tracking and connections, in a few lines; --json prints /v1/status whole.\n"
+	  "tracking and connections, in a few lines on a terminal; with --json, or\n"
+	  "into a pipe or a file, /v1/status whole (JSON).\n"
 	  COMMON_HELP },
 	{ "top",
 	  "Usage: profctl top FILE [-n N] [--cum] [--focus REGEX] [--sample-index NAME]\n"
@@ -974,14 +975,15 @@ static void top__print_text(const char *file, const Perftools__Profiles__Profile
 	}
 	value__fmt(tot, sizeof(tot), total, unit);
 	count = count_samples(p, &what);
-	printf("Type: %s (%s); %" PRId64 " %s, total %s, in %s\n",
-	       pprof_read__type(p, idx), unit, count, what, tot, file);
+	/* One line above the table, as ever: scripts count its lines. */
+	printf("Type: %s (%s); top %zu functions by %s; %" PRId64 " %s, total %s, in %s\n",
+	       pprof_read__type(p, idx), unit, n, rep->by_cum ? "cum" : "flat",
+	       count, what, tot, file);
 	if (rep->focus) {
 		value__fmt(foc, sizeof(foc), focused, unit);
 		printf("Focus /%s/: %s of %s (%.2f%%)\n", rep->focus, foc, tot,
 		       pct(focused, total));
 	}
-	printf("Showing top %zu functions by %s\n", n, rep->by_cum ? "cum" : "flat");
 	printf("%10s %7s %10s %7s  %-*s  %s\n", "flat", "flat%", "cum", "cum%",
 	       w, "function", "file:line");
 	for (i = 0; i < n; i++) {
@@ -1456,8 +1458,13 @@ static int do_status(int argc, char **argv)
 		err_msg("profd's /v1/status is not a JSON object: %s",
 			r < 0 ? strerror(-r) : "another value");
 		r = -EINVAL;
-	} else if (json_output) {
-		/* Already JSON: as profd sent it. */
+	} else if (json_output || !isatty(STDOUT_FILENO)) {
+		/*
+		 * Already JSON: as profd sent it. Also into a pipe or a file,
+		 * where scripts written before the summary read it (the
+		 * systemd test's greps of "sessions_active" among them); the
+		 * summary is for a person at a terminal.
+		 */
 		fwrite(body.data, 1, body.len, stdout);
 		if (body.data[body.len - 1] != '\n')
 			putchar('\n');

@@ -16,6 +16,7 @@ configures test_cpu's globals; helpers come from test_cpu):
 import collections
 import json
 import os
+import pty
 import re
 import shutil
 import subprocess
@@ -430,7 +431,7 @@ class Client(ProfdTest):
         # The text table shows the same line.
         r = profctl(None, "top", path, "-n", 5, "--sample-index", "samples")
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertRegex(r.stdout, r"(?m)^Type: samples \(count\)", r.stdout)
+        self.assertRegex(r.stdout, r"(?m)^Type: samples \(count\); top 5 functions by flat; ", r.stdout)
         for row in rows[:5]:
             if row["line"] and not row.get("close_line"):
                 self.assertIn("%s:%d" % (row["file"], row["line"]), r.stdout)
@@ -449,8 +450,9 @@ class Client(ProfdTest):
             self.assertEqual(got, want, "profctl top %s vs pprof -top %s" % (" ".join(opts), " ".join(popts)))
         # --sample-index by name, and the table says which.
         r = profctl(None, "top", path, "--sample-index", "cpu", "-n", 3)
-        self.assertRegex(r.stdout, r"(?m)^Type: cpu \(nanoseconds\)", r.stdout)
-        self.assertRegex(r.stdout, r"(?m)^Showing top 3 functions by flat$", r.stdout)
+        self.assertRegex(r.stdout, r"(?m)^Type: cpu \(nanoseconds\); top 3 functions by flat; ", r.stdout)
+        r = profctl(None, "top", path, "--cum", "-n", 2)
+        self.assertRegex(r.stdout, r"(?m)^Type: cpu \(nanoseconds\); top 2 functions by cum; ", r.stdout)
         # C++ names shortened for the table, at most 60 columns.
         self.assertIn("std::_Rb_tree::", r.stdout + profctl(None, "top", path, "-n", 30).stdout)
         for line in profctl(None, "top", path, "-n", 30).stdout.splitlines():
@@ -529,17 +531,38 @@ class Messages(ProfdTest):
         self.assertIn("cannot connect", json.loads(r.stdout)["error"])
 
     def test_status_readable(self):
-        """profctl status: a summary in lines; --json the document."""
-        r = profctl(self.daemon, "status")
+        """profctl status on a terminal: a summary in lines; --json, or
+        into a pipe (scripts), the document."""
+        master, slave = pty.openpty()
+        try:
+            r = subprocess.run([test_cpu.PROFCTL, "--socket", self.daemon.sock, "status"], stdout=slave,
+                               stderr=subprocess.PIPE, timeout=30)
+            os.close(slave)
+            slave = None
+            chunks = []
+            while True:
+                try:
+                    b = os.read(master, 65536)
+                except OSError:     # EIO: the other side is closed
+                    break
+                if not b:
+                    break
+                chunks.append(b)
+        finally:
+            if slave is not None:
+                os.close(slave)
+            os.close(master)
+        out = b"".join(chunks).decode(errors="replace").replace("\r\n", "\n")
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertRegex(r.stdout, r"^profd \S+, up ", r.stdout)
+        self.assertRegex(out, r"^profd \S+, up ", out)
         for key in ("CPU:", "Unwind:", "Symbols:", "Heap:", "HTTP:"):
-            self.assertRegex(r.stdout, r"(?m)^%s " % key, r.stdout)
+            self.assertRegex(out, r"(?m)^%s " % key, out)
         with self.assertRaises(ValueError):
-            json.loads(r.stdout)
-        r = profctl(self.daemon, "--json", "status")
-        self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertIn("version", json.loads(r.stdout))
+            json.loads(out)
+        for args in (["--json", "status"], ["status"]):
+            r = profctl(self.daemon, *args)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertIn("version", json.loads(r.stdout), args)
 
     def test_empty_heap_hint(self):
         """An empty heap table says why: the sampling interval."""
@@ -554,8 +577,7 @@ class Messages(ProfdTest):
         finally:
             w.stop()
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertRegex(r.stdout, r"(?m)^Type: inuse_space \(bytes\)", r.stdout)
-        self.assertRegex(r.stdout, r"(?m)^Showing top 0 functions", r.stdout)
+        self.assertRegex(r.stdout, r"(?m)^Type: inuse_space \(bytes\); top 0 functions by flat; ", r.stdout)
         self.assertRegex(r.stdout, r"(?m)^hint: no allocation was sampled: profd samples one allocation per 128\.00KiB", r.stdout)
         self.assertIn("--sample-bytes", r.stdout)
         self.assertEqual(rj.returncode, 0, rj.stderr)
@@ -575,7 +597,7 @@ class Messages(ProfdTest):
             r = profctl(self.daemon, "cpu", "--pid", w.pid, "--seconds", 1, "-o",
                         os.path.join(test_cpu.ART, "truth_type.pb.gz"))
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertRegex(r.stdout, r"(?m)^Type: cpu \(nanoseconds\); \d+ samples", r.stdout)
+        self.assertRegex(r.stdout, r"(?m)^Type: cpu \(nanoseconds\); top \d+ functions by flat; \d+ samples", r.stdout)
 
 
 if __name__ == "__main__":
