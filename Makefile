@@ -63,12 +63,13 @@ BPF_CFLAGS := -g -O2 -target bpf -Wall -D__TARGET_ARCH_$(ARCH) \
 CORE_SRCS := daemon/procmaps.c daemon/pprof.c daemon/aggregate.c \
 	     daemon/kallsyms.c daemon/symbolizer.c daemon/symsrc.c daemon/pltsyms.c daemon/strtab.c daemon/proc.c daemon/elfsyms.c \
 	     daemon/unwind.c daemon/cputime.c daemon/json.c daemon/origin.c \
-	     common/pprof_read.c common/json_read.c
+	     common/pprof_read.c common/json_read.c common/cxxname.c
 DAEMON_SRCS := daemon/main.c daemon/log.c daemon/sampler.c \
 	       daemon/session.c daemon/api.c daemon/profile.c daemon/access.c daemon/heap.c \
 	       daemon/agent.c daemon/inject.c daemon/pidns.c daemon/conns.c \
 	       $(CORE_SRCS)
-CLIENT_SRCS := client/profctl.c common/pprof_read.c common/json_read.c
+CLIENT_SRCS := client/profctl.c client/report.c common/pprof_read.c common/json_read.c \
+	       common/cxxname.c
 GEN_PB := $(OUTPUT)/gen/profile.pb-c.c
 
 DAEMON_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(DAEMON_SRCS)) $(OUTPUT)/gen/profile.pb-c.o

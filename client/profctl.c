@@ -28,6 +28,7 @@
 
 #include "json_read.h"
 #include "pprof_read.h"
+#include "report.h"
 
 #ifndef PROFD_VERSION
 #define PROFD_VERSION "unknown"
@@ -38,8 +39,6 @@
 #define MAX_RESPONSE_BYTES	(1UL << 30)
 #define MAX_FILE_BYTES		(1UL << 30)
 #define CONNECT_TIMEOUT_S	5L
-#define TOP_ROWS		10
-#define NAME_WIDTH		60	/* the table's function column, at most */
 #define DEFAULT_CPU_SECONDS	30
 
 enum {
@@ -182,33 +181,6 @@ static void cmd_help(const char *cmd)
 	usage(stdout);
 }
 
-static void json__str(FILE *f, const char *s);
-
-/*
- * An error: "profctl: MSG" on standard error, or under --json one object
- * {"error": MSG} on standard output, where a program reading the output
- * finds it (as bpftool does). @status: the HTTP status when profd refused
- * (0 otherwise).
- */
-static void err_report(long status, const char *msg, const char *hint)
-{
-	if (json_output) {
-		printf("{\"error\":");
-		json__str(stdout, msg);
-		if (status)
-			printf(",\"http_status\":%ld", status);
-		if (hint) {
-			printf(",\"hint\":");
-			json__str(stdout, hint);
-		}
-		printf("}\n");
-		fflush(stdout);
-		return;
-	}
-	fprintf(stderr, "profctl: %s\n", msg);
-	if (hint)
-		fprintf(stderr, "%s\n", hint);
-}
 
 static void err_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void err_msg(const char *fmt, ...)
@@ -219,7 +191,7 @@ static void err_msg(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	err_report(0, buf, NULL);
+	report__error(json_output, 0, buf, NULL);
 }
 
 /* The command whose --help a usage error points to ("" for the global). */
@@ -237,7 +209,7 @@ static int usage_err(const char *fmt, ...)
 	va_end(ap);
 	snprintf(hint, sizeof(hint), "Try 'profctl %s%s--help'.", help_cmd,
 		 *help_cmd ? " " : "");
-	err_report(0, buf, hint);
+	report__error(json_output, 0, buf, hint);
 	return EXIT_USAGE;
 }
 
@@ -652,7 +624,7 @@ static int http__request(const char *method, const char *path,
 			snprintf(buf, sizeof(buf), "profd answered HTTP %ld", status);
 			msg = buf;
 		}
-		err_report(status, msg, NULL);
+		report__error(json_output, status, msg, NULL);
 		r = -EIO;
 		goto out;
 	}
@@ -831,356 +803,6 @@ static int file__check_dir(const char *path)
 	return r;
 }
 
-/* ---- output ------------------------------------------------------------- */
-
-static void json__str(FILE *f, const char *s)
-{
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
-	}
-	fputc('"', f);
-}
-
-/* 1.23s / 12.50ms / 3.00us for time, KiB/MiB/GiB for bytes, else plain. */
-static void value__fmt(char *buf, size_t size, int64_t v, const char *unit)
-{
-	const char *sign = v < 0 ? "-" : "";
-	double a = v < 0 ? -(double)v : (double)v;
-
-	if (!strcmp(unit, "nanoseconds")) {
-		if (a >= 1e9)
-			snprintf(buf, size, "%s%.2fs", sign, a / 1e9);
-		else if (a >= 1e6)
-			snprintf(buf, size, "%s%.2fms", sign, a / 1e6);
-		else if (a >= 1e3)
-			snprintf(buf, size, "%s%.2fus", sign, a / 1e3);
-		else
-			snprintf(buf, size, "%s%.0fns", sign, a);
-	} else if (!strcmp(unit, "bytes")) {
-		if (a >= 1024.0 * 1024 * 1024)
-			snprintf(buf, size, "%s%.2fGiB", sign, a / (1024.0 * 1024 * 1024));
-		else if (a >= 1024.0 * 1024)
-			snprintf(buf, size, "%s%.2fMiB", sign, a / (1024.0 * 1024));
-		else if (a >= 1024.0)
-			snprintf(buf, size, "%s%.2fKiB", sign, a / 1024.0);
-		else
-			snprintf(buf, size, "%s%.0fB", sign, a);
-	} else {
-		snprintf(buf, size, "%" PRId64, v);
-	}
-}
-
-static double pct(int64_t v, int64_t total)
-{
-	return total ? 100.0 * (double)v / (double)total : 0.0;
-}
-
-/* CPU profiles: the sample count; others (heap): distinct stacks. */
-static int64_t count_samples(const Perftools__Profiles__Profile *p,
-			     const char **ret_what)
-{
-	int64_t n = 0;
-	size_t i, t;
-
-	*ret_what = "samples";
-	for (t = 0; t < p->n_sample_type; t++)
-		if (!strcmp(pprof_read__type(p, (int)t), "samples") &&
-		    !strcmp(pprof_read__unit(p, (int)t), "count"))
-			break;
-	if (t == p->n_sample_type) {
-		*ret_what = "stacks";
-		return (int64_t)p->n_sample;
-	}
-	for (i = 0; i < p->n_sample; i++)
-		if (p->sample[i]->n_value > t &&
-		    __builtin_add_overflow(n, p->sample[i]->value[t], &n))
-			return INT64_MAX;
-	return n;
-}
-
-/*
- * The profile's comments that begin "warning: ": what profd found wrong
- * with it (samples missing), which a table alone would hide.
- */
-static bool is_warning(const Perftools__Profiles__Profile *p, size_t i)
-{
-	return !strncmp(pprof_read__str(p, p->comment[i]), "warning: ", 9);
-}
-
-/* How to show a profile: the report options of cpu, heap and top. */
-struct report {
-	const char *spec;	/* --sample-index, NULL: the default */
-	bool fallback;		/* a missing @spec falls back to the default */
-	size_t rows;
-	bool by_cum, folded;
-	const char *focus;
-	const char *kind;	/* "heap": an empty table gets a hint */
-};
-
-/*
- * An empty heap table is most often the sampling: one allocation is
- * sampled per interval of bytes allocated on average, so a process that
- * allocated less than that in the window shows nothing. Say so, with the
- * interval, rather than leave an empty table.
- */
-static const char *heap_hint(const Perftools__Profiles__Profile *p, int idx,
-			     char *buf, size_t size)
-{
-	char per[32];
-	size_t i, t;
-	bool any = false;
-
-	for (i = 0; i < p->n_sample; i++)
-		for (t = 0; t < p->sample[i]->n_value; t++)
-			any |= p->sample[i]->value[t] != 0;
-	value__fmt(per, sizeof(per), p->period, "bytes");
-	if (!any)
-		snprintf(buf, size,
-			 "no allocation was sampled: profd samples one allocation per %s allocated, on average (--sample-bytes; 1 samples every allocation, at a higher cost); give it more time (--seconds) or a smaller interval",
-			 per);
-	else
-		snprintf(buf, size,
-			 "no sampled %s: the allocations sampled (one per %s allocated) are all freed; --sample-index alloc_space shows where they came from",
-			 pprof_read__type(p, idx), per);
-	return buf;
-}
-
-static void top__print_text(const char *file, const Perftools__Profiles__Profile *p,
-			    int idx, const struct report *rep,
-			    const struct pprof_top_row *rows, size_t n,
-			    int64_t total, int64_t focused)
-{
-	const char *unit = pprof_read__unit(p, idx), *what;
-	char flat[32], cum[32], tot[32], foc[32], where[PATH_MAX + 64];
-	char name[NAME_WIDTH * 4 + 8], hint[512];
-	bool close_note = false;
-	int64_t count;
-	int w = 8;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		int l = (int)pprof_read__short_name(rows[i].name, NAME_WIDTH,
-						    name, sizeof(name));
-
-		if (l > w)
-			w = l;
-	}
-	value__fmt(tot, sizeof(tot), total, unit);
-	count = count_samples(p, &what);
-	/* One line above the table, as ever: scripts count its lines. */
-	printf("Type: %s (%s); top %zu functions by %s; %" PRId64 " %s, total %s, in %s\n",
-	       pprof_read__type(p, idx), unit, n, rep->by_cum ? "cum" : "flat",
-	       count, what, tot, file);
-	if (rep->focus) {
-		value__fmt(foc, sizeof(foc), focused, unit);
-		printf("Focus /%s/: %s of %s (%.2f%%)\n", rep->focus, foc, tot,
-		       pct(focused, total));
-	}
-	printf("%10s %7s %10s %7s  %-*s  %s\n", "flat", "flat%", "cum", "cum%",
-	       w, "function", "file:line");
-	for (i = 0; i < n; i++) {
-		const struct pprof_top_row *r = &rows[i];
-
-		value__fmt(flat, sizeof(flat), r->flat, unit);
-		value__fmt(cum, sizeof(cum), r->cum, unit);
-		pprof_read__short_name(*r->name ? r->name : "<unknown>",
-				       NAME_WIDTH, name, sizeof(name));
-		if (!*r->file)
-			snprintf(where, sizeof(where), "?");
-		else if (r->line > 0 && r->close_line)
-			/* No line stands out: say which two. */
-			snprintf(where, sizeof(where), "%s (%" PRId64 ", %" PRId64 "%s close)",
-				 r->file, r->line, r->close_line,
-				 r->close_file_differs ? " in another file" : "");
-		else if (r->line > 0)
-			snprintf(where, sizeof(where), "%s:%" PRId64, r->file, r->line);
-		else
-			snprintf(where, sizeof(where), "%s", r->file);
-		close_note |= r->line > 0 && r->close_line;
-		printf("%10s %6.2f%% %10s %6.2f%%  %-*s  %s\n", flat,
-		       pct(r->flat, total), cum, pct(r->cum, total), w, name, where);
-	}
-	if (close_note)
-		printf("(A, B close): the function's two hottest lines are within %d%% of each other\n",
-		       (int)((1 - PPROF_TOP_CLOSE) * 100 + 0.5));
-	if (!n && rep->kind && !strcmp(rep->kind, "heap") && !rep->focus)
-		printf("hint: %s\n", heap_hint(p, idx, hint, sizeof(hint)));
-	for (i = 0; i < p->n_comment; i++)
-		if (is_warning(p, i))
-			printf("%s\n", pprof_read__str(p, p->comment[i]));
-}
-
-static void top__print_json(const char *file, const Perftools__Profiles__Profile *p,
-			    int idx, const struct report *rep,
-			    const struct pprof_top_row *rows, size_t n,
-			    int64_t total, int64_t focused)
-{
-	const char *what;
-	char hint[512];
-	size_t i, nw = 0;
-
-	printf("{\"file\":");
-	json__str(stdout, file);
-	printf(",\"type\":");
-	json__str(stdout, pprof_read__type(p, idx));
-	printf(",\"unit\":");
-	json__str(stdout, pprof_read__unit(p, idx));
-	printf(",\"samples\":%" PRId64 ",\"total\":%" PRId64,
-	       count_samples(p, &what), total);
-	if (rep->focus) {
-		printf(",\"focus\":");
-		json__str(stdout, rep->focus);
-		printf(",\"focused\":%" PRId64, focused);
-	}
-	printf(",\"order\":\"%s\",\"rows\":[", rep->by_cum ? "cum" : "flat");
-	for (i = 0; i < n; i++) {
-		printf("%s{\"function\":", i ? "," : "");
-		json__str(stdout, rows[i].name);
-		printf(",\"file\":");
-		json__str(stdout, rows[i].file);
-		printf(",\"line\":%" PRId64, rows[i].line);
-		if (rows[i].close_line)
-			printf(",\"close_line\":%" PRId64, rows[i].close_line);
-		printf(",\"flat\":%" PRId64 ",\"cum\":%" PRId64 "}",
-		       rows[i].flat, rows[i].cum);
-	}
-	printf("],\"warnings\":[");
-	for (i = 0; i < p->n_comment; i++) {
-		if (!is_warning(p, i))
-			continue;
-		printf("%s", nw++ ? "," : "");
-		json__str(stdout, pprof_read__str(p, p->comment[i]));
-	}
-	printf("]");
-	if (!n && rep->kind && !strcmp(rep->kind, "heap") && !rep->focus) {
-		printf(",\"hint\":");
-		json__str(stdout, heap_hint(p, idx, hint, sizeof(hint)));
-	}
-	printf("}\n");
-}
-
-/* Folded stacks, "root;...;leaf N" per line (or a JSON array of them). */
-static int folded__print(const char *file, const Perftools__Profiles__Profile *p,
-			 int idx, const regex_t *focus)
-{
-	struct pprof_folded *f = NULL;
-	size_t n = 0, i;
-	int r;
-
-	r = pprof_read__folded(p, idx, focus, &f, &n);
-	if (r < 0) {
-		err_msg("%s: inconsistent profile: %s", file, strerror(-r));
-		return r;
-	}
-	if (json_output)
-		printf("{\"file\":");
-	if (json_output) {
-		json__str(stdout, file);
-		printf(",\"type\":");
-		json__str(stdout, pprof_read__type(p, idx));
-		printf(",\"folded\":[");
-	}
-	for (i = 0; i < n; i++) {
-		if (json_output) {
-			printf("%s{\"stack\":", i ? "," : "");
-			json__str(stdout, f[i].stack);
-			printf(",\"value\":%" PRId64 "}", f[i].value);
-		} else {
-			printf("%s %" PRId64 "\n", f[i].stack, f[i].value);
-		}
-	}
-	if (json_output)
-		printf("]}\n");
-	pprof_read__folded_free(f, n);
-	return 0;
-}
-
-/*
- * Decode @buf and show it as @rep says: the top table for the chosen
- * sample type, or folded stacks.
- */
-static int top__show(const char *file, const void *buf, size_t len,
-		     const struct report *rep)
-{
-	Perftools__Profiles__Profile *p = NULL;
-	struct pprof_top_row *rows = NULL;
-	struct pprof_top_opts o = {};
-	const char *spec = rep->spec;
-	int64_t total = 0, focused = 0;
-	regex_t re;
-	bool have_re = false;
-	size_t n = 0, i;
-	int idx, r;
-
-	r = pprof_read__decode(buf, len, &p);
-	if (r < 0) {
-		err_msg("%s: not a valid pprof profile: %s", file, strerror(-r));
-		return r;
-	}
-	/* Flame-graph tools count samples: folded CPU stacks do too. */
-	if (!spec && rep->folded && pprof_read__sample_index(p, "samples") >= 0)
-		spec = "samples";
-	idx = pprof_read__sample_index(p, spec);
-	if (idx < 0 && rep->fallback)
-		idx = pprof_read__sample_index(p, NULL);
-	if (idx < 0) {
-		char have[512] = "";
-		size_t hl = 0;
-
-		r = idx;
-		if (!p->n_sample_type) {
-			err_msg("%s: profile has no sample types", file);
-			goto out;
-		}
-		for (i = 0; i < p->n_sample_type && hl < sizeof(have); i++)
-			hl += (size_t)snprintf(have + hl, sizeof(have) - hl, " %s",
-					       pprof_read__type(p, (int)i));
-		err_msg("%s: no sample type '%s' (have:%s)", file, spec ? spec : "",
-			have);
-		goto out;
-	}
-	if (rep->focus) {
-		/* Checked when the options were read. */
-		if (regcomp(&re, rep->focus, REG_EXTENDED | REG_NOSUB)) {
-			err_msg("--focus '%s' is no regular expression", rep->focus);
-			r = -EINVAL;
-			goto out;
-		}
-		have_re = true;
-	}
-	if (rep->folded) {
-		r = folded__print(file, p, idx, have_re ? &re : NULL);
-		goto out;
-	}
-	o.sample_index = idx;
-	o.max_rows = rep->rows ? rep->rows : TOP_ROWS;
-	o.by_cum = rep->by_cum;
-	o.focus = have_re ? &re : NULL;
-	r = pprof_read__top_opts(p, &o, &rows, &n, &total, &focused);
-	if (r < 0) {
-		err_msg("%s: inconsistent profile: %s", file, strerror(-r));
-		goto out;
-	}
-	if (json_output)
-		top__print_json(file, p, idx, rep, rows, n, total, focused);
-	else
-		top__print_text(file, p, idx, rep, rows, n, total, focused);
-	r = 0;
-out:
-	if (have_re)
-		regfree(&re);
-	pprof_read__top_free(rows, n);
-	pprof_read__free(p);
-	return r;
-}
 
 static void report__init(struct report *rep, const struct args *a,
 			 const char *kind, const char *default_spec)
@@ -1194,6 +816,7 @@ static void report__init(struct report *rep, const struct args *a,
 	rep->folded = a->folded;
 	rep->focus = a->focus;
 	rep->kind = kind;
+	rep->json = json_output;
 }
 
 /* ---- commands ----------------------------------------------------------- */
@@ -1260,7 +883,7 @@ static int profile__fetch(const char *kind, const char *path,
 		goto out;
 	/* The file stays even if we cannot parse it: it is the daemon's output. */
 	report__init(&rep, a, kind, spec);
-	r = top__show(out, body.data, body.len, &rep);
+	r = report__profile(&rep, out, body.data, body.len);
 	/* Folded stacks are the output, for a pipe: the note goes aside. */
 	if (!json_output)
 		fprintf(a->folded ? stderr : stdout, "wrote %s\n", out);
@@ -1335,7 +958,7 @@ static int heap__control(int argc, char **argv, const char *what,
 		return EXIT_FAIL;
 	if (json_output) {
 		printf("{\"message\":");
-		json__str(stdout, body.data ? trim(body.data) : "");
+		report__json_str(stdout, body.data ? trim(body.data) : "");
 		printf("}\n");
 	} else if (body.data && *trim(body.data)) {
 		printf("%s\n", trim(body.data));
@@ -1368,78 +991,6 @@ static int do_heap(int argc, char **argv)
 	return do_heap_snapshot(argc, argv);
 }
 
-/* "2h03m", "7m54s", "12.3s" */
-static void duration__fmt(char *buf, size_t size, double s)
-{
-	if (s >= 3600)
-		snprintf(buf, size, "%dh%02dm", (int)(s / 3600), (int)(s / 60) % 60);
-	else if (s >= 60)
-		snprintf(buf, size, "%dm%02ds", (int)(s / 60), (int)s % 60);
-	else
-		snprintf(buf, size, "%.1fs", s);
-}
-
-#define N(obj, key) ((unsigned long long)json_read__num((obj), (key)))
-
-/*
- * /v1/status in a few lines: what runs now, what happened since the start,
- * and what went wrong (lost, dropped, truncated, refused). --json prints
- * the document itself.
- */
-static void status__print(const struct json_node *st)
-{
-	const struct json_node *u = json_read__get(st, "unwind"),
-		*sym = json_read__get(st, "symbolizer"),
-		*heap = json_read__get(st, "heap"),
-		*http = json_read__get(st, "http"),
-		*sessions = json_read__get(st, "sessions"),
-		*procs = json_read__get(heap, "procs"), *e;
-	char up[32], bytes[32], max[32];
-
-	duration__fmt(up, sizeof(up), json_read__num(st, "uptime_seconds"));
-	printf("profd %s, up %s\n", json_read__str(st, "version"), up);
-	printf("CPU:      %llu windows running, %llu since the start; %llu samples "
-	       "(%llu matched a window), %llu lost, %llu dropped; %llu windows "
-	       "missing samples\n",
-	       N(st, "sessions_active"), N(st, "sessions_total"),
-	       N(st, "samples_total"), N(st, "samples_matched"),
-	       N(st, "samples_lost"), N(st, "samples_dropped"),
-	       N(st, "windows_missing_samples"));
-	printf("Unwind:   %llu stacks DWARF-unwound, %llu truncated, %llu errors; "
-	       "stack read errors %llu user, %llu kernel\n",
-	       N(u, "dwarf"), N(u, "truncated"), N(u, "errors"),
-	       N(st, "user_stack_errors"), N(st, "kernel_stack_errors"));
-	value__fmt(bytes, sizeof(bytes), (int64_t)json_read__num(sym, "bytes_estimate"), "bytes");
-	value__fmt(max, sizeof(max), (int64_t)json_read__num(sym, "bytes_max"), "bytes");
-	printf("Symbols:  %llu binaries cached (%llu idle), ~%s of %s; %llu evicted\n",
-	       N(sym, "binaries"), N(sym, "binaries_idle"), bytes, max,
-	       N(sym, "evictions"));
-	printf("Heap:     %llu processes tracked; drops: %llu live table full, "
-	       "%llu allocation stacks full; %llu event buffer full\n",
-	       N(heap, "tracked"), N(heap, "dropped_live_full"),
-	       N(heap, "dropped_allocs_full"), N(heap, "event_buffer_full"));
-	printf("HTTP:     %llu connections open, %llu refused over a share, "
-	       "%llu past the request deadline\n",
-	       N(http, "connections_open"), N(http, "connections_refused"),
-	       N(http, "requests_expired"));
-	for (e = sessions ? sessions->child : NULL; e; e = e->next) {
-		if (e == sessions->child)
-			printf("Windows:\n");
-		printf("  pid %llu  %s  uid %llu  %llu Hz  %.1f of %llu s  %llu samples\n",
-		       N(e, "pid"), json_read__str(e, "type"), N(e, "uid"),
-		       N(e, "hz"), json_read__num(e, "elapsed_ms") / 1000.0,
-		       N(e, "seconds"), N(e, "samples"));
-	}
-	for (e = procs ? procs->child : NULL; e; e = e->next) {
-		if (e == procs->child)
-			printf("Heap-tracked:\n");
-		printf("  pid %llu  %s mode  %s  sample_bytes %llu  allocator %s\n",
-		       N(e, "pid"), json_read__str(e, "mode"),
-		       json_read__str(e, "state"), N(e, "sample_bytes"),
-		       json_read__str(e, "allocator"));
-	}
-	printf("(profctl --json status: everything)\n");
-}
 
 static int do_status(int argc, char **argv)
 {
@@ -1469,7 +1020,7 @@ static int do_status(int argc, char **argv)
 		if (body.data[body.len - 1] != '\n')
 			putchar('\n');
 	} else {
-		status__print(st);
+		report__status(st);
 	}
 	json_read__free(st);
 	http_buf__fini(&body);
@@ -1496,7 +1047,7 @@ static int do_top(int argc, char **argv)
 		return EXIT_FAIL;
 	}
 	report__init(&rep, &a, "top", NULL);
-	r = top__show(a.pos[0], buf, len, &rep);
+	r = report__profile(&rep, a.pos[0], buf, len);
 	free(buf);
 	return r < 0 ? EXIT_FAIL : EXIT_OK;
 }

@@ -172,15 +172,4 @@ int pprof_read__folded(const Perftools__Profiles__Profile *p, int sample_index,
 		       size_t *ret_n);
 void pprof_read__folded_free(struct pprof_folded *f, size_t n);
 
-/**
- * pprof_read__short_name() - @name for a table column: a demangled C++ name
- * simplified as pprof's default demangling does (no template arguments, no
- * parameters, no return type: "std::_Rb_tree::_M_lower_bound"), other names
- * (C, Go, Rust) as they are; then, if longer than @max_width (0: no limit),
- * "..." and its last characters, where the function's own name is.
- * Writes into @buf (NUL-terminated, cut at @size); returns the length.
- */
-size_t pprof_read__short_name(const char *name, size_t max_width, char *buf,
-			      size_t size);
-
 #endif /* PROFD_PPROF_READ_H */
