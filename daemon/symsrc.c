@@ -155,14 +155,17 @@ static bool find_cu(struct symsrc *ss, Dwarf_Addr addr, Dwarf_Die *ret,
  * @file made absolute with the CU's compilation directory, as binutils'
  * addr2line and debuggers show it: GCC's DWARF 5 line tables name files
  * relative to a directory entry that is itself relative ("src/x.c" for
- * `gcc src/x.c`), and libdw joins only the two. "./" components go.
+ * `gcc src/x.c`), and libdw joins only the two. "./" components go. A
+ * relative DW_AT_comp_dir (a build whose prefix was mapped to ".", as
+ * Debian's glibc) stays unjoined: joined, it names no path that ever
+ * existed (binutils joins it: "./stdio-common/./stdio-common/x.c").
  */
 static const char *abs_path(struct symsrc *ss, Dwarf_Die *cu,
 			    const char *file)
 {
 	Dwarf_Attribute attr;
 	const char *dir;
-	char *joined;
+	char *joined, *p;
 	size_t dl;
 	int64_t idx;
 
@@ -178,7 +181,7 @@ static const char *abs_path(struct symsrc *ss, Dwarf_Die *cu,
 		dl--;
 	if (asprintf(&joined, "%.*s/%s", (int)dl, dir, file) < 0)
 		return file;
-	for (char *p; (p = strstr(joined, "/./"));)
+	while ((p = strstr(joined, "/./")))
 		memmove(p, p + 2, strlen(p + 2) + 1);
 	idx = strtab__intern(ss->paths, joined);
 	if (idx >= 0 && (size_t)idx + 1 == strtab__count(ss->paths))
@@ -357,18 +360,22 @@ int symsrc__frames(struct symsrc *ss, Dwarf_Addr addr, const char *symname,
 		file = abs_path(ss, cu, file);
 		nscopes = physical_scopes(cu, addr - cubias, &scopes);
 	}
-	for (i = 0; i < nscopes && n < max; i++) {
+	for (i = 0; i < nscopes; i++) {
 		Dwarf_Die *d = &scopes[i];
 		int tag = dwarf_tag(d);
 
 		if (tag == DW_TAG_inlined_subroutine) {
-			frames[n].func = die_linkage_name(d);
-			if (!frames[n].func)
-				frames[n].func = die_name(d);
-			frames[n].file = file;
-			frames[n].line = line;
-			frames[n].start_line = die_decl_line(d);
-			n++;
+			/* Deeper than @max: the outer levels are left out,
+			 * but the last slot stays the real function's. */
+			if (n < max - 1) {
+				frames[n].func = die_linkage_name(d);
+				if (!frames[n].func)
+					frames[n].func = die_name(d);
+				frames[n].file = file;
+				frames[n].line = line;
+				frames[n].start_line = die_decl_line(d);
+				n++;
+			}
 			/* The caller's position is where this was inlined. */
 			file = abs_path(ss, cu, call_file(cu, d));
 			line = call_line(d);

@@ -36,7 +36,9 @@ size_t symsrc__bytes(const struct symsrc *ss);
  * Rust), through DW_AT_abstract_origin and DW_AT_specification, else the
  * ELF symbol for the outermost level (Go, C; a GCC clone suffix such as
  * ".isra.0" or ".cold" dropped when DWARF names the function), else
- * DW_AT_name. Relative file names are joined to the CU's DW_AT_comp_dir.
+ * DW_AT_name. Relative file names are joined to the CU's DW_AT_comp_dir
+ * (when that is absolute). A chain deeper than @max keeps its innermost
+ * @max - 1 levels and the real function, at the outermost call site.
  *
  * Strings live as long as @ss and the module. Returns the number of
  * frames (0: nothing known).
