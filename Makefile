@@ -61,14 +61,15 @@ BPF_CFLAGS := -g -O2 -target bpf -Wall -D__TARGET_ARCH_$(ARCH) \
 # Pipeline modules without BPF or sockets (most are pure): unit-tested
 # and linked into both the daemon and the tests.
 CORE_SRCS := daemon/procmaps.c daemon/pprof.c daemon/aggregate.c \
-	     daemon/kallsyms.c daemon/symbolizer.c daemon/strtab.c daemon/proc.c daemon/elfsyms.c \
+	     daemon/kallsyms.c daemon/symbolizer.c daemon/symsrc.c daemon/pltsyms.c daemon/strtab.c daemon/proc.c daemon/elfsyms.c \
 	     daemon/unwind.c daemon/cputime.c daemon/json.c daemon/origin.c \
-	     common/pprof_read.c
+	     common/pprof_read.c common/json_read.c common/cxxname.c
 DAEMON_SRCS := daemon/main.c daemon/log.c daemon/sampler.c \
 	       daemon/session.c daemon/api.c daemon/profile.c daemon/access.c daemon/heap.c \
 	       daemon/agent.c daemon/inject.c daemon/pidns.c daemon/conns.c \
 	       $(CORE_SRCS)
-CLIENT_SRCS := client/profctl.c common/pprof_read.c
+CLIENT_SRCS := client/profctl.c client/report.c common/pprof_read.c common/json_read.c \
+	       common/cxxname.c
 GEN_PB := $(OUTPUT)/gen/profile.pb-c.c
 
 DAEMON_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(DAEMON_SRCS)) $(OUTPUT)/gen/profile.pb-c.o
@@ -189,7 +190,8 @@ clean:
 # Unit-test fixtures: a binary with known symbols, lines and inlines, plus a
 # stripped copy and its separate debug file (for /usr/lib/debug lookups).
 FIXTURES := $(OUTPUT)/tests/fixtures/symfix $(OUTPUT)/tests/fixtures/symfix.stripped \
-	    $(OUTPUT)/tests/fixtures/symfix.debug $(OUTPUT)/tests/fixtures/symfix.clang
+	    $(OUTPUT)/tests/fixtures/symfix.debug $(OUTPUT)/tests/fixtures/symfix.clang \
+	    $(OUTPUT)/tests/fixtures/symfix.ibt $(OUTPUT)/tests/fixtures/symfixcc
 
 $(OUTPUT)/tests/fixtures/symfix: tests/unit/fixtures/symfix.c
 	$(call msg,CC,$@)
@@ -201,6 +203,18 @@ $(OUTPUT)/tests/fixtures/symfix.clang: tests/unit/fixtures/symfix.c
 	$(call msg,CLANG,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) -O2 -g -fno-omit-frame-pointer $< -o $@
+
+# IBT: PLT calls go through .plt.sec stubs (endbr64; jmp *GOT).
+$(OUTPUT)/tests/fixtures/symfix.ibt: tests/unit/fixtures/symfix.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) -O2 -g -fcf-protection=full -Wl,-z,ibtplt $< -o $@
+
+# C++: names of inlined member functions and templates.
+$(OUTPUT)/tests/fixtures/symfixcc: tests/unit/fixtures/symfixcc.cc
+	$(call msg,CXX,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CXX) -O2 -g $< -o $@
 
 $(OUTPUT)/tests/fixtures/symfix.debug: $(OUTPUT)/tests/fixtures/symfix
 	$(Q)objcopy --only-keep-debug $< $@

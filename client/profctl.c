@@ -13,6 +13,7 @@
 #include <inttypes.h>
 #include <libgen.h>
 #include <limits.h>
+#include <regex.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -25,7 +26,9 @@
 
 #include <curl/curl.h>
 
+#include "json_read.h"
 #include "pprof_read.h"
+#include "report.h"
 
 #ifndef PROFD_VERSION
 #define PROFD_VERSION "unknown"
@@ -36,7 +39,6 @@
 #define MAX_RESPONSE_BYTES	(1UL << 30)
 #define MAX_FILE_BYTES		(1UL << 30)
 #define CONNECT_TIMEOUT_S	5L
-#define TOP_ROWS		10
 #define DEFAULT_CPU_SECONDS	30
 
 enum {
@@ -54,51 +56,160 @@ static void usage(FILE *f)
 		"Usage: profctl [--socket PATH] [--json] COMMAND [ARGS]\n"
 		"\n"
 		"Commands:\n"
-		"  cpu  --pid P [--seconds N] [--hz N] [--kernel] [--fp] [-o FILE]\n"
-		"                      CPU profile of process P for N seconds (default %d)\n"
-		"  heap --pid P [--seconds S] [--sample-bytes N] [--fp] [--inproc] [-o FILE]\n"
-		"                      heap profile snapshot of process P; --inproc samples\n"
-		"                      inside the process (profd loads its agent there):\n"
-		"                      for programs that call malloc millions of times a second\n"
-		"  heap start --pid P [--sample-bytes N] [--fp] [--inproc]\n"
-		"  heap stop --pid P   start or stop heap tracking of process P\n"
-		"  status              daemon status (JSON)\n"
-		"  top FILE [--sample-index NAME|N]\n"
-		"                      (-o -: the profile to standard output; -o of a\n"
-		"                      device or FIFO writes it there in place)\n"
-		"                      top %d functions of a profile file ('-' for stdin)\n"
+		"  cpu --pid P         CPU profile of process P for --seconds (default %d)\n"
+		"  heap --pid P        live-heap snapshot of process P\n"
+		"  heap start|stop --pid P\n"
+		"                      start or stop heap tracking of process P\n"
+		"  status              what profd is doing (--json or a pipe: /v1/status)\n"
+		"  top FILE            the top functions of a profile file ('-': stdin)\n"
+		"\n"
+		"'profctl COMMAND --help' shows a command's options.\n"
 		"\n"
 		"Options:\n"
 		"  --socket PATH       profd's socket (default $PROFD_SOCKET, else %s)\n"
-		"  --json              JSON output\n"
+		"  --json              JSON output, errors included\n"
 		"  -h, --help          this help\n"
 		"  -V, --version       print the version\n",
-		DEFAULT_CPU_SECONDS, TOP_ROWS, DEFAULT_SOCKET);
+		DEFAULT_CPU_SECONDS, DEFAULT_SOCKET);
 }
+
+/* The options every command that shows a profile takes. */
+#define REPORT_HELP \
+	"Report (cpu, heap, top):\n" \
+	"  -n N                rows of the table (default 10)\n" \
+	"  --cum               order by cum, not flat (go tool pprof -top -cum)\n" \
+	"  --focus REGEX       only samples through a function, source file or\n" \
+	"                      binary matching REGEX (POSIX extended; pprof -focus)\n" \
+	"  --sample-index NAME which value: samples or cpu (CPU profiles; default\n" \
+	"                      cpu), inuse_space, inuse_objects, alloc_space,\n" \
+	"                      alloc_objects (heap; default inuse_space), or N\n" \
+	"  --folded            folded stacks instead of the table, \"root;...;leaf N\"\n" \
+	"                      per line, for flamegraph.pl, inferno and speedscope\n" \
+	"                      (counts: samples for CPU profiles, else --sample-index)\n" \
+	"\n" \
+	"The table: flat and cum per function (names shortened as pprof shortens\n" \
+	"C++ names; --json has them whole) and its hottest line: the one with the\n" \
+	"most flat value (or cum, where it has none), or \"(A, B close)\" when two\n" \
+	"lines are within 10%% of each other.\n"
+
+#define COMMON_HELP \
+	"\n" \
+	"  --socket PATH, --json, -h/--help as before the command.\n"
+
+static const struct cmd_help {
+	const char *name, *text;
+} cmd_helps[] = {
+	{ "cpu",
+	  "Usage: profctl cpu --pid P [--seconds N] [--hz N] [--kernel] [--fp] [-o FILE]\n"
+	  "                   [-n N] [--cum] [--focus REGEX] [--sample-index NAME] [--folded]\n"
+	  "\n"
+	  "CPU profile of every thread of process P: profd samples it for N seconds\n"
+	  "(default %d), writes FILE (default cpu-PID-TIME.pb.gz; '-': standard\n"
+	  "output; a device or FIFO is written in place) and prints its top table.\n"
+	  "\n"
+	  "  --pid P             the process (not a thread id, not a kernel thread)\n"
+	  "  --seconds N         the window (at most profd's --max-seconds)\n"
+	  "  --hz N              samples per second (default 99)\n"
+	  "  --kernel            kernel frames above the user stack (kernel=1)\n"
+	  "  --fp                walk frame pointers in BPF instead of DWARF unwinding\n"
+	  "  -o FILE             where to write the profile\n"
+	  "\n" REPORT_HELP COMMON_HELP },
+	{ "heap",
+	  "Usage: profctl heap --pid P [--seconds S] [--sample-bytes N] [--fp] [--inproc]\n"
+	  "                    [-o FILE] [-n N] [--cum] [--focus REGEX] [--sample-index NAME]\n"
+	  "                    [--folded]\n"
+	  "       profctl heap start --pid P [--sample-bytes N] [--fp] [--inproc]\n"
+	  "       profctl heap stop --pid P\n"
+	  "\n"
+	  "Live-heap snapshot of process P: who holds memory now, who allocated the\n"
+	  "most. If P is not tracked yet, tracking starts and the snapshot comes\n"
+	  "after S seconds (default 10; 0: now). Writes FILE (default\n"
+	  "heap-PID-TIME.pb.gz) and prints its top table (inuse_space).\n"
+	  "\n"
+	  "  --pid P             the process\n"
+	  "  --seconds S         how long a new tracking runs before the snapshot\n"
+	  "  --sample-bytes N    sample one allocation per N bytes on average\n"
+	  "                      (default 128 KiB; 1: every allocation)\n"
+	  "  --fp                frame-pointer stacks walked in BPF\n"
+	  "  --inproc            sample inside the process (profd loads its agent\n"
+	  "                      there): for programs that call malloc millions of\n"
+	  "                      times a second\n"
+	  "  -o FILE             where to write the profile\n"
+	  "\n" REPORT_HELP COMMON_HELP },
+	{ "heap start",
+	  "Usage: profctl heap start --pid P [--sample-bytes N] [--fp] [--inproc]\n"
+	  "\n"
+	  "Start heap tracking of process P (idempotent: an already tracked\n"
+	  "process keeps its settings, and the answer says which).\n"
+	  "\n"
+	  "  --sample-bytes N    sample one allocation per N bytes (default 128 KiB)\n"
+	  "  --fp                frame-pointer stacks walked in BPF\n"
+	  "  --inproc            sample inside the process (profd's agent)\n"
+	  COMMON_HELP },
+	{ "heap stop",
+	  "Usage: profctl heap stop --pid P\n"
+	  "\n"
+	  "Stop heap tracking of process P and release its probes.\n"
+	  COMMON_HELP },
+	{ "status",
+	  "Usage: profctl status [--json]\n"
+	  "\n"
+	  "What profd is doing: windows, samples, unwinding, the symbol cache, heap\n"
+	  "tracking and connections, in a few lines on a terminal; with --json, or\n"
+	  "into a pipe or a file, /v1/status whole (JSON).\n"
+	  COMMON_HELP },
+	{ "top",
+	  "Usage: profctl top FILE [-n N] [--cum] [--focus REGEX] [--sample-index NAME]\n"
+	  "                        [--folded]\n"
+	  "\n"
+	  "The top table of a profile file (gzip'd or plain pprof; '-': standard\n"
+	  "input), as `go tool pprof -top` shows it.\n"
+	  "\n" REPORT_HELP COMMON_HELP },
+};
+
+static void cmd_help(const char *cmd)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(cmd_helps) / sizeof(cmd_helps[0]); i++) {
+		if (strcmp(cmd_helps[i].name, cmd))
+			continue;
+		/* cpu's text has a %d (its default window); all have %%. */
+		printf(cmd_helps[i].text, DEFAULT_CPU_SECONDS);
+		return;
+	}
+	usage(stdout);
+}
+
 
 static void err_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void err_msg(const char *fmt, ...)
 {
+	char buf[4096];
 	va_list ap;
 
-	fputs("profctl: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	report__error(json_output, 0, buf, NULL);
 }
+
+/* The command whose --help a usage error points to ("" for the global). */
+static const char *help_cmd = "";
 
 /* Print a usage error and return the exit status for it. */
 static int usage_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int usage_err(const char *fmt, ...)
 {
+	char buf[4096], hint[128];
 	va_list ap;
 
-	fputs("profctl: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	fputs("\nTry 'profctl --help'.\n", stderr);
+	snprintf(hint, sizeof(hint), "Try 'profctl %s%s--help'.", help_cmd,
+		 *help_cmd ? " " : "");
+	report__error(json_output, 0, buf, hint);
 	return EXIT_USAGE;
 }
 
@@ -154,6 +265,12 @@ enum {
 	A_SAMPLE_INDEX	= 1 << 6,
 	A_FP		= 1 << 7,
 	A_INPROC	= 1 << 8,
+	A_ROWS		= 1 << 9,
+	A_CUM		= 1 << 10,
+	A_FOCUS		= 1 << 11,
+	A_FOLDED	= 1 << 12,
+	/* How a profile is shown: cpu, heap, top. */
+	A_REPORT	= A_SAMPLE_INDEX | A_ROWS | A_CUM | A_FOCUS | A_FOLDED,
 };
 
 enum {
@@ -167,6 +284,9 @@ enum {
 	OPT_INPROC,
 	OPT_SAMPLE_BYTES,
 	OPT_SAMPLE_INDEX,
+	OPT_CUM,
+	OPT_FOCUS,
+	OPT_FOLDED,
 };
 
 struct args {
@@ -180,6 +300,10 @@ struct args {
 	bool inproc;			/* heap: mode=inproc */
 	const char *out;
 	const char *sample_index;
+	unsigned long long rows;	/* -n; 0: not given */
+	bool cum;
+	const char *focus;		/* a POSIX extended regex */
+	bool folded;
 	const char *pos[1];
 	int n_pos;
 };
@@ -204,6 +328,9 @@ static int args__parse(int argc, char **argv, const char *cmd,
 		{ "sample-bytes", required_argument, NULL, OPT_SAMPLE_BYTES },
 		{ "output",	  required_argument, NULL, 'o' },
 		{ "sample-index", required_argument, NULL, OPT_SAMPLE_INDEX },
+		{ "cum",	  no_argument,	     NULL, OPT_CUM },
+		{ "focus",	  required_argument, NULL, OPT_FOCUS },
+		{ "folded",	  no_argument,	     NULL, OPT_FOLDED },
 		{ NULL, 0, NULL, 0 }
 	};
 	/* Which A_* flag each command-specific option needs. */
@@ -220,14 +347,19 @@ static int args__parse(int argc, char **argv, const char *cmd,
 		{ OPT_SAMPLE_BYTES, A_SAMPLE_BYTES },
 		{ 'o', A_OUT },
 		{ OPT_SAMPLE_INDEX, A_SAMPLE_INDEX },
+		{ 'n', A_ROWS },
+		{ OPT_CUM, A_CUM },
+		{ OPT_FOCUS, A_FOCUS },
+		{ OPT_FOLDED, A_FOLDED },
 	};
 	size_t i;
 	int c, li;
 
 	memset(a, 0, sizeof(*a));
+	help_cmd = cmd;
 	opterr = 0;
 	optind = 0;	/* glibc: full reinitialisation */
-	while (li = -1, (c = getopt_long(argc, argv, ":ho:", opts, &li)) != -1) {
+	while (li = -1, (c = getopt_long(argc, argv, ":ho:n:", opts, &li)) != -1) {
 		for (i = 0; i < sizeof(needs) / sizeof(needs[0]); i++) {
 			if (needs[i].opt != c || (allowed & needs[i].flag))
 				continue;
@@ -247,7 +379,7 @@ static int args__parse(int argc, char **argv, const char *cmd,
 			json_output = true;
 			break;
 		case 'h':
-			usage(stdout);
+			cmd_help(cmd);
 			return 1;
 		case OPT_PID:
 			/* pid_max is at most 2^22; the daemon checks existence. */
@@ -304,6 +436,34 @@ static int args__parse(int argc, char **argv, const char *cmd,
 		case OPT_SAMPLE_INDEX:
 			a->sample_index = optarg;
 			break;
+		case 'n':
+			if (parse_positive(optarg, 1000000, &a->rows) < 0) {
+				usage_err("%s: -n must be a positive integer, not '%s'",
+					  cmd, optarg);
+				return -EINVAL;
+			}
+			break;
+		case OPT_CUM:
+			a->cum = true;
+			break;
+		case OPT_FOCUS: {
+			regex_t re;
+			char why[256];
+			int rc = regcomp(&re, optarg, REG_EXTENDED | REG_NOSUB);
+
+			/* Checked now: a bad one must not waste a window. */
+			if (rc) {
+				regerror(rc, &re, why, sizeof(why));
+				usage_err("%s: --focus '%s': %s", cmd, optarg, why);
+				return -EINVAL;
+			}
+			regfree(&re);
+			a->focus = optarg;
+			break;
+		}
+		case OPT_FOLDED:
+			a->folded = true;
+			break;
 		case ':':
 			usage_err("%s: option '%s' needs an argument", cmd,
 				  argv[optind - 1]);
@@ -326,6 +486,10 @@ static int args__parse(int argc, char **argv, const char *cmd,
 	}
 	if ((allowed & A_PID) && !a->pid) {
 		usage_err("%s: --pid is required", cmd);
+		return -EINVAL;
+	}
+	if (a->folded && a->out && !strcmp(a->out, "-")) {
+		usage_err("%s: --folded and -o - both want standard output", cmd);
 		return -EINVAL;
 	}
 	return 0;
@@ -454,11 +618,13 @@ static int http__request(const char *method, const char *path,
 	}
 	if (status != 200) {
 		const char *msg = body->data ? trim(body->data) : "";
+		char buf[64];
 
-		if (*msg)
-			err_msg("%s", msg);
-		else
-			err_msg("profd answered HTTP %ld", status);
+		if (!*msg) {
+			snprintf(buf, sizeof(buf), "profd answered HTTP %ld", status);
+			msg = buf;
+		}
+		report__error(json_output, status, msg, NULL);
 		r = -EIO;
 		goto out;
 	}
@@ -637,218 +803,20 @@ static int file__check_dir(const char *path)
 	return r;
 }
 
-/* ---- output ------------------------------------------------------------- */
 
-static void json__str(FILE *f, const char *s)
+static void report__init(struct report *rep, const struct args *a,
+			 const char *kind, const char *default_spec)
 {
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			fprintf(f, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(f, "\\u%04x", c);
-		else
-			fputc(c, f);
-	}
-	fputc('"', f);
-}
-
-/* 1.23s / 12.50ms / 3.00us for time, KiB/MiB/GiB for bytes, else plain. */
-static void value__fmt(char *buf, size_t size, int64_t v, const char *unit)
-{
-	const char *sign = v < 0 ? "-" : "";
-	double a = v < 0 ? -(double)v : (double)v;
-
-	if (!strcmp(unit, "nanoseconds")) {
-		if (a >= 1e9)
-			snprintf(buf, size, "%s%.2fs", sign, a / 1e9);
-		else if (a >= 1e6)
-			snprintf(buf, size, "%s%.2fms", sign, a / 1e6);
-		else if (a >= 1e3)
-			snprintf(buf, size, "%s%.2fus", sign, a / 1e3);
-		else
-			snprintf(buf, size, "%s%.0fns", sign, a);
-	} else if (!strcmp(unit, "bytes")) {
-		if (a >= 1024.0 * 1024 * 1024)
-			snprintf(buf, size, "%s%.2fGiB", sign, a / (1024.0 * 1024 * 1024));
-		else if (a >= 1024.0 * 1024)
-			snprintf(buf, size, "%s%.2fMiB", sign, a / (1024.0 * 1024));
-		else if (a >= 1024.0)
-			snprintf(buf, size, "%s%.2fKiB", sign, a / 1024.0);
-		else
-			snprintf(buf, size, "%s%.0fB", sign, a);
-	} else {
-		snprintf(buf, size, "%" PRId64, v);
-	}
-}
-
-static double pct(int64_t v, int64_t total)
-{
-	return total ? 100.0 * (double)v / (double)total : 0.0;
-}
-
-/*
- * "Samples" as a user counts them: the sum of a samples/count value when
- * the profile has one (CPU), else the number of Sample records.
- */
-/* CPU profiles: the sample count; others (heap): distinct stacks. */
-static int64_t count_samples(const Perftools__Profiles__Profile *p,
-			     const char **ret_what)
-{
-	int64_t n = 0;
-	size_t i, t;
-
-	*ret_what = "samples";
-	for (t = 0; t < p->n_sample_type; t++)
-		if (!strcmp(pprof_read__type(p, (int)t), "samples") &&
-		    !strcmp(pprof_read__unit(p, (int)t), "count"))
-			break;
-	if (t == p->n_sample_type) {
-		*ret_what = "stacks";
-		return (int64_t)p->n_sample;
-	}
-	for (i = 0; i < p->n_sample; i++)
-		if (p->sample[i]->n_value > t &&
-		    __builtin_add_overflow(n, p->sample[i]->value[t], &n))
-			return INT64_MAX;
-	return n;
-}
-
-/*
- * The profile's comments that begin "warning: ": what profd found wrong
- * with it (samples missing), which a table alone would hide.
- */
-static bool is_warning(const Perftools__Profiles__Profile *p, size_t i)
-{
-	return !strncmp(pprof_read__str(p, p->comment[i]), "warning: ", 9);
-}
-
-static void top__print_text(const char *file, const Perftools__Profiles__Profile *p,
-			    const char *unit, const struct pprof_top_row *rows,
-			    size_t n, int64_t total)
-{
-	char flat[32], cum[32], tot[32], where[PATH_MAX + 32];
-	const char *what;
-	int64_t count;
-	int w = 8;
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if ((int)strlen(rows[i].name) > w)
-			w = (int)strlen(rows[i].name);
-	if (w > 60)
-		w = 60;
-
-	value__fmt(tot, sizeof(tot), total, unit);
-	count = count_samples(p, &what);
-	printf("Showing top %zu functions; %" PRId64 " %s, total %s, in %s\n", n,
-	       count, what, tot, file);
-	printf("%10s %7s %10s %7s  %-*s  %s\n", "flat", "flat%", "cum", "cum%",
-	       w, "function", "file:line");
-	for (i = 0; i < n; i++) {
-		const struct pprof_top_row *r = &rows[i];
-
-		value__fmt(flat, sizeof(flat), r->flat, unit);
-		value__fmt(cum, sizeof(cum), r->cum, unit);
-		if (!*r->file)
-			snprintf(where, sizeof(where), "?");
-		else if (r->line > 0)
-			snprintf(where, sizeof(where), "%s:%" PRId64, r->file, r->line);
-		else
-			snprintf(where, sizeof(where), "%s", r->file);
-		printf("%10s %6.2f%% %10s %6.2f%%  %-*s  %s\n", flat,
-		       pct(r->flat, total), cum, pct(r->cum, total), w,
-		       *r->name ? r->name : "<unknown>", where);
-	}
-	for (i = 0; i < p->n_comment; i++)
-		if (is_warning(p, i))
-			printf("%s\n", pprof_read__str(p, p->comment[i]));
-}
-
-static void top__print_json(const char *file, const Perftools__Profiles__Profile *p,
-			    int idx, const struct pprof_top_row *rows, size_t n,
-			    int64_t total)
-{
-	const char *what;
-	size_t i, nw = 0;
-
-	printf("{\"file\":");
-	json__str(stdout, file);
-	printf(",\"type\":");
-	json__str(stdout, pprof_read__type(p, idx));
-	printf(",\"unit\":");
-	json__str(stdout, pprof_read__unit(p, idx));
-	printf(",\"samples\":%" PRId64 ",\"total\":%" PRId64 ",\"rows\":[",
-	       count_samples(p, &what), total);
-	for (i = 0; i < n; i++) {
-		printf("%s{\"function\":", i ? "," : "");
-		json__str(stdout, rows[i].name);
-		printf(",\"file\":");
-		json__str(stdout, rows[i].file);
-		printf(",\"line\":%" PRId64 ",\"flat\":%" PRId64 ",\"cum\":%" PRId64 "}",
-		       rows[i].line, rows[i].flat, rows[i].cum);
-	}
-	printf("],\"warnings\":[");
-	for (i = 0; i < p->n_comment; i++) {
-		if (!is_warning(p, i))
-			continue;
-		printf("%s", nw++ ? "," : "");
-		json__str(stdout, pprof_read__str(p, p->comment[i]));
-	}
-	printf("]}\n");
-}
-
-/*
- * Decode @buf and print its top table. @spec picks the sample type (NULL:
- * the profile's default); with @fallback a missing @spec type falls back to
- * the default instead of failing.
- */
-static int top__show(const char *file, const void *buf, size_t len,
-		     const char *spec, bool fallback)
-{
-	Perftools__Profiles__Profile *p = NULL;
-	struct pprof_top_row *rows = NULL;
-	size_t n = 0, i;
-	int64_t total;
-	int idx, r;
-
-	r = pprof_read__decode(buf, len, &p);
-	if (r < 0) {
-		err_msg("%s: not a valid pprof profile: %s", file, strerror(-r));
-		return r;
-	}
-	idx = pprof_read__sample_index(p, spec);
-	if (idx < 0 && fallback)
-		idx = pprof_read__sample_index(p, NULL);
-	if (idx < 0) {
-		r = idx;
-		if (!p->n_sample_type) {
-			err_msg("%s: profile has no sample types", file);
-			goto out;
-		}
-		fprintf(stderr, "profctl: %s: no sample type '%s' (have:", file,
-			spec ? spec : "");
-		for (i = 0; i < p->n_sample_type; i++)
-			fprintf(stderr, " %s", pprof_read__type(p, (int)i));
-		fprintf(stderr, ")\n");
-		goto out;
-	}
-	r = pprof_read__top(p, idx, TOP_ROWS, &rows, &n, &total);
-	if (r < 0) {
-		err_msg("%s: inconsistent profile: %s", file, strerror(-r));
-		goto out;
-	}
-	if (json_output)
-		top__print_json(file, p, idx, rows, n, total);
-	else
-		top__print_text(file, p, pprof_read__unit(p, idx), rows, n, total);
-	r = 0;
-out:
-	pprof_read__top_free(rows, n);
-	pprof_read__free(p);
-	return r;
+	memset(rep, 0, sizeof(*rep));
+	rep->spec = a->sample_index ? a->sample_index : default_spec;
+	/* Only our own default may be missing (an old profd's heap). */
+	rep->fallback = !a->sample_index;
+	rep->rows = a->rows;
+	rep->by_cum = a->cum;
+	rep->folded = a->folded;
+	rep->focus = a->focus;
+	rep->kind = kind;
+	rep->json = json_output;
 }
 
 /* ---- commands ----------------------------------------------------------- */
@@ -871,11 +839,13 @@ static int cmd__select(const struct cmd *cmds, const char *what, int argc,
 
 /*
  * Fetch a profile with GET @path, store it in @a->out (default
- * KIND-PID-TIME.pb.gz), then print its top table for sample type @spec.
+ * KIND-PID-TIME.pb.gz), then show it (the top table for sample type
+ * @spec unless the options say otherwise).
  */
 static int profile__fetch(const char *kind, const char *path,
 			  const struct args *a, const char *spec)
 {
+	struct report rep;
 	struct http_buf body;
 	char def[128], stamp[32];
 	const char *out = a->out;
@@ -912,9 +882,11 @@ static int profile__fetch(const char *kind, const char *path,
 	if (!strcmp(out, "-"))	/* the profile is the output */
 		goto out;
 	/* The file stays even if we cannot parse it: it is the daemon's output. */
-	r = top__show(out, body.data, body.len, spec, true);
+	report__init(&rep, a, kind, spec);
+	r = report__profile(&rep, out, body.data, body.len);
+	/* Folded stacks are the output, for a pipe: the note goes aside. */
 	if (!json_output)
-		printf("wrote %s\n", out);
+		fprintf(a->folded ? stderr : stdout, "wrote %s\n", out);
 out:
 	http_buf__fini(&body);
 	return r < 0 ? EXIT_FAIL : EXIT_OK;
@@ -927,7 +899,7 @@ static int do_cpu(int argc, char **argv)
 	int r;
 
 	r = args__parse(argc, argv, "cpu", A_PID | A_SECONDS | A_HZ | A_KERNEL |
-			A_FP | A_OUT, 0, &a);
+			A_FP | A_OUT | A_REPORT, 0, &a);
 	if (r)
 		return r < 0 ? EXIT_USAGE : EXIT_OK;
 	snprintf(path, sizeof(path), "/debug/pprof/profile?pid=%llu&seconds=%llu%s%s%s%s",
@@ -944,7 +916,7 @@ static int do_heap_snapshot(int argc, char **argv)
 	int r;
 
 	r = args__parse(argc, argv, "heap", A_PID | A_SECONDS | A_SAMPLE_BYTES |
-			A_FP | A_INPROC | A_OUT, 0, &a);
+			A_FP | A_INPROC | A_OUT | A_REPORT, 0, &a);
 	if (r)
 		return r < 0 ? EXIT_USAGE : EXIT_OK;
 	r = snprintf(path, sizeof(path), "/debug/pprof/heap?pid=%llu", a.pid);
@@ -986,7 +958,7 @@ static int heap__control(int argc, char **argv, const char *what,
 		return EXIT_FAIL;
 	if (json_output) {
 		printf("{\"message\":");
-		json__str(stdout, body.data ? trim(body.data) : "");
+		report__json_str(stdout, body.data ? trim(body.data) : "");
 		printf("}\n");
 	} else if (body.data && *trim(body.data)) {
 		printf("%s\n", trim(body.data));
@@ -1019,8 +991,10 @@ static int do_heap(int argc, char **argv)
 	return do_heap_snapshot(argc, argv);
 }
 
+
 static int do_status(int argc, char **argv)
 {
+	struct json_node *st = NULL;
 	struct http_buf body;
 	struct args a;
 	int r;
@@ -1030,14 +1004,27 @@ static int do_status(int argc, char **argv)
 		return r < 0 ? EXIT_USAGE : EXIT_OK;
 	if (http__request("GET", "/v1/status", &body) < 0)
 		return EXIT_FAIL;
-	/* Already JSON: the same output with or without --json. */
-	if (body.len) {
+	r = body.len ? json_read__parse(body.data, body.len, &st) : -EINVAL;
+	if (r < 0 || st->type != JSON_OBJ) {
+		err_msg("profd's /v1/status is not a JSON object: %s",
+			r < 0 ? strerror(-r) : "another value");
+		r = -EINVAL;
+	} else if (json_output || !isatty(STDOUT_FILENO)) {
+		/*
+		 * Already JSON: as profd sent it. Also into a pipe or a file,
+		 * where scripts written before the summary read it (the
+		 * systemd test's greps of "sessions_active" among them); the
+		 * summary is for a person at a terminal.
+		 */
 		fwrite(body.data, 1, body.len, stdout);
 		if (body.data[body.len - 1] != '\n')
 			putchar('\n');
+	} else {
+		report__status(st);
 	}
+	json_read__free(st);
 	http_buf__fini(&body);
-	return EXIT_OK;
+	return r < 0 ? EXIT_FAIL : EXIT_OK;
 }
 
 static int do_top(int argc, char **argv)
@@ -1047,7 +1034,9 @@ static int do_top(int argc, char **argv)
 	size_t len = 0;
 	int r;
 
-	r = args__parse(argc, argv, "top", A_SAMPLE_INDEX, 1, &a);
+	struct report rep;
+
+	r = args__parse(argc, argv, "top", A_REPORT, 1, &a);
 	if (r)
 		return r < 0 ? EXIT_USAGE : EXIT_OK;
 	if (!a.n_pos)
@@ -1057,7 +1046,8 @@ static int do_top(int argc, char **argv)
 		err_msg("cannot read %s: %s", a.pos[0], strerror(-r));
 		return EXIT_FAIL;
 	}
-	r = top__show(a.pos[0], buf, len, a.sample_index, false);
+	report__init(&rep, &a, "top", NULL);
+	r = report__profile(&rep, a.pos[0], buf, len);
 	free(buf);
 	return r < 0 ? EXIT_FAIL : EXIT_OK;
 }
@@ -1102,6 +1092,11 @@ int main(int argc, char **argv)
 
 	if (env && *env)
 		socket_path = env;
+	/* --json anywhere (before "--"): errors found before it is read
+	 * are JSON too. */
+	for (c = 1; c < argc && strcmp(argv[c], "--"); c++)
+		if (!strcmp(argv[c], "--json"))
+			json_output = true;
 
 	opterr = 0;
 	/* '+': stop at the command; its options are parsed by the command. */

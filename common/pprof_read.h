@@ -11,6 +11,8 @@
 #ifndef PROFD_PPROF_READ_H
 #define PROFD_PPROF_READ_H
 
+#include <regex.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,10 +28,28 @@
 struct pprof_top_row {
 	char *name;		/* function name; for unsymbolized frames "[<mapping
 				 * basename>]" or "<unknown>" (see below) */
-	char *file;		/* source file, "" when unknown */
-	int64_t line;		/* line of the first leaf occurrence, 0 when unknown */
+	char *file;		/* source file of @line ("" when unknown) */
+	int64_t line;		/* the function's hottest line: the most flat value
+				 * (the most cum where it has no flat), as the
+				 * rows of `pprof -lines` rank them; 0 unknown */
+	int64_t close_line;	/* the runner-up when it has at least
+				 * PPROF_TOP_CLOSE of @line's value (no line
+				 * stands out), else 0 */
+	bool close_file_differs;	/* ...and lies in another file */
 	int64_t flat;		/* value where this function is the innermost frame */
 	int64_t cum;		/* value where it is anywhere on the stack */
+};
+
+/* A second line this close to the hottest makes neither "the" line. */
+#define PPROF_TOP_CLOSE		0.9
+
+struct pprof_top_opts {
+	int sample_index;	/* < 0: the default (pprof_read__sample_index()) */
+	size_t max_rows;	/* 0: all */
+	bool by_cum;		/* order by cum, as pprof -top -cum */
+	const regex_t *focus;	/* NULL, or only samples with a location whose
+				 * function name or file, or mapping file,
+				 * matches (pprof -focus) */
 };
 
 /**
@@ -113,7 +133,43 @@ int pprof_read__top(const Perftools__Profiles__Profile *p, int sample_index,
 		    size_t max_rows, struct pprof_top_row **ret_rows,
 		    size_t *ret_n, int64_t *ret_total);
 
+/**
+ * pprof_read__top_opts() - pprof_read__top() with pprof -top's options.
+ * @ret_total: the chosen value over all samples (percentages are of it,
+ *             as pprof's are unless -relative_percentages).
+ * @ret_focused: the same over the samples @o->focus keeps (may be NULL).
+ * Rows are ordered by flat, then name, then cum (pprof's FlatNameOrder),
+ * or with @o->by_cum by cum, then name, then flat.
+ */
+int pprof_read__top_opts(const Perftools__Profiles__Profile *p,
+			 const struct pprof_top_opts *o,
+			 struct pprof_top_row **ret_rows, size_t *ret_n,
+			 int64_t *ret_total, int64_t *ret_focused);
+
 /* Free rows from pprof_read__top(); NULL is fine. */
 void pprof_read__top_free(struct pprof_top_row *rows, size_t n);
+
+/* One line of folded stacks: "root;...;leaf value". */
+struct pprof_folded {
+	char *stack;		/* frame names, root first, ';' between */
+	int64_t value;
+};
+
+/**
+ * pprof_read__folded() - the profile as folded stacks, the input of
+ * flamegraph.pl, speedscope and inferno.
+ * @sample_index: the value to count (< 0: the default).
+ * @focus: NULL, or keep only samples through a matching location.
+ *
+ * Every Line is a frame (inlined ones too), named as in the top table
+ * (unsymbolized frames "[libfoo.so]"); a ';' or newline inside a name is
+ * written as ':' or ' '. Samples with equal stacks are summed, stacks with
+ * value 0 left out; sorted by stack. Returns 0 with *ret (free with
+ * pprof_read__folded_free()) and *ret_n, or -errno as pprof_read__top().
+ */
+int pprof_read__folded(const Perftools__Profiles__Profile *p, int sample_index,
+		       const regex_t *focus, struct pprof_folded **ret,
+		       size_t *ret_n);
+void pprof_read__folded_free(struct pprof_folded *f, size_t n);
 
 #endif /* PROFD_PPROF_READ_H */

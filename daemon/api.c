@@ -186,7 +186,7 @@ static bool not_a_process(struct MHD_Connection *c, pid_t pid,
 		send_text(c, 400, "pid %d is a kernel thread (%s): it has no user space to %s\n",
 			  pid, ids->comm,
 			  heap ? "allocate from" :
-				 "profile; profile a user process with kernel=1 to see kernel frames");
+				 "profile; to see kernel frames, profile a user process with --kernel (profctl) or kernel=1 (HTTP)");
 		return true;
 	}
 	if (ids->tgid > 0 && ids->tgid != pid && heap) {
@@ -780,11 +780,19 @@ static enum MHD_Result handle_index(struct MHD_Connection *c)
 {
 	return send_text(c, 200,
 			 "profd %s\n\n"
-			 "/debug/pprof/profile?pid=P&seconds=N[&hz=F][&kernel=1]  CPU profile (gzip pprof)\n"
-			 "/debug/pprof/heap?pid=P[&seconds=S][&sample_bytes=N][&unwind=fp]   live heap (inuse_space)\n"
-			 "/debug/pprof/allocs?pid=P[&seconds=S][&sample_bytes=N][&unwind=fp] allocations (alloc_space)\n"
-			 "POST /v1/heap/start?pid=P[&sample_bytes=N][&unwind=fp], /v1/heap/stop?pid=P\n"
-			 "/v1/status                                             daemon status (JSON)\n",
+			 "/debug/pprof/profile?pid=P&seconds=N[&hz=F][&kernel=1][&unwind=fp]\n"
+			 "    CPU profile (gzip pprof); unwind=fp: frame pointers walked in BPF\n"
+			 "    instead of DWARF unwinding (unwind=dwarf, the default)\n"
+			 "/debug/pprof/heap?pid=P[&seconds=S][&sample_bytes=N][&unwind=fp][&mode=inproc]\n"
+			 "    live heap (inuse_space); mode=inproc: sampled inside the process by\n"
+			 "    profd's agent (Unix socket only), mode=uprobe the default\n"
+			 "/debug/pprof/allocs?pid=P[&seconds=S][&sample_bytes=N][&unwind=fp][&mode=inproc]\n"
+			 "    the same, default view alloc_space\n"
+			 "POST /v1/heap/start?pid=P[&sample_bytes=N][&unwind=fp][&mode=inproc]\n"
+			 "POST /v1/heap/stop?pid=P\n"
+			 "    start or stop heap tracking\n"
+			 "/v1/status\n"
+			 "    daemon status (JSON)\n",
 			 PROFD_VERSION);
 }
 

@@ -14,12 +14,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -136,7 +138,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 	char *end;
 	int c, i;
 
-	while ((c = getopt_long(argc, argv, "vh", opts, NULL)) != -1) {
+	/* Our own one-line errors: getopt's would come with the usage. */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":vh", opts, NULL)) != -1) {
 		switch (c) {
 		case O_SOCKET:
 			o->socket_path = optarg;
@@ -223,8 +227,17 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case 'h':
 			usage(stdout);
 			exit(0);
+		case ':':
+			fprintf(stderr, "profd: option '%s' needs a value (see profd --help)\n",
+				argv[optind - 1]);
+			return -EINVAL;
 		default:
-			usage(stderr);
+			if (optopt)
+				fprintf(stderr, "profd: unknown option '-%c' (see profd --help)\n",
+					optopt);
+			else
+				fprintf(stderr, "profd: unknown option '%s' (see profd --help)\n",
+					argv[optind - 1]);
 			return -EINVAL;
 		}
 	}
@@ -269,6 +282,29 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt,
 	if (level != LIBBPF_WARN && libbpf_verbose < 2)
 		return 0;
 	return vfprintf(stderr, fmt, ap);
+}
+
+/*
+ * Can this process load BPF programs and open perf events for others?
+ * root, or CAP_BPF and CAP_PERFMON (CAP_SYS_ADMIN for both before 5.8).
+ * Checked before libbpf is asked anything: without them its first words
+ * are a hint about RLIMIT_MEMLOCK, which is not the cause.
+ */
+static bool has_bpf_privileges(void)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct d[2] = {};
+	uint64_t eff;
+
+	if (syscall(SYS_capget, &hdr, d) < 0)
+		return true;	/* cannot tell: let the load say */
+	eff = (uint64_t)d[1].effective << 32 | d[0].effective;
+#define HAS(cap) (!!(eff & (1ULL << (cap))))
+	return HAS(CAP_SYS_ADMIN) || (HAS(39 /* CAP_BPF */) &&
+				      HAS(38 /* CAP_PERFMON */));
+#undef HAS
 }
 
 /*
@@ -616,6 +652,12 @@ int main(int argc, char **argv)
 	if (o.verbose)
 		log__set_level(LOG_LEVEL_DEBUG);
 	libbpf_verbose = o.verbose;
+	libbpf_set_print(NULL);
+	if (!has_bpf_privileges()) {
+		log_err("profd needs root, or CAP_BPF and CAP_PERFMON, to load its BPF programs; uid %u lacks them (sudo profd, or systemctl start profd)",
+			(unsigned)geteuid());
+		return 1;
+	}
 	libbpf_set_print(libbpf_print);
 
 	/* Signals go to the signalfd; block them before any thread starts. */

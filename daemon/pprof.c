@@ -383,13 +383,88 @@ static int pprof__gzip(const void *buf, size_t len, void **ret_buf,
 	return 0;
 }
 
+/*
+ * A mapping's has_* flags say what its locations hold, not what its
+ * binary could give: a flag the caller set stays only when some location
+ * of the mapping has a function (has_functions), a function with a file
+ * name (has_filenames) or a line number (has_line_numbers, and with it
+ * has_inline_frames). pprof trusts a set flag and will not symbolize the
+ * mapping itself, so a stripped library whose frames got no names must
+ * not claim any. O(locations + lines). The claims are kept in @ret_saved
+ * (one byte per mapping) for pprof__restore_flags(): the builder stays
+ * usable after a write.
+ */
+enum { FLAG_FN = 1, FLAG_FILE = 2, FLAG_LINE = 4, FLAG_INLINE = 8 };
+
+static int pprof__settle_flags(struct pprof *p, uint8_t **ret_saved)
+{
+	size_t nm = p->mappings.n, i, j;
+	uint8_t *seen = calloc(nm ? nm : 1, 2);
+
+	if (!seen)
+		return -ENOMEM;
+	for (i = 0; i < p->locations.n; i++) {
+		PbLocation *l = p->locations.v[i];
+
+		if (!l->mapping_id || l->mapping_id > nm)
+			continue;
+		for (j = 0; j < l->n_line; j++) {
+			PbLine *ln = l->line[j];
+			PbFunction *fn;
+
+			if (!ln->function_id || ln->function_id > p->functions.n)
+				continue;
+			fn = p->functions.v[ln->function_id - 1];
+			seen[l->mapping_id - 1] |= FLAG_FN;
+			if (fn->filename)
+				seen[l->mapping_id - 1] |= FLAG_FILE;
+			if (ln->line > 0)
+				seen[l->mapping_id - 1] |= FLAG_LINE;
+		}
+	}
+	for (i = 0; i < nm; i++) {
+		PbMapping *m = p->mappings.v[i];
+		uint8_t *saved = &seen[nm + i];
+
+		*saved = (m->has_functions ? FLAG_FN : 0) |
+			 (m->has_filenames ? FLAG_FILE : 0) |
+			 (m->has_line_numbers ? FLAG_LINE : 0) |
+			 (m->has_inline_frames ? FLAG_INLINE : 0);
+		m->has_functions &= !!(seen[i] & FLAG_FN);
+		m->has_filenames &= !!(seen[i] & FLAG_FILE);
+		m->has_line_numbers &= !!(seen[i] & FLAG_LINE);
+		m->has_inline_frames &= !!(seen[i] & FLAG_LINE);
+	}
+	*ret_saved = seen;
+	return 0;
+}
+
+static void pprof__restore_flags(struct pprof *p, uint8_t *seen)
+{
+	size_t nm = p->mappings.n, i;
+
+	for (i = 0; i < nm; i++) {
+		PbMapping *m = p->mappings.v[i];
+		uint8_t saved = seen[nm + i];
+
+		m->has_functions = !!(saved & FLAG_FN);
+		m->has_filenames = !!(saved & FLAG_FILE);
+		m->has_line_numbers = !!(saved & FLAG_LINE);
+		m->has_inline_frames = !!(saved & FLAG_INLINE);
+	}
+	free(seen);
+}
+
 int pprof__write(struct pprof *p, bool gzip, void **ret_buf, size_t *ret_len)
 {
 	PbProfile prof = PERFTOOLS__PROFILES__PROFILE__INIT;
 	void *raw, *out;
 	size_t len, olen;
+	uint8_t *saved;
 	int r;
 
+	if (pprof__settle_flags(p, &saved) < 0)
+		return -ENOMEM;
 	prof.n_sample_type = p->sample_types.n;
 	prof.sample_type = (PbValueType **)p->sample_types.v;
 	prof.n_sample = p->samples.n;
@@ -412,9 +487,11 @@ int pprof__write(struct pprof *p, bool gzip, void **ret_buf, size_t *ret_len)
 
 	len = perftools__profiles__profile__get_packed_size(&prof);
 	raw = malloc(len ? len : 1);
+	if (raw)
+		perftools__profiles__profile__pack(&prof, raw);
+	pprof__restore_flags(p, saved);
 	if (!raw)
 		return -ENOMEM;
-	perftools__profiles__profile__pack(&prof, raw);
 	if (!gzip) {
 		*ret_buf = raw;
 		*ret_len = len;

@@ -61,6 +61,9 @@ int pprof__add_sample(struct pprof *p, const uint64_t *loc_ids, size_t nlocs,
 /*
  * pprof__write() - serialise (gzip when @gzip) into a malloc'd buffer.
  * 0 and *ret_buf, *ret_len set, or -errno. The builder stays usable.
+ * Mappings are written with the has_* flags their locations bear out (a
+ * flag the caller set is dropped when no location of the mapping has a
+ * function, a file name or a line number).
  */
 int pprof__write(struct pprof *p, bool gzip, void **ret_buf, size_t *ret_len);
 

@@ -106,6 +106,44 @@ static int64_t marker_loc(struct builder *b, uint64_t *id, const char *name)
 }
 
 /*
+ * The name pprof shows for symbol or linkage name @sym, one rule for every
+ * frame, inlined or not: demangled in full (C++, Rust's legacy mangling),
+ * as `addr2line -C` and pprof's -symbolize=demangle=full give it, with a
+ * symbol version ("clock_gettime@@GLIBC_2.17") and a GCC clone suffix
+ * (" [clone .isra.0]") dropped and "@plt" kept. @sym stays the Function's
+ * system_name, from which pprof's own -symbolize=demangle=MODE derives
+ * its shorter forms. Returns a malloc'd string, NULL on ENOMEM.
+ */
+static char *display_name(const char *sym)
+{
+	const char *at = strchr(sym, '@');
+	bool plt = at && !strcmp(at, "@plt");
+	char *base, *dem = NULL, *clone, *out;
+	int st = -1;
+
+	base = strndup(sym, at && at != sym ? (size_t)(at - sym) : strlen(sym));
+	if (!base)
+		return NULL;
+	if (base[0] == '_' && base[1] == 'Z')
+		dem = __cxa_demangle(base, NULL, NULL, &st);
+	if (st == 0 && dem) {
+		free(base);
+		base = dem;
+		clone = strstr(base, " [clone ");
+		if (clone)
+			*clone = 0;
+	} else {
+		free(dem);
+	}
+	if (!plt)
+		return base;
+	if (asprintf(&out, "%s@plt", base) < 0)
+		out = NULL;
+	free(base);
+	return out;
+}
+
+/*
  * Location of a user frame. @addr is what to symbolize: the sampled pc for
  * the leaf, the return address - 1 for callers. When that finds nothing
  * and @alt differs (the unadjusted return address), try @alt: a signal
@@ -141,31 +179,20 @@ static int64_t user_loc(struct builder *b, uint64_t addr, uint64_t alt)
 						       frames, SYM_MAX_INLINE);
 		}
 		for (i = 0; i < n; i++) {
-			const char *name = frames[i].func, *at;
-			char buf[512], *dem;
+			char hexname[32], *name = NULL;
+			const char *sys = frames[i].func;
 
-			if (!name) {
-				snprintf(buf, sizeof(buf), "0x%" PRIx64, addr);
-				name = buf;
-			} else if ((at = strchr(name, '@')) && at != name &&
-				   (size_t)(at - name) < sizeof(buf)) {
-				/* "clock_gettime@@GLIBC_2.17": the version
-				 * goes to system_name only. */
-				snprintf(buf, sizeof(buf), "%.*s",
-					 (int)(at - name), name);
-				name = buf;
+			if (!sys) {
+				snprintf(hexname, sizeof(hexname), "0x%" PRIx64,
+					 addr);
+				sys = hexname;
 			}
-			dem = NULL;
-			if (name[0] == '_' && name[1] == 'Z') {
-				int st = -1;
-
-				dem = __cxa_demangle(name, NULL, NULL, &st);
-				if (st == 0 && dem)
-					name = dem;
-			}
-			r = pprof__add_function(b->pp, name, frames[i].func,
-						frames[i].file, frames[i].start_line);
-			free(dem);
+			name = display_name(sys);
+			r = name ? pprof__add_function(b->pp, name, sys,
+						       frames[i].file,
+						       frames[i].start_line) :
+				   -ENOMEM;
+			free(name);
 			if (r < 0) {
 				sym_binary__put(m.bin);
 				return r;

@@ -21,16 +21,12 @@
 #include <elfutils/libdwelf.h>
 #include <elfutils/libdwfl.h>
 
+#include "pltsyms.h"
 #include "symbolizer.h"
+#include "symsrc.h"
 
 struct load_seg {
 	uint64_t offset, filesz, vaddr;
-};
-
-/* An address range of one compile unit, for binaries without aranges. */
-struct cu_range {
-	uint64_t lo, hi;
-	Dwarf_Off die_off;
 };
 
 struct sym_binary {
@@ -48,11 +44,9 @@ struct sym_binary {
 	struct load_seg *segs;
 	size_t nsegs;
 	bool has_functions, has_dwarf;
-	/* Built on first need: clang and rustc omit .debug_aranges, and
-	 * libdw 0.188 then finds no CU for an address. */
-	struct cu_range *cus;
-	size_t ncus;
-	bool cus_built;
+	struct symsrc *src;		/* DWARF: inline chains, file names */
+	struct plt_stub *plt;		/* named PLT stubs, by address */
+	size_t nplt;
 	/* Unwinding: libdw's CFI tables (owned by the module) and our cache
 	 * of rows copied out of them, both built on first need. */
 	bool cfi_tried;
@@ -112,7 +106,8 @@ static void binary__destroy(struct sym_binary *b)
 		dwfl_end(b->dwfl);
 	pthread_mutex_destroy(&b->lock);
 	free(b->segs);
-	free(b->cus);
+	symsrc__free(b->src);
+	pltsyms__free(b->plt, b->nplt);
 	free(b->cfi_cache);
 	free(b->path);
 	free(b);
@@ -290,16 +285,20 @@ static int binary__create(struct symbolizer *s, int fd, const char *path,
 	}
 	dwfl_report_end(b->dwfl, NULL, NULL);
 
-	b->has_functions = dwfl_module_getsymtab(b->mod) > 0;
 	/* Load DWARF now (also finds /usr/lib/debug/.build-id/ files) while
 	 * the path is still valid: the process may be gone by lookup time. */
 	b->has_dwarf = dwfl_module_getdwarf(b->mod, &bias) != NULL;
+	b->src = symsrc__new(b->mod);
+	r = b->src ? pltsyms__read(elf, &b->plt, &b->nplt) : -ENOMEM;
+	if (r < 0)
+		goto fail;
+	b->has_functions = dwfl_module_getsymtab(b->mod) > 0 || b->nplt;
 	/*
 	 * Cost estimate: libdw keeps the file mapped and builds CU, line and
 	 * abbreviation tables as lookups touch them; the file size is an upper
 	 * bound for what it can page in or copy, plus a fixed overhead.
 	 */
-	b->cost = (size_t)size + 64 * 1024;
+	b->cost = (size_t)size + 64 * 1024 + b->nplt * (sizeof(*b->plt) + 32);
 	{
 		/* A separate debug file (/usr/lib/debug) is mapped too. */
 		const char *dbg = NULL;
@@ -430,193 +429,34 @@ void sym_binary__info(const struct sym_binary *b, struct sym_binary_info *ret)
 	ret->has_inline_frames = b->has_dwarf;
 }
 
-static const char *die_name(Dwarf_Die *die)
-{
-	Dwarf_Attribute attr;
-
-	if (dwarf_attr_integrate(die, DW_AT_name, &attr))
-		return dwarf_formstring(&attr);
-	return NULL;
-}
-
-static int die_decl_line(Dwarf_Die *die)
-{
-	int line = 0;
-
-	if (dwarf_decl_line(die, &line) != 0)
-		return 0;
-	return line;
-}
-
-/* The file named by an inlined_subroutine's DW_AT_call_file. */
-static const char *call_file(Dwarf_Die *cu, Dwarf_Die *die)
-{
-	Dwarf_Attribute attr;
-	Dwarf_Files *files;
-	Dwarf_Word idx;
-	size_t nfiles;
-
-	if (!dwarf_attr(die, DW_AT_call_file, &attr) ||
-	    dwarf_formudata(&attr, &idx) != 0)
-		return NULL;
-	if (dwarf_getsrcfiles(cu, &files, &nfiles) != 0 || idx >= nfiles)
-		return NULL;
-	return dwarf_filesrc(files, idx, NULL, NULL);
-}
-
-static int call_line(Dwarf_Die *die)
-{
-	Dwarf_Attribute attr;
-	Dwarf_Word v;
-
-	if (!dwarf_attr(die, DW_AT_call_line, &attr) ||
-	    dwarf_formudata(&attr, &v) != 0)
-		return 0;
-	return (int)v;
-}
-
-static int cmp_cu(const void *a, const void *b)
-{
-	const struct cu_range *x = a, *y = b;
-
-	return x->lo < y->lo ? -1 : x->lo > y->lo;
-}
-
-/* Index every CU's address ranges (DW_AT_low_pc/high_pc or DW_AT_ranges). */
-static void build_cu_ranges(struct sym_binary *b)
-{
-	Dwarf_CU *cu = NULL, *next;
-	Dwarf_Addr bias;
-	Dwarf_Die cudie;
-	size_t cap = 0;
-	Dwarf *dw;
-
-	b->cus_built = true;
-	dw = dwfl_module_getdwarf(b->mod, &bias);
-	if (!dw)
-		return;
-	while (dwarf_get_units(dw, cu, &next, NULL, NULL, &cudie, NULL) == 0) {
-		Dwarf_Addr base, lo, hi;
-		ptrdiff_t off = 0;
-
-		cu = next;
-		while ((off = dwarf_ranges(&cudie, off, &base, &lo, &hi)) > 0) {
-			if (hi <= lo)
-				continue;
-			if (b->ncus == cap) {
-				size_t nc = cap ? cap * 2 : 64;
-				struct cu_range *n = realloc(b->cus, nc * sizeof(*n));
-
-				if (!n)
-					goto done;
-				b->cus = n;
-				cap = nc;
-			}
-			b->cus[b->ncus].lo = lo + bias;
-			b->cus[b->ncus].hi = hi + bias;
-			b->cus[b->ncus].die_off = dwarf_dieoffset(&cudie);
-			b->ncus++;
-		}
-	}
-done:
-	qsort(b->cus, b->ncus, sizeof(*b->cus), cmp_cu);
-}
-
-/* The CU containing @addr through our own index. */
-static bool find_cu(struct sym_binary *b, Dwarf_Addr addr, Dwarf_Die *ret,
-		    Dwarf_Addr *ret_bias)
-{
-	size_t lo = 0, hi, i;
-	Dwarf *dw;
-
-	if (!b->cus_built)
-		build_cu_ranges(b);
-	hi = b->ncus;
-	/* Last range starting at or below addr; ranges may nest or overlap
-	 * little, so look back a few entries. */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (b->cus[mid].lo <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	dw = dwfl_module_getdwarf(b->mod, ret_bias);
-	for (i = lo; i > 0 && lo - i < 8; i--) {
-		const struct cu_range *c = &b->cus[i - 1];
-
-		if (addr >= c->lo && addr < c->hi)
-			return dw && dwarf_offdie(dw, c->die_off, ret) != NULL;
-	}
-	return false;
-}
-
 static int lookup_locked(struct sym_binary *b, Dwarf_Addr addr,
 			 struct sym_frame *frames, int max)
 {
-	const char *symname, *file = NULL;
-	Dwarf_Die *scopes = NULL, *cu, cubuf;
-	Dwarf_Addr cubias = 0;
+	const struct plt_stub *stub;
+	const char *symname;
 	GElf_Off symoff;
 	GElf_Sym sym;
-	Dwfl_Line *l;
-	int n = 0, line = 0, nscopes, i;
-	bool outer = false;
+	size_t before;
+	int n;
 
+	/* PLT stubs have no symbol and no DWARF: the name objdump gives. */
+	stub = pltsyms__find(b->plt, b->nplt, addr);
+	if (stub) {
+		frames[0] = (struct sym_frame){ .func = stub->name };
+		return 1;
+	}
 	symname = dwfl_module_addrinfo(b->mod, addr, &symoff, &sym, NULL, NULL,
 				       NULL);
-	l = dwfl_module_getsrc(b->mod, addr);
-	if (l)
-		file = dwfl_lineinfo(l, NULL, &line, NULL, NULL, NULL);
+	before = symsrc__bytes(b->src);
+	n = symsrc__frames(b->src, addr, symname, frames, max);
+	if (symsrc__bytes(b->src) != before) {
+		size_t add = symsrc__bytes(b->src) - before;
 
-	cu = dwfl_module_addrdie(b->mod, addr, &cubias);
-	if (!cu && b->has_dwarf && find_cu(b, addr, &cubuf, &cubias)) {
-		Dwarf_Line *dl;
-
-		cu = &cubuf;
-		dl = dwarf_getsrc_die(cu, addr - cubias);
-		if (dl && !file) {
-			file = dwarf_linesrc(dl, NULL, NULL);
-			if (dwarf_lineno(dl, &line) != 0)
-				line = 0;
-		}
+		pthread_mutex_lock(&b->s->lock);
+		b->cost += add;
+		b->s->bytes += add;
+		pthread_mutex_unlock(&b->s->lock);
 	}
-	nscopes = cu ? dwarf_getscopes(cu, addr - cubias, &scopes) : 0;
-	for (i = 0; i < nscopes && n < max; i++) {
-		Dwarf_Die *d = &scopes[i];
-		int tag = dwarf_tag(d);
-
-		if (tag == DW_TAG_inlined_subroutine) {
-			frames[n].func = die_name(d);
-			frames[n].file = file;
-			frames[n].line = line;
-			frames[n].start_line = die_decl_line(d);
-			n++;
-			/* The caller's position is where this was inlined. */
-			file = call_file(cu, d);
-			line = call_line(d);
-		} else if (tag == DW_TAG_subprogram) {
-			/* The ELF symbol is the linkage name: prefer it. */
-			frames[n].func = symname ? symname : die_name(d);
-			frames[n].file = file;
-			frames[n].line = line;
-			frames[n].start_line = die_decl_line(d);
-			n++;
-			outer = true;
-			break;
-		}
-	}
-	if (!outer && n < max && (symname || (n == 0 && file))) {
-		/* No enclosing subprogram DIE: the ELF symbol, with whatever
-		 * position the line table (or the last inline call) gives. */
-		frames[n].func = symname;
-		frames[n].file = file;
-		frames[n].line = line;
-		frames[n].start_line = 0;
-		n++;
-	}
-	free(scopes);
 	return n;
 }
 

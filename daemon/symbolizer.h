@@ -21,7 +21,7 @@
 #include <stdint.h>
 
 #define SYM_BUILD_ID_MAX 64	/* hex chars kept of a build-id */
-#define SYM_MAX_INLINE 16	/* frames returned for one address */
+#define SYM_MAX_INLINE 32	/* frames returned for one address */
 
 struct symbolizer;
 struct sym_binary;

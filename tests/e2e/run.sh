@@ -30,6 +30,11 @@ $CC -O1 -fno-inline -fno-builtin $NOOPT -pthread -fno-pie -no-pie -o "$E/heapwl-
 $CC -O1 $NOOPT -pthread -o "$E/epwait" "$W/epwait.c"
 $CC -O1 -fno-inline -fno-builtin $NOOPT -shared -fPIC -o "$E/libheapplug.so" "$W/heapplug.c"
 ${CXX:-g++} -O1 -fno-inline $NOOPT -o "$E/heapcpp" "$W/heapcpp.cc"
+# C++ -O2 -g (PIE, DWARF 5, no frame pointers): the STL's deep inline chains.
+${CXX:-g++} -O2 -g -I$W -o "$E/churn" "$W/churn.cc"
+# PLT stubs, and a stripped copy of split (no .symtab, no DWARF).
+$CC -O2 -g -fno-builtin -I$W -o "$E/plt" "$W/plt.c"
+strip -o "$E/split.stripped" "$E/split"
 # No frame pointers anywhere: what DWARF unwinding is for.
 $CC -O2 -g -fomit-frame-pointer -fno-optimize-sibling-calls -pthread -o "$E/nofp" "$W/nofp.c"
 $CC -O2 -g -fomit-frame-pointer -fno-optimize-sibling-calls -fno-builtin -pthread -o "$E/heapnofp" "$W/heapnofp.c"

@@ -101,7 +101,7 @@ def tally(suite, res):
     return res.passed, failed, skipped
 
 
-def main(modules=(test_cpu, test_heap, test_unwind, test_attack)):
+def main(modules=(test_cpu, test_heap, test_unwind, test_attack, __import__("test_truth"))):
     ap = argparse.ArgumentParser()
     ap.add_argument("--output", default="build")
     ap.add_argument("--src", default=os.path.dirname(os.path.abspath(__file__)))

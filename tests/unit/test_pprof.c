@@ -19,6 +19,59 @@ static const char *S(const Prof *p, int64_t i)
 	return pprof_read__str(p, i);
 }
 
+/*
+ * A mapping's has_* flags say what its locations hold: a stripped library
+ * whose frames got no names claims nothing (pprof would otherwise never
+ * symbolize it), one with names but no DWARF only has_functions.
+ */
+static void check_mapping_flags(void)
+{
+	struct pprof_mapping_desc md = {
+		.filename = "/lib/x.so", .build_id = "",
+		.has_functions = true, .has_filenames = true,
+		.has_line_numbers = true, .has_inline_frames = true,
+	};
+	struct pprof *pp = pprof__new();
+	struct pprof_line named;
+	int64_t m1, m2, m3, f, vals[1] = { 1 };
+	uint64_t locs[3];
+	size_t len = 0;
+	void *buf = NULL;
+	Prof *p = NULL;
+
+	CHECK(pprof__add_sample_type(pp, "samples", "count") == 0, "type");
+	m1 = pprof__add_mapping(pp, &md);	/* no names at all */
+	m2 = pprof__add_mapping(pp, &md);	/* names, no files or lines */
+	m3 = pprof__add_mapping(pp, &md);	/* everything */
+	locs[0] = (uint64_t)pprof__add_location(pp, (uint64_t)m1, 0x10, NULL, 0);
+	f = pprof__add_function(pp, "exported", NULL, "", 0);
+	named = (struct pprof_line){ .function_id = (uint64_t)f, .line = 0 };
+	locs[1] = (uint64_t)pprof__add_location(pp, (uint64_t)m2, 0x20, &named, 1);
+	f = pprof__add_function(pp, "full", NULL, "x.c", 3);
+	named = (struct pprof_line){ .function_id = (uint64_t)f, .line = 4 };
+	locs[2] = (uint64_t)pprof__add_location(pp, (uint64_t)m3, 0x30, &named, 1);
+	CHECK(pprof__add_sample(pp, locs, 3, vals, 1, NULL, 0) == 0, "sample");
+	CHECK(pprof__write(pp, false, &buf, &len) == 0 &&
+	      pprof_read__decode(buf, len, &p) == 0 && p->n_mapping == 3,
+	      "write flags profile");
+	if (p && p->n_mapping == 3) {
+		Perftools__Profiles__Mapping **m = p->mapping;
+
+		CHECK(!m[0]->has_functions && !m[0]->has_filenames &&
+		      !m[0]->has_line_numbers && !m[0]->has_inline_frames,
+		      "unnamed mapping claims nothing");
+		CHECK(m[1]->has_functions && !m[1]->has_filenames &&
+		      !m[1]->has_line_numbers && !m[1]->has_inline_frames,
+		      "names only: has_functions only");
+		CHECK(m[2]->has_functions && m[2]->has_filenames &&
+		      m[2]->has_line_numbers && m[2]->has_inline_frames,
+		      "full mapping keeps its claims");
+	}
+	pprof_read__free(p);
+	free(buf);
+	pprof__free(pp);
+}
+
 int main(void)
 {
 	struct pprof *pp = pprof__new();
@@ -142,5 +195,6 @@ int main(void)
 	pprof_read__free(p);
 	free(buf);
 	pprof__free(pp);
+	check_mapping_flags();
 	return check__done();
 }

@@ -299,7 +299,8 @@ static void test_top(void)
 		} want[5] = {
 			/* Two addresses in libfoo, one row: 40 + 60. */
 			{ "[libfoo.so.1]", "", 0, 100, 100 },
-			{ "hot", "hot.c", 20, 90, 90 },
+			/* Its hottest line: :25 (50) over :20 (30 + 10). */
+			{ "hot", "hot.c", 25, 90, 90 },
 			{ "<unknown>", "", 0, 80, 80 },
 			{ "[vdso]", "", 0, 70, 70 },
 			/* main is a leaf only in S3, at :9 (not the call site :7). */
@@ -422,7 +423,8 @@ static void test_top(void)
 		err = pprof_read__top(p, -1, 0, &rows, &n, &total);
 	CHECK(err == 0 && n == 4, "dedup: %d %zu", err, n);
 	r = err ? NULL : find_row(rows, n, "main");
-	CHECK(r && r->flat == 110 && r->cum == 280 && r->line == 20,
+	CHECK(r && r->flat == 110 && r->cum == 280 && r->line == 25 &&
+	      !strcmp(r->file, "hot.c") && !r->close_line,
 	      "dedup main %lld %lld", r ? (long long)r->flat : -1,
 	      r ? (long long)r->cum : -1);
 	pprof_read__top_free(rows, err ? 0 : n);
@@ -643,9 +645,145 @@ static void test_mutations(void)
 	free(raw);
 }
 
+/* Decode the fixture with its S2 cpu value set to @s2. */
+static Perftools__Profiles__Profile *fixture_profile(int64_t s2)
+{
+	Perftools__Profiles__Profile *p = NULL;
+	struct fixture f;
+	uint8_t *raw;
+	size_t len;
+
+	fixture__init(&f);
+	f.vals[1][1] = s2;
+	raw = pack(&f.p, &len);
+	CHECK(pprof_read__decode(raw, len, &p) == 0, "decode fixture");
+	free(raw);
+	return p;
+}
+
+/* -cum order, -focus, and the hottest line when two are close. */
+static void test_top_options(void)
+{
+	Perftools__Profiles__Profile *p = fixture_profile(50);
+	struct pprof_top_opts o = { .sample_index = 1 };
+	struct pprof_top_row *rows = NULL;
+	const struct pprof_top_row *r;
+	int64_t total = 0, focused = 0;
+	regex_t re;
+	size_t n = 0;
+	int err;
+
+	if (!p)
+		return;
+	o.by_cum = true;
+	err = pprof_read__top_opts(p, &o, &rows, &n, &total, &focused);
+	CHECK(!err && n == 5 && total == 360 && focused == 360, "cum: %d %zu", err, n);
+	if (!err && n == 5) {
+		static const char *const want[5] = {
+			"main", "[libfoo.so.1]", "hot", "<unknown>", "[vdso]",
+		};
+		size_t i;
+
+		for (i = 0; i < 5; i++)
+			CHECK(!strcmp(rows[i].name, want[i]), "cum row %zu: %s, want %s",
+			      i, rows[i].name, want[i]);
+	}
+	pprof_read__top_free(rows, err ? 0 : n);
+
+	/* Focus on hot: S1, S2, S4 (90 of 360); main there only by cum, so its
+	 * line is its hottest call site, :7 (S2 50 + S4 10) over :9 (S1 30). */
+	o.by_cum = false;
+	CHECK(regcomp(&re, "^hot$", REG_EXTENDED | REG_NOSUB) == 0, "regcomp");
+	o.focus = &re;
+	err = pprof_read__top_opts(p, &o, &rows, &n, &total, &focused);
+	CHECK(!err && n == 2 && total == 360 && focused == 90,
+	      "focus hot: %d %zu %lld %lld", err, n, (long long)total,
+	      (long long)focused);
+	r = err ? NULL : find_row(rows, n, "hot");
+	CHECK(r && r->flat == 90 && r->cum == 90, "focus: hot");
+	r = err ? NULL : find_row(rows, n, "main");
+	CHECK(r && r->flat == 0 && r->cum == 90 && r->line == 7 && !r->close_line,
+	      "focus: main %lld/%lld line %lld", r ? (long long)r->flat : -1,
+	      r ? (long long)r->cum : -1, r ? (long long)r->line : -1);
+	pprof_read__top_free(rows, err ? 0 : n);
+	regfree(&re);
+
+	/* A mapping's file matches too (pprof's matchesName). */
+	CHECK(regcomp(&re, "libfoo", REG_EXTENDED | REG_NOSUB) == 0, "regcomp");
+	err = pprof_read__top_opts(p, &o, &rows, &n, &total, &focused);
+	CHECK(!err && n == 2 && focused == 100, "focus libfoo: %d %zu %lld", err,
+	      n, (long long)focused);
+	pprof_read__top_free(rows, err ? 0 : n);
+	regfree(&re);
+	pprof_read__free(p);
+
+	/* hot:25 at 42 and hot:20 at 40: within a tenth, no line stands out. */
+	p = fixture_profile(42);
+	if (!p)
+		return;
+	o.focus = NULL;
+	err = pprof_read__top_opts(p, &o, &rows, &n, &total, NULL);
+	r = err ? NULL : find_row(rows, n, "hot");
+	CHECK(r && r->line == 25 && r->close_line == 20 && !r->close_file_differs,
+	      "close lines: %lld %lld", r ? (long long)r->line : -1,
+	      r ? (long long)r->close_line : -1);
+	pprof_read__top_free(rows, err ? 0 : n);
+	pprof_read__free(p);
+}
+
+/* Folded stacks of the fixture, root first, inlined frames expanded. */
+static void test_folded(void)
+{
+	static const struct { const char *stack; int64_t value; } want[] = {
+		{ "<unknown>", 80 },
+		{ "main", 20 },
+		{ "main;[libfoo.so.1]", 40 },
+		{ "main;[libfoo.so.1];[libfoo.so.1]", 60 },
+		{ "main;[vdso]", 70 },
+		{ "main;hot", 80 },		/* S1 (30) and S2 (50, inlined) */
+		{ "main;hot;hot", 10 },
+	};
+	Perftools__Profiles__Profile *p = fixture_profile(50);
+	struct pprof_folded *f = NULL;
+	size_t n = 0, i, nw = sizeof(want) / sizeof(want[0]);
+	regex_t re;
+	int err;
+
+	if (!p)
+		return;
+	err = pprof_read__folded(p, 1, NULL, &f, &n);
+	CHECK(!err && n == nw, "folded: %d, %zu lines", err, n);
+	for (i = 0; !err && i < n && i < nw; i++)
+		CHECK(!strcmp(f[i].stack, want[i].stack) && f[i].value == want[i].value,
+		      "folded %zu: %s %lld, want %s %lld", i, f[i].stack,
+		      (long long)f[i].value, want[i].stack, (long long)want[i].value);
+	pprof_read__folded_free(f, err ? 0 : n);
+
+	CHECK(regcomp(&re, "vdso", REG_EXTENDED | REG_NOSUB) == 0, "regcomp");
+	err = pprof_read__folded(p, 0, &re, &f, &n);
+	CHECK(!err && n == 1 && !strcmp(f[0].stack, "main;[vdso]") && f[0].value == 7,
+	      "folded focus: %d %zu", err, n);
+	pprof_read__folded_free(f, err ? 0 : n);
+	regfree(&re);
+	CHECK(pprof_read__folded(p, 2, NULL, &f, &n) == -EINVAL, "bad index");
+	pprof_read__free(p);
+
+	/* A zero value is no stack to draw. */
+	p = fixture_profile(0);
+	err = p ? pprof_read__folded(p, 1, NULL, &f, &n) : -1;
+	CHECK(!err && n == nw, "zero value: %zu lines", n);
+	for (i = 0; !err && i < n; i++)
+		if (!strcmp(f[i].stack, "main;hot"))
+			CHECK(f[i].value == 30, "S2 left out: %lld", (long long)f[i].value);
+	pprof_read__folded_free(f, err ? 0 : n);
+	pprof_read__free(p);
+}
+
 int main(void)
 {
 	test_top();
+	test_top_options();
+	test_folded();
 	test_corrupt();
 	test_mutations();
 	return check__done();

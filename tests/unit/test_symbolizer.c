@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The symbolizer on a binary the tests build (fixtures/symfix.c, -O2 -g):
- * function names, file:line, an inlined call as two frames, the cache by
- * build-id, and debug info found in /usr/lib/debug/.build-id for a copy
- * stripped of it.
+ * function names, file:line, an inlined call as two frames, a chain of
+ * three with each outer level at its call site, every address of .text
+ * against binutils' `addr2line -i` (an independent DWARF reader), the
+ * cache by build-id, and debug info found in /usr/lib/debug/.build-id for
+ * a copy stripped of it.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <gelf.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -21,10 +24,10 @@
 static char fixdir[512];
 
 /* Line number of the line of symfix.c holding @marker. */
-static int marker_line(const char *marker)
+static int marker_line_in(const char *src, const char *marker)
 {
 	char line[512];
-	FILE *f = fopen("fixtures/symfix.c", "r");
+	FILE *f = fopen(src, "r");
 	int n = 0, found = 0;
 
 	if (!f)
@@ -38,6 +41,11 @@ static int marker_line(const char *marker)
 	}
 	fclose(f);
 	return found;
+}
+
+static int marker_line(const char *marker)
+{
+	return marker_line_in("fixtures/symfix.c", marker);
 }
 
 /* st_value/st_size of @name and the file offset of st_value. */
@@ -65,7 +73,12 @@ static int find_sym(const char *path, const char *name, uint64_t *off,
 			size_t ph, k;
 
 			if (!gelf_getsym(d, (int)i, &s) ||
-			    strcmp(elf_strptr(elf, sh.sh_link, s.st_name), name))
+			    !elf_strptr(elf, sh.sh_link, s.st_name) ||
+			    (strcmp(elf_strptr(elf, sh.sh_link, s.st_name), name) &&
+			     /* "name.isra.0": a clone of name */
+			     (strncmp(elf_strptr(elf, sh.sh_link, s.st_name), name,
+				      strlen(name)) ||
+			      elf_strptr(elf, sh.sh_link, s.st_name)[strlen(name)] != '.')))
 				continue;
 			elf_getphdrnum(elf, &ph);
 			for (k = 0; k < ph; k++) {
@@ -107,6 +120,157 @@ static bool ends_with(const char *s, const char *suffix)
 	return a >= b && !strcmp(s + a - b, suffix);
 }
 
+/* The PT_LOAD file offset of link-time address @vaddr in @elf. */
+static bool vaddr_off(Elf *elf, uint64_t vaddr, uint64_t *ret)
+{
+	size_t ph, k;
+
+	if (elf_getphdrnum(elf, &ph) < 0)
+		return false;
+	for (k = 0; k < ph; k++) {
+		GElf_Phdr p;
+
+		if (gelf_getphdr(elf, (int)k, &p) && p.p_type == PT_LOAD &&
+		    vaddr >= p.p_vaddr && vaddr < p.p_vaddr + p.p_filesz) {
+			*ret = vaddr - p.p_vaddr + p.p_offset;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* .text's link-time range in @path. */
+static int text_range(const char *path, uint64_t *lo, uint64_t *hi)
+{
+	int fd = open(path, O_RDONLY), r = -ENOENT;
+	Elf_Scn *scn = NULL;
+	size_t shstrndx;
+	Elf *elf;
+
+	if (fd < 0)
+		return -errno;
+	elf_version(EV_CURRENT);
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	if (elf && elf_getshdrstrndx(elf, &shstrndx) == 0) {
+		while ((scn = elf_nextscn(elf, scn))) {
+			GElf_Shdr sh;
+			const char *name;
+
+			if (!gelf_getshdr(scn, &sh))
+				continue;
+			name = elf_strptr(elf, shstrndx, sh.sh_name);
+			if (name && !strcmp(name, ".text")) {
+				*lo = sh.sh_addr;
+				*hi = sh.sh_addr + sh.sh_size;
+				r = 0;
+			}
+		}
+	}
+	elf_end(elf);
+	close(fd);
+	return r;
+}
+
+/* "dir/./x.c" and "dir/x.c" are one file to both readers. */
+static bool same_file(const char *a, const char *b)
+{
+	char ra[PATH_MAX], rb[PATH_MAX];
+
+	if (!strcmp(a, b))
+		return true;
+	return realpath(a, ra) && realpath(b, rb) && !strcmp(ra, rb);
+}
+
+/*
+ * Every address of .text in @path whose line binutils' addr2line knows,
+ * looked up by both: the same inline chain, level by level, each with its
+ * file and line. Returns the number that agree; *ret_n the number compared.
+ */
+static int compare_addr2line(struct sym_binary *b, const char *path,
+			     const char *what, int *ret_n)
+{
+	char tmp[] = "/tmp/symfix-addrs.XXXXXX", cmd[1200], line[1024];
+	struct sym_frame f[SYM_MAX_INLINE];
+	int fd, agree = 0, n = 0, shown = 0;
+	uint64_t lo = 0, hi = 0, a;
+	FILE *in, *out;
+	Elf *elf;
+
+	*ret_n = 0;
+	if (text_range(path, &lo, &hi) < 0)
+		return 0;
+	fd = mkstemp(tmp);
+	if (fd < 0)
+		return 0;
+	out = fdopen(fd, "w");
+	for (a = lo; a < hi; a++)
+		fprintf(out, "0x%lx\n", (unsigned long)a);
+	fclose(out);
+	snprintf(cmd, sizeof(cmd), "addr2line -a -i -e '%s' < %s", path, tmp);
+	in = popen(cmd, "r");
+	fd = open(path, O_RDONLY);
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	/* Per address: "0xADDR", then "file:line" per level, innermost first. */
+	a = 0;
+	if (in && fgets(line, sizeof(line), in))
+		a = strtoull(line, NULL, 16);
+	while (in && a) {
+		char files[SYM_MAX_INLINE][1024];
+		int lines[SYM_MAX_INLINE], nl = 0, nf, i;
+		uint64_t addr = a, off;
+		bool known = false, same;
+
+		a = 0;
+		while (fgets(line, sizeof(line), in)) {
+			char *colon, *disc;
+
+			if (!strncmp(line, "0x", 2)) {
+				a = strtoull(line, NULL, 16);
+				break;
+			}
+			line[strcspn(line, "\n")] = 0;
+			disc = strstr(line, " (discriminator");
+			if (disc)
+				*disc = 0;
+			colon = strrchr(line, ':');
+			if (!colon || nl == SYM_MAX_INLINE)
+				continue;
+			*colon = 0;
+			memcpy(files[nl], line, strlen(line) + 1);
+			lines[nl] = atoi(colon + 1);
+			known |= lines[nl] > 0;
+			nl++;
+		}
+		if (!known || !vaddr_off(elf, addr, &off))
+			continue;
+		n++;
+		nf = sym_binary__lookup(b, off, f, SYM_MAX_INLINE);
+		same = nf == nl;
+		for (i = 0; same && i < nf; i++)
+			same = f[i].file && f[i].line == lines[i] &&
+			       same_file(f[i].file, files[i]);
+		if (same) {
+			agree++;
+		} else if (shown++ < 3) {
+			printf("%s: 0x%lx: %d levels, addr2line %d:", what,
+			       (unsigned long)addr, nf, nl);
+			for (i = 0; i < nl; i++)
+				printf(" %s:%d", files[i], lines[i]);
+			printf(" / ours:");
+			for (i = 0; i < nf; i++)
+				printf(" %s:%d", f[i].file ? f[i].file : "?", f[i].line);
+			printf("\n");
+		}
+	}
+	if (in)
+		pclose(in);
+	elf_end(elf);
+	close(fd);
+	unlink(tmp);
+	*ret_n = n;
+	return agree;
+}
+
 static void check_binary(struct sym_binary *b, const char *path_for_syms,
 			 const char *what)
 {
@@ -115,7 +279,11 @@ static void check_binary(struct sym_binary *b, const char *path_for_syms,
 	int n, line_inl = marker_line("MARK_INL"),
 	    line_call = marker_line("MARK_CALL"),
 	    line_plain = marker_line("MARK_PLAIN");
-	bool saw_inline = false, all_outer = true;
+	int line_leaf = marker_line("MARK_LEAF"),
+	    line_mid = marker_line("MARK_MID_CALL"),
+	    line_nest = marker_line("MARK_NEST_CALL"), agree, compared;
+	bool saw_inline = false, all_outer = true, saw_chain = false,
+	     all_nest = true;
 
 	CHECK(line_inl > 0 && line_call > 0 && line_plain > 0, "markers");
 	CHECK(find_sym(path_for_syms, "plain_fn", &off, &size) == 0,
@@ -148,9 +316,86 @@ static void check_binary(struct sym_binary *b, const char *path_for_syms,
 	CHECK(saw_inline, "%s: an address in outer_fn is [inl_work:%d, outer_fn:%d]",
 	      what, line_inl, line_call);
 
+	/* Three levels: each outer one at the line of its call. */
+	CHECK(find_sym(path_for_syms, "nest_fn", &off, &size) == 0,
+	      "%s: nest_fn in symtab", what);
+	for (a = off; a < off + size; a++) {
+		n = sym_binary__lookup(b, a, f, SYM_MAX_INLINE);
+		if (n < 1 || !f[n - 1].func || strcmp(f[n - 1].func, "nest_fn"))
+			all_nest = false;
+		if (n == 3 && f[0].func && !strcmp(f[0].func, "inl_leaf") &&
+		    f[1].func && !strcmp(f[1].func, "inl_mid") &&
+		    f[0].line == line_leaf && f[1].line == line_mid &&
+		    f[2].line == line_nest && ends_with(f[0].file, "/symfix.c") &&
+		    ends_with(f[1].file, "/symfix.c") &&
+		    ends_with(f[2].file, "/symfix.c"))
+			saw_chain = true;
+	}
+	CHECK(all_nest, "%s: every address of nest_fn ends in nest_fn", what);
+	CHECK(saw_chain, "%s: an address in nest_fn is [inl_leaf:%d, inl_mid:%d, nest_fn:%d]",
+	      what, line_leaf, line_mid, line_nest);
+
+	/* Every address with a known line, as binutils reads the DWARF. */
+	agree = compare_addr2line(b, path_for_syms, what, &compared);
+	printf("%s: %d of %d addresses of .text agree with addr2line -i\n",
+	       what, agree, compared);
+	CHECK(compared > 100 && agree == compared,
+	      "%s: %d of %d addresses agree with addr2line -i", what, agree,
+	      compared);
+
 	/* An offset outside every PT_LOAD resolves to nothing. */
 	CHECK(sym_binary__lookup(b, 1ULL << 40, f, SYM_MAX_INLINE) == 0,
 	      "%s: out of range", what);
+}
+
+extern char *__cxa_demangle(const char *mangled, char *buf, size_t *len,
+			    int *status);
+
+static bool demangles_to(const char *sym, const char *want)
+{
+	char *d;
+	int st = -1;
+	bool ok;
+
+	if (!sym)
+		return false;
+	d = __cxa_demangle(sym, NULL, NULL, &st);
+	ok = st == 0 && d && !strcmp(d, want);
+	free(d);
+	return ok;
+}
+
+/*
+ * C++: an inlined member function and the out-of-line function it is
+ * inlined into (a GCC clone, "…outerEm.isra.0") are both named by their
+ * linkage names, without the clone suffix: one naming rule for every
+ * level, so that pprof shows one function for all its instances.
+ */
+static void check_cxx(struct sym_binary *b, const char *path)
+{
+	static const char outer[] = "_ZNK2ns3BoxImE5outerEm";
+	struct sym_frame f[SYM_MAX_INLINE];
+	int n, line_get = marker_line_in("fixtures/symfixcc.cc", "MARK_CC_GET"),
+	    line_outer = marker_line_in("fixtures/symfixcc.cc", "MARK_CC_OUTER");
+	bool all_outer = true, saw_get = false;
+	uint64_t off, size, a;
+
+	CHECK(line_get > 0 && line_outer > 0, "C++ markers");
+	CHECK(find_sym(path, outer, &off, &size) == 0, "%s in symtab", outer);
+	for (a = off; a < off + size; a++) {
+		n = sym_binary__lookup(b, a, f, SYM_MAX_INLINE);
+		if (n < 1 || !f[n - 1].func || strcmp(f[n - 1].func, outer))
+			all_outer = false;
+		if (n == 2 &&
+		    demangles_to(f[0].func, "ns::Box<unsigned long>::get(unsigned long) const") &&
+		    f[0].line == line_get && f[1].line == line_outer &&
+		    ends_with(f[0].file, "/symfixcc.cc"))
+			saw_get = true;
+	}
+	CHECK(all_outer, "every address of %s (or its clone) ends in %s", outer,
+	      outer);
+	CHECK(saw_get, "an address in %s is [ns::Box<unsigned long>::get:%d, %s:%d]",
+	      outer, line_get, outer, line_outer);
 }
 
 static int install_debug(const char *build_id, char *dst, size_t size)
@@ -199,11 +444,20 @@ int main(void)
 		b3 = NULL;
 	}
 
+	r = get(s, "symfixcc", &b3);
+	CHECK(r == 0, "open symfixcc: %d", r);
+	if (r == 0) {
+		snprintf(path, sizeof(path), "%s/symfixcc", fixdir);
+		check_cxx(b3, path);
+		sym_binary__put(b3);
+		b3 = NULL;
+	}
+
 	/* Same build-id again: the cached entry. */
 	r = get(s, "symfix", &b2);
 	CHECK(r == 0 && b2 == b1, "cache hit by build-id");
 	symbolizer__stats(s, &st);
-	CHECK(st.binaries == 2 && st.hits == 1, "stats: %lu binaries, %lu hits",
+	CHECK(st.binaries == 3 && st.hits == 1, "stats: %lu binaries, %lu hits",
 	      (unsigned long)st.binaries, (unsigned long)st.hits);
 	sym_binary__put(b2);
 	sym_binary__put(b1);
