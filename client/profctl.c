@@ -155,8 +155,8 @@ static const struct cmd_help {
 	  "Usage: profctl status [--json]\n"
 	  "\n"
 	  "What profd is doing: windows, samples, unwinding, the symbol cache, heap\n"
-	  "tracking and connections, in a few lines on a terminal; with --json, or\n"
-	  "into a pipe or a file, /v1/status whole (JSON).\n"
+	  "tracking and connections, in a few lines; with --json, /v1/status whole\n"
+	  "(JSON), for scripts.\n"
 	  COMMON_HELP },
 	{ "top",
 	  "Usage: profctl top FILE [-n N] [--cum] [--focus REGEX] [--sample-index NAME]\n"
@@ -1009,13 +1009,8 @@ static int do_status(int argc, char **argv)
 		err_msg("profd's /v1/status is not a JSON object: %s",
 			r < 0 ? strerror(-r) : "another value");
 		r = -EINVAL;
-	} else if (json_output || !isatty(STDOUT_FILENO)) {
-		/*
-		 * Already JSON: as profd sent it. Also into a pipe or a file,
-		 * where scripts written before the summary read it (the
-		 * systemd test's greps of "sessions_active" among them); the
-		 * summary is for a person at a terminal.
-		 */
+	} else if (json_output) {
+		/* The raw form, as profd sent it, for scripts. */
 		fwrite(body.data, 1, body.len, stdout);
 		if (body.data[body.len - 1] != '\n')
 			putchar('\n');

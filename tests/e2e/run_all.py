@@ -25,6 +25,7 @@ import test_cpu  # noqa: E402
 import test_heap  # noqa: E402
 import test_unwind  # noqa: E402
 import test_attack  # noqa: E402
+import test_truth  # noqa: E402
 
 
 def test_classes(module):
@@ -101,7 +102,7 @@ def tally(suite, res):
     return res.passed, failed, skipped
 
 
-def main(modules=(test_cpu, test_heap, test_unwind, test_attack, __import__("test_truth"))):
+def main(modules=(test_cpu, test_heap, test_unwind, test_attack, test_truth)):
     ap = argparse.ArgumentParser()
     ap.add_argument("--output", default="build")
     ap.add_argument("--src", default=os.path.dirname(os.path.abspath(__file__)))

@@ -531,8 +531,8 @@ class Messages(ProfdTest):
         self.assertIn("cannot connect", json.loads(r.stdout)["error"])
 
     def test_status_readable(self):
-        """profctl status on a terminal: a summary in lines; --json, or
-        into a pipe (scripts), the document."""
+        """profctl status: a summary in lines, on a terminal or into a pipe;
+        --json, the document."""
         master, slave = pty.openpty()
         try:
             r = subprocess.run([test_cpu.PROFCTL, "--socket", self.daemon.sock, "status"], stdout=slave,
@@ -559,10 +559,14 @@ class Messages(ProfdTest):
             self.assertRegex(out, r"(?m)^%s " % key, out)
         with self.assertRaises(ValueError):
             json.loads(out)
-        for args in (["--json", "status"], ["status"]):
+        for args in (["--json", "status"], ["status", "--json"]):
             r = profctl(self.daemon, *args)
             self.assertEqual(r.returncode, 0, r.stderr)
             self.assertIn("version", json.loads(r.stdout), args)
+        # Into a pipe too, without --json: the same summary, not the document.
+        r = profctl(self.daemon, "status")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout, r"^profd \S+, up ", r.stdout)
 
     def test_empty_heap_hint(self):
         """An empty heap table says why: the sampling interval."""

@@ -463,7 +463,7 @@ elif [ "$(unit_prop profd.socket ActiveState)" != active ]; then
 	why="profd.socket is $(unit_prop profd.socket ActiveState)"
 elif [ "$(unit_prop profd.service ActiveState)" != inactive ]; then
 	why="profd.service is $(unit_prop profd.service ActiveState) before any request"
-elif ! profctl status.json status; then
+elif ! profctl status.json status --json; then
 	why="profctl status failed: $(tail -1 "$ART/status.json")"
 elif ! grep -q '"version"' "$ART/status.json"; then
 	why="no version in /v1/status: $(head -c 200 "$ART/status.json")"
@@ -505,7 +505,7 @@ if [ "$mode" != 666 ]; then
 	why="/run/profd/profd.sock has mode '$mode', not 666 (SocketMode= in profd.socket)"
 elif [ "$dmode" != 755 ]; then
 	why="/run/profd has mode '$dmode', not 755"
-elif ! ct 30 setpriv --reuid=65534 --regid=65534 --clear-groups profctl status \
+elif ! ct 30 setpriv --reuid=65534 --regid=65534 --clear-groups profctl status --json \
 	>"$ART/status-nobody.json" 2>&1; then
 	why="profctl status as uid 65534: $(tail -1 "$ART/status-nobody.json")"
 elif ! grep -q '"version"' "$ART/status-nobody.json"; then
@@ -650,7 +650,7 @@ else
 		why="MainPID '$PROFD_PID' after restart (was $old)"
 	elif [ "$(unit_prop profd.service StatusText)" != serving ]; then
 		why="status '$(unit_prop profd.service StatusText)' after restart"
-	elif ! profctl restart-status.json status; then
+	elif ! profctl restart-status.json status --json; then
 		why="profctl status after restart: $(tail -1 "$ART/restart-status.json")"
 	fi
 fi
@@ -687,7 +687,7 @@ else
 	i=0
 	active=0
 	while [ "$i" -lt 50 ]; do
-		active=$(ct 10 profctl status 2>/dev/null | sed -n 's/.*"sessions_active":\([0-9]*\).*/\1/p')
+		active=$(ct 10 profctl status --json 2>/dev/null | sed -n 's/.*"sessions_active":\([0-9]*\).*/\1/p')
 		[ "${active:-0}" -ge "$want" ] && break
 		sleep 0.1
 		i=$((i + 1))
@@ -724,7 +724,7 @@ if [ "$(unit_prop profd.socket ActiveState)" != active ]; then
 	why="profd.socket is $(unit_prop profd.socket ActiveState) after profd stopped"
 elif ! ct 10 test -S /run/profd/profd.sock; then
 	why="/run/profd/profd.sock is gone after profd stopped"
-elif ! profctl reactivate.json status; then
+elif ! profctl reactivate.json status --json; then
 	why="profctl status after stop: $(tail -1 "$ART/reactivate.json")"
 else
 	old=$PROFD_PID
@@ -866,7 +866,7 @@ elif [ -n "$eperm" ]; then
 	why="profd logged EPERM, as the seccomp filter answers a denied call: $eperm"
 elif [ "$(unit_prop profd.service NRestarts)" != 0 ]; then
 	why="profd.service was restarted automatically $(unit_prop profd.service NRestarts) times (see journal-profd.txt)"
-elif ! profctl final-status.json status; then
+elif ! profctl final-status.json status --json; then
 	why="profctl status at the end: $(tail -1 "$ART/final-status.json")"
 elif [ "$(unit_prop profd.service ActiveState)" != active ] ||
 	[ "$(unit_prop profd.service StatusText)" != serving ]; then
