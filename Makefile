@@ -67,6 +67,7 @@ CORE_SRCS := daemon/procmaps.c daemon/pprof.c daemon/aggregate.c \
 DAEMON_SRCS := daemon/main.c daemon/log.c daemon/sampler.c \
 	       daemon/session.c daemon/api.c daemon/profile.c daemon/access.c daemon/heap.c \
 	       daemon/agent.c daemon/inject.c daemon/pidns.c \
+	       daemon/execwatch.c daemon/target.c \
 	       $(CORE_SRCS)
 CLIENT_SRCS := client/profctl.c common/pprof_read.c
 GEN_PB := $(OUTPUT)/gen/profile.pb-c.c
@@ -115,6 +116,7 @@ $(OUTPUT)/gen/profile.pb-c.o: $(OUTPUT)/gen/profile.pb-c.c
 # on the BPF skeleton, so the client builds without clang or BTF.
 $(OUTPUT)/daemon/sampler.o: $(OUTPUT)/cpu.skel.h
 $(OUTPUT)/daemon/heap.o: $(OUTPUT)/heap.skel.h
+$(OUTPUT)/daemon/execwatch.o: $(OUTPUT)/exec.skel.h
 $(OUTPUT)/%.o: %.c $(OUTPUT)/gen/profile.pb-c.h
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)

@@ -294,8 +294,10 @@ static enum MHD_Result handle_profile(struct api *a, struct MHD_Connection *c,
 				 PROFD_MAX_PERIODS);
 	case -ECANCELED:
 		return send_text(c, 503, "profd is shutting down\n");
-	case -EPERM:
 	case -EACCES:
+		return send_text(c, 403, "permission denied: uid %u may not profile pid %d: it now runs a program of another user, or a set-user-ID, set-group-ID or non-dumpable one; only root may\n",
+				 (unsigned)peer->uid, req.pid);
+	case -EPERM:
 		return send_text(c, 500, "profd lacks the privileges to sample (perf_event/BPF): %s\n",
 				 strerror(-r));
 	default:

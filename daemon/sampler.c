@@ -15,7 +15,7 @@
 #include "sampler.h"
 
 _Static_assert(sizeof(struct profd_cpu_sample) ==
-	       56 + 8 * (PROFD_MAX_USER_FRAMES + PROFD_MAX_KERNEL_FRAMES),
+	       64 + 8 * (PROFD_MAX_USER_FRAMES + PROFD_MAX_KERNEL_FRAMES),
 	       "profd_cpu_sample layout changed");
 _Static_assert(sizeof(struct profd_target_key) == 16, "target key");
 
@@ -61,7 +61,7 @@ static __u32 ring_bytes(unsigned ncpus)
 	return b;
 }
 
-int sampler__new(sampler_cb cb, void *ctx, uint32_t pidns_inum,
+int sampler__new(sampler_cb cb, void *ctx, uint32_t pidns_inum, int execs_fd,
 		 struct sampler **ret)
 {
 	struct sampler *s;
@@ -102,6 +102,10 @@ int sampler__new(sampler_cb cb, void *ctx, uint32_t pidns_inum,
 		if (r < 0)
 			goto fail;
 	}
+	/* One execs map for every object (execwatch.h). */
+	r = bpf_map__reuse_fd(s->skel->maps.execs, execs_fd);
+	if (r < 0)
+		goto fail;
 	r = cpu_bpf__load(s->skel);
 	if (r < 0)
 		goto fail;
