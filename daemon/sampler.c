@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <stdbool.h>
 #include <linux/perf_event.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -259,46 +260,65 @@ static int target_key(const struct sampler_target *t,
 	return 0;
 }
 
+static bool has_target(const struct sampler_target *t, size_t n,
+		       const struct sampler_target *x)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (t[i].tgid == x->tgid && t[i].period_ns == x->period_ns)
+			return true;
+	return false;
+}
+
 int sampler__set_targets(struct sampler *s, const struct sampler_target *t,
 			 size_t n)
 {
 	int fd = bpf_map__fd(s->skel->maps.targets);
-	struct sampler_target *copy = NULL;
+	struct sampler_target *copy;
 	struct profd_target_key k;
-	size_t i, j;
+	size_t i, j, added;
 	int r = 0;
 
+	/* s->targets must cover whatever the map may hold, whatever fails
+	 * below: entries it does not list would never be deleted. Room for
+	 * both sets, allocated before the map changes. */
+	copy = malloc((s->ntargets + n + 1) * sizeof(*copy));
+	if (!copy)
+		return -ENOMEM;
 	/* Add or update first, then delete: a target never blinks out. */
-	for (i = 0; i < n; i++) {
-		struct profd_target_val v = { .flags = t[i].flags };
+	for (added = 0; added < n; added++) {
+		struct profd_target_val v = { .flags = t[added].flags };
 
-		target_key(&t[i], &k);
+		target_key(&t[added], &k);
 		if (bpf_map_update_elem(fd, &k, &v, BPF_ANY) < 0) {
 			r = -errno;
-			goto out;
+			break;
 		}
 	}
+	if (r < 0) {
+		/* Partly updated: the old set and what was added. */
+		memcpy(copy, s->targets, s->ntargets * sizeof(*copy));
+		j = s->ntargets;
+		for (i = 0; i < added; i++)
+			if (!has_target(s->targets, s->ntargets, &t[i]))
+				copy[j++] = t[i];
+		free(s->targets);
+		s->targets = copy;
+		s->ntargets = j;
+		return r;
+	}
 	for (i = 0; i < s->ntargets; i++) {
-		for (j = 0; j < n; j++)
-			if (t[j].tgid == s->targets[i].tgid &&
-			    t[j].period_ns == s->targets[i].period_ns)
-				break;
-		if (j < n)
+		if (has_target(t, n, &s->targets[i]))
 			continue;
 		target_key(&s->targets[i], &k);
 		(void)bpf_map_delete_elem(fd, &k);
-	}
-	copy = malloc((n ? n : 1) * sizeof(*copy));
-	if (!copy) {
-		r = -ENOMEM;
-		goto out;
 	}
 	memcpy(copy, t, n * sizeof(*t));
 	free(s->targets);
 	s->targets = copy;
 	s->ntargets = n;
-out:
-	return r;
+	return 0;
 }
 
 int sampler__errors(struct sampler *s, uint64_t out[PROFD_ERR_MAX])
