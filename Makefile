@@ -62,11 +62,11 @@ BPF_CFLAGS := -g -O2 -target bpf -Wall -D__TARGET_ARCH_$(ARCH) \
 # and linked into both the daemon and the tests.
 CORE_SRCS := daemon/procmaps.c daemon/pprof.c daemon/aggregate.c \
 	     daemon/kallsyms.c daemon/symbolizer.c daemon/strtab.c daemon/proc.c daemon/elfsyms.c \
-	     daemon/unwind.c daemon/cputime.c \
+	     daemon/unwind.c daemon/cputime.c daemon/inject.c \
 	     common/pprof_read.c
 DAEMON_SRCS := daemon/main.c daemon/log.c daemon/sampler.c \
 	       daemon/session.c daemon/api.c daemon/profile.c daemon/access.c daemon/heap.c \
-	       daemon/agent.c daemon/inject.c daemon/pidns.c \
+	       daemon/agent.c daemon/pidns.c \
 	       daemon/execwatch.c daemon/target.c \
 	       $(CORE_SRCS)
 CLIENT_SRCS := client/profctl.c common/pprof_read.c

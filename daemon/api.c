@@ -451,7 +451,7 @@ static enum MHD_Result heap_start_error(struct MHD_Connection *c, pid_t pid,
 					int r, const char *err)
 {
 	if (err[0])	/* the in-process agent's, already a sentence */
-		return send_text(c, r == -EAGAIN ? 503 :
+		return send_text(c, r == -EACCES ? 403 : r == -EAGAIN ? 503 :
 				    r == -ENOMEM || r == -EFAULT ? 500 : 400,
 				 "%s\n", err);
 	switch (r) {
@@ -506,7 +506,8 @@ static enum MHD_Result handle_heap_start(struct api *a, struct MHD_Connection *c
 		}
 		return send_text(c, 200, "stopped heap tracking of pid %d\n", pid);
 	}
-	r = heap__start(a->heap, pid, sample, flags, &info, err, sizeof(err));
+	r = heap__start(a->heap, pid, peer->uid, sample, flags, &info, err,
+			sizeof(err));
 	if (r < 0)
 		return heap_start_error(c, pid, r, err);
 	fp = flags & HEAP_FP_ONLY;
@@ -567,7 +568,8 @@ static enum MHD_Result handle_heap(struct api *a, struct MHD_Connection *c,
 		goto snapshot;
 	if (inproc_refused(c, peer, pid, flags, &ret))
 		return ret;
-	r = heap__start(a->heap, pid, sample, flags, &info, err, sizeof(err));
+	r = heap__start(a->heap, pid, peer->uid, sample, flags, &info, err,
+			sizeof(err));
 	if (r < 0)
 		return heap_start_error(c, pid, r, err);
 	/* A profile cannot carry a warning: a mode asked for and not in
@@ -612,17 +614,20 @@ static enum MHD_Result handle_status(struct api *a, struct MHD_Connection *c,
 {
 	struct session_mgr_stats st;
 	struct heap_stats hs;
-	char *body = NULL, sessions[16384], heapprocs[16384];
+	char *body = NULL, sessions[16384], heapprocs[16384], poisoned[8192];
 	int n;
 
 	session_mgr__stats(a->m, &st);
 	session_mgr__sessions_json(a->m, peer->uid, sessions, sizeof(sessions));
 	heap__stats(a->heap, &hs);
 	/* Which processes are heap-tracked is root's to see. */
-	if (peer->uid == 0)
+	if (peer->uid == 0) {
 		heap__procs_json(a->heap, heapprocs, sizeof(heapprocs));
-	else
+		heap__poisoned_json(a->heap, poisoned, sizeof(poisoned));
+	} else {
 		strcpy(heapprocs, "[]");
+		strcpy(poisoned, "[]");
+	}
 	n = asprintf(&body,
 		     "{\"version\":\"%s\",\"uptime_seconds\":%.3f,"
 		     "\"sessions_active\":%u,\"sessions_total\":%u,"
@@ -648,7 +653,10 @@ static enum MHD_Result handle_status(struct api *a, struct MHD_Connection *c,
 		     ",\"dwarf_stacks\":%" PRIu64 ",\"dwarf_truncated\":%" PRIu64
 		     ",\"dwarf_failed\":%" PRIu64
 		     ",\"agents_pending_off\":%" PRIu64
-		     ",\"agents_left_on\":%" PRIu64 ",\"procs\":%s}"
+		     ",\"agents_left_on\":%" PRIu64
+		     ",\"agents_dropped_exec\":%" PRIu64
+		     ",\"agents_poisoned\":%" PRIu64 ",\"poisoned\":%s"
+		     ",\"procs\":%s}"
 		     ",\"sessions\":%s}\n",
 		     PROFD_VERSION, (double)st.uptime_ns / 1e9,
 		     st.sessions_active, st.sessions_total, st.samples_total,
@@ -667,7 +675,8 @@ static enum MHD_Result handle_status(struct api *a, struct MHD_Connection *c,
 		     hs.errors[PROFD_HEAP_ERR_READ],
 		     hs.errors[PROFD_HEAP_ERR_EVENT], hs.dw_events,
 		     hs.dw_truncated, hs.dw_failed, hs.agents_pending_off,
-		     hs.agents_left_on, heapprocs, sessions);
+		     hs.agents_left_on, hs.agents_dropped_exec,
+		     hs.agents_poisoned, poisoned, heapprocs, sessions);
 	if (n < 0)
 		return MHD_NO;
 	return send_blob(c, body, (size_t)n, "application/json", NULL);

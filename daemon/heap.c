@@ -19,8 +19,10 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "access.h"
 #include "agent.h"
 #include "elfsyms.h"
+#include "execwatch.h"
 #include "heap.skel.h"
 #include "heap.h"
 #include "pidns.h"
@@ -29,6 +31,7 @@
 #include "profd_agent.h"
 #include "profile.h"
 #include "strtab.h"
+#include "target.h"
 #include "unwind.h"
 
 _Static_assert(sizeof(struct profd_heap_live_key) == 16, "live key");
@@ -146,8 +149,9 @@ static void idtab__fini(struct idtab *t)
 struct heap_proc {
 	struct heap_proc *next;
 	pid_t pid;
-	uid_t ruid, euid, suid;		/* the process's, at start */
-	uint64_t start_time;
+	/* The process and the program image tracked: what BPF records is of
+	 * that image only, and an exec ends the period (heap__gc()). */
+	struct target t;
 	uint64_t generation;
 	uint64_t sample_bytes;
 	uint64_t started_ns, last_pull_ns;
@@ -165,6 +169,10 @@ struct heap_proc {
 					 * switched on: not tracking yet */
 	bool own_new;			/* the allocator defines operator new */
 	struct agent *agent;		/* its agent, once loaded */
+	size_t rescan_nmaps;		/* proc's mappings when it last
+					 * redirected (in-process mode) */
+	bool want_rescan;		/* new ones since: the agent thread
+					 * has the agent redirect them */
 	struct {
 		uint64_t lo, hi;
 	} skip[1 + 8];			/* its leading frames to drop: the
@@ -184,20 +192,32 @@ struct heap_proc {
 	uint64_t snap_inflight;		/* last collect(): blocks left out */
 };
 
-/* The last snapshot of a tracked process that exited. */
+/* The last snapshot of a tracked process that exited (or of the program
+ * it ran before an exec). */
 struct heap_final {
 	struct heap_final *next;
 	pid_t pid;
-	uid_t ruid, euid, suid;		/* who may pull it */
+	struct proc_ids ids;		/* its image's: who may pull it */
+	uint64_t generation;		/* the tracking period it ends */
 	uint64_t exited_ns;		/* noticed, CLOCK_MONOTONIC */
 	void *buf[2];			/* gzip'd pprof: [0] heap, [1] allocs */
 	size_t len[2];
 };
 
+/* A process a call into went wrong in: profd never calls into it again. */
+struct poisoned {
+	pid_t pid;
+	uint64_t start_time, image;	/* that process, that image */
+	char why[320];
+};
+
+#define MAX_POISONED 16		/* remembered; the oldest goes */
+
 struct heap_tracker {
 	pthread_mutex_t lock;
 	struct heap_limits lim;
 	struct symbolizer *sym;
+	struct execwatch *w;
 	struct heap_bpf *skel;
 	bool sessions;			/* kernel has uprobe sessions */
 	bool no_sessions;		/* forced off (benchmarks) */
@@ -209,24 +229,37 @@ struct heap_tracker {
 	bool stopping;
 
 	/* DWARF-mode events: one reader thread, and snapshots drain too.
-	 * rb_lock serialises readers (taken before lock, never after). */
+	 * Lock order: rb_lock, and agent_lock, are taken before lock, never
+	 * after; never rb_lock and agent_lock together. */
 	struct ring_buffer *rb;
 	pthread_mutex_t rb_lock;
 	pthread_t reader;
 	bool reader_started, quit;
 	uint64_t dw_events, dw_truncated, dw_failed;
 
-	/* In-process mode: calls into processes (ptrace, up to seconds
-	 * each) are made under agent_lock, never under lock. Agents of
-	 * released processes wait in offq to be switched off, in order. */
+	/*
+	 * In-process mode: calls into processes (ptrace, each bounded by
+	 * deadlines, a few seconds at most) are made under agent_lock, which
+	 * nothing else waits for: not lock, not the reader. Agents of released
+	 * processes wait in offq to be switched off, and libraries loaded
+	 * into tracked processes to be redirected, by the agent thread.
+	 */
 	pthread_mutex_t agent_lock;
 	struct agent *offq;
+	pthread_t agent_thread;
+	bool agent_thread_started;
+	pthread_cond_t agent_wake;	/* with lock: offq grew, or quit */
 	uint64_t agents_left_on;	/* could not be switched off */
+	uint64_t agents_dropped_exec;	/* their process executed a program */
+	uint64_t agents_poisoned;	/* calls that faulted or hung */
+	struct poisoned poisoned[MAX_POISONED];
+	unsigned npoisoned, next_poisoned;
 	unsigned waiters;		/* in heap__wait() */
 };
 
 static void finals__expire(struct heap_tracker *h, pid_t pid, uint64_t now);
-static int flush_offs(struct heap_tracker *h, pid_t pid);
+static void keep_final(struct heap_tracker *h, struct heap_proc *p,
+		       uint64_t now, const char *why);
 
 static uint64_t now_ns(clockid_t clk)
 {
@@ -237,17 +270,23 @@ static uint64_t now_ns(clockid_t clk)
 }
 
 int heap__new(const struct heap_limits *lim, struct symbolizer *sym,
-	      struct heap_tracker **ret)
+	      struct execwatch *w, struct heap_tracker **ret)
 {
 	struct heap_tracker *h = calloc(1, sizeof(*h));
+	pthread_condattr_t ca;
 
 	if (!h)
 		return -ENOMEM;
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_mutex_init(&h->rb_lock, NULL);
 	pthread_mutex_init(&h->agent_lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&h->agent_wake, &ca);
+	pthread_condattr_destroy(&ca);
 	h->lim = *lim;
 	h->sym = sym;
+	h->w = w;
 	h->next_gen = 1;
 	*ret = h;
 	return 0;
@@ -290,6 +329,10 @@ static int load_skel(struct heap_tracker *h, bool sessions,
 		if (r < 0)
 			goto fail;
 	}
+	/* One execs map for every object (execwatch.h). */
+	r = bpf_map__reuse_fd(skel->maps.execs, execwatch__map_fd(h->w));
+	if (r < 0)
+		goto fail;
 	r = heap_bpf__load(skel);
 	if (r < 0)
 		goto fail;
@@ -564,7 +607,8 @@ static void drain(struct heap_tracker *h)
 /*
  * The reader: wakes when the buffer fills past an eighth (the BPF side
  * asks for a wakeup then) and every 100 ms otherwise, so stacks are
- * unwound while the process's memory layout is current.
+ * unwound while the process's memory layout is current. It never waits
+ * for a call into a process (agent_lock): that is the agent thread's.
  */
 static void *reader_main(void *arg)
 {
@@ -575,9 +619,6 @@ static void *reader_main(void *arg)
 	while (!__atomic_load_n(&h->quit, __ATOMIC_ACQUIRE)) {
 		(void)epoll_wait(efd, &e, 1, 100);
 		drain(h);
-		/* Agents of processes heap__gc() released (idle, exited):
-		 * switched off here, not in the daemon's main loop. */
-		(void)flush_offs(h, 0);
 	}
 	return NULL;
 }
@@ -734,11 +775,17 @@ static void release(struct heap_tracker *h, struct heap_proc *p)
 			break;
 		}
 	}
-	/* Switched off outside the lock, by flush_offs(). Until then it may
-	 * still call its probe points: without probes, they are nops. */
+	/*
+	 * Switched off outside the lock, by flush_offs(). Until then it may
+	 * still call its probe points: without probes, they are nops. An
+	 * agent whose process executed a program (or ended) went with its
+	 * image: flush_offs() drops it, nothing of the new image is ever
+	 * touched (agent__off() checks again once it has a thread stopped).
+	 */
 	if (p->agent) {
 		p->agent->next = h->offq;
 		h->offq = p->agent;
+		pthread_cond_signal(&h->agent_wake);
 	}
 	for (i = 0; i < p->nlinks; i++)
 		bpf_link__destroy(p->links[i]);
@@ -760,7 +807,21 @@ static void release(struct heap_tracker *h, struct heap_proc *p)
 	u64map__fini(&p->stack_index);
 	idtab__fini(&p->ids);
 	proc__free(p->proc);
+	target__release(&p->t);
 	free(p);
+}
+
+/*
+ * @path as @pr's process sees it, through its root (a container's files),
+ * opened through its /proc directory: that process's, never a process
+ * that got its pid later.
+ */
+static int open_root(const struct proc *pr, const char *path)
+{
+	char full[PATH_MAX + 8];
+
+	snprintf(full, sizeof(full), "root%s", path);
+	return openat(pr->dirfd, full, O_RDONLY | O_CLOEXEC);
 }
 
 /*
@@ -772,7 +833,7 @@ static void release(struct heap_tracker *h, struct heap_proc *p)
 static int choose_allocator(struct proc *pr, char *path, size_t size,
 			    uint64_t offs[PROFD_HEAP_FN_MAX])
 {
-	char full[PATH_MAX + 64], libc[PATH_MAX] = "", best[PATH_MAX] = "";
+	char libc[PATH_MAX] = "", best[PATH_MAX] = "";
 	int rank_best = 0;
 	size_t i;
 
@@ -789,8 +850,7 @@ static int choose_allocator(struct proc *pr, char *path, size_t size,
 			continue;
 		if (!strcmp(best, m->path) || !strcmp(libc, m->path))
 			continue;
-		snprintf(full, sizeof(full), "/proc/%d/root%s", pr->pid, m->path);
-		fd = open(full, O_RDONLY | O_CLOEXEC);
+		fd = open_root(pr, m->path);
 		if (fd < 0)
 			continue;
 		if (m->is_main && elfsyms__is_go(fd)) {
@@ -838,12 +898,12 @@ static bool seen_offset(uint64_t *done, unsigned *nd, uint64_t off)
 /* Probe operator new in libstdc++, when the process has it mapped. */
 static int attach_cxx(struct heap_tracker *h, struct heap_proc *p)
 {
-	char path[PATH_MAX + 64];
+	char path[64];
 	uint64_t offs[NCXX], done[NCXX];
 	unsigned nd = 0, i;
 	struct bpf_link *l;
 	size_t k;
-	int fd;
+	int fd, r = 0;
 
 	for (k = 0; k < p->proc->nmaps; k++) {
 		const char *base = strrchr(p->proc->maps[k].path, '/');
@@ -856,28 +916,32 @@ static int attach_cxx(struct heap_tracker *h, struct heap_proc *p)
 	}
 	if (!p->cxx[0])
 		return 0;
-	snprintf(path, sizeof(path), "/proc/%d/root%s", p->pid, p->cxx);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = open_root(p->proc, p->cxx);
 	if (fd < 0)
 		return 0;	/* not fatal: malloc still sees every block */
 	if (elfsyms__find(fd, cxx_names, NCXX, offs) <= 0) {
-		close(fd);
 		p->cxx[0] = 0;
-		return 0;
+		goto out;
 	}
-	close(fd);
+	/* The probes go on the file opened: the kernel resolves this path
+	 * to it. */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	for (i = 0; i < NCXX; i++) {
 		if (!offs[i] || seen_offset(done, &nd, offs[i]) || h->sessions)
 			continue;
 		l = bpf_program__attach_uprobe(h->skel->progs.heap_cxx_new,
 					       false, p->pid, path, offs[i]);
-		if (!l)
-			return -errno;
+		if (!l) {
+			r = -errno;
+			goto out;
+		}
 		p->links[p->nlinks++] = l;
 		l = bpf_program__attach_uprobe(h->skel->progs.heap_ret, true,
 					       p->pid, path, offs[i]);
-		if (!l)
-			return -errno;
+		if (!l) {
+			r = -errno;
+			goto out;
+		}
 		p->links[p->nlinks++] = l;
 	}
 	p->nfuncs += nd;
@@ -891,30 +955,25 @@ static int attach_cxx(struct heap_tracker *h, struct heap_proc *p)
 						       p->sample_bytes);
 		sfd = session_link(bpf_program__fd(h->skel->progs.heap_session),
 				   path, done, cookies, nd, p->pid);
-		if (sfd < 0)
-			return sfd;
+		if (sfd < 0) {
+			r = sfd;
+			goto out;
+		}
 		p->session_fds[1] = sfd;
 	}
-	return 0;
+out:
+	close(fd);
+	return r;
 }
 
-static int attach(struct heap_tracker *h, struct heap_proc *p,
-		  const uint64_t offs[PROFD_HEAP_FN_MAX])
+/* Probe the allocator's entry points, in its file at @path. */
+static int attach_fns(struct heap_tracker *h, struct heap_proc *p,
+		      const uint64_t offs[PROFD_HEAP_FN_MAX], const char *path,
+		      struct bpf_program **entry, uint64_t *done, unsigned *pnd)
 {
-	struct bpf_program *entry[PROFD_HEAP_FN_MAX] = {
-		h->skel->progs.heap_malloc, h->skel->progs.heap_calloc,
-		h->skel->progs.heap_realloc, h->skel->progs.heap_reallocarray,
-		h->skel->progs.heap_posix_memalign, h->skel->progs.heap_memalign,
-		h->skel->progs.heap_memalign, h->skel->progs.heap_valloc,
-		h->skel->progs.heap_valloc, h->skel->progs.heap_free,
-	};
-	char path[PATH_MAX + 64];
-	uint64_t done[PROFD_HEAP_FN_MAX];
-	unsigned nd = 0, i;
 	struct bpf_link *l;
+	unsigned nd = 0, i;
 
-	/* Through the process's root: its file, also in a container. */
-	snprintf(path, sizeof(path), "/proc/%d/root%s", p->pid, p->allocator);
 	if (h->sessions) {
 		uint64_t so[PROFD_HEAP_FN_MAX], sc[PROFD_HEAP_FN_MAX];
 		int fd;
@@ -939,7 +998,8 @@ static int attach(struct heap_tracker *h, struct heap_proc *p,
 			return -errno;
 		p->links[p->nlinks++] = l;
 		p->nfuncs = nd + 1;	/* + free */
-		return attach_cxx(h, p);
+		*pnd = nd;
+		return 0;
 	}
 	for (i = 0; i < PROFD_HEAP_FN_MAX; i++) {
 		if (!offs[i] || seen_offset(done, &nd, offs[i]))
@@ -958,6 +1018,35 @@ static int attach(struct heap_tracker *h, struct heap_proc *p,
 		p->links[p->nlinks++] = l;
 	}
 	p->nfuncs = nd;
+	*pnd = nd;
+	return 0;
+}
+
+static int attach(struct heap_tracker *h, struct heap_proc *p,
+		  const uint64_t offs[PROFD_HEAP_FN_MAX])
+{
+	struct bpf_program *entry[PROFD_HEAP_FN_MAX] = {
+		h->skel->progs.heap_malloc, h->skel->progs.heap_calloc,
+		h->skel->progs.heap_realloc, h->skel->progs.heap_reallocarray,
+		h->skel->progs.heap_posix_memalign, h->skel->progs.heap_memalign,
+		h->skel->progs.heap_memalign, h->skel->progs.heap_valloc,
+		h->skel->progs.heap_valloc, h->skel->progs.heap_free,
+	};
+	char path[64];
+	uint64_t done[PROFD_HEAP_FN_MAX];
+	unsigned nd = 0;
+	int fd, r;
+
+	/* Through the process's root (its file, also in a container), the
+	 * file opened here: the kernel resolves /proc/self/fd/N to it. */
+	fd = open_root(p->proc, p->allocator);
+	if (fd < 0)
+		return -errno;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	r = attach_fns(h, p, offs, path, entry, done, &nd);
+	close(fd);
+	if (r < 0)
+		return r;
 	return attach_cxx(h, p);
 }
 
@@ -969,15 +1058,13 @@ static int attach(struct heap_tracker *h, struct heap_proc *p,
 static bool defines_new(struct heap_proc *p)
 {
 	static const char *const names[] = { "_Znwm" };
-	char path[PATH_MAX + 64];
 	const char *base = strrchr(p->allocator, '/');
 	uint64_t off = 0;
 	int fd;
 
 	if (!base || !strncmp(base + 1, "libc.so", 7))
 		return false;
-	snprintf(path, sizeof(path), "/proc/%d/root%s", p->pid, p->allocator);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = open_root(p->proc, p->allocator);
 	if (fd < 0)
 		return false;
 	(void)elfsyms__find(fd, names, 1, &off);
@@ -995,7 +1082,6 @@ static bool defines_new(struct heap_proc *p)
  */
 static void skip_frames(struct heap_proc *p)
 {
-	char path[PATH_MAX + 64];
 	uint64_t lo, hi;
 	const char *lib = NULL;
 	unsigned i;
@@ -1025,8 +1111,7 @@ static void skip_frames(struct heap_proc *p)
 	}
 	if (!lib)
 		return;
-	snprintf(path, sizeof(path), "/proc/%d/root%s", p->pid, lib);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = open_root(p->proc, lib);
 	if (fd < 0)
 		return;
 	for (i = 0; i < NCXX && p->nskip < 9; i++) {
@@ -1042,13 +1127,55 @@ static void skip_frames(struct heap_proc *p)
 
 #define OFF_TRIES 10		/* a switch-off that fails is tried again */
 #define OFF_RETRY_NS (3 * 1000000000ULL)
+/* How long heap__stop() waits for calls into other processes to end
+ * before its own switch-off: longer than one call may take (inject.h). */
+#define STOP_WAIT_MS 6000
+
+/* Remember that calls into @pid's image @image went wrong. Under lock. */
+static void poison(struct heap_tracker *h, const struct target *t,
+		   const char *why)
+{
+	struct poisoned *e = &h->poisoned[h->next_poisoned];
+
+	e->pid = t->ref.pid;
+	e->start_time = t->ids.start_time;
+	e->image = t->image;
+	snprintf(e->why, sizeof(e->why), "%s", why);
+	h->next_poisoned = (h->next_poisoned + 1) % MAX_POISONED;
+	if (h->npoisoned < MAX_POISONED)
+		h->npoisoned++;
+	h->agents_poisoned++;
+}
+
+/* The poisoning of @t's process and image, or NULL. Under lock. */
+static const struct poisoned *poisoned(struct heap_tracker *h,
+				       const struct target *t)
+{
+	unsigned i;
+
+	for (i = 0; i < h->npoisoned; i++)
+		if (h->poisoned[i].pid == t->ref.pid &&
+		    h->poisoned[i].start_time == t->ids.start_time &&
+		    h->poisoned[i].image == t->image)
+			return &h->poisoned[i];
+	return NULL;
+}
+
+static void agent__free(struct agent *a)
+{
+	agent__fini(a);
+	free(a);
+}
 
 /*
- * Switch off the agents of released processes (those due). One that
- * cannot be (another tracer holds the process, its threads never stop
- * somewhere safe) waits OFF_RETRY_NS and is tried again, OFF_TRIES times
- * in all; meanwhile its probe points, without probes, are nops. Returns
- * an error when @pid's agent is still on. Under agent_lock.
+ * Switch off the agents of released processes (those due). One whose
+ * process ended or executed another program went with its image: dropped,
+ * nothing called. One that cannot be switched off (another tracer holds
+ * the process, its threads never stop somewhere safe) waits OFF_RETRY_NS
+ * and is tried again, OFF_TRIES times in all; meanwhile its probe points,
+ * without probes, are nops. One whose call faulted or hung is never tried
+ * again (poisoned). Returns an error when @pid's agent is still on. Under
+ * agent_lock.
  */
 static int flush_offs_held(struct heap_tracker *h, pid_t pid)
 {
@@ -1068,9 +1195,25 @@ static int flush_offs_held(struct heap_tracker *h, pid_t pid)
 			later = a;
 			continue;
 		}
+		r = target__current(&a->t);
+		if (r == -ESTALE)
+			__atomic_fetch_add(&h->agents_dropped_exec, 1,
+					   __ATOMIC_RELAXED);
+		if (r < 0 || a->poisoned) {
+			agent__free(a);
+			continue;
+		}
 		r = agent__off(a, h->sym);	/* 0 too when it is gone */
-		if (r < 0 && a->pid == pid)
+		if (r < 0 && a->t.ref.pid == pid)
 			ret = r;
+		if (r < 0 && a->poisoned) {
+			pthread_mutex_lock(&h->lock);
+			poison(h, &a->t, a->why);
+			h->agents_left_on++;
+			pthread_mutex_unlock(&h->lock);
+			agent__free(a);
+			continue;
+		}
 		if (r < 0 && ++a->tries < OFF_TRIES) {
 			a->next_try_ns = now_ns(CLOCK_MONOTONIC) + OFF_RETRY_NS;
 			a->next = later;
@@ -1079,7 +1222,7 @@ static int flush_offs_held(struct heap_tracker *h, pid_t pid)
 		}
 		if (r < 0)
 			__atomic_fetch_add(&h->agents_left_on, 1, __ATOMIC_RELAXED);
-		free(a);
+		agent__free(a);
 	}
 	pthread_mutex_lock(&h->lock);
 	while (later) {
@@ -1087,30 +1230,131 @@ static int flush_offs_held(struct heap_tracker *h, pid_t pid)
 		later = a->next;
 		a->next = h->offq;
 		h->offq = a;
-		if (pid && a->pid == pid && !ret)
+		if (pid && a->t.ref.pid == pid && !ret)
 			ret = -EAGAIN;	/* failed in another flush */
 	}
 	pthread_mutex_unlock(&h->lock);
 	return ret;
 }
 
-/* Not under lock. */
-static int flush_offs(struct heap_tracker *h, pid_t pid)
+/*
+ * Not under lock. @wait_ms: how long to wait for agent_lock (calls into
+ * other processes); -EBUSY when that passed.
+ */
+static int flush_offs(struct heap_tracker *h, pid_t pid, unsigned wait_ms)
 {
+	struct timespec until;
 	int r;
 
 	if (!__atomic_load_n(&h->offq, __ATOMIC_ACQUIRE))
 		return 0;
-	pthread_mutex_lock(&h->agent_lock);
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += wait_ms / 1000;
+	until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	if (pthread_mutex_timedlock(&h->agent_lock, &until))
+		return -EBUSY;
 	r = flush_offs_held(h, pid);
 	pthread_mutex_unlock(&h->agent_lock);
 	return r;
 }
 
 /*
+ * Libraries a process tracked in-process loaded since its agent last
+ * redirected: have the agent redirect them (heap__gc() notices them).
+ * Not under lock.
+ */
+static void rescans(struct heap_tracker *h)
+{
+	struct { pid_t pid; uint64_t gen; size_t nmaps; } todo[16];
+	unsigned n = 0, i;
+	struct heap_proc *p;
+	struct agent *a;
+	int r;
+
+	pthread_mutex_lock(&h->lock);
+	for (p = h->procs; p && n < 16; p = p->next) {
+		if (!p->agent || p->starting || !p->want_rescan)
+			continue;
+		todo[n].pid = p->pid;
+		todo[n].gen = p->generation;
+		todo[n].nmaps = p->proc->nmaps;
+		n++;
+		p->want_rescan = false;
+	}
+	pthread_mutex_unlock(&h->lock);
+	for (i = 0; i < n; i++) {
+		pthread_mutex_lock(&h->agent_lock);
+		pthread_mutex_lock(&h->lock);
+		p = find(h, todo[i].pid);
+		/* Once released it is offq's, freed only under agent_lock. */
+		a = p && p->generation == todo[i].gen ? p->agent : NULL;
+		pthread_mutex_unlock(&h->lock);
+		r = a && !a->poisoned ? agent__rescan(a, h->sym) : 0;
+		pthread_mutex_lock(&h->lock);
+		if (a && a->poisoned && r < 0)
+			poison(h, &a->t, a->why);
+		p = find(h, todo[i].pid);
+		if (p && p->generation == todo[i].gen && r == 0)
+			p->rescan_nmaps = todo[i].nmaps;
+		pthread_mutex_unlock(&h->lock);
+		pthread_mutex_unlock(&h->agent_lock);
+	}
+}
+
+/*
+ * The agent thread: the calls into processes nobody waits for — switching
+ * off agents of released processes, and redirecting libraries loaded
+ * since — off the main loop and the reader. Wakes when an agent is
+ * queued, and twice a second.
+ */
+static void *agent_main(void *arg)
+{
+	struct heap_tracker *h = arg;
+	struct timespec until;
+
+	pthread_mutex_lock(&h->lock);
+	while (!h->quit) {
+		clock_gettime(CLOCK_MONOTONIC, &until);
+		until.tv_nsec += 500000000L;
+		if (until.tv_nsec >= 1000000000L) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000L;
+		}
+		(void)pthread_cond_timedwait(&h->agent_wake, &h->lock, &until);
+		if (h->quit)
+			break;
+		pthread_mutex_unlock(&h->lock);
+		(void)flush_offs(h, 0, 500);
+		rescans(h);
+		pthread_mutex_lock(&h->lock);
+	}
+	pthread_mutex_unlock(&h->lock);
+	return NULL;
+}
+
+/* Start the agent thread with the first in-process tracking. Under lock. */
+static int start_agent_thread(struct heap_tracker *h)
+{
+	int r;
+
+	if (h->agent_thread_started)
+		return 0;
+	r = pthread_create(&h->agent_thread, NULL, agent_main, h);
+	if (r)
+		return -r;
+	pthread_setname_np(h->agent_thread, "heap-agents");
+	h->agent_thread_started = true;
+	return 0;
+}
+
+/*
  * In-process mode, under lock: the uprobes on the agent's probe points,
  * attached by file before the agent is loaded (the kernel arms them when
- * the process maps it).
+ * the process maps it). The file is verified first (agent__verify()).
  */
 static int attach_agent_probes(struct heap_tracker *h, struct heap_proc *p,
 			       char *err, size_t errlen)
@@ -1139,27 +1383,34 @@ static int attach_agent_probes(struct heap_tracker *h, struct heap_proc *p,
 }
 
 /*
- * In-process mode, not under lock: load the agent into @pid and switch it
- * on, for tracking period @gen. The process is stopped for about a
- * millisecond per call (longer while its threads are inside the
- * allocator); other tracked processes, snapshots and status go on.
- * -ECANCELED when tracking stopped meanwhile.
+ * In-process mode, not under lock: load the agent into the process @t
+ * holds and switch it on, for tracking period @gen. The process is
+ * stopped for about a millisecond per call (longer while its threads are
+ * inside the allocator); other tracked processes, snapshots and status go
+ * on. -ECANCELED when tracking stopped meanwhile; -EFAULT when a call
+ * faulted or hung: the process is poisoned, and @err says so.
  */
-static int start_agent(struct heap_tracker *h, pid_t pid, uint64_t gen,
-		       const char *allocator, uint64_t sample_bytes,
-		       char *err, size_t errlen)
+static int start_agent(struct heap_tracker *h, const struct target *t,
+		       uint64_t gen, const char *allocator,
+		       uint64_t sample_bytes, char *err, size_t errlen)
 {
 	struct agent *a = calloc(1, sizeof(*a));
 	struct heap_proc *p;
 	bool owned = false;
+	pid_t pid = t->ref.pid;
 	int r;
 
 	if (!a)
 		return -ENOMEM;
 	pthread_mutex_lock(&h->agent_lock);
 	(void)flush_offs_held(h, 0);	/* an earlier period's off first */
-	r = agent__load(h->sym, pid, h->lim.agent_path, allocator, a, err,
+	r = agent__load(h->sym, t, h->lim.agent_path, allocator, a, err,
 			errlen);
+	if (r == -EFAULT) {
+		pthread_mutex_lock(&h->lock);
+		poison(h, t, err);
+		pthread_mutex_unlock(&h->lock);
+	}
 	if (r == 0) {
 		pthread_mutex_lock(&h->lock);
 		p = find(h, pid);
@@ -1171,6 +1422,7 @@ static int start_agent(struct heap_tracker *h, pid_t pid, uint64_t gen,
 			(void)proc__refresh(p->proc, h->sym,
 					    now_ns(CLOCK_MONOTONIC), 0);
 			skip_frames(p);
+			p->rescan_nmaps = p->proc->nmaps;
 		} else {
 			r = -ECANCELED;
 		}
@@ -1179,37 +1431,84 @@ static int start_agent(struct heap_tracker *h, pid_t pid, uint64_t gen,
 	/* @a lives on while we hold agent_lock, even if released. */
 	if (r == 0) {
 		r = agent__on(a, h->sym, sample_bytes, (uint32_t)gen,
-			      h->lim.max_live);
-		if (r < 0)
-			snprintf(err, errlen, "switching on the in-process agent "
-				 "in process %d failed: %s", pid, strerror(-r));
+			      h->lim.max_live, err, errlen);
+		if (r < 0 && a->poisoned) {
+			pthread_mutex_lock(&h->lock);
+			poison(h, t, err);
+			pthread_mutex_unlock(&h->lock);
+			r = -EFAULT;
+		}
 	}
 	pthread_mutex_unlock(&h->agent_lock);
-	if (!owned)
+	if (!owned) {
+		if (r == 0 || r == -ECANCELED)
+			agent__fini(a);
 		free(a);
+	}
 	return r;
 }
 
-int heap__start(struct heap_tracker *h, pid_t pid, uint64_t sample_bytes,
-		unsigned flags, struct heap_start_info *ret, char *err,
-		size_t errlen)
+/*
+ * @p's process ended or executed another program (@why: -ESRCH, -ESTALE):
+ * keep the last snapshot of the image it tracked, and release it. Under
+ * lock, after drain().
+ */
+static void retire(struct heap_tracker *h, struct heap_proc *p, int why,
+		   uint64_t now)
+{
+	keep_final(h, p, now, why == -ESTALE ?
+		   "the process executed another program: this is the heap the one it ran before held then" :
+		   "the process exited: this is the heap it held at exit");
+	release(h, p);
+}
+
+int heap__start(struct heap_tracker *h, pid_t pid, uid_t uid,
+		uint64_t sample_bytes, unsigned flags,
+		struct heap_start_info *ret, char *err, size_t errlen)
 {
 	struct heap_start_info info = {};
 	uint64_t offs[PROFD_HEAP_FN_MAX] = {};
+	const struct poisoned *pz;
 	struct profd_heap_proc cfg;
-	struct proc_ids ids;
+	struct target t = TARGET_NONE;
 	struct heap_proc *p;
 	__u32 tgid = (__u32)pid;
-	int r;
+	uid_t owner = 0;
+	int r, cur;
 
 	err[0] = 0;
-	r = proc__read_ids(pid, &ids);
+	/*
+	 * Held from here, checked against the image it runs: what is
+	 * tracked is that image, whoever started it, and every caller
+	 * (a later pull too) is checked against it.
+	 */
+	r = target__bind(h->w, pid, uid, &t, &owner);
+	if (r == -EACCES || r == -EPERM) {
+		if (r == -EACCES)
+			snprintf(err, errlen, "permission denied: uid %u may not track pid %d (it runs a program of uid %u); only root or the process's owner may",
+				 (unsigned)uid, pid, (unsigned)owner);
+		else
+			snprintf(err, errlen, "permission denied: pid %d runs a program uid %u may not track (set-user-ID, set-group-ID or not dumpable); only root may",
+				 pid, (unsigned)uid);
+		return -EACCES;
+	}
 	if (r < 0)
 		return r;
 	pthread_mutex_lock(&h->lock);
 	p = find(h, pid);
-	if (p && p->start_time != ids.start_time) {
-		release(h, p);	/* the pid was reused */
+	cur = p ? target__current(&p->t) : 0;
+	if (p && (cur < 0 || p->t.ids.start_time != t.ids.start_time ||
+		  p->t.image != t.image)) {
+		/* It ended (the pid was reused) or executed another
+		 * program: the heap of what it ran is kept, as at exit. */
+		pthread_mutex_unlock(&h->lock);
+		drain(h);
+		pthread_mutex_lock(&h->lock);
+		p = find(h, pid);
+		if (p && (cur = target__current(&p->t)) < 0)
+			retire(h, p, cur, now_ns(CLOCK_MONOTONIC));
+		else if (p)
+			release(h, p);
 		p = NULL;
 	}
 	if (p) {
@@ -1224,10 +1523,18 @@ int heap__start(struct heap_tracker *h, pid_t pid, uint64_t sample_bytes,
 		r = -EBUSY;
 		goto out;
 	}
+	if ((flags & HEAP_INPROC) && (pz = poisoned(h, &t))) {
+		snprintf(err, errlen, "process %d is poisoned for the in-process agent: %s. profd does not call into it again; use mode=uprobe",
+			 pid, pz->why);
+		r = -EHOSTDOWN;
+		goto out;
+	}
 	r = load(h);
 	if (r < 0)
 		goto out;
 	r = start_reader(h);
+	if (r == 0 && (flags & HEAP_INPROC))
+		r = start_agent_thread(h);
 	if (r < 0)
 		goto out;
 	p = calloc(1, sizeof(*p));
@@ -1237,10 +1544,8 @@ int heap__start(struct heap_tracker *h, pid_t pid, uint64_t sample_bytes,
 	}
 	p->pid = pid;
 	p->session_fds[0] = p->session_fds[1] = -1;
-	p->start_time = ids.start_time;
-	p->ruid = ids.ruid;
-	p->euid = ids.euid;
-	p->suid = ids.suid;
+	p->t = t;
+	t = TARGET_NONE;	/* p's now */
 	finals__expire(h, pid, now_ns(CLOCK_MONOTONIC));	/* pid reused */
 	p->generation = h->next_gen++;
 	p->sample_bytes = sample_bytes ? sample_bytes : h->lim.default_sample_bytes;
@@ -1259,18 +1564,24 @@ int heap__start(struct heap_tracker *h, pid_t pid, uint64_t sample_bytes,
 	}
 	p->started_ns = p->last_pull_ns = now_ns(CLOCK_MONOTONIC);
 	p->started_wall_ns = (int64_t)now_ns(CLOCK_REALTIME);
-	r = proc__new(h->sym, pid, &p->proc);
+	r = proc__new_at(h->sym, pid, p->t.ref.dirfd, &p->proc);
+	/* Its mappings are of the image checked? (proc.h) */
+	if (r == 0 && target__current(&p->t) < 0)
+		r = -EAGAIN;
 	if (r < 0) {
+		proc__free(p->proc);
+		target__release(&p->t);
 		free(p);
 		goto out;
 	}
+	p->proc->image = p->t.image;
 	/* No mappings: its main thread has exited (the others may run on,
 	 * but /proc/PID/maps is then empty), or it is exiting. */
 	r = p->proc->nmaps ? choose_allocator(p->proc, p->allocator,
-					      sizeof(p->allocator), offs) :
-			     -ENODATA;
+					      sizeof(p->allocator), offs) : -ENODATA;
 	if (r < 0) {
 		proc__free(p->proc);
+		target__release(&p->t);
 		free(p);
 		goto out;
 	}
@@ -1284,6 +1595,7 @@ int heap__start(struct heap_tracker *h, pid_t pid, uint64_t sample_bytes,
 	cfg.sample_bytes = p->sample_bytes;
 	cfg.flags = p->flags;
 	cfg.epoch = (__u32)p->generation & PROFD_HEAP_EPOCH_MASK;
+	cfg.image = p->t.image;
 	if (bpf_map_update_elem(bpf_map__fd(h->skel->maps.heap_procs), &tgid,
 				&cfg, BPF_ANY) < 0) {
 		r = -errno;
@@ -1295,6 +1607,9 @@ int heap__start(struct heap_tracker *h, pid_t pid, uint64_t sample_bytes,
 		r = attach_agent_probes(h, p, err, errlen);
 	else
 		r = attach(h, p, offs);
+	/* The probes went on by pid: still the process, and the image? */
+	if (r == 0 && target__current(&p->t) < 0)
+		r = -EAGAIN;
 	if (r < 0) {
 		release(h, p);
 		goto out;
@@ -1305,8 +1620,11 @@ int heap__start(struct heap_tracker *h, pid_t pid, uint64_t sample_bytes,
 
 		memcpy(alloc, p->allocator, sizeof(alloc));
 		p->starting = true;
+		r = target__dup(&p->t, &t);
 		pthread_mutex_unlock(&h->lock);
-		r = start_agent(h, pid, gen, alloc, sb, err, errlen);
+		if (r == 0)
+			r = start_agent(h, &t, gen, alloc, sb, err, errlen);
+		target__release(&t);
 		pthread_mutex_lock(&h->lock);
 		p = find(h, pid);
 		if (p && p->generation == gen)
@@ -1324,6 +1642,8 @@ int heap__start(struct heap_tracker *h, pid_t pid, uint64_t sample_bytes,
 		}
 	}
 done:
+	/* A caller besides the one who started it: checked against the
+	 * image tracked (bound above to the image running now, the same). */
 	snprintf(info.allocator, sizeof(info.allocator), "%s", p->allocator);
 	info.sample_bytes = p->sample_bytes;
 	info.probes = p->nlinks + (p->session_fds[0] >= 0) + (p->session_fds[1] >= 0);
@@ -1336,7 +1656,7 @@ done:
 	r = 0;
 out:
 	pthread_mutex_unlock(&h->lock);
-	(void)flush_offs(h, 0);
+	target__release(&t);
 	if (r == 0 && ret)
 		*ret = info;
 	return r;
@@ -1354,30 +1674,37 @@ int heap__stop(struct heap_tracker *h, pid_t pid)
 		r = 0;
 	}
 	pthread_mutex_unlock(&h->lock);
-	if (r == 0 && flush_offs(h, pid) < 0)
+	/* Calls into other processes may hold the agents for seconds: then
+	 * the agent thread switches this one off when they are done. */
+	if (r == 0 && flush_offs(h, pid, STOP_WAIT_MS) < 0)
 		r = 1;	/* stopped means the GOT is back: not yet */
 	if (r >= 0)
 		malloc_trim(0);	/* see heap__gc() */
 	return r;
 }
 
-/* Is generation @gen of @pid still tracked? 0, -ECANCELED or -ESRCH. */
+static bool has_final(struct heap_tracker *h, pid_t pid, uint64_t gen);
+
+/*
+ * Is generation @gen of @pid still tracked? 0; -ECANCELED (stopped while
+ * the process lives on); -ESRCH (the process exited, or executed another
+ * program: what it held then is its final snapshot).
+ */
 static int still_tracked(struct heap_tracker *h, pid_t pid, uint64_t gen)
 {
 	struct heap_proc *p;
-	struct proc_ids ids;
 	int r = 0;
 
 	pthread_mutex_lock(&h->lock);
 	p = find(h, pid);
 	if (h->stopping)
 		r = -ESHUTDOWN;
-	else if ((!p || p->generation != gen) && proc__read_ids(pid, &ids) == 0)
-		r = -ECANCELED;	/* stopped while the process lives on */
-	else if (!p || p->generation != gen ||
-		 proc__read_ids(pid, &ids) < 0 ||
-		 ids.start_time != p->start_time)
-		r = -ESRCH;	/* the process exited (and was released) */
+	else if (p && p->generation == gen)
+		r = target__current(&p->t) < 0 ? -ESRCH : 0;
+	else if (has_final(h, pid, gen) || proc__read_ids(pid, &(struct proc_ids){}) < 0)
+		r = -ESRCH;
+	else
+		r = -ECANCELED;
 	pthread_mutex_unlock(&h->lock);
 	return r;
 }
@@ -1637,8 +1964,8 @@ static int snapshot_locked(struct heap_tracker *h, struct heap_proc *p,
 	struct profile_heap_entry *e = NULL;
 	struct profile_heap_desc d = {};
 	uint64_t errs[PROFD_HEAP_ERR_MAX], *ips = NULL;
-	char comments[PROFD_HEAP_ERR_MAX + 7][400];
-	const char *cptr[PROFD_HEAP_ERR_MAX + 7];
+	char comments[PROFD_HEAP_ERR_MAX + 8][400];
+	const char *cptr[PROFD_HEAP_ERR_MAX + 8];
 	struct rec *v = NULL;
 	size_t n = 0, i, nc = 0;
 	uint64_t lost = 0, trunc = 0;
@@ -1710,12 +2037,18 @@ static int snapshot_locked(struct heap_tracker *h, struct heap_proc *p,
 			 "%s defines C++ operator new and delete itself: "
 			 "blocks allocated by new are not tracked",
 			 p->allocator);
+	if (p->agent && p->agent->errors)
+		snprintf(comments[nc++], sizeof(comments[0]),
+			 "in-process mode: %ld GOT entries could not be "
+			 "redirected (their page could not be made writable): "
+			 "calls through them are not seen", p->agent->errors);
 	if (p->inproc)
 		snprintf(comments[nc++], sizeof(comments[0]),
 			 "in-process mode: frees through a pointer to free "
 			 "stored before tracking began are not seen (such "
 			 "blocks stay in use here), nor are a library's calls "
-			 "between its dlopen and the next sampled allocation");
+			 "between its dlopen and profd's next look (about a "
+			 "second)");
 	snprintf(comments[nc++], sizeof(comments[0]),
 		 "allocation stacks: %s",
 		 p->flags & PROFD_HEAP_F_DWARF ?
@@ -1789,28 +2122,38 @@ static void finals__expire(struct heap_tracker *h, pid_t pid, uint64_t now)
 	}
 }
 
+static bool has_final(struct heap_tracker *h, pid_t pid, uint64_t gen)
+{
+	struct heap_final *f;
+
+	for (f = h->finals; f; f = f->next)
+		if (f->pid == pid && f->generation == gen)
+			return true;
+	return false;
+}
+
 /*
- * @p's process exited: keep its last snapshot (the heap it held at exit,
- * what a leak hunt wants) for pulls until the idle timeout. Both views are
- * built now, while the maps still hold the data. Under lock, after drain().
+ * @p's process exited, or executed another program: keep the last
+ * snapshot of the image tracked (the heap it held at exit, what a leak
+ * hunt wants) for pulls until the idle timeout, by those who may see that
+ * image. Both views are built now, while the maps still hold the data;
+ * @why says what happened. Under lock, after drain().
  */
 static void keep_final(struct heap_tracker *h, struct heap_proc *p,
-		       uint64_t now)
+		       uint64_t now, const char *why)
 {
 	struct heap_final *f, **pp;
-	char note[160];
+	char note[200];
 	int k;
 
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return;
 	f->pid = p->pid;
-	f->ruid = p->ruid;
-	f->euid = p->euid;
-	f->suid = p->suid;
+	f->ids = p->t.ids;
+	f->generation = p->generation;
 	f->exited_ns = now;
-	snprintf(note, sizeof(note),
-		 "the process exited: this is the heap it held at exit (tracking period %" PRIu64 ")",
+	snprintf(note, sizeof(note), "%s (tracking period %" PRIu64 ")", why,
 		 p->generation);
 	for (k = 0; k < 2; k++) {
 		if (snapshot_locked(h, p, NULL, k == 1, note, &f->buf[k],
@@ -1837,38 +2180,32 @@ int heap__final_check(struct heap_tracker *h, pid_t pid, uid_t uid)
 {
 	struct heap_final *f;
 	struct heap_proc *p;
-	struct proc_ids ids;
-	bool exited;
-	int r = -ENOENT;
+	int r = -ENOENT, cur = 0;
 
 	/*
-	 * Exited, still tracked: heap__gc() (once a second) has not kept its
-	 * last snapshot yet. Keep it now, so that a pull just after the exit
-	 * gets it rather than a 404.
+	 * Exited (or executed another program), still tracked: heap__gc()
+	 * (once a second) has not kept its last snapshot yet. Keep it now,
+	 * so that a pull just after the exit gets it rather than a 404.
 	 */
 	pthread_mutex_lock(&h->lock);
 	p = find(h, pid);
-	exited = p && (proc__read_ids(pid, &ids) < 0 ||
-		       ids.start_time != p->start_time);
+	if (p)
+		cur = target__current(&p->t);
 	pthread_mutex_unlock(&h->lock);
-	if (exited) {
+	if (cur < 0) {
 		drain(h);	/* its queued stack events first */
 		pthread_mutex_lock(&h->lock);
 		p = find(h, pid);
-		if (p && (proc__read_ids(pid, &ids) < 0 ||
-			  ids.start_time != p->start_time)) {
-			keep_final(h, p, now_ns(CLOCK_MONOTONIC));
-			release(h, p);
-		}
+		if (p && (cur = target__current(&p->t)) < 0)
+			retire(h, p, cur, now_ns(CLOCK_MONOTONIC));
 		pthread_mutex_unlock(&h->lock);
-		(void)flush_offs(h, 0);
 	}
+	/* Whoever may see the image it was of (when it was checked). */
 	pthread_mutex_lock(&h->lock);
 	for (f = h->finals; f; f = f->next) {
 		if (f->pid != pid)
 			continue;
-		r = uid == 0 || (f->ruid == uid && f->euid == uid &&
-				 f->suid == uid) ? 0 : -EACCES;
+		r = access__check_image(uid, &f->ids, NULL) < 0 ? -EACCES : 0;
 		break;
 	}
 	pthread_mutex_unlock(&h->lock);
@@ -1880,8 +2217,7 @@ int heap__snapshot(struct heap_tracker *h, pid_t pid, bool allocs_default,
 {
 	struct heap_final *f;
 	struct heap_proc *p;
-	struct proc_ids ids;
-	int r = -ENOENT;
+	int r = -ENOENT, cur;
 
 	struct live_set live = {};
 	bool have_live = false;
@@ -1900,16 +2236,17 @@ int heap__snapshot(struct heap_tracker *h, pid_t pid, bool allocs_default,
 	pthread_mutex_lock(&h->lock);
 	p = find(h, pid);
 	if (p) {
-		bool gone = proc__read_ids(pid, &ids) < 0 ||
-			    ids.start_time != p->start_time;
-
+		/* What BPF recorded is of the image tracked only; the
+		 * mappings too (proc.h). */
+		cur = target__current(&p->t);
 		p->last_pull_ns = now_ns(CLOCK_MONOTONIC);
 		/* Tracking restarted meanwhile: read again, under lock. */
 		r = snapshot_locked(h, p,
 				    have_live && p->generation == gen ? &live : NULL,
 				    allocs_default,
-				    gone ? "the process exited: this is the heap it held at exit" :
-					   NULL,
+				    cur == -ESTALE ? "the process executed another program: this is the heap the one it ran before held then" :
+				    cur < 0 ? "the process exited: this is the heap it held at exit" :
+					      NULL,
 				    ret_buf, ret_len);
 		goto out;
 	}
@@ -1936,19 +2273,18 @@ out:
 void heap__gc(struct heap_tracker *h)
 {
 	struct heap_proc *p, *next;
-	struct proc_ids ids;
 	unsigned released = 0;
 	bool exited = false;
 	uint64_t now, prune_gen = 0;
 	struct live_set live;
 	pid_t prune_pid = 0;
+	int cur;
 
 	/* Exited processes keep a last snapshot: first make sure their
 	 * queued stack events are in (drain() takes the lock itself). */
 	pthread_mutex_lock(&h->lock);
 	for (p = h->procs; p && !exited; p = p->next)
-		exited = proc__read_ids(p->pid, &ids) < 0 ||
-			 ids.start_time != p->start_time;
+		exited = target__current(&p->t) < 0;
 	pthread_mutex_unlock(&h->lock);
 	if (exited)
 		drain(h);
@@ -1960,10 +2296,14 @@ void heap__gc(struct heap_tracker *h)
 	finals__expire(h, 0, now);
 	for (p = h->procs; p; p = next) {
 		next = p->next;
-		if (proc__read_ids(p->pid, &ids) < 0 ||
-		    ids.start_time != p->start_time) {
-			keep_final(h, p, now);
-			release(h, p);
+		/*
+		 * Ended, or executed another program: its tracking ends
+		 * with the image it was of (BPF recorded nothing since).
+		 * An agent went with that image: dropped, never called.
+		 */
+		cur = target__current(&p->t);
+		if (cur < 0) {
+			retire(h, p, cur, now);
 			released++;
 		} else if (now > p->last_pull_ns &&
 			   now - p->last_pull_ns > h->lim.idle_timeout_ns) {
@@ -1972,6 +2312,21 @@ void heap__gc(struct heap_tracker *h)
 		} else if (!prune_pid && p->ids.n > 2 * p->nids_kept + 65536) {
 			prune_pid = p->pid;	/* amortised: the list doubled */
 			prune_gen = p->generation;
+		}
+	}
+	/*
+	 * In-process mode: libraries loaded since the agent last redirected
+	 * call malloc through GOT entries it has not seen. The agent thread
+	 * has it redirect them (a call, as for on and off). Once a second:
+	 * a read of /proc/PID/maps per such process.
+	 */
+	for (p = h->procs; p; p = p->next) {
+		if (!p->agent || p->starting)
+			continue;
+		(void)proc__refresh(p->proc, h->sym, now, 900000000ULL);
+		if (p->proc->nmaps > p->rescan_nmaps && !p->want_rescan) {
+			p->want_rescan = true;
+			pthread_cond_signal(&h->agent_wake);
 		}
 	}
 	pthread_mutex_unlock(&h->lock);
@@ -2016,12 +2371,62 @@ void heap__stats(struct heap_tracker *h, struct heap_stats *ret)
 		ret->agents_pending_off++;
 	ret->agents_left_on = __atomic_load_n(&h->agents_left_on,
 					      __ATOMIC_RELAXED);
+	ret->agents_dropped_exec = __atomic_load_n(&h->agents_dropped_exec,
+						   __ATOMIC_RELAXED);
+	ret->agents_poisoned = h->agents_poisoned;
 	pthread_mutex_unlock(&h->lock);
+}
+
+/* @s into @buf as a JSON string's contents: " \ and controls escaped. */
+static size_t json_escape(char *buf, size_t size, const char *s)
+{
+	size_t n = 0;
+
+	for (; *s && n + 7 < size; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\') {
+			buf[n++] = '\\';
+			buf[n++] = (char)c;
+		} else if (c < 0x20 || c == 0x7f) {
+			n += (size_t)snprintf(buf + n, size - n, "\\u%04x", c);
+		} else {
+			buf[n++] = (char)c;
+		}
+	}
+	buf[n < size ? n : size - 1] = 0;
+	return n;
+}
+
+size_t heap__poisoned_json(struct heap_tracker *h, char *buf, size_t size)
+{
+	char why[2 * sizeof(h->poisoned[0].why)];
+	size_t len = 0;
+	unsigned i;
+	int n;
+
+	if (size < 3)
+		return 0;
+	buf[len++] = '[';
+	pthread_mutex_lock(&h->lock);
+	for (i = 0; i < h->npoisoned; i++) {
+		json_escape(why, sizeof(why), h->poisoned[i].why);
+		n = snprintf(buf + len, size - len, "%s{\"pid\":%d,\"why\":\"%s\"}",
+			     len > 1 ? "," : "", h->poisoned[i].pid, why);
+		if (n < 0 || (size_t)n >= size - len - 1)
+			break;
+		len += (size_t)n;
+	}
+	pthread_mutex_unlock(&h->lock);
+	buf[len++] = ']';
+	buf[len] = 0;
+	return len;
 }
 
 size_t heap__procs_json(struct heap_tracker *h, char *buf, size_t size)
 {
 	uint64_t now = now_ns(CLOCK_MONOTONIC);
+	char alloc[2 * PATH_MAX];
 	struct heap_proc *p;
 	size_t len = 0;
 	int n;
@@ -2031,18 +2436,23 @@ size_t heap__procs_json(struct heap_tracker *h, char *buf, size_t size)
 	buf[len++] = '[';
 	pthread_mutex_lock(&h->lock);
 	for (p = h->procs; p; p = p->next) {
+		/* A path from the process's maps: any bytes but NUL. */
+		json_escape(alloc, sizeof(alloc), p->allocator);
 		n = snprintf(buf + len, size - len,
 			     "%s{\"pid\":%d,\"allocator\":\"%s\",\"mode\":\"%s\","
 			     "\"state\":\"%s\",\"sample_bytes\":%"
 			     PRIu64 ",\"probes\":%u,\"tracked_seconds\":%.1f,"
-			     "\"idle_seconds\":%.1f}",
-			     len > 1 ? "," : "", p->pid, p->allocator,
+			     "\"idle_seconds\":%.1f,\"agent_slots\":%ld,"
+			     "\"agent_errors\":%ld}",
+			     len > 1 ? "," : "", p->pid, alloc,
 			     p->inproc ? "inproc" : "uprobe",
 			     p->starting ? "starting" : "tracking", p->sample_bytes,
 			     p->nlinks + (p->session_fds[0] >= 0) +
 				     (p->session_fds[1] >= 0),
 			     (double)(now - p->started_ns) / 1e9,
-			     (double)(now - p->last_pull_ns) / 1e9);
+			     (double)(now - p->last_pull_ns) / 1e9,
+			     p->agent ? p->agent->slots : 0L,
+			     p->agent ? p->agent->errors : 0L);
 		if (n < 0 || (size_t)n >= size - len - 1)
 			break;
 		len += (size_t)n;
@@ -2064,16 +2474,31 @@ void heap__free(struct heap_tracker *h)
 {
 	if (!h)
 		return;
+	pthread_mutex_lock(&h->lock);
+	__atomic_store_n(&h->quit, true, __ATOMIC_RELEASE);
+	pthread_cond_broadcast(&h->agent_wake);
+	pthread_mutex_unlock(&h->lock);
 	if (h->reader_started) {
-		__atomic_store_n(&h->quit, true, __ATOMIC_RELEASE);
 		pthread_join(h->reader, NULL);
 		ring_buffer__free(h->rb);
 	}
+	if (h->agent_thread_started)
+		pthread_join(h->agent_thread, NULL);
 	pthread_mutex_lock(&h->lock);
 	while (h->procs)
 		release(h, h->procs);
 	pthread_mutex_unlock(&h->lock);
-	(void)flush_offs(h, 0);	/* the GOT of processes tracked in-process back */
+	/* The GOT of processes tracked in-process back; each call has its
+	 * deadlines (inject.h). */
+	(void)flush_offs(h, 0, STOP_WAIT_MS);
+	pthread_mutex_lock(&h->lock);
+	while (h->offq) {	/* could not be switched off */
+		struct agent *a = h->offq;
+
+		h->offq = a->next;
+		agent__free(a);
+	}
+	pthread_mutex_unlock(&h->lock);
 	pthread_mutex_lock(&h->lock);
 	while (h->finals) {
 		struct heap_final *f = h->finals;
@@ -2083,6 +2508,7 @@ void heap__free(struct heap_tracker *h)
 	}
 	pthread_mutex_unlock(&h->lock);
 	heap_bpf__destroy(h->skel);
+	pthread_cond_destroy(&h->agent_wake);
 	pthread_mutex_destroy(&h->agent_lock);
 	pthread_mutex_destroy(&h->rb_lock);
 	pthread_mutex_destroy(&h->lock);

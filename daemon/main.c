@@ -608,7 +608,7 @@ int main(int argc, char **argv)
 		r = log_err_errno(-ENOMEM, "Failed to create symbolizer: %m");
 		goto out;
 	}
-	/* First: the sampler reuses its map. */
+	/* First: the sampler and the heap tracker share its map. */
 	r = execwatch__new(pidns_inum, &ew);
 	if (r < 0) {
 		log_err_errno(r, "Failed to load the BPF exec watch (tracepoints sched_process_exec, sched_process_exit): %m (profd needs root, or CAP_BPF + CAP_PERFMON, and a kernel with BTF)");
@@ -621,7 +621,7 @@ int main(int argc, char **argv)
 	}
 	if (!o.heap.agent_path)
 		o.heap.agent_path = default_agent();
-	r = heap__new(&o.heap, sym, &heap);
+	r = heap__new(&o.heap, sym, ew, &heap);
 	if (r < 0) {
 		log_err_errno(r, "Failed to create heap tracker: %m");
 		goto out;

@@ -148,6 +148,8 @@ struct profd_heap_proc {
 	__u64 sample_bytes;	/* mean sampling interval; <= 1: every block */
 	__u32 flags;		/* PROFD_HEAP_F_* */
 	__u32 epoch;		/* tracking period, PROFD_HEAP_EPOCH_MASK bits */
+	__u64 image;		/* the image tracked (struct profd_exec): an
+				 * exec ends what is recorded */
 };
 
 /*

@@ -1337,16 +1337,24 @@ class HeapInproc(HeapTest):
 
     def test_library_loaded_after_start(self):
         """A library dlopen'd after in-process tracking began (libheapplug.so) calls malloc
-        through its own GOT: redirected at the next sampled allocation in the process, then
-        its allocations are exact."""
+        through its own GOT: profd notices the new mapping (within about a second) and has
+        the agent redirect it — never from inside an allocation, which would take the
+        loader's lock there — then its allocations are exact."""
+        plug = os.path.realpath(os.path.join(cpu.E2E, "libheapplug.so"))
         with CmdWorkload() as w:
             heap_start(self, self.daemon, w.pid, sample_bytes=1)
             w.cmd("plugin")
-            w.cmd("basic")  # sampled allocations: the agent notices the new module
-            # profd re-reads a process's maps for an unknown frame at most
-            # every 100 ms: let that pass since the start, or the plugin's
-            # frames would be [truncated] (what this checks is the GOT).
-            time.sleep(0.25)
+            w.cmd("basic")
+            slot = elf_base(maps_of(w.pid), plug) + got_slot(plug, "malloc")
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                agent = [(lo, hi) for lo, hi, off, p in maps_of(w.pid) if p.endswith("/libprofd_heap.so")]
+                got = read_u64(w.pid, slot)
+                if any(lo <= got < hi for lo, hi in agent):
+                    break
+                time.sleep(0.1)
+            self.assertTrue(any(lo <= got < hi for lo, hi in agent),
+                            "libheapplug.so's GOT entry for malloc (%#x) not redirected within 5 s" % got)
             w.cmd("plugin_keep")
             prof = heap_fetch(self, self.daemon, w.pid, "heap-inproc-plugin")
         self.check_heap_profile(prof, w.pid, 1)

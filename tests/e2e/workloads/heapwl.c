@@ -24,6 +24,7 @@
 #include <string.h>
 #include <time.h>
 #include <dlfcn.h>
+#include <stdint.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -423,20 +424,27 @@ static void sizes(void)
 /*
  * $HEAPWL_AGENT=path: switch profd's in-process agent on by itself, with
  * no profd listening — what a process is left with when profd is killed
- * while tracking it in-process, or a child forked from one inherits.
+ * while tracking it in-process, or a child forked from one inherits. The
+ * arguments as include/profd_agent.h lays them out (version 2).
  */
+struct agent_args {
+	uint64_t version, sample_bytes, epoch, max_live, slots, errors;
+	char allocator[256];
+};
+
 static void agent_on(void)
 {
 	const char *path = getenv("HEAPWL_AGENT");
-	long (*on)(unsigned long, unsigned long, unsigned long, const char *);
+	struct agent_args a = { 2, 4096, 7, 100000, 0, 0, "libc.so.6" };
+	long (*on)(struct agent_args *);
 	void *h;
 
 	if (!path)
 		return;
 	h = dlopen(path, RTLD_NOW);
-	on = h ? (long (*)(unsigned long, unsigned long, unsigned long,
-			    const char *))dlsym(h, "profd_heap_on") : NULL;
-	if (!on || on(4096, 7, 100000, "libc.so.6") <= 0) {
+	on = h ? (long (*)(struct agent_args *))dlsym(h, "profd_heap_on") :
+		 NULL;
+	if (!on || on(&a) <= 0) {
 		fprintf(stderr, "heapwl: agent %s not on\n", path);
 		exit(6);
 	}
