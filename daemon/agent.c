@@ -9,7 +9,6 @@
 #include <string.h>
 #include <time.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include "agent.h"

@@ -1168,86 +1168,77 @@ static void agent__free(struct agent *a)
 }
 
 /*
- * Switch off the agents of released processes (those due). One whose
- * process ended or executed another program went with its image: dropped,
- * nothing called. One that cannot be switched off (another tracer holds
- * the process, its threads never stop somewhere safe) waits OFF_RETRY_NS
- * and is tried again, OFF_TRIES times in all; meanwhile its probe points,
+ * Switch off agent @a, of a released process. One whose process ended or
+ * executed another program went with its image: dropped, nothing called.
+ * One that cannot be switched off (another tracer holds the process, its
+ * threads never stop somewhere safe) is queued to be tried again
+ * OFF_RETRY_NS later, OFF_TRIES times in all; meanwhile its probe points,
  * without probes, are nops. One whose call faulted or hung is never tried
- * again (poisoned). Returns an error when @pid's agent is still on. Under
- * agent_lock.
+ * again (poisoned). 0 when done with (off or dropped: freed), -EAGAIN when
+ * queued. Under agent_lock.
  */
-static int flush_offs_held(struct heap_tracker *h, pid_t pid)
+static int switch_off(struct heap_tracker *h, struct agent *a)
 {
-	struct agent *a, *later = NULL;
-	int r, ret = 0;
-
-	for (;;) {
-		pthread_mutex_lock(&h->lock);
-		a = h->offq;
-		if (a)
-			h->offq = a->next;
-		pthread_mutex_unlock(&h->lock);
-		if (!a)
-			break;
-		if (a->next_try_ns > now_ns(CLOCK_MONOTONIC)) {
-			a->next = later;
-			later = a;
-			continue;
-		}
-		r = target__current(&a->t);
-		if (r == -ESTALE)
-			__atomic_fetch_add(&h->agents_dropped_exec, 1,
-					   __ATOMIC_RELAXED);
-		if (r < 0 || a->poisoned) {
-			agent__free(a);
-			continue;
-		}
-		r = agent__off(a, h->sym);	/* 0 too when it is gone */
-		if (r < 0 && a->t.ref.pid == pid)
-			ret = r;
-		if (r < 0 && a->poisoned) {
-			pthread_mutex_lock(&h->lock);
-			poison(h, &a->t, a->why);
-			h->agents_left_on++;
-			pthread_mutex_unlock(&h->lock);
-			agent__free(a);
-			continue;
-		}
-		if (r < 0 && ++a->tries < OFF_TRIES) {
-			a->next_try_ns = now_ns(CLOCK_MONOTONIC) + OFF_RETRY_NS;
-			a->next = later;
-			later = a;
-			continue;
-		}
-		if (r < 0)
-			__atomic_fetch_add(&h->agents_left_on, 1, __ATOMIC_RELAXED);
-		agent__free(a);
-	}
-	pthread_mutex_lock(&h->lock);
-	while (later) {
-		a = later;
-		later = a->next;
-		a->next = h->offq;
-		h->offq = a;
-		if (pid && a->t.ref.pid == pid && !ret)
-			ret = -EAGAIN;	/* failed in another flush */
-	}
-	pthread_mutex_unlock(&h->lock);
-	return ret;
-}
-
-/*
- * Not under lock. @wait_ms: how long to wait for agent_lock (calls into
- * other processes); -EBUSY when that passed.
- */
-static int flush_offs(struct heap_tracker *h, pid_t pid, unsigned wait_ms)
-{
-	struct timespec until;
 	int r;
 
-	if (!__atomic_load_n(&h->offq, __ATOMIC_ACQUIRE))
+	r = target__current(&a->t);
+	if (r == -ESTALE)
+		__atomic_fetch_add(&h->agents_dropped_exec, 1, __ATOMIC_RELAXED);
+	if (r < 0 || a->poisoned) {
+		agent__free(a);
 		return 0;
+	}
+	r = agent__off(a, h->sym);	/* 0 too when it is gone */
+	if (r < 0 && a->poisoned) {
+		pthread_mutex_lock(&h->lock);
+		poison(h, &a->t, a->why);
+		h->agents_left_on++;
+		pthread_mutex_unlock(&h->lock);
+		agent__free(a);
+		return -EAGAIN;
+	}
+	if (r < 0 && ++a->tries < OFF_TRIES) {
+		a->next_try_ns = now_ns(CLOCK_MONOTONIC) + OFF_RETRY_NS;
+		pthread_mutex_lock(&h->lock);
+		a->next = h->offq;
+		h->offq = a;
+		pthread_mutex_unlock(&h->lock);
+		return -EAGAIN;
+	}
+	if (r < 0)
+		__atomic_fetch_add(&h->agents_left_on, 1, __ATOMIC_RELAXED);
+	agent__free(a);
+	return r < 0 ? -EAGAIN : 0;
+}
+
+/* Switch off the queued agents that are due. Under agent_lock. */
+static void flush_offs_held(struct heap_tracker *h)
+{
+	struct agent *a, *due = NULL, **pp;
+	uint64_t now = now_ns(CLOCK_MONOTONIC);
+
+	pthread_mutex_lock(&h->lock);
+	for (pp = &h->offq; (a = *pp);) {
+		if (a->next_try_ns > now) {
+			pp = &a->next;
+			continue;
+		}
+		*pp = a->next;
+		a->next = due;
+		due = a;
+	}
+	pthread_mutex_unlock(&h->lock);
+	while ((a = due)) {
+		due = a->next;
+		(void)switch_off(h, a);
+	}
+}
+
+/* Take agent_lock within @wait_ms. 0, or -EBUSY. */
+static int agent_lock_within(struct heap_tracker *h, unsigned wait_ms)
+{
+	struct timespec until;
+
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += wait_ms / 1000;
 	until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
@@ -1255,11 +1246,22 @@ static int flush_offs(struct heap_tracker *h, pid_t pid, unsigned wait_ms)
 		until.tv_sec++;
 		until.tv_nsec -= 1000000000L;
 	}
-	if (pthread_mutex_timedlock(&h->agent_lock, &until))
+	return pthread_mutex_timedlock(&h->agent_lock, &until) ? -EBUSY : 0;
+}
+
+/*
+ * Not under lock. @wait_ms: how long to wait for agent_lock (calls into
+ * other processes); -EBUSY when that passed.
+ */
+static int flush_offs(struct heap_tracker *h, unsigned wait_ms)
+{
+	if (!__atomic_load_n(&h->offq, __ATOMIC_ACQUIRE))
+		return 0;
+	if (agent_lock_within(h, wait_ms) < 0)
 		return -EBUSY;
-	r = flush_offs_held(h, pid);
+	flush_offs_held(h);
 	pthread_mutex_unlock(&h->agent_lock);
-	return r;
+	return 0;
 }
 
 /*
@@ -1328,7 +1330,7 @@ static void *agent_main(void *arg)
 		if (h->quit)
 			break;
 		pthread_mutex_unlock(&h->lock);
-		(void)flush_offs(h, 0, 500);
+		(void)flush_offs(h, 500);
 		rescans(h);
 		pthread_mutex_lock(&h->lock);
 	}
@@ -1403,7 +1405,7 @@ static int start_agent(struct heap_tracker *h, const struct target *t,
 	if (!a)
 		return -ENOMEM;
 	pthread_mutex_lock(&h->agent_lock);
-	(void)flush_offs_held(h, 0);	/* an earlier period's off first */
+	flush_offs_held(h);	/* an earlier period's off first */
 	r = agent__load(h->sym, t, h->lim.agent_path, allocator, a, err,
 			errlen);
 	if (r == -EFAULT) {
@@ -1665,19 +1667,35 @@ out:
 int heap__stop(struct heap_tracker *h, pid_t pid)
 {
 	struct heap_proc *p;
+	struct agent *a = NULL;
 	int r = -ENOENT;
 
 	pthread_mutex_lock(&h->lock);
 	p = find(h, pid);
 	if (p) {
+		a = p->agent;	/* switched off here, not by the agent thread */
+		p->agent = NULL;
 		release(h, p);
 		r = 0;
 	}
 	pthread_mutex_unlock(&h->lock);
-	/* Calls into other processes may hold the agents for seconds: then
-	 * the agent thread switches this one off when they are done. */
-	if (r == 0 && flush_offs(h, pid, STOP_WAIT_MS) < 0)
-		r = 1;	/* stopped means the GOT is back: not yet */
+	/*
+	 * Stopped means the GOT is back. Calls into other processes may hold
+	 * the agents for seconds: past STOP_WAIT_MS, the agent thread
+	 * switches this one off when they are done.
+	 */
+	if (a && agent_lock_within(h, STOP_WAIT_MS) == 0) {
+		if (switch_off(h, a) < 0)
+			r = 1;
+		pthread_mutex_unlock(&h->agent_lock);
+	} else if (a) {
+		pthread_mutex_lock(&h->lock);
+		a->next = h->offq;
+		h->offq = a;
+		pthread_cond_signal(&h->agent_wake);
+		pthread_mutex_unlock(&h->lock);
+		r = 1;
+	}
 	if (r >= 0)
 		malloc_trim(0);	/* see heap__gc() */
 	return r;
@@ -2490,7 +2508,7 @@ void heap__free(struct heap_tracker *h)
 	pthread_mutex_unlock(&h->lock);
 	/* The GOT of processes tracked in-process back; each call has its
 	 * deadlines (inject.h). */
-	(void)flush_offs(h, 0, STOP_WAIT_MS);
+	(void)flush_offs(h, STOP_WAIT_MS);
 	pthread_mutex_lock(&h->lock);
 	while (h->offq) {	/* could not be switched off */
 		struct agent *a = h->offq;

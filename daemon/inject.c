@@ -170,6 +170,83 @@ static const char *syscall_name(long nr)
 	}
 }
 
+/*
+ * A cheap look before stopping @tid — not the check, which comes once it
+ * is stopped (this can change at once): is it asleep in a call that a stop
+ * makes fail (signal(7)), where stopping it would restart the call, and
+ * its timeout? Then it is left alone this round. The call's number, or -1.
+ */
+static long asleep_in(const struct pidref *p, pid_t tid)
+{
+	char path[64], buf[512], *s;
+	struct stat st;
+	long nr, a1;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "task/%d/stat", tid);
+	fd = openat(p->dirfd, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = 0;
+	s = strrchr(buf, ')');
+	if (!s || s[1] != ' ' || (s[2] != 'S' && s[2] != 'D'))
+		return -1;
+	snprintf(path, sizeof(path), "task/%d/syscall", tid);
+	fd = openat(p->dirfd, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = 0;
+	if (n <= 0 || !strncmp(buf, "running", 7))
+		return -1;
+	nr = strtol(buf, &s, 10);
+	a1 = strtol(s, NULL, 16);	/* the first argument, in hex */
+	switch (nr) {
+	case SYS_epoll_wait:
+	case SYS_epoll_pwait:
+#ifdef SYS_epoll_pwait2
+	case SYS_epoll_pwait2:
+#endif
+	case SYS_rt_sigtimedwait:
+	case SYS_semop:
+	case SYS_semtimedop:
+	case SYS_io_getevents:
+#ifdef SYS_io_pgetevents
+	case SYS_io_pgetevents:
+#endif
+#ifdef SYS_io_uring_enter
+	case SYS_io_uring_enter:
+#endif
+	case SYS_msgrcv:
+	case SYS_msgsnd:
+		return nr;
+	case SYS_read:
+	case SYS_readv:
+	case SYS_write:
+	case SYS_writev:
+	case SYS_recvfrom:
+	case SYS_recvmsg:
+	case SYS_recvmmsg:
+	case SYS_sendto:
+	case SYS_sendmsg:
+	case SYS_sendmmsg:
+	case SYS_accept:
+	case SYS_accept4:
+	case SYS_connect:
+		/* A socket may have a timeout (SO_RCVTIMEO, SO_SNDTIMEO). */
+		snprintf(path, sizeof(path), "fd/%ld", a1);
+		if (fstatat(p->dirfd, path, &st, 0) == 0 && S_ISSOCK(st.st_mode))
+			return nr;
+		return -1;
+	default:
+		return -1;
+	}
+}
+
 /* Has @tid a signal of its own waiting, one that is not ignored? */
 static bool signal_pending(const struct pidref *p, pid_t tid)
 {
@@ -423,7 +500,9 @@ static int attempt(struct attempt *a)
 	pid_t tid = a->tid;
 	int memfd = -1, r;
 
-	a->blocked_in = -1;
+	a->blocked_in = asleep_in(p, tid);
+	if (a->blocked_in >= 0)
+		return -EAGAIN;
 	if (a->o->verify && (r = a->o->verify(a->o->ctx)) < 0)
 		return r;
 	/* Its thread now? (Checked again once seized: a tid may be reused

@@ -597,6 +597,7 @@ static void check_exec(struct session_mgr *m, uint64_t id, uint64_t image,
 	struct proc *fresh = NULL;
 	struct session *s;
 	struct part *pt;
+	char why[sizeof(pt->why)];
 	uid_t uid, owner = 0;
 	int r;
 
@@ -667,10 +668,12 @@ static void check_exec(struct session_mgr *m, uint64_t id, uint64_t image,
 	else
 		snprintf(pt->why, sizeof(pt->why),
 			 "the process executed a new program (%s)", ids.comm);
+	/* The session may be freed once unlocked: log a copy. */
+	snprintf(why, sizeof(why), "%s", pt->why);
 	pthread_mutex_unlock(&m->lock);
 	if (r < 0)
-		log_info("session %" PRIu64 ": pid %d %s: its samples are left out",
-			 id, (int)t.ref.pid, pt->why + strlen("the process "));
+		log_info("session %" PRIu64 ": pid %d: %s: its samples are left out",
+			 id, (int)t.ref.pid, why);
 out:
 	proc__free(fresh);
 	target__release(&t);
