@@ -67,7 +67,7 @@ CORE_SRCS := daemon/procmaps.c daemon/pprof.c daemon/aggregate.c \
 DAEMON_SRCS := daemon/main.c daemon/log.c daemon/sampler.c \
 	       daemon/session.c daemon/api.c daemon/profile.c daemon/access.c daemon/heap.c \
 	       daemon/agent.c daemon/pidns.c \
-	       daemon/execwatch.c daemon/target.c \
+	       daemon/heap_agents.c daemon/execwatch.c daemon/target.c \
 	       $(CORE_SRCS)
 CLIENT_SRCS := client/profctl.c common/pprof_read.c
 GEN_PB := $(OUTPUT)/gen/profile.pb-c.c

@@ -25,6 +25,7 @@
 #include "execwatch.h"
 #include "heap.skel.h"
 #include "heap.h"
+#include "heap_int.h"
 #include "pidns.h"
 #include "proc.h"
 #include "profd_abi.h"
@@ -44,7 +45,6 @@ _Static_assert(offsetof(struct profd_heap_event, stack) == PROFD_HEAP_EVENT_HDR,
 #define MAX_DW_STACKS 16384
 #define DW_UNKNOWN UINT32_MAX	/* rec.dw of a block whose stack is lost */
 
-#define MAX_LINKS (2 * PROFD_HEAP_FN_MAX + 2 * 8)
 
 /* Allocator entry points, in enum profd_heap_fn order. */
 static const char *const fn_names[PROFD_HEAP_FN_MAX] = {
@@ -65,27 +65,6 @@ static const char *const cxx_names[] = {
 	"_ZnamSt11align_val_tRKSt9nothrow_t",
 };
 #define NCXX (sizeof(cxx_names) / sizeof(cxx_names[0]))
-
-/* A DWARF-unwound allocation stack and the allocations counted on it. */
-struct hstack {
-	uint64_t *ips;			/* return addresses, innermost first */
-	unsigned n;
-	bool truncated;
-	int64_t alloc_n, alloc_b;	/* sampled, unscaled */
-};
-
-/*
- * Event ids of sampled DWARF-mode allocations and their stacks: sorted
- * parallel arrays, 12 bytes per id (a hash map at half load took 32, and
- * twice that while growing). Ids arrive nearly in order (assigned at
- * allocator entry, submitted a moment later on the same CPU), so an insert
- * is an append or a short move.
- */
-struct idtab {
-	uint64_t *id;
-	uint32_t *stack;		/* stack index + 1; 0: none */
-	size_t n, cap;
-};
 
 static size_t idtab__find(const struct idtab *t, uint64_t id)
 {
@@ -145,117 +124,6 @@ static void idtab__fini(struct idtab *t)
 	free(t->stack);
 	memset(t, 0, sizeof(*t));
 }
-
-struct heap_proc {
-	struct heap_proc *next;
-	pid_t pid;
-	/* The process and the program image tracked: what BPF records is of
-	 * that image only, and an exec ends the period (heap__gc()). */
-	struct target t;
-	uint64_t generation;
-	uint64_t sample_bytes;
-	uint64_t started_ns, last_pull_ns;
-	int64_t started_wall_ns;
-	uint64_t errors_at_start[PROFD_HEAP_ERR_MAX];
-	struct proc *proc;
-	struct bpf_link *links[MAX_LINKS];
-	unsigned nlinks;
-	int session_fds[2];		/* uprobe-session links, or -1 */
-	char allocator[256];
-	char cxx[256];			/* libstdc++ probed for new, or "" */
-	unsigned nfuncs;		/* distinct entry points probed */
-	bool inproc;			/* in-process mode (HEAP_INPROC) */
-	bool starting;			/* its agent is being loaded or
-					 * switched on: not tracking yet */
-	bool own_new;			/* the allocator defines operator new */
-	struct agent *agent;		/* its agent, once loaded */
-	size_t rescan_nmaps;		/* proc's mappings when it last
-					 * redirected (in-process mode) */
-	bool want_rescan;		/* new ones since: the agent thread
-					 * has the agent redirect them */
-	struct {
-		uint64_t lo, hi;
-	} skip[1 + 8];			/* its leading frames to drop: the
-					 * agent's, operator new's */
-	unsigned nskip;
-
-	/* DWARF mode (PROFD_HEAP_F_DWARF): stacks unwound here. */
-	uint32_t flags;
-	uint64_t first_id;		/* earlier event ids: a previous period */
-	struct idtab ids;		/* event id -> stack index + 1 (0: none) */
-	uint64_t max_id, prune_mark;	/* see prune_ids() */
-	size_t nids_kept;
-	struct hstack *stacks;
-	size_t nstacks, capstacks;
-	struct u64map stack_index;	/* content hash -> stack index + 1 */
-	uint64_t dw_unknown;		/* allocations with no stack slot */
-	uint64_t snap_inflight;		/* last collect(): blocks left out */
-};
-
-/* The last snapshot of a tracked process that exited (or of the program
- * it ran before an exec). */
-struct heap_final {
-	struct heap_final *next;
-	pid_t pid;
-	struct proc_ids ids;		/* its image's: who may pull it */
-	uint64_t generation;		/* the tracking period it ends */
-	uint64_t exited_ns;		/* noticed, CLOCK_MONOTONIC */
-	void *buf[2];			/* gzip'd pprof: [0] heap, [1] allocs */
-	size_t len[2];
-};
-
-/* A process a call into went wrong in: profd never calls into it again. */
-struct poisoned {
-	pid_t pid;
-	uint64_t start_time, image;	/* that process, that image */
-	char why[320];
-};
-
-#define MAX_POISONED 16		/* remembered; the oldest goes */
-
-struct heap_tracker {
-	pthread_mutex_t lock;
-	struct heap_limits lim;
-	struct symbolizer *sym;
-	struct execwatch *w;
-	struct heap_bpf *skel;
-	bool sessions;			/* kernel has uprobe sessions */
-	bool no_sessions;		/* forced off (benchmarks) */
-	struct heap_proc *procs;
-	unsigned nprocs;
-	struct heap_final *finals;	/* newest first, <= max_procs */
-	unsigned nfinals;
-	uint64_t next_gen;
-	bool stopping;
-
-	/* DWARF-mode events: one reader thread, and snapshots drain too.
-	 * Lock order: rb_lock, and agent_lock, are taken before lock, never
-	 * after; never rb_lock and agent_lock together. */
-	struct ring_buffer *rb;
-	pthread_mutex_t rb_lock;
-	pthread_t reader;
-	bool reader_started, quit;
-	uint64_t dw_events, dw_truncated, dw_failed;
-
-	/*
-	 * In-process mode: calls into processes (ptrace, each bounded by
-	 * deadlines, a few seconds at most) are made under agent_lock, which
-	 * nothing else waits for: not lock, not the reader. Agents of released
-	 * processes wait in offq to be switched off, and libraries loaded
-	 * into tracked processes to be redirected, by the agent thread.
-	 */
-	pthread_mutex_t agent_lock;
-	struct agent *offq;
-	pthread_t agent_thread;
-	bool agent_thread_started;
-	pthread_cond_t agent_wake;	/* with lock: offq grew, or quit */
-	uint64_t agents_left_on;	/* could not be switched off */
-	uint64_t agents_dropped_exec;	/* their process executed a program */
-	uint64_t agents_poisoned;	/* calls that faulted or hung */
-	struct poisoned poisoned[MAX_POISONED];
-	unsigned npoisoned, next_poisoned;
-	unsigned waiters;		/* in heap__wait() */
-};
 
 static void finals__expire(struct heap_tracker *h, pid_t pid, uint64_t now);
 static void keep_final(struct heap_tracker *h, struct heap_proc *p,
@@ -435,7 +303,7 @@ static void read_errors(struct heap_tracker *h, uint64_t out[PROFD_HEAP_ERR_MAX]
 	free(vals);
 }
 
-static struct heap_proc *find(struct heap_tracker *h, pid_t pid)
+struct heap_proc *heap__find(struct heap_tracker *h, pid_t pid)
 {
 	struct heap_proc *p;
 
@@ -502,7 +370,7 @@ static int intern_stack(struct heap_proc *p, const uint64_t *ips, unsigned n,
 	return 0;
 }
 
-/* Is @ip in a frame profiles leave out (see skip_frames())? */
+/* Is @ip in a frame profiles leave out (see heap__skip_frames())? */
 static bool skipped(const struct heap_proc *p, uint64_t ip)
 {
 	unsigned k;
@@ -565,7 +433,7 @@ static int on_event(void *ctx, void *data, size_t size)
 	if (size < offsetof(struct profd_heap_event, regs))
 		return 0;
 	pthread_mutex_lock(&h->lock);
-	p = find(h, (pid_t)ev->tgid);
+	p = heap__find(h, (pid_t)ev->tgid);
 	if (!p || !(p->flags & PROFD_HEAP_F_DWARF) || ev->id < p->first_id)
 		goto out;	/* not (or no longer) tracked */
 	if (ev->kind == PROFD_HEAP_EV_CANCEL) {
@@ -776,11 +644,12 @@ static void release(struct heap_tracker *h, struct heap_proc *p)
 		}
 	}
 	/*
-	 * Switched off outside the lock, by flush_offs(). Until then it may
+	 * Switched off outside the lock (heap_agents.c). Until then it may
 	 * still call its probe points: without probes, they are nops. An
 	 * agent whose process executed a program (or ended) went with its
-	 * image: flush_offs() drops it, nothing of the new image is ever
-	 * touched (agent__off() checks again once it has a thread stopped).
+	 * image: heap_agents__switch_off() drops it, nothing of the new
+	 * image is ever touched (agent__off() checks again once it has a
+	 * thread stopped).
 	 */
 	if (p->agent) {
 		p->agent->next = h->offq;
@@ -1080,7 +949,7 @@ static bool defines_new(struct heap_proc *p)
  * the stack when a process still has its GOT pointed at them (a forked
  * child of a process tracked in-process, or profd was killed). Under lock.
  */
-static void skip_frames(struct heap_proc *p)
+void heap__skip_frames(struct heap_proc *p)
 {
 	uint64_t lo, hi;
 	const char *lib = NULL;
@@ -1125,234 +994,6 @@ static void skip_frames(struct heap_proc *p)
 	close(fd);
 }
 
-#define OFF_TRIES 10		/* a switch-off that fails is tried again */
-#define OFF_RETRY_NS (3 * 1000000000ULL)
-/* How long heap__stop() waits for calls into other processes to end
- * before its own switch-off: longer than one call may take (inject.h). */
-#define STOP_WAIT_MS 6000
-
-/* Remember that calls into @pid's image @image went wrong. Under lock. */
-static void poison(struct heap_tracker *h, const struct target *t,
-		   const char *why)
-{
-	struct poisoned *e = &h->poisoned[h->next_poisoned];
-
-	e->pid = t->ref.pid;
-	e->start_time = t->ids.start_time;
-	e->image = t->image;
-	snprintf(e->why, sizeof(e->why), "%s", why);
-	h->next_poisoned = (h->next_poisoned + 1) % MAX_POISONED;
-	if (h->npoisoned < MAX_POISONED)
-		h->npoisoned++;
-	h->agents_poisoned++;
-}
-
-/* The poisoning of @t's process and image, or NULL. Under lock. */
-static const struct poisoned *poisoned(struct heap_tracker *h,
-				       const struct target *t)
-{
-	unsigned i;
-
-	for (i = 0; i < h->npoisoned; i++)
-		if (h->poisoned[i].pid == t->ref.pid &&
-		    h->poisoned[i].start_time == t->ids.start_time &&
-		    h->poisoned[i].image == t->image)
-			return &h->poisoned[i];
-	return NULL;
-}
-
-static void agent__free(struct agent *a)
-{
-	agent__fini(a);
-	free(a);
-}
-
-/*
- * Switch off agent @a, of a released process. One whose process ended or
- * executed another program went with its image: dropped, nothing called.
- * One that cannot be switched off (another tracer holds the process, its
- * threads never stop somewhere safe) is queued to be tried again
- * OFF_RETRY_NS later, OFF_TRIES times in all; meanwhile its probe points,
- * without probes, are nops. One whose call faulted or hung is never tried
- * again (poisoned). 0 when done with (off or dropped: freed), -EAGAIN when
- * queued. Under agent_lock.
- */
-static int switch_off(struct heap_tracker *h, struct agent *a)
-{
-	int r;
-
-	r = target__current(&a->t);
-	if (r == -ESTALE)
-		__atomic_fetch_add(&h->agents_dropped_exec, 1, __ATOMIC_RELAXED);
-	if (r < 0 || a->poisoned) {
-		agent__free(a);
-		return 0;
-	}
-	r = agent__off(a, h->sym);	/* 0 too when it is gone */
-	if (r < 0 && a->poisoned) {
-		pthread_mutex_lock(&h->lock);
-		poison(h, &a->t, a->why);
-		h->agents_left_on++;
-		pthread_mutex_unlock(&h->lock);
-		agent__free(a);
-		return -EAGAIN;
-	}
-	if (r < 0 && ++a->tries < OFF_TRIES) {
-		a->next_try_ns = now_ns(CLOCK_MONOTONIC) + OFF_RETRY_NS;
-		pthread_mutex_lock(&h->lock);
-		a->next = h->offq;
-		h->offq = a;
-		pthread_mutex_unlock(&h->lock);
-		return -EAGAIN;
-	}
-	if (r < 0)
-		__atomic_fetch_add(&h->agents_left_on, 1, __ATOMIC_RELAXED);
-	agent__free(a);
-	return r < 0 ? -EAGAIN : 0;
-}
-
-/* Switch off the queued agents that are due. Under agent_lock. */
-static void flush_offs_held(struct heap_tracker *h)
-{
-	struct agent *a, *due = NULL, **pp;
-	uint64_t now = now_ns(CLOCK_MONOTONIC);
-
-	pthread_mutex_lock(&h->lock);
-	for (pp = &h->offq; (a = *pp);) {
-		if (a->next_try_ns > now) {
-			pp = &a->next;
-			continue;
-		}
-		*pp = a->next;
-		a->next = due;
-		due = a;
-	}
-	pthread_mutex_unlock(&h->lock);
-	while ((a = due)) {
-		due = a->next;
-		(void)switch_off(h, a);
-	}
-}
-
-/* Take agent_lock within @wait_ms. 0, or -EBUSY. */
-static int agent_lock_within(struct heap_tracker *h, unsigned wait_ms)
-{
-	struct timespec until;
-
-	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += wait_ms / 1000;
-	until.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
-	return pthread_mutex_timedlock(&h->agent_lock, &until) ? -EBUSY : 0;
-}
-
-/*
- * Not under lock. @wait_ms: how long to wait for agent_lock (calls into
- * other processes); -EBUSY when that passed.
- */
-static int flush_offs(struct heap_tracker *h, unsigned wait_ms)
-{
-	if (!__atomic_load_n(&h->offq, __ATOMIC_ACQUIRE))
-		return 0;
-	if (agent_lock_within(h, wait_ms) < 0)
-		return -EBUSY;
-	flush_offs_held(h);
-	pthread_mutex_unlock(&h->agent_lock);
-	return 0;
-}
-
-/*
- * Libraries a process tracked in-process loaded since its agent last
- * redirected: have the agent redirect them (heap__gc() notices them).
- * Not under lock.
- */
-static void rescans(struct heap_tracker *h)
-{
-	struct { pid_t pid; uint64_t gen; size_t nmaps; } todo[16];
-	unsigned n = 0, i;
-	struct heap_proc *p;
-	struct agent *a;
-	int r;
-
-	pthread_mutex_lock(&h->lock);
-	for (p = h->procs; p && n < 16; p = p->next) {
-		if (!p->agent || p->starting || !p->want_rescan)
-			continue;
-		todo[n].pid = p->pid;
-		todo[n].gen = p->generation;
-		todo[n].nmaps = p->proc->nmaps;
-		n++;
-		p->want_rescan = false;
-	}
-	pthread_mutex_unlock(&h->lock);
-	for (i = 0; i < n; i++) {
-		pthread_mutex_lock(&h->agent_lock);
-		pthread_mutex_lock(&h->lock);
-		p = find(h, todo[i].pid);
-		/* Once released it is offq's, freed only under agent_lock. */
-		a = p && p->generation == todo[i].gen ? p->agent : NULL;
-		pthread_mutex_unlock(&h->lock);
-		r = a && !a->poisoned ? agent__rescan(a, h->sym) : 0;
-		pthread_mutex_lock(&h->lock);
-		if (a && a->poisoned && r < 0)
-			poison(h, &a->t, a->why);
-		p = find(h, todo[i].pid);
-		if (p && p->generation == todo[i].gen && r == 0)
-			p->rescan_nmaps = todo[i].nmaps;
-		pthread_mutex_unlock(&h->lock);
-		pthread_mutex_unlock(&h->agent_lock);
-	}
-}
-
-/*
- * The agent thread: the calls into processes nobody waits for — switching
- * off agents of released processes, and redirecting libraries loaded
- * since — off the main loop and the reader. Wakes when an agent is
- * queued, and twice a second.
- */
-static void *agent_main(void *arg)
-{
-	struct heap_tracker *h = arg;
-	struct timespec until;
-
-	pthread_mutex_lock(&h->lock);
-	while (!h->quit) {
-		clock_gettime(CLOCK_MONOTONIC, &until);
-		until.tv_nsec += 500000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
-		(void)pthread_cond_timedwait(&h->agent_wake, &h->lock, &until);
-		if (h->quit)
-			break;
-		pthread_mutex_unlock(&h->lock);
-		(void)flush_offs(h, 500);
-		rescans(h);
-		pthread_mutex_lock(&h->lock);
-	}
-	pthread_mutex_unlock(&h->lock);
-	return NULL;
-}
-
-/* Start the agent thread with the first in-process tracking. Under lock. */
-static int start_agent_thread(struct heap_tracker *h)
-{
-	int r;
-
-	if (h->agent_thread_started)
-		return 0;
-	r = pthread_create(&h->agent_thread, NULL, agent_main, h);
-	if (r)
-		return -r;
-	pthread_setname_np(h->agent_thread, "heap-agents");
-	h->agent_thread_started = true;
-	return 0;
-}
-
 /*
  * In-process mode, under lock: the uprobes on the agent's probe points,
  * attached by file before the agent is loaded (the kernel arms them when
@@ -1382,72 +1023,6 @@ static int attach_agent_probes(struct heap_tracker *h, struct heap_proc *p,
 	p->links[p->nlinks++] = l;
 	p->nfuncs = PROFD_HEAP_FN_MAX;
 	return 0;
-}
-
-/*
- * In-process mode, not under lock: load the agent into the process @t
- * holds and switch it on, for tracking period @gen. The process is
- * stopped for about a millisecond per call (longer while its threads are
- * inside the allocator); other tracked processes, snapshots and status go
- * on. -ECANCELED when tracking stopped meanwhile; -EFAULT when a call
- * faulted or hung: the process is poisoned, and @err says so.
- */
-static int start_agent(struct heap_tracker *h, const struct target *t,
-		       uint64_t gen, const char *allocator,
-		       uint64_t sample_bytes, char *err, size_t errlen)
-{
-	struct agent *a = calloc(1, sizeof(*a));
-	struct heap_proc *p;
-	bool owned = false;
-	pid_t pid = t->ref.pid;
-	int r;
-
-	if (!a)
-		return -ENOMEM;
-	pthread_mutex_lock(&h->agent_lock);
-	flush_offs_held(h);	/* an earlier period's off first */
-	r = agent__load(h->sym, t, h->lim.agent_path, allocator, a, err,
-			errlen);
-	if (r == -EFAULT) {
-		pthread_mutex_lock(&h->lock);
-		poison(h, t, err);
-		pthread_mutex_unlock(&h->lock);
-	}
-	if (r == 0) {
-		pthread_mutex_lock(&h->lock);
-		p = find(h, pid);
-		if (p && p->generation == gen) {
-			p->agent = a;	/* released from here: off queued */
-			owned = true;
-			/* Its samples must reach the unwinder with the
-			 * agent's mapping known and its frames skipped. */
-			(void)proc__refresh(p->proc, h->sym,
-					    now_ns(CLOCK_MONOTONIC), 0);
-			skip_frames(p);
-			p->rescan_nmaps = p->proc->nmaps;
-		} else {
-			r = -ECANCELED;
-		}
-		pthread_mutex_unlock(&h->lock);
-	}
-	/* @a lives on while we hold agent_lock, even if released. */
-	if (r == 0) {
-		r = agent__on(a, h->sym, sample_bytes, (uint32_t)gen,
-			      h->lim.max_live, err, errlen);
-		if (r < 0 && a->poisoned) {
-			pthread_mutex_lock(&h->lock);
-			poison(h, t, err);
-			pthread_mutex_unlock(&h->lock);
-			r = -EFAULT;
-		}
-	}
-	pthread_mutex_unlock(&h->agent_lock);
-	if (!owned) {
-		if (r == 0 || r == -ECANCELED)
-			agent__fini(a);
-		free(a);
-	}
-	return r;
 }
 
 /*
@@ -1497,7 +1072,7 @@ int heap__start(struct heap_tracker *h, pid_t pid, uid_t uid,
 	if (r < 0)
 		return r;
 	pthread_mutex_lock(&h->lock);
-	p = find(h, pid);
+	p = heap__find(h, pid);
 	cur = p ? target__current(&p->t) : 0;
 	if (p && (cur < 0 || p->t.ids.start_time != t.ids.start_time ||
 		  p->t.image != t.image)) {
@@ -1506,7 +1081,7 @@ int heap__start(struct heap_tracker *h, pid_t pid, uid_t uid,
 		pthread_mutex_unlock(&h->lock);
 		drain(h);
 		pthread_mutex_lock(&h->lock);
-		p = find(h, pid);
+		p = heap__find(h, pid);
 		if (p && (cur = target__current(&p->t)) < 0)
 			retire(h, p, cur, now_ns(CLOCK_MONOTONIC));
 		else if (p)
@@ -1525,7 +1100,7 @@ int heap__start(struct heap_tracker *h, pid_t pid, uid_t uid,
 		r = -EBUSY;
 		goto out;
 	}
-	if ((flags & HEAP_INPROC) && (pz = poisoned(h, &t))) {
+	if ((flags & HEAP_INPROC) && (pz = heap_agents__poisoned(h, &t))) {
 		snprintf(err, errlen, "process %d is poisoned for the in-process agent: %s. profd does not call into it again; use mode=uprobe",
 			 pid, pz->why);
 		r = -EHOSTDOWN;
@@ -1536,7 +1111,7 @@ int heap__start(struct heap_tracker *h, pid_t pid, uid_t uid,
 		goto out;
 	r = start_reader(h);
 	if (r == 0 && (flags & HEAP_INPROC))
-		r = start_agent_thread(h);
+		r = heap_agents__start_thread(h);
 	if (r < 0)
 		goto out;
 	p = calloc(1, sizeof(*p));
@@ -1587,7 +1162,7 @@ int heap__start(struct heap_tracker *h, pid_t pid, uid_t uid,
 		free(p);
 		goto out;
 	}
-	skip_frames(p);	/* an agent left in the process (uprobe mode) */
+	heap__skip_frames(p);	/* an agent left in the process (uprobe mode) */
 	p->own_new = defines_new(p);
 	read_errors(h, p->errors_at_start);
 	p->next = h->procs;
@@ -1625,10 +1200,10 @@ int heap__start(struct heap_tracker *h, pid_t pid, uid_t uid,
 		r = target__dup(&p->t, &t);
 		pthread_mutex_unlock(&h->lock);
 		if (r == 0)
-			r = start_agent(h, &t, gen, alloc, sb, err, errlen);
+			r = heap_agents__start(h, &t, gen, alloc, sb, err, errlen);
 		target__release(&t);
 		pthread_mutex_lock(&h->lock);
-		p = find(h, pid);
+		p = heap__find(h, pid);
 		if (p && p->generation == gen)
 			p->starting = false;
 		if (!p || p->generation != gen) {
@@ -1671,7 +1246,7 @@ int heap__stop(struct heap_tracker *h, pid_t pid)
 	int r = -ENOENT;
 
 	pthread_mutex_lock(&h->lock);
-	p = find(h, pid);
+	p = heap__find(h, pid);
 	if (p) {
 		a = p->agent;	/* switched off here, not by the agent thread */
 		p->agent = NULL;
@@ -1684,8 +1259,8 @@ int heap__stop(struct heap_tracker *h, pid_t pid)
 	 * the agents for seconds: past STOP_WAIT_MS, the agent thread
 	 * switches this one off when they are done.
 	 */
-	if (a && agent_lock_within(h, STOP_WAIT_MS) == 0) {
-		if (switch_off(h, a) < 0)
+	if (a && heap_agents__lock_within(h, STOP_WAIT_MS) == 0) {
+		if (heap_agents__switch_off(h, a) < 0)
 			r = 1;
 		pthread_mutex_unlock(&h->agent_lock);
 	} else if (a) {
@@ -1714,7 +1289,7 @@ static int still_tracked(struct heap_tracker *h, pid_t pid, uint64_t gen)
 	int r = 0;
 
 	pthread_mutex_lock(&h->lock);
-	p = find(h, pid);
+	p = heap__find(h, pid);
 	if (h->stopping)
 		r = -ESHUTDOWN;
 	else if (p && p->generation == gen)
@@ -2022,7 +1597,7 @@ static int snapshot_locked(struct heap_tracker *h, struct heap_proc *p,
 			trunc += (uint64_t)(v[i].alloc_n + v[i].inuse_n);
 		}
 		/* [caller from [sp], then the walk past the allocator],
-		 * less leading frames of the agent (skip_frames()). */
+		 * less leading frames of the agent (heap__skip_frames()). */
 		if (v[i].caller && !skipped(p, v[i].caller))
 			s[k++] = v[i].caller;
 		if (v[i].stack_hash &&
@@ -2206,14 +1781,14 @@ int heap__final_check(struct heap_tracker *h, pid_t pid, uid_t uid)
 	 * so that a pull just after the exit gets it rather than a 404.
 	 */
 	pthread_mutex_lock(&h->lock);
-	p = find(h, pid);
+	p = heap__find(h, pid);
 	if (p)
 		cur = target__current(&p->t);
 	pthread_mutex_unlock(&h->lock);
 	if (cur < 0) {
 		drain(h);	/* its queued stack events first */
 		pthread_mutex_lock(&h->lock);
-		p = find(h, pid);
+		p = heap__find(h, pid);
 		if (p && (cur = target__current(&p->t)) < 0)
 			retire(h, p, cur, now_ns(CLOCK_MONOTONIC));
 		pthread_mutex_unlock(&h->lock);
@@ -2243,7 +1818,7 @@ int heap__snapshot(struct heap_tracker *h, pid_t pid, bool allocs_default,
 
 	drain(h);	/* stacks of allocations made up to now */
 	pthread_mutex_lock(&h->lock);
-	p = find(h, pid);
+	p = heap__find(h, pid);
 	if (p)
 		gen = p->generation;
 	pthread_mutex_unlock(&h->lock);
@@ -2252,7 +1827,7 @@ int heap__snapshot(struct heap_tracker *h, pid_t pid, bool allocs_default,
 		have_live = true;
 
 	pthread_mutex_lock(&h->lock);
-	p = find(h, pid);
+	p = heap__find(h, pid);
 	if (p) {
 		/* What BPF recorded is of the image tracked only; the
 		 * mappings too (proc.h). */
@@ -2355,7 +1930,7 @@ void heap__gc(struct heap_tracker *h)
 	 */
 	if (prune_pid && read_live(h, (__u32)prune_pid, &live) == 0) {
 		pthread_mutex_lock(&h->lock);
-		p = find(h, prune_pid);
+		p = heap__find(h, prune_pid);
 		if (p && p->generation == prune_gen)
 			(void)prune_live(p, &live);
 		pthread_mutex_unlock(&h->lock);
@@ -2508,13 +2083,13 @@ void heap__free(struct heap_tracker *h)
 	pthread_mutex_unlock(&h->lock);
 	/* The GOT of processes tracked in-process back; each call has its
 	 * deadlines (inject.h). */
-	(void)flush_offs(h, STOP_WAIT_MS);
+	(void)heap_agents__flush(h, STOP_WAIT_MS);
 	pthread_mutex_lock(&h->lock);
 	while (h->offq) {	/* could not be switched off */
 		struct agent *a = h->offq;
 
 		h->offq = a->next;
-		agent__free(a);
+		heap_agents__free(a);
 	}
 	pthread_mutex_unlock(&h->lock);
 	pthread_mutex_lock(&h->lock);
