@@ -1498,15 +1498,27 @@ class HeapExec(HeapTest):
             t0 = time.monotonic()
             t = threading.Thread(target=start)
             t.start()
-            time.sleep(3.5)  # past finding a thread: the call hangs now
-            s0 = time.monotonic()
-            st = self.daemon.status()
-            status_s = time.monotonic() - s0
+            # While the call hangs, profd answers: status, and heap tracking
+            # of another process (the heap lock is not held across calls).
+            time.sleep(0.7)
+            self.assertNotIn("r", res, "the start answered before the call could hang: %r" % res.get("r"))
+            with CmdWorkload() as other:
+                s0 = time.monotonic()
+                st = self.daemon.status()
+                status_s = time.monotonic() - s0
+                s0 = time.monotonic()
+                ro = http_req(self.daemon.sock, "POST", "/v1/heap/start?pid=%d" % other.pid)
+                other_s = time.monotonic() - s0
+                during = "r" not in res
+                http_req(self.daemon.sock, "POST", "/v1/heap/stop?pid=%d" % other.pid)
             t.join(25)
             took = time.monotonic() - t0
             r = res.get("r")
             self.assertIsInstance(r, Response, "the start did not answer: %r" % r)
+            self.assertTrue(during, "the call did not hang long enough to test anything")
             self.assertLess(status_s, 1.0, "/v1/status took %.1f s while a call hung" % status_s)
+            self.assertEqual(ro.status, 200, "another process's start while a call hung: %r" % ro)
+            self.assertLess(other_s, 1.5, "another process's start took %.1f s while a call hung" % other_s)
             sys.stderr.write("[start answered in %.1f s] " % took)
             self.assertLess(took, 10, "the start answered only after %.1f s" % took)
             self.assertNotEqual(r.status, 200, r.text())
