@@ -14,14 +14,17 @@
  *
  * What it does not see: calls made through pointers taken before
  * profd_heap_on() (a module's GOT is what gets redirected), calls from a
- * module loaded after it until the next sampled allocation (see
- * patch_new_modules()), and the dynamic linker's own allocations.
+ * module loaded after it until profd notices and calls
+ * profd_heap_rescan(), and the dynamic linker's own allocations.
  * profd_heap_off() puts the GOT entries back; the library stays loaded (unloading it while
  * another thread may be inside a wrapper is not safe), idle.
  *
  * Everything here runs inside somebody else's process, on its allocator's
  * hot path: no malloc, no stdio, no locks that can be held across a call
- * out, no threads; memory comes from mmap.
+ * out, no threads; memory comes from mmap. Nothing reached from a wrapper
+ * takes the loader's lock (an allocation may be made under a lock of the
+ * program's that a loading thread's constructor wants); only the entry
+ * points profd calls do, from a thread it stopped outside the allocator.
  */
 #include <dlfcn.h>
 #include <elf.h>
@@ -77,6 +80,9 @@ __asm__(".text\n"
 
 HIDDEN void probe_alloc(uint64_t addr, uint64_t size, uint64_t flags);
 HIDDEN void probe_free(uint64_t addr);
+
+/* Read by profd from the file before it loads it (profd_agent.h). */
+EXPORT const uint64_t profd_heap_agent_version = PROFD_AGENT_VERSION;
 
 /* The allocator's own entry points, resolved by profd_heap_on(). */
 static struct {
@@ -338,13 +344,10 @@ static inline bool on(void)
 	return __atomic_load_n(&enabled, __ATOMIC_RELAXED);
 }
 
-static void patch_new_modules(void);
-
 static void track(void *p, size_t size)
 {
 	uint64_t flags = 0;
 
-	patch_new_modules();
 	if (set_put((uint64_t)(uintptr_t)p, size) < 0)
 		flags = PROFD_AGENT_DROPPED;
 	probe_alloc((uint64_t)(uintptr_t)p, size, flags);
@@ -503,7 +506,8 @@ static unsigned nsaved;
 
 struct walk {
 	bool restore;
-	long count;
+	long count;		/* entries pointing at the agent (or put back) */
+	long errors;		/* entries that could not be written */
 };
 
 static const struct hook *hook_by_name(const char *name)
@@ -530,8 +534,10 @@ static const struct hook *hook_by_wrapper(uint64_t v)
  * Write a GOT entry, which may sit in the RELRO range the loader made
  * read-only — whole pages only: it rounds both ends down, so a last
  * partial page (shared with .data) stays writable and must stay so.
+ * False when it could not be made writable (a seccomp or LSM policy, a
+ * sealed mapping): the entry is unchanged.
  */
-static void set_slot(uint64_t *slot, uint64_t v, uint64_t relro_lo,
+static bool set_slot(uint64_t *slot, uint64_t v, uint64_t relro_lo,
 		     uint64_t relro_hi)
 {
 	uint64_t a = (uint64_t)(uintptr_t)slot;
@@ -540,10 +546,11 @@ static void set_slot(uint64_t *slot, uint64_t v, uint64_t relro_lo,
 	bool ro = a >= (relro_lo & ~(pg - 1)) && a < (relro_hi & ~(pg - 1));
 
 	if (ro && mprotect(page, (size_t)pg, PROT_READ | PROT_WRITE) < 0)
-		return;
+		return false;
 	__atomic_store_n(slot, v, __ATOMIC_RELEASE);
 	if (ro)
 		(void)mprotect(page, (size_t)pg, PROT_READ);
+	return true;
 }
 
 static void do_relocs(struct walk *w, uint64_t base, const Elf64_Rela *r,
@@ -571,8 +578,10 @@ static void do_relocs(struct walk *w, uint64_t base, const Elf64_Rela *r,
 			for (k = 0; k < nsaved; k++)
 				if (saved[k].slot == slot)
 					orig = saved[k].orig;
-			set_slot(slot, orig, relro_lo, relro_hi);
-			w->count++;
+			if (set_slot(slot, orig, relro_lo, relro_hi))
+				w->count++;
+			else
+				w->errors++;
 			continue;
 		}
 		hk = hook_by_name(strtab +
@@ -583,14 +592,17 @@ static void do_relocs(struct walk *w, uint64_t base, const Elf64_Rela *r,
 			for (k = 0; k < nsaved; k++)
 				if (saved[k].slot == slot)
 					break;
+			if (!set_slot(slot, (uint64_t)(uintptr_t)hk->wrapper,
+				      relro_lo, relro_hi)) {
+				w->errors++;
+				continue;
+			}
 			if (k == nsaved && nsaved < MAX_SAVED) {
 				saved[nsaved].slot = slot;
 				saved[nsaved++].orig = cur;
 			} else if (k < nsaved) {
 				saved[k].orig = cur;
 			}
-			set_slot(slot, (uint64_t)(uintptr_t)hk->wrapper,
-				 relro_lo, relro_hi);
 		}
 		w->count++;
 	}
@@ -669,38 +681,6 @@ static int module(struct dl_phdr_info *info, size_t size, void *data)
 }
 
 /*
- * Libraries loaded since profd_heap_on() call malloc through GOT entries
- * nobody redirected. Wrapping dlopen would change what it does (it
- * searches its caller's RPATH), so instead sampled calls — one in several
- * hundred — look at the loader's count of loads, and a change redirects
- * the new modules: their allocations are seen from the next sample in the
- * process on. dl_iterate_phdr takes the loader's lock, recursive, and no
- * lock of ours is held here.
- */
-static uint64_t seen_adds;
-static int patching;
-
-static int count_adds(struct dl_phdr_info *info, size_t size, void *data)
-{
-	*(uint64_t *)data = info->dlpi_adds;
-	return 1;	/* the first module tells */
-}
-
-static void patch_new_modules(void)
-{
-	struct walk w = { false, 0 };
-	uint64_t adds = 0;
-
-	dl_iterate_phdr(count_adds, &adds);
-	if (adds == __atomic_load_n(&seen_adds, __ATOMIC_RELAXED) ||
-	    __atomic_exchange_n(&patching, 1, __ATOMIC_ACQUIRE))
-		return;
-	dl_iterate_phdr(module, &w);
-	__atomic_store_n(&seen_adds, adds, __ATOMIC_RELAXED);
-	__atomic_store_n(&patching, 0, __ATOMIC_RELEASE);
-}
-
-/*
  * A forked child is not tracked (its pid is not profd's): it runs the
  * wrappers, but samples nothing and forgets the parent's blocks — whose
  * lock another thread of the parent may have held at the fork.
@@ -714,21 +694,23 @@ static void child_after_fork(void)
 
 #define FIRST_SLOTS 1024	/* 16 KiB; doubles as needed */
 
-EXPORT long profd_heap_on(unsigned long sample_bytes, unsigned long epoch,
-			  unsigned long live, const char *allocator)
+EXPORT long profd_heap_on(struct profd_agent_args *a)
 {
 	static bool atfork;
-	struct walk w = { false, 0 };
+	struct walk w = { false, 0, 0 };
 	void *lib;
 	size_t i;
 
+	if (a->version != PROFD_AGENT_VERSION)
+		return -EPROTO;
 	/*
 	 * The allocator's own definitions. Not dlsym(RTLD_DEFAULT): in a
 	 * non-PIE executable that takes free's address, "free" is a PLT
 	 * entry of the executable (its canonical address), which jumps
 	 * through the very GOT entry redirected here.
 	 */
-	lib = dlopen(allocator, RTLD_NOW | RTLD_NOLOAD);
+	a->allocator[sizeof(a->allocator) - 1] = 0;
+	lib = dlopen(a->allocator, RTLD_NOW | RTLD_NOLOAD);
 	if (!lib)
 		return -ENOENT;
 	for (i = 0; i < NHOOKS; i++) {
@@ -756,13 +738,14 @@ EXPORT long profd_heap_on(unsigned long sample_bytes, unsigned long epoch,
 	__atomic_store_n(&nlive, 0, __ATOMIC_RELAXED);
 	ntombs = 0;
 	__atomic_store_n(&seq, seq + 1, __ATOMIC_RELEASE);
-	max_live = live ? live : 1;
-	__atomic_store_n(&mean_bytes, sample_bytes, __ATOMIC_RELAXED);
-	__atomic_store_n(&cur_epoch, (uint32_t)epoch + 1, __ATOMIC_RELAXED);
+	max_live = a->max_live ? a->max_live : 1;
+	__atomic_store_n(&mean_bytes, a->sample_bytes, __ATOMIC_RELAXED);
+	__atomic_store_n(&cur_epoch, (uint32_t)a->epoch + 1, __ATOMIC_RELAXED);
 	__atomic_store_n(&enabled, 1, __ATOMIC_RELEASE);
 	unlock();
-	dl_iterate_phdr(count_adds, &seen_adds);
 	dl_iterate_phdr(module, &w);
+	a->slots = (uint64_t)w.count;
+	a->errors = (uint64_t)w.errors;
 	if (!w.count) {
 		__atomic_store_n(&enabled, 0, __ATOMIC_RELAXED);
 		return -ENOENT;
@@ -770,11 +753,35 @@ EXPORT long profd_heap_on(unsigned long sample_bytes, unsigned long epoch,
 	return w.count;
 }
 
-EXPORT long profd_heap_off(void)
+/*
+ * Modules loaded since on() call malloc through GOT entries nobody
+ * redirected. Wrapping dlopen would change what it does (it searches its
+ * caller's RPATH), and looking from a sampled allocation would take the
+ * loader's lock there: profd notices new mappings and calls this instead.
+ */
+EXPORT long profd_heap_rescan(struct profd_agent_args *a)
 {
-	struct walk w = { true, 0 };
+	struct walk w = { false, 0, 0 };
 
+	if (a->version != PROFD_AGENT_VERSION)
+		return -EPROTO;
+	if (!__atomic_load_n(&enabled, __ATOMIC_ACQUIRE))
+		return -ENOENT;
+	dl_iterate_phdr(module, &w);
+	a->slots = (uint64_t)w.count;
+	a->errors = (uint64_t)w.errors;
+	return w.count;
+}
+
+EXPORT long profd_heap_off(struct profd_agent_args *a)
+{
+	struct walk w = { true, 0, 0 };
+
+	if (a->version != PROFD_AGENT_VERSION)
+		return -EPROTO;
 	__atomic_store_n(&enabled, 0, __ATOMIC_RELEASE);
 	dl_iterate_phdr(module, &w);
+	a->slots = (uint64_t)w.count;
+	a->errors = (uint64_t)w.errors;
 	return w.count;
 }

@@ -11,6 +11,7 @@
 #include <bpf/bpf_core_read.h>
 #include "profd_abi.h"
 #include "pidns.bpf.h"
+#include "exec.bpf.h"
 #include "regs_stack.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -70,6 +71,8 @@ int profd_cpu_sample(struct bpf_perf_event_data *ctx)
 	struct profd_target_val *tv;
 	struct profd_cpu_sample_stack *ss = NULL;
 	struct profd_cpu_sample *s;
+	struct profd_exec *ex;
+	struct task_struct *task;
 	__u64 id = pidns__pid_tgid(true);
 	__u32 tgid = id >> 32;
 	long n;
@@ -87,6 +90,16 @@ int profd_cpu_sample(struct bpf_perf_event_data *ctx)
 		if (!tv)
 			return 0;
 	}
+	/*
+	 * A thread inside execve: its registers and memory may be the next
+	 * image's already, while the count still names the old one (it moves
+	 * at the exec's end). Such samples belong to no image: dropped.
+	 */
+	task = bpf_get_current_task_btf();
+	if (bpf_core_field_exists(task->in_execve) &&
+	    BPF_CORE_READ_BITFIELD(task, in_execve))
+		return 0;
+	ex = bpf_map_lookup_elem(&execs, &tgid);
 
 	if (tv->flags & PROFD_TARGET_STACK) {
 		ss = bpf_ringbuf_reserve(&events, sizeof(*ss), 0);
@@ -106,6 +119,7 @@ int profd_cpu_sample(struct bpf_perf_event_data *ctx)
 	s->tgid = tgid;
 	s->tid = (__u32)id;
 	s->cpu = bpf_get_smp_processor_id();
+	s->image = ex ? ex->image : PROFD_IMAGE_NONE;
 	bpf_get_current_comm(s->comm, sizeof(s->comm));
 
 	n = bpf_get_stack(ctx, s->user_ips, sizeof(s->user_ips),

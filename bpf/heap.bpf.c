@@ -15,6 +15,7 @@
 #include "profd_abi.h"
 #include "profd_agent.h"
 #include "pidns.bpf.h"
+#include "exec.bpf.h"
 #include "regs_stack.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -144,6 +145,23 @@ static __always_inline void count_err(__u32 err)
 
 	if (v)
 		__sync_fetch_and_add(v, 1);
+}
+
+/*
+ * Does @tgid still run the program image its tracking began on? After an
+ * exec (or a pid given to another process) the probes, attached to the
+ * pid and to files, would record the new image into the old one's tables
+ * — for callers checked against the old one. Asked only where something
+ * is recorded (sampled calls, frees of tracked blocks): two lookups.
+ */
+static __always_inline bool same_image(__u32 tgid,
+				       const struct profd_heap_proc *cfg)
+{
+	struct profd_exec *e = bpf_map_lookup_elem(&execs, &tgid);
+
+	if (!cfg)
+		cfg = bpf_map_lookup_elem(&heap_procs, &tgid);
+	return cfg && e && e->image == cfg->image;
 }
 
 static __always_inline __s64 next_interval(__u64 mean)
@@ -324,6 +342,8 @@ static __always_inline int on_entry(struct pt_regs *ctx, __u32 tgid, __u32 fn,
 	 */
 	if (!sampled && !track_old && fn != PROFD_HEAP_CXX_NEW)
 		return 1;	/* nothing for the return probe: skip it */
+	if (!same_image(tgid, NULL))
+		return 1;
 
 	p->depth = 0;
 	p->fn = fn;
@@ -545,7 +565,7 @@ int BPF_KPROBE(heap_free, __u64 ptr)
 
 	/* Most frees are of blocks never sampled: a lookup is lock-free,
 	 * a delete takes the bucket lock even when the key is absent. */
-	if (ptr && bpf_map_lookup_elem(&live, &k))
+	if (ptr && bpf_map_lookup_elem(&live, &k) && same_image(k.tgid, NULL))
 		bpf_map_delete_elem(&live, &k);
 	return 0;
 }
@@ -564,7 +584,7 @@ int BPF_KPROBE(heap_agent_alloc, __u64 addr, __u64 size, __u64 flags)
 	struct profd_heap_proc *cfg = bpf_map_lookup_elem(&heap_procs, &tgid);
 	struct profd_heap_stack st = { .tgid = tgid };
 
-	if (!cfg || !addr)
+	if (!cfg || !addr || !same_image(tgid, cfg))
 		return 0;
 	if (flags & PROFD_AGENT_DROPPED)
 		count_err(PROFD_HEAP_ERR_LIVE_FULL);

@@ -279,3 +279,24 @@ int access__self_may_read(pid_t pid, bool *ret_has_ptrace,
 	close(fd);
 	return 0;
 }
+
+int access__check_image(uid_t uid, const struct proc_ids *ids,
+			uid_t *ret_owner)
+{
+	if (uid == 0)
+		return 0;
+	if (ids->ruid != uid || ids->euid != uid || ids->suid != uid) {
+		if (ret_owner)
+			*ret_owner = ids->ruid != uid ? ids->ruid : ids->euid;
+		return -EACCES;
+	}
+	/* Its own uids, but set-group-ID, or made non-dumpable by the
+	 * kernel (or by itself): what ptrace's read check refuses too. */
+	if (ids->rgid != ids->egid || ids->egid != ids->sgid ||
+	    !ids->dumpable) {
+		if (ret_owner)
+			*ret_owner = 0;
+		return -EPERM;
+	}
+	return 0;
+}

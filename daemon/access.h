@@ -71,4 +71,18 @@ int access__zombie(pid_t pid);
 int access__self_may_read(pid_t pid, bool *ret_has_ptrace,
 			  const char **ret_what);
 
+/*
+ * access__check_image() - may @uid see the program image whose identity
+ * @ids gives? Root may; any other user only when the real, effective and
+ * saved uids are all theirs, the gids all one (no set-group-ID image),
+ * and the process is dumpable — what the kernel's ptrace read check asks
+ * (a setuid, setgid or unreadable program, or one that changed its
+ * credentials, is not). Checked for every window, tracking period and
+ * agent when it starts and again for every image an exec brings.
+ * 0, -EACCES (another user's: its uid in *@ret_owner) or -EPERM (the
+ * caller's uids but privileged or not dumpable).
+ */
+int access__check_image(uid_t uid, const struct proc_ids *ids,
+			uid_t *ret_owner);
+
 #endif /* PROFD_ACCESS_H */

@@ -2,13 +2,13 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -20,6 +20,13 @@
 #include "unwind.h"
 
 #define PATIENCE_MS 3000	/* to find a thread stopped at a safe point */
+/* For the call to return: dlopen of the agent takes about a millisecond;
+ * a second is a call that waits on something (a lock held elsewhere). */
+#define DEADLINE_MS 2000
+/* Stack the called code may use below the thread's: dlopen and the
+ * agent's walks need a few KiB; threads with less free (small coroutine
+ * stacks, alternate signal stacks) are not used. */
+#define STACK_NEED (64 << 10)
 #define CHECK_STACK (32 << 10)	/* bytes of stack read to unwind it */
 #define CHECK_FRAMES 64
 
@@ -49,12 +56,13 @@ static const char *base_name(const char *path)
 	return b ? b + 1 : path;
 }
 
-static int open_in(pid_t pid, const char *path)
+/* @path as the process held by @t sees it (through its root). */
+static int open_in(const struct target *t, const char *path)
 {
-	char full[PATH_MAX + 64];
+	char full[PATH_MAX + 8];
 
-	snprintf(full, sizeof(full), "/proc/%d/root%s", pid, path);
-	return open(full, O_RDONLY | O_CLOEXEC);
+	snprintf(full, sizeof(full), "root%s", path);
+	return openat(t->ref.dirfd, full, O_RDONLY | O_CLOEXEC);
 }
 
 /* [lo, hi) is unsafe; an end not mapped (0) adds nothing. */
@@ -99,7 +107,7 @@ struct check_ctx {
  * user code), so a stack cut short after CHECK_FRAMES/4 frames still
  * tells.
  */
-static int check_stop(void *ctx, pid_t tid, const struct user_regs_struct *r)
+static int check_stop(void *ctx, int memfd, const struct user_regs_struct *r)
 {
 	struct check_ctx *c = ctx;
 	uint64_t regs[PROFD_NREGS] = {
@@ -117,15 +125,11 @@ static int check_stop(void *ctx, pid_t tid, const struct user_regs_struct *r)
 	while (len < CHECK_STACK) {
 		uint64_t at = r->rsp + len;
 		size_t chunk = 4096 - (at & 4095);
-		struct iovec l, rm;
 
 		if (chunk > CHECK_STACK - len)
 			chunk = CHECK_STACK - len;
-		l.iov_base = c->stack + len;
-		l.iov_len = chunk;
-		rm.iov_base = (void *)(uintptr_t)at;
-		rm.iov_len = chunk;
-		if (process_vm_readv(tid, &l, 1, &rm, 1, 0) != (ssize_t)chunk)
+		if (pread(memfd, c->stack + len, chunk, (off_t)at) !=
+		    (ssize_t)chunk)
 			break;
 		len += chunk;
 	}
@@ -140,49 +144,87 @@ static int check_stop(void *ctx, pid_t tid, const struct user_regs_struct *r)
 	return 0;
 }
 
-static int call(const struct agent *a, struct proc *pr, uint64_t fn,
-		const uint64_t *args, unsigned nargs, const void *data,
-		size_t dlen, int64_t *ret)
+/* Is the process still the one, and the image, @a is bound to? */
+static int still_there(void *ctx)
+{
+	const struct agent *a = ctx == NULL ? NULL : ((struct check_ctx *)ctx)->a;
+
+	return target__current(&a->t);
+}
+
+/*
+ * Call @fn in @a's process with @args. A call that faulted or hung marks
+ * @a poisoned (and says why): the caller never calls into it again.
+ */
+static int call(struct agent *a, struct proc *pr, uint64_t fn,
+		const uint64_t *args, unsigned nargs, void *data, size_t dlen,
+		int64_t *ret)
 {
 	struct check_ctx c = { a, pr, malloc(CHECK_STACK) };
+	struct inject_opts o = {
+		.check = check_stop, .verify = still_there, .ctx = &c,
+		.patience_ms = PATIENCE_MS, .deadline_ms = DEADLINE_MS,
+		.stack_need = STACK_NEED,
+	};
+	struct inject_call ic = { .fn = fn, .nargs = nargs, .data = data,
+				  .dlen = dlen };
+	char why[256];
+	unsigned i;
 	int r;
 
 	if (!c.stack)
 		return -ENOMEM;
-	r = inject__call(a->pid, check_stop, &c, fn, args, nargs, data, dlen,
-			 PATIENCE_MS, ret);
+	for (i = 0; i < nargs && i < 6; i++)
+		ic.args[i] = args[i];
+	r = inject__call(&a->t.ref, &o, &ic, ret, why, sizeof(why));
 	free(c.stack);
+	if (r == -EFAULT || r == -ETIMEDOUT || r == -EIO) {
+		a->poisoned = true;
+		snprintf(a->why, sizeof(a->why), "%s", why);
+		return -EFAULT;
+	}
+	if (r < 0 && why[0])
+		snprintf(a->why, sizeof(a->why), "%s", why);
 	return r;
 }
 
 /*
- * Does @path, as process @pid sees it (through its root), name the file
+ * Does @path, as the process sees it (through its root), name the file
  * profd sees? Under systemd profd has a mount namespace of its own
  * (PrivateTmp, ProtectSystem), but /usr is the same files; a container's
  * root is not.
  */
-static bool same_file(pid_t pid, const char *path)
+static bool same_file(const struct target *t, const char *path)
 {
-	char there[PATH_MAX + 64];
 	struct stat a, b;
+	int fd;
 
-	snprintf(there, sizeof(there), "/proc/%d/root%s", pid, path);
-	if (stat(path, &a) < 0 || stat(there, &b) < 0)
+	fd = open_in(t, path);
+	if (fd < 0)
 		return false;
+	if (stat(path, &a) < 0 || fstat(fd, &b) < 0) {
+		close(fd);
+		return false;
+	}
+	close(fd);
 	return a.st_ino == b.st_ino && a.st_dev == b.st_dev;
 }
 
 /* 0: no filter, 1: strict, 2: a filter (as /proc/PID/status says). */
-static int seccomp_mode(pid_t pid)
+static int seccomp_mode(const struct target *t)
 {
-	char path[64], line[256];
-	int mode = 0;
+	char line[256];
+	int fd, mode = 0;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	f = fopen(path, "re");
-	if (!f)
+	fd = openat(t->ref.dirfd, "status", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
 		return 0;
+	f = fdopen(fd, "re");
+	if (!f) {
+		close(fd);
+		return 0;
+	}
 	while (fgets(line, sizeof(line), f))
 		if (sscanf(line, "Seccomp: %d", &mode) == 1)
 			break;
@@ -190,28 +232,58 @@ static int seccomp_mode(pid_t pid)
 	return mode;
 }
 
+/* A capture of @a's process's mappings, if it still runs @a's image. */
+static int bound_proc(const struct agent *a, struct symbolizer *sym,
+		      struct proc **ret)
+{
+	struct proc *pr;
+	int r;
+
+	r = target__current(&a->t);
+	if (r < 0)
+		return r;
+	r = proc__new_at(sym, a->t.ref.pid, a->t.ref.dirfd, &pr);
+	if (r < 0)
+		return r;
+	/* Read before an exec the check missed? Then not this image's. */
+	r = target__current(&a->t);
+	if (r < 0) {
+		proc__free(pr);
+		return r;
+	}
+	*ret = pr;
+	return 0;
+}
+
 /* The string dlerror() returns in the process, into @buf. */
 static void remote_dlerror(struct agent *a, struct proc *pr, uint64_t fn,
 			   char *buf, size_t size)
 {
 	int64_t p = 0;
-	struct iovec l = { buf, size - 1 }, rm;
+	ssize_t n;
+	int fd;
 
 	buf[0] = 0;
 	if (!fn || call(a, pr, fn, NULL, 0, NULL, 0, &p) < 0 || !p)
 		return;
-	rm.iov_base = (void *)(uintptr_t)p;
-	rm.iov_len = size - 1;
-	memset(buf, 0, size);
-	(void)process_vm_readv(a->pid, &l, 1, &rm, 1, 0);
-	buf[size - 1] = 0;
+	fd = openat(a->t.ref.dirfd, "mem", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (target__current(&a->t) == 0) {
+		n = pread(fd, buf, size - 1, (off_t)p);
+		buf[n > 0 ? n : 0] = 0;
+		buf[strnlen(buf, size - 1)] = 0;
+	}
+	close(fd);
 }
 
 /* Where the agent is mapped in @pr, and its entry points. */
 static int find_agent(struct agent *a, struct proc *pr, const char *lib)
 {
-	static const char *const names[] = { PROFD_AGENT_ON, PROFD_AGENT_OFF };
-	uint64_t offs[2];
+	static const char *const names[] = {
+		PROFD_AGENT_ON, PROFD_AGENT_OFF, PROFD_AGENT_RESCAN,
+	};
+	uint64_t offs[3];
 	size_t i;
 	int fd;
 
@@ -228,16 +300,101 @@ static int find_agent(struct agent *a, struct proc *pr, const char *lib)
 	}
 	if (!a->lo)
 		return -ENOENT;
-	fd = open_in(a->pid, lib);
+	fd = open_in(&a->t, lib);
 	if (fd < 0)
 		return -errno;
-	i = (size_t)elfsyms__find(fd, names, 2, offs);
+	i = (size_t)elfsyms__find(fd, names, 3, offs);
 	close(fd);
-	if (i != 2)
+	if (i != 3)
 		return -ENOEXEC;
 	a->on_addr = proc__file_addr(pr, lib, offs[0]);
 	a->off_addr = proc__file_addr(pr, lib, offs[1]);
-	return a->on_addr && a->off_addr ? 0 : -ENOEXEC;
+	a->rescan_addr = proc__file_addr(pr, lib, offs[2]);
+	return a->on_addr && a->off_addr && a->rescan_addr ? 0 : -ENOEXEC;
+}
+
+/* Root's, and nobody else may change it: a file or a directory. */
+static bool root_only(const struct stat *st, bool dir)
+{
+	if (st->st_uid != 0)
+		return false;
+	if (!(st->st_mode & (S_IWGRP | S_IWOTH)))
+		return true;
+	/* /tmp: others may add entries, not replace root's. */
+	return dir && (st->st_mode & S_ISVTX);
+}
+
+int agent__verify(const char *lib, char *real, size_t realsize, char *err,
+		  size_t errlen)
+{
+	char buf[PATH_MAX], *slash, *p;
+	struct stat st, fst;
+	uint64_t version = 0;
+	int fd, r;
+
+	if (!realpath(lib, buf)) {
+		r = -errno;
+		snprintf(err, errlen, "the in-process agent %s is missing: %s",
+			 lib, strerror(-r));
+		return r;
+	}
+	/*
+	 * What profd loads runs inside other users' processes, root's
+	 * included: a file anyone but root could change would be a way in.
+	 * Its directories too (a rename replaces it), from / down.
+	 */
+	for (p = buf; ; p = slash + 1) {
+		bool dir;
+
+		slash = strchr(p, '/');
+		dir = slash != NULL;
+		if (slash)
+			*slash = 0;
+		r = stat(buf[0] ? buf : "/", &st) < 0 ? -errno : 0;
+		if (r == 0 && !root_only(&st, dir))
+			snprintf(err, errlen, "refusing to load the in-process agent %s: %s %s is %s (uid %u, mode %04o); it must be root's and writable by root only: install it (make install), or chown root and chmod go-w",
+				 lib, dir ? "directory" : "file",
+				 buf[0] ? buf : "/",
+				 st.st_uid ? "not root's" : "writable by others",
+				 (unsigned)st.st_uid,
+				 (unsigned)(st.st_mode & 07777));
+		else if (r < 0)
+			snprintf(err, errlen, "cannot check the in-process agent %s: %s: %s",
+				 lib, buf[0] ? buf : "/", strerror(-r));
+		if (slash)
+			*slash = '/';
+		if (r == 0 && !root_only(&st, dir))
+			return -EPERM;
+		if (r < 0)
+			return r;
+		if (!dir)
+			break;
+	}
+	fd = open(buf, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 || fstat(fd, &fst) < 0 || !S_ISREG(fst.st_mode) ||
+	    fst.st_ino != st.st_ino || fst.st_dev != st.st_dev) {
+		r = fd < 0 ? -errno : -EPERM;
+		snprintf(err, errlen, "cannot open the in-process agent %s as the file checked: %s",
+			 buf, fd < 0 ? strerror(errno) : "not that regular file");
+		if (fd >= 0)
+			close(fd);
+		return r;
+	}
+	r = elfsyms__object(fd, PROFD_AGENT_VERSION_SYM, &version,
+			    sizeof(version));
+	close(fd);
+	if (r < 0 || version != PROFD_AGENT_VERSION) {
+		if (r < 0)
+			snprintf(err, errlen, "refusing to load %s: it is not profd's in-process agent of version %d (no %s)",
+				 buf, PROFD_AGENT_VERSION,
+				 PROFD_AGENT_VERSION_SYM);
+		else
+			snprintf(err, errlen, "refusing to load %s: it is the in-process agent of version %" PRIu64 ", this profd needs version %d",
+				 buf, version, PROFD_AGENT_VERSION);
+		return -EPROTO;
+	}
+	snprintf(real, realsize, "%s", buf);
+	return 0;
 }
 
 int agent__probes(const char *lib, char *real, size_t realsize,
@@ -249,12 +406,9 @@ int agent__probes(const char *lib, char *real, size_t realsize,
 	char buf[PATH_MAX];
 	int fd, r;
 
-	if (!realpath(lib, buf)) {
-		r = -errno;
-		snprintf(err, errlen, "the in-process agent %s is missing: %s",
-			 lib, strerror(-r));
+	r = agent__verify(lib, buf, sizeof(buf), err, errlen);
+	if (r < 0)
 		return r;
-	}
 	fd = open(buf, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		r = -errno;
@@ -273,46 +427,44 @@ int agent__probes(const char *lib, char *real, size_t realsize,
 	return 0;
 }
 
-int agent__load(struct symbolizer *sym, pid_t pid, const char *lib,
-		const char *allocator, struct agent *ret, char *err,
-		size_t errlen)
+int agent__load(struct symbolizer *sym, const struct target *t,
+		const char *lib, const char *allocator, struct agent *ret,
+		char *err, size_t errlen)
 {
 	static const char *const dl_names[] = { "dlopen", "dlerror" };
-	struct agent a = { .pid = pid };
+	struct agent a = { .t = TARGET_NONE };
 	struct proc *pr = NULL;
-	struct proc_ids ids;
 	char libc[PATH_MAX] = "", real[PATH_MAX], msg[256];
 	uint64_t dl[2] = {}, lo, hi;
+	pid_t pid = t->ref.pid;
 	int64_t handle = 0;
 	size_t i;
 	int fd, r;
 
 	err[0] = 0;
-	if (!realpath(lib, real)) {
-		r = -errno;
-		snprintf(err, errlen, "the in-process agent %s is missing: %s",
-			 lib, strerror(errno));
-		return r;
-	}
-	r = proc__read_ids(pid, &ids);
+	r = agent__verify(lib, real, sizeof(real), err, errlen);
 	if (r < 0)
 		return r;
-	a.start_time = ids.start_time;
-	if (!same_file(pid, real)) {
+	r = target__dup(t, &a.t);
+	if (r < 0)
+		return r;
+	if (!same_file(&a.t, real)) {
 		snprintf(err, errlen, "process %d does not see profd's agent at "
 			 "%s (a container?): in-process mode cannot load it there "
 			 "yet; use mode=uprobe", pid, real);
-		return -EXDEV;
+		r = -EXDEV;
+		goto out;
 	}
-	if (seccomp_mode(pid)) {
+	if (seccomp_mode(&a.t)) {
 		snprintf(err, errlen, "process %d runs under a seccomp filter, "
 			 "which loading the in-process agent could break; use "
 			 "mode=uprobe", pid);
-		return -EPERM;
+		r = -EPERM;
+		goto out;
 	}
-	r = proc__new(sym, pid, &pr);
+	r = bound_proc(&a, sym, &pr);
 	if (r < 0)
-		return r;
+		goto out;
 	for (i = 0; i < pr->nmaps; i++) {
 		const struct proc_map *m = &pr->maps[i];
 
@@ -335,7 +487,7 @@ int agent__load(struct symbolizer *sym, pid_t pid, const char *lib,
 		r = -ENOTSUP;
 		goto out;
 	}
-	fd = open_in(pid, libc);
+	fd = open_in(&a.t, libc);
 	if (fd < 0) {
 		r = -errno;
 		goto out;
@@ -379,8 +531,12 @@ int agent__load(struct symbolizer *sym, pid_t pid, const char *lib,
 		if (r < 0)
 			goto out;
 		if (!handle) {
-			remote_dlerror(&a, pr, proc__file_addr(pr, libc, dl[1]), msg,
-				       sizeof(msg));
+			remote_dlerror(&a, pr, proc__file_addr(pr, libc, dl[1]),
+				       msg, sizeof(msg));
+			if (a.poisoned) {
+				r = -EFAULT;
+				goto out;
+			}
 			snprintf(err, errlen, "dlopen of the in-process agent "
 				 "failed in process %d: %s", pid,
 				 msg[0] ? msg : "(no reason given)");
@@ -395,80 +551,126 @@ int agent__load(struct symbolizer *sym, pid_t pid, const char *lib,
 	add_unsafe(&a, a.lo, a.hi);
 	/* By its file name: the soname, which the loader matches. */
 	snprintf(a.allocator, sizeof(a.allocator), "%s", base_name(allocator));
+	a.nmaps_seen = pr->nmaps;
 	*ret = a;
+	a.t = TARGET_NONE;	/* now *ret's */
 	r = 0;
 out:
 	if (r < 0 && !err[0]) {
-		if (r == -EPERM)
+		if (a.poisoned)
+			snprintf(err, errlen, "loading the in-process agent into "
+				 "process %d failed: %s. profd will not call into "
+				 "process %d again (poisoned); use mode=uprobe",
+				 pid, a.why, pid);
+		else if (r == -EPERM)
 			snprintf(err, errlen, "cannot trace process %d (is a "
 				 "debugger or tracer attached?); use mode=uprobe",
 				 pid);
 		else if (r == -EAGAIN)
 			snprintf(err, errlen, "process %d did not stop outside "
-				 "its allocator within %d ms; try again",
-				 pid, PATIENCE_MS);
+				 "its allocator within %d ms%s%s; try again",
+				 pid, PATIENCE_MS, a.why[0] ? ": " : "", a.why);
 		else if (r == -EINTR)
-			snprintf(err, errlen, "process %d: its threads sleep in "
-				 "calls that an interruption would make fail "
-				 "(epoll_wait, socket I/O with a timeout...), and "
-				 "none ran within %d ms; try again while it is busy, "
-				 "or use mode=uprobe", pid, PATIENCE_MS);
+			snprintf(err, errlen, "process %d: %s (within %d ms); "
+				 "try again while it is busy, or use mode=uprobe",
+				 pid, a.why[0] ? a.why :
+				 "its threads sleep in calls that an interruption "
+				 "would make fail (epoll_wait, socket I/O with a "
+				 "timeout...)", PATIENCE_MS);
+		else if (r == -ESTALE)
+			snprintf(err, errlen, "process %d executed another "
+				 "program while the agent was being loaded; try "
+				 "again", pid);
 		else
 			snprintf(err, errlen, "loading the in-process agent "
 				 "into process %d failed: %s", pid, strerror(-r));
 	}
 	proc__free(pr);
+	target__release(&a.t);
 	return r;
 }
 
-/* A fresh view of the process, if it is still the one @a was loaded in. */
-static int reopen(const struct agent *a, struct symbolizer *sym,
-		  struct proc **ret)
+/* Call entry point @fn of @a with @args in and out. */
+static int call_agent(struct agent *a, struct symbolizer *sym, uint64_t fn,
+		      struct profd_agent_args *args, int64_t *ret)
 {
-	struct proc_ids ids;
-	int r = proc__read_ids(a->pid, &ids);
+	uint64_t argv[1] = { INJECT_DATA };
+	struct proc *pr;
+	int r;
 
+	if (a->poisoned)
+		return -EFAULT;
+	r = bound_proc(a, sym, &pr);
 	if (r < 0)
 		return r;
-	if (ids.start_time != a->start_time)
-		return -ESRCH;
-	return proc__new(sym, a->pid, ret);
+	args->version = PROFD_AGENT_VERSION;
+	r = call(a, pr, fn, argv, 1, args, sizeof(*args), ret);
+	a->nmaps_seen = pr->nmaps;
+	proc__free(pr);
+	return r;
 }
 
 int agent__on(struct agent *a, struct symbolizer *sym, uint64_t sample_bytes,
-	      uint32_t epoch, uint64_t max_live)
+	      uint32_t epoch, uint64_t max_live, char *err, size_t errlen)
 {
-	uint64_t args[4] = { sample_bytes, epoch, max_live, INJECT_DATA };
-	struct proc *pr;
+	struct profd_agent_args args = {
+		.sample_bytes = sample_bytes, .epoch = epoch,
+		.max_live = max_live,
+	};
 	int64_t v = 0;
 	int r;
 
-	r = reopen(a, sym, &pr);
+	snprintf(args.allocator, sizeof(args.allocator), "%s", a->allocator);
+	r = call_agent(a, sym, a->on_addr, &args, &v);
+	if (r == 0 && v <= 0)
+		r = v < 0 && v > -4096 ? (int)v : -ENOENT;
+	if (r < 0) {
+		if (a->poisoned)
+			snprintf(err, errlen, "switching on the in-process agent "
+				 "in process %d failed: %s. profd will not call "
+				 "into process %d again (poisoned); use mode=uprobe",
+				 a->t.ref.pid, a->why, a->t.ref.pid);
+		else
+			snprintf(err, errlen, "switching on the in-process agent "
+				 "in process %d failed: %s", a->t.ref.pid,
+				 a->why[0] ? a->why : strerror(-r));
+		return r;
+	}
+	a->slots = (long)args.slots;
+	a->errors = (long)args.errors;
+	return 0;
+}
+
+int agent__rescan(struct agent *a, struct symbolizer *sym)
+{
+	struct profd_agent_args args = {};
+	int64_t v = 0;
+	int r;
+
+	r = call_agent(a, sym, a->rescan_addr, &args, &v);
 	if (r < 0)
 		return r;
-	r = call(a, pr, a->on_addr, args, 4, a->allocator,
-		 strlen(a->allocator) + 1, &v);
-	proc__free(pr);
-	if (r < 0)
-		return r;
-	if (v <= 0)
-		return v < 0 && v > -4096 ? (int)v : -ENOENT;
-	a->slots = (long)v;
+	if (v < 0)
+		return v > -4096 ? (int)v : -EIO;
+	a->slots = (long)args.slots;
+	a->errors = (long)args.errors;
 	return 0;
 }
 
 int agent__off(struct agent *a, struct symbolizer *sym)
 {
-	struct proc *pr;
+	struct profd_agent_args args = {};
 	int64_t v = 0;
 	int r;
 
-	r = reopen(a, sym, &pr);
-	if (r < 0)
-		return r == -ESRCH ? 0 : r;
-	r = call(a, pr, a->off_addr, NULL, 0, NULL, 0, &v);
-	proc__free(pr);
-	if (r == -ESRCH)
+	r = call_agent(a, sym, a->off_addr, &args, &v);
+	/* Gone, or another image: the agent went with its image. */
+	if (r == -ESRCH || r == -ESTALE)
 		return 0;
 	return r;
+}
+
+void agent__fini(struct agent *a)
+{
+	target__release(&a->t);
 }

@@ -358,8 +358,10 @@ static enum MHD_Result handle_profile(struct api *a, struct MHD_Connection *c,
 				 PROFD_MAX_PERIODS);
 	case -ECANCELED:
 		return send_text(c, 503, "profd is shutting down\n");
-	case -EPERM:
 	case -EACCES:
+		return send_text(c, 403, "permission denied: uid %u may not profile pid %d: it now runs a program of another user, or a set-user-ID, set-group-ID or non-dumpable one; only root may\n",
+				 (unsigned)peer->uid, req.pid);
+	case -EPERM:
 		/* The process's files were readable just now (above). */
 		return send_text(c, 500, "profd lacks the privileges to sample (perf_event/BPF): %s\n",
 				 strerror(-r));
@@ -529,7 +531,7 @@ static enum MHD_Result heap_start_error(struct MHD_Connection *c, pid_t pid,
 					int r, const char *err)
 {
 	if (err[0])	/* the in-process agent's, already a sentence */
-		return send_text(c, r == -EAGAIN ? 503 :
+		return send_text(c, r == -EACCES ? 403 : r == -EAGAIN ? 503 :
 				    r == -ENOMEM || r == -EFAULT ? 500 : 400,
 				 "%s\n", err);
 	switch (r) {
@@ -584,7 +586,8 @@ static enum MHD_Result handle_heap_start(struct api *a, struct MHD_Connection *c
 		}
 		return send_text(c, 200, "stopped heap tracking of pid %d\n", pid);
 	}
-	r = heap__start(a->heap, pid, sample, flags, &info, err, sizeof(err));
+	r = heap__start(a->heap, pid, peer->uid, sample, flags, &info, err,
+			sizeof(err));
 	if (r < 0)
 		return heap_start_error(c, pid, r, err);
 	fp = flags & HEAP_FP_ONLY;
@@ -645,7 +648,8 @@ static enum MHD_Result handle_heap(struct api *a, struct MHD_Connection *c,
 		goto snapshot;
 	if (inproc_refused(c, peer, pid, flags, &ret))
 		return ret;
-	r = heap__start(a->heap, pid, sample, flags, &info, err, sizeof(err));
+	r = heap__start(a->heap, pid, peer->uid, sample, flags, &info, err,
+			sizeof(err));
 	if (r < 0)
 		return heap_start_error(c, pid, r, err);
 	/* A profile cannot carry a warning: a mode asked for and not in
@@ -691,7 +695,8 @@ static enum MHD_Result handle_status(struct api *a, struct MHD_Connection *c,
 	struct session_mgr_stats st;
 	struct conns_stats cst;
 	struct heap_stats hs;
-	char *body = NULL, sessions[16384], heapprocs[16384];
+	char *body = NULL, sessions[16384], heapprocs[16384],
+	     poisoned[8192];
 	struct json j;
 	size_t len = 0;
 
@@ -705,11 +710,13 @@ static enum MHD_Result handle_status(struct api *a, struct MHD_Connection *c,
 	else
 		strcpy(sessions, "[]");
 	/* Which processes are heap-tracked is root's to see. */
-	if (peer->known && peer->uid == 0)
+	if (peer->known && peer->uid == 0) {
 		heap__procs_json(a->heap, heapprocs, sizeof(heapprocs));
-	else
+		heap__poisoned_json(a->heap, poisoned, sizeof(poisoned));
+	} else {
 		strcpy(heapprocs, "[]");
-
+		strcpy(poisoned, "[]");
+	}
 	json__init(&j, 1 << 20);
 	json__obj_begin(&j, NULL);
 	json__str(&j, "version", PROFD_VERSION);
@@ -760,6 +767,10 @@ static enum MHD_Result handle_status(struct api *a, struct MHD_Connection *c,
 	json__u64(&j, "dwarf_failed", hs.dw_failed);
 	json__u64(&j, "agents_pending_off", hs.agents_pending_off);
 	json__u64(&j, "agents_left_on", hs.agents_left_on);
+	json__u64(&j, "agents_dropped_exec", hs.agents_dropped_exec);
+	json__u64(&j, "agents_poisoned", hs.agents_poisoned);
+	/* Built by heap.c with json__escape() for each reason. */
+	json__raw(&j, "poisoned", poisoned);
 	/* Built by heap.c with json__escape() for the allocator's path. */
 	json__raw(&j, "procs", heapprocs);
 	json__obj_end(&j);

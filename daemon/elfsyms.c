@@ -106,6 +106,61 @@ int elfsyms__find(int fd, const char *const *names, size_t n,
 	return found;
 }
 
+int elfsyms__object(int fd, const char *name, void *buf, size_t len)
+{
+	Elf_Scn *scn = NULL;
+	int r = -ENOENT;
+	Elf *elf;
+
+	elf = open_elf(fd);
+	if (!elf)
+		return -ENOEXEC;
+	while (r == -ENOENT && (scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		Elf_Data *d;
+		size_t i, count, n, k;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_DYNSYM ||
+		    !sh.sh_entsize || !(d = elf_getdata(scn, NULL)))
+			continue;
+		count = sh.sh_size / sh.sh_entsize;
+		for (i = 0; i < count; i++) {
+			const char *sn;
+			GElf_Sym sy;
+
+			if (!gelf_getsym(d, (int)i, &sy) ||
+			    sy.st_shndx == SHN_UNDEF ||
+			    GELF_ST_TYPE(sy.st_info) != STT_OBJECT)
+				continue;
+			sn = elf_strptr(elf, sh.sh_link, sy.st_name);
+			if (!sn || !name_eq(sn, name))
+				continue;
+			r = -EBADMSG;
+			if (sy.st_size != len || elf_getphdrnum(elf, &n) < 0)
+				break;
+			/* Its bytes in the file: through the segment that
+			 * loads it (read-only data: in the file, no .bss). */
+			for (k = 0; k < n; k++) {
+				GElf_Phdr ph;
+
+				if (!gelf_getphdr(elf, (int)k, &ph) ||
+				    ph.p_type != PT_LOAD ||
+				    sy.st_value < ph.p_vaddr ||
+				    sy.st_value + len > ph.p_vaddr + ph.p_filesz)
+					continue;
+				if (pread(fd, buf, len, (off_t)(sy.st_value -
+						ph.p_vaddr + ph.p_offset)) ==
+				    (ssize_t)len)
+					r = 0;
+				break;
+			}
+			break;
+		}
+	}
+	elf_end(elf);
+	return r;
+}
+
 bool elfsyms__is_go(int fd)
 {
 	static const char *const names[] = { "runtime.mallocgc" };

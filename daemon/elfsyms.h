@@ -19,6 +19,13 @@
 int elfsyms__find(int fd, const char *const *names, size_t n,
 		  uint64_t *ret_offsets);
 
+/*
+ * elfsyms__object() - the @len bytes of exported data object @name of ELF
+ * @fd, as stored in the file. 0, -ENOENT (no such object), -EBADMSG (not
+ * @len bytes, or not in the file), -ENOEXEC (not ELF).
+ */
+int elfsyms__object(int fd, const char *name, void *buf, size_t len);
+
 /* True when @fd is a Go binary (.go.buildinfo or runtime.mallocgc). */
 bool elfsyms__is_go(int fd);
 

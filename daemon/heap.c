@@ -19,17 +19,21 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "access.h"
 #include "agent.h"
 #include "elfsyms.h"
+#include "execwatch.h"
 #include "heap.skel.h"
 #include "heap.h"
 #include "json.h"
+#include "heap_int.h"
 #include "pidns.h"
 #include "proc.h"
 #include "profd_abi.h"
 #include "profd_agent.h"
 #include "profile.h"
 #include "strtab.h"
+#include "target.h"
 #include "unwind.h"
 
 _Static_assert(sizeof(struct profd_heap_live_key) == 16, "live key");
@@ -42,7 +46,6 @@ _Static_assert(offsetof(struct profd_heap_event, stack) == PROFD_HEAP_EVENT_HDR,
 #define MAX_DW_STACKS 16384
 #define DW_UNKNOWN UINT32_MAX	/* rec.dw of a block whose stack is lost */
 
-#define MAX_LINKS (2 * PROFD_HEAP_FN_MAX + 2 * 8)
 
 /* Allocator entry points, in enum profd_heap_fn order. */
 static const char *const fn_names[PROFD_HEAP_FN_MAX] = {
@@ -63,27 +66,6 @@ static const char *const cxx_names[] = {
 	"_ZnamSt11align_val_tRKSt9nothrow_t",
 };
 #define NCXX (sizeof(cxx_names) / sizeof(cxx_names[0]))
-
-/* A DWARF-unwound allocation stack and the allocations counted on it. */
-struct hstack {
-	uint64_t *ips;			/* return addresses, innermost first */
-	unsigned n;
-	bool truncated;
-	int64_t alloc_n, alloc_b;	/* sampled, unscaled */
-};
-
-/*
- * Event ids of sampled DWARF-mode allocations and their stacks: sorted
- * parallel arrays, 12 bytes per id (a hash map at half load took 32, and
- * twice that while growing). Ids arrive nearly in order (assigned at
- * allocator entry, submitted a moment later on the same CPU), so an insert
- * is an append or a short move.
- */
-struct idtab {
-	uint64_t *id;
-	uint32_t *stack;		/* stack index + 1; 0: none */
-	size_t n, cap;
-};
 
 static size_t idtab__find(const struct idtab *t, uint64_t id)
 {
@@ -144,90 +126,9 @@ static void idtab__fini(struct idtab *t)
 	memset(t, 0, sizeof(*t));
 }
 
-struct heap_proc {
-	struct heap_proc *next;
-	pid_t pid;
-	uid_t ruid, euid, suid;		/* the process's, at start */
-	uint64_t start_time;
-	uint64_t generation;
-	uint64_t sample_bytes;
-	uint64_t started_ns, last_pull_ns;
-	int64_t started_wall_ns;
-	uint64_t errors_at_start[PROFD_HEAP_ERR_MAX];
-	struct proc *proc;
-	struct bpf_link *links[MAX_LINKS];
-	unsigned nlinks;
-	int session_fds[2];		/* uprobe-session links, or -1 */
-	char allocator[256];
-	char cxx[256];			/* libstdc++ probed for new, or "" */
-	unsigned nfuncs;		/* distinct entry points probed */
-	bool inproc;			/* in-process mode (HEAP_INPROC) */
-	bool starting;			/* its agent is being loaded or
-					 * switched on: not tracking yet */
-	bool own_new;			/* the allocator defines operator new */
-	struct agent *agent;		/* its agent, once loaded */
-	struct {
-		uint64_t lo, hi;
-	} skip[1 + 8];			/* its leading frames to drop: the
-					 * agent's, operator new's */
-	unsigned nskip;
-
-	/* DWARF mode (PROFD_HEAP_F_DWARF): stacks unwound here. */
-	uint32_t flags;
-	uint64_t first_id;		/* earlier event ids: a previous period */
-	struct idtab ids;		/* event id -> stack index + 1 (0: none) */
-	uint64_t max_id, prune_mark;	/* see prune_ids() */
-	size_t nids_kept;
-	struct hstack *stacks;
-	size_t nstacks, capstacks;
-	struct u64map stack_index;	/* content hash -> stack index + 1 */
-	uint64_t dw_unknown;		/* allocations with no stack slot */
-	uint64_t snap_inflight;		/* last collect(): blocks left out */
-};
-
-/* The last snapshot of a tracked process that exited. */
-struct heap_final {
-	struct heap_final *next;
-	pid_t pid;
-	uid_t ruid, euid, suid;		/* who may pull it */
-	uint64_t exited_ns;		/* noticed, CLOCK_MONOTONIC */
-	void *buf[2];			/* gzip'd pprof: [0] heap, [1] allocs */
-	size_t len[2];
-};
-
-struct heap_tracker {
-	pthread_mutex_t lock;
-	struct heap_limits lim;
-	struct symbolizer *sym;
-	struct heap_bpf *skel;
-	bool sessions;			/* kernel has uprobe sessions */
-	bool no_sessions;		/* forced off (benchmarks) */
-	struct heap_proc *procs;
-	unsigned nprocs;
-	struct heap_final *finals;	/* newest first, <= max_procs */
-	unsigned nfinals;
-	uint64_t next_gen;
-	bool stopping;
-
-	/* DWARF-mode events: one reader thread, and snapshots drain too.
-	 * rb_lock serialises readers (taken before lock, never after). */
-	struct ring_buffer *rb;
-	pthread_mutex_t rb_lock;
-	pthread_t reader;
-	bool reader_started, quit;
-	uint64_t dw_events, dw_truncated, dw_failed;
-
-	/* In-process mode: calls into processes (ptrace, up to seconds
-	 * each) are made under agent_lock, never under lock. Agents of
-	 * released processes wait in offq to be switched off, in order. */
-	pthread_mutex_t agent_lock;
-	struct agent *offq;
-	uint64_t agents_left_on;	/* could not be switched off */
-	unsigned waiters;		/* in heap__wait() */
-};
-
 static void finals__expire(struct heap_tracker *h, pid_t pid, uint64_t now);
-static int flush_offs(struct heap_tracker *h, pid_t pid);
+static void keep_final(struct heap_tracker *h, struct heap_proc *p,
+		       uint64_t now, const char *why);
 
 static uint64_t now_ns(clockid_t clk)
 {
@@ -238,17 +139,23 @@ static uint64_t now_ns(clockid_t clk)
 }
 
 int heap__new(const struct heap_limits *lim, struct symbolizer *sym,
-	      struct heap_tracker **ret)
+	      struct execwatch *w, struct heap_tracker **ret)
 {
 	struct heap_tracker *h = calloc(1, sizeof(*h));
+	pthread_condattr_t ca;
 
 	if (!h)
 		return -ENOMEM;
 	pthread_mutex_init(&h->lock, NULL);
 	pthread_mutex_init(&h->rb_lock, NULL);
 	pthread_mutex_init(&h->agent_lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&h->agent_wake, &ca);
+	pthread_condattr_destroy(&ca);
 	h->lim = *lim;
 	h->sym = sym;
+	h->w = w;
 	h->next_gen = 1;
 	*ret = h;
 	return 0;
@@ -291,6 +198,10 @@ static int load_skel(struct heap_tracker *h, bool sessions,
 		if (r < 0)
 			goto fail;
 	}
+	/* One execs map for every object (execwatch.h). */
+	r = bpf_map__reuse_fd(skel->maps.execs, execwatch__map_fd(h->w));
+	if (r < 0)
+		goto fail;
 	r = heap_bpf__load(skel);
 	if (r < 0)
 		goto fail;
@@ -393,7 +304,7 @@ static void read_errors(struct heap_tracker *h, uint64_t out[PROFD_HEAP_ERR_MAX]
 	free(vals);
 }
 
-static struct heap_proc *find(struct heap_tracker *h, pid_t pid)
+struct heap_proc *heap__find(struct heap_tracker *h, pid_t pid)
 {
 	struct heap_proc *p;
 
@@ -460,7 +371,7 @@ static int intern_stack(struct heap_proc *p, const uint64_t *ips, unsigned n,
 	return 0;
 }
 
-/* Is @ip in a frame profiles leave out (see skip_frames())? */
+/* Is @ip in a frame profiles leave out (see heap__skip_frames())? */
 static bool skipped(const struct heap_proc *p, uint64_t ip)
 {
 	unsigned k;
@@ -523,7 +434,7 @@ static int on_event(void *ctx, void *data, size_t size)
 	if (size < offsetof(struct profd_heap_event, regs))
 		return 0;
 	pthread_mutex_lock(&h->lock);
-	p = find(h, (pid_t)ev->tgid);
+	p = heap__find(h, (pid_t)ev->tgid);
 	if (!p || !(p->flags & PROFD_HEAP_F_DWARF) || ev->id < p->first_id)
 		goto out;	/* not (or no longer) tracked */
 	if (ev->kind == PROFD_HEAP_EV_CANCEL) {
@@ -565,7 +476,8 @@ static void drain(struct heap_tracker *h)
 /*
  * The reader: wakes when the buffer fills past an eighth (the BPF side
  * asks for a wakeup then) and every 100 ms otherwise, so stacks are
- * unwound while the process's memory layout is current.
+ * unwound while the process's memory layout is current. It never waits
+ * for a call into a process (agent_lock): that is the agent thread's.
  */
 static void *reader_main(void *arg)
 {
@@ -576,9 +488,6 @@ static void *reader_main(void *arg)
 	while (!__atomic_load_n(&h->quit, __ATOMIC_ACQUIRE)) {
 		(void)epoll_wait(efd, &e, 1, 100);
 		drain(h);
-		/* Agents of processes heap__gc() released (idle, exited):
-		 * switched off here, not in the daemon's main loop. */
-		(void)flush_offs(h, 0);
 	}
 	return NULL;
 }
@@ -735,11 +644,18 @@ static void release(struct heap_tracker *h, struct heap_proc *p)
 			break;
 		}
 	}
-	/* Switched off outside the lock, by flush_offs(). Until then it may
-	 * still call its probe points: without probes, they are nops. */
+	/*
+	 * Switched off outside the lock (heap_agents.c). Until then it may
+	 * still call its probe points: without probes, they are nops. An
+	 * agent whose process executed a program (or ended) went with its
+	 * image: heap_agents__switch_off() drops it, nothing of the new
+	 * image is ever touched (agent__off() checks again once it has a
+	 * thread stopped).
+	 */
 	if (p->agent) {
 		p->agent->next = h->offq;
 		h->offq = p->agent;
+		pthread_cond_signal(&h->agent_wake);
 	}
 	for (i = 0; i < p->nlinks; i++)
 		bpf_link__destroy(p->links[i]);
@@ -761,7 +677,21 @@ static void release(struct heap_tracker *h, struct heap_proc *p)
 	u64map__fini(&p->stack_index);
 	idtab__fini(&p->ids);
 	proc__free(p->proc);
+	target__release(&p->t);
 	free(p);
+}
+
+/*
+ * @path as @pr's process sees it, through its root (a container's files),
+ * opened through its /proc directory: that process's, never a process
+ * that got its pid later.
+ */
+static int open_root(const struct proc *pr, const char *path)
+{
+	char full[PATH_MAX + 8];
+
+	snprintf(full, sizeof(full), "root%s", path);
+	return openat(pr->dirfd, full, O_RDONLY | O_CLOEXEC);
 }
 
 /*
@@ -773,7 +703,7 @@ static void release(struct heap_tracker *h, struct heap_proc *p)
 static int choose_allocator(struct proc *pr, char *path, size_t size,
 			    uint64_t offs[PROFD_HEAP_FN_MAX])
 {
-	char full[PATH_MAX + 64], libc[PATH_MAX] = "", best[PATH_MAX] = "";
+	char libc[PATH_MAX] = "", best[PATH_MAX] = "";
 	int rank_best = 0;
 	size_t i;
 
@@ -790,8 +720,7 @@ static int choose_allocator(struct proc *pr, char *path, size_t size,
 			continue;
 		if (!strcmp(best, m->path) || !strcmp(libc, m->path))
 			continue;
-		snprintf(full, sizeof(full), "/proc/%d/root%s", pr->pid, m->path);
-		fd = open(full, O_RDONLY | O_CLOEXEC);
+		fd = open_root(pr, m->path);
 		if (fd < 0)
 			continue;
 		if (m->is_main && elfsyms__is_go(fd)) {
@@ -839,12 +768,12 @@ static bool seen_offset(uint64_t *done, unsigned *nd, uint64_t off)
 /* Probe operator new in libstdc++, when the process has it mapped. */
 static int attach_cxx(struct heap_tracker *h, struct heap_proc *p)
 {
-	char path[PATH_MAX + 64];
+	char path[64];
 	uint64_t offs[NCXX], done[NCXX];
 	unsigned nd = 0, i;
 	struct bpf_link *l;
 	size_t k;
-	int fd;
+	int fd, r = 0;
 
 	for (k = 0; k < p->proc->nmaps; k++) {
 		const char *base = strrchr(p->proc->maps[k].path, '/');
@@ -857,28 +786,32 @@ static int attach_cxx(struct heap_tracker *h, struct heap_proc *p)
 	}
 	if (!p->cxx[0])
 		return 0;
-	snprintf(path, sizeof(path), "/proc/%d/root%s", p->pid, p->cxx);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = open_root(p->proc, p->cxx);
 	if (fd < 0)
 		return 0;	/* not fatal: malloc still sees every block */
 	if (elfsyms__find(fd, cxx_names, NCXX, offs) <= 0) {
-		close(fd);
 		p->cxx[0] = 0;
-		return 0;
+		goto out;
 	}
-	close(fd);
+	/* The probes go on the file opened: the kernel resolves this path
+	 * to it. */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	for (i = 0; i < NCXX; i++) {
 		if (!offs[i] || seen_offset(done, &nd, offs[i]) || h->sessions)
 			continue;
 		l = bpf_program__attach_uprobe(h->skel->progs.heap_cxx_new,
 					       false, p->pid, path, offs[i]);
-		if (!l)
-			return -errno;
+		if (!l) {
+			r = -errno;
+			goto out;
+		}
 		p->links[p->nlinks++] = l;
 		l = bpf_program__attach_uprobe(h->skel->progs.heap_ret, true,
 					       p->pid, path, offs[i]);
-		if (!l)
-			return -errno;
+		if (!l) {
+			r = -errno;
+			goto out;
+		}
 		p->links[p->nlinks++] = l;
 	}
 	p->nfuncs += nd;
@@ -892,30 +825,25 @@ static int attach_cxx(struct heap_tracker *h, struct heap_proc *p)
 						       p->sample_bytes);
 		sfd = session_link(bpf_program__fd(h->skel->progs.heap_session),
 				   path, done, cookies, nd, p->pid);
-		if (sfd < 0)
-			return sfd;
+		if (sfd < 0) {
+			r = sfd;
+			goto out;
+		}
 		p->session_fds[1] = sfd;
 	}
-	return 0;
+out:
+	close(fd);
+	return r;
 }
 
-static int attach(struct heap_tracker *h, struct heap_proc *p,
-		  const uint64_t offs[PROFD_HEAP_FN_MAX])
+/* Probe the allocator's entry points, in its file at @path. */
+static int attach_fns(struct heap_tracker *h, struct heap_proc *p,
+		      const uint64_t offs[PROFD_HEAP_FN_MAX], const char *path,
+		      struct bpf_program **entry, uint64_t *done, unsigned *pnd)
 {
-	struct bpf_program *entry[PROFD_HEAP_FN_MAX] = {
-		h->skel->progs.heap_malloc, h->skel->progs.heap_calloc,
-		h->skel->progs.heap_realloc, h->skel->progs.heap_reallocarray,
-		h->skel->progs.heap_posix_memalign, h->skel->progs.heap_memalign,
-		h->skel->progs.heap_memalign, h->skel->progs.heap_valloc,
-		h->skel->progs.heap_valloc, h->skel->progs.heap_free,
-	};
-	char path[PATH_MAX + 64];
-	uint64_t done[PROFD_HEAP_FN_MAX];
-	unsigned nd = 0, i;
 	struct bpf_link *l;
+	unsigned nd = 0, i;
 
-	/* Through the process's root: its file, also in a container. */
-	snprintf(path, sizeof(path), "/proc/%d/root%s", p->pid, p->allocator);
 	if (h->sessions) {
 		uint64_t so[PROFD_HEAP_FN_MAX], sc[PROFD_HEAP_FN_MAX];
 		int fd;
@@ -940,7 +868,8 @@ static int attach(struct heap_tracker *h, struct heap_proc *p,
 			return -errno;
 		p->links[p->nlinks++] = l;
 		p->nfuncs = nd + 1;	/* + free */
-		return attach_cxx(h, p);
+		*pnd = nd;
+		return 0;
 	}
 	for (i = 0; i < PROFD_HEAP_FN_MAX; i++) {
 		if (!offs[i] || seen_offset(done, &nd, offs[i]))
@@ -959,6 +888,35 @@ static int attach(struct heap_tracker *h, struct heap_proc *p,
 		p->links[p->nlinks++] = l;
 	}
 	p->nfuncs = nd;
+	*pnd = nd;
+	return 0;
+}
+
+static int attach(struct heap_tracker *h, struct heap_proc *p,
+		  const uint64_t offs[PROFD_HEAP_FN_MAX])
+{
+	struct bpf_program *entry[PROFD_HEAP_FN_MAX] = {
+		h->skel->progs.heap_malloc, h->skel->progs.heap_calloc,
+		h->skel->progs.heap_realloc, h->skel->progs.heap_reallocarray,
+		h->skel->progs.heap_posix_memalign, h->skel->progs.heap_memalign,
+		h->skel->progs.heap_memalign, h->skel->progs.heap_valloc,
+		h->skel->progs.heap_valloc, h->skel->progs.heap_free,
+	};
+	char path[64];
+	uint64_t done[PROFD_HEAP_FN_MAX];
+	unsigned nd = 0;
+	int fd, r;
+
+	/* Through the process's root (its file, also in a container), the
+	 * file opened here: the kernel resolves /proc/self/fd/N to it. */
+	fd = open_root(p->proc, p->allocator);
+	if (fd < 0)
+		return -errno;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	r = attach_fns(h, p, offs, path, entry, done, &nd);
+	close(fd);
+	if (r < 0)
+		return r;
 	return attach_cxx(h, p);
 }
 
@@ -970,15 +928,13 @@ static int attach(struct heap_tracker *h, struct heap_proc *p,
 static bool defines_new(struct heap_proc *p)
 {
 	static const char *const names[] = { "_Znwm" };
-	char path[PATH_MAX + 64];
 	const char *base = strrchr(p->allocator, '/');
 	uint64_t off = 0;
 	int fd;
 
 	if (!base || !strncmp(base + 1, "libc.so", 7))
 		return false;
-	snprintf(path, sizeof(path), "/proc/%d/root%s", p->pid, p->allocator);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = open_root(p->proc, p->allocator);
 	if (fd < 0)
 		return false;
 	(void)elfsyms__find(fd, names, 1, &off);
@@ -994,9 +950,8 @@ static bool defines_new(struct heap_proc *p)
  * the stack when a process still has its GOT pointed at them (a forked
  * child of a process tracked in-process, or profd was killed). Under lock.
  */
-static void skip_frames(struct heap_proc *p)
+void heap__skip_frames(struct heap_proc *p)
 {
-	char path[PATH_MAX + 64];
 	uint64_t lo, hi;
 	const char *lib = NULL;
 	unsigned i;
@@ -1026,8 +981,7 @@ static void skip_frames(struct heap_proc *p)
 	}
 	if (!lib)
 		return;
-	snprintf(path, sizeof(path), "/proc/%d/root%s", p->pid, lib);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = open_root(p->proc, lib);
 	if (fd < 0)
 		return;
 	for (i = 0; i < NCXX && p->nskip < 9; i++) {
@@ -1041,77 +995,10 @@ static void skip_frames(struct heap_proc *p)
 	close(fd);
 }
 
-#define OFF_TRIES 10		/* a switch-off that fails is tried again */
-#define OFF_RETRY_NS (3 * 1000000000ULL)
-
-/*
- * Switch off the agents of released processes (those due). One that
- * cannot be (another tracer holds the process, its threads never stop
- * somewhere safe) waits OFF_RETRY_NS and is tried again, OFF_TRIES times
- * in all; meanwhile its probe points, without probes, are nops. Returns
- * an error when @pid's agent is still on. Under agent_lock.
- */
-static int flush_offs_held(struct heap_tracker *h, pid_t pid)
-{
-	struct agent *a, *later = NULL;
-	int r, ret = 0;
-
-	for (;;) {
-		pthread_mutex_lock(&h->lock);
-		a = h->offq;
-		if (a)
-			h->offq = a->next;
-		pthread_mutex_unlock(&h->lock);
-		if (!a)
-			break;
-		if (a->next_try_ns > now_ns(CLOCK_MONOTONIC)) {
-			a->next = later;
-			later = a;
-			continue;
-		}
-		r = agent__off(a, h->sym);	/* 0 too when it is gone */
-		if (r < 0 && a->pid == pid)
-			ret = r;
-		if (r < 0 && ++a->tries < OFF_TRIES) {
-			a->next_try_ns = now_ns(CLOCK_MONOTONIC) + OFF_RETRY_NS;
-			a->next = later;
-			later = a;
-			continue;
-		}
-		if (r < 0)
-			__atomic_fetch_add(&h->agents_left_on, 1, __ATOMIC_RELAXED);
-		free(a);
-	}
-	pthread_mutex_lock(&h->lock);
-	while (later) {
-		a = later;
-		later = a->next;
-		a->next = h->offq;
-		h->offq = a;
-		if (pid && a->pid == pid && !ret)
-			ret = -EAGAIN;	/* failed in another flush */
-	}
-	pthread_mutex_unlock(&h->lock);
-	return ret;
-}
-
-/* Not under lock. */
-static int flush_offs(struct heap_tracker *h, pid_t pid)
-{
-	int r;
-
-	if (!__atomic_load_n(&h->offq, __ATOMIC_ACQUIRE))
-		return 0;
-	pthread_mutex_lock(&h->agent_lock);
-	r = flush_offs_held(h, pid);
-	pthread_mutex_unlock(&h->agent_lock);
-	return r;
-}
-
 /*
  * In-process mode, under lock: the uprobes on the agent's probe points,
  * attached by file before the agent is loaded (the kernel arms them when
- * the process maps it).
+ * the process maps it). The file is verified first (agent__verify()).
  */
 static int attach_agent_probes(struct heap_tracker *h, struct heap_proc *p,
 			       char *err, size_t errlen)
@@ -1140,77 +1027,66 @@ static int attach_agent_probes(struct heap_tracker *h, struct heap_proc *p,
 }
 
 /*
- * In-process mode, not under lock: load the agent into @pid and switch it
- * on, for tracking period @gen. The process is stopped for about a
- * millisecond per call (longer while its threads are inside the
- * allocator); other tracked processes, snapshots and status go on.
- * -ECANCELED when tracking stopped meanwhile.
+ * @p's process ended or executed another program (@why: -ESRCH, -ESTALE):
+ * keep the last snapshot of the image it tracked, and release it. Under
+ * lock, after drain().
  */
-static int start_agent(struct heap_tracker *h, pid_t pid, uint64_t gen,
-		       const char *allocator, uint64_t sample_bytes,
-		       char *err, size_t errlen)
+static void retire(struct heap_tracker *h, struct heap_proc *p, int why,
+		   uint64_t now)
 {
-	struct agent *a = calloc(1, sizeof(*a));
-	struct heap_proc *p;
-	bool owned = false;
-	int r;
-
-	if (!a)
-		return -ENOMEM;
-	pthread_mutex_lock(&h->agent_lock);
-	(void)flush_offs_held(h, 0);	/* an earlier period's off first */
-	r = agent__load(h->sym, pid, h->lim.agent_path, allocator, a, err,
-			errlen);
-	if (r == 0) {
-		pthread_mutex_lock(&h->lock);
-		p = find(h, pid);
-		if (p && p->generation == gen) {
-			p->agent = a;	/* released from here: off queued */
-			owned = true;
-			/* Its samples must reach the unwinder with the
-			 * agent's mapping known and its frames skipped. */
-			(void)proc__refresh(p->proc, h->sym,
-					    now_ns(CLOCK_MONOTONIC), 0);
-			skip_frames(p);
-		} else {
-			r = -ECANCELED;
-		}
-		pthread_mutex_unlock(&h->lock);
-	}
-	/* @a lives on while we hold agent_lock, even if released. */
-	if (r == 0) {
-		r = agent__on(a, h->sym, sample_bytes, (uint32_t)gen,
-			      h->lim.max_live);
-		if (r < 0)
-			snprintf(err, errlen, "switching on the in-process agent "
-				 "in process %d failed: %s", pid, strerror(-r));
-	}
-	pthread_mutex_unlock(&h->agent_lock);
-	if (!owned)
-		free(a);
-	return r;
+	keep_final(h, p, now, why == -ESTALE ?
+		   "the process executed another program: this is the heap the one it ran before held then" :
+		   "the process exited: this is the heap it held at exit");
+	release(h, p);
 }
 
-int heap__start(struct heap_tracker *h, pid_t pid, uint64_t sample_bytes,
-		unsigned flags, struct heap_start_info *ret, char *err,
-		size_t errlen)
+int heap__start(struct heap_tracker *h, pid_t pid, uid_t uid,
+		uint64_t sample_bytes, unsigned flags,
+		struct heap_start_info *ret, char *err, size_t errlen)
 {
 	struct heap_start_info info = {};
 	uint64_t offs[PROFD_HEAP_FN_MAX] = {};
+	const struct poisoned *pz;
 	struct profd_heap_proc cfg;
-	struct proc_ids ids;
+	struct target t = TARGET_NONE;
 	struct heap_proc *p;
 	__u32 tgid = (__u32)pid;
-	int r;
+	uid_t owner = 0;
+	int r, cur;
 
 	err[0] = 0;
-	r = proc__read_ids(pid, &ids);
+	/*
+	 * Held from here, checked against the image it runs: what is
+	 * tracked is that image, whoever started it, and every caller
+	 * (a later pull too) is checked against it.
+	 */
+	r = target__bind(h->w, pid, uid, &t, &owner);
+	if (r == -EACCES || r == -EPERM) {
+		if (r == -EACCES)
+			snprintf(err, errlen, "permission denied: uid %u may not track pid %d (it runs a program of uid %u); only root or the process's owner may",
+				 (unsigned)uid, pid, (unsigned)owner);
+		else
+			snprintf(err, errlen, "permission denied: pid %d runs a program uid %u may not track (set-user-ID, set-group-ID or not dumpable); only root may",
+				 pid, (unsigned)uid);
+		return -EACCES;
+	}
 	if (r < 0)
 		return r;
 	pthread_mutex_lock(&h->lock);
-	p = find(h, pid);
-	if (p && p->start_time != ids.start_time) {
-		release(h, p);	/* the pid was reused */
+	p = heap__find(h, pid);
+	cur = p ? target__current(&p->t) : 0;
+	if (p && (cur < 0 || p->t.ids.start_time != t.ids.start_time ||
+		  p->t.image != t.image)) {
+		/* It ended (the pid was reused) or executed another
+		 * program: the heap of what it ran is kept, as at exit. */
+		pthread_mutex_unlock(&h->lock);
+		drain(h);
+		pthread_mutex_lock(&h->lock);
+		p = heap__find(h, pid);
+		if (p && (cur = target__current(&p->t)) < 0)
+			retire(h, p, cur, now_ns(CLOCK_MONOTONIC));
+		else if (p)
+			release(h, p);
 		p = NULL;
 	}
 	if (p) {
@@ -1225,10 +1101,18 @@ int heap__start(struct heap_tracker *h, pid_t pid, uint64_t sample_bytes,
 		r = -EBUSY;
 		goto out;
 	}
+	if ((flags & HEAP_INPROC) && (pz = heap_agents__poisoned(h, &t))) {
+		snprintf(err, errlen, "process %d is poisoned for the in-process agent: %s. profd does not call into it again; use mode=uprobe",
+			 pid, pz->why);
+		r = -EHOSTDOWN;
+		goto out;
+	}
 	r = load(h);
 	if (r < 0)
 		goto out;
 	r = start_reader(h);
+	if (r == 0 && (flags & HEAP_INPROC))
+		r = heap_agents__start_thread(h);
 	if (r < 0)
 		goto out;
 	p = calloc(1, sizeof(*p));
@@ -1238,10 +1122,8 @@ int heap__start(struct heap_tracker *h, pid_t pid, uint64_t sample_bytes,
 	}
 	p->pid = pid;
 	p->session_fds[0] = p->session_fds[1] = -1;
-	p->start_time = ids.start_time;
-	p->ruid = ids.ruid;
-	p->euid = ids.euid;
-	p->suid = ids.suid;
+	p->t = t;
+	t = TARGET_NONE;	/* p's now */
 	finals__expire(h, pid, now_ns(CLOCK_MONOTONIC));	/* pid reused */
 	p->generation = h->next_gen++;
 	p->sample_bytes = sample_bytes ? sample_bytes : h->lim.default_sample_bytes;
@@ -1260,22 +1142,28 @@ int heap__start(struct heap_tracker *h, pid_t pid, uint64_t sample_bytes,
 	}
 	p->started_ns = p->last_pull_ns = now_ns(CLOCK_MONOTONIC);
 	p->started_wall_ns = (int64_t)now_ns(CLOCK_REALTIME);
-	r = proc__new(h->sym, pid, &p->proc);
+	r = proc__new_at(h->sym, pid, p->t.ref.dirfd, &p->proc);
+	/* Its mappings are of the image checked? (proc.h) */
+	if (r == 0 && target__current(&p->t) < 0)
+		r = -EAGAIN;
 	if (r < 0) {
+		proc__free(p->proc);
+		target__release(&p->t);
 		free(p);
 		goto out;
 	}
+	p->proc->image = p->t.image;
 	/* No mappings: its main thread has exited (the others may run on,
 	 * but /proc/PID/maps is then empty), or it is exiting. */
 	r = p->proc->nmaps ? choose_allocator(p->proc, p->allocator,
-					      sizeof(p->allocator), offs) :
-			     -ENODATA;
+					      sizeof(p->allocator), offs) : -ENODATA;
 	if (r < 0) {
 		proc__free(p->proc);
+		target__release(&p->t);
 		free(p);
 		goto out;
 	}
-	skip_frames(p);	/* an agent left in the process (uprobe mode) */
+	heap__skip_frames(p);	/* an agent left in the process (uprobe mode) */
 	p->own_new = defines_new(p);
 	read_errors(h, p->errors_at_start);
 	p->next = h->procs;
@@ -1285,6 +1173,7 @@ int heap__start(struct heap_tracker *h, pid_t pid, uint64_t sample_bytes,
 	cfg.sample_bytes = p->sample_bytes;
 	cfg.flags = p->flags;
 	cfg.epoch = (__u32)p->generation & PROFD_HEAP_EPOCH_MASK;
+	cfg.image = p->t.image;
 	if (bpf_map_update_elem(bpf_map__fd(h->skel->maps.heap_procs), &tgid,
 				&cfg, BPF_ANY) < 0) {
 		r = -errno;
@@ -1296,6 +1185,9 @@ int heap__start(struct heap_tracker *h, pid_t pid, uint64_t sample_bytes,
 		r = attach_agent_probes(h, p, err, errlen);
 	else
 		r = attach(h, p, offs);
+	/* The probes went on by pid: still the process, and the image? */
+	if (r == 0 && target__current(&p->t) < 0)
+		r = -EAGAIN;
 	if (r < 0) {
 		release(h, p);
 		goto out;
@@ -1306,10 +1198,13 @@ int heap__start(struct heap_tracker *h, pid_t pid, uint64_t sample_bytes,
 
 		memcpy(alloc, p->allocator, sizeof(alloc));
 		p->starting = true;
+		r = target__dup(&p->t, &t);
 		pthread_mutex_unlock(&h->lock);
-		r = start_agent(h, pid, gen, alloc, sb, err, errlen);
+		if (r == 0)
+			r = heap_agents__start(h, &t, gen, alloc, sb, err, errlen);
+		target__release(&t);
 		pthread_mutex_lock(&h->lock);
-		p = find(h, pid);
+		p = heap__find(h, pid);
 		if (p && p->generation == gen)
 			p->starting = false;
 		if (!p || p->generation != gen) {
@@ -1325,6 +1220,8 @@ int heap__start(struct heap_tracker *h, pid_t pid, uint64_t sample_bytes,
 		}
 	}
 done:
+	/* A caller besides the one who started it: checked against the
+	 * image tracked (bound above to the image running now, the same). */
 	snprintf(info.allocator, sizeof(info.allocator), "%s", p->allocator);
 	info.sample_bytes = p->sample_bytes;
 	info.probes = p->nlinks + (p->session_fds[0] >= 0) + (p->session_fds[1] >= 0);
@@ -1337,7 +1234,7 @@ done:
 	r = 0;
 out:
 	pthread_mutex_unlock(&h->lock);
-	(void)flush_offs(h, 0);
+	target__release(&t);
 	if (r == 0 && ret)
 		*ret = info;
 	return r;
@@ -1346,39 +1243,62 @@ out:
 int heap__stop(struct heap_tracker *h, pid_t pid)
 {
 	struct heap_proc *p;
+	struct agent *a = NULL;
 	int r = -ENOENT;
 
 	pthread_mutex_lock(&h->lock);
-	p = find(h, pid);
+	p = heap__find(h, pid);
 	if (p) {
+		a = p->agent;	/* switched off here, not by the agent thread */
+		p->agent = NULL;
 		release(h, p);
 		r = 0;
 	}
 	pthread_mutex_unlock(&h->lock);
-	if (r == 0 && flush_offs(h, pid) < 0)
-		r = 1;	/* stopped means the GOT is back: not yet */
+	/*
+	 * Stopped means the GOT is back. Calls into other processes may hold
+	 * the agents for seconds: past STOP_WAIT_MS, the agent thread
+	 * switches this one off when they are done.
+	 */
+	if (a && heap_agents__lock_within(h, STOP_WAIT_MS) == 0) {
+		if (heap_agents__switch_off(h, a) < 0)
+			r = 1;
+		pthread_mutex_unlock(&h->agent_lock);
+	} else if (a) {
+		pthread_mutex_lock(&h->lock);
+		a->next = h->offq;
+		h->offq = a;
+		pthread_cond_signal(&h->agent_wake);
+		pthread_mutex_unlock(&h->lock);
+		r = 1;
+	}
 	if (r >= 0)
 		malloc_trim(0);	/* see heap__gc() */
 	return r;
 }
 
-/* Is generation @gen of @pid still tracked? 0, -ECANCELED or -ESRCH. */
+static bool has_final(struct heap_tracker *h, pid_t pid, uint64_t gen);
+
+/*
+ * Is generation @gen of @pid still tracked? 0; -ECANCELED (stopped while
+ * the process lives on); -ESRCH (the process exited, or executed another
+ * program: what it held then is its final snapshot).
+ */
 static int still_tracked(struct heap_tracker *h, pid_t pid, uint64_t gen)
 {
 	struct heap_proc *p;
-	struct proc_ids ids;
 	int r = 0;
 
 	pthread_mutex_lock(&h->lock);
-	p = find(h, pid);
+	p = heap__find(h, pid);
 	if (h->stopping)
 		r = -ESHUTDOWN;
-	else if ((!p || p->generation != gen) && proc__read_ids(pid, &ids) == 0)
-		r = -ECANCELED;	/* stopped while the process lives on */
-	else if (!p || p->generation != gen ||
-		 proc__read_ids(pid, &ids) < 0 ||
-		 ids.start_time != p->start_time)
-		r = -ESRCH;	/* the process exited (and was released) */
+	else if (p && p->generation == gen)
+		r = target__current(&p->t) < 0 ? -ESRCH : 0;
+	else if (has_final(h, pid, gen) || proc__read_ids(pid, &(struct proc_ids){}) < 0)
+		r = -ESRCH;
+	else
+		r = -ECANCELED;
 	pthread_mutex_unlock(&h->lock);
 	return r;
 }
@@ -1638,8 +1558,8 @@ static int snapshot_locked(struct heap_tracker *h, struct heap_proc *p,
 	struct profile_heap_entry *e = NULL;
 	struct profile_heap_desc d = {};
 	uint64_t errs[PROFD_HEAP_ERR_MAX], *ips = NULL;
-	char comments[PROFD_HEAP_ERR_MAX + 7][400];
-	const char *cptr[PROFD_HEAP_ERR_MAX + 7];
+	char comments[PROFD_HEAP_ERR_MAX + 8][400];
+	const char *cptr[PROFD_HEAP_ERR_MAX + 8];
 	struct rec *v = NULL;
 	size_t n = 0, i, nc = 0;
 	uint64_t lost = 0, trunc = 0;
@@ -1678,7 +1598,7 @@ static int snapshot_locked(struct heap_tracker *h, struct heap_proc *p,
 			trunc += (uint64_t)(v[i].alloc_n + v[i].inuse_n);
 		}
 		/* [caller from [sp], then the walk past the allocator],
-		 * less leading frames of the agent (skip_frames()). */
+		 * less leading frames of the agent (heap__skip_frames()). */
 		if (v[i].caller && !skipped(p, v[i].caller))
 			s[k++] = v[i].caller;
 		if (v[i].stack_hash &&
@@ -1711,12 +1631,18 @@ static int snapshot_locked(struct heap_tracker *h, struct heap_proc *p,
 			 "%s defines C++ operator new and delete itself: "
 			 "blocks allocated by new are not tracked",
 			 p->allocator);
+	if (p->agent && p->agent->errors)
+		snprintf(comments[nc++], sizeof(comments[0]),
+			 "in-process mode: %ld GOT entries could not be "
+			 "redirected (their page could not be made writable): "
+			 "calls through them are not seen", p->agent->errors);
 	if (p->inproc)
 		snprintf(comments[nc++], sizeof(comments[0]),
 			 "in-process mode: frees through a pointer to free "
 			 "stored before tracking began are not seen (such "
 			 "blocks stay in use here), nor are a library's calls "
-			 "between its dlopen and the next sampled allocation");
+			 "between its dlopen and profd's next look (about a "
+			 "second)");
 	snprintf(comments[nc++], sizeof(comments[0]),
 		 "allocation stacks: %s",
 		 p->flags & PROFD_HEAP_F_DWARF ?
@@ -1790,28 +1716,38 @@ static void finals__expire(struct heap_tracker *h, pid_t pid, uint64_t now)
 	}
 }
 
+static bool has_final(struct heap_tracker *h, pid_t pid, uint64_t gen)
+{
+	struct heap_final *f;
+
+	for (f = h->finals; f; f = f->next)
+		if (f->pid == pid && f->generation == gen)
+			return true;
+	return false;
+}
+
 /*
- * @p's process exited: keep its last snapshot (the heap it held at exit,
- * what a leak hunt wants) for pulls until the idle timeout. Both views are
- * built now, while the maps still hold the data. Under lock, after drain().
+ * @p's process exited, or executed another program: keep the last
+ * snapshot of the image tracked (the heap it held at exit, what a leak
+ * hunt wants) for pulls until the idle timeout, by those who may see that
+ * image. Both views are built now, while the maps still hold the data;
+ * @why says what happened. Under lock, after drain().
  */
 static void keep_final(struct heap_tracker *h, struct heap_proc *p,
-		       uint64_t now)
+		       uint64_t now, const char *why)
 {
 	struct heap_final *f, **pp;
-	char note[160];
+	char note[200];
 	int k;
 
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return;
 	f->pid = p->pid;
-	f->ruid = p->ruid;
-	f->euid = p->euid;
-	f->suid = p->suid;
+	f->ids = p->t.ids;
+	f->generation = p->generation;
 	f->exited_ns = now;
-	snprintf(note, sizeof(note),
-		 "the process exited: this is the heap it held at exit (tracking period %" PRIu64 ")",
+	snprintf(note, sizeof(note), "%s (tracking period %" PRIu64 ")", why,
 		 p->generation);
 	for (k = 0; k < 2; k++) {
 		if (snapshot_locked(h, p, NULL, k == 1, note, &f->buf[k],
@@ -1838,38 +1774,32 @@ int heap__final_check(struct heap_tracker *h, pid_t pid, uid_t uid)
 {
 	struct heap_final *f;
 	struct heap_proc *p;
-	struct proc_ids ids;
-	bool exited;
-	int r = -ENOENT;
+	int r = -ENOENT, cur = 0;
 
 	/*
-	 * Exited, still tracked: heap__gc() (once a second) has not kept its
-	 * last snapshot yet. Keep it now, so that a pull just after the exit
-	 * gets it rather than a 404.
+	 * Exited (or executed another program), still tracked: heap__gc()
+	 * (once a second) has not kept its last snapshot yet. Keep it now,
+	 * so that a pull just after the exit gets it rather than a 404.
 	 */
 	pthread_mutex_lock(&h->lock);
-	p = find(h, pid);
-	exited = p && (proc__read_ids(pid, &ids) < 0 ||
-		       ids.start_time != p->start_time);
+	p = heap__find(h, pid);
+	if (p)
+		cur = target__current(&p->t);
 	pthread_mutex_unlock(&h->lock);
-	if (exited) {
+	if (cur < 0) {
 		drain(h);	/* its queued stack events first */
 		pthread_mutex_lock(&h->lock);
-		p = find(h, pid);
-		if (p && (proc__read_ids(pid, &ids) < 0 ||
-			  ids.start_time != p->start_time)) {
-			keep_final(h, p, now_ns(CLOCK_MONOTONIC));
-			release(h, p);
-		}
+		p = heap__find(h, pid);
+		if (p && (cur = target__current(&p->t)) < 0)
+			retire(h, p, cur, now_ns(CLOCK_MONOTONIC));
 		pthread_mutex_unlock(&h->lock);
-		(void)flush_offs(h, 0);
 	}
+	/* Whoever may see the image it was of (when it was checked). */
 	pthread_mutex_lock(&h->lock);
 	for (f = h->finals; f; f = f->next) {
 		if (f->pid != pid)
 			continue;
-		r = uid == 0 || (f->ruid == uid && f->euid == uid &&
-				 f->suid == uid) ? 0 : -EACCES;
+		r = access__check_image(uid, &f->ids, NULL) < 0 ? -EACCES : 0;
 		break;
 	}
 	pthread_mutex_unlock(&h->lock);
@@ -1881,8 +1811,7 @@ int heap__snapshot(struct heap_tracker *h, pid_t pid, bool allocs_default,
 {
 	struct heap_final *f;
 	struct heap_proc *p;
-	struct proc_ids ids;
-	int r = -ENOENT;
+	int r = -ENOENT, cur;
 
 	struct live_set live = {};
 	bool have_live = false;
@@ -1890,7 +1819,7 @@ int heap__snapshot(struct heap_tracker *h, pid_t pid, bool allocs_default,
 
 	drain(h);	/* stacks of allocations made up to now */
 	pthread_mutex_lock(&h->lock);
-	p = find(h, pid);
+	p = heap__find(h, pid);
 	if (p)
 		gen = p->generation;
 	pthread_mutex_unlock(&h->lock);
@@ -1899,18 +1828,19 @@ int heap__snapshot(struct heap_tracker *h, pid_t pid, bool allocs_default,
 		have_live = true;
 
 	pthread_mutex_lock(&h->lock);
-	p = find(h, pid);
+	p = heap__find(h, pid);
 	if (p) {
-		bool gone = proc__read_ids(pid, &ids) < 0 ||
-			    ids.start_time != p->start_time;
-
+		/* What BPF recorded is of the image tracked only; the
+		 * mappings too (proc.h). */
+		cur = target__current(&p->t);
 		p->last_pull_ns = now_ns(CLOCK_MONOTONIC);
 		/* Tracking restarted meanwhile: read again, under lock. */
 		r = snapshot_locked(h, p,
 				    have_live && p->generation == gen ? &live : NULL,
 				    allocs_default,
-				    gone ? "the process exited: this is the heap it held at exit" :
-					   NULL,
+				    cur == -ESTALE ? "the process executed another program: this is the heap the one it ran before held then" :
+				    cur < 0 ? "the process exited: this is the heap it held at exit" :
+					      NULL,
 				    ret_buf, ret_len);
 		goto out;
 	}
@@ -1937,19 +1867,18 @@ out:
 void heap__gc(struct heap_tracker *h)
 {
 	struct heap_proc *p, *next;
-	struct proc_ids ids;
 	unsigned released = 0;
 	bool exited = false;
 	uint64_t now, prune_gen = 0;
 	struct live_set live;
 	pid_t prune_pid = 0;
+	int cur;
 
 	/* Exited processes keep a last snapshot: first make sure their
 	 * queued stack events are in (drain() takes the lock itself). */
 	pthread_mutex_lock(&h->lock);
 	for (p = h->procs; p && !exited; p = p->next)
-		exited = proc__read_ids(p->pid, &ids) < 0 ||
-			 ids.start_time != p->start_time;
+		exited = target__current(&p->t) < 0;
 	pthread_mutex_unlock(&h->lock);
 	if (exited)
 		drain(h);
@@ -1961,10 +1890,14 @@ void heap__gc(struct heap_tracker *h)
 	finals__expire(h, 0, now);
 	for (p = h->procs; p; p = next) {
 		next = p->next;
-		if (proc__read_ids(p->pid, &ids) < 0 ||
-		    ids.start_time != p->start_time) {
-			keep_final(h, p, now);
-			release(h, p);
+		/*
+		 * Ended, or executed another program: its tracking ends
+		 * with the image it was of (BPF recorded nothing since).
+		 * An agent went with that image: dropped, never called.
+		 */
+		cur = target__current(&p->t);
+		if (cur < 0) {
+			retire(h, p, cur, now);
 			released++;
 		} else if (now > p->last_pull_ns &&
 			   now - p->last_pull_ns > h->lim.idle_timeout_ns) {
@@ -1975,6 +1908,21 @@ void heap__gc(struct heap_tracker *h)
 			prune_gen = p->generation;
 		}
 	}
+	/*
+	 * In-process mode: libraries loaded since the agent last redirected
+	 * call malloc through GOT entries it has not seen. The agent thread
+	 * has it redirect them (a call, as for on and off). Once a second:
+	 * a read of /proc/PID/maps per such process.
+	 */
+	for (p = h->procs; p; p = p->next) {
+		if (!p->agent || p->starting)
+			continue;
+		(void)proc__refresh(p->proc, h->sym, now, 900000000ULL);
+		if (p->proc->nmaps > p->rescan_nmaps && !p->want_rescan) {
+			p->want_rescan = true;
+			pthread_cond_signal(&h->agent_wake);
+		}
+	}
 	pthread_mutex_unlock(&h->lock);
 	/*
 	 * Event ids of blocks since freed, pruned against the live table,
@@ -1983,7 +1931,7 @@ void heap__gc(struct heap_tracker *h)
 	 */
 	if (prune_pid && read_live(h, (__u32)prune_pid, &live) == 0) {
 		pthread_mutex_lock(&h->lock);
-		p = find(h, prune_pid);
+		p = heap__find(h, prune_pid);
 		if (p && p->generation == prune_gen)
 			(void)prune_live(p, &live);
 		pthread_mutex_unlock(&h->lock);
@@ -2017,7 +1965,35 @@ void heap__stats(struct heap_tracker *h, struct heap_stats *ret)
 		ret->agents_pending_off++;
 	ret->agents_left_on = __atomic_load_n(&h->agents_left_on,
 					      __ATOMIC_RELAXED);
+	ret->agents_dropped_exec = __atomic_load_n(&h->agents_dropped_exec,
+						   __ATOMIC_RELAXED);
+	ret->agents_poisoned = h->agents_poisoned;
 	pthread_mutex_unlock(&h->lock);
+}
+
+size_t heap__poisoned_json(struct heap_tracker *h, char *buf, size_t size)
+{
+	char why[6 * sizeof(h->poisoned[0].why) + 3];
+	size_t len = 0;
+	unsigned i;
+	int n;
+
+	if (size < 3)
+		return 0;
+	buf[len++] = '[';
+	pthread_mutex_lock(&h->lock);
+	for (i = 0; i < h->npoisoned; i++) {
+		json__escape(why, sizeof(why), h->poisoned[i].why);
+		n = snprintf(buf + len, size - len, "%s{\"pid\":%d,\"why\":%s}",
+			     len > 1 ? "," : "", h->poisoned[i].pid, why);
+		if (n < 0 || (size_t)n >= size - len - 1)
+			break;
+		len += (size_t)n;
+	}
+	pthread_mutex_unlock(&h->lock);
+	buf[len++] = ']';
+	buf[len] = 0;
+	return len;
 }
 
 size_t heap__procs_json(struct heap_tracker *h, char *buf, size_t size)
@@ -2039,14 +2015,17 @@ size_t heap__procs_json(struct heap_tracker *h, char *buf, size_t size)
 			     "%s{\"pid\":%d,\"allocator\":%s,\"mode\":\"%s\","
 			     "\"state\":\"%s\",\"sample_bytes\":%"
 			     PRIu64 ",\"probes\":%u,\"tracked_seconds\":%.1f,"
-			     "\"idle_seconds\":%.1f}",
+			     "\"idle_seconds\":%.1f,\"agent_slots\":%ld,"
+			     "\"agent_errors\":%ld}",
 			     len > 1 ? "," : "", p->pid, alloc,
 			     p->inproc ? "inproc" : "uprobe",
 			     p->starting ? "starting" : "tracking", p->sample_bytes,
 			     p->nlinks + (p->session_fds[0] >= 0) +
 				     (p->session_fds[1] >= 0),
 			     (double)(now - p->started_ns) / 1e9,
-			     (double)(now - p->last_pull_ns) / 1e9);
+			     (double)(now - p->last_pull_ns) / 1e9,
+			     p->agent ? p->agent->slots : 0L,
+			     p->agent ? p->agent->errors : 0L);
 		if (n < 0 || (size_t)n >= size - len - 1)
 			break;
 		len += (size_t)n;
@@ -2068,16 +2047,31 @@ void heap__free(struct heap_tracker *h)
 {
 	if (!h)
 		return;
+	pthread_mutex_lock(&h->lock);
+	__atomic_store_n(&h->quit, true, __ATOMIC_RELEASE);
+	pthread_cond_broadcast(&h->agent_wake);
+	pthread_mutex_unlock(&h->lock);
 	if (h->reader_started) {
-		__atomic_store_n(&h->quit, true, __ATOMIC_RELEASE);
 		pthread_join(h->reader, NULL);
 		ring_buffer__free(h->rb);
 	}
+	if (h->agent_thread_started)
+		pthread_join(h->agent_thread, NULL);
 	pthread_mutex_lock(&h->lock);
 	while (h->procs)
 		release(h, h->procs);
 	pthread_mutex_unlock(&h->lock);
-	(void)flush_offs(h, 0);	/* the GOT of processes tracked in-process back */
+	/* The GOT of processes tracked in-process back; each call has its
+	 * deadlines (inject.h). */
+	(void)heap_agents__flush(h, STOP_WAIT_MS);
+	pthread_mutex_lock(&h->lock);
+	while (h->offq) {	/* could not be switched off */
+		struct agent *a = h->offq;
+
+		h->offq = a->next;
+		heap_agents__free(a);
+	}
+	pthread_mutex_unlock(&h->lock);
 	pthread_mutex_lock(&h->lock);
 	while (h->finals) {
 		struct heap_final *f = h->finals;
@@ -2087,6 +2081,7 @@ void heap__free(struct heap_tracker *h)
 	}
 	pthread_mutex_unlock(&h->lock);
 	heap_bpf__destroy(h->skel);
+	pthread_cond_destroy(&h->agent_wake);
 	pthread_mutex_destroy(&h->agent_lock);
 	pthread_mutex_destroy(&h->rb_lock);
 	pthread_mutex_destroy(&h->lock);

@@ -51,27 +51,39 @@ struct heap_stats {
 	uint64_t dw_events, dw_truncated, dw_failed;	/* DWARF stacks */
 	uint64_t agents_pending_off;	/* in-process agents being switched off */
 	uint64_t agents_left_on;	/* ... given up on */
+	uint64_t agents_dropped_exec;	/* their process executed a program:
+					 * dropped, never called */
+	uint64_t agents_poisoned;	/* calls into a process that faulted
+					 * or hung: never called into again */
 	bool loaded;
 };
 
+struct execwatch;
+/* @w: which program image a process runs; tracking is bound to one. */
 int heap__new(const struct heap_limits *lim, struct symbolizer *sym,
-	      struct heap_tracker **ret);
+	      struct execwatch *w, struct heap_tracker **ret);
 void heap__free(struct heap_tracker *h);
 
 /*
- * heap__start() - begin tracking @pid (idempotent: a tracked process keeps
- * its settings). @sample_bytes 0 means the default. Allocation stacks are
+ * heap__start() - begin tracking @pid for caller @uid (idempotent: a
+ * tracked process keeps its settings; every caller is checked against the
+ * program image tracked, access__check_image()). What is tracked is that
+ * image: an exec ends the period, keeping its last snapshot as an exit
+ * does. @sample_bytes 0 means the default. Allocation stacks are
  * DWARF-unwound unless HEAP_FP_ONLY (frame-pointer walks in BPF). With
  * HEAP_INPROC the process's allocator calls are sampled by profd's agent,
  * loaded into it, instead of a uprobe on each. Errors: -ESRCH no such
- * process, -EPROTONOSUPPORT a Go program, -ENOENT no allocator found,
- * -ENODATA no mappings to read (its main thread exited),
- * -EBUSY too many tracked processes, others from BPF; for the agent, see
- * agent__load(), with a sentence for the user in @err (may be "").
+ * process, -EACCES @uid may not (a sentence in @err), -EPROTONOSUPPORT a
+ * Go program, -ENOENT no allocator found, -ENODATA no mappings to read
+ * (its main thread exited), -EBUSY too many tracked processes,
+ * -EHOSTDOWN a call into the process went wrong before (poisoned; for
+ * HEAP_INPROC), others from BPF; for the agent, see agent__load(), with a
+ * sentence for the user in @err (may be ""); -EFAULT: a call faulted or
+ * hung, the process is poisoned.
  */
-int heap__start(struct heap_tracker *h, pid_t pid, uint64_t sample_bytes,
-		unsigned flags, struct heap_start_info *ret, char *err,
-		size_t errlen);
+int heap__start(struct heap_tracker *h, pid_t pid, uid_t uid,
+		uint64_t sample_bytes, unsigned flags,
+		struct heap_start_info *ret, char *err, size_t errlen);
 /*
  * 0, -ENOENT when @pid is not tracked, or 1 when tracking stopped but the
  * in-process agent could not be switched off yet (it is retried).
@@ -94,7 +106,8 @@ int heap__wait(struct heap_tracker *h, pid_t pid, uint64_t generation,
  */
 int heap__snapshot(struct heap_tracker *h, pid_t pid, bool allocs_default,
 		   void **ret_buf, size_t *ret_len);
-/* May @uid pull the exit snapshot of @pid? 0, -EACCES, or -ENOENT (none). */
+/* May @uid pull the exit snapshot of @pid (access__check_image() on the
+ * image it was of)? 0, -EACCES, or -ENOENT (none). */
 int heap__final_check(struct heap_tracker *h, pid_t pid, uid_t uid);
 
 /* Release exited and idle processes. Call about once a second. */
@@ -103,6 +116,8 @@ void heap__gc(struct heap_tracker *h);
 void heap__stats(struct heap_tracker *h, struct heap_stats *ret);
 /* JSON array of tracked processes into @buf; returns its length. */
 size_t heap__procs_json(struct heap_tracker *h, char *buf, size_t size);
+/* JSON array of poisoned processes ({pid, why}) into @buf; its length. */
+size_t heap__poisoned_json(struct heap_tracker *h, char *buf, size_t size);
 /* Make waiters return -ESHUTDOWN: the daemon is stopping. */
 void heap__shutdown(struct heap_tracker *h);
 /* Wait (at most @timeout_ms) until no request is in heap__wait(). */

@@ -2,6 +2,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -10,7 +12,6 @@
 #include <time.h>
 #include <elf.h>
 #include <sys/ptrace.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -19,26 +20,65 @@
 
 #include "inject.h"
 
-#define RED_ZONE 128	/* below sp, the leaf function's own (SysV ABI) */
+#define RED_ZONE 128		/* below sp, the leaf function's own (SysV ABI) */
 #define XSTATE_MAX 16384	/* x87/SSE/AVX/AVX-512 state, with room */
+#define MAX_THREADS 8		/* tried in turn */
+#define STOP_MS 500		/* for a running thread to reach a stop */
+#define MAX_SIGNALS 64		/* the process's own, passed on meanwhile */
 
-/* Wait for @tid's next stop. 0 with *ret_status, or -ESRCH when it died. */
-static int wait_stop(pid_t tid, int *ret_status)
+/* The kernel's "interrupted, restart when no handler runs" (not uapi). */
+#define ERESTARTNOHAND 514
+
+static uint64_t now_ns(void)
 {
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+static void sleep_ns(uint64_t ns)
+{
+	struct timespec ts = { (time_t)(ns / 1000000000ULL),
+			       (long)(ns % 1000000000ULL) };
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+/*
+ * Wait for @tid's next stop until @deadline (CLOCK_MONOTONIC ns). 0 with
+ * *ret_status; -ESRCH when it died; -ETIMEDOUT. Polled (a ptrace stop
+ * cannot be waited for with a timeout otherwise): every 20 us at first,
+ * backing off to 1 ms, so a call of a millisecond costs about that.
+ */
+static int wait_stop(pid_t tid, int *ret_status, uint64_t deadline)
+{
+	uint64_t pause = 20000;
+	pid_t r;
 	int st;
 
 	for (;;) {
-		if (waitpid(tid, &st, __WALL) < 0) {
+		r = waitpid(tid, &st, __WALL | WNOHANG);
+		if (r < 0) {
 			if (errno == EINTR)
 				continue;
 			return errno == ECHILD ? -ESRCH : -errno;
 		}
-		if (WIFEXITED(st) || WIFSIGNALED(st))
-			return -ESRCH;
-		if (WIFSTOPPED(st)) {
-			*ret_status = st;
-			return 0;
+		if (r > 0) {
+			if (WIFEXITED(st) || WIFSIGNALED(st))
+				return -ESRCH;
+			if (WIFSTOPPED(st)) {
+				*ret_status = st;
+				return 0;
+			}
+			continue;
 		}
+		if (now_ns() >= deadline)
+			return -ETIMEDOUT;
+		sleep_ns(pause);
+		if (pause < 1000000)
+			pause *= 2;
 	}
 }
 
@@ -48,18 +88,19 @@ static bool is_event_stop(int st)
 }
 
 /*
- * Stop @tid (seized already) in a ptrace stop we may change: an interrupt
- * or group stop. Signals that arrive first are passed on, as if we were
- * not there.
+ * After PTRACE_INTERRUPT: wait for @tid to stop where it may be changed
+ * (an interrupt or group stop). Signals that arrive first are passed on,
+ * as if we were not there, at most MAX_SIGNALS of them. 0, -ESRCH,
+ * -ETIMEDOUT, -EAGAIN (a storm of signals): then it runs on, traced,
+ * until the attempt's thread exits.
  */
-static int interrupt(pid_t tid)
+static int reach_stop(pid_t tid, unsigned timeout_ms)
 {
+	uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000ULL;
 	int st, r, n;
 
-	if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0)
-		return -errno;
-	for (n = 0; n < 64; n++) {
-		r = wait_stop(tid, &st);
+	for (n = 0; n < MAX_SIGNALS; n++) {
+		r = wait_stop(tid, &st, deadline);
 		if (r < 0)
 			return r;
 		if (is_event_stop(st))
@@ -69,198 +110,6 @@ static int interrupt(pid_t tid)
 			return -errno;
 	}
 	return -EAGAIN;
-}
-
-static int poke(pid_t pid, uint64_t addr, const void *buf, size_t len)
-{
-	struct iovec local = { (void *)buf, len };
-	struct iovec remote = { (void *)(uintptr_t)addr, len };
-	ssize_t n = process_vm_writev(pid, &local, 1, &remote, 1, 0);
-
-	if (n < 0)
-		return -errno;
-	return (size_t)n == len ? 0 : -EFAULT;
-}
-
-/* Run the call on stopped @tid; registers put back either way. */
-static int run_call(pid_t pid, pid_t tid, const struct user_regs_struct *saved,
-		    uint64_t fn, const uint64_t *args, unsigned nargs,
-		    const void *data, size_t dlen, int64_t *ret)
-{
-	struct user_regs_struct regs = *saved;
-	uint64_t top = saved->rsp - RED_ZONE, data_at, zero = 0, a[6] = {};
-	unsigned i;
-	int st, r;
-
-	data_at = (top - dlen) & ~15ULL;
-	if (dlen && (r = poke(pid, data_at, data, dlen)) < 0)
-		return r;
-	regs.rsp = data_at - 8;	/* a call just made: rsp + 8 is 16-aligned */
-	r = poke(pid, regs.rsp, &zero, sizeof(zero));	/* return to 0 */
-	if (r < 0)
-		return r;
-	for (i = 0; i < nargs && i < 6; i++)
-		a[i] = args[i] == INJECT_DATA ? data_at : args[i];
-	regs.rdi = a[0];
-	regs.rsi = a[1];
-	regs.rdx = a[2];
-	regs.rcx = a[3];
-	regs.r8 = a[4];
-	regs.r9 = a[5];
-	regs.rax = 0;		/* no vector registers for a variadic callee */
-	regs.rip = fn;
-	/* Stopped inside a system call: no restart of it now (it is
-	 * restarted when the saved registers go back). */
-	regs.orig_rax = (unsigned long long)-1;
-	if (ptrace(PTRACE_SETREGS, tid, 0, &regs) < 0)
-		return -errno;
-	r = 0;
-	if (ptrace(PTRACE_CONT, tid, 0, 0) < 0) {
-		r = -errno;
-		goto restore;
-	}
-	for (;;) {
-		r = wait_stop(tid, &st);
-		if (r < 0)
-			return r;	/* gone: nothing to restore */
-		if (is_event_stop(st)) {	/* a group stop: go on */
-			if (ptrace(PTRACE_CONT, tid, 0, 0) < 0) {
-				r = -errno;
-				goto restore;
-			}
-			continue;
-		}
-		if (WSTOPSIG(st) == SIGSEGV &&
-		    ptrace(PTRACE_GETREGS, tid, 0, &regs) == 0) {
-			if (regs.rip == 0) {	/* returned */
-				*ret = (int64_t)regs.rax;
-				break;
-			}
-			r = -EFAULT;	/* the function itself faulted */
-			break;
-		}
-		/* Some other signal: the process's own, delivered (its
-		 * handler runs on top of the call). */
-		if (ptrace(PTRACE_CONT, tid, 0, (void *)(long)WSTOPSIG(st)) < 0) {
-			r = -errno;
-			goto restore;
-		}
-	}
-restore:
-	if (ptrace(PTRACE_SETREGS, tid, 0, saved) < 0 && !r)
-		r = -errno;
-	return r;
-}
-
-/* Is fd @fd of @pid a socket? */
-static bool is_socket(pid_t pid, long fd)
-{
-	char path[64];
-	struct stat st;
-
-	snprintf(path, sizeof(path), "/proc/%d/fd/%ld", pid, fd);
-	return stat(path, &st) == 0 && S_ISSOCK(st.st_mode);
-}
-
-/*
- * May @tid be interrupted without the program noticing? A thread asleep in
- * a system call is woken by the interrupt. Most calls restart by
- * themselves when it goes on, but some return EINTR to the program after
- * a stop (signal(7)): epoll_wait, sigtimedwait, semop, io_getevents, and
- * socket calls with a timeout — an event loop that takes EINTR for an
- * error would fail. Threads asleep in those are left alone; running or
- * stopped threads, and those in other calls, may be used.
- */
-static bool interruptible(pid_t pid, pid_t tid)
-{
-	char path[80], buf[512], *p;
-	long nr, a1;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", pid, tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return true;	/* gone: ptrace says so */
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	buf[n > 0 ? n : 0] = 0;
-	p = strrchr(buf, ')');
-	if (!p || (p[2] != 'S' && p[2] != 'D'))
-		return true;
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/syscall", pid, tid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	buf[n > 0 ? n : 0] = 0;
-	if (!strncmp(buf, "running", 7))
-		return true;
-	nr = strtol(buf, &p, 10);
-	a1 = strtol(p, NULL, 16);	/* the first argument, in hex */
-	switch (nr) {
-	case SYS_epoll_wait:
-	case SYS_epoll_pwait:
-#ifdef SYS_epoll_pwait2
-	case SYS_epoll_pwait2:
-#endif
-	case SYS_rt_sigtimedwait:
-	case SYS_semop:
-	case SYS_semtimedop:
-	case SYS_io_getevents:
-#ifdef SYS_io_pgetevents
-	case SYS_io_pgetevents:
-#endif
-		return false;
-	case SYS_read:
-	case SYS_readv:
-	case SYS_write:
-	case SYS_writev:
-	case SYS_recvfrom:
-	case SYS_recvmsg:
-	case SYS_recvmmsg:
-	case SYS_sendto:
-	case SYS_sendmsg:
-	case SYS_sendmmsg:
-	case SYS_accept:
-	case SYS_accept4:
-	case SYS_connect:
-		return !is_socket(pid, a1);	/* a socket may have a timeout */
-	default:
-		return true;
-	}
-}
-
-/* The threads of @pid, main thread first; how many in @ret (<= max). */
-static unsigned list_threads(pid_t pid, pid_t *ret, unsigned max)
-{
-	char path[64];
-	struct dirent *de;
-	unsigned n = 0;
-	DIR *d;
-
-	ret[n++] = pid;
-	snprintf(path, sizeof(path), "/proc/%d/task", pid);
-	d = opendir(path);
-	if (!d)
-		return n;
-	while (n < max && (de = readdir(d))) {
-		pid_t t = (pid_t)atoi(de->d_name);
-
-		if (t > 0 && t != pid)
-			ret[n++] = t;
-	}
-	closedir(d);
-	return n;
-}
-
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
 }
 
 /*
@@ -284,84 +133,566 @@ static int xstate(pid_t tid, void *buf, size_t *len, bool set)
 	return 0;
 }
 
-static int call_on_a_thread(pid_t pid, inject_check_fn check, void *ctx,
-			    uint64_t fn, const uint64_t *args, unsigned nargs,
-			    const void *data, size_t dlen, unsigned patience_ms,
-			    uint8_t *xbuf, int64_t *ret)
+static const char *syscall_name(long nr)
 {
-	struct user_regs_struct saved;
-	size_t xlen = 0;
-	pid_t tids[8];
-	unsigned nt, ti, waited = 0, pause_ms = 2;
-	bool blocked = false;
-	int64_t out = 0;
-	int r;
-
-	nt = list_threads(pid, tids, 8);
-	/* Round-robin over a few threads until one stops somewhere safe. */
-	for (ti = 0;; ti = (ti + 1) % nt) {
-		pid_t tid = tids[ti];
-
-		if (!interruptible(pid, tid)) {
-			blocked = true;
-			r = -EAGAIN;
-			goto next;
-		}
-		if (ptrace(PTRACE_SEIZE, tid, 0, 0) < 0) {
-			r = -errno;
-			goto next;
-		}
-		r = interrupt(tid);
-		if (r == 0 && ptrace(PTRACE_GETREGS, tid, 0, &saved) < 0)
-			r = -errno;
-		if (r == 0 && check)
-			r = check(ctx, tid, &saved);
-		if (r == 0)
-			r = xstate(tid, xbuf, &xlen, false);
-		if (r == 0) {
-			r = run_call(pid, tid, &saved, fn, args, nargs, data,
-				     dlen, &out);
-			if (r == -ESRCH)
-				return r;	/* it died in the call */
-			if (xstate(tid, xbuf, &xlen, true) < 0 && r == 0)
-				r = -EIO;
-			(void)ptrace(PTRACE_DETACH, tid, 0, 0);
-			if (r == 0)
-				*ret = out;
-			return r;
-		}
-		(void)ptrace(PTRACE_DETACH, tid, 0, 0);
-next:
-		/* A thread that ended while we looked: the others may do. */
-		if (r == -ESRCH && kill(pid, 0) == 0) {
-			nt = list_threads(pid, tids, 8);
-			r = -EAGAIN;
-		}
-		if (r == -EAGAIN && waited >= patience_ms && blocked)
-			return -EINTR;
-		if (r != -EAGAIN || waited >= patience_ms)
-			return r;
-		/* Stopped inside the allocator or the loader, or asleep where
-		 * waking it would show: look again a little later. */
-		sleep_ms(pause_ms);
-		waited += pause_ms;
+	switch (nr) {
+	case SYS_epoll_wait: return "epoll_wait";
+	case SYS_epoll_pwait: return "epoll_pwait";
+#ifdef SYS_epoll_pwait2
+	case SYS_epoll_pwait2: return "epoll_pwait2";
+#endif
+	case SYS_semop: return "semop";
+	case SYS_semtimedop: return "semtimedop";
+	case SYS_rt_sigtimedwait: return "sigtimedwait";
+	case SYS_read: return "read";
+	case SYS_readv: return "readv";
+	case SYS_write: return "write";
+	case SYS_writev: return "writev";
+	case SYS_recvfrom: return "recvfrom";
+	case SYS_recvmsg: return "recvmsg";
+	case SYS_recvmmsg: return "recvmmsg";
+	case SYS_sendto: return "sendto";
+	case SYS_sendmsg: return "sendmsg";
+	case SYS_sendmmsg: return "sendmmsg";
+	case SYS_accept: return "accept";
+	case SYS_accept4: return "accept4";
+	case SYS_connect: return "connect";
+	case SYS_msgrcv: return "msgrcv";
+	case SYS_msgsnd: return "msgsnd";
+	case SYS_io_getevents: return "io_getevents";
+#ifdef SYS_io_pgetevents
+	case SYS_io_pgetevents: return "io_pgetevents";
+#endif
+#ifdef SYS_io_uring_enter
+	case SYS_io_uring_enter: return "io_uring_enter";
+#endif
+	default: return "a system call";
 	}
 }
 
-int inject__call(pid_t pid, inject_check_fn check, void *ctx, uint64_t fn,
-		 const uint64_t *args, unsigned nargs, const void *data,
-		 size_t dlen, unsigned patience_ms, int64_t *ret)
+/*
+ * A cheap look before stopping @tid — not the check, which comes once it
+ * is stopped (this can change at once): is it asleep in a call that a stop
+ * makes fail (signal(7)), where stopping it would restart the call, and
+ * its timeout? Then it is left alone this round. The call's number, or -1.
+ */
+static long asleep_in(const struct pidref *p, pid_t tid)
 {
+	char path[64], buf[512], *s;
+	struct stat st;
+	long nr, a1;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "task/%d/stat", tid);
+	fd = openat(p->dirfd, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = 0;
+	s = strrchr(buf, ')');
+	if (!s || s[1] != ' ' || (s[2] != 'S' && s[2] != 'D'))
+		return -1;
+	snprintf(path, sizeof(path), "task/%d/syscall", tid);
+	fd = openat(p->dirfd, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = 0;
+	if (n <= 0 || !strncmp(buf, "running", 7))
+		return -1;
+	nr = strtol(buf, &s, 10);
+	a1 = strtol(s, NULL, 16);	/* the first argument, in hex */
+	switch (nr) {
+	case SYS_epoll_wait:
+	case SYS_epoll_pwait:
+#ifdef SYS_epoll_pwait2
+	case SYS_epoll_pwait2:
+#endif
+	case SYS_rt_sigtimedwait:
+	case SYS_semop:
+	case SYS_semtimedop:
+	case SYS_io_getevents:
+#ifdef SYS_io_pgetevents
+	case SYS_io_pgetevents:
+#endif
+#ifdef SYS_io_uring_enter
+	case SYS_io_uring_enter:
+#endif
+	case SYS_msgrcv:
+	case SYS_msgsnd:
+		return nr;
+	case SYS_read:
+	case SYS_readv:
+	case SYS_write:
+	case SYS_writev:
+	case SYS_recvfrom:
+	case SYS_recvmsg:
+	case SYS_recvmmsg:
+	case SYS_sendto:
+	case SYS_sendmsg:
+	case SYS_sendmmsg:
+	case SYS_accept:
+	case SYS_accept4:
+	case SYS_connect:
+		/* A socket may have a timeout (SO_RCVTIMEO, SO_SNDTIMEO). */
+		snprintf(path, sizeof(path), "fd/%ld", a1);
+		if (fstatat(p->dirfd, path, &st, 0) == 0 && S_ISSOCK(st.st_mode))
+			return nr;
+		return -1;
+	default:
+		return -1;
+	}
+}
+
+/* Has @tid a signal of its own waiting, one that is not ignored? */
+static bool signal_pending(const struct pidref *p, pid_t tid)
+{
+	char path[64], buf[4096], *s;
+	uint64_t pnd = 0, shd = 0, blk = 0, ign = 0;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "task/%d/status", tid);
+	fd = openat(p->dirfd, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return true;	/* cannot tell: leave its call alone */
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return true;
+	buf[n] = 0;
+	if ((s = strstr(buf, "\nSigPnd:")))
+		pnd = strtoull(s + 8, NULL, 16);
+	if ((s = strstr(buf, "\nShdPnd:")))
+		shd = strtoull(s + 8, NULL, 16);
+	if ((s = strstr(buf, "\nSigBlk:")))
+		blk = strtoull(s + 8, NULL, 16);
+	if ((s = strstr(buf, "\nSigIgn:")))
+		ign = strtoull(s + 8, NULL, 16);
+	return ((pnd | shd) & ~blk & ~ign) != 0;
+}
+
+/*
+ * Bytes of stack below @sp in its mapping. The main thread's [stack]
+ * grows on demand: plenty. A thread's stack (or a coroutine's, or an
+ * alternate signal stack) is what it was given.
+ */
+static uint64_t stack_room(const struct pidref *p, uint64_t sp)
+{
+	char line[512];
+	uint64_t room = 0;
+	FILE *f;
+	int fd;
+
+	fd = openat(p->dirfd, "maps", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	f = fdopen(fd, "re");
+	if (!f) {
+		close(fd);
+		return 0;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long long lo, hi;
+
+		if (sscanf(line, "%llx-%llx", &lo, &hi) != 2 || sp <= lo ||
+		    sp > hi)
+			continue;
+		room = strstr(line, "[stack]") ? UINT64_MAX : sp - lo;
+		break;
+	}
+	fclose(f);
+	return room;
+}
+
+static int mem_write(int memfd, uint64_t addr, const void *buf, size_t len)
+{
+	ssize_t n = pwrite(memfd, buf, len, (off_t)addr);
+
+	if (n < 0)
+		return -errno;
+	return (size_t)n == len ? 0 : -EFAULT;
+}
+
+/* One attempt: one thread of the process, in a thread of profd's own. */
+struct attempt {
+	const struct pidref *p;
+	const struct inject_opts *o;
+	const struct inject_call *c;
+	pid_t tid;
 	uint8_t *xbuf;
+	/* out */
+	int r;
+	int64_t ret;
+	long blocked_in;		/* a call a stop made fail, or -1 */
+	bool short_stack;
+	char why[256];
+};
+
+/*
+ * Let stopped @tid go with registers @regs, its interrupted system call
+ * restarted when the stop made it fail with EINTR (@repair).
+ */
+static int let_go(pid_t tid, struct user_regs_struct *regs, bool repair)
+{
+	if (repair) {
+		regs->rax = (unsigned long long)-ERESTARTNOHAND;
+		if (ptrace(PTRACE_SETREGS, tid, 0, regs) < 0)
+			return -errno;
+	}
+	return ptrace(PTRACE_DETACH, tid, 0, 0) < 0 ? -errno : 0;
+}
+
+static bool is_fault(int sig)
+{
+	return sig == SIGSEGV || sig == SIGBUS || sig == SIGILL ||
+	       sig == SIGFPE || sig == SIGTRAP || sig == SIGABRT ||
+	       sig == SIGSYS;
+}
+
+/*
+ * Run the call on stopped @tid, whose registers are @saved, writing
+ * through @memfd. Until the function returns, @deadline. 0 with a->ret;
+ * -ESRCH (died in the call); -EFAULT, -ETIMEDOUT, -EIO (poisoned, a->why
+ * says how). Registers are put back unless -ESRCH or -EIO.
+ */
+static int run_call(struct attempt *a, int memfd,
+		    const struct user_regs_struct *saved, size_t xlen)
+{
+	const struct inject_call *c = a->c;
+	struct user_regs_struct regs = *saved;
+	uint64_t top = saved->rsp - RED_ZONE, data_at, zero = 0;
+	uint64_t deadline = now_ns() + (uint64_t)a->o->deadline_ms * 1000000ULL;
+	unsigned i, nsig = 0;
+	pid_t tid = a->tid;
+	int st, r, sig;
+
+	data_at = (top - c->dlen) & ~15ULL;
+	if (c->dlen && (r = mem_write(memfd, data_at, c->data, c->dlen)) < 0)
+		return r == -ESRCH ? r : -EAGAIN;
+	regs.rsp = data_at - 8;	/* a call just made: rsp + 8 is 16-aligned */
+	r = mem_write(memfd, regs.rsp, &zero, sizeof(zero));	/* return to 0 */
+	if (r < 0)
+		return r == -ESRCH ? r : -EAGAIN;
+	for (i = 0; i < 6; i++) {
+		uint64_t v = i < c->nargs ? c->args[i] : 0;
+
+		v = v == INJECT_DATA ? data_at : v;
+		switch (i) {
+		case 0: regs.rdi = v; break;
+		case 1: regs.rsi = v; break;
+		case 2: regs.rdx = v; break;
+		case 3: regs.rcx = v; break;
+		case 4: regs.r8 = v; break;
+		case 5: regs.r9 = v; break;
+		}
+	}
+	regs.rax = 0;		/* no vector registers for a variadic callee */
+	regs.rip = c->fn;
+	/* Stopped inside a system call: no restart of it now (it is
+	 * restarted when the saved registers go back). */
+	regs.orig_rax = (unsigned long long)-1;
+	if (ptrace(PTRACE_SETREGS, tid, 0, &regs) < 0)
+		return errno == ESRCH ? -ESRCH : -EAGAIN;
+	if (ptrace(PTRACE_CONT, tid, 0, 0) < 0) {
+		r = errno == ESRCH ? -ESRCH : -EAGAIN;	/* never ran */
+		goto restore;
+	}
+	for (;;) {
+		r = wait_stop(tid, &st, deadline);
+		if (r == -ESRCH)
+			return r;	/* gone: nothing to restore */
+		if (r == -ETIMEDOUT) {
+			/* Hung (a lock another thread holds, a loop): stop it
+			 * where it is and put it back. */
+			if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0 ||
+			    reach_stop(tid, STOP_MS) < 0) {
+				snprintf(a->why, sizeof(a->why),
+					 "the call did not return within %u ms and its thread could not be stopped again: it was left running the call",
+					 a->o->deadline_ms);
+				return -EIO;
+			}
+			snprintf(a->why, sizeof(a->why),
+				 "the call did not return within %u ms (a lock held elsewhere, or a loop): its thread was put back where it was, but locks the call took may stay taken",
+				 a->o->deadline_ms);
+			r = -ETIMEDOUT;
+			goto restore;
+		}
+		if (r < 0) {
+			errno = -r;
+			goto abandon;
+		}
+		if (is_event_stop(st)) {	/* a group stop: go on */
+			if (ptrace(PTRACE_CONT, tid, 0, 0) < 0)
+				goto abandon;
+			continue;
+		}
+		sig = WSTOPSIG(st);
+		if (ptrace(PTRACE_GETREGS, tid, 0, &regs) < 0)
+			goto abandon;
+		if (sig == SIGSEGV && regs.rip == 0) {	/* returned */
+			a->ret = (int64_t)regs.rax;
+			r = 0;
+			break;
+		}
+		if (is_fault(sig)) {
+			/* The function itself faulted (or aborted): not
+			 * delivered, which would kill the process. */
+			snprintf(a->why, sizeof(a->why),
+				 "the call faulted (signal %d at 0x%llx): its thread was put back where it was, but locks the call took may stay taken",
+				 sig, (unsigned long long)regs.rip);
+			r = -EFAULT;
+			goto restore;
+		}
+		/* Some other signal: the process's own, delivered (its
+		 * handler runs on top of the call). */
+		if (++nsig > MAX_SIGNALS) {
+			if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0 ||
+			    reach_stop(tid, STOP_MS) < 0) {
+				snprintf(a->why, sizeof(a->why),
+					 "signals kept arriving during the call and its thread could not be stopped: it was left running the call");
+				return -EIO;
+			}
+			snprintf(a->why, sizeof(a->why),
+				 "signals kept arriving during the call: it was abandoned, its thread put back where it was, but locks the call took may stay taken");
+			r = -ETIMEDOUT;
+			goto restore;
+		}
+		if (ptrace(PTRACE_CONT, tid, 0, (void *)(long)sig) < 0)
+			goto abandon;
+	}
+	goto restore;
+abandon:
+	/* Stopped mid-call and cannot go on with it. */
+	if (errno == ESRCH)
+		return -ESRCH;
+	snprintf(a->why, sizeof(a->why),
+		 "the call could not be followed (%s): it was abandoned, its thread put back where it was, but locks the call took may stay taken",
+		 strerror(errno));
+	r = -ETIMEDOUT;
+restore:
+	if (ptrace(PTRACE_SETREGS, tid, 0, saved) < 0 ||
+	    xstate(tid, a->xbuf, &xlen, true) < 0) {
+		if (errno == ESRCH)
+			return -ESRCH;
+		snprintf(a->why, sizeof(a->why),
+			 "its registers could not be put back after the call: %s",
+			 strerror(errno));
+		return -EIO;
+	}
+	if (r == 0 && c->dlen &&
+	    pread(memfd, c->data, c->dlen, (off_t)data_at) != (ssize_t)c->dlen)
+		r = -ENODATA;	/* what the function wrote cannot be read */
+	(void)ptrace(PTRACE_DETACH, tid, 0, 0);
+	return r;
+}
+
+static int attempt(struct attempt *a)
+{
+	const struct pidref *p = a->p;
+	struct user_regs_struct saved;
+	char name[32];
+	size_t xlen = 0, need;
+	bool repair;
+	pid_t tid = a->tid;
+	int memfd = -1, r;
+
+	a->blocked_in = asleep_in(p, tid);
+	if (a->blocked_in >= 0)
+		return -EAGAIN;
+	if (a->o->verify && (r = a->o->verify(a->o->ctx)) < 0)
+		return r;
+	/* Its thread now? (Checked again once seized: a tid may be reused
+	 * in between, but not while our live process has it.) */
+	snprintf(name, sizeof(name), "task/%d", tid);
+	if (faccessat(p->dirfd, name, F_OK, 0) < 0 || !pidref__alive(p))
+		return -ESRCH;
+	if (ptrace(PTRACE_SEIZE, tid, 0, 0) < 0)
+		return -errno;
+	/*
+	 * Seized but not stopped (nothing the process can see): before
+	 * stopping it, is it a thread of this process — not a recycled tid
+	 * of another: a tid listed under our live process cannot be — and
+	 * the image still the one meant? (An exec that starts after this is
+	 * caught once it is stopped: then it kills this thread or has
+	 * completed, and the check there says so.)
+	 */
+	if (faccessat(p->dirfd, name, F_OK, 0) < 0 || !pidref__alive(p))
+		return -ESRCH;	/* our exit detaches it, unstopped */
+	if (a->o->verify && (r = a->o->verify(a->o->ctx)) < 0)
+		return r;
+	if (ptrace(PTRACE_INTERRUPT, tid, 0, 0) < 0)
+		return -errno;
+	r = reach_stop(tid, STOP_MS);
+	if (r == -ETIMEDOUT || r == -EAGAIN)
+		return -EAGAIN;	/* uninterruptible sleep, signal storm */
+	if (r < 0)
+		return r;
+	if (ptrace(PTRACE_GETREGS, tid, 0, &saved) < 0)
+		return -errno;
+	/*
+	 * Stopped: the system call it was in (orig_rax >= 0), if any, tells
+	 * whether the stop shows. The calls signal(7) lists as failing with
+	 * EINTR after a stop are exactly those that return EINTR here where
+	 * the others return a restart code (-ERESTARTSYS...). Unless a signal
+	 * of its own is waiting (then EINTR is what it gets anyway), the call
+	 * is restarted as the kernel restarts the others, and this thread is
+	 * not used: the call may have a timeout.
+	 */
+	repair = (long long)saved.orig_rax >= 0 &&
+		 (long long)saved.rax == -EINTR && !signal_pending(p, tid);
+	/* Still the process and the image the call is for? While this
+	 * thread is stopped no exec can complete. */
+	if (!pidref__alive(p))
+		r = -ESRCH;
+	else if (a->o->verify)
+		r = a->o->verify(a->o->ctx);
+	if (r == 0 && repair) {
+		a->blocked_in = (long)saved.orig_rax;
+		r = -EAGAIN;
+	}
+	if (r < 0) {
+		(void)let_go(tid, &saved, repair);
+		return r;
+	}
+	memfd = openat(p->dirfd, "mem", O_RDWR | O_CLOEXEC);
+	if (memfd < 0) {
+		r = -errno;
+		(void)let_go(tid, &saved, false);
+		return r == -ENOENT ? -ESRCH : r;
+	}
+	r = xstate(tid, a->xbuf, &xlen, false);
+	if (r == 0 && a->o->check)
+		r = a->o->check(a->o->ctx, memfd, &saved);
+	if (r == 0) {
+		need = RED_ZONE + a->c->dlen + 64 + a->o->stack_need;
+		if (stack_room(p, saved.rsp) < need) {
+			a->short_stack = true;
+			r = -EAGAIN;
+		}
+	}
+	if (r < 0) {
+		(void)let_go(tid, &saved, false);
+		close(memfd);
+		return r;
+	}
+	r = run_call(a, memfd, &saved, xlen);
+	close(memfd);
+	return r;
+}
+
+static void *attempt_main(void *arg)
+{
+	struct attempt *a = arg;
+
+	a->r = attempt(a);
+	/* Exiting: the kernel detaches whatever this thread still traces. */
+	return NULL;
+}
+
+/* The threads of @p, main thread first; how many in @ret (<= max). */
+static unsigned list_threads(const struct pidref *p, pid_t *ret, unsigned max)
+{
+	struct dirent *de;
+	unsigned n = 0;
+	DIR *d;
+	int fd;
+
+	ret[n++] = p->pid;
+	fd = openat(p->dirfd, "task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return n;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return n;
+	}
+	while (n < max && (de = readdir(d))) {
+		pid_t t = (pid_t)atoi(de->d_name);
+
+		if (t > 0 && t != p->pid)
+			ret[n++] = t;
+	}
+	closedir(d);
+	return n;
+}
+
+int inject__call(const struct pidref *p, const struct inject_opts *o,
+		 const struct inject_call *c, int64_t *ret, char *why,
+		 size_t whylen)
+{
+	uint64_t deadline = now_ns() + (uint64_t)o->patience_ms * 1000000ULL;
+	struct attempt a = { .p = p, .o = o, .c = c };
+	unsigned nt, ti = 0, pause_ms = 2, nperm = 0;
+	long blocked_in = -1;
+	bool short_stack = false;
+	pthread_t th;
+	pid_t tids[MAX_THREADS];
 	int r;
 
-	if (nargs > 6)
+	why[0] = 0;
+	if (c->nargs > 6)
 		return -EINVAL;
-	xbuf = aligned_alloc(64, XSTATE_MAX);
-	if (!xbuf)
+	if (!pidref__alive(p))
+		return -ESRCH;
+	a.xbuf = aligned_alloc(64, XSTATE_MAX);
+	if (!a.xbuf)
 		return -ENOMEM;
-	r = call_on_a_thread(pid, check, ctx, fn, args, nargs, data, dlen,
-			     patience_ms, xbuf, ret);
-	free(xbuf);
+	nt = list_threads(p, tids, MAX_THREADS);
+	/* Round-robin over a few threads until one stops somewhere safe. */
+	for (;;) {
+		a.tid = tids[ti];
+		a.why[0] = 0;
+		a.short_stack = false;
+		r = pthread_create(&th, NULL, attempt_main, &a);
+		if (r) {
+			r = -r;
+			break;
+		}
+		pthread_join(th, NULL);
+		r = a.r;
+		if (a.blocked_in >= 0)
+			blocked_in = a.blocked_in;
+		short_stack |= a.short_stack;
+		if (r == 0) {
+			*ret = a.ret;
+			break;
+		}
+		if (r == -EPERM && ++nperm < nt)
+			r = -EAGAIN;	/* another tracer there: others may do */
+		if (r == -ESRCH && pidref__alive(p)) {
+			/* A thread that ended while we looked. */
+			nt = list_threads(p, tids, MAX_THREADS);
+			r = -EAGAIN;
+		}
+		if (r != -EAGAIN)
+			break;
+		ti = (ti + 1) % nt;
+		if (ti != 0)
+			continue;	/* the next thread at once */
+		if (now_ns() >= deadline) {
+			if (blocked_in >= 0) {
+				snprintf(why, whylen,
+					 "its threads sleep in calls that a stop would make fail (%s, ...: restarted as if never stopped), and none stopped elsewhere in time",
+					 syscall_name(blocked_in));
+				r = -EINTR;
+			} else if (short_stack) {
+				snprintf(why, whylen,
+					 "no thread stopped at a safe point with %zu bytes of stack free below it",
+					 o->stack_need);
+			}
+			break;
+		}
+		/* Stopped inside the allocator or the loader, or asleep
+		 * where waking it would show: look again a little later. */
+		sleep_ns((uint64_t)pause_ms * 1000000ULL);
+		nperm = 0;
+	}
+	if (a.why[0])
+		snprintf(why, whylen, "%s", a.why);
+	free(a.xbuf);
 	return r;
 }

@@ -31,6 +31,7 @@
 
 #include "access.h"
 #include "api.h"
+#include "execwatch.h"
 #include "heap.h"
 #include "profd_agent.h"
 #include "log.h"
@@ -633,6 +634,7 @@ int main(int argc, char **argv)
 			  .event_buffer_bytes = 4u << 20 },
 	};
 	struct heap_tracker *heap = NULL;
+	struct execwatch *ew = NULL;
 	struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
 	struct symbolizer *sym = NULL;
 	struct session_mgr *m = NULL;
@@ -687,19 +689,26 @@ int main(int argc, char **argv)
 		r = log_err_errno(-ENOMEM, "Failed to create symbolizer: %m");
 		goto out;
 	}
-	r = session_mgr__new(&o.lim, sym, &m);
+	/* First: the sampler and the heap tracker share its map. */
+	r = execwatch__new(pidns_inum, &ew);
+	if (r < 0) {
+		log_err_errno(r, "Failed to load the BPF exec watch (tracepoints sched_process_exec, sched_process_exit): %m (profd needs root, or CAP_BPF + CAP_PERFMON, and a kernel with BTF)");
+		goto out;
+	}
+	r = session_mgr__new(&o.lim, sym, ew, &m);
 	if (r < 0) {
 		log_err_errno(r, "Failed to create session manager: %m");
 		goto out;
 	}
 	if (!o.heap.agent_path)
 		o.heap.agent_path = default_agent();
-	r = heap__new(&o.heap, sym, &heap);
+	r = heap__new(&o.heap, sym, ew, &heap);
 	if (r < 0) {
 		log_err_errno(r, "Failed to create heap tracker: %m");
 		goto out;
 	}
-	r = sampler__new(session_mgr__on_sample, m, pidns_inum, &sampler);
+	r = sampler__new(session_mgr__on_sample, m, pidns_inum,
+			 execwatch__map_fd(ew), &sampler);
 	if (r < 0 && pidns_inum) {
 		/* In a container: BPF may be denied there (a user namespace),
 		 * or the kernel lacks syscall programs (before 5.14). */
@@ -808,6 +817,7 @@ out:
 		unlink_own_socket(o.socket_path, sock_ino);
 	sampler__free(sampler);
 	session_mgr__free(m);
+	execwatch__free(ew);
 	symbolizer__free(sym);
 	if (sfd >= 0)
 		close(sfd);

@@ -6,26 +6,29 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
+#include <poll.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "proc.h"
 #include "procmaps.h"
 
-/* Read a whole (proc) file, up to @max bytes. 0 or -errno. */
-static int read_file(const char *path, size_t max, char **ret, size_t *ret_len)
+/*
+ * Read an open (proc) file from its start, up to @max bytes. 0 or -errno.
+ */
+static int read_fd(int fd, size_t max, char **ret, size_t *ret_len)
 {
 	size_t cap = 16384, len = 0;
 	char *buf = malloc(cap), *nb;
-	int fd, r = 0;
+	int r = 0;
 	ssize_t n;
 
 	if (!buf)
 		return -ENOMEM;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
+	if (lseek(fd, 0, SEEK_SET) < 0 && errno != ESPIPE) {
 		r = -errno;
 		goto out;
 	}
@@ -56,28 +59,64 @@ static int read_file(const char *path, size_t max, char **ret, size_t *ret_len)
 	}
 	buf[len] = 0;
 out:
-	if (fd >= 0)
-		close(fd);
 	if (r < 0) {
 		free(buf);
-		return r == -ENOENT ? -ESRCH : r;
+		return r;
 	}
 	*ret = buf;
 	*ret_len = len;
 	return 0;
 }
 
+/*
+ * Read a whole (proc) file @name under @dirfd, and its attributes into
+ * @ret_st (may be NULL). 0 or -errno (-ESRCH: the process is gone).
+ */
+static int read_file_at(int dirfd, const char *name, size_t max, char **ret,
+			size_t *ret_len, struct stat *ret_st)
+{
+	int fd, r;
+
+	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -ESRCH : -errno;
+	r = ret_st && fstat(fd, ret_st) < 0 ? -errno : 0;
+	if (r == 0)
+		r = read_fd(fd, max, ret, ret_len);
+	close(fd);
+	return r == -ENOENT ? -ESRCH : r;
+}
+
+static int read_file(const char *path, size_t max, char **ret, size_t *ret_len)
+{
+	return read_file_at(AT_FDCWD, path, max, ret, ret_len, NULL);
+}
+
 int proc__read_ids(pid_t pid, struct proc_ids *ret)
 {
-	struct proc_ids ids = {};
-	char path[64], *buf = NULL, *p;
-	size_t len;
-	int r, field;
+	char path[64];
+	int fd, r;
 
 	if (pid <= 0)
 		return -ESRCH;
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	r = read_file(path, 1 << 16, &buf, &len);
+	snprintf(path, sizeof(path), "/proc/%d", pid);
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -ESRCH : -errno;
+	r = proc__read_ids_at(fd, ret);
+	close(fd);
+	return r;
+}
+
+int proc__read_ids_at(int dirfd, struct proc_ids *ret)
+{
+	struct proc_ids ids = {};
+	char *buf = NULL, *p;
+	struct stat st;
+	size_t len;
+	int r, field;
+
+	r = read_file_at(dirfd, "stat", 1 << 16, &buf, &len, NULL);
 	if (r < 0)
 		return r;
 	/* "pid (comm) state ..." — comm may hold spaces and parens. */
@@ -107,18 +146,24 @@ int proc__read_ids(pid_t pid, struct proc_ids *ret)
 	free(buf);
 	buf = NULL;
 
-	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	r = read_file(path, 1 << 16, &buf, &len);
+	r = read_file_at(dirfd, "status", 1 << 16, &buf, &len, &st);
 	if (r < 0)
 		goto out;
 	p = strstr(buf, "\nTgid:");
-	ids.tgid = p ? (pid_t)strtol(p + 6, NULL, 10) : pid;
+	ids.tgid = p ? (pid_t)strtol(p + 6, NULL, 10) : 0;
 	p = strstr(buf, "\nUid:");
 	if (!p || sscanf(p + 5, "%u %u %u", &ids.ruid, &ids.euid,
 			 &ids.suid) != 3) {
 		r = -EIO;
 		goto out;
 	}
+	p = strstr(buf, "\nGid:");
+	if (!p || sscanf(p + 5, "%u %u %u", &ids.rgid, &ids.egid,
+			 &ids.sgid) != 3) {
+		r = -EIO;
+		goto out;
+	}
+	ids.dumpable = st.st_uid == ids.euid && st.st_gid == ids.egid;
 	*ret = ids;
 	r = 0;
 out:
@@ -126,30 +171,106 @@ out:
 	return r;
 }
 
+int pidref__open(pid_t pid, struct pidref *ret)
+{
+	struct pidref r = PIDREF_NONE;
+	char path[64];
+	int e;
+
+	if (pid <= 0)
+		return -ESRCH;
+	r.pid = pid;
+	r.pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (r.pidfd < 0)	/* EINVAL: a thread, not a process */
+		return errno == EINVAL ? -ESRCH : -errno;
+	snprintf(path, sizeof(path), "/proc/%d", pid);
+	r.dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (r.dirfd < 0) {
+		e = errno == ENOENT ? -ESRCH : -errno;
+		pidref__close(&r);
+		return e;
+	}
+	/*
+	 * The pidfd names the process that had the pid when it was opened;
+	 * if that one still lives, nobody else had the pid in between, and
+	 * the directory is its.
+	 */
+	if (!pidref__alive(&r)) {
+		pidref__close(&r);
+		return -ESRCH;
+	}
+	*ret = r;
+	return 0;
+}
+
+bool pidref__alive(const struct pidref *r)
+{
+	struct pollfd pfd = { .fd = r->pidfd, .events = POLLIN };
+
+	if (r->pidfd < 0)
+		return false;
+	return poll(&pfd, 1, 0) == 0;
+}
+
+int pidref__dup(const struct pidref *r, struct pidref *ret)
+{
+	struct pidref d = PIDREF_NONE;
+	int e;
+
+	d.pid = r->pid;
+	d.pidfd = fcntl(r->pidfd, F_DUPFD_CLOEXEC, 3);
+	if (d.pidfd >= 0)
+		d.dirfd = fcntl(r->dirfd, F_DUPFD_CLOEXEC, 3);
+	if (d.pidfd < 0 || d.dirfd < 0) {
+		e = -errno;
+		pidref__close(&d);
+		return e;
+	}
+	*ret = d;
+	return 0;
+}
+
+void pidref__close(struct pidref *r)
+{
+	if (r->pidfd >= 0)
+		close(r->pidfd);
+	if (r->dirfd >= 0)
+		close(r->dirfd);
+	r->pidfd = r->dirfd = -1;
+}
+
 /*
  * Open the file behind a mapping as the process sees it: through its root
  * (containers), checked against the mapping's inode so a binary replaced
  * on disk is never used to symbolize the old code; map_files as fallback.
  */
-static int open_mapping(pid_t pid, const struct procmaps_entry *e)
+static int open_mapping(int dirfd, const struct procmaps_entry *e)
 {
 	char path[PATH_MAX + 64];
 	struct stat st;
 	int fd;
 
 	if (e->path[0] == '/') {
-		snprintf(path, sizeof(path), "/proc/%d/root%s", pid, e->path);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
+		snprintf(path, sizeof(path), "root%s", e->path);
+		fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
 		if (fd >= 0) {
 			if (fstat(fd, &st) == 0 && st.st_ino == e->inode)
 				return fd;
 			close(fd);
 		}
 	}
-	snprintf(path, sizeof(path), "/proc/%d/map_files/%llx-%llx", pid,
+	/* By address, checked too: after an exec another image's file may
+	 * be mapped there. */
+	snprintf(path, sizeof(path), "map_files/%llx-%llx",
 		 (unsigned long long)e->start, (unsigned long long)e->end);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	return fd < 0 ? -errno : fd;
+	fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0 || st.st_ino != e->inode) {
+		close(fd);
+		return -ESTALE;
+	}
+	return fd;
 }
 
 static bool have_map(struct proc *p, const struct procmaps_entry *e)
@@ -200,22 +321,24 @@ static void vdso_init(void)
 /* Under p->lock. */
 static int refresh_locked(struct proc *p, struct symbolizer *sym)
 {
-	char path[64], exe[PATH_MAX], *buf = NULL;
+	char exe[PATH_MAX], *buf = NULL;
 	struct procmaps pm = {};
 	ssize_t exelen;
 	size_t len, i;
 	int r;
 
-	snprintf(path, sizeof(path), "/proc/%d/maps", p->pid);
-	r = read_file(path, 64 << 20, &buf, &len);
+	/* Before the maps: were it after, an exec in between could name
+	 * another image's executable. */
+	exelen = readlinkat(p->dirfd, "exe", exe, sizeof(exe) - 1);
+	exe[exelen > 0 ? exelen : 0] = 0;
+	r = read_fd(p->maps_fd, 64 << 20, &buf, &len);
+	if (r == 0 && len == 0 && p->nmaps)
+		r = -ESRCH;	/* its image's memory is gone: exec or exit */
 	if (r < 0)
 		goto out;
 	r = procmaps__parse(buf, len, &pm, NULL);
 	if (r < 0)
 		goto out;
-	snprintf(path, sizeof(path), "/proc/%d/exe", p->pid);
-	exelen = readlink(path, exe, sizeof(exe) - 1);
-	exe[exelen > 0 ? exelen : 0] = 0;
 
 	p->gen++;
 	for (i = 0; i < pm.n; i++) {
@@ -255,7 +378,7 @@ static int refresh_locked(struct proc *p, struct symbolizer *sym)
 					    &m->bin) < 0)
 				m->bin = NULL;
 		} else if (e->path[0] == '/' && e->inode) {
-			fd = open_mapping(p->pid, e);
+			fd = open_mapping(p->dirfd, e);
 			if (fd >= 0) {
 				if (symbolizer__get(sym, fd, e->path, &m->bin) < 0)
 					m->bin = NULL;
@@ -278,11 +401,26 @@ out:
 
 int proc__new(struct symbolizer *sym, pid_t pid, struct proc **ret)
 {
+	char path[64];
+	int fd, r;
+
+	snprintf(path, sizeof(path), "/proc/%d", pid);
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? -ESRCH : -errno;
+	r = proc__new_at(sym, pid, fd, ret);
+	close(fd);
+	return r;
+}
+
+int proc__new_at(struct symbolizer *sym, pid_t pid, int dirfd,
+		 struct proc **ret)
+{
 	struct proc_ids ids;
 	struct proc *p;
 	int r;
 
-	r = proc__read_ids(pid, &ids);
+	r = proc__read_ids_at(dirfd, &ids);
 	if (r < 0)
 		return r;
 	p = calloc(1, sizeof(*p));
@@ -293,13 +431,25 @@ int proc__new(struct symbolizer *sym, pid_t pid, struct proc **ret)
 	p->start_time = ids.start_time;
 	memcpy(p->comm, ids.comm, sizeof(p->comm));
 	p->refs = 1;
-	r = refresh_locked(p, sym);
-	if (r < 0) {
-		proc__free(p);
-		return r;
+	p->maps_fd = -1;
+	p->dirfd = fcntl(dirfd, F_DUPFD_CLOEXEC, 3);
+	if (p->dirfd < 0) {
+		r = -errno;
+		goto fail;
 	}
+	p->maps_fd = openat(dirfd, "maps", O_RDONLY | O_CLOEXEC);
+	if (p->maps_fd < 0) {
+		r = errno == ENOENT ? -ESRCH : -errno;
+		goto fail;
+	}
+	r = refresh_locked(p, sym);
+	if (r < 0)
+		goto fail;
 	*ret = p;
 	return 0;
+fail:
+	proc__free(p);
+	return r;
 }
 
 void proc__free(struct proc *p)
@@ -313,6 +463,10 @@ void proc__free(struct proc *p)
 		free(p->maps[i].path);
 	}
 	free(p->maps);
+	if (p->dirfd >= 0)
+		close(p->dirfd);
+	if (p->maps_fd >= 0)
+		close(p->maps_fd);
 	pthread_mutex_destroy(&p->lock);
 	free(p);
 }

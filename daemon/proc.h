@@ -32,6 +32,15 @@ struct proc {
 	uint64_t start_time;		/* /proc/PID/stat field 22 */
 	char comm[16];
 	int refs;			/* under the owner's lock */
+	uint64_t image;			/* the owner's: which program image
+					 * (execwatch.h) the maps are of */
+	int dirfd;			/* /proc/PID: files of this process only */
+	/*
+	 * /proc/PID/maps, opened once: the kernel ties the open file to the
+	 * memory of the program image the process ran then, so an exec
+	 * ends what refreshes add (they read nothing more).
+	 */
+	int maps_fd;
 
 	pthread_mutex_t lock;		/* guards everything below */
 	struct proc_map *maps;
@@ -48,14 +57,52 @@ struct proc_ids {
 	pid_t tgid;			/* != pid: @pid is a thread */
 	bool kthread;			/* a kernel thread: no user space */
 	uid_t ruid, euid, suid;
+	gid_t rgid, egid, sgid;
+	/*
+	 * Its memory is dumpable (PR_SET_DUMPABLE 1): not after a setuid or
+	 * setgid exec, an exec of an unreadable binary, or a change of
+	 * credentials — ptrace's read check refuses other users then. Read
+	 * as the kernel shows it: /proc/PID's files belong to the process's
+	 * euid and egid only then (root otherwise).
+	 */
+	bool dumpable;
 	char comm[16];
 };
 
 /* 0, -ESRCH when the process does not exist, or -errno. */
 int proc__read_ids(pid_t pid, struct proc_ids *ret);
+/* The same through @dirfd, a /proc/PID directory (pidref). */
+int proc__read_ids_at(int dirfd, struct proc_ids *ret);
+
+/*
+ * pidref: a process held for acting on it — a pidfd and its /proc
+ * directory, opened together and checked to name the same process. Once
+ * it has ended, files opened through @dirfd fail and pidref__alive() is
+ * false, even when its pid has been given to another process: that one
+ * is never touched in its place.
+ */
+struct pidref {
+	pid_t pid;
+	int pidfd;			/* pidfd_open() */
+	int dirfd;			/* /proc/PID */
+};
+
+#define PIDREF_NONE ((struct pidref){ .pidfd = -1, .dirfd = -1 })
+
+/* 0, -ESRCH (no such process, or not a process but a thread), -errno. */
+int pidref__open(pid_t pid, struct pidref *ret);
+/* True while the process has not exited (its pidfd is not readable). */
+bool pidref__alive(const struct pidref *r);
+/* Copies with fds of their own. 0 or -errno. */
+int pidref__dup(const struct pidref *r, struct pidref *ret);
+/* Closes both; PIDREF_NONE and closed ones are fine. */
+void pidref__close(struct pidref *r);
 
 /* Capture @pid's mappings and open their binaries. 0 or -errno. */
 int proc__new(struct symbolizer *sym, pid_t pid, struct proc **ret);
+/* The same through @dirfd (/proc/PID, duplicated: the caller keeps it). */
+int proc__new_at(struct symbolizer *sym, pid_t pid, int dirfd,
+		 struct proc **ret);
 void proc__free(struct proc *p);
 
 /*

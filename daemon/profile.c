@@ -11,6 +11,9 @@
 #include "strtab.h"
 
 #define KERNEL_TAG (1ULL << 63)	/* marks kernel addresses in loc_ids */
+/* User addresses (below 2^56) of different program images are different
+ * locations: keyed with the image's part index above them. */
+#define PART_SHIFT 56
 
 /* libstdc++'s demangler (C linkage): readable C++ names in Function.name,
  * the mangled one stays in system_name. */
@@ -18,7 +21,8 @@ extern char *__cxa_demangle(const char *mangled, char *buf, size_t *len,
 			    int *status);
 
 struct builder {
-	struct proc *proc;
+	struct proc *proc;		/* of the part being added */
+	unsigned part;			/* its index (profile_cpu_desc) */
 	const struct kallsyms *ksyms;
 	struct pprof *pp;
 	struct u64map locs;		/* address (| KERNEL_TAG) -> location id */
@@ -34,7 +38,7 @@ static int64_t add_map(struct builder *b, const struct proc_map *m, size_t idx)
 	uint64_t id;
 	int64_t r;
 
-	if (u64map__get(&b->maps, idx + 1, &id) == 0)
+	if (u64map__get(&b->maps, idx + 1 + ((uint64_t)b->part << 32), &id) == 0)
 		return (int64_t)id;
 	if (m->bin)
 		sym_binary__info(m->bin, &info);
@@ -50,7 +54,8 @@ static int64_t add_map(struct builder *b, const struct proc_map *m, size_t idx)
 	r = pprof__add_mapping(b->pp, &md);
 	if (r < 0)
 		return r;
-	if (u64map__put(&b->maps, idx + 1, (uint64_t)r) < 0)
+	if (u64map__put(&b->maps, idx + 1 + ((uint64_t)b->part << 32),
+			(uint64_t)r) < 0)
 		return -ENOMEM;
 	return r;
 }
@@ -156,11 +161,12 @@ static int64_t user_loc(struct builder *b, uint64_t addr, uint64_t alt)
 	struct pprof_line lines[SYM_MAX_INLINE];
 	struct proc_map m;
 	uint64_t id, mapping_id = 0;
+	uint64_t key = (addr ? addr : 1) | ((uint64_t)b->part << PART_SHIFT);
 	size_t idx, nl = 0;
 	int64_t r;
 	int n = 0, i;
 
-	if (u64map__get(&b->locs, addr ? addr : 1, &id) == 0)
+	if (u64map__get(&b->locs, key, &id) == 0)
 		return (int64_t)id;
 	if (proc__resolve(b->proc, addr, &m, &idx) == 0) {
 		r = add_map(b, &m, idx);
@@ -207,7 +213,7 @@ static int64_t user_loc(struct builder *b, uint64_t addr, uint64_t alt)
 	r = pprof__add_location(b->pp, mapping_id, addr, lines, nl);
 	if (r < 0)
 		return r;
-	if (u64map__put(&b->locs, addr ? addr : 1, (uint64_t)r) < 0)
+	if (u64map__put(&b->locs, key, (uint64_t)r) < 0)
 		return -ENOMEM;
 	return r;
 }
@@ -308,7 +314,7 @@ static int add_stack(struct builder *b, const struct profile_cpu_desc *d,
 	}
 	values[0] = (int64_t)s->count;
 	values[1] = (int64_t)(s->count * d->period_ns);
-	labels[0] = (struct pprof_label){ .key = "pid", .num = b->proc->pid };
+	labels[0] = (struct pprof_label){ .key = "pid", .num = d->pid };
 	labels[1] = (struct pprof_label){ .key = "tid", .num = s->tid };
 	labels[2] = (struct pprof_label){ .key = "thread", .str = s->comm };
 	return pprof__add_sample(b->pp, ids, n, values, 2, labels, 3);
@@ -317,8 +323,8 @@ static int add_stack(struct builder *b, const struct profile_cpu_desc *d,
 int profile__build_cpu(const struct profile_cpu_desc *d, void **ret_buf,
 		       size_t *ret_len)
 {
-	struct builder b = { .proc = d->proc, .ksyms = d->ksyms };
-	struct aggregate_totals t;
+	struct builder b = { .ksyms = d->ksyms };
+	struct aggregate_totals t = {}, pt;
 	uint64_t ids[AGG_MAX_FRAMES + 2];
 	char line[256];
 	size_t i, k;
@@ -334,9 +340,12 @@ int profile__build_cpu(const struct profile_cpu_desc *d, void **ret_buf,
 		goto out;
 	pprof__set_time(b.pp, d->time_nanos, d->duration_nanos);
 
-	aggregate__totals(d->agg, &t);
+	for (k = 0; k < d->nparts; k++) {
+		aggregate__totals(d->parts[k].agg, &pt);
+		t.dropped_samples += pt.dropped_samples;
+	}
 	snprintf(line, sizeof(line), "profd %s: CPU profile of pid %d (%s)",
-		 PROFD_VERSION, d->proc->pid, d->proc->comm);
+		 PROFD_VERSION, d->pid, d->comm);
 	if ((r = pprof__add_comment(b.pp, line)) < 0)
 		goto out;
 	if (d->process_exited &&
@@ -360,12 +369,19 @@ int profile__build_cpu(const struct profile_cpu_desc *d, void **ret_buf,
 		if ((r = pprof__add_comment(b.pp, d->comments[k])) < 0)
 			goto out;
 
-	if ((r = add_main_map(&b)) < 0)
-		goto out;
-	for (i = 0; i < aggregate__count(d->agg); i++) {
-		r = add_stack(&b, d, aggregate__get(d->agg, i), ids);
-		if (r < 0)
+	for (k = 0; k < d->nparts; k++) {
+		const struct aggregate *agg = d->parts[k].agg;
+
+		b.proc = d->parts[k].proc;
+		b.part = (unsigned)k;
+		/* Mapping 1: the executable the window began on. */
+		if (k == 0 && (r = add_main_map(&b)) < 0)
 			goto out;
+		for (i = 0; i < aggregate__count(agg); i++) {
+			r = add_stack(&b, d, aggregate__get(agg, i), ids);
+			if (r < 0)
+				goto out;
+		}
 	}
 	r = pprof__write(b.pp, true, ret_buf, ret_len);
 out:

@@ -16,9 +16,18 @@
 #include "proc.h"
 #include "profd_abi.h"
 
-struct profile_cpu_desc {
+/* The samples of one program image of the process (an exec starts
+ * another), with the mappings they are symbolized against. */
+struct profile_cpu_part {
 	struct proc *proc;
 	const struct aggregate *agg;
+};
+
+struct profile_cpu_desc {
+	pid_t pid;
+	const char *comm;		/* the process's name at the start */
+	const struct profile_cpu_part *parts;	/* in the order they ran */
+	size_t nparts;
 	const struct kallsyms *ksyms;	/* NULL: kernel frames unsymbolized */
 	uint64_t period_ns;
 	int64_t time_nanos, duration_nanos;

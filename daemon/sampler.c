@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <stdbool.h>
 #include <linux/perf_event.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,7 +16,7 @@
 #include "sampler.h"
 
 _Static_assert(sizeof(struct profd_cpu_sample) ==
-	       56 + 8 * (PROFD_MAX_USER_FRAMES + PROFD_MAX_KERNEL_FRAMES),
+	       64 + 8 * (PROFD_MAX_USER_FRAMES + PROFD_MAX_KERNEL_FRAMES),
 	       "profd_cpu_sample layout changed");
 _Static_assert(sizeof(struct profd_target_key) == 16, "target key");
 
@@ -61,7 +62,7 @@ static __u32 ring_bytes(unsigned ncpus)
 	return b;
 }
 
-int sampler__new(sampler_cb cb, void *ctx, uint32_t pidns_inum,
+int sampler__new(sampler_cb cb, void *ctx, uint32_t pidns_inum, int execs_fd,
 		 struct sampler **ret)
 {
 	struct sampler *s;
@@ -102,6 +103,10 @@ int sampler__new(sampler_cb cb, void *ctx, uint32_t pidns_inum,
 		if (r < 0)
 			goto fail;
 	}
+	/* One execs map for every object (execwatch.h). */
+	r = bpf_map__reuse_fd(s->skel->maps.execs, execs_fd);
+	if (r < 0)
+		goto fail;
 	r = cpu_bpf__load(s->skel);
 	if (r < 0)
 		goto fail;
@@ -255,46 +260,65 @@ static int target_key(const struct sampler_target *t,
 	return 0;
 }
 
+static bool has_target(const struct sampler_target *t, size_t n,
+		       const struct sampler_target *x)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (t[i].tgid == x->tgid && t[i].period_ns == x->period_ns)
+			return true;
+	return false;
+}
+
 int sampler__set_targets(struct sampler *s, const struct sampler_target *t,
 			 size_t n)
 {
 	int fd = bpf_map__fd(s->skel->maps.targets);
-	struct sampler_target *copy = NULL;
+	struct sampler_target *copy;
 	struct profd_target_key k;
-	size_t i, j;
+	size_t i, j, added;
 	int r = 0;
 
+	/* s->targets must cover whatever the map may hold, whatever fails
+	 * below: entries it does not list would never be deleted. Room for
+	 * both sets, allocated before the map changes. */
+	copy = malloc((s->ntargets + n + 1) * sizeof(*copy));
+	if (!copy)
+		return -ENOMEM;
 	/* Add or update first, then delete: a target never blinks out. */
-	for (i = 0; i < n; i++) {
-		struct profd_target_val v = { .flags = t[i].flags };
+	for (added = 0; added < n; added++) {
+		struct profd_target_val v = { .flags = t[added].flags };
 
-		target_key(&t[i], &k);
+		target_key(&t[added], &k);
 		if (bpf_map_update_elem(fd, &k, &v, BPF_ANY) < 0) {
 			r = -errno;
-			goto out;
+			break;
 		}
 	}
+	if (r < 0) {
+		/* Partly updated: the old set and what was added. */
+		memcpy(copy, s->targets, s->ntargets * sizeof(*copy));
+		j = s->ntargets;
+		for (i = 0; i < added; i++)
+			if (!has_target(s->targets, s->ntargets, &t[i]))
+				copy[j++] = t[i];
+		free(s->targets);
+		s->targets = copy;
+		s->ntargets = j;
+		return r;
+	}
 	for (i = 0; i < s->ntargets; i++) {
-		for (j = 0; j < n; j++)
-			if (t[j].tgid == s->targets[i].tgid &&
-			    t[j].period_ns == s->targets[i].period_ns)
-				break;
-		if (j < n)
+		if (has_target(t, n, &s->targets[i]))
 			continue;
 		target_key(&s->targets[i], &k);
 		(void)bpf_map_delete_elem(fd, &k);
-	}
-	copy = malloc((n ? n : 1) * sizeof(*copy));
-	if (!copy) {
-		r = -ENOMEM;
-		goto out;
 	}
 	memcpy(copy, t, n * sizeof(*t));
 	free(s->targets);
 	s->targets = copy;
 	s->ntargets = n;
-out:
-	return r;
+	return 0;
 }
 
 int sampler__errors(struct sampler *s, uint64_t out[PROFD_ERR_MAX])

@@ -12,11 +12,13 @@
 
 #include "aggregate.h"
 #include "cputime.h"
+#include "execwatch.h"
 #include "kallsyms.h"
 #include "log.h"
 #include "proc.h"
 #include "profile.h"
 #include "session.h"
+#include "target.h"
 #include "unwind.h"
 
 /* Re-read a process's maps at most this often when an unknown address
@@ -25,6 +27,24 @@
 /* How long finishing waits for the ring buffer to be drained. */
 #define DRAIN_TIMEOUT_NS (2ULL * 1000 * 1000 * 1000)
 
+/* Program images one window may see: the one it began on and up to
+ * three that execs brought. Samples of further ones are left out. */
+#define MAX_PARTS 4
+
+/*
+ * A window's samples of one program image. An image the caller may not
+ * profile (checked when its first sample arrives) gets no proc and no
+ * aggregate: its samples are counted, never symbolized or shown.
+ */
+struct part {
+	uint64_t image;			/* execwatch count */
+	struct proc *proc;		/* NULL: denied */
+	struct aggregate *agg;		/* NULL: denied */
+	uint64_t first_ns;		/* its first sample */
+	uint64_t denied;		/* samples left out */
+	char why[256];			/* denied: the profile's comment */
+};
+
 struct session {
 	struct session *next;
 	uint64_t id;
@@ -32,8 +52,11 @@ struct session {
 	uint64_t period_ns;
 	uint64_t start_ns, end_ns;	/* CLOCK_MONOTONIC window */
 	int64_t start_wall_ns;
-	struct proc *proc;
-	struct aggregate *agg;
+	struct target t;		/* the process, held since the check */
+	struct part parts[MAX_PARTS];	/* [0]: the image checked at start */
+	unsigned nparts;
+	uint64_t deciding;		/* an image being checked (0: none) */
+	uint64_t unattributed;		/* samples of no image (not watched) */
 	uint64_t lost_at_start;
 	bool closed;			/* no more samples wanted */
 	/* The target's CPU time (cputime.h), to tell a window that missed
@@ -55,6 +78,7 @@ struct session_mgr {
 	pthread_cond_t cond;		/* epoch advanced, or shutdown */
 	struct session_limits lim;
 	struct symbolizer *sym;
+	struct execwatch *w;
 	struct sampler *sampler;
 	struct session *sessions;
 	struct procref *procs;
@@ -74,7 +98,7 @@ static uint64_t now_ns(clockid_t clk)
 }
 
 int session_mgr__new(const struct session_limits *lim, struct symbolizer *sym,
-		     struct session_mgr **ret)
+		     struct execwatch *w, struct session_mgr **ret)
 {
 	struct session_mgr *m = calloc(1, sizeof(*m));
 	pthread_condattr_t ca;
@@ -88,6 +112,7 @@ int session_mgr__new(const struct session_limits *lim, struct symbolizer *sym,
 	pthread_condattr_destroy(&ca);
 	m->lim = *lim;
 	m->sym = sym;
+	m->w = w;
 	m->next_id = 1;
 	m->wake_fd = -1;
 	m->started_ns = now_ns(CLOCK_MONOTONIC);
@@ -183,15 +208,15 @@ static int reconcile(struct session_mgr *m)
 	return 0;
 }
 
-/* The shared proc for @pid, created if new or if the pid was reused. */
+/* The shared proc of image @image of @pid, if there is one. Under lock. */
 static struct proc *find_proc(struct session_mgr *m, pid_t pid,
-			      uint64_t start_time)
+			      uint64_t start_time, uint64_t image)
 {
 	struct procref *pr;
 
 	for (pr = m->procs; pr; pr = pr->next)
 		if (pr->proc->pid == pid && pr->proc->start_time == start_time &&
-		    !pr->proc->gone)
+		    pr->proc->image == image && !pr->proc->gone)
 			return pr->proc;
 	return NULL;
 }
@@ -202,10 +227,10 @@ static struct proc *find_proc(struct session_mgr *m, pid_t pid,
  * (reading maps and loading DWARF takes a while). Under m->lock.
  */
 static int get_proc(struct session_mgr *m, pid_t pid, uint64_t start_time,
-		    struct proc **fresh, struct proc **ret)
+		    uint64_t image, struct proc **fresh, struct proc **ret)
 {
 	struct procref *pr;
-	struct proc *p = find_proc(m, pid, start_time);
+	struct proc *p = find_proc(m, pid, start_time, image);
 
 	if (p) {
 		p->refs++;
@@ -261,10 +286,7 @@ static void unlink_session(struct session_mgr *m, struct session *s)
  */
 static void open_cputime(struct session *s)
 {
-	char path[64];
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", s->req.pid);
-	s->stat_fd = open(path, O_RDONLY | O_CLOEXEC);
+	s->stat_fd = openat(s->t.ref.dirfd, "stat", O_RDONLY | O_CLOEXEC);
 	if (s->stat_fd >= 0 &&
 	    cputime__read(s->stat_fd, &s->cpu_start_ns) < 0) {
 		close(s->stat_fd);
@@ -273,22 +295,72 @@ static void open_cputime(struct session *s)
 	s->cpu_last_ns = s->cpu_start_ns;
 }
 
+/* Free what a part holds. Under lock (procs are shared). */
+static void part__fini(struct session_mgr *m, struct part *pt)
+{
+	if (pt->proc)
+		put_proc(m, pt->proc);
+	aggregate__free(pt->agg);
+	pt->proc = NULL;
+	pt->agg = NULL;
+}
+
+/*
+ * Hold the process and check the caller against the image it runs now,
+ * and capture that image (its mappings, its binaries): a proc bound to it
+ * (proc.h: an exec ends what it reads). Retried when an exec comes
+ * between the two. Not under lock: reads /proc and opens binaries.
+ */
+static int bind_image(struct session_mgr *m, const struct session_req *req,
+		      struct target *ret_t, struct proc **ret_fresh)
+{
+	struct target t = TARGET_NONE;
+	struct proc *fresh = NULL;
+	uid_t owner;
+	bool have;
+	int r = -EAGAIN, tries;
+
+	for (tries = 0; tries < 3 && r == -EAGAIN; tries++) {
+		r = target__bind(m->w, req->pid, req->uid, &t, &owner);
+		if (r == -EPERM)
+			r = -EACCES;
+		if (r < 0)
+			break;
+		pthread_mutex_lock(&m->lock);
+		have = find_proc(m, req->pid, t.ids.start_time, t.image) != NULL;
+		pthread_mutex_unlock(&m->lock);
+		if (!have) {
+			r = proc__new_at(m->sym, req->pid, t.ref.dirfd, &fresh);
+			if (r == 0)
+				fresh->image = t.image;
+		}
+		/* The maps read were of the image checked? */
+		if (r == 0 && target__current(&t) == -ESTALE)
+			r = -EAGAIN;
+		if (r < 0) {
+			proc__free(fresh);
+			fresh = NULL;
+			target__release(&t);
+		}
+	}
+	if (r < 0)
+		return r;
+	*ret_t = t;
+	*ret_fresh = fresh;
+	return 0;
+}
+
 int session__start(struct session_mgr *m, const struct session_req *req,
 		   struct session **ret)
 {
-	struct proc_ids ids;
 	struct session *s, *it;
 	struct proc *fresh = NULL;
 	unsigned n = 0, nuid = 0;
-	bool have;
 	int r;
 
 	if (req->seconds == 0 || req->seconds > m->lim.max_seconds ||
 	    req->hz == 0 || req->hz > m->lim.max_hz)
 		return -EINVAL;
-	r = proc__read_ids(req->pid, &ids);
-	if (r < 0)
-		return r;
 
 	s = calloc(1, sizeof(*s));
 	if (!s)
@@ -296,21 +368,17 @@ int session__start(struct session_mgr *m, const struct session_req *req,
 	s->req = *req;
 	s->period_ns = 1000000000ULL / req->hz;
 	s->stat_fd = -1;
-	s->agg = aggregate__new(m->lim.max_stacks);
-	if (!s->agg) {
+	s->t = TARGET_NONE;
+	s->parts[0].agg = aggregate__new(m->lim.max_stacks);
+	if (!s->parts[0].agg) {
 		free(s);
 		return -ENOMEM;
 	}
-
-	/* Capture the process outside the lock unless someone has. */
-	pthread_mutex_lock(&m->lock);
-	have = find_proc(m, req->pid, ids.start_time) != NULL;
-	pthread_mutex_unlock(&m->lock);
-	if (!have) {
-		r = proc__new(m->sym, req->pid, &fresh);
-		if (r < 0)
-			goto fail_unlocked;
-	}
+	r = bind_image(m, req, &s->t, &fresh);
+	if (r < 0)
+		goto fail_unlocked;
+	s->parts[0].image = s->t.image;
+	s->nparts = 1;
 	open_cputime(s);	/* last thing before the window opens */
 
 	pthread_mutex_lock(&m->lock);
@@ -331,13 +399,17 @@ int session__start(struct session_mgr *m, const struct session_req *req,
 		r = -EUSERS;
 		goto fail;
 	}
-	r = get_proc(m, req->pid, ids.start_time, &fresh, &s->proc);
+	r = get_proc(m, req->pid, s->t.ids.start_time, s->t.image, &fresh,
+		     &s->parts[0].proc);
 	if (r == -EAGAIN) {
 		/* Released between our look and now: capture it here. */
-		r = proc__new(m->sym, req->pid, &fresh);
-		if (r == 0)
-			r = get_proc(m, req->pid, ids.start_time, &fresh,
-				     &s->proc);
+		r = proc__new_at(m->sym, req->pid, s->t.ref.dirfd, &fresh);
+		if (r == 0) {
+			fresh->image = s->t.image;
+			r = target__current(&s->t) == -ESTALE ? -EAGAIN :
+				get_proc(m, req->pid, s->t.ids.start_time,
+					 s->t.image, &fresh, &s->parts[0].proc);
+		}
 	}
 	if (r < 0)
 		goto fail;
@@ -345,6 +417,7 @@ int session__start(struct session_mgr *m, const struct session_req *req,
 	s->start_ns = now_ns(CLOCK_MONOTONIC);
 	s->end_ns = s->start_ns + (uint64_t)req->seconds * 1000000000ULL;
 	s->start_wall_ns = (int64_t)now_ns(CLOCK_REALTIME);
+	s->parts[0].first_ns = s->start_ns;
 	s->lost_at_start = lost_samples(m);
 	s->next = m->sessions;
 	m->sessions = s;
@@ -354,7 +427,11 @@ int session__start(struct session_mgr *m, const struct session_req *req,
 	if (r < 0) {
 		unlink_session(m, s);
 		(void)reconcile(m);
-		put_proc(m, s->proc);
+		put_proc(m, s->parts[0].proc);
+		/* -EACCES from perf is a privilege of profd's, not a refusal
+		 * of the caller (which -EACCES means here). */
+		if (r == -EACCES)
+			r = -EPERM;
 		goto fail;
 	}
 	pthread_mutex_unlock(&m->lock);
@@ -365,9 +442,10 @@ fail:
 	pthread_mutex_unlock(&m->lock);
 fail_unlocked:
 	proc__free(fresh);
-	aggregate__free(s->agg);
+	aggregate__free(s->parts[0].agg);
 	if (s->stat_fd >= 0)
 		close(s->stat_fd);
+	target__release(&s->t);
 	free(s);
 	return r;
 }
@@ -401,16 +479,37 @@ static unsigned unwind_sample(struct session_mgr *m, struct proc *p,
 	return (unsigned)n;
 }
 
-void session_mgr__on_sample(void *ctx, const struct profd_cpu_sample *cs)
-{
-	struct session_mgr *m = ctx;
-	struct proc *checked = NULL, *unwound = NULL;
+/* What one sample gave the sessions so far: work done once per proc. */
+struct dispatch {
+	struct proc *checked, *unwound;
 	uint64_t dw[PROFD_MAX_USER_FRAMES];
-	struct session *s;
-	uint16_t nu = cs->n_user, nk = cs->n_kernel;
-	uint32_t flags = 0, dflags = 0;
-	unsigned ndw = 0;
-	bool trunc = false;
+	unsigned ndw;
+	bool trunc;
+	uint32_t dflags;
+};
+
+static struct part *part_of(struct session *s, uint64_t image)
+{
+	unsigned i;
+
+	for (i = 0; i < s->nparts; i++)
+		if (s->parts[i].image == image)
+			return &s->parts[i];
+	return NULL;
+}
+
+/*
+ * Count @cs in session @s. Returns false when the sample is of an image
+ * the window has not checked yet (an exec): the caller has it checked,
+ * outside the lock, and dispatches it again. Under lock.
+ */
+static bool dispatch(struct session_mgr *m, struct session *s,
+		     const struct profd_cpu_sample *cs, struct dispatch *d)
+{
+	const uint64_t *ips = (const uint64_t *)cs->user_ips;
+	uint16_t nu = cs->n_user, nk = cs->n_kernel, n;
+	uint32_t flags = 0, f;
+	struct part *pt;
 
 	if (nu > PROFD_MAX_USER_FRAMES)
 		nu = PROFD_MAX_USER_FRAMES;
@@ -420,52 +519,200 @@ void session_mgr__on_sample(void *ctx, const struct profd_cpu_sample *cs)
 		flags |= AGG_F_USER_TRUNC;
 	if (cs->flags & PROFD_SF_USER_ERR)
 		flags |= AGG_F_USER_ERR;
+	pt = part_of(s, cs->image);
+	if (!pt) {
+		/* Older than the window's first image, or not watched:
+		 * of no image the caller was checked against. */
+		if (cs->image == PROFD_IMAGE_NONE ||
+		    cs->image < s->parts[0].image) {
+			s->unattributed++;
+			return true;
+		}
+		return false;
+	}
+	if (!pt->proc) {
+		pt->denied++;	/* never unwound, symbolized or shown */
+		return true;
+	}
+	n = nu;
+	f = flags;
+	if (d->checked != pt->proc) {
+		/* A library loaded since we last looked? */
+		d->checked = pt->proc;
+		if (!proc__covers(pt->proc, ips, nu) &&
+		    proc__refresh(pt->proc, m->sym, cs->time_ns,
+				  MAPS_REFRESH_NS) == 1)
+			m->st.maps_refreshes++;
+	}
+	if (!s->req.fp_only) {
+		if (d->unwound != pt->proc) {
+			d->unwound = pt->proc;
+			d->ndw = unwind_sample(m, pt->proc, cs, d->dw, &d->trunc);
+			d->dflags = flags & ~AGG_F_USER_TRUNC;
+			if (d->trunc)
+				d->dflags |= AGG_F_USER_TRUNC;
+		}
+		if (d->ndw) {
+			ips = d->dw;
+			n = (uint16_t)d->ndw;
+			f = d->dflags;
+		} else {
+			/* No DWARF walk: the frame-pointer stack, of
+			 * unknown completeness — never shown as whole. */
+			f |= AGG_F_USER_TRUNC;
+		}
+	}
+	m->st.samples_matched++;
+	if (aggregate__add(pt->agg, cs->tid, cs->comm, f, ips, n,
+			   (const uint64_t *)cs->kernel_ips,
+			   s->req.kernel ? nk : 0, 1, s->period_ns) == -ENOSPC)
+		m->st.samples_dropped++;
+	return true;
+}
+
+static struct session *find_session(struct session_mgr *m, uint64_t id)
+{
+	struct session *s;
+
+	for (s = m->sessions; s && s->id != id; s = s->next)
+		;
+	return s;
+}
+
+/*
+ * The process of window @id runs image @image, which an exec brought:
+ * check the caller against it, and for an image they may profile capture
+ * its mappings, as at the start. The answer holds for the rest of the
+ * window: later samples of a denied image are counted and dropped. Slow
+ * work (reading /proc, opening binaries) outside the lock; the main
+ * thread waits for it, once per exec and window. An image that cannot be
+ * checked any more (the process moved past it) is denied: nobody can
+ * tell what it was.
+ */
+static void check_exec(struct session_mgr *m, uint64_t id, uint64_t image,
+		       uint64_t time_ns)
+{
+	struct target t = TARGET_NONE;
+	struct proc_ids ids = {};
+	struct proc *fresh = NULL;
+	struct session *s;
+	struct part *pt;
+	char why[sizeof(pt->why)];
+	uid_t uid, owner = 0;
+	int r;
+
+	pthread_mutex_lock(&m->lock);
+	s = find_session(m, id);
+	/* Beyond MAX_PARTS the sample stays unattributed (the caller
+	 * counts it), and the profile says so. */
+	if (!s || s->closed || s->deciding || part_of(s, image) ||
+	    s->nparts == MAX_PARTS) {
+		pthread_mutex_unlock(&m->lock);
+		return;
+	}
+	s->deciding = image;
+	uid = s->req.uid;
+	r = target__dup(&s->t, &t);
+	pthread_mutex_unlock(&m->lock);
+
+	if (r == 0)
+		r = target__check_image(&t, uid, image, &ids, &owner);
+	if (r == 0) {
+		r = proc__new_at(m->sym, t.ref.pid, t.ref.dirfd, &fresh);
+		if (r == 0) {
+			uint64_t now;
+
+			fresh->image = image;
+			/* Its maps were the image checked's? */
+			if (execwatch__image(m->w, t.ref.pid, &now, NULL) < 0 ||
+			    now != image)
+				r = -ESTALE;
+		}
+	}
+
+	pthread_mutex_lock(&m->lock);
+	s = find_session(m, id);
+	if (!s || s->closed) {
+		pthread_mutex_unlock(&m->lock);
+		goto out;
+	}
+	s->deciding = 0;
+	pt = &s->parts[s->nparts++];
+	memset(pt, 0, sizeof(*pt));
+	pt->image = image;
+	pt->first_ns = time_ns;
+	if (r == 0) {
+		pt->agg = aggregate__new(m->lim.max_stacks);
+		if (pt->agg &&
+		    get_proc(m, t.ref.pid, t.ids.start_time, image, &fresh,
+			     &pt->proc) < 0) {
+			aggregate__free(pt->agg);
+			pt->agg = NULL;
+		}
+		if (!pt->agg)
+			r = -ENOMEM;
+	}
+	if (r == -EACCES)
+		snprintf(pt->why, sizeof(pt->why),
+			 "the process executed a program of uid %u, which uid %u may not profile",
+			 (unsigned)owner, (unsigned)uid);
+	else if (r == -EPERM)
+		snprintf(pt->why, sizeof(pt->why),
+			 "the process executed a program uid %u may not profile (set-user-ID, set-group-ID or not dumpable)",
+			 (unsigned)uid);
+	else if (r < 0)
+		snprintf(pt->why, sizeof(pt->why),
+			 "the process executed a program that could not be checked (%s)",
+			 r == -ESTALE ? "it executed another one before" :
+					strerror(-r));
+	else
+		snprintf(pt->why, sizeof(pt->why),
+			 "the process executed a new program (%s)", ids.comm);
+	/* The session may be freed once unlocked: log a copy. */
+	snprintf(why, sizeof(why), "%s", pt->why);
+	pthread_mutex_unlock(&m->lock);
+	if (r < 0)
+		log_info("session %" PRIu64 ": pid %d: %s: its samples are left out",
+			 id, (int)t.ref.pid, why);
+out:
+	proc__free(fresh);
+	target__release(&t);
+}
+
+void session_mgr__on_sample(void *ctx, const struct profd_cpu_sample *cs)
+{
+	struct session_mgr *m = ctx;
+	struct dispatch d = {};
+	uint64_t later[MAX_PARTS];
+	unsigned nlater = 0, i;
+	struct session *s;
 
 	pthread_mutex_lock(&m->lock);
 	m->st.samples_total++;
 	for (s = m->sessions; s; s = s->next) {
-		const uint64_t *ips = (const uint64_t *)cs->user_ips;
-		uint16_t n = nu;
-		uint32_t f = flags;
-
 		if (s->closed || s->req.pid != (pid_t)cs->tgid ||
 		    s->period_ns != cs->period_ns ||
 		    cs->time_ns < s->start_ns || cs->time_ns >= s->end_ns)
 			continue;
-		if (checked != s->proc) {
-			/* A library loaded since we last looked? */
-			checked = s->proc;
-			if (!proc__covers(s->proc, (const uint64_t *)cs->user_ips, nu) &&
-			    proc__refresh(s->proc, m->sym, cs->time_ns,
-					  MAPS_REFRESH_NS) == 1)
-				m->st.maps_refreshes++;
+		if (!dispatch(m, s, cs, &d)) {
+			if (nlater < MAX_PARTS)
+				later[nlater++] = s->id;
+			else
+				s->unattributed++;
 		}
-		if (!s->req.fp_only) {
-			if (unwound != s->proc) {
-				unwound = s->proc;
-				ndw = unwind_sample(m, s->proc, cs, dw, &trunc);
-				dflags = flags & ~AGG_F_USER_TRUNC;
-				if (trunc)
-					dflags |= AGG_F_USER_TRUNC;
-			}
-			if (ndw) {
-				ips = dw;
-				n = (uint16_t)ndw;
-				f = dflags;
-			} else {
-				/* No DWARF walk: the frame-pointer stack, of
-				 * unknown completeness — never shown as whole. */
-				f |= AGG_F_USER_TRUNC;
-			}
-		}
-		m->st.samples_matched++;
-		if (aggregate__add(s->agg, cs->tid, cs->comm, f, ips, n,
-				   (const uint64_t *)cs->kernel_ips,
-				   s->req.kernel ? nk : 0, 1,
-				   s->period_ns) == -ENOSPC)
-			m->st.samples_dropped++;
 	}
 	pthread_mutex_unlock(&m->lock);
+	/* Windows whose process executed a program: check it, then count
+	 * the sample there (or as left out). */
+	for (i = 0; i < nlater; i++) {
+		check_exec(m, later[i], cs->image, cs->time_ns);
+		pthread_mutex_lock(&m->lock);
+		s = find_session(m, later[i]);
+		memset(&d, 0, sizeof(d));
+		if (s && !s->closed && !dispatch(m, s, cs, &d))
+			s->unattributed++;
+		pthread_mutex_unlock(&m->lock);
+	}
 }
 
 void session_mgr__drained(struct session_mgr *m)
@@ -610,6 +857,40 @@ out:
  * a comment for the profile in @buf (empty otherwise), counted and logged:
  * a profile the sampler did not see must never pass for a complete one.
  */
+/* A window's totals over the images it kept. */
+static void totals(const struct session *s, struct aggregate_totals *ret)
+{
+	struct aggregate_totals t;
+	unsigned i;
+
+	memset(ret, 0, sizeof(*ret));
+	for (i = 0; i < s->nparts; i++) {
+		if (!s->parts[i].agg)
+			continue;
+		aggregate__totals(s->parts[i].agg, &t);
+		ret->samples += t.samples;
+		ret->dropped_samples += t.dropped_samples;
+		ret->stacks += t.stacks;
+	}
+}
+
+/* Samples the window left out on purpose: other images', unwatched. */
+static uint64_t left_out(const struct session *s)
+{
+	uint64_t n = s->unattributed;
+	unsigned i;
+
+	for (i = 0; i < s->nparts; i++)
+		n += s->parts[i].denied;
+	return n;
+}
+
+/*
+ * Did the window get the samples its process's CPU time implies? If not,
+ * a comment for the profile in @buf (empty otherwise), counted and logged:
+ * a profile the sampler did not see must never pass for a complete one.
+ * Samples left out on purpose (another image's) count as seen: they were.
+ */
 static void check_samples(struct session_mgr *m, struct session *s,
 			  char *buf, size_t size)
 {
@@ -621,8 +902,8 @@ static void check_samples(struct session_mgr *m, struct session *s,
 		return;
 	(void)cputime__read(s->stat_fd, &s->cpu_last_ns);
 	cpu = s->cpu_last_ns - s->cpu_start_ns;
-	aggregate__totals(s->agg, &t);
-	got = t.samples + t.dropped_samples;
+	totals(s, &t);
+	got = t.samples + t.dropped_samples + left_out(s);
 	if (!cputime__samples_missing(cpu, s->period_ns, got))
 		return;
 	snprintf(buf, size,
@@ -639,14 +920,17 @@ static void check_samples(struct session_mgr *m, struct session *s,
 	pthread_mutex_unlock(&m->lock);
 }
 
+#define MAX_COMMENTS (4 + MAX_PARTS)
+
 int session__finish(struct session_mgr *m, struct session *s, void **ret_buf,
 		    size_t *ret_len)
 {
+	struct profile_cpu_part parts[MAX_PARTS];
 	struct profile_cpu_desc d = {};
-	struct proc_ids ids;
-	const char *comments[3];
-	char missing[256];
+	const char *comments[MAX_COMMENTS];
+	char missing[256], execs[MAX_PARTS][400], other[160];
 	size_t nc = 0;
+	unsigned i, np = 0;
 	bool drained;
 	uint64_t lost;
 	int r;
@@ -658,18 +942,47 @@ int session__finish(struct session_mgr *m, struct session *s, void **ret_buf,
 	lost = lost_samples(m) - s->lost_at_start;
 	m->st.samples_lost = lost_samples(m);
 	pthread_mutex_unlock(&m->lock);
-	/* The aggregate is ours alone once closed: no lock needed. */
+	/* The parts are ours alone once closed: no lock needed. */
 	check_samples(m, s, missing, sizeof(missing));
 
-	d.proc = s->proc;
-	d.agg = s->agg;
+	for (i = 0; i < s->nparts; i++) {
+		const struct part *pt = &s->parts[i];
+
+		if (pt->proc) {
+			parts[np].proc = pt->proc;
+			parts[np].agg = pt->agg;
+			np++;
+		}
+		if (i == 0)
+			continue;
+		/* What an exec did to the window, and when. */
+		if (pt->proc)
+			snprintf(execs[i], sizeof(execs[i]),
+				 "%s about %.1f s into the window: samples from then on are of that program",
+				 pt->why,
+				 (double)(pt->first_ns - s->start_ns) / 1e9);
+		else
+			snprintf(execs[i], sizeof(execs[i]),
+				 "%s about %.1f s into the window: its %" PRIu64 " samples are left out of this profile",
+				 pt->why,
+				 (double)(pt->first_ns - s->start_ns) / 1e9,
+				 pt->denied);
+		comments[nc++] = execs[i];
+	}
+	if (s->unattributed) {
+		snprintf(other, sizeof(other),
+			 "%" PRIu64 " samples of program images this window did not check (more execs than it follows) are left out",
+			 s->unattributed);
+		comments[nc++] = other;
+	}
+	d.parts = parts;
+	d.nparts = np;
 	d.ksyms = s->req.kernel ? get_kallsyms(m) : NULL;
 	d.period_ns = s->period_ns;
 	d.time_nanos = s->start_wall_ns;
 	d.duration_nanos = (int64_t)(s->end_ns - s->start_ns);
 	d.lost_samples = lost;
-	d.process_exited = proc__read_ids(s->req.pid, &ids) < 0 ||
-			   ids.start_time != s->proc->start_time;
+	d.process_exited = !pidref__alive(&s->t.ref);
 	comments[nc++] = s->req.fp_only ?
 		"user stacks: frame-pointer walk (unwind=fp)" :
 		"user stacks: DWARF-unwound in profd ([truncated] where the copy or CFI ran out)";
@@ -679,23 +992,28 @@ int session__finish(struct session_mgr *m, struct session *s, void **ret_buf,
 		comments[nc++] = missing;
 	d.comments = comments;
 	d.ncomments = nc;
+	d.pid = s->req.pid;
+	d.comm = s->t.ids.comm;
 	r = profile__build_cpu(&d, ret_buf, ret_len);
 	return r;
 }
 
 void session__free(struct session_mgr *m, struct session *s)
 {
+	unsigned i;
+
 	if (!s)
 		return;
 	pthread_mutex_lock(&m->lock);
 	unlink_session(m, s);
 	s->closed = true;
 	(void)reconcile(m);
-	put_proc(m, s->proc);
+	for (i = 0; i < s->nparts; i++)
+		part__fini(m, &s->parts[i]);
 	pthread_mutex_unlock(&m->lock);
-	aggregate__free(s->agg);
 	if (s->stat_fd >= 0)
 		close(s->stat_fd);
+	target__release(&s->t);
 	free(s);
 }
 
@@ -733,7 +1051,7 @@ size_t session_mgr__sessions_json(struct session_mgr *m, uid_t viewer,
 		/* Other users' sessions are theirs to see (and root's). */
 		if (viewer != 0 && s->req.uid != viewer)
 			continue;
-		aggregate__totals(s->agg, &t);
+		totals(s, &t);
 		n = snprintf(buf + len, size - len,
 			     "%s{\"id\":%" PRIu64 ",\"type\":\"cpu\",\"pid\":%d,"
 			     "\"uid\":%u,\"hz\":%u,\"seconds\":%u,"

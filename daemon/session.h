@@ -51,8 +51,11 @@ struct session_mgr_stats {
 	struct symbolizer_stats sym;
 };
 
+struct execwatch;
+/* @w: which program image a process runs; windows are bound to one (or,
+ * after an exec, to the images their caller may profile). */
 int session_mgr__new(const struct session_limits *lim, struct symbolizer *sym,
-		     struct session_mgr **ret);
+		     struct execwatch *w, struct session_mgr **ret);
 void session_mgr__free(struct session_mgr *m);
 /* The sampler callback. Main thread. */
 void session_mgr__on_sample(void *ctx, const struct profd_cpu_sample *s);
@@ -73,10 +76,15 @@ size_t session_mgr__sessions_json(struct session_mgr *m, uid_t viewer,
 				  char *buf, size_t size);
 
 /*
- * session__start() - validate against limits and begin sampling.
- * Errors: -ESRCH no such process, -EINVAL bad request, -EUSERS the
- * caller's session cap, -EBUSY the daemon's session cap, -E2BIG too many
- * distinct frequencies, others from BPF/perf.
+ * session__start() - validate against limits, hold the process, check the
+ * caller against the program image it runs (access__check_image()) and
+ * begin sampling. Samples of an image an exec brings later are checked
+ * against the caller again when they arrive, and left out when denied.
+ * Errors: -ESRCH no such process, -EACCES the caller may not profile the
+ * image it runs now, -EINVAL bad request, -EUSERS the caller's session
+ * cap, -EBUSY the daemon's session cap, -E2BIG too many distinct
+ * frequencies, -EAGAIN it kept executing programs while checked, others
+ * from BPF/perf (-EPERM: profd's privileges).
  */
 int session__start(struct session_mgr *m, const struct session_req *req,
 		   struct session **ret);

@@ -51,6 +51,25 @@ enum profd_event_kind {
 	PROFD_EV_KIND_MAX,
 };
 
+/*
+ * Program images. A process's image is what exec replaces: its code,
+ * mappings and credentials. profd binds every window and tracking period
+ * to the image the caller was checked against. The execs map (key: tgid
+ * in profd's PID namespace; bpf/exec.bpf.c) holds, for each process profd
+ * watches, a count of image changes: an exec, and the process's end (so
+ * that a recycled pid never continues an old count). starting runs ahead
+ * of image while an exec is under way (from sched_prepare_exec, 6.10+, to
+ * sched_process_exec): credentials read then may be the next image's.
+ */
+struct profd_exec {
+	__u64 image;		/* image changes seen: execs and the end */
+	__u64 starting;		/* == image unless an exec is under way */
+	__u64 execs;		/* execs alone: what ended an image */
+};
+
+#define PROFD_EXEC_MAX 8192	/* processes watched at once */
+#define PROFD_IMAGE_NONE (~0ULL)	/* a sample of a process not watched */
+
 /* Flags of a sample. */
 #define PROFD_SF_USER_ERR	(1u << 0)	/* bpf_get_stack(user) failed */
 #define PROFD_SF_KERNEL_ERR	(1u << 1)	/* bpf_get_stack(kernel) failed */
@@ -72,6 +91,7 @@ struct profd_cpu_sample {
 	__u16 n_user;		/* frames in user_ips, leaf first */
 	__u16 n_kernel;		/* frames in kernel_ips, leaf first */
 	char comm[PROFD_COMM_LEN];	/* thread name */
+	__u64 image;		/* the process's image count (struct profd_exec) */
 	__u64 user_ips[PROFD_MAX_USER_FRAMES];
 	__u64 kernel_ips[PROFD_MAX_KERNEL_FRAMES];
 };
@@ -128,6 +148,8 @@ struct profd_heap_proc {
 	__u64 sample_bytes;	/* mean sampling interval; <= 1: every block */
 	__u32 flags;		/* PROFD_HEAP_F_* */
 	__u32 epoch;		/* tracking period, PROFD_HEAP_EPOCH_MASK bits */
+	__u64 image;		/* the image tracked (struct profd_exec): an
+				 * exec ends what is recorded */
 };
 
 /*

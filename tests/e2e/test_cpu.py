@@ -961,6 +961,80 @@ class Access(ProfdTest):
         self.assertGreater(prof.count(lambda s: "hot_a" in s.functions()), 0, prof.excerpt())
 
 
+def copy_exe(src, dst, uid, mode):
+    """A copy of workload @src at @dst, owned by @uid, with @mode (e.g.
+    0o4755: set-user-ID). @dst's directory must not be mounted nosuid."""
+    shutil.copy(src, dst)
+    os.chown(dst, uid, uid)
+    os.chmod(dst, mode)
+    return dst
+
+
+def proc_uids(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("Uid:"):
+                return [int(x) for x in line.split()[1:4]]
+    return None
+
+
+class ExecAccess(ProfdTest):
+    """Access is bound to the program image: a process the caller may
+    profile that executes a program the caller may not (set-user-ID root)
+    in the middle of a window gives nothing of that program — no samples,
+    no mappings, no addresses — and the profile says why. One they may
+    profile (their own program) is followed."""
+    nobody_get = Access.nobody_get
+    nobody_exe = Access.nobody_exe
+
+    def exec_window(self, prog):
+        """nobody's execer burns 1 s in before_exec, then executes @prog
+        (split, for 30 s), inside nobody's 3-s window: (Prof, uids after)."""
+        execer = self.nobody_exe("execer")
+        with Workload("execer", 1.0, prog, "30", user=NOBODY, exe=execer, wait_line="execer ready") as w:
+            self.assertEqual(os.stat("/proc/%d" % w.pid).st_uid, NOBODY, "execer not running as nobody")
+            r = self.nobody_get("/debug/pprof/profile?pid=%d&seconds=3&hz=%d" % (w.pid, HZ))
+            uids = proc_uids(w.pid)
+        self.assertEqual(r.status, 200, "nobody profiling its own execer: %r" % r)
+        path = os.path.join(ART, "%s.pb.gz" % self.id().split(".")[-1])
+        with open(path, "wb") as f:
+            f.write(r.body)
+        return Prof(path, pid=w.pid, hz=HZ, seconds=3), uids
+
+    def test_setuid_exec_during_window(self):
+        suid = copy_exe(os.path.join(E2E, "split"), os.path.join(self.daemon.dir, "split-suid"), 0, 0o4755)
+        prof, uids = self.exec_window(suid)
+        self.assertEqual(uids[1], 0, "sanity: the set-user-ID program did not run as root (uids %r)" % uids)
+        fns = set()
+        for smp in prof.samples:
+            fns.update(smp.functions())
+        self.assertGreater(prof.count(lambda smp: "before_exec" in smp.functions()), HZ // 4,
+                           "the window's own program is missing\n" + prof.excerpt())
+        leaked = fns & {"hot_a", "hot_b", "work", "dispatch", "run"}
+        self.assertFalse(leaked, "the set-user-ID program's functions reached nobody: %s\n%s"
+                         % (sorted(leaked), prof.excerpt()))
+        self.assertFalse([m for m in prof.mapping_files() if "split" in m],
+                         "the set-user-ID program's mapping reached nobody: %r" % prof.mapping_files())
+        # No address of the new image: every location is in execer, libc,
+        # ld.so or the vDSO of the image the window began on.
+        comments = prof.raw.comments
+        self.assertTrue([c for c in comments if "may not profile" in c and "left out" in c],
+                        "no comment saying why the samples after the exec are missing: %r" % comments)
+        self.assertFalse([c for c in comments if c.startswith("warning:")],
+                         "samples left out on purpose are not missing samples: %r" % comments)
+
+    def test_exec_of_own_program_followed(self):
+        own = copy_exe(os.path.join(E2E, "split"), os.path.join(self.daemon.dir, "split-own"), NOBODY, 0o755)
+        prof, uids = self.exec_window(own)
+        self.assertEqual(uids, [NOBODY] * 3, "sanity: uids %r" % uids)
+        self.check_cpu_profile(prof, seconds=3)
+        self.assertGreater(prof.count(lambda smp: "before_exec" in smp.functions()), HZ // 4, prof.excerpt())
+        self.assertGreater(prof.count(lambda smp: "hot_a" in smp.functions()), HZ // 4,
+                           "the program nobody executed (its own) is not followed\n" + prof.excerpt())
+        self.assertIn(own, prof.mapping_files())
+        self.assertTrue([c for c in prof.raw.comments if "executed a new program" in c], prof.raw.comments)
+
+
 # --------------------------------------------------------------------------
 # daemon lifecycle
 # --------------------------------------------------------------------------

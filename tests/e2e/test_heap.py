@@ -24,6 +24,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import unittest
@@ -1337,16 +1338,24 @@ class HeapInproc(HeapTest):
 
     def test_library_loaded_after_start(self):
         """A library dlopen'd after in-process tracking began (libheapplug.so) calls malloc
-        through its own GOT: redirected at the next sampled allocation in the process, then
-        its allocations are exact."""
+        through its own GOT: profd notices the new mapping (within about a second) and has
+        the agent redirect it — never from inside an allocation, which would take the
+        loader's lock there — then its allocations are exact."""
+        plug = os.path.realpath(os.path.join(cpu.E2E, "libheapplug.so"))
         with CmdWorkload() as w:
             heap_start(self, self.daemon, w.pid, sample_bytes=1)
             w.cmd("plugin")
-            w.cmd("basic")  # sampled allocations: the agent notices the new module
-            # profd re-reads a process's maps for an unknown frame at most
-            # every 100 ms: let that pass since the start, or the plugin's
-            # frames would be [truncated] (what this checks is the GOT).
-            time.sleep(0.25)
+            w.cmd("basic")
+            slot = elf_base(maps_of(w.pid), plug) + got_slot(plug, "malloc")
+            deadline = time.monotonic() + 5
+            while time.monotonic() < deadline:
+                agent = [(lo, hi) for lo, hi, off, p in maps_of(w.pid) if p.endswith("/libprofd_heap.so")]
+                got = read_u64(w.pid, slot)
+                if any(lo <= got < hi for lo, hi in agent):
+                    break
+                time.sleep(0.1)
+            self.assertTrue(any(lo <= got < hi for lo, hi in agent),
+                            "libheapplug.so's GOT entry for malloc (%#x) not redirected within 5 s" % got)
             w.cmd("plugin_keep")
             prof = heap_fetch(self, self.daemon, w.pid, "heap-inproc-plugin")
         self.check_heap_profile(prof, w.pid, 1)
@@ -1367,6 +1376,236 @@ class HeapInproc(HeapTest):
             self.assertEqual(heap_status(self.daemon)["tracked"], 0)
         finally:
             kill(p)
+
+
+# --------------------------------------------------------------------------
+# access bound to the program image; injection safe or refused
+# --------------------------------------------------------------------------
+
+
+def tracer_pids(pid):
+    """{tid: TracerPid} of every thread of @pid."""
+    out = {}
+    for t in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/status" % (pid, t)) as f:
+                for line in f:
+                    if line.startswith("TracerPid:"):
+                        out[int(t)] = int(line.split()[1])
+        except OSError:
+            pass
+    return out
+
+
+class HeapExec(HeapTest):
+    """Heap tracking is bound to the program image it was checked for: an
+    exec ends it (BPF records nothing of the new image), and an agent loaded
+    in-process goes with its image — profd never calls into, nor ptraces,
+    the new one."""
+    nobody_get = cpu.Access.nobody_get
+    nobody_exe = cpu.Access.nobody_exe
+
+    def nobody_post(self, path):
+        return self.nobody_get(path, "POST")
+
+    def test_setuid_exec_uprobe_tracking(self):
+        """nobody tracks its own heapwl (uprobes), which executes a set-user-ID root copy of
+        heapwl that allocates (pre_alloc, grow_more) and exits: nobody never gets the root
+        program's heap, live or at exit."""
+        suid = cpu.copy_exe(os.path.join(cpu.E2E, "heapwl"), os.path.join(self.daemon.dir, "heapwl-suid"), 0, 0o4755)
+        with CmdWorkload(user=NOBODY, exe=self.nobody_exe("heapwl")) as w:
+            d = self.nobody_post("/v1/heap/start?pid=%d&sample_bytes=1" % w.pid)
+            self.assertEqual(d.status, 200, "nobody tracking its own pid: %r" % d)
+            w.cmd("basic")
+            w.send("exec " + suid)
+            w.expect("heapwl ready", 10)
+            self.assertEqual(cpu.proc_uids(w.pid)[1], 0, "sanity: the set-user-ID copy does not run as root")
+            w.cmd("grow")
+            live = self.nobody_get("/debug/pprof/heap?pid=%d&seconds=0" % w.pid)
+            w.cmd("exit")
+            w.proc.wait(5)
+            after = self.nobody_get("/debug/pprof/heap?pid=%d&seconds=0" % w.pid)
+        for what, r in (("live", live), ("after exit", after)):
+            if r.status != 200:
+                self.assertIn(r.status, (403, 404), "%s: %r" % (what, r))
+                continue
+            prof = Prof(save("heap-setuid-exec-" + what.replace(" ", "-"), r.body), pid=w.pid)
+            self.check_absent(prof, ["grow_more", "pre_alloc"])
+            self.assertTrue(any("executed another program" in c for c in prof.raw.comments),
+                            "%s: no comment about the exec: %r" % (what, prof.raw.comments))
+            self.check_truth(prof, TRUTH_BASIC, "%s, the program before the exec: " % what)
+
+    def test_exec_drops_inproc_agent(self):
+        """A process tracked in-process executes a program: tracking ends, its agent is
+        dropped (agents_dropped_exec), and profd makes no ptrace call on the new image —
+        strace on profd sees none — nor is the agent there."""
+        if not shutil.which("strace"):
+            self.skipTest("strace is not installed")
+        exe = os.path.join(cpu.E2E, "heapwl")
+        st0 = heap_status(self.daemon)
+        with CmdWorkload() as w:
+            r = http_req(self.daemon.sock, "POST", "/v1/heap/start?pid=%d&sample_bytes=1&mode=inproc" % w.pid)
+            self.assertEqual(r.status, 200, r.text())
+            w.cmd("basic")
+            w.send("exec " + exe)
+            w.expect("heapwl ready", 10)
+            log = os.path.join(cpu.ART, "strace-profd-exec.txt")
+            st = subprocess.Popen(["strace", "-f", "-qq", "-e", "trace=ptrace,process_vm_writev,process_vm_readv",
+                                   "-p", str(self.daemon.proc.pid), "-o", log],
+                                  stderr=subprocess.DEVNULL)
+            try:
+                time.sleep(0.5)
+                # profd's once-a-second check ends the tracking; a stop then
+                # has nothing left to switch off.
+                deadline = time.monotonic() + 5
+                while self.proc_status(w.pid) is not None and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                stop = http_req(self.daemon.sock, "POST", "/v1/heap/stop?pid=%d" % w.pid)
+                w.cmd("grow")  # the new image is alive and well
+                time.sleep(0.3)
+            finally:
+                st.terminate()
+                st.wait(10)
+            tids = {int(t) for t in os.listdir("/proc/%d/task" % w.pid)}
+            mapped = [p for lo, hi, off, p in maps_of(w.pid) if p.endswith("/libprofd_heap.so")]
+            h = heap_status(self.daemon)
+        with open(log) as f:
+            calls = [line for line in f if re.search(r"(ptrace\(PTRACE_\w+|process_vm_\w+\()\s*,?\s*(%s)\b"
+                                                     % "|".join(str(t) for t in tids), line)]
+        self.assertFalse(calls, "profd traced the new image:\n%s" % "".join(calls[:10]))
+        self.assertIn(stop.status, (200, 404), stop.text())
+        self.assertEqual(mapped, [], "the new image has an agent mapped")
+        self.assertEqual(h["agents_dropped_exec"], st0.get("agents_dropped_exec", 0) + 1, json.dumps(h))
+        self.assertIsNone(self.proc_status(w.pid), "still tracked after the exec: %s" % json.dumps(h))
+
+    def test_hung_call_poisoned(self):
+        """A call into the process that never returns — dlopen waits for the loader's lock,
+        which another thread holds in a dl_iterate_phdr callback that sleeps — ends within
+        its deadline: the start fails saying the process is poisoned, /v1/status lists it,
+        profd answers meanwhile, no thread is left traced, the process goes on, and profd
+        never calls into it again (uprobe mode still works)."""
+        with CmdWorkload() as w:
+            w.cmd("dlhold")
+            res = {}
+
+            def start():
+                try:
+                    res["r"] = http_req(self.daemon.sock, "POST",
+                                        "/v1/heap/start?pid=%d&sample_bytes=1&mode=inproc" % w.pid, timeout=20)
+                except BaseException as e:
+                    res["r"] = e
+
+            t0 = time.monotonic()
+            t = threading.Thread(target=start)
+            t.start()
+            # While the call hangs, profd answers: status, and heap tracking
+            # of another process (the heap lock is not held across calls).
+            time.sleep(0.7)
+            self.assertNotIn("r", res, "the start answered before the call could hang: %r" % res.get("r"))
+            with CmdWorkload() as other:
+                s0 = time.monotonic()
+                st = self.daemon.status()
+                status_s = time.monotonic() - s0
+                s0 = time.monotonic()
+                ro = http_req(self.daemon.sock, "POST", "/v1/heap/start?pid=%d" % other.pid)
+                other_s = time.monotonic() - s0
+                during = "r" not in res
+                http_req(self.daemon.sock, "POST", "/v1/heap/stop?pid=%d" % other.pid)
+            t.join(25)
+            took = time.monotonic() - t0
+            r = res.get("r")
+            self.assertIsInstance(r, Response, "the start did not answer: %r" % r)
+            self.assertTrue(during, "the call did not hang long enough to test anything")
+            self.assertLess(status_s, 1.0, "/v1/status took %.1f s while a call hung" % status_s)
+            self.assertEqual(ro.status, 200, "another process's start while a call hung: %r" % ro)
+            self.assertLess(other_s, 1.5, "another process's start took %.1f s while a call hung" % other_s)
+            sys.stderr.write("[start answered in %.1f s] " % took)
+            self.assertLess(took, 10, "the start answered only after %.1f s" % took)
+            self.assertNotEqual(r.status, 200, r.text())
+            self.assertIn("poisoned", r.text())
+            self.assertIn("did not return", r.text())
+            self.assertEqual({t: tp for t, tp in tracer_pids(w.pid).items() if tp}, {},
+                             "threads left traced")
+            h = heap_status(self.daemon)
+            self.assertEqual(h.get("agents_poisoned"), 1, json.dumps(h))
+            self.assertEqual([p["pid"] for p in h.get("poisoned", [])], [w.pid], json.dumps(h))
+            self.assertEqual(h["tracked"], 0, json.dumps(h))
+            w.cmd("dlrelease")
+            w.cmd("basic")  # it goes on
+            t0 = time.monotonic()
+            r2 = http_req(self.daemon.sock, "POST", "/v1/heap/start?pid=%d&mode=inproc" % w.pid)
+            self.assertNotEqual(r2.status, 200, r2.text())
+            self.assertIn("poisoned", r2.text())
+            self.assertLess(time.monotonic() - t0, 1.0, "refusing a poisoned process took a call")
+            r3 = http_req(self.daemon.sock, "POST", "/v1/heap/start?pid=%d&sample_bytes=1" % w.pid)
+            self.assertEqual(r3.status, 200, "uprobe mode on a poisoned process: %r" % r3)
+            w.cmd("grow")
+            prof = heap_fetch(self, self.daemon, w.pid, "heap-poisoned-uprobe")
+            heap_stop(self, self.daemon, w.pid)
+        self.check_truth(prof, TRUTH_GROW)
+        self.assertIsNotNone(st)
+
+
+def patch_agent_version(path, version):
+    """Writes @version into the agent's version symbol in the file at @path.
+    False when it has none (an agent from before the symbol)."""
+    syms = subprocess.run(["readelf", "-sW", "--dyn-syms", path], capture_output=True, text=True).stdout
+    m = re.search(r"^\s*\d+:\s*([0-9a-f]+)\s+8\s+OBJECT\s+\S+\s+\S+\s+\S+\s+profd_heap_agent_version\b",
+                  syms, re.M)
+    if not m:
+        return False
+    addr = int(m.group(1), 16)
+    secs = subprocess.run(["readelf", "-SW", path], capture_output=True, text=True).stdout
+    for line in secs.splitlines():
+        f = re.match(r"\s*\[\s*\d+\]\s+(\S+)\s+\S+\s+([0-9a-f]+)\s+([0-9a-f]+)\s+([0-9a-f]+)", line)
+        if not f:
+            continue
+        sa, so, sz = (int(x, 16) for x in f.group(2, 3, 4))
+        if sa <= addr < sa + sz:
+            with open(path, "r+b") as fh:
+                fh.seek(so + addr - sa)
+                fh.write(version.to_bytes(8, "little"))
+            return True
+    raise AssertionError("no section holds profd_heap_agent_version in %s" % path)
+
+
+class HeapAgentFile(HeapTest):
+    """The agent file is verified before it is loaded into anything: root's,
+    writable by root only (its directories too), profd's agent of the
+    version profd speaks."""
+
+    def agent_copy(self, name, mode, version=None):
+        d = tempfile.mkdtemp(prefix="profd-agent-")
+        os.chmod(d, 0o755)
+        self.addCleanup(shutil.rmtree, d, True)
+        path = os.path.join(d, "libprofd_heap.so")
+        shutil.copy(os.path.join(cpu.OUTPUT, "libprofd_heap.so"), path)
+        if version is not None:
+            patch_agent_version(path, version)
+        os.chown(path, 0, 0)
+        os.chmod(path, mode)
+        return path
+
+    def refused(self, agent, name, want):
+        d = cpu.Daemon(name, "--heap-agent", agent)
+        try:
+            with CmdWorkload() as w:
+                r = http_req(d.sock, "POST", "/v1/heap/start?pid=%d&mode=inproc" % w.pid)
+                self.assertNotEqual(r.status, 200, "agent %s loaded: %r" % (agent, r))
+                self.assertIn(want, r.text())
+                self.assertEqual([p for lo, hi, off, p in maps_of(w.pid) if p.endswith("libprofd_heap.so")], [],
+                                 "the agent was mapped into the process")
+                self.assertEqual(heap_status(d)["tracked"], 0)
+                r = http_req(d.sock, "POST", "/v1/heap/start?pid=%d" % w.pid)
+                self.assertEqual(r.status, 200, "uprobe mode: %r" % r)
+        finally:
+            d.stop()
+
+    def test_group_writable_agent_refused(self):
+        self.refused(self.agent_copy("gw", 0o664), "agent-group-writable", "writable by others")
+
+    def test_wrong_version_agent_refused(self):
+        self.refused(self.agent_copy("v", 0o644, version=99), "agent-wrong-version", "version")
 
 
 # --------------------------------------------------------------------------

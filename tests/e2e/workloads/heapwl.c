@@ -24,6 +24,8 @@
 #include <string.h>
 #include <time.h>
 #include <dlfcn.h>
+#include <link.h>
+#include <stdint.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -420,23 +422,83 @@ static void sizes(void)
 	printf("big %u %llu\n", BIG_N, b);
 }
 
+/* "dlhold": a thread sleeps inside a dl_iterate_phdr() callback, holding
+ * the loader's lock (as a thread in a slow callback does), until
+ * "dlrelease": a dlopen anywhere else in the process waits for it. */
+static volatile int dl_held, dl_release;
+static pthread_t dl_thread;
+
+static int dl_sleep(struct dl_phdr_info *info, size_t size, void *data)
+{
+	struct timespec ts = { 0, 10 * 1000 * 1000 };
+
+	(void)info;
+	(void)size;
+	(void)data;
+	dl_held = 1;
+	while (!dl_release)
+		nanosleep(&ts, NULL);
+	return 1;
+}
+
+static void *dl_holder(void *arg)
+{
+	(void)arg;
+	dl_iterate_phdr(dl_sleep, NULL);
+	return NULL;
+}
+
+static void dlhold(void)
+{
+	struct timespec ts = { 0, 1000 * 1000 };
+
+	dl_release = 0;
+	pthread_create(&dl_thread, NULL, dl_holder, NULL);
+	while (!dl_held)
+		nanosleep(&ts, NULL);
+}
+
+static void dlrelease(void)
+{
+	dl_release = 1;
+	pthread_join(dl_thread, NULL);
+	dl_held = 0;
+}
+
+/* "exec PATH": this process runs PATH (argv PATH 60) from here on. */
+static void exec_cmd(const char *path)
+{
+	char *argv[] = { (char *)path, "60", NULL };
+
+	execv(path, argv);
+	fprintf(stderr, "heapwl: exec %s: %m\n", path);
+	exit(8);
+}
+
 /*
  * $HEAPWL_AGENT=path: switch profd's in-process agent on by itself, with
  * no profd listening — what a process is left with when profd is killed
- * while tracking it in-process, or a child forked from one inherits.
+ * while tracking it in-process, or a child forked from one inherits. The
+ * arguments as include/profd_agent.h lays them out (version 2).
  */
+struct agent_args {
+	uint64_t version, sample_bytes, epoch, max_live, slots, errors;
+	char allocator[256];
+};
+
 static void agent_on(void)
 {
 	const char *path = getenv("HEAPWL_AGENT");
-	long (*on)(unsigned long, unsigned long, unsigned long, const char *);
+	struct agent_args a = { 2, 4096, 7, 100000, 0, 0, "libc.so.6" };
+	long (*on)(struct agent_args *);
 	void *h;
 
 	if (!path)
 		return;
 	h = dlopen(path, RTLD_NOW);
-	on = h ? (long (*)(unsigned long, unsigned long, unsigned long,
-			    const char *))dlsym(h, "profd_heap_on") : NULL;
-	if (!on || on(4096, 7, 100000, "libc.so.6") <= 0) {
+	on = h ? (long (*)(struct agent_args *))dlsym(h, "profd_heap_on") :
+		 NULL;
+	if (!on || on(&a) <= 0) {
 		fprintf(stderr, "heapwl: agent %s not on\n", path);
 		exit(6);
 	}
@@ -444,7 +506,7 @@ static void agent_on(void)
 
 int main(int argc, char **argv)
 {
-	char line[64];
+	char line[4200];
 	double s = argc > 1 ? atof(argv[1]) : 0;
 
 	setvbuf(stdout, NULL, _IONBF, 0);
@@ -483,6 +545,12 @@ int main(int argc, char **argv)
 			plug_keep();
 		else if (!strcmp(line, "sizes"))
 			sizes();
+		else if (!strcmp(line, "dlhold"))
+			dlhold();
+		else if (!strcmp(line, "dlrelease"))
+			dlrelease();
+		else if (!strncmp(line, "exec ", 5))
+			exec_cmd(line + 5);
 		else if (!strcmp(line, "exit")) {
 			printf("done exit\n");
 			return 0;
