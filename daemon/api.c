@@ -531,7 +531,8 @@ static enum MHD_Result heap_start_error(struct MHD_Connection *c, pid_t pid,
 					int r, const char *err)
 {
 	if (err[0])	/* the in-process agent's, already a sentence */
-		return send_text(c, r == -EACCES ? 403 : r == -EAGAIN ? 503 :
+		return send_text(c, r == -EACCES ? 403 :
+				 r == -EAGAIN || r == -ECANCELED ? 503 :
 				    r == -ENOMEM || r == -EFAULT ? 500 : 400,
 				 "%s\n", err);
 	switch (r) {
@@ -548,6 +549,8 @@ static enum MHD_Result heap_start_error(struct MHD_Connection *c, pid_t pid,
 				 pid);
 	case -EBUSY:
 		return send_text(c, 503, "too many processes heap-tracked at once; stop one (profctl heap stop) or try later\n");
+	case -EUSERS:
+		return send_text(c, 429, "too many processes heap-tracked for one user (a quarter of --heap-max-procs); stop one (profctl heap stop) or try later\n");
 	case -ECANCELED:
 		return send_text(c, 503, "profd is shutting down\n");
 	default:

@@ -1040,6 +1040,33 @@ static void retire(struct heap_tracker *h, struct heap_proc *p, int why,
 	release(h, p);
 }
 
+/*
+ * Shares of the tracked processes, as for connections and CPU windows: no
+ * user other than root may start tracking more than a quarter of
+ * --heap-max-procs (at least one), and together they leave an eighth (at
+ * least one) for root, so one local user cannot lock the others out.
+ * -EUSERS over the caller's own share, -EBUSY over the users' total.
+ * Called with h->lock held.
+ */
+static int share_check(struct heap_tracker *h, uid_t uid)
+{
+	unsigned per_uid = h->lim.max_procs / 4, root_room = h->lim.max_procs / 8;
+	unsigned mine = 0, users = 0;
+	struct heap_proc *p;
+
+	if (uid == 0)
+		return 0;
+	for (p = h->procs; p; p = p->next) {
+		mine += p->starter == uid;
+		users += p->starter != 0;
+	}
+	if (mine >= (per_uid ? per_uid : 1))
+		return -EUSERS;
+	if (users + (root_room ? root_room : 1) >= h->lim.max_procs)
+		return -EBUSY;
+	return 0;
+}
+
 int heap__start(struct heap_tracker *h, pid_t pid, uid_t uid,
 		uint64_t sample_bytes, unsigned flags,
 		struct heap_start_info *ret, char *err, size_t errlen)
@@ -1101,6 +1128,9 @@ int heap__start(struct heap_tracker *h, pid_t pid, uid_t uid,
 		r = -EBUSY;
 		goto out;
 	}
+	r = share_check(h, uid);
+	if (r < 0)
+		goto out;
 	if ((flags & HEAP_INPROC) && (pz = heap_agents__poisoned(h, &t))) {
 		snprintf(err, errlen, "process %d is poisoned for the in-process agent: %s. profd does not call into it again; use mode=uprobe",
 			 pid, pz->why);
@@ -1121,6 +1151,7 @@ int heap__start(struct heap_tracker *h, pid_t pid, uid_t uid,
 		goto out;
 	}
 	p->pid = pid;
+	p->starter = uid;
 	p->session_fds[0] = p->session_fds[1] = -1;
 	p->t = t;
 	t = TARGET_NONE;	/* p's now */

@@ -290,6 +290,8 @@ int heap_agents__start(struct heap_tracker *h, const struct target *t,
 			heap__skip_frames(p);
 			p->rescan_nmaps = p->proc->nmaps;
 		} else {
+			snprintf(err, errlen, "heap tracking of pid %d ended while its agent was being loaded (stopped, or the process exited or ran another program)",
+				 pid);
 			r = -ECANCELED;
 		}
 		pthread_mutex_unlock(&h->lock);

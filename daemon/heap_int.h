@@ -55,6 +55,7 @@ struct heap_proc {
 	/* The process and the program image tracked: what BPF records is of
 	 * that image only, and an exec ends the period (heap__gc()). */
 	struct target t;
+	uid_t starter;			/* who started tracking (shares) */
 	uint64_t generation;
 	uint64_t sample_bytes;
 	uint64_t started_ns, last_pull_ns;

@@ -25,6 +25,9 @@ attack is one a local user could make.
   than --socket-mode (bind delayed by strace's fault injection, umask 0).
 - ProcessState: a zombie's CPU profile is refused at once; a process profd
   may not read is blamed on that, not on BPF privileges.
+- HeapShares: one user cannot take every heap-tracking slot: each user
+  other than root gets a quarter of --heap-max-procs, together they leave
+  room for root.
 """
 
 import base64
@@ -632,6 +635,48 @@ class ProcessState(AttackTest):
             kill(w)
             d.stop()
             shutil.rmtree(os.path.dirname(wrap), ignore_errors=True)
+
+
+class HeapShares(AttackTest):
+    """--heap-max-procs 4: a user other than root may track 1 process (a
+    quarter), users together 3 (an eighth, at least one, kept for root).
+    Before the shares, nobody alone filled all 4 and root got a 503."""
+    daemon_args = ("--heap-max-procs", "4")
+
+    def start_as(self, uid, pid):
+        return raw(uid, raw_request("POST", "/v1/heap/start?pid=%d" % pid), unix=self.daemon.sock)
+
+    def test_one_user_cannot_take_every_slot(self):
+        users = [NOBODY, OTHER_UID, OTHER_UID + 1, OTHER_UID + 2]
+        procs = []
+        try:
+            mine = [sleeper(NOBODY) for _ in range(2)]
+            procs += mine
+            r = self.start_as(NOBODY, mine[0].pid)
+            self.assertEqual(r.status, 200, "nobody's first: %r" % (r,))
+            r = self.start_as(NOBODY, mine[1].pid)
+            self.assertEqual(r.status, 429, "nobody's second, over a quarter of 4: %r" % (r,))
+            self.assertIn("for one user", r.text())
+            # Two more users fill the users' share (3 of 4) ...
+            for uid in users[1:3]:
+                p = sleeper(uid)
+                procs.append(p)
+                r = self.start_as(uid, p.pid)
+                self.assertEqual(r.status, 200, "uid %d's first: %r" % (uid, r))
+            p = sleeper(users[3])
+            procs.append(p)
+            r = self.start_as(users[3], p.pid)
+            self.assertEqual(r.status, 503, "a fourth user, past the users' share: %r" % (r,))
+            # ... and root still has its room.
+            p = sleeper()
+            procs.append(p)
+            r = unix_req(self.daemon, "POST", "/v1/heap/start?pid=%d" % p.pid)
+            self.assertEqual(r.status, 200, "root, in the room kept for it: %r" % (r,))
+            self.assertEqual(len(tracked_pids(self.daemon)), 4)
+        finally:
+            for p in procs:
+                self.untrack(p.pid)
+                kill(p)
 
 
 def main():
