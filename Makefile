@@ -223,3 +223,12 @@ $(OUTPUT)/tests/fixtures/symfix.stripped: $(OUTPUT)/tests/fixtures/symfix
 	$(Q)objcopy --strip-debug $< $@
 
 $(UNIT_TESTS): | $(FIXTURES)
+
+# ---------------------------------------------------------------------------
+# Fuzzing and sanitizers (tests/fuzz/). Kept in this one block at the end.
+#
+# daemon/apiparse.c, the API's query parameters without a server (api.c
+# calls it; fuzzed), is linked into profd and the unit tests from here
+# rather than through CORE_SRCS above.
+APIPARSE_OBJ := $(OUTPUT)/daemon/apiparse.o
+$(OUTPUT)/profd $(UNIT_TESTS): $(APIPARSE_OBJ)
