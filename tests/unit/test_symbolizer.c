@@ -415,7 +415,7 @@ int main(void)
 	struct sym_binary_info info;
 	struct symbolizer_stats st;
 	struct symbolizer *s;
-	char path[600], dbg[600] = "";
+	char path[600], dbg[600] = "", build_id[SYM_BUILD_ID_MAX + 1] = "";
 	int r, opened = 0;
 
 	snprintf(fixdir, sizeof(fixdir), "%s",
@@ -428,6 +428,9 @@ int main(void)
 	if (r == 0) {
 		sym_binary__info(b1, &info);
 		CHECK(strlen(info.build_id) == 40, "build id %s", info.build_id);
+		/* info's strings live only as long as b1: keep a copy for
+		 * after the cache is dropped below. */
+		snprintf(build_id, sizeof(build_id), "%s", info.build_id);
 		CHECK(info.has_functions && info.has_filenames &&
 		      info.has_line_numbers && info.has_inline_frames, "flags");
 		snprintf(path, sizeof(path), "%s/symfix", fixdir);
@@ -467,7 +470,8 @@ int main(void)
 	 * installed where libdwfl looks for it. */
 	symbolizer__free(s);
 	s = symbolizer__new(0);
-	if (getuid() == 0 && install_debug(info.build_id, dbg, sizeof(dbg)) == 0) {
+	if (getuid() == 0 && build_id[0] &&
+	    install_debug(build_id, dbg, sizeof(dbg)) == 0) {
 		r = get(s, "symfix.stripped", &b3);
 		CHECK(r == 0, "open stripped: %d", r);
 		opened = r == 0;
