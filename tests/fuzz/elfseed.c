@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The smallest seed for the ELF fuzz target (fuzz_elf.c), built into
+ * $(OUTPUT)/fuzz/seeds/ by `make fuzz` (no ELF file is kept in git): no
+ * libc, a build-id, symbols named as the allocator's (what elfsyms looks
+ * for, malloc starting with free's `test %rdi,%rdi`), an inlined call
+ * (DWARF inline entries) and CFI (.eh_frame, or .debug_frame when built
+ * -fno-asynchronous-unwind-tables). -DGO_LIKE adds a .go.buildinfo
+ * section, what makes elfsyms take a binary for Go.
+ */
+#ifdef GO_LIKE
+__attribute__((used, section(".go.buildinfo"))) static const char buildinfo[16] =
+	"\xff Go buildinf:";
+#endif
+
+volatile unsigned long sink;
+
+static inline __attribute__((always_inline)) unsigned long inl_work(unsigned long x)
+{
+	unsigned long i, s = 0;
+
+	for (i = 0; i < x; i++)
+		s += i * i ^ (s >> 3);
+	return s;
+}
+
+__attribute__((noinline)) void free(void *p)
+{
+	if (!p)
+		return;
+	sink = (unsigned long)p;
+}
+
+__attribute__((noinline)) void *malloc(unsigned long n)
+{
+	static char heap[256];
+
+	if (!n || n > sizeof(heap))
+		return 0;
+	return heap;
+}
+
+__attribute__((noinline)) unsigned long outer_fn(unsigned long x)
+{
+	unsigned long r = inl_work(x);
+
+	sink = r;
+	return r + 1;
+}
+
+__attribute__((noinline)) unsigned long plain_fn(unsigned long x)
+{
+	return x * 3 + sink;
+}
+
+__attribute__((noreturn)) void _start(void)
+{
+	void *p = malloc(8);
+
+	free(p);
+	sink = outer_fn(10) + plain_fn(3);
+	for (;;)
+		__asm__ volatile("mov $60, %%eax; xor %%edi, %%edi; syscall" ::: "rax", "rdi", "memory");
+}
