@@ -258,7 +258,7 @@ FUZZ_OBJS := $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(CORE_SRCS) daemon/apiparse.c d
 ELFSEED_FLAGS := -O1 -g -fno-builtin -nostdlib -Wl,--build-id \
 		 -Wl,-z,max-page-size=4096 -Wl,-z,noseparate-code
 FUZZ_ELF_SEEDS := $(addprefix $(FUZZ_DIR)/seeds/fuzz_elf/,tiny tiny-debugframe tiny-go.so \
-		  symfix)
+		  nocode-cu symfix)
 
 .PHONY: fuzz fuzz-build
 fuzz:
@@ -297,6 +297,16 @@ $(FUZZ_DIR)/seeds/fuzz_elf/tiny-go.so: tests/fuzz/elfseed.c
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(ELFSEED_FLAGS) -shared -fPIC -DGO_LIKE $< -o $@
+
+# DWARF whose unit covers no code (a regression seed; also a unit-test
+# fixture: test_symbolizer looks addresses up in it).
+$(FUZZ_DIR)/seeds/fuzz_elf/nocode-cu $(OUTPUT)/tests/fixtures/nocode-cu: tests/fuzz/elfseed.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ELFSEED_FLAGS) -static -fno-pie -no-pie -DNO_CODE_CU $< -o $@
+
+FIXTURES += $(OUTPUT)/tests/fixtures/nocode-cu
+$(UNIT_TESTS): | $(OUTPUT)/tests/fixtures/nocode-cu
 
 # The symbolizer's unit-test fixture: libc-linked, -O2 inlines.
 $(FUZZ_DIR)/seeds/fuzz_elf/symfix: $(OUTPUT)/tests/fixtures/symfix

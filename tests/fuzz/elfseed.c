@@ -6,8 +6,19 @@
  * for, malloc starting with free's `test %rdi,%rdi`), an inlined call
  * (DWARF inline entries) and CFI (.eh_frame, or .debug_frame when built
  * -fno-asynchronous-unwind-tables). -DGO_LIKE adds a .go.buildinfo
- * section, what makes elfsyms take a binary for Go.
+ * section, what makes elfsyms take a binary for Go. -DNO_CODE_CU leaves
+ * only data in the C unit, its code in assembly without debug info: DWARF
+ * whose one unit covers no address (a regression seed: the symbolizer's
+ * own unit index, built when .debug_aranges has no answer, was empty and
+ * went to qsort(NULL, 0), undefined behaviour that UBSan aborts on).
  */
+#ifdef NO_CODE_CU
+int data_only = 1;
+__asm__(".globl _start\n"
+	"_start: mov $60, %eax\n"
+	"xor %edi, %edi\n"
+	"syscall\n");
+#else
 #ifdef GO_LIKE
 __attribute__((used, section(".go.buildinfo"))) static const char buildinfo[16] =
 	"\xff Go buildinf:";
@@ -62,3 +73,4 @@ __attribute__((noreturn)) void _start(void)
 	for (;;)
 		__asm__ volatile("mov $60, %%eax; xor %%edi, %%edi; syscall" ::: "rax", "rdi", "memory");
 }
+#endif /* NO_CODE_CU */

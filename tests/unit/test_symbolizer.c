@@ -495,6 +495,28 @@ int main(void)
 	      (unsigned long)st.evictions, opened);
 	symbolizer__free(s);
 
+	/* DWARF whose one unit covers no code (tests/fuzz/elfseed.c built
+	 * -DNO_CODE_CU): no unit answers for any address, and the symbolizer's
+	 * own unit index stays empty. Found by fuzz_elf: it went to
+	 * qsort(NULL, 0), which UBSan aborts on. */
+	s = symbolizer__new(1 << 20);
+	r = get(s, "nocode-cu", &b1);
+	CHECK(r == 0, "open nocode-cu: %d", r);
+	if (r == 0) {
+		struct sym_frame f[SYM_MAX_INLINE];
+		uint64_t off;
+		int n, bad = 0;
+
+		for (off = 0; off < 4096; off += 16) {
+			n = sym_binary__lookup(b1, off, f, SYM_MAX_INLINE);
+			if (n < 0 || n > 1 || (n == 1 && f[0].file))
+				bad++;
+		}
+		CHECK(!bad, "nocode-cu: %d lookups gave more than a symbol", bad);
+		sym_binary__put(b1);
+	}
+	symbolizer__free(s);
+
 	/* Not ELF. */
 	s = symbolizer__new(1 << 20);
 	{
