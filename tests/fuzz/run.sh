@@ -22,9 +22,11 @@ shift 2
 here=$(cd "$(dirname "$0")" && pwd)
 timeout=${FUZZ_TIMEOUT:-20}
 rss=${FUZZ_RSS_MB:-2048}
-# Reports must stop the target; leaks are checked (LeakSanitizer).
-export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}abort_on_error=1:detect_leaks=1"
+# Reports must stop the target; leaks are checked (LeakSanitizer), but for
+# the known ones in libraries that lsan.supp names.
+asan_opts="${ASAN_OPTIONS:+$ASAN_OPTIONS:}abort_on_error=1:detect_leaks=1"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}print_stacktrace=1:halt_on_error=1"
+export LSAN_OPTIONS="${LSAN_OPTIONS:+$LSAN_OPTIONS:}suppressions=$here/lsan.supp:print_suppressions=0"
 
 passed=0
 failed=0
@@ -41,6 +43,12 @@ for t in "$@"; do
 	done
 	dict=
 	[ -f "$here/$t.dict" ] && dict="-dict=$here/$t.dict"
+	# Allocations made inside libdw (no frame pointers) are traced with
+	# the slow unwinder, so that lsan.supp can name the function.
+	case $t in
+	fuzz_elf) export ASAN_OPTIONS="$asan_opts:fast_unwind_on_malloc=0" ;;
+	*) export ASAN_OPTIONS="$asan_opts" ;;
+	esac
 	rc=0
 	if [ "$secs" -eq 0 ]; then
 		# Every seed once, as a reproducer is run.
