@@ -258,7 +258,7 @@ FUZZ_OBJS := $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(CORE_SRCS) daemon/apiparse.c d
 ELFSEED_FLAGS := -O1 -g -fno-builtin -nostdlib -Wl,--build-id \
 		 -Wl,-z,max-page-size=4096 -Wl,-z,noseparate-code
 FUZZ_ELF_SEEDS := $(addprefix $(FUZZ_DIR)/seeds/fuzz_elf/,tiny tiny-debugframe tiny-go.so \
-		  nocode-cu symfix)
+		  nocode-cu noplt.so symfix)
 
 .PHONY: fuzz fuzz-build
 fuzz:
@@ -305,8 +305,14 @@ $(FUZZ_DIR)/seeds/fuzz_elf/nocode-cu $(OUTPUT)/tests/fixtures/nocode-cu: tests/f
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(ELFSEED_FLAGS) -static -fno-pie -no-pie -DNO_CODE_CU $< -o $@
 
-FIXTURES += $(OUTPUT)/tests/fixtures/nocode-cu
-$(UNIT_TESTS): | $(OUTPUT)/tests/fixtures/nocode-cu
+# A GLOB_DAT relocation and no PLT (a regression seed; test_pltsyms reads it).
+$(FUZZ_DIR)/seeds/fuzz_elf/noplt.so $(OUTPUT)/tests/fixtures/noplt.so: tests/fuzz/elfseed.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ELFSEED_FLAGS) -shared -fPIC -DDATA_REF_ONLY $< -o $@
+
+FIXTURES += $(OUTPUT)/tests/fixtures/nocode-cu $(OUTPUT)/tests/fixtures/noplt.so
+$(UNIT_TESTS): | $(OUTPUT)/tests/fixtures/nocode-cu $(OUTPUT)/tests/fixtures/noplt.so
 
 # The symbolizer's unit-test fixture: libc-linked, -O2 inlines.
 $(FUZZ_DIR)/seeds/fuzz_elf/symfix: $(OUTPUT)/tests/fixtures/symfix

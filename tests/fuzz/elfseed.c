@@ -11,13 +11,23 @@
  * whose one unit covers no address (a regression seed: the symbolizer's
  * own unit index, built when .debug_aranges has no answer, was empty and
  * went to qsort(NULL, 0), undefined behaviour that UBSan aborts on).
+ * -DDATA_REF_ONLY (built -shared) references a variable of another
+ * object and calls nothing: a GLOB_DAT relocation and no PLT (a
+ * regression seed: pltsyms sorted its empty stub list, NULL, the same way).
  */
-#ifdef NO_CODE_CU
+#if defined(NO_CODE_CU)
 int data_only = 1;
 __asm__(".globl _start\n"
 	"_start: mov $60, %eax\n"
 	"xor %edi, %edi\n"
 	"syscall\n");
+#elif defined(DATA_REF_ONLY)
+extern int ext_var;
+
+int get_ext(void)
+{
+	return ext_var;
+}
 #else
 #ifdef GO_LIKE
 __attribute__((used, section(".go.buildinfo"))) static const char buildinfo[16] =
@@ -73,4 +83,4 @@ __attribute__((noreturn)) void _start(void)
 	for (;;)
 		__asm__ volatile("mov $60, %%eax; xor %%edi, %%edi; syscall" ::: "rax", "rdi", "memory");
 }
-#endif /* NO_CODE_CU */
+#endif /* NO_CODE_CU, DATA_REF_ONLY */
