@@ -7,14 +7,17 @@
  * bytes, and each one escaped on its own into buffers of several sizes.
  * Every document and every escaped string must be valid JSON in valid
  * UTF-8, checked by the small independent validator below: no input may
- * break or forge the document.
+ * break or forge the document. profctl's reader (common/json_read.c) gets
+ * the raw input, and must read back every document written.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "json.h"
+#include "json_read.h"
 
 #define require(cond) do { if (!(cond)) __builtin_trap(); } while (0)
 
@@ -260,9 +263,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	json__obj_end(&j);
 	r = json__finish(&j, &doc, &len);
 	if (r == 0) {
+		struct json_node *tree = NULL;
+
 		require(doc && len > 0 && doc[len - 1] == '\n' && doc[len] == 0);
 		require(valid_json(doc, len));
+		r = json_read__parse(doc, len, &tree);
+		require(r == 0 || r == -ENOMEM);
+		if (r == 0 && npieces > 1)
+			(void)json_read__str(tree, piece[0]);
+		json_read__free(tree);
 		free(doc);
+	}
+	/* The reader on the raw bytes: malformed, deep, anything. */
+	{
+		struct json_node *tree = NULL;
+
+		r = json_read__parse((const char *)data, size, &tree);
+		require(r == 0 || r == -EINVAL || r == -E2BIG || r == -ENOMEM);
+		if (r == 0)
+			(void)json_read__num(tree, "heap");
+		json_read__free(tree);
 	}
 	free(buf);
 	return 0;
