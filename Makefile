@@ -225,3 +225,98 @@ $(OUTPUT)/tests/fixtures/symfix.stripped: $(OUTPUT)/tests/fixtures/symfix
 	$(Q)objcopy --strip-debug $< $@
 
 $(UNIT_TESTS): | $(FIXTURES)
+
+# ---------------------------------------------------------------------------
+# Fuzzing and sanitizers (tests/fuzz/). Kept in this one block at the end.
+#
+# daemon/apiparse.c, the API's query parameters without a server (api.c
+# calls it; fuzzed), is linked into profd and the unit tests from here
+# rather than through CORE_SRCS above.
+APIPARSE_OBJ := $(OUTPUT)/daemon/apiparse.o
+$(OUTPUT)/profd $(UNIT_TESTS): $(APIPARSE_OBJ)
+
+# Sanitizer builds (make SAN=address,undefined OUTPUT=build-san test): a
+# UBSan report aborts, as an ASan one does, so it fails the test.
+ifneq ($(SAN),)
+CFLAGS += -fno-sanitize-recover=all
+endif
+
+# Fuzzing: libFuzzer targets tests/fuzz/fuzz_*.c, built with clang into
+# $(OUTPUT)/fuzz/ with ASan and UBSan, each run for FUZZ_SECONDS (0: only
+# replay the seeds). See tests/fuzz/run.sh.
+#   make fuzz [FUZZ_SECONDS=60] [FUZZ_TARGETS=fuzz_procmaps]
+FUZZ_SECONDS ?= 60
+FUZZ_DIR := $(OUTPUT)/fuzz
+FUZZ_TARGETS ?= $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_CFLAGS = -O1 -g -fno-omit-frame-pointer $(FUZZ_SAN) \
+	      -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers \
+	      $(WERROR) -std=gnu11 -D_GNU_SOURCE -DPROFD_VERSION='"$(VERSION)"' \
+	      -I$(OUTPUT)/gen -Iinclude -Idaemon -Icommon $(PKG_CFLAGS) -MMD -MP
+# The modules under test: every pure stage, compiled for coverage.
+FUZZ_OBJS := $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(CORE_SRCS) daemon/apiparse.c daemon/log.c) \
+	     $(FUZZ_DIR)/obj/gen/profile.pb-c.o
+# Seeds that are ELF files are built, not kept in git (tests/check-tree.sh).
+ELFSEED_FLAGS := -O1 -g -fno-builtin -nostdlib -Wl,--build-id \
+		 -Wl,-z,max-page-size=4096 -Wl,-z,noseparate-code
+FUZZ_ELF_SEEDS := $(addprefix $(FUZZ_DIR)/seeds/fuzz_elf/,tiny tiny-debugframe tiny-go.so \
+		  nocode-cu noplt.so symfix)
+
+.PHONY: fuzz fuzz-build
+fuzz:
+	$(Q)scripts/deps.sh
+	$(Q)$(MAKE) --no-print-directory fuzz-build
+	$(Q)tests/fuzz/run.sh $(FUZZ_DIR) $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-build: $(addprefix $(FUZZ_DIR)/,$(FUZZ_TARGETS)) $(FUZZ_ELF_SEEDS)
+
+$(FUZZ_DIR)/obj/gen/profile.pb-c.o: $(OUTPUT)/gen/profile.pb-c.c
+	$(call msg,FUZZCC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -Wno-error -c $< -o $@
+
+$(FUZZ_DIR)/obj/%.o: %.c $(OUTPUT)/gen/profile.pb-c.h
+	$(call msg,FUZZCC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJS)
+	$(call msg,FUZZLD,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(filter %.c %.o,$^) $(DAEMON_LIBS) -o $@
+
+$(FUZZ_DIR)/seeds/fuzz_elf/tiny: tests/fuzz/elfseed.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ELFSEED_FLAGS) -static -fno-pie -no-pie $< -o $@
+
+$(FUZZ_DIR)/seeds/fuzz_elf/tiny-debugframe: tests/fuzz/elfseed.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ELFSEED_FLAGS) -static -fno-pie -no-pie \
+		-fno-asynchronous-unwind-tables -fno-unwind-tables $< -o $@
+
+$(FUZZ_DIR)/seeds/fuzz_elf/tiny-go.so: tests/fuzz/elfseed.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ELFSEED_FLAGS) -shared -fPIC -DGO_LIKE $< -o $@
+
+# DWARF whose unit covers no code (a regression seed; also a unit-test
+# fixture: test_symbolizer looks addresses up in it).
+$(FUZZ_DIR)/seeds/fuzz_elf/nocode-cu $(OUTPUT)/tests/fixtures/nocode-cu: tests/fuzz/elfseed.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ELFSEED_FLAGS) -static -fno-pie -no-pie -DNO_CODE_CU $< -o $@
+
+# A GLOB_DAT relocation and no PLT (a regression seed; test_pltsyms reads it).
+$(FUZZ_DIR)/seeds/fuzz_elf/noplt.so $(OUTPUT)/tests/fixtures/noplt.so: tests/fuzz/elfseed.c
+	$(call msg,CC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(CC) $(ELFSEED_FLAGS) -shared -fPIC -DDATA_REF_ONLY $< -o $@
+
+FIXTURES += $(OUTPUT)/tests/fixtures/nocode-cu $(OUTPUT)/tests/fixtures/noplt.so
+$(UNIT_TESTS): | $(OUTPUT)/tests/fixtures/nocode-cu $(OUTPUT)/tests/fixtures/noplt.so
+
+# The symbolizer's unit-test fixture: libc-linked, -O2 inlines.
+$(FUZZ_DIR)/seeds/fuzz_elf/symfix: $(OUTPUT)/tests/fixtures/symfix
+	$(Q)mkdir -p $(@D)
+	$(Q)cp $< $@

@@ -80,8 +80,11 @@ static int key_eq(const struct agg_stack *s, uint64_t h, uint32_t tid,
 	return s->hash == h && s->tid == tid && s->flags == flags &&
 	       s->n_user == n_user && s->n_kernel == n_kernel &&
 	       !strncmp(s->comm, comm, AGG_COMM_LEN) &&
-	       !memcmp(s->ips, user, n_user * sizeof(*user)) &&
-	       !memcmp(s->ips + n_user, kernel, n_kernel * sizeof(*kernel));
+	       /* @user or @kernel is NULL when empty: memcmp(NULL) is
+		* undefined even for 0 bytes. */
+	       (!n_user || !memcmp(s->ips, user, n_user * sizeof(*user))) &&
+	       (!n_kernel ||
+		!memcmp(s->ips + n_user, kernel, n_kernel * sizeof(*kernel)));
 }
 
 int aggregate__add(struct aggregate *a, uint32_t tid, const char *comm,
@@ -138,8 +141,10 @@ int aggregate__add(struct aggregate *a, uint32_t tid, const char *comm,
 	s->n_kernel = n_kernel;
 	strncpy(s->comm, comm, AGG_COMM_LEN);
 	s->comm[AGG_COMM_LEN - 1] = 0;
-	memcpy(s->ips, user, n_user * sizeof(*user));
-	memcpy(s->ips + n_user, kernel, n_kernel * sizeof(*kernel));
+	if (n_user)
+		memcpy(s->ips, user, n_user * sizeof(*user));
+	if (n_kernel)
+		memcpy(s->ips + n_user, kernel, n_kernel * sizeof(*kernel));
 	for (j = h & (a->nslots - 1); a->slots[j]; j = (j + 1) & (a->nslots - 1))
 		;
 	a->stacks[a->n] = s;

@@ -11,6 +11,7 @@
 
 #include "access.h"
 #include "api.h"
+#include "apiparse.h"
 #include "conns.h"
 #include "json.h"
 #include "log.h"
@@ -27,32 +28,17 @@ struct api {
 	unsigned nonroot_sessions_max;	/* the rest is kept for root */
 };
 
-struct query {
-	const char *allowed[8];
-	const char *bad;		/* first unknown parameter */
-	const char *dup;		/* first parameter given twice */
-	unsigned seen;			/* bit per allowed[] entry */
-};
-
-static enum MHD_Result check_arg(void *cls, enum MHD_ValueKind kind,
-				 const char *key, const char *value)
+/* Collects the decoded query parameters, in order, for apiparse. */
+static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind,
+				   const char *key, const char *value)
 {
-	struct query *q = cls;
-	size_t i;
+	return apiparse__add(cls, key, value) ? MHD_YES : MHD_NO;
+}
 
-	for (i = 0; i < 8 && q->allowed[i]; i++) {
-		if (strcmp(key, q->allowed[i]))
-			continue;
-		/* pid=1&pid=2: which one was meant? */
-		if (q->seen & (1u << i)) {
-			q->dup = key;
-			return MHD_NO;
-		}
-		q->seen |= 1u << i;
-		return MHD_YES;
-	}
-	q->bad = key;
-	return MHD_NO;
+static void get_params(struct MHD_Connection *c, struct api_params *q)
+{
+	memset(q, 0, sizeof(*q));
+	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_arg, q);
 }
 
 /* Errors as Go's net/http/pprof sends them: pprof shows the body. @allow:
@@ -142,37 +128,17 @@ static enum MHD_Result send_blob(struct MHD_Connection *c, void *buf,
 	return r;
 }
 
-/* A decimal in [min, max], digits only (no sign, space or suffix). */
-static int parse_uint(const char *s, unsigned long long min,
-		      unsigned long long max, unsigned long long *ret)
+/* A request apiparse refused: 400 with its message (freed here). */
+static enum MHD_Result send_bad_request(struct MHD_Connection *c, int r,
+					char *err)
 {
-	unsigned long long v = 0;
-	const char *p;
+	enum MHD_Result ret;
 
-	if (!s || !*s || strlen(s) > 19)
-		return -EINVAL;
-	for (p = s; *p; p++) {
-		if (*p < '0' || *p > '9')
-			return -EINVAL;
-		v = v * 10 + (unsigned long long)(*p - '0');
-	}
-	if (v < min || v > max)
-		return -ERANGE;
-	*ret = v;
-	return 0;
-}
-
-static int parse_bool(const char *s, bool *ret)
-{
-	if (!s || !strcmp(s, "1") || !strcmp(s, "true") || !*s) {
-		*ret = true;
-		return 0;
-	}
-	if (!strcmp(s, "0") || !strcmp(s, "false")) {
-		*ret = false;
-		return 0;
-	}
-	return -EINVAL;
+	if (r == -ENOMEM || !err)
+		return MHD_NO;
+	ret = send_text(c, 400, "%s", err);
+	free(err);
+	return ret;
 }
 
 /*
@@ -200,18 +166,6 @@ static bool not_a_process(struct MHD_Connection *c, pid_t pid,
 		return true;
 	}
 	return false;
-}
-
-/* The unwind parameter: true (and *ret_fp set) unless it is bad. */
-static bool unwind_arg(struct MHD_Connection *c, const char **ret_arg,
-		       bool *ret_fp)
-{
-	const char *arg = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
-						      "unwind");
-
-	*ret_arg = arg;
-	*ret_fp = arg && !strcmp(arg, "fp");
-	return !arg || *ret_fp || !strcmp(arg, "dwarf");
 }
 
 /*
@@ -266,14 +220,13 @@ static enum MHD_Result handle_profile(struct api *a, struct MHD_Connection *c,
 {
 	const struct session_limits *lim;
 	struct session_req req = { .uid = peer->uid, .hz = 99, .seconds = 30 };
-	struct query q = { .allowed = { "pid", "seconds", "hz", "kernel",
-					"debug", "unwind" } };
+	struct api_params q;
+	struct api_cpu_req cr;
 	const union MHD_ConnectionInfo *ci;
 	struct session *s = NULL;
 	struct proc_ids ids;
 	bool sent;
-	unsigned long long v;
-	const char *arg;
+	char *err = NULL;
 	void *buf = NULL;
 	size_t len = 0;
 	uid_t owner = 0;
@@ -281,43 +234,15 @@ static enum MHD_Result handle_profile(struct api *a, struct MHD_Connection *c,
 	enum MHD_Result ret;
 
 	lim = session_mgr__limits(a->m);
-	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, check_arg, &q);
-	if (q.bad)
-		return send_text(c, 400, "unknown parameter \"%s\" (allowed: pid, seconds, hz, kernel, unwind)\n",
-				 q.bad);
-	if (q.dup)
-		return send_text(c, 400, "parameter \"%s\" given more than once\n", q.dup);
-	arg = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "pid");
-	if (!arg)
-		return send_text(c, 400, "missing parameter pid: which process to profile\n");
-	if (parse_uint(arg, 1, 0x7fffffff, &v) < 0)
-		return send_text(c, 400, "bad pid \"%s\": want a positive integer\n", arg);
-	req.pid = (pid_t)v;
-	arg = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "seconds");
-	if (arg && parse_uint(arg, 1, lim->max_seconds, &v) < 0)
-		return send_text(c, 400, "bad seconds \"%s\": want an integer from 1 to %u\n",
-				 arg, lim->max_seconds);
-	if (arg)
-		req.seconds = (unsigned)v;
-	else if (req.seconds > lim->max_seconds)
-		req.seconds = lim->max_seconds;
-	arg = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "hz");
-	if (arg && parse_uint(arg, 1, lim->max_hz, &v) < 0)
-		return send_text(c, 400, "bad hz \"%s\": want an integer from 1 to %u\n",
-				 arg, lim->max_hz);
-	if (arg)
-		req.hz = (unsigned)v;
-	if (MHD_lookup_connection_value_n(c, MHD_GET_ARGUMENT_KIND, "kernel",
-					  6, &arg, NULL) == MHD_YES &&
-	    parse_bool(arg, &req.kernel) < 0)
-		return send_text(c, 400, "bad kernel \"%s\": want 1 or 0\n", arg);
-	arg = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "debug");
-	if (arg && strcmp(arg, "0"))
-		return send_text(c, 400, "debug=%s: only the protobuf format (debug=0) is served\n",
-				 arg);
-	if (!unwind_arg(c, &arg, &req.fp_only))
-		return send_text(c, 400, "bad unwind \"%s\": want dwarf (default) or fp\n",
-				 arg);
+	get_params(c, &q);
+	r = apiparse__cpu(&q, lim->max_seconds, lim->max_hz, &cr, &err);
+	if (r < 0)
+		return send_bad_request(c, r, err);
+	req.pid = cr.pid;
+	req.seconds = cr.seconds;
+	req.hz = cr.hz;
+	req.kernel = cr.kernel;
+	req.fp_only = cr.fp_only;
 
 	r = access__check(peer->uid, req.pid, &owner, &ids);
 	if (r == -ESRCH)
@@ -412,59 +337,25 @@ static enum MHD_Result heap_args(struct api *a, struct MHD_Connection *c,
 				 unsigned *ret_flags, unsigned *ret_seconds,
 				 bool *ret_exited, bool *ret_sent)
 {
-	struct query q = { .allowed = { "pid", "sample_bytes", "unwind", "mode",
-					"seconds", "debug", "gc" } };
-	unsigned long long v;
-	const char *arg;
+	struct api_params q;
+	struct api_heap_req hr;
 	struct proc_ids ids;
 	enum MHD_Result ret;
-	bool fp;
+	char *err = NULL;
 	uid_t owner = 0;
 	int r;
 
 	*ret_sent = true;
-	if (!with_window)
-		q.allowed[4] = q.allowed[5] = q.allowed[6] = NULL;
-	MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, check_arg, &q);
-	if (q.bad)
-		return send_text(c, 400, "unknown parameter \"%s\" (allowed: pid, sample_bytes, unwind, mode%s)\n",
-				 q.bad, with_window ? ", seconds" : "");
-	if (q.dup)
-		return send_text(c, 400, "parameter \"%s\" given more than once\n", q.dup);
-	arg = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "pid");
-	if (!arg)
-		return send_text(c, 400, "missing parameter pid: which process\n");
-	if (parse_uint(arg, 1, 0x7fffffff, &v) < 0)
-		return send_text(c, 400, "bad pid \"%s\": want a positive integer\n", arg);
-	*ret_pid = (pid_t)v;
-	*ret_sample = 0;
-	arg = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "sample_bytes");
-	if (arg && parse_uint(arg, 1, 1ULL << 40, &v) < 0)
-		return send_text(c, 400, "bad sample_bytes \"%s\": want an integer from 1 (every allocation) up\n",
-				 arg);
-	if (arg)
-		*ret_sample = v;
-	if (!unwind_arg(c, &arg, &fp))
-		return send_text(c, 400, "bad unwind \"%s\": want dwarf (default) or fp\n",
-				 arg);
-	*ret_flags = fp ? HEAP_FP_ONLY : 0;
-	arg = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "mode");
-	if (arg && strcmp(arg, "uprobe") && strcmp(arg, "inproc"))
-		return send_text(c, 400, "bad mode \"%s\": want uprobe (default: a uprobe on each allocator call) or inproc (sampled inside the process by profd's agent)\n",
-				 arg);
-	if (arg && !strcmp(arg, "inproc"))
-		*ret_flags |= HEAP_INPROC;
-	*ret_seconds = 10;
-	arg = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "seconds");
-	if (arg && parse_uint(arg, 0, session_mgr__limits(a->m)->max_seconds, &v) < 0)
-		return send_text(c, 400, "bad seconds \"%s\": want an integer from 0 to %u\n",
-				 arg, session_mgr__limits(a->m)->max_seconds);
-	if (arg)
-		*ret_seconds = (unsigned)v;
-	arg = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "debug");
-	if (arg && strcmp(arg, "0"))
-		return send_text(c, 400, "debug=%s: only the protobuf format (debug=0) is served\n",
-				 arg);
+	get_params(c, &q);
+	r = apiparse__heap(&q, with_window, session_mgr__limits(a->m)->max_seconds,
+			   &hr, &err);
+	if (r < 0)
+		return send_bad_request(c, r, err);
+	*ret_pid = hr.pid;
+	*ret_sample = hr.sample_bytes;
+	*ret_flags = (hr.fp_only ? HEAP_FP_ONLY : 0) |
+		     (hr.inproc ? HEAP_INPROC : 0);
+	*ret_seconds = hr.seconds;
 	*ret_exited = false;
 	r = access__check(peer->uid, *ret_pid, &owner, &ids);
 	if (r == -ESRCH && with_window) {

@@ -260,7 +260,10 @@ int pltsyms__read(Elf *elf, struct plt_stub **ret, size_t *ret_n)
 			}
 		}
 	}
-	qsort(stubs, n, sizeof(*stubs), cmp_stub);
+	/* Relocations but no stub (GLOB_DAT only, -fno-plt): stubs is NULL,
+	 * and qsort(NULL, 0) is undefined. */
+	if (n)
+		qsort(stubs, n, sizeof(*stubs), cmp_stub);
 done:
 	free(got.v);
 	*ret = stubs;

@@ -143,7 +143,9 @@ int procmaps__parse(const char *buf, size_t len, struct procmaps *ret,
 		p = le + 1;
 	}
 	r = 0;
-	qsort(m.e, m.n, sizeof(*m.e), cmp_start);
+	/* Not qsort(NULL, 0) for empty text: its pointer must be valid. */
+	if (m.n)
+		qsort(m.e, m.n, sizeof(*m.e), cmp_start);
 	*ret = m;
 	if (ret_bad)
 		*ret_bad = bad;

@@ -118,7 +118,9 @@ static void build_cu_ranges(struct symsrc *ss)
 		}
 	}
 done:
-	qsort(ss->cus, ss->ncus, sizeof(*ss->cus), cmp_cu);
+	/* Not qsort(NULL, 0): its pointer must be valid even then. */
+	if (ss->ncus)
+		qsort(ss->cus, ss->ncus, sizeof(*ss->cus), cmp_cu);
 }
 
 /* The CU containing @addr through our own index. */

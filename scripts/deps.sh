@@ -15,7 +15,7 @@ PKGS="clang llvm make gcc g++ binutils pkg-config libbpf-dev bpftool libelf-dev
 libdw-dev elfutils libprotobuf-c-dev protobuf-c-compiler libmicrohttpd-dev
 libcurl4-openssl-dev zlib1g-dev libsystemd-dev systemd golang-go linux-perf
 procps util-linux python3 curl strace mmdebstrap systemd-container
-ca-certificates graphviz"
+ca-certificates graphviz libclang-rt-14-dev"
 
 missing=""
 for p in $PKGS; do

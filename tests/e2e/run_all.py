@@ -49,6 +49,7 @@ def configure(output, src):
     os.makedirs(os.path.join(c.E2E, "pprof-tmp"), exist_ok=True)
     c.PROFD = os.path.join(c.OUTPUT, "profd")
     c.PROFCTL = os.path.join(c.OUTPUT, "profctl")
+    c.sanitizer_setup(c.ART)
 
 
 def run(classes, only):

@@ -196,6 +196,89 @@ def http_get(sock_path, path, timeout=30):
 
 
 # --------------------------------------------------------------------------
+# sanitizer builds (make SAN=address,undefined)
+# --------------------------------------------------------------------------
+
+# A report's first line: ASan/LSan/TSan "==PID==ERROR: AddressSanitizer: ...",
+# UBSan "file:line:col: runtime error: ..." (fatal: -fno-sanitize-recover).
+SAN_REPORT = re.compile(rb"==\d+==ERROR: [A-Za-z]+Sanitizer|: runtime error: |"
+                        rb"SUMMARY: UndefinedBehaviorSanitizer")
+SAN_DIR = None  # ART/sanitizer: reports of sanitized tools other than profd
+_san_sources = {}  # path -> offset already checked, for every report file
+_san_lock = threading.Lock()
+_sanitizers = {}
+
+
+def sanitizers(path=None):
+    """The sanitizers the binary at PATH (default profd) was built with:
+    a subset of {"address", "undefined"}, from its dynamic symbols (gcc
+    links the runtimes as libraries, clang exports their entry points)."""
+    path = path or PROFD
+    if path not in _sanitizers:
+        r = subprocess.run(["readelf", "--dyn-syms", "-W", path], capture_output=True, text=True)
+        found = set()
+        if "__asan_init" in r.stdout:
+            found.add("address")
+        if "__ubsan_handle_" in r.stdout:
+            found.add("undefined")
+        _sanitizers[path] = found
+    return _sanitizers[path]
+
+
+def sanitizer_setup(art):
+    """Sanitized tools the tests run (profctl) write their reports to files
+    under ART/sanitizer, checked after every test; profd writes its own to
+    its log (Daemon). Appended to the caller's options: the last wins."""
+    global SAN_DIR
+    SAN_DIR = os.path.join(art, "sanitizer")
+    shutil.rmtree(SAN_DIR, ignore_errors=True)
+    os.makedirs(SAN_DIR)
+    for var in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):
+        opts = [o for o in os.environ.get(var, "").split(":") if o]
+        opts.append("log_path=" + os.path.join(SAN_DIR, var.split("_")[0].lower()))
+        if var == "UBSAN_OPTIONS":
+            opts.append("print_stacktrace=1")
+        os.environ[var] = ":".join(opts)
+
+
+def _san_watch(path):
+    with _san_lock:
+        _san_sources.setdefault(path, 0)
+
+
+def _san_read(path):
+    """New sanitizer report text in PATH since the last look, or ''."""
+    with _san_lock:
+        off = _san_sources.get(path, 0)
+        try:
+            with open(path, "rb") as f:
+                f.seek(off)
+                data = f.read()
+        except OSError:
+            return ""
+        # Up to the last complete line: a report being written is read
+        # whole next time.
+        data = data[:data.rfind(b"\n") + 1]
+        _san_sources[path] = off + len(data)
+    m = SAN_REPORT.search(data)
+    if not m:
+        return ""
+    start = data.rfind(b"\n", 0, m.start()) + 1
+    return "%s:\n%s" % (path, data[start:start + 6000].decode(errors="replace"))
+
+
+def sanitizer_reports():
+    """Reports written since the last call by profd (its logs) or another
+    sanitized tool (SAN_DIR), as text; '' when none."""
+    if SAN_DIR and os.path.isdir(SAN_DIR):
+        for name in sorted(os.listdir(SAN_DIR)):
+            _san_watch(os.path.join(SAN_DIR, name))
+    with _san_lock:
+        paths = list(_san_sources)
+    return "\n".join(t for t in (_san_read(p) for p in paths) if t)
+
+
+# --------------------------------------------------------------------------
 # the daemon
 # --------------------------------------------------------------------------
 
@@ -210,8 +293,15 @@ class Daemon:
         self.log_path = os.path.join(ART, "profd-%s.log" % name)
         self.log = open(self.log_path, "wb")
         self.cmd = list(wrap) + [PROFD, "--socket", self.sock, "--socket-mode", "0666", "-v"] + list(extra)
+        # A sanitizer report goes to profd's stderr, so into its log, which
+        # is checked after each test and when it stops.
+        env = dict(os.environ)
+        for var in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):
+            if var in env:
+                env[var] += ":log_path=stderr"
+        _san_watch(self.log_path)
         try:
-            self.proc = spawn(self.cmd, stdout=self.log, stderr=subprocess.STDOUT)
+            self.proc = spawn(self.cmd, stdout=self.log, stderr=subprocess.STDOUT, env=env)
         except OSError:
             self.log.close()
             shutil.rmtree(self.dir, ignore_errors=True)
@@ -251,10 +341,16 @@ class Daemon:
         return http_get(self.sock, path, timeout=timeout)
 
     def stop(self):
-        """SIGTERM, then SIGKILL after 10 s. Returns the exit status."""
+        """SIGTERM, then SIGKILL after 10 s. Returns the exit status.
+        Raises AssertionError when profd's log holds a sanitizer report not
+        yet failed a test (LeakSanitizer reports at exit)."""
         rc = kill(self.proc, signal.SIGTERM, wait=10)
         self.log.close()
         shutil.rmtree(self.dir, ignore_errors=True)
+        report = _san_read(self.log_path)
+        if report:
+            raise AssertionError("profd (%s) reported a sanitizer error (exit status %s): %s"
+                                 % (self.name, rc, report))
         return rc
 
 
@@ -1535,11 +1631,44 @@ class MissingSamples(ProfdTest):
 
 
 class Result(unittest.TextTestResult):
+    """Counts passes; a sanitizer report written while a test ran (by profd
+    or profctl in a SAN= build) fails that test, even one that passed or
+    was skipped."""
     passed = 0
 
+    def _sanitizer_failure(self, test):
+        report = sanitizer_reports()
+        if not report:
+            return False
+        try:
+            raise AssertionError("sanitizer report during this test: " + report)
+        except AssertionError:
+            super().addFailure(test, sys.exc_info())
+        return True
+
     def addSuccess(self, test):
+        if self._sanitizer_failure(test):
+            return
         super().addSuccess(test)
         self.passed += 1
+
+    def addSkip(self, test, reason):
+        if self._sanitizer_failure(test):
+            return
+        super().addSkip(test, reason)
+
+    def addFailure(self, test, err):
+        super().addFailure(test, err)
+        self._sanitizer_note()
+
+    def addError(self, test, err):
+        super().addError(test, err)
+        self._sanitizer_note()
+
+    def _sanitizer_note(self):
+        report = sanitizer_reports()
+        if report:
+            self.stream.writeln("sanitizer report during this test: " + report)
 
     def startTest(self, test):
         self._t0 = time.monotonic()

@@ -1011,9 +1011,14 @@ class HeapLifecycle(HeapTest):
         self.assertFalse(lost, "tracking vanished right after POST start (before any pull) in cycles %s" % lost)
         self.check_heap_profile(prof, w.pid, 1)
         self.check_truth(prof, {"leak_small": (10, 1000, 10, 1000)})
-        self.assertLess(rss[30] - rss[5], 4096, "profd RSS grew %d kB over 25 cycles" % (rss[30] - rss[5]))
         self.assertEqual(h["tracked"], 0, json.dumps(h))
         self.assertEqual(h.get("procs"), [], json.dumps(h))
+        if "address" in cpu.sanitizers():
+            self.skipTest("RSS bound not applied: profd is built with AddressSanitizer, whose quarantine keeps "
+                          "freed memory resident (up to 256 MB), so RSS growth (%d kB here) shows no leak; "
+                          "LeakSanitizer checks for leaks when profd exits; every other check of this test passed"
+                          % (rss[30] - rss[5]))
+        self.assertLess(rss[30] - rss[5], 4096, "profd RSS grew %d kB over 25 cycles" % (rss[30] - rss[5]))
 
 
 class HeapClassicUprobes(HeapTest):
