@@ -637,6 +637,23 @@ class ProcessState(AttackTest):
             shutil.rmtree(os.path.dirname(wrap), ignore_errors=True)
 
 
+def wait_libc(pid, seconds=5):
+    """Until @pid runs sleep with libc mapped (its malloc is what heap
+    tracking probes): a process just forked has neither yet."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            # setpriv (as_user) maps libc too: wait for sleep itself.
+            with open("/proc/%d/comm" % pid) as f:
+                comm = f.read().strip()
+            with open("/proc/%d/maps" % pid) as f:
+                if comm == "sleep" and "libc.so" in f.read():
+                    return
+        except OSError:
+            pass
+        time.sleep(0.02)
+
+
 class HeapShares(AttackTest):
     """--heap-max-procs 4: a user other than root may track 1 process (a
     quarter), users together 3 (an eighth, at least one, kept for root).
@@ -644,6 +661,7 @@ class HeapShares(AttackTest):
     daemon_args = ("--heap-max-procs", "4")
 
     def start_as(self, uid, pid):
+        wait_libc(pid)
         return raw(uid, raw_request("POST", "/v1/heap/start?pid=%d" % pid), unix=self.daemon.sock)
 
     def test_one_user_cannot_take_every_slot(self):
@@ -670,6 +688,7 @@ class HeapShares(AttackTest):
             # ... and root still has its room.
             p = sleeper()
             procs.append(p)
+            wait_libc(p.pid)
             r = unix_req(self.daemon, "POST", "/v1/heap/start?pid=%d" % p.pid)
             self.assertEqual(r.status, 200, "root, in the room kept for it: %r" % (r,))
             self.assertEqual(len(tracked_pids(self.daemon)), 4)
