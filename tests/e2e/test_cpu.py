@@ -1335,8 +1335,10 @@ class NsDaemon(Daemon):
 
     def ns_cmd(self, cmd):
         """cmd, run inside the namespace (and its mount namespace, with its
-        /proc); it first prints "nspid N", N its pid there (see ns_pids)."""
-        return ["nsenter", "--target", str(self.host_pid), "--pid", "--mount", "--",
+        /proc); it first prints "nspid N", N its pid there (see ns_pids).
+        --root/--wd: the daemon's root and directory, not the mount
+        namespace's own / (which differ under chroot, as in tests/fresh)."""
+        return ["nsenter", "--target", str(self.host_pid), "--pid", "--mount", "--root", "--wd", "--",
                 "sh", "-c", 'echo "nspid $$"; exec "$0" "$@"'] + [str(c) for c in cmd]
 
 
