@@ -56,15 +56,6 @@ static const char *base_name(const char *path)
 	return b ? b + 1 : path;
 }
 
-/* @path as the process held by @t sees it (through its root). */
-static int open_in(const struct target *t, const char *path)
-{
-	char full[PATH_MAX + 8];
-
-	snprintf(full, sizeof(full), "root%s", path);
-	return openat(t->ref.dirfd, full, O_RDONLY | O_CLOEXEC);
-}
-
 /* [lo, hi) is unsafe; an end not mapped (0) adds nothing. */
 static void add_unsafe(struct agent *a, uint64_t lo, uint64_t hi)
 {
@@ -199,7 +190,7 @@ static bool same_file(const struct target *t, const char *path)
 	struct stat a, b;
 	int fd;
 
-	fd = open_in(t, path);
+	fd = proc__open_in_root(t->ref.dirfd, path);
 	if (fd < 0)
 		return false;
 	if (stat(path, &a) < 0 || fstat(fd, &b) < 0) {
@@ -214,17 +205,12 @@ static bool same_file(const struct target *t, const char *path)
 static int seccomp_mode(const struct target *t)
 {
 	char line[256];
-	int fd, mode = 0;
+	int mode = 0;
 	FILE *f;
 
-	fd = openat(t->ref.dirfd, "status", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	f = pidref__fopen(&t->ref, "status");
+	if (!f)
 		return 0;
-	f = fdopen(fd, "re");
-	if (!f) {
-		close(fd);
-		return 0;
-	}
 	while (fgets(line, sizeof(line), f))
 		if (sscanf(line, "Seccomp: %d", &mode) == 1)
 			break;
@@ -300,7 +286,7 @@ static int find_agent(struct agent *a, struct proc *pr, const char *lib)
 	}
 	if (!a->lo)
 		return -ENOENT;
-	fd = open_in(&a->t, lib);
+	fd = proc__open_in_root(a->t.ref.dirfd, lib);
 	if (fd < 0)
 		return -errno;
 	i = (size_t)elfsyms__find(fd, names, 3, offs);
@@ -487,7 +473,7 @@ int agent__load(struct symbolizer *sym, const struct target *t,
 		r = -ENOTSUP;
 		goto out;
 	}
-	fd = open_in(&a.t, libc);
+	fd = proc__open_in_root(a.t.ref.dirfd, libc);
 	if (fd < 0) {
 		r = -errno;
 		goto out;

@@ -589,8 +589,7 @@ static enum MHD_Result handle_status(struct api *a, struct MHD_Connection *c,
 	struct session_mgr_stats st;
 	struct conns_stats cst;
 	struct heap_stats hs;
-	char *body = NULL, sessions[16384], heapprocs[16384],
-	     poisoned[8192];
+	char *body = NULL, sessions[16384];
 	struct json j;
 	size_t len = 0;
 
@@ -603,14 +602,6 @@ static enum MHD_Result handle_status(struct api *a, struct MHD_Connection *c,
 					   sizeof(sessions));
 	else
 		strcpy(sessions, "[]");
-	/* Which processes are heap-tracked is root's to see. */
-	if (peer->known && peer->uid == 0) {
-		heap__procs_json(a->heap, heapprocs, sizeof(heapprocs));
-		heap__poisoned_json(a->heap, poisoned, sizeof(poisoned));
-	} else {
-		strcpy(heapprocs, "[]");
-		strcpy(poisoned, "[]");
-	}
 	json__init(&j, 1 << 20);
 	json__obj_begin(&j, NULL);
 	json__str(&j, "version", PROFD_VERSION);
@@ -663,10 +654,14 @@ static enum MHD_Result handle_status(struct api *a, struct MHD_Connection *c,
 	json__u64(&j, "agents_left_on", hs.agents_left_on);
 	json__u64(&j, "agents_dropped_exec", hs.agents_dropped_exec);
 	json__u64(&j, "agents_poisoned", hs.agents_poisoned);
-	/* Built by heap.c with json__escape() for each reason. */
-	json__raw(&j, "poisoned", poisoned);
-	/* Built by heap.c with json__escape() for the allocator's path. */
-	json__raw(&j, "procs", heapprocs);
+	/* Which processes are heap-tracked is root's to see. */
+	if (peer->known && peer->uid == 0) {
+		heap__poisoned_json(a->heap, &j);
+		heap__procs_json(a->heap, &j);
+	} else {
+		json__raw(&j, "poisoned", "[]");
+		json__raw(&j, "procs", "[]");
+	}
 	json__obj_end(&j);
 	json__obj_begin(&j, "http");
 	json__u64(&j, "connections_open", cst.open);

@@ -158,6 +158,36 @@ static int check_debug(const struct api_params *q, char **ret_err)
 	return 0;
 }
 
+/*
+ * What every endpoint checks first: only @allowed names (@allowed_text
+ * says them), each once, and a pid (@what_for ends its "missing" message).
+ */
+static int names_and_pid(const struct api_params *q,
+			 const char *const allowed[ALLOWED_MAX],
+			 const char *allowed_text, const char *what_for,
+			 pid_t *ret_pid, char **ret_err)
+{
+	const char *arg, *bad, *dup;
+	unsigned long long v;
+
+	check_names(q, allowed, &bad, &dup);
+	if (bad)
+		return fail(ret_err, "unknown parameter \"%s\" (allowed: %s)\n",
+			    bad, allowed_text);
+	if (dup)
+		return fail(ret_err, "parameter \"%s\" given more than once\n", dup);
+	if (q->truncated)	/* cannot be: more than 8 names were given */
+		return fail(ret_err, "too many parameters\n");
+	arg = value_of(q, "pid");
+	if (!arg)
+		return fail(ret_err, "missing parameter pid: which process%s\n",
+			    what_for);
+	if (parse_uint(arg, 1, 0x7fffffff, &v) < 0)
+		return fail(ret_err, "bad pid \"%s\": want a positive integer\n", arg);
+	*ret_pid = (pid_t)v;
+	return 0;
+}
+
 int apiparse__cpu(const struct api_params *q, unsigned max_seconds,
 		  unsigned max_hz, struct api_cpu_req *ret, char **ret_err)
 {
@@ -165,24 +195,14 @@ int apiparse__cpu(const struct api_params *q, unsigned max_seconds,
 		"pid", "seconds", "hz", "kernel", "debug", "unwind",
 	};
 	struct api_cpu_req req = { .hz = 99, .seconds = 30 };
-	const char *arg, *bad, *dup;
+	const char *arg;
 	unsigned long long v;
 	int r;
 
-	check_names(q, allowed, &bad, &dup);
-	if (bad)
-		return fail(ret_err, "unknown parameter \"%s\" (allowed: pid, seconds, hz, kernel, unwind)\n",
-			    bad);
-	if (dup)
-		return fail(ret_err, "parameter \"%s\" given more than once\n", dup);
-	if (q->truncated)	/* cannot be: more than 8 names were given */
-		return fail(ret_err, "too many parameters\n");
-	arg = value_of(q, "pid");
-	if (!arg)
-		return fail(ret_err, "missing parameter pid: which process to profile\n");
-	if (parse_uint(arg, 1, 0x7fffffff, &v) < 0)
-		return fail(ret_err, "bad pid \"%s\": want a positive integer\n", arg);
-	req.pid = (pid_t)v;
+	r = names_and_pid(q, allowed, "pid, seconds, hz, kernel, unwind",
+			  " to profile", &req.pid, ret_err);
+	if (r < 0)
+		return r;
 	arg = value_of(q, "seconds");
 	if (arg && parse_uint(arg, 1, max_seconds, &v) < 0)
 		return fail(ret_err, "bad seconds \"%s\": want an integer from 1 to %u\n",
@@ -222,24 +242,16 @@ int apiparse__heap(const struct api_params *q, bool with_window,
 		"pid", "sample_bytes", "unwind", "mode",
 	};
 	struct api_heap_req req = { .seconds = 10 };
-	const char *arg, *bad, *dup;
+	const char *arg;
 	unsigned long long v;
 	int r;
 
-	check_names(q, with_window ? window : no_window, &bad, &dup);
-	if (bad)
-		return fail(ret_err, "unknown parameter \"%s\" (allowed: pid, sample_bytes, unwind, mode%s)\n",
-			    bad, with_window ? ", seconds" : "");
-	if (dup)
-		return fail(ret_err, "parameter \"%s\" given more than once\n", dup);
-	if (q->truncated)	/* cannot be: more than 8 names were given */
-		return fail(ret_err, "too many parameters\n");
-	arg = value_of(q, "pid");
-	if (!arg)
-		return fail(ret_err, "missing parameter pid: which process\n");
-	if (parse_uint(arg, 1, 0x7fffffff, &v) < 0)
-		return fail(ret_err, "bad pid \"%s\": want a positive integer\n", arg);
-	req.pid = (pid_t)v;
+	r = names_and_pid(q, with_window ? window : no_window,
+			  with_window ? "pid, sample_bytes, unwind, mode, seconds" :
+					"pid, sample_bytes, unwind, mode",
+			  "", &req.pid, ret_err);
+	if (r < 0)
+		return r;
 	arg = value_of(q, "sample_bytes");
 	if (arg && parse_uint(arg, 1, 1ULL << 40, &v) < 0)
 		return fail(ret_err, "bad sample_bytes \"%s\": want an integer from 1 (every allocation) up\n",

@@ -682,19 +682,6 @@ static void release(struct heap_tracker *h, struct heap_proc *p)
 }
 
 /*
- * @path as @pr's process sees it, through its root (a container's files),
- * opened through its /proc directory: that process's, never a process
- * that got its pid later.
- */
-static int open_root(const struct proc *pr, const char *path)
-{
-	char full[PATH_MAX + 8];
-
-	snprintf(full, sizeof(full), "root%s", path);
-	return openat(pr->dirfd, full, O_RDONLY | O_CLOEXEC);
-}
-
-/*
  * Which allocator does the process use? The one the dynamic linker binds
  * malloc to: the executable's own (static binaries, allocators linked in),
  * else a preloaded or linked allocator library (jemalloc, tcmalloc,
@@ -720,7 +707,7 @@ static int choose_allocator(struct proc *pr, char *path, size_t size,
 			continue;
 		if (!strcmp(best, m->path) || !strcmp(libc, m->path))
 			continue;
-		fd = open_root(pr, m->path);
+		fd = proc__open_in_root(pr->dirfd, m->path);
 		if (fd < 0)
 			continue;
 		if (m->is_main && elfsyms__is_go(fd)) {
@@ -786,7 +773,7 @@ static int attach_cxx(struct heap_tracker *h, struct heap_proc *p)
 	}
 	if (!p->cxx[0])
 		return 0;
-	fd = open_root(p->proc, p->cxx);
+	fd = proc__open_in_root(p->proc->dirfd, p->cxx);
 	if (fd < 0)
 		return 0;	/* not fatal: malloc still sees every block */
 	if (elfsyms__find(fd, cxx_names, NCXX, offs) <= 0) {
@@ -909,7 +896,7 @@ static int attach(struct heap_tracker *h, struct heap_proc *p,
 
 	/* Through the process's root (its file, also in a container), the
 	 * file opened here: the kernel resolves /proc/self/fd/N to it. */
-	fd = open_root(p->proc, p->allocator);
+	fd = proc__open_in_root(p->proc->dirfd, p->allocator);
 	if (fd < 0)
 		return -errno;
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
@@ -934,7 +921,7 @@ static bool defines_new(struct heap_proc *p)
 
 	if (!base || !strncmp(base + 1, "libc.so", 7))
 		return false;
-	fd = open_root(p->proc, p->allocator);
+	fd = proc__open_in_root(p->proc->dirfd, p->allocator);
 	if (fd < 0)
 		return false;
 	(void)elfsyms__find(fd, names, 1, &off);
@@ -981,7 +968,7 @@ void heap__skip_frames(struct heap_proc *p)
 	}
 	if (!lib)
 		return;
-	fd = open_root(p->proc, lib);
+	fd = proc__open_in_root(p->proc->dirfd, lib);
 	if (fd < 0)
 		return;
 	for (i = 0; i < NCXX && p->nskip < 9; i++) {
@@ -2002,69 +1989,49 @@ void heap__stats(struct heap_tracker *h, struct heap_stats *ret)
 	pthread_mutex_unlock(&h->lock);
 }
 
-size_t heap__poisoned_json(struct heap_tracker *h, char *buf, size_t size)
+void heap__poisoned_json(struct heap_tracker *h, struct json *j)
 {
-	char why[6 * sizeof(h->poisoned[0].why) + 3];
-	size_t len = 0;
 	unsigned i;
-	int n;
 
-	if (size < 3)
-		return 0;
-	buf[len++] = '[';
+	json__arr_begin(j, "poisoned");
 	pthread_mutex_lock(&h->lock);
 	for (i = 0; i < h->npoisoned; i++) {
-		json__escape(why, sizeof(why), h->poisoned[i].why);
-		n = snprintf(buf + len, size - len, "%s{\"pid\":%d,\"why\":%s}",
-			     len > 1 ? "," : "", h->poisoned[i].pid, why);
-		if (n < 0 || (size_t)n >= size - len - 1)
-			break;
-		len += (size_t)n;
+		json__obj_begin(j, NULL);
+		json__i64(j, "pid", h->poisoned[i].pid);
+		json__str(j, "why", h->poisoned[i].why);
+		json__obj_end(j);
 	}
 	pthread_mutex_unlock(&h->lock);
-	buf[len++] = ']';
-	buf[len] = 0;
-	return len;
+	json__arr_end(j);
 }
 
-size_t heap__procs_json(struct heap_tracker *h, char *buf, size_t size)
+void heap__procs_json(struct heap_tracker *h, struct json *j)
 {
 	uint64_t now = now_ns(CLOCK_MONOTONIC);
-	/* The path comes from the process's maps: any byte but NUL. */
-	char alloc[6 * sizeof(((struct heap_proc *)0)->allocator) + 3];
 	struct heap_proc *p;
-	size_t len = 0;
-	int n;
 
-	if (size < 3)
-		return 0;
-	buf[len++] = '[';
+	json__arr_begin(j, "procs");
 	pthread_mutex_lock(&h->lock);
 	for (p = h->procs; p; p = p->next) {
-		json__escape(alloc, sizeof(alloc), p->allocator);
-		n = snprintf(buf + len, size - len,
-			     "%s{\"pid\":%d,\"allocator\":%s,\"mode\":\"%s\","
-			     "\"state\":\"%s\",\"sample_bytes\":%"
-			     PRIu64 ",\"probes\":%u,\"tracked_seconds\":%.1f,"
-			     "\"idle_seconds\":%.1f,\"agent_slots\":%ld,"
-			     "\"agent_errors\":%ld}",
-			     len > 1 ? "," : "", p->pid, alloc,
-			     p->inproc ? "inproc" : "uprobe",
-			     p->starting ? "starting" : "tracking", p->sample_bytes,
-			     p->nlinks + (p->session_fds[0] >= 0) +
-				     (p->session_fds[1] >= 0),
-			     (double)(now - p->started_ns) / 1e9,
-			     (double)(now - p->last_pull_ns) / 1e9,
-			     p->agent ? p->agent->slots : 0L,
-			     p->agent ? p->agent->errors : 0L);
-		if (n < 0 || (size_t)n >= size - len - 1)
-			break;
-		len += (size_t)n;
+		json__obj_begin(j, NULL);
+		json__i64(j, "pid", p->pid);
+		/* A path from the process's maps: json__str escapes it. */
+		json__str(j, "allocator", p->allocator);
+		json__str(j, "mode", p->inproc ? "inproc" : "uprobe");
+		json__str(j, "state", p->starting ? "starting" : "tracking");
+		json__u64(j, "sample_bytes", p->sample_bytes);
+		json__u64(j, "probes", p->nlinks + (p->session_fds[0] >= 0) +
+					       (p->session_fds[1] >= 0));
+		json__double(j, "tracked_seconds",
+			     (double)(now - p->started_ns) / 1e9, 1);
+		json__double(j, "idle_seconds",
+			     (double)(now - p->last_pull_ns) / 1e9, 1);
+		json__i64(j, "agent_slots", p->agent ? p->agent->slots : 0);
+		json__i64(j, "agent_errors", p->agent ? p->agent->errors : 0);
+		json__obj_end(j);
 	}
 	pthread_mutex_unlock(&h->lock);
-	buf[len++] = ']';
-	buf[len] = 0;
-	return len;
+	json__arr_end(j);
 }
 
 void heap__shutdown(struct heap_tracker *h)

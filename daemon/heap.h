@@ -114,10 +114,11 @@ int heap__final_check(struct heap_tracker *h, pid_t pid, uid_t uid);
 void heap__gc(struct heap_tracker *h);
 
 void heap__stats(struct heap_tracker *h, struct heap_stats *ret);
-/* JSON array of tracked processes into @buf; returns its length. */
-size_t heap__procs_json(struct heap_tracker *h, char *buf, size_t size);
-/* JSON array of poisoned processes ({pid, why}) into @buf; its length. */
-size_t heap__poisoned_json(struct heap_tracker *h, char *buf, size_t size);
+struct json;
+/* Member "procs" of @j's open object: the tracked processes. */
+void heap__procs_json(struct heap_tracker *h, struct json *j);
+/* Member "poisoned" of @j's open object: {pid, why} of each poisoned one. */
+void heap__poisoned_json(struct heap_tracker *h, struct json *j);
 /* Make waiters return -ESHUTDOWN: the daemon is stopping. */
 void heap__shutdown(struct heap_tracker *h);
 /* Wait (at most @timeout_ms) until no request is in heap__wait(). */

@@ -285,16 +285,10 @@ static uint64_t stack_room(const struct pidref *p, uint64_t sp)
 	char line[512];
 	uint64_t room = 0;
 	FILE *f;
-	int fd;
 
-	fd = openat(p->dirfd, "maps", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	f = pidref__fopen(p, "maps");
+	if (!f)
 		return 0;
-	f = fdopen(fd, "re");
-	if (!f) {
-		close(fd);
-		return 0;
-	}
 	while (fgets(line, sizeof(line), f)) {
 		unsigned long long lo, hi;
 

@@ -171,6 +171,32 @@ out:
 	return r;
 }
 
+int proc__open_in_root(int dirfd, const char *path)
+{
+	char full[PATH_MAX + 8];
+
+	snprintf(full, sizeof(full), "root%s", path);
+	return openat(dirfd, full, O_RDONLY | O_CLOEXEC);
+}
+
+FILE *pidref__fopen(const struct pidref *r, const char *name)
+{
+	FILE *f;
+	int fd;
+
+	fd = openat(r->dirfd, name, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	f = fdopen(fd, "re");
+	if (!f) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+	}
+	return f;
+}
+
 int pidref__open(pid_t pid, struct pidref *ret)
 {
 	struct pidref r = PIDREF_NONE;

@@ -11,6 +11,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -97,6 +98,14 @@ bool pidref__alive(const struct pidref *r);
 int pidref__dup(const struct pidref *r, struct pidref *ret);
 /* Closes both; PIDREF_NONE and closed ones are fine. */
 void pidref__close(struct pidref *r);
+/*
+ * proc__open_in_root() - @path as the process whose /proc directory is
+ * @dirfd sees it, through its root (a container's files): that process's,
+ * never one that got its pid later. An fd for reading, or -1 with errno.
+ */
+int proc__open_in_root(int dirfd, const char *path);
+/* /proc/PID/@name of @r's process, for reading; NULL with errno set. */
+FILE *pidref__fopen(const struct pidref *r, const char *name);
 
 /* Capture @pid's mappings and open their binaries. 0 or -errno. */
 int proc__new(struct symbolizer *sym, pid_t pid, struct proc **ret);

@@ -14,8 +14,8 @@
 # It leaves the host untouched: the mounts are private to a mount namespace
 # of its own (unshare -m), so nothing propagates back and a killed run
 # leaves no mount behind; the root is removed at the end
-# (FRESH_KEEP=1 keeps it, for a look). About 5 minutes here: the root
-# ~20 s, make demo ~1 min (most of it apt), make test ~3 min.
+# (FRESH_KEEP=1 keeps it, for a look). 4-6 minutes here: the root
+# ~20 s, make demo ~1 min (most of it apt), make test 3-5 min.
 #
 # The systemd suite (tests/systemd, a booted container) is skipped inside
 # with its reason, PROFD_SKIP_SYSTEMD: it needs a root of its own and is run
