@@ -74,19 +74,21 @@ static bool all_hex(const char *s, size_t n)
  */
 static bool pod_uid(const char *s, size_t n, char *ret)
 {
+	char uid[SERVICE_POD_UID_LEN + 1];
 	size_t i;
 
 	if (n != SERVICE_POD_UID_LEN)
 		return false;
 	for (i = 0; i < n; i++) {
 		if (s[i] == '-' || s[i] == '_')
-			ret[i] = '-';
+			uid[i] = '-';
 		else if (isxdigit((unsigned char)s[i]))
-			ret[i] = s[i];
+			uid[i] = s[i];
 		else
-			return false;
+			return false;	/* @ret untouched */
 	}
-	ret[n] = 0;
+	uid[n] = 0;
+	memcpy(ret, uid, sizeof(uid));
 	return true;
 }
 

@@ -85,6 +85,10 @@ static const struct {
 	  "pod/" UID, "", CID, UID },
 	{ "/kubepods/pod" UID "/" CID, "app", false, SERVICE_KIND_POD, "pod/" UID,
 	  "", CID, UID },
+	/* a pod uid with a bad character: no pod (fuzzer's find) */
+	{ "/kubepods.slice/kubepods-pod1b4e28ba_2fa1_11d2_883f_0016d3cca4z7.slice/crio-"
+	  CID ".scope", "app", false, SERVICE_KIND_CONTAINER, "cri-o/3f2a1b4c5d6e",
+	  "crio-" CID ".scope", CID, "" },
 	/* kubelet, containerd itself: units */
 	{ "/system.slice/containerd.service", "containerd", false,
 	  SERVICE_KIND_UNIT, "containerd.service", "containerd.service", "", "" },
