@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <malloc.h>
 #include <microhttpd.h>
 
@@ -15,6 +16,7 @@
 #include "conns.h"
 #include "json.h"
 #include "log.h"
+#include "metrics.h"
 #include "origin.h"
 #include "proc.h"
 
@@ -26,6 +28,7 @@ struct api {
 	struct origin_listener web[CONNS_MAX_LISTENERS];
 	unsigned nonroot_sessions;	/* CPU sessions of users but root */
 	unsigned nonroot_sessions_max;	/* the rest is kept for root */
+	struct fleet *fleet;		/* NULL: no fleet counters */
 };
 
 /* Collects the decoded query parameters, in order, for apiparse. */
@@ -676,6 +679,36 @@ static enum MHD_Result handle_status(struct api *a, struct MHD_Connection *c,
 	return send_blob(c, body, len, "application/json", NULL);
 }
 
+/* Counters only (metrics.h): every caller may read them, as /v1/status's. */
+static enum MHD_Result handle_metrics(struct api *a, struct MHD_Connection *c)
+{
+	struct metrics_input *in = calloc(1, sizeof(*in));
+	struct session_mgr_stats st;
+	struct timespec ts;
+	char *body = NULL;
+	size_t len = 0;
+	int r;
+
+	if (!in)
+		return send_text(c, 500, "out of memory\n");
+	session_mgr__stats(a->m, &st);
+	in->samples_total = st.samples_total;
+	in->samples_lost = st.samples_lost;
+	in->samples_dropped = st.samples_dropped;
+	in->sessions_active = st.sessions_active;
+	if (a->fleet)
+		fleet__stats(a->fleet, &in->fleet);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	in->now_ns = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+	in->start_time_seconds = (double)(in->now_ns - (int64_t)st.uptime_ns) / 1e9;
+	(void)metrics__self(in);
+	r = metrics__write(in, &body, &len);
+	free(in);
+	if (r < 0)
+		return send_text(c, 500, "cannot build the metrics\n");
+	return send_blob(c, body, len, "text/plain; version=0.0.4; charset=utf-8", NULL);
+}
+
 static enum MHD_Result handle_index(struct MHD_Connection *c)
 {
 	return send_text(c, 200,
@@ -692,7 +725,9 @@ static enum MHD_Result handle_index(struct MHD_Connection *c)
 			 "POST /v1/heap/stop?pid=P\n"
 			 "    start or stop heap tracking\n"
 			 "/v1/status\n"
-			 "    daemon status (JSON)\n",
+			 "    daemon status (JSON)\n"
+			 "/metrics\n"
+			 "    counters in the Prometheus text format\n",
 			 PROFD_VERSION);
 }
 
@@ -772,6 +807,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 				"method %s not allowed on %s (use GET)\n", method, url);
 	if (!strcmp(url, "/v1/status"))
 		return handle_status(a, c, &peer);
+	if (!strcmp(url, "/metrics"))
+		return handle_metrics(a, c);
 	if (!strcmp(url, "/debug/pprof/") || !strcmp(url, "/debug/pprof") ||
 	    !strcmp(url, "/"))
 		return handle_index(c);
@@ -819,6 +856,7 @@ int api__start(const struct api_config *cfg, struct session_mgr *m,
 		return -ENOMEM;
 	a->m = m;
 	a->heap = heap;
+	a->fleet = cfg->fleet;
 	/* An eighth of the sessions is root's alone. */
 	a->nonroot_sessions_max = lim->max_sessions - lim->max_sessions / 8;
 	r = conns__new(&cfg->conns, &a->conns);

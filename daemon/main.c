@@ -31,7 +31,9 @@
 
 #include "access.h"
 #include "api.h"
+#include "config.h"
 #include "execwatch.h"
+#include "fleet.h"
 #include "heap.h"
 #include "profd_agent.h"
 #include "log.h"
@@ -52,6 +54,12 @@ struct options {
 	size_t symbol_cache_bytes;
 	uint32_t stack_bytes;
 	int verbose;
+	/* Fleet options (config.h): --config, and the file's keys given on
+	 * the command line, applied over the file's at start and reload. */
+	const char *config_path;
+	bool config_given;
+	struct config_override fleet_cli[32];
+	size_t nfleet_cli;
 };
 
 static void usage(FILE *f)
@@ -93,6 +101,28 @@ static void usage(FILE *f)
 "  --heap-agent PATH        the in-process heap agent for mode=inproc (default:\n"
 "                           libprofd_heap.so beside profd, else\n"
 "                           " PROFD_LIBDIR "/libprofd_heap.so)\n"
+"\nFleet (continuous collection; README \"Fleet\"). Also in the config file,\n"
+"as 'key = value'; the command line wins; SIGHUP re-reads the file:\n"
+"  --config PATH            config file (default " CONFIG_DEFAULT_PATH ", if it\n"
+"                           exists); refused when others may write it\n"
+"  --push-url URL           push closed intervals to Pyroscope's Push API\n"
+"  --push-token-file PATH   Bearer token (a file only root may read)\n"
+"  --push-basic-auth-file PATH   user:password for Basic auth (same)\n"
+"  --push-ca-file PATH      CA bundle for the collector's TLS certificate\n"
+"  --tenant ID              X-Scope-OrgID header\n"
+"  --host-label NAME        the 'host' label (default: the hostname)\n"
+"  --spool-dir PATH         intervals waiting to be pushed (default\n"
+"                           " CONFIG_DEFAULT_SPOOL ")\n"
+"  --spool-max-bytes N[K|M|G]   spool bound, oldest dropped (default 256M)\n"
+"  --spool-max-age D[s|m|h|d]   spool bound by age (default 24h)\n"
+"  --continuous-interval D  interval length (default 10s)\n"
+"  --test-interval-profile PATH  tests: close an interval of this pprof file\n"
+"                           every continuous-interval (stands in for the\n"
+"                           interval producer, not built yet)\n"
+"  Parsed and checked, not acted on yet (continuous sampling is not built):\n"
+"  --continuous yes|no      sample every process all the time\n"
+"  --continuous-hz N        its frequency (default 19, at most --max-hz)\n"
+"  --push-labels pid,tid    per-sample labels kept in pushed profiles\n"
 "  -v, --verbose            debug logging (twice: libbpf's too)\n"
 "  --version                print the version\n"
 "  -h, --help               this text\n");
@@ -116,7 +146,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 {
 	enum { O_SOCKET = 256, O_MODE, O_GROUP, O_LISTEN, O_MAXSEC, O_MAXSES,
 	       O_MAXUID, O_MAXHZ, O_MAXSTACKS, O_SYMCACHE, O_VERSION, O_STACKB,
-	       O_HSAMPLE, O_HLIVE, O_HPROCS, O_HIDLE, O_HBUF, O_HAGENT };
+	       O_HSAMPLE, O_HLIVE, O_HPROCS, O_HIDLE, O_HBUF, O_HAGENT,
+	       O_CONFIG, O_FLEET };
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, O_SOCKET },
 		{ "socket-mode", required_argument, NULL, O_MODE },
@@ -136,6 +167,22 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "heap-idle-timeout", required_argument, NULL, O_HIDLE },
 		{ "heap-event-buffer-kb", required_argument, NULL, O_HBUF },
 		{ "heap-agent", required_argument, NULL, O_HAGENT },
+		{ "config", required_argument, NULL, O_CONFIG },
+		/* config__keys[], in its order */
+		{ "continuous", required_argument, NULL, O_FLEET + 0 },
+		{ "continuous-hz", required_argument, NULL, O_FLEET + 1 },
+		{ "continuous-interval", required_argument, NULL, O_FLEET + 2 },
+		{ "push-url", required_argument, NULL, O_FLEET + 3 },
+		{ "push-token-file", required_argument, NULL, O_FLEET + 4 },
+		{ "push-basic-auth-file", required_argument, NULL, O_FLEET + 5 },
+		{ "push-ca-file", required_argument, NULL, O_FLEET + 6 },
+		{ "tenant", required_argument, NULL, O_FLEET + 7 },
+		{ "host-label", required_argument, NULL, O_FLEET + 8 },
+		{ "spool-dir", required_argument, NULL, O_FLEET + 9 },
+		{ "spool-max-bytes", required_argument, NULL, O_FLEET + 10 },
+		{ "spool-max-age", required_argument, NULL, O_FLEET + 11 },
+		{ "push-labels", required_argument, NULL, O_FLEET + 12 },
+		{ "test-interval-profile", required_argument, NULL, O_FLEET + 13 },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ "help", no_argument, NULL, 'h' },
 		{}
@@ -228,6 +275,17 @@ static int parse_args(int argc, char **argv, struct options *o)
 			break;
 		case O_HAGENT:
 			o->heap.agent_path = optarg;
+			break;
+		case O_CONFIG:
+			o->config_path = optarg;
+			o->config_given = true;
+			break;
+		case O_FLEET ... O_FLEET + 13:
+			/* Checked with the file's, by config__load_all(). */
+			if (o->nfleet_cli == sizeof(o->fleet_cli) / sizeof(o->fleet_cli[0]))
+				goto bad;
+			o->fleet_cli[o->nfleet_cli++] = (struct config_override){
+				config__keys[c - O_FLEET], optarg };
 			break;
 		case 'v':
 			o->verbose++;
@@ -568,8 +626,25 @@ static void unlink_own_socket(const char *path, ino_t ino)
 		(void)unlink(path);
 }
 
-static int loop(struct sampler *sampler, struct session_mgr *m,
-		struct heap_tracker *heap, int sfd, int wfd)
+/* SIGHUP: the config file again; a bad one changes nothing. */
+static void reload(const struct options *o, struct fleet *fleet)
+{
+	struct fleet_config fc;
+	char err[CONFIG_ERR_MAX];
+
+	if (config__load_all(o->config_path, o->config_given, o->fleet_cli,
+			     o->nfleet_cli, o->lim.max_hz, &fc, err, sizeof(err)) < 0) {
+		log_err("reload: %s: configuration unchanged", err);
+		return;
+	}
+	if (fleet__reload(fleet, &fc) == 0)
+		log_info("reload: %s read", o->config_path);
+	config__free(&fc);
+}
+
+static int loop(const struct options *o, struct sampler *sampler,
+		struct session_mgr *m, struct heap_tracker *heap,
+		struct fleet *fleet, int sfd, int wfd)
 {
 	struct timespec ts;
 	time_t last_gc = 0;
@@ -605,6 +680,8 @@ static int loop(struct sampler *sampler, struct session_mgr *m,
 				continue;
 			if (read(sfd, &si, sizeof(si)) != sizeof(si))
 				continue;
+			if (si.ssi_signo == SIGHUP)
+				reload(o, fleet);
 			if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
 				log_info("signal %d: shutting down",
 					 (int)si.ssi_signo);
@@ -643,7 +720,11 @@ int main(int argc, char **argv)
 			  .default_sample_bytes = 131072,
 			  .idle_timeout_ns = 600ULL * 1000000000ULL,
 			  .event_buffer_bytes = 4u << 20 },
+		.config_path = CONFIG_DEFAULT_PATH,
 	};
+	struct fleet_config fc;
+	struct fleet *fleet = NULL;
+	char cerr[CONFIG_ERR_MAX];
 	struct heap_tracker *heap = NULL;
 	struct execwatch *ew = NULL;
 	struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
@@ -664,6 +745,12 @@ int main(int argc, char **argv)
 		return 2;
 	if (o.verbose)
 		log__set_level(LOG_LEVEL_DEBUG);
+	/* Before anything is loaded: a bad or unsafe file stops profd. */
+	if (config__load_all(o.config_path, o.config_given, o.fleet_cli,
+			     o.nfleet_cli, o.lim.max_hz, &fc, cerr, sizeof(cerr)) < 0) {
+		log_err("%s", cerr);
+		return 2;
+	}
 	libbpf_verbose = o.verbose;
 	libbpf_set_print(NULL);
 	if (!has_bpf_privileges()) {
@@ -740,6 +827,10 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	session_mgr__set_sampler(m, sampler, wfd);
+	r = fleet__new(&fc, &fleet);
+	if (r < 0)
+		goto out;	/* logged */
+	ac.fleet = fleet;
 
 	n = sd_listen_fds(1);
 	if (n > 0 && sd_is_socket_unix(SD_LISTEN_FDS_START, SOCK_STREAM, 1,
@@ -806,7 +897,7 @@ int main(int argc, char **argv)
 		 sampler__ncpus(sampler));
 	(void)sd_notify(0, "READY=1\nSTATUS=serving");
 
-	r = loop(sampler, m, heap, sfd, wfd);
+	r = loop(&o, sampler, m, heap, fleet, sfd, wfd);
 	(void)sd_notify(0, "STOPPING=1");
 out:
 	if (m)
@@ -819,6 +910,8 @@ out:
 	if (heap)
 		heap__wait_idle(heap, 2000);
 	api__stop(api);
+	fleet__free(fleet);
+	config__free(&fc);
 	heap__free(heap);
 	if (ac.tcp_fd >= 0)
 		close(ac.tcp_fd);
