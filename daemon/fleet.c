@@ -264,7 +264,7 @@ int fleet__interval_closed(struct fleet *f, const struct service_id *svc,
 	add_label(m, "pod_uid", svc->pod_uid);
 	r = spool__put(f->spool, m, pprof, len, &dropped);
 	if (dropped)
-		log_warn("spool: %u oldest intervals dropped (spool-max-bytes)", dropped);
+		log_warn("spool: %u oldest intervals dropped to make room (spool-max-bytes, or the file system is full: profd_intervals_dropped_total in /metrics)", dropped);
 	if (r < 0) {
 		pthread_mutex_lock(&f->lock);
 		f->spool_failed++;

@@ -79,6 +79,7 @@ int metrics__write(const struct metrics_input *in, char **ret_buf,
 		[SPOOL_DROP_AGE] = "spool_max_age",
 		[SPOOL_DROP_CORRUPT] = "corrupt",
 		[SPOOL_DROP_REJECTED] = "rejected",
+		[SPOOL_DROP_NO_SPACE] = "no_space",
 	};
 	const struct fleet_stats *f = &in->fleet;
 	struct mbuf b = { .cap = 4096 };

@@ -310,13 +310,38 @@ static int format_header(const struct spool_meta *m, size_t len, char *buf)
 	return (int)(off + (size_t)n);
 }
 
+/* tmp, write, fsync, rename; the tmp file removed on failure. */
+static int write_file(int dirfd, const char *tmp, const char *name,
+		      const void *hdr, size_t hl, const void *buf, size_t len)
+{
+	int fd, r;
+
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
+		    O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -errno;
+	r = write_all(fd, hdr, hl);
+	if (!r)
+		r = write_all(fd, buf, len);
+	if (!r && fsync(fd) < 0)
+		r = -errno;
+	if (close(fd) < 0 && !r)
+		r = -errno;
+	if (!r && renameat(dirfd, tmp, dirfd, name) < 0)
+		r = -errno;
+	if (r < 0)
+		(void)unlinkat(dirfd, tmp, 0);
+	return r;
+}
+
 int spool__put(struct spool *s, const struct spool_meta *meta,
 	       const void *buf, size_t len, unsigned *ret_dropped)
 {
 	char tmp[64], hdr[SPOOL_HEADER_MAX];
 	struct spool_ent e = {};
 	unsigned dropped = 0;
-	int fd = -1, r, hl;
+	bool empty;
+	int r, hl;
 	uint32_t i;
 
 	if (!valid_uuid(meta->uuid) || !valid_text(meta->service, true) ||
@@ -348,26 +373,23 @@ int spool__put(struct spool *s, const struct spool_meta *meta,
 		r = -EEXIST;
 		goto out;
 	}
-	fd = openat(s->dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC |
-		    O_NOFOLLOW, 0600);
-	if (fd < 0) {
-		r = -errno;
-		goto out;
+	for (;;) {
+		r = write_file(s->dirfd, tmp, e.name, hdr, (size_t)hl, buf, len);
+		if (r != -ENOSPC && r != -EDQUOT)
+			break;
+		/* Full: the oldest make room for the newest. */
+		pthread_mutex_lock(&s->lock);
+		empty = !s->n;
+		if (!empty) {
+			index_drop(s, 0, SPOOL_DROP_NO_SPACE);
+			dropped++;
+		}
+		pthread_mutex_unlock(&s->lock);
+		if (empty)
+			break;
 	}
-	r = write_all(fd, hdr, (size_t)hl);
-	if (!r)
-		r = write_all(fd, buf, len);
-	if (!r && fsync(fd) < 0)
-		r = -errno;
-	if (close(fd) < 0 && !r)
-		r = -errno;
-	fd = -1;
-	if (!r && renameat(s->dirfd, tmp, s->dirfd, e.name) < 0)
-		r = -errno;
-	if (r < 0) {
-		(void)unlinkat(s->dirfd, tmp, 0);
+	if (r < 0)
 		goto out;
-	}
 	/* The rename itself must survive a crash. */
 	(void)fsync(s->dirfd);
 	pthread_mutex_lock(&s->lock);
@@ -376,7 +398,7 @@ int spool__put(struct spool *s, const struct spool_meta *meta,
 		(void)unlinkat(s->dirfd, e.name, 0);
 	} else {
 		s->st.written++;
-		dropped = enforce(s, now_wall_ns());
+		dropped += enforce(s, now_wall_ns());
 	}
 	pthread_mutex_unlock(&s->lock);
 out:

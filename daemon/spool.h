@@ -67,6 +67,7 @@ enum spool_drop {
 	SPOOL_DROP_AGE,		/* older than max_age */
 	SPOOL_DROP_CORRUPT,	/* unreadable header (spool__read said so) */
 	SPOOL_DROP_REJECTED,	/* the collector refused it for good (4xx) */
+	SPOOL_DROP_NO_SPACE,	/* the file system was full (ENOSPC, EDQUOT) */
 	SPOOL_DROP_MAX
 };
 
@@ -102,8 +103,11 @@ void spool__set_limits(struct spool *s, const struct spool_limits *lim);
  * @ret_dropped: NULL, or how many older entries the bounds dropped.
  *
  * An interval larger than max_bytes alone is refused (-EFBIG), not
- * written. Return: 0, -EINVAL, -EFBIG, -EEXIST (uuid already spooled), or
- * the write's -errno (-ENOSPC: nothing left behind).
+ * written. When the file system is full (ENOSPC, EDQUOT), the oldest
+ * entries are dropped (SPOOL_DROP_NO_SPACE) one at a time until the new
+ * one fits: the newest data is the most useful. Return: 0, -EINVAL,
+ * -EFBIG, -EEXIST (uuid already spooled), or the write's -errno (-ENOSPC
+ * with an empty spool: nothing left behind).
  */
 int spool__put(struct spool *s, const struct spool_meta *meta,
 	       const void *buf, size_t len, unsigned *ret_dropped);
