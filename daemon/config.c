@@ -291,24 +291,31 @@ static int read_file(const char *path, size_t max, char **ret, size_t *ret_len)
 	return 0;
 }
 
-int config__read_secret(const char *path, char *buf, size_t size)
+int config__read_secret(const char *path, char *buf, size_t size, char *err,
+			size_t errsize)
 {
-	char err[CONFIG_ERR_MAX], *data = NULL;
+	char *data = NULL;
 	size_t len = 0, n;
 	int r;
 
-	r = config__check_file(path, true, err, sizeof(err));
+	r = config__check_file(path, true, err, errsize);
 	if (r < 0)
 		return r;
 	r = read_file(path, 65536, &data, &len);
-	if (r < 0)
+	if (r < 0) {
+		snprintf(err, errsize, "%s: %s", path,
+			 r == -EFBIG ? "longer than 64 KiB" : strerror(-r));
 		return r == -EFBIG ? -E2BIG : r;
+	}
 	n = strcspn(data, "\r\n");
-	if (!n)
+	if (!n) {
+		snprintf(err, errsize, "%s: empty first line", path);
 		r = -EINVAL;
-	else if (n >= size)
+	} else if (n >= size) {
+		snprintf(err, errsize, "%s: first line longer than %zu bytes", path,
+			 size - 1);
 		r = -E2BIG;
-	else {
+	} else {
 		memcpy(buf, data, n);
 		buf[n] = 0;
 	}
@@ -461,6 +468,12 @@ int config__load_all(const char *path, bool required,
 	}
 	if (!r)
 		r = config__validate(&c, max_hz, err, errsize);
+	if (!r && c.push_token_file)
+		r = config__check_file(c.push_token_file, true, err, errsize);
+	if (!r && c.push_basic_auth_file)
+		r = config__check_file(c.push_basic_auth_file, true, err, errsize);
+	if (!r && c.push_ca_file)
+		r = config__check_file(c.push_ca_file, false, err, errsize);
 	if (r < 0) {
 		config__free(&c);
 		return r;

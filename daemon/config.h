@@ -85,9 +85,11 @@ int config__check_file(const char *path, bool secret, char *err,
 /*
  * config__read_secret() - the first line of credential file @path (checked
  * with config__check_file(secret)), without its newline, into @buf.
- * 0, -EPERM, -EINVAL (empty), -E2BIG (longer than @size - 1), -errno.
+ * 0, -EPERM, -EINVAL (empty), -E2BIG (longer than @size - 1), -errno;
+ * @err says why (never with the secret).
  */
-int config__read_secret(const char *path, char *buf, size_t size);
+int config__read_secret(const char *path, char *buf, size_t size, char *err,
+			size_t errsize);
 
 /* A command-line setting, applied over the file's. */
 struct config_override {
@@ -97,7 +99,9 @@ struct config_override {
 /**
  * config__load_all() - the configuration: defaults, then file @path (when
  * it exists; when @required, a missing file is an error too), then the
- * command line's @ov, then config__validate(@max_hz).
+ * command line's @ov, then config__validate(@max_hz); credential and CA
+ * files are checked (config__check_file()) here too, so an unsafe one
+ * stops profd before anything is loaded, and fails a reload.
  * @ret: set on success (free with config__free()), untouched on failure.
  * Return: 0 or -errno with @err saying what and where.
  */

@@ -170,7 +170,7 @@ static void secure_zero(void *p, size_t n)
 /* Fill @s from @cfg, reading credentials. Logs what is wrong. */
 static int settings_from(const struct push_config *cfg, struct push_settings *s)
 {
-	char secret[PUSH_SECRET_MAX];
+	char secret[PUSH_SECRET_MAX], err[CONFIG_ERR_MAX];
 	int r;
 
 	memset(s, 0, sizeof(*s));
@@ -186,19 +186,25 @@ static int settings_from(const struct push_config *cfg, struct push_settings *s)
 				     cfg->ca_file) >= (int)sizeof(s->ca_file))
 		return -ENAMETOOLONG;
 	if (cfg->token_file) {
-		r = config__read_secret(cfg->token_file, secret, sizeof(secret));
+		r = config__read_secret(cfg->token_file, secret, sizeof(secret),
+					err, sizeof(err));
 		if (r < 0)
-			return log_err_errno(r, "push-token-file %s: %m", cfg->token_file);
+			return log_err_errno(r, "push-token-file %s", err);
 		snprintf(s->auth_header, sizeof(s->auth_header),
 			 "Authorization: Bearer %s", secret);
 	}
 	if (cfg->basic_auth_file) {
-		r = config__read_secret(cfg->basic_auth_file, secret, sizeof(secret));
-		if (r == 0 && !strchr(secret, ':'))
+		r = config__read_secret(cfg->basic_auth_file, secret, sizeof(secret),
+					err, sizeof(err));
+		if (r == 0 && !strchr(secret, ':')) {
+			snprintf(err, sizeof(err), "%s: want one line user:password",
+				 cfg->basic_auth_file);
 			r = -EINVAL;
-		if (r < 0)
-			return log_err_errno(r, "push-basic-auth-file %s: %m (want one line user:password)",
-					     cfg->basic_auth_file);
+		}
+		if (r < 0) {
+			secure_zero(secret, sizeof(secret));
+			return log_err_errno(r, "push-basic-auth-file %s", err);
+		}
 		snprintf(s->userpwd, sizeof(s->userpwd), "%s", secret);
 	}
 	secure_zero(secret, sizeof(secret));

@@ -138,13 +138,13 @@ static void test_perms(void)
 	config__free(&c);
 
 	write_file("token", "s3cr3t\n", 0644, path);
-	CHECK(config__read_secret(path, secret, sizeof(secret)) == -EPERM, "world-readable");
+	CHECK(config__read_secret(path, secret, sizeof(secret), err, sizeof(err)) == -EPERM, "world-readable");
 	chmod(path, 0640);
-	CHECK(config__read_secret(path, secret, sizeof(secret)) == 0 &&
+	CHECK(config__read_secret(path, secret, sizeof(secret), err, sizeof(err)) == 0 &&
 	      !strcmp(secret, "s3cr3t"), "%s", secret);
-	CHECK(config__read_secret(path, secret, 4) == -E2BIG, "");
+	CHECK(config__read_secret(path, secret, 4, err, sizeof(err)) == -E2BIG, "");
 	write_file("empty", "\n", 0600, path);
-	CHECK(config__read_secret(path, secret, sizeof(secret)) == -EINVAL, "");
+	CHECK(config__read_secret(path, secret, sizeof(secret), err, sizeof(err)) == -EINVAL, "");
 }
 
 int main(void)
