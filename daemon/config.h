@@ -42,7 +42,7 @@ struct fleet_config {
 	char *spool_dir;		/* NULL: CONFIG_DEFAULT_SPOOL */
 	uint64_t spool_max_bytes;	/* 256 MiB */
 	uint64_t spool_max_age_s;	/* 24 h */
-	bool push_label_pid, push_label_tid;	/* push-labels; not acted on yet */
+	bool push_label_pid, push_label_tid;	/* push-labels */
 	/* Tests: close an interval of this profile every interval. */
 	char *test_interval_profile;
 };

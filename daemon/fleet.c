@@ -57,6 +57,8 @@ static void push_config_from(const struct fleet_config *c, struct push_config *p
 	pc->token_file = c->push_token_file;
 	pc->basic_auth_file = c->push_basic_auth_file;
 	pc->tenant = c->tenant;
+	pc->keep_pid = c->push_label_pid;
+	pc->keep_tid = c->push_label_tid;
 	/* Tests shorten the first backoff (PROFD_TEST_BACKOFF_MS). */
 	if (getenv("PROFD_TEST_BACKOFF_MS"))
 		pc->backoff_min_ms = strtoull(getenv("PROFD_TEST_BACKOFF_MS"), NULL, 10);

@@ -152,6 +152,9 @@ struct pmerge {
 	int64_t period;
 	char *default_type;
 	bool written;
+	const char *const *drop;	/* label keys left out */
+	char **comments;		/* the first profile's */
+	size_t ncomments;
 };
 
 int pmerge__new(struct pmerge **ret)
@@ -192,10 +195,28 @@ void pmerge__free(struct pmerge *m)
 	free(m->period_type);
 	free(m->period_unit);
 	free(m->default_type);
+	for (i = 0; i < m->ncomments; i++)
+		free(m->comments[i]);
+	free(m->comments);
 	kmap__fini(&m->keys);
 	free(m->kb.p);
 	pprof__free(m->out);
 	free(m);
+}
+
+void pmerge__drop_labels(struct pmerge *m, const char *const *keys)
+{
+	m->drop = keys;
+}
+
+static bool dropped_label(const struct pmerge *m, const char *key)
+{
+	const char *const *k;
+
+	for (k = m->drop; k && *k; k++)
+		if (!strcmp(*k, key))
+			return true;
+	return false;
 }
 
 unsigned pmerge__count(const struct pmerge *m)
@@ -249,6 +270,15 @@ static int first_profile(struct pmerge *m, const Perftools__Profiles__Profile *p
 		return -ENOMEM;
 	m->start_ns = p->time_nanos;
 	m->end_ns = p->time_nanos + p->duration_nanos;
+	m->comments = calloc(p->n_comment + 1, sizeof(*m->comments));
+	if (!m->comments)
+		return -ENOMEM;
+	for (i = 0; i < p->n_comment; i++) {
+		m->comments[i] = strdup(pprof_read__str(p, p->comment[i]));
+		if (!m->comments[i])
+			return -ENOMEM;
+		m->ncomments++;
+	}
 	return 0;
 }
 
@@ -305,6 +335,8 @@ static int add_sample(struct pmerge *m, const Perftools__Profiles__Profile *p,
 	for (i = 0; i < s->n_label; i++) {
 		const Perftools__Profiles__Label *l = s->label[i];
 
+		if (dropped_label(m, pprof_read__str(p, l->key)))
+			continue;
 		kbuf__str(&m->kb, pprof_read__str(p, l->key));
 		kbuf__str(&m->kb, l->str ? pprof_read__str(p, l->str) : "");
 		kbuf__u64(&m->kb, (uint64_t)l->num);
@@ -346,10 +378,12 @@ static int add_sample(struct pmerge *m, const Perftools__Profiles__Profile *p,
 		const Perftools__Profiles__Label *l = s->label[i];
 		const char *unit = pprof_read__str(p, l->num_unit);
 
-		ms->labels[i].key = dup_or_null(pprof_read__str(p, l->key), true, &oom);
-		ms->labels[i].str = dup_or_null(pprof_read__str(p, l->str), l->str, &oom);
-		ms->labels[i].num = l->num;
-		ms->labels[i].num_unit = dup_or_null(unit, unit[0], &oom);
+		if (dropped_label(m, pprof_read__str(p, l->key)))
+			continue;
+		ms->labels[ms->nlabels].key = dup_or_null(pprof_read__str(p, l->key), true, &oom);
+		ms->labels[ms->nlabels].str = dup_or_null(pprof_read__str(p, l->str), l->str, &oom);
+		ms->labels[ms->nlabels].num = l->num;
+		ms->labels[ms->nlabels].num_unit = dup_or_null(unit, unit[0], &oom);
 		ms->nlabels++;
 	}
 	if (oom)
@@ -533,9 +567,16 @@ int pmerge__write(struct pmerge *m, void **ret_buf, size_t *ret_len)
 			return r;
 	}
 	pprof__set_time(m->out, m->start_ns, m->end_ns - m->start_ns);
-	snprintf(comment, sizeof(comment), "profd: %u profiles merged", m->count);
-	r = pprof__add_comment(m->out, comment);
-	if (r < 0)
-		return r;
+	for (i = 0; i < m->ncomments; i++) {
+		r = pprof__add_comment(m->out, m->comments[i]);
+		if (r < 0)
+			return r;
+	}
+	if (m->count > 1) {
+		snprintf(comment, sizeof(comment), "profd: %u profiles merged", m->count);
+		r = pprof__add_comment(m->out, comment);
+		if (r < 0)
+			return r;
+	}
 	return pprof__write(m->out, true, ret_buf, ret_len);
 }

@@ -33,6 +33,13 @@ void pmerge__free(struct pmerge *m);	/* NULL ok */
 int pmerge__add(struct pmerge *m, const Perftools__Profiles__Profile *p,
 		int64_t pid);
 
+/*
+ * pmerge__drop_labels() - from now on leave sample labels whose key is in
+ * @keys (NULL-terminated, borrowed for the merge's life) out; samples that
+ * differed only in them add up. E.g. { "pid", "tid", NULL } for a push.
+ */
+void pmerge__drop_labels(struct pmerge *m, const char *const *keys);
+
 /* Number of profiles merged so far. */
 unsigned pmerge__count(const struct pmerge *m);
 

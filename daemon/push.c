@@ -18,6 +18,8 @@
 
 #include "config.h"
 #include "log.h"
+#include "pmerge.h"
+#include "pprof_read.h"
 #include "push.h"
 #include "push.pb-c.h"
 
@@ -90,6 +92,29 @@ int push__encode(const struct spool_meta *m, const char *name,
 	return 0;
 }
 
+int push__strip_labels(const void *profile, size_t len, const char *const *drop,
+		       void **ret_buf, size_t *ret_len)
+{
+	Perftools__Profiles__Profile *p = NULL;
+	struct pmerge *m = NULL;
+	int r;
+
+	r = pprof_read__decode(profile, len, &p);
+	if (r < 0)
+		return r;
+	r = pmerge__new(&m);
+	if (r < 0)
+		goto out;
+	pmerge__drop_labels(m, drop);
+	r = pmerge__add(m, p, 0);
+	if (!r)
+		r = pmerge__write(m, ret_buf, ret_len);
+out:
+	pmerge__free(m);
+	pprof_read__free(p);
+	return r;
+}
+
 enum push_verdict push__verdict(long status, bool conn_error)
 {
 	if (conn_error || !status)
@@ -144,6 +169,7 @@ struct push_settings {
 	char tenant_header[320];
 	unsigned connect_timeout_s, timeout_s;
 	uint64_t backoff_min_ms, backoff_max_ms;
+	const char *drop[3];		/* sample labels not pushed */
 };
 
 struct push {
@@ -171,6 +197,7 @@ static void secure_zero(void *p, size_t n)
 static int settings_from(const struct push_config *cfg, struct push_settings *s)
 {
 	char secret[PUSH_SECRET_MAX], err[CONFIG_ERR_MAX];
+	size_t n;
 	int r;
 
 	memset(s, 0, sizeof(*s));
@@ -215,6 +242,11 @@ static int settings_from(const struct push_config *cfg, struct push_settings *s)
 	s->timeout_s = cfg->timeout_s ? cfg->timeout_s : 30;
 	s->backoff_min_ms = cfg->backoff_min_ms ? cfg->backoff_min_ms : 500;
 	s->backoff_max_ms = cfg->backoff_max_ms ? cfg->backoff_max_ms : 300000;
+	n = 0;
+	if (!cfg->keep_pid)
+		s->drop[n++] = "pid";
+	if (!cfg->keep_tid)
+		s->drop[n++] = "tid";
 	return 0;
 }
 
@@ -441,6 +473,17 @@ static void *worker(void *arg)
 		if (r < 0) {
 			pthread_mutex_lock(&p->lock);
 			continue;	/* removed meanwhile (a bound) */
+		}
+		if (s->drop[0]) {
+			void *stripped = NULL;
+			size_t slen = 0;
+
+			/* Not a pprof: sent as it is, the collector judges. */
+			if (push__strip_labels(prof, plen, s->drop, &stripped, &slen) == 0) {
+				free(prof);
+				prof = stripped;
+				plen = slen;
+			}
 		}
 		r = push__encode(&m, "process_cpu", prof, plen, &body, &blen);
 		resp = calloc(1, sizeof(*resp));

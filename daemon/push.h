@@ -41,6 +41,10 @@ struct push_config {
 	unsigned timeout_s;		/* whole request; 0: 30 */
 	uint64_t backoff_min_ms;	/* 0: 500 */
 	uint64_t backoff_max_ms;	/* 0: 300000 (Alloy's 5 min) */
+	/* Sample labels kept in pushed profiles (push-labels): backends
+	 * split series by them, so pid and tid are left out unless asked
+	 * for; the spool keeps them all. */
+	bool keep_pid, keep_tid;
 };
 
 /* HTTP statuses counted one by one; others in one "other" slot. */
@@ -78,6 +82,15 @@ enum push_verdict {
  */
 int push__encode(const struct spool_meta *m, const char *name,
 		 const void *profile, size_t len, void **ret_buf, size_t *ret_len);
+
+/**
+ * push__strip_labels() - @profile (gzip pprof) without the sample labels
+ * named in @drop (NULL-terminated), samples that then match added up
+ * (pmerge.h), gzip'd again into a malloc'd *@ret_buf.
+ * Return: 0, -EINVAL (not a pprof), -ENOMEM.
+ */
+int push__strip_labels(const void *profile, size_t len, const char *const *drop,
+		       void **ret_buf, size_t *ret_len);
 
 /* @status: the HTTP status, 0 when none came (@conn_error set). */
 enum push_verdict push__verdict(long status, bool conn_error);

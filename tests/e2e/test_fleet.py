@@ -90,6 +90,7 @@ class FleetTest(unittest.TestCase):
             finally:
                 d.stop()
         FleetTest.source = path
+        FleetTest.source_samples = sum(x.values[0] for x in cpu.Prof(path).samples)
 
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="profd-fleet-")
@@ -123,8 +124,10 @@ class FleetTest(unittest.TestCase):
         self.daemons.append(d)
         return d
 
-    def check_received(self, rcv, want_ids=None):
-        """No duplicates, every profile parses; want_ids arrive in order."""
+    def check_received(self, rcv, want_ids=None, labels=("thread",)):
+        """No duplicates, every profile parses with exactly the sample
+        labels @labels (pid and tid are not pushed unless asked for);
+        want_ids arrive in order."""
         got, _, invalid = rcv.snapshot()
         self.assertEqual(invalid, [], "receiver refused requests")
         ids = [g.id for g in got]
@@ -142,7 +145,12 @@ class FleetTest(unittest.TestCase):
             path = os.path.join(cpu.ART, "fleet-%s-%d.pb.gz" % (self.id().split(".")[-1], i))
             with open(path, "wb") as f:
                 f.write(g.raw)
-            cpu.Prof(path)  # raises unless go tool pprof -raw reads it
+            prof = cpu.Prof(path)  # raises unless go tool pprof -raw reads it
+            self.assertTrue(prof.samples, "pushed profile without samples")
+            for smp in prof.samples:
+                self.assertEqual(sorted(smp.labels), sorted(labels), prof.excerpt())
+            # Same stacks add up once tid is gone: as many as the source's.
+            self.assertEqual(sum(x.values[0] for x in prof.samples), self.source_samples)
         if want_ids is not None:
             order = [i for i in ids if i in set(want_ids)]
             self.assertEqual(order, want_ids, "spooled intervals not all delivered oldest first")
@@ -284,6 +292,12 @@ class Fleet(FleetTest):
                                                                             r.text()))
         self.assertNotIn("sekrit", d.log_tail(1000000))
         self.assertNotIn("sekrit", r.text())
+
+    def test_push_labels_pid(self):
+        rcv = self.receiver()
+        self.daemon("fleet-labels", "--push-url", rcv.url, "--push-labels", "pid")
+        wait_for(lambda: rcv.snapshot()[0], 20, "one interval")
+        self.check_received(rcv, labels=("pid", "thread"))
 
     def test_config_file_and_reload(self):
         rcv = self.receiver()

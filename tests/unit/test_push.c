@@ -13,6 +13,8 @@
 
 #include "check.h"
 #include "metrics.h"
+#include "pprof.h"
+#include "pprof_read.h"
 #include "push.h"
 #include "push.pb-c.h"
 
@@ -153,9 +155,59 @@ static void test_metrics(void)
 	free(buf);
 }
 
+/* Two threads of one process on one stack: one sample once tid is gone. */
+static void test_strip(void)
+{
+	static const char *const drop[] = { "pid", "tid", NULL };
+	Perftools__Profiles__Profile *p = NULL;
+	struct pprof *b = pprof__new();
+	struct pprof_mapping_desc md = { .start = 0x1000, .limit = 0x2000,
+					 .filename = "/bin/app" };
+	struct pprof_line ln;
+	uint64_t loc;
+	int64_t v[2] = { 2, 20 };
+	void *buf = NULL, *out = NULL;
+	size_t len = 0, olen = 0, i;
+	int tid;
+
+	pprof__add_sample_type(b, "samples", "count");
+	pprof__add_sample_type(b, "cpu", "nanoseconds");
+	pprof__add_comment(b, "CPU profile of pid 7");
+	ln.function_id = (uint64_t)pprof__add_function(b, "work", "work", "a.c", 1);
+	ln.line = 3;
+	loc = (uint64_t)pprof__add_location(b, (uint64_t)pprof__add_mapping(b, &md),
+					    0x1100, &ln, 1);
+	for (tid = 7; tid < 9; tid++) {
+		struct pprof_label l[3] = { { .key = "pid", .num = 7 },
+					    { .key = "tid", .num = tid },
+					    { .key = "thread", .str = "worker" } };
+
+		pprof__add_sample(b, &loc, 1, v, 2, l, 3);
+	}
+	CHECK(pprof__write(b, true, &buf, &len) == 0, "");
+	pprof__free(b);
+	CHECK(push__strip_labels(buf, len, drop, &out, &olen) == 0, "");
+	CHECK(out && pprof_read__decode(out, olen, &p) == 0, "");
+	if (p) {
+		CHECK(p->n_sample == 1 && p->sample[0]->value[0] == 4 &&
+		      p->sample[0]->value[1] == 40, "%zu samples", p->n_sample);
+		CHECK(p->n_sample == 1 && p->sample[0]->n_label == 1 &&
+		      !strcmp(pprof_read__str(p, p->sample[0]->label[0]->key), "thread"), "");
+		for (i = 0; i < p->n_comment; i++)
+			if (!strcmp(pprof_read__str(p, p->comment[i]), "CPU profile of pid 7"))
+				break;
+		CHECK(i < p->n_comment, "comment lost");
+		pprof_read__free(p);
+	}
+	CHECK(push__strip_labels("junk", 4, drop, &out, &olen) == -EINVAL, "");
+	free(buf);
+	free(out);
+}
+
 int main(void)
 {
 	test_encode();
+	test_strip();
 	test_verdict_backoff();
 	test_endpoint();
 	test_metrics();
