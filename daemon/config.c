@@ -205,7 +205,7 @@ int config__set(struct fleet_config *c, const char *key, const char *v,
 		want = "an absolute path";
 		r = set_path(&c->test_interval_profile, v);
 	} else {
-		snprintf(err, errsize, "unknown option '%s'", key);
+		snprintf(err, errsize, "unknown option '%.100s'", key);
 		return -ENOENT;
 	}
 #undef IS
@@ -336,28 +336,26 @@ static char *trim(char *s)
 	return s;
 }
 
-int config__load_file(const char *path, struct fleet_config *c, char *err,
-		      size_t errsize)
+int config__parse(const char *name, const char *text, size_t len,
+		  struct fleet_config *c, char *err, size_t errsize)
 {
-	char *data = NULL, *line, *next, *eq, *key, *val, *hash, msg[CONFIG_ERR_MAX];
+	char *data, *line, *next, *eq, *key, *val, *hash, msg[CONFIG_ERR_MAX];
 	unsigned lineno = 0;
-	size_t len = 0;
 	int r;
 
-	r = config__check_file(path, false, err, errsize);
-	if (r < 0)
-		return r;
-	r = read_file(path, CONFIG_FILE_MAX, &data, &len);
-	if (r < 0) {
-		snprintf(err, errsize, "%s: %s", path,
-			 r == -EFBIG ? "larger than 1 MiB" : strerror(-r));
-		return r;
+	if (len > CONFIG_FILE_MAX) {
+		snprintf(err, errsize, "%s: larger than 1 MiB", name);
+		return -EFBIG;
 	}
-	if (memchr(data, 0, len)) {
-		snprintf(err, errsize, "%s: not a text file (a NUL byte)", path);
-		r = -EINVAL;
-		goto out;
+	if (memchr(text, 0, len)) {
+		snprintf(err, errsize, "%s: not a text file (a NUL byte)", name);
+		return -EINVAL;
 	}
+	data = malloc(len + 1);
+	if (!data)
+		return -ENOMEM;
+	memcpy(data, text, len);
+	data[len] = 0;
 	for (line = data; line; line = next) {
 		lineno++;
 		next = strchr(line, '\n');
@@ -365,7 +363,7 @@ int config__load_file(const char *path, struct fleet_config *c, char *err,
 			*next++ = 0;
 		if (strlen(line) > CONFIG_LINE_MAX) {
 			snprintf(err, errsize, "%s:%u: line longer than %d bytes",
-				 path, lineno, CONFIG_LINE_MAX);
+				 name, lineno, CONFIG_LINE_MAX);
 			r = -EINVAL;
 			goto out;
 		}
@@ -381,7 +379,7 @@ int config__load_file(const char *path, struct fleet_config *c, char *err,
 		eq = strchr(line, '=');
 		if (!eq) {
 			snprintf(err, errsize, "%s:%u: want 'key = value', got '%.100s'",
-				 path, lineno, line);
+				 name, lineno, line);
 			r = -EINVAL;
 			goto out;
 		}
@@ -389,13 +387,13 @@ int config__load_file(const char *path, struct fleet_config *c, char *err,
 		key = trim(line);
 		val = trim(eq + 1);
 		if (!*val) {
-			snprintf(err, errsize, "%s:%u: %s has no value", path, lineno, key);
+			snprintf(err, errsize, "%s:%u: %.100s has no value", name, lineno, key);
 			r = -EINVAL;
 			goto out;
 		}
 		r = config__set(c, key, val, msg, sizeof(msg));
 		if (r < 0) {
-			snprintf(err, errsize, "%s:%u: %s", path, lineno, msg);
+			snprintf(err, errsize, "%s:%u: %s", name, lineno, msg);
 			if (r == -ENOENT)
 				r = -EINVAL;
 			goto out;
@@ -403,6 +401,27 @@ int config__load_file(const char *path, struct fleet_config *c, char *err,
 	}
 	r = 0;
 out:
+	free(data);
+	return r;
+}
+
+int config__load_file(const char *path, struct fleet_config *c, char *err,
+		      size_t errsize)
+{
+	char *data = NULL;
+	size_t len = 0;
+	int r;
+
+	r = config__check_file(path, false, err, errsize);
+	if (r < 0)
+		return r;
+	r = read_file(path, CONFIG_FILE_MAX, &data, &len);
+	if (r < 0) {
+		snprintf(err, errsize, "%s: %s", path,
+			 r == -EFBIG ? "larger than 1 MiB" : strerror(-r));
+		return r;
+	}
+	r = config__parse(path, data, len, c, err, errsize);
 	free(data);
 	return r;
 }

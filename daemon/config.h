@@ -61,6 +61,14 @@ int config__set(struct fleet_config *c, const char *key, const char *value,
 		char *err, size_t errsize);
 
 /**
+ * config__parse() - apply the settings in @text (@len bytes, the contents
+ * of a config file called @name in errors) onto @c. Pure.
+ * Return: 0, -EINVAL (a bad line; @err "NAME:LINE: what"), -EFBIG, -ENOMEM.
+ */
+int config__parse(const char *name, const char *text, size_t len,
+		  struct fleet_config *c, char *err, size_t errsize);
+
+/**
  * config__load_file() - apply the settings in file @path onto @c.
  * @err: on failure, "PATH:LINE: what" or "PATH: what".
  * Return: 0, -ENOENT (no such file), -EPERM (owner or mode unsafe),
