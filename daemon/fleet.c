@@ -168,7 +168,11 @@ int fleet__new(const struct fleet_config *c, struct fleet **ret)
 		spool_limits_from(c, &lim);
 		r = spool__open(dir, &lim, &f->spool);
 		if (r < 0) {
-			log_err_errno(r, "Failed to open the spool %s: %m (spool-dir)", dir);
+			if (r == -EPERM)
+				log_err("spool-dir %s: owned by another user or writable by group or others: refused (chmod 0700, chown root)",
+					dir);
+			else
+				log_err_errno(r, "Failed to open the spool %s: %m (spool-dir)", dir);
 			goto fail;
 		}
 		log_info("spool %s: bounded by %llu MiB and %llu s", dir,

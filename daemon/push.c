@@ -360,6 +360,14 @@ out:
 	return r;
 }
 
+/* The collector's words go to our log: one line, printable. */
+static void printable(char *s)
+{
+	for (; *s; s++)
+		if (*s < 0x20 || *s > 0x7e)
+			*s = '?';
+}
+
 static void count_error(struct push_stats *st, int code)
 {
 	uint32_t i;
@@ -472,7 +480,11 @@ static void *worker(void *arg)
 		}
 		if (r < 0) {
 			pthread_mutex_lock(&p->lock);
-			continue;	/* removed meanwhile (a bound) */
+			/* -ENOENT: removed meanwhile (a bound): the next one
+			 * at once. Anything else (-EMFILE, -ENOMEM): later. */
+			if (r != -ENOENT && r != -EBADMSG)
+				wait_locked(p, 1000);
+			continue;
 		}
 		if (s->drop[0]) {
 			void *stripped = NULL;
@@ -516,6 +528,8 @@ static void *worker(void *arg)
 			p->st.rejected++;
 			(void)spool__remove(p->spool, name, SPOOL_DROP_REJECTED);
 			/* Per interval, at most one a continuous-interval. */
+			if (resp)
+				printable(resp->body);
 			log_warn("push: %s answered %ld for interval %s (%s): dropped, not retried: %.200s",
 				 s->url, status, m.uuid, m.service,
 				 resp ? resp->body : "");

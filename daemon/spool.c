@@ -207,6 +207,16 @@ int spool__open(const char *dir, const struct spool_limits *lim,
 		r = s->dirfd < 0 ? -errno : -ENOMEM;
 		goto fail;
 	}
+	/* Others who could write here could plant intervals to be pushed. */
+	if (fstat(s->dirfd, &st) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	if ((st.st_uid != 0 && st.st_uid != geteuid()) ||
+	    (st.st_mode & (S_IWGRP | S_IWOTH))) {
+		r = -EPERM;
+		goto fail;
+	}
 	fd = dup(s->dirfd);
 	if (fd < 0 || !(d = fdopendir(fd))) {
 		r = -errno;

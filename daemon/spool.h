@@ -86,7 +86,10 @@ int spool__uuid(char ret[SPOOL_UUID_LEN + 1]);
  * spool__open() - open (creating, mode 0700) the spool in @dir.
  * Leftover .tmp- files are removed, other files not named as entries are
  * left alone and ignored; the bounds are applied at once (drops counted).
- * Return: 0 with *@ret, or -errno (-ENOTDIR, -EACCES, ...).
+ * A directory owned by another user than root or profd's, or writable by
+ * group or others, is refused (-EPERM): whoever can write there could
+ * plant intervals for profd to push.
+ * Return: 0 with *@ret, or -errno (-ENOTDIR, -EACCES, -EPERM, ...).
  */
 int spool__open(const char *dir, const struct spool_limits *lim,
 		struct spool **ret);

@@ -816,6 +816,12 @@ class FleetAccess(AttackTest):
         err = self.start_refused(*base)
         self.assertIn("owned by uid %d" % NOBODY, err)
         self.assertNotIn("SECRET", err)
+        # A spool others may write: they could plant intervals to push.
+        shared = os.path.join(self.tmp, "shared-spool")
+        os.makedirs(shared)
+        os.chmod(shared, 0o1777)
+        err = self.start_refused("--spool-dir", shared, "--push-url", "http://127.0.0.1:9")
+        self.assertIn("writable by group or others: refused", err)
         # Credentials over plain http to another host: refused.
         os.chown(token, 0, 0)
         err = self.start_refused("--spool-dir", spool, "--push-url", "http://pyroscope.example",

@@ -350,6 +350,21 @@ static void test_merge_mismatch(void)
 	free(buf2);
 }
 
+static void test_unsafe_dir(void)
+{
+	struct spool_limits lim = {};
+	struct spool *s = NULL;
+	char d[256];
+
+	snprintf(d, sizeof(d), "%s/shared", dir);
+	CHECK(mkdir(d, 0777) == 0 && chmod(d, 0777) == 0, "");
+	CHECK(spool__open(d, &lim, &s) == -EPERM, "world-writable spool opened");
+	chmod(d, 0700);
+	CHECK(spool__open(d, &lim, &s) == 0, "");
+	spool__free(s);
+	rmdir(d);
+}
+
 int main(void)
 {
 	char cmd[128];
@@ -362,6 +377,7 @@ int main(void)
 	test_bounds();
 	test_query();
 	test_merge_mismatch();
+	test_unsafe_dir();
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	(void)!system(cmd);
 	return check__done();
