@@ -64,6 +64,7 @@ CORE_SRCS := daemon/procmaps.c daemon/pprof.c daemon/aggregate.c \
 	     daemon/kallsyms.c daemon/symbolizer.c daemon/symsrc.c daemon/pltsyms.c daemon/strtab.c daemon/proc.c daemon/elfsyms.c \
 	     daemon/unwind.c daemon/cputime.c daemon/json.c daemon/origin.c daemon/inject.c \
 	     daemon/service.c daemon/spool.c daemon/pmerge.c daemon/config.c daemon/metrics.c \
+	     daemon/history.c \
 	     common/pprof_read.c common/json_read.c common/cxxname.c
 DAEMON_SRCS := daemon/main.c daemon/log.c daemon/sampler.c \
 	       daemon/session.c daemon/api.c daemon/profile.c daemon/access.c daemon/heap.c \

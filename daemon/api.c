@@ -15,6 +15,7 @@
 #include "apiparse.h"
 #include "conns.h"
 #include "json.h"
+#include "history.h"
 #include "log.h"
 #include "metrics.h"
 #include "origin.h"
@@ -709,6 +710,42 @@ static enum MHD_Result handle_metrics(struct api *a, struct MHD_Connection *c)
 	return send_blob(c, body, len, "text/plain; version=0.0.4; charset=utf-8", NULL);
 }
 
+/*
+ * The spool's intervals of a window merged into one profile. Every
+ * process of the machine is in them: root's alone.
+ */
+static enum MHD_Result handle_history(struct api *a, struct MHD_Connection *c,
+				      const struct peer *peer)
+{
+	struct spool *sp = a->fleet ? fleet__spool(a->fleet) : NULL;
+	struct spool_query hq;
+	struct api_params q;
+	struct timespec ts;
+	char *err = NULL;
+	void *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	if (peer->uid != 0)
+		return send_text(c, 403, "refused: the history holds every process's profiles; only root may read it\n");
+	clock_gettime(CLOCK_REALTIME, &ts);
+	get_params(c, &q);
+	r = history__parse(&q, (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec, &hq, &err);
+	if (r < 0)
+		return send_bad_request(c, r, err);
+	if (!sp)
+		return send_text(c, 404, "no history: profd keeps no spool (see README \"Fleet\": push-url, continuous)\n");
+	/* Reads and merges files: this connection's own thread. */
+	r = spool__query(sp, &hq, &buf, &len, NULL);
+	if (r == -ENOENT)
+		return send_text(c, 404, "no spooled interval matches\n");
+	if (r == -E2BIG)
+		return send_text(c, 413, "the window's intervals exceed 256 MiB: ask for a shorter one\n");
+	if (r < 0)
+		return send_text(c, 500, "cannot merge the history: %s\n", strerror(-r));
+	return send_blob(c, buf, len, "application/octet-stream", "profile");
+}
+
 static enum MHD_Result handle_index(struct MHD_Connection *c)
 {
 	return send_text(c, 200,
@@ -727,7 +764,9 @@ static enum MHD_Result handle_index(struct MHD_Connection *c)
 			 "/v1/status\n"
 			 "    daemon status (JSON)\n"
 			 "/metrics\n"
-			 "    counters in the Prometheus text format\n",
+			 "    counters in the Prometheus text format\n"
+			 "/v1/history[?since=T][&until=T][&service=S][&unit=U][&pid=P]\n"
+			 "    the spooled intervals of a window, merged (gzip pprof; root)\n",
 			 PROFD_VERSION);
 }
 
@@ -745,7 +784,8 @@ static bool is_profile(const char *url)
 {
 	return !strcmp(url, "/debug/pprof/heap") ||
 	       !strcmp(url, "/debug/pprof/allocs") ||
-	       !strcmp(url, "/debug/pprof/profile");
+	       !strcmp(url, "/debug/pprof/profile") ||
+	       !strcmp(url, "/v1/history");	/* GET only, as a profile */
 }
 
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
@@ -822,6 +862,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 				url);
 	if (!peer.known)
 		return send_anonymous(c, &peer);
+	if (!strcmp(url, "/v1/history"))
+		return handle_history(a, c, &peer);
 	if (!strcmp(url, "/debug/pprof/heap"))
 		return handle_heap(a, c, &peer, false);
 	if (!strcmp(url, "/debug/pprof/allocs"))

@@ -766,6 +766,12 @@ class FleetAccess(AttackTest):
         self.assertNotIn(b"profd_", r.body)
         r = raw(NOBODY, raw_request("POST", "/metrics"), unix=self.daemon.sock)
         self.assertEqual(r.status, 405, r)
+        # The history holds every process's profiles: root's alone.
+        r = raw(NOBODY, raw_request("GET", "/v1/history"), unix=self.daemon.sock)
+        self.assertEqual(r.status, 403, r)
+        self.assertNotEqual(r.body[:2], b"\x1f\x8b")
+        r = unix_req(self.daemon, "GET", "/v1/history?since=10m")
+        self.assertEqual(r.status, 404, "root: spooled junk is no profile: %r" % r)
 
     def test_spool_is_roots(self):
         st = os.stat(self.spool)

@@ -323,6 +323,29 @@ class Fleet(FleetTest):
         n = len(rcv.snapshot()[0])
         wait_for(lambda: len(rcv.snapshot()[0]) > n, 20, "pushes after a bad reload")
 
+    def test_history_merges_the_spool(self):
+        d = self.daemon("fleet-history")  # no push-url: intervals stay spooled
+        wait_for(lambda: len(spool_uuids(self.spool)) >= 3, 30, "3 spooled intervals")
+        n = len(spool_uuids(self.spool))
+        r = d.get("/v1/history?since=10m")
+        self.assertEqual(r.status, 200, r)
+        path = os.path.join(cpu.ART, "fleet-history.pb.gz")
+        with open(path, "wb") as f:
+            f.write(r.body)
+        prof = cpu.Prof(path)
+        src = cpu.Prof(self.source)
+        total = sum(x.values[0] for x in prof.samples)
+        # Each interval is the source profile: same stacks add up, so as
+        # many distinct samples as the source and n (or n+1, one more may
+        # have closed meanwhile) times its total.
+        self.assertIn(total, (n * self.source_samples, (n + 1) * self.source_samples), prof.excerpt())
+        self.assertEqual(len(prof.samples), len(src.samples), prof.excerpt())
+        self.assertEqual(d.get("/v1/history?service=nope.service").status, 404)
+        r = d.get("/v1/history?unit=profd-test.service&pid=%s" % next(iter(src.samples[0].labels["pid"])))
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(d.get("/v1/history?since=soon").status, 400)
+        self.assertEqual(d.get("/v1/history?bogus=1").status, 400)
+
     def test_bad_config_at_start(self):
         conf = os.path.join(self.tmp, "profd.conf")
         with open(conf, "w") as f:
