@@ -345,6 +345,20 @@ class Fleet(FleetTest):
         self.assertEqual(r.status, 200, r)
         self.assertEqual(d.get("/v1/history?since=soon").status, 400)
         self.assertEqual(d.get("/v1/history?bogus=1").status, 400)
+        # profctl history: the same merge, written and shown as a table.
+        out = os.path.join(self.tmp, "h.pb.gz")
+        until = int(time.time()) + 1
+        p = subprocess.run([cpu.PROFCTL, "--socket", d.sock, "history", "--since", "10m", "--until", str(until),
+                            "--service", "profd-test.service", "-o", out], capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("hot_a", p.stdout)
+        total = sum(x.values[0] for x in cpu.Prof(out).samples)
+        self.assertEqual(total % self.source_samples, 0)
+        self.assertGreaterEqual(total // self.source_samples, n)
+        p = subprocess.run([cpu.PROFCTL, "--socket", d.sock, "history", "--since", "later"],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 1, p.stderr)
+        self.assertIn("bad since", p.stderr)
 
     def test_bad_config_at_start(self):
         conf = os.path.join(self.tmp, "profd.conf")
