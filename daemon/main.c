@@ -169,7 +169,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "heap-event-buffer-kb", required_argument, NULL, O_HBUF },
 		{ "heap-agent", required_argument, NULL, O_HAGENT },
 		{ "config", required_argument, NULL, O_CONFIG },
-		/* config__keys[], in its order */
+		/* config.h's keys */
 		{ "continuous", required_argument, NULL, O_FLEET + 0 },
 		{ "continuous-hz", required_argument, NULL, O_FLEET + 1 },
 		{ "continuous-interval", required_argument, NULL, O_FLEET + 2 },
@@ -282,11 +282,14 @@ static int parse_args(int argc, char **argv, struct options *o)
 			o->config_given = true;
 			break;
 		case O_FLEET ... O_FLEET + 13:
-			/* Checked with the file's, by config__load_all(). */
+			/* Checked with the file's, by config__load_all(): the
+			 * key is the option's name. */
 			if (o->nfleet_cli == sizeof(o->fleet_cli) / sizeof(o->fleet_cli[0]))
 				goto bad;
+			for (i = 0; opts[i].name && opts[i].val != c; i++)
+				;
 			o->fleet_cli[o->nfleet_cli++] = (struct config_override){
-				config__keys[c - O_FLEET], optarg };
+				opts[i].name, optarg };
 			break;
 		case 'v':
 			o->verbose++;
