@@ -697,10 +697,10 @@ static enum MHD_Result handle_heap(struct api *a, struct MHD_Connection *c,
 					pid);
 			goto done;
 		}
-		if (r == -ESHUTDOWN) {
-			ret = send_text(c, 503, "profd is shutting down\n");
-			goto done;
-		}
+		/* Shutting down releases every tracking: the answer must go
+		 * before profd stops serving, with nothing to wait for. */
+		if (r == -ESHUTDOWN)
+			return send_text(c, 503, "profd is shutting down\n");
 		/* -ESRCH: it exited while we waited; its heap at exit is
 		 * what the snapshot below gives. */
 	}
