@@ -1280,10 +1280,12 @@ static int stop_tracking(struct heap_tracker *h, pid_t pid, bool pull,
 	pthread_mutex_lock(&h->lock);
 	p = heap__find(h, pid);
 	if (p && pull) {
-		if (p->generation != gen || !p->pulls)
+		if (p->generation != gen || !p->pulls) {
 			p = NULL;
-		else if (--p->pulls || p->kept)
-			r = 2, p = NULL;
+		} else if (--p->pulls || p->kept) {
+			r = 2;	/* goes on */
+			p = NULL;
+		}
 	}
 	if (p) {
 		a = p->agent;	/* switched off here, not by the agent thread */
