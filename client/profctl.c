@@ -638,11 +638,19 @@ static int http__progress(void *clientp, curl_off_t dltotal, curl_off_t dlnow,
 	if (interrupts >= 2)
 		return 1;	/* abort the transfer: nothing is saved */
 	if (interrupts == 1 && stop_path && !stop_sent) {
+		const char *msg;
+
 		stop_sent = true;
-		if (stop__send(stop_path) < 0)
-			fprintf(stderr, "profctl: could not end the window early; Ctrl-C again to abort without saving\n");
-		else
-			fprintf(stderr, "profctl: ending the window early and saving what was collected (Ctrl-C again to abort without saving)\n");
+		msg = stop__send(stop_path) < 0 ?
+			"could not end the window early; Ctrl-C again to abort without saving" :
+			"ending the window early and saving what was collected (Ctrl-C again to abort without saving)";
+		if (json_output) {
+			fprintf(stderr, "{\"note\":");
+			report__json_str(stderr, msg);
+			fprintf(stderr, "}\n");
+		} else {
+			fprintf(stderr, "profctl: %s\n", msg);
+		}
 	}
 	return 0;
 }

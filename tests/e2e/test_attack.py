@@ -427,11 +427,14 @@ class Browser(AttackTest):
                 with self.subTest(what=what):
                     r = self.try_request(headers, host, path="/v1/status")
                     self.assertEqual(r.status, 200, "%s: %r" % (what, r))
-            # What go tool pprof sends: served, and tracking starts.
+            # What go tool pprof sends: served, tracking started for the
+            # pull (and, a one-off, stopped after it).
             r = self.try_request((("User-Agent", "Go-http-client/1.1"), ("Accept-Encoding", "gzip")),
                                  "127.0.0.1:%d" % port, pid=w.pid)
             self.assertEqual(r.status, 200, "pprof-like pull: %r" % r)
-            self.assertIn(w.pid, tracked_pids(self.daemon))
+            self.assertIn("heap tracking of pid %d stopped after this snapshot" % w.pid,
+                          r.headers.get("x-profd-note", ""), r.headers)
+            self.assertNotIn(w.pid, tracked_pids(self.daemon))
         finally:
             self.untrack(w.pid)
             kill(w)

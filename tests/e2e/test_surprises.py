@@ -243,9 +243,10 @@ class EarlyEnd(ProfdTest):
             prof = Prof(out, pid=w.pid)
             dur = duration_s(prof)
             # The window opened between t0 and the exit; it covers at most
-            # that, and no less than that minus profctl's start-up.
-            self.assertLessEqual(dur, t_exit - t0 + 0.2, "duration %.2f s, exit %.2f s after the request" % (dur, t_exit - t0))
-            self.assertGreater(dur, t_exit - t0 - 0.6, "duration %.2f s, exit %.2f s after the request" % (dur, t_exit - t0))
+            # that (and profd's noticing, within a poll), and no less than
+            # that minus profctl's start-up and the window's opening.
+            self.assertLessEqual(dur, t_exit - t0 + 0.5, "duration %.2f s, exit %.2f s after the request" % (dur, t_exit - t0))
+            self.assertGreater(dur, t_exit - t0 - 1.0, "duration %.2f s, exit %.2f s after the request" % (dur, t_exit - t0))
             self.assertLess(dur, 4.0, "duration %.2f s of a 5 s window for a 1.7 s process" % dur)
             self.assertTrue(any("ended early" in c and "exited" in c for c in prof.raw.comments), prof.raw.comments)
             self.assertRegex(o, r"ended early, after [\d.]+ s of the 5 s asked: the process exited", o)
@@ -276,6 +277,7 @@ class EarlyEnd(ProfdTest):
             while time.monotonic() < deadline and not self.daemon.status()["sessions"]:
                 time.sleep(0.05)
             self.assertTrue(self.daemon.status()["sessions"], "no window opened")
+            cpu0 = w.cpu()
             time.sleep(2)
             held = signals > 1
             if held:
@@ -289,6 +291,7 @@ class EarlyEnd(ProfdTest):
             finally:
                 if held:
                     os.kill(self.daemon.proc.pid, signal.SIGCONT)
+            self.used = w.cpu() - cpu0  # CPU it used from the window's opening
             return p.returncode, o, e, time.monotonic() - t0, w.pid
 
     def test_sigint_saves_partial_window(self):
@@ -305,7 +308,11 @@ class EarlyEnd(ProfdTest):
             dur = duration_s(prof)
             self.assertGreater(dur, 1.5, "duration %.2f s" % dur)
             self.assertLess(dur, took + 0.1, "duration %.2f s, profctl ran %.2f s" % (dur, took))
-            self.assertGreater(prof.count(), 0.5 * 99 * dur, "%d samples in %.2f s at 99 Hz" % (prof.count(), dur))
+            # The samples the CPU it used implies (measured from the
+            # window's opening to profctl's exit: a little more than the
+            # window).
+            self.assertGreater(prof.count(), 0.5 * 99 * min(self.used, dur),
+                               "%d samples in %.2f s at 99 Hz, %.2f s of CPU used" % (prof.count(), dur, self.used))
             self.assertTrue(any("ended early" in c for c in prof.raw.comments), prof.raw.comments)
             self.wait_no_sessions()
         finally:
