@@ -620,7 +620,8 @@ static int stop__send(const char *path)
 	if (r < 0)
 		goto out;
 	n = read(fd, resp, sizeof(resp) - 1);
-	r = n > 12 && !strncmp(resp + 8, " 200", 4) ? 0 : -EIO;
+	r = n > 12 && !strncmp(resp + 8, " 200", 4) ? 0 :
+	    n > 12 && !strncmp(resp + 8, " 404", 4) ? -ENOENT : -EIO;
 out:
 	close(fd);
 	return r;
@@ -638,10 +639,23 @@ static int http__progress(void *clientp, curl_off_t dltotal, curl_off_t dlnow,
 	if (interrupts >= 2)
 		return 1;	/* abort the transfer: nothing is saved */
 	if (interrupts == 1 && stop_path && !stop_sent) {
+		static struct timespec last;
+		struct timespec now;
 		const char *msg;
+		int r;
 
+		/* Not open yet (404: the request is still on its way): ask
+		 * again, five times a second, until it is. */
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if ((now.tv_sec - last.tv_sec) * 1000000000L +
+		    (now.tv_nsec - last.tv_nsec) < 200000000L)
+			return 0;
+		last = now;
+		r = stop__send(stop_path);
+		if (r == -ENOENT)
+			return 0;
 		stop_sent = true;
-		msg = stop__send(stop_path) < 0 ?
+		msg = r < 0 ?
 			"could not end the window early; Ctrl-C again to abort without saving" :
 			"ending the window early and saving what was collected (Ctrl-C again to abort without saving)";
 		if (json_output) {
