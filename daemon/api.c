@@ -18,6 +18,9 @@
 #include "origin.h"
 #include "proc.h"
 
+_Static_assert(API_WINDOW_MAX == SESSION_WINDOW_MAX,
+	       "a window's name goes from the request to the session whole");
+
 struct api {
 	struct session_mgr *m;
 	struct heap_tracker *heap;

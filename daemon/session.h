@@ -117,9 +117,9 @@ enum session_end session__ended(const struct session *s, uint64_t *ret_ns);
 /*
  * session_mgr__end() - end the open windows of process @pid that caller
  * @uid started (named @window, unless it is ""), as if their seconds had
- * run out now: they answer with what they collected. Only the caller's
- * own windows, root's included: root ends others' only by asking as
- * them. Returns how many it ended.
+ * run out now: they answer with what they collected. Only windows @uid
+ * started itself, whoever @uid is (root too): a window is its caller's.
+ * Returns how many it ended.
  */
 unsigned session_mgr__end(struct session_mgr *m, pid_t pid, uid_t uid,
 			  const char *window);
