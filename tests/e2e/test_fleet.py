@@ -355,6 +355,12 @@ class Fleet(FleetTest):
         total = sum(x.values[0] for x in cpu.Prof(out).samples)
         self.assertEqual(total % self.source_samples, 0)
         self.assertGreaterEqual(total // self.source_samples, n)
+        # The default name: history-<time>.pb.gz, in the working directory.
+        p = subprocess.run([cpu.PROFCTL, "--socket", d.sock, "history"], capture_output=True, text=True,
+                           timeout=60, cwd=self.tmp)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        names = [f for f in os.listdir(self.tmp) if re.match(r"^history-\d{8}-\d{6}(-\d+)?\.pb\.gz$", f)]
+        self.assertEqual(len(names), 1, os.listdir(self.tmp))
         p = subprocess.run([cpu.PROFCTL, "--socket", d.sock, "history", "--since", "later"],
                            capture_output=True, text=True, timeout=60)
         self.assertEqual(p.returncode, 1, p.stderr)
