@@ -51,7 +51,7 @@ CFLAGS += -fsanitize=$(SAN) -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=$(SAN)
 endif
 
-DAEMON_PKG_LIBS = $(call lazy_pkg,DAEMON_PKG_LIBS,--libs libbpf libelf libdw libprotobuf-c libmicrohttpd zlib libsystemd)
+DAEMON_PKG_LIBS = $(call lazy_pkg,DAEMON_PKG_LIBS,--libs libbpf libelf libdw libprotobuf-c libmicrohttpd libcurl zlib libsystemd)
 DAEMON_LIBS = $(DAEMON_PKG_LIBS) -lpthread -lm -lstdc++
 CLIENT_LIBS = $(call lazy_pkg,CLIENT_LIBS,--libs libcurl libprotobuf-c zlib)
 
@@ -61,7 +61,7 @@ BPF_CFLAGS := -g -O2 -target bpf -Wall -D__TARGET_ARCH_$(ARCH) \
 # Pipeline modules without BPF or sockets (most are pure): unit-tested
 # and linked into both the daemon and the tests.
 CORE_SRCS := daemon/procmaps.c daemon/pprof.c daemon/aggregate.c \
-	     daemon/kallsyms.c daemon/symbolizer.c daemon/symsrc.c daemon/pltsyms.c daemon/strtab.c daemon/proc.c daemon/elfsyms.c \
+	     daemon/kallsyms.c daemon/symbolizer.c daemon/debuginfod.c daemon/symsrc.c daemon/pltsyms.c daemon/strtab.c daemon/proc.c daemon/elfsyms.c \
 	     daemon/unwind.c daemon/cputime.c daemon/json.c daemon/origin.c daemon/inject.c \
 	     common/pprof_read.c common/json_read.c common/cxxname.c
 DAEMON_SRCS := daemon/main.c daemon/log.c daemon/sampler.c \

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,7 +30,47 @@ struct builder {
 	struct u64map maps;		/* proc map index + 1 -> mapping id */
 	uint64_t kernel_mapping;
 	uint64_t trunc_loc, unknown_loc;
+	/* Binaries whose missing debug info a comment explained. */
+	const struct sym_binary *noted[16];
+	unsigned nnoted, nnoted_more;
 };
+
+/*
+ * Say in a comment why a binary's frames lack names or file:line when
+ * debuginfod is involved, once per binary (16 named, then a count).
+ */
+static int note_debug(struct builder *b, struct sym_binary *bin,
+		      const struct sym_binary_info *info)
+{
+	const char *why;
+	char line[PATH_MAX + 256];
+	unsigned i;
+
+	switch (info->debug_state) {
+	case SYM_DEBUG_PENDING:
+		why = "being fetched from debuginfod: this profile has no names of its static functions nor file:line for it; later profiles will";
+		break;
+	case SYM_DEBUG_MISSING:
+		why = "not found on the debuginfod servers";
+		break;
+	case SYM_DEBUG_FAILED:
+		why = "could not be fetched from debuginfod (timeout or error; retried in a few minutes)";
+		break;
+	default:
+		return 0;
+	}
+	for (i = 0; i < b->nnoted; i++)
+		if (b->noted[i] == bin)
+			return 0;
+	if (b->nnoted >= sizeof(b->noted) / sizeof(b->noted[0])) {
+		b->nnoted_more++;
+		return 0;
+	}
+	b->noted[b->nnoted++] = bin;
+	snprintf(line, sizeof(line), "debug info for %s (build-id %s) %s",
+		 info->path, info->build_id, why);
+	return pprof__add_comment(b->pp, line);
+}
 
 static int64_t add_map(struct builder *b, const struct proc_map *m, size_t idx)
 {
@@ -40,8 +81,13 @@ static int64_t add_map(struct builder *b, const struct proc_map *m, size_t idx)
 
 	if (u64map__get(&b->maps, idx + 1 + ((uint64_t)b->part << 32), &id) == 0)
 		return (int64_t)id;
-	if (m->bin)
+	if (m->bin) {
+		/* Debug info fetched since the binary was opened: use it. */
+		sym_binary__refresh(m->bin);
 		sym_binary__info(m->bin, &info);
+		if (note_debug(b, m->bin, &info) < 0)
+			return -ENOMEM;
+	}
 	md.start = m->start;
 	md.limit = m->end;
 	md.offset = m->offset;
@@ -58,6 +104,18 @@ static int64_t add_map(struct builder *b, const struct proc_map *m, size_t idx)
 			(uint64_t)r) < 0)
 		return -ENOMEM;
 	return r;
+}
+
+static int note_more(struct builder *b)
+{
+	char line[128];
+
+	if (!b->nnoted_more)
+		return 0;
+	snprintf(line, sizeof(line),
+		 "debug info for %u more binaries is missing (debuginfod)",
+		 b->nnoted_more);
+	return pprof__add_comment(b->pp, line);
 }
 
 /* Mapping 1 must be the main binary: add it before anything else. */
@@ -383,7 +441,9 @@ int profile__build_cpu(const struct profile_cpu_desc *d, void **ret_buf,
 				goto out;
 		}
 	}
-	r = pprof__write(b.pp, true, ret_buf, ret_len);
+	r = note_more(&b);
+	if (r == 0)
+		r = pprof__write(b.pp, true, ret_buf, ret_len);
 out:
 	u64map__fini(&b.locs);
 	u64map__fini(&b.maps);
@@ -486,7 +546,9 @@ int profile__build_heap(const struct profile_heap_desc *d, void **ret_buf,
 		if (r < 0)
 			goto out;
 	}
-	r = pprof__write(b.pp, true, ret_buf, ret_len);
+	r = note_more(&b);
+	if (r == 0)
+		r = pprof__write(b.pp, true, ret_buf, ret_len);
 out:
 	u64map__fini(&b.locs);
 	u64map__fini(&b.maps);
