@@ -36,6 +36,13 @@ ${CXX:-g++} -O2 -g -I$W -o "$E/churn" "$W/churn.cc"
 # PLT stubs, and a stripped copy of split (no .symtab, no DWARF).
 $CC -O2 -g -fno-builtin -I$W -o "$E/plt" "$W/plt.c"
 strip -o "$E/split.stripped" "$E/split"
+# Stripped, its debug info only where the debuginfod test's server finds it
+# (test_symbols.py): not beside it, not in /usr/lib/debug.
+mkdir -p "$E/debuginfod-files"
+$CC -O2 -g -I$W -o "$E/libcwork.full" "$W/libcwork.c"
+objcopy --only-keep-debug "$E/libcwork.full" "$E/debuginfod-files/libcwork.dbg"
+strip --strip-all -o "$E/libcwork" "$E/libcwork.full"
+rm -f "$E/libcwork.full"
 # No frame pointers anywhere: what DWARF unwinding is for.
 $CC -O2 -g -fomit-frame-pointer -fno-optimize-sibling-calls -pthread -o "$E/nofp" "$W/nofp.c"
 $CC -O2 -g -fomit-frame-pointer -fno-optimize-sibling-calls -fno-builtin -pthread -o "$E/heapnofp" "$W/heapnofp.c"
