@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "jitmap.h"
 #include "pprof.h"
 #include "profile.h"
 #include "strtab.h"
@@ -206,6 +208,14 @@ static char *display_name(const char *sym)
 	return out;
 }
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
 /*
  * Location of a user frame. @addr is what to symbolize: the sampled pc for
  * the leaf, the return address - 1 for callers. When that finds nothing
@@ -217,6 +227,7 @@ static int64_t user_loc(struct builder *b, uint64_t addr, uint64_t alt)
 {
 	struct sym_frame frames[SYM_MAX_INLINE];
 	struct pprof_line lines[SYM_MAX_INLINE];
+	char jname[JITMAP_MAX_NAME + 1];
 	struct proc_map m;
 	uint64_t id, mapping_id = 0;
 	uint64_t key = (addr ? addr : 1) | ((uint64_t)b->part << PART_SHIFT);
@@ -241,6 +252,16 @@ static int64_t user_loc(struct builder *b, uint64_t addr, uint64_t alt)
 				n = sym_binary__lookup(m.bin,
 						       alt - m.start + m.offset,
 						       frames, SYM_MAX_INLINE);
+		}
+		/* No ELF file: JIT code, named by the runtime's perf map or
+		 * jitdump, else "[jit]" for anonymous executable memory. */
+		if (!m.bin && proc__jit_name(b->proc, addr, mono_ns(), jname,
+					     sizeof(jname)) == 0) {
+			frames[0] = (struct sym_frame){ .func = jname };
+			n = 1;
+		} else if (!m.bin && m.anon) {
+			frames[0] = (struct sym_frame){ .func = "[jit]" };
+			n = 1;
 		}
 		for (i = 0; i < n; i++) {
 			char hexname[32], *name = NULL;
