@@ -43,6 +43,8 @@ $CC -O2 -g -I$W -o "$E/libcwork.full" "$W/libcwork.c"
 objcopy --only-keep-debug "$E/libcwork.full" "$E/debuginfod-files/libcwork.dbg"
 strip --strip-all -o "$E/libcwork" "$E/libcwork.full"
 rm -f "$E/libcwork.full"
+# Machine code in anonymous memory, named by a jitdump file it writes.
+$CC -O1 $NOOPT -o "$E/jitwl" "$W/jitwl.c"
 # No frame pointers anywhere: what DWARF unwinding is for.
 $CC -O2 -g -fomit-frame-pointer -fno-optimize-sibling-calls -pthread -o "$E/nofp" "$W/nofp.c"
 $CC -O2 -g -fomit-frame-pointer -fno-optimize-sibling-calls -fno-builtin -pthread -o "$E/heapnofp" "$W/heapnofp.c"

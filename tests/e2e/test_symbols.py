@@ -13,6 +13,14 @@
   debug files; a second profile and a restarted profd fetch nothing again;
   a server that never answers or is down: the profile comes at once,
   without those names, and its comments say so.
+- JIT code: Node.js (Debian's nodejs) with --perf-basic-prof running a hot
+  JavaScript function 3:1 against another: both named from the perf map,
+  in that ratio; `jitwl`, machine code in anonymous memory described by a
+  jitdump file it writes (the published format) and maps: its functions
+  named, in their 3:1:1 work ratio, the undescribed one `[jit]`.
+- Attacks (the target as nobody): /tmp/perf-PID.map a symbolic link to a
+  file only root may read, or a regular file owned by another user: its
+  names never reach the profile.
 """
 import glob
 import os
@@ -21,6 +29,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import unittest
@@ -28,7 +37,7 @@ import unittest
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_cpu  # noqa: E402
-from test_cpu import Daemon, Workload, fetch, go_env, spawn, kill  # noqa: E402
+from test_cpu import NOBODY, Daemon, ProfdTest, Workload, fetch, go_env, spawn, kill  # noqa: E402
 from test_truth import addr2line, link_address, load_segments  # noqa: E402
 
 HZ = 199
@@ -352,6 +361,125 @@ class Debuginfod(unittest.TestCase):
                 self.assertGreaterEqual(d.status()["debuginfod"]["failed"], 1)
             finally:
                 d.stop()
+
+
+JS_BURN = """
+function hotLoop(n) { let s = 0; for (let i = 0; i < n; i++) s = (s + i * 7) % 1000003; return s; }
+function coldLoop(n) { let s = 0; for (let i = 0; i < n; i++) s = (s + i * 7) % 1000003; return s; }
+const end = Date.now() + 1000 * (parseFloat(process.argv[2]) || 30);
+console.log("jsburn ready");
+let x = 0;
+while (Date.now() < end) { x += hotLoop(300000); x += coldLoop(100000); }
+console.log(x);
+"""
+
+
+def leaf(sample):
+    """The leaf's function name, "" when it has none."""
+    ln = sample.leaf()
+    return ln.function if ln else ""
+
+
+class Jit(ProfdTest):
+    def leaf_names(self, prof):
+        out = {}
+        for s in prof.samples:
+            out[leaf(s)] = out.get(leaf(s), 0) + s.values[0]
+        return sorted(out.items(), key=lambda kv: -kv[1])[:8]
+
+    def test_node_perf_map(self):
+        """node --perf-basic-prof: hotLoop and coldLoop named from
+        /tmp/perf-PID.map, 75 +- 6 % of their samples in hotLoop (the
+        workload does 3 units of work there for 1 in coldLoop)."""
+        node = shutil.which("node") or shutil.which("nodejs")
+        if not node:
+            self.skipTest("nodejs is not installed (make deps)")
+        js = e2e("jsburn.js")
+        with open(js, "w") as f:
+            f.write(JS_BURN)
+        # cwd: V8 may leave isolate-*.log files there.
+        p = spawn([node, "--perf-basic-prof", js, "40"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                  cwd=test_cpu.E2E)
+        try:
+            self.assertEqual(p.stdout.readline().decode().strip(), "jsburn ready")
+            time.sleep(1.5)  # past the interpreter, into optimized code
+            prof = fetch(self, self.daemon, p.pid, 4, hz=HZ, name="jit_node")
+            hot = prof.count(lambda s: "hotLoop" in leaf(s))
+            cold = prof.count(lambda s: "coldLoop" in leaf(s))
+            self.assertGreater(hot + cold, 0.8 * prof.count(), "JS leaves: %s" % self.leaf_names(prof))
+            share = hot / (hot + cold)
+            sys.stderr.write("[node: hotLoop %.1f %% of hotLoop+coldLoop] " % (100 * share))
+            self.assertAlmostEqual(share, 0.75, delta=0.06, msg="leaves: %s" % self.leaf_names(prof))
+        finally:
+            kill(p)
+            try:
+                os.unlink("/tmp/perf-%d.map" % p.pid)
+            except OSError:
+                pass
+
+    def test_jitdump(self):
+        """jitwl writes a jitdump naming jit_hot and jit_cold (3:1 work)
+        and leaves a third function undescribed (1): shares 60/20/20 +- 6,
+        the third as [jit]."""
+        d = e2e("jitdump-dir")
+        os.makedirs(d, exist_ok=True)
+        with Workload("jitwl", "jitdump", d, seconds=40, wait_line="jitwl ready") as w:
+            prof = fetch(self, self.daemon, w, 4, hz=HZ, name="jit_jitdump")
+            total = prof.count()
+            shares = {n: prof.count(lambda s, n=n: leaf(s) == n) / total
+                      for n in ("jit_hot", "jit_cold", "[jit]")}
+            sys.stderr.write("[jitdump shares %s] " % {k: round(v, 3) for k, v in shares.items()})
+            for n, want in (("jit_hot", 0.6), ("jit_cold", 0.2), ("[jit]", 0.2)):
+                self.assertAlmostEqual(shares[n], want, delta=0.06, msg="%s; leaves: %s" % (n, self.leaf_names(prof)))
+            os.unlink(os.path.join(d, "jit-%d.dump" % w.pid))
+
+    def test_anonymous_code_is_jit(self):
+        """Without a map: the code's frames are [jit], one name for all."""
+        with Workload("jitwl", "none", seconds=40, wait_line="jitwl ready") as w:
+            prof = fetch(self, self.daemon, w, 3, hz=HZ, name="jit_none")
+            share = prof.count(lambda s: leaf(s) == "[jit]") / prof.count()
+            self.assertGreater(share, 0.9, "leaves: %s" % self.leaf_names(prof))
+
+
+class JitAttack(ProfdTest):
+    """nobody's process names its /tmp/perf-PID.map after a file it may
+    not read, or another user's file sits there: none of its lines may
+    name a frame (profd reads as root)."""
+
+    def hostile_map(self, make):
+        secret = tempfile.mkdtemp(prefix="profd-secret-")
+        os.chmod(secret, 0o700)
+        path = os.path.join(secret, "secret.map")
+        with open(path, "w") as f:
+            # Covers every address: any frame it named would say so.
+            f.write("0 7fffffffffff ROOT_ONLY_SECRET\n")
+        os.chmod(path, 0o600)
+        with Workload("jitwl", "none", seconds=40, user=NOBODY, wait_line="jitwl ready") as w:
+            link = "/tmp/perf-%d.map" % w.pid
+            try:
+                make(path, link)
+                prof = fetch(self, self.daemon, w, 2, hz=HZ, name="jit_attack")
+                names = {ln.function for loc in prof.raw.locations.values() for ln in loc.lines}
+                self.assertNotIn("ROOT_ONLY_SECRET", names)
+                self.assertIn("[jit]", names)
+            finally:
+                try:
+                    os.unlink(link)
+                except OSError:
+                    pass
+                shutil.rmtree(secret, ignore_errors=True)
+
+    def test_symlink_to_root_file(self):
+        def make(path, link):
+            subprocess.run(["setpriv", "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY, "--clear-groups",
+                            "ln", "-s", path, link], check=True)
+        self.hostile_map(make)
+
+    def test_file_of_another_user(self):
+        def make(path, link):
+            shutil.copy(path, link)  # root's file, in nobody's name
+            os.chmod(link, 0o644)
+        self.hostile_map(make)
 
 
 if __name__ == "__main__":
