@@ -256,6 +256,15 @@ class Debuginfod(unittest.TestCase):
             try:
                 before = self.profile(d, w, "dbg_before")
                 self.assert_no_debug(before, "without debuginfod")
+                # profctl top says how much has no name, by binary, and why.
+                r = run([test_cpu.PROFCTL, "top", before.path])
+                self.assertEqual(r.returncode, 0, r.stderr)
+                m = re.search(r"^no name: ([\d.]+)% of the total in frames without a function name: (.*)$",
+                              r.stdout, re.M)
+                self.assertTrue(m, r.stdout)
+                self.assertIn("libcwork", m.group(2))
+                self.assertGreater(float(m.group(1)), 20, r.stdout)
+                self.assertIn("DEBUGINFOD_URLS", r.stdout)
                 self.assertEqual(d.status()["debuginfod"], {"enabled": False})
             finally:
                 d.stop()
@@ -439,6 +448,9 @@ class Jit(ProfdTest):
             prof = fetch(self, self.daemon, w, 3, hz=HZ, name="jit_none")
             share = prof.count(lambda s: leaf(s) == "[jit]") / prof.count()
             self.assertGreater(share, 0.9, "leaves: %s" % self.leaf_names(prof))
+            r = run([test_cpu.PROFCTL, "top", prof.path])
+            self.assertRegex(r.stdout, r"no name: [\d.]+% of the total in JIT code without a perf map")
+            self.assertIn("--perf-basic-prof", r.stdout)
 
 
 class JitAttack(ProfdTest):
