@@ -36,6 +36,7 @@ struct sym_binary {
 	struct symbolizer *s;
 	struct sym_binary *prev, *next;	/* cache list, most recent first */
 	int refs;			/* under s->lock */
+	bool in_cache;			/* under s->lock: counted in s->bytes */
 	char key[160];
 	char build_id[SYM_BUILD_ID_MAX + 1];
 	char *path;
@@ -264,6 +265,20 @@ static void unlink_binary(struct symbolizer *s, struct sym_binary *b)
 		b->next->prev = b->prev;
 	s->bytes -= b->cost;
 	s->nbin--;
+	b->in_cache = false;
+}
+
+/*
+ * Grow @b's cost by @add, and the cache's total with it once @b is in the
+ * cache (insertion adds the cost so far). Takes s->lock.
+ */
+static void add_cost(struct sym_binary *b, size_t add)
+{
+	pthread_mutex_lock(&b->s->lock);
+	b->cost += add;
+	if (b->in_cache)
+		b->s->bytes += add;
+	pthread_mutex_unlock(&b->s->lock);
 }
 
 /* Evict idle binaries, least recently used first, down to the bound. */
@@ -405,9 +420,8 @@ static void debug_reload(struct sym_binary *b, const char *dbg_path)
 	close(b->elf_fd);
 	b->elf_fd = -1;
 	add = debug_file_size(mod, b->path) + 64 * 1024;
+	add_cost(b, add);
 	pthread_mutex_lock(&b->s->lock);
-	b->cost += add;
-	b->s->bytes += add;
 	b->s->debug_reloads++;
 	pthread_mutex_unlock(&b->s->lock);
 }
@@ -575,6 +589,7 @@ int symbolizer__get(struct symbolizer *s, int fd, const char *path,
 			s->head->prev = b;
 		s->head = b;
 		s->bytes += b->cost;
+		b->in_cache = true;
 		s->nbin++;
 		s->misses++;
 		evict(s, victims, sizeof(victims) / sizeof(victims[0]), &nv);
@@ -650,14 +665,8 @@ static int lookup_locked(struct sym_binary *b, Dwarf_Addr addr,
 				       NULL);
 	before = symsrc__bytes(b->src);
 	n = symsrc__frames(b->src, addr, symname, frames, max);
-	if (symsrc__bytes(b->src) != before) {
-		size_t add = symsrc__bytes(b->src) - before;
-
-		pthread_mutex_lock(&b->s->lock);
-		b->cost += add;
-		b->s->bytes += add;
-		pthread_mutex_unlock(&b->s->lock);
-	}
+	if (symsrc__bytes(b->src) != before)
+		add_cost(b, symsrc__bytes(b->src) - before);
 	return n;
 }
 
@@ -776,7 +785,6 @@ static int cfi_find(struct sym_binary *b, uint64_t vaddr,
 
 static void cfi_load(struct sym_binary *b)
 {
-	struct symbolizer *s = b->s;
 
 	b->cfi_tried = true;
 	/* .eh_frame is what the runtime itself unwinds with; .debug_frame
@@ -789,10 +797,7 @@ static void cfi_load(struct sym_binary *b)
 
 		for (i = 0; i < CFI_SLOTS; i++)
 			b->cfi_cache[i].status = 1;
-		pthread_mutex_lock(&s->lock);
-		b->cost += add;
-		s->bytes += add;
-		pthread_mutex_unlock(&s->lock);
+		add_cost(b, add);
 	}
 }
 
