@@ -560,7 +560,7 @@ void report__status(const struct json_node *st)
 		*heap = json_read__get(st, "heap"),
 		*http = json_read__get(st, "http"),
 		*sessions = json_read__get(st, "sessions"),
-		*procs = json_read__get(heap, "procs"), *e;
+		*procs = json_read__get(heap, "procs"), *e, *dbg;
 	char up[32], bytes[32], max[32];
 
 	duration__fmt(up, sizeof(up), json_read__num(st, "uptime_seconds"));
@@ -581,6 +581,18 @@ void report__status(const struct json_node *st)
 	printf("Symbols:  %llu binaries cached (%llu idle), ~%s of %s; %llu evicted\n",
 	       N(sym, "binaries"), N(sym, "binaries_idle"), bytes, max,
 	       N(sym, "evictions"));
+	dbg = json_read__get(st, "debuginfod");
+	if (dbg && json_read__get(dbg, "requests")) {
+		value__fmt(bytes, sizeof(bytes), (int64_t)json_read__num(dbg, "cache_bytes"), "bytes");
+		value__fmt(max, sizeof(max), (int64_t)json_read__num(dbg, "cache_max_bytes"), "bytes");
+		printf("Debuginfod: %llu fetched, %llu not found, %llu failed (%llu timeouts), "
+		       "%llu waiting; cache ~%s of %s; %llu binaries reloaded\n",
+		       N(dbg, "fetched"), N(dbg, "not_found"), N(dbg, "failed"),
+		       N(dbg, "timeouts"), N(dbg, "queued") + N(dbg, "in_flight"),
+		       bytes, max, N(dbg, "binaries_reloaded"));
+	} else {
+		printf("Debuginfod: off (DEBUGINFOD_URLS or --debuginfod-urls)\n");
+	}
 	printf("Heap:     %llu processes tracked; drops: %llu live table full, "
 	       "%llu allocation stacks full; %llu event buffer full\n",
 	       N(heap, "tracked"), N(heap, "dropped_live_full"),
