@@ -461,14 +461,15 @@ static unsigned unwind_sample(struct session_mgr *m, struct proc *p,
 	const struct profd_cpu_sample_stack *ss = (const void *)cs;
 	int n;
 
-	if (cs->kind != PROFD_EV_CPU_SAMPLE_STACK || !ss->stack_len ||
-	    ss->stack_len > PROFD_STACK_COPY) {
+	/* stack_skip + stack_len were checked against the record's size
+	 * (sampler.c). */
+	if (cs->kind != PROFD_EV_CPU_SAMPLE_STACK || !ss->stack_len) {
 		m->st.unwind_no_copy++;
 		return 0;
 	}
 	n = unwind__stack(p, (const uint64_t *)ss->regs,
-			  ss->stack, ss->stack_len, ips, PROFD_MAX_USER_FRAMES,
-			  truncated);
+			  ss->stack + ss->stack_skip, ss->stack_len, ips,
+			  UNWIND_MAX_FRAMES, truncated);
 	if (n <= 0) {
 		m->st.unwind_errors++;
 		return 0;
@@ -482,7 +483,7 @@ static unsigned unwind_sample(struct session_mgr *m, struct proc *p,
 /* What one sample gave the sessions so far: work done once per proc. */
 struct dispatch {
 	struct proc *checked, *unwound;
-	uint64_t dw[PROFD_MAX_USER_FRAMES];
+	uint64_t dw[UNWIND_MAX_FRAMES];
 	unsigned ndw;
 	bool trunc;
 	uint32_t dflags;
