@@ -69,6 +69,8 @@ struct sym_binary {
 	bool debug_given;
 	Dwfl *old_dwfl;
 	struct symsrc *old_src;
+	Dwarf *alt_dw;			/* a fetched dwz alternate file */
+	int alt_fd;
 };
 
 /*
@@ -162,6 +164,11 @@ static void binary__destroy(struct sym_binary *b)
 		dwfl_end(b->dwfl);
 	if (b->old_dwfl)
 		dwfl_end(b->old_dwfl);
+	/* After the Dwarf that borrowed it (dwarf_setalt). */
+	if (b->alt_dw)
+		dwarf_end(b->alt_dw);
+	if (b->alt_fd >= 0)
+		close(b->alt_fd);
 	if (b->elf_fd >= 0)
 		close(b->elf_fd);
 	pthread_mutex_destroy(&b->lock);
@@ -379,6 +386,57 @@ static uint64_t mono_s(void)
 }
 
 /*
+ * A fetched debug file compressed with dwz refers to an alternate file
+ * (.gnu_debugaltlink: shared types, strings, inlined functions) by
+ * build-id; Debian's -dbgsym packages mostly are. When it is not on this
+ * machine, ask debuginfod for it too and give it to libdw. Returns 0 (no
+ * alternate needed, or attached, or none to be had: go on with what
+ * there is) or 1 when it is being fetched (wait). Under b->lock.
+ */
+static int debug_alt(struct sym_binary *b, Dwfl_Module *mod, size_t *ret_add)
+{
+	char hex[2 * SYM_BUILD_ID_MAX + 1], path[PATH_MAX];
+	const unsigned char *id;
+	const char *name;
+	Dwarf_Addr bias;
+	Dwarf *dw, *alt;
+	ssize_t n, i;
+	struct stat st;
+	int fd;
+
+	dw = dwfl_module_getdwarf(mod, &bias);
+	if (!dw || dwarf_getalt(dw))
+		return 0;
+	n = dwelf_dwarf_gnu_debugaltlink(dw, &name, (const void **)&id);
+	if (n <= 0 || n > SYM_BUILD_ID_MAX / 2)
+		return 0;
+	for (i = 0; i < n; i++)
+		snprintf(hex + 2 * i, 3, "%02x", id[i]);
+	switch (debuginfod__find(b->s->dbgd, hex, path, sizeof(path))) {
+	case DEBUGINFOD_READY:
+		break;
+	case DEBUGINFOD_PENDING:
+		return 1;
+	default:
+		return 0;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	alt = dwarf_begin(fd, DWARF_C_READ);
+	if (!alt) {
+		close(fd);
+		return 0;
+	}
+	dwarf_setalt(dw, alt);
+	/* One reload per binary: nothing to free before. */
+	b->alt_dw = alt;
+	b->alt_fd = fd;
+	*ret_add = fstat(fd, &st) == 0 ? (size_t)st.st_size : 0;
+	return 0;
+}
+
+/*
  * Reload @b with the DWARF fetched into @dbg_path: a second Dwfl on the
  * same file. What it replaces is kept until @b is freed. Under b->lock
  * (or before @b is shared).
@@ -387,9 +445,9 @@ static void debug_reload(struct sym_binary *b, const char *dbg_path)
 {
 	struct symsrc *src;
 	Dwfl_Module *mod;
+	size_t add = 0;
 	bool dwarf;
 	Dwfl *dwfl;
-	size_t add;
 
 	free(b->debug_path);
 	b->debug_path = strdup(dbg_path);
@@ -397,6 +455,12 @@ static void debug_reload(struct sym_binary *b, const char *dbg_path)
 	if (!b->debug_path ||
 	    open_dwfl(b, b->elf_fd, b->path, &dwfl, &mod, &dwarf) < 0) {
 		b->debug_state = SYM_DEBUG_FAILED;
+		return;
+	}
+	if (dwarf && !b->alt_dw && debug_alt(b, mod, &add) == 1) {
+		/* Its alternate file is on the way: reload when it is here. */
+		dwfl_end(dwfl);
+		b->debug_state = SYM_DEBUG_PENDING;
 		return;
 	}
 	src = dwarf ? symsrc__new(mod) : NULL;
@@ -419,7 +483,7 @@ static void debug_reload(struct sym_binary *b, const char *dbg_path)
 	b->debug_state = SYM_DEBUG_FETCHED;
 	close(b->elf_fd);
 	b->elf_fd = -1;
-	add = debug_file_size(mod, b->path) + 64 * 1024;
+	add += debug_file_size(mod, b->path) + 64 * 1024;
 	add_cost(b, add);
 	pthread_mutex_lock(&b->s->lock);
 	b->s->debug_reloads++;
@@ -481,6 +545,7 @@ static int binary__create(struct symbolizer *s, int fd, const char *path,
 	if (!b)
 		return -ENOMEM;
 	b->elf_fd = -1;
+	b->alt_fd = -1;
 	pthread_mutex_init(&b->lock, NULL);
 	b->s = s;
 	b->refs = 1;

@@ -11,12 +11,13 @@ set -eu
 # mmdebstrap and systemd-container (tests/systemd boots a real systemd in a
 # container), ca-certificates (mmdebstrap fetches over https where configured),
 # graphviz (the graph views of go tool pprof -http), debuginfod (a real
-# server for the debuginfod tests), nodejs (JIT frames through perf maps).
+# server for the debuginfod tests), dwz (debug files compressed as Debian's
+# -dbgsym are), nodejs (JIT frames through perf maps).
 PKGS="clang llvm make gcc g++ binutils pkg-config libbpf-dev bpftool libelf-dev
 libdw-dev elfutils libprotobuf-c-dev protobuf-c-compiler libmicrohttpd-dev
 libcurl4-openssl-dev zlib1g-dev libsystemd-dev systemd golang-go linux-perf
 procps util-linux python3 curl strace mmdebstrap systemd-container
-ca-certificates graphviz libclang-rt-14-dev debuginfod nodejs"
+ca-certificates graphviz libclang-rt-14-dev debuginfod dwz nodejs"
 
 missing=""
 for p in $PKGS; do

@@ -133,7 +133,8 @@ class Debuginfod(unittest.TestCase):
         cls.srv = e2e("debuginfod-srv")
         shutil.rmtree(cls.srv, ignore_errors=True)
         os.makedirs(cls.srv)
-        shutil.copy(cls.bin_dbg, cls.srv)
+        for f in glob.glob(e2e("debuginfod-files/*")):
+            shutil.copy(f, cls.srv)
         cls.libc_dbg = cls.extract_libc_dbg()
         cls.port = free_port()
         cls.url = "http://127.0.0.1:%d" % cls.port
@@ -144,7 +145,8 @@ class Debuginfod(unittest.TestCase):
             os.unlink(f)
         cls.server = spawn(["debuginfod", "-F", cls.srv, "-p", str(cls.port), "-d", db, "-v"],
                            stdout=cls.srv_log, stderr=subprocess.STDOUT)
-        want = [cls.bin_id] + ([cls.libc_id] if cls.libc_dbg else [])
+        cls.alt_id = build_id(e2e("debuginfod-files/libcwork.dwz"))
+        want = [cls.bin_id, cls.alt_id] + ([cls.libc_id] if cls.libc_dbg else [])
         deadline = time.monotonic() + 240
         for bid in want:
             while True:
@@ -324,6 +326,31 @@ class Debuginfod(unittest.TestCase):
                 d.stop()
         if self.libc_reason:
             self.skipTest("libc part not run: " + self.libc_reason)
+
+    def test_dwz_alternate_file(self):
+        """libcwork2's debug file was compressed with dwz against
+        libcwork3's: three_way, inlined into cmp_int, is described in the
+        alternate file, which only the server has. profd fetches both, and
+        cmp_int's locations show three_way inlined at the marked line."""
+        line = test_cpu.marker_line(test_cpu.workload_src("libcwork.c"), "LINE_CMP")
+        with Workload("libcwork2", seconds=60, wait_line="libcwork ready") as w:
+            d = self.daemon("dbg-dwz", "--debuginfod-urls", self.url)
+            try:
+                self.profile(d, w, "dbg_dwz_first")
+                deadline = time.monotonic() + 60
+                while time.monotonic() < deadline:
+                    st = d.status()["debuginfod"]
+                    if st["binaries_reloaded"] >= 1 and not st["in_flight"] and not st["queued"]:
+                        break
+                    time.sleep(0.2)
+                p = self.profile(d, w, "dbg_dwz")
+                binary = e2e("libcwork2")
+                chains = [[(ln.function, ln.line) for ln in loc.lines] for loc, _ in frames_in(p, binary)]
+                self.assertIn([("three_way", line), ("cmp_int", line + 5)], chains,
+                              "no cmp_int location with three_way inlined:\n%s" % p.excerpt())
+                self.assertGreaterEqual(self.server_hits(self.alt_id), 2, "the alternate file was not fetched")
+            finally:
+                d.stop()
 
     def test_black_hole_server(self):
         """A server that accepts and never answers: the profile comes at

@@ -1,7 +1,8 @@
 /* libcwork: time spent inside libc — qsort with a comparator (libc's
  * static msort_with_tmp calls back into cmp_int) and memcpy of large
  * buffers. Built -O2 -g, then stripped with its debug info moved to a
- * directory only the test's debuginfod server serves.
+ * directory only the test's debuginfod server serves. -DVARIANT=N builds
+ * copies with their own build-ids (dwz shares their DWARF).
  * Usage: libcwork [seconds] */
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,11 +15,16 @@
 static int ints[N_INTS];
 static char src[N_BYTES], dst[N_BYTES];
 
+/* Inlined into cmp_int: with dwz, its abstract instance is shared with
+ * the other variant and moves to the alternate file. */
+static inline __attribute__((always_inline)) int three_way(int x, int y)
+{
+	return (x > y) - (x < y); /* LINE_CMP */
+}
+
 static int cmp_int(const void *a, const void *b)
 {
-	int x = *(const int *)a, y = *(const int *)b;
-
-	return (x > y) - (x < y); /* LINE_CMP */
+	return three_way(*(const int *)a, *(const int *)b);
 }
 
 __attribute__((noinline)) static void sort_work(void)
@@ -47,5 +53,8 @@ int main(int argc, char **argv)
 		sort_work();
 		copy_work();
 	} while (!e2e_expired(deadline));
-	return dst[0] == 7;
+#ifndef VARIANT
+#define VARIANT 0
+#endif
+	return dst[0] == 7 + VARIANT;
 }
