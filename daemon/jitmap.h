@@ -19,8 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define JITMAP_MAX_SYMS (1u << 20)	/* entries per process */
-#define JITMAP_MAX_NAMES (32u << 20)	/* bytes of names per process */
+#define JITMAP_MAX_SYMS (1u << 19)	/* entries per process (~12 MB) */
+#define JITMAP_MAX_NAMES (16u << 20)	/* bytes of names per process */
 #define JITMAP_MAX_NAME 512		/* longer names are cut */
 
 struct jit_sym {

@@ -621,9 +621,9 @@ uint64_t proc__file_addr(struct proc *p, const char *path, uint64_t off)
  * /tmp/perf-PID.map that is a symbolic link to a file only root may read
  * must not put that file's lines into a profile. So: no symbolic link on
  * the way (openat2 RESOLVE_NO_SYMLINKS under the process's root), a
- * regular file, owned by the process's own user, at most 64 MiB read.
+ * regular file, owned by the process's own user, at most 32 MiB read.
  */
-#define JIT_FILE_MAX (64u << 20)
+#define JIT_FILE_MAX (32u << 20)
 
 static int jit_file_ok(int fd, const struct proc_ids *ids)
 {
@@ -655,7 +655,7 @@ static int read_jit_file(int fd, const struct proc_ids *ids, char **ret,
 	for (;;) {
 		if (len == cap) {
 			if (cap >= JIT_FILE_MAX)
-				break;	/* the first 64 MiB only */
+				break;	/* the first 32 MiB only */
 			nb = realloc(buf, cap * 2);
 			if (!nb) {
 				free(buf);
