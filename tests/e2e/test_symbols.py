@@ -203,7 +203,10 @@ class Debuginfod(unittest.TestCase):
             cls.srv_log.close()
 
     def daemon(self, name, *extra, cache=None):
-        cache = cache or e2e("dbgcache-" + name)
+        if not cache:
+            # A fresh cache: one left by an earlier run would answer.
+            cache = e2e("dbgcache-" + name)
+            shutil.rmtree(cache, ignore_errors=True)
         return Daemon(name, "--debuginfod-cache", cache, *extra, wrap=HIDE_DEBUG)
 
     def profile(self, d, w, name, seconds=2):
