@@ -787,6 +787,8 @@ static enum MHD_Result handle_status(struct api *a, struct MHD_Connection *c,
 	json__u64(&j, "misses", st.sym.misses);
 	json__u64(&j, "evictions", st.sym.evictions);
 	json__obj_end(&j);
+	debuginfod__stats_json(&j, st.sym.debuginfod ? &st.sym.dbgd : NULL,
+			       st.sym.debug_reloads);
 	json__obj_begin(&j, "heap");
 	json__u64(&j, "tracked", hs.procs);
 	json__u64(&j, "live_max", hs.live_max);

@@ -53,6 +53,7 @@ struct options {
 	struct heap_limits heap;
 	size_t symbol_cache_bytes;
 	uint32_t stack_bytes;
+	struct debuginfod_opts dbgd;
 	int verbose;
 	/* Fleet options (config.h): --config, and the file's keys given on
 	 * the command line, applied over the file's at start and reload. */
@@ -101,6 +102,16 @@ static void usage(FILE *f)
 "  --heap-agent PATH        the in-process heap agent for mode=inproc (default:\n"
 "                           libprofd_heap.so beside profd, else\n"
 "                           " PROFD_LIBDIR "/libprofd_heap.so)\n"
+"  --debuginfod-urls URLS   fetch missing debug info from these debuginfod\n"
+"                           servers, in the background (default:\n"
+"                           $DEBUGINFOD_URLS; \"\" turns it off)\n"
+"  --debuginfod-cache DIR   where fetched files are kept (default\n"
+"                           $CACHE_DIRECTORY/debuginfod, else\n"
+"                           /var/cache/profd/debuginfod)\n"
+"  --debuginfod-cache-mb N  bound of that directory (default 1024)\n"
+"  --debuginfod-timeout S   give a fetch up after S seconds without data\n"
+"                           (default 30)\n"
+"  --debuginfod-fetches N   fetches at once (default 2; 1-16)\n"
 "\nFleet (continuous collection; README \"Fleet\"). Also in the config file,\n"
 "as 'key = value'; the command line wins; SIGHUP re-reads the file:\n"
 "  --config PATH            config file (default " CONFIG_DEFAULT_PATH ", if it\n"
@@ -148,7 +159,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 	enum { O_SOCKET = 256, O_MODE, O_GROUP, O_LISTEN, O_MAXSEC, O_MAXSES,
 	       O_MAXUID, O_MAXHZ, O_MAXSTACKS, O_SYMCACHE, O_VERSION, O_STACKB,
 	       O_HSAMPLE, O_HLIVE, O_HPROCS, O_HIDLE, O_HBUF, O_HAGENT,
-	       O_CONFIG, O_FLEET };
+	       O_DURLS, O_DCACHE, O_DCACHEMB, O_DTIMEOUT, O_DFETCHES,
+	       O_CONFIG, O_FLEET /* O_FLEET + n: config.h's keys; last */ };
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, O_SOCKET },
 		{ "socket-mode", required_argument, NULL, O_MODE },
@@ -168,6 +180,11 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "heap-idle-timeout", required_argument, NULL, O_HIDLE },
 		{ "heap-event-buffer-kb", required_argument, NULL, O_HBUF },
 		{ "heap-agent", required_argument, NULL, O_HAGENT },
+		{ "debuginfod-urls", required_argument, NULL, O_DURLS },
+		{ "debuginfod-cache", required_argument, NULL, O_DCACHE },
+		{ "debuginfod-cache-mb", required_argument, NULL, O_DCACHEMB },
+		{ "debuginfod-timeout", required_argument, NULL, O_DTIMEOUT },
+		{ "debuginfod-fetches", required_argument, NULL, O_DFETCHES },
 		{ "config", required_argument, NULL, O_CONFIG },
 		/* config.h's keys */
 		{ "continuous", required_argument, NULL, O_FLEET + 0 },
@@ -277,6 +294,29 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case O_HAGENT:
 			o->heap.agent_path = optarg;
 			break;
+		case O_DURLS:
+			o->dbgd.urls = optarg;
+			break;
+		case O_DCACHE:
+			if (optarg[0] != '/')
+				goto bad;
+			o->dbgd.cache_dir = optarg;
+			break;
+		case O_DCACHEMB:
+			if (parse_num(optarg, 1, 1u << 20, &v) < 0)
+				goto bad;
+			o->dbgd.cache_max_bytes = (uint64_t)v << 20;
+			break;
+		case O_DTIMEOUT:
+			if (parse_num(optarg, 1, 3600, &v) < 0)
+				goto bad;
+			o->dbgd.timeout_s = (unsigned)v;
+			break;
+		case O_DFETCHES:
+			if (parse_num(optarg, 1, 16, &v) < 0)
+				goto bad;
+			o->dbgd.max_fetches = (unsigned)v;
+			break;
 		case O_CONFIG:
 			o->config_path = optarg;
 			o->config_given = true;
@@ -325,6 +365,58 @@ bad:
 	fprintf(stderr, "profd: bad value '%s' for --%s (out of range or not a number; see --help)\n",
 		optarg, opts[i].name ? opts[i].name : "?");
 	return -EINVAL;
+}
+
+/*
+ * debuginfod, when servers are named (--debuginfod-urls, else
+ * DEBUGINFOD_URLS). The variable leaves the environment either way, before
+ * any thread starts: libdwfl's own client reads it and would fetch
+ * synchronously inside a request (a server that never answers held a 2 s
+ * window for minutes). 0, or -errno after logging.
+ */
+static int debuginfod_start(struct options *o, struct symbolizer *sym,
+			    struct debuginfod **ret)
+{
+	static char cache[PATH_MAX];
+	const char *env = getenv("DEBUGINFOD_URLS"), *cd;
+	char *urls = NULL;
+	int r;
+
+	if (!o->dbgd.urls && env)
+		urls = strdup(env);
+	(void)unsetenv("DEBUGINFOD_URLS");
+	if (!o->dbgd.urls)
+		o->dbgd.urls = urls;
+	if (!o->dbgd.urls || !o->dbgd.urls[strspn(o->dbgd.urls, " \t\n")]) {
+		free(urls);
+		return 0;
+	}
+	if (!o->dbgd.cache_dir) {
+		/* systemd's CacheDirectory=profd (one path: no ':'). */
+		cd = getenv("CACHE_DIRECTORY");
+		snprintf(cache, sizeof(cache), "%s/debuginfod",
+			 cd && cd[0] == '/' && !strchr(cd, ':') ? cd :
+			 "/var/cache/profd");
+		o->dbgd.cache_dir = cache;
+	}
+	r = debuginfod__new(&o->dbgd, ret);
+	if (r < 0 && urls) {
+		/* From a login shell's environment: not worth failing for. */
+		log_warn("debuginfod off: DEBUGINFOD_URLS='%s', cache %s: %s",
+			 urls, o->dbgd.cache_dir, strerror(-r));
+		r = 0;
+	} else if (r < 0) {
+		log_err_errno(r, "Failed to start the debuginfod client (servers '%s', cache %s): %m",
+			      o->dbgd.urls, o->dbgd.cache_dir);
+	} else {
+		log_info("debuginfod: fetching missing debug info from %s in the background (cache %s, %llu MiB)",
+			 o->dbgd.urls, o->dbgd.cache_dir,
+			 (unsigned long long)(o->dbgd.cache_max_bytes >> 20));
+		symbolizer__set_debuginfod(sym, *ret);
+	}
+	free(urls);
+	o->dbgd.urls = NULL;
+	return r;
 }
 
 /* The agent beside the daemon (a build tree), else the installed one. */
@@ -720,6 +812,8 @@ int main(int argc, char **argv)
 			 .max_stacks = 65536 },
 		.symbol_cache_bytes = 32u << 20,
 		.stack_bytes = PROFD_STACK_COPY_MAX,
+		.dbgd = { .cache_max_bytes = 1024ull << 20, .timeout_s = 30,
+			  .max_fetches = 2 },
 		.heap = { .max_procs = 16, .max_live = 1u << 18,
 			  .default_sample_bytes = 131072,
 			  .idle_timeout_ns = 600ULL * 1000000000ULL,
@@ -733,6 +827,7 @@ int main(int argc, char **argv)
 	struct execwatch *ew = NULL;
 	struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
 	struct symbolizer *sym = NULL;
+	struct debuginfod *dbgd = NULL;
 	struct session_mgr *m = NULL;
 	struct sampler *sampler = NULL;
 	struct api *api = NULL;
@@ -791,6 +886,9 @@ int main(int argc, char **argv)
 		r = log_err_errno(-ENOMEM, "Failed to create symbolizer: %m");
 		goto out;
 	}
+	r = debuginfod_start(&o, sym, &dbgd);
+	if (r < 0)
+		goto out;	/* logged */
 	/* First: the sampler and the heap tracker share its map. */
 	r = execwatch__new(pidns_inum, &ew);
 	if (r < 0) {
@@ -927,6 +1025,7 @@ out:
 	session_mgr__free(m);
 	execwatch__free(ew);
 	symbolizer__free(sym);
+	debuginfod__free(dbgd);
 	if (sfd >= 0)
 		close(sfd);
 	if (wfd >= 0)
