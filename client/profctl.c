@@ -63,7 +63,8 @@ static void usage(FILE *f)
 		"Usage: profctl [--socket PATH] [--json] COMMAND [ARGS]\n"
 		"\n"
 		"Commands:\n"
-		"  cpu --pid P         CPU profile of process P for --seconds (default %d)\n"
+		"  cpu --pid P|--all   CPU profile of process P (or every process) for\n"
+		"                      --seconds (default %d)\n"
 		"  heap --pid P        live-heap snapshot of process P\n"
 		"  heap start|stop --pid P\n"
 		"                      start or stop heap tracking of process P\n"
@@ -108,7 +109,7 @@ static const struct cmd_help {
 	const char *name, *text;
 } cmd_helps[] = {
 	{ "cpu",
-	  "Usage: profctl cpu --pid P [--seconds N] [--hz N] [--kernel] [--fp] [-o FILE]\n"
+	  "Usage: profctl cpu --pid P|--all [--seconds N] [--hz N] [--kernel] [--fp] [-o FILE]\n"
 	  "                   [-n N] [--cum] [--focus REGEX] [--sample-index NAME] [--folded]\n"
 	  "\n"
 	  "CPU profile of every thread of process P: profd samples it for N seconds\n"
@@ -119,6 +120,9 @@ static const struct cmd_help {
 	  "abandons it, saving nothing); the profile's duration is the time covered.\n"
 	  "\n"
 	  "  --pid P             the process (not a thread id, not a kernel thread)\n"
+	  "  --all               every process on the machine (root only): samples\n"
+	  "                      labelled service_name, pid, comm, tid, thread; kernel\n"
+	  "                      stacks always; --fp does not apply\n"
 	  "  --seconds N         the window (at most profd's --max-seconds)\n"
 	  "  --hz N              samples per second (default 99)\n"
 	  "  --kernel            kernel frames above the user stack (kernel=1)\n"
@@ -305,6 +309,7 @@ enum {
 	A_FOLDED	= 1 << 12,
 	A_PID_OPT	= 1 << 13,	/* --pid allowed, not required */
 	A_HISTORY	= 1 << 14,	/* --since, --until, --service, --unit */
+	A_ALL		= 1 << 15,	/* --all: every process (cpu) */
 	/* How a profile is shown: cpu, heap, top. */
 	A_REPORT	= A_SAMPLE_INDEX | A_ROWS | A_CUM | A_FOCUS | A_FOLDED,
 };
@@ -327,6 +332,7 @@ enum {
 	OPT_UNTIL,
 	OPT_SERVICE,
 	OPT_UNIT,
+	OPT_ALL,
 };
 
 struct args {
@@ -344,6 +350,7 @@ struct args {
 	bool cum;
 	const char *focus;		/* a POSIX extended regex */
 	bool folded;
+	bool all;			/* cpu --all */
 	const char *since, *until, *service, *unit;	/* history */
 	const char *pos[1];
 	int n_pos;
@@ -376,6 +383,7 @@ static int args__parse(int argc, char **argv, const char *cmd,
 		{ "until",	  required_argument, NULL, OPT_UNTIL },
 		{ "service",	  required_argument, NULL, OPT_SERVICE },
 		{ "unit",	  required_argument, NULL, OPT_UNIT },
+		{ "all",	  no_argument,	     NULL, OPT_ALL },
 		{ NULL, 0, NULL, 0 }
 	};
 	/* Which A_* flag each command-specific option needs. */
@@ -400,6 +408,7 @@ static int args__parse(int argc, char **argv, const char *cmd,
 		{ OPT_UNTIL, A_HISTORY },
 		{ OPT_SERVICE, A_HISTORY },
 		{ OPT_UNIT, A_HISTORY },
+		{ OPT_ALL, A_ALL },
 	};
 	size_t i;
 	int c, li;
@@ -430,6 +439,9 @@ static int args__parse(int argc, char **argv, const char *cmd,
 		case 'h':
 			cmd_help(cmd);
 			return 1;
+		case OPT_ALL:
+			a->all = true;
+			break;
 		case OPT_PID:
 			/* pid_max is at most 2^22; the daemon checks existence. */
 			if (parse_positive(optarg, INT_MAX, &a->pid) < 0) {
@@ -548,6 +560,15 @@ static int args__parse(int argc, char **argv, const char *cmd,
 	}
 	if ((allowed & A_PID) && !a->pid) {
 		usage_err("%s: --pid is required", cmd);
+		return -EINVAL;
+	}
+	if ((allowed & A_ALL) && !a->pid == !a->all) {
+		usage_err(a->all ? "%s: --pid or --all, not both" :
+				   "%s: --pid P or --all is required", cmd);
+		return -EINVAL;
+	}
+	if (a->all && a->fp) {
+		usage_err("%s: --all profiles are DWARF-unwound (no --fp)", cmd);
 		return -EINVAL;
 	}
 	if (a->folded && a->out && !strcmp(a->out, "-")) {
@@ -1096,6 +1117,8 @@ static int profile__fetch(const char *kind, const char *path,
 			snprintf(stamp, sizeof(stamp), "%lld", (long long)now);
 		if (a->pid)
 			snprintf(base, sizeof(base), "%s-%llu-%s", kind, a->pid, stamp);
+		else if (a->all)
+			snprintf(base, sizeof(base), "%s-all-%s", kind, stamp);
 		else	/* history of every process */
 			snprintf(base, sizeof(base), "%s-%s", kind, stamp);
 		snprintf(def, sizeof(def), "%s.pb.gz", base);
@@ -1161,10 +1184,17 @@ static int do_cpu(int argc, char **argv)
 	uint64_t rnd;
 	int r;
 
-	r = args__parse(argc, argv, "cpu", A_PID | A_SECONDS | A_HZ | A_KERNEL |
-			A_FP | A_OUT | A_REPORT, 0, &a);
+	r = args__parse(argc, argv, "cpu", A_PID_OPT | A_ALL | A_SECONDS | A_HZ |
+			A_KERNEL | A_FP | A_OUT | A_REPORT, 0, &a);
 	if (r)
 		return r < 0 ? EXIT_USAGE : EXIT_OK;
+	if (a.all) {
+		/* Every process (root only); Ctrl-C abandons it. */
+		snprintf(path, sizeof(path), "/debug/pprof/profile?seconds=%llu%s%s",
+			 a.seconds ? a.seconds : DEFAULT_CPU_SECONDS,
+			 a.hz ? "&hz=" : "", a.hz ? a.hz : "");
+		return profile__fetch("cpu", path, &a, NULL);
+	}
 	/* A name for this window, so that Ctrl-C ends this one only. */
 	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
 		rnd = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);

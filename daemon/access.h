@@ -45,7 +45,8 @@ int access__tcp_lookup_works(void);
 
 /*
  * access__check() - may @uid profile @pid? 0, -ESRCH (no such process) or
- * -EACCES with the owner's uid in *ret_owner.
+ * -EACCES with the owner's uid in *ret_owner. @pid 0 is every process on
+ * the machine: root alone (*ret_ids untouched).
  */
 struct proc_ids;
 /* *ret_ids (may be NULL) gets the process's identity when it exists. */

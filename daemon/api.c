@@ -15,6 +15,7 @@
 #include "apiparse.h"
 #include "conns.h"
 #include "json.h"
+#include "continuous.h"
 #include "history.h"
 #include "log.h"
 #include "metrics.h"
@@ -33,6 +34,7 @@ struct api {
 	unsigned nonroot_sessions;	/* CPU sessions of users but root */
 	unsigned nonroot_sessions_max;	/* the rest is kept for root */
 	struct fleet *fleet;		/* NULL: no fleet counters */
+	struct continuous *cont;	/* NULL: no machine-wide pulls */
 };
 
 /* Collects the decoded query parameters, in order, for apiparse. */
@@ -229,6 +231,56 @@ static void nonroot_session_put(struct api *a, uid_t uid)
 		__atomic_sub_fetch(&a->nonroot_sessions, 1, __ATOMIC_RELAXED);
 }
 
+/*
+ * GET /debug/pprof/profile without pid: every process of the machine
+ * (continuous.h), for Parca's and Alloy's scrapes and profctl cpu --all.
+ * It names every function of every process: root's alone.
+ */
+static enum MHD_Result handle_machine(struct api *a, struct MHD_Connection *c,
+				      const struct peer *peer,
+				      const struct api_cpu_req *cr)
+{
+	const union MHD_ConnectionInfo *ci;
+	void *buf = NULL;
+	size_t len = 0;
+	int r, fd = -1;
+
+	if (access__check(peer->uid, 0, NULL, NULL) < 0)
+		return send_text(c, 403, "permission denied: a profile without pid is of every process on the machine; only root may take one (uid %u may profile its own processes: add pid=PID)\n",
+				 (unsigned)peer->uid);
+	if (!a->cont)
+		return send_text(c, 503, "machine-wide profiles are not available\n");
+	if (cr->fp_only || cr->window[0])
+		return send_text(c, 400, "unwind=fp and window are for one process's profile (pid=PID); a machine-wide one is DWARF-unwound\n");
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (ci)
+		fd = ci->connect_fd;
+	log_debug("machine-wide profile for uid %u, %us at %u Hz",
+		  (unsigned)peer->uid, cr->seconds, cr->hz);
+	r = continuous__pull(a->cont, cr->seconds, cr->hz, fd, &buf, &len);
+	malloc_trim(0);
+	switch (r) {
+	case 0:
+		break;
+	case -ECONNRESET:
+		return MHD_NO;	/* close the connection */
+	case -EBUSY:
+		return send_text(c, 503, "too many machine-wide profiles at once (limit %d); try again when one ends\n",
+				 CONTINUOUS_MAX_PULLS);
+	case -E2BIG:
+		return send_text(c, 503, "too many distinct sampling frequencies in use (limit %d); retry with continuous-hz or the default hz\n",
+				 PROFD_MAX_PERIODS);
+	case -ECANCELED:
+		return send_text(c, 503, "profd is shutting down\n");
+	default:
+		log_err_errno(r, "Failed to build the machine-wide profile: %m");
+		return send_text(c, 500, "failed to build the profile: %s\n",
+				 strerror(-r));
+	}
+	return send_blob(c, buf, len, "application/octet-stream", "profile",
+			 "");
+}
+
 static enum MHD_Result handle_profile(struct api *a, struct MHD_Connection *c,
 				      const struct peer *peer)
 {
@@ -254,6 +306,8 @@ static enum MHD_Result handle_profile(struct api *a, struct MHD_Connection *c,
 	r = apiparse__cpu(&q, lim->max_seconds, lim->max_hz, &cr, &err);
 	if (r < 0)
 		return send_bad_request(c, r, err);
+	if (cr.pid == 0)
+		return handle_machine(a, c, peer, &cr);
 	req.pid = cr.pid;
 	req.seconds = cr.seconds;
 	req.hz = cr.hz;
@@ -847,6 +901,10 @@ static enum MHD_Result handle_metrics(struct api *a, struct MHD_Connection *c)
 	in->sessions_active = st.sessions_active;
 	if (a->fleet)
 		fleet__stats(a->fleet, &in->fleet);
+	if (a->cont) {
+		continuous__stats(a->cont, &in->cont);
+		in->has_cont = true;
+	}
 	clock_gettime(CLOCK_REALTIME, &ts);
 	in->now_ns = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 	in->start_time_seconds = (double)(in->now_ns - (int64_t)st.uptime_ns) / 1e9;
@@ -1061,6 +1119,7 @@ int api__start(const struct api_config *cfg, struct session_mgr *m,
 	a->m = m;
 	a->heap = heap;
 	a->fleet = cfg->fleet;
+	a->cont = cfg->cont;
 	/* An eighth of the sessions is root's alone. */
 	a->nonroot_sessions_max = lim->max_sessions - lim->max_sessions / 8;
 	r = conns__new(&cfg->conns, &a->conns);

@@ -14,6 +14,7 @@
 #include "session.h"
 
 struct api;
+struct continuous;
 
 struct api_config {
 	int unix_fd;		/* listening Unix socket, or -1 */
@@ -22,6 +23,7 @@ struct api_config {
 	unsigned tcp_port;
 	struct conns_limits conns;
 	struct fleet *fleet;	/* /metrics' fleet counters; outlives the API */
+	struct continuous *cont;	/* machine-wide pulls; outlives the API */
 };
 
 int api__start(const struct api_config *cfg, struct session_mgr *m,

@@ -160,12 +160,13 @@ static int check_debug(const struct api_params *q, char **ret_err)
 
 /*
  * What every endpoint checks first: only @allowed names (@allowed_text
- * says them), each once, and a pid (@what_for ends its "missing" message).
+ * says them), each once, and a pid (@what_for ends its "missing" message;
+ * with @optional, no pid gives *@ret_pid 0: every process).
  */
-static int names_and_pid(const struct api_params *q,
-			 const char *const allowed[ALLOWED_MAX],
-			 const char *allowed_text, const char *what_for,
-			 pid_t *ret_pid, char **ret_err)
+static int names_and_pid_opt(const struct api_params *q,
+			     const char *const allowed[ALLOWED_MAX],
+			     const char *allowed_text, const char *what_for,
+			     bool optional, pid_t *ret_pid, char **ret_err)
 {
 	const char *arg, *bad, *dup;
 	unsigned long long v;
@@ -179,6 +180,10 @@ static int names_and_pid(const struct api_params *q,
 	if (q->truncated)	/* cannot be: more than 8 names were given */
 		return fail(ret_err, "too many parameters\n");
 	arg = value_of(q, "pid");
+	if (!arg && optional && !lookup(q, "pid", &arg)) {
+		*ret_pid = 0;
+		return 0;
+	}
 	if (!arg)
 		return fail(ret_err, "missing parameter pid: which process%s\n",
 			    what_for);
@@ -186,6 +191,16 @@ static int names_and_pid(const struct api_params *q,
 		return fail(ret_err, "bad pid \"%s\": want a positive integer\n", arg);
 	*ret_pid = (pid_t)v;
 	return 0;
+}
+
+/* The same with a pid required. */
+static int names_and_pid(const struct api_params *q,
+			 const char *const allowed[ALLOWED_MAX],
+			 const char *allowed_text, const char *what_for,
+			 pid_t *ret_pid, char **ret_err)
+{
+	return names_and_pid_opt(q, allowed, allowed_text, what_for, false,
+				 ret_pid, ret_err);
 }
 
 /* window=NAME: 1..API_WINDOW_MAX of [A-Za-z0-9._-] into @ret (absent:
@@ -222,8 +237,9 @@ int apiparse__cpu(const struct api_params *q, unsigned max_seconds,
 	bool given;
 	int r;
 
-	r = names_and_pid(q, allowed, "pid, seconds, hz, kernel, unwind, window",
-			  " to profile", &req.pid, ret_err);
+	r = names_and_pid_opt(q, allowed,
+			      "pid, seconds, hz, kernel, unwind, window",
+			      " to profile", true, &req.pid, ret_err);
 	if (r < 0)
 		return r;
 	arg = value_of(q, "seconds");

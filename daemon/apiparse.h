@@ -68,7 +68,8 @@ struct api_heap_req {
 };
 
 /*
- * apiparse__cpu() - the CPU profile's parameters: pid (required), seconds
+ * apiparse__cpu() - the CPU profile's parameters: pid (absent: 0, every
+ * process, root only), seconds
  * (1..@max_seconds), hz (1..@max_hz), kernel (1/true/0/false, bare: 1),
  * debug (only 0), unwind (dwarf or fp), window (a name to end it early
  * by, apiparse__stop()).

@@ -12,13 +12,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cfilter.h"
 #include "config.h"
 
 const char *const config__keys[] = {
 	"continuous", "continuous-hz", "continuous-interval", "push-url",
 	"push-token-file", "push-basic-auth-file", "push-ca-file", "tenant",
 	"host-label", "spool-dir", "spool-max-bytes", "spool-max-age",
-	"push-labels", "test-interval-profile", NULL,
+	"push-labels", "test-interval-profile", "continuous-include",
+	"continuous-exclude", NULL,
 };
 
 void config__init(struct fleet_config *c)
@@ -32,6 +34,8 @@ void config__init(struct fleet_config *c)
 
 void config__free(struct fleet_config *c)
 {
+	free(c->continuous_include);
+	free(c->continuous_exclude);
 	free(c->push_url);
 	free(c->push_token_file);
 	free(c->push_basic_auth_file);
@@ -43,6 +47,7 @@ void config__free(struct fleet_config *c)
 	c->push_url = c->push_token_file = c->push_basic_auth_file = NULL;
 	c->push_ca_file = c->tenant = c->host_label = c->spool_dir = NULL;
 	c->test_interval_profile = NULL;
+	c->continuous_include = c->continuous_exclude = NULL;
 }
 
 static int parse_bool(const char *v, bool *ret)
@@ -143,6 +148,16 @@ int config__set(struct fleet_config *c, const char *key, const char *v,
 		r = parse_scaled(v, time_units, time_factors, 1, 3600, &n);
 		if (!r)
 			c->continuous_interval_s = (unsigned)n;
+	} else if (IS("continuous-include") || IS("continuous-exclude")) {
+		struct cfilter f;
+		char ferr[CONFIG_ERR_MAX];
+
+		want = "a comma-separated list of unit:NAME, cgroup:/PATH, comm:NAME, uid:N";
+		r = cfilter__parse(v, &f, ferr, sizeof(ferr));
+		if (!r)
+			r = set_str(IS("continuous-include") ?
+				    &c->continuous_include :
+				    &c->continuous_exclude, v, 8000, true);
 	} else if (IS("push-url")) {
 		want = "an http:// or https:// URL, the collector's base";
 		r = (strncasecmp(v, "http://", 7) && strncasecmp(v, "https://", 8)) ?

@@ -30,8 +30,10 @@
 #define CONFIG_ERR_MAX		512
 
 struct fleet_config {
-	bool continuous;		/* not acted on yet */
-	unsigned continuous_hz;		/* 19; not acted on yet */
+	bool continuous;		/* sample every process (continuous.h) */
+	unsigned continuous_hz;		/* 19 */
+	/* Which processes (cfilter.h); NULL: every one, none excluded. */
+	char *continuous_include, *continuous_exclude;
 	unsigned continuous_interval_s;	/* 10 */
 	char *push_url;			/* NULL: no push */
 	char *push_token_file;

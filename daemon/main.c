@@ -33,6 +33,7 @@
 #include "api.h"
 #include "config.h"
 #include "execwatch.h"
+#include "continuous.h"
 #include "fleet.h"
 #include "heap.h"
 #include "profd_agent.h"
@@ -130,11 +131,13 @@ static void usage(FILE *f)
 "  --push-labels pid,tid    sample labels pushed besides thread (default\n"
 "                           none: backends split series by them)\n"
 "  --test-interval-profile PATH  tests: close an interval of this pprof file\n"
-"                           every continuous-interval (stands in for the\n"
-"                           interval producer, not built yet)\n"
-"  Parsed and checked, not acted on yet (continuous sampling is not built):\n"
-"  --continuous yes|no      sample every process all the time\n"
+"                           every continuous-interval (a stand-in producer)\n"
+"  --continuous yes|no      sample every process all the time, one profile\n"
+"                           per service every continuous-interval\n"
 "  --continuous-hz N        its frequency (default 19, at most --max-hz)\n"
+"  --continuous-include L   only these processes: comma-separated\n"
+"                           unit:NAME, cgroup:/PATH, comm:NAME, uid:N\n"
+"  --continuous-exclude L   not these (same terms)\n"
 "  -v, --verbose            debug logging (twice: libbpf's too)\n"
 "  --version                print the version\n"
 "  -h, --help               this text\n");
@@ -201,6 +204,8 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "spool-max-age", required_argument, NULL, O_FLEET + 11 },
 		{ "push-labels", required_argument, NULL, O_FLEET + 12 },
 		{ "test-interval-profile", required_argument, NULL, O_FLEET + 13 },
+		{ "continuous-include", required_argument, NULL, O_FLEET + 14 },
+		{ "continuous-exclude", required_argument, NULL, O_FLEET + 15 },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ "help", no_argument, NULL, 'h' },
 		{}
@@ -321,7 +326,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 			o->config_path = optarg;
 			o->config_given = true;
 			break;
-		case O_FLEET ... O_FLEET + 13:
+		case O_FLEET ... O_FLEET + 15:
 			/* Checked with the file's, by config__load_all(): the
 			 * key is the option's name. */
 			if (o->nfleet_cli == sizeof(o->fleet_cli) / sizeof(o->fleet_cli[0]))
@@ -738,6 +743,25 @@ static void reload(const struct options *o, struct fleet *fleet)
 	config__free(&fc);
 }
 
+/*
+ * Where the sampler's records go: the windows (session.c) and the
+ * every-process collections (continuous.c), each taking what is theirs.
+ * Main thread only.
+ */
+static struct sample_sink {
+	struct session_mgr *m;
+	struct continuous *cont;	/* NULL until created */
+} sink;
+
+static void on_sample(void *ctx, const struct profd_cpu_sample *s)
+{
+	struct sample_sink *k = ctx;
+
+	session_mgr__on_sample(k->m, s);
+	if (k->cont)
+		continuous__on_sample(k->cont, s);
+}
+
 static int loop(const struct options *o, struct sampler *sampler,
 		struct session_mgr *m, struct heap_tracker *heap,
 		struct fleet *fleet, int sfd, int wfd)
@@ -784,10 +808,14 @@ static int loop(const struct options *o, struct sampler *sampler,
 				goto out;
 			}
 		}
+		clock_gettime(CLOCK_MONOTONIC, &ts);
 		r = sampler__drain(sampler);
 		if (r < 0 && r != -EINTR)
 			log_warn("ring buffer: %s", strerror(-r));
 		session_mgr__drained(m);
+		if (sink.cont)
+			continuous__drained(sink.cont, (uint64_t)ts.tv_sec *
+					    1000000000ULL + (uint64_t)ts.tv_nsec);
 		/* Once a second: release exited and idle heap trackers. */
 		clock_gettime(CLOCK_MONOTONIC, &ts);
 		if (ts.tv_sec != last_gc) {
@@ -800,6 +828,40 @@ err:
 out:
 	close(ep);
 	return r < 0 ? r : 0;
+}
+
+/* Continuous collection and machine-wide pulls (continuous.h). Logs. */
+static int continuous_start(const struct options *o,
+			    const struct fleet_config *fc,
+			    struct symbolizer *sym, struct session_mgr *m,
+			    struct fleet *fleet, struct sampler *sampler,
+			    int wfd, struct continuous **ret)
+{
+	struct continuous_config cc = {
+		.on = fc->continuous,
+		.hz = fc->continuous_hz,
+		.interval_s = fc->continuous_interval_s,
+		.include = fc->continuous_include,
+		.exclude = fc->continuous_exclude,
+		.max_stacks = o->lim.max_stacks,
+	};
+	struct continuous *c = NULL;
+	int r;
+
+	r = continuous__new(&cc, sym, m, fleet, &c);
+	if (r < 0)
+		return log_err_errno(r, "Failed to set up continuous collection: %m");
+	r = continuous__start(c, sampler, wfd);
+	if (r < 0) {
+		continuous__free(c);
+		return log_err_errno(r, "Failed to start continuous sampling at %u Hz: %m",
+				     cc.hz);
+	}
+	if (cc.on)
+		log_info("continuous: every process at %u Hz, one profile per service every %u s",
+			 cc.hz, cc.interval_s);
+	*ret = c;
+	return 0;
 }
 
 int main(int argc, char **argv)
@@ -822,6 +884,7 @@ int main(int argc, char **argv)
 	};
 	struct fleet_config fc;
 	struct fleet *fleet = NULL;
+	struct continuous *cont = NULL;
 	char cerr[CONFIG_ERR_MAX];
 	struct heap_tracker *heap = NULL;
 	struct execwatch *ew = NULL;
@@ -907,7 +970,8 @@ int main(int argc, char **argv)
 		log_err_errno(r, "Failed to create heap tracker: %m");
 		goto out;
 	}
-	r = sampler__new(session_mgr__on_sample, m, pidns_inum,
+	sink.m = m;
+	r = sampler__new(on_sample, &sink, pidns_inum,
 			 execwatch__map_fd(ew), o.stack_bytes, &sampler);
 	if (r < 0 && pidns_inum) {
 		/* In a container: BPF may be denied there (a user namespace),
@@ -933,6 +997,11 @@ int main(int argc, char **argv)
 	if (r < 0)
 		goto out;	/* logged */
 	ac.fleet = fleet;
+	r = continuous_start(&o, &fc, sym, m, fleet, sampler, wfd, &cont);
+	if (r < 0)
+		goto out;	/* logged */
+	sink.cont = cont;
+	ac.cont = cont;
 
 	n = sd_listen_fds(1);
 	if (n > 0 && sd_is_socket_unix(SD_LISTEN_FDS_START, SOCK_STREAM, 1,
@@ -1004,6 +1073,7 @@ int main(int argc, char **argv)
 out:
 	if (m)
 		session_mgr__shutdown(m);
+	continuous__shutdown(cont);
 	if (heap)
 		heap__shutdown(heap);
 	/* Let waiting requests send their 503 before the server stops. */
@@ -1012,6 +1082,10 @@ out:
 	if (heap)
 		heap__wait_idle(heap, 2000);
 	api__stop(api);
+	/* Before the sampler and the fleet it uses; no sample comes now
+	 * (the main loop is over). */
+	sink.cont = NULL;
+	continuous__free(cont);
 	fleet__free(fleet);
 	config__free(&fc);
 	heap__free(heap);

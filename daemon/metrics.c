@@ -152,6 +152,57 @@ int metrics__write(const struct metrics_input *in, char **ret_buf,
 	head(&b, "profd_spool_oldest_age_seconds", "gauge",
 	     "Age of the oldest spooled interval (0 when empty).");
 	mb_printf(&b, "profd_spool_oldest_age_seconds %.3f\n", age);
+	if (in->has_cont) {
+		const struct continuous_stats *c = &in->cont;
+
+		one(&b, "profd_continuous_enabled", "gauge",
+		    "1 when every process is sampled all the time (continuous = yes).",
+		    c->on);
+		one(&b, "profd_continuous_hz", "gauge",
+		    "Continuous sampling frequency (0: off).", c->hz);
+		one(&b, "profd_continuous_samples_total", "counter",
+		    "Samples counted in continuous intervals and machine-wide profiles.",
+		    c->samples);
+		head(&b, "profd_continuous_samples_lost_total", "counter",
+		     "Every-process samples lost, by reason: queue_full (profd's queue to its worker), process_table_full, late (came after their interval closed), process_gone (exited before profd saw it), stack_table (distinct-stack table full), ring_buffer (BPF ring buffer full while collections were open; machine-wide).");
+		mb_printf(&b, "profd_continuous_samples_lost_total{reason=\"queue_full\"} %llu\n",
+			  (unsigned long long)c->lost_queue_full);
+		mb_printf(&b, "profd_continuous_samples_lost_total{reason=\"process_table_full\"} %llu\n",
+			  (unsigned long long)c->lost_procs_full);
+		mb_printf(&b, "profd_continuous_samples_lost_total{reason=\"late\"} %llu\n",
+			  (unsigned long long)c->lost_late);
+		mb_printf(&b, "profd_continuous_samples_lost_total{reason=\"process_gone\"} %llu\n",
+			  (unsigned long long)c->lost_unresolved);
+		mb_printf(&b, "profd_continuous_samples_lost_total{reason=\"stack_table\"} %llu\n",
+			  (unsigned long long)c->dropped_stacks);
+		mb_printf(&b, "profd_continuous_samples_lost_total{reason=\"ring_buffer\"} %llu\n",
+			  (unsigned long long)c->lost_ringbuf);
+		one(&b, "profd_continuous_samples_excluded_total", "counter",
+		    "Samples of processes continuous-include/-exclude leave out.",
+		    c->excluded);
+		one(&b, "profd_continuous_processes_tracked", "gauge",
+		    "Processes whose mappings profd holds for continuous profiles now.",
+		    c->procs_tracked);
+		one(&b, "profd_continuous_processes_seen_total", "counter",
+		    "Processes first seen by continuous sampling.", c->procs_seen);
+		one(&b, "profd_continuous_processes_dropped_total", "counter",
+		    "Processes not tracked: the process table was full.",
+		    c->procs_dropped);
+		one(&b, "profd_continuous_processes_excluded_total", "counter",
+		    "Processes the filters left out.", c->procs_excluded);
+		one(&b, "profd_continuous_intervals_closed_total", "counter",
+		    "Continuous intervals closed (each gives one profile per service).",
+		    c->intervals_closed);
+		one(&b, "profd_continuous_profiles_total", "counter",
+		    "Per-service interval profiles handed to the spool.",
+		    c->profiles_closed);
+		one(&b, "profd_continuous_profiles_failed_total", "counter",
+		    "Per-service interval profiles that could not be built or spooled.",
+		    c->profiles_failed);
+		one(&b, "profd_machine_profiles_total", "counter",
+		    "Machine-wide profiles asked for (GET /debug/pprof/profile without pid).",
+		    c->pulls);
+	}
 	head(&b, "process_cpu_seconds_total", "counter",
 	     "User and system CPU time profd spent.");
 	mb_printf(&b, "process_cpu_seconds_total %.3f\n", in->cpu_seconds);

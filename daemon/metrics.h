@@ -12,12 +12,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "continuous.h"
 #include "fleet.h"
 
 struct metrics_input {
 	uint64_t samples_total, samples_lost, samples_dropped;
 	uint64_t sessions_active;
 	struct fleet_stats fleet;
+	bool has_cont;
+	struct continuous_stats cont;	/* continuous.h */
 	double cpu_seconds;		/* profd's user + system time */
 	uint64_t rss_bytes;
 	double start_time_seconds;	/* since the epoch */

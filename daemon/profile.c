@@ -230,7 +230,8 @@ static int64_t user_loc(struct builder *b, uint64_t addr, uint64_t alt)
 	char jname[JITMAP_MAX_NAME + 1];
 	struct proc_map m;
 	uint64_t id, mapping_id = 0;
-	uint64_t key = (addr ? addr : 1) | ((uint64_t)b->part << PART_SHIFT);
+	uint64_t key = (addr ? addr : 1) |
+		       ((uint64_t)(b->part & 127) << PART_SHIFT);
 	size_t idx, nl = 0;
 	int64_t r;
 	int n = 0, i;
@@ -354,8 +355,10 @@ static int64_t kernel_loc(struct builder *b, uint64_t addr)
 static int add_stack(struct builder *b, const struct profile_cpu_desc *d,
 		     const struct agg_stack *s, uint64_t *ids)
 {
-	struct pprof_label labels[3];
+	const struct profile_cpu_part *pt = &d->parts[b->part];
+	struct pprof_label labels[5];
 	int64_t values[2], r;
+	size_t nl = 0;
 	size_t n = 0;
 	unsigned i, nu;
 
@@ -393,10 +396,17 @@ static int add_stack(struct builder *b, const struct profile_cpu_desc *d,
 	}
 	values[0] = (int64_t)s->count;
 	values[1] = (int64_t)(s->count * d->period_ns);
-	labels[0] = (struct pprof_label){ .key = "pid", .num = d->pid };
-	labels[1] = (struct pprof_label){ .key = "tid", .num = s->tid };
-	labels[2] = (struct pprof_label){ .key = "thread", .str = s->comm };
-	return pprof__add_sample(b->pp, ids, n, values, 2, labels, 3);
+	if (pt->service)
+		labels[nl++] = (struct pprof_label){ .key = "service_name",
+						     .str = pt->service };
+	labels[nl++] = (struct pprof_label){ .key = "pid",
+					     .num = pt->pid ? pt->pid : d->pid };
+	if (pt->comm)
+		labels[nl++] = (struct pprof_label){ .key = "comm",
+						     .str = pt->comm };
+	labels[nl++] = (struct pprof_label){ .key = "tid", .num = s->tid };
+	labels[nl++] = (struct pprof_label){ .key = "thread", .str = s->comm };
+	return pprof__add_sample(b->pp, ids, n, values, 2, labels, nl);
 }
 
 int profile__build_cpu(const struct profile_cpu_desc *d, void **ret_buf,
@@ -423,8 +433,12 @@ int profile__build_cpu(const struct profile_cpu_desc *d, void **ret_buf,
 		aggregate__totals(d->parts[k].agg, &pt);
 		t.dropped_samples += pt.dropped_samples;
 	}
-	snprintf(line, sizeof(line), "profd %s: CPU profile of pid %d (%s)",
-		 PROFD_VERSION, d->pid, d->comm);
+	if (d->what)
+		snprintf(line, sizeof(line), "profd %s: CPU profile of %s",
+			 PROFD_VERSION, d->what);
+	else
+		snprintf(line, sizeof(line), "profd %s: CPU profile of pid %d (%s)",
+			 PROFD_VERSION, d->pid, d->comm);
 	if ((r = pprof__add_comment(b.pp, line)) < 0)
 		goto out;
 	if (d->process_exited &&
@@ -453,6 +467,11 @@ int profile__build_cpu(const struct profile_cpu_desc *d, void **ret_buf,
 
 		b.proc = d->parts[k].proc;
 		b.part = (unsigned)k;
+		/* Locations are keyed by 7 bits of the part's index: past
+		 * 128 parts (processes of a machine-wide profile) each part
+		 * starts a fresh table; ids stay unique. */
+		if (k && d->nparts > 128)
+			u64map__fini(&b.locs);
 		/* Mapping 1: the executable the window began on. */
 		if (k == 0 && (r = add_main_map(&b)) < 0)
 			goto out;

@@ -21,11 +21,18 @@
 struct profile_cpu_part {
 	struct proc *proc;
 	const struct aggregate *agg;
+	/* Profiles of several processes (continuous.h) label each sample
+	 * with its process: pid (0: the desc's), comm and service_name
+	 * (NULL: no such label). */
+	pid_t pid;
+	const char *comm;
+	const char *service;
 };
 
 struct profile_cpu_desc {
 	pid_t pid;
 	const char *comm;		/* the process's name at the start */
+	const char *what;		/* NULL: "pid PID (COMM)" in the title */
 	const struct profile_cpu_part *parts;	/* in the order they ran */
 	size_t nparts;
 	const struct kallsyms *ksyms;	/* NULL: kernel frames unsymbolized */

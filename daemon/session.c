@@ -87,6 +87,9 @@ struct session_mgr {
 	struct kallsyms *ksyms;
 	uint64_t epoch, next_id, started_ns;
 	int wake_fd;			/* eventfd: ask the main loop to drain */
+	/* Every-process (tgid 0) targets of continuous.c. */
+	struct sampler_target extra[PROFD_MAX_PERIODS];
+	size_t nextra;
 	bool stopping;
 	struct session_mgr_stats st;
 };
@@ -195,6 +198,27 @@ static int reconcile(struct session_mgr *m)
 		if (!s->req.fp_only)
 			t[i].flags |= PROFD_TARGET_STACK;
 	}
+	/* Every-process targets (continuous.c): one more target each, and
+	 * what they record is recorded for the windows' processes too at
+	 * the same period (the BPF side looks the process's own entry up
+	 * first), so that a window costs continuous mode nothing. */
+	for (i = 0; i < m->nextra; i++) {
+		size_t j;
+
+		for (j = 0; j < np && periods[j] != m->extra[i].period_ns; j++)
+			;
+		if (j == np) {
+			if (np == PROFD_MAX_PERIODS)
+				return -E2BIG;
+			periods[np++] = m->extra[i].period_ns;
+		}
+		for (j = 0; j < nt; j++)
+			if (t[j].period_ns == m->extra[i].period_ns)
+				t[j].flags |= m->extra[i].flags;
+		if (nt == sizeof(t) / sizeof(t[0]))
+			return -E2BIG;
+		t[nt++] = m->extra[i];
+	}
 	if (!m->sampler)
 		return -ENODEV;
 	/* Targets first when shrinking is harmless either way: both maps
@@ -208,6 +232,30 @@ static int reconcile(struct session_mgr *m)
 	m->st.periods_active = (unsigned)np;
 	m->st.targets_active = (unsigned)nt;
 	return 0;
+}
+
+int session_mgr__set_extra(struct session_mgr *m,
+			  const struct sampler_target *t, size_t n)
+{
+	struct sampler_target old[PROFD_MAX_PERIODS];
+	size_t nold;
+	int r;
+
+	if (n > PROFD_MAX_PERIODS)
+		return -E2BIG;
+	pthread_mutex_lock(&m->lock);
+	nold = m->nextra;
+	memcpy(old, m->extra, sizeof(old));
+	memcpy(m->extra, t, n * sizeof(*t));
+	m->nextra = n;
+	r = reconcile(m);
+	if (r < 0) {
+		memcpy(m->extra, old, sizeof(old));
+		m->nextra = nold;
+		(void)reconcile(m);
+	}
+	pthread_mutex_unlock(&m->lock);
+	return r;
 }
 
 /* The shared proc of image @image of @pid, if there is one. Under lock. */
@@ -856,7 +904,7 @@ out:
 	return drained;
 }
 
-static struct kallsyms *get_kallsyms(struct session_mgr *m)
+struct kallsyms *session_mgr__kallsyms(struct session_mgr *m)
 {
 	struct kallsyms *k = NULL;
 	size_t cap = 1 << 20, len = 0;
@@ -976,7 +1024,7 @@ static void check_samples(struct session_mgr *m, struct session *s,
 int session__finish(struct session_mgr *m, struct session *s, void **ret_buf,
 		    size_t *ret_len)
 {
-	struct profile_cpu_part parts[MAX_PARTS];
+	struct profile_cpu_part parts[MAX_PARTS] = {};
 	struct profile_cpu_desc d = {};
 	const char *comments[MAX_COMMENTS];
 	char missing[256], execs[MAX_PARTS][400], other[160], early[200];
@@ -1028,7 +1076,7 @@ int session__finish(struct session_mgr *m, struct session *s, void **ret_buf,
 	}
 	d.parts = parts;
 	d.nparts = np;
-	d.ksyms = s->req.kernel ? get_kallsyms(m) : NULL;
+	d.ksyms = s->req.kernel ? session_mgr__kallsyms(m) : NULL;
 	d.period_ns = s->period_ns;
 	d.time_nanos = s->start_wall_ns;
 	/* The time the window covered: to the exit or the end asked for,

@@ -75,6 +75,18 @@ void session_mgr__on_sample(void *ctx, const struct profd_cpu_sample *s);
 /* @wake_fd: an eventfd the main loop polls; written to request a drain. */
 void session_mgr__set_sampler(struct session_mgr *m, struct sampler *s,
 			      int wake_fd);
+/*
+ * session_mgr__set_extra() - the every-process targets (tgid 0) of
+ * continuous collection (continuous.h), sampled besides the windows'
+ * (reconciled now and whenever windows open or close). At most
+ * PROFD_MAX_PERIODS. 0 or -errno (the previous targets stay).
+ */
+int session_mgr__set_extra(struct session_mgr *m,
+			   const struct sampler_target *t, size_t n);
+/* /proc/kallsyms, read once and shared; lives as long as @m. NULL when
+ * unreadable. */
+struct kallsyms;
+struct kallsyms *session_mgr__kallsyms(struct session_mgr *m);
 /* Main loop: one drain pass is complete. */
 void session_mgr__drained(struct session_mgr *m);
 /* Wake and fail every waiting session: the daemon is stopping. */
