@@ -853,6 +853,29 @@ class FleetAccess(AttackTest):
         r = unix_req(self.daemon, "GET", "/v1/history?since=10m")
         self.assertEqual(r.status, 404, "root: spooled junk is no profile: %r" % r)
 
+    def test_machine_profile_is_roots(self):
+        """A profile without pid is of every process (it names every
+        function of every user's): nobody gets 403 with the reason, over
+        the Unix socket and TCP, and never a profile; root gets one."""
+        for how, r in (("unix", raw(NOBODY, raw_request("GET", "/debug/pprof/profile?seconds=1"),
+                                    unix=self.daemon.sock)),
+                       ("tcp", raw(NOBODY, raw_request("GET", "/debug/pprof/profile?seconds=1",
+                                                       host="127.0.0.1:%d" % self.port), port=self.port))):
+            self.assertEqual(r.status, 403, "%s: nobody's machine-wide profile: %r" % (how, r))
+            self.assertIn(b"only root", r.body, r)
+            self.assertNotEqual(r.body[:2], b"\x1f\x8b")
+        # profctl says so too, and writes nothing.
+        out = os.path.join(self.tmp, "nobody-all.pb.gz")
+        p = subprocess.run(["setpriv", "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY, "--clear-groups",
+                            cpu.PROFCTL, "--socket", self.daemon.sock, "cpu", "--all", "--seconds", "1",
+                            "-o", out], capture_output=True, text=True, timeout=30)
+        self.assertNotEqual(p.returncode, 0, p)
+        self.assertIn("only root", p.stderr + p.stdout)
+        self.assertFalse(os.path.exists(out))
+        r = unix_req(self.daemon, "GET", "/debug/pprof/profile?seconds=1")
+        self.assertEqual(r.status, 200, "root: %r" % r)
+        self.assertEqual(r.body[:2], b"\x1f\x8b")
+
     def test_spool_is_roots(self):
         st = os.stat(self.spool)
         self.assertEqual(stat.S_IMODE(st.st_mode), 0o700, oct(st.st_mode))

@@ -1,0 +1,339 @@
+#!/usr/bin/env python3
+"""End-to-end tests of continuous collection (issue 13): every process
+sampled through the shared sampler, one profile per service closed every
+continuous-interval and pushed, machine-wide pulls (run by
+tests/e2e/run.sh through run_all.py, with test_cpu.py's and
+test_fleet.py's helpers).
+
+  python3 tests/e2e/run_all.py --output build -k Continuous
+
+A known mix: split (one busy thread) in a cgroup named like a systemd unit,
+profd-test-cont.slice/web.service, threads (a busy worker thread and a
+main thread at about a quarter) in .../batch.service, and exiter, which
+spins 1.5 s and exits mid-interval, in .../short.service. profd runs with
+continuous = yes at 19 Hz, a 5 s interval and the push receiver of
+test_fleet.py (pushrecv.py: no Pyroscope here) as its collector; every
+pushed profile is read with `go tool pprof -raw`.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+sys.dont_write_bytecode = True  # keep the source tree clean
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import test_cpu as cpu  # noqa: E402
+import pprofraw  # noqa: E402
+import pushrecv  # noqa: E402
+from test_cpu import Daemon, spawn, kill  # noqa: E402
+from test_fleet import metrics, wait_for  # noqa: E402
+
+HZ = 19
+INTERVAL = 5
+SLICE = None    # <cgroup2 mount>/profd-test-cont.slice
+
+
+def cgroup2_mount():
+    """Where cgroup v2 is mounted (/sys/fs/cgroup, or .../unified on a
+    hybrid hierarchy), or None."""
+    with open("/proc/mounts") as f:
+        for line in f:
+            fields = line.split()
+            if len(fields) > 2 and fields[2] == "cgroup2":
+                return fields[1]
+    return None
+NS = 1000000000
+
+
+def next_boundary(t=None):
+    t = time.time() if t is None else t
+    return (int(t) // INTERVAL + 1) * INTERVAL
+
+
+def sleep_until(wall):
+    d = wall - time.time()
+    if d > 0:
+        time.sleep(d)
+
+
+class InCgroup:
+    """A workload started inside cgroup @unit of the test slice: a shell
+    that moves itself there, then executes the program (same pid)."""
+
+    def __init__(self, unit, name, seconds):
+        self.cg = os.path.join(SLICE, unit)
+        os.makedirs(self.cg, exist_ok=True)
+        exe = os.path.join(cpu.E2E, name)
+        self.proc = spawn(["/bin/sh", "-c", 'echo $$ > "$1/cgroup.procs" && exec "$2" "$3"', "sh",
+                           self.cg, exe, str(seconds)],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.pid = self.proc.pid
+        self.name = name
+
+    def reap_cpu(self):
+        _, status, ru = os.wait4(self.pid, 0)
+        self.proc.returncode = status
+        return ru.ru_utime + ru.ru_stime
+
+    def stop(self):
+        kill(self.proc)
+
+
+class Continuous(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        if shutil.which("protoc") is None:
+            raise unittest.SkipTest("protoc not installed (make deps: protobuf-compiler)")
+        if not pushrecv.have_protobuf():
+            raise unittest.SkipTest("python3-protobuf not installed (make deps)")
+        global SLICE
+        root = cgroup2_mount()
+        if root is None:
+            raise unittest.SkipTest("no cgroup v2 mounted")
+        SLICE = os.path.join(root, "profd-test-cont.slice")
+        cls.gen = os.path.join(cpu.OUTPUT, "e2e", "gen")
+        cls.proto = os.path.abspath(os.path.join(cpu.SRC, "..", "..", "proto"))
+        pushrecv.push_pb2(cls.proto, cls.gen)
+        cls.tmp = tempfile.mkdtemp(prefix="profd-cont-")
+        cls.rcv = pushrecv.Receiver(cls.proto, cls.gen).start()
+        cls.daemon = Daemon("continuous", "--continuous", "yes", "--continuous-hz", str(HZ),
+                            "--continuous-interval", "%ds" % INTERVAL,
+                            "--spool-dir", os.path.join(cls.tmp, "spool"),
+                            "--push-url", cls.rcv.url, "--push-labels", "pid,tid")
+        cls.work = []
+        try:
+            cls.run_mix()
+        except BaseException:
+            cls.cleanup()
+            raise
+
+    @classmethod
+    def run_mix(cls):
+        """~35 s: the mix, a machine-wide pull over two whole intervals,
+        the short-lived process; then everything closed and pushed."""
+        b0 = next_boundary(time.time() + 0.5)
+        sleep_until(b0 + 0.2)
+        web = InCgroup("web.service", "split", 22)
+        batch = InCgroup("batch.service", "threads", 22)
+        cls.work += [web, batch]
+        cls.web, cls.batch = web, batch
+        # A pull at the intervals' rate from just after one boundary to
+        # just after the one two intervals later: the same samples.
+        cls.pull_start = b0 + INTERVAL
+        cls.pull = {}
+
+        def pull():
+            sleep_until(cls.pull_start + 0.005)
+            t = time.time()
+            r = cls.daemon.get("/debug/pprof/profile?seconds=%d&hz=%d" % (2 * INTERVAL, HZ), timeout=60)
+            cls.pull.update(resp=r, asked=t)
+
+        th = threading.Thread(target=pull)
+        th.start()
+        sleep_until(b0 + INTERVAL + 1)
+        short = InCgroup("short.service", "exiter", 1.5)
+        cls.work.append(short)
+        cls.short_pid = short.pid
+        cls.short_cpu = short.reap_cpu()
+        cls.web_cpu = web.reap_cpu()
+        cls.batch_cpu = batch.reap_cpu()
+        th.join(60)
+        cls.end = time.time()
+        # Every interval that held their samples closed and delivered.
+        last = next_boundary(cls.end)
+        sleep_until(last + 1)
+        wait_for(lambda: cls.delivered_until() >= last, 30, "the interval ending at %d pushed" % last)
+
+    @classmethod
+    def delivered_until(cls):
+        end = 0
+        for g in cls.rcv.snapshot()[0]:
+            p = pprofraw.decode_proto(g.raw)
+            end = max(end, (p["time_nanos"] + p["duration_nanos"]) // NS)
+        return end
+
+    _profs = {}
+
+    @classmethod
+    def prof_of(cls, g):
+        p = cls._profs.get(g.id)
+        if p is None:
+            path = os.path.join(cpu.ART, "continuous-%s.pb.gz" % g.id)
+            with open(path, "wb") as f:
+                f.write(g.raw)
+            p = cpu.Prof(path)  # raises unless go tool pprof -raw reads it
+            cls._profs[g.id] = p
+        return p
+
+    @classmethod
+    def cleanup(cls):
+        for w in cls.work:
+            w.stop()
+        if getattr(cls, "daemon", None):
+            cls.daemon.stop()
+        if getattr(cls, "rcv", None):
+            cls.rcv.stop()
+        for unit in ("web.service", "batch.service", "short.service", ""):
+            try:
+                os.rmdir(os.path.join(SLICE, unit) if unit else SLICE)
+            except OSError:
+                pass
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.cleanup()
+
+    def series(self, service):
+        """The pushed profiles of @service, oldest first."""
+        got = [g for g in self.rcv.snapshot()[0] if g.labels.get("service_name") == service]
+        profs = [(self.prof_of(g), g) for g in got]
+        profs.sort(key=lambda pg: pg[0].proto["time_nanos"])
+        return profs
+
+    def test_shares_match_cpu_time(self):
+        n = {}
+        for svc in ("web.service", "batch.service"):
+            n[svc] = sum(p.count() for p, _ in self.series(svc))
+        total = n["web.service"] + n["batch.service"]
+        self.assertGreater(total, 0, "no samples of the mix")
+        cpu_total = self.web_cpu + self.batch_cpu
+        for svc, c in (("web.service", self.web_cpu), ("batch.service", self.batch_cpu)):
+            got, want = 100.0 * n[svc] / total, 100.0 * c / cpu_total
+            self.assertLess(abs(got - want), 5.0,
+                            "%s: %.1f%% of the samples, %.1f%% of the CPU time (%r; cpu %.2f/%.2f s)"
+                            % (svc, got, want, n, self.web_cpu, self.batch_cpu))
+        # And in absolute terms: a sample per 1/19 s of CPU time.
+        for svc, c in (("web.service", self.web_cpu), ("batch.service", self.batch_cpu)):
+            self.assertGreater(n[svc], 0.8 * c * HZ, "%s: %d samples for %.2f s of CPU" % (svc, n[svc], c))
+            self.assertLess(n[svc], 1.1 * c * HZ + 2, "%s: %d samples for %.2f s of CPU" % (svc, n[svc], c))
+
+    def test_labels_and_stacks(self):
+        want = {"web.service": (self.web.pid, "split", {"hot_a", "hot_b"}),
+                "batch.service": (self.batch.pid, "threads", {"thread_hot", "main_hot"})}
+        for svc, (pid, comm, leaves) in want.items():
+            profs = self.series(svc)
+            self.assertTrue(profs, "no profile of %s" % svc)
+            whole = n = hot = 0
+            for p, g in profs:
+                self.assertEqual(g.labels.get("__name__"), "process_cpu", g.labels)
+                self.assertEqual(g.labels.get("unit"), svc, g.labels)
+                self.assertEqual(p.raw.sample_types, [("samples", "count"), ("cpu", "nanoseconds")])
+                self.assertEqual(p.raw.period_type, ("cpu", "nanoseconds"))
+                self.assertEqual(int(p.raw.period), NS // HZ)
+                for s in p.samples:
+                    self.assertEqual(s.label("service_name"), svc, s)
+                    self.assertEqual(s.num_label("pid"), pid, s)
+                    self.assertEqual(s.label("comm"), comm, s)
+                    self.assertIsNotNone(s.label("thread"), s)
+                    self.assertIsNotNone(s.num_label("tid"), s)
+                    self.assertEqual(s.values[1], s.values[0] * (NS // HZ), s)
+                    fns = s.functions()
+                    n += s.values[0]
+                    if ("main" in fns or "start_thread" in fns) and "[truncated]" not in fns:
+                        whole += s.values[0]
+                    if fns and fns[0] in leaves:
+                        hot += s.values[0]
+            self.assertGreaterEqual(whole, 0.9 * n, "%s: %d of %d stacks complete\n%s"
+                                    % (svc, whole, n, profs[0][0].excerpt()))
+            self.assertGreaterEqual(hot, 0.7 * n, "%s: %d of %d samples in %s\n%s"
+                                    % (svc, hot, n, leaves, profs[0][0].excerpt()))
+
+    def test_short_lived_process_symbolized(self):
+        profs = self.series("short.service")
+        self.assertTrue(profs, "the short-lived process left no profile")
+        n = sum(p.count(lambda s: "exiter_spin" in s.functions()) for p, _ in profs)
+        total = sum(p.count() for p, _ in profs)
+        self.assertGreater(n, 0.9 * total, "exiter's samples not symbolized:\n%s" % profs[0][0].excerpt())
+        self.assertGreater(total, 0.5 * self.short_cpu * HZ, "%d samples for %.2f s" % (total, self.short_cpu))
+        for p, _ in profs:
+            for s in p.samples:
+                self.assertEqual(s.num_label("pid"), self.short_pid)
+
+    def test_intervals_contiguous_unique(self):
+        got = self.rcv.snapshot()[0]
+        ids = [g.id for g in got]
+        self.assertEqual(len(ids), len(set(ids)), "an interval pushed twice")
+        for svc in ("web.service", "batch.service"):
+            profs = self.series(svc)
+            starts = [p.proto["time_nanos"] for p, _ in profs]
+            self.assertEqual(len(starts), len(set(starts)), "%s: two profiles of one interval" % svc)
+            for (a, _), (b, _) in zip(profs, profs[1:]):
+                # The next interval starts where the last ended: none missing.
+                self.assertEqual(a.proto["time_nanos"] + a.proto["duration_nanos"], b.proto["time_nanos"], svc)
+                self.assertEqual(b.proto["duration_nanos"], INTERVAL * NS)
+                self.assertEqual(b.proto["time_nanos"] % (INTERVAL * NS), 0, "intervals aligned")
+            # From the first interval with its samples to its last.
+            self.assertGreaterEqual(len(profs), 22 // INTERVAL, svc)
+
+    def test_intervals_sum_to_spanning_window(self):
+        r = self.pull.get("resp")
+        self.assertIsNotNone(r, "the pull did not answer")
+        self.assertEqual(r.status, 200, r)
+        path = os.path.join(cpu.ART, "continuous-pull.pb.gz")
+        with open(path, "wb") as f:
+            f.write(r.body)
+        pull = cpu.Prof(path)
+        t0 = pull.proto["time_nanos"]
+        self.assertLess(abs(t0 / NS - self.pull_start), 0.2, "the pull began %.3f s after the boundary"
+                        % (t0 / NS - self.pull_start))
+        for svc, pid in (("web.service", self.web.pid), ("batch.service", self.batch.pid)):
+            ivs = [p for p, _ in self.series(svc)
+                   if self.pull_start * NS <= p.proto["time_nanos"] < (self.pull_start + 2 * INTERVAL) * NS]
+            self.assertEqual(len(ivs), 2, svc)
+            a = sum(p.count() for p in ivs)
+            b = pull.count(lambda s: s.num_label("pid") == pid)
+            # Every sample of the pull's period is in both; the window
+            # misses its first milliseconds and has a few past the end.
+            self.assertLessEqual(abs(a - b), 2, "%s: intervals %d, window %d" % (svc, a, b))
+            self.assertTrue(all(s.label("service_name") == svc
+                                for s in pull.samples if s.num_label("pid") == pid))
+
+    def test_every_pushed_profile_parses(self):
+        got = self.rcv.snapshot()[0]
+        services = set()
+        for g in got:
+            p = self.prof_of(g)  # go tool pprof -raw
+            services.add(g.labels.get("service_name"))
+            self.assertTrue(p.samples, g.labels)
+            for s in p.samples:
+                self.assertEqual(s.label("service_name"), g.labels.get("service_name"), s)
+        # Kernel threads are a service of their own.
+        self.assertIn("kernel", services)
+
+    def test_metrics(self):
+        m = metrics(self.daemon)
+        self.assertEqual(m["profd_continuous_enabled"], 1, m)
+        self.assertGreater(m["profd_continuous_samples_total"], 0, m)
+        self.assertGreaterEqual(m["profd_continuous_intervals_closed_total"], 6, m)
+        self.assertGreater(m["profd_continuous_processes_seen_total"], 2, m)
+        self.assertGreaterEqual(m["profd_machine_profiles_total"], 1, m)
+        self.assertEqual(m['profd_continuous_samples_lost_total{reason="late"}'], 0, m)
+        self.assertEqual(m['profd_continuous_samples_lost_total{reason="queue_full"}'], 0, m)
+        self.assertEqual(m["profd_continuous_profiles_total"], m["profd_intervals_closed_total"], m)
+        if shutil.which("promtool"):
+            r = self.daemon.get("/metrics", timeout=10)
+            p = subprocess.run(["promtool", "check", "metrics"], input=r.body, capture_output=True, timeout=60)
+            self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+
+    def test_profctl_all(self):
+        out = os.path.join(self.tmp, "all.pb.gz")
+        p = subprocess.run([cpu.PROFCTL, "--socket", self.daemon.sock, "cpu", "--all", "--seconds", "2",
+                            "-o", out], capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p)
+        prof = cpu.Prof(out)
+        self.assertIn("every process", " ".join(prof.raw.comments))
+        self.assertTrue(prof.samples)
+        for s in prof.samples:
+            self.assertIsNotNone(s.label("service_name"), s)
+            self.assertIsNotNone(s.label("comm"), s)
+
+
+if __name__ == "__main__":
+    unittest.main()
