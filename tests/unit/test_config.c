@@ -47,7 +47,9 @@ static void test_good(void)
 		   "spool-dir = /var/tmp/spool\n"
 		   "spool-max-bytes = 64M\n"
 		   "spool-max-age = 2h\n"
-		   "push-labels = pid, tid\n", 0644, path);
+		   "push-labels = pid, tid\n"
+		   "continuous-include = cgroup:/system.slice, uid:1000\n"
+		   "continuous-exclude = comm:backup\n", 0644, path);
 	config__init(&c);
 	CHECK(config__load_file(path, &c, err, sizeof(err)) == 0, "%s", err);
 	CHECK(c.continuous && c.continuous_hz == 49 && c.continuous_interval_s == 30, "");
@@ -58,6 +60,9 @@ static void test_good(void)
 	CHECK(c.host_label && !strcmp(c.host_label, "web 17"), "");
 	CHECK(c.spool_max_bytes == 64ULL << 20 && c.spool_max_age_s == 7200, "");
 	CHECK(c.push_label_pid && c.push_label_tid, "");
+	CHECK(c.continuous_include &&
+	      !strcmp(c.continuous_include, "cgroup:/system.slice, uid:1000") &&
+	      c.continuous_exclude && !strcmp(c.continuous_exclude, "comm:backup"), "");
 	CHECK(config__validate(&c, 1000, err, sizeof(err)) == 0, "%s", err);
 	CHECK(config__validate(&c, 40, err, sizeof(err)) == -EINVAL &&
 	      strstr(err, "max-hz"), "%s", err);
@@ -83,6 +88,8 @@ static void test_bad(void)
 		{ "push-token-file = relative/token\n", "absolute path" },
 		{ "continuous-hz = 0\n", "continuous-hz" },
 		{ "continuous-interval = 2d\n", "continuous-interval" },
+		{ "continuous-include = pid:1\n", "continuous-include" },
+		{ "continuous-exclude = unit:\n", "continuous-exclude" },
 		{ "spool-max-bytes = 12Q\n", "spool-max-bytes" },
 		{ "spool-max-bytes = 99999999999999999999999\n", "spool-max-bytes" },
 		{ "push-labels = pid,comm\n", "push-labels" },
