@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -64,6 +65,9 @@ struct cproc {
 	char comm[16];
 	bool excluded, linked;
 	uint64_t exited_ns;		/* 0: alive when last looked */
+	dev_t exe_dev;			/* its executable when first seen: */
+	ino_t exe_ino;			/* an exec changes it */
+	uint64_t exe_checked_ns;
 	uint64_t last_sample_ns;
 	struct aggregate *agg[NSLOTS];
 };
@@ -364,6 +368,7 @@ static struct cproc *track(struct continuous *c,
 {
 	struct cfilter_proc fp = {};
 	struct proc_ids ids;
+	struct stat st;
 	struct cproc *p;
 	char cgroup[1024];
 	int r;
@@ -413,6 +418,10 @@ static struct cproc *track(struct continuous *c,
 		if (!p->excluded &&
 		    proc__new_at(c->sym, p->pid, p->ref.dirfd, &p->proc) < 0)
 			p->proc = NULL;
+		if (fstatat(p->ref.dirfd, "exe", &st, 0) == 0) {
+			p->exe_dev = st.st_dev;
+			p->exe_ino = st.st_ino;
+		}
 		close(p->ref.dirfd);
 		p->ref.dirfd = -1;
 	}
@@ -438,6 +447,29 @@ static struct cproc *lookup(struct continuous *c, pid_t pid)
 		if (p->pid == pid)
 			return p;
 	return NULL;
+}
+
+/*
+ * @p's sample has user addresses outside the mappings read: a library
+ * loaded since (a refresh reads it), or an exec — the maps profd holds
+ * are of the program before, and refreshes read nothing more (proc.h).
+ * An exec makes it a new process for profd: the old one keeps the
+ * samples it has, later ones go to the one captured now. Checked at most
+ * every MAPS_REFRESH_NS per process. Returns the process to count in.
+ */
+static struct cproc *check_exec(struct continuous *c, struct cproc *p,
+				const struct profd_cpu_sample *s)
+{
+	struct stat st;
+
+	if (!p->proc || s->time_ns < p->exe_checked_ns + MAPS_REFRESH_NS)
+		return p;
+	p->exe_checked_ns = s->time_ns;
+	if (fstatat(p->proc->dirfd, "exe", &st, 0) < 0 ||
+	    (st.st_dev == p->exe_dev && st.st_ino == p->exe_ino))
+		return p;
+	unlink_hash(c, p);
+	return track(c, s);
 }
 
 /* One sample: count it in every open slot whose range holds it. */
@@ -496,9 +528,22 @@ static void take_sample(struct continuous *c, const struct profd_cpu_sample *s)
 		nk = PROFD_MAX_KERNEL_FRAMES;
 	if (s->flags & PROFD_SF_USER_ERR)
 		flags |= AGG_F_USER_ERR;
-	if (nu && !proc__covers(p->proc, ips, nu))
+	if (nu && !proc__covers(p->proc, ips, nu)) {
 		(void)proc__refresh(p->proc, c->sym, s->time_ns,
 				    MAPS_REFRESH_NS);
+		if (!proc__covers(p->proc, ips, nu)) {
+			p = check_exec(c, p, s);
+			if (!p || p->excluded || !p->proc) {
+				pthread_mutex_lock(&c->lock);
+				c->st.lost_procs_full += !p;
+				c->st.excluded += p && p->excluded;
+				c->st.lost_unresolved += p && !p->excluded;
+				pthread_mutex_unlock(&c->lock);
+				return;
+			}
+			p->last_sample_ns = s->time_ns;
+		}
+	}
 	n = nu;
 	if (nu && s->kind == PROFD_EV_CPU_SAMPLE_STACK && ss->stack_len) {
 		k = unwind__stack(p->proc, (const uint64_t *)ss->regs,

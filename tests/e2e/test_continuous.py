@@ -65,12 +65,12 @@ class InCgroup:
     """A workload started inside cgroup @unit of the test slice: a shell
     that moves itself there, then executes the program (same pid)."""
 
-    def __init__(self, unit, name, seconds):
+    def __init__(self, unit, name, seconds, *args):
         self.cg = os.path.join(SLICE, unit)
         os.makedirs(self.cg, exist_ok=True)
         exe = os.path.join(cpu.E2E, name)
-        self.proc = spawn(["/bin/sh", "-c", 'echo $$ > "$1/cgroup.procs" && exec "$2" "$3"', "sh",
-                           self.cg, exe, str(seconds)],
+        self.proc = spawn(["/bin/sh", "-c", 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"', "sh",
+                           self.cg, exe, str(seconds)] + [str(a) for a in args],
                           stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.pid = self.proc.pid
         self.name = name
@@ -121,8 +121,10 @@ class Continuous(unittest.TestCase):
         sleep_until(b0 + 0.2)
         web = InCgroup("web.service", "split", 22)
         batch = InCgroup("batch.service", "threads", 22)
-        cls.work += [web, batch]
-        cls.web, cls.batch = web, batch
+        # A process that executes another program 2 s in (same pid).
+        execer = InCgroup("exec.service", "execer", 12, 2, os.path.join(cpu.E2E, "split"), 3)
+        cls.work += [web, batch, execer]
+        cls.web, cls.batch, cls.execer = web, batch, execer
         # A pull at the intervals' rate from just after one boundary to
         # just after the one two intervals later: the same samples.
         cls.pull_start = b0 + INTERVAL
@@ -141,6 +143,7 @@ class Continuous(unittest.TestCase):
         cls.work.append(short)
         cls.short_pid = short.pid
         cls.short_cpu = short.reap_cpu()
+        cls.execer.reap_cpu()
         cls.web_cpu = web.reap_cpu()
         cls.batch_cpu = batch.reap_cpu()
         th.join(60)
@@ -179,7 +182,7 @@ class Continuous(unittest.TestCase):
             cls.daemon.stop()
         if getattr(cls, "rcv", None):
             cls.rcv.stop()
-        for unit in ("web.service", "batch.service", "short.service", ""):
+        for unit in ("web.service", "batch.service", "short.service", "exec.service", ""):
             try:
                 os.rmdir(os.path.join(SLICE, unit) if unit else SLICE)
             except OSError:
@@ -255,6 +258,22 @@ class Continuous(unittest.TestCase):
         for p, _ in profs:
             for s in p.samples:
                 self.assertEqual(s.num_label("pid"), self.short_pid)
+
+    def test_exec_both_programs_symbolized(self):
+        profs = self.series("exec.service")
+        self.assertTrue(profs, "the executing process left no profile")
+        before = sum(p.count(lambda s: "before_exec" in s.functions()) for p, _ in profs)
+        after = sum(p.count(lambda s: "hot_a" in s.functions() or "hot_b" in s.functions()) for p, _ in profs)
+        total = sum(p.count() for p, _ in profs)
+        self.assertGreater(before, 0.5 * 2 * HZ * 0.8, "%d samples in before_exec" % before)
+        self.assertGreater(after, 0.5 * 3 * HZ * 0.8, "%d samples in split after the exec" % after)
+        self.assertGreater(before + after, 0.9 * total, "%d + %d of %d samples symbolized:\n%s"
+                           % (before, after, total, profs[0][0].excerpt()))
+        comms = {s.label("comm") for p, _ in profs for s in p.samples}
+        self.assertEqual(comms, {"execer", "split"}, comms)
+        for p, _ in profs:
+            for s in p.samples:
+                self.assertEqual(s.num_label("pid"), self.execer.pid)
 
     def test_intervals_contiguous_unique(self):
         got = self.rcv.snapshot()[0]
