@@ -356,3 +356,51 @@ class Continuous(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class ContinuousFilters(unittest.TestCase):
+    """continuous-include / continuous-exclude: only the processes they
+    want are in the intervals; the others are counted as excluded."""
+
+    def test_include_exclude(self):
+        global SLICE
+        root = cgroup2_mount()
+        if root is None:
+            self.skipTest("no cgroup v2 mounted")
+        SLICE = os.path.join(root, "profd-test-cont.slice")
+        tmp = tempfile.mkdtemp(prefix="profd-contf-")
+        d = Daemon("continuous-filters", "--continuous", "yes", "--continuous-interval", "2",
+                   "--spool-dir", os.path.join(tmp, "spool"),
+                   "--continuous-include", "cgroup:/profd-test-cont.slice",
+                   "--continuous-exclude", "unit:batch.service,comm:nobody-here")
+        work = []
+        try:
+            work.append(InCgroup("web.service", "split", 5))
+            work.append(InCgroup("batch.service", "split", 5))
+            outside = spawn([os.path.join(cpu.E2E, "split"), "5"], stdout=subprocess.DEVNULL)
+            for w in work:
+                w.reap_cpu()
+            kill(outside)
+            time.sleep(2 * 2 + 1)
+            r = d.get("/v1/history?since=1m", timeout=30)
+            self.assertEqual(r.status, 200, r)
+            path = os.path.join(cpu.ART, "continuous-filters.pb.gz")
+            with open(path, "wb") as f:
+                f.write(r.body)
+            prof = cpu.Prof(path)
+            services = {s.label("service_name") for s in prof.samples}
+            self.assertEqual(services, {"web.service"}, prof.excerpt())
+            self.assertGreater(prof.count(), 2 * HZ, prof.excerpt())
+            m = metrics(d)
+            self.assertGreater(m["profd_continuous_samples_excluded_total"], 2 * HZ, m)
+            self.assertGreaterEqual(m["profd_continuous_processes_excluded_total"], 2, m)
+        finally:
+            for w in work:
+                w.stop()
+            d.stop()
+            for unit in ("web.service", "batch.service", ""):
+                try:
+                    os.rmdir(os.path.join(SLICE, unit) if unit else SLICE)
+                except OSError:
+                    pass
+            shutil.rmtree(tmp, ignore_errors=True)
