@@ -39,6 +39,8 @@
  * that began this much after its end. */
 #define WATERMARK_SLACK_NS (5ULL * 1000 * 1000)
 #define PULL_TIMEOUT_NS (10ULL * 1000000000ULL)
+#define SYMCACHE_ENTRIES 65536
+#define SYMCACHE_CLEAR_NS (120ULL * 1000000000ULL)
 
 enum slot_state { SLOT_FREE, SLOT_OPEN, SLOT_DONE };
 
@@ -113,6 +115,10 @@ struct continuous {
 	uint64_t iv_lost_mark[4];	/* lost counters at the last close */
 	uint64_t rb_lost_mark;
 	uint64_t dw[UNWIND_MAX_FRAMES];
+	/* Symbolized addresses across intervals, cleared every
+	 * SYMCACHE_CLEAR_NS (it pins the binaries it names). */
+	struct profile_symcache *symcache;
+	uint64_t symcache_cleared_ns;
 };
 
 static uint64_t now_ns(clockid_t clk)
@@ -154,6 +160,11 @@ int continuous__new(const struct continuous_config *cfg,
 	if (r < 0) {
 		free(c);
 		return r;
+	}
+	c->symcache = profile_symcache__new(SYMCACHE_ENTRIES);
+	if (!c->symcache) {
+		free(c);
+		return -ENOMEM;
 	}
 	c->sym = sym;
 	c->m = m;
@@ -528,10 +539,14 @@ static void take_sample(struct continuous *c, const struct profd_cpu_sample *s)
 		nk = PROFD_MAX_KERNEL_FRAMES;
 	if (s->flags & PROFD_SF_USER_ERR)
 		flags |= AGG_F_USER_ERR;
-	if (nu && !proc__covers(p->proc, ips, nu)) {
+	/* The sampled pc alone: a frame-pointer walk through code built
+	 * without them reads junk past it, which would re-read the maps
+	 * every MAPS_REFRESH_NS for nothing. Code of a library loaded
+	 * since shows up as a pc soon enough. */
+	if (nu && !proc__covers(p->proc, ips, 1)) {
 		(void)proc__refresh(p->proc, c->sym, s->time_ns,
 				    MAPS_REFRESH_NS);
-		if (!proc__covers(p->proc, ips, nu)) {
+		if (!proc__covers(p->proc, ips, 1)) {
 			p = check_exec(c, p, s);
 			if (!p || p->excluded || !p->proc) {
 				pthread_mutex_lock(&c->lock);
@@ -618,6 +633,7 @@ static int build(struct continuous *c, struct cproc **v, size_t n,
 {
 	struct profile_cpu_part *parts;
 	struct profile_cpu_desc d = {};
+	uint64_t now;
 	size_t i;
 	int r;
 
@@ -631,6 +647,12 @@ static int build(struct continuous *c, struct cproc **v, size_t n,
 		parts[i].comm = v[i]->comm;
 		parts[i].service = v[i]->svc->service_name;
 	}
+	now = now_ns(CLOCK_MONOTONIC);
+	if (now > c->symcache_cleared_ns + SYMCACHE_CLEAR_NS) {
+		profile_symcache__clear(c->symcache);
+		c->symcache_cleared_ns = now;
+	}
+	d.symcache = c->symcache;
 	d.what = what;
 	d.comm = "";
 	d.parts = parts;
@@ -1092,6 +1114,7 @@ void continuous__free(struct continuous *c)
 	}
 	for (i = 0; i < NSLOTS; i++)
 		free(c->slots[i].buf);
+	profile_symcache__free(c->symcache);
 	pthread_cond_destroy(&c->qcond);
 	pthread_cond_destroy(&c->cond);
 	pthread_mutex_destroy(&c->qlock);

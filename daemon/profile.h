@@ -29,7 +29,19 @@ struct profile_cpu_part {
 	const char *service;
 };
 
+/*
+ * Symbolized addresses kept from one profile to the next, for a producer
+ * that builds many (continuous.c): at most @max_entries, each holding a
+ * reference on its binary (so clear it now and then: it keeps binaries
+ * the symbolizer would have let go). Not thread-safe: one builder.
+ */
+struct profile_symcache;
+struct profile_symcache *profile_symcache__new(size_t max_entries);
+void profile_symcache__clear(struct profile_symcache *c);
+void profile_symcache__free(struct profile_symcache *c);	/* NULL ok */
+
 struct profile_cpu_desc {
+	struct profile_symcache *symcache;	/* NULL: none */
 	pid_t pid;
 	const char *comm;		/* the process's name at the start */
 	const char *what;		/* NULL: "pid PID (COMM)" in the title */
