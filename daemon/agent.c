@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "agent.h"
 #include "elfsyms.h"
 #include "inject.h"
@@ -41,14 +42,6 @@ static const char *const locked_names[] = {
 	"fork", "_Fork", "vfork", "dl_iterate_phdr",
 };
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 static const char *base_name(const char *path)
 {
 	const char *b = strrchr(path, '/');
@@ -76,14 +69,16 @@ static void add_unsafe_offs(struct agent *a, struct proc *pr, const char *path,
 }
 
 /* Every executable mapping of @path is unsafe. */
-static void add_unsafe_file(struct agent *a, const struct proc *pr,
+static void add_unsafe_file(struct agent *a, struct proc *pr,
 			    const char *path)
 {
 	size_t i;
 
+	pthread_mutex_lock(&pr->lock);
 	for (i = 0; i < pr->nmaps; i++)
 		if (!strcmp(pr->maps[i].path, path))
 			add_unsafe(a, pr->maps[i].start, pr->maps[i].end);
+	pthread_mutex_unlock(&pr->lock);
 }
 
 struct check_ctx {
@@ -274,6 +269,7 @@ static int find_agent(struct agent *a, struct proc *pr, const char *lib)
 	int fd;
 
 	a->lo = a->hi = 0;
+	pthread_mutex_lock(&pr->lock);
 	for (i = 0; i < pr->nmaps; i++) {
 		const struct proc_map *m = &pr->maps[i];
 
@@ -284,6 +280,7 @@ static int find_agent(struct agent *a, struct proc *pr, const char *lib)
 		if (m->end > a->hi)
 			a->hi = m->end;
 	}
+	pthread_mutex_unlock(&pr->lock);
 	if (!a->lo)
 		return -ENOENT;
 	fd = proc__open_in_root(a->t.ref.dirfd, lib);
@@ -451,7 +448,8 @@ int agent__load(struct symbolizer *sym, const struct target *t,
 	r = bound_proc(&a, sym, &pr);
 	if (r < 0)
 		goto out;
-	for (i = 0; i < pr->nmaps; i++) {
+	pthread_mutex_lock(&pr->lock);
+	for (i = 0; i < pr->nmaps && r == 0; i++) {
 		const struct proc_map *m = &pr->maps[i];
 
 		if (!strncmp(base_name(m->path), "libc.so", 7))
@@ -464,9 +462,11 @@ int agent__load(struct symbolizer *sym, const struct target *t,
 				 "redirects calls to a shared library's malloc "
 				 "only: use mode=uprobe", pid);
 			r = -ENOTSUP;
-			goto out;
 		}
 	}
+	pthread_mutex_unlock(&pr->lock);
+	if (r < 0)
+		goto out;
 	if (!libc[0]) {
 		snprintf(err, errlen, "process %d does not use glibc's libc.so.6 "
 			 "(static or another libc): use mode=uprobe", pid);
@@ -490,7 +490,8 @@ int agent__load(struct symbolizer *sym, const struct target *t,
 		add_unsafe_file(&a, pr, allocator);	/* jemalloc, tcmalloc... */
 	/* An agent whose file was replaced since (an upgrade): dlopen would
 	 * hand back that copy, and the probes are on the new file. */
-	for (i = 0; i < pr->nmaps; i++) {
+	pthread_mutex_lock(&pr->lock);
+	for (i = 0; i < pr->nmaps && r == 0; i++) {
 		const char *mp = pr->maps[i].path;
 		size_t rl = strlen(real);
 
@@ -501,8 +502,10 @@ int agent__load(struct symbolizer *sym, const struct target *t,
 			 "in-process mode needs the process restarted; use "
 			 "mode=uprobe", pid, real);
 		r = -ESTALE;
-		goto out;
 	}
+	pthread_mutex_unlock(&pr->lock);
+	if (r < 0)
+		goto out;
 	if (find_agent(&a, pr, real) < 0) {
 		uint64_t args[2] = { INJECT_DATA, RTLD_NOW };
 
@@ -529,7 +532,7 @@ int agent__load(struct symbolizer *sym, const struct target *t,
 			r = -ENOEXEC;
 			goto out;
 		}
-		(void)proc__refresh(pr, sym, now_ns(), 0);
+		(void)proc__refresh(pr, sym, now_ns(CLOCK_MONOTONIC), 0);
 		r = find_agent(&a, pr, real);
 		if (r < 0)
 			goto out;
@@ -537,7 +540,7 @@ int agent__load(struct symbolizer *sym, const struct target *t,
 	add_unsafe(&a, a.lo, a.hi);
 	/* By its file name: the soname, which the loader matches. */
 	snprintf(a.allocator, sizeof(a.allocator), "%s", base_name(allocator));
-	a.nmaps_seen = pr->nmaps;
+	a.nmaps_seen = proc__nmaps(pr);
 	*ret = a;
 	a.t = TARGET_NONE;	/* now *ret's */
 	r = 0;
@@ -591,7 +594,7 @@ static int call_agent(struct agent *a, struct symbolizer *sym, uint64_t fn,
 		return r;
 	args->version = PROFD_AGENT_VERSION;
 	r = call(a, pr, fn, argv, 1, args, sizeof(*args), ret);
-	a->nmaps_seen = pr->nmaps;
+	a->nmaps_seen = proc__nmaps(pr);
 	proc__free(pr);
 	return r;
 }

@@ -110,7 +110,8 @@ int heap__snapshot(struct heap_tracker *h, pid_t pid, bool allocs_default,
  * image it was of)? 0, -EACCES, or -ENOENT (none). */
 int heap__final_check(struct heap_tracker *h, pid_t pid, uid_t uid);
 
-/* Release exited and idle processes. Call about once a second. */
+/* Release exited and idle processes. The tracker calls it once a second
+ * on a thread of its own (from the first start on). */
 void heap__gc(struct heap_tracker *h);
 
 void heap__stats(struct heap_tracker *h, struct heap_stats *ret);

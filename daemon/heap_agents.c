@@ -13,15 +13,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "heap_int.h"
-
-static uint64_t now_ns(clockid_t clk)
-{
-	struct timespec ts;
-
-	clock_gettime(clk, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 #define OFF_TRIES 10		/* a switch-off that fails is tried again */
 #define OFF_RETRY_NS (3 * 1000000000ULL)
@@ -178,7 +171,7 @@ static void rescans(struct heap_tracker *h)
 			continue;
 		todo[n].pid = p->pid;
 		todo[n].gen = p->generation;
-		todo[n].nmaps = p->proc->nmaps;
+		todo[n].nmaps = proc__nmaps(p->proc);
 		n++;
 		p->want_rescan = false;
 	}
@@ -287,8 +280,8 @@ int heap_agents__start(struct heap_tracker *h, const struct target *t,
 			 * agent's mapping known and its frames skipped. */
 			(void)proc__refresh(p->proc, h->sym,
 					    now_ns(CLOCK_MONOTONIC), 0);
-			heap__skip_frames(p);
-			p->rescan_nmaps = p->proc->nmaps;
+			heap_probes__skip_frames(p);
+			p->rescan_nmaps = proc__nmaps(p->proc);
 		} else {
 			snprintf(err, errlen, "heap tracking of pid %d ended while its agent was being loaded (stopped, or the process exited or ran another program)",
 				 pid);

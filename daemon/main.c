@@ -3,6 +3,24 @@
  * profd: system-wide profiling daemon. main owns the init chain (and its
  * reverse), the listening sockets and the event loop, which drains the
  * sampler's ring buffer and handles signals through a signalfd.
+ *
+ * Lock order of the whole daemon (main owns every manager, so it is
+ * written here once), outermost first; a thread holding one takes only
+ * locks further down, never one above:
+ *
+ *   1. heap agent_lock | heap rb_lock   (never both; heap_int.h)
+ *   2. session manager lock | heap lock (never both: no thread holds
+ *      one manager's lock while calling into the other)
+ *   3. execwatch lock                   (target__current() and friends)
+ *   4. proc->lock                       (a process's maps, proc.h)
+ *   5. symbolizer locks                 (binaries, libdw; innermost)
+ *   conns lock: a leaf, taken alone.
+ *
+ * No manager lock (2.) is held across slow work: unwinding, opening ELF
+ * files (proc__new(), proc__refresh()), symbolizing, gzip or ptrace run
+ * with a reference taken (proc refs, a target__dup()) and the lock
+ * dropped. The event loop below takes the session manager's lock only for
+ * counting samples, never the heap's.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -558,12 +576,11 @@ static void unlink_own_socket(const char *path, ino_t ino)
 		(void)unlink(path);
 }
 
-static int loop(struct sampler *sampler, struct session_mgr *m,
-		struct heap_tracker *heap, int sfd, int wfd)
+/* The event loop: drains the sampler, handles signals. Nothing else runs
+ * here (the heap tracker collects on a thread of its own). */
+static int main__loop(struct sampler *sampler, struct session_mgr *m, int sfd,
+		      int wfd)
 {
-	struct timespec ts;
-	time_t last_gc = 0;
-
 	struct epoll_event ev = { .events = EPOLLIN }, evs[4];
 	int ep, r = 0, n, i;
 
@@ -605,12 +622,6 @@ static int loop(struct sampler *sampler, struct session_mgr *m,
 		if (r < 0 && r != -EINTR)
 			log_warn("ring buffer: %s", strerror(-r));
 		session_mgr__drained(m);
-		/* Once a second: release exited and idle heap trackers. */
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		if (ts.tv_sec != last_gc) {
-			last_gc = ts.tv_sec;
-			heap__gc(heap);
-		}
 	}
 err:
 	r = -errno;
@@ -795,7 +806,7 @@ int main(int argc, char **argv)
 		 sampler__ncpus(sampler));
 	(void)sd_notify(0, "READY=1\nSTATUS=serving");
 
-	r = loop(sampler, m, heap, sfd, wfd);
+	r = main__loop(sampler, m, sfd, wfd);
 	(void)sd_notify(0, "STOPPING=1");
 out:
 	if (m)

@@ -538,6 +538,16 @@ static const struct proc_map *find_locked(struct proc *p, uint64_t addr,
 	return best;
 }
 
+size_t proc__nmaps(struct proc *p)
+{
+	size_t n;
+
+	pthread_mutex_lock(&p->lock);
+	n = p->nmaps;
+	pthread_mutex_unlock(&p->lock);
+	return n;
+}
+
 bool proc__covers(struct proc *p, const uint64_t *ips, unsigned n)
 {
 	bool ok = true;

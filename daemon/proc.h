@@ -131,6 +131,9 @@ int proc__refresh(struct proc *p, struct symbolizer *sym,
 int proc__find_binary(struct proc *p, uint64_t addr, struct sym_binary **ret,
 		      uint64_t *ret_offset);
 
+/* How many mappings @p has now (under its lock). */
+size_t proc__nmaps(struct proc *p);
+
 /* True when every address in @ips is inside a known mapping. */
 bool proc__covers(struct proc *p, const uint64_t *ips, unsigned n);
 

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "aggregate.h"
 #include "cputime.h"
 #include "execwatch.h"
@@ -88,14 +89,6 @@ struct session_mgr {
 	bool stopping;
 	struct session_mgr_stats st;
 };
-
-static uint64_t now_ns(clockid_t clk)
-{
-	struct timespec ts;
-
-	clock_gettime(clk, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 int session_mgr__new(const struct session_limits *lim, struct symbolizer *sym,
 		     struct execwatch *w, struct session_mgr **ret)
@@ -451,42 +444,111 @@ fail_unlocked:
 }
 
 /*
- * DWARF-unwind a sample once for every session that wants it. Returns the
- * frame count (0: use the frame-pointer stack). Main thread, under lock.
+ * DWARF-unwind a sample. Returns the frame count, -ENODATA when the
+ * sample has no stack copy (use the frame-pointer stack), or -EIO when
+ * the walk failed. Not under the lock: @p is held (refs).
  */
-static unsigned unwind_sample(struct session_mgr *m, struct proc *p,
-			      const struct profd_cpu_sample *cs,
-			      uint64_t *ips, bool *truncated)
+static int unwind_sample(struct proc *p, const struct profd_cpu_sample *cs,
+			 uint64_t *ips, bool *truncated)
 {
 	const struct profd_cpu_sample_stack *ss = (const void *)cs;
 	int n;
 
 	if (cs->kind != PROFD_EV_CPU_SAMPLE_STACK || !ss->stack_len ||
-	    ss->stack_len > PROFD_STACK_COPY) {
-		m->st.unwind_no_copy++;
-		return 0;
-	}
+	    ss->stack_len > PROFD_STACK_COPY)
+		return -ENODATA;
 	n = unwind__stack(p, (const uint64_t *)ss->regs,
 			  ss->stack, ss->stack_len, ips, PROFD_MAX_USER_FRAMES,
 			  truncated);
-	if (n <= 0) {
-		m->st.unwind_errors++;
-		return 0;
-	}
-	m->st.unwound++;
-	if (*truncated)
-		m->st.unwind_truncated++;
-	return (unsigned)n;
+	return n > 0 ? n : -EIO;
 }
 
-/* What one sample gave the sessions so far: work done once per proc. */
-struct dispatch {
-	struct proc *checked, *unwound;
-	uint64_t dw[PROFD_MAX_USER_FRAMES];
-	unsigned ndw;
+/*
+ * What one sample needs of one proc, done once whichever sessions want it:
+ * the maps checked (and read again for a library loaded since), and the
+ * DWARF walk. Done outside the lock (sample_proc__work()), with the proc
+ * held; counted in the stats under it, once.
+ */
+struct sample_proc {
+	struct proc *proc;
+	bool held;			/* a reference of ours, put after */
+	bool want_dwarf;		/* a session wants the DWARF walk */
+	bool checked, refreshed, unwound;
+	bool counted_refresh, counted_unwind;
+	int nunw;			/* unwind_sample() */
 	bool trunc;
-	uint32_t dflags;
+	uint64_t dw[PROFD_MAX_USER_FRAMES];
 };
+
+/* Procs per sample worked on outside the lock: sessions of one process
+ * share its proc per image, so one is usual. Beyond, under it. */
+#define SAMPLE_PROCS 4
+
+struct dispatch {
+	struct sample_proc p[SAMPLE_PROCS];
+	unsigned n;
+};
+
+/* @proc's entry in @d (added when there is room), or NULL. */
+static struct sample_proc *sample_proc_of(struct dispatch *d,
+					  struct proc *proc)
+{
+	unsigned i;
+
+	for (i = 0; i < d->n; i++)
+		if (d->p[i].proc == proc)
+			return &d->p[i];
+	if (d->n == SAMPLE_PROCS)
+		return NULL;
+	d->p[d->n].proc = proc;
+	return &d->p[d->n++];
+}
+
+/* The slow part: reads /proc, opens binaries, unwinds. Not under lock
+ * (or, as a fallback, under it). */
+static void sample_proc__work(struct session_mgr *m, struct sample_proc *sp,
+			      const struct profd_cpu_sample *cs)
+{
+	uint16_t nu = cs->n_user;
+
+	if (nu > PROFD_MAX_USER_FRAMES)
+		nu = PROFD_MAX_USER_FRAMES;
+	if (!sp->checked) {
+		/* A library loaded since we last looked? */
+		sp->checked = true;
+		sp->refreshed = !proc__covers(sp->proc,
+					      (const uint64_t *)cs->user_ips,
+					      nu) &&
+				proc__refresh(sp->proc, m->sym, cs->time_ns,
+					      MAPS_REFRESH_NS) == 1;
+	}
+	if (sp->want_dwarf && !sp->unwound) {
+		sp->unwound = true;
+		sp->nunw = unwind_sample(sp->proc, cs, sp->dw, &sp->trunc);
+	}
+}
+
+/* Count @sp's work in the stats, once. Under lock. */
+static void sample_proc__count(struct session_mgr *m, struct sample_proc *sp)
+{
+	if (sp->checked && !sp->counted_refresh) {
+		sp->counted_refresh = true;
+		if (sp->refreshed)
+			m->st.maps_refreshes++;
+	}
+	if (sp->unwound && !sp->counted_unwind) {
+		sp->counted_unwind = true;
+		if (sp->nunw == -ENODATA) {
+			m->st.unwind_no_copy++;
+		} else if (sp->nunw < 0) {
+			m->st.unwind_errors++;
+		} else {
+			m->st.unwound++;
+			if (sp->trunc)
+				m->st.unwind_truncated++;
+		}
+	}
+}
 
 static struct part *part_of(struct session *s, uint64_t image)
 {
@@ -501,13 +563,15 @@ static struct part *part_of(struct session *s, uint64_t image)
 /*
  * Count @cs in session @s. Returns false when the sample is of an image
  * the window has not checked yet (an exec): the caller has it checked,
- * outside the lock, and dispatches it again. Under lock.
+ * outside the lock, and dispatches it again. Under lock; the slow work
+ * for @d's procs was done before, outside it (sample_pass()).
  */
 static bool dispatch(struct session_mgr *m, struct session *s,
 		     const struct profd_cpu_sample *cs, struct dispatch *d)
 {
 	const uint64_t *ips = (const uint64_t *)cs->user_ips;
 	uint16_t nu = cs->n_user, nk = cs->n_kernel, n;
+	struct sample_proc *sp, *tmp = NULL;
 	uint32_t flags = 0, f;
 	struct part *pt;
 
@@ -536,26 +600,26 @@ static bool dispatch(struct session_mgr *m, struct session *s,
 	}
 	n = nu;
 	f = flags;
-	if (d->checked != pt->proc) {
-		/* A library loaded since we last looked? */
-		d->checked = pt->proc;
-		if (!proc__covers(pt->proc, ips, nu) &&
-		    proc__refresh(pt->proc, m->sym, cs->time_ns,
-				  MAPS_REFRESH_NS) == 1)
-			m->st.maps_refreshes++;
+	sp = sample_proc_of(d, pt->proc);
+	if (!sp) {
+		/* More procs than SAMPLE_PROCS: this one under the lock. */
+		tmp = calloc(1, sizeof(*tmp));
+		if (!tmp)
+			return true;
+		tmp->proc = pt->proc;
+		sp = tmp;
 	}
+	if (!s->req.fp_only)
+		sp->want_dwarf = true;
+	sample_proc__work(m, sp, cs);	/* done already, unless new */
+	sample_proc__count(m, sp);
 	if (!s->req.fp_only) {
-		if (d->unwound != pt->proc) {
-			d->unwound = pt->proc;
-			d->ndw = unwind_sample(m, pt->proc, cs, d->dw, &d->trunc);
-			d->dflags = flags & ~AGG_F_USER_TRUNC;
-			if (d->trunc)
-				d->dflags |= AGG_F_USER_TRUNC;
-		}
-		if (d->ndw) {
-			ips = d->dw;
-			n = (uint16_t)d->ndw;
-			f = d->dflags;
+		if (sp->nunw > 0) {
+			ips = sp->dw;
+			n = (uint16_t)sp->nunw;
+			f = flags & ~AGG_F_USER_TRUNC;
+			if (sp->trunc)
+				f |= AGG_F_USER_TRUNC;
 		} else {
 			/* No DWARF walk: the frame-pointer stack, of
 			 * unknown completeness — never shown as whole. */
@@ -567,6 +631,7 @@ static bool dispatch(struct session_mgr *m, struct session *s,
 			   (const uint64_t *)cs->kernel_ips,
 			   s->req.kernel ? nk : 0, 1, s->period_ns) == -ENOSPC)
 		m->st.samples_dropped++;
+	free(tmp);
 	return true;
 }
 
@@ -679,39 +744,82 @@ out:
 	target__release(&t);
 }
 
+static bool sample_matches(const struct session *s,
+			   const struct profd_cpu_sample *cs, uint64_t only)
+{
+	return !s->closed && s->req.pid == (pid_t)cs->tgid &&
+	       s->period_ns == cs->period_ns &&
+	       cs->time_ns >= s->start_ns && cs->time_ns < s->end_ns &&
+	       (!only || s->id == only);
+}
+
+/*
+ * Count @cs in the sessions that want it (only window @only, unless 0),
+ * in three steps: under the lock, hold the procs they need; without it,
+ * refresh maps and unwind (sample_proc__work()); under it again, count.
+ * Windows whose process executed a program not checked yet go in @later.
+ */
+static void sample_pass(struct session_mgr *m,
+			const struct profd_cpu_sample *cs, uint64_t only,
+			uint64_t *later, unsigned *nlater)
+{
+	struct dispatch d;
+	struct sample_proc *sp;
+	struct session *s;
+	struct part *pt;
+	unsigned i;
+
+	d.n = 0;
+	memset(d.p, 0, sizeof(d.p));
+	pthread_mutex_lock(&m->lock);
+	if (!only)
+		m->st.samples_total++;
+	for (s = m->sessions; s; s = s->next) {
+		if (!sample_matches(s, cs, only) ||
+		    !(pt = part_of(s, cs->image)) || !pt->proc)
+			continue;
+		sp = sample_proc_of(&d, pt->proc);
+		if (!sp)
+			continue;
+		if (!sp->held) {
+			sp->held = true;
+			pt->proc->refs++;
+		}
+		if (!s->req.fp_only)
+			sp->want_dwarf = true;
+	}
+	pthread_mutex_unlock(&m->lock);
+
+	for (i = 0; i < d.n; i++)
+		sample_proc__work(m, &d.p[i], cs);
+
+	pthread_mutex_lock(&m->lock);
+	for (s = m->sessions; s; s = s->next) {
+		if (!sample_matches(s, cs, only) || dispatch(m, s, cs, &d))
+			continue;
+		if (later && *nlater < MAX_PARTS)
+			later[(*nlater)++] = s->id;
+		else
+			s->unattributed++;
+	}
+	for (i = 0; i < d.n; i++)
+		if (d.p[i].held)
+			put_proc(m, d.p[i].proc);
+	pthread_mutex_unlock(&m->lock);
+}
+
 void session_mgr__on_sample(void *ctx, const struct profd_cpu_sample *cs)
 {
 	struct session_mgr *m = ctx;
-	struct dispatch d = {};
 	uint64_t later[MAX_PARTS];
 	unsigned nlater = 0, i;
-	struct session *s;
 
-	pthread_mutex_lock(&m->lock);
-	m->st.samples_total++;
-	for (s = m->sessions; s; s = s->next) {
-		if (s->closed || s->req.pid != (pid_t)cs->tgid ||
-		    s->period_ns != cs->period_ns ||
-		    cs->time_ns < s->start_ns || cs->time_ns >= s->end_ns)
-			continue;
-		if (!dispatch(m, s, cs, &d)) {
-			if (nlater < MAX_PARTS)
-				later[nlater++] = s->id;
-			else
-				s->unattributed++;
-		}
-	}
-	pthread_mutex_unlock(&m->lock);
+	sample_pass(m, cs, 0, later, &nlater);
 	/* Windows whose process executed a program: check it, then count
 	 * the sample there (or as left out). */
 	for (i = 0; i < nlater; i++) {
 		check_exec(m, later[i], cs->image, cs->time_ns);
-		pthread_mutex_lock(&m->lock);
-		s = find_session(m, later[i]);
-		memset(&d, 0, sizeof(d));
-		if (s && !s->closed && !dispatch(m, s, cs, &d))
-			s->unattributed++;
-		pthread_mutex_unlock(&m->lock);
+		sample_pass(m, cs, later[i], NULL, NULL);
 	}
 }
 

@@ -4,7 +4,9 @@
  * per-process state and the reconciliation of what the sampler does with
  * what the sessions want. Sample dispatch runs on the main thread; API
  * threads start, wait for and finish sessions. One lock guards it all:
- * the work under it is small (a table lookup and a counter per sample).
+ * the work under it is small (a table lookup and a counter per sample);
+ * unwinding and map refreshes run outside it, on a held proc (lock
+ * order: main.c).
  */
 #ifndef PROFD_SESSION_H
 #define PROFD_SESSION_H
