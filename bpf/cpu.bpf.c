@@ -14,6 +14,8 @@
 #include "exec.bpf.h"
 #include "regs_stack.bpf.h"
 
+#define EBUSY 16
+
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 struct {
@@ -44,75 +46,57 @@ static __always_inline void count_err(__u32 err)
 		(*v)++;
 }
 
-/* Registers and stack for unwinding in user space. */
-static __always_inline void copy_stack(struct bpf_perf_event_data *ctx,
-				       struct profd_cpu_sample_stack *ss)
-{
-	struct pt_regs *u;
+/* Pages of stack copied per DWARF sample at most (profd --stack-bytes):
+ * set before load. */
+const volatile __u32 stack_pages_max = PROFD_STACK_PAGES_MAX;
 
-	/*
-	 * The user registers saved at the top of the task's kernel stack:
-	 * where the timer interrupt left user code, or, for a sample in the
-	 * kernel (a syscall, a fault), where user code will resume. (ctx->regs
-	 * are the interrupted kernel's in the second case.)
-	 */
-	u = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-	ss->stack_len = 0;
-	if (!u)
-		return;
-	regs__dwarf(u, ss->regs);
-	ss->stack_len = stack__copy(ss->stack, ss->regs[7]);
+static long vma_end(struct task_struct *task, struct vm_area_struct *vma,
+		    void *ctx)
+{
+	*(__u64 *)ctx = vma->vm_end;
+	return 0;
 }
 
-SEC("perf_event")
-int profd_cpu_sample(struct bpf_perf_event_data *ctx)
+/*
+ * Whole pages to copy from sp's page: up to the end of the mapping that
+ * holds sp. A main thread's stack ends a little above its used part; a
+ * thread's stack mapping ends at its TLS. So the copy follows the stack's
+ * depth instead of a fixed size (a lookup in the mm's VMA tree, ~0.1 us).
+ * When the mm is busy (a writer holds mmap_lock), 16 KiB, the copy
+ * stopping at the first page that cannot be read.
+ */
+static __always_inline __u32 stack_pages(struct task_struct *task, __u64 sp)
 {
-	struct profd_target_key key = {};
-	struct profd_target_val *tv;
-	struct profd_cpu_sample_stack *ss = NULL;
-	struct profd_cpu_sample *s;
-	struct profd_exec *ex;
-	struct task_struct *task;
-	__u64 id = pidns__pid_tgid(true);
-	__u32 tgid = id >> 32;
+	__u64 end = 0, pages;
+	long r;
+
+	if (!sp)
+		return 0;
+	r = bpf_find_vma(task, sp, vma_end, &end, 0);
+	if (r == -EBUSY)
+		pages = PROFD_STACK_COPY / 4096;
+	else if (r < 0 || end <= sp)
+		return 0;
+	else
+		pages = (end - (sp & ~4095ULL) + 4095) / 4096;
+	if (pages > stack_pages_max)
+		pages = stack_pages_max;
+	if (pages > PROFD_STACK_PAGES_MAX)
+		pages = PROFD_STACK_PAGES_MAX;
+	return (__u32)pages;
+}
+
+/* The sample's header, registers aside: the same with or without a stack
+ * copy. */
+static __always_inline void fill_sample(struct bpf_perf_event_data *ctx,
+					struct profd_cpu_sample *s,
+					struct profd_target_val *tv,
+					__u64 id, __u32 tgid,
+					struct profd_exec *ex, bool with_stack)
+{
 	long n;
 
-	/* The idle task, or a task not in profd's PID namespace. */
-	if (tgid == 0)
-		return 0;
-
-	key.tgid = tgid;
-	key.period_ns = ctx->sample_period;
-	tv = bpf_map_lookup_elem(&targets, &key);
-	if (!tv) {
-		key.tgid = 0;	/* every process at this period? */
-		tv = bpf_map_lookup_elem(&targets, &key);
-		if (!tv)
-			return 0;
-	}
-	/*
-	 * A thread inside execve: its registers and memory may be the next
-	 * image's already, while the count still names the old one (it moves
-	 * at the exec's end). Such samples belong to no image: dropped.
-	 */
-	task = bpf_get_current_task_btf();
-	if (bpf_core_field_exists(task->in_execve) &&
-	    BPF_CORE_READ_BITFIELD(task, in_execve))
-		return 0;
-	ex = bpf_map_lookup_elem(&execs, &tgid);
-
-	if (tv->flags & PROFD_TARGET_STACK) {
-		ss = bpf_ringbuf_reserve(&events, sizeof(*ss), 0);
-		s = ss ? &ss->s : NULL;
-	} else {
-		s = bpf_ringbuf_reserve(&events, sizeof(*s), 0);
-	}
-	if (!s) {
-		count_err(PROFD_ERR_RINGBUF_FULL);
-		return 0;
-	}
-
-	s->kind = ss ? PROFD_EV_CPU_SAMPLE_STACK : PROFD_EV_CPU_SAMPLE;
+	s->kind = with_stack ? PROFD_EV_CPU_SAMPLE_STACK : PROFD_EV_CPU_SAMPLE;
 	s->flags = 0;
 	s->time_ns = bpf_ktime_get_ns();
 	s->period_ns = ctx->sample_period;
@@ -144,19 +128,125 @@ int profd_cpu_sample(struct bpf_perf_event_data *ctx)
 		}
 		s->n_kernel = n / sizeof(__u64);
 	}
+}
 
-	if (ss)
-		copy_stack(ctx, ss);
-
-	/*
-	 * No wakeup per sample: user space drains every 50 ms (and at each
-	 * window's end), which costs far less than a wakeup per sample at
-	 * 99 Hz x CPUs. Wake it early only when the buffer is filling up.
-	 */
+/*
+ * No wakeup per sample: user space drains every 50 ms (and at each
+ * window's end), which costs far less than a wakeup per sample at 99 Hz x
+ * CPUs. Wake it early only when the buffer is filling up.
+ */
+static __always_inline __u64 wakeup_flags(void)
+{
 	if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >
 	    bpf_ringbuf_query(&events, BPF_RB_RING_SIZE) / 4)
-		bpf_ringbuf_submit(s, BPF_RB_FORCE_WAKEUP);
+		return BPF_RB_FORCE_WAKEUP;
+	return BPF_RB_NO_WAKEUP;
+}
+
+/*
+ * A sample with the user registers and a copy of the stack, for DWARF
+ * unwinding in user space. The registers are those saved at the top of
+ * the task's kernel stack: where the timer interrupt left user code, or,
+ * for a sample in the kernel (a syscall, a fault), where user code will
+ * resume (ctx->regs are the interrupted kernel's then). The record is
+ * reserved at its final size and the pages are read straight into it.
+ */
+static __always_inline int sample_with_stack(struct bpf_perf_event_data *ctx,
+					     struct task_struct *task,
+					     struct profd_target_val *tv,
+					     __u64 id, __u32 tgid,
+					     struct profd_exec *ex)
+{
+	struct profd_cpu_sample_stack *ss;
+	struct bpf_dynptr dp;
+	struct pt_regs *u;
+	__u32 pages, got = 0, i;
+	__u64 sp, base;
+
+	u = (struct pt_regs *)bpf_task_pt_regs(task);
+	sp = u ? u->sp : 0;
+	pages = stack_pages(task, sp);
+	base = sp & ~4095ULL;
+
+	if (bpf_ringbuf_reserve_dynptr(&events, sizeof(*ss) + pages * 4096, 0,
+				       &dp) < 0) {
+		bpf_ringbuf_discard_dynptr(&dp, 0);
+		count_err(PROFD_ERR_RINGBUF_FULL);
+		return 0;
+	}
+	ss = bpf_dynptr_data(&dp, 0, sizeof(*ss));
+	if (!ss) {
+		bpf_ringbuf_discard_dynptr(&dp, 0);
+		return 0;
+	}
+	fill_sample(ctx, &ss->s, tv, id, tgid, ex, true);
+	if (u)
+		regs__dwarf(u, ss->regs);
 	else
-		bpf_ringbuf_submit(s, BPF_RB_NO_WAKEUP);
+		__builtin_memset(ss->regs, 0, sizeof(ss->regs));
+
+	for (i = 0; i < PROFD_STACK_PAGES_MAX; i++) {
+		void *page;
+
+		if (i >= pages)
+			break;
+		page = bpf_dynptr_data(&dp, sizeof(*ss) + i * 4096, 4096);
+		if (!page)
+			break;
+		if (bpf_probe_read_user(page, 4096, (void *)(base + i * 4096)) < 0)
+			break;
+		got++;
+	}
+	ss->stack_skip = sp & 4095;
+	ss->stack_len = got ? got * 4096 - ss->stack_skip : 0;
+	bpf_ringbuf_submit_dynptr(&dp, wakeup_flags());
+	return 0;
+}
+
+SEC("perf_event")
+int profd_cpu_sample(struct bpf_perf_event_data *ctx)
+{
+	struct profd_target_key key = {};
+	struct profd_target_val *tv;
+	struct profd_cpu_sample *s;
+	struct profd_exec *ex;
+	struct task_struct *task;
+	__u64 id = pidns__pid_tgid(true);
+	__u32 tgid = id >> 32;
+
+	/* The idle task, or a task not in profd's PID namespace. */
+	if (tgid == 0)
+		return 0;
+
+	key.tgid = tgid;
+	key.period_ns = ctx->sample_period;
+	tv = bpf_map_lookup_elem(&targets, &key);
+	if (!tv) {
+		key.tgid = 0;	/* every process at this period? */
+		tv = bpf_map_lookup_elem(&targets, &key);
+		if (!tv)
+			return 0;
+	}
+	/*
+	 * A thread inside execve: its registers and memory may be the next
+	 * image's already, while the count still names the old one (it moves
+	 * at the exec's end). Such samples belong to no image: dropped.
+	 */
+	task = bpf_get_current_task_btf();
+	if (bpf_core_field_exists(task->in_execve) &&
+	    BPF_CORE_READ_BITFIELD(task, in_execve))
+		return 0;
+	ex = bpf_map_lookup_elem(&execs, &tgid);
+
+	if (tv->flags & PROFD_TARGET_STACK)
+		return sample_with_stack(ctx, task, tv, id, tgid, ex);
+
+	s = bpf_ringbuf_reserve(&events, sizeof(*s), 0);
+	if (!s) {
+		count_err(PROFD_ERR_RINGBUF_FULL);
+		return 0;
+	}
+	fill_sample(ctx, s, tv, id, tgid, ex, false);
+	bpf_ringbuf_submit(s, wakeup_flags());
 	return 0;
 }

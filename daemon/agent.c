@@ -11,8 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "clock.h"
 #include "agent.h"
+#include "clock.h"
 #include "elfsyms.h"
 #include "inject.h"
 #include "proc.h"

@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #define AGG_COMM_LEN 16
-#define AGG_MAX_FRAMES 256	/* user + kernel frames of one stack */
+#define AGG_MAX_FRAMES 576	/* user (DWARF, 512) + kernel (64) frames */
 
 /* Stack flags, kept in the key. */
 #define AGG_F_USER_TRUNC	(1u << 0)	/* user stack was cut short */

@@ -21,8 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "clock.h"
 #include "access.h"
+#include "clock.h"
 #include "conns.h"
 #include "log.h"
 

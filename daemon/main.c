@@ -68,6 +68,7 @@ struct options {
 	struct session_limits lim;
 	struct heap_limits heap;
 	size_t symbol_cache_bytes;
+	uint32_t stack_bytes;
 	int verbose;
 };
 
@@ -90,6 +91,9 @@ static void usage(FILE *f)
 "  --max-sessions-per-uid N concurrent sessions per user (default 8)\n"
 "  --max-hz N               highest sampling frequency (default 1000)\n"
 "  --max-stacks N           distinct stacks per session (default 65536)\n"
+"  --stack-bytes N          user stack copied per CPU sample for DWARF\n"
+"                           unwinding, at most (default and limit 65536;\n"
+"                           4096 up; shallow stacks copy only what they use)\n"
 "  --symbol-cache-mb N      symbolizer cache bound; idle binaries beyond it\n"
 "                           are evicted (default 32)\n"
 "  --heap-sample-bytes N    default heap sampling interval (default 131072;\n"
@@ -129,7 +133,7 @@ static int parse_num(const char *s, unsigned long min, unsigned long max,
 static int parse_args(int argc, char **argv, struct options *o)
 {
 	enum { O_SOCKET = 256, O_MODE, O_GROUP, O_LISTEN, O_MAXSEC, O_MAXSES,
-	       O_MAXUID, O_MAXHZ, O_MAXSTACKS, O_SYMCACHE, O_VERSION,
+	       O_MAXUID, O_MAXHZ, O_MAXSTACKS, O_SYMCACHE, O_VERSION, O_STACKB,
 	       O_HSAMPLE, O_HLIVE, O_HPROCS, O_HIDLE, O_HBUF, O_HAGENT };
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, O_SOCKET },
@@ -141,6 +145,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "max-sessions-per-uid", required_argument, NULL, O_MAXUID },
 		{ "max-hz", required_argument, NULL, O_MAXHZ },
 		{ "max-stacks", required_argument, NULL, O_MAXSTACKS },
+		{ "stack-bytes", required_argument, NULL, O_STACKB },
 		{ "symbol-cache-mb", required_argument, NULL, O_SYMCACHE },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "heap-sample-bytes", required_argument, NULL, O_HSAMPLE },
@@ -201,6 +206,11 @@ static int parse_args(int argc, char **argv, struct options *o)
 			if (parse_num(optarg, 16, 1u << 22, &v) < 0)
 				goto bad;
 			o->lim.max_stacks = v;
+			break;
+		case O_STACKB:
+			if (parse_num(optarg, 4096, PROFD_STACK_COPY_MAX, &v) < 0)
+				goto bad;
+			o->stack_bytes = (uint32_t)v;
 			break;
 		case O_SYMCACHE:
 			if (parse_num(optarg, 0, 1u << 16, &v) < 0)
@@ -639,6 +649,7 @@ int main(int argc, char **argv)
 			 .max_seconds = 600, .max_hz = 1000,
 			 .max_stacks = 65536 },
 		.symbol_cache_bytes = 32u << 20,
+		.stack_bytes = PROFD_STACK_COPY_MAX,
 		.heap = { .max_procs = 16, .max_live = 1u << 18,
 			  .default_sample_bytes = 131072,
 			  .idle_timeout_ns = 600ULL * 1000000000ULL,
@@ -719,7 +730,7 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	r = sampler__new(session_mgr__on_sample, m, pidns_inum,
-			 execwatch__map_fd(ew), &sampler);
+			 execwatch__map_fd(ew), o.stack_bytes, &sampler);
 	if (r < 0 && pidns_inum) {
 		/* In a container: BPF may be denied there (a user namespace),
 		 * or the kernel lacks syscall programs (before 5.14). */

@@ -36,6 +36,7 @@ struct sampler {
 	size_t nperiods;
 	struct sampler_target *targets;	/* what the map holds */
 	size_t ntargets;
+	uint64_t malformed;		/* records not passed on: lost */
 };
 
 static int on_record(void *ctx, void *data, size_t size)
@@ -43,13 +44,25 @@ static int on_record(void *ctx, void *data, size_t size)
 	struct sampler *s = ctx;
 	const struct profd_cpu_sample *cs = data;
 
+	const struct profd_cpu_sample_stack *ss = data;
+
 	if (size < sizeof(*cs) ||
 	    (cs->kind != PROFD_EV_CPU_SAMPLE &&
-	     cs->kind != PROFD_EV_CPU_SAMPLE_STACK) ||
-	    (cs->kind == PROFD_EV_CPU_SAMPLE_STACK &&
-	     size < sizeof(struct profd_cpu_sample_stack)))
-		return 0;
+	     cs->kind != PROFD_EV_CPU_SAMPLE_STACK))
+		goto malformed;
+	/* A stack record holds what it says it holds: the callback may
+	 * trust stack_skip + stack_len. */
+	if (cs->kind == PROFD_EV_CPU_SAMPLE_STACK &&
+	    (size < sizeof(*ss) || ss->stack_skip >= 4096 ||
+	     ss->stack_len > PROFD_STACK_PAGES_MAX * 4096 ||
+	     (size_t)ss->stack_skip + ss->stack_len > size - sizeof(*ss)))
+		goto malformed;
 	s->cb(s->ctx, cs);
+	return 0;
+malformed:
+	/* Cannot happen while the BPF side and this file agree; if they do
+	 * not, the samples are counted as lost, not silently missing. */
+	s->malformed++;
 	return 0;
 }
 
@@ -63,7 +76,7 @@ static __u32 ring_bytes(unsigned ncpus)
 }
 
 int sampler__new(sampler_cb cb, void *ctx, uint32_t pidns_inum, int execs_fd,
-		 struct sampler **ret)
+		 uint32_t stack_bytes, struct sampler **ret)
 {
 	struct sampler *s;
 	int r;
@@ -85,10 +98,12 @@ int sampler__new(sampler_cb cb, void *ctx, uint32_t pidns_inum, int execs_fd,
 	}
 	/*
 	 * The ring buffer: 1 MiB per CPU, a power of two, 2..64 MiB. A DWARF
-	 * sample is ~18 KiB, so at 1 kHz a CPU fills ~0.9 MiB per 50 ms
-	 * drain (the BPF side wakes us at a quarter full). Its pages count
-	 * twice in profd's RSS from the start (the kernel maps them twice),
-	 * so it is not sized for the largest machine everywhere.
+	 * sample is 2 KiB + the pages of stack in use: ~6 KiB for a shallow
+	 * main thread, 66 KiB at most. So at 1 kHz a CPU running a deep stack
+	 * fills up to ~3.3 MiB per 50 ms drain; the BPF side wakes us at a
+	 * quarter full, and a sample that finds no room is counted as lost.
+	 * Its pages count twice in profd's RSS from the start (the kernel
+	 * maps them twice), so it is not sized for the largest machine.
 	 */
 	r = bpf_map__set_max_entries(s->skel->maps.events,
 				     ring_bytes((unsigned)s->ncpus));
@@ -97,6 +112,7 @@ int sampler__new(sampler_cb cb, void *ctx, uint32_t pidns_inum, int execs_fd,
 	/* In the initial namespace the probe is not needed: kernels without
 	 * syscall programs (before 5.14) then load the sampler as before. */
 	s->skel->rodata->pidns_inum = pidns_inum;
+	s->skel->rodata->stack_pages_max = stack_bytes / 4096 + 1;
 	if (!pidns_inum) {
 		r = bpf_program__set_autoload(s->skel->progs.profd_pidns_probe,
 					      false);
@@ -338,6 +354,7 @@ int sampler__errors(struct sampler *s, uint64_t out[PROFD_ERR_MAX])
 		for (c = 0; c < s->ncpus; c++)
 			out[k] += vals[c];
 	}
+	out[PROFD_ERR_RINGBUF_FULL] += s->malformed;
 	free(vals);
 	return 0;
 }

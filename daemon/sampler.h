@@ -22,11 +22,13 @@ typedef void (*sampler_cb)(void *ctx, const struct profd_cpu_sample *s);
 /*
  * Load the BPF program, for profd's PID namespace @pidns_inum (pidns.h;
  * 0: the initial one), stamping each sample with its process's image
- * count from the execs map @execs_fd (execwatch.h). 0 or -errno (-EPERM:
- * not privileged; see pidns__probe() for a namespace's).
+ * count from the execs map @execs_fd (execwatch.h). DWARF samples copy at
+ * least @stack_bytes (4096..PROFD_STACK_COPY_MAX) of stack above sp when
+ * the stack is that deep. 0 or -errno (-EPERM: not privileged; see
+ * pidns__probe() for a namespace's).
  */
 int sampler__new(sampler_cb cb, void *ctx, uint32_t pidns_inum, int execs_fd,
-		 struct sampler **ret);
+		 uint32_t stack_bytes, struct sampler **ret);
 void sampler__free(struct sampler *s);
 
 /* Ring buffer epoll fd, for the main loop. */

@@ -4,14 +4,15 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "clock.h"
 #include "aggregate.h"
+#include "clock.h"
 #include "cputime.h"
 #include "execwatch.h"
 #include "kallsyms.h"
@@ -454,12 +455,13 @@ static int unwind_sample(struct proc *p, const struct profd_cpu_sample *cs,
 	const struct profd_cpu_sample_stack *ss = (const void *)cs;
 	int n;
 
-	if (cs->kind != PROFD_EV_CPU_SAMPLE_STACK || !ss->stack_len ||
-	    ss->stack_len > PROFD_STACK_COPY)
+	/* stack_skip + stack_len were checked against the record's size
+	 * (sampler.c). */
+	if (cs->kind != PROFD_EV_CPU_SAMPLE_STACK || !ss->stack_len)
 		return -ENODATA;
 	n = unwind__stack(p, (const uint64_t *)ss->regs,
-			  ss->stack, ss->stack_len, ips, PROFD_MAX_USER_FRAMES,
-			  truncated);
+			  ss->stack + ss->stack_skip, ss->stack_len, ips,
+			  UNWIND_MAX_FRAMES, truncated);
 	return n > 0 ? n : -EIO;
 }
 
@@ -477,7 +479,7 @@ struct sample_proc {
 	bool counted_refresh, counted_unwind;
 	int nunw;			/* unwind_sample() */
 	bool trunc;
-	uint64_t dw[PROFD_MAX_USER_FRAMES];
+	uint64_t dw[UNWIND_MAX_FRAMES];
 };
 
 /* Procs per sample worked on outside the lock: sessions of one process
@@ -500,6 +502,8 @@ static struct sample_proc *sample_proc_of(struct dispatch *d,
 			return &d->p[i];
 	if (d->n == SAMPLE_PROCS)
 		return NULL;
+	/* Not the frames: 4 KiB each, written by the walk. */
+	memset(&d->p[d->n], 0, offsetof(struct sample_proc, dw));
 	d->p[d->n].proc = proc;
 	return &d->p[d->n++];
 }
@@ -770,7 +774,6 @@ static void sample_pass(struct session_mgr *m,
 	unsigned i;
 
 	d.n = 0;
-	memset(d.p, 0, sizeof(d.p));
 	pthread_mutex_lock(&m->lock);
 	if (!only)
 		m->st.samples_total++;

@@ -27,6 +27,15 @@
  * returns how many. *ret_truncated is set when the walk ended before the
  * outermost frame (stack copy exhausted, no unwind info, or @max reached).
  */
+/*
+ * Frames of a CPU sample's DWARF walk at most. An interpreter makes ~5
+ * native frames per call of its language (CPython 3.11 through a builtin:
+ * _PyEval_EvalFrameDefault, _PyEval_Vector, ..., map_next), so a Python
+ * program 60 calls deep needs ~310; 64 KiB of stack copy holds ~500 frames
+ * of 128 bytes. The frame-pointer walk in BPF stays at 127 (perf's).
+ */
+#define UNWIND_MAX_FRAMES 512
+
 int unwind__stack(struct proc *p, const uint64_t *regs, const uint8_t *stack,
 		  size_t len, uint64_t *ips, unsigned max, bool *ret_truncated);
 

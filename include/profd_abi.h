@@ -35,9 +35,19 @@ struct profd_target_key {
 #define PROFD_TARGET_KERNEL (1u << 0)	/* also record kernel stacks */
 #define PROFD_TARGET_STACK  (1u << 1)	/* copy user regs + stack (DWARF) */
 
-/* User stack bytes copied per sample for DWARF unwinding. perf copies
+/* User stack bytes copied per heap event for DWARF unwinding. perf copies
  * 8 KiB by default; recursive library code (glibc's qsort) needs more. */
 #define PROFD_STACK_COPY 16384
+
+/*
+ * CPU samples copy the stack in whole pages, from sp's page up to the end
+ * of the mapping that holds sp (the used part of a thread's stack, plus its
+ * TLS), at most PROFD_STACK_PAGES_MAX pages: 64 KiB above sp whatever sp's
+ * offset in its page, perf's own limit. The record is sized to the copy
+ * (a ring buffer dynptr), so shallow stacks cost what they use.
+ */
+#define PROFD_STACK_COPY_MAX 65536
+#define PROFD_STACK_PAGES_MAX (PROFD_STACK_COPY_MAX / 4096 + 1)
 #define PROFD_NREGS 17	/* x86-64 DWARF registers 0..16 (rax..r15, rip) */
 
 struct profd_target_val {
@@ -98,16 +108,18 @@ struct profd_cpu_sample {
 
 /*
  * A CPU sample with what DWARF unwinding needs: the interrupted user
- * registers (DWARF order) and a copy of the stack from sp up. stack_len 0
- * when the sample hit kernel mode or the stack could not be read: the
- * frame-pointer stack in the header stands.
+ * registers (DWARF order) and a copy of the stack. The copy starts at sp's
+ * page: the bytes from sp up are stack[stack_skip .. stack_skip +
+ * stack_len). The record is variable-sized (header + whole pages copied).
+ * stack_len 0 when the stack could not be read: the frame-pointer stack
+ * in the header stands.
  */
 struct profd_cpu_sample_stack {
 	struct profd_cpu_sample s;
 	__u64 regs[PROFD_NREGS];
-	__u32 stack_len;
-	__u32 pad;
-	__u8 stack[PROFD_STACK_COPY];
+	__u32 stack_len;	/* bytes from sp up */
+	__u32 stack_skip;	/* sp's offset in its page */
+	__u8 stack[];
 };
 
 /* Per-CPU error counters, indexed by enum profd_err. */

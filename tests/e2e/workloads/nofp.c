@@ -5,6 +5,8 @@
  *   nofp SECONDS threads   the chain in two threads named "nfworker"
  *   nofp SECONDS qsort     hot inside a comparator called by libc's qsort
  *   nofp SECONDS deep      hot at the bottom of a 3000-deep recursion
+ *   nofp SECONDS deep100   hot at the bottom of a 100-deep recursion of
+ *                          ~300-byte frames (~30 KiB of stack): whole
  *   nofp SECONDS signal    hot in a SIGALRM handler that interrupts victim()
  * Prints "nofp ready" once running. Markers name lines the test checks.
  */
@@ -91,6 +93,20 @@ __attribute__((noinline)) unsigned long recurse(int depth)
 	return recurse(depth - 1) + (unsigned long)pad[0];
 }
 
+/* 256 bytes of locals per frame, as a recursive-descent parser's or an
+ * interpreter's: 100 of them need ~30 KiB of stack copied. */
+__attribute__((noinline)) unsigned long descend(int depth)
+{
+	volatile char buf[256];
+
+	buf[depth & 255] = (char)depth;
+	if (depth == 0) {
+		NOFP_SPIN(50);	/* MARK_DESCEND */
+		return nofp_sink;
+	}
+	return descend(depth - 1) + (unsigned long)buf[depth & 255];
+}
+
 /* Runs on the signal frame the kernel pushes on victim's stack: unwinding
  * must cross glibc's __restore_rt (CFI with expressions for every register)
  * back into victim at the interrupted pc, then to main. */
@@ -145,6 +161,9 @@ int main(int argc, char **argv)
 		free(v);
 	} else if (!strcmp(mode, "signal")) {
 		signal_mode();
+	} else if (!strcmp(mode, "deep100")) {
+		while (now() < deadline)
+			nofp_sink += descend(99);
 	} else if (!strcmp(mode, "deep")) {
 		while (now() < deadline)
 			nofp_sink += recurse(3000);
