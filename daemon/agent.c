@@ -214,7 +214,7 @@ static int seccomp_mode(const struct target *t)
 }
 
 /* A capture of @a's process's mappings, if it still runs @a's image. */
-static int bound_proc(const struct agent *a, struct symbolizer *sym,
+static int bound_proc(const struct agent *a, struct proc_cache *pc,
 		      struct proc **ret)
 {
 	struct proc *pr;
@@ -223,13 +223,16 @@ static int bound_proc(const struct agent *a, struct symbolizer *sym,
 	r = target__current(&a->t);
 	if (r < 0)
 		return r;
-	r = proc__new_at(sym, a->t.ref.pid, a->t.ref.dirfd, &pr);
+	/* The capture CPU windows and the heap tracker share, its maps
+	 * read again: the layout now, not at its capture. */
+	r = proc__get_current(pc, a->t.ref.pid, a->t.ref.dirfd,
+			      a->t.ids.start_time, a->t.image, &pr);
 	if (r < 0)
 		return r;
 	/* Read before an exec the check missed? Then not this image's. */
 	r = target__current(&a->t);
 	if (r < 0) {
-		proc__free(pr);
+		proc__put(pr);
 		return r;
 	}
 	*ret = pr;
@@ -410,7 +413,7 @@ int agent__probes(const char *lib, char *real, size_t realsize,
 	return 0;
 }
 
-int agent__load(struct symbolizer *sym, const struct target *t,
+int agent__load(struct proc_cache *pc, const struct target *t,
 		const char *lib, const char *allocator, struct agent *ret,
 		char *err, size_t errlen)
 {
@@ -445,7 +448,7 @@ int agent__load(struct symbolizer *sym, const struct target *t,
 		r = -EPERM;
 		goto out;
 	}
-	r = bound_proc(&a, sym, &pr);
+	r = bound_proc(&a, pc, &pr);
 	if (r < 0)
 		goto out;
 	pthread_mutex_lock(&pr->lock);
@@ -532,7 +535,8 @@ int agent__load(struct symbolizer *sym, const struct target *t,
 			r = -ENOEXEC;
 			goto out;
 		}
-		(void)proc__refresh(pr, sym, now_ns(CLOCK_MONOTONIC), 0);
+		(void)proc__refresh(pr, proc_cache__symbolizer(pc),
+				    now_ns(CLOCK_MONOTONIC), 0);
 		r = find_agent(&a, pr, real);
 		if (r < 0)
 			goto out;
@@ -574,13 +578,13 @@ out:
 			snprintf(err, errlen, "loading the in-process agent "
 				 "into process %d failed: %s", pid, strerror(-r));
 	}
-	proc__free(pr);
+	proc__put(pr);
 	target__release(&a.t);
 	return r;
 }
 
 /* Call entry point @fn of @a with @args in and out. */
-static int call_agent(struct agent *a, struct symbolizer *sym, uint64_t fn,
+static int call_agent(struct agent *a, struct proc_cache *pc, uint64_t fn,
 		      struct profd_agent_args *args, int64_t *ret)
 {
 	uint64_t argv[1] = { INJECT_DATA };
@@ -589,17 +593,17 @@ static int call_agent(struct agent *a, struct symbolizer *sym, uint64_t fn,
 
 	if (a->poisoned)
 		return -EFAULT;
-	r = bound_proc(a, sym, &pr);
+	r = bound_proc(a, pc, &pr);
 	if (r < 0)
 		return r;
 	args->version = PROFD_AGENT_VERSION;
 	r = call(a, pr, fn, argv, 1, args, sizeof(*args), ret);
 	a->nmaps_seen = proc__nmaps(pr);
-	proc__free(pr);
+	proc__put(pr);
 	return r;
 }
 
-int agent__on(struct agent *a, struct symbolizer *sym, uint64_t sample_bytes,
+int agent__on(struct agent *a, struct proc_cache *pc, uint64_t sample_bytes,
 	      uint32_t epoch, uint64_t max_live, char *err, size_t errlen)
 {
 	struct profd_agent_args args = {
@@ -610,7 +614,7 @@ int agent__on(struct agent *a, struct symbolizer *sym, uint64_t sample_bytes,
 	int r;
 
 	snprintf(args.allocator, sizeof(args.allocator), "%s", a->allocator);
-	r = call_agent(a, sym, a->on_addr, &args, &v);
+	r = call_agent(a, pc, a->on_addr, &args, &v);
 	if (r == 0 && v <= 0)
 		r = v < 0 && v > -4096 ? (int)v : -ENOENT;
 	if (r < 0) {
@@ -630,13 +634,13 @@ int agent__on(struct agent *a, struct symbolizer *sym, uint64_t sample_bytes,
 	return 0;
 }
 
-int agent__rescan(struct agent *a, struct symbolizer *sym)
+int agent__rescan(struct agent *a, struct proc_cache *pc)
 {
 	struct profd_agent_args args = {};
 	int64_t v = 0;
 	int r;
 
-	r = call_agent(a, sym, a->rescan_addr, &args, &v);
+	r = call_agent(a, pc, a->rescan_addr, &args, &v);
 	if (r < 0)
 		return r;
 	if (v < 0)
@@ -646,13 +650,13 @@ int agent__rescan(struct agent *a, struct symbolizer *sym)
 	return 0;
 }
 
-int agent__off(struct agent *a, struct symbolizer *sym)
+int agent__off(struct agent *a, struct proc_cache *pc)
 {
 	struct profd_agent_args args = {};
 	int64_t v = 0;
 	int r;
 
-	r = call_agent(a, sym, a->off_addr, &args, &v);
+	r = call_agent(a, pc, a->off_addr, &args, &v);
 	/* Gone, or another image: the agent went with its image. */
 	if (r == -ESRCH || r == -ESTALE)
 		return 0;

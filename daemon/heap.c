@@ -6,7 +6,6 @@
  */
 #include <errno.h>
 #include <malloc.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,9 +19,11 @@
 #include "json.h"
 #include "proc.h"
 #include "target.h"
+#include "wait.h"
 
 int heap__new(const struct heap_limits *lim, struct symbolizer *sym,
-	      struct execwatch *w, struct heap_tracker **ret)
+	      struct execwatch *w, struct proc_cache *pc,
+	      struct heap_tracker **ret)
 {
 	struct heap_tracker *h = calloc(1, sizeof(*h));
 	pthread_condattr_t ca;
@@ -39,6 +40,7 @@ int heap__new(const struct heap_limits *lim, struct symbolizer *sym,
 	pthread_condattr_destroy(&ca);
 	h->lim = *lim;
 	h->sym = sym;
+	h->pc = pc;
 	h->w = w;
 	h->next_gen = 1;
 	*ret = h;
@@ -53,12 +55,6 @@ struct heap_proc *heap__find(struct heap_tracker *h, pid_t pid)
 		if (p->pid == pid)
 			return p;
 	return NULL;
-}
-
-void heap__put_proc(struct proc *pr)
-{
-	if (pr && --pr->refs <= 0)
-		proc__free(pr);
 }
 
 void heap__release(struct heap_tracker *h, struct heap_proc *p)
@@ -88,7 +84,7 @@ void heap__release(struct heap_tracker *h, struct heap_proc *p)
 	heap_probes__detach(p);
 	heap_maps__forget(h, (uint32_t)p->pid);
 	heap_stacks__fini(&p->st);
-	heap__put_proc(p->proc);
+	proc__put(p->proc);
 	target__release(&p->t);
 	free(p);
 }
@@ -118,6 +114,51 @@ static int share_check(struct heap_tracker *h, uid_t uid)
 	if (users + (root_room ? root_room : 1) >= h->lim.max_procs)
 		return -EBUSY;
 	return 0;
+}
+
+/* A process to track: its capture and its allocator. */
+struct heap_capture {
+	int r;				/* 0, or why it cannot be tracked */
+	struct proc *proc;		/* held (proc__get) */
+	char allocator[256];
+	uint64_t offs[PROFD_HEAP_FN_MAX];
+	bool own_new;
+};
+
+/*
+ * Capture the process @t holds (or share the capture a CPU window made)
+ * and choose its allocator: reads /proc and scans ELF files, so not under
+ * the lock but in a rare race. The result, or the error, in @ret.
+ */
+static void heap__capture(struct heap_tracker *h, const struct target *t,
+			  struct heap_capture *ret)
+{
+	struct proc *pr = NULL;
+	int r;
+
+	/* Current maps: libraries loaded since a CPU window captured it
+	 * may hold the allocator. */
+	r = proc__get_current(h->pc, t->ref.pid, t->ref.dirfd,
+			      t->ids.start_time, t->image, &pr);
+	/* Its mappings are of the image checked? (proc.h) */
+	if (r == 0 && target__current(t) < 0)
+		r = -EAGAIN;
+	/* No mappings: its main thread has exited (the others may run on,
+	 * but /proc/PID/maps is then empty), or it is exiting. */
+	if (r == 0)
+		r = proc__nmaps(pr) ?
+			heap_probes__choose_allocator(pr, ret->allocator,
+						      sizeof(ret->allocator),
+						      ret->offs) :
+			-ENODATA;
+	if (r == 0)
+		ret->own_new = heap_probes__defines_new(pr, ret->allocator);
+	if (r < 0) {
+		proc__put(pr);
+		pr = NULL;
+	}
+	ret->r = r;
+	ret->proc = pr;
 }
 
 static void *heap__gc_main(void *arg)
@@ -160,11 +201,13 @@ int heap__start(struct heap_tracker *h, pid_t pid, uid_t uid,
 		struct heap_start_info *ret, char *err, size_t errlen)
 {
 	struct heap_start_info info = {};
-	uint64_t offs[PROFD_HEAP_FN_MAX] = {};
+	uint64_t offs[PROFD_HEAP_FN_MAX];
 	const struct poisoned *pz;
 	struct profd_heap_proc cfg;
 	struct target t = TARGET_NONE;
+	struct heap_capture cap = {};
 	struct heap_proc *p;
+	bool tracked;
 	uid_t owner = 0;
 	int r, cur;
 
@@ -186,6 +229,15 @@ int heap__start(struct heap_tracker *h, pid_t pid, uid_t uid,
 	}
 	if (r < 0)
 		return r;
+	/* Not tracked yet: capture it (shared with CPU windows) and choose
+	 * its allocator now, without the lock. */
+	pthread_mutex_lock(&h->lock);
+	p = heap__find(h, pid);
+	tracked = p && p->t.ids.start_time == t.ids.start_time &&
+		  p->t.image == t.image;
+	pthread_mutex_unlock(&h->lock);
+	if (!tracked)
+		heap__capture(h, &t, &cap);
 	pthread_mutex_lock(&h->lock);
 	p = heap__find(h, pid);
 	cur = p ? target__current(&p->t) : 0;
@@ -255,31 +307,20 @@ int heap__start(struct heap_tracker *h, pid_t pid, uid_t uid,
 	p->first_id = heap_maps__last_event_id(h) + 1;
 	p->started_ns = p->last_pull_ns = now_ns(CLOCK_MONOTONIC);
 	p->started_wall_ns = (int64_t)now_ns(CLOCK_REALTIME);
-	r = proc__new_at(h->sym, pid, p->t.ref.dirfd, &p->proc);
-	/* Its mappings are of the image checked? (proc.h) */
-	if (r == 0 && target__current(&p->t) < 0)
-		r = -EAGAIN;
+	if (!cap.proc && cap.r == 0)	/* untracked since we looked */
+		heap__capture(h, &p->t, &cap);
+	r = cap.r;
 	if (r < 0) {
-		proc__free(p->proc);
 		target__release(&p->t);
 		free(p);
 		goto out;
 	}
-	p->proc->image = p->t.image;
-	/* No mappings: its main thread has exited (the others may run on,
-	 * but /proc/PID/maps is then empty), or it is exiting. */
-	r = proc__nmaps(p->proc) ?
-		heap_probes__choose_allocator(p->proc, p->allocator,
-					      sizeof(p->allocator), offs) :
-		-ENODATA;
-	if (r < 0) {
-		proc__free(p->proc);
-		target__release(&p->t);
-		free(p);
-		goto out;
-	}
+	p->proc = cap.proc;
+	cap.proc = NULL;
+	memcpy(p->allocator, cap.allocator, sizeof(p->allocator));
+	memcpy(offs, cap.offs, sizeof(offs));
+	p->own_new = cap.own_new;
 	heap_probes__skip_frames(p);	/* an agent left in the process (uprobe mode) */
-	p->own_new = heap_probes__defines_new(p);
 	heap_maps__read_errors(h, p->errors_at_start);
 	p->next = h->procs;
 	h->procs = p;
@@ -349,6 +390,7 @@ done:
 out:
 	pthread_mutex_unlock(&h->lock);
 	target__release(&t);
+	proc__put(cap.proc);	/* not used: tracked already, or failed */
 	if (r == 0 && ret)
 		*ret = info;
 	return r;
@@ -424,43 +466,27 @@ int heap__wait(struct heap_tracker *h, pid_t pid, uint64_t generation,
 
 	__atomic_fetch_add(&h->waiters, 1, __ATOMIC_RELAXED);
 	for (;;) {
-		uint64_t now = now_ns(CLOCK_MONOTONIC);
-		int timeout_ms;
-
 		r = still_tracked(h, pid, generation);
-		if (r < 0 || now >= end)
+		if (r < 0 || now_ns(CLOCK_MONOTONIC) >= end)
 			break;
-		timeout_ms = (int)((end - now) / 1000000) + 1;
-		if (timeout_ms > 100)
-			timeout_ms = 100;
-		if (conn_fd >= 0) {
-			struct pollfd pfd = { .fd = conn_fd, .events = POLLRDHUP };
-
-			if (poll(&pfd, 1, timeout_ms) > 0 &&
-			    (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR))) {
-				r = -ECONNRESET;
-				break;
-			}
-		} else {
-			usleep((useconds_t)timeout_ms * 1000);
-		}
+		r = wait__step(end, conn_fd);
+		if (r < 0)
+			break;
 	}
 	__atomic_fetch_sub(&h->waiters, 1, __ATOMIC_RELEASE);
 	return r;
 }
 
+static bool heap__busy(void *ctx)
+{
+	struct heap_tracker *h = ctx;
+
+	return __atomic_load_n(&h->waiters, __ATOMIC_ACQUIRE) > 0;
+}
+
 void heap__wait_idle(struct heap_tracker *h, unsigned timeout_ms)
 {
-	unsigned waited = 0;
-
-	while (__atomic_load_n(&h->waiters, __ATOMIC_ACQUIRE) &&
-	       waited < timeout_ms) {
-		usleep(20 * 1000);
-		waited += 20;
-	}
-	/* The answer is being sent: give the connection thread a moment. */
-	if (waited)
-		usleep(100 * 1000);
+	wait__idle(heap__busy, h, timeout_ms);
 }
 
 void heap__gc(struct heap_tracker *h)

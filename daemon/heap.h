@@ -59,9 +59,12 @@ struct heap_stats {
 };
 
 struct execwatch;
-/* @w: which program image a process runs; tracking is bound to one. */
+struct proc_cache;
+/* @w: which program image a process runs; tracking is bound to one.
+ * @pc: the process cache (proc.h), shared with CPU windows. */
 int heap__new(const struct heap_limits *lim, struct symbolizer *sym,
-	      struct execwatch *w, struct heap_tracker **ret);
+	      struct execwatch *w, struct proc_cache *pc,
+	      struct heap_tracker **ret);
 void heap__free(struct heap_tracker *h);
 
 /*

@@ -104,6 +104,7 @@ struct heap_tracker {
 	pthread_mutex_t lock;
 	struct heap_limits lim;
 	struct symbolizer *sym;
+	struct proc_cache *pc;		/* captures, shared (proc.h) */
 	struct execwatch *w;
 	struct heap_bpf *skel;
 	bool sessions;			/* kernel has uprobe sessions */
@@ -156,8 +157,6 @@ struct heap_tracker {
 struct heap_proc *heap__find(struct heap_tracker *h, pid_t pid);
 /* Detach and forget @p (its agent queued to be switched off). Under lock. */
 void heap__release(struct heap_tracker *h, struct heap_proc *p);
-/* Drop a reference on a tracked process's proc (refs under lock). */
-void heap__put_proc(struct proc *pr);
 
 /* heap_maps.c: the BPF object, loaded on first use. */
 /* Load it, sized by the limits (once). Under lock. 0 or -errno. */
@@ -210,8 +209,8 @@ int heap_probes__attach_agent(struct heap_tracker *h, struct heap_proc *p,
 			      char *err, size_t errlen);
 /* Detach every probe of @p. Under lock. */
 void heap_probes__detach(struct heap_proc *p);
-/* Does the allocator define C++ operator new itself? */
-bool heap_probes__defines_new(struct heap_proc *p);
+/* Does @allocator (mapped in @pr) define C++ operator new itself? */
+bool heap_probes__defines_new(struct proc *pr, const char *allocator);
 /* Leading frames profiles leave out, from @p's mappings. Under lock. */
 void heap_probes__skip_frames(struct heap_proc *p);
 /* Is @ip in a frame profiles leave out? */

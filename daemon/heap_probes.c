@@ -293,16 +293,16 @@ int heap_probes__attach(struct heap_tracker *h, struct heap_proc *p,
  * do not go through their malloc and free there: such blocks are not seen
  * (in either mode). Profiles say so.
  */
-bool heap_probes__defines_new(struct heap_proc *p)
+bool heap_probes__defines_new(struct proc *pr, const char *allocator)
 {
 	static const char *const names[] = { "_Znwm" };
-	const char *base = strrchr(p->allocator, '/');
+	const char *base = strrchr(allocator, '/');
 	uint64_t off = 0;
 	int fd;
 
 	if (!base || !strncmp(base + 1, "libc.so", 7))
 		return false;
-	fd = proc__open_in_root(p->proc->dirfd, p->allocator);
+	fd = proc__open_in_root(pr->dirfd, allocator);
 	if (fd < 0)
 		return false;
 	(void)elfsyms__find(fd, names, 1, &off);

@@ -41,7 +41,7 @@ static int heap_snap__take(struct heap_proc *p, struct heap_snap *sn)
 	r = heap_stacks__copy(&p->st, &sn->pc.st);
 	if (r < 0)
 		return r;
-	p->proc->refs++;	/* put by heap_snap__drop() */
+	proc__hold(p->proc);	/* put by heap_snap__drop() */
 	return 0;
 }
 
@@ -49,7 +49,7 @@ static int heap_snap__take(struct heap_proc *p, struct heap_snap *sn)
 static void heap_snap__drop(struct heap_snap *sn)
 {
 	heap_stacks__fini(&sn->pc.st);
-	heap__put_proc(sn->pc.proc);
+	proc__put(sn->pc.proc);
 	sn->pc.proc = NULL;
 }
 

@@ -12,8 +12,9 @@
  *   2. session manager lock | heap lock (never both: no thread holds
  *      one manager's lock while calling into the other)
  *   3. execwatch lock                   (target__current() and friends)
- *   4. proc->lock                       (a process's maps, proc.h)
- *   5. symbolizer locks                 (binaries, libdw; innermost)
+ *   4. process cache lock               (proc__get/hold/put, proc.h)
+ *   5. proc->lock                       (a process's maps, proc.h)
+ *   6. symbolizer locks                 (binaries, libdw; innermost)
  *   conns lock: a leaf, taken alone.
  *
  * No manager lock (2.) is held across slow work: unwinding, opening ELF
@@ -54,6 +55,7 @@
 #include "profd_agent.h"
 #include "log.h"
 #include "pidns.h"
+#include "proc.h"
 #include "sampler.h"
 #include "session.h"
 #include "symbolizer.h"
@@ -656,6 +658,7 @@ int main(int argc, char **argv)
 			  .event_buffer_bytes = 4u << 20 },
 	};
 	struct heap_tracker *heap = NULL;
+	struct proc_cache *pc = NULL;
 	struct execwatch *ew = NULL;
 	struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
 	struct symbolizer *sym = NULL;
@@ -717,14 +720,19 @@ int main(int argc, char **argv)
 		log_err_errno(r, "Failed to load the BPF exec watch (tracepoints sched_process_exec, sched_process_exit): %m (profd needs root, or CAP_BPF + CAP_PERFMON, and a kernel with BTF)");
 		goto out;
 	}
-	r = session_mgr__new(&o.lim, sym, ew, &m);
+	r = proc_cache__new(sym, &pc);
+	if (r < 0) {
+		log_err_errno(r, "Failed to create the process cache: %m");
+		goto out;
+	}
+	r = session_mgr__new(&o.lim, sym, ew, pc, &m);
 	if (r < 0) {
 		log_err_errno(r, "Failed to create session manager: %m");
 		goto out;
 	}
 	if (!o.heap.agent_path)
 		o.heap.agent_path = default_agent();
-	r = heap__new(&o.heap, sym, ew, &heap);
+	r = heap__new(&o.heap, sym, ew, pc, &heap);
 	if (r < 0) {
 		log_err_errno(r, "Failed to create heap tracker: %m");
 		goto out;
@@ -839,6 +847,7 @@ out:
 		unlink_own_socket(o.socket_path, sock_ino);
 	sampler__free(sampler);
 	session_mgr__free(m);
+	proc_cache__free(pc);
 	execwatch__free(ew);
 	symbolizer__free(sym);
 	if (sfd >= 0)

@@ -2,7 +2,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -22,6 +21,7 @@
 #include "session.h"
 #include "target.h"
 #include "unwind.h"
+#include "wait.h"
 
 /* Re-read a process's maps at most this often when an unknown address
  * shows up (a library loaded mid-window). */
@@ -70,11 +70,6 @@ struct session {
 	uint64_t cpu_start_ns, cpu_last_ns;
 };
 
-struct procref {
-	struct procref *next;
-	struct proc *proc;
-};
-
 struct session_mgr {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;		/* epoch advanced, or shutdown */
@@ -83,7 +78,7 @@ struct session_mgr {
 	struct execwatch *w;
 	struct sampler *sampler;
 	struct session *sessions;
-	struct procref *procs;
+	struct proc_cache *pc;		/* procs, shared with the heap */
 	struct kallsyms *ksyms;
 	uint64_t epoch, next_id, started_ns;
 	int wake_fd;			/* eventfd: ask the main loop to drain */
@@ -92,7 +87,8 @@ struct session_mgr {
 };
 
 int session_mgr__new(const struct session_limits *lim, struct symbolizer *sym,
-		     struct execwatch *w, struct session_mgr **ret)
+		     struct execwatch *w, struct proc_cache *pc,
+		     struct session_mgr **ret)
 {
 	struct session_mgr *m = calloc(1, sizeof(*m));
 	pthread_condattr_t ca;
@@ -107,6 +103,7 @@ int session_mgr__new(const struct session_limits *lim, struct symbolizer *sym,
 	m->lim = *lim;
 	m->sym = sym;
 	m->w = w;
+	m->pc = pc;
 	m->next_id = 1;
 	m->wake_fd = -1;
 	m->started_ns = now_ns(CLOCK_MONOTONIC);
@@ -116,16 +113,9 @@ int session_mgr__new(const struct session_limits *lim, struct symbolizer *sym,
 
 void session_mgr__free(struct session_mgr *m)
 {
-	struct procref *pr, *n;
-
 	if (!m)
 		return;
 	/* Sessions belong to API threads, which are stopped by now. */
-	for (pr = m->procs; pr; pr = n) {
-		n = pr->next;
-		proc__free(pr->proc);
-		free(pr);
-	}
 	kallsyms__free(m->ksyms);
 	pthread_cond_destroy(&m->cond);
 	pthread_mutex_destroy(&m->lock);
@@ -202,65 +192,6 @@ static int reconcile(struct session_mgr *m)
 	return 0;
 }
 
-/* The shared proc of image @image of @pid, if there is one. Under lock. */
-static struct proc *find_proc(struct session_mgr *m, pid_t pid,
-			      uint64_t start_time, uint64_t image)
-{
-	struct procref *pr;
-
-	for (pr = m->procs; pr; pr = pr->next)
-		if (pr->proc->pid == pid && pr->proc->start_time == start_time &&
-		    pr->proc->image == image && !pr->proc->gone)
-			return pr->proc;
-	return NULL;
-}
-
-/*
- * The shared proc for @pid (created if new or if the pid was reused):
- * an existing one, else *fresh, which the caller built without the lock
- * (reading maps and loading DWARF takes a while). Under m->lock.
- */
-static int get_proc(struct session_mgr *m, pid_t pid, uint64_t start_time,
-		    uint64_t image, struct proc **fresh, struct proc **ret)
-{
-	struct procref *pr;
-	struct proc *p = find_proc(m, pid, start_time, image);
-
-	if (p) {
-		p->refs++;
-		*ret = p;
-		return 0;
-	}
-	if (!*fresh)
-		return -EAGAIN;
-	pr = calloc(1, sizeof(*pr));
-	if (!pr)
-		return -ENOMEM;
-	pr->proc = *fresh;
-	*fresh = NULL;
-	pr->next = m->procs;
-	m->procs = pr;
-	*ret = pr->proc;
-	return 0;
-}
-
-static void put_proc(struct session_mgr *m, struct proc *p)
-{
-	struct procref **pp, *pr;
-
-	if (--p->refs > 0)
-		return;
-	for (pp = &m->procs; *pp; pp = &(*pp)->next) {
-		if ((*pp)->proc == p) {
-			pr = *pp;
-			*pp = pr->next;
-			free(pr);
-			break;
-		}
-	}
-	proc__free(p);
-}
-
 static void unlink_session(struct session_mgr *m, struct session *s)
 {
 	struct session **pp;
@@ -289,11 +220,10 @@ static void open_cputime(struct session *s)
 	s->cpu_last_ns = s->cpu_start_ns;
 }
 
-/* Free what a part holds. Under lock (procs are shared). */
+/* Free what a part holds. */
 static void part__fini(struct session_mgr *m, struct part *pt)
 {
-	if (pt->proc)
-		put_proc(m, pt->proc);
+	proc__put(pt->proc);
 	aggregate__free(pt->agg);
 	pt->proc = NULL;
 	pt->agg = NULL;
@@ -306,12 +236,11 @@ static void part__fini(struct session_mgr *m, struct part *pt)
  * between the two. Not under lock: reads /proc and opens binaries.
  */
 static int bind_image(struct session_mgr *m, const struct session_req *req,
-		      struct target *ret_t, struct proc **ret_fresh)
+		      struct target *ret_t, struct proc **ret_proc)
 {
 	struct target t = TARGET_NONE;
-	struct proc *fresh = NULL;
+	struct proc *pr = NULL;
 	uid_t owner;
-	bool have;
 	int r = -EAGAIN, tries;
 
 	for (tries = 0; tries < 3 && r == -EAGAIN; tries++) {
@@ -320,27 +249,22 @@ static int bind_image(struct session_mgr *m, const struct session_req *req,
 			r = -EACCES;
 		if (r < 0)
 			break;
-		pthread_mutex_lock(&m->lock);
-		have = find_proc(m, req->pid, t.ids.start_time, t.image) != NULL;
-		pthread_mutex_unlock(&m->lock);
-		if (!have) {
-			r = proc__new_at(m->sym, req->pid, t.ref.dirfd, &fresh);
-			if (r == 0)
-				fresh->image = t.image;
-		}
+		/* Shared with other windows and the heap tracker. */
+		r = proc__get(m->pc, req->pid, t.ref.dirfd, t.ids.start_time,
+			      t.image, &pr);
 		/* The maps read were of the image checked? */
 		if (r == 0 && target__current(&t) == -ESTALE)
 			r = -EAGAIN;
 		if (r < 0) {
-			proc__free(fresh);
-			fresh = NULL;
+			proc__put(pr);
+			pr = NULL;
 			target__release(&t);
 		}
 	}
 	if (r < 0)
 		return r;
 	*ret_t = t;
-	*ret_fresh = fresh;
+	*ret_proc = pr;
 	return 0;
 }
 
@@ -348,7 +272,7 @@ int session__start(struct session_mgr *m, const struct session_req *req,
 		   struct session **ret)
 {
 	struct session *s, *it;
-	struct proc *fresh = NULL;
+	struct proc *pr = NULL;
 	unsigned n = 0, nuid = 0;
 	int r;
 
@@ -368,7 +292,7 @@ int session__start(struct session_mgr *m, const struct session_req *req,
 		free(s);
 		return -ENOMEM;
 	}
-	r = bind_image(m, req, &s->t, &fresh);
+	r = bind_image(m, req, &s->t, &pr);
 	if (r < 0)
 		goto fail_unlocked;
 	s->parts[0].image = s->t.image;
@@ -393,20 +317,8 @@ int session__start(struct session_mgr *m, const struct session_req *req,
 		r = -EUSERS;
 		goto fail;
 	}
-	r = get_proc(m, req->pid, s->t.ids.start_time, s->t.image, &fresh,
-		     &s->parts[0].proc);
-	if (r == -EAGAIN) {
-		/* Released between our look and now: capture it here. */
-		r = proc__new_at(m->sym, req->pid, s->t.ref.dirfd, &fresh);
-		if (r == 0) {
-			fresh->image = s->t.image;
-			r = target__current(&s->t) == -ESTALE ? -EAGAIN :
-				get_proc(m, req->pid, s->t.ids.start_time,
-					 s->t.image, &fresh, &s->parts[0].proc);
-		}
-	}
-	if (r < 0)
-		goto fail;
+	s->parts[0].proc = pr;
+	pr = NULL;		/* the session's now */
 	s->id = m->next_id++;
 	s->start_ns = now_ns(CLOCK_MONOTONIC);
 	s->end_ns = s->start_ns + (uint64_t)req->seconds * 1000000000ULL;
@@ -421,7 +333,7 @@ int session__start(struct session_mgr *m, const struct session_req *req,
 	if (r < 0) {
 		unlink_session(m, s);
 		(void)reconcile(m);
-		put_proc(m, s->parts[0].proc);
+		pr = s->parts[0].proc;	/* put below, unlocked */
 		/* -EACCES from perf is a privilege of profd's, not a refusal
 		 * of the caller (which -EACCES means here). */
 		if (r == -EACCES)
@@ -429,13 +341,12 @@ int session__start(struct session_mgr *m, const struct session_req *req,
 		goto fail;
 	}
 	pthread_mutex_unlock(&m->lock);
-	proc__free(fresh);	/* another session had it already */
 	*ret = s;
 	return 0;
 fail:
 	pthread_mutex_unlock(&m->lock);
 fail_unlocked:
-	proc__free(fresh);
+	proc__put(pr);
 	aggregate__free(s->parts[0].agg);
 	if (s->stat_fd >= 0)
 		close(s->stat_fd);
@@ -687,11 +598,11 @@ static void check_exec(struct session_mgr *m, uint64_t id, uint64_t image,
 	if (r == 0)
 		r = target__check_image(&t, uid, image, &ids, &owner);
 	if (r == 0) {
-		r = proc__new_at(m->sym, t.ref.pid, t.ref.dirfd, &fresh);
+		r = proc__get(m->pc, t.ref.pid, t.ref.dirfd, t.ids.start_time,
+			      image, &fresh);
 		if (r == 0) {
 			uint64_t now;
 
-			fresh->image = image;
 			/* Its maps were the image checked's? */
 			if (execwatch__image(m->w, t.ref.pid, &now, NULL) < 0 ||
 			    now != image)
@@ -712,14 +623,12 @@ static void check_exec(struct session_mgr *m, uint64_t id, uint64_t image,
 	pt->first_ns = time_ns;
 	if (r == 0) {
 		pt->agg = aggregate__new(m->lim.max_stacks);
-		if (pt->agg &&
-		    get_proc(m, t.ref.pid, t.ids.start_time, image, &fresh,
-			     &pt->proc) < 0) {
-			aggregate__free(pt->agg);
-			pt->agg = NULL;
-		}
-		if (!pt->agg)
+		if (pt->agg) {
+			pt->proc = fresh;	/* the part's now */
+			fresh = NULL;
+		} else {
 			r = -ENOMEM;
+		}
 	}
 	if (r == -EACCES)
 		snprintf(pt->why, sizeof(pt->why),
@@ -744,7 +653,7 @@ static void check_exec(struct session_mgr *m, uint64_t id, uint64_t image,
 		log_info("session %" PRIu64 ": pid %d: %s: its samples are left out",
 			 id, (int)t.ref.pid, why);
 out:
-	proc__free(fresh);
+	proc__put(fresh);
 	target__release(&t);
 }
 
@@ -786,7 +695,7 @@ static void sample_pass(struct session_mgr *m,
 			continue;
 		if (!sp->held) {
 			sp->held = true;
-			pt->proc->refs++;
+			proc__hold(pt->proc);
 		}
 		if (!s->req.fp_only)
 			sp->want_dwarf = true;
@@ -807,7 +716,7 @@ static void sample_pass(struct session_mgr *m,
 	}
 	for (i = 0; i < d.n; i++)
 		if (d.p[i].held)
-			put_proc(m, d.p[i].proc);
+			proc__put(d.p[i].proc);
 	pthread_mutex_unlock(&m->lock);
 }
 
@@ -856,7 +765,6 @@ int session__wait(struct session_mgr *m, struct session *s, int conn_fd)
 {
 	for (;;) {
 		uint64_t now = now_ns(CLOCK_MONOTONIC);
-		int timeout_ms;
 
 		/* Every 100 ms: what a process that exits mid-window used
 		 * is known to within that (a read is a few microseconds). */
@@ -866,19 +774,8 @@ int session__wait(struct session_mgr *m, struct session *s, int conn_fd)
 			return -ECANCELED;
 		if (now >= s->end_ns)
 			return 0;
-		timeout_ms = (int)((s->end_ns - now) / 1000000) + 1;
-		if (timeout_ms > 100)
-			timeout_ms = 100;
-		if (conn_fd >= 0) {
-			struct pollfd pfd = { .fd = conn_fd,
-					      .events = POLLRDHUP };
-
-			if (poll(&pfd, 1, timeout_ms) > 0 &&
-			    (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR)))
-				return -ECONNRESET;
-		} else {
-			usleep((useconds_t)timeout_ms * 1000);
-		}
+		if (wait__step(s->end_ns, conn_fd) < 0)
+			return -ECONNRESET;
 	}
 }
 
@@ -918,48 +815,23 @@ out:
 
 static struct kallsyms *get_kallsyms(struct session_mgr *m)
 {
-	struct kallsyms *k = NULL;
-	size_t cap = 1 << 20, len = 0;
-	char *buf = malloc(cap), *nb;
-	int fd;
-	ssize_t n;
+	struct kallsyms *k;
 
 	pthread_mutex_lock(&m->lock);
 	k = m->ksyms;
 	pthread_mutex_unlock(&m->lock);
-	if (k || !buf)
-		goto out;
-	fd = open("/proc/kallsyms", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		goto out;
-	/* /proc/kallsyms is ~10 MB; cap at 256 MB. */
-	for (;;) {
-		if (len == cap) {
-			if (cap >= (256u << 20) || !(nb = realloc(buf, cap * 2)))
-				break;
-			buf = nb;
-			cap *= 2;
-		}
-		n = read(fd, buf + len, cap - len);
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-	}
-	close(fd);
-	if (kallsyms__parse(buf, len, &k) < 0)
-		k = NULL;
-	if (k) {
-		pthread_mutex_lock(&m->lock);
-		if (m->ksyms) {
-			kallsyms__free(k);
-		} else {
-			m->ksyms = k;
-		}
-		k = m->ksyms;
-		pthread_mutex_unlock(&m->lock);
-	}
-out:
-	free(buf);
+	if (k)
+		return k;
+	/* Read and parsed without the lock (~10 MB). */
+	if (kallsyms__load(&k) < 0)
+		return NULL;
+	pthread_mutex_lock(&m->lock);
+	if (m->ksyms)
+		kallsyms__free(k);	/* loaded meanwhile by another */
+	else
+		m->ksyms = k;
+	k = m->ksyms;
+	pthread_mutex_unlock(&m->lock);
 	return k;
 }
 
@@ -1187,21 +1059,20 @@ const struct session_limits *session_mgr__limits(struct session_mgr *m)
 	return &m->lim;
 }
 
+static bool session_mgr__busy(void *ctx)
+{
+	struct session_mgr *m = ctx;
+	unsigned active;
+
+	pthread_mutex_lock(&m->lock);
+	active = m->st.sessions_active;
+	pthread_mutex_unlock(&m->lock);
+	return active > 0;
+}
+
+/* The response is queued when the session is freed: wait__idle() gives
+ * the connection thread a moment to write it. */
 void session_mgr__wait_idle(struct session_mgr *m, unsigned timeout_ms)
 {
-	unsigned waited = 0, active;
-
-	for (;;) {
-		pthread_mutex_lock(&m->lock);
-		active = m->st.sessions_active;
-		pthread_mutex_unlock(&m->lock);
-		if (!active || waited >= timeout_ms)
-			break;
-		usleep(20 * 1000);
-		waited += 20;
-	}
-	/* The response is queued when the session is freed; give the
-	 * connection thread a moment to write it. */
-	if (waited)
-		usleep(100 * 1000);
+	wait__idle(session_mgr__busy, m, timeout_ms);
 }

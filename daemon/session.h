@@ -54,10 +54,13 @@ struct session_mgr_stats {
 };
 
 struct execwatch;
+struct proc_cache;
 /* @w: which program image a process runs; windows are bound to one (or,
- * after an exec, to the images their caller may profile). */
+ * after an exec, to the images their caller may profile). @pc: the
+ * process cache (proc.h), shared with the heap tracker. */
 int session_mgr__new(const struct session_limits *lim, struct symbolizer *sym,
-		     struct execwatch *w, struct session_mgr **ret);
+		     struct execwatch *w, struct proc_cache *pc,
+		     struct session_mgr **ret);
 void session_mgr__free(struct session_mgr *m);
 /* The sampler callback. Main thread. */
 void session_mgr__on_sample(void *ctx, const struct profd_cpu_sample *s);
