@@ -142,9 +142,9 @@ static int still_there(void *ctx)
  * Call @fn in @a's process with @args. A call that faulted or hung marks
  * @a poisoned (and says why): the caller never calls into it again.
  */
-static int call(struct agent *a, struct proc *pr, uint64_t fn,
-		const uint64_t *args, unsigned nargs, void *data, size_t dlen,
-		int64_t *ret)
+static int agent__call(struct agent *a, struct proc *pr, uint64_t fn,
+		       const uint64_t *args, unsigned nargs, void *data,
+		       size_t dlen, int64_t *ret)
 {
 	struct check_ctx c = { a, pr, malloc(CHECK_STACK) };
 	struct inject_opts o = {
@@ -248,7 +248,7 @@ static void remote_dlerror(struct agent *a, struct proc *pr, uint64_t fn,
 	int fd;
 
 	buf[0] = 0;
-	if (!fn || call(a, pr, fn, NULL, 0, NULL, 0, &p) < 0 || !p)
+	if (!fn || agent__call(a, pr, fn, NULL, 0, NULL, 0, &p) < 0 || !p)
 		return;
 	fd = openat(a->t.ref.dirfd, "mem", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -518,8 +518,8 @@ int agent__load(struct proc_cache *pc, const struct target *t,
 			r = -ENOTSUP;
 			goto out;
 		}
-		r = call(&a, pr, proc__file_addr(pr, libc, dl[0]), args, 2,
-			 real, strlen(real) + 1, &handle);
+		r = agent__call(&a, pr, proc__file_addr(pr, libc, dl[0]),
+				args, 2, real, strlen(real) + 1, &handle);
 		if (r < 0)
 			goto out;
 		if (!handle) {
@@ -597,7 +597,7 @@ static int call_agent(struct agent *a, struct proc_cache *pc, uint64_t fn,
 	if (r < 0)
 		return r;
 	args->version = PROFD_AGENT_VERSION;
-	r = call(a, pr, fn, argv, 1, args, sizeof(*args), ret);
+	r = agent__call(a, pr, fn, argv, 1, args, sizeof(*args), ret);
 	a->nmaps_seen = proc__nmaps(pr);
 	proc__put(pr);
 	return r;

@@ -472,7 +472,7 @@ static enum MHD_Result handle_heap_start(struct api *a, struct MHD_Connection *c
 		r = heap__stop(a->heap, pid);
 		if (r == -ENOENT)
 			return send_text(c, 404, "pid %d is not heap-tracked\n", pid);
-		if (r == 1) {
+		if (r == -EINPROGRESS) {
 			log_warn("heap: pid %d: could not switch off the in-process agent; retrying",
 				 pid);
 			return send_text(c, 202, "stopped heap tracking of pid %d, but its allocator calls still go through profd's in-process agent: it could not be switched off now (is a debugger or tracer attached?); profd retries for 30 s (see heap.agents_pending_off in /v1/status)\n",

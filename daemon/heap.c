@@ -293,7 +293,7 @@ int heap__start(struct heap_tracker *h, pid_t pid, uid_t uid,
 	}
 	p->pid = pid;
 	p->starter = uid;
-	p->session_fds[0] = p->session_fds[1] = -1;
+	p->usession_fds[0] = p->usession_fds[1] = -1;
 	p->t = t;
 	t = TARGET_NONE;	/* p's now */
 	heap_finals__expire(h, pid, now_ns(CLOCK_MONOTONIC));	/* pid reused */
@@ -379,7 +379,8 @@ done:
 	 * image tracked (bound above to the image running now, the same). */
 	snprintf(info.allocator, sizeof(info.allocator), "%s", p->allocator);
 	info.sample_bytes = p->sample_bytes;
-	info.probes = p->nlinks + (p->session_fds[0] >= 0) + (p->session_fds[1] >= 0);
+	info.probes = p->nlinks + (p->usession_fds[0] >= 0) +
+		      (p->usession_fds[1] >= 0);
 	info.functions = p->nfuncs;
 	info.generation = p->generation;
 	info.fp_only = !(p->flags & PROFD_HEAP_F_DWARF);
@@ -418,7 +419,7 @@ int heap__stop(struct heap_tracker *h, pid_t pid)
 	 */
 	if (a && heap_agents__lock_within(h, STOP_WAIT_MS) == 0) {
 		if (heap_agents__switch_off(h, a) < 0)
-			r = 1;
+			r = -EINPROGRESS;
 		pthread_mutex_unlock(&h->agent_lock);
 	} else if (a) {
 		pthread_mutex_lock(&h->lock);
@@ -426,9 +427,9 @@ int heap__stop(struct heap_tracker *h, pid_t pid)
 		h->offq = a;
 		pthread_cond_signal(&h->agent_wake);
 		pthread_mutex_unlock(&h->lock);
-		r = 1;
+		r = -EINPROGRESS;
 	}
-	if (r >= 0)
+	if (r != -ENOENT)
 		malloc_trim(0);	/* see heap__gc() */
 	return r;
 }
@@ -627,8 +628,8 @@ void heap__procs_json(struct heap_tracker *h, struct json *j)
 		json__str(j, "mode", p->inproc ? "inproc" : "uprobe");
 		json__str(j, "state", p->starting ? "starting" : "tracking");
 		json__u64(j, "sample_bytes", p->sample_bytes);
-		json__u64(j, "probes", p->nlinks + (p->session_fds[0] >= 0) +
-					       (p->session_fds[1] >= 0));
+		json__u64(j, "probes", p->nlinks + (p->usession_fds[0] >= 0) +
+					       (p->usession_fds[1] >= 0));
 		json__double(j, "tracked_seconds",
 			     (double)(now - p->started_ns) / 1e9, 1);
 		json__double(j, "idle_seconds",

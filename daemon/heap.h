@@ -88,8 +88,9 @@ int heap__start(struct heap_tracker *h, pid_t pid, uid_t uid,
 		uint64_t sample_bytes, unsigned flags,
 		struct heap_start_info *ret, char *err, size_t errlen);
 /*
- * 0, -ENOENT when @pid is not tracked, or 1 when tracking stopped but the
- * in-process agent could not be switched off yet (it is retried).
+ * 0, -ENOENT when @pid is not tracked, or -EINPROGRESS when tracking
+ * stopped but the in-process agent could not be switched off yet (it is
+ * retried).
  */
 int heap__stop(struct heap_tracker *h, pid_t pid);
 

@@ -53,7 +53,7 @@ struct heap_proc {
 	struct proc *proc;
 	struct bpf_link *links[MAX_LINKS];
 	unsigned nlinks;
-	int session_fds[2];		/* uprobe-session links, or -1 */
+	int usession_fds[2];		/* uprobe-session links, or -1 */
 	char allocator[256];
 	char cxx[256];			/* libstdc++ probed for new, or "" */
 	unsigned nfuncs;		/* distinct entry points probed */
@@ -107,8 +107,10 @@ struct heap_tracker {
 	struct proc_cache *pc;		/* captures, shared (proc.h) */
 	struct execwatch *w;
 	struct heap_bpf *skel;
-	bool sessions;			/* kernel has uprobe sessions */
-	bool no_sessions;		/* forced off (benchmarks) */
+	bool uprobe_sessions;		/* kernel has uprobe sessions ("uprobe
+					 * session": the kernel's word, not a
+					 * CPU window) */
+	bool no_uprobe_sessions;	/* forced off (benchmarks) */
 	struct heap_proc *procs;
 	unsigned nprocs;
 	struct heap_final *finals;	/* newest first, <= max_procs */
@@ -163,7 +165,7 @@ void heap__release(struct heap_tracker *h, struct heap_proc *p);
 int heap_maps__load(struct heap_tracker *h);
 void heap_maps__unload(struct heap_tracker *h);
 /* BPF_LINK_CREATE of a uprobe session: the link's fd, or -errno. */
-int heap_maps__session_link(int prog_fd, const char *path,
+int heap_maps__usession_link(int prog_fd, const char *path,
 			    const uint64_t *offs, const uint64_t *cookies,
 			    unsigned n, pid_t pid);
 /* The per-CPU error counters, summed (zeros before the load). */

@@ -93,10 +93,12 @@ int heap_maps__load(struct heap_tracker *h)
 		return 0;
 	/* Uprobe sessions let unsampled calls skip the return probe; older
 	 * kernels reject the program, and uprobe + uretprobe take over. */
-	h->sessions = !h->no_sessions && !getenv("PROFD_NO_UPROBE_SESSIONS");
-	r = h->sessions ? heap_maps__open_load(h, true, &skel) : -EOPNOTSUPP;
+	h->uprobe_sessions = !h->no_uprobe_sessions &&
+			     !getenv("PROFD_NO_UPROBE_SESSIONS");
+	r = h->uprobe_sessions ? heap_maps__open_load(h, true, &skel) :
+				 -EOPNOTSUPP;
 	if (r < 0) {
-		h->sessions = false;
+		h->uprobe_sessions = false;
 		r = heap_maps__open_load(h, false, &skel);
 		if (r < 0)
 			return r;
@@ -129,7 +131,7 @@ struct link_create_uprobe_multi {
 	__u32 cnt, um_flags, pid, pad;
 };
 
-int heap_maps__session_link(int prog_fd, const char *path,
+int heap_maps__usession_link(int prog_fd, const char *path,
 			    const uint64_t *offs, const uint64_t *cookies,
 			    unsigned n, pid_t pid)
 {

@@ -164,7 +164,8 @@ static int heap_probes__attach_cxx(struct heap_tracker *h, struct heap_proc *p)
 	 * to it. */
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 	for (i = 0; i < NCXX; i++) {
-		if (!offs[i] || heap_probes__seen_offset(done, &nd, offs[i]) || h->sessions)
+		if (!offs[i] || heap_probes__seen_offset(done, &nd, offs[i]) ||
+		    h->uprobe_sessions)
 			continue;
 		l = bpf_program__attach_uprobe(h->skel->progs.heap_cxx_new,
 					       false, p->pid, path, offs[i]);
@@ -182,7 +183,7 @@ static int heap_probes__attach_cxx(struct heap_tracker *h, struct heap_proc *p)
 		p->links[p->nlinks++] = l;
 	}
 	p->nfuncs += nd;
-	if (h->sessions && nd) {
+	if (h->uprobe_sessions && nd) {
 		uint64_t cookies[NCXX];
 		int sfd;
 
@@ -190,13 +191,14 @@ static int heap_probes__attach_cxx(struct heap_tracker *h, struct heap_proc *p)
 			cookies[i] = PROFD_HEAP_COOKIE(PROFD_HEAP_CXX_NEW,
 						       p->flags, p->generation,
 						       p->sample_bytes);
-		sfd = heap_maps__session_link(bpf_program__fd(h->skel->progs.heap_session),
-				   path, done, cookies, nd, p->pid);
+		sfd = heap_maps__usession_link(
+			bpf_program__fd(h->skel->progs.heap_session), path,
+			done, cookies, nd, p->pid);
 		if (sfd < 0) {
 			r = sfd;
 			goto out;
 		}
-		p->session_fds[1] = sfd;
+		p->usession_fds[1] = sfd;
 	}
 out:
 	close(fd);
@@ -212,7 +214,7 @@ static int heap_probes__attach_fns(struct heap_tracker *h, struct heap_proc *p,
 	struct bpf_link *l;
 	unsigned nd = 0, i;
 
-	if (h->sessions) {
+	if (h->uprobe_sessions) {
 		uint64_t so[PROFD_HEAP_FN_MAX], sc[PROFD_HEAP_FN_MAX];
 		int fd;
 
@@ -224,11 +226,12 @@ static int heap_probes__attach_fns(struct heap_tracker *h, struct heap_proc *p,
 						       p->generation,
 						       p->sample_bytes);
 		}
-		fd = heap_maps__session_link(bpf_program__fd(h->skel->progs.heap_session),
-				  path, so, sc, nd, p->pid);
+		fd = heap_maps__usession_link(
+			bpf_program__fd(h->skel->progs.heap_session), path,
+			so, sc, nd, p->pid);
 		if (fd < 0)
 			return fd;
-		p->session_fds[0] = fd;
+		p->usession_fds[0] = fd;
 		l = bpf_program__attach_uprobe(entry[PROFD_HEAP_FREE], false,
 					       p->pid, path,
 					       offs[PROFD_HEAP_FREE]);
@@ -406,8 +409,8 @@ void heap_probes__detach(struct heap_proc *p)
 		bpf_link__destroy(p->links[i]);
 	p->nlinks = 0;
 	for (i = 0; i < 2; i++) {
-		if (p->session_fds[i] >= 0)
-			close(p->session_fds[i]);
-		p->session_fds[i] = -1;
+		if (p->usession_fds[i] >= 0)
+			close(p->usession_fds[i]);
+		p->usession_fds[i] = -1;
 	}
 }

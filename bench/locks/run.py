@@ -69,6 +69,12 @@ def contention(sock, bindir):
         hold.stdin.write("go\n")
         hold.stdin.flush()
         assert hold.stdout.readline().strip() == "held"
+        idle = []  # the same polls with no snapshot under way: the floor
+        for _ in range(100):
+            t = time.monotonic()
+            status(sock)
+            idle.append(time.monotonic() - t)
+            time.sleep(0.01)
         stop = threading.Event()
         in_snap = threading.Event()
         snaps, stat_lat = [], []
@@ -105,7 +111,11 @@ def contention(sock, bindir):
         stop.set()
         for t in th:
             t.join()
-        return {"snap_s": statistics.median(snaps), "status": stat_lat, "window": win}
+        # Stop tracking before the process goes: its 1M live entries are
+        # purged now, not while the next measurement runs.
+        req(sock, "POST", f"/v1/heap/stop?pid={hold.pid}")
+        return {"snap_s": statistics.median(snaps), "status": stat_lat, "window": win,
+                "idle": idle}
     finally:
         for p in (hold, spin):
             p.kill()
@@ -120,7 +130,7 @@ def cpu_per_sample(pid_profd, sock, bindir):
         st, body = req(sock, "GET", f"/debug/pprof/profile?pid={spin.pid}&seconds=5&hz=999")
         assert st == 200, body[:200]
         s1, c1 = status(sock)["samples_matched"], cpu_s(pid_profd)
-        return (c1 - c0) / max(1, s1 - s0), s1 - s0
+        return c1 - c0, s1 - s0
     finally:
         spin.kill()
         spin.wait()
@@ -139,7 +149,7 @@ def cpu_per_alloc(pid_profd, sock, bindir):
         time.sleep(0.5)  # the reader's last drain
         e1, c1 = status(sock)["heap"]["dwarf_stacks"], cpu_s(pid_profd)
         req(sock, "POST", f"/v1/heap/stop?pid={a.pid}")
-        return (c1 - c0) / max(1, e1 - e0), e1 - e0
+        return c1 - c0, e1 - e0
     finally:
         a.kill()
         a.wait()
@@ -162,13 +172,17 @@ def main():
             for name in order:
                 p, sock = start_profd(getattr(o, name), tmp, f"{name}{rnd}")
                 try:
+                    # Costs first, on a fresh daemon; then the contention.
+                    cs, ns = cpu_per_sample(p.pid, sock, o.bin)
+                    ca, na = cpu_per_alloc(p.pid, sock, o.bin)
                     r = contention(sock, o.bin)
-                    r["cpu_sample"], r["nsamples"] = cpu_per_sample(p.pid, sock, o.bin)
-                    r["cpu_alloc"], r["nallocs"] = cpu_per_alloc(p.pid, sock, o.bin)
+                    r.update(cpu_sample=cs, nsamples=ns, cpu_alloc=ca, nallocs=na)
                     res[name].append(r)
                     print(f"round {rnd} {name}: snapshot {r['snap_s']:.2f} s, status max "
-                          f"{max(r['status'] or [0]) * 1e3:.1f} ms, window end max "
-                          f"{max(r['window']) * 1e3:.1f} ms", flush=True)
+                          f"{max(r['status'] or [0]) * 1e3:.1f} ms (idle max "
+                          f"{max(r['idle']) * 1e3:.1f} ms), window end max "
+                          f"{max(r['window']) * 1e3:.1f} ms; {cs:.2f} s CPU / {ns} samples, "
+                          f"{ca:.2f} s CPU / {na} sampled allocations", flush=True)
                 finally:
                     p.terminate()
                     p.wait()
@@ -176,14 +190,17 @@ def main():
     def agg(name):
         rs = res[name]
         st = [x for r in rs for x in r["status"]]
+        idle = [x for r in rs for x in r["idle"]]
         win = [x for r in rs for x in r["window"]]
         return {
             "snap": statistics.median(r["snap_s"] for r in rs),
             "st50": pct(st, 0.5) * 1e3, "st99": pct(st, 0.99) * 1e3,
             "stmax": max(st or [float("nan")]) * 1e3, "nst": len(st),
             "w50": pct(win, 0.5) * 1e3, "wmax": max(win) * 1e3,
-            "cs": statistics.median(r["cpu_sample"] for r in rs) * 1e6,
-            "ca": statistics.median(r["cpu_alloc"] for r in rs) * 1e6,
+            "i99": pct(idle, 0.99) * 1e3, "imax": max(idle) * 1e3,
+            # Sums over the rounds: ticks are 10 ms.
+            "cs": sum(r["cpu_sample"] for r in rs) / max(1, sum(r["nsamples"] for r in rs)) * 1e6,
+            "ca": sum(r["cpu_alloc"] for r in rs) / max(1, sum(r["nallocs"] for r in rs)) * 1e6,
             "ns": sum(r["nsamples"] for r in rs), "na": sum(r["nallocs"] for r in rs),
         }
     b, a = agg("before"), agg("after")
@@ -201,6 +218,8 @@ def main():
         "| measure | before | after | after/before |",
         "|---|---|---|---|",
         row("snapshot time, median (s)", "snap", "{:.2f}"),
+        row("/v1/status latency, no snapshot: p99 (ms)", "i99"),
+        row("/v1/status latency, no snapshot: max (ms)", "imax"),
         row("/v1/status latency p50 (ms)", "st50"),
         row("/v1/status latency p99 (ms)", "st99"),
         row("/v1/status latency max (ms)", "stmax"),
