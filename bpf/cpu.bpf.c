@@ -50,6 +50,21 @@ static __always_inline void count_err(__u32 err)
  * set before load. */
 const volatile __u32 stack_pages_max = PROFD_STACK_PAGES_MAX;
 
+/*
+ * Where each thread's stack mapping ends, by (tgid << 32 | tid): learnt
+ * with bpf_find_vma() at a thread's first sample. That lookup takes
+ * mmap_lock, which in the timer interrupt can only be released through an
+ * irq_work: ~4 us a sample where the cache makes it one hash lookup. A
+ * stale entry (a tid reused) is noticed when sp is not below it; one that
+ * looks valid only makes the copy stop at a fault or at the limit.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, __u64);
+} stack_ends SEC(".maps");
+
 static long vma_end(struct task_struct *task, struct vm_area_struct *vma,
 		    void *ctx)
 {
@@ -61,24 +76,31 @@ static long vma_end(struct task_struct *task, struct vm_area_struct *vma,
  * Whole pages to copy from sp's page: up to the end of the mapping that
  * holds sp. A main thread's stack ends a little above its used part; a
  * thread's stack mapping ends at its TLS. So the copy follows the stack's
- * depth instead of a fixed size (a lookup in the mm's VMA tree, ~0.1 us).
- * When the mm is busy (a writer holds mmap_lock), 16 KiB, the copy
- * stopping at the first page that cannot be read.
+ * depth instead of a fixed size. When the mm is busy (a writer holds
+ * mmap_lock), 16 KiB, the copy stopping at the first page that cannot be
+ * read.
  */
-static __always_inline __u32 stack_pages(struct task_struct *task, __u64 sp)
+static __always_inline __u32 stack_pages(struct task_struct *task, __u64 id,
+					 __u64 sp)
 {
-	__u64 end = 0, pages;
+	__u64 key = id, end = 0, pages, *e;
 	long r;
 
 	if (!sp)
 		return 0;
-	r = bpf_find_vma(task, sp, vma_end, &end, 0);
-	if (r == -EBUSY)
-		pages = PROFD_STACK_COPY / 4096;
-	else if (r < 0 || end <= sp)
-		return 0;
-	else
-		pages = (end - (sp & ~4095ULL) + 4095) / 4096;
+	e = bpf_map_lookup_elem(&stack_ends, &key);
+	if (e && *e > sp && *e - sp <= (1ULL << 24)) {
+		end = *e;
+	} else {
+		r = bpf_find_vma(task, sp, vma_end, &end, 0);
+		if (r == -EBUSY)
+			end = (sp & ~4095ULL) + PROFD_STACK_COPY;
+		else if (r < 0 || end <= sp)
+			return 0;
+		else
+			bpf_map_update_elem(&stack_ends, &key, &end, BPF_ANY);
+	}
+	pages = (end - (sp & ~4095ULL) + 4095) / 4096;
 	if (pages > stack_pages_max)
 		pages = stack_pages_max;
 	if (pages > PROFD_STACK_PAGES_MAX)
@@ -165,7 +187,7 @@ static __always_inline int sample_with_stack(struct bpf_perf_event_data *ctx,
 
 	u = (struct pt_regs *)bpf_task_pt_regs(task);
 	sp = u ? u->sp : 0;
-	pages = stack_pages(task, sp);
+	pages = stack_pages(task, id, sp);
 	base = sp & ~4095ULL;
 
 	if (bpf_ringbuf_reserve_dynptr(&events, sizeof(*ss) + pages * 4096, 0,

@@ -23,7 +23,7 @@
 #include "unwind.h"
 
 #define MAX_STACK 4096
-#define MAX_FRAMES 64
+#define MAX_FRAMES UNWIND_MAX_FRAMES	/* what CPU samples use */
 
 #define require(cond) do { if (!(cond)) __builtin_trap(); } while (0)
 
