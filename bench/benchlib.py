@@ -1,5 +1,6 @@
-"""Helpers the benchmarks share: HTTP over profd's Unix socket."""
+"""Helpers the benchmarks share: HTTP over profd's Unix socket, CPU time."""
 import http.client
+import os
 import socket
 
 
@@ -21,3 +22,14 @@ def req(sock, method, url):
     body = r.read()
     c.close()
     return r.status, body
+
+
+def get(sock, url):
+    return req(sock, "GET", url)
+
+
+def cpu_of(pid):
+    """utime + stime of @pid in seconds (10 ms ticks)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fl = f.read().rsplit(")", 1)[1].split()
+    return (int(fl[11]) + int(fl[12])) / os.sysconf("SC_CLK_TCK")

@@ -14,9 +14,8 @@ usage: run.py --before PROFD --after PROFD --bin DIR --out FILE [--rounds N]
 import argparse, json, os, statistics, subprocess, sys, tempfile, threading, time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from benchlib import req  # noqa: E402
+from benchlib import cpu_of, req  # noqa: E402
 
-TICK = os.sysconf("SC_CLK_TCK")
 N_LIVE = 1_000_000
 
 
@@ -24,12 +23,6 @@ def status(sock):
     st, body = req(sock, "GET", "/v1/status")
     assert st == 200, body
     return json.loads(body)
-
-
-def cpu_s(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICK
 
 
 def start_profd(binary, tmp, name):
@@ -126,10 +119,10 @@ def cpu_per_sample(pid_profd, sock, bindir):
     spin = start(os.path.join(bindir, "hold"), "spin")
     try:
         time.sleep(0.2)
-        s0, c0 = status(sock)["samples_matched"], cpu_s(pid_profd)
+        s0, c0 = status(sock)["samples_matched"], cpu_of(pid_profd)
         st, body = req(sock, "GET", f"/debug/pprof/profile?pid={spin.pid}&seconds=5&hz=999")
         assert st == 200, body[:200]
-        s1, c1 = status(sock)["samples_matched"], cpu_s(pid_profd)
+        s1, c1 = status(sock)["samples_matched"], cpu_of(pid_profd)
         return c1 - c0, s1 - s0
     finally:
         spin.kill()
@@ -142,12 +135,12 @@ def cpu_per_alloc(pid_profd, sock, bindir):
         assert a.stdout.readline().strip() == "ready"
         st, body = req(sock, "POST", f"/v1/heap/start?pid={a.pid}&sample_bytes=4096")
         assert st == 200, body
-        e0, c0 = status(sock)["heap"]["dwarf_stacks"], cpu_s(pid_profd)
+        e0, c0 = status(sock)["heap"]["dwarf_stacks"], cpu_of(pid_profd)
         a.stdin.write("go\n")
         a.stdin.flush()
         a.stdout.readline()
         time.sleep(0.5)  # the reader's last drain
-        e1, c1 = status(sock)["heap"]["dwarf_stacks"], cpu_s(pid_profd)
+        e1, c1 = status(sock)["heap"]["dwarf_stacks"], cpu_of(pid_profd)
         req(sock, "POST", f"/v1/heap/stop?pid={a.pid}")
         return c1 - c0, e1 - e0
     finally:

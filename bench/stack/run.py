@@ -31,20 +31,10 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
 import pprofraw  # noqa: E402
 sys.path.insert(0, os.path.dirname(HERE))
-from benchlib import req  # noqa: E402
+from benchlib import cpu_of, get, req  # noqa: E402,F401
 
 HZ = 99
 PERF_EVENT = 7  # BPF_PROG_TYPE_PERF_EVENT
-
-
-def get(sock, url):
-    return req(sock, "GET", url)
-
-
-def cpu_of(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        fl = f.read().rsplit(")", 1)[1].split()
-    return (int(fl[11]) + int(fl[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def bpf_stats(pid):

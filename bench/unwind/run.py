@@ -15,17 +15,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
 import pprofraw  # noqa: E402
 sys.path.insert(0, os.path.dirname(HERE))
-from benchlib import req  # noqa: E402
-
-
-def get(sock, url):
-    return req(sock, "GET", url)
-
-
-def cpu_of(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        fl = f.read().rsplit(")", 1)[1].split()
-    return (int(fl[11]) + int(fl[12])) / os.sysconf("SC_CLK_TCK")
+from benchlib import cpu_of, get, req  # noqa: E402,F401
 
 
 def profd_window(sock, dpid, pid, seconds, unwind, out):
