@@ -589,19 +589,13 @@ static enum MHD_Result handle_status(struct api *a, struct MHD_Connection *c,
 	struct session_mgr_stats st;
 	struct conns_stats cst;
 	struct heap_stats hs;
-	char *body = NULL, sessions[16384];
+	char *body = NULL;
 	struct json j;
 	size_t len = 0;
 
 	session_mgr__stats(a->m, &st);
 	heap__stats(a->heap, &hs);
 	conns__stats(a->conns, &cst);
-	/* A user sees their own sessions (root: all; anonymous: none). */
-	if (peer->known)
-		session_mgr__sessions_json(a->m, peer->uid, sessions,
-					   sizeof(sessions));
-	else
-		strcpy(sessions, "[]");
 	json__init(&j, 1 << 20);
 	json__obj_begin(&j, NULL);
 	json__str(&j, "version", PROFD_VERSION);
@@ -668,8 +662,13 @@ static enum MHD_Result handle_status(struct api *a, struct MHD_Connection *c,
 	json__u64(&j, "connections_refused", cst.refused);
 	json__u64(&j, "requests_expired", cst.expired);
 	json__obj_end(&j);
-	/* Numbers only (session.c). */
-	json__raw(&j, "sessions", sessions);
+	/* A user sees their own sessions (root: all; anonymous: none). */
+	if (peer->known) {
+		session_mgr__sessions_json(a->m, peer->uid, &j);
+	} else {
+		json__arr_begin(&j, "sessions");
+		json__arr_end(&j);
+	}
 	json__obj_end(&j);
 	if (json__finish(&j, &body, &len) < 0)
 		return send_text(c, 500, "cannot build the status\n");

@@ -14,6 +14,7 @@
 #include "clock.h"
 #include "cputime.h"
 #include "execwatch.h"
+#include "json.h"
 #include "kallsyms.h"
 #include "log.h"
 #include "proc.h"
@@ -1016,17 +1017,13 @@ void session_mgr__stats(struct session_mgr *m, struct session_mgr_stats *ret)
 	symbolizer__stats(m->sym, &ret->sym);
 }
 
-size_t session_mgr__sessions_json(struct session_mgr *m, uid_t viewer,
-				  char *buf, size_t size)
+void session_mgr__sessions_json(struct session_mgr *m, uid_t viewer,
+				struct json *j)
 {
 	uint64_t now = now_ns(CLOCK_MONOTONIC);
 	struct session *s;
-	size_t len = 0;
-	int n;
 
-	if (size < 3)
-		return 0;
-	buf[len++] = '[';
+	json__arr_begin(j, "sessions");
 	pthread_mutex_lock(&m->lock);
 	for (s = m->sessions; s; s = s->next) {
 		struct aggregate_totals t;
@@ -1035,23 +1032,21 @@ size_t session_mgr__sessions_json(struct session_mgr *m, uid_t viewer,
 		if (viewer != 0 && s->req.uid != viewer)
 			continue;
 		totals(s, &t);
-		n = snprintf(buf + len, size - len,
-			     "%s{\"id\":%" PRIu64 ",\"type\":\"cpu\",\"pid\":%d,"
-			     "\"uid\":%u,\"hz\":%u,\"seconds\":%u,"
-			     "\"elapsed_ms\":%" PRIu64 ",\"samples\":%" PRIu64
-			     ",\"stacks\":%" PRIu64 ",\"dropped\":%" PRIu64 "}",
-			     len > 1 ? "," : "", s->id, s->req.pid,
-			     (unsigned)s->req.uid, s->req.hz, s->req.seconds,
-			     (now - s->start_ns) / 1000000, t.samples, t.stacks,
-			     t.dropped_samples);
-		if (n < 0 || (size_t)n >= size - len - 1)
-			break;
-		len += (size_t)n;
+		json__obj_begin(j, NULL);
+		json__u64(j, "id", s->id);
+		json__str(j, "type", "cpu");
+		json__i64(j, "pid", s->req.pid);
+		json__u64(j, "uid", s->req.uid);
+		json__u64(j, "hz", s->req.hz);
+		json__u64(j, "seconds", s->req.seconds);
+		json__u64(j, "elapsed_ms", (now - s->start_ns) / 1000000);
+		json__u64(j, "samples", t.samples);
+		json__u64(j, "stacks", t.stacks);
+		json__u64(j, "dropped", t.dropped_samples);
+		json__obj_end(j);
 	}
 	pthread_mutex_unlock(&m->lock);
-	buf[len++] = ']';
-	buf[len] = 0;
-	return len;
+	json__arr_end(j);
 }
 
 const struct session_limits *session_mgr__limits(struct session_mgr *m)

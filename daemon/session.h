@@ -75,10 +75,11 @@ void session_mgr__shutdown(struct session_mgr *m);
 void session_mgr__wait_idle(struct session_mgr *m, unsigned timeout_ms);
 const struct session_limits *session_mgr__limits(struct session_mgr *m);
 void session_mgr__stats(struct session_mgr *m, struct session_mgr_stats *ret);
-/* JSON array of the active sessions @viewer may see (root: all; others:
- * their own) into @buf. Returns length written. */
-size_t session_mgr__sessions_json(struct session_mgr *m, uid_t viewer,
-				  char *buf, size_t size);
+struct json;
+/* Member "sessions" of @j's open object: the active sessions @viewer may
+ * see (root: all; others: their own). */
+void session_mgr__sessions_json(struct session_mgr *m, uid_t viewer,
+				struct json *j);
 
 /*
  * session__start() - validate against limits, hold the process, check the
