@@ -86,7 +86,7 @@ int heap_stacks__intern(struct heap_stacks *st, const uint64_t *ips,
 			break;
 		s = &st->v[v - 1];
 		if (s->n == n && s->truncated == truncated &&
-		    !memcmp(s->ips, ips, n * sizeof(*ips))) {
+		    (!n || !memcmp(s->ips, ips, n * sizeof(*ips)))) {
 			*ret = (uint32_t)(v - 1);
 			return 0;
 		}
@@ -108,7 +108,8 @@ int heap_stacks__intern(struct heap_stacks *st, const uint64_t *ips,
 	s->ips = malloc((n ? n : 1) * sizeof(*ips));
 	if (!s->ips)
 		return -ENOMEM;
-	memcpy(s->ips, ips, n * sizeof(*ips));
+	if (n)
+		memcpy(s->ips, ips, n * sizeof(*ips));
 	s->n = n;
 	s->truncated = truncated;
 	r = u64map__put(&st->index, key, st->n + 1);
