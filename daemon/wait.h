@@ -17,26 +17,26 @@
 
 /*
  * wait__step() - sleep until @end_ns (CLOCK_MONOTONIC) or 100 ms,
- * whichever comes first, watching @conn_fd (-1: none) for a hang-up.
+ * whichever comes first, watching @conn_fd (-1: none) for a hang-up, and
+ * waking early when @wake_fd (-1: none; a pidfd) becomes readable.
  * 0, or -ECONNRESET when the client went away.
  */
-static inline int wait__step(uint64_t end_ns, int conn_fd)
+static inline int wait__step(uint64_t end_ns, int conn_fd, int wake_fd)
 {
 	uint64_t now = now_ns(CLOCK_MONOTONIC);
 	int timeout_ms = now >= end_ns ? 0 :
 			 (int)((end_ns - now) / 1000000) + 1;
+	struct pollfd pfd[2] = {
+		{ .fd = conn_fd, .events = POLLRDHUP },
+		{ .fd = wake_fd, .events = POLLIN },
+	};
 
 	if (timeout_ms > 100)
 		timeout_ms = 100;
-	if (conn_fd >= 0) {
-		struct pollfd pfd = { .fd = conn_fd, .events = POLLRDHUP };
-
-		if (poll(&pfd, 1, timeout_ms) > 0 &&
-		    (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR)))
-			return -ECONNRESET;
-	} else {
-		usleep((useconds_t)timeout_ms * 1000);
-	}
+	/* poll() skips negative fds: with neither, a plain sleep. */
+	if (poll(pfd, 2, timeout_ms) > 0 && conn_fd >= 0 &&
+	    (pfd[0].revents & (POLLRDHUP | POLLHUP | POLLERR)))
+		return -ECONNRESET;
 	return 0;
 }
 
