@@ -17,6 +17,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "bpfmap.h"
 #include "execwatch.h"
 #include "heap.skel.h"
 #include "heap_int.h"
@@ -153,24 +154,10 @@ int heap_maps__usession_link(int prog_fd, const char *path,
 void heap_maps__read_errors(struct heap_tracker *h,
 			    uint64_t out[PROFD_HEAP_ERR_MAX])
 {
-	int fd, ncpu = libbpf_num_possible_cpus(), c;
-	uint64_t *vals;
-	__u32 k;
-
 	memset(out, 0, PROFD_HEAP_ERR_MAX * sizeof(*out));
-	if (!h->skel || ncpu <= 0)
-		return;
-	vals = calloc((size_t)ncpu, sizeof(*vals));
-	if (!vals)
-		return;
-	fd = bpf_map__fd(h->skel->maps.heap_errors);
-	for (k = 0; k < PROFD_HEAP_ERR_MAX; k++) {
-		if (bpf_map_lookup_elem(fd, &k, vals) < 0)
-			continue;
-		for (c = 0; c < ncpu; c++)
-			out[k] += vals[c];
-	}
-	free(vals);
+	if (h->skel)
+		(void)bpfmap__sum_percpu(bpf_map__fd(h->skel->maps.heap_errors),
+					 PROFD_HEAP_ERR_MAX, out);
 }
 
 /*
