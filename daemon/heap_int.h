@@ -14,11 +14,15 @@
  *
  * Lock order: rb_lock, and agent_lock, are taken before lock, never after;
  * never rb_lock and agent_lock together. lock guards the tracker and its
- * processes (no slow work under it but what the reader and snapshots did
- * before: unwinding, symbolizing); agent_lock serialises calls into
- * processes (ptrace, seconds at most, inject.h), which nothing else waits
- * for but other calls and heap stop (at most STOP_WAIT_MS). The daemon-wide
- * order is in main.c.
+ * processes. Under it: the reader's unwinding of one event (heap_events.c),
+ * the copy a pull takes of a process's stacks (heap_snapshot.c: the pull
+ * reads the maps, symbolizes and gzips without it), and, still, an exit's
+ * last snapshot (heap_finals.c), built on the gc thread, never on the CPU
+ * event loop; the uprobe attach of a start. Process captures and allocator
+ * choice run before it is taken (heap__capture()). agent_lock serialises
+ * calls into processes (ptrace, seconds at most, inject.h), which nothing
+ * else waits for but other calls and heap stop (at most STOP_WAIT_MS). The
+ * daemon-wide order is in main.c.
  */
 #ifndef PROFD_HEAP_INT_H
 #define PROFD_HEAP_INT_H
