@@ -21,6 +21,7 @@ struct api_config {
 	const char *tcp_host;	/* --listen's HOST (no brackets), or NULL */
 	unsigned tcp_port;
 	struct conns_limits conns;
+	struct fleet *fleet;	/* /metrics' fleet counters; outlives the API */
 };
 
 int api__start(const struct api_config *cfg, struct session_mgr *m,
