@@ -3,6 +3,25 @@
  * profd: system-wide profiling daemon. main owns the init chain (and its
  * reverse), the listening sockets and the event loop, which drains the
  * sampler's ring buffer and handles signals through a signalfd.
+ *
+ * Lock order of the whole daemon (main owns every manager, so it is
+ * written here once), outermost first; a thread holding one takes only
+ * locks further down, never one above:
+ *
+ *   1. heap agent_lock | heap rb_lock   (never both; heap_int.h)
+ *   2. session manager lock | heap lock (never both: no thread holds
+ *      one manager's lock while calling into the other)
+ *   3. execwatch lock                   (target__current() and friends)
+ *   4. process cache lock               (proc__get/hold/put, proc.h)
+ *   5. proc->lock                       (a process's maps, proc.h)
+ *   6. symbolizer locks                 (binaries, libdw; innermost)
+ *   conns lock: a leaf, taken alone.
+ *
+ * No manager lock (2.) is held across slow work: unwinding, opening ELF
+ * files (proc__new(), proc__refresh()), symbolizing, gzip or ptrace run
+ * with a reference taken (proc refs, a target__dup()) and the lock
+ * dropped. The event loop below takes the session manager's lock only for
+ * counting samples, never the heap's.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -38,6 +57,7 @@
 #include "profd_agent.h"
 #include "log.h"
 #include "pidns.h"
+#include "proc.h"
 #include "sampler.h"
 #include "session.h"
 #include "symbolizer.h"
@@ -738,13 +758,12 @@ static void reload(const struct options *o, struct fleet *fleet)
 	config__free(&fc);
 }
 
-static int loop(const struct options *o, struct sampler *sampler,
-		struct session_mgr *m, struct heap_tracker *heap,
-		struct fleet *fleet, int sfd, int wfd)
+/* The event loop: drains the sampler, handles signals. Nothing else runs
+ * here (the heap tracker collects on a thread of its own). */
+static int main__loop(const struct options *o, struct sampler *sampler,
+		      struct session_mgr *m, struct fleet *fleet, int sfd,
+		      int wfd)
 {
-	struct timespec ts;
-	time_t last_gc = 0;
-
 	struct epoll_event ev = { .events = EPOLLIN }, evs[4];
 	int ep, r = 0, n, i;
 
@@ -788,12 +807,6 @@ static int loop(const struct options *o, struct sampler *sampler,
 		if (r < 0 && r != -EINTR)
 			log_warn("ring buffer: %s", strerror(-r));
 		session_mgr__drained(m);
-		/* Once a second: release exited and idle heap trackers. */
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		if (ts.tv_sec != last_gc) {
-			last_gc = ts.tv_sec;
-			heap__gc(heap);
-		}
 	}
 err:
 	r = -errno;
@@ -824,6 +837,7 @@ int main(int argc, char **argv)
 	struct fleet *fleet = NULL;
 	char cerr[CONFIG_ERR_MAX];
 	struct heap_tracker *heap = NULL;
+	struct proc_cache *pc = NULL;
 	struct execwatch *ew = NULL;
 	struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
 	struct symbolizer *sym = NULL;
@@ -895,14 +909,19 @@ int main(int argc, char **argv)
 		log_err_errno(r, "Failed to load the BPF exec watch (tracepoints sched_process_exec, sched_process_exit): %m (profd needs root, or CAP_BPF + CAP_PERFMON, and a kernel with BTF)");
 		goto out;
 	}
-	r = session_mgr__new(&o.lim, sym, ew, &m);
+	r = proc_cache__new(sym, &pc);
+	if (r < 0) {
+		log_err_errno(r, "Failed to create the process cache: %m");
+		goto out;
+	}
+	r = session_mgr__new(&o.lim, sym, ew, pc, &m);
 	if (r < 0) {
 		log_err_errno(r, "Failed to create session manager: %m");
 		goto out;
 	}
 	if (!o.heap.agent_path)
 		o.heap.agent_path = default_agent();
-	r = heap__new(&o.heap, sym, ew, &heap);
+	r = heap__new(&o.heap, sym, ew, pc, &heap);
 	if (r < 0) {
 		log_err_errno(r, "Failed to create heap tracker: %m");
 		goto out;
@@ -999,7 +1018,7 @@ int main(int argc, char **argv)
 		 sampler__ncpus(sampler));
 	(void)sd_notify(0, "READY=1\nSTATUS=serving");
 
-	r = loop(&o, sampler, m, heap, fleet, sfd, wfd);
+	r = main__loop(&o, sampler, m, fleet, sfd, wfd);
 	(void)sd_notify(0, "STOPPING=1");
 out:
 	if (m)
@@ -1023,6 +1042,7 @@ out:
 		unlink_own_socket(o.socket_path, sock_ino);
 	sampler__free(sampler);
 	session_mgr__free(m);
+	proc_cache__free(pc);
 	execwatch__free(ew);
 	symbolizer__free(sym);
 	debuginfod__free(dbgd);
