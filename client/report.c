@@ -224,8 +224,10 @@ static void unnamed__count(const Perftools__Profiles__Profile *p, int idx,
 	locs = malloc((p->n_location ? p->n_location : 1) * sizeof(*locs));
 	if (!locs)
 		return;
-	memcpy(locs, p->location, p->n_location * sizeof(*locs));
-	qsort(locs, p->n_location, sizeof(*locs), loc_cmp);
+	if (p->n_location) {	/* an empty profile has no location array */
+		memcpy(locs, p->location, p->n_location * sizeof(*locs));
+		qsort(locs, p->n_location, sizeof(*locs), loc_cmp);
+	}
 	for (i = 0; i < p->n_sample; i++) {
 		const Perftools__Profiles__Sample *sm = p->sample[i];
 		Perftools__Profiles__Location key = { .id = 0 }, *kp = &key, **l;

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "agent.h"
+#include "clock.h"
 #include "elfsyms.h"
 #include "inject.h"
 #include "proc.h"
@@ -41,14 +42,6 @@ static const char *const locked_names[] = {
 	"fork", "_Fork", "vfork", "dl_iterate_phdr",
 };
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 static const char *base_name(const char *path)
 {
 	const char *b = strrchr(path, '/');
@@ -76,14 +69,16 @@ static void add_unsafe_offs(struct agent *a, struct proc *pr, const char *path,
 }
 
 /* Every executable mapping of @path is unsafe. */
-static void add_unsafe_file(struct agent *a, const struct proc *pr,
+static void add_unsafe_file(struct agent *a, struct proc *pr,
 			    const char *path)
 {
 	size_t i;
 
+	pthread_mutex_lock(&pr->lock);
 	for (i = 0; i < pr->nmaps; i++)
 		if (!strcmp(pr->maps[i].path, path))
 			add_unsafe(a, pr->maps[i].start, pr->maps[i].end);
+	pthread_mutex_unlock(&pr->lock);
 }
 
 struct check_ctx {
@@ -147,9 +142,9 @@ static int still_there(void *ctx)
  * Call @fn in @a's process with @args. A call that faulted or hung marks
  * @a poisoned (and says why): the caller never calls into it again.
  */
-static int call(struct agent *a, struct proc *pr, uint64_t fn,
-		const uint64_t *args, unsigned nargs, void *data, size_t dlen,
-		int64_t *ret)
+static int agent__call(struct agent *a, struct proc *pr, uint64_t fn,
+		       const uint64_t *args, unsigned nargs, void *data,
+		       size_t dlen, int64_t *ret)
 {
 	struct check_ctx c = { a, pr, malloc(CHECK_STACK) };
 	struct inject_opts o = {
@@ -219,7 +214,7 @@ static int seccomp_mode(const struct target *t)
 }
 
 /* A capture of @a's process's mappings, if it still runs @a's image. */
-static int bound_proc(const struct agent *a, struct symbolizer *sym,
+static int bound_proc(const struct agent *a, struct proc_cache *pc,
 		      struct proc **ret)
 {
 	struct proc *pr;
@@ -228,13 +223,16 @@ static int bound_proc(const struct agent *a, struct symbolizer *sym,
 	r = target__current(&a->t);
 	if (r < 0)
 		return r;
-	r = proc__new_at(sym, a->t.ref.pid, a->t.ref.dirfd, &pr);
+	/* The capture CPU windows and the heap tracker share, its maps
+	 * read again: the layout now, not at its capture. */
+	r = proc__get_current(pc, a->t.ref.pid, a->t.ref.dirfd,
+			      a->t.ids.start_time, a->t.image, &pr);
 	if (r < 0)
 		return r;
 	/* Read before an exec the check missed? Then not this image's. */
 	r = target__current(&a->t);
 	if (r < 0) {
-		proc__free(pr);
+		proc__put(pr);
 		return r;
 	}
 	*ret = pr;
@@ -250,7 +248,7 @@ static void remote_dlerror(struct agent *a, struct proc *pr, uint64_t fn,
 	int fd;
 
 	buf[0] = 0;
-	if (!fn || call(a, pr, fn, NULL, 0, NULL, 0, &p) < 0 || !p)
+	if (!fn || agent__call(a, pr, fn, NULL, 0, NULL, 0, &p) < 0 || !p)
 		return;
 	fd = openat(a->t.ref.dirfd, "mem", O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -274,6 +272,7 @@ static int find_agent(struct agent *a, struct proc *pr, const char *lib)
 	int fd;
 
 	a->lo = a->hi = 0;
+	pthread_mutex_lock(&pr->lock);
 	for (i = 0; i < pr->nmaps; i++) {
 		const struct proc_map *m = &pr->maps[i];
 
@@ -284,6 +283,7 @@ static int find_agent(struct agent *a, struct proc *pr, const char *lib)
 		if (m->end > a->hi)
 			a->hi = m->end;
 	}
+	pthread_mutex_unlock(&pr->lock);
 	if (!a->lo)
 		return -ENOENT;
 	fd = proc__open_in_root(a->t.ref.dirfd, lib);
@@ -413,7 +413,7 @@ int agent__probes(const char *lib, char *real, size_t realsize,
 	return 0;
 }
 
-int agent__load(struct symbolizer *sym, const struct target *t,
+int agent__load(struct proc_cache *pc, const struct target *t,
 		const char *lib, const char *allocator, struct agent *ret,
 		char *err, size_t errlen)
 {
@@ -448,10 +448,11 @@ int agent__load(struct symbolizer *sym, const struct target *t,
 		r = -EPERM;
 		goto out;
 	}
-	r = bound_proc(&a, sym, &pr);
+	r = bound_proc(&a, pc, &pr);
 	if (r < 0)
 		goto out;
-	for (i = 0; i < pr->nmaps; i++) {
+	pthread_mutex_lock(&pr->lock);
+	for (i = 0; i < pr->nmaps && r == 0; i++) {
 		const struct proc_map *m = &pr->maps[i];
 
 		if (!strncmp(base_name(m->path), "libc.so", 7))
@@ -464,9 +465,11 @@ int agent__load(struct symbolizer *sym, const struct target *t,
 				 "redirects calls to a shared library's malloc "
 				 "only: use mode=uprobe", pid);
 			r = -ENOTSUP;
-			goto out;
 		}
 	}
+	pthread_mutex_unlock(&pr->lock);
+	if (r < 0)
+		goto out;
 	if (!libc[0]) {
 		snprintf(err, errlen, "process %d does not use glibc's libc.so.6 "
 			 "(static or another libc): use mode=uprobe", pid);
@@ -490,7 +493,8 @@ int agent__load(struct symbolizer *sym, const struct target *t,
 		add_unsafe_file(&a, pr, allocator);	/* jemalloc, tcmalloc... */
 	/* An agent whose file was replaced since (an upgrade): dlopen would
 	 * hand back that copy, and the probes are on the new file. */
-	for (i = 0; i < pr->nmaps; i++) {
+	pthread_mutex_lock(&pr->lock);
+	for (i = 0; i < pr->nmaps && r == 0; i++) {
 		const char *mp = pr->maps[i].path;
 		size_t rl = strlen(real);
 
@@ -501,8 +505,10 @@ int agent__load(struct symbolizer *sym, const struct target *t,
 			 "in-process mode needs the process restarted; use "
 			 "mode=uprobe", pid, real);
 		r = -ESTALE;
-		goto out;
 	}
+	pthread_mutex_unlock(&pr->lock);
+	if (r < 0)
+		goto out;
 	if (find_agent(&a, pr, real) < 0) {
 		uint64_t args[2] = { INJECT_DATA, RTLD_NOW };
 
@@ -512,8 +518,8 @@ int agent__load(struct symbolizer *sym, const struct target *t,
 			r = -ENOTSUP;
 			goto out;
 		}
-		r = call(&a, pr, proc__file_addr(pr, libc, dl[0]), args, 2,
-			 real, strlen(real) + 1, &handle);
+		r = agent__call(&a, pr, proc__file_addr(pr, libc, dl[0]),
+				args, 2, real, strlen(real) + 1, &handle);
 		if (r < 0)
 			goto out;
 		if (!handle) {
@@ -529,7 +535,8 @@ int agent__load(struct symbolizer *sym, const struct target *t,
 			r = -ENOEXEC;
 			goto out;
 		}
-		(void)proc__refresh(pr, sym, now_ns(), 0);
+		(void)proc__refresh(pr, proc_cache__symbolizer(pc),
+				    now_ns(CLOCK_MONOTONIC), 0);
 		r = find_agent(&a, pr, real);
 		if (r < 0)
 			goto out;
@@ -537,7 +544,7 @@ int agent__load(struct symbolizer *sym, const struct target *t,
 	add_unsafe(&a, a.lo, a.hi);
 	/* By its file name: the soname, which the loader matches. */
 	snprintf(a.allocator, sizeof(a.allocator), "%s", base_name(allocator));
-	a.nmaps_seen = pr->nmaps;
+	a.nmaps_seen = proc__nmaps(pr);
 	*ret = a;
 	a.t = TARGET_NONE;	/* now *ret's */
 	r = 0;
@@ -571,13 +578,13 @@ out:
 			snprintf(err, errlen, "loading the in-process agent "
 				 "into process %d failed: %s", pid, strerror(-r));
 	}
-	proc__free(pr);
+	proc__put(pr);
 	target__release(&a.t);
 	return r;
 }
 
 /* Call entry point @fn of @a with @args in and out. */
-static int call_agent(struct agent *a, struct symbolizer *sym, uint64_t fn,
+static int call_agent(struct agent *a, struct proc_cache *pc, uint64_t fn,
 		      struct profd_agent_args *args, int64_t *ret)
 {
 	uint64_t argv[1] = { INJECT_DATA };
@@ -586,17 +593,17 @@ static int call_agent(struct agent *a, struct symbolizer *sym, uint64_t fn,
 
 	if (a->poisoned)
 		return -EFAULT;
-	r = bound_proc(a, sym, &pr);
+	r = bound_proc(a, pc, &pr);
 	if (r < 0)
 		return r;
 	args->version = PROFD_AGENT_VERSION;
-	r = call(a, pr, fn, argv, 1, args, sizeof(*args), ret);
-	a->nmaps_seen = pr->nmaps;
-	proc__free(pr);
+	r = agent__call(a, pr, fn, argv, 1, args, sizeof(*args), ret);
+	a->nmaps_seen = proc__nmaps(pr);
+	proc__put(pr);
 	return r;
 }
 
-int agent__on(struct agent *a, struct symbolizer *sym, uint64_t sample_bytes,
+int agent__on(struct agent *a, struct proc_cache *pc, uint64_t sample_bytes,
 	      uint32_t epoch, uint64_t max_live, char *err, size_t errlen)
 {
 	struct profd_agent_args args = {
@@ -607,7 +614,7 @@ int agent__on(struct agent *a, struct symbolizer *sym, uint64_t sample_bytes,
 	int r;
 
 	snprintf(args.allocator, sizeof(args.allocator), "%s", a->allocator);
-	r = call_agent(a, sym, a->on_addr, &args, &v);
+	r = call_agent(a, pc, a->on_addr, &args, &v);
 	if (r == 0 && v <= 0)
 		r = v < 0 && v > -4096 ? (int)v : -ENOENT;
 	if (r < 0) {
@@ -627,13 +634,13 @@ int agent__on(struct agent *a, struct symbolizer *sym, uint64_t sample_bytes,
 	return 0;
 }
 
-int agent__rescan(struct agent *a, struct symbolizer *sym)
+int agent__rescan(struct agent *a, struct proc_cache *pc)
 {
 	struct profd_agent_args args = {};
 	int64_t v = 0;
 	int r;
 
-	r = call_agent(a, sym, a->rescan_addr, &args, &v);
+	r = call_agent(a, pc, a->rescan_addr, &args, &v);
 	if (r < 0)
 		return r;
 	if (v < 0)
@@ -643,13 +650,13 @@ int agent__rescan(struct agent *a, struct symbolizer *sym)
 	return 0;
 }
 
-int agent__off(struct agent *a, struct symbolizer *sym)
+int agent__off(struct agent *a, struct proc_cache *pc)
 {
 	struct profd_agent_args args = {};
 	int64_t v = 0;
 	int r;
 
-	r = call_agent(a, sym, a->off_addr, &args, &v);
+	r = call_agent(a, pc, a->off_addr, &args, &v);
 	/* Gone, or another image: the agent went with its image. */
 	if (r == -ESRCH || r == -ESTALE)
 		return 0;

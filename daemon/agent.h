@@ -24,7 +24,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "symbolizer.h"
+#include "proc.h"
 #include "target.h"
 
 #define AGENT_MAX_UNSAFE 8
@@ -81,21 +81,21 @@ int agent__probes(const char *lib, char *real, size_t realsize,
  * threads all slept where a stop would show; -EFAULT: the call faulted
  * or hung (the process is poisoned, ret->why says how); -errno.
  */
-int agent__load(struct symbolizer *sym, const struct target *t,
+int agent__load(struct proc_cache *pc, const struct target *t,
 		const char *lib, const char *allocator, struct agent *ret,
 		char *err, size_t errlen);
 
 /* Switch sampling on (see profd_heap_on). 0 or -errno (with @err);
  * a->slots, a->errors set. */
-int agent__on(struct agent *a, struct symbolizer *sym, uint64_t sample_bytes,
+int agent__on(struct agent *a, struct proc_cache *pc, uint64_t sample_bytes,
 	      uint32_t epoch, uint64_t max_live, char *err, size_t errlen);
 
 /* Redirect modules loaded since (see profd_heap_rescan). 0 or -errno. */
-int agent__rescan(struct agent *a, struct symbolizer *sym);
+int agent__rescan(struct agent *a, struct proc_cache *pc);
 
 /* Switch it off and restore the GOT. 0 (also when the process is gone or
  * runs another image: the agent went with it) or -errno. */
-int agent__off(struct agent *a, struct symbolizer *sym);
+int agent__off(struct agent *a, struct proc_cache *pc);
 
 /* Let go of what @a holds. */
 void agent__fini(struct agent *a);

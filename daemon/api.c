@@ -635,7 +635,7 @@ static enum MHD_Result handle_heap_start(struct api *a, struct MHD_Connection *c
 		r = heap__stop(a->heap, pid);
 		if (r == -ENOENT)
 			return send_text(c, 404, "pid %d is not heap-tracked\n", pid);
-		if (r == 1) {
+		if (r == -EINPROGRESS) {
 			log_warn("heap: pid %d: could not switch off the in-process agent; retrying",
 				 pid);
 			return send_text(c, 202, "stopped heap tracking of pid %d, but its allocator calls still go through profd's in-process agent: it could not be switched off now (is a debugger or tracer attached?); profd retries for 30 s (see heap.agents_pending_off in /v1/status)\n",
@@ -793,19 +793,13 @@ static enum MHD_Result handle_status(struct api *a, struct MHD_Connection *c,
 	struct session_mgr_stats st;
 	struct conns_stats cst;
 	struct heap_stats hs;
-	char *body = NULL, sessions[16384];
+	char *body = NULL;
 	struct json j;
 	size_t len = 0;
 
 	session_mgr__stats(a->m, &st);
 	heap__stats(a->heap, &hs);
 	conns__stats(a->conns, &cst);
-	/* A user sees their own sessions (root: all; anonymous: none). */
-	if (peer->known)
-		session_mgr__sessions_json(a->m, peer->uid, sessions,
-					   sizeof(sessions));
-	else
-		strcpy(sessions, "[]");
 	json__init(&j, 1 << 20);
 	json__obj_begin(&j, NULL);
 	json__str(&j, "version", PROFD_VERSION);
@@ -874,8 +868,13 @@ static enum MHD_Result handle_status(struct api *a, struct MHD_Connection *c,
 	json__u64(&j, "connections_refused", cst.refused);
 	json__u64(&j, "requests_expired", cst.expired);
 	json__obj_end(&j);
-	/* Numbers only (session.c). */
-	json__raw(&j, "sessions", sessions);
+	/* A user sees their own sessions (root: all; anonymous: none). */
+	if (peer->known) {
+		session_mgr__sessions_json(a->m, peer->uid, &j);
+	} else {
+		json__arr_begin(&j, "sessions");
+		json__arr_end(&j);
+	}
 	json__obj_end(&j);
 	if (json__finish(&j, &body, &len) < 0)
 		return send_text(c, 500, "cannot build the status\n");

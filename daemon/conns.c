@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "access.h"
+#include "clock.h"
 #include "conns.h"
 #include "log.h"
 
@@ -45,14 +46,6 @@ struct conns {
 	uint64_t refused, expired;
 	uint64_t warned_ns;		/* last accept failure logged */
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 int conns__new(const struct conns_limits *lim, struct conns **ret)
 {
@@ -189,7 +182,7 @@ static void admit(struct conns *cs, unsigned i, int fd,
 	e->tcp = peer.tcp;
 	e->uid = uid;
 	e->fd = fd;
-	e->accepted_ns = now_ns();
+	e->accepted_ns = now_ns(CLOCK_MONOTONIC);
 	e->deadline_ns = e->accepted_ns +
 			 (uint64_t)lim->request_timeout_s * 1000000000ULL;
 	e->receiving = true;
@@ -217,7 +210,7 @@ static void admit(struct conns *cs, unsigned i, int fd,
  */
 static int sweep(struct conns *cs)
 {
-	uint64_t now = now_ns(), next = now + 1000000000ULL;
+	uint64_t now = now_ns(CLOCK_MONOTONIC), next = now + 1000000000ULL;
 	struct conn *e, *n;
 
 	pthread_mutex_lock(&cs->lock);
@@ -261,10 +254,10 @@ static void accept_batch(struct conns *cs, unsigned i)
 			    errno == ENOBUFS || errno == ENOMEM) {
 				/* Out of fds: the backlog waits; do not spin,
 				 * and say so once a minute, not per try. */
-				if (now_ns() - cs->warned_ns > 60000000000ULL) {
+				if (now_ns(CLOCK_MONOTONIC) - cs->warned_ns > 60000000000ULL) {
 					log_warn("http: cannot accept connections: %s",
 						 strerror(errno));
-					cs->warned_ns = now_ns();
+					cs->warned_ns = now_ns(CLOCK_MONOTONIC);
 				}
 				usleep(100 * 1000);
 			}
@@ -407,7 +400,7 @@ void conns__completed(void *cls, struct MHD_Connection *c, void **con_cls,
 		return;
 	pthread_mutex_lock(&cs->lock);
 	e->receiving = true;
-	e->deadline_ns = now_ns() +
+	e->deadline_ns = now_ns(CLOCK_MONOTONIC) +
 			 (uint64_t)cs->lim.request_timeout_s * 1000000000ULL;
 	pthread_mutex_unlock(&cs->lock);
 }

@@ -63,6 +63,7 @@ struct cproc {
 	uid_t uid;
 	struct pidref ref;
 	struct proc *proc;		/* NULL: excluded, or unreadable */
+	bool own_proc;			/* not from the process cache */
 	struct service_id *svc;
 	char comm[16];
 	bool excluded, linked;
@@ -85,6 +86,7 @@ struct continuous {
 	struct continuous_config cfg;
 	struct cfilter include, exclude;
 	struct symbolizer *sym;
+	struct proc_cache *pc;
 	struct session_mgr *m;
 	struct fleet *fleet;
 	struct sampler *sampler;
@@ -139,7 +141,7 @@ static uint64_t ringbuf_lost(struct continuous *c)
 }
 
 int continuous__new(const struct continuous_config *cfg,
-		    struct symbolizer *sym, struct session_mgr *m,
+		    struct proc_cache *pc, struct session_mgr *m,
 		    struct fleet *f, struct continuous **ret)
 {
 	struct continuous *c;
@@ -166,7 +168,8 @@ int continuous__new(const struct continuous_config *cfg,
 		free(c);
 		return -ENOMEM;
 	}
-	c->sym = sym;
+	c->pc = pc;
+	c->sym = proc_cache__symbolizer(pc);
 	c->m = m;
 	c->fleet = f;
 	c->wake_fd = -1;
@@ -321,7 +324,10 @@ static void cproc__free(struct cproc *p)
 {
 	unsigned i;
 
-	proc__free(p->proc);
+	if (p->own_proc)
+		proc__free(p->proc);
+	else
+		proc__put(p->proc);
 	pidref__close(&p->ref);
 	for (i = 0; i < NSLOTS; i++)
 		aggregate__free(p->agg[i]);
@@ -375,7 +381,7 @@ static void read_cgroup(int dirfd, char *buf, size_t size)
  * binaries): the worker's, never the main thread's.
  */
 static struct cproc *track(struct continuous *c,
-			   const struct profd_cpu_sample *s)
+			   const struct profd_cpu_sample *s, bool after_exec)
 {
 	struct cfilter_proc fp = {};
 	struct proc_ids ids;
@@ -426,8 +432,17 @@ static struct cproc *track(struct continuous *c,
 		fp.comm = p->comm;
 		fp.uid = p->uid;
 		p->excluded = !cfilter__wanted(&c->include, &c->exclude, &fp);
+		/* From the process cache windows and the heap tracker share
+		 * (keyed by pid, start time and program image), except after
+		 * an exec of a process execwatch does not follow: its image
+		 * count does not move, and the cache would give back the
+		 * capture of the program before. */
+		p->own_proc = after_exec && s->image == PROFD_IMAGE_NONE;
 		if (!p->excluded &&
-		    proc__new_at(c->sym, p->pid, p->ref.dirfd, &p->proc) < 0)
+		    (p->own_proc ?
+		     proc__new_at(c->sym, p->pid, p->ref.dirfd, &p->proc) :
+		     proc__get(c->pc, p->pid, p->ref.dirfd, ids.start_time,
+			       s->image, &p->proc)) < 0)
 			p->proc = NULL;
 		if (fstatat(p->ref.dirfd, "exe", &st, 0) == 0) {
 			p->exe_dev = st.st_dev;
@@ -480,7 +495,7 @@ static struct cproc *check_exec(struct continuous *c, struct cproc *p,
 	    (st.st_dev == p->exe_dev && st.st_ino == p->exe_ino))
 		return p;
 	unlink_hash(c, p);
-	return track(c, s);
+	return track(c, s, true);
 }
 
 /* One sample: count it in every open slot whose range holds it. */
@@ -515,7 +530,7 @@ static void take_sample(struct continuous *c, const struct profd_cpu_sample *s)
 
 	p = lookup(c, (pid_t)s->tgid);
 	if (!p)
-		p = track(c, s);
+		p = track(c, s, false);
 	if (!p) {
 		pthread_mutex_lock(&c->lock);
 		c->st.lost_procs_full++;

@@ -51,7 +51,7 @@
 struct continuous;
 struct session_mgr;
 struct sampler;
-struct symbolizer;
+struct proc_cache;
 struct fleet;
 
 struct continuous_config {
@@ -80,10 +80,12 @@ struct continuous_stats {
 	uint64_t pulls;
 };
 
-/* @m: where the every-process targets go (session_mgr__set_extra());
- * @f: where intervals go (NULL: none). 0 or -errno (-EINVAL: a filter). */
+/* @pc: the process cache (proc.h), shared with windows and the heap
+ * tracker; @m: where the every-process targets go
+ * (session_mgr__set_extra()); @f: where intervals go (NULL: none).
+ * 0 or -errno (-EINVAL: a filter). */
 int continuous__new(const struct continuous_config *cfg,
-		    struct symbolizer *sym, struct session_mgr *m,
+		    struct proc_cache *pc, struct session_mgr *m,
 		    struct fleet *f, struct continuous **ret);
 /* Start the worker and, with cfg->on, the intervals' sampling; after the
  * sampler exists. 0 or -errno. */

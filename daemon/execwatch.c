@@ -105,7 +105,7 @@ int execwatch__map_fd(const struct execwatch *w)
 	return w->map_fd;
 }
 
-static struct watch *find(struct execwatch *w, pid_t pid)
+static struct watch *execwatch__find(struct execwatch *w, pid_t pid)
 {
 	size_t i;
 
@@ -123,7 +123,7 @@ int execwatch__add(struct execwatch *w, pid_t pid)
 	int r = 0;
 
 	pthread_mutex_lock(&w->lock);
-	e = find(w, pid);
+	e = execwatch__find(w, pid);
 	if (e) {
 		e->refs++;
 		goto out;
@@ -162,7 +162,7 @@ void execwatch__remove(struct execwatch *w, pid_t pid)
 	struct watch *e;
 
 	pthread_mutex_lock(&w->lock);
-	e = find(w, pid);
+	e = execwatch__find(w, pid);
 	if (e && --e->refs == 0) {
 		(void)bpf_map_delete_elem(w->map_fd, &key);
 		*e = w->w[--w->n];

@@ -65,9 +65,12 @@ struct heap_stats {
 };
 
 struct execwatch;
-/* @w: which program image a process runs; tracking is bound to one. */
+struct proc_cache;
+/* @w: which program image a process runs; tracking is bound to one.
+ * @pc: the process cache (proc.h), shared with CPU windows. */
 int heap__new(const struct heap_limits *lim, struct symbolizer *sym,
-	      struct execwatch *w, struct heap_tracker **ret);
+	      struct execwatch *w, struct proc_cache *pc,
+	      struct heap_tracker **ret);
 void heap__free(struct heap_tracker *h);
 
 /*
@@ -91,8 +94,9 @@ int heap__start(struct heap_tracker *h, pid_t pid, uid_t uid,
 		uint64_t sample_bytes, unsigned flags,
 		struct heap_start_info *ret, char *err, size_t errlen);
 /*
- * 0, -ENOENT when @pid is not tracked, or 1 when tracking stopped but the
- * in-process agent could not be switched off yet (it is retried).
+ * 0, -ENOENT when @pid is not tracked, or -EINPROGRESS when tracking
+ * stopped but the in-process agent could not be switched off yet (it is
+ * retried).
  */
 int heap__stop(struct heap_tracker *h, pid_t pid);
 
@@ -135,7 +139,8 @@ int heap__snapshot(struct heap_tracker *h, pid_t pid, bool allocs_default,
  * image it was of)? 0, -EACCES, or -ENOENT (none). */
 int heap__final_check(struct heap_tracker *h, pid_t pid, uid_t uid);
 
-/* Release exited and idle processes. Call about once a second. */
+/* Release exited and idle processes. The tracker calls it once a second
+ * on a thread of its own (from the first start on). */
 void heap__gc(struct heap_tracker *h);
 
 void heap__stats(struct heap_tracker *h, struct heap_stats *ret);

@@ -13,15 +13,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "heap_int.h"
-
-static uint64_t now_ns(clockid_t clk)
-{
-	struct timespec ts;
-
-	clock_gettime(clk, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 #define OFF_TRIES 10		/* a switch-off that fails is tried again */
 #define OFF_RETRY_NS (3 * 1000000000ULL)
@@ -83,7 +76,7 @@ int heap_agents__switch_off(struct heap_tracker *h, struct agent *a)
 		heap_agents__free(a);
 		return 0;
 	}
-	r = agent__off(a, h->sym);	/* 0 too when it is gone */
+	r = agent__off(a, h->pc);	/* 0 too when it is gone */
 	if (r < 0 && a->poisoned) {
 		pthread_mutex_lock(&h->lock);
 		poison(h, &a->t, a->why);
@@ -178,7 +171,7 @@ static void rescans(struct heap_tracker *h)
 			continue;
 		todo[n].pid = p->pid;
 		todo[n].gen = p->generation;
-		todo[n].nmaps = p->proc->nmaps;
+		todo[n].nmaps = proc__nmaps(p->proc);
 		n++;
 		p->want_rescan = false;
 	}
@@ -190,7 +183,7 @@ static void rescans(struct heap_tracker *h)
 		/* Once released it is offq's, freed only under agent_lock. */
 		a = p && p->generation == todo[i].gen ? p->agent : NULL;
 		pthread_mutex_unlock(&h->lock);
-		r = a && !a->poisoned ? agent__rescan(a, h->sym) : 0;
+		r = a && !a->poisoned ? agent__rescan(a, h->pc) : 0;
 		pthread_mutex_lock(&h->lock);
 		if (a && a->poisoned && r < 0)
 			poison(h, &a->t, a->why);
@@ -270,7 +263,7 @@ int heap_agents__start(struct heap_tracker *h, const struct target *t,
 		return -ENOMEM;
 	pthread_mutex_lock(&h->agent_lock);
 	flush_offs_held(h);	/* an earlier period's off first */
-	r = agent__load(h->sym, t, h->lim.agent_path, allocator, a, err,
+	r = agent__load(h->pc, t, h->lim.agent_path, allocator, a, err,
 			errlen);
 	if (r == -EFAULT) {
 		pthread_mutex_lock(&h->lock);
@@ -287,8 +280,8 @@ int heap_agents__start(struct heap_tracker *h, const struct target *t,
 			 * agent's mapping known and its frames skipped. */
 			(void)proc__refresh(p->proc, h->sym,
 					    now_ns(CLOCK_MONOTONIC), 0);
-			heap__skip_frames(p);
-			p->rescan_nmaps = p->proc->nmaps;
+			heap_probes__skip_frames(p);
+			p->rescan_nmaps = proc__nmaps(p->proc);
 		} else {
 			snprintf(err, errlen, "heap tracking of pid %d ended while its agent was being loaded (stopped, or the process exited or ran another program)",
 				 pid);
@@ -298,7 +291,7 @@ int heap_agents__start(struct heap_tracker *h, const struct target *t,
 	}
 	/* @a lives on while we hold agent_lock, even if released. */
 	if (r == 0) {
-		r = agent__on(a, h->sym, sample_bytes, (uint32_t)gen,
+		r = agent__on(a, h->pc, sample_bytes, (uint32_t)gen,
 			      h->lim.max_live, err, errlen);
 		if (r < 0 && a->poisoned) {
 			pthread_mutex_lock(&h->lock);

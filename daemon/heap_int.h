@@ -1,15 +1,28 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * heap's insides, shared by its files (not an API): heap.c (BPF, probes,
- * events, snapshots, finals, lifecycle) and heap_agents.c (the in-process
- * agents' calls, queue and thread).
+ * heap's insides, shared by its files (not an API). One job per file, in
+ * the order data flows:
+ *
+ *   heap.c          lifecycle: start, stop, wait, gc, stats; the locks
+ *   heap_probes.c   choosing the allocator, attaching uprobes
+ *   heap_agents.c   the in-process agent: calls, queue and thread
+ *   heap_maps.c     the BPF object: loading, map reads and purges
+ *   heap_events.c   the reader thread: DWARF events, unwinding
+ *   heap_stacks.c   id table, stack interning, record assembly (pure)
+ *   heap_snapshot.c snapshots: records -> profile -> gzip'd pprof
+ *   heap_finals.c   the last snapshot of processes that exited
  *
  * Lock order: rb_lock, and agent_lock, are taken before lock, never after;
  * never rb_lock and agent_lock together. lock guards the tracker and its
- * processes (no slow work under it but what the reader and snapshots did
- * before: unwinding, symbolizing); agent_lock serialises calls into
- * processes (ptrace, seconds at most, inject.h), which nothing else waits
- * for but other calls and heap stop (at most STOP_WAIT_MS).
+ * processes. Under it: the reader's unwinding of one event (heap_events.c),
+ * the copy a pull takes of a process's stacks (heap_snapshot.c: the pull
+ * reads the maps, symbolizes and gzips without it), and, still, an exit's
+ * last snapshot (heap_finals.c), built on the gc thread, never on the CPU
+ * event loop; the uprobe attach of a start. Process captures and allocator
+ * choice run before it is taken (heap__capture()). agent_lock serialises
+ * calls into processes (ptrace, seconds at most, inject.h), which nothing
+ * else waits for but other calls and heap stop (at most STOP_WAIT_MS). The
+ * daemon-wide order is in main.c.
  */
 #ifndef PROFD_HEAP_INT_H
 #define PROFD_HEAP_INT_H
@@ -23,31 +36,11 @@
 #include "heap.h"
 #include "proc.h"
 #include "profd_abi.h"
+#include "heap_stacks.h"
 #include "strtab.h"
 #include "target.h"
 
 #define MAX_LINKS (2 * PROFD_HEAP_FN_MAX + 2 * 8)
-
-/* A DWARF-unwound allocation stack and the allocations counted on it. */
-struct hstack {
-	uint64_t *ips;			/* return addresses, innermost first */
-	unsigned n;
-	bool truncated;
-	int64_t alloc_n, alloc_b;	/* sampled, unscaled */
-};
-
-/*
- * Event ids of sampled DWARF-mode allocations and their stacks: sorted
- * parallel arrays, 12 bytes per id (a hash map at half load took 32, and
- * twice that while growing). Ids arrive nearly in order (assigned at
- * allocator entry, submitted a moment later on the same CPU), so an insert
- * is an append or a short move.
- */
-struct idtab {
-	uint64_t *id;
-	uint32_t *stack;		/* stack index + 1; 0: none */
-	size_t n, cap;
-};
 
 struct heap_proc {
 	struct heap_proc *next;
@@ -66,7 +59,7 @@ struct heap_proc {
 	struct proc *proc;
 	struct bpf_link *links[MAX_LINKS];
 	unsigned nlinks;
-	int session_fds[2];		/* uprobe-session links, or -1 */
+	int usession_fds[2];		/* uprobe-session links, or -1 */
 	char allocator[256];
 	char cxx[256];			/* libstdc++ probed for new, or "" */
 	unsigned nfuncs;		/* distinct entry points probed */
@@ -88,14 +81,8 @@ struct heap_proc {
 	/* DWARF mode (PROFD_HEAP_F_DWARF): stacks unwound here. */
 	uint32_t flags;
 	uint64_t first_id;		/* earlier event ids: a previous period */
-	struct idtab ids;		/* event id -> stack index + 1 (0: none) */
-	uint64_t max_id, prune_mark;	/* see prune_ids() */
-	size_t nids_kept;
-	struct hstack *stacks;
-	size_t nstacks, capstacks;
-	struct u64map stack_index;	/* content hash -> stack index + 1 */
+	struct heap_stacks st;		/* its stacks and event ids */
 	uint64_t dw_unknown;		/* allocations with no stack slot */
-	uint64_t snap_inflight;		/* last collect(): blocks left out */
 };
 
 /* The last snapshot of a tracked process that exited (or of the program
@@ -123,10 +110,13 @@ struct heap_tracker {
 	pthread_mutex_t lock;
 	struct heap_limits lim;
 	struct symbolizer *sym;
+	struct proc_cache *pc;		/* captures, shared (proc.h) */
 	struct execwatch *w;
 	struct heap_bpf *skel;
-	bool sessions;			/* kernel has uprobe sessions */
-	bool no_sessions;		/* forced off (benchmarks) */
+	bool uprobe_sessions;		/* kernel has uprobe sessions ("uprobe
+					 * session": the kernel's word, not a
+					 * CPU window) */
+	bool no_uprobe_sessions;	/* forced off (benchmarks) */
 	struct heap_proc *procs;
 	unsigned nprocs;
 	struct heap_final *finals;	/* newest first, <= max_procs */
@@ -139,6 +129,12 @@ struct heap_tracker {
 	pthread_mutex_t rb_lock;
 	pthread_t reader;
 	bool reader_started, quit;
+
+	/* Once a second, heap__gc() on a thread of its own: an exit's
+	 * snapshot (symbolizing, gzip) never stalls the CPU main loop. */
+	pthread_t gc_thread;
+	bool gc_started;
+	pthread_cond_t gc_wake;		/* with lock: quit */
 	uint64_t dw_events, dw_truncated, dw_failed;
 
 	/*
@@ -167,8 +163,101 @@ struct heap_tracker {
 
 /* heap.c */
 struct heap_proc *heap__find(struct heap_tracker *h, pid_t pid);
+/* Detach and forget @p (its agent queued to be switched off). Under lock. */
+void heap__release(struct heap_tracker *h, struct heap_proc *p);
+
+/* heap_maps.c: the BPF object, loaded on first use. */
+/* Load it, sized by the limits (once). Under lock. 0 or -errno. */
+int heap_maps__load(struct heap_tracker *h);
+void heap_maps__unload(struct heap_tracker *h);
+/* BPF_LINK_CREATE of a uprobe session: the link's fd, or -errno. */
+int heap_maps__usession_link(int prog_fd, const char *path,
+			    const uint64_t *offs, const uint64_t *cookies,
+			    unsigned n, pid_t pid);
+/* The per-CPU error counters, summed (zeros before the load). */
+void heap_maps__read_errors(struct heap_tracker *h,
+			    uint64_t out[PROFD_HEAP_ERR_MAX]);
+/* The newest event id handed out so far. */
+uint64_t heap_maps__last_event_id(struct heap_tracker *h);
+/* Configure tracking of @tgid in BPF. 0 or -errno. */
+int heap_maps__track(struct heap_tracker *h, uint32_t tgid,
+		     const struct profd_heap_proc *cfg);
+/* Forget @tgid: its config, live blocks, counts and unused stacks. */
+void heap_maps__forget(struct heap_tracker *h, uint32_t tgid);
+
+/* Live blocks of one process, read from the live table. */
+struct heap_live_set {
+	struct profd_heap_live_val *v;
+	size_t n;
+};
+/*
+ * Read @tgid's live blocks. Needs no lock (the maps live as long as the
+ * tracker): a full table is two syscalls per entry, ~0.5 s, which the
+ * stack reader should not wait out. 0 or -ENOMEM.
+ */
+int heap_maps__read_live(struct heap_tracker *h, uint32_t tgid,
+			 struct heap_live_set *ret);
+/* @tgid's allocation-site counts as records. 0 or -ENOMEM. */
+int heap_maps__read_allocs(struct heap_tracker *h, uint32_t tgid,
+			   struct heap_rec **ret, size_t *ret_n);
+/* The frame-pointer stack @stack_hash. 0 or -errno (-ENOENT). */
+int heap_maps__frames(struct heap_tracker *h, uint64_t stack_hash,
+		      struct profd_heap_frames *ret);
+
+/* heap_probes.c */
+/* Pick @pr's allocator: its path and entry points' offsets. 0,
+ * -EPROTONOSUPPORT (a Go program), -ENOENT (none). */
+int heap_probes__choose_allocator(struct proc *pr, char *path, size_t size,
+				  uint64_t offs[PROFD_HEAP_FN_MAX]);
+/* Probe p->allocator at @offs (and libstdc++'s operator new). Under lock. */
+int heap_probes__attach(struct heap_tracker *h, struct heap_proc *p,
+			const uint64_t offs[PROFD_HEAP_FN_MAX]);
+/* In-process mode: the uprobes on the agent's probe points. Under lock. */
+int heap_probes__attach_agent(struct heap_tracker *h, struct heap_proc *p,
+			      char *err, size_t errlen);
+/* Detach every probe of @p. Under lock. */
+void heap_probes__detach(struct heap_proc *p);
+/* Does @allocator (mapped in @pr) define C++ operator new itself? */
+bool heap_probes__defines_new(struct proc *pr, const char *allocator);
 /* Leading frames profiles leave out, from @p's mappings. Under lock. */
-void heap__skip_frames(struct heap_proc *p);
+void heap_probes__skip_frames(struct heap_proc *p);
+/* Is @ip in a frame profiles leave out? */
+bool heap_probes__skipped(const struct heap_proc *p, uint64_t ip);
+
+/* heap_events.c: the reader of DWARF-mode events. */
+/* Start the reader with the BPF object. Under lock. */
+int heap_events__start(struct heap_tracker *h);
+/* Join it (after h->quit is set). Not under lock. */
+void heap_events__stop(struct heap_tracker *h);
+/* Process every event in the buffer. Not under lock. */
+void heap_events__drain(struct heap_tracker *h);
+
+/* heap_snapshot.c */
+/*
+ * Build @p's snapshot as gzip'd pprof, all under the lock (an exit's last
+ * snapshot, heap_finals.c; pulls build theirs without it, heap__snapshot()).
+ * Under lock, after heap_events__drain(). @note: an extra comment, or NULL.
+ */
+int heap_snapshot__build(struct heap_tracker *h, struct heap_proc *p,
+			 bool allocs_default, const char *note,
+			 void **ret_buf, size_t *ret_len);
+
+/* heap_finals.c: last snapshots, newest first, at most max_procs. */
+/* @p's process ended or executed another program (@why: -ESRCH,
+ * -ESTALE): keep its last snapshot, release it. Under lock, after drain. */
+void heap_finals__retire(struct heap_tracker *h, struct heap_proc *p,
+			 int why, uint64_t now);
+/* Drop finals of @pid (a new process has the pid; 0: none), and those
+ * past the idle timeout. Under lock. */
+void heap_finals__expire(struct heap_tracker *h, pid_t pid, uint64_t now);
+/* Is there a final of period @gen of @pid? Under lock. */
+bool heap_finals__has(struct heap_tracker *h, pid_t pid, uint64_t gen);
+/* A copy of @pid's final (the allocs view or not): 0, -ENOENT, -ENOMEM.
+ * Under lock. */
+int heap_finals__copy(struct heap_tracker *h, pid_t pid, bool allocs,
+		      void **ret_buf, size_t *ret_len);
+/* Free them all. Under lock. */
+void heap_finals__free_all(struct heap_tracker *h);
 
 /* heap_agents.c */
 /* The poisoning of @t's process and image, or NULL. Under lock. */

@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "inject.h"
 
 #define RED_ZONE 128		/* below sp, the leaf function's own (SysV ABI) */
@@ -28,14 +29,6 @@
 
 /* The kernel's "interrupted, restart when no handler runs" (not uapi). */
 #define ERESTARTNOHAND 514
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 static void sleep_ns(uint64_t ns)
 {
@@ -74,7 +67,7 @@ static int wait_stop(pid_t tid, int *ret_status, uint64_t deadline)
 			}
 			continue;
 		}
-		if (now_ns() >= deadline)
+		if (now_ns(CLOCK_MONOTONIC) >= deadline)
 			return -ETIMEDOUT;
 		sleep_ns(pause);
 		if (pause < 1000000)
@@ -96,7 +89,7 @@ static bool is_event_stop(int st)
  */
 static int reach_stop(pid_t tid, unsigned timeout_ms)
 {
-	uint64_t deadline = now_ns() + (uint64_t)timeout_ms * 1000000ULL;
+	uint64_t deadline = now_ns(CLOCK_MONOTONIC) + (uint64_t)timeout_ms * 1000000ULL;
 	int st, r, n;
 
 	for (n = 0; n < MAX_SIGNALS; n++) {
@@ -359,7 +352,7 @@ static int run_call(struct attempt *a, int memfd,
 	const struct inject_call *c = a->c;
 	struct user_regs_struct regs = *saved;
 	uint64_t top = saved->rsp - RED_ZONE, data_at, zero = 0;
-	uint64_t deadline = now_ns() + (uint64_t)a->o->deadline_ms * 1000000ULL;
+	uint64_t deadline = now_ns(CLOCK_MONOTONIC) + (uint64_t)a->o->deadline_ms * 1000000ULL;
 	unsigned i, nsig = 0;
 	pid_t tid = a->tid;
 	int st, r, sig;
@@ -618,7 +611,7 @@ int inject__call(const struct pidref *p, const struct inject_opts *o,
 		 const struct inject_call *c, int64_t *ret, char *why,
 		 size_t whylen)
 {
-	uint64_t deadline = now_ns() + (uint64_t)o->patience_ms * 1000000ULL;
+	uint64_t deadline = now_ns(CLOCK_MONOTONIC) + (uint64_t)o->patience_ms * 1000000ULL;
 	struct attempt a = { .p = p, .o = o, .c = c };
 	unsigned nt, ti = 0, pause_ms = 2, nperm = 0;
 	long blocked_in = -1;
@@ -667,7 +660,7 @@ int inject__call(const struct pidref *p, const struct inject_opts *o,
 		ti = (ti + 1) % nt;
 		if (ti != 0)
 			continue;	/* the next thread at once */
-		if (now_ns() >= deadline) {
+		if (now_ns(CLOCK_MONOTONIC) >= deadline) {
 			if (blocked_in >= 0) {
 				snprintf(why, whylen,
 					 "its threads sleep in calls that a stop would make fail (%s, ...: restarted as if never stopped), and none stopped elsewhere in time",

@@ -117,7 +117,7 @@ void json__fini(struct json *j)
 	j->len = j->cap = 0;
 }
 
-static void put(struct json *j, const char *s, size_t n)
+static void json__put(struct json *j, const char *s, size_t n)
 {
 	size_t cap;
 	char *nb;
@@ -153,13 +153,13 @@ static void put_str(struct json *j, const char *s)
 	size_t n, used;
 	char ch[8];
 
-	put(j, "\"", 1);
+	json__put(j, "\"", 1);
 	while (*p && !j->err) {
 		n = escape_char(p, ch, &used);
-		put(j, ch, n);
+		json__put(j, ch, n);
 		p += used;
 	}
-	put(j, "\"", 1);
+	json__put(j, "\"", 1);
 }
 
 /* The separator and the member's name before a value. */
@@ -168,11 +168,11 @@ static void member(struct json *j, const char *key)
 	if (j->err)
 		return;
 	if (!j->first[j->depth])
-		put(j, ",", 1);
+		json__put(j, ",", 1);
 	j->first[j->depth] = false;
 	if (key) {
 		put_str(j, key);
-		put(j, ":", 1);
+		json__put(j, ":", 1);
 	}
 }
 
@@ -185,7 +185,7 @@ static void open_(struct json *j, const char *key, const char *c)
 		j->err = -EINVAL;
 		return;
 	}
-	put(j, c, 1);
+	json__put(j, c, 1);
 	j->first[++j->depth] = true;
 }
 
@@ -198,7 +198,7 @@ static void close_(struct json *j, const char *c)
 		return;
 	}
 	j->depth--;
-	put(j, c, 1);
+	json__put(j, c, 1);
 }
 
 void json__obj_begin(struct json *j, const char *key)
@@ -245,7 +245,7 @@ static void put_fmt(struct json *j, const char *key, const char *fmt, ...)
 			j->err = -EINVAL;
 		return;
 	}
-	put(j, buf, (size_t)n);
+	json__put(j, buf, (size_t)n);
 }
 
 void json__u64(struct json *j, const char *key, uint64_t v)
@@ -269,7 +269,7 @@ void json__double(struct json *j, const char *key, double v, int decimals)
 void json__raw(struct json *j, const char *key, const char *text)
 {
 	member(j, key);
-	put(j, text, strlen(text));
+	json__put(j, text, strlen(text));
 }
 
 int json__finish(struct json *j, char **ret, size_t *ret_len)
@@ -278,7 +278,7 @@ int json__finish(struct json *j, char **ret, size_t *ret_len)
 
 	if (!j->err && j->depth)
 		j->err = -EINVAL;
-	put(j, "\n", 1);
+	json__put(j, "\n", 1);
 	r = j->err;
 	if (r < 0) {
 		json__fini(j);

@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "kallsyms.h"
 
@@ -144,4 +146,38 @@ const char *kallsyms__lookup(const struct kallsyms *k, uint64_t addr,
 size_t kallsyms__count(const struct kallsyms *k)
 {
 	return k->n;
+}
+
+int kallsyms__load(struct kallsyms **ret)
+{
+	size_t cap = 1 << 20, len = 0;
+	char *buf = malloc(cap), *nb;
+	ssize_t n;
+	int fd, r;
+
+	if (!buf)
+		return -ENOMEM;
+	fd = open("/proc/kallsyms", O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		r = -errno;
+		goto out;
+	}
+	/* /proc/kallsyms is ~10 MB; cap at 256 MB. */
+	for (;;) {
+		if (len == cap) {
+			if (cap >= (256u << 20) || !(nb = realloc(buf, cap * 2)))
+				break;
+			buf = nb;
+			cap *= 2;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	r = kallsyms__parse(buf, len, ret);
+out:
+	free(buf);
+	return r;
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * kallsyms: kernel text symbols from the text of /proc/kallsyms. Pure
- * parser + lookup; the caller reads the file. One packed name blob and a
+ * kallsyms: kernel text symbols from the text of /proc/kallsyms. A pure
+ * parser + lookup, and kallsyms__load(), which reads the file. One packed name blob and a
  * sorted 16-byte entry per symbol keep ~200k symbols in ~10 MB, and the
  * daemon loads them only when a kernel stack is first asked for.
  */
@@ -16,6 +16,9 @@ struct kallsyms;
 /* Returns 0 or -ENOMEM/-ENOENT (no text symbol with a nonzero address). */
 int kallsyms__parse(const char *buf, size_t len, struct kallsyms **ret);
 void kallsyms__free(struct kallsyms *k);
+/* Read /proc/kallsyms (at most 256 MB) and parse it. 0, -errno, or
+ * kallsyms__parse()'s errors. */
+int kallsyms__load(struct kallsyms **ret);
 
 /*
  * kallsyms__lookup() - the symbol containing @addr: its name (valid until

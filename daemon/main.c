@@ -3,6 +3,25 @@
  * profd: system-wide profiling daemon. main owns the init chain (and its
  * reverse), the listening sockets and the event loop, which drains the
  * sampler's ring buffer and handles signals through a signalfd.
+ *
+ * Lock order of the whole daemon (main owns every manager, so it is
+ * written here once), outermost first; a thread holding one takes only
+ * locks further down, never one above:
+ *
+ *   1. heap agent_lock | heap rb_lock   (never both; heap_int.h)
+ *   2. session manager lock | heap lock (never both: no thread holds
+ *      one manager's lock while calling into the other)
+ *   3. execwatch lock                   (target__current() and friends)
+ *   4. process cache lock               (proc__get/hold/put, proc.h)
+ *   5. proc->lock                       (a process's maps, proc.h)
+ *   6. symbolizer locks                 (binaries, libdw; innermost)
+ *   conns lock: a leaf, taken alone.
+ *
+ * No manager lock (2.) is held across slow work: unwinding, opening ELF
+ * files (proc__new(), proc__refresh()), symbolizing, gzip or ptrace run
+ * with a reference taken (proc refs, a target__dup()) and the lock
+ * dropped. The event loop below takes the session manager's lock only for
+ * counting samples, never the heap's.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -39,6 +58,7 @@
 #include "profd_agent.h"
 #include "log.h"
 #include "pidns.h"
+#include "proc.h"
 #include "sampler.h"
 #include "session.h"
 #include "symbolizer.h"
@@ -762,14 +782,15 @@ static void on_sample(void *ctx, const struct profd_cpu_sample *s)
 		continuous__on_sample(k->cont, s);
 }
 
-static int loop(const struct options *o, struct sampler *sampler,
-		struct session_mgr *m, struct heap_tracker *heap,
-		struct fleet *fleet, int sfd, int wfd)
+/* The event loop: drains the sampler, handles signals. Nothing else runs
+ * here (the heap tracker collects on a thread of its own; continuous
+ * collection on its worker). */
+static int main__loop(const struct options *o, struct sampler *sampler,
+		      struct session_mgr *m, struct fleet *fleet, int sfd,
+		      int wfd)
 {
-	struct timespec ts;
-	time_t last_gc = 0;
-
 	struct epoll_event ev = { .events = EPOLLIN }, evs[4];
+	struct timespec ts;
 	int ep, r = 0, n, i;
 
 	ep = epoll_create1(EPOLL_CLOEXEC);
@@ -816,12 +837,6 @@ static int loop(const struct options *o, struct sampler *sampler,
 		if (sink.cont)
 			continuous__drained(sink.cont, (uint64_t)ts.tv_sec *
 					    1000000000ULL + (uint64_t)ts.tv_nsec);
-		/* Once a second: release exited and idle heap trackers. */
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		if (ts.tv_sec != last_gc) {
-			last_gc = ts.tv_sec;
-			heap__gc(heap);
-		}
 	}
 err:
 	r = -errno;
@@ -833,7 +848,7 @@ out:
 /* Continuous collection and machine-wide pulls (continuous.h). Logs. */
 static int continuous_start(const struct options *o,
 			    const struct fleet_config *fc,
-			    struct symbolizer *sym, struct session_mgr *m,
+			    struct proc_cache *pc, struct session_mgr *m,
 			    struct fleet *fleet, struct sampler *sampler,
 			    int wfd, struct continuous **ret)
 {
@@ -848,7 +863,7 @@ static int continuous_start(const struct options *o,
 	struct continuous *c = NULL;
 	int r;
 
-	r = continuous__new(&cc, sym, m, fleet, &c);
+	r = continuous__new(&cc, pc, m, fleet, &c);
 	if (r < 0)
 		return log_err_errno(r, "Failed to set up continuous collection: %m");
 	r = continuous__start(c, sampler, wfd);
@@ -887,6 +902,7 @@ int main(int argc, char **argv)
 	struct continuous *cont = NULL;
 	char cerr[CONFIG_ERR_MAX];
 	struct heap_tracker *heap = NULL;
+	struct proc_cache *pc = NULL;
 	struct execwatch *ew = NULL;
 	struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
 	struct symbolizer *sym = NULL;
@@ -958,14 +974,19 @@ int main(int argc, char **argv)
 		log_err_errno(r, "Failed to load the BPF exec watch (tracepoints sched_process_exec, sched_process_exit): %m (profd needs root, or CAP_BPF + CAP_PERFMON, and a kernel with BTF)");
 		goto out;
 	}
-	r = session_mgr__new(&o.lim, sym, ew, &m);
+	r = proc_cache__new(sym, &pc);
+	if (r < 0) {
+		log_err_errno(r, "Failed to create the process cache: %m");
+		goto out;
+	}
+	r = session_mgr__new(&o.lim, sym, ew, pc, &m);
 	if (r < 0) {
 		log_err_errno(r, "Failed to create session manager: %m");
 		goto out;
 	}
 	if (!o.heap.agent_path)
 		o.heap.agent_path = default_agent();
-	r = heap__new(&o.heap, sym, ew, &heap);
+	r = heap__new(&o.heap, sym, ew, pc, &heap);
 	if (r < 0) {
 		log_err_errno(r, "Failed to create heap tracker: %m");
 		goto out;
@@ -997,7 +1018,7 @@ int main(int argc, char **argv)
 	if (r < 0)
 		goto out;	/* logged */
 	ac.fleet = fleet;
-	r = continuous_start(&o, &fc, sym, m, fleet, sampler, wfd, &cont);
+	r = continuous_start(&o, &fc, pc, m, fleet, sampler, wfd, &cont);
 	if (r < 0)
 		goto out;	/* logged */
 	sink.cont = cont;
@@ -1068,7 +1089,7 @@ int main(int argc, char **argv)
 		 sampler__ncpus(sampler));
 	(void)sd_notify(0, "READY=1\nSTATUS=serving");
 
-	r = loop(&o, sampler, m, heap, fleet, sfd, wfd);
+	r = main__loop(&o, sampler, m, fleet, sfd, wfd);
 	(void)sd_notify(0, "STOPPING=1");
 out:
 	if (m)
@@ -1097,6 +1118,7 @@ out:
 		unlink_own_socket(o.socket_path, sock_ino);
 	sampler__free(sampler);
 	session_mgr__free(m);
+	proc_cache__free(pc);
 	execwatch__free(ew);
 	symbolizer__free(sym);
 	debuginfod__free(dbgd);

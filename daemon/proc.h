@@ -2,9 +2,10 @@
 /*
  * proc: what profd knows of one target process — its executable mappings
  * and the binaries behind them, captured while it runs so that a process
- * that exits mid-window is still symbolized. Shared (refcounted) by every
- * session on the same process; mappings are append-only, so an address
- * sampled before a library was unloaded still resolves.
+ * that exits mid-window is still symbolized. Shared (refcounted, the
+ * process cache below) by every window, the heap tracker and the agent on
+ * the same process; mappings are append-only, so an address sampled
+ * before a library was unloaded still resolves.
  */
 #ifndef PROFD_PROC_H
 #define PROFD_PROC_H
@@ -33,9 +34,11 @@ struct proc {
 	pid_t pid;
 	uint64_t start_time;		/* /proc/PID/stat field 22 */
 	char comm[16];
-	int refs;			/* under the owner's lock */
-	uint64_t image;			/* the owner's: which program image
-					 * (execwatch.h) the maps are of */
+	int refs;			/* under its cache's lock, if cached */
+	uint64_t image;			/* which program image (execwatch.h)
+					 * the maps are of */
+	struct proc_cache *cache;	/* the cache it is in, or NULL */
+	struct proc *cache_next;	/* under the cache's lock */
 	int dirfd;			/* /proc/PID: files of this process only */
 	/*
 	 * /proc/PID/maps, opened once: the kernel ties the open file to the
@@ -121,6 +124,41 @@ int proc__new_at(struct symbolizer *sym, pid_t pid, int dirfd,
 void proc__free(struct proc *p);
 
 /*
+ * The process cache: one capture per process (pid, start time, program
+ * image), shared by CPU sessions, the heap tracker and the in-process
+ * agent. A proc stays in it while someone holds a reference, so it is
+ * bounded by its users' own caps (sessions, tracked processes). Its lock
+ * is taken under the managers' (main.c), never across a capture.
+ */
+struct proc_cache;
+
+int proc_cache__new(struct symbolizer *sym, struct proc_cache **ret);
+/* Every proc must have been put. Accepts NULL. */
+void proc_cache__free(struct proc_cache *c);
+/* The symbolizer its captures open binaries with. */
+struct symbolizer *proc_cache__symbolizer(struct proc_cache *c);
+
+/*
+ * proc__get() - a reference on the capture of process @pid, the one that
+ * started at @start_time, of its program image @image: the one held by
+ * another user, else captured now through @dirfd (its /proc/PID), without
+ * the cache's lock. A recycled pid is never taken for the process the
+ * caller was authorised for: its start time differs (-ESRCH). Drop with
+ * proc__put(). 0, -ESRCH, or proc__new_at()'s errors; *@ret untouched on
+ * failure.
+ */
+int proc__get(struct proc_cache *c, pid_t pid, int dirfd, uint64_t start_time,
+	      uint64_t image, struct proc **ret);
+/* proc__get(), with the maps read again now (libraries loaded since):
+ * for callers that act on the process's current layout. */
+int proc__get_current(struct proc_cache *c, pid_t pid, int dirfd,
+		      uint64_t start_time, uint64_t image, struct proc **ret);
+/* Another reference on @p, which the caller holds. Returns @p. */
+struct proc *proc__hold(struct proc *p);
+/* Drop a reference; the last frees it. Accepts NULL. */
+void proc__put(struct proc *p);
+
+/*
  * proc__refresh() - re-read the maps to pick up newly loaded libraries.
  * Rate-limited to one read per @min_interval_ns. Returns 1 if it read,
  * 0 if rate-limited, -ESRCH once the process is gone.
@@ -136,6 +174,9 @@ int proc__refresh(struct proc *p, struct symbolizer *sym,
  */
 int proc__find_binary(struct proc *p, uint64_t addr, struct sym_binary **ret,
 		      uint64_t *ret_offset);
+
+/* How many mappings @p has now (under its lock). */
+size_t proc__nmaps(struct proc *p);
 
 /* True when every address in @ips is inside a known mapping. */
 bool proc__covers(struct proc *p, const uint64_t *ips, unsigned n);

@@ -11,6 +11,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "bpfmap.h"
 #include "cpu.skel.h"
 #include "pidns.h"
 #include "sampler.h"
@@ -339,23 +340,13 @@ int sampler__set_targets(struct sampler *s, const struct sampler_target *t,
 
 int sampler__errors(struct sampler *s, uint64_t out[PROFD_ERR_MAX])
 {
-	int fd = bpf_map__fd(s->skel->maps.errors);
-	uint64_t *vals;
-	__u32 k;
-	int c;
+	int r;
 
-	vals = calloc(s->ncpus, sizeof(*vals));
-	if (!vals)
-		return -ENOMEM;
-	for (k = 0; k < PROFD_ERR_MAX; k++) {
-		out[k] = 0;
-		if (bpf_map_lookup_elem(fd, &k, vals) < 0)
-			continue;
-		for (c = 0; c < s->ncpus; c++)
-			out[k] += vals[c];
-	}
+	r = bpfmap__sum_percpu(bpf_map__fd(s->skel->maps.errors),
+			       PROFD_ERR_MAX, out);
+	if (r < 0)
+		return r;
 	out[PROFD_ERR_RINGBUF_FULL] += s->malformed;
-	free(vals);
 	return 0;
 }
 

@@ -2,8 +2,8 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,8 +11,10 @@
 #include <unistd.h>
 
 #include "aggregate.h"
+#include "clock.h"
 #include "cputime.h"
 #include "execwatch.h"
+#include "json.h"
 #include "kallsyms.h"
 #include "log.h"
 #include "proc.h"
@@ -20,6 +22,7 @@
 #include "session.h"
 #include "target.h"
 #include "unwind.h"
+#include "wait.h"
 
 /* Re-read a process's maps at most this often when an unknown address
  * shows up (a library loaded mid-window). */
@@ -70,11 +73,6 @@ struct session {
 	uint64_t cpu_start_ns, cpu_last_ns;
 };
 
-struct procref {
-	struct procref *next;
-	struct proc *proc;
-};
-
 struct session_mgr {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;		/* epoch advanced, or shutdown */
@@ -83,7 +81,7 @@ struct session_mgr {
 	struct execwatch *w;
 	struct sampler *sampler;
 	struct session *sessions;
-	struct procref *procs;
+	struct proc_cache *pc;		/* procs, shared with the heap */
 	struct kallsyms *ksyms;
 	uint64_t epoch, next_id, started_ns;
 	int wake_fd;			/* eventfd: ask the main loop to drain */
@@ -94,16 +92,9 @@ struct session_mgr {
 	struct session_mgr_stats st;
 };
 
-static uint64_t now_ns(clockid_t clk)
-{
-	struct timespec ts;
-
-	clock_gettime(clk, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 int session_mgr__new(const struct session_limits *lim, struct symbolizer *sym,
-		     struct execwatch *w, struct session_mgr **ret)
+		     struct execwatch *w, struct proc_cache *pc,
+		     struct session_mgr **ret)
 {
 	struct session_mgr *m = calloc(1, sizeof(*m));
 	pthread_condattr_t ca;
@@ -118,6 +109,7 @@ int session_mgr__new(const struct session_limits *lim, struct symbolizer *sym,
 	m->lim = *lim;
 	m->sym = sym;
 	m->w = w;
+	m->pc = pc;
 	m->next_id = 1;
 	m->wake_fd = -1;
 	m->started_ns = now_ns(CLOCK_MONOTONIC);
@@ -127,16 +119,9 @@ int session_mgr__new(const struct session_limits *lim, struct symbolizer *sym,
 
 void session_mgr__free(struct session_mgr *m)
 {
-	struct procref *pr, *n;
-
 	if (!m)
 		return;
 	/* Sessions belong to API threads, which are stopped by now. */
-	for (pr = m->procs; pr; pr = n) {
-		n = pr->next;
-		proc__free(pr->proc);
-		free(pr);
-	}
 	kallsyms__free(m->ksyms);
 	pthread_cond_destroy(&m->cond);
 	pthread_mutex_destroy(&m->lock);
@@ -258,65 +243,6 @@ int session_mgr__set_extra(struct session_mgr *m,
 	return r;
 }
 
-/* The shared proc of image @image of @pid, if there is one. Under lock. */
-static struct proc *find_proc(struct session_mgr *m, pid_t pid,
-			      uint64_t start_time, uint64_t image)
-{
-	struct procref *pr;
-
-	for (pr = m->procs; pr; pr = pr->next)
-		if (pr->proc->pid == pid && pr->proc->start_time == start_time &&
-		    pr->proc->image == image && !pr->proc->gone)
-			return pr->proc;
-	return NULL;
-}
-
-/*
- * The shared proc for @pid (created if new or if the pid was reused):
- * an existing one, else *fresh, which the caller built without the lock
- * (reading maps and loading DWARF takes a while). Under m->lock.
- */
-static int get_proc(struct session_mgr *m, pid_t pid, uint64_t start_time,
-		    uint64_t image, struct proc **fresh, struct proc **ret)
-{
-	struct procref *pr;
-	struct proc *p = find_proc(m, pid, start_time, image);
-
-	if (p) {
-		p->refs++;
-		*ret = p;
-		return 0;
-	}
-	if (!*fresh)
-		return -EAGAIN;
-	pr = calloc(1, sizeof(*pr));
-	if (!pr)
-		return -ENOMEM;
-	pr->proc = *fresh;
-	*fresh = NULL;
-	pr->next = m->procs;
-	m->procs = pr;
-	*ret = pr->proc;
-	return 0;
-}
-
-static void put_proc(struct session_mgr *m, struct proc *p)
-{
-	struct procref **pp, *pr;
-
-	if (--p->refs > 0)
-		return;
-	for (pp = &m->procs; *pp; pp = &(*pp)->next) {
-		if ((*pp)->proc == p) {
-			pr = *pp;
-			*pp = pr->next;
-			free(pr);
-			break;
-		}
-	}
-	proc__free(p);
-}
-
 static void unlink_session(struct session_mgr *m, struct session *s)
 {
 	struct session **pp;
@@ -345,11 +271,10 @@ static void open_cputime(struct session *s)
 	s->cpu_last_ns = s->cpu_start_ns;
 }
 
-/* Free what a part holds. Under lock (procs are shared). */
+/* Free what a part holds. */
 static void part__fini(struct session_mgr *m, struct part *pt)
 {
-	if (pt->proc)
-		put_proc(m, pt->proc);
+	proc__put(pt->proc);
 	aggregate__free(pt->agg);
 	pt->proc = NULL;
 	pt->agg = NULL;
@@ -362,12 +287,11 @@ static void part__fini(struct session_mgr *m, struct part *pt)
  * between the two. Not under lock: reads /proc and opens binaries.
  */
 static int bind_image(struct session_mgr *m, const struct session_req *req,
-		      struct target *ret_t, struct proc **ret_fresh)
+		      struct target *ret_t, struct proc **ret_proc)
 {
 	struct target t = TARGET_NONE;
-	struct proc *fresh = NULL;
+	struct proc *pr = NULL;
 	uid_t owner;
-	bool have;
 	int r = -EAGAIN, tries;
 
 	for (tries = 0; tries < 3 && r == -EAGAIN; tries++) {
@@ -376,27 +300,22 @@ static int bind_image(struct session_mgr *m, const struct session_req *req,
 			r = -EACCES;
 		if (r < 0)
 			break;
-		pthread_mutex_lock(&m->lock);
-		have = find_proc(m, req->pid, t.ids.start_time, t.image) != NULL;
-		pthread_mutex_unlock(&m->lock);
-		if (!have) {
-			r = proc__new_at(m->sym, req->pid, t.ref.dirfd, &fresh);
-			if (r == 0)
-				fresh->image = t.image;
-		}
+		/* Shared with other windows and the heap tracker. */
+		r = proc__get(m->pc, req->pid, t.ref.dirfd, t.ids.start_time,
+			      t.image, &pr);
 		/* The maps read were of the image checked? */
 		if (r == 0 && target__current(&t) == -ESTALE)
 			r = -EAGAIN;
 		if (r < 0) {
-			proc__free(fresh);
-			fresh = NULL;
+			proc__put(pr);
+			pr = NULL;
 			target__release(&t);
 		}
 	}
 	if (r < 0)
 		return r;
 	*ret_t = t;
-	*ret_fresh = fresh;
+	*ret_proc = pr;
 	return 0;
 }
 
@@ -404,7 +323,7 @@ int session__start(struct session_mgr *m, const struct session_req *req,
 		   struct session **ret)
 {
 	struct session *s, *it;
-	struct proc *fresh = NULL;
+	struct proc *pr = NULL;
 	unsigned n = 0, nuid = 0;
 	int r;
 
@@ -424,7 +343,7 @@ int session__start(struct session_mgr *m, const struct session_req *req,
 		free(s);
 		return -ENOMEM;
 	}
-	r = bind_image(m, req, &s->t, &fresh);
+	r = bind_image(m, req, &s->t, &pr);
 	if (r < 0)
 		goto fail_unlocked;
 	s->parts[0].image = s->t.image;
@@ -449,20 +368,8 @@ int session__start(struct session_mgr *m, const struct session_req *req,
 		r = -EUSERS;
 		goto fail;
 	}
-	r = get_proc(m, req->pid, s->t.ids.start_time, s->t.image, &fresh,
-		     &s->parts[0].proc);
-	if (r == -EAGAIN) {
-		/* Released between our look and now: capture it here. */
-		r = proc__new_at(m->sym, req->pid, s->t.ref.dirfd, &fresh);
-		if (r == 0) {
-			fresh->image = s->t.image;
-			r = target__current(&s->t) == -ESTALE ? -EAGAIN :
-				get_proc(m, req->pid, s->t.ids.start_time,
-					 s->t.image, &fresh, &s->parts[0].proc);
-		}
-	}
-	if (r < 0)
-		goto fail;
+	s->parts[0].proc = pr;
+	pr = NULL;		/* the session's now */
 	s->id = m->next_id++;
 	s->start_ns = now_ns(CLOCK_MONOTONIC);
 	s->end_ns = s->start_ns + (uint64_t)req->seconds * 1000000000ULL;
@@ -477,7 +384,7 @@ int session__start(struct session_mgr *m, const struct session_req *req,
 	if (r < 0) {
 		unlink_session(m, s);
 		(void)reconcile(m);
-		put_proc(m, s->parts[0].proc);
+		pr = s->parts[0].proc;	/* put below, unlocked */
 		/* -EACCES from perf is a privilege of profd's, not a refusal
 		 * of the caller (which -EACCES means here). */
 		if (r == -EACCES)
@@ -485,13 +392,12 @@ int session__start(struct session_mgr *m, const struct session_req *req,
 		goto fail;
 	}
 	pthread_mutex_unlock(&m->lock);
-	proc__free(fresh);	/* another session had it already */
 	*ret = s;
 	return 0;
 fail:
 	pthread_mutex_unlock(&m->lock);
 fail_unlocked:
-	proc__free(fresh);
+	proc__put(pr);
 	aggregate__free(s->parts[0].agg);
 	if (s->stat_fd >= 0)
 		close(s->stat_fd);
@@ -501,43 +407,114 @@ fail_unlocked:
 }
 
 /*
- * DWARF-unwind a sample once for every session that wants it. Returns the
- * frame count (0: use the frame-pointer stack). Main thread, under lock.
+ * DWARF-unwind a sample. Returns the frame count, -ENODATA when the
+ * sample has no stack copy (use the frame-pointer stack), or -EIO when
+ * the walk failed. Not under the lock: @p is held (refs).
  */
-static unsigned unwind_sample(struct session_mgr *m, struct proc *p,
-			      const struct profd_cpu_sample *cs,
-			      uint64_t *ips, bool *truncated)
+static int unwind_sample(struct proc *p, const struct profd_cpu_sample *cs,
+			 uint64_t *ips, bool *truncated)
 {
 	const struct profd_cpu_sample_stack *ss = (const void *)cs;
 	int n;
 
 	/* stack_skip + stack_len were checked against the record's size
 	 * (sampler.c). */
-	if (cs->kind != PROFD_EV_CPU_SAMPLE_STACK || !ss->stack_len) {
-		m->st.unwind_no_copy++;
-		return 0;
-	}
+	if (cs->kind != PROFD_EV_CPU_SAMPLE_STACK || !ss->stack_len)
+		return -ENODATA;
 	n = unwind__stack(p, (const uint64_t *)ss->regs,
 			  ss->stack + ss->stack_skip, ss->stack_len, ips,
 			  UNWIND_MAX_FRAMES, truncated);
-	if (n <= 0) {
-		m->st.unwind_errors++;
-		return 0;
-	}
-	m->st.unwound++;
-	if (*truncated)
-		m->st.unwind_truncated++;
-	return (unsigned)n;
+	return n > 0 ? n : -EIO;
 }
 
-/* What one sample gave the sessions so far: work done once per proc. */
-struct dispatch {
-	struct proc *checked, *unwound;
-	uint64_t dw[UNWIND_MAX_FRAMES];
-	unsigned ndw;
+/*
+ * What one sample needs of one proc, done once whichever sessions want it:
+ * the maps checked (and read again for a library loaded since), and the
+ * DWARF walk. Done outside the lock (sample_proc__work()), with the proc
+ * held; counted in the stats under it, once.
+ */
+struct sample_proc {
+	struct proc *proc;
+	bool held;			/* a reference of ours, put after */
+	bool want_dwarf;		/* a session wants the DWARF walk */
+	bool checked, refreshed, unwound;
+	bool counted_refresh, counted_unwind;
+	int nunw;			/* unwind_sample() */
 	bool trunc;
-	uint32_t dflags;
+	uint64_t dw[UNWIND_MAX_FRAMES];
 };
+
+/* Procs per sample worked on outside the lock: sessions of one process
+ * share its proc per image, so one is usual. Beyond, under it. */
+#define SAMPLE_PROCS 4
+
+struct dispatch {
+	struct sample_proc p[SAMPLE_PROCS];
+	unsigned n;
+};
+
+/* @proc's entry in @d (added when there is room), or NULL. */
+static struct sample_proc *sample_proc_of(struct dispatch *d,
+					  struct proc *proc)
+{
+	unsigned i;
+
+	for (i = 0; i < d->n; i++)
+		if (d->p[i].proc == proc)
+			return &d->p[i];
+	if (d->n == SAMPLE_PROCS)
+		return NULL;
+	/* Not the frames: 4 KiB each, written by the walk. */
+	memset(&d->p[d->n], 0, offsetof(struct sample_proc, dw));
+	d->p[d->n].proc = proc;
+	return &d->p[d->n++];
+}
+
+/* The slow part: reads /proc, opens binaries, unwinds. Not under lock
+ * (or, as a fallback, under it). */
+static void sample_proc__work(struct session_mgr *m, struct sample_proc *sp,
+			      const struct profd_cpu_sample *cs)
+{
+	uint16_t nu = cs->n_user;
+
+	if (nu > PROFD_MAX_USER_FRAMES)
+		nu = PROFD_MAX_USER_FRAMES;
+	if (!sp->checked) {
+		/* A library loaded since we last looked? */
+		sp->checked = true;
+		sp->refreshed = !proc__covers(sp->proc,
+					      (const uint64_t *)cs->user_ips,
+					      nu) &&
+				proc__refresh(sp->proc, m->sym, cs->time_ns,
+					      MAPS_REFRESH_NS) == 1;
+	}
+	if (sp->want_dwarf && !sp->unwound) {
+		sp->unwound = true;
+		sp->nunw = unwind_sample(sp->proc, cs, sp->dw, &sp->trunc);
+	}
+}
+
+/* Count @sp's work in the stats, once. Under lock. */
+static void sample_proc__count(struct session_mgr *m, struct sample_proc *sp)
+{
+	if (sp->checked && !sp->counted_refresh) {
+		sp->counted_refresh = true;
+		if (sp->refreshed)
+			m->st.maps_refreshes++;
+	}
+	if (sp->unwound && !sp->counted_unwind) {
+		sp->counted_unwind = true;
+		if (sp->nunw == -ENODATA) {
+			m->st.unwind_no_copy++;
+		} else if (sp->nunw < 0) {
+			m->st.unwind_errors++;
+		} else {
+			m->st.unwound++;
+			if (sp->trunc)
+				m->st.unwind_truncated++;
+		}
+	}
+}
 
 static struct part *part_of(struct session *s, uint64_t image)
 {
@@ -552,13 +529,15 @@ static struct part *part_of(struct session *s, uint64_t image)
 /*
  * Count @cs in session @s. Returns false when the sample is of an image
  * the window has not checked yet (an exec): the caller has it checked,
- * outside the lock, and dispatches it again. Under lock.
+ * outside the lock, and dispatches it again. Under lock; the slow work
+ * for @d's procs was done before, outside it (sample_pass()).
  */
 static bool dispatch(struct session_mgr *m, struct session *s,
 		     const struct profd_cpu_sample *cs, struct dispatch *d)
 {
 	const uint64_t *ips = (const uint64_t *)cs->user_ips;
 	uint16_t nu = cs->n_user, nk = cs->n_kernel, n;
+	struct sample_proc *sp, *tmp = NULL;
 	uint32_t flags = 0, f;
 	struct part *pt;
 
@@ -587,26 +566,26 @@ static bool dispatch(struct session_mgr *m, struct session *s,
 	}
 	n = nu;
 	f = flags;
-	if (d->checked != pt->proc) {
-		/* A library loaded since we last looked? */
-		d->checked = pt->proc;
-		if (!proc__covers(pt->proc, ips, nu) &&
-		    proc__refresh(pt->proc, m->sym, cs->time_ns,
-				  MAPS_REFRESH_NS) == 1)
-			m->st.maps_refreshes++;
+	sp = sample_proc_of(d, pt->proc);
+	if (!sp) {
+		/* More procs than SAMPLE_PROCS: this one under the lock. */
+		tmp = calloc(1, sizeof(*tmp));
+		if (!tmp)
+			return true;
+		tmp->proc = pt->proc;
+		sp = tmp;
 	}
+	if (!s->req.fp_only)
+		sp->want_dwarf = true;
+	sample_proc__work(m, sp, cs);	/* done already, unless new */
+	sample_proc__count(m, sp);
 	if (!s->req.fp_only) {
-		if (d->unwound != pt->proc) {
-			d->unwound = pt->proc;
-			d->ndw = unwind_sample(m, pt->proc, cs, d->dw, &d->trunc);
-			d->dflags = flags & ~AGG_F_USER_TRUNC;
-			if (d->trunc)
-				d->dflags |= AGG_F_USER_TRUNC;
-		}
-		if (d->ndw) {
-			ips = d->dw;
-			n = (uint16_t)d->ndw;
-			f = d->dflags;
+		if (sp->nunw > 0) {
+			ips = sp->dw;
+			n = (uint16_t)sp->nunw;
+			f = flags & ~AGG_F_USER_TRUNC;
+			if (sp->trunc)
+				f |= AGG_F_USER_TRUNC;
 		} else {
 			/* No DWARF walk: the frame-pointer stack, of
 			 * unknown completeness — never shown as whole. */
@@ -618,6 +597,7 @@ static bool dispatch(struct session_mgr *m, struct session *s,
 			   (const uint64_t *)cs->kernel_ips,
 			   s->req.kernel ? nk : 0, 1, s->period_ns) == -ENOSPC)
 		m->st.samples_dropped++;
+	free(tmp);
 	return true;
 }
 
@@ -669,11 +649,11 @@ static void check_exec(struct session_mgr *m, uint64_t id, uint64_t image,
 	if (r == 0)
 		r = target__check_image(&t, uid, image, &ids, &owner);
 	if (r == 0) {
-		r = proc__new_at(m->sym, t.ref.pid, t.ref.dirfd, &fresh);
+		r = proc__get(m->pc, t.ref.pid, t.ref.dirfd, t.ids.start_time,
+			      image, &fresh);
 		if (r == 0) {
 			uint64_t now;
 
-			fresh->image = image;
 			/* Its maps were the image checked's? */
 			if (execwatch__image(m->w, t.ref.pid, &now, NULL) < 0 ||
 			    now != image)
@@ -694,14 +674,12 @@ static void check_exec(struct session_mgr *m, uint64_t id, uint64_t image,
 	pt->first_ns = time_ns;
 	if (r == 0) {
 		pt->agg = aggregate__new(m->lim.max_stacks);
-		if (pt->agg &&
-		    get_proc(m, t.ref.pid, t.ids.start_time, image, &fresh,
-			     &pt->proc) < 0) {
-			aggregate__free(pt->agg);
-			pt->agg = NULL;
-		}
-		if (!pt->agg)
+		if (pt->agg) {
+			pt->proc = fresh;	/* the part's now */
+			fresh = NULL;
+		} else {
 			r = -ENOMEM;
+		}
 	}
 	if (r == -EACCES)
 		snprintf(pt->why, sizeof(pt->why),
@@ -726,43 +704,85 @@ static void check_exec(struct session_mgr *m, uint64_t id, uint64_t image,
 		log_info("session %" PRIu64 ": pid %d: %s: its samples are left out",
 			 id, (int)t.ref.pid, why);
 out:
-	proc__free(fresh);
+	proc__put(fresh);
 	target__release(&t);
+}
+
+static bool sample_matches(const struct session *s,
+			   const struct profd_cpu_sample *cs, uint64_t only)
+{
+	return !s->closed && s->req.pid == (pid_t)cs->tgid &&
+	       s->period_ns == cs->period_ns &&
+	       cs->time_ns >= s->start_ns && cs->time_ns < s->end_ns &&
+	       (!only || s->id == only);
+}
+
+/*
+ * Count @cs in the sessions that want it (only window @only, unless 0),
+ * in three steps: under the lock, hold the procs they need; without it,
+ * refresh maps and unwind (sample_proc__work()); under it again, count.
+ * Windows whose process executed a program not checked yet go in @later.
+ */
+static void sample_pass(struct session_mgr *m,
+			const struct profd_cpu_sample *cs, uint64_t only,
+			uint64_t *later, unsigned *nlater)
+{
+	struct dispatch d;
+	struct sample_proc *sp;
+	struct session *s;
+	struct part *pt;
+	unsigned i;
+
+	d.n = 0;
+	pthread_mutex_lock(&m->lock);
+	if (!only)
+		m->st.samples_total++;
+	for (s = m->sessions; s; s = s->next) {
+		if (!sample_matches(s, cs, only) ||
+		    !(pt = part_of(s, cs->image)) || !pt->proc)
+			continue;
+		sp = sample_proc_of(&d, pt->proc);
+		if (!sp)
+			continue;
+		if (!sp->held) {
+			sp->held = true;
+			proc__hold(pt->proc);
+		}
+		if (!s->req.fp_only)
+			sp->want_dwarf = true;
+	}
+	pthread_mutex_unlock(&m->lock);
+
+	for (i = 0; i < d.n; i++)
+		sample_proc__work(m, &d.p[i], cs);
+
+	pthread_mutex_lock(&m->lock);
+	for (s = m->sessions; s; s = s->next) {
+		if (!sample_matches(s, cs, only) || dispatch(m, s, cs, &d))
+			continue;
+		if (later && *nlater < MAX_PARTS)
+			later[(*nlater)++] = s->id;
+		else
+			s->unattributed++;
+	}
+	for (i = 0; i < d.n; i++)
+		if (d.p[i].held)
+			proc__put(d.p[i].proc);
+	pthread_mutex_unlock(&m->lock);
 }
 
 void session_mgr__on_sample(void *ctx, const struct profd_cpu_sample *cs)
 {
 	struct session_mgr *m = ctx;
-	struct dispatch d = {};
 	uint64_t later[MAX_PARTS];
 	unsigned nlater = 0, i;
-	struct session *s;
 
-	pthread_mutex_lock(&m->lock);
-	m->st.samples_total++;
-	for (s = m->sessions; s; s = s->next) {
-		if (s->closed || s->req.pid != (pid_t)cs->tgid ||
-		    s->period_ns != cs->period_ns ||
-		    cs->time_ns < s->start_ns || cs->time_ns >= s->end_ns)
-			continue;
-		if (!dispatch(m, s, cs, &d)) {
-			if (nlater < MAX_PARTS)
-				later[nlater++] = s->id;
-			else
-				s->unattributed++;
-		}
-	}
-	pthread_mutex_unlock(&m->lock);
+	sample_pass(m, cs, 0, later, &nlater);
 	/* Windows whose process executed a program: check it, then count
 	 * the sample there (or as left out). */
 	for (i = 0; i < nlater; i++) {
 		check_exec(m, later[i], cs->image, cs->time_ns);
-		pthread_mutex_lock(&m->lock);
-		s = find_session(m, later[i]);
-		memset(&d, 0, sizeof(d));
-		if (s && !s->closed && !dispatch(m, s, cs, &d))
-			s->unattributed++;
-		pthread_mutex_unlock(&m->lock);
+		sample_pass(m, cs, later[i], NULL, NULL);
 	}
 }
 
@@ -808,8 +828,6 @@ int session__wait(struct session_mgr *m, struct session *s, int conn_fd)
 {
 	for (;;) {
 		uint64_t now = now_ns(CLOCK_MONOTONIC);
-		struct pollfd pfd[2];
-		int timeout_ms;
 		bool asked;
 
 		/* Every 100 ms: what a process that exits mid-window used
@@ -835,13 +853,8 @@ int session__wait(struct session_mgr *m, struct session *s, int conn_fd)
 			pthread_mutex_unlock(&m->lock);
 			return 0;
 		}
-		timeout_ms = (int)((s->end_ns - now) / 1000000) + 1;
-		if (timeout_ms > 100)
-			timeout_ms = 100;
-		pfd[0] = (struct pollfd){ .fd = conn_fd, .events = POLLRDHUP };
-		pfd[1] = (struct pollfd){ .fd = s->t.ref.pidfd, .events = POLLIN };
-		if (poll(pfd, 2, timeout_ms) > 0 && conn_fd >= 0 &&
-		    (pfd[0].revents & (POLLRDHUP | POLLHUP | POLLERR)))
+		/* Woken early by the exit too (the pidfd). */
+		if (wait__step(s->end_ns, conn_fd, s->t.ref.pidfd) < 0)
 			return -ECONNRESET;
 	}
 }
@@ -906,48 +919,23 @@ out:
 
 struct kallsyms *session_mgr__kallsyms(struct session_mgr *m)
 {
-	struct kallsyms *k = NULL;
-	size_t cap = 1 << 20, len = 0;
-	char *buf = malloc(cap), *nb;
-	int fd;
-	ssize_t n;
+	struct kallsyms *k;
 
 	pthread_mutex_lock(&m->lock);
 	k = m->ksyms;
 	pthread_mutex_unlock(&m->lock);
-	if (k || !buf)
-		goto out;
-	fd = open("/proc/kallsyms", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		goto out;
-	/* /proc/kallsyms is ~10 MB; cap at 256 MB. */
-	for (;;) {
-		if (len == cap) {
-			if (cap >= (256u << 20) || !(nb = realloc(buf, cap * 2)))
-				break;
-			buf = nb;
-			cap *= 2;
-		}
-		n = read(fd, buf + len, cap - len);
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-	}
-	close(fd);
-	if (kallsyms__parse(buf, len, &k) < 0)
-		k = NULL;
-	if (k) {
-		pthread_mutex_lock(&m->lock);
-		if (m->ksyms) {
-			kallsyms__free(k);
-		} else {
-			m->ksyms = k;
-		}
-		k = m->ksyms;
-		pthread_mutex_unlock(&m->lock);
-	}
-out:
-	free(buf);
+	if (k)
+		return k;
+	/* Read and parsed without the lock (~10 MB). */
+	if (kallsyms__load(&k) < 0)
+		return NULL;
+	pthread_mutex_lock(&m->lock);
+	if (m->ksyms)
+		kallsyms__free(k);	/* loaded meanwhile by another */
+	else
+		m->ksyms = k;
+	k = m->ksyms;
+	pthread_mutex_unlock(&m->lock);
 	return k;
 }
 
@@ -1142,17 +1130,13 @@ void session_mgr__stats(struct session_mgr *m, struct session_mgr_stats *ret)
 	symbolizer__stats(m->sym, &ret->sym);
 }
 
-size_t session_mgr__sessions_json(struct session_mgr *m, uid_t viewer,
-				  char *buf, size_t size)
+void session_mgr__sessions_json(struct session_mgr *m, uid_t viewer,
+				struct json *j)
 {
 	uint64_t now = now_ns(CLOCK_MONOTONIC);
 	struct session *s;
-	size_t len = 0;
-	int n;
 
-	if (size < 3)
-		return 0;
-	buf[len++] = '[';
+	json__arr_begin(j, "sessions");
 	pthread_mutex_lock(&m->lock);
 	for (s = m->sessions; s; s = s->next) {
 		struct aggregate_totals t;
@@ -1161,23 +1145,21 @@ size_t session_mgr__sessions_json(struct session_mgr *m, uid_t viewer,
 		if (viewer != 0 && s->req.uid != viewer)
 			continue;
 		totals(s, &t);
-		n = snprintf(buf + len, size - len,
-			     "%s{\"id\":%" PRIu64 ",\"type\":\"cpu\",\"pid\":%d,"
-			     "\"uid\":%u,\"hz\":%u,\"seconds\":%u,"
-			     "\"elapsed_ms\":%" PRIu64 ",\"samples\":%" PRIu64
-			     ",\"stacks\":%" PRIu64 ",\"dropped\":%" PRIu64 "}",
-			     len > 1 ? "," : "", s->id, s->req.pid,
-			     (unsigned)s->req.uid, s->req.hz, s->req.seconds,
-			     (now - s->start_ns) / 1000000, t.samples, t.stacks,
-			     t.dropped_samples);
-		if (n < 0 || (size_t)n >= size - len - 1)
-			break;
-		len += (size_t)n;
+		json__obj_begin(j, NULL);
+		json__u64(j, "id", s->id);
+		json__str(j, "type", "cpu");
+		json__i64(j, "pid", s->req.pid);
+		json__u64(j, "uid", s->req.uid);
+		json__u64(j, "hz", s->req.hz);
+		json__u64(j, "seconds", s->req.seconds);
+		json__u64(j, "elapsed_ms", (now - s->start_ns) / 1000000);
+		json__u64(j, "samples", t.samples);
+		json__u64(j, "stacks", t.stacks);
+		json__u64(j, "dropped", t.dropped_samples);
+		json__obj_end(j);
 	}
 	pthread_mutex_unlock(&m->lock);
-	buf[len++] = ']';
-	buf[len] = 0;
-	return len;
+	json__arr_end(j);
 }
 
 const struct session_limits *session_mgr__limits(struct session_mgr *m)
@@ -1185,21 +1167,20 @@ const struct session_limits *session_mgr__limits(struct session_mgr *m)
 	return &m->lim;
 }
 
+static bool session_mgr__busy(void *ctx)
+{
+	struct session_mgr *m = ctx;
+	unsigned active;
+
+	pthread_mutex_lock(&m->lock);
+	active = m->st.sessions_active;
+	pthread_mutex_unlock(&m->lock);
+	return active > 0;
+}
+
+/* The response is queued when the session is freed: wait__idle() gives
+ * the connection thread a moment to write it. */
 void session_mgr__wait_idle(struct session_mgr *m, unsigned timeout_ms)
 {
-	unsigned waited = 0, active;
-
-	for (;;) {
-		pthread_mutex_lock(&m->lock);
-		active = m->st.sessions_active;
-		pthread_mutex_unlock(&m->lock);
-		if (!active || waited >= timeout_ms)
-			break;
-		usleep(20 * 1000);
-		waited += 20;
-	}
-	/* The response is queued when the session is freed; give the
-	 * connection thread a moment to write it. */
-	if (waited)
-		usleep(100 * 1000);
+	wait__idle(session_mgr__busy, m, timeout_ms);
 }

@@ -4,7 +4,9 @@
  * per-process state and the reconciliation of what the sampler does with
  * what the sessions want. Sample dispatch runs on the main thread; API
  * threads start, wait for and finish sessions. One lock guards it all:
- * the work under it is small (a table lookup and a counter per sample).
+ * the work under it is small (a table lookup and a counter per sample);
+ * unwinding and map refreshes run outside it, on a held proc (lock
+ * order: main.c).
  */
 #ifndef PROFD_SESSION_H
 #define PROFD_SESSION_H
@@ -65,10 +67,13 @@ struct session_mgr_stats {
 };
 
 struct execwatch;
+struct proc_cache;
 /* @w: which program image a process runs; windows are bound to one (or,
- * after an exec, to the images their caller may profile). */
+ * after an exec, to the images their caller may profile). @pc: the
+ * process cache (proc.h), shared with the heap tracker. */
 int session_mgr__new(const struct session_limits *lim, struct symbolizer *sym,
-		     struct execwatch *w, struct session_mgr **ret);
+		     struct execwatch *w, struct proc_cache *pc,
+		     struct session_mgr **ret);
 void session_mgr__free(struct session_mgr *m);
 /* The sampler callback. Main thread. */
 void session_mgr__on_sample(void *ctx, const struct profd_cpu_sample *s);
@@ -95,10 +100,11 @@ void session_mgr__shutdown(struct session_mgr *m);
 void session_mgr__wait_idle(struct session_mgr *m, unsigned timeout_ms);
 const struct session_limits *session_mgr__limits(struct session_mgr *m);
 void session_mgr__stats(struct session_mgr *m, struct session_mgr_stats *ret);
-/* JSON array of the active sessions @viewer may see (root: all; others:
- * their own) into @buf. Returns length written. */
-size_t session_mgr__sessions_json(struct session_mgr *m, uid_t viewer,
-				  char *buf, size_t size);
+struct json;
+/* Member "sessions" of @j's open object: the active sessions @viewer may
+ * see (root: all; others: their own). */
+void session_mgr__sessions_json(struct session_mgr *m, uid_t viewer,
+				struct json *j);
 
 /*
  * session__start() - validate against limits, hold the process, check the

@@ -13,29 +13,11 @@ Measures, in one run and as ratios (this machine is noisy):
      live table.
 usage: run.py OUTPUT [--rounds N]   (OUTPUT: the build directory with profd)
 """
-import json, os, random, re, signal, socket, statistics, subprocess, sys, tempfile, time
-import http.client
+import json, os, random, re, signal, statistics, subprocess, sys, tempfile, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-class UnixConn(http.client.HTTPConnection):
-    def __init__(self, path, timeout=120):
-        super().__init__("localhost", timeout=timeout)
-        self.path = path
-
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(self.path)
-
-
-def req(sock, method, url):
-    c = UnixConn(sock)
-    c.request(method, url)
-    r = c.getresponse()
-    body = r.read()
-    c.close()
-    return r.status, body
+sys.path.insert(0, os.path.dirname(HERE))
+from benchlib import req  # noqa: E402
 
 
 def rss_kb(pid):

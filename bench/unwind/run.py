@@ -8,38 +8,14 @@ code built -O2 -fomit-frame-pointer. One run, ratios (see bench/README.md).
      perf record + perf report (their CPU) for the same window
 usage: run.py OUTPUT [--rounds N] [--seconds S]
 """
-import json, os, re, resource, signal, socket, statistics, subprocess, sys, tempfile, time
-import http.client
+import json, os, re, resource, signal, statistics, subprocess, sys, tempfile, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "e2e"))
 import pprofraw  # noqa: E402
-
-
-class UnixConn(http.client.HTTPConnection):
-    def __init__(self, path, timeout=300):
-        super().__init__("localhost", timeout=timeout)
-        self.path = path
-
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.sock.connect(self.path)
-
-
-def get(sock, url):
-    c = UnixConn(sock)
-    c.request("GET", url)
-    r = c.getresponse()
-    b = r.read()
-    c.close()
-    return r.status, b
-
-
-def cpu_of(pid):
-    with open("/proc/%d/stat" % pid) as f:
-        fl = f.read().rsplit(")", 1)[1].split()
-    return (int(fl[11]) + int(fl[12])) / os.sysconf("SC_CLK_TCK")
+sys.path.insert(0, os.path.dirname(HERE))
+from benchlib import cpu_of, get, req  # noqa: E402,F401
 
 
 def profd_window(sock, dpid, pid, seconds, unwind, out):

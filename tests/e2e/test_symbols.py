@@ -214,8 +214,10 @@ class Debuginfod(unittest.TestCase):
 
     def assert_no_debug(self, prof, where):
         """No names in libcwork, no file:line in libc."""
+        # PLT stubs are named from .rela.plt and .dynsym (rand@plt), which
+        # a stripped binary keeps: not debug info.
         named = [loc for loc, _ in frames_in(prof, self.bin) if any(ln.function and not
-                 ln.function.startswith("0x") for ln in loc.lines)]
+                 ln.function.startswith("0x") and not ln.function.endswith("@plt") for ln in loc.lines)]
         self.assertFalse(named, "%s: libcwork frames named without its debug info: %s\n%s"
                          % (where, named[:5], prof.excerpt()))
         withfile = [loc for loc, _ in frames_in(prof, LIBC) if any(ln.file for ln in loc.lines)]
@@ -298,7 +300,11 @@ class Debuginfod(unittest.TestCase):
                     self.assert_as_addr2line(second, LIBC, self.libc_dbg, 5)
                     files = {os.path.basename(ln.file) for loc, _ in frames_in(second, LIBC) for ln in loc.lines}
                     self.assertIn("msort.c", files, second.excerpt())
-                self.assertNotIn("debuginfod", comments(second))
+                # Nothing left to fetch for these two (a sample in the vdso
+                # may still queue its own fetch: not theirs).
+                pending = [c for c in comments(second).splitlines() if "debuginfod" in c
+                           and (os.path.basename(self.bin) in c or "libc.so" in c)]
+                self.assertFalse(pending, comments(second))
                 st1 = d.status()["debuginfod"]
                 hits1 = self.server_hits()
                 third = self.profile(d, w, "dbg_third")

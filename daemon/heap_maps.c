@@ -1,0 +1,361 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The heap tracker's BPF object (heap_int.h): loaded on first use, so
+ * CPU-only users pay nothing; sized by the limits. Reads of its maps (live
+ * blocks, allocation-site counts, frame-pointer stacks, error counters)
+ * and the purges of a released process's entries. No locks of its own:
+ * the maps live as long as the tracker.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "bpfmap.h"
+#include "execwatch.h"
+#include "heap.skel.h"
+#include "heap_int.h"
+#include "pidns.h"
+
+_Static_assert(sizeof(struct profd_heap_live_key) == 16, "live key");
+_Static_assert(sizeof(struct profd_heap_stack) == 24, "heap stack");
+_Static_assert(offsetof(struct profd_heap_event, stack) == PROFD_HEAP_EVENT_HDR,
+	       "heap event header");
+
+#define ATTACH_UPROBE_SESSION 57	/* BPF_TRACE_UPROBE_SESSION, 6.13+ */
+
+/* Open and load, with or without the uprobe-session program. */
+static int heap_maps__open_load(struct heap_tracker *h, bool sessions,
+		     struct heap_bpf **ret)
+{
+	struct heap_bpf *skel;
+	int r;
+
+	skel = heap_bpf__open();
+	if (!skel)
+		return -errno;
+	if (sessions)
+		r = bpf_program__set_expected_attach_type(
+			skel->progs.heap_session,
+			(enum bpf_attach_type)ATTACH_UPROBE_SESSION);
+	else
+		r = bpf_program__set_autoload(skel->progs.heap_session, false);
+	if (r < 0)
+		goto fail;
+	/* As in the sampler: the probe only where it is needed. */
+	skel->rodata->pidns_inum = h->lim.pidns_inum;
+	if (!h->lim.pidns_inum) {
+		r = bpf_program__set_autoload(skel->progs.profd_pidns_probe,
+					      false);
+		if (r < 0)
+			goto fail;
+	}
+	r = bpf_map__set_max_entries(skel->maps.live, (__u32)h->lim.max_live);
+	if (r < 0)
+		goto fail;
+	if (h->lim.event_buffer_bytes) {
+		r = bpf_map__set_max_entries(skel->maps.heap_events,
+					     h->lim.event_buffer_bytes);
+		if (r < 0)
+			goto fail;
+	}
+	/* One execs map for every object (execwatch.h). */
+	r = bpf_map__reuse_fd(skel->maps.execs, execwatch__map_fd(h->w));
+	if (r < 0)
+		goto fail;
+	r = heap_bpf__load(skel);
+	if (r < 0)
+		goto fail;
+	if (h->lim.pidns_inum) {
+		r = pidns__probe(bpf_program__fd(skel->progs.profd_pidns_probe));
+		if (r < 0)
+			goto fail;
+	}
+	*ret = skel;
+	return 0;
+fail:
+	heap_bpf__destroy(skel);
+	return r;
+}
+
+int heap_maps__load(struct heap_tracker *h)
+{
+	struct heap_bpf *skel;
+	int fd, r;
+	__u32 i;
+
+	if (h->skel)
+		return 0;
+	/* Uprobe sessions let unsampled calls skip the return probe; older
+	 * kernels reject the program, and uprobe + uretprobe take over. */
+	h->uprobe_sessions = !h->no_uprobe_sessions &&
+			     !getenv("PROFD_NO_UPROBE_SESSIONS");
+	r = h->uprobe_sessions ? heap_maps__open_load(h, true, &skel) :
+				 -EOPNOTSUPP;
+	if (r < 0) {
+		h->uprobe_sessions = false;
+		r = heap_maps__open_load(h, false, &skel);
+		if (r < 0)
+			return r;
+	}
+	/* Quantiles of the exponential distribution (mean 1 << 16): the BPF
+	 * side picks one at random and scales it by the mean interval. */
+	fd = bpf_map__fd(skel->maps.sample_table);
+	for (i = 0; i < PROFD_HEAP_SAMPLE_TABLE; i++) {
+		double u = (i + 0.5) / PROFD_HEAP_SAMPLE_TABLE;
+		__u32 v = (__u32)(-log(u) * 65536.0);
+
+		if (bpf_map_update_elem(fd, &i, &v, BPF_ANY) < 0) {
+			r = -errno;
+			heap_bpf__destroy(skel);
+			return r;
+		}
+	}
+	h->skel = skel;
+	return 0;
+}
+
+/*
+ * BPF_LINK_CREATE for a uprobe session: Debian's libbpf 1.1 and uapi
+ * headers predate uprobe_multi, so the attr is laid out here as the
+ * kernel's union bpf_attr has it (link_create, uprobe_multi member).
+ */
+struct link_create_uprobe_multi {
+	__u32 prog_fd, target_fd, attach_type, flags;
+	__u64 path, offsets, ref_ctr_offsets, cookies;
+	__u32 cnt, um_flags, pid, pad;
+};
+
+int heap_maps__usession_link(int prog_fd, const char *path,
+			    const uint64_t *offs, const uint64_t *cookies,
+			    unsigned n, pid_t pid)
+{
+	struct link_create_uprobe_multi a;
+	int fd;
+
+	memset(&a, 0, sizeof(a));
+	a.prog_fd = (__u32)prog_fd;
+	a.attach_type = ATTACH_UPROBE_SESSION;
+	a.path = (__u64)(uintptr_t)path;
+	a.offsets = (__u64)(uintptr_t)offs;
+	a.cookies = (__u64)(uintptr_t)cookies;
+	a.cnt = n;
+	a.pid = (__u32)pid;
+	fd = (int)syscall(__NR_bpf, BPF_LINK_CREATE, &a, sizeof(a));
+	return fd < 0 ? -errno : fd;
+}
+
+void heap_maps__read_errors(struct heap_tracker *h,
+			    uint64_t out[PROFD_HEAP_ERR_MAX])
+{
+	memset(out, 0, PROFD_HEAP_ERR_MAX * sizeof(*out));
+	if (h->skel)
+		(void)bpfmap__sum_percpu(bpf_map__fd(h->skel->maps.heap_errors),
+					 PROFD_HEAP_ERR_MAX, out);
+}
+
+/*
+ * Delete every key of @fd whose leading u32 is @tgid: collect them in one
+ * pass, then delete (deleting while iterating a hash map restarts it).
+ */
+static void heap_maps__purge_tgid(int fd, size_t key_size, __u32 tgid)
+{
+	unsigned char key[64], next[64], *del = NULL, *nd;
+	size_t n = 0, cap = 0, i;
+	bool have = false;
+
+	if (key_size > sizeof(key))
+		return;
+	while (bpf_map_get_next_key(fd, have ? key : NULL, next) == 0) {
+		__u32 t;
+
+		memcpy(key, next, key_size);
+		have = true;
+		memcpy(&t, next, sizeof(t));
+		if (t != tgid)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 256;
+			nd = realloc(del, cap * key_size);
+			if (!nd)
+				break;
+			del = nd;
+		}
+		memcpy(del + n++ * key_size, next, key_size);
+	}
+	for (i = 0; i < n; i++)
+		(void)bpf_map_delete_elem(fd, del + i * key_size);
+	free(del);
+}
+
+static int heap_maps__cmp_u64(const void *a, const void *b)
+{
+	const uint64_t *x = a, *y = b;
+
+	return *x < *y ? -1 : *x > *y;
+}
+
+/* Drop stacks no remaining allocs entry refers to (every live block's
+ * stack is also in allocs). */
+static void heap_maps__purge_stacks(struct heap_tracker *h)
+{
+	int afd = bpf_map__fd(h->skel->maps.allocs);
+	int sfd = bpf_map__fd(h->skel->maps.stacks);
+	struct profd_heap_stack k, nk;
+	uint64_t *used = NULL, *nu, *del = NULL, key, next;
+	size_t n = 0, cap = 0, nd = 0, dcap = 0, i;
+	bool have = false;
+
+	while (bpf_map_get_next_key(afd, have ? &k : NULL, &nk) == 0) {
+		k = nk;
+		have = true;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 256;
+			nu = realloc(used, cap * sizeof(*used));
+			if (!nu)
+				goto out;
+			used = nu;
+		}
+		used[n++] = nk.stack_hash;
+	}
+	if (n)
+		qsort(used, n, sizeof(*used), heap_maps__cmp_u64);
+	have = false;
+	while (bpf_map_get_next_key(sfd, have ? &key : NULL, &next) == 0) {
+		key = next;
+		have = true;
+		if (n && bsearch(&next, used, n, sizeof(*used), heap_maps__cmp_u64))
+			continue;
+		if (nd == dcap) {
+			dcap = dcap ? dcap * 2 : 256;
+			nu = realloc(del, dcap * sizeof(*del));
+			if (!nu)
+				goto out;
+			del = nu;
+		}
+		del[nd++] = next;
+	}
+	for (i = 0; i < nd; i++)
+		(void)bpf_map_delete_elem(sfd, &del[i]);
+out:
+	free(used);
+	free(del);
+}
+
+int heap_maps__read_live(struct heap_tracker *h, uint32_t tgid,
+			 struct heap_live_set *ret)
+{
+	int lfd = bpf_map__fd(h->skel->maps.live);
+	struct profd_heap_live_key lk, lnk;
+	struct profd_heap_live_val lv, *nv;
+	size_t cap = 0;
+	bool have = false;
+
+	memset(ret, 0, sizeof(*ret));
+	while (bpf_map_get_next_key(lfd, have ? &lk : NULL, &lnk) == 0) {
+		lk = lnk;
+		have = true;
+		if (lk.tgid != tgid || bpf_map_lookup_elem(lfd, &lk, &lv) < 0)
+			continue;
+		if (ret->n == cap) {
+			cap = cap ? cap * 2 : 1024;
+			nv = realloc(ret->v, cap * sizeof(*nv));
+			if (!nv) {
+				free(ret->v);
+				ret->v = NULL;
+				return -ENOMEM;
+			}
+			ret->v = nv;
+		}
+		ret->v[ret->n++] = lv;
+	}
+	return 0;
+}
+
+int heap_maps__read_allocs(struct heap_tracker *h, uint32_t tgid,
+			   struct heap_rec **ret, size_t *ret_n)
+{
+	int afd = bpf_map__fd(h->skel->maps.allocs);
+	struct profd_heap_stack ak, ank;
+	struct profd_heap_allocs_val av;
+	struct heap_rec *v = NULL, r;
+	size_t n = 0, cap = 0;
+	bool have = false;
+
+	while (bpf_map_get_next_key(afd, have ? &ak : NULL, &ank) == 0) {
+		ak = ank;
+		have = true;
+		if (ak.tgid != tgid || bpf_map_lookup_elem(afd, &ak, &av) < 0)
+			continue;
+		memset(&r, 0, sizeof(r));
+		r.stack_hash = ak.stack_hash;
+		r.caller = ak.caller;
+		r.alloc_n = (int64_t)av.count;
+		r.alloc_b = (int64_t)av.bytes;
+		if (heap_recs__push(&v, &n, &cap, &r) < 0) {
+			free(v);
+			return -ENOMEM;
+		}
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+int heap_maps__frames(struct heap_tracker *h, uint64_t stack_hash,
+		      struct profd_heap_frames *ret)
+{
+	__u64 key = stack_hash;
+
+	if (bpf_map_lookup_elem(bpf_map__fd(h->skel->maps.stacks), &key,
+				ret) < 0)
+		return -errno;
+	return 0;
+}
+
+uint64_t heap_maps__last_event_id(struct heap_tracker *h)
+{
+	__u32 zero = 0;
+	__u64 next = 0;
+
+	(void)bpf_map_lookup_elem(bpf_map__fd(h->skel->maps.event_ids), &zero,
+				  &next);
+	return next;
+}
+
+int heap_maps__track(struct heap_tracker *h, uint32_t tgid,
+		     const struct profd_heap_proc *cfg)
+{
+	__u32 k = tgid;
+
+	if (bpf_map_update_elem(bpf_map__fd(h->skel->maps.heap_procs), &k,
+				cfg, BPF_ANY) < 0)
+		return -errno;
+	return 0;
+}
+
+void heap_maps__forget(struct heap_tracker *h, uint32_t tgid)
+{
+	__u32 k = tgid;
+
+	if (!h->skel)
+		return;
+	(void)bpf_map_delete_elem(bpf_map__fd(h->skel->maps.heap_procs), &k);
+	heap_maps__purge_tgid(bpf_map__fd(h->skel->maps.live),
+			      sizeof(struct profd_heap_live_key), k);
+	heap_maps__purge_tgid(bpf_map__fd(h->skel->maps.allocs),
+			      sizeof(struct profd_heap_stack), k);
+	heap_maps__purge_stacks(h);
+}
+
+void heap_maps__unload(struct heap_tracker *h)
+{
+	heap_bpf__destroy(h->skel);
+	h->skel = NULL;
+}
