@@ -1135,10 +1135,14 @@ int api__start(const struct api_config *cfg, struct session_mgr *m,
 		/* conns accepts and hands connections over: libmicrohttpd
 		 * listens on nothing. ITC: a pipe that wakes its thread for
 		 * each one, and on stop. Its connection limit is only a
-		 * backstop behind conns' shares. */
+		 * backstop behind conns' shares. poll(), not select():
+		 * continuous mode holds descriptors of many processes, and
+		 * select() refuses every connection whose fd is 1024 or
+		 * more. */
 		a->d[n] = MHD_start_daemon(
 			MHD_USE_THREAD_PER_CONNECTION |
 				MHD_USE_INTERNAL_POLLING_THREAD |
+				MHD_USE_POLL |
 				MHD_USE_ITC | MHD_USE_NO_LISTEN_SOCKET |
 				MHD_USE_ERROR_LOG,
 			0, NULL, NULL, handler, a,
