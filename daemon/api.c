@@ -15,12 +15,14 @@
 #include "conns.h"
 #include "json.h"
 #include "log.h"
+#include "offcpu.h"
 #include "origin.h"
 #include "proc.h"
 
 struct api {
 	struct session_mgr *m;
 	struct heap_tracker *heap;
+	struct offcpu *offcpu;		/* block, mutex, threadcreate */
 	struct conns *conns;
 	struct MHD_Daemon *d[CONNS_MAX_LISTENERS];
 	struct origin_listener web[CONNS_MAX_LISTENERS];
@@ -215,8 +217,12 @@ static void nonroot_session_put(struct api *a, uid_t uid)
 		__atomic_sub_fetch(&a->nonroot_sessions, 1, __ATOMIC_RELAXED);
 }
 
+static enum MHD_Result handle_wait(struct api *a, struct MHD_Connection *c,
+				   const struct session_req *sr, int what);
+
+/* @what: -1 for the CPU profile, else the wait profile's (offcpu.h). */
 static enum MHD_Result handle_profile(struct api *a, struct MHD_Connection *c,
-				      const struct peer *peer)
+				      const struct peer *peer, int what)
 {
 	const struct session_limits *lim;
 	struct session_req req = { .uid = peer->uid, .hz = 99, .seconds = 30 };
@@ -263,6 +269,11 @@ static enum MHD_Result handle_profile(struct api *a, struct MHD_Connection *c,
 	if (!nonroot_session_get(a, peer->uid))
 		return send_text(c, 503, "too many concurrent profiling sessions of users other than root (limit %u; the rest of %u is kept for root); try again later\n",
 				 a->nonroot_sessions_max, lim->max_sessions);
+	if (what >= 0) {
+		ret = handle_wait(a, c, &req, what);
+		nonroot_session_put(a, peer->uid);
+		return ret;
+	}
 
 	r = session__start(a->m, &req, &s);
 	if (r < 0)
@@ -329,6 +340,66 @@ static enum MHD_Result handle_profile(struct api *a, struct MHD_Connection *c,
 	return ret;
 }
 
+/*
+ * A wait window (block, mutex, threadcreate) once the caller passed
+ * handle_profile()'s checks: the same errors as a CPU window.
+ */
+static enum MHD_Result handle_wait(struct api *a, struct MHD_Connection *c,
+				   const struct session_req *sr, int what)
+{
+	struct offcpu_req req = { .what = (enum profd_wait_what)what,
+				  .pid = sr->pid, .seconds = sr->seconds,
+				  .kernel = sr->kernel, .fp_only = sr->fp_only,
+				  .uid = sr->uid };
+	const union MHD_ConnectionInfo *ci;
+	struct offcpu_window *w = NULL;
+	void *buf = NULL;
+	size_t len = 0;
+	int r, fd = -1;
+
+	r = offcpu__start(a->offcpu, &req, &w);
+	switch (r) {
+	case 0:
+		break;
+	case -ESRCH:
+		return send_text(c, 404, "no such process: pid %d\n", req.pid);
+	case -EBUSY:
+		return send_text(c, 503, "too many concurrent wait profiles (block, mutex, threadcreate); try again later\n");
+	case -ECANCELED:
+		return send_text(c, 503, "profd is shutting down\n");
+	case -EACCES:
+		return send_text(c, 403, "permission denied: uid %u may not profile pid %d: it now runs a program of another user, or a set-user-ID, set-group-ID or non-dumpable one; only root may\n",
+				 (unsigned)req.uid, req.pid);
+	case -EPERM:
+		return send_text(c, 500, "profd lacks the privileges to trace (BPF): %s\n",
+				 strerror(-r));
+	default:
+		return send_text(c, 500, "cannot start profiling pid %d: %s\n",
+				 req.pid, strerror(-r));
+	}
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (ci)
+		fd = ci->connect_fd;
+	r = offcpu__wait(a->offcpu, w, fd);
+	if (r == -ECONNRESET) {
+		offcpu__close(a->offcpu, w);
+		return MHD_NO;
+	}
+	if (r == -ECANCELED) {
+		offcpu__close(a->offcpu, w);
+		return send_text(c, 503, "profd is shutting down\n");
+	}
+	r = offcpu__finish(a->offcpu, w, &buf, &len);
+	offcpu__close(a->offcpu, w);
+	malloc_trim(0);
+	if (r < 0) {
+		log_err_errno(r, "Failed to build the wait profile of pid %d: %m",
+			      req.pid);
+		return send_text(c, 500, "failed to build the profile: %s\n",
+				 strerror(-r));
+	}
+	return send_blob(c, buf, len, "application/octet-stream", "profile");
+}
 
 /* Common checks of the heap endpoints: parameters, pid, permission. */
 static enum MHD_Result heap_args(struct api *a, struct MHD_Connection *c,
@@ -683,6 +754,12 @@ static enum MHD_Result handle_index(struct MHD_Connection *c)
 			 "/debug/pprof/profile?pid=P&seconds=N[&hz=F][&kernel=1][&unwind=fp]\n"
 			 "    CPU profile (gzip pprof); unwind=fp: frame pointers walked in BPF\n"
 			 "    instead of DWARF unwinding (unwind=dwarf, the default)\n"
+			 "/debug/pprof/block?pid=P&seconds=N[&kernel=1][&unwind=fp]\n"
+			 "    off-CPU time by stack (Go's block profile), state sleeping/disk/preempted\n"
+			 "/debug/pprof/mutex?pid=P&seconds=N[&kernel=1][&unwind=fp]\n"
+			 "    time in futex waits (contended mutexes, rwlocks, condvars) by stack\n"
+			 "/debug/pprof/threadcreate?pid=P&seconds=N[&unwind=fp]\n"
+			 "    threads created in the window, by the creating stack\n"
 			 "/debug/pprof/heap?pid=P[&seconds=S][&sample_bytes=N][&unwind=fp][&mode=inproc]\n"
 			 "    live heap (inuse_space); mode=inproc: sampled inside the process by\n"
 			 "    profd's agent (Unix socket only), mode=uprobe the default\n"
@@ -710,7 +787,10 @@ static bool is_profile(const char *url)
 {
 	return !strcmp(url, "/debug/pprof/heap") ||
 	       !strcmp(url, "/debug/pprof/allocs") ||
-	       !strcmp(url, "/debug/pprof/profile");
+	       !strcmp(url, "/debug/pprof/profile") ||
+	       !strcmp(url, "/debug/pprof/block") ||
+	       !strcmp(url, "/debug/pprof/mutex") ||
+	       !strcmp(url, "/debug/pprof/threadcreate");
 }
 
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
@@ -789,7 +869,13 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 		return handle_heap(a, c, &peer, false);
 	if (!strcmp(url, "/debug/pprof/allocs"))
 		return handle_heap(a, c, &peer, true);
-	return handle_profile(a, c, &peer);
+	if (!strcmp(url, "/debug/pprof/block"))
+		return handle_profile(a, c, &peer, PROFD_WAIT_OFFCPU);
+	if (!strcmp(url, "/debug/pprof/mutex"))
+		return handle_profile(a, c, &peer, PROFD_WAIT_FUTEX);
+	if (!strcmp(url, "/debug/pprof/threadcreate"))
+		return handle_profile(a, c, &peer, PROFD_WAIT_CLONE);
+	return handle_profile(a, c, &peer, -1);
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -819,6 +905,7 @@ int api__start(const struct api_config *cfg, struct session_mgr *m,
 		return -ENOMEM;
 	a->m = m;
 	a->heap = heap;
+	a->offcpu = cfg->offcpu;
 	/* An eighth of the sessions is root's alone. */
 	a->nonroot_sessions_max = lim->max_sessions - lim->max_sessions / 8;
 	r = conns__new(&cfg->conns, &a->conns);

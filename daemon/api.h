@@ -11,6 +11,7 @@
 
 #include "conns.h"
 #include "heap.h"
+#include "offcpu.h"
 #include "session.h"
 
 struct api;
@@ -21,6 +22,7 @@ struct api_config {
 	const char *tcp_host;	/* --listen's HOST (no brackets), or NULL */
 	unsigned tcp_port;
 	struct conns_limits conns;
+	struct offcpu *offcpu;	/* wait profiles (offcpu.h) */
 };
 
 int api__start(const struct api_config *cfg, struct session_mgr *m,

@@ -645,6 +645,7 @@ int main(int argc, char **argv)
 			  .event_buffer_bytes = 4u << 20 },
 	};
 	struct heap_tracker *heap = NULL;
+	struct offcpu *offcpu = NULL;
 	struct execwatch *ew = NULL;
 	struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
 	struct symbolizer *sym = NULL;
@@ -795,6 +796,21 @@ int main(int argc, char **argv)
 	if (ac.conns.max_per_uid > ac.conns.max_nonroot)
 		ac.conns.max_per_uid = ac.conns.max_nonroot;
 	ac.conns.request_timeout_s = 10;
+	{
+		struct offcpu_limits ol = {
+			.max_windows = o.lim.max_sessions,
+			.max_seconds = o.lim.max_seconds,
+			.max_stacks = o.lim.max_stacks,
+			.max_pending = 65536,
+		};
+
+		r = offcpu__new(&ol, sym, ew, pidns_inum, &offcpu);
+		if (r < 0) {
+			log_err_errno(r, "Failed to create the wait tracer: %m");
+			goto out;
+		}
+		ac.offcpu = offcpu;
+	}
 	r = api__start(&ac, m, heap, &api);
 	if (r < 0) {
 		log_err_errno(r, "Failed to start the HTTP server: %m");
@@ -813,12 +829,15 @@ out:
 		session_mgr__shutdown(m);
 	if (heap)
 		heap__shutdown(heap);
+	if (offcpu)
+		offcpu__shutdown(offcpu);
 	/* Let waiting requests send their 503 before the server stops. */
 	if (m)
 		session_mgr__wait_idle(m, 2000);
 	if (heap)
 		heap__wait_idle(heap, 2000);
 	api__stop(api);
+	offcpu__free(offcpu);
 	heap__free(heap);
 	if (ac.tcp_fd >= 0)
 		close(ac.tcp_fd);

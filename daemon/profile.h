@@ -23,7 +23,27 @@ struct profile_cpu_part {
 	const struct aggregate *agg;
 };
 
+/*
+ * What a profile built by profile__build_cpu() counts: CPU samples, or,
+ * in Go's conventions (runtime/pprof), waits (block: off CPU; mutex:
+ * futex waits: contentions/count, delay/nanoseconds, a stack's count and
+ * value) and created threads (threadcreate/count).
+ */
+enum profile_type {
+	PROFILE_CPU = 0,
+	PROFILE_BLOCK,
+	PROFILE_MUTEX,
+	PROFILE_THREADCREATE,
+	PROFILE_TYPE_MAX,
+};
+
+/* Block profiles: the thread's state (enum profd_wait_state) + 1 in
+ * these bits of a stack's aggregate flags, for the state label. */
+#define PROFILE_STATE_SHIFT 8
+#define PROFILE_STATE_MASK (3u << PROFILE_STATE_SHIFT)
+
 struct profile_cpu_desc {
+	enum profile_type type;		/* 0: CPU */
 	pid_t pid;
 	const char *comm;		/* the process's name at the start */
 	const struct profile_cpu_part *parts;	/* in the order they ran */

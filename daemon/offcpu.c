@@ -1,0 +1,827 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "aggregate.h"
+#include "kallsyms.h"
+#include "offcpu.h"
+#include "offcpu.skel.h"
+#include "pidns.h"
+#include "proc.h"
+#include "profile.h"
+#include "target.h"
+#include "unwind.h"
+
+_Static_assert(sizeof(struct profd_wait_begin) ==
+	       208 + 8 * (PROFD_MAX_USER_FRAMES + PROFD_MAX_KERNEL_FRAMES),
+	       "profd_wait_begin layout changed");
+_Static_assert(sizeof(struct profd_wait_end) == 32, "profd_wait_end");
+
+#define MAPS_REFRESH_NS (100ULL * 1000 * 1000)
+#define DRAIN_TIMEOUT_NS (2ULL * 1000 * 1000 * 1000)
+#define PENDING_BUCKETS 4096	/* a power of two */
+#define MAX_FRAMES (UNWIND_MAX_FRAMES + PROFD_MAX_KERNEL_FRAMES)
+
+/* A wait begun and not ended yet: its stack, unwound. */
+struct pending {
+	struct pending *next;
+	uint32_t what, tid, tgid;
+	uint32_t flags;			/* AGG_F_* | state */
+	uint64_t begin_ns, image;
+	char comm[PROFD_COMM_LEN];
+	uint16_t n_user, n_kernel;
+	uint64_t ips[];			/* user then kernel */
+};
+
+struct offcpu_window {
+	struct offcpu_window *next;
+	struct offcpu_req req;
+	struct target t;
+	struct proc *proc;
+	struct aggregate *agg;
+	uint64_t start_ns, end_ns;
+	int64_t start_wall_ns;
+	uint64_t left_out;		/* records of another image */
+	uint64_t errs_at_start[PROFD_WAIT_ERR_MAX];
+	uint64_t unpaired_at_start, pending_full_at_start;
+	bool closed;
+};
+
+struct offcpu {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;		/* epoch advanced, or stopping */
+	struct offcpu_limits lim;
+	struct symbolizer *sym;
+	struct execwatch *w;
+	uint32_t pidns_inum;
+	struct offcpu_bpf *skel;	/* NULL until the first window */
+	struct bpf_link *links[PROFD_WAIT_WHAT_MAX + 1];
+	struct ring_buffer *rb;
+	pthread_t drainer;
+	bool drainer_started, stopping;
+	uint64_t epoch;
+	struct offcpu_window *windows;
+	unsigned nwindows;
+	struct pending *pending[PENDING_BUCKETS];
+	unsigned npending;
+	struct kallsyms *ksyms;
+	struct offcpu_stats st;
+	/* Scratch of the drain thread. */
+	uint64_t ips[MAX_FRAMES];
+};
+
+static uint64_t now_ns(clockid_t clk)
+{
+	struct timespec ts;
+
+	clock_gettime(clk, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+int offcpu__new(const struct offcpu_limits *lim, struct symbolizer *sym,
+		struct execwatch *w, uint32_t pidns_inum, struct offcpu **ret)
+{
+	struct offcpu *o = calloc(1, sizeof(*o));
+	pthread_condattr_t ca;
+
+	if (!o)
+		return -ENOMEM;
+	pthread_mutex_init(&o->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&o->cond, &ca);
+	pthread_condattr_destroy(&ca);
+	o->lim = *lim;
+	o->sym = sym;
+	o->w = w;
+	o->pidns_inum = pidns_inum;
+	*ret = o;
+	return 0;
+}
+
+static unsigned bucket(uint32_t what, uint32_t tid)
+{
+	return (tid * 2654435761u + what) & (PENDING_BUCKETS - 1);
+}
+
+static struct pending **find_pending(struct offcpu *o, uint32_t what,
+				     uint32_t tid)
+{
+	struct pending **pp;
+
+	for (pp = &o->pending[bucket(what, tid)]; *pp; pp = &(*pp)->next)
+		if ((*pp)->what == what && (*pp)->tid == tid)
+			return pp;
+	return NULL;
+}
+
+static void drop_pending(struct offcpu *o, struct pending **pp)
+{
+	struct pending *p = *pp;
+
+	*pp = p->next;
+	free(p);
+	o->npending--;
+}
+
+/*
+ * Charge wait @p, from its beginning to @end_ns, to every open window on
+ * its process and kind (@only: that window alone), for the part inside
+ * the window. Under lock.
+ */
+static void charge(struct offcpu *o, const struct pending *p, uint64_t end_ns,
+		   struct offcpu_window *only)
+{
+	struct offcpu_window *w;
+
+	for (w = o->windows; w; w = w->next) {
+		uint64_t lo, hi;
+
+		if ((only && w != only) || w->closed ||
+		    w->req.pid != (pid_t)p->tgid || w->req.what != p->what)
+			continue;
+		if (p->image != w->t.image) {
+			w->left_out++;
+			continue;
+		}
+		lo = p->begin_ns > w->start_ns ? p->begin_ns : w->start_ns;
+		hi = end_ns < w->end_ns ? end_ns : w->end_ns;
+		if (p->what != PROFD_WAIT_CLONE && hi <= lo)
+			continue;
+		if (p->what == PROFD_WAIT_CLONE &&
+		    (p->begin_ns < w->start_ns || p->begin_ns >= w->end_ns))
+			continue;
+		(void)aggregate__add(w->agg, p->tid, p->comm, p->flags, p->ips,
+				     p->n_user, p->ips + p->n_user,
+				     w->req.kernel ? p->n_kernel : 0, 1,
+				     p->what == PROFD_WAIT_CLONE ? 0 : hi - lo);
+	}
+}
+
+/* The window whose process's mappings unwind @b. Under lock. */
+static struct offcpu_window *window_of(struct offcpu *o,
+				       const struct profd_wait_begin *b)
+{
+	struct offcpu_window *w;
+
+	for (w = o->windows; w; w = w->next)
+		if (!w->closed && w->req.pid == (pid_t)b->tgid &&
+		    w->req.what == b->what && w->t.image == b->image)
+			return w;
+	return NULL;
+}
+
+static void on_begin(struct offcpu *o, const struct profd_wait_begin *b)
+{
+	struct offcpu_window *w = window_of(o, b);
+	unsigned nu = 0, nk = b->n_kernel, i;
+	struct pending *p, **pp;
+	uint32_t flags = 0;
+	bool trunc = false;
+	int n;
+
+	o->st.begins++;
+	if (!w) {
+		/* Another image's (counted in its windows), or too late. */
+		struct offcpu_window *x;
+
+		for (x = o->windows; x; x = x->next)
+			if (x->req.pid == (pid_t)b->tgid &&
+			    x->req.what == b->what)
+				x->left_out++;
+		return;
+	}
+	if (nk > PROFD_MAX_KERNEL_FRAMES)
+		nk = PROFD_MAX_KERNEL_FRAMES;
+	if (b->stack_len) {
+		if (!proc__covers(w->proc, (const uint64_t *)&b->regs[16], 1))
+			(void)proc__refresh(w->proc, o->sym, b->time_ns,
+					    MAPS_REFRESH_NS);
+		n = unwind__stack(w->proc, (const uint64_t *)b->regs,
+				  b->stack + b->stack_skip, b->stack_len,
+				  o->ips, UNWIND_MAX_FRAMES, &trunc);
+		/*
+		 * glibc's clone3 (and clone) end their CFI before the
+		 * syscall (the child's unwind info would be wrong), so a
+		 * walk from there stops at once. Nothing is pushed by then:
+		 * the caller's return address is at [sp]; go on from it.
+		 */
+		if (n <= 1 && b->what == PROFD_WAIT_CLONE &&
+		    b->stack_len > 8) {
+			uint64_t regs[PROFD_NREGS];
+
+			memcpy(regs, b->regs, sizeof(regs));
+			memcpy(&regs[16], b->stack + b->stack_skip, 8);
+			regs[7] += 8;
+			o->ips[0] = b->regs[16];
+			n = unwind__stack(w->proc, regs,
+					  b->stack + b->stack_skip + 8,
+					  b->stack_len - 8, o->ips + 1,
+					  UNWIND_MAX_FRAMES - 1, &trunc);
+			/* ips[1] is a return address now, not a pc: the
+			 * walk's leaf is shown as a call site either way. */
+			n = n > 0 ? n + 1 : 0;
+		}
+		if (n > 0) {
+			nu = (unsigned)n;
+			o->st.unwound++;
+		} else {
+			o->st.unwind_errors++;
+		}
+	}
+	if (!nu) {
+		nu = b->n_user > PROFD_MAX_USER_FRAMES ? PROFD_MAX_USER_FRAMES :
+							 b->n_user;
+		memcpy(o->ips, b->user_ips, nu * sizeof(uint64_t));
+		/* No DWARF walk (or not asked): of unknown completeness. */
+		if (nu && !w->req.fp_only)
+			trunc = true;
+		if (b->flags & PROFD_SF_USER_TRUNC)
+			trunc = true;
+		if (b->flags & PROFD_SF_USER_ERR)
+			flags |= AGG_F_USER_ERR;
+	}
+	if (trunc)
+		flags |= AGG_F_USER_TRUNC;
+	if (b->what == PROFD_WAIT_OFFCPU)
+		flags |= (b->state + 1) << PROFILE_STATE_SHIFT;
+	memcpy(o->ips + nu, b->kernel_ips, nk * sizeof(uint64_t));
+
+	p = malloc(sizeof(*p) + (nu + nk) * sizeof(uint64_t));
+	if (!p)
+		return;
+	p->next = NULL;
+	p->what = b->what;
+	p->tid = b->tid;
+	p->tgid = b->tgid;
+	p->flags = flags;
+	p->begin_ns = b->time_ns;
+	p->image = b->image;
+	memcpy(p->comm, b->comm, sizeof(p->comm));
+	p->comm[sizeof(p->comm) - 1] = 0;
+	p->n_user = (uint16_t)nu;
+	p->n_kernel = (uint16_t)nk;
+	for (i = 0; i < nu + nk; i++)
+		p->ips[i] = o->ips[i];
+	if (b->what == PROFD_WAIT_CLONE) {
+		/* Counted where it happens: no end to wait for. */
+		charge(o, p, b->time_ns, NULL);
+		free(p);
+		return;
+	}
+	/* A thread's previous wait of this kind that never ended (its end
+	 * record lost): replaced. */
+	pp = find_pending(o, b->what, b->tid);
+	if (pp) {
+		drop_pending(o, pp);
+		o->st.unpaired++;
+	}
+	if (o->npending >= o->lim.max_pending) {
+		o->st.pending_full++;
+		free(p);
+		return;
+	}
+	pp = &o->pending[bucket(p->what, p->tid)];
+	p->next = *pp;
+	*pp = p;
+	o->npending++;
+}
+
+static void on_end(struct offcpu *o, const struct profd_wait_end *e)
+{
+	struct pending **pp = find_pending(o, e->what, e->tid);
+
+	o->st.ends++;
+	if (!pp)
+		return;		/* began before any window wanted it */
+	if ((*pp)->begin_ns != e->begin_ns) {
+		o->st.unpaired++;
+		drop_pending(o, pp);
+		return;
+	}
+	charge(o, *pp, e->end_ns, NULL);
+	drop_pending(o, pp);
+}
+
+/* Ring buffer callback, drain thread, under lock. */
+static int on_record(void *ctx, void *data, size_t size)
+{
+	struct offcpu *o = ctx;
+	const struct profd_wait_begin *b = data;
+	const struct profd_wait_end *e = data;
+
+	if (size >= sizeof(*e) && e->kind == PROFD_EV_WAIT_END &&
+	    e->what < PROFD_WAIT_WHAT_MAX) {
+		on_end(o, e);
+		return 0;
+	}
+	/* A begin record holds what it says it holds. */
+	if (size < sizeof(*b) || b->kind != PROFD_EV_WAIT_BEGIN ||
+	    b->what >= PROFD_WAIT_WHAT_MAX || b->stack_skip >= 4096 ||
+	    b->stack_len > PROFD_STACK_PAGES_MAX * 4096 ||
+	    (size_t)b->stack_skip + b->stack_len > size - sizeof(*b)) {
+		o->st.unpaired++;
+		return 0;
+	}
+	on_begin(o, b);
+	return 0;
+}
+
+static void *drain_thread(void *arg)
+{
+	struct offcpu *o = arg;
+
+	for (;;) {
+		pthread_mutex_lock(&o->lock);
+		if (o->stopping) {
+			pthread_mutex_unlock(&o->lock);
+			break;
+		}
+		(void)ring_buffer__consume(o->rb);
+		o->epoch++;
+		pthread_cond_broadcast(&o->cond);
+		pthread_mutex_unlock(&o->lock);
+		/* Records are submitted without wakeups: every 50 ms. */
+		usleep(50 * 1000);
+	}
+	return NULL;
+}
+
+/* Load the wait tracer (first window). Under lock. */
+static int load(struct offcpu *o)
+{
+	int r;
+
+	if (o->skel)
+		return 0;
+	o->skel = offcpu_bpf__open();
+	if (!o->skel)
+		return -errno;
+	/* 8 MiB: 100k waits/s of a shallow thread (~6 KiB each) fill it
+	 * in ~15 ms between drains only past that rate; lost ones are
+	 * counted and stated. */
+	r = bpf_map__set_max_entries(o->skel->maps.wait_events, 8u << 20);
+	if (r < 0)
+		goto fail;
+	o->skel->rodata->pidns_inum = o->pidns_inum;
+	if (!o->pidns_inum) {
+		r = bpf_program__set_autoload(o->skel->progs.profd_pidns_probe,
+					      false);
+		if (r < 0)
+			goto fail;
+	}
+	r = bpf_map__reuse_fd(o->skel->maps.execs, execwatch__map_fd(o->w));
+	if (r < 0)
+		goto fail;
+	r = offcpu_bpf__load(o->skel);
+	if (r < 0)
+		goto fail;
+	if (o->pidns_inum) {
+		r = pidns__probe(bpf_program__fd(o->skel->progs.profd_pidns_probe));
+		if (r < 0)
+			goto fail;
+	}
+	o->rb = ring_buffer__new(bpf_map__fd(o->skel->maps.wait_events),
+				 on_record, o, NULL);
+	if (!o->rb) {
+		r = -errno;
+		goto fail;
+	}
+	r = -pthread_create(&o->drainer, NULL, drain_thread, o);
+	if (r < 0)
+		goto fail;
+	o->drainer_started = true;
+	o->st.loaded = true;
+	return 0;
+fail:
+	ring_buffer__free(o->rb);
+	o->rb = NULL;
+	offcpu_bpf__destroy(o->skel);
+	o->skel = NULL;
+	return r;
+}
+
+/*
+ * Make the targets map and the attached programs what the open windows
+ * want: a program is attached only while a window needs it, so the cost
+ * for every other process is nil between windows. Under lock.
+ */
+static int reconcile(struct offcpu *o)
+{
+	struct bpf_program *progs[PROFD_WAIT_WHAT_MAX + 1];
+	uint32_t want = 0, keys[64], tgid, next;
+	struct profd_wait_target v[64];
+	struct offcpu_window *w;
+	size_t n = 0, i;
+	int fd, r = 0;
+
+	if (!o->skel)
+		return 0;
+	for (w = o->windows; w; w = w->next) {
+		uint32_t f = 1u << w->req.what;
+
+		if (w->closed)
+			continue;
+		if (w->req.kernel)
+			f |= PROFD_WAIT_F_KERNEL;
+		if (!w->req.fp_only)
+			f |= PROFD_WAIT_F_STACK;
+		want |= 1u << w->req.what;
+		for (i = 0; i < n && keys[i] != (uint32_t)w->req.pid; i++)
+			;
+		if (i == n) {
+			if (n == 64)
+				return -E2BIG;
+			keys[n] = (uint32_t)w->req.pid;
+			v[n].flags = 0;
+			v[n].pad = 0;
+			n++;
+		}
+		v[i].flags |= f;
+	}
+	fd = bpf_map__fd(o->skel->maps.wait_targets);
+	for (i = 0; i < n; i++)
+		if (bpf_map_update_elem(fd, &keys[i], &v[i], BPF_ANY) < 0)
+			return -errno;
+	/* Delete the others: collect first, the walk breaks on deletes. */
+	{
+		uint32_t del[64];
+		size_t nd = 0, j;
+		void *prev = NULL;
+
+		while (nd < 64 && bpf_map_get_next_key(fd, prev, &next) == 0) {
+			for (j = 0; j < n && keys[j] != next; j++)
+				;
+			if (j == n)
+				del[nd++] = next;
+			tgid = next;
+			prev = &tgid;
+		}
+		for (j = 0; j < nd; j++)
+			(void)bpf_map_delete_elem(fd, &del[j]);
+	}
+	progs[PROFD_WAIT_OFFCPU] = o->skel->progs.profd_wait_switch;
+	progs[PROFD_WAIT_FUTEX] = o->skel->progs.profd_wait_futex_enter;
+	progs[PROFD_WAIT_CLONE] = o->skel->progs.profd_wait_fork;
+	progs[PROFD_WAIT_WHAT_MAX] = o->skel->progs.profd_wait_futex_exit;
+	for (i = 0; i <= PROFD_WAIT_WHAT_MAX; i++) {
+		size_t k = i == PROFD_WAIT_WHAT_MAX ? PROFD_WAIT_FUTEX : i;
+		bool on = want & (1u << k);
+
+		if (on && !o->links[i]) {
+			o->links[i] = bpf_program__attach(progs[i]);
+			if (!o->links[i] && !r)
+				r = -errno;
+		} else if (!on && o->links[i]) {
+			bpf_link__destroy(o->links[i]);
+			o->links[i] = NULL;
+		}
+	}
+	return r;
+}
+
+static void errors(struct offcpu *o, uint64_t out[PROFD_WAIT_ERR_MAX])
+{
+	int ncpus = libbpf_num_possible_cpus(), c, fd;
+	uint64_t *vals;
+	__u32 k;
+
+	memset(out, 0, PROFD_WAIT_ERR_MAX * sizeof(*out));
+	if (!o->skel || ncpus <= 0)
+		return;
+	vals = calloc((size_t)ncpus, sizeof(*vals));
+	if (!vals)
+		return;
+	fd = bpf_map__fd(o->skel->maps.wait_errors);
+	for (k = 0; k < PROFD_WAIT_ERR_MAX; k++)
+		if (bpf_map_lookup_elem(fd, &k, vals) == 0)
+			for (c = 0; c < ncpus; c++)
+				out[k] += vals[c];
+	free(vals);
+}
+
+void offcpu__shutdown(struct offcpu *o)
+{
+	pthread_mutex_lock(&o->lock);
+	o->stopping = true;
+	pthread_cond_broadcast(&o->cond);
+	pthread_mutex_unlock(&o->lock);
+}
+
+void offcpu__free(struct offcpu *o)
+{
+	unsigned i;
+
+	if (!o)
+		return;
+	offcpu__shutdown(o);
+	if (o->drainer_started)
+		pthread_join(o->drainer, NULL);
+	for (i = 0; i <= PROFD_WAIT_WHAT_MAX; i++)
+		bpf_link__destroy(o->links[i]);
+	ring_buffer__free(o->rb);
+	offcpu_bpf__destroy(o->skel);
+	for (i = 0; i < PENDING_BUCKETS; i++)
+		while (o->pending[i])
+			drop_pending(o, &o->pending[i]);
+	kallsyms__free(o->ksyms);
+	pthread_cond_destroy(&o->cond);
+	pthread_mutex_destroy(&o->lock);
+	free(o);
+}
+
+int offcpu__start(struct offcpu *o, const struct offcpu_req *req,
+		  struct offcpu_window **ret)
+{
+	struct offcpu_window *w;
+	uid_t owner;
+	int r, tries;
+
+	if (req->seconds == 0 || req->seconds > o->lim.max_seconds ||
+	    req->what >= PROFD_WAIT_WHAT_MAX)
+		return -EINVAL;
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->req = *req;
+	w->t = TARGET_NONE;
+	w->agg = aggregate__new(o->lim.max_stacks);
+	if (!w->agg) {
+		free(w);
+		return -ENOMEM;
+	}
+	/* The process and the image checked, its mappings read from it. */
+	r = -EAGAIN;
+	for (tries = 0; tries < 3 && r == -EAGAIN; tries++) {
+		r = target__bind(o->w, req->pid, req->uid, &w->t, &owner);
+		if (r == -EPERM)
+			r = -EACCES;
+		if (r < 0)
+			break;
+		r = proc__new_at(o->sym, req->pid, w->t.ref.dirfd, &w->proc);
+		if (r == 0) {
+			w->proc->image = w->t.image;
+			if (target__current(&w->t) == -ESTALE)
+				r = -EAGAIN;
+		}
+		if (r < 0) {
+			proc__free(w->proc);
+			w->proc = NULL;
+			target__release(&w->t);
+		}
+	}
+	if (r < 0)
+		goto fail_unlocked;
+
+	pthread_mutex_lock(&o->lock);
+	if (o->stopping) {
+		r = -ECANCELED;
+		goto fail;
+	}
+	if (o->nwindows >= o->lim.max_windows) {
+		r = -EBUSY;
+		goto fail;
+	}
+	r = load(o);
+	if (r < 0) {
+		if (r == -EACCES)
+			r = -EPERM;
+		goto fail;
+	}
+	errors(o, w->errs_at_start);
+	w->unpaired_at_start = o->st.unpaired;
+	w->pending_full_at_start = o->st.pending_full;
+	w->start_ns = now_ns(CLOCK_MONOTONIC);
+	w->end_ns = w->start_ns + (uint64_t)req->seconds * 1000000000ULL;
+	w->start_wall_ns = (int64_t)now_ns(CLOCK_REALTIME);
+	w->next = o->windows;
+	o->windows = w;
+	o->nwindows++;
+	r = reconcile(o);
+	if (r < 0) {
+		o->windows = w->next;
+		o->nwindows--;
+		(void)reconcile(o);
+		if (r == -EACCES)
+			r = -EPERM;
+		goto fail;
+	}
+	pthread_mutex_unlock(&o->lock);
+	*ret = w;
+	return 0;
+fail:
+	pthread_mutex_unlock(&o->lock);
+fail_unlocked:
+	proc__free(w->proc);
+	target__release(&w->t);
+	aggregate__free(w->agg);
+	free(w);
+	return r;
+}
+
+int offcpu__wait(struct offcpu *o, struct offcpu_window *w, int conn_fd)
+{
+	for (;;) {
+		uint64_t now = now_ns(CLOCK_MONOTONIC);
+		bool stop;
+		int timeout_ms;
+
+		pthread_mutex_lock(&o->lock);
+		stop = o->stopping;
+		pthread_mutex_unlock(&o->lock);
+		if (stop)
+			return -ECANCELED;
+		if (now >= w->end_ns)
+			return 0;
+		timeout_ms = (int)((w->end_ns - now) / 1000000) + 1;
+		if (timeout_ms > 100)
+			timeout_ms = 100;
+		if (conn_fd >= 0) {
+			struct pollfd pfd = { .fd = conn_fd,
+					      .events = POLLRDHUP };
+
+			if (poll(&pfd, 1, timeout_ms) > 0 &&
+			    (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+				return -ECONNRESET;
+		} else {
+			usleep((useconds_t)timeout_ms * 1000);
+		}
+	}
+}
+
+/* Two drain passes begun after now: every record of the window is in.
+ * Under lock; false on timeout or shutdown. */
+static bool wait_drained(struct offcpu *o)
+{
+	uint64_t deadline = now_ns(CLOCK_MONOTONIC) + DRAIN_TIMEOUT_NS;
+	uint64_t target = o->epoch + 2;
+	struct timespec ts = { .tv_sec = (time_t)(deadline / 1000000000ULL),
+			       .tv_nsec = (long)(deadline % 1000000000ULL) };
+
+	while (o->epoch < target && !o->stopping)
+		if (pthread_cond_timedwait(&o->cond, &o->lock, &ts) == ETIMEDOUT)
+			break;
+	return o->epoch >= target;
+}
+
+static struct kallsyms *get_kallsyms(struct offcpu *o)
+{
+	size_t cap = 16u << 20, len = 0;
+	struct kallsyms *k = NULL;
+	char *buf;
+	ssize_t n;
+	int fd;
+
+	if (o->ksyms)
+		return o->ksyms;
+	fd = open("/proc/kallsyms", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	buf = malloc(cap);
+	while (buf && len < cap &&
+	       (n = read(fd, buf + len, cap - len)) > 0)
+		len += (size_t)n;
+	close(fd);
+	if (buf && kallsyms__parse(buf, len, &k) == 0)
+		o->ksyms = k;
+	free(buf);
+	return o->ksyms;
+}
+
+static const char *const what_notes[PROFD_WAIT_WHAT_MAX] = {
+	[PROFD_WAIT_OFFCPU] = "off-CPU: each time a thread left the CPU (sched_switch), the time until it ran again, charged to its stack when it left; state: sleeping (waiting for an event), disk (uninterruptible: I/O, kernel locks), preempted (runnable, descheduled); threads still off CPU at the window's end are charged up to the end; waits begun before the window are not seen",
+	[PROFD_WAIT_FUTEX] = "mutex: time in futex waits (FUTEX_WAIT*, FUTEX_LOCK_PI*, futex_waitv) charged to the waiter's stack: contended pthread mutexes, rwlocks, condition variables, semaphores, joins and raw futexes alike; not seen: spinning before the wait (glibc's adaptive mutexes), uncontended locks (no syscall), waits begun before the window",
+	[PROFD_WAIT_CLONE] = "threadcreate: threads created in the window (clone/clone3 with CLONE_THREAD, seen at sched_process_fork), counted by the creating thread's stack; new processes (fork) are not counted",
+};
+
+int offcpu__finish(struct offcpu *o, struct offcpu_window *w, void **ret_buf,
+		   size_t *ret_len)
+{
+	static const enum profile_type types[PROFD_WAIT_WHAT_MAX] = {
+		[PROFD_WAIT_OFFCPU] = PROFILE_BLOCK,
+		[PROFD_WAIT_FUTEX] = PROFILE_MUTEX,
+		[PROFD_WAIT_CLONE] = PROFILE_THREADCREATE,
+	};
+	uint64_t errs[PROFD_WAIT_ERR_MAX], lost, unpaired, full;
+	char lines[4][256];
+	const char *comments[8];
+	struct profile_cpu_part part;
+	struct profile_cpu_desc d = {};
+	size_t nc = 0, i;
+	bool drained;
+
+	pthread_mutex_lock(&o->lock);
+	drained = wait_drained(o);
+	/* Still waiting at the end: charged up to it. */
+	for (i = 0; i < PENDING_BUCKETS; i++) {
+		struct pending *p;
+
+		for (p = o->pending[i]; p; p = p->next)
+			if (p->begin_ns < w->end_ns)
+				charge(o, p, w->end_ns, w);
+	}
+	w->closed = true;
+	(void)reconcile(o);
+	errors(o, errs);
+	lost = errs[PROFD_WAIT_ERR_RINGBUF_FULL] -
+	       w->errs_at_start[PROFD_WAIT_ERR_RINGBUF_FULL];
+	unpaired = o->st.unpaired - w->unpaired_at_start +
+		   errs[PROFD_WAIT_ERR_END_LOST] -
+		   w->errs_at_start[PROFD_WAIT_ERR_END_LOST];
+	full = o->st.pending_full - w->pending_full_at_start;
+	if (w->req.kernel)
+		d.ksyms = get_kallsyms(o);
+	pthread_mutex_unlock(&o->lock);
+
+	comments[nc++] = what_notes[w->req.what];
+	comments[nc++] = w->req.fp_only ?
+		"user stacks: frame-pointer walk (unwind=fp)" :
+		"user stacks: DWARF-unwound in profd ([truncated] where the copy or CFI ran out)";
+	if (lost) {
+		snprintf(lines[0], sizeof(lines[0]),
+			 "%" PRIu64 " waits lost system-wide during the window (ring buffer full): not in this profile",
+			 lost);
+		comments[nc++] = lines[0];
+	}
+	if (unpaired || full) {
+		snprintf(lines[1], sizeof(lines[1]),
+			 "%" PRIu64 " waits whose end was lost and %" PRIu64 " not tracked (pending table full) system-wide during the window: not in this profile",
+			 unpaired, full);
+		comments[nc++] = lines[1];
+	}
+	if (w->left_out) {
+		snprintf(lines[2], sizeof(lines[2]),
+			 "%" PRIu64 " waits of another program image (the process executed a program) are left out",
+			 w->left_out);
+		comments[nc++] = lines[2];
+	}
+	if (!drained)
+		comments[nc++] = "record dispatch fell behind at the window's end: waits from its last moments may be missing";
+
+	part.proc = w->proc;
+	part.agg = w->agg;
+	d.type = types[w->req.what];
+	d.pid = w->req.pid;
+	d.comm = w->t.ids.comm;
+	d.parts = &part;
+	d.nparts = 1;
+	d.period_ns = 1;
+	d.time_nanos = w->start_wall_ns;
+	d.duration_nanos = (int64_t)(w->end_ns - w->start_ns);
+	d.process_exited = !pidref__alive(&w->t.ref);
+	d.comments = comments;
+	d.ncomments = nc;
+	return profile__build_cpu(&d, ret_buf, ret_len);
+}
+
+void offcpu__close(struct offcpu *o, struct offcpu_window *w)
+{
+	struct offcpu_window **pp;
+
+	if (!w)
+		return;
+	pthread_mutex_lock(&o->lock);
+	for (pp = &o->windows; *pp; pp = &(*pp)->next) {
+		if (*pp == w) {
+			*pp = w->next;
+			o->nwindows--;
+			break;
+		}
+	}
+	w->closed = true;
+	(void)reconcile(o);
+	/* No window left: waits begun for them (threads that exited keep
+	 * theirs forever) are nobody's. */
+	if (!o->windows) {
+		unsigned i;
+
+		for (i = 0; i < PENDING_BUCKETS; i++)
+			while (o->pending[i])
+				drop_pending(o, &o->pending[i]);
+	}
+	pthread_mutex_unlock(&o->lock);
+	proc__free(w->proc);
+	target__release(&w->t);
+	aggregate__free(w->agg);
+	free(w);
+}
+
+void offcpu__stats(struct offcpu *o, struct offcpu_stats *ret)
+{
+	pthread_mutex_lock(&o->lock);
+	*ret = o->st;
+	ret->windows_active = o->nwindows;
+	errors(o, ret->errors);
+	pthread_mutex_unlock(&o->lock);
+}

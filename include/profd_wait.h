@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * The contract between bpf/offcpu.bpf.c and daemon/offcpu.c: where the
+ * threads of a process wait. Three kinds of wait, each a begin record
+ * (registers, stack copy, taken in the waiting thread's own context when
+ * the wait begins) and, for the two with a duration, an end record
+ * (where the wait ends: the thread back on a CPU, the futex call
+ * returning). User space pairs them by thread and begin time.
+ *
+ *   OFFCPU  sched_switch: the thread left the CPU (begin) / came back (end)
+ *   FUTEX   sys_enter/sys_exit of futex(FUTEX_WAIT*, FUTEX_LOCK_PI*) and
+ *           futex_waitv
+ *   CLONE   sched_process_fork of a thread (CLONE_THREAD): begin only
+ *
+ * Fixed-width types and explicit padding only; user space checks the
+ * sizes with _Static_assert.
+ */
+#ifndef PROFD_WAIT_H
+#define PROFD_WAIT_H
+
+#include "profd_abi.h"
+
+enum profd_wait_what {
+	PROFD_WAIT_OFFCPU = 0,
+	PROFD_WAIT_FUTEX,
+	PROFD_WAIT_CLONE,
+	PROFD_WAIT_WHAT_MAX,
+};
+
+/* Value of the wait_targets map (key: tgid in profd's PID namespace). */
+#define PROFD_WAIT_F_OFFCPU	(1u << PROFD_WAIT_OFFCPU)
+#define PROFD_WAIT_F_FUTEX	(1u << PROFD_WAIT_FUTEX)
+#define PROFD_WAIT_F_CLONE	(1u << PROFD_WAIT_CLONE)
+#define PROFD_WAIT_F_KERNEL	(1u << 8)	/* record kernel stacks */
+#define PROFD_WAIT_F_STACK	(1u << 9)	/* regs + stack (DWARF) */
+
+struct profd_wait_target {
+	__u32 flags;
+	__u32 pad;
+};
+
+/* Why an off-CPU thread is off CPU (state label). */
+enum profd_wait_state {
+	PROFD_WAIT_SLEEPING = 0,	/* TASK_INTERRUPTIBLE: waits for an event */
+	PROFD_WAIT_DISK,		/* TASK_UNINTERRUPTIBLE: I/O, kernel locks */
+	PROFD_WAIT_PREEMPTED,		/* runnable, descheduled */
+	PROFD_WAIT_STATE_MAX,
+};
+
+enum profd_wait_kind {
+	PROFD_EV_WAIT_BEGIN = 0x57,	/* struct profd_wait_begin */
+	PROFD_EV_WAIT_END,		/* struct profd_wait_end */
+};
+
+/*
+ * A wait begins: the thread's user registers (DWARF order) and its stack
+ * from sp's page up (stack[stack_skip .. stack_skip + stack_len) is from
+ * sp up; 0 when not copied), and/or frame-pointer and kernel stacks.
+ * Variable-sized: header + whole pages copied.
+ */
+struct profd_wait_begin {
+	__u32 kind;		/* PROFD_EV_WAIT_BEGIN */
+	__u32 what;		/* enum profd_wait_what */
+	__u64 time_ns;		/* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+	__u32 tgid;
+	__u32 tid;
+	__u32 state;		/* enum profd_wait_state (OFFCPU) */
+	__u32 flags;		/* PROFD_SF_* */
+	__u64 image;		/* the process's image count (profd_abi.h) */
+	char comm[PROFD_COMM_LEN];
+	__u16 n_user;		/* frame-pointer frames, leaf first */
+	__u16 n_kernel;
+	__u32 stack_len;
+	__u32 stack_skip;
+	__u32 pad;
+	__u64 regs[PROFD_NREGS];
+	__u64 user_ips[PROFD_MAX_USER_FRAMES];
+	__u64 kernel_ips[PROFD_MAX_KERNEL_FRAMES];
+	__u8 stack[];
+};
+
+/* The wait that began at begin_ns ended at end_ns. */
+struct profd_wait_end {
+	__u32 kind;		/* PROFD_EV_WAIT_END */
+	__u32 what;
+	__u32 tgid;
+	__u32 tid;
+	__u64 begin_ns;
+	__u64 end_ns;
+};
+
+enum profd_wait_err {
+	PROFD_WAIT_ERR_RINGBUF_FULL = 0,	/* a begin record lost */
+	PROFD_WAIT_ERR_END_LOST,		/* an end record lost */
+	PROFD_WAIT_ERR_USER_STACK,
+	PROFD_WAIT_ERR_KERNEL_STACK,
+	PROFD_WAIT_ERR_MAX,
+};
+
+#endif /* PROFD_WAIT_H */
