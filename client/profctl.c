@@ -57,6 +57,10 @@ static void usage(FILE *f)
 		"\n"
 		"Commands:\n"
 		"  cpu --pid P         CPU profile of process P for --seconds (default %d)\n"
+		"  offcpu --pid P      where P's threads wait off CPU (Go's block profile)\n"
+		"  mutex --pid P       where P's threads wait in futexes (contended locks)\n"
+		"  threadcreate --pid P\n"
+		"                      where P creates threads\n"
 		"  heap --pid P        live-heap snapshot of process P\n"
 		"  heap start|stop --pid P\n"
 		"                      start or stop heap tracking of process P\n"
@@ -113,6 +117,33 @@ static const struct cmd_help {
 	  "  --kernel            kernel frames above the user stack (kernel=1)\n"
 	  "  --fp                walk frame pointers in BPF instead of DWARF unwinding\n"
 	  "  -o FILE             where to write the profile\n"
+	  "\n" REPORT_HELP COMMON_HELP },
+	{ "offcpu",
+	  "Usage: profctl offcpu --pid P [--seconds N] [--kernel] [--fp] [-o FILE] [REPORT]\n"
+	  "\n"
+	  "Off-CPU profile (Go's block profile) of process P for N seconds (default\n"
+	  "%d): each time a thread leaves the CPU, the time until it runs again, by\n"
+	  "its stack when it left (labels state=sleeping|disk|preempted, tid,\n"
+	  "thread); values contentions (count) and delay (nanoseconds, the default).\n"
+	  "\n"
+	  "  --kernel            kernel frames too (the syscall, the lock, the I/O)\n"
+	  "  --fp                walk frame pointers in BPF instead of DWARF unwinding\n"
+	  "  -o FILE             where to write the profile (default offcpu-PID-TIME.pb.gz)\n"
+	  "\n" REPORT_HELP COMMON_HELP },
+	{ "mutex",
+	  "Usage: profctl mutex --pid P [--seconds N] [--kernel] [--fp] [-o FILE] [REPORT]\n"
+	  "\n"
+	  "Lock contention (Go's mutex profile) of process P for N seconds (default\n"
+	  "%d): time spent waiting in futexes (contended pthread mutexes, rwlocks,\n"
+	  "condition variables, raw futex waits) by the waiter's stack; values\n"
+	  "contentions (count) and delay (nanoseconds, the default). Spinning before\n"
+	  "a wait is not seen.\n"
+	  "\n" REPORT_HELP COMMON_HELP },
+	{ "threadcreate",
+	  "Usage: profctl threadcreate --pid P [--seconds N] [--fp] [-o FILE] [REPORT]\n"
+	  "\n"
+	  "Threads process P creates in N seconds (default %d), by the creating stack\n"
+	  "(Go's threadcreate profile).\n"
 	  "\n" REPORT_HELP COMMON_HELP },
 	{ "heap",
 	  "Usage: profctl heap --pid P [--seconds S] [--sample-bytes N] [--fp] [--inproc]\n"
@@ -892,6 +923,39 @@ out:
 	return r < 0 ? EXIT_FAIL : EXIT_OK;
 }
 
+/* offcpu, mutex, threadcreate: a window on /debug/pprof/@endpoint. */
+static int wait__fetch(int argc, char **argv, const char *cmd,
+		       const char *endpoint, unsigned allowed)
+{
+	char path[256];
+	struct args a;
+	int r;
+
+	r = args__parse(argc, argv, cmd, A_PID | A_SECONDS | A_FP | A_OUT |
+			A_REPORT | allowed, 0, &a);
+	if (r)
+		return r < 0 ? EXIT_USAGE : EXIT_OK;
+	snprintf(path, sizeof(path), "/debug/pprof/%s?pid=%llu&seconds=%llu%s%s",
+		 endpoint, a.pid, a.seconds ? a.seconds : DEFAULT_CPU_SECONDS,
+		 a.kernel ? "&kernel=1" : "", a.fp ? "&unwind=fp" : "");
+	return profile__fetch(cmd, path, &a, NULL);
+}
+
+static int do_offcpu(int argc, char **argv)
+{
+	return wait__fetch(argc, argv, "offcpu", "block", A_KERNEL);
+}
+
+static int do_mutex(int argc, char **argv)
+{
+	return wait__fetch(argc, argv, "mutex", "mutex", A_KERNEL);
+}
+
+static int do_threadcreate(int argc, char **argv)
+{
+	return wait__fetch(argc, argv, "threadcreate", "threadcreate", 0);
+}
+
 static int do_cpu(int argc, char **argv)
 {
 	char path[256];
@@ -1065,6 +1129,9 @@ static int do_version(int argc, char **argv)
 
 static const struct cmd cmds[] = {
 	{ "cpu", do_cpu },
+	{ "offcpu", do_offcpu },
+	{ "mutex", do_mutex },
+	{ "threadcreate", do_threadcreate },
 	{ "heap", do_heap },
 	{ "status", do_status },
 	{ "top", do_top },
