@@ -602,9 +602,9 @@ int offcpu__start(struct offcpu *o, const struct offcpu_req *req,
 	errors(o, w->errs_at_start);
 	w->unpaired_at_start = o->st.unpaired;
 	w->pending_full_at_start = o->st.pending_full;
-	w->start_ns = now_ns(CLOCK_MONOTONIC);
-	w->end_ns = w->start_ns + (uint64_t)req->seconds * 1000000000ULL;
-	w->start_wall_ns = (int64_t)now_ns(CLOCK_REALTIME);
+	/* Open while the programs attach (the first attach takes ~0.1 s):
+	 * nothing is charged before start_ns, set once they are. */
+	w->start_ns = w->end_ns = UINT64_MAX;
 	w->next = o->windows;
 	o->windows = w;
 	o->nwindows++;
@@ -617,6 +617,9 @@ int offcpu__start(struct offcpu *o, const struct offcpu_req *req,
 			r = -EPERM;
 		goto fail;
 	}
+	w->start_ns = now_ns(CLOCK_MONOTONIC);
+	w->end_ns = w->start_ns + (uint64_t)req->seconds * 1000000000ULL;
+	w->start_wall_ns = (int64_t)now_ns(CLOCK_REALTIME);
 	pthread_mutex_unlock(&o->lock);
 	*ret = w;
 	return 0;

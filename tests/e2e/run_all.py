@@ -27,6 +27,7 @@ import test_unwind  # noqa: E402
 import test_attack  # noqa: E402
 import test_truth  # noqa: E402
 import test_deep  # noqa: E402
+import test_offcpu  # noqa: E402
 
 
 def test_classes(module):
@@ -104,7 +105,7 @@ def tally(suite, res):
     return res.passed, failed, skipped
 
 
-def main(modules=(test_cpu, test_heap, test_unwind, test_attack, test_truth, test_deep)):
+def main(modules=(test_cpu, test_heap, test_unwind, test_attack, test_truth, test_deep, test_offcpu)):
     ap = argparse.ArgumentParser()
     ap.add_argument("--output", default="build")
     ap.add_argument("--src", default=os.path.dirname(os.path.abspath(__file__)))
