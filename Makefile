@@ -68,7 +68,7 @@ DAEMON_SRCS := daemon/main.c daemon/log.c daemon/sampler.c \
 	       daemon/session.c daemon/api.c daemon/profile.c daemon/access.c daemon/heap.c \
 	       daemon/agent.c daemon/pidns.c daemon/conns.c \
 	       daemon/heap_agents.c daemon/execwatch.c daemon/target.c \
-	       daemon/offcpu.c \
+	       daemon/offcpu.c daemon/threads.c \
 	       $(CORE_SRCS)
 CLIENT_SRCS := client/profctl.c client/report.c common/pprof_read.c common/json_read.c \
 	       common/cxxname.c
@@ -121,6 +121,8 @@ $(OUTPUT)/daemon/heap.o: $(OUTPUT)/heap.skel.h
 $(OUTPUT)/daemon/execwatch.o: $(OUTPUT)/exec.skel.h
 $(OUTPUT)/daemon/offcpu.o: $(OUTPUT)/offcpu.skel.h
 $(OUTPUT)/bpf/offcpu.bpf.o: include/profd_wait.h
+$(OUTPUT)/daemon/threads.o: $(OUTPUT)/threads.skel.h
+$(OUTPUT)/bpf/threads.bpf.o: include/profd_wait.h
 $(OUTPUT)/%.o: %.c $(OUTPUT)/gen/profile.pb-c.h
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)

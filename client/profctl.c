@@ -59,6 +59,7 @@ static void usage(FILE *f)
 		"  cpu --pid P         CPU profile of process P for --seconds (default %d)\n"
 		"  offcpu --pid P      where P's threads wait off CPU (Go's block profile)\n"
 		"  mutex --pid P       where P's threads wait in futexes (contended locks)\n"
+		"  threads --pid P     every thread's stack now (Go's goroutine profile)\n"
 		"  threadcreate --pid P\n"
 		"                      where P creates threads\n"
 		"  heap --pid P        live-heap snapshot of process P\n"
@@ -138,6 +139,15 @@ static const struct cmd_help {
 	  "condition variables, raw futex waits) by the waiter's stack; values\n"
 	  "contentions (count) and delay (nanoseconds, the default). Spinning before\n"
 	  "a wait is not seen.\n"
+	  "\n" REPORT_HELP COMMON_HELP },
+	{ "threads",
+	  "Usage: profctl threads --pid P [--text] [-o FILE] [REPORT]\n"
+	  "\n"
+	  "Every thread of process P now, read without stopping it: threads counted\n"
+	  "per identical stack (Go's goroutine profile; labels tid, thread, state,\n"
+	  "wchan), written to FILE (default threads-PID-TIME.pb.gz) and shown as a\n"
+	  "table. --text prints each thread's stack instead, as Go's goroutine\n"
+	  "debug=2 dump does (to FILE with -o).\n"
 	  "\n" REPORT_HELP COMMON_HELP },
 	{ "threadcreate",
 	  "Usage: profctl threadcreate --pid P [--seconds N] [--fp] [-o FILE] [REPORT]\n"
@@ -300,6 +310,7 @@ enum {
 	A_CUM		= 1 << 10,
 	A_FOCUS		= 1 << 11,
 	A_FOLDED	= 1 << 12,
+	A_TEXT		= 1 << 13,
 	/* How a profile is shown: cpu, heap, top. */
 	A_REPORT	= A_SAMPLE_INDEX | A_ROWS | A_CUM | A_FOCUS | A_FOLDED,
 };
@@ -318,6 +329,7 @@ enum {
 	OPT_CUM,
 	OPT_FOCUS,
 	OPT_FOLDED,
+	OPT_TEXT,
 };
 
 struct args {
@@ -335,6 +347,7 @@ struct args {
 	bool cum;
 	const char *focus;		/* a POSIX extended regex */
 	bool folded;
+	bool text;			/* threads: the text dump */
 	const char *pos[1];
 	int n_pos;
 };
@@ -362,6 +375,7 @@ static int args__parse(int argc, char **argv, const char *cmd,
 		{ "cum",	  no_argument,	     NULL, OPT_CUM },
 		{ "focus",	  required_argument, NULL, OPT_FOCUS },
 		{ "folded",	  no_argument,	     NULL, OPT_FOLDED },
+		{ "text",	  no_argument,	     NULL, OPT_TEXT },
 		{ NULL, 0, NULL, 0 }
 	};
 	/* Which A_* flag each command-specific option needs. */
@@ -382,6 +396,7 @@ static int args__parse(int argc, char **argv, const char *cmd,
 		{ OPT_CUM, A_CUM },
 		{ OPT_FOCUS, A_FOCUS },
 		{ OPT_FOLDED, A_FOLDED },
+		{ OPT_TEXT, A_TEXT },
 	};
 	size_t i;
 	int c, li;
@@ -494,6 +509,9 @@ static int args__parse(int argc, char **argv, const char *cmd,
 		}
 		case OPT_FOLDED:
 			a->folded = true;
+			break;
+		case OPT_TEXT:
+			a->text = true;
 			break;
 		case ':':
 			usage_err("%s: option '%s' needs an argument", cmd,
@@ -951,6 +969,37 @@ static int do_mutex(int argc, char **argv)
 	return wait__fetch(argc, argv, "mutex", "mutex", A_KERNEL);
 }
 
+static int do_threads(int argc, char **argv)
+{
+	struct http_buf body;
+	char path[128];
+	struct args a;
+	int r;
+
+	r = args__parse(argc, argv, "threads", A_PID | A_OUT | A_TEXT |
+			A_REPORT, 0, &a);
+	if (r)
+		return r < 0 ? EXIT_USAGE : EXIT_OK;
+	if (!a.text) {
+		snprintf(path, sizeof(path), "/debug/pprof/goroutine?pid=%llu",
+			 a.pid);
+		return profile__fetch("threads", path, &a, NULL);
+	}
+	snprintf(path, sizeof(path), "/debug/pprof/goroutine?pid=%llu&debug=2",
+		 a.pid);
+	if (http__request("GET", path, &body) < 0)
+		return EXIT_FAIL;
+	if (a.out && strcmp(a.out, "-"))
+		r = file__write_atomic(a.out, body.data, body.len);
+	else
+		r = fwrite(body.data, 1, body.len, stdout) == body.len ? 0 : -EIO;
+	if (r < 0)
+		err_msg("cannot write %s: %s", a.out ? a.out : "standard output",
+			strerror(-r));
+	http_buf__fini(&body);
+	return r < 0 ? EXIT_FAIL : EXIT_OK;
+}
+
 static int do_threadcreate(int argc, char **argv)
 {
 	return wait__fetch(argc, argv, "threadcreate", "threadcreate", 0);
@@ -1131,6 +1180,7 @@ static const struct cmd cmds[] = {
 	{ "cpu", do_cpu },
 	{ "offcpu", do_offcpu },
 	{ "mutex", do_mutex },
+	{ "threads", do_threads },
 	{ "threadcreate", do_threadcreate },
 	{ "heap", do_heap },
 	{ "status", do_status },

@@ -16,6 +16,7 @@
 #include "json.h"
 #include "log.h"
 #include "offcpu.h"
+#include "threads.h"
 #include "origin.h"
 #include "proc.h"
 
@@ -23,6 +24,7 @@ struct api {
 	struct session_mgr *m;
 	struct heap_tracker *heap;
 	struct offcpu *offcpu;		/* block, mutex, threadcreate */
+	struct threads *threads;	/* goroutine */
 	struct conns *conns;
 	struct MHD_Daemon *d[CONNS_MAX_LISTENERS];
 	struct origin_listener web[CONNS_MAX_LISTENERS];
@@ -219,8 +221,14 @@ static void nonroot_session_put(struct api *a, uid_t uid)
 
 static enum MHD_Result handle_wait(struct api *a, struct MHD_Connection *c,
 				   const struct session_req *sr, int what);
+static enum MHD_Result handle_threads(struct api *a, struct MHD_Connection *c,
+				      const struct session_req *sr,
+				      unsigned debug);
 
-/* @what: -1 for the CPU profile, else the wait profile's (offcpu.h). */
+#define API_THREADS 100	/* handle_profile()'s @what for goroutine */
+
+/* @what: -1 for the CPU profile, API_THREADS, else the wait profile's
+ * (offcpu.h). */
 static enum MHD_Result handle_profile(struct api *a, struct MHD_Connection *c,
 				      const struct peer *peer, int what)
 {
@@ -228,6 +236,7 @@ static enum MHD_Result handle_profile(struct api *a, struct MHD_Connection *c,
 	struct session_req req = { .uid = peer->uid, .hz = 99, .seconds = 30 };
 	struct api_params q;
 	struct api_cpu_req cr;
+	struct api_threads_req tr = {};
 	const union MHD_ConnectionInfo *ci;
 	struct session *s = NULL;
 	struct proc_ids ids;
@@ -241,7 +250,12 @@ static enum MHD_Result handle_profile(struct api *a, struct MHD_Connection *c,
 
 	lim = session_mgr__limits(a->m);
 	get_params(c, &q);
-	r = apiparse__cpu(&q, lim->max_seconds, lim->max_hz, &cr, &err);
+	if (what == API_THREADS) {
+		r = apiparse__threads(&q, &tr, &err);
+		cr = (struct api_cpu_req){ .pid = tr.pid, .seconds = 1, .hz = 1 };
+	} else {
+		r = apiparse__cpu(&q, lim->max_seconds, lim->max_hz, &cr, &err);
+	}
 	if (r < 0)
 		return send_bad_request(c, r, err);
 	req.pid = cr.pid;
@@ -269,6 +283,11 @@ static enum MHD_Result handle_profile(struct api *a, struct MHD_Connection *c,
 	if (!nonroot_session_get(a, peer->uid))
 		return send_text(c, 503, "too many concurrent profiling sessions of users other than root (limit %u; the rest of %u is kept for root); try again later\n",
 				 a->nonroot_sessions_max, lim->max_sessions);
+	if (what == API_THREADS) {
+		ret = handle_threads(a, c, &req, tr.debug);
+		nonroot_session_put(a, peer->uid);
+		return ret;
+	}
 	if (what >= 0) {
 		ret = handle_wait(a, c, &req, what);
 		nonroot_session_put(a, peer->uid);
@@ -398,6 +417,44 @@ static enum MHD_Result handle_wait(struct api *a, struct MHD_Connection *c,
 		return send_text(c, 500, "failed to build the profile: %s\n",
 				 strerror(-r));
 	}
+	return send_blob(c, buf, len, "application/octet-stream", "profile");
+}
+
+/* A thread snapshot once the caller passed handle_profile()'s checks. */
+static enum MHD_Result handle_threads(struct api *a, struct MHD_Connection *c,
+				      const struct session_req *sr,
+				      unsigned debug)
+{
+	struct threads_req req = { .pid = sr->pid, .uid = sr->uid,
+				   .text = debug > 0 };
+	void *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	r = threads__snapshot(a->threads, &req, &buf, &len);
+	switch (r) {
+	case 0:
+		break;
+	case -ESRCH:
+		return send_text(c, 404, "no such process: pid %d\n", req.pid);
+	case -EACCES:
+		return send_text(c, 403, "permission denied: uid %u may not profile pid %d: it now runs a program of another user, or a set-user-ID, set-group-ID or non-dumpable one; only root may\n",
+				 (unsigned)req.uid, req.pid);
+	case -EAGAIN:
+		return send_text(c, 503, "pid %d kept executing programs while its threads were read; try again\n",
+				 req.pid);
+	case -EPERM:
+		return send_text(c, 500, "profd lacks the privileges to read threads (BPF): %s\n",
+				 strerror(-r));
+	default:
+		log_err_errno(r, "Failed to read the threads of pid %d: %m",
+			      req.pid);
+		return send_text(c, 500, "cannot read the threads of pid %d: %s\n",
+				 req.pid, strerror(-r));
+	}
+	malloc_trim(0);
+	if (req.text)
+		return send_blob(c, buf, len, "text/plain; charset=utf-8", NULL);
 	return send_blob(c, buf, len, "application/octet-stream", "profile");
 }
 
@@ -758,6 +815,8 @@ static enum MHD_Result handle_index(struct MHD_Connection *c)
 			 "    off-CPU time by stack (Go's block profile), state sleeping/disk/preempted\n"
 			 "/debug/pprof/mutex?pid=P&seconds=N[&kernel=1][&unwind=fp]\n"
 			 "    time in futex waits (contended mutexes, rwlocks, condvars) by stack\n"
+			 "/debug/pprof/goroutine?pid=P[&debug=1]\n"
+			 "    every thread's stack now (count per stack; debug=1: text, a thread each)\n"
 			 "/debug/pprof/threadcreate?pid=P&seconds=N[&unwind=fp]\n"
 			 "    threads created in the window, by the creating stack\n"
 			 "/debug/pprof/heap?pid=P[&seconds=S][&sample_bytes=N][&unwind=fp][&mode=inproc]\n"
@@ -790,7 +849,8 @@ static bool is_profile(const char *url)
 	       !strcmp(url, "/debug/pprof/profile") ||
 	       !strcmp(url, "/debug/pprof/block") ||
 	       !strcmp(url, "/debug/pprof/mutex") ||
-	       !strcmp(url, "/debug/pprof/threadcreate");
+	       !strcmp(url, "/debug/pprof/threadcreate") ||
+	       !strcmp(url, "/debug/pprof/goroutine");
 }
 
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
@@ -873,6 +933,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 		return handle_profile(a, c, &peer, PROFD_WAIT_OFFCPU);
 	if (!strcmp(url, "/debug/pprof/mutex"))
 		return handle_profile(a, c, &peer, PROFD_WAIT_FUTEX);
+	if (!strcmp(url, "/debug/pprof/goroutine"))
+		return handle_profile(a, c, &peer, API_THREADS);
 	if (!strcmp(url, "/debug/pprof/threadcreate"))
 		return handle_profile(a, c, &peer, PROFD_WAIT_CLONE);
 	return handle_profile(a, c, &peer, -1);
@@ -906,6 +968,7 @@ int api__start(const struct api_config *cfg, struct session_mgr *m,
 	a->m = m;
 	a->heap = heap;
 	a->offcpu = cfg->offcpu;
+	a->threads = cfg->threads;
 	/* An eighth of the sessions is root's alone. */
 	a->nonroot_sessions_max = lim->max_sessions - lim->max_sessions / 8;
 	r = conns__new(&cfg->conns, &a->conns);

@@ -646,6 +646,7 @@ int main(int argc, char **argv)
 	};
 	struct heap_tracker *heap = NULL;
 	struct offcpu *offcpu = NULL;
+	struct threads *threads = NULL;
 	struct execwatch *ew = NULL;
 	struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
 	struct symbolizer *sym = NULL;
@@ -810,6 +811,12 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		ac.offcpu = offcpu;
+		r = threads__new(sym, ew, pidns_inum, &threads);
+		if (r < 0) {
+			log_err_errno(r, "Failed to create the thread reader: %m");
+			goto out;
+		}
+		ac.threads = threads;
 	}
 	r = api__start(&ac, m, heap, &api);
 	if (r < 0) {
@@ -838,6 +845,7 @@ out:
 		heap__wait_idle(heap, 2000);
 	api__stop(api);
 	offcpu__free(offcpu);
+	threads__free(threads);
 	heap__free(heap);
 	if (ac.tcp_fd >= 0)
 		close(ac.tcp_fd);

@@ -272,8 +272,30 @@ static int64_t kernel_loc(struct builder *b, uint64_t addr)
 	return r;
 }
 
+/* A goroutine profile's sample: pid and the caller's labels. */
+static int add_counted(struct builder *b, const struct profile_cpu_desc *d,
+		       size_t i, const struct agg_stack *s, const uint64_t *ids,
+		       size_t n)
+{
+	const struct pprof_label *extra = NULL;
+	struct pprof_label *labels;
+	int64_t value = (int64_t)s->count;
+	size_t ne = d->labels ? d->labels(d->labels_ctx, i, &extra) : 0;
+	int r;
+
+	labels = calloc(ne + 1, sizeof(*labels));
+	if (!labels)
+		return -ENOMEM;
+	labels[0] = (struct pprof_label){ .key = "pid", .num = d->pid };
+	if (ne)
+		memcpy(labels + 1, extra, ne * sizeof(*labels));
+	r = pprof__add_sample(b->pp, ids, n, &value, 1, labels, ne + 1);
+	free(labels);
+	return r;
+}
+
 static int add_stack(struct builder *b, const struct profile_cpu_desc *d,
-		     const struct agg_stack *s, uint64_t *ids)
+		     size_t idx, const struct agg_stack *s, uint64_t *ids)
 {
 	static const char *const states[] = { "sleeping", "disk", "preempted" };
 	struct pprof_label labels[4];
@@ -315,6 +337,8 @@ static int add_stack(struct builder *b, const struct profile_cpu_desc *d,
 			return (int)r;
 		ids[n++] = (uint64_t)r;
 	}
+	if (d->type == PROFILE_GOROUTINE)
+		return add_counted(b, d, idx, s, ids, n);
 	values[0] = (int64_t)s->count;
 	/* Waits: the summed delay; CPU: samples x period. */
 	values[1] = d->type == PROFILE_CPU ? (int64_t)(s->count * d->period_ns) :
@@ -334,6 +358,7 @@ static const char *const type_names[PROFILE_TYPE_MAX] = {
 	[PROFILE_CPU] = "CPU", [PROFILE_BLOCK] = "off-CPU (block)",
 	[PROFILE_MUTEX] = "lock contention (mutex)",
 	[PROFILE_THREADCREATE] = "thread creation (threadcreate)",
+	[PROFILE_GOROUTINE] = "threads (goroutine)",
 };
 
 /* Sample and period types as Go's runtime/pprof writes them. */
@@ -358,6 +383,10 @@ static int sample_types(struct builder *b, const struct profile_cpu_desc *d)
 		if ((r = pprof__add_sample_type(b->pp, "threadcreate", "count")) < 0)
 			return r;
 		return pprof__set_period(b->pp, "threadcreate", "count", 1);
+	case PROFILE_GOROUTINE:
+		if ((r = pprof__add_sample_type(b->pp, "goroutine", "count")) < 0)
+			return r;
+		return pprof__set_period(b->pp, "goroutine", "count", 1);
 	default:
 		return -EINVAL;
 	}
@@ -419,7 +448,7 @@ int profile__build_cpu(const struct profile_cpu_desc *d, void **ret_buf,
 		if (k == 0 && (r = add_main_map(&b)) < 0)
 			goto out;
 		for (i = 0; i < aggregate__count(agg); i++) {
-			r = add_stack(&b, d, aggregate__get(agg, i), ids);
+			r = add_stack(&b, d, i, aggregate__get(agg, i), ids);
 			if (r < 0)
 				goto out;
 		}

@@ -13,6 +13,7 @@
 
 #include "aggregate.h"
 #include "kallsyms.h"
+#include "pprof.h"
 #include "proc.h"
 #include "profd_abi.h"
 
@@ -34,6 +35,7 @@ enum profile_type {
 	PROFILE_BLOCK,
 	PROFILE_MUTEX,
 	PROFILE_THREADCREATE,
+	PROFILE_GOROUTINE,		/* threads now, count per stack */
 	PROFILE_TYPE_MAX,
 };
 
@@ -55,6 +57,11 @@ struct profile_cpu_desc {
 	bool process_exited;
 	const char *const *comments;	/* extra comments, may be NULL */
 	size_t ncomments;
+	/* Goroutine profiles: the labels of the @i-th stack of the (one)
+	 * part, in place of tid/thread (a key may repeat: one per thread).
+	 * Borrowed until the next call. */
+	size_t (*labels)(void *ctx, size_t i, const struct pprof_label **ret);
+	void *labels_ctx;
 };
 
 /* Build the gzip'd pprof into a malloc'd buffer. 0 or -errno. */

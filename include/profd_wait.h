@@ -97,4 +97,28 @@ enum profd_wait_err {
 	PROFD_WAIT_ERR_MAX,
 };
 
+/*
+ * Thread snapshots (bpf/threads.bpf.c, a sleepable task iterator over
+ * one process): per thread, its saved user registers and a copy of its
+ * user stack from sp's page up (at most PROFD_THREAD_STACK_PAGES pages,
+ * read with bpf_copy_from_user_task: no ptrace stop). Written to the
+ * iterator's seq file: header + stack_len + stack_skip bytes.
+ */
+#define PROFD_THREAD_STACK_PAGES 6	/* 24 KiB, under the seq file's 32 */
+
+struct profd_thread {
+	__u32 magic;		/* PROFD_THREAD_MAGIC */
+	__u32 tid;
+	__u32 state;		/* task->__state */
+	__u32 flags;		/* PROFD_THREAD_F_* */
+	char comm[PROFD_COMM_LEN];
+	__u64 regs[PROFD_NREGS];
+	__u32 stack_len;	/* bytes from sp up */
+	__u32 stack_skip;	/* sp's offset in the first page */
+};
+
+#define PROFD_THREAD_MAGIC 0x70726f74
+#define PROFD_THREAD_F_RUNNING	(1u << 0)	/* on a CPU: regs, stack stale */
+#define PROFD_THREAD_F_NO_REGS	(1u << 1)	/* no user registers */
+
 #endif /* PROFD_WAIT_H */

@@ -13,6 +13,9 @@ after the window. What must hold:
   holds) within 15% of the time the workload measured in
   pthread_mutex_lock;
 - threadcreate: exactly 7 threads by spawn_a and 5 by spawn_b;
+- goroutine: 50 threads parked in 3 places give exactly 3 stacks (20
+  park_cond, 20 park_read, 10 park_sleep) besides the main thread's, with
+  a tid, thread, state and wchan label per thread; debug=1 a text dump;
 - errors and access as for /debug/pprof/profile.
 """
 import os
@@ -28,7 +31,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_cpu  # noqa: E402
 from test_cpu import ProfdTest, Prof, Workload, as_nobody, dead_pid  # noqa: E402
 
-ENDPOINTS = ("block", "mutex", "threadcreate")
+ENDPOINTS = ("block", "mutex", "threadcreate", "goroutine")
 
 
 def fetch_wait(tc, daemon, endpoint, pid, seconds, extra="", name=None):
@@ -53,6 +56,12 @@ def totals(w):
     if len(line) != 3 or line[0] != "totals":
         raise AssertionError("waits: expected a totals line, got %r" % line)
     return int(line[1]), int(line[2])
+
+
+def labels(s, key):
+    """Every value of label key (-raw prints a repeated key's values
+    space-separated in one entry)."""
+    return " ".join(s.labels.get(key, [])).split()
 
 
 def through(prof, fn, index=1):
@@ -152,6 +161,48 @@ class WaitProfiles(ProfdTest):
         self.assertEqual(through(prof, "spawn_b", 0), 5, prof.excerpt())
         self.assertEqual(prof.raw.total(0), 12, prof.excerpt())
 
+    def test_threads_snapshot(self):
+        """50 parked threads: exactly 3 stacks, 20/20/10, labels per thread."""
+        with Workload("waits", "park", seconds=60, wait_line="waits ready") as w:
+            r = self.daemon.get("/debug/pprof/goroutine?pid=%d" % w.pid)
+            self.assertEqual(r.status, 200, r)
+            path = os.path.join(test_cpu.ART, "threads.pb.gz")
+            with open(path, "wb") as f:
+                f.write(r.body)
+            prof = Prof(path, pid=w.pid)
+            tids = sorted(int(t) for t in os.listdir("/proc/%d/task" % w.pid))
+            text = self.daemon.get("/debug/pprof/goroutine?pid=%d&debug=1" % w.pid)
+        self.assertEqual(prof.raw.sample_types, [("goroutine", "count")])
+        self.assertEqual(prof.raw.period_type, ("goroutine", "count"))
+        parked = {}
+        for s in prof.samples:
+            fns = s.functions()
+            where = [f for f in ("park_cond", "park_read", "park_sleep") if f in fns]
+            if where:
+                self.assertEqual(len(where), 1, s)
+                self.assertNotIn(where[0], parked, "two stacks for %s\n%s" % (where[0], prof.excerpt()))
+                parked[where[0]] = s.values[0]
+                self.assertEqual(fns[-1], "__clone3", s)
+            else:
+                self.assertIn("main", fns, s)
+            self.assertEqual(len(labels(s, "tid")), s.values[0], s)
+            self.assertEqual(len(labels(s, "state")), s.values[0], s)
+            self.assertTrue(all(st == "sleeping" for st in labels(s, "state")), s)
+            self.assertEqual(len(labels(s, "wchan")), s.values[0], s)
+        self.assertEqual(parked, {"park_cond": 20, "park_read": 20, "park_sleep": 10}, prof.excerpt())
+        self.assertEqual(len(prof.samples), 4, prof.excerpt())
+        got = sorted(int(t) for s in prof.samples for t in labels(s, "tid"))
+        self.assertEqual(got, tids)
+        self.assertEqual(text.status, 200)
+        self.assertTrue(text.headers.get("content-type", "").startswith("text/plain"))
+        body = text.text()
+        self.assertEqual(body.count("\nthread ") + body.startswith("thread "), 51, body[:2000])
+        self.assertEqual(body.count("park_cond(...)"), 20, body[:2000])
+        self.assertIn("[sleeping, ", body)
+        r = subprocess.run([test_cpu.PROFCTL, "--socket", self.daemon.sock, "threads", "--pid", str(w.pid),
+                            "--text"], capture_output=True, text=True, timeout=60)
+        self.assertNotEqual(r.returncode, 0, "the workload is gone: profctl should fail")
+
     def test_profctl_units(self):
         """profctl offcpu: the table in seconds of delay, counts named."""
         with Workload("waits", "block", seconds=60, wait_line="waits ready") as w:
@@ -193,10 +244,18 @@ class WaitErrors(ProfdTest):
                      ("seconds=1", 400), ("pid=2&seconds=1", 400)]
             for e in ENDPOINTS:
                 for q, status in cases:
+                    if e == "goroutine":
+                        q = q.replace("&seconds=1", "").replace("seconds=1", "debug=0")
+                        if "seconds" in q:
+                            continue
                     ref = self.daemon.get("/debug/pprof/profile?" + q, timeout=10)
                     r = self.daemon.get("/debug/pprof/%s?%s" % (e, q), timeout=10)
                     self.check_error(r, status, "%s?%s" % (e, q))
                     self.assertEqual(r.status, ref.status, "%s?%s differs from profile's" % (e, q))
+            r = self.daemon.get("/debug/pprof/goroutine?pid=%d&seconds=1" % w.pid)
+            self.check_error(r, 400, "goroutine with seconds")
+            r = self.daemon.get("/debug/pprof/goroutine?pid=%d&debug=3" % w.pid)
+            self.check_error(r, 400, "goroutine debug=3")
         self.assertEqual(self.daemon.status()["sessions_active"], 0)
 
 
@@ -210,7 +269,8 @@ class WaitAccess(ProfdTest):
     def test_nobody_denied_root_process(self):
         with Workload("waits", "block", seconds=60, wait_line="waits ready") as w:
             for e in ENDPOINTS:
-                r = self.nobody_get("/debug/pprof/%s?pid=%d&seconds=1" % (e, w.pid))
+                q = "pid=%d" % w.pid + ("" if e == "goroutine" else "&seconds=1")
+                r = self.nobody_get("/debug/pprof/%s?%s" % (e, q))
                 self.assertEqual(r.status, 403, "nobody on root's pid via %s: %r" % (e, r))
                 self.assertEqual(r.headers.get("x-go-pprof"), "1")
                 self.assertIn("permission denied", r.text())
