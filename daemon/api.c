@@ -791,6 +791,23 @@ static enum MHD_Result handle_status(struct api *a, struct MHD_Connection *c,
 		json__raw(&j, "procs", "[]");
 	}
 	json__obj_end(&j);
+	if (a->offcpu) {
+		struct offcpu_stats os;
+
+		offcpu__stats(a->offcpu, &os);
+		json__obj_begin(&j, "waits");
+		json__u64(&j, "loaded", os.loaded);
+		json__u64(&j, "windows_active", os.windows_active);
+		json__u64(&j, "begins", os.begins);
+		json__u64(&j, "ends", os.ends);
+		json__u64(&j, "lost", os.errors[PROFD_WAIT_ERR_RINGBUF_FULL]);
+		json__u64(&j, "ends_lost", os.errors[PROFD_WAIT_ERR_END_LOST]);
+		json__u64(&j, "unpaired", os.unpaired);
+		json__u64(&j, "pending_full", os.pending_full);
+		json__u64(&j, "unwound", os.unwound);
+		json__u64(&j, "unwind_errors", os.unwind_errors);
+		json__obj_end(&j);
+	}
 	json__obj_begin(&j, "http");
 	json__u64(&j, "connections_open", cst.open);
 	json__u64(&j, "connections_refused", cst.refused);

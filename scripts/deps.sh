@@ -10,12 +10,13 @@ set -eu
 # injection test), util-linux (setpriv, unshare), procps, linux-perf (bench),
 # mmdebstrap and systemd-container (tests/systemd boots a real systemd in a
 # container), ca-certificates (mmdebstrap fetches over https where configured),
-# graphviz (the graph views of go tool pprof -http).
+# graphviz (the graph views of go tool pprof -http), bpftrace (bench/offcpu:
+# the peer doing sched_switch + ustack).
 PKGS="clang llvm make gcc g++ binutils pkg-config libbpf-dev bpftool libelf-dev
 libdw-dev elfutils libprotobuf-c-dev protobuf-c-compiler libmicrohttpd-dev
 libcurl4-openssl-dev zlib1g-dev libsystemd-dev systemd golang-go linux-perf
 procps util-linux python3 curl strace mmdebstrap systemd-container
-ca-certificates graphviz libclang-rt-14-dev"
+ca-certificates graphviz libclang-rt-14-dev bpftrace"
 
 missing=""
 for p in $PKGS; do
