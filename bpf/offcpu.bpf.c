@@ -50,6 +50,7 @@ struct {
  * recorded). Freed with the task. */
 struct wait_task {
 	__u64 begin_ns[PROFD_WAIT_WHAT_MAX];
+	__u64 key[PROFD_WAIT_WHAT_MAX];	/* of the last full begin record */
 };
 
 struct {
@@ -69,6 +70,30 @@ struct {
 } wait_stack_ends SEC(".maps");
 
 const volatile __u32 stack_pages_max = PROFD_STACK_PAGES_MAX;
+
+/* Bumped by user space when it forgets the stacks repeats refer to. */
+__u64 gen = 1;
+
+/*
+ * Target processes, for the early filter: up to 8 tgids checked with a
+ * few loads (a hash lookup per context switch costs every process on the
+ * machine); more, or a PID namespace of profd's own, go through the
+ * wait_targets map. Written by user space (bss).
+ */
+#define FAST_TGIDS 8
+__u32 fast_tgids[FAST_TGIDS];
+__u32 fast_n;		/* entries in fast_tgids; > FAST_TGIDS: use the map */
+
+struct key_buf {
+	__u64 w[PROFD_WAIT_KEY_BYTES / 8];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct key_buf);
+} wait_key_bufs SEC(".maps");
 
 static __always_inline void count_err(__u32 err)
 {
@@ -134,12 +159,57 @@ static __always_inline __u32 stack_pages(struct task_struct *task, __u64 id,
 	return (__u32)pages;
 }
 
+/* The key of the current thread's stack (see PROFD_WAIT_KEY_BYTES); 0
+ * when it cannot be read. */
+static __always_inline __u64 stack_key(struct pt_regs *u)
+{
+	struct key_buf *kb;
+	__u32 zero = 0, i;
+	__u64 h;
+
+	kb = bpf_map_lookup_elem(&wait_key_bufs, &zero);
+	if (!kb || bpf_probe_read_user(kb, sizeof(*kb), (void *)u->sp) < 0)
+		return 0;
+	h = gen * 0x9e3779b97f4a7c15ULL ^ u->ip;
+	h = (h ^ u->sp) * 0xff51afd7ed558ccdULL;
+	h = (h ^ u->bp) * 0xc4ceb9fe1a85ec53ULL;
+	for (i = 0; i < PROFD_WAIT_KEY_BYTES / 8; i++)
+		h = (h ^ kb->w[i]) * 0x100000001b3ULL;
+	return h | 1;
+}
+
+static __always_inline int repeat(__u64 id, __u32 what, __u32 state, __u64 now)
+{
+	struct profd_wait_repeat *r;
+	struct profd_exec *ex;
+	__u32 tgid = id >> 32;
+
+	r = bpf_ringbuf_reserve(&wait_events, sizeof(*r), 0);
+	if (!r) {
+		count_err(PROFD_WAIT_ERR_RINGBUF_FULL);
+		return -1;
+	}
+	r->kind = PROFD_EV_WAIT_REPEAT;
+	r->what = what;
+	r->tgid = tgid;
+	r->tid = (__u32)id;
+	r->time_ns = now;
+	ex = bpf_map_lookup_elem(&execs, &tgid);
+	r->image = ex ? ex->image : PROFD_IMAGE_NONE;
+	r->state = state;
+	r->pad = 0;
+	r->gen = gen;
+	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
+	return 0;
+}
+
 /*
  * Record the beginning of a wait of the current thread (@task, ids @id):
  * its stacks as the target's flags @tf ask. Returns 0 when recorded.
  */
 static __always_inline int begin(void *ctx, struct task_struct *task, __u64 id,
-				 __u32 tf, __u32 what, __u32 state, __u64 now)
+				 __u32 tf, __u32 what, __u32 state, __u64 now,
+				 struct wait_task *wt)
 {
 	struct profd_wait_begin *b;
 	struct bpf_dynptr dp;
@@ -149,7 +219,17 @@ static __always_inline int begin(void *ctx, struct task_struct *task, __u64 id,
 	__u64 sp = 0, base;
 	long n;
 
+	__u64 key = 0;
+
 	u = (struct pt_regs *)bpf_task_pt_regs(task);
+	/* Thread creation is rare and counted exactly: always whole. */
+	if (u && (tf & PROFD_WAIT_F_STACK) && !(tf & PROFD_WAIT_F_KERNEL) &&
+	    what < PROFD_WAIT_CLONE) {
+		/* Where it waited last time? Then say just that. */
+		key = stack_key(u);
+		if (key && key == wt->key[what])
+			return repeat(id, what, state, now);
+	}
 	if (u && (tf & PROFD_WAIT_F_STACK)) {
 		sp = u->sp;
 		pages = stack_pages(task, id, sp);
@@ -220,6 +300,8 @@ static __always_inline int begin(void *ctx, struct task_struct *task, __u64 id,
 	b->stack_len = got ? got * 4096 - b->stack_skip : 0;
 	/* No wakeup per record: user space drains every 50 ms. */
 	bpf_ringbuf_submit_dynptr(&dp, BPF_RB_NO_WAKEUP);
+	if (what < PROFD_WAIT_CLONE)
+		wt->key[what] = got ? key : 0;
 	return 0;
 }
 
@@ -242,6 +324,24 @@ static __always_inline void end(struct task_struct *task, __u64 id,
 	bpf_ringbuf_submit(e, BPF_RB_NO_WAKEUP);
 }
 
+/* Can @t be a target's? False for most threads at the cost of a few
+ * loads: no target process has @t's tgid. */
+static __always_inline bool maybe_target(struct task_struct *t)
+{
+	__u32 n = fast_n, tgid, i;
+
+	if (pidns_inum || n > FAST_TGIDS)
+		return true;
+	tgid = t->tgid;
+	for (i = 0; i < FAST_TGIDS; i++) {
+		if (i >= n)
+			break;
+		if (fast_tgids[i] == tgid)
+			return true;
+	}
+	return false;
+}
+
 /* Is the thread @t a target's for @what? Its flags, 0 if not. */
 static __always_inline __u32 target_flags(struct task_struct *t, __u64 *ret_id,
 					  __u32 what)
@@ -250,6 +350,8 @@ static __always_inline __u32 target_flags(struct task_struct *t, __u64 *ret_id,
 	__u32 tgid;
 	__u64 id;
 
+	if (!maybe_target(t))
+		return 0;
 	if (BPF_CORE_READ(t, flags) & PF_KTHREAD)
 		return 0;
 	id = task_ids(t);
@@ -272,7 +374,8 @@ int BPF_PROG(profd_wait_switch, bool preempt, struct task_struct *prev,
 	__u32 tf, state;
 
 	/* The thread coming back: was its leaving recorded? */
-	wt = bpf_task_storage_get(&wait_tasks, next, 0, 0);
+	wt = maybe_target(next) ?
+		bpf_task_storage_get(&wait_tasks, next, 0, 0) : NULL;
 	if (wt && wt->begin_ns[PROFD_WAIT_OFFCPU]) {
 		now = bpf_ktime_get_ns();
 		end(next, task_ids(next), PROFD_WAIT_OFFCPU,
@@ -299,7 +402,7 @@ int BPF_PROG(profd_wait_switch, bool preempt, struct task_struct *prev,
 				  BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!wt)
 		return 0;
-	if (begin(ctx, prev, id, tf, PROFD_WAIT_OFFCPU, state, now) == 0)
+	if (begin(ctx, prev, id, tf, PROFD_WAIT_OFFCPU, state, now, wt) == 0)
 		wt->begin_ns[PROFD_WAIT_OFFCPU] = now;
 	return 0;
 }
@@ -334,7 +437,7 @@ int BPF_PROG(profd_wait_futex_enter, struct pt_regs *regs, long nr)
 	if (!wt)
 		return 0;
 	now = bpf_ktime_get_ns();
-	if (begin(ctx, task, id, tf, PROFD_WAIT_FUTEX, 0, now) == 0)
+	if (begin(ctx, task, id, tf, PROFD_WAIT_FUTEX, 0, now, wt) == 0)
 		wt->begin_ns[PROFD_WAIT_FUTEX] = now;
 	return 0;
 }
@@ -345,6 +448,9 @@ int BPF_PROG(profd_wait_futex_exit, struct pt_regs *regs, long ret)
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct wait_task *wt;
 
+	/* Every syscall of every process passes here: a few loads. */
+	if (!maybe_target(task))
+		return 0;
 	wt = bpf_task_storage_get(&wait_tasks, task, 0, 0);
 	if (!wt || !wt->begin_ns[PROFD_WAIT_FUTEX])
 		return 0;
@@ -359,6 +465,7 @@ SEC("tp_btf/sched_process_fork")
 int BPF_PROG(profd_wait_fork, struct task_struct *parent,
 	     struct task_struct *child)
 {
+	struct wait_task *wt;
 	__u64 id = 0;
 	__u32 tf;
 
@@ -368,7 +475,11 @@ int BPF_PROG(profd_wait_fork, struct task_struct *parent,
 	tf = target_flags(parent, &id, PROFD_WAIT_CLONE);
 	if (!tf)
 		return 0;
+	wt = bpf_task_storage_get(&wait_tasks, parent, 0,
+				  BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!wt)
+		return 0;
 	(void)begin(ctx, parent, id, tf, PROFD_WAIT_CLONE, 0,
-		    bpf_ktime_get_ns());
+		    bpf_ktime_get_ns(), wt);
 	return 0;
 }

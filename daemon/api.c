@@ -806,6 +806,8 @@ static enum MHD_Result handle_status(struct api *a, struct MHD_Connection *c,
 		json__u64(&j, "pending_full", os.pending_full);
 		json__u64(&j, "unwound", os.unwound);
 		json__u64(&j, "unwind_errors", os.unwind_errors);
+		json__u64(&j, "repeats", os.repeats);
+		json__u64(&j, "repeat_misses", os.repeat_misses);
 		json__obj_end(&j);
 	}
 	json__obj_begin(&j, "http");

@@ -75,6 +75,10 @@ struct offcpu {
 	unsigned nwindows;
 	struct pending *pending[PENDING_BUCKETS];
 	unsigned npending;
+	/* Each thread's last full begin record per kind, which repeats
+	 * (PROFD_EV_WAIT_REPEAT) refer to. As many as pending at most. */
+	struct pending *last[PENDING_BUCKETS];
+	unsigned nlast;
 	struct kallsyms *ksyms;
 	struct offcpu_stats st;
 	/* Scratch of the drain thread. */
@@ -135,6 +139,68 @@ static void drop_pending(struct offcpu *o, struct pending **pp)
 	o->npending--;
 }
 
+static struct pending *copy_pending(const struct pending *p)
+{
+	size_t sz = sizeof(*p) + (p->n_user + p->n_kernel) * sizeof(uint64_t);
+	struct pending *c = malloc(sz);
+
+	if (c) {
+		memcpy(c, p, sz);
+		c->next = NULL;
+	}
+	return c;
+}
+
+static struct pending **find_last(struct offcpu *o, uint32_t what,
+				  uint32_t tid)
+{
+	struct pending **pp;
+
+	for (pp = &o->last[bucket(what, tid)]; *pp; pp = &(*pp)->next)
+		if ((*pp)->what == what && (*pp)->tid == tid)
+			return pp;
+	return NULL;
+}
+
+/* Keep a copy of @p as its thread's last stack of its kind. */
+static void remember(struct offcpu *o, const struct pending *p)
+{
+	struct pending **pp = find_last(o, p->what, p->tid), *c;
+
+	if (pp) {
+		c = *pp;
+		*pp = c->next;
+		free(c);
+		o->nlast--;
+	}
+	if (o->nlast >= o->lim.max_pending)
+		return;		/* its repeats will miss: counted */
+	c = copy_pending(p);
+	if (!c)
+		return;
+	pp = &o->last[bucket(c->what, c->tid)];
+	c->next = *pp;
+	*pp = c;
+	o->nlast++;
+}
+
+/* Forget every last stack; BPF sends full records again (new gen). */
+static void forget_stacks(struct offcpu *o)
+{
+	struct pending *p;
+	unsigned i;
+
+	for (i = 0; i < PENDING_BUCKETS; i++) {
+		while ((p = o->last[i])) {
+			o->last[i] = p->next;
+			free(p);
+		}
+	}
+	o->nlast = 0;
+	if (o->skel)
+		__atomic_add_fetch(&o->skel->data->gen, 1, __ATOMIC_RELAXED);
+}
+
 /*
  * Charge wait @p, from its beginning to @end_ns, to every open window on
  * its process and kind (@only: that window alone), for the part inside
@@ -170,23 +236,60 @@ static void charge(struct offcpu *o, const struct pending *p, uint64_t end_ns,
 }
 
 /* The window whose process's mappings unwind @b. Under lock. */
-static struct offcpu_window *window_of(struct offcpu *o,
-				       const struct profd_wait_begin *b)
+static struct offcpu_window *window_of(struct offcpu *o, uint32_t tgid,
+				       uint32_t what, uint64_t image)
 {
 	struct offcpu_window *w;
 
 	for (w = o->windows; w; w = w->next)
-		if (!w->closed && w->req.pid == (pid_t)b->tgid &&
-		    w->req.what == b->what && w->t.image == b->image)
+		if (!w->closed && w->req.pid == (pid_t)tgid &&
+		    w->req.what == what && w->t.image == image)
 			return w;
 	return NULL;
 }
 
+/* Left out of every window on @tgid for @what: another image's. */
+static void left_out(struct offcpu *o, uint32_t tgid, uint32_t what)
+{
+	struct offcpu_window *x;
+
+	for (x = o->windows; x; x = x->next)
+		if (x->req.pid == (pid_t)tgid && x->req.what == what)
+			x->left_out++;
+}
+
+static void place(struct offcpu *o, struct pending *p);
+
+/* A wait begun where the thread's last one of its kind did. */
+static void on_repeat(struct offcpu *o, const struct profd_wait_repeat *r)
+{
+	struct pending **pp = find_last(o, r->what, r->tid), *p;
+
+	o->st.begins++;
+	o->st.repeats++;
+	if (!window_of(o, r->tgid, r->what, r->image)) {
+		left_out(o, r->tgid, r->what);
+		return;
+	}
+	if (!pp || (*pp)->tgid != r->tgid || (*pp)->image != r->image) {
+		o->st.repeat_misses++;
+		return;
+	}
+	p = copy_pending(*pp);
+	if (!p)
+		return;
+	p->begin_ns = r->time_ns;
+	if (r->what == PROFD_WAIT_OFFCPU)
+		p->flags = (p->flags & ~PROFILE_STATE_MASK) |
+			   (r->state + 1) << PROFILE_STATE_SHIFT;
+	place(o, p);
+}
+
 static void on_begin(struct offcpu *o, const struct profd_wait_begin *b)
 {
-	struct offcpu_window *w = window_of(o, b);
+	struct offcpu_window *w = window_of(o, b->tgid, b->what, b->image);
 	unsigned nu = 0, nk = b->n_kernel, i;
-	struct pending *p, **pp;
+	struct pending *p;
 	uint32_t flags = 0;
 	bool trunc = false;
 	int n;
@@ -194,12 +297,7 @@ static void on_begin(struct offcpu *o, const struct profd_wait_begin *b)
 	o->st.begins++;
 	if (!w) {
 		/* Another image's (counted in its windows), or too late. */
-		struct offcpu_window *x;
-
-		for (x = o->windows; x; x = x->next)
-			if (x->req.pid == (pid_t)b->tgid &&
-			    x->req.what == b->what)
-				x->left_out++;
+		left_out(o, b->tgid, b->what);
 		return;
 	}
 	if (nk > PROFD_MAX_KERNEL_FRAMES)
@@ -274,15 +372,24 @@ static void on_begin(struct offcpu *o, const struct profd_wait_begin *b)
 	p->n_kernel = (uint16_t)nk;
 	for (i = 0; i < nu + nk; i++)
 		p->ips[i] = o->ips[i];
-	if (b->what == PROFD_WAIT_CLONE) {
+	remember(o, p);
+	place(o, p);
+}
+
+/* A wait begun with the stack of @p (taken over). Under lock. */
+static void place(struct offcpu *o, struct pending *p)
+{
+	struct pending **pp;
+
+	if (p->what == PROFD_WAIT_CLONE) {
 		/* Counted where it happens: no end to wait for. */
-		charge(o, p, b->time_ns, NULL);
+		charge(o, p, p->begin_ns, NULL);
 		free(p);
 		return;
 	}
 	/* A thread's previous wait of this kind that never ended (its end
 	 * record lost): replaced. */
-	pp = find_pending(o, b->what, b->tid);
+	pp = find_pending(o, p->what, p->tid);
 	if (pp) {
 		drop_pending(o, pp);
 		o->st.unpaired++;
@@ -320,7 +427,13 @@ static int on_record(void *ctx, void *data, size_t size)
 	struct offcpu *o = ctx;
 	const struct profd_wait_begin *b = data;
 	const struct profd_wait_end *e = data;
+	const struct profd_wait_repeat *rp = data;
 
+	if (size >= sizeof(*rp) && rp->kind == PROFD_EV_WAIT_REPEAT &&
+	    rp->what < PROFD_WAIT_WHAT_MAX && rp->state < PROFD_WAIT_STATE_MAX) {
+		on_repeat(o, rp);
+		return 0;
+	}
 	if (size >= sizeof(*e) && e->kind == PROFD_EV_WAIT_END &&
 	    e->what < PROFD_WAIT_WHAT_MAX) {
 		on_end(o, e);
@@ -450,6 +563,17 @@ static int reconcile(struct offcpu *o)
 		}
 		v[i].flags |= f;
 	}
+	/* The early filter: the map's tgids, or "look in the map". */
+	if (n > 8) {
+		o->skel->bss->fast_n = 9;
+	} else {
+		o->skel->bss->fast_n = 0;
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		for (i = 0; i < n; i++)
+			o->skel->bss->fast_tgids[i] = keys[i];
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		o->skel->bss->fast_n = (uint32_t)n;
+	}
 	fd = bpf_map__fd(o->skel->maps.wait_targets);
 	for (i = 0; i < n; i++)
 		if (bpf_map_update_elem(fd, &keys[i], &v[i], BPF_ANY) < 0)
@@ -535,6 +659,7 @@ void offcpu__free(struct offcpu *o)
 	for (i = 0; i < PENDING_BUCKETS; i++)
 		while (o->pending[i])
 			drop_pending(o, &o->pending[i]);
+	forget_stacks(o);
 	kallsyms__free(o->ksyms);
 	pthread_cond_destroy(&o->cond);
 	pthread_mutex_destroy(&o->lock);
@@ -751,6 +876,8 @@ int offcpu__finish(struct offcpu *o, struct offcpu_window *w, void **ret_buf,
 	comments[nc++] = w->req.fp_only ?
 		"user stacks: frame-pointer walk (unwind=fp)" :
 		"user stacks: DWARF-unwound in profd ([truncated] where the copy or CFI ran out)";
+	if (!w->req.fp_only && !w->req.kernel && w->req.what != PROFD_WAIT_CLONE)
+		comments[nc++] = "a thread that waits again with the same registers (ip, sp, bp) and the same innermost 1 KiB of stack as its last recorded wait is charged to that wait's stack without a new copy: paths that differ only deeper than that, at the same depth, are not told apart";
 	if (lost) {
 		snprintf(lines[0], sizeof(lines[0]),
 			 "%" PRIu64 " waits lost system-wide during the window (ring buffer full): not in this profile",
@@ -812,6 +939,7 @@ void offcpu__close(struct offcpu *o, struct offcpu_window *w)
 		for (i = 0; i < PENDING_BUCKETS; i++)
 			while (o->pending[i])
 				drop_pending(o, &o->pending[i]);
+		forget_stacks(o);
 	}
 	pthread_mutex_unlock(&o->lock);
 	proc__free(w->proc);

@@ -48,6 +48,8 @@ struct offcpu_stats {
 	unsigned windows_active;
 	uint64_t begins, ends, unpaired, pending_full, left_out;
 	uint64_t unwound, unwind_errors;
+	uint64_t repeats;		/* begins with the last stack again */
+	uint64_t repeat_misses;		/* ... which profd no longer had */
 	uint64_t errors[PROFD_WAIT_ERR_MAX];	/* BPF side */
 };
 

@@ -50,7 +50,22 @@ enum profd_wait_state {
 enum profd_wait_kind {
 	PROFD_EV_WAIT_BEGIN = 0x57,	/* struct profd_wait_begin */
 	PROFD_EV_WAIT_END,		/* struct profd_wait_end */
+	PROFD_EV_WAIT_REPEAT,		/* struct profd_wait_repeat */
 };
+
+/*
+ * Bytes above sp that, with ip, sp, bp and the generation, key "the same
+ * stack as this thread's last begin record of this kind" (off-CPU and
+ * futex waits; thread creation always sends its stack). A thread that
+ * waits again where it waited last (a server's accept or read loop, a
+ * ping-pong) then sends a 48-byte repeat instead of its stack: the
+ * innermost frames' return addresses are in those bytes, and with sp
+ * equal the stack is as deep as before. A local variable in them that
+ * changed only costs a full record. Not exact: two paths that differ
+ * only beyond the first KiB (under a large stack buffer) at the same
+ * depth are taken for one — the profile says so.
+ */
+#define PROFD_WAIT_KEY_BYTES 1024
 
 /*
  * A wait begins: the thread's user registers (DWARF order) and its stack
@@ -77,6 +92,20 @@ struct profd_wait_begin {
 	__u64 user_ips[PROFD_MAX_USER_FRAMES];
 	__u64 kernel_ips[PROFD_MAX_KERNEL_FRAMES];
 	__u8 stack[];
+};
+
+/* A wait began with the same stack as the thread's last begin record of
+ * this kind (in generation gen: user space bumps it when it forgets). */
+struct profd_wait_repeat {
+	__u32 kind;		/* PROFD_EV_WAIT_REPEAT */
+	__u32 what;
+	__u32 tgid;
+	__u32 tid;
+	__u64 time_ns;
+	__u64 image;
+	__u32 state;
+	__u32 pad;
+	__u64 gen;
 };
 
 /* The wait that began at begin_ns ended at end_ns. */

@@ -118,9 +118,9 @@ class Profiler:
         note = ""
         if self.mode.startswith("profd") and self.proc:
             w = status(self.sock)["waits"]
-            note = "begins %d lost %d unwound %d" % (w["begins"] - self.before["begins"],
-                                                     w["lost"] - self.before["lost"],
-                                                     w["unwound"] - self.before["unwound"])
+            note = "begins %d (%d repeats) lost %d unwound %d" % (
+                w["begins"] - self.before["begins"], w["repeats"] - self.before["repeats"],
+                w["lost"] - self.before["lost"], w["unwound"] - self.before["unwound"])
         if self.proc:
             self.proc.send_signal(signal.SIGINT)
             try:
@@ -203,8 +203,8 @@ def main():
             lines.append("| %s | %.3f | %.0fk | %+.1f%% | %+.1f%% .. %+.1f%% |"
                          % (m, med, 2 * a.round_trips / med / 1000, 100 * statistics.median(rs),
                             100 * rs[0], 100 * rs[-1]))
-        lines += ["", "profd's view per target run (waits begun / lost to a full ring buffer / "
-                  "DWARF-unwound):", ""]
+        lines += ["", "profd's view per target run (waits begun, of which repeats of the thread's "
+                  "last stack / lost to a full ring buffer / DWARF-unwound):", ""]
         for m in ("profd-target", "profd-fp"):
             lines += ["- %s: %s" % (m, "; ".join(notes[m]))]
         text = "\n".join(lines) + "\n"
