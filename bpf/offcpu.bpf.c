@@ -46,12 +46,8 @@ struct {
 	__type(value, __u64);
 } wait_errors SEC(".maps");
 
-/* Per thread: when its current wait of each kind began (0: none
- * recorded). Freed with the task. */
-struct wait_task {
-	__u64 begin_ns[PROFD_WAIT_WHAT_MAX];
-	__u64 key[PROFD_WAIT_WHAT_MAX];	/* of the last full begin record */
-};
+/* Per thread (include/profd_wait.h). Freed with the task. */
+#define wait_task profd_wait_task
 
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
@@ -71,7 +67,7 @@ struct {
 
 const volatile __u32 stack_pages_max = PROFD_STACK_PAGES_MAX;
 
-/* Bumped by user space when it forgets the stacks repeats refer to. */
+/* Bumped by user space when it forgets the stacks sums refer to. */
 __u64 gen = 1;
 
 /*
@@ -178,29 +174,42 @@ static __always_inline __u64 stack_key(struct pt_regs *u)
 	return h | 1;
 }
 
-static __always_inline int repeat(__u64 id, __u32 what, __u32 state, __u64 now)
+/* Send the sum at @idx (what * 3 + state) of thread @id and clear it. */
+static __always_inline void flush(struct wait_task *wt, __u64 id, __u32 idx)
 {
 	struct profd_wait_repeat *r;
-	struct profd_exec *ex;
-	__u32 tgid = id >> 32;
 
+	if (idx >= PROFD_WAIT_NSUMS || !wt->sum_n[idx])
+		return;
 	r = bpf_ringbuf_reserve(&wait_events, sizeof(*r), 0);
 	if (!r) {
-		count_err(PROFD_WAIT_ERR_RINGBUF_FULL);
-		return -1;
+		count_err(PROFD_WAIT_ERR_END_LOST);
+	} else {
+		r->kind = PROFD_EV_WAIT_REPEAT;
+		r->what = idx / (PROFD_WAIT_SLOTS * PROFD_WAIT_STATE_MAX);
+		r->slot = idx / PROFD_WAIT_STATE_MAX % PROFD_WAIT_SLOTS;
+		r->tgid = id >> 32;
+		r->tid = (__u32)id;
+		r->first_ns = wt->sum_first[idx];
+		r->last_ns = wt->sum_last[idx];
+		r->count = wt->sum_n[idx];
+		r->total_ns = wt->sum_ns[idx];
+		r->image = wt->image;
+		r->state = idx % PROFD_WAIT_STATE_MAX;
+		bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
 	}
-	r->kind = PROFD_EV_WAIT_REPEAT;
-	r->what = what;
-	r->tgid = tgid;
-	r->tid = (__u32)id;
-	r->time_ns = now;
-	ex = bpf_map_lookup_elem(&execs, &tgid);
-	r->image = ex ? ex->image : PROFD_IMAGE_NONE;
-	r->state = state;
-	r->pad = 0;
-	r->gen = gen;
-	bpf_ringbuf_submit(r, BPF_RB_NO_WAKEUP);
-	return 0;
+	wt->sum_n[idx] = 0;
+	wt->sum_ns[idx] = 0;
+	wt->sum_first[idx] = 0;
+}
+
+static __always_inline void flush_slot(struct wait_task *wt, __u64 id,
+				       __u32 what, __u32 slot)
+{
+	__u32 s;
+
+	for (s = 0; s < PROFD_WAIT_STATE_MAX; s++)
+		flush(wt, id, PROFD_WAIT_SUM_IDX(what, slot, s));
 }
 
 /*
@@ -220,16 +229,28 @@ static __always_inline int begin(void *ctx, struct task_struct *task, __u64 id,
 	long n;
 
 	__u64 key = 0;
+	__u32 slot = 0, k;
 
 	u = (struct pt_regs *)bpf_task_pt_regs(task);
 	/* Thread creation is rare and counted exactly: always whole. */
-	if (u && (tf & PROFD_WAIT_F_STACK) && !(tf & PROFD_WAIT_F_KERNEL) &&
-	    what < PROFD_WAIT_CLONE) {
+	if (u && !(tf & PROFD_WAIT_F_KERNEL) && what < PROFD_WAIT_CLONE) {
 		/* Where it waited last time? Then say just that. */
 		key = stack_key(u);
-		if (key && key == wt->key[what])
-			return repeat(id, what, state, now);
+		for (k = 0; k < PROFD_WAIT_SLOTS && key; k++) {
+			if (key != wt->key[what][k])
+				continue;
+			/* Summed when it ends: nothing to send now. */
+			wt->repeat[what] = 1;
+			wt->slot[what] = k;
+			wt->state[what] = state;
+			return 0;
+		}
+		/* The slot this stack takes: its sums go before it. */
+		slot = wt->next_slot[what] % PROFD_WAIT_SLOTS;
+		flush_slot(wt, id, what, slot);
 	}
+	if (what < PROFD_WAIT_CLONE)
+		wt->repeat[what] = 0;
 	if (u && (tf & PROFD_WAIT_F_STACK)) {
 		sp = u->sp;
 		pages = stack_pages(task, id, sp);
@@ -255,8 +276,9 @@ static __always_inline int begin(void *ctx, struct task_struct *task, __u64 id,
 	b->flags = 0;
 	ex = bpf_map_lookup_elem(&execs, &tgid);
 	b->image = ex ? ex->image : PROFD_IMAGE_NONE;
+	wt->image = b->image;
 	bpf_get_current_comm(b->comm, sizeof(b->comm));
-	b->pad = 0;
+	b->slot = slot;
 	b->n_user = 0;
 	b->n_kernel = 0;
 	if (!(tf & PROFD_WAIT_F_STACK)) {
@@ -300,8 +322,10 @@ static __always_inline int begin(void *ctx, struct task_struct *task, __u64 id,
 	b->stack_len = got ? got * 4096 - b->stack_skip : 0;
 	/* No wakeup per record: user space drains every 50 ms. */
 	bpf_ringbuf_submit_dynptr(&dp, BPF_RB_NO_WAKEUP);
-	if (what < PROFD_WAIT_CLONE)
-		wt->key[what] = got ? key : 0;
+	if (what < PROFD_WAIT_CLONE && key) {
+		wt->key[what][slot] = got ? key : 0;
+		wt->next_slot[what] = slot + 1;
+	}
 	return 0;
 }
 
@@ -342,6 +366,41 @@ static __always_inline bool maybe_target(struct task_struct *t)
 	return false;
 }
 
+/*
+ * The wait of kind @what of thread @t (storage @wt) ends now: an end
+ * record, or for a repeat, added to its sum (sent when full).
+ */
+static __always_inline void wait_end(struct task_struct *t,
+				     struct wait_task *wt, __u32 what, __u64 now)
+{
+	__u64 b, id = task_ids(t);
+	__u32 idx;
+
+	if (what >= PROFD_WAIT_CLONE)
+		return;
+	b = wt->begin_ns[what];
+	wt->begin_ns[what] = 0;
+	if (!wt->repeat[what]) {
+		end(t, id, what, b, now);
+		return;
+	}
+	wt->repeat[what] = 0;
+	if (wt->slot[what] >= PROFD_WAIT_SLOTS ||
+	    wt->state[what] >= PROFD_WAIT_STATE_MAX)
+		return;
+	idx = PROFD_WAIT_SUM_IDX(what, wt->slot[what], wt->state[what]);
+	if (idx >= PROFD_WAIT_NSUMS)
+		return;
+	if (!wt->sum_n[idx])
+		wt->sum_first[idx] = b;
+	wt->sum_n[idx]++;
+	wt->sum_ns[idx] += now - b;
+	wt->sum_last[idx] = now;
+	if (wt->sum_n[idx] >= PROFD_WAIT_SUM_MAX ||
+	    now - wt->sum_first[idx] >= PROFD_WAIT_SUM_NS)
+		flush(wt, id, idx);
+}
+
 /* Is the thread @t a target's for @what? Its flags, 0 if not. */
 static __always_inline __u32 target_flags(struct task_struct *t, __u64 *ret_id,
 					  __u32 what)
@@ -378,9 +437,7 @@ int BPF_PROG(profd_wait_switch, bool preempt, struct task_struct *prev,
 		bpf_task_storage_get(&wait_tasks, next, 0, 0) : NULL;
 	if (wt && wt->begin_ns[PROFD_WAIT_OFFCPU]) {
 		now = bpf_ktime_get_ns();
-		end(next, task_ids(next), PROFD_WAIT_OFFCPU,
-		    wt->begin_ns[PROFD_WAIT_OFFCPU], now);
-		wt->begin_ns[PROFD_WAIT_OFFCPU] = 0;
+		wait_end(next, wt, PROFD_WAIT_OFFCPU, now);
 	}
 
 	tf = target_flags(prev, &id, PROFD_WAIT_OFFCPU);
@@ -454,9 +511,7 @@ int BPF_PROG(profd_wait_futex_exit, struct pt_regs *regs, long ret)
 	wt = bpf_task_storage_get(&wait_tasks, task, 0, 0);
 	if (!wt || !wt->begin_ns[PROFD_WAIT_FUTEX])
 		return 0;
-	end(task, task_ids(task), PROFD_WAIT_FUTEX,
-	    wt->begin_ns[PROFD_WAIT_FUTEX], bpf_ktime_get_ns());
-	wt->begin_ns[PROFD_WAIT_FUTEX] = 0;
+	wait_end(task, wt, PROFD_WAIT_FUTEX, bpf_ktime_get_ns());
 	return 0;
 }
 

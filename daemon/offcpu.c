@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/syscall.h>
 #include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
@@ -38,6 +40,7 @@ struct pending {
 	struct pending *next;
 	uint32_t what, tid, tgid;
 	uint32_t flags;			/* AGG_F_* | state */
+	uint32_t slot;			/* profd_wait_begin's */
 	uint64_t begin_ns, image;
 	char comm[PROFD_COMM_LEN];
 	uint16_t n_user, n_kernel;
@@ -152,12 +155,13 @@ static struct pending *copy_pending(const struct pending *p)
 }
 
 static struct pending **find_last(struct offcpu *o, uint32_t what,
-				  uint32_t tid)
+				  uint32_t tid, uint32_t slot)
 {
 	struct pending **pp;
 
 	for (pp = &o->last[bucket(what, tid)]; *pp; pp = &(*pp)->next)
-		if ((*pp)->what == what && (*pp)->tid == tid)
+		if ((*pp)->what == what && (*pp)->tid == tid &&
+		    (*pp)->slot == slot)
 			return pp;
 	return NULL;
 }
@@ -165,7 +169,7 @@ static struct pending **find_last(struct offcpu *o, uint32_t what,
 /* Keep a copy of @p as its thread's last stack of its kind. */
 static void remember(struct offcpu *o, const struct pending *p)
 {
-	struct pending **pp = find_last(o, p->what, p->tid), *c;
+	struct pending **pp = find_last(o, p->what, p->tid, p->slot), *c;
 
 	if (pp) {
 		c = *pp;
@@ -260,29 +264,83 @@ static void left_out(struct offcpu *o, uint32_t tgid, uint32_t what)
 
 static void place(struct offcpu *o, struct pending *p);
 
-/* A wait begun where the thread's last one of its kind did. */
+/*
+ * Charge @count waits totalling @total_ns, between @first_ns and
+ * @last_ns, with stack @p, to the windows of its process and kind (@only:
+ * that one): whole when inside a window, else the share of the span
+ * inside it. Under lock.
+ */
+static void charge_sum(struct offcpu *o, const struct pending *p,
+		       uint64_t first_ns, uint64_t last_ns, uint64_t count,
+		       uint64_t total_ns, struct offcpu_window *only)
+{
+	struct offcpu_window *w;
+
+	for (w = o->windows; w; w = w->next) {
+		uint64_t lo, hi, n, v;
+
+		if ((only && w != only) || w->closed ||
+		    w->req.pid != (pid_t)p->tgid || w->req.what != p->what)
+			continue;
+		if (p->image != w->t.image) {
+			w->left_out += count;
+			continue;
+		}
+		lo = first_ns > w->start_ns ? first_ns : w->start_ns;
+		hi = last_ns < w->end_ns ? last_ns : w->end_ns;
+		if (hi <= lo)
+			continue;
+		n = count;
+		v = total_ns;
+		if (lo > first_ns || hi < last_ns) {
+			double f = (double)(hi - lo) / (double)(last_ns - first_ns);
+
+			n = (uint64_t)((double)count * f + 0.5);
+			v = (uint64_t)((double)total_ns * f);
+			if (!n)
+				n = 1;
+		}
+		(void)aggregate__add(w->agg, p->tid, p->comm, p->flags, p->ips,
+				     p->n_user, p->ips + p->n_user,
+				     w->req.kernel ? p->n_kernel : 0, n, v);
+	}
+}
+
+/* The stack of @tid's last full begin record of @what, if it is of
+ * @tgid's image @image. */
+static struct pending *last_of(struct offcpu *o, uint32_t what, uint32_t tid,
+			       uint32_t slot, uint32_t tgid, uint64_t image)
+{
+	struct pending **pp = find_last(o, what, tid, slot);
+
+	if (!pp || (*pp)->tgid != tgid || (*pp)->image != image)
+		return NULL;
+	return *pp;
+}
+
+/* Waits where the thread's last recorded one began, summed in BPF. */
 static void on_repeat(struct offcpu *o, const struct profd_wait_repeat *r)
 {
-	struct pending **pp = find_last(o, r->what, r->tid), *p;
+	struct pending *p;
+	uint32_t flags;
 
-	o->st.begins++;
-	o->st.repeats++;
+	o->st.begins += r->count;
+	o->st.repeats += r->count;
 	if (!window_of(o, r->tgid, r->what, r->image)) {
 		left_out(o, r->tgid, r->what);
 		return;
 	}
-	if (!pp || (*pp)->tgid != r->tgid || (*pp)->image != r->image) {
-		o->st.repeat_misses++;
+	p = last_of(o, r->what, r->tid, r->slot, r->tgid, r->image);
+	if (!p) {
+		o->st.repeat_misses += r->count;
 		return;
 	}
-	p = copy_pending(*pp);
-	if (!p)
-		return;
-	p->begin_ns = r->time_ns;
+	flags = p->flags;
 	if (r->what == PROFD_WAIT_OFFCPU)
 		p->flags = (p->flags & ~PROFILE_STATE_MASK) |
 			   (r->state + 1) << PROFILE_STATE_SHIFT;
-	place(o, p);
+	charge_sum(o, p, r->first_ns, r->last_ns, r->count, r->total_ns, NULL);
+	p->flags = flags;
 }
 
 static void on_begin(struct offcpu *o, const struct profd_wait_begin *b)
@@ -364,6 +422,7 @@ static void on_begin(struct offcpu *o, const struct profd_wait_begin *b)
 	p->tid = b->tid;
 	p->tgid = b->tgid;
 	p->flags = flags;
+	p->slot = b->slot;
 	p->begin_ns = b->time_ns;
 	p->image = b->image;
 	memcpy(p->comm, b->comm, sizeof(p->comm));
@@ -430,7 +489,9 @@ static int on_record(void *ctx, void *data, size_t size)
 	const struct profd_wait_repeat *rp = data;
 
 	if (size >= sizeof(*rp) && rp->kind == PROFD_EV_WAIT_REPEAT &&
-	    rp->what < PROFD_WAIT_WHAT_MAX && rp->state < PROFD_WAIT_STATE_MAX) {
+	    rp->what < PROFD_WAIT_CLONE && rp->state < PROFD_WAIT_STATE_MAX &&
+	    rp->slot < PROFD_WAIT_SLOTS &&
+	    rp->last_ns >= rp->first_ns) {
 		on_repeat(o, rp);
 		return 0;
 	}
@@ -827,6 +888,76 @@ static struct kallsyms *get_kallsyms(struct offcpu *o)
 	return o->ksyms;
 }
 
+/*
+ * What the kernel holds for @w's threads at its end: sums not sent yet and
+ * repeated waits still open (their beginning was never sent), read from
+ * the task storage through a pidfd per thread. Under lock.
+ */
+static void open_sums(struct offcpu *o, struct offcpu_window *w)
+{
+	int map_fd = bpf_map__fd(o->skel->maps.wait_tasks), dfd;
+	uint32_t what = w->req.what, s, k;
+	struct profd_wait_task wt;
+	struct dirent *de;
+	struct pending *p;
+	DIR *d;
+
+	if (what >= PROFD_WAIT_CLONE)
+		return;
+	dfd = openat(w->t.ref.dirfd, "task", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return;
+	d = fdopendir(dfd);
+	if (!d) {
+		close(dfd);
+		return;
+	}
+	while ((de = readdir(d))) {
+		uint32_t tid = (uint32_t)strtoul(de->d_name, NULL, 10);
+		int pfd;
+
+		if (!tid)
+			continue;
+		/* PIDFD_THREAD (6.9+): this thread, not its process. */
+		pfd = (int)syscall(SYS_pidfd_open, tid, O_EXCL);
+		if (pfd < 0)
+			continue;
+		if (bpf_map_lookup_elem(map_fd, &pfd, &wt) < 0) {
+			close(pfd);
+			continue;
+		}
+		close(pfd);
+		for (k = 0; k < PROFD_WAIT_SLOTS; k++) {
+			p = last_of(o, what, tid, k, (uint32_t)w->req.pid,
+				    w->t.image);
+			if (!p)
+				continue;
+			for (s = 0; s < PROFD_WAIT_STATE_MAX; s++) {
+				uint32_t idx = PROFD_WAIT_SUM_IDX(what, k, s);
+				uint32_t flags = p->flags;
+
+				if (what == PROFD_WAIT_OFFCPU)
+					p->flags = (p->flags & ~PROFILE_STATE_MASK) |
+						   (s + 1) << PROFILE_STATE_SHIFT;
+				if (wt.sum_n[idx] &&
+				    wt.sum_last[idx] >= wt.sum_first[idx])
+					charge_sum(o, p, wt.sum_first[idx],
+						   wt.sum_last[idx], wt.sum_n[idx],
+						   wt.sum_ns[idx], w);
+				/* Off CPU (or waiting) still: up to the end. */
+				if (wt.repeat[what] && wt.slot[what] == k &&
+				    wt.state[what] == s && wt.begin_ns[what] &&
+				    wt.begin_ns[what] < w->end_ns)
+					charge_sum(o, p, wt.begin_ns[what],
+						   w->end_ns, 1,
+						   w->end_ns - wt.begin_ns[what], w);
+				p->flags = flags;
+			}
+		}
+	}
+	closedir(d);
+}
+
 static const char *const what_notes[PROFD_WAIT_WHAT_MAX] = {
 	[PROFD_WAIT_OFFCPU] = "off-CPU: each time a thread left the CPU (sched_switch), the time until it ran again, charged to its stack when it left; state: sleeping (waiting for an event), disk (uninterruptible: I/O, kernel locks), preempted (runnable, descheduled); threads still off CPU at the window's end are charged up to the end; waits begun before the window are not seen",
 	[PROFD_WAIT_FUTEX] = "mutex: time in futex waits (FUTEX_WAIT*, FUTEX_LOCK_PI*, futex_waitv) charged to the waiter's stack: contended pthread mutexes, rwlocks, condition variables, semaphores, joins and raw futexes alike; not seen: spinning before the wait (glibc's adaptive mutexes), uncontended locks (no syscall), waits begun before the window",
@@ -859,6 +990,7 @@ int offcpu__finish(struct offcpu *o, struct offcpu_window *w, void **ret_buf,
 			if (p->begin_ns < w->end_ns)
 				charge(o, p, w->end_ns, w);
 	}
+	open_sums(o, w);
 	w->closed = true;
 	(void)reconcile(o);
 	errors(o, errs);
@@ -876,8 +1008,8 @@ int offcpu__finish(struct offcpu *o, struct offcpu_window *w, void **ret_buf,
 	comments[nc++] = w->req.fp_only ?
 		"user stacks: frame-pointer walk (unwind=fp)" :
 		"user stacks: DWARF-unwound in profd ([truncated] where the copy or CFI ran out)";
-	if (!w->req.fp_only && !w->req.kernel && w->req.what != PROFD_WAIT_CLONE)
-		comments[nc++] = "a thread that waits again with the same registers (ip, sp, bp) and the same innermost 1 KiB of stack as its last recorded wait is charged to that wait's stack without a new copy: paths that differ only deeper than that, at the same depth, are not told apart";
+	if (!w->req.kernel && w->req.what != PROFD_WAIT_CLONE)
+		comments[nc++] = "a thread that waits again with the same registers (ip, sp, bp) and the same innermost 1 KiB of stack as one of its 4 recent recorded waits is charged to that wait's stack, summed in the kernel, without a new stack: paths that differ only deeper than that, at the same depth, are not told apart";
 	if (lost) {
 		snprintf(lines[0], sizeof(lines[0]),
 			 "%" PRIu64 " waits lost system-wide during the window (ring buffer full): not in this profile",

@@ -87,25 +87,59 @@ struct profd_wait_begin {
 	__u16 n_kernel;
 	__u32 stack_len;
 	__u32 stack_skip;
-	__u32 pad;
+	__u32 slot;		/* which of the thread's recent stacks */
 	__u64 regs[PROFD_NREGS];
 	__u64 user_ips[PROFD_MAX_USER_FRAMES];
 	__u64 kernel_ips[PROFD_MAX_KERNEL_FRAMES];
 	__u8 stack[];
 };
 
-/* A wait began with the same stack as the thread's last begin record of
- * this kind (in generation gen: user space bumps it when it forgets). */
+/*
+ * Waits that began with the same stack as one of the thread's recent
+ * begin records of their kind (PROFD_WAIT_SLOTS of them), summed in the kernel (per thread, kind and state) and
+ * sent when PROFD_WAIT_SUM_MAX of them or PROFD_WAIT_SUM_NS have gathered,
+ * or before the thread's next begin record: count waits, total_ns off
+ * CPU, the first beginning at first_ns, the last ending at last_ns.
+ */
+#define PROFD_WAIT_SUM_MAX 64
+#define PROFD_WAIT_SUM_NS (20ULL * 1000 * 1000)
+
 struct profd_wait_repeat {
 	__u32 kind;		/* PROFD_EV_WAIT_REPEAT */
 	__u32 what;
 	__u32 tgid;
 	__u32 tid;
-	__u64 time_ns;
+	__u64 first_ns;
+	__u64 last_ns;
+	__u64 count;
+	__u64 total_ns;
 	__u64 image;
 	__u32 state;
-	__u32 pad;
-	__u64 gen;
+	__u32 slot;		/* the begin record's slot */
+};
+
+/*
+ * The wait tracer's per-thread state (task storage, readable from user
+ * space with a thread pidfd: what is summed and not sent yet, and a wait
+ * still open, at a window's end). Sums are indexed what * 3 + state.
+ */
+#define PROFD_WAIT_SLOTS 4	/* recent stacks kept per thread and kind */
+#define PROFD_WAIT_SUM_IDX(what, slot, state) \
+	(((what) * PROFD_WAIT_SLOTS + (slot)) * PROFD_WAIT_STATE_MAX + (state))
+#define PROFD_WAIT_NSUMS (2 * PROFD_WAIT_SLOTS * PROFD_WAIT_STATE_MAX)
+
+struct profd_wait_task {
+	__u64 begin_ns[PROFD_WAIT_WHAT_MAX];	/* open wait (0: none) */
+	__u64 key[2][PROFD_WAIT_SLOTS];	/* of the recent full begin records */
+	__u32 next_slot[2];		/* the one the next full record takes */
+	__u32 slot[2];			/* the open wait's, if a repeat */
+	__u32 repeat[PROFD_WAIT_WHAT_MAX];	/* the open wait is a repeat */
+	__u32 state[PROFD_WAIT_WHAT_MAX];	/* the open wait's state */
+	__u64 sum_n[PROFD_WAIT_NSUMS];
+	__u64 sum_ns[PROFD_WAIT_NSUMS];
+	__u64 sum_first[PROFD_WAIT_NSUMS];
+	__u64 sum_last[PROFD_WAIT_NSUMS];
+	__u64 image;
 };
 
 /* The wait that began at begin_ns ended at end_ns. */
