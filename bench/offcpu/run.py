@@ -122,7 +122,9 @@ class Profiler:
                 w["begins"] - self.before["begins"], w["repeats"] - self.before["repeats"],
                 w["lost"] - self.before["lost"], w["unwound"] - self.before["unwound"])
         if self.proc:
-            self.proc.send_signal(signal.SIGINT)
+            # SIGTERM: a shell that started us in the background may have
+            # left SIGINT ignored, for us and our children.
+            self.proc.send_signal(signal.SIGTERM)
             try:
                 self.proc.wait(30)
             except subprocess.TimeoutExpired:
