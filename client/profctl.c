@@ -5,7 +5,8 @@
  * table with pprof_read. All policy lives in the daemon; arguments are
  * checked here only to fail fast with a clear message.
  *
- * Exit status: 0 ok, 1 error (daemon, network, file), 2 bad usage.
+ * Exit status: 0 ok, 1 error (daemon, network, file), 2 bad usage, 130
+ * a CPU window abandoned by a second Ctrl-C (nothing saved).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,7 +21,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -109,8 +116,11 @@ static const struct cmd_help {
 	  "                   [-n N] [--cum] [--focus REGEX] [--sample-index NAME] [--folded]\n"
 	  "\n"
 	  "CPU profile of every thread of process P: profd samples it for N seconds\n"
-	  "(default %d), writes FILE (default cpu-PID-TIME.pb.gz; '-': standard\n"
-	  "output; a device or FIFO is written in place) and prints its top table.\n"
+	  "(default %d), writes FILE (default cpu-PID-TIME.pb.gz, or -1, -2... added\n"
+	  "rather than replace a file; '-': standard output; a device or FIFO is\n"
+	  "written in place) and prints its top table. The window ends early when P\n"
+	  "exits, and on Ctrl-C, which saves what was collected (a second Ctrl-C\n"
+	  "abandons it, saving nothing); the profile's duration is the time covered.\n"
 	  "\n"
 	  "  --pid P             the process (not a thread id, not a kernel thread)\n"
 	  "  --seconds N         the window (at most profd's --max-seconds)\n"
@@ -163,9 +173,12 @@ static const struct cmd_help {
 	  "       profctl heap stop --pid P\n"
 	  "\n"
 	  "Live-heap snapshot of process P: who holds memory now, who allocated the\n"
-	  "most. If P is not tracked yet, tracking starts and the snapshot comes\n"
-	  "after S seconds (default 10; 0: now). Writes FILE (default\n"
-	  "heap-PID-TIME.pb.gz) and prints its top table (inuse_space).\n"
+	  "most. If P is not tracked yet, tracking starts, the snapshot comes after\n"
+	  "S seconds (default 10; 0: now) and tracking stops again (a one-off pull);\n"
+	  "after 'heap start' it stays on and pulls are immediate. A line under\n"
+	  "the table says which. Options that differ from the settings of a tracked\n"
+	  "process are refused (stop it first). Writes FILE (default\n"
+	  "heap-PID-TIME.pb.gz, never over a file) and prints its top table.\n"
 	  "\n"
 	  "  --pid P             the process\n"
 	  "  --seconds S         how long a new tracking runs before the snapshot\n"
@@ -180,8 +193,10 @@ static const struct cmd_help {
 	{ "heap start",
 	  "Usage: profctl heap start --pid P [--sample-bytes N] [--fp] [--inproc]\n"
 	  "\n"
-	  "Start heap tracking of process P (idempotent: an already tracked\n"
-	  "process keeps its settings, and the answer says which).\n"
+	  "Start heap tracking of process P; it stays on until 'heap stop' (or\n"
+	  "--heap-idle-timeout without a pull). Uprobes cost ~0.8 us on every\n"
+	  "allocator call. Idempotent for the same settings; other settings than\n"
+	  "those of a tracked process are refused (stop it first).\n"
 	  "\n"
 	  "  --sample-bytes N    sample one allocation per N bytes (default 128 KiB)\n"
 	  "  --fp                frame-pointer stacks walked in BPF\n"
@@ -546,11 +561,24 @@ static int args__parse(int argc, char **argv, const char *cmd,
 
 /* ---- HTTP over the Unix socket ------------------------------------------ */
 
+static int write_all(int fd, const char *p, size_t len);
+
 struct http_buf {
 	char *data;		/* NUL-terminated for convenience */
 	size_t len, cap;
 	bool too_big;
+	char note[512];		/* profd's X-Profd-Note, or "" */
 };
+
+/*
+ * Ctrl-C during a CPU window: the first ends the window early (profd
+ * answers with what it collected, and profctl saves it, as perf record
+ * does), the second abandons the request without saving. The handler
+ * only counts; the transfer's progress callback acts.
+ */
+static volatile sig_atomic_t interrupts;
+static const char *stop_path;	/* POST this on the first Ctrl-C, or NULL */
+static bool stop_sent;
 
 static void http_buf__fini(struct http_buf *b)
 {
@@ -582,6 +610,118 @@ static size_t http__write(char *ptr, size_t size, size_t nmemb, void *userdata)
 	b->len += n;
 	b->data[b->len] = '\0';
 	return n;
+}
+
+/* X-Profd-Note: a line profd wants the user to read. */
+static size_t http__header(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	static const char name[] = "x-profd-note:";
+	struct http_buf *b = userdata;
+	size_t n = size * nmemb, k;
+
+	if (n > sizeof(name) - 1 && !strncasecmp(ptr, name, sizeof(name) - 1)) {
+		ptr += sizeof(name) - 1;
+		n -= sizeof(name) - 1;
+		while (n && *ptr == ' ') {
+			ptr++;
+			n--;
+		}
+		while (n && (ptr[n - 1] == '\n' || ptr[n - 1] == '\r'))
+			n--;
+		k = n < sizeof(b->note) - 1 ? n : sizeof(b->note) - 1;
+		memcpy(b->note, ptr, k);
+		b->note[k] = 0;
+	}
+	return size * nmemb;
+}
+
+/*
+ * The request that ends the window early, on a connection of its own
+ * (libcurl may not be entered again from its own callback): one POST,
+ * the status line read back. 0 when profd ended it.
+ */
+static int stop__send(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct timeval tv = { .tv_sec = 5 };
+	char req[600], resp[64] = "";
+	ssize_t n;
+	int fd, r;
+
+	if (strlen(socket_path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, socket_path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* A daemon that does not answer must not hold profctl here: a
+	 * second Ctrl-C interrupts the wait too (no SA_RESTART). */
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		r = -errno;
+		goto out;
+	}
+	n = snprintf(req, sizeof(req),
+		     "POST %s HTTP/1.1\r\nHost: localhost\r\nUser-Agent: profctl/" PROFD_VERSION
+		     "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n", path);
+	r = write_all(fd, req, (size_t)n);
+	if (r < 0)
+		goto out;
+	n = read(fd, resp, sizeof(resp) - 1);
+	r = n > 12 && !strncmp(resp + 8, " 200", 4) ? 0 :
+	    n > 12 && !strncmp(resp + 8, " 404", 4) ? -ENOENT : -EIO;
+out:
+	close(fd);
+	return r;
+}
+
+/* libcurl's progress callback: where Ctrl-C is acted on. */
+static int http__progress(void *clientp, curl_off_t dltotal, curl_off_t dlnow,
+			  curl_off_t ultotal, curl_off_t ulnow)
+{
+	(void)clientp;
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	if (interrupts >= 2)
+		return 1;	/* abort the transfer: nothing is saved */
+	if (interrupts == 1 && stop_path && !stop_sent) {
+		static struct timespec last;
+		struct timespec now;
+		const char *msg;
+		int r;
+
+		/* Not open yet (404: the request is still on its way): ask
+		 * again, five times a second, until it is. */
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if ((now.tv_sec - last.tv_sec) * 1000000000L +
+		    (now.tv_nsec - last.tv_nsec) < 200000000L)
+			return 0;
+		last = now;
+		r = stop__send(stop_path);
+		if (r == -ENOENT)
+			return 0;
+		stop_sent = true;
+		msg = r < 0 ?
+			"could not end the window early; Ctrl-C again to abort without saving" :
+			"ending the window early and saving what was collected (Ctrl-C again to abort without saving)";
+		if (json_output) {
+			fprintf(stderr, "{\"note\":");
+			report__json_str(stderr, msg);
+			fprintf(stderr, "}\n");
+		} else {
+			fprintf(stderr, "profctl: %s\n", msg);
+		}
+	}
+	return 0;
+}
+
+static void on_sigint(int sig)
+{
+	(void)sig;
+	interrupts++;
 }
 
 /* Strip surrounding white space in place. */
@@ -629,7 +769,11 @@ static int http__request(const char *method, const char *path,
 	    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, CONNECT_TIMEOUT_S) ||
 	    curl_easy_setopt(curl, CURLOPT_USERAGENT, "profctl/" PROFD_VERSION) ||
 	    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, http__write) ||
-	    curl_easy_setopt(curl, CURLOPT_WRITEDATA, body)) {
+	    curl_easy_setopt(curl, CURLOPT_WRITEDATA, body) ||
+	    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, http__header) ||
+	    curl_easy_setopt(curl, CURLOPT_HEADERDATA, body) ||
+	    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, http__progress) ||
+	    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L)) {
 		err_msg("cannot set up libcurl");
 		r = -EINVAL;
 		goto out;
@@ -647,7 +791,10 @@ static int http__request(const char *method, const char *path,
 	(void)curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
 	if (rc != CURLE_OK) {
 		(void)curl_easy_getinfo(curl, CURLINFO_OS_ERRNO, &os_errno);
-		if (body->too_big) {
+		if (rc == CURLE_ABORTED_BY_CALLBACK) {
+			err_msg("interrupted: the window was abandoned and nothing was saved");
+			r = -EINTR;
+		} else if (body->too_big) {
 			err_msg("response from profd exceeds %lu MiB; giving up",
 				MAX_RESPONSE_BYTES >> 20);
 			r = -EFBIG;
@@ -887,18 +1034,61 @@ static int cmd__select(const struct cmd *cmds, const char *what, int argc,
 }
 
 /*
+ * Reserve a default file name: @base + ".pb.gz", else @base-1.pb.gz,
+ * -2... (two pulls in the same second), created empty with O_EXCL so that
+ * an existing file, or one another profctl just took, is never replaced;
+ * the profile is then renamed over it. The name in @buf.
+ */
+static int file__reserve(const char *base, char *buf, size_t size)
+{
+	unsigned i;
+	int fd;
+
+	for (i = 0; i < 1000; i++) {
+		if (i)
+			snprintf(buf, size, "%s-%u.pb.gz", base, i);
+		else
+			snprintf(buf, size, "%s.pb.gz", base);
+		fd = open(buf, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+		if (fd >= 0) {
+			close(fd);
+			return 0;
+		}
+		if (errno != EEXIST)
+			return -errno;
+	}
+	return -EEXIST;
+}
+
+/* profd's note on the answer, where the user reads it: on standard error
+ * under --json (an object) or --folded, else after the table. */
+static void note__print(const struct args *a, const char *note)
+{
+	if (!note[0])
+		return;
+	if (json_output) {
+		fprintf(stderr, "{\"note\":");
+		report__json_str(stderr, note);
+		fprintf(stderr, "}\n");
+		return;
+	}
+	fprintf(a->folded ? stderr : stdout, "%s\n", note);
+}
+
+/*
  * Fetch a profile with GET @path, store it in @a->out (default
- * KIND-PID-TIME.pb.gz), then show it (the top table for sample type
- * @spec unless the options say otherwise).
+ * KIND-PID-TIME.pb.gz, never over an existing file), then show it (the
+ * top table for sample type @spec unless the options say otherwise).
  */
 static int profile__fetch(const char *kind, const char *path,
 			  const struct args *a, const char *spec)
 {
 	struct report rep;
 	struct http_buf body;
-	char def[128], stamp[32];
+	char def[160], base[128], stamp[32];
 	const char *out = a->out;
 	time_t now = time(NULL);
+	bool reserved = false;
 	struct tm tm;
 	int r;
 
@@ -906,7 +1096,8 @@ static int profile__fetch(const char *kind, const char *path,
 		if (!localtime_r(&now, &tm) ||
 		    !strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm))
 			snprintf(stamp, sizeof(stamp), "%lld", (long long)now);
-		snprintf(def, sizeof(def), "%s-%llu-%s.pb.gz", kind, a->pid, stamp);
+		snprintf(base, sizeof(base), "%s-%llu-%s", kind, a->pid, stamp);
+		snprintf(def, sizeof(def), "%s.pb.gz", base);
 		out = def;
 	}
 	r = strcmp(out, "-") ? file__check_dir(out) : 0;
@@ -916,28 +1107,48 @@ static int profile__fetch(const char *kind, const char *path,
 	}
 
 	r = http__request("GET", path, &body);
-	if (r < 0)
-		return EXIT_FAIL;
+	if (r < 0)	/* 130: as a shell reports a Ctrl-C */
+		return r == -EINTR ? 128 + SIGINT : EXIT_FAIL;
+	if (interrupts >= 2) {
+		err_msg("interrupted: nothing was saved");
+		r = -EINTR;
+		goto out;
+	}
 	if (!body.len) {
 		err_msg("profd sent an empty profile");
 		r = -EIO;
 		goto out;
 	}
+	if (out == def) {
+		r = file__reserve(base, def, sizeof(def));
+		if (r < 0) {
+			err_msg("cannot create %s: %s", def, strerror(-r));
+			goto out;
+		}
+		reserved = true;
+	}
 	r = file__write_atomic(out, body.data, body.len);
 	if (r < 0) {
 		err_msg("cannot write %s: %s", out, strerror(-r));
+		if (reserved)
+			(void)unlink(out);
 		goto out;
 	}
-	if (!strcmp(out, "-"))	/* the profile is the output */
+	if (!strcmp(out, "-")) {	/* the profile is the output */
+		note__print(a, body.note);
 		goto out;
+	}
 	/* The file stays even if we cannot parse it: it is the daemon's output. */
 	report__init(&rep, a, kind, spec);
 	r = report__profile(&rep, out, body.data, body.len);
+	note__print(a, body.note);
 	/* Folded stacks are the output, for a pipe: the note goes aside. */
 	if (!json_output)
 		fprintf(a->folded ? stderr : stdout, "wrote %s\n", out);
 out:
 	http_buf__fini(&body);
+	if (r == -EINTR)
+		return 128 + SIGINT;
 	return r < 0 ? EXIT_FAIL : EXIT_OK;
 }
 
@@ -1007,19 +1218,34 @@ static int do_threadcreate(int argc, char **argv)
 
 static int do_cpu(int argc, char **argv)
 {
-	char path[256];
+	char path[320], stop[128], window[24];
+	struct sigaction sa = {};
 	struct args a;
+	uint64_t rnd;
 	int r;
 
 	r = args__parse(argc, argv, "cpu", A_PID | A_SECONDS | A_HZ | A_KERNEL |
 			A_FP | A_OUT | A_REPORT, 0, &a);
 	if (r)
 		return r < 0 ? EXIT_USAGE : EXIT_OK;
-	snprintf(path, sizeof(path), "/debug/pprof/profile?pid=%llu&seconds=%llu%s%s%s%s",
+	/* A name for this window, so that Ctrl-C ends this one only. */
+	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
+		rnd = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+	snprintf(window, sizeof(window), "%016" PRIx64, rnd);
+	snprintf(path, sizeof(path), "/debug/pprof/profile?pid=%llu&seconds=%llu%s%s%s%s&window=%s",
 		 a.pid, a.seconds ? a.seconds : DEFAULT_CPU_SECONDS,
 		 a.hz ? "&hz=" : "", a.hz ? a.hz : "", a.kernel ? "&kernel=1" : "",
-		 a.fp ? "&unwind=fp" : "");
-	return profile__fetch("cpu", path, &a, NULL);
+		 a.fp ? "&unwind=fp" : "", window);
+	snprintf(stop, sizeof(stop), "/v1/profile/stop?pid=%llu&window=%s",
+		 a.pid, window);
+	stop_path = stop;
+	sa.sa_handler = on_sigint;	/* no SA_RESTART: wake libcurl's poll */
+	sigemptyset(&sa.sa_mask);
+	(void)sigaction(SIGINT, &sa, NULL);
+	r = profile__fetch("cpu", path, &a, NULL);
+	signal(SIGINT, SIG_DFL);
+	stop_path = NULL;
+	return r;
 }
 
 static int do_heap_snapshot(int argc, char **argv)

@@ -481,10 +481,14 @@ void report__status(const struct json_node *st)
 	for (e = procs ? procs->child : NULL; e; e = e->next) {
 		if (e == procs->child)
 			printf("Heap-tracked:\n");
-		printf("  pid %llu  %s mode  %s  sample_bytes %llu  allocator %s\n",
+		const char *until = json_read__str(e, "until");
+
+		printf("  pid %llu  %s mode  %s  sample_bytes %llu  allocator %s  %s\n",
 		       N(e, "pid"), json_read__str(e, "mode"),
 		       json_read__str(e, "state"), N(e, "sample_bytes"),
-		       json_read__str(e, "allocator"));
+		       json_read__str(e, "allocator"),
+		       until && !strcmp(until, "stop") ? "until heap stop" :
+							 "until its one-off pulls are done");
 	}
 	printf("(profctl --json status: everything)\n");
 }

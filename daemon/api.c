@@ -20,6 +20,9 @@
 #include "origin.h"
 #include "proc.h"
 
+_Static_assert(API_WINDOW_MAX == SESSION_WINDOW_MAX,
+	       "a window's name goes from the request to the session whole");
+
 struct api {
 	struct session_mgr *m;
 	struct heap_tracker *heap;
@@ -108,9 +111,14 @@ static enum MHD_Result send_405(struct MHD_Connection *c, const char *allow,
 	return r;
 }
 
+/*
+ * @note: what the client should tell its user about the answer (a window
+ * that ended early, heap tracking that stopped or goes on), one line in
+ * the X-Profd-Note header, or NULL.
+ */
 static enum MHD_Result send_blob(struct MHD_Connection *c, void *buf,
 				 size_t len, const char *type,
-				 const char *filename)
+				 const char *filename, const char *note)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result r;
@@ -127,6 +135,8 @@ static enum MHD_Result send_blob(struct MHD_Connection *c, void *buf,
 			 filename);
 		MHD_add_response_header(resp, "Content-Disposition", disp);
 	}
+	if (note && note[0])
+		MHD_add_response_header(resp, "X-Profd-Note", note);
 	r = MHD_queue_response(c, MHD_HTTP_OK, resp);
 	MHD_destroy_response(resp);
 	return r;
@@ -241,10 +251,12 @@ static enum MHD_Result handle_profile(struct api *a, struct MHD_Connection *c,
 	struct session *s = NULL;
 	struct proc_ids ids;
 	bool sent;
-	char *err = NULL;
+	char *err = NULL, note[200] = "";
 	void *buf = NULL;
 	size_t len = 0;
 	uid_t owner = 0;
+	enum session_end end;
+	uint64_t took_ns;
 	int r, fd = -1;
 	enum MHD_Result ret;
 
@@ -263,6 +275,7 @@ static enum MHD_Result handle_profile(struct api *a, struct MHD_Connection *c,
 	req.hz = cr.hz;
 	req.kernel = cr.kernel;
 	req.fp_only = cr.fp_only;
+	memcpy(req.window, cr.window, sizeof(req.window));
 
 	r = access__check(peer->uid, req.pid, &owner, &ids);
 	if (r == -ESRCH)
@@ -343,6 +356,12 @@ static enum MHD_Result handle_profile(struct api *a, struct MHD_Connection *c,
 		nonroot_session_put(a, peer->uid);
 		return send_text(c, 503, "profd is shutting down\n");
 	}
+	end = session__ended(s, &took_ns);
+	if (end != SESSION_END_FULL)
+		snprintf(note, sizeof(note), "the window ended early, after %.2f s of the %u s asked: %s",
+			 (double)took_ns / 1e9, req.seconds,
+			 end == SESSION_END_EXITED ? "the process exited" :
+			 "ended on request (Ctrl-C in profctl, POST /v1/profile/stop)");
 	r = session__finish(a->m, s, &buf, &len);
 	session__free(a->m, s);
 	nonroot_session_put(a, peer->uid);
@@ -355,7 +374,8 @@ static enum MHD_Result handle_profile(struct api *a, struct MHD_Connection *c,
 		return send_text(c, 500, "failed to build the profile: %s\n",
 				 strerror(-r));
 	}
-	ret = send_blob(c, buf, len, "application/octet-stream", "profile");
+	ret = send_blob(c, buf, len, "application/octet-stream", "profile",
+			note);
 	return ret;
 }
 
@@ -417,7 +437,7 @@ static enum MHD_Result handle_wait(struct api *a, struct MHD_Connection *c,
 		return send_text(c, 500, "failed to build the profile: %s\n",
 				 strerror(-r));
 	}
-	return send_blob(c, buf, len, "application/octet-stream", "profile");
+	return send_blob(c, buf, len, "application/octet-stream", "profile", NULL);
 }
 
 /* A thread snapshot once the caller passed handle_profile()'s checks. */
@@ -454,9 +474,54 @@ static enum MHD_Result handle_threads(struct api *a, struct MHD_Connection *c,
 	}
 	malloc_trim(0);
 	if (req.text)
-		return send_blob(c, buf, len, "text/plain; charset=utf-8", NULL);
-	return send_blob(c, buf, len, "application/octet-stream", "profile");
+		return send_blob(c, buf, len, "text/plain; charset=utf-8", NULL, NULL);
+	return send_blob(c, buf, len, "application/octet-stream", "profile", NULL);
 }
+
+/*
+ * POST /v1/profile/stop?pid=P[&window=NAME]: end the caller's open windows
+ * of P early; each answers with what it collected. The caller must pass
+ * the same check as for starting one (access__check()), and only windows
+ * it started itself are ended: nobody ends another user's window, and
+ * root ends only its own.
+ */
+static enum MHD_Result handle_profile_stop(struct api *a,
+					   struct MHD_Connection *c,
+					   const struct peer *peer)
+{
+	struct api_stop_req sr;
+	struct api_params q;
+	struct proc_ids ids;
+	char *err = NULL;
+	uid_t owner = 0;
+	unsigned n;
+	int r;
+
+	get_params(c, &q);
+	r = apiparse__stop(&q, &sr, &err);
+	if (r < 0)
+		return send_bad_request(c, r, err);
+	r = access__check(peer->uid, sr.pid, &owner, &ids);
+	if (r == -ESRCH)
+		return send_text(c, 404, "no such process: pid %d\n", sr.pid);
+	if (r == -EACCES)
+		return send_text(c, 403, "permission denied: uid %u may not profile pid %d (owned by uid %u), so may not end its windows; only root or the process's owner may\n",
+				 (unsigned)peer->uid, sr.pid, (unsigned)owner);
+	if (r < 0)
+		return send_text(c, 500, "cannot inspect pid %d: %s\n", sr.pid,
+				 strerror(-r));
+	n = session_mgr__end(a->m, sr.pid, peer->uid, sr.window);
+	if (!n)
+		return send_text(c, 404, "no open CPU window of uid %u on pid %d%s%s%s: a caller ends only the windows it started\n",
+				 (unsigned)peer->uid, sr.pid,
+				 sr.window[0] ? " named \"" : "", sr.window,
+				 sr.window[0] ? "\"" : "");
+	log_debug("session: uid %u ended %u window(s) of pid %d early",
+		  (unsigned)peer->uid, n, sr.pid);
+	return send_text(c, 200, "ended %u window%s of pid %d early: each answers with what it collected\n",
+			 n, n == 1 ? "" : "s", sr.pid);
+}
+
 
 /* Common checks of the heap endpoints: parameters, pid, permission. */
 static enum MHD_Result heap_args(struct api *a, struct MHD_Connection *c,
@@ -578,13 +643,54 @@ static enum MHD_Result heap_start_error(struct MHD_Connection *c, pid_t pid,
 	}
 }
 
+/*
+ * A request for a tracked process whose settings (those it names) differ
+ * from the ones in force: a profile cannot carry a warning profctl would
+ * show before its table, and a start that keeps the old ones is no start,
+ * so both are refused with 409, naming the settings in force and how to
+ * change them. True when refused (the answer in *@ret).
+ */
+static bool settings_conflict(struct MHD_Connection *c, pid_t pid,
+			      uint64_t sample, unsigned flags,
+			      const struct heap_start_info *info,
+			      enum MHD_Result *ret)
+{
+	bool fp = flags & HEAP_FP_ONLY, inproc = flags & HEAP_INPROC;
+	char asked[160];
+	int n = 0;
+
+	if (!info->already)
+		return false;
+	asked[0] = 0;
+	if (sample && sample != info->sample_bytes)
+		n += snprintf(asked + n, sizeof(asked) - (size_t)n,
+			      " sample_bytes %llu", (unsigned long long)sample);
+	if (MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "unwind") &&
+	    fp != info->fp_only)
+		n += snprintf(asked + n, sizeof(asked) - (size_t)n,
+			      " unwind=%s", fp ? "fp" : "dwarf");
+	if (MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "mode") &&
+	    inproc != info->inproc)
+		n += snprintf(asked + n, sizeof(asked) - (size_t)n,
+			      " mode=%s", inproc ? "inproc" : "uprobe");
+	if (!n)
+		return false;
+	*ret = send_text(c, 409, "pid %d is already heap-tracked with other settings: sample_bytes %llu, %s stacks (unwind=%s), mode=%s (allocator %s); this request asks for%s, which a tracked process does not change. To change them, stop it first (profctl heap stop --pid %d) and start again; or leave those options out to use the settings in force\n",
+			   pid, (unsigned long long)info->sample_bytes,
+			   info->fp_only ? "frame-pointer" : "DWARF",
+			   info->fp_only ? "fp" : "dwarf",
+			   info->inproc ? "inproc" : "uprobe", info->allocator,
+			   asked, pid);
+	return true;
+}
+
 static enum MHD_Result handle_heap_start(struct api *a, struct MHD_Connection *c,
 					 const struct peer *peer, bool stop)
 {
 	struct heap_start_info info;
 	uint64_t sample;
 	unsigned seconds, flags;
-	bool sent, exited, fp;
+	bool sent, exited;
 	char err[512];
 	pid_t pid;
 	enum MHD_Result ret;
@@ -612,26 +718,14 @@ static enum MHD_Result handle_heap_start(struct api *a, struct MHD_Connection *c
 			sizeof(err));
 	if (r < 0)
 		return heap_start_error(c, pid, r, err);
-	fp = flags & HEAP_FP_ONLY;
-	if (info.already && sample && sample != info.sample_bytes)
-		return send_text(c, 200, "pid %d already heap-tracked with sample_bytes %llu (allocator %s); the requested %llu is not applied: stop and start again to change it\n",
-				 pid, (unsigned long long)info.sample_bytes,
-				 info.allocator, (unsigned long long)sample);
-	if (info.already && MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "unwind") &&
-	    fp != info.fp_only)
-		return send_text(c, 200, "pid %d already heap-tracked with %s stacks (allocator %s); the requested unwind=%s is not applied: stop and start again to change it\n",
-				 pid, info.fp_only ? "frame-pointer" : "DWARF",
-				 info.allocator, fp ? "fp" : "dwarf");
-	if (info.already && MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "mode") &&
-	    !!(flags & HEAP_INPROC) != info.inproc)
-		return send_text(c, 200, "pid %d already heap-tracked in %s mode (allocator %s); the requested mode is not applied: stop and start again to change it\n",
-				 pid, info.inproc ? "inproc" : "uprobe",
-				 info.allocator);
+	if (settings_conflict(c, pid, sample, flags, &info, &ret))
+		return ret;
 	if (info.already)
-		return send_text(c, 200, "pid %d already heap-tracked (%s mode, allocator %s, sample_bytes %llu)\n",
+		return send_text(c, 200, "pid %d already heap-tracked (%s mode, allocator %s, sample_bytes %llu, %s stacks); it stays on until profctl heap stop --pid %d\n",
 				 pid, info.inproc ? "inproc" : "uprobe",
 				 info.allocator,
-				 (unsigned long long)info.sample_bytes);
+				 (unsigned long long)info.sample_bytes,
+				 info.fp_only ? "frame-pointer" : "DWARF", pid);
 	log_debug("heap: tracking pid %d for uid %u (%s, %u probes)", pid,
 		  (unsigned)peer->uid, info.allocator, info.probes);
 	if (info.inproc)
@@ -646,18 +740,58 @@ static enum MHD_Result handle_heap_start(struct api *a, struct MHD_Connection *c
 			 info.fp_only ? "frame-pointer" : "DWARF");
 }
 
+/*
+ * The line profctl prints after a pull: what became of the tracking it
+ * used (@end from heap__pull_done(); @one_off false: kept by a start).
+ */
+static void heap_note(pid_t pid, const struct heap_start_info *info,
+		      bool one_off, enum heap_pull_end end, char *buf,
+		      size_t size)
+{
+	const char *cost = info->inproc ?
+		"profd's agent samples each allocator call in the process, ~11 ns a call" :
+		"a uprobe trap on every allocator call, ~0.8 us each: a malloc-heavy program runs many times slower";
+
+	if (!one_off)
+		end = HEAP_PULL_KEPT;
+	switch (end) {
+	case HEAP_PULL_STOPPED:
+		snprintf(buf, size, "heap tracking of pid %d stopped after this snapshot (a one-off pull; profctl heap start --pid %d keeps it on between pulls)",
+			 pid, pid);
+		break;
+	case HEAP_PULL_STOPPED_AGENT_ON:
+		snprintf(buf, size, "heap tracking of pid %d stopped after this snapshot, but profd's in-process agent could not be switched off yet; profd retries for 30 s (heap.agents_pending_off in /v1/status)",
+			 pid);
+		break;
+	case HEAP_PULL_KEPT:
+		snprintf(buf, size, "heap tracking of pid %d continues (profctl heap start asked for it): %s; stop it with profctl heap stop --pid %d (else it stops %llu s after the last pull)",
+			 pid, cost, pid,
+			 (unsigned long long)(info->idle_timeout_ns / 1000000000ULL));
+		break;
+	case HEAP_PULL_OTHERS:
+		snprintf(buf, size, "heap tracking of pid %d continues until the other one-off pulls of it are done (%s), then stops",
+			 pid, cost);
+		break;
+	case HEAP_PULL_ENDED:
+		snprintf(buf, size, "heap tracking of pid %d has ended (the process exited or executed another program, or tracking was stopped)",
+			 pid);
+		break;
+	}
+}
+
 static enum MHD_Result handle_heap(struct api *a, struct MHD_Connection *c,
 				   const struct peer *peer, bool allocs)
 {
 	const union MHD_ConnectionInfo *ci;
-	struct heap_start_info info;
+	struct heap_start_info info = {};
+	enum heap_pull_end end = HEAP_PULL_ENDED;
 	uint64_t sample;
 	unsigned seconds;
 	void *buf = NULL;
 	size_t len = 0;
-	bool sent, exited;
+	bool sent, exited, refused;
 	unsigned flags;
-	char err[512];
+	char err[512], note[400] = "";
 	pid_t pid;
 	enum MHD_Result ret;
 	int r, fd = -1;
@@ -670,17 +804,13 @@ static enum MHD_Result handle_heap(struct api *a, struct MHD_Connection *c,
 		goto snapshot;
 	if (inproc_refused(c, peer, pid, flags, &ret))
 		return ret;
-	r = heap__start(a->heap, pid, peer->uid, sample, flags, &info, err,
-			sizeof(err));
+	r = heap__start(a->heap, pid, peer->uid, sample, flags | HEAP_ONE_OFF,
+			&info, err, sizeof(err));
 	if (r < 0)
 		return heap_start_error(c, pid, r, err);
-	/* A profile cannot carry a warning: a mode asked for and not in
-	 * force is an error, not a quiet surprise. */
-	if (info.already && MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "mode") &&
-	    !!(flags & HEAP_INPROC) != info.inproc)
-		return send_text(c, 409, "pid %d is heap-tracked in %s mode; the requested mode=%s does not apply to a tracked process: stop it first (profctl heap stop --pid %d)\n",
-				 pid, info.inproc ? "inproc" : "uprobe",
-				 flags & HEAP_INPROC ? "inproc" : "uprobe", pid);
+	refused = settings_conflict(c, pid, sample, flags, &info, &ret);
+	if (refused)
+		goto done;
 	if (!info.already)
 		log_debug("heap: tracking pid %d for uid %u on a pull (%s, %u probes)",
 			  pid, (unsigned)peer->uid, info.allocator, info.probes);
@@ -690,11 +820,17 @@ static enum MHD_Result handle_heap(struct api *a, struct MHD_Connection *c,
 		if (ci)
 			fd = ci->connect_fd;
 		r = heap__wait(a->heap, pid, info.generation, seconds, fd);
-		if (r == -ECONNRESET)
-			return MHD_NO;
-		if (r == -ECANCELED)
-			return send_text(c, 409, "heap tracking of pid %d was stopped while this request waited\n",
-					 pid);
+		if (r == -ECONNRESET) {
+			ret = MHD_NO;
+			goto done;
+		}
+		if (r == -ECANCELED) {
+			ret = send_text(c, 409, "heap tracking of pid %d was stopped while this request waited\n",
+					pid);
+			goto done;
+		}
+		/* Shutting down releases every tracking: the answer must go
+		 * before profd stops serving, with nothing to wait for. */
 		if (r == -ESHUTDOWN)
 			return send_text(c, 503, "profd is shutting down\n");
 		/* -ESRCH: it exited while we waited; its heap at exit is
@@ -702,13 +838,24 @@ static enum MHD_Result handle_heap(struct api *a, struct MHD_Connection *c,
 	}
 snapshot:
 	r = heap__snapshot(a->heap, pid, allocs, &buf, &len);
+	/* A one-off pull leaves nothing on: stopped before the answer, so
+	 * that the answer can say so. */
+	if (info.one_off)
+		end = heap__pull_done(a->heap, pid, info.generation);
 	if (r == -ENOENT)
 		return send_text(c, 409, "heap tracking of pid %d ended before the snapshot\n",
 				 pid);
 	if (r < 0)
 		return send_text(c, 500, "failed to build the heap profile: %s\n",
 				 strerror(-r));
-	return send_blob(c, buf, len, "application/octet-stream", "profile");
+	if (!exited)
+		heap_note(pid, &info, info.one_off, end, note, sizeof(note));
+	return send_blob(c, buf, len, "application/octet-stream", "profile",
+			 note);
+done:
+	if (info.one_off)
+		(void)heap__pull_done(a->heap, pid, info.generation);
+	return ret;
 }
 
 static enum MHD_Result handle_status(struct api *a, struct MHD_Connection *c,
@@ -820,16 +967,19 @@ static enum MHD_Result handle_status(struct api *a, struct MHD_Connection *c,
 	json__obj_end(&j);
 	if (json__finish(&j, &body, &len) < 0)
 		return send_text(c, 500, "cannot build the status\n");
-	return send_blob(c, body, len, "application/json", NULL);
+	return send_blob(c, body, len, "application/json", NULL, NULL);
 }
 
 static enum MHD_Result handle_index(struct MHD_Connection *c)
 {
 	return send_text(c, 200,
 			 "profd %s\n\n"
-			 "/debug/pprof/profile?pid=P&seconds=N[&hz=F][&kernel=1][&unwind=fp]\n"
+			 "/debug/pprof/profile?pid=P&seconds=N[&hz=F][&kernel=1][&unwind=fp][&window=NAME]\n"
 			 "    CPU profile (gzip pprof); unwind=fp: frame pointers walked in BPF\n"
-			 "    instead of DWARF unwinding (unwind=dwarf, the default)\n"
+			 "    instead of DWARF unwinding (unwind=dwarf, the default); ends early\n"
+			 "    when P exits\n"
+			 "POST /v1/profile/stop?pid=P[&window=NAME]\n"
+			 "    end your open windows of P now; each answers with what it has\n"
 			 "/debug/pprof/block?pid=P&seconds=N[&kernel=1][&unwind=fp]\n"
 			 "    off-CPU time by stack (Go's block profile), state sleeping/disk/preempted\n"
 			 "/debug/pprof/mutex?pid=P&seconds=N[&kernel=1][&unwind=fp]\n"
@@ -924,6 +1074,14 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 		if (!peer.known)
 			return send_anonymous(c, &peer);
 		return handle_heap_start(a, c, &peer, !strcmp(url, "/v1/heap/stop"));
+	}
+	if (!strcmp(url, "/v1/profile/stop")) {
+		if (strcmp(method, "POST"))
+			return send_405(c, "POST", "method %s not allowed on %s (use POST)\n",
+					method, url);
+		if (!peer.known)
+			return send_anonymous(c, &peer);
+		return handle_profile_stop(a, c, &peer);
 	}
 	head = !strcmp(method, "HEAD");
 	if (strcmp(method, "GET") && !head)

@@ -188,18 +188,41 @@ static int names_and_pid(const struct api_params *q,
 	return 0;
 }
 
+/* window=NAME: 1..API_WINDOW_MAX of [A-Za-z0-9._-] into @ret (absent:
+ * ""); false when it is not such a name. */
+static bool parse_window(const char *arg, bool given, char *ret)
+{
+	size_t n, i;
+
+	ret[0] = 0;
+	if (!given)
+		return true;
+	n = arg ? strlen(arg) : 0;
+	if (!n || n > API_WINDOW_MAX)
+		return false;
+	for (i = 0; i < n; i++)
+		if (!((arg[i] >= 'a' && arg[i] <= 'z') ||
+		      (arg[i] >= 'A' && arg[i] <= 'Z') ||
+		      (arg[i] >= '0' && arg[i] <= '9') ||
+		      arg[i] == '.' || arg[i] == '_' || arg[i] == '-'))
+			return false;
+	memcpy(ret, arg, n + 1);
+	return true;
+}
+
 int apiparse__cpu(const struct api_params *q, unsigned max_seconds,
 		  unsigned max_hz, struct api_cpu_req *ret, char **ret_err)
 {
 	static const char *const allowed[ALLOWED_MAX] = {
-		"pid", "seconds", "hz", "kernel", "debug", "unwind",
+		"pid", "seconds", "hz", "kernel", "debug", "unwind", "window",
 	};
 	struct api_cpu_req req = { .hz = 99, .seconds = 30 };
 	const char *arg;
 	unsigned long long v;
+	bool given;
 	int r;
 
-	r = names_and_pid(q, allowed, "pid, seconds, hz, kernel, unwind",
+	r = names_and_pid(q, allowed, "pid, seconds, hz, kernel, unwind, window",
 			  " to profile", &req.pid, ret_err);
 	if (r < 0)
 		return r;
@@ -227,6 +250,31 @@ int apiparse__cpu(const struct api_params *q, unsigned max_seconds,
 	if (!parse_unwind(arg, &req.fp_only))
 		return fail(ret_err, "bad unwind \"%s\": want dwarf (default) or fp\n",
 			    arg);
+	given = lookup(q, "window", &arg);
+	if (!parse_window(arg, given, req.window))
+		return fail(ret_err, "bad window \"%s\": want a name of 1 to %d letters, digits, '.', '_' or '-'\n",
+			    arg ? arg : "", API_WINDOW_MAX);
+	*ret = req;
+	return 0;
+}
+
+int apiparse__stop(const struct api_params *q, struct api_stop_req *ret,
+		   char **ret_err)
+{
+	static const char *const allowed[ALLOWED_MAX] = { "pid", "window" };
+	struct api_stop_req req = {};
+	const char *arg;
+	bool given;
+	int r;
+
+	r = names_and_pid(q, allowed, "pid, window",
+			  " whose window to end", &req.pid, ret_err);
+	if (r < 0)
+		return r;
+	given = lookup(q, "window", &arg);
+	if (!parse_window(arg, given, req.window))
+		return fail(ret_err, "bad window \"%s\": want a name of 1 to %d letters, digits, '.', '_' or '-'\n",
+			    arg ? arg : "", API_WINDOW_MAX);
 	*ret = req;
 	return 0;
 }

@@ -39,6 +39,9 @@ struct api_params {
  */
 bool apiparse__add(struct api_params *q, const char *key, const char *value);
 
+/* A window's name: 1 to 32 of [A-Za-z0-9._-], chosen by the client. */
+#define API_WINDOW_MAX 32
+
 /* /debug/pprof/profile */
 struct api_cpu_req {
 	pid_t pid;
@@ -46,6 +49,13 @@ struct api_cpu_req {
 	unsigned hz;		/* default 99 */
 	bool kernel;
 	bool fp_only;		/* unwind=fp */
+	char window[API_WINDOW_MAX + 1];	/* window=NAME, or "" */
+};
+
+/* POST /v1/profile/stop */
+struct api_stop_req {
+	pid_t pid;
+	char window[API_WINDOW_MAX + 1];	/* "": all the caller's */
 };
 
 /* /debug/pprof/heap, /debug/pprof/allocs, /v1/heap/start|stop */
@@ -60,7 +70,8 @@ struct api_heap_req {
 /*
  * apiparse__cpu() - the CPU profile's parameters: pid (required), seconds
  * (1..@max_seconds), hz (1..@max_hz), kernel (1/true/0/false, bare: 1),
- * debug (only 0), unwind (dwarf or fp).
+ * debug (only 0), unwind (dwarf or fp), window (a name to end it early
+ * by, apiparse__stop()).
  *
  * Return: 0 and *@ret filled; -EINVAL and *@ret_err set to a malloc'd
  * one-line message for a 400 (ending in a newline; the caller frees it),
@@ -68,6 +79,14 @@ struct api_heap_req {
  */
 int apiparse__cpu(const struct api_params *q, unsigned max_seconds,
 		  unsigned max_hz, struct api_cpu_req *ret, char **ret_err);
+
+/*
+ * apiparse__stop() - ending a CPU window early: pid (required) and window
+ * (the name the profile request gave it; absent: every window of the
+ * caller's on pid). Return as apiparse__cpu().
+ */
+int apiparse__stop(const struct api_params *q, struct api_stop_req *ret,
+		   char **ret_err);
 
 /*
  * apiparse__heap() - the heap endpoints' parameters: pid (required),

@@ -1248,6 +1248,14 @@ done:
 	info.fp_only = !(p->flags & PROFD_HEAP_F_DWARF);
 	info.inproc = p->inproc;
 	info.agent_slots = p->agent ? p->agent->slots : 0;
+	/* A start keeps tracking on until stop (or the idle timeout); a
+	 * pull of what no start asked for stops it when done. */
+	if (!(flags & HEAP_ONE_OFF))
+		p->kept = true;
+	else if (!p->kept)
+		p->pulls++;
+	info.one_off = (flags & HEAP_ONE_OFF) && !p->kept;
+	info.idle_timeout_ns = h->lim.idle_timeout_ns;
 	p->last_pull_ns = now_ns(CLOCK_MONOTONIC);
 	r = 0;
 out:
@@ -1258,7 +1266,12 @@ out:
 	return r;
 }
 
-int heap__stop(struct heap_tracker *h, pid_t pid)
+/*
+ * Stop tracking @pid; for a one-off pull (@pull) of period @gen, only when
+ * it is the last pull and no start keeps it: 2 then when it goes on.
+ */
+static int stop_tracking(struct heap_tracker *h, pid_t pid, bool pull,
+			 uint64_t gen)
 {
 	struct heap_proc *p;
 	struct agent *a = NULL;
@@ -1266,6 +1279,14 @@ int heap__stop(struct heap_tracker *h, pid_t pid)
 
 	pthread_mutex_lock(&h->lock);
 	p = heap__find(h, pid);
+	if (p && pull) {
+		if (p->generation != gen || !p->pulls) {
+			p = NULL;
+		} else if (--p->pulls || p->kept) {
+			r = 2;	/* goes on */
+			p = NULL;
+		}
+	}
 	if (p) {
 		a = p->agent;	/* switched off here, not by the agent thread */
 		p->agent = NULL;
@@ -1290,9 +1311,33 @@ int heap__stop(struct heap_tracker *h, pid_t pid)
 		pthread_mutex_unlock(&h->lock);
 		r = 1;
 	}
-	if (r >= 0)
+	if (r == 0 || r == 1)
 		malloc_trim(0);	/* see heap__gc() */
 	return r;
+}
+
+int heap__stop(struct heap_tracker *h, pid_t pid)
+{
+	return stop_tracking(h, pid, false, 0);
+}
+
+enum heap_pull_end heap__pull_done(struct heap_tracker *h, pid_t pid,
+				   uint64_t generation)
+{
+	struct heap_proc *p;
+	bool kept;
+	int r;
+
+	r = stop_tracking(h, pid, true, generation);
+	if (r == 2) {
+		pthread_mutex_lock(&h->lock);
+		p = heap__find(h, pid);
+		kept = p && p->kept;
+		pthread_mutex_unlock(&h->lock);
+		return kept ? HEAP_PULL_KEPT : HEAP_PULL_OTHERS;
+	}
+	return r == 0 ? HEAP_PULL_STOPPED :
+	       r == 1 ? HEAP_PULL_STOPPED_AGENT_ON : HEAP_PULL_ENDED;
 }
 
 static bool has_final(struct heap_tracker *h, pid_t pid, uint64_t gen);
@@ -2019,6 +2064,9 @@ void heap__procs_json(struct heap_tracker *h, struct json *j)
 		json__str(j, "allocator", p->allocator);
 		json__str(j, "mode", p->inproc ? "inproc" : "uprobe");
 		json__str(j, "state", p->starting ? "starting" : "tracking");
+		/* Until heap stop (a start asked), or until the one-off
+		 * pulls under way are done. */
+		json__str(j, "until", p->kept ? "stop" : "pulls_done");
 		json__u64(j, "sample_bytes", p->sample_bytes);
 		json__u64(j, "probes", p->nlinks + (p->session_fds[0] >= 0) +
 					       (p->session_fds[1] >= 0));

@@ -31,6 +31,9 @@ struct heap_limits {
 /* heap__start() flags */
 #define HEAP_FP_ONLY (1u << 0)		/* frame-pointer stacks, walked in BPF */
 #define HEAP_INPROC (1u << 1)		/* sample in the process (the agent) */
+/* A pull, not a start: tracking it begins ends when its last pull is done
+ * (heap__pull_done()), unless a start (no HEAP_ONE_OFF) asks it to stay. */
+#define HEAP_ONE_OFF (1u << 2)
 
 struct heap_start_info {
 	char allocator[256];		/* the library probed */
@@ -42,6 +45,9 @@ struct heap_start_info {
 	bool inproc;			/* sampled in the process by the agent */
 	long agent_slots;		/* GOT entries the agent redirected */
 	uint64_t generation;		/* identifies this tracking period */
+	bool one_off;			/* HEAP_ONE_OFF and not kept by a start:
+					 * call heap__pull_done() */
+	uint64_t idle_timeout_ns;	/* when a kept one stops by itself */
 };
 
 struct heap_stats {
@@ -89,6 +95,25 @@ int heap__start(struct heap_tracker *h, pid_t pid, uid_t uid,
  * in-process agent could not be switched off yet (it is retried).
  */
 int heap__stop(struct heap_tracker *h, pid_t pid);
+
+/* What heap__pull_done() did with the tracking a one-off pull relied on. */
+enum heap_pull_end {
+	HEAP_PULL_STOPPED,		/* the last one-off pull: stopped */
+	HEAP_PULL_STOPPED_AGENT_ON,	/* ... but the agent could not be
+					 * switched off yet (retried) */
+	HEAP_PULL_KEPT,			/* a start asked for it to stay */
+	HEAP_PULL_OTHERS,		/* other one-off pulls still use it */
+	HEAP_PULL_ENDED,		/* already over (exit, stop, restart) */
+};
+
+/*
+ * heap__pull_done() - a pull of tracking period @generation of @pid that
+ * heap__start() marked one_off is done (snapshot taken, or given up):
+ * tracking stops when it was the last such pull and no start asked for it
+ * to stay, so a one-off look leaves no probes behind.
+ */
+enum heap_pull_end heap__pull_done(struct heap_tracker *h, pid_t pid,
+				   uint64_t generation);
 
 /*
  * heap__wait() - wait @seconds while tracking period @generation of @pid

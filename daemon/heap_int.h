@@ -56,6 +56,8 @@ struct heap_proc {
 	 * that image only, and an exec ends the period (heap__gc()). */
 	struct target t;
 	uid_t starter;			/* who started tracking (shares) */
+	bool kept;			/* a start asked for it: until stop */
+	unsigned pulls;			/* one-off pulls relying on it */
 	uint64_t generation;
 	uint64_t sample_bytes;
 	uint64_t started_ns, last_pull_ns;

@@ -59,6 +59,8 @@ struct session {
 	uint64_t unattributed;		/* samples of no image (not watched) */
 	uint64_t lost_at_start;
 	bool closed;			/* no more samples wanted */
+	bool end_asked;			/* session_mgr__end(): end it now */
+	enum session_end ended;		/* how the window ended */
 	/* The target's CPU time (cputime.h), to tell a window that missed
 	 * its samples: /proc/PID/stat kept open (-1: unknown), the value at
 	 * the start and the latest one read, which a process that is gone
@@ -742,11 +744,25 @@ static bool stopping(struct session_mgr *m)
 	return r;
 }
 
+/*
+ * End @s's window now, early (@why): samples from now on are not its, and
+ * its duration is the time until now. Under lock.
+ */
+static void end_early(struct session *s, enum session_end why, uint64_t now)
+{
+	if (now < s->end_ns) {
+		s->end_ns = now;
+		s->ended = why;
+	}
+}
+
 int session__wait(struct session_mgr *m, struct session *s, int conn_fd)
 {
 	for (;;) {
 		uint64_t now = now_ns(CLOCK_MONOTONIC);
+		struct pollfd pfd[2];
 		int timeout_ms;
+		bool asked;
 
 		/* Every 100 ms: what a process that exits mid-window used
 		 * is known to within that (a read is a few microseconds). */
@@ -754,22 +770,56 @@ int session__wait(struct session_mgr *m, struct session *s, int conn_fd)
 			(void)cputime__read(s->stat_fd, &s->cpu_last_ns);
 		if (stopping(m))
 			return -ECANCELED;
-		if (now >= s->end_ns)
+		pthread_mutex_lock(&m->lock);
+		asked = s->end_asked;
+		if (asked)
+			end_early(s, SESSION_END_ASKED, now);
+		pthread_mutex_unlock(&m->lock);
+		if (asked || now >= s->end_ns)
 			return 0;
+		/* The process exited (its pidfd polls readable): nothing
+		 * more to sample, and a window that waited on would claim a
+		 * duration it did not profile. Its last samples were taken
+		 * before now: session__finish() drains them. */
+		if (s->t.ref.pidfd >= 0 && !pidref__alive(&s->t.ref)) {
+			pthread_mutex_lock(&m->lock);
+			end_early(s, SESSION_END_EXITED, now);
+			pthread_mutex_unlock(&m->lock);
+			return 0;
+		}
 		timeout_ms = (int)((s->end_ns - now) / 1000000) + 1;
 		if (timeout_ms > 100)
 			timeout_ms = 100;
-		if (conn_fd >= 0) {
-			struct pollfd pfd = { .fd = conn_fd,
-					      .events = POLLRDHUP };
-
-			if (poll(&pfd, 1, timeout_ms) > 0 &&
-			    (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR)))
-				return -ECONNRESET;
-		} else {
-			usleep((useconds_t)timeout_ms * 1000);
-		}
+		pfd[0] = (struct pollfd){ .fd = conn_fd, .events = POLLRDHUP };
+		pfd[1] = (struct pollfd){ .fd = s->t.ref.pidfd, .events = POLLIN };
+		if (poll(pfd, 2, timeout_ms) > 0 && conn_fd >= 0 &&
+		    (pfd[0].revents & (POLLRDHUP | POLLHUP | POLLERR)))
+			return -ECONNRESET;
 	}
+}
+
+enum session_end session__ended(const struct session *s, uint64_t *ret_ns)
+{
+	*ret_ns = s->end_ns - s->start_ns;
+	return s->ended;
+}
+
+unsigned session_mgr__end(struct session_mgr *m, pid_t pid, uid_t uid,
+			  const char *window)
+{
+	struct session *s;
+	unsigned n = 0;
+
+	pthread_mutex_lock(&m->lock);
+	for (s = m->sessions; s; s = s->next) {
+		if (s->closed || s->req.pid != pid || s->req.uid != uid ||
+		    (window[0] && strcmp(s->req.window, window)))
+			continue;
+		s->end_asked = true;
+		n++;
+	}
+	pthread_mutex_unlock(&m->lock);
+	return n;
 }
 
 /*
@@ -921,7 +971,7 @@ static void check_samples(struct session_mgr *m, struct session *s,
 	pthread_mutex_unlock(&m->lock);
 }
 
-#define MAX_COMMENTS (4 + MAX_PARTS)
+#define MAX_COMMENTS (5 + MAX_PARTS)
 
 int session__finish(struct session_mgr *m, struct session *s, void **ret_buf,
 		    size_t *ret_len)
@@ -929,7 +979,7 @@ int session__finish(struct session_mgr *m, struct session *s, void **ret_buf,
 	struct profile_cpu_part parts[MAX_PARTS];
 	struct profile_cpu_desc d = {};
 	const char *comments[MAX_COMMENTS];
-	char missing[256], execs[MAX_PARTS][400], other[160];
+	char missing[256], execs[MAX_PARTS][400], other[160], early[200];
 	size_t nc = 0;
 	unsigned i, np = 0;
 	bool drained;
@@ -981,7 +1031,17 @@ int session__finish(struct session_mgr *m, struct session *s, void **ret_buf,
 	d.ksyms = s->req.kernel ? get_kallsyms(m) : NULL;
 	d.period_ns = s->period_ns;
 	d.time_nanos = s->start_wall_ns;
+	/* The time the window covered: to the exit or the end asked for,
+	 * if one came first. */
 	d.duration_nanos = (int64_t)(s->end_ns - s->start_ns);
+	if (s->ended != SESSION_END_FULL) {
+		snprintf(early, sizeof(early),
+			 "the window ended early, after %.2f s of the %u s asked: %s",
+			 (double)(s->end_ns - s->start_ns) / 1e9, s->req.seconds,
+			 s->ended == SESSION_END_EXITED ? "the process exited" :
+			 "its caller asked it to end (POST /v1/profile/stop; profctl: Ctrl-C)");
+		comments[nc++] = early;
+	}
 	d.lost_samples = lost;
 	d.process_exited = !pidref__alive(&s->t.ref);
 	comments[nc++] = s->req.fp_only ?

@@ -21,6 +21,9 @@
 struct session_mgr;
 struct session;
 
+/* Longest name a caller may give its window (apiparse checks it). */
+#define SESSION_WINDOW_MAX 32
+
 struct session_limits {
 	unsigned max_sessions;		/* concurrent, all users */
 	unsigned max_sessions_per_uid;
@@ -36,6 +39,16 @@ struct session_req {
 	bool kernel;
 	bool fp_only;			/* frame pointers only, no DWARF */
 	uid_t uid;			/* the caller */
+	char window[SESSION_WINDOW_MAX + 1];	/* the caller's name for the
+					 * window (session_mgr__end()), or "" */
+};
+
+/* How a window ended. */
+enum session_end {
+	SESSION_END_FULL,		/* its seconds ran out */
+	SESSION_END_EXITED,		/* early: the process exited */
+	SESSION_END_ASKED,		/* early: session_mgr__end() */
+	SESSION_END_MAX,
 };
 
 struct session_mgr_stats {
@@ -90,11 +103,26 @@ int session__start(struct session_mgr *m, const struct session_req *req,
 		   struct session **ret);
 
 /*
- * session__wait() - block until the window ends. Polls @conn_fd (if >= 0)
- * for the client hanging up. 0, -ECONNRESET (client gone) or -ECANCELED
- * (daemon stopping).
+ * session__wait() - block until the window ends: its seconds run out, its
+ * process exits, or session_mgr__end() ends it early (the profile then
+ * covers, and its duration is, the time until then). Polls @conn_fd (if
+ * >= 0) for the client hanging up. 0, -ECONNRESET (client gone) or
+ * -ECANCELED (daemon stopping).
  */
 int session__wait(struct session_mgr *m, struct session *s, int conn_fd);
+
+/* How @s ended (after session__wait()), and its length in *@ret_ns. */
+enum session_end session__ended(const struct session *s, uint64_t *ret_ns);
+
+/*
+ * session_mgr__end() - end the open windows of process @pid that caller
+ * @uid started (named @window, unless it is ""), as if their seconds had
+ * run out now: they answer with what they collected. Only windows @uid
+ * started itself, whoever @uid is (root too): a window is its caller's.
+ * Returns how many it ended.
+ */
+unsigned session_mgr__end(struct session_mgr *m, pid_t pid, uid_t uid,
+			  const char *window);
 
 /* Stop sampling and build the gzip'd pprof. 0 or -errno. */
 int session__finish(struct session_mgr *m, struct session *s, void **ret_buf,

@@ -1,6 +1,8 @@
 #!/usr/bin/env python3
-"""Runs the whole e2e suite, CPU (test_cpu.py), heap (test_heap.py) and
-DWARF unwinding (test_unwind.py), in
+"""Runs the whole e2e suite, CPU (test_cpu.py), heap (test_heap.py),
+DWARF unwinding (test_unwind.py), attacks (test_attack.py), what profiles
+and profctl say (test_truth.py), deep stacks (test_deep.py) and no silent
+surprises (test_surprises.py), in
 one unittest runner, so that it ends with one line
 `e2e: N passed, M failed, K skipped` (run by tests/e2e/run.sh).
 
@@ -27,6 +29,7 @@ import test_unwind  # noqa: E402
 import test_attack  # noqa: E402
 import test_truth  # noqa: E402
 import test_deep  # noqa: E402
+import test_surprises  # noqa: E402
 import test_offcpu  # noqa: E402
 
 
@@ -105,7 +108,8 @@ def tally(suite, res):
     return res.passed, failed, skipped
 
 
-def main(modules=(test_cpu, test_heap, test_unwind, test_attack, test_truth, test_deep, test_offcpu)):
+def main(modules=(test_cpu, test_heap, test_unwind, test_attack, test_truth, test_deep, test_surprises,
+                  test_offcpu)):
     ap = argparse.ArgumentParser()
     ap.add_argument("--output", default="build")
     ap.add_argument("--src", default=os.path.dirname(os.path.abspath(__file__)))

@@ -28,6 +28,11 @@ attack is one a local user could make.
 - HeapShares: one user cannot take every heap-tracking slot: each user
   other than root gets a quarter of --heap-max-procs, together they leave
   room for root.
+- WindowStop: ending a CPU window early (POST /v1/profile/stop, what
+  profctl's Ctrl-C sends): nobody cannot end root's window, neither on
+  root's process (403, the access check) nor on nobody's own process
+  (404: only the caller's own windows), by pid or by the window's name;
+  root's windows run their whole length.
 """
 
 import base64
@@ -422,11 +427,14 @@ class Browser(AttackTest):
                 with self.subTest(what=what):
                     r = self.try_request(headers, host, path="/v1/status")
                     self.assertEqual(r.status, 200, "%s: %r" % (what, r))
-            # What go tool pprof sends: served, and tracking starts.
+            # What go tool pprof sends: served, tracking started for the
+            # pull (and, a one-off, stopped after it).
             r = self.try_request((("User-Agent", "Go-http-client/1.1"), ("Accept-Encoding", "gzip")),
                                  "127.0.0.1:%d" % port, pid=w.pid)
             self.assertEqual(r.status, 200, "pprof-like pull: %r" % r)
-            self.assertIn(w.pid, tracked_pids(self.daemon))
+            self.assertIn("heap tracking of pid %d stopped after this snapshot" % w.pid,
+                          r.headers.get("x-profd-note", ""), r.headers)
+            self.assertNotIn(w.pid, tracked_pids(self.daemon))
         finally:
             self.untrack(w.pid)
             kill(w)
@@ -696,6 +704,78 @@ class HeapShares(AttackTest):
             for p in procs:
                 self.untrack(p.pid)
                 kill(p)
+
+
+class WindowStop(AttackTest):
+    """POST /v1/profile/stop ends the caller's own windows only."""
+
+    def window_in_background(self, uid, pid, seconds, name):
+        """GET a CPU window as @uid (None: root) in a thread: (thread,
+        dict whose "r" is the Response or the exception)."""
+        import threading
+        res = {}
+        path = "/debug/pprof/profile?pid=%d&seconds=%d&window=%s" % (pid, seconds, name)
+
+        def get():
+            try:
+                if uid is None:
+                    res["r"] = unix_req(self.daemon, "GET", path, timeout=seconds + 30)
+                else:
+                    res["r"] = raw(uid, raw_request("GET", path), unix=self.daemon.sock, timeout=seconds + 30)
+            except BaseException as e:
+                res["r"] = e
+
+        t = threading.Thread(target=get)
+        t.start()
+        return t, res
+
+    def wait_windows(self, n):
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and self.daemon.status()["sessions_active"] < n:
+            time.sleep(0.05)
+        self.assertGreaterEqual(self.daemon.status()["sessions_active"], n, "windows did not open")
+
+    def duration(self, r, name):
+        self.assertEqual(r.status, 200, "%r\n%s" % (r, self.daemon.log_tail()))
+        path = os.path.join(cpu.ART, "attack-%s.pb.gz" % name)
+        with open(path, "wb") as f:
+            f.write(r.body)
+        return cpu.Prof(path).proto["duration_nanos"] / 1e9
+
+    def test_nobody_cannot_end_roots_window(self):
+        roots, theirs = sleeper(), sleeper(NOBODY)
+        try:
+            wait_libc(roots.pid)
+            wait_libc(theirs.pid)
+            t1, r1 = self.window_in_background(None, roots.pid, 4, "w1")
+            t2, r2 = self.window_in_background(None, theirs.pid, 4, "w2")
+            self.wait_windows(2)
+            for pid, q, want in ((roots.pid, "", 403), (roots.pid, "&window=w1", 403),
+                                 (theirs.pid, "", 404), (theirs.pid, "&window=w2", 404)):
+                r = raw(NOBODY, raw_request("POST", "/v1/profile/stop?pid=%d%s" % (pid, q)), unix=self.daemon.sock)
+                self.assertEqual(r.status, want, "nobody ending root's window on pid %d%s: %r" % (pid, q, r))
+            r = raw(NOBODY, raw_request("GET", "/v1/profile/stop?pid=%d" % theirs.pid), unix=self.daemon.sock)
+            self.assertEqual(r.status, 405, r)
+            t1.join(40)
+            t2.join(40)
+            for res, name in ((r1, "w1"), (r2, "w2")):
+                self.assertFalse(isinstance(res.get("r"), BaseException), res)
+                d = self.duration(res["r"], name)
+                self.assertGreater(d, 3.9, "root's 4 s window %s lasted %.2f s" % (name, d))
+                self.assertNotIn("x-profd-note", res["r"].headers, res["r"].headers)
+            # Its own window nobody may end: the check is not a wall.
+            t3, r3 = self.window_in_background(NOBODY, theirs.pid, 20, "mine")
+            self.wait_windows(1)
+            r = raw(NOBODY, raw_request("POST", "/v1/profile/stop?pid=%d&window=mine" % theirs.pid),
+                    unix=self.daemon.sock)
+            self.assertEqual(r.status, 200, r)
+            t3.join(40)
+            self.assertFalse(isinstance(r3.get("r"), BaseException), r3)
+            d = self.duration(r3["r"], "mine")
+            self.assertLess(d, 10, "nobody's own window, ended early, lasted %.2f s" % d)
+        finally:
+            kill(roots)
+            kill(theirs)
 
 
 def main():

@@ -606,11 +606,10 @@ class HeapProfiles(HeapTest):
             self.assertEqual(r.status, 200, "%r" % r)
             self.assertGreaterEqual(time.monotonic() - t0, 1.9, "the snapshot came before the 2 s")
             prof = Prof(save("heap-implicit", r.body), pid=w.pid)
-            # Still tracked afterwards: a second request is immediate.
-            t1 = time.monotonic()
-            again = heap_get(self.daemon, w.pid, seconds=5)
-            self.assertEqual(again.status, 200, "%r" % again)
-            self.assertLess(time.monotonic() - t1, 2, "snapshot of a tracked pid should be immediate")
+            # A one-off pull: tracking stopped once it had its snapshot,
+            # and the answer says so (test_surprises has the rest).
+            self.assertEqual(heap_status(self.daemon)["tracked"], 0, heap_status(self.daemon))
+            self.assertIn("stopped after this snapshot", r.headers.get("x-profd-note", ""), r.headers)
         self.check_heap_profile(prof, w.pid, 1)
         self.check_truth(prof, TRUTH_BASIC)
 
@@ -700,8 +699,10 @@ class HeapProfiles(HeapTest):
         self.assertIn("keep_a", table, table)
         self.assertLess(table.index("keep_b"), table.index("keep_a"), table)
         self.assertNotIn("churn", table, table)
-        self.assertLessEqual(len([l for l in table.splitlines() if re.search(r"\d", l)]), 12,
-                             "more than a top-10 table:\n%s" % table)
+        # The table, then what became of the tracking (it continues).
+        self.assertRegex(table, r"heap tracking of pid %d continues" % w.pid, table)
+        rows = [l for l in table.splitlines() if re.search(r"\d", l) and not l.startswith("heap tracking")]
+        self.assertLessEqual(len(rows), 12, "more than a top-10 table:\n%s" % table)
 
 
 # --------------------------------------------------------------------------
@@ -1327,16 +1328,18 @@ class HeapInproc(HeapTest):
             w.cmd("grow")  # still alive and well
 
     def test_mode_of_a_tracked_process(self):
-        """Tracked with uprobes, a pull asking for mode=inproc is a 409 (a profile cannot
-        say the mode was not applied), a start says so, and the status names the mode."""
+        """Tracked with uprobes, a pull or a start asking for mode=inproc is a 409 (a
+        profile cannot say the mode was not applied), and the status names the mode."""
         with CmdWorkload() as w:
             r = http_req(self.daemon.sock, "POST", "/v1/heap/start?pid=%d" % w.pid)
             self.assertEqual(r.status, 200, r.text())
             r = heap_get(self.daemon, w.pid, extra="&mode=inproc")
             self.assertEqual(r.status, 409, r.text())
-            self.assertIn("uprobe mode", r.text())
+            self.assertIn("mode=uprobe", r.text())
             r = http_req(self.daemon.sock, "POST", "/v1/heap/start?pid=%d&mode=inproc" % w.pid)
-            self.assertIn("not applied", r.text())
+            self.assertEqual(r.status, 409, r.text())
+            self.assertIn("mode=uprobe", r.text())
+            self.assertIn("heap stop", r.text())
             r = http_req(self.daemon.sock, "POST", "/v1/heap/start?pid=%d" % w.pid)
             self.assertIn("uprobe mode", r.text())
             self.assertEqual(self.proc_status(w.pid)["mode"], "uprobe")

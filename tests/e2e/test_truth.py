@@ -577,7 +577,8 @@ class Messages(ProfdTest):
                         "-o", os.path.join(test_cpu.ART, "truth_empty_heap.pb.gz"))
             rj = profctl(self.daemon, "--json", "heap", "--pid", w.pid, "--seconds", 0,
                          "-o", os.path.join(test_cpu.ART, "truth_empty_heap2.pb.gz"))
-            test_heap.heap_stop(self, self.daemon, w.pid)
+            # One-off pulls: nothing left tracked.
+            self.assertEqual(test_heap.heap_status(self.daemon)["tracked"], 0)
         finally:
             w.stop()
         self.assertEqual(r.returncode, 0, r.stderr)

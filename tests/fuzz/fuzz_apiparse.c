@@ -76,6 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct api_params q;
 	struct api_cpu_req c;
 	struct api_heap_req h;
+	struct api_stop_req sr;
 	char *buf, *err;
 	int r, window;
 
@@ -95,6 +96,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		require(c.pid >= 1);
 		require(c.seconds >= 1 && c.seconds <= MAX_SECONDS);
 		require(c.hz >= 1 && c.hz <= MAX_HZ);
+		require(strlen(c.window) <= API_WINDOW_MAX);
+	} else {
+		check_error(r, err);
+	}
+	err = NULL;
+	r = apiparse__stop(&q, &sr, &err);
+	if (r == 0) {
+		require(!err);
+		require(sr.pid >= 1);
+		require(strlen(sr.window) <= API_WINDOW_MAX);
 	} else {
 		check_error(r, err);
 	}

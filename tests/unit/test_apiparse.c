@@ -114,6 +114,37 @@ int main(void)
 	r = cpu("pid=42&kernel=false&unwind=dwarf", &c, msg, sizeof(msg));
 	CHECK(r == 0 && !c.kernel && !c.fp_only, "kernel=false: %d %s", r, msg);
 
+	/* A window's name, and ending windows early (POST /v1/profile/stop). */
+	r = cpu("pid=42&window=a1B2-c_3.x", &c, msg, sizeof(msg));
+	CHECK(r == 0 && !strcmp(c.window, "a1B2-c_3.x"), "window: %d %s", r, msg);
+	r = cpu("pid=42", &c, msg, sizeof(msg));
+	CHECK(r == 0 && !c.window[0], "no window: %d %s", r, msg);
+	r = cpu("pid=42&window=a/b", &c, msg, sizeof(msg));
+	CHECK(r == -EINVAL && strstr(msg, "bad window \"a/b\""), "window a/b: %d %s", r, msg);
+	r = cpu("pid=42&window=", &c, msg, sizeof(msg));
+	CHECK(r == -EINVAL, "empty window: %d %s", r, msg);
+	r = cpu("pid=42&window=0123456789abcdef0123456789abcdefX", &c, msg, sizeof(msg));
+	CHECK(r == -EINVAL, "33-character window: %d %s", r, msg);
+	{
+		struct api_stop_req sr;
+		char buf[64], *err = NULL;
+
+		snprintf(buf, sizeof(buf), "pid=7&window=w1");
+		split(buf, &q);
+		r = apiparse__stop(&q, &sr, &err);
+		CHECK(r == 0 && sr.pid == 7 && !strcmp(sr.window, "w1"), "stop: %d", r);
+		snprintf(buf, sizeof(buf), "pid=7");
+		split(buf, &q);
+		r = apiparse__stop(&q, &sr, &err);
+		CHECK(r == 0 && !sr.window[0], "stop without window: %d", r);
+		snprintf(buf, sizeof(buf), "pid=7&seconds=1");
+		split(buf, &q);
+		r = apiparse__stop(&q, &sr, &err);
+		CHECK(r == -EINVAL && err && strstr(err, "unknown parameter \"seconds\" (allowed: pid, window)"),
+		      "stop seconds=: %d %s", r, err ? err : "");
+		free(err);
+	}
+
 	/* Refusals, each with the message the API sends. */
 	r = cpu("", &c, msg, sizeof(msg));
 	CHECK(r == -EINVAL && !strcmp(msg, "missing parameter pid: which process to profile\n"),
@@ -147,7 +178,7 @@ int main(void)
 	CHECK(r == -EINVAL && !strcmp(msg, "bad unwind \"lbr\": want dwarf (default) or fp\n"),
 	      "unwind: %s", msg);
 	r = cpu("pid=1&Pid=2", &c, msg, sizeof(msg));
-	CHECK(r == -EINVAL && !strcmp(msg, "unknown parameter \"Pid\" (allowed: pid, seconds, hz, kernel, unwind)\n"),
+	CHECK(r == -EINVAL && !strcmp(msg, "unknown parameter \"Pid\" (allowed: pid, seconds, hz, kernel, unwind, window)\n"),
 	      "names are case-sensitive: %s", msg);
 	r = cpu("pid=1&hz=5&pid=2", &c, msg, sizeof(msg));
 	CHECK(r == -EINVAL && !strcmp(msg, "parameter \"pid\" given more than once\n"),
