@@ -323,7 +323,8 @@ static __always_inline int begin(void *ctx, struct task_struct *task, __u64 id,
 	/* No wakeup per record: user space drains every 50 ms. */
 	bpf_ringbuf_submit_dynptr(&dp, BPF_RB_NO_WAKEUP);
 	if (what < PROFD_WAIT_CLONE && key) {
-		wt->key[what][slot] = got ? key : 0;
+		/* A DWARF record without its stack would not unwind. */
+		wt->key[what][slot] = got || !(tf & PROFD_WAIT_F_STACK) ? key : 0;
 		wt->next_slot[what] = slot + 1;
 	}
 	return 0;
