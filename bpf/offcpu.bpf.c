@@ -21,6 +21,7 @@
 #define EBUSY 16
 #define PF_KTHREAD 0x00200000
 #define TASK_UNINTERRUPTIBLE 0x2
+#define TASK_DEAD 0x80
 #define NR_futex 202
 #define NR_futex_waitv 449
 
@@ -443,6 +444,9 @@ int BPF_PROG(profd_wait_switch, bool preempt, struct task_struct *prev,
 
 	tf = target_flags(prev, &id, PROFD_WAIT_OFFCPU);
 	if (!tf)
+		return 0;
+	/* A thread's last switch: it exits, it never comes back. */
+	if (prev_state & TASK_DEAD)
 		return 0;
 	/* A thread inside execve: of no image yet (bpf/cpu.bpf.c). */
 	if (bpf_core_field_exists(prev->in_execve) &&

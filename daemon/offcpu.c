@@ -833,6 +833,14 @@ int offcpu__wait(struct offcpu *o, struct offcpu_window *w, int conn_fd)
 			return -ECANCELED;
 		if (now >= w->end_ns)
 			return 0;
+		/* The process exited: nothing more will wait; end here (as
+		 * CPU windows do), so no wait is charged past its end. */
+		if (!pidref__alive(&w->t.ref)) {
+			pthread_mutex_lock(&o->lock);
+			w->end_ns = now;
+			pthread_mutex_unlock(&o->lock);
+			return 0;
+		}
 		timeout_ms = (int)((w->end_ns - now) / 1000000) + 1;
 		if (timeout_ms > 100)
 			timeout_ms = 100;

@@ -161,6 +161,37 @@ class WaitProfiles(ProfdTest):
         self.assertEqual(through(prof, "spawn_b", 0), 5, prof.excerpt())
         self.assertEqual(prof.raw.total(0), 12, prof.excerpt())
 
+    def test_block_exiting_threads(self):
+        """Threads that exit mid-window: their last switch is no wait
+        (they never come back), so nothing is charged past their end."""
+        with Workload("waits", "spawn", seconds=60, wait_line="waits ready") as w:
+            out = {}
+
+            def get():
+                out["prof"] = fetch_wait(self, self.daemon, "block", w.pid, 3)
+            t = threading.Thread(target=get)
+            t.start()
+            time.sleep(1.0)
+            os.kill(w.pid, signal.SIGUSR1)
+            self.assertEqual(w.proc.stdout.readline().decode().strip(), "spawned 12")
+            t.join(60)
+        prof = out["prof"]
+        # The main thread waits about 3 s; the 12 short-lived threads
+        # almost nothing.
+        self.assertLess(prof.raw.total(1), 3.3e9, prof.excerpt())
+        self.assertGreater(through(prof, "main"), 2.5e9, prof.excerpt())
+
+    def test_block_process_exits(self):
+        """The process exits mid-window: the window ends then, with what
+        it saw, and says so."""
+        with Workload("waits", "block", seconds=1.5, wait_line="waits ready") as w:
+            t0 = time.monotonic()
+            prof = fetch_wait(self, self.daemon, "block", w.pid, 10)
+            took = time.monotonic() - t0
+        self.assertLess(took, 5, "the window outlived the process by %.1f s" % took)
+        self.assertIn("process exited during the window", prof.raw.comments)
+        self.assertLess(through(prof, "sleep_loop"), 1.6e9, prof.excerpt())
+
     def test_threads_snapshot(self):
         """50 parked threads: exactly 3 stacks, 20/20/10, labels per thread."""
         with Workload("waits", "park", seconds=60, wait_line="waits ready") as w:
