@@ -68,7 +68,7 @@ DAEMON_SRCS := daemon/main.c daemon/log.c daemon/sampler.c \
 	       daemon/session.c daemon/api.c daemon/profile.c daemon/access.c daemon/heap.c \
 	       daemon/agent.c daemon/pidns.c daemon/conns.c \
 	       daemon/heap_agents.c daemon/execwatch.c daemon/target.c \
-	       daemon/offcpu.c daemon/threads.c \
+	       daemon/offcpu.c daemon/offcpu_pair.c daemon/threads.c \
 	       $(CORE_SRCS)
 CLIENT_SRCS := client/profctl.c client/report.c common/pprof_read.c common/json_read.c \
 	       common/cxxname.c
@@ -119,7 +119,7 @@ $(OUTPUT)/gen/profile.pb-c.o: $(OUTPUT)/gen/profile.pb-c.c
 $(OUTPUT)/daemon/sampler.o: $(OUTPUT)/cpu.skel.h
 $(OUTPUT)/daemon/heap.o: $(OUTPUT)/heap.skel.h
 $(OUTPUT)/daemon/execwatch.o: $(OUTPUT)/exec.skel.h
-$(OUTPUT)/daemon/offcpu.o: $(OUTPUT)/offcpu.skel.h
+$(OUTPUT)/daemon/offcpu.o $(OUTPUT)/daemon/offcpu_pair.o: $(OUTPUT)/offcpu.skel.h
 $(OUTPUT)/bpf/offcpu.bpf.o: include/profd_wait.h
 $(OUTPUT)/daemon/threads.o: $(OUTPUT)/threads.skel.h
 $(OUTPUT)/bpf/threads.bpf.o: include/profd_wait.h

@@ -955,6 +955,8 @@ static enum MHD_Result handle_status(struct api *a, struct MHD_Connection *c,
 		json__u64(&j, "unwind_errors", os.unwind_errors);
 		json__u64(&j, "repeats", os.repeats);
 		json__u64(&j, "repeat_misses", os.repeat_misses);
+		json__u64(&j, "storage_reads", os.storage_reads);
+		json__u64(&j, "storage_errors", os.storage_errors);
 		json__obj_end(&j);
 	}
 	json__obj_begin(&j, "http");

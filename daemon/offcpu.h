@@ -50,6 +50,8 @@ struct offcpu_stats {
 	uint64_t unwound, unwind_errors;
 	uint64_t repeats;		/* begins with the last stack again */
 	uint64_t repeat_misses;		/* ... which profd no longer had */
+	uint64_t storage_reads;		/* threads' kernel state read at ends */
+	uint64_t storage_errors;	/* ... that could not be read */
 	uint64_t errors[PROFD_WAIT_ERR_MAX];	/* BPF side */
 };
 
