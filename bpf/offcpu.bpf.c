@@ -437,11 +437,31 @@ int BPF_PROG(profd_wait_switch, bool preempt, struct task_struct *prev,
 	/* The thread coming back: was its leaving recorded? */
 	wt = maybe_target(next) ?
 		bpf_task_storage_get(&wait_tasks, next, 0, 0) : NULL;
-	if (wt && wt->begin_ns[PROFD_WAIT_OFFCPU]) {
+	if ((!wt || wt->seen_gen != gen) && maybe_target(next) &&
+	    target_flags(next, &id, PROFD_WAIT_OFFCPU)) {
+		/*
+		 * Off CPU since before a window opened (the first return in
+		 * this generation): profd read its stack when the window
+		 * opened and charges from then. A wait recorded before
+		 * (for an earlier window) ends here too, said the same way.
+		 */
+		if (!wt)
+			wt = bpf_task_storage_get(&wait_tasks, next, 0,
+						  BPF_LOCAL_STORAGE_GET_F_CREATE);
+		if (wt) {
+			wt->seen_gen = gen;
+			wt->begin_ns[PROFD_WAIT_OFFCPU] = 0;
+			wt->repeat[PROFD_WAIT_OFFCPU] = 0;
+			now = bpf_ktime_get_ns();
+			end(next, id, PROFD_WAIT_OFFCPU, 0, now);
+		}
+	} else if (wt && wt->begin_ns[PROFD_WAIT_OFFCPU]) {
 		now = bpf_ktime_get_ns();
 		wait_end(next, wt, PROFD_WAIT_OFFCPU, now);
+		wt->seen_gen = gen;
 	}
 
+	id = 0;
 	tf = target_flags(prev, &id, PROFD_WAIT_OFFCPU);
 	if (!tf)
 		return 0;
@@ -464,6 +484,7 @@ int BPF_PROG(profd_wait_switch, bool preempt, struct task_struct *prev,
 				  BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!wt)
 		return 0;
+	wt->seen_gen = gen;
 	if (begin(ctx, prev, id, tf, PROFD_WAIT_OFFCPU, state, now, wt) == 0)
 		wt->begin_ns[PROFD_WAIT_OFFCPU] = now;
 	return 0;

@@ -957,6 +957,7 @@ static enum MHD_Result handle_status(struct api *a, struct MHD_Connection *c,
 		json__u64(&j, "repeat_misses", os.repeat_misses);
 		json__u64(&j, "storage_reads", os.storage_reads);
 		json__u64(&j, "storage_errors", os.storage_errors);
+		json__u64(&j, "seeded", os.seeded);
 		json__obj_end(&j);
 	}
 	json__obj_begin(&j, "http");

@@ -805,18 +805,18 @@ int main(int argc, char **argv)
 			.max_pending = 65536,
 		};
 
-		r = offcpu__new(&ol, sym, ew, pidns_inum, &offcpu);
-		if (r < 0) {
-			log_err_errno(r, "Failed to create the wait tracer: %m");
-			goto out;
-		}
-		ac.offcpu = offcpu;
 		r = threads__new(sym, ew, pidns_inum, &threads);
 		if (r < 0) {
 			log_err_errno(r, "Failed to create the thread reader: %m");
 			goto out;
 		}
 		ac.threads = threads;
+		r = offcpu__new(&ol, sym, ew, threads, pidns_inum, &offcpu);
+		if (r < 0) {
+			log_err_errno(r, "Failed to create the wait tracer: %m");
+			goto out;
+		}
+		ac.offcpu = offcpu;
 	}
 	r = api__start(&ac, m, heap, &api);
 	if (r < 0) {

@@ -41,7 +41,8 @@ static uint64_t now_ns(clockid_t clk)
 }
 
 int offcpu__new(const struct offcpu_limits *lim, struct symbolizer *sym,
-		struct execwatch *w, uint32_t pidns_inum, struct offcpu **ret)
+		struct execwatch *w, struct threads *t, uint32_t pidns_inum,
+		struct offcpu **ret)
 {
 	struct offcpu *o = calloc(1, sizeof(*o));
 	pthread_condattr_t ca;
@@ -57,6 +58,7 @@ int offcpu__new(const struct offcpu_limits *lim, struct symbolizer *sym,
 	o->sym = sym;
 	o->w = w;
 	o->pidns_inum = pidns_inum;
+	o->threads = t;
 	*ret = o;
 	return 0;
 }
@@ -277,10 +279,57 @@ void offcpu__free(struct offcpu *o)
 	free(o);
 }
 
+struct seed_ctx {
+	struct offcpu *o;
+	struct offcpu_window *w;
+};
+
+/*
+ * A thread of a block window's process as it was when the window opened:
+ * asleep (S) or in the kernel uninterruptibly (D), it is off CPU since
+ * before the window, and its stack is where it waits. Kept as a seed
+ * until it comes back (an end record with begin 0) or the window ends.
+ */
+static void seed(void *ctx, const struct threads_thread *th)
+{
+	struct seed_ctx *sc = ctx;
+	struct offcpu_window *w = sc->w;
+	struct pending *p;
+	unsigned n = th->n;
+
+	if ((th->state != 'S' && th->state != 'D') || w->nseeds >= THREADS_MAX)
+		return;
+	p = calloc(1, sizeof(*p) + (n ? n : 1) * sizeof(uint64_t));
+	if (!p)
+		return;
+	p->what = PROFD_WAIT_OFFCPU;
+	p->tid = th->tid;
+	p->tgid = (uint32_t)w->req.pid;
+	p->image = w->t.image;
+	p->begin_ns = w->start_ns;
+	p->flags = ((th->state == 'D' ? PROFD_WAIT_DISK : PROFD_WAIT_SLEEPING) + 1)
+		   << PROFILE_STATE_SHIFT;
+	if (!n)
+		p->flags |= AGG_F_USER_ERR;
+	if (th->truncated)
+		p->flags |= AGG_F_USER_TRUNC;
+	snprintf(p->comm, sizeof(p->comm), "%s", th->comm);
+	p->n_user = (uint16_t)n;
+	if (n)
+		memcpy(p->ips, th->ips, n * sizeof(uint64_t));
+	pthread_mutex_lock(&sc->o->lock);
+	p->next = w->seeds;
+	w->seeds = p;
+	w->nseeds++;
+	sc->o->st.seeded++;
+	pthread_mutex_unlock(&sc->o->lock);
+}
+
 int offcpu__start(struct offcpu *o, const struct offcpu_req *req,
 		  struct offcpu_window **ret)
 {
 	struct offcpu_window *w;
+	struct pending *p;
 	uid_t owner;
 	int r, tries;
 
@@ -320,6 +369,18 @@ int offcpu__start(struct offcpu *o, const struct offcpu_req *req,
 	if (r < 0)
 		goto fail_unlocked;
 
+	/*
+	 * The threads off CPU now, before the programs attach: without them
+	 * waits begun before the window would go unseen. One that runs
+	 * before the attach and waits again is recorded leaving (its seed
+	 * is dropped at the end); one that comes back later says so.
+	 */
+	if (req->what == PROFD_WAIT_OFFCPU && o->threads) {
+		struct seed_ctx sc = { .o = o, .w = w };
+
+		(void)threads__each(o->threads, req->pid, w->t.ref.dirfd,
+				    w->proc, seed, &sc);
+	}
 	pthread_mutex_lock(&o->lock);
 	if (o->stopping) {
 		r = -ECANCELED;
@@ -341,6 +402,10 @@ int offcpu__start(struct offcpu *o, const struct offcpu_req *req,
 	/* Open while the programs attach (the first attach takes ~0.1 s):
 	 * nothing is charged before start_ns, set once they are. */
 	w->start_ns = w->end_ns = UINT64_MAX;
+	/* A new generation: every target thread's first return to a CPU
+	 * that was not recorded leaving says so (seeds), and every thread
+	 * sends its stack again before repeats. */
+	w->gen = __atomic_add_fetch(&o->skel->data->gen, 1, __ATOMIC_RELAXED);
 	w->next = o->windows;
 	o->windows = w;
 	o->nwindows++;
@@ -356,12 +421,18 @@ int offcpu__start(struct offcpu *o, const struct offcpu_req *req,
 	w->start_ns = now_ns(CLOCK_MONOTONIC);
 	w->end_ns = w->start_ns + (uint64_t)req->seconds * 1000000000ULL;
 	w->start_wall_ns = (int64_t)now_ns(CLOCK_REALTIME);
+	for (p = w->seeds; p; p = p->next)
+		p->begin_ns = w->start_ns;
 	pthread_mutex_unlock(&o->lock);
 	*ret = w;
 	return 0;
 fail:
 	pthread_mutex_unlock(&o->lock);
 fail_unlocked:
+	while ((p = w->seeds)) {
+		w->seeds = p->next;
+		free(p);
+	}
 	proc__free(w->proc);
 	target__release(&w->t);
 	aggregate__free(w->agg);
@@ -483,13 +554,31 @@ static void open_sums(struct offcpu *o, struct offcpu_window *w)
 			continue;
 		}
 		if (bpf_map_lookup_elem(map_fd, &pfd, &wt) < 0) {
-			if (errno != ENOENT)
+			bool none = errno == ENOENT;
+
+			if (!none)
 				o->st.storage_errors++;
 			close(pfd);
+			/* Never on a CPU since the window opened: off CPU
+			 * all along, if it was then. */
+			p = none ? offcpu_pair__take_seed(w, tid) : NULL;
+			if (p) {
+				offcpu_pair__charge(o, p, w->end_ns, w);
+				free(p);
+			}
 			continue;
 		}
 		close(pfd);
 		o->st.storage_reads++;
+		/* A seed still here: back on a CPU since (its end record
+		 * lost, or it ran before its stack was read) it is stale;
+		 * else off CPU for the whole window. */
+		p = offcpu_pair__take_seed(w, tid);
+		if (p) {
+			if (wt.seen_gen < w->gen)
+				offcpu_pair__charge(o, p, w->end_ns, w);
+			free(p);
+		}
 		for (k = 0; k < PROFD_WAIT_SLOTS; k++) {
 			p = offcpu_pair__last_of(o, what, tid, k, (uint32_t)w->req.pid,
 				    w->t.image);
@@ -522,7 +611,7 @@ static void open_sums(struct offcpu *o, struct offcpu_window *w)
 }
 
 static const char *const what_notes[PROFD_WAIT_WHAT_MAX] = {
-	[PROFD_WAIT_OFFCPU] = "off-CPU: each time a thread left the CPU (sched_switch), the time until it ran again, charged to its stack when it left; state: sleeping (waiting for an event), disk (uninterruptible: I/O, kernel locks), preempted (runnable, descheduled); threads still off CPU at the window's end are charged up to the end; waits begun before the window are not seen",
+	[PROFD_WAIT_OFFCPU] = "off-CPU: each time a thread left the CPU (sched_switch), the time until it ran again, charged to its stack when it left; state: sleeping (waiting for an event), disk (uninterruptible: I/O, kernel locks), preempted (runnable, descheduled); threads off CPU when the window opened are charged from then, to their stack then (read without stopping them), and threads still off CPU at its end up to the end",
 	[PROFD_WAIT_FUTEX] = "mutex: time in futex waits (FUTEX_WAIT*, FUTEX_LOCK_PI*, futex_waitv) charged to the waiter's stack: contended pthread mutexes, rwlocks, condition variables, semaphores, joins and raw futexes alike; not seen: spinning before the wait (glibc's adaptive mutexes), uncontended locks (no syscall), waits begun before the window",
 	[PROFD_WAIT_CLONE] = "threadcreate: threads created in the window (clone/clone3 with CLONE_THREAD, seen at sched_process_fork), counted by the creating thread's stack; new processes (fork) are not counted",
 };
@@ -637,6 +726,12 @@ void offcpu__close(struct offcpu *o, struct offcpu_window *w)
 		offcpu_pair__forget(o);
 	}
 	pthread_mutex_unlock(&o->lock);
+	while (w->seeds) {
+		struct pending *p = w->seeds;
+
+		w->seeds = p->next;
+		free(p);
+	}
 	proc__free(w->proc);
 	target__release(&w->t);
 	aggregate__free(w->agg);

@@ -52,12 +52,16 @@ struct offcpu_stats {
 	uint64_t repeat_misses;		/* ... which profd no longer had */
 	uint64_t storage_reads;		/* threads' kernel state read at ends */
 	uint64_t storage_errors;	/* ... that could not be read */
+	uint64_t seeded;		/* threads off CPU at a window's start */
 	uint64_t errors[PROFD_WAIT_ERR_MAX];	/* BPF side */
 };
 
 /* No BPF yet: that is loaded by the first window. 0 or -errno. */
+struct threads;
+/* @t reads the threads already off CPU when a block window opens. */
 int offcpu__new(const struct offcpu_limits *lim, struct symbolizer *sym,
-		struct execwatch *w, uint32_t pidns_inum, struct offcpu **ret);
+		struct execwatch *w, struct threads *t, uint32_t pidns_inum,
+		struct offcpu **ret);
 /* Stops the drain thread (windows must be closed). NULL ok. */
 void offcpu__free(struct offcpu *o);
 /* Fail waiting windows: the daemon is stopping. */

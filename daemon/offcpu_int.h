@@ -19,6 +19,7 @@
 #include "offcpu.h"
 #include "proc.h"
 #include "target.h"
+#include "threads.h"
 #include "unwind.h"
 
 #define MAPS_REFRESH_NS (100ULL * 1000 * 1000)
@@ -49,6 +50,11 @@ struct offcpu_window {
 	uint64_t left_out;		/* records of another image */
 	uint64_t errs_at_start[PROFD_WAIT_ERR_MAX];
 	uint64_t unpaired_at_start, pending_full_at_start;
+	/* Block windows: the threads already off CPU when it opened, with
+	 * their stacks then (begin_ns = start_ns), until they come back. */
+	struct pending *seeds;
+	unsigned nseeds;
+	uint64_t gen;			/* the BPF generation it opened in */
 	bool closed;
 };
 
@@ -56,6 +62,7 @@ struct offcpu {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;		/* epoch advanced, or stopping */
 	struct offcpu_limits lim;
+	struct threads *threads;	/* the stacks of now, at window starts */
 	struct symbolizer *sym;
 	struct execwatch *w;
 	uint32_t pidns_inum;
@@ -80,6 +87,8 @@ struct offcpu {
 };
 
 /* offcpu_pair.c */
+/* Take @tid's seed out of window @w, if it has one. */
+struct pending *offcpu_pair__take_seed(struct offcpu_window *w, uint32_t tid);
 /* The ring buffer's callback (drain thread, under lock). */
 int offcpu_pair__record(void *ctx, void *data, size_t size);
 /* Drop the begun wait *@pp. */

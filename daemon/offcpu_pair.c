@@ -361,11 +361,56 @@ static void place(struct offcpu *o, struct pending *p)
 	o->npending++;
 }
 
-static void on_end(struct offcpu *o, const struct profd_wait_end *e)
+struct pending *offcpu_pair__take_seed(struct offcpu_window *w, uint32_t tid)
+{
+	struct pending **pp, *p;
+
+	for (pp = &w->seeds; *pp; pp = &(*pp)->next) {
+		if ((*pp)->tid == tid) {
+			p = *pp;
+			*pp = p->next;
+			w->nseeds--;
+			return p;
+		}
+	}
+	return NULL;
+}
+
+/* A thread off CPU since before its windows opened is back: charge the
+ * windows that took its stack then. */
+static void on_unseen(struct offcpu *o, const struct profd_wait_end *e)
 {
 	struct pending **pp = find_pending(o, e->what, e->tid);
+	struct offcpu_window *w;
+	struct pending *p;
+
+	for (w = o->windows; w; w = w->next) {
+		if (w->closed || w->req.pid != (pid_t)e->tgid ||
+		    w->req.what != e->what)
+			continue;
+		p = offcpu_pair__take_seed(w, e->tid);
+		if (p) {
+			offcpu_pair__charge(o, p, e->end_ns, w);
+			free(p);
+		} else if (pp) {
+			/* Recorded for an earlier window still open. */
+			offcpu_pair__charge(o, *pp, e->end_ns, w);
+		}
+	}
+	if (pp)
+		offcpu_pair__drop(o, pp);
+}
+
+static void on_end(struct offcpu *o, const struct profd_wait_end *e)
+{
+	struct pending **pp;
 
 	o->st.ends++;
+	if (!e->begin_ns) {
+		on_unseen(o, e);
+		return;
+	}
+	pp = find_pending(o, e->what, e->tid);
 	if (!pp)
 		return;		/* began before any window wanted it */
 	if ((*pp)->begin_ns != e->begin_ns) {

@@ -402,6 +402,48 @@ static int text_dump(struct proc *p, const struct thread *ths, size_t n,
 	return 0;
 }
 
+int threads__each(struct threads *t, pid_t pid, int dirfd, struct proc *p,
+		  threads_cb cb, void *ctx)
+{
+	struct thread *ths = NULL;
+	uint64_t *scratch = NULL;
+	uint8_t *raw = NULL;
+	size_t rawlen = 0, n = 0, i;
+	int r;
+
+	pthread_mutex_lock(&t->lock);
+	r = load(t);
+	if (r == 0)
+		r = iterate(t, pid, &raw, &rawlen);
+	pthread_mutex_unlock(&t->lock);
+	if (r < 0)
+		return r == -EACCES ? -EPERM : r;
+	ths = calloc(THREADS_MAX, sizeof(*ths));
+	scratch = malloc(UNWIND_MAX_FRAMES * sizeof(*scratch));
+	if (!ths || !scratch) {
+		r = -ENOMEM;
+		goto out;
+	}
+	n = parse(t->sym, p, dirfd, raw, rawlen, ths, THREADS_MAX, scratch);
+	for (i = 0; i < n; i++) {
+		struct threads_thread tt = {
+			.tid = ths[i].tid, .state = ths[i].state,
+			.comm = ths[i].comm, .ips = ths[i].ips,
+			.n = ths[i].n,
+			.truncated = ths[i].flags & AGG_F_USER_TRUNC,
+		};
+
+		cb(ctx, &tt);
+	}
+out:
+	for (i = 0; ths && i < n; i++)
+		free(ths[i].ips);
+	free(ths);
+	free(scratch);
+	free(raw);
+	return r;
+}
+
 int threads__snapshot(struct threads *t, const struct threads_req *req,
 		      void **ret_buf, size_t *ret_len)
 {

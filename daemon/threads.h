@@ -43,4 +43,26 @@ void threads__free(struct threads *t);
 int threads__snapshot(struct threads *t, const struct threads_req *req,
 		      void **ret_buf, size_t *ret_len);
 
+/* One thread as threads__each() passes it (borrowed for the call). */
+struct threads_thread {
+	uint32_t tid;
+	char state;			/* /proc's letter: R, S, D, ... */
+	const char *comm;
+	const uint64_t *ips;		/* leaf first (the pc, then returns) */
+	unsigned n;			/* 0: the stack could not be read */
+	bool truncated;
+};
+
+typedef void (*threads_cb)(void *ctx, const struct threads_thread *th);
+
+struct proc;
+/*
+ * threads__each() - read every thread of process @pid (held by the
+ * caller: /proc/PID is @dirfd, its mappings @p, checked already) and call
+ * @cb for each. For other modules that need the stacks of now (offcpu:
+ * the threads already waiting when a window opens). 0 or -errno.
+ */
+int threads__each(struct threads *t, pid_t pid, int dirfd, struct proc *p,
+		  threads_cb cb, void *ctx);
+
 #endif /* PROFD_THREADS_H */

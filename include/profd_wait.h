@@ -140,9 +140,13 @@ struct profd_wait_task {
 	__u64 sum_first[PROFD_WAIT_NSUMS];
 	__u64 sum_last[PROFD_WAIT_NSUMS];
 	__u64 image;
+	__u64 seen_gen;		/* last gen it left or came back to a CPU in */
 };
 
-/* The wait that began at begin_ns ended at end_ns. */
+/* The wait that began at begin_ns ended at end_ns. begin_ns 0: an
+ * off-CPU wait whose beginning was not recorded (it began before the
+ * targets were set: profd took the thread's stack when the window
+ * opened), the thread's first return to a CPU in this generation. */
 struct profd_wait_end {
 	__u32 kind;		/* PROFD_EV_WAIT_END */
 	__u32 what;

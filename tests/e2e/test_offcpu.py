@@ -119,7 +119,10 @@ class WaitProfiles(ProfdTest):
             prof = fetch_wait(self, self.daemon, "block", w.pid, 2, extra="&kernel=1")
         s = [s for s in prof.samples if "sleep_loop" in s.functions()]
         self.assertTrue(s, prof.excerpt())
-        self.assertTrue(any("schedule" in f for f in s[0].functions()), s[0])
+        # (A thread already asleep when the window opened is charged to
+        # its user stack of then: no kernel frames for that part.)
+        k = sum(x.values[1] for x in s if any("schedule" in f for f in x.functions()))
+        self.assertGreater(k, 0.8 * sum(x.values[1] for x in s), prof.excerpt())
 
     def test_mutex_truth(self):
         """4 threads on one mutex: delay through contend within 15% of the
