@@ -51,7 +51,7 @@ CFLAGS += -fsanitize=$(SAN) -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=$(SAN)
 endif
 
-DAEMON_PKG_LIBS = $(call lazy_pkg,DAEMON_PKG_LIBS,--libs libbpf libelf libdw libprotobuf-c libmicrohttpd zlib libsystemd)
+DAEMON_PKG_LIBS = $(call lazy_pkg,DAEMON_PKG_LIBS,--libs libbpf libelf libdw libprotobuf-c libmicrohttpd libcurl zlib libsystemd)
 DAEMON_LIBS = $(DAEMON_PKG_LIBS) -lpthread -lm -lstdc++
 CLIENT_LIBS = $(call lazy_pkg,CLIENT_LIBS,--libs libcurl libprotobuf-c zlib)
 
@@ -61,20 +61,24 @@ BPF_CFLAGS := -g -O2 -target bpf -Wall -D__TARGET_ARCH_$(ARCH) \
 # Pipeline modules without BPF or sockets (most are pure): unit-tested
 # and linked into both the daemon and the tests.
 CORE_SRCS := daemon/procmaps.c daemon/pprof.c daemon/aggregate.c \
-	     daemon/kallsyms.c daemon/symbolizer.c daemon/symsrc.c daemon/pltsyms.c daemon/strtab.c daemon/proc.c daemon/elfsyms.c \
+	     daemon/kallsyms.c daemon/symbolizer.c daemon/debuginfod.c daemon/jitmap.c daemon/symsrc.c daemon/pltsyms.c daemon/strtab.c daemon/proc.c daemon/elfsyms.c \
 	     daemon/unwind.c daemon/cputime.c daemon/json.c daemon/origin.c daemon/inject.c \
+	     daemon/service.c daemon/spool.c daemon/pmerge.c daemon/config.c daemon/metrics.c \
+	     daemon/history.c \
 	     common/pprof_read.c common/json_read.c common/cxxname.c
 DAEMON_SRCS := daemon/main.c daemon/log.c daemon/sampler.c \
 	       daemon/session.c daemon/api.c daemon/profile.c daemon/access.c daemon/heap.c \
 	       daemon/agent.c daemon/pidns.c daemon/conns.c \
 	       daemon/heap_agents.c daemon/execwatch.c daemon/target.c \
+	       daemon/push.c daemon/fleet.c \
 	       daemon/offcpu.c daemon/offcpu_pair.c daemon/threads.c \
 	       $(CORE_SRCS)
 CLIENT_SRCS := client/profctl.c client/report.c common/pprof_read.c common/json_read.c \
 	       common/cxxname.c
-GEN_PB := $(OUTPUT)/gen/profile.pb-c.c
+GEN_PB := $(OUTPUT)/gen/profile.pb-c.c $(OUTPUT)/gen/push.pb-c.c
 
-DAEMON_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(DAEMON_SRCS)) $(OUTPUT)/gen/profile.pb-c.o
+DAEMON_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(DAEMON_SRCS)) $(OUTPUT)/gen/profile.pb-c.o \
+	       $(OUTPUT)/gen/push.pb-c.o
 CLIENT_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(CLIENT_SRCS)) $(OUTPUT)/gen/profile.pb-c.o
 CORE_OBJS := $(patsubst %.c,$(OUTPUT)/%.o,$(CORE_SRCS)) $(OUTPUT)/gen/profile.pb-c.o $(OUTPUT)/daemon/log.o
 
@@ -113,6 +117,19 @@ $(OUTPUT)/gen/profile.pb-c.c $(OUTPUT)/gen/profile.pb-c.h &: proto/profile.proto
 $(OUTPUT)/gen/profile.pb-c.o: $(OUTPUT)/gen/profile.pb-c.c
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Wno-error -c $< -o $@
+
+# Pyroscope's Push API (fleet push): the daemon and the push unit test.
+$(OUTPUT)/gen/push.pb-c.c $(OUTPUT)/gen/push.pb-c.h &: proto/push.proto
+	$(call msg,PROTOC,$@)
+	$(Q)mkdir -p $(@D)
+	$(Q)$(PROTOC_C) --proto_path=proto --c_out=$(OUTPUT)/gen $<
+
+$(OUTPUT)/gen/push.pb-c.o: $(OUTPUT)/gen/push.pb-c.c
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Wno-error -c $< -o $@
+
+$(OUTPUT)/daemon/push.o: $(OUTPUT)/gen/push.pb-c.h
+$(OUTPUT)/tests/unit/test_push: $(OUTPUT)/daemon/push.o $(OUTPUT)/gen/push.pb-c.o
 
 # Everything C depends on the generated protobuf header; only the sampler
 # on the BPF skeleton, so the client builds without clang or BTF.

@@ -73,6 +73,7 @@ static void usage(FILE *f)
 		"  heap start|stop --pid P\n"
 		"                      start or stop heap tracking of process P\n"
 		"  status              what profd is doing (--json or a pipe: /v1/status)\n"
+		"  history --since T   the spooled intervals of a window, merged (root)\n"
 		"  top FILE            the top functions of a profile file ('-': stdin)\n"
 		"\n"
 		"'profctl COMMAND --help' shows a command's options.\n"
@@ -214,6 +215,24 @@ static const struct cmd_help {
 	  "tracking and connections, in a few lines; with --json, /v1/status whole\n"
 	  "(JSON), for scripts.\n"
 	  COMMON_HELP },
+	{ "history",
+	  "Usage: profctl history [--since T] [--until T] [--service NAME] [--unit UNIT]\n"
+	  "                       [--pid P] [-o FILE] [REPORT]\n"
+	  "\n"
+	  "The intervals profd spooled for the fleet (README \"Fleet\") in a window,\n"
+	  "merged into one profile as go tool pprof merges: same stacks add up.\n"
+	  "Root only: the history holds every process's profiles.\n"
+	  "\n"
+	  "  --since T           start: Unix seconds, or a time ago (30m, 2h, 1d);\n"
+	  "                      default an hour ago\n"
+	  "  --until T           end, the same forms (default now)\n"
+	  "  --service NAME      one service (nginx.service, docker/3f2a1b4c5d6e, ...)\n"
+	  "  --unit UNIT         one systemd unit\n"
+	  "  --pid P             only samples of process P\n"
+	  "  -o FILE             write the profile to FILE (default\n"
+	  "                      history[-PID]-<time>.pb.gz, never overwritten;\n"
+	  "                      '-': standard output)\n"
+	  "\n" REPORT_HELP COMMON_HELP },
 	{ "top",
 	  "Usage: profctl top FILE [-n N] [--cum] [--focus REGEX] [--sample-index NAME]\n"
 	  "                        [--folded]\n"
@@ -325,7 +344,9 @@ enum {
 	A_CUM		= 1 << 10,
 	A_FOCUS		= 1 << 11,
 	A_FOLDED	= 1 << 12,
-	A_TEXT		= 1 << 13,
+	A_PID_OPT	= 1 << 13,	/* --pid allowed, not required */
+	A_HISTORY	= 1 << 14,	/* --since, --until, --service, --unit */
+	A_TEXT		= 1 << 15,	/* threads: the text dump */
 	/* How a profile is shown: cpu, heap, top. */
 	A_REPORT	= A_SAMPLE_INDEX | A_ROWS | A_CUM | A_FOCUS | A_FOLDED,
 };
@@ -344,6 +365,10 @@ enum {
 	OPT_CUM,
 	OPT_FOCUS,
 	OPT_FOLDED,
+	OPT_SINCE,
+	OPT_UNTIL,
+	OPT_SERVICE,
+	OPT_UNIT,
 	OPT_TEXT,
 };
 
@@ -362,6 +387,7 @@ struct args {
 	bool cum;
 	const char *focus;		/* a POSIX extended regex */
 	bool folded;
+	const char *since, *until, *service, *unit;	/* history */
 	bool text;			/* threads: the text dump */
 	const char *pos[1];
 	int n_pos;
@@ -390,6 +416,10 @@ static int args__parse(int argc, char **argv, const char *cmd,
 		{ "cum",	  no_argument,	     NULL, OPT_CUM },
 		{ "focus",	  required_argument, NULL, OPT_FOCUS },
 		{ "folded",	  no_argument,	     NULL, OPT_FOLDED },
+		{ "since",	  required_argument, NULL, OPT_SINCE },
+		{ "until",	  required_argument, NULL, OPT_UNTIL },
+		{ "service",	  required_argument, NULL, OPT_SERVICE },
+		{ "unit",	  required_argument, NULL, OPT_UNIT },
 		{ "text",	  no_argument,	     NULL, OPT_TEXT },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -398,7 +428,7 @@ static int args__parse(int argc, char **argv, const char *cmd,
 		int opt;
 		unsigned int flag;
 	} needs[] = {
-		{ OPT_PID, A_PID },
+		{ OPT_PID, A_PID | A_PID_OPT },
 		{ OPT_SECONDS, A_SECONDS },
 		{ OPT_HZ, A_HZ },
 		{ OPT_KERNEL, A_KERNEL },
@@ -411,6 +441,10 @@ static int args__parse(int argc, char **argv, const char *cmd,
 		{ OPT_CUM, A_CUM },
 		{ OPT_FOCUS, A_FOCUS },
 		{ OPT_FOLDED, A_FOLDED },
+		{ OPT_SINCE, A_HISTORY },
+		{ OPT_UNTIL, A_HISTORY },
+		{ OPT_SERVICE, A_HISTORY },
+		{ OPT_UNIT, A_HISTORY },
 		{ OPT_TEXT, A_TEXT },
 	};
 	size_t i;
@@ -473,6 +507,19 @@ static int args__parse(int argc, char **argv, const char *cmd,
 			break;
 		case OPT_KERNEL:
 			a->kernel = true;
+			break;
+		/* Checked by the daemon (400 with the reason). */
+		case OPT_SINCE:
+			a->since = optarg;
+			break;
+		case OPT_UNTIL:
+			a->until = optarg;
+			break;
+		case OPT_SERVICE:
+			a->service = optarg;
+			break;
+		case OPT_UNIT:
+			a->unit = optarg;
 			break;
 		case OPT_FP:
 			a->fp = true;
@@ -1096,7 +1143,10 @@ static int profile__fetch(const char *kind, const char *path,
 		if (!localtime_r(&now, &tm) ||
 		    !strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm))
 			snprintf(stamp, sizeof(stamp), "%lld", (long long)now);
-		snprintf(base, sizeof(base), "%s-%llu-%s", kind, a->pid, stamp);
+		if (a->pid)
+			snprintf(base, sizeof(base), "%s-%llu-%s", kind, a->pid, stamp);
+		else	/* history of every process */
+			snprintf(base, sizeof(base), "%s-%s", kind, stamp);
 		snprintf(def, sizeof(def), "%s.pb.gz", base);
 		out = def;
 	}
@@ -1246,6 +1296,50 @@ static int do_cpu(int argc, char **argv)
 	signal(SIGINT, SIG_DFL);
 	stop_path = NULL;
 	return r;
+}
+
+/* Append "&key=value", value percent-encoded, to @path (@size). */
+static int query__add(char *path, size_t size, const char *key, const char *value)
+{
+	size_t n = strlen(path);
+	const unsigned char *v;
+	int r;
+
+	r = snprintf(path + n, size - n, "%s%s=", strchr(path, '?') ? "&" : "?", key);
+	if (r < 0 || (size_t)r >= size - n)
+		return -ENAMETOOLONG;
+	n += (size_t)r;
+	for (v = (const unsigned char *)value; *v; v++) {
+		if (n + 4 > size)
+			return -ENAMETOOLONG;
+		if ((*v >= 'a' && *v <= 'z') || (*v >= 'A' && *v <= 'Z') ||
+		    (*v >= '0' && *v <= '9') || strchr("-_.~", *v))
+			path[n++] = (char)*v;
+		else
+			n += (size_t)sprintf(path + n, "%%%02X", *v);
+	}
+	path[n] = 0;
+	return 0;
+}
+
+static int do_history(int argc, char **argv)
+{
+	char path[2048] = "/v1/history", pid[32];
+	struct args a;
+	int r;
+
+	r = args__parse(argc, argv, "history", A_PID_OPT | A_HISTORY | A_OUT |
+			A_REPORT, 0, &a);
+	if (r)
+		return r < 0 ? EXIT_USAGE : EXIT_OK;
+	snprintf(pid, sizeof(pid), "%llu", a.pid);
+	if ((a.since && query__add(path, sizeof(path), "since", a.since) < 0) ||
+	    (a.until && query__add(path, sizeof(path), "until", a.until) < 0) ||
+	    (a.service && query__add(path, sizeof(path), "service", a.service) < 0) ||
+	    (a.unit && query__add(path, sizeof(path), "unit", a.unit) < 0) ||
+	    (a.pid && query__add(path, sizeof(path), "pid", pid) < 0))
+		return usage_err("history: arguments too long");
+	return profile__fetch("history", path, &a, NULL);
 }
 
 static int do_heap_snapshot(int argc, char **argv)
@@ -1410,6 +1504,7 @@ static const struct cmd cmds[] = {
 	{ "threadcreate", do_threadcreate },
 	{ "heap", do_heap },
 	{ "status", do_status },
+	{ "history", do_history },
 	{ "top", do_top },
 	{ "help", do_help },
 	{ "version", do_version },

@@ -187,6 +187,136 @@ static const char *heap_hint(const Perftools__Profiles__Profile *p, int idx,
 	return buf;
 }
 
+/*
+ * Samples whose leaf has no function name, by binary (the base name of
+ * the leaf's mapping; "<unknown>" outside any), and those in JIT code
+ * without a map ("[jit]"): what the table's "[libfoo.so]" rows hide.
+ */
+#define UNNAMED_MAX 8
+
+struct unnamed {
+	const char *bin[UNNAMED_MAX];
+	int64_t v[UNNAMED_MAX];
+	size_t n;
+	int64_t total, other, jit;
+};
+
+static int loc_cmp(const void *a, const void *b)
+{
+	const Perftools__Profiles__Location *x = *(const Perftools__Profiles__Location *const *)a;
+	const Perftools__Profiles__Location *y = *(const Perftools__Profiles__Location *const *)b;
+
+	return (x->id > y->id) - (x->id < y->id);
+}
+
+static const char *mapping_base(const Perftools__Profiles__Profile *p,
+				uint64_t mapping_id)
+{
+	const char *f, *b;
+	size_t i;
+
+	for (i = 0; i < p->n_mapping; i++) {
+		if (p->mapping[i]->id != mapping_id)
+			continue;
+		f = pprof_read__str(p, p->mapping[i]->filename);
+		if (!f || !*f)
+			return "<unknown>";
+		b = strrchr(f, '/');
+		return b ? b + 1 : f;
+	}
+	return "<unknown>";
+}
+
+static void unnamed__count(const Perftools__Profiles__Profile *p, int idx,
+			   struct unnamed *u)
+{
+	Perftools__Profiles__Location **locs;
+	size_t i, k;
+
+	memset(u, 0, sizeof(*u));
+	locs = malloc((p->n_location ? p->n_location : 1) * sizeof(*locs));
+	if (!locs)
+		return;
+	memcpy(locs, p->location, p->n_location * sizeof(*locs));
+	qsort(locs, p->n_location, sizeof(*locs), loc_cmp);
+	for (i = 0; i < p->n_sample; i++) {
+		const Perftools__Profiles__Sample *sm = p->sample[i];
+		Perftools__Profiles__Location key = { .id = 0 }, *kp = &key, **l;
+		const char *name = NULL, *bin;
+		int64_t v;
+
+		if (!sm->n_location_id || (size_t)idx >= sm->n_value)
+			continue;
+		v = sm->value[idx];
+		key.id = sm->location_id[0];
+		l = bsearch(&kp, locs, p->n_location, sizeof(*locs), loc_cmp);
+		if (!l)
+			continue;
+		if ((*l)->n_line) {
+			uint64_t fid = (*l)->line[0]->function_id;
+
+			for (k = 0; k < p->n_function && !name; k++)
+				if (p->function[k]->id == fid)
+					name = pprof_read__str(p, p->function[k]->name);
+		}
+		if (name && !strcmp(name, "[jit]")) {
+			u->jit += v;
+			continue;
+		}
+		if (name && *name && strncmp(name, "0x", 2))
+			continue;
+		u->total += v;
+		bin = mapping_base(p, (*l)->mapping_id);
+		for (k = 0; k < u->n && strcmp(u->bin[k], bin); k++)
+			;
+		if (k == u->n && u->n < UNNAMED_MAX)
+			u->bin[u->n++] = bin;
+		if (k < u->n)
+			u->v[k] += v;
+		else
+			u->other += v;
+	}
+	free(locs);
+}
+
+static void unnamed__print_text(const Perftools__Profiles__Profile *p, int idx,
+				int64_t total)
+{
+	struct unnamed u;
+	size_t i;
+
+	unnamed__count(p, idx, &u);
+	if (u.total > 0) {
+		printf("no name: %.2f%% of the total in frames without a function name:",
+		       pct(u.total, total));
+		for (i = 0; i < u.n; i++)
+			printf("%s %s %.2f%%", i ? "," : "", u.bin[i],
+			       pct(u.v[i], total));
+		if (u.other)
+			printf(", others %.2f%%", pct(u.other, total));
+		printf("\nhint: install their debug info (Debian: the -dbgsym packages) or run profd with DEBUGINFOD_URLS set (or --debuginfod-urls)\n");
+	}
+	if (u.jit > 0)
+		printf("no name: %.2f%% of the total in JIT code without a perf map ([jit])\nhint: start the runtime with its perf support (node --perf-basic-prof, python3.12 -X perf, java -XX:+DumpPerfMapAtExit; see profd's README)\n",
+		       pct(u.jit, total));
+}
+
+static void unnamed__print_json(const Perftools__Profiles__Profile *p, int idx)
+{
+	struct unnamed u;
+	size_t i;
+
+	unnamed__count(p, idx, &u);
+	printf(",\"unnamed\":{\"total\":%" PRId64 ",\"jit\":%" PRId64
+	       ",\"others\":%" PRId64 ",\"by_binary\":{", u.total, u.jit, u.other);
+	for (i = 0; i < u.n; i++) {
+		printf("%s", i ? "," : "");
+		report__json_str(stdout, u.bin[i]);
+		printf(":%" PRId64, u.v[i]);
+	}
+	printf("}}");
+}
+
 static void top__print_text(const char *file, const Perftools__Profiles__Profile *p,
 			    int idx, const struct report *rep,
 			    const struct pprof_top_row *rows, size_t n,
@@ -247,6 +377,7 @@ static void top__print_text(const char *file, const Perftools__Profiles__Profile
 		       (int)((1 - PPROF_TOP_CLOSE) * 100 + 0.5));
 	if (!n && rep->kind && !strcmp(rep->kind, "heap") && !rep->focus)
 		printf("hint: %s\n", heap_hint(p, idx, hint, sizeof(hint)));
+	unnamed__print_text(p, idx, total);
 	for (i = 0; i < p->n_comment; i++)
 		if (is_warning(p, i))
 			printf("%s\n", pprof_read__str(p, p->comment[i]));
@@ -294,6 +425,7 @@ static void top__print_json(const char *file, const Perftools__Profiles__Profile
 		report__json_str(stdout, pprof_read__str(p, p->comment[i]));
 	}
 	printf("]");
+	unnamed__print_json(p, idx);
 	if (!n && rep->kind && !strcmp(rep->kind, "heap") && !rep->focus) {
 		printf(",\"hint\":");
 		report__json_str(stdout, heap_hint(p, idx, hint, sizeof(hint)));
@@ -441,7 +573,7 @@ void report__status(const struct json_node *st)
 		*heap = json_read__get(st, "heap"),
 		*http = json_read__get(st, "http"),
 		*sessions = json_read__get(st, "sessions"),
-		*procs = json_read__get(heap, "procs"), *e;
+		*procs = json_read__get(heap, "procs"), *e, *dbg;
 	char up[32], bytes[32], max[32];
 
 	duration__fmt(up, sizeof(up), json_read__num(st, "uptime_seconds"));
@@ -462,6 +594,18 @@ void report__status(const struct json_node *st)
 	printf("Symbols:  %llu binaries cached (%llu idle), ~%s of %s; %llu evicted\n",
 	       N(sym, "binaries"), N(sym, "binaries_idle"), bytes, max,
 	       N(sym, "evictions"));
+	dbg = json_read__get(st, "debuginfod");
+	if (dbg && json_read__get(dbg, "requests")) {
+		value__fmt(bytes, sizeof(bytes), (int64_t)json_read__num(dbg, "cache_bytes"), "bytes");
+		value__fmt(max, sizeof(max), (int64_t)json_read__num(dbg, "cache_max_bytes"), "bytes");
+		printf("Debuginfod: %llu fetched, %llu not found, %llu failed (%llu timeouts), "
+		       "%llu waiting; cache ~%s of %s; %llu binaries reloaded\n",
+		       N(dbg, "fetched"), N(dbg, "not_found"), N(dbg, "failed"),
+		       N(dbg, "timeouts"), N(dbg, "queued") + N(dbg, "in_flight"),
+		       bytes, max, N(dbg, "binaries_reloaded"));
+	} else {
+		printf("Debuginfod: off (DEBUGINFOD_URLS or --debuginfod-urls)\n");
+	}
 	printf("Heap:     %llu processes tracked; drops: %llu live table full, "
 	       "%llu allocation stacks full; %llu event buffer full\n",
 	       N(heap, "tracked"), N(heap, "dropped_live_full"),

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <malloc.h>
 #include <microhttpd.h>
 
@@ -14,7 +15,9 @@
 #include "apiparse.h"
 #include "conns.h"
 #include "json.h"
+#include "history.h"
 #include "log.h"
+#include "metrics.h"
 #include "offcpu.h"
 #include "threads.h"
 #include "origin.h"
@@ -33,6 +36,7 @@ struct api {
 	struct origin_listener web[CONNS_MAX_LISTENERS];
 	unsigned nonroot_sessions;	/* CPU sessions of users but root */
 	unsigned nonroot_sessions_max;	/* the rest is kept for root */
+	struct fleet *fleet;		/* NULL: no fleet counters */
 };
 
 /* Collects the decoded query parameters, in order, for apiparse. */
@@ -912,6 +916,8 @@ static enum MHD_Result handle_status(struct api *a, struct MHD_Connection *c,
 	json__u64(&j, "misses", st.sym.misses);
 	json__u64(&j, "evictions", st.sym.evictions);
 	json__obj_end(&j);
+	debuginfod__stats_json(&j, st.sym.debuginfod ? &st.sym.dbgd : NULL,
+			       st.sym.debug_reloads);
 	json__obj_begin(&j, "heap");
 	json__u64(&j, "tracked", hs.procs);
 	json__u64(&j, "live_max", hs.live_max);
@@ -973,6 +979,75 @@ static enum MHD_Result handle_status(struct api *a, struct MHD_Connection *c,
 	return send_blob(c, body, len, "application/json", NULL, NULL);
 }
 
+/* Counters only (metrics.h): every caller may read them, as /v1/status's. */
+static enum MHD_Result handle_metrics(struct api *a, struct MHD_Connection *c)
+{
+	struct metrics_input *in = calloc(1, sizeof(*in));
+	struct session_mgr_stats st;
+	struct timespec ts;
+	char *body = NULL;
+	size_t len = 0;
+	int r;
+
+	if (!in)
+		return send_text(c, 500, "out of memory\n");
+	session_mgr__stats(a->m, &st);
+	in->samples_total = st.samples_total;
+	in->samples_lost = st.samples_lost;
+	in->samples_dropped = st.samples_dropped;
+	in->sessions_active = st.sessions_active;
+	if (a->fleet)
+		fleet__stats(a->fleet, &in->fleet);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	in->now_ns = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+	in->start_time_seconds = (double)(in->now_ns - (int64_t)st.uptime_ns) / 1e9;
+	(void)metrics__self(in);
+	r = metrics__write(in, &body, &len);
+	free(in);
+	if (r < 0)
+		return send_text(c, 500, "cannot build the metrics\n");
+	return send_blob(c, body, len, "text/plain; version=0.0.4; charset=utf-8",
+			 NULL, NULL);
+}
+
+/*
+ * The spool's intervals of a window merged into one profile. Every
+ * process of the machine is in them: root's alone.
+ */
+static enum MHD_Result handle_history(struct api *a, struct MHD_Connection *c,
+				      const struct peer *peer)
+{
+	struct spool *sp = a->fleet ? fleet__spool(a->fleet) : NULL;
+	struct spool_query hq;
+	struct api_params q;
+	struct timespec ts;
+	char *err = NULL, note[64];
+	void *buf = NULL;
+	size_t len = 0;
+	unsigned n = 0;
+	int r;
+
+	if (peer->uid != 0)
+		return send_text(c, 403, "refused: the history holds every process's profiles; only root may read it\n");
+	clock_gettime(CLOCK_REALTIME, &ts);
+	get_params(c, &q);
+	r = history__parse(&q, (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec, &hq, &err);
+	if (r < 0)
+		return send_bad_request(c, r, err);
+	if (!sp)
+		return send_text(c, 404, "no history: profd keeps no spool (see README \"Fleet\": push-url, continuous)\n");
+	/* Reads and merges files: this connection's own thread. */
+	r = spool__query(sp, &hq, &buf, &len, &n);
+	if (r == -ENOENT)
+		return send_text(c, 404, "no spooled interval matches\n");
+	if (r == -E2BIG)
+		return send_text(c, 413, "the window's intervals exceed 256 MiB: ask for a shorter one\n");
+	if (r < 0)
+		return send_text(c, 500, "cannot merge the history: %s\n", strerror(-r));
+	snprintf(note, sizeof(note), "%u spooled intervals merged", n);
+	return send_blob(c, buf, len, "application/octet-stream", "profile", note);
+}
+
 static enum MHD_Result handle_index(struct MHD_Connection *c)
 {
 	return send_text(c, 200,
@@ -1000,7 +1075,11 @@ static enum MHD_Result handle_index(struct MHD_Connection *c)
 			 "POST /v1/heap/stop?pid=P\n"
 			 "    start or stop heap tracking\n"
 			 "/v1/status\n"
-			 "    daemon status (JSON)\n",
+			 "    daemon status (JSON)\n"
+			 "/metrics\n"
+			 "    counters in the Prometheus text format\n"
+			 "/v1/history[?since=T][&until=T][&service=S][&unit=U][&pid=P]\n"
+			 "    the spooled intervals of a window, merged (gzip pprof; root)\n",
 			 PROFD_VERSION);
 }
 
@@ -1019,6 +1098,7 @@ static bool is_profile(const char *url)
 	return !strcmp(url, "/debug/pprof/heap") ||
 	       !strcmp(url, "/debug/pprof/allocs") ||
 	       !strcmp(url, "/debug/pprof/profile") ||
+	       !strcmp(url, "/v1/history") ||	/* GET only, as a profile */
 	       !strcmp(url, "/debug/pprof/block") ||
 	       !strcmp(url, "/debug/pprof/mutex") ||
 	       !strcmp(url, "/debug/pprof/threadcreate") ||
@@ -1092,6 +1172,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 				"method %s not allowed on %s (use GET)\n", method, url);
 	if (!strcmp(url, "/v1/status"))
 		return handle_status(a, c, &peer);
+	if (!strcmp(url, "/metrics"))
+		return handle_metrics(a, c);
 	if (!strcmp(url, "/debug/pprof/") || !strcmp(url, "/debug/pprof") ||
 	    !strcmp(url, "/"))
 		return handle_index(c);
@@ -1105,6 +1187,8 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 				url);
 	if (!peer.known)
 		return send_anonymous(c, &peer);
+	if (!strcmp(url, "/v1/history"))
+		return handle_history(a, c, &peer);
 	if (!strcmp(url, "/debug/pprof/heap"))
 		return handle_heap(a, c, &peer, false);
 	if (!strcmp(url, "/debug/pprof/allocs"))
@@ -1147,6 +1231,7 @@ int api__start(const struct api_config *cfg, struct session_mgr *m,
 		return -ENOMEM;
 	a->m = m;
 	a->heap = heap;
+	a->fleet = cfg->fleet;
 	a->offcpu = cfg->offcpu;
 	a->threads = cfg->threads;
 	/* An eighth of the sessions is root's alone. */

@@ -23,6 +23,7 @@ struct api_config {
 	const char *tcp_host;	/* --listen's HOST (no brackets), or NULL */
 	unsigned tcp_port;
 	struct conns_limits conns;
+	struct fleet *fleet;	/* /metrics' fleet counters; outlives the API */
 	struct offcpu *offcpu;	/* wait profiles (offcpu.h) */
 	struct threads *threads;	/* thread snapshots (threads.h) */
 };

@@ -31,7 +31,9 @@
 
 #include "access.h"
 #include "api.h"
+#include "config.h"
 #include "execwatch.h"
+#include "fleet.h"
 #include "heap.h"
 #include "profd_agent.h"
 #include "log.h"
@@ -51,7 +53,14 @@ struct options {
 	struct heap_limits heap;
 	size_t symbol_cache_bytes;
 	uint32_t stack_bytes;
+	struct debuginfod_opts dbgd;
 	int verbose;
+	/* Fleet options (config.h): --config, and the file's keys given on
+	 * the command line, applied over the file's at start and reload. */
+	const char *config_path;
+	bool config_given;
+	struct config_override fleet_cli[32];
+	size_t nfleet_cli;
 };
 
 static void usage(FILE *f)
@@ -93,6 +102,39 @@ static void usage(FILE *f)
 "  --heap-agent PATH        the in-process heap agent for mode=inproc (default:\n"
 "                           libprofd_heap.so beside profd, else\n"
 "                           " PROFD_LIBDIR "/libprofd_heap.so)\n"
+"  --debuginfod-urls URLS   fetch missing debug info from these debuginfod\n"
+"                           servers, in the background (default:\n"
+"                           $DEBUGINFOD_URLS; \"\" turns it off)\n"
+"  --debuginfod-cache DIR   where fetched files are kept (default\n"
+"                           $CACHE_DIRECTORY/debuginfod, else\n"
+"                           /var/cache/profd/debuginfod)\n"
+"  --debuginfod-cache-mb N  bound of that directory (default 1024)\n"
+"  --debuginfod-timeout S   give a fetch up after S seconds without data\n"
+"                           (default 30)\n"
+"  --debuginfod-fetches N   fetches at once (default 2; 1-16)\n"
+"\nFleet (continuous collection; README \"Fleet\"). Also in the config file,\n"
+"as 'key = value'; the command line wins; SIGHUP re-reads the file:\n"
+"  --config PATH            config file (default " CONFIG_DEFAULT_PATH ", if it\n"
+"                           exists); refused when others may write it\n"
+"  --push-url URL           push closed intervals to Pyroscope's Push API\n"
+"  --push-token-file PATH   Bearer token (a file only root may read)\n"
+"  --push-basic-auth-file PATH   user:password for Basic auth (same)\n"
+"  --push-ca-file PATH      CA bundle for the collector's TLS certificate\n"
+"  --tenant ID              X-Scope-OrgID header\n"
+"  --host-label NAME        the 'host' label (default: the hostname)\n"
+"  --spool-dir PATH         intervals waiting to be pushed (default\n"
+"                           " CONFIG_DEFAULT_SPOOL ")\n"
+"  --spool-max-bytes N[K|M|G]   spool bound, oldest dropped (default 256M)\n"
+"  --spool-max-age D[s|m|h|d]   spool bound by age (default 24h)\n"
+"  --continuous-interval D  interval length (default 10s)\n"
+"  --push-labels pid,tid    sample labels pushed besides thread (default\n"
+"                           none: backends split series by them)\n"
+"  --test-interval-profile PATH  tests: close an interval of this pprof file\n"
+"                           every continuous-interval (stands in for the\n"
+"                           interval producer, not built yet)\n"
+"  Parsed and checked, not acted on yet (continuous sampling is not built):\n"
+"  --continuous yes|no      sample every process all the time\n"
+"  --continuous-hz N        its frequency (default 19, at most --max-hz)\n"
 "  -v, --verbose            debug logging (twice: libbpf's too)\n"
 "  --version                print the version\n"
 "  -h, --help               this text\n");
@@ -116,7 +158,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 {
 	enum { O_SOCKET = 256, O_MODE, O_GROUP, O_LISTEN, O_MAXSEC, O_MAXSES,
 	       O_MAXUID, O_MAXHZ, O_MAXSTACKS, O_SYMCACHE, O_VERSION, O_STACKB,
-	       O_HSAMPLE, O_HLIVE, O_HPROCS, O_HIDLE, O_HBUF, O_HAGENT };
+	       O_HSAMPLE, O_HLIVE, O_HPROCS, O_HIDLE, O_HBUF, O_HAGENT,
+	       O_DURLS, O_DCACHE, O_DCACHEMB, O_DTIMEOUT, O_DFETCHES,
+	       O_CONFIG, O_FLEET /* O_FLEET + n: config.h's keys; last */ };
 	static const struct option opts[] = {
 		{ "socket", required_argument, NULL, O_SOCKET },
 		{ "socket-mode", required_argument, NULL, O_MODE },
@@ -136,6 +180,27 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "heap-idle-timeout", required_argument, NULL, O_HIDLE },
 		{ "heap-event-buffer-kb", required_argument, NULL, O_HBUF },
 		{ "heap-agent", required_argument, NULL, O_HAGENT },
+		{ "debuginfod-urls", required_argument, NULL, O_DURLS },
+		{ "debuginfod-cache", required_argument, NULL, O_DCACHE },
+		{ "debuginfod-cache-mb", required_argument, NULL, O_DCACHEMB },
+		{ "debuginfod-timeout", required_argument, NULL, O_DTIMEOUT },
+		{ "debuginfod-fetches", required_argument, NULL, O_DFETCHES },
+		{ "config", required_argument, NULL, O_CONFIG },
+		/* config.h's keys */
+		{ "continuous", required_argument, NULL, O_FLEET + 0 },
+		{ "continuous-hz", required_argument, NULL, O_FLEET + 1 },
+		{ "continuous-interval", required_argument, NULL, O_FLEET + 2 },
+		{ "push-url", required_argument, NULL, O_FLEET + 3 },
+		{ "push-token-file", required_argument, NULL, O_FLEET + 4 },
+		{ "push-basic-auth-file", required_argument, NULL, O_FLEET + 5 },
+		{ "push-ca-file", required_argument, NULL, O_FLEET + 6 },
+		{ "tenant", required_argument, NULL, O_FLEET + 7 },
+		{ "host-label", required_argument, NULL, O_FLEET + 8 },
+		{ "spool-dir", required_argument, NULL, O_FLEET + 9 },
+		{ "spool-max-bytes", required_argument, NULL, O_FLEET + 10 },
+		{ "spool-max-age", required_argument, NULL, O_FLEET + 11 },
+		{ "push-labels", required_argument, NULL, O_FLEET + 12 },
+		{ "test-interval-profile", required_argument, NULL, O_FLEET + 13 },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ "help", no_argument, NULL, 'h' },
 		{}
@@ -229,6 +294,43 @@ static int parse_args(int argc, char **argv, struct options *o)
 		case O_HAGENT:
 			o->heap.agent_path = optarg;
 			break;
+		case O_DURLS:
+			o->dbgd.urls = optarg;
+			break;
+		case O_DCACHE:
+			if (optarg[0] != '/')
+				goto bad;
+			o->dbgd.cache_dir = optarg;
+			break;
+		case O_DCACHEMB:
+			if (parse_num(optarg, 1, 1u << 20, &v) < 0)
+				goto bad;
+			o->dbgd.cache_max_bytes = (uint64_t)v << 20;
+			break;
+		case O_DTIMEOUT:
+			if (parse_num(optarg, 1, 3600, &v) < 0)
+				goto bad;
+			o->dbgd.timeout_s = (unsigned)v;
+			break;
+		case O_DFETCHES:
+			if (parse_num(optarg, 1, 16, &v) < 0)
+				goto bad;
+			o->dbgd.max_fetches = (unsigned)v;
+			break;
+		case O_CONFIG:
+			o->config_path = optarg;
+			o->config_given = true;
+			break;
+		case O_FLEET ... O_FLEET + 13:
+			/* Checked with the file's, by config__load_all(): the
+			 * key is the option's name. */
+			if (o->nfleet_cli == sizeof(o->fleet_cli) / sizeof(o->fleet_cli[0]))
+				goto bad;
+			for (i = 0; opts[i].name && opts[i].val != c; i++)
+				;
+			o->fleet_cli[o->nfleet_cli++] = (struct config_override){
+				opts[i].name, optarg };
+			break;
 		case 'v':
 			o->verbose++;
 			break;
@@ -263,6 +365,58 @@ bad:
 	fprintf(stderr, "profd: bad value '%s' for --%s (out of range or not a number; see --help)\n",
 		optarg, opts[i].name ? opts[i].name : "?");
 	return -EINVAL;
+}
+
+/*
+ * debuginfod, when servers are named (--debuginfod-urls, else
+ * DEBUGINFOD_URLS). The variable leaves the environment either way, before
+ * any thread starts: libdwfl's own client reads it and would fetch
+ * synchronously inside a request (a server that never answers held a 2 s
+ * window for minutes). 0, or -errno after logging.
+ */
+static int debuginfod_start(struct options *o, struct symbolizer *sym,
+			    struct debuginfod **ret)
+{
+	static char cache[PATH_MAX];
+	const char *env = getenv("DEBUGINFOD_URLS"), *cd;
+	char *urls = NULL;
+	int r;
+
+	if (!o->dbgd.urls && env)
+		urls = strdup(env);
+	(void)unsetenv("DEBUGINFOD_URLS");
+	if (!o->dbgd.urls)
+		o->dbgd.urls = urls;
+	if (!o->dbgd.urls || !o->dbgd.urls[strspn(o->dbgd.urls, " \t\n")]) {
+		free(urls);
+		return 0;
+	}
+	if (!o->dbgd.cache_dir) {
+		/* systemd's CacheDirectory=profd (one path: no ':'). */
+		cd = getenv("CACHE_DIRECTORY");
+		snprintf(cache, sizeof(cache), "%s/debuginfod",
+			 cd && cd[0] == '/' && !strchr(cd, ':') ? cd :
+			 "/var/cache/profd");
+		o->dbgd.cache_dir = cache;
+	}
+	r = debuginfod__new(&o->dbgd, ret);
+	if (r < 0 && urls) {
+		/* From a login shell's environment: not worth failing for. */
+		log_warn("debuginfod off: DEBUGINFOD_URLS='%s', cache %s: %s",
+			 urls, o->dbgd.cache_dir, strerror(-r));
+		r = 0;
+	} else if (r < 0) {
+		log_err_errno(r, "Failed to start the debuginfod client (servers '%s', cache %s): %m",
+			      o->dbgd.urls, o->dbgd.cache_dir);
+	} else {
+		log_info("debuginfod: fetching missing debug info from %s in the background (cache %s, %llu MiB)",
+			 o->dbgd.urls, o->dbgd.cache_dir,
+			 (unsigned long long)(o->dbgd.cache_max_bytes >> 20));
+		symbolizer__set_debuginfod(sym, *ret);
+	}
+	free(urls);
+	o->dbgd.urls = NULL;
+	return r;
 }
 
 /* The agent beside the daemon (a build tree), else the installed one. */
@@ -568,8 +722,25 @@ static void unlink_own_socket(const char *path, ino_t ino)
 		(void)unlink(path);
 }
 
-static int loop(struct sampler *sampler, struct session_mgr *m,
-		struct heap_tracker *heap, int sfd, int wfd)
+/* SIGHUP: the config file again; a bad one changes nothing. */
+static void reload(const struct options *o, struct fleet *fleet)
+{
+	struct fleet_config fc;
+	char err[CONFIG_ERR_MAX];
+
+	if (config__load_all(o->config_path, o->config_given, o->fleet_cli,
+			     o->nfleet_cli, o->lim.max_hz, &fc, err, sizeof(err)) < 0) {
+		log_err("reload: %s: configuration unchanged", err);
+		return;
+	}
+	if (fleet__reload(fleet, &fc) == 0)
+		log_info("reload: %s read", o->config_path);
+	config__free(&fc);
+}
+
+static int loop(const struct options *o, struct sampler *sampler,
+		struct session_mgr *m, struct heap_tracker *heap,
+		struct fleet *fleet, int sfd, int wfd)
 {
 	struct timespec ts;
 	time_t last_gc = 0;
@@ -605,6 +776,8 @@ static int loop(struct sampler *sampler, struct session_mgr *m,
 				continue;
 			if (read(sfd, &si, sizeof(si)) != sizeof(si))
 				continue;
+			if (si.ssi_signo == SIGHUP)
+				reload(o, fleet);
 			if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
 				log_info("signal %d: shutting down",
 					 (int)si.ssi_signo);
@@ -639,17 +812,24 @@ int main(int argc, char **argv)
 			 .max_stacks = 65536 },
 		.symbol_cache_bytes = 32u << 20,
 		.stack_bytes = PROFD_STACK_COPY_MAX,
+		.dbgd = { .cache_max_bytes = 1024ull << 20, .timeout_s = 30,
+			  .max_fetches = 2 },
 		.heap = { .max_procs = 16, .max_live = 1u << 18,
 			  .default_sample_bytes = 131072,
 			  .idle_timeout_ns = 600ULL * 1000000000ULL,
 			  .event_buffer_bytes = 4u << 20 },
+		.config_path = CONFIG_DEFAULT_PATH,
 	};
+	struct fleet_config fc;
+	struct fleet *fleet = NULL;
+	char cerr[CONFIG_ERR_MAX];
 	struct heap_tracker *heap = NULL;
 	struct offcpu *offcpu = NULL;
 	struct threads *threads = NULL;
 	struct execwatch *ew = NULL;
 	struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
 	struct symbolizer *sym = NULL;
+	struct debuginfod *dbgd = NULL;
 	struct session_mgr *m = NULL;
 	struct sampler *sampler = NULL;
 	struct api *api = NULL;
@@ -666,6 +846,12 @@ int main(int argc, char **argv)
 		return 2;
 	if (o.verbose)
 		log__set_level(LOG_LEVEL_DEBUG);
+	/* Before anything is loaded: a bad or unsafe file stops profd. */
+	if (config__load_all(o.config_path, o.config_given, o.fleet_cli,
+			     o.nfleet_cli, o.lim.max_hz, &fc, cerr, sizeof(cerr)) < 0) {
+		log_err("%s", cerr);
+		return 2;
+	}
 	libbpf_verbose = o.verbose;
 	libbpf_set_print(NULL);
 	if (!has_bpf_privileges()) {
@@ -702,6 +888,9 @@ int main(int argc, char **argv)
 		r = log_err_errno(-ENOMEM, "Failed to create symbolizer: %m");
 		goto out;
 	}
+	r = debuginfod_start(&o, sym, &dbgd);
+	if (r < 0)
+		goto out;	/* logged */
 	/* First: the sampler and the heap tracker share its map. */
 	r = execwatch__new(pidns_inum, &ew);
 	if (r < 0) {
@@ -742,6 +931,10 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	session_mgr__set_sampler(m, sampler, wfd);
+	r = fleet__new(&fc, &fleet);
+	if (r < 0)
+		goto out;	/* logged */
+	ac.fleet = fleet;
 
 	n = sd_listen_fds(1);
 	if (n > 0 && sd_is_socket_unix(SD_LISTEN_FDS_START, SOCK_STREAM, 1,
@@ -829,7 +1022,7 @@ int main(int argc, char **argv)
 		 sampler__ncpus(sampler));
 	(void)sd_notify(0, "READY=1\nSTATUS=serving");
 
-	r = loop(sampler, m, heap, sfd, wfd);
+	r = loop(&o, sampler, m, heap, fleet, sfd, wfd);
 	(void)sd_notify(0, "STOPPING=1");
 out:
 	if (m)
@@ -846,6 +1039,8 @@ out:
 	api__stop(api);
 	offcpu__free(offcpu);
 	threads__free(threads);
+	fleet__free(fleet);
+	config__free(&fc);
 	heap__free(heap);
 	if (ac.tcp_fd >= 0)
 		close(ac.tcp_fd);
@@ -857,6 +1052,7 @@ out:
 	session_mgr__free(m);
 	execwatch__free(ew);
 	symbolizer__free(sym);
+	debuginfod__free(dbgd);
 	if (sfd >= 0)
 		close(sfd);
 	if (wfd >= 0)

@@ -26,6 +26,7 @@ struct proc_map {
 	struct sym_binary *bin;		/* NULL when not openable / not ELF */
 	unsigned gen;			/* refresh that added it */
 	bool is_main;			/* the process's executable */
+	bool anon;			/* anonymous executable memory (JIT) */
 };
 
 struct proc {
@@ -50,6 +51,11 @@ struct proc {
 	uint64_t last_refresh_ns;
 	uint64_t refreshes, open_failures;
 	bool gone;
+
+	/* JIT code's names (perf map, jitdump): see proc__jit_name(). */
+	pthread_mutex_t jit_lock;	/* before lock */
+	struct jitmap *jit;
+	uint64_t jit_read_ns;
 };
 
 /* Identity and credentials of a live process. */
@@ -141,6 +147,19 @@ bool proc__covers(struct proc *p, const uint64_t *ips, unsigned n);
  */
 int proc__resolve(struct proc *p, uint64_t addr, struct proc_map *ret,
 		  size_t *ret_idx);
+
+/*
+ * proc__jit_name() - the name of the JIT code at @addr, from the process's
+ * perf map (/tmp/perf-PID.map through its root, PID as its own PID
+ * namespace numbers it) and the jitdump file it maps (jit-PID.dump),
+ * copied to @buf. Both are read when first needed and again when an
+ * address is not in them, at most once a second (@now_ns, monotonic).
+ * The files belong to the process's user: a file owned by another user,
+ * not a regular file, or reached through a symbolic link is not read.
+ * 0, or -ENOENT.
+ */
+int proc__jit_name(struct proc *p, uint64_t addr, uint64_t now_ns,
+		   char *buf, size_t size);
 
 /* The address where offset @off of the file mapped as @path is, in an
  * executable mapping of @p; 0 when it is not mapped. */

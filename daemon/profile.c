@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "jitmap.h"
 #include "pprof.h"
 #include "profile.h"
 #include "strtab.h"
@@ -29,7 +32,47 @@ struct builder {
 	struct u64map maps;		/* proc map index + 1 -> mapping id */
 	uint64_t kernel_mapping;
 	uint64_t trunc_loc, unknown_loc;
+	/* Binaries whose missing debug info a comment explained. */
+	const struct sym_binary *noted[16];
+	unsigned nnoted, nnoted_more;
 };
+
+/*
+ * Say in a comment why a binary's frames lack names or file:line when
+ * debuginfod is involved, once per binary (16 named, then a count).
+ */
+static int note_debug(struct builder *b, struct sym_binary *bin,
+		      const struct sym_binary_info *info)
+{
+	const char *why;
+	char line[PATH_MAX + 256];
+	unsigned i;
+
+	switch (info->debug_state) {
+	case SYM_DEBUG_PENDING:
+		why = "being fetched from debuginfod: this profile has no names of its static functions nor file:line for it; later profiles will";
+		break;
+	case SYM_DEBUG_MISSING:
+		why = "not found on the debuginfod servers";
+		break;
+	case SYM_DEBUG_FAILED:
+		why = "could not be fetched from debuginfod (timeout or error; retried in a few minutes)";
+		break;
+	default:
+		return 0;
+	}
+	for (i = 0; i < b->nnoted; i++)
+		if (b->noted[i] == bin)
+			return 0;
+	if (b->nnoted >= sizeof(b->noted) / sizeof(b->noted[0])) {
+		b->nnoted_more++;
+		return 0;
+	}
+	b->noted[b->nnoted++] = bin;
+	snprintf(line, sizeof(line), "debug info for %s (build-id %s) %s",
+		 info->path, info->build_id, why);
+	return pprof__add_comment(b->pp, line);
+}
 
 static int64_t add_map(struct builder *b, const struct proc_map *m, size_t idx)
 {
@@ -40,8 +83,13 @@ static int64_t add_map(struct builder *b, const struct proc_map *m, size_t idx)
 
 	if (u64map__get(&b->maps, idx + 1 + ((uint64_t)b->part << 32), &id) == 0)
 		return (int64_t)id;
-	if (m->bin)
+	if (m->bin) {
+		/* Debug info fetched since the binary was opened: use it. */
+		sym_binary__refresh(m->bin);
 		sym_binary__info(m->bin, &info);
+		if (note_debug(b, m->bin, &info) < 0)
+			return -ENOMEM;
+	}
 	md.start = m->start;
 	md.limit = m->end;
 	md.offset = m->offset;
@@ -58,6 +106,18 @@ static int64_t add_map(struct builder *b, const struct proc_map *m, size_t idx)
 			(uint64_t)r) < 0)
 		return -ENOMEM;
 	return r;
+}
+
+static int note_more(struct builder *b)
+{
+	char line[128];
+
+	if (!b->nnoted_more)
+		return 0;
+	snprintf(line, sizeof(line),
+		 "debug info for %u more binaries is missing (debuginfod)",
+		 b->nnoted_more);
+	return pprof__add_comment(b->pp, line);
 }
 
 /* Mapping 1 must be the main binary: add it before anything else. */
@@ -148,6 +208,14 @@ static char *display_name(const char *sym)
 	return out;
 }
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
 /*
  * Location of a user frame. @addr is what to symbolize: the sampled pc for
  * the leaf, the return address - 1 for callers. When that finds nothing
@@ -159,6 +227,7 @@ static int64_t user_loc(struct builder *b, uint64_t addr, uint64_t alt)
 {
 	struct sym_frame frames[SYM_MAX_INLINE];
 	struct pprof_line lines[SYM_MAX_INLINE];
+	char jname[JITMAP_MAX_NAME + 1];
 	struct proc_map m;
 	uint64_t id, mapping_id = 0;
 	uint64_t key = (addr ? addr : 1) | ((uint64_t)b->part << PART_SHIFT);
@@ -183,6 +252,16 @@ static int64_t user_loc(struct builder *b, uint64_t addr, uint64_t alt)
 				n = sym_binary__lookup(m.bin,
 						       alt - m.start + m.offset,
 						       frames, SYM_MAX_INLINE);
+		}
+		/* No ELF file: JIT code, named by the runtime's perf map or
+		 * jitdump, else "[jit]" for anonymous executable memory. */
+		if (!m.bin && proc__jit_name(b->proc, addr, mono_ns(), jname,
+					     sizeof(jname)) == 0) {
+			frames[0] = (struct sym_frame){ .func = jname };
+			n = 1;
+		} else if (!m.bin && m.anon) {
+			frames[0] = (struct sym_frame){ .func = "[jit]" };
+			n = 1;
 		}
 		for (i = 0; i < n; i++) {
 			char hexname[32], *name = NULL;
@@ -453,7 +532,9 @@ int profile__build_cpu(const struct profile_cpu_desc *d, void **ret_buf,
 				goto out;
 		}
 	}
-	r = pprof__write(b.pp, true, ret_buf, ret_len);
+	r = note_more(&b);
+	if (r == 0)
+		r = pprof__write(b.pp, true, ret_buf, ret_len);
 out:
 	u64map__fini(&b.locs);
 	u64map__fini(&b.maps);
@@ -556,7 +637,9 @@ int profile__build_heap(const struct profile_heap_desc *d, void **ret_buf,
 		if (r < 0)
 			goto out;
 	}
-	r = pprof__write(b.pp, true, ret_buf, ret_len);
+	r = note_more(&b);
+	if (r == 0)
+		r = pprof__write(b.pp, true, ret_buf, ret_len);
 out:
 	u64map__fini(&b.locs);
 	u64map__fini(&b.maps);

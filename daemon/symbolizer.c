@@ -9,11 +9,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <dwarf.h>
@@ -21,6 +23,7 @@
 #include <elfutils/libdwelf.h>
 #include <elfutils/libdwfl.h>
 
+#include "debuginfod.h"
 #include "pltsyms.h"
 #include "symbolizer.h"
 #include "symsrc.h"
@@ -33,6 +36,7 @@ struct sym_binary {
 	struct symbolizer *s;
 	struct sym_binary *prev, *next;	/* cache list, most recent first */
 	int refs;			/* under s->lock */
+	bool in_cache;			/* under s->lock: counted in s->bytes */
 	char key[160];
 	char build_id[SYM_BUILD_ID_MAX + 1];
 	char *path;
@@ -53,6 +57,20 @@ struct sym_binary {
 	Dwarf_CFI *eh_cfi, *dbg_cfi;
 	Dwarf_Addr eh_bias, dbg_bias;
 	struct cfi_slot *cfi_cache;
+	/*
+	 * debuginfod (under lock): while its DWARF may still come, a dup of
+	 * the binary's fd to report it again with that; what a reload
+	 * replaced, kept until the end (lookups handed out its strings).
+	 */
+	int debug_state;		/* enum sym_debug_state */
+	uint64_t debug_gen, debug_asked_s;
+	int elf_fd;
+	char *debug_path;		/* the fetched file, for find_debuginfo */
+	bool debug_given;
+	Dwfl *old_dwfl;
+	struct symsrc *old_src;
+	Dwarf *alt_dw;			/* a fetched dwz alternate file */
+	int alt_fd;
 };
 
 /*
@@ -77,13 +95,48 @@ struct symbolizer {
 	size_t bytes, max_bytes;
 	uint64_t nbin, hits, misses, evictions;
 	uint64_t cfi_hits, cfi_misses;	/* atomics */
+	struct debuginfod *dbgd;	/* NULL: no fetching */
+	uint64_t debug_reloads;		/* under lock */
 };
 
 static char *debuginfo_path;	/* NULL: libdwfl's default, /usr/lib/debug */
 
+/*
+ * libdwfl's search (the binary's own sections, /usr/lib/debug by build-id
+ * and by .gnu_debuglink), then a file fetched from debuginfod. libdwfl's
+ * own debuginfod step in that search stays idle: main.c removes
+ * DEBUGINFOD_URLS from the environment, so nothing here waits on the
+ * network. The fetched file is given once per Dwfl: a second call is for
+ * a dwz alternate file, which it is not.
+ */
+static int find_debuginfo(Dwfl_Module *mod, void **userdata,
+			  const char *modname, Dwarf_Addr base,
+			  const char *file_name, const char *debuglink_file,
+			  GElf_Word debuglink_crc, char **debuginfo_file_name)
+{
+	struct sym_binary *b = *userdata;
+	int fd;
+
+	fd = dwfl_standard_find_debuginfo(mod, userdata, modname, base,
+					  file_name, debuglink_file,
+					  debuglink_crc, debuginfo_file_name);
+	if (fd >= 0 || !b || !b->debug_path || b->debug_given)
+		return fd;
+	b->debug_given = true;
+	fd = open(b->debug_path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		*debuginfo_file_name = strdup(b->debug_path);
+		if (!*debuginfo_file_name) {
+			close(fd);
+			fd = -1;
+		}
+	}
+	return fd;
+}
+
 static const Dwfl_Callbacks dwfl_callbacks = {
 	.find_elf = dwfl_build_id_find_elf,
-	.find_debuginfo = dwfl_standard_find_debuginfo,
+	.find_debuginfo = find_debuginfo,
 	.section_address = dwfl_offline_section_address,
 	.debuginfo_path = &debuginfo_path,
 };
@@ -100,13 +153,29 @@ struct symbolizer *symbolizer__new(size_t max_bytes)
 	return s;
 }
 
+void symbolizer__set_debuginfod(struct symbolizer *s, struct debuginfod *d)
+{
+	s->dbgd = d;
+}
+
 static void binary__destroy(struct sym_binary *b)
 {
 	if (b->dwfl)
 		dwfl_end(b->dwfl);
+	if (b->old_dwfl)
+		dwfl_end(b->old_dwfl);
+	/* After the Dwarf that borrowed it (dwarf_setalt). */
+	if (b->alt_dw)
+		dwarf_end(b->alt_dw);
+	if (b->alt_fd >= 0)
+		close(b->alt_fd);
+	if (b->elf_fd >= 0)
+		close(b->elf_fd);
 	pthread_mutex_destroy(&b->lock);
 	free(b->segs);
 	symsrc__free(b->src);
+	symsrc__free(b->old_src);
+	free(b->debug_path);
 	pltsyms__free(b->plt, b->nplt);
 	free(b->cfi_cache);
 	free(b->path);
@@ -203,6 +272,20 @@ static void unlink_binary(struct symbolizer *s, struct sym_binary *b)
 		b->next->prev = b->prev;
 	s->bytes -= b->cost;
 	s->nbin--;
+	b->in_cache = false;
+}
+
+/*
+ * Grow @b's cost by @add, and the cache's total with it once @b is in the
+ * cache (insertion adds the cost so far). Takes s->lock.
+ */
+static void add_cost(struct sym_binary *b, size_t add)
+{
+	pthread_mutex_lock(&b->s->lock);
+	b->cost += add;
+	if (b->in_cache)
+		b->s->bytes += add;
+	pthread_mutex_unlock(&b->s->lock);
 }
 
 /* Evict idle binaries, least recently used first, down to the bound. */
@@ -237,18 +320,232 @@ static struct sym_binary *find_key(struct symbolizer *s, const char *key)
 	return NULL;
 }
 
+/*
+ * A Dwfl holding @fd's ELF file as one module at its link-time addresses,
+ * with its DWARF loaded (found by find_debuginfo() above) if any. @fd
+ * stays the caller's.
+ */
+static int open_dwfl(struct sym_binary *b, int fd, const char *path,
+		     Dwfl **ret, Dwfl_Module **ret_mod, bool *ret_dwarf)
+{
+	const char *base = strrchr(path, '/');
+	Dwarf_Addr bias;
+	Dwfl_Module *mod;
+	void **ud;
+	Dwfl *dwfl;
+	int dfd;
+
+	dwfl = dwfl_begin(&dwfl_callbacks);
+	if (!dwfl)
+		return -ENOMEM;
+	/* dwfl consumes the fd on success; ours stays with the caller. */
+	dfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	if (dfd < 0) {
+		int e = -errno;
+
+		dwfl_end(dwfl);
+		return e;
+	}
+	base = base ? base + 1 : path;
+	dwfl_report_begin(dwfl);
+	mod = dwfl_report_elf(dwfl, base, path, dfd, 0, true);
+	if (!mod) {
+		close(dfd);
+		dwfl_end(dwfl);
+		return -ENOEXEC;
+	}
+	dwfl_report_end(dwfl, NULL, NULL);
+	dwfl_module_info(mod, &ud, NULL, NULL, NULL, NULL, NULL, NULL);
+	*ud = b;
+	/* Load DWARF now (also finds /usr/lib/debug/.build-id/ files) while
+	 * the path is still valid: the process may be gone by lookup time. */
+	*ret_dwarf = dwfl_module_getdwarf(mod, &bias) != NULL;
+	*ret = dwfl;
+	*ret_mod = mod;
+	return 0;
+}
+
+/* Size of the separate debug file @mod uses, 0 if none. */
+static size_t debug_file_size(Dwfl_Module *mod, const char *path)
+{
+	const char *dbg = NULL;
+	struct stat st;
+
+	dwfl_module_info(mod, NULL, NULL, NULL, NULL, NULL, NULL, &dbg);
+	if (dbg && strcmp(dbg, path) && stat(dbg, &st) == 0)
+		return (size_t)st.st_size;
+	return 0;
+}
+
+static uint64_t mono_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec;
+}
+
+/*
+ * A fetched debug file compressed with dwz refers to an alternate file
+ * (.gnu_debugaltlink: shared types, strings, inlined functions) by
+ * build-id; Debian's -dbgsym packages mostly are. When it is not on this
+ * machine, ask debuginfod for it too and give it to libdw. Returns 0 (no
+ * alternate needed, or attached, or none to be had: go on with what
+ * there is) or 1 when it is being fetched (wait). Under b->lock.
+ */
+static int debug_alt(struct sym_binary *b, Dwfl_Module *mod, size_t *ret_add)
+{
+	char hex[2 * SYM_BUILD_ID_MAX + 1], path[PATH_MAX];
+	const unsigned char *id;
+	const char *name;
+	Dwarf_Addr bias;
+	Dwarf *dw, *alt;
+	ssize_t n, i;
+	struct stat st;
+	int fd;
+
+	dw = dwfl_module_getdwarf(mod, &bias);
+	if (!dw || dwarf_getalt(dw))
+		return 0;
+	n = dwelf_dwarf_gnu_debugaltlink(dw, &name, (const void **)&id);
+	if (n <= 0 || n > SYM_BUILD_ID_MAX / 2)
+		return 0;
+	for (i = 0; i < n; i++)
+		snprintf(hex + 2 * i, 3, "%02x", id[i]);
+	switch (debuginfod__find(b->s->dbgd, hex, path, sizeof(path))) {
+	case DEBUGINFOD_READY:
+		break;
+	case DEBUGINFOD_PENDING:
+		return 1;
+	default:
+		return 0;
+	}
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	alt = dwarf_begin(fd, DWARF_C_READ);
+	if (!alt) {
+		close(fd);
+		return 0;
+	}
+	dwarf_setalt(dw, alt);
+	/* One reload per binary: nothing to free before. */
+	b->alt_dw = alt;
+	b->alt_fd = fd;
+	*ret_add = fstat(fd, &st) == 0 ? (size_t)st.st_size : 0;
+	return 0;
+}
+
+/*
+ * Reload @b with the DWARF fetched into @dbg_path: a second Dwfl on the
+ * same file. What it replaces is kept until @b is freed. Under b->lock
+ * (or before @b is shared).
+ */
+static void debug_reload(struct sym_binary *b, const char *dbg_path)
+{
+	struct symsrc *src;
+	Dwfl_Module *mod;
+	size_t add = 0;
+	bool dwarf;
+	Dwfl *dwfl;
+
+	free(b->debug_path);
+	b->debug_path = strdup(dbg_path);
+	b->debug_given = false;
+	if (!b->debug_path ||
+	    open_dwfl(b, b->elf_fd, b->path, &dwfl, &mod, &dwarf) < 0) {
+		b->debug_state = SYM_DEBUG_FAILED;
+		return;
+	}
+	if (dwarf && !b->alt_dw && debug_alt(b, mod, &add) == 1) {
+		/* Its alternate file is on the way: reload when it is here. */
+		dwfl_end(dwfl);
+		b->debug_state = SYM_DEBUG_PENDING;
+		return;
+	}
+	src = dwarf ? symsrc__new(mod) : NULL;
+	if (!src) {
+		dwfl_end(dwfl);
+		b->debug_state = SYM_DEBUG_FAILED;
+		return;
+	}
+	b->old_dwfl = b->dwfl;
+	b->old_src = b->src;
+	b->dwfl = dwfl;
+	b->mod = mod;
+	b->src = src;
+	b->has_dwarf = true;
+	b->has_functions |= dwfl_module_getsymtab(mod) > 0;
+	if (b->cfi_tried) {
+		b->eh_cfi = dwfl_module_eh_cfi(mod, &b->eh_bias);
+		b->dbg_cfi = dwfl_module_dwarf_cfi(mod, &b->dbg_bias);
+	}
+	b->debug_state = SYM_DEBUG_FETCHED;
+	close(b->elf_fd);
+	b->elf_fd = -1;
+	add += debug_file_size(mod, b->path) + 64 * 1024;
+	add_cost(b, add);
+	pthread_mutex_lock(&b->s->lock);
+	b->s->debug_reloads++;
+	pthread_mutex_unlock(&b->s->lock);
+}
+
+/* Ask debuginfod about @b's DWARF and act on the answer. Under b->lock. */
+static void debug_ask(struct sym_binary *b)
+{
+	struct debuginfod *d = b->s->dbgd;
+	char path[PATH_MAX];
+	int st;
+
+	b->debug_gen = debuginfod__generation(d);
+	b->debug_asked_s = mono_s();
+	st = debuginfod__find(d, b->build_id, path, sizeof(path));
+	switch (st) {
+	case DEBUGINFOD_READY:
+		debug_reload(b, path);
+		break;
+	case DEBUGINFOD_PENDING:
+		b->debug_state = SYM_DEBUG_PENDING;
+		break;
+	case DEBUGINFOD_MISSING:
+		b->debug_state = SYM_DEBUG_MISSING;
+		break;
+	default:
+		b->debug_state = SYM_DEBUG_FAILED;
+		break;
+	}
+	if (b->debug_state == SYM_DEBUG_MISSING && b->elf_fd >= 0) {
+		close(b->elf_fd);	/* not asked again for this binary */
+		b->elf_fd = -1;
+	}
+}
+
+void sym_binary__refresh(struct sym_binary *b)
+{
+	pthread_mutex_lock(&b->lock);
+	/* Pending: ask again once any fetch ended; failed: once a minute
+	 * (debuginfod remembers a failure for five). */
+	if (b->elf_fd >= 0 && b->s->dbgd &&
+	    ((b->debug_state == SYM_DEBUG_PENDING &&
+	      debuginfod__generation(b->s->dbgd) != b->debug_gen) ||
+	     (b->debug_state == SYM_DEBUG_FAILED &&
+	      mono_s() >= b->debug_asked_s + 60)))
+		debug_ask(b);
+	pthread_mutex_unlock(&b->lock);
+}
+
 static int binary__create(struct symbolizer *s, int fd, const char *path,
 			  Elf *elf, const char *key, const char *build_id,
 			  off_t size, struct sym_binary **ret)
 {
 	struct sym_binary *b;
-	Dwarf_Addr bias;
-	const char *base;
-	int dfd = -1, r;
+	int r;
 
 	b = calloc(1, sizeof(*b));
 	if (!b)
 		return -ENOMEM;
+	b->elf_fd = -1;
+	b->alt_fd = -1;
 	pthread_mutex_init(&b->lock, NULL);
 	b->s = s;
 	b->refs = 1;
@@ -263,31 +560,9 @@ static int binary__create(struct symbolizer *s, int fd, const char *path,
 	if (r < 0)
 		goto fail;
 
-	b->dwfl = dwfl_begin(&dwfl_callbacks);
-	if (!b->dwfl) {
-		r = -ENOMEM;
+	r = open_dwfl(b, fd, path, &b->dwfl, &b->mod, &b->has_dwarf);
+	if (r < 0)
 		goto fail;
-	}
-	/* dwfl consumes the fd on success; ours stays with the caller. */
-	dfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-	if (dfd < 0) {
-		r = -errno;
-		goto fail;
-	}
-	base = strrchr(path, '/');
-	base = base ? base + 1 : path;
-	dwfl_report_begin(b->dwfl);
-	b->mod = dwfl_report_elf(b->dwfl, base, path, dfd, 0, true);
-	if (!b->mod) {
-		close(dfd);
-		r = -ENOEXEC;
-		goto fail;
-	}
-	dwfl_report_end(b->dwfl, NULL, NULL);
-
-	/* Load DWARF now (also finds /usr/lib/debug/.build-id/ files) while
-	 * the path is still valid: the process may be gone by lookup time. */
-	b->has_dwarf = dwfl_module_getdwarf(b->mod, &bias) != NULL;
 	b->src = symsrc__new(b->mod);
 	r = b->src ? pltsyms__read(elf, &b->plt, &b->nplt) : -ENOMEM;
 	if (r < 0)
@@ -299,15 +574,17 @@ static int binary__create(struct symbolizer *s, int fd, const char *path,
 	 * bound for what it can page in or copy, plus a fixed overhead.
 	 */
 	b->cost = (size_t)size + 64 * 1024 + b->nplt * (sizeof(*b->plt) + 32);
-	{
-		/* A separate debug file (/usr/lib/debug) is mapped too. */
-		const char *dbg = NULL;
-		struct stat st;
-
-		dwfl_module_info(b->mod, NULL, NULL, NULL, NULL, NULL, NULL,
-				 &dbg);
-		if (dbg && strcmp(dbg, path) && stat(dbg, &st) == 0)
-			b->cost += (size_t)st.st_size;
+	/* A separate debug file (/usr/lib/debug) is mapped too. */
+	b->cost += debug_file_size(b->mod, path);
+	/*
+	 * No DWARF here: ask debuginfod (an answer from its cache at once,
+	 * else a fetch in the background), keeping the file to report it
+	 * again once the DWARF has come.
+	 */
+	if (!b->has_dwarf && s->dbgd && debuginfod__valid_build_id(build_id)) {
+		b->elf_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+		if (b->elf_fd >= 0)
+			debug_ask(b);
 	}
 	*ret = b;
 	return 0;
@@ -377,6 +654,7 @@ int symbolizer__get(struct symbolizer *s, int fd, const char *path,
 			s->head->prev = b;
 		s->head = b;
 		s->bytes += b->cost;
+		b->in_cache = true;
 		s->nbin++;
 		s->misses++;
 		evict(s, victims, sizeof(victims) / sizeof(victims[0]), &nv);
@@ -419,14 +697,17 @@ void sym_binary__put(struct sym_binary *b)
 		binary__destroy(victims[i]);
 }
 
-void sym_binary__info(const struct sym_binary *b, struct sym_binary_info *ret)
+void sym_binary__info(struct sym_binary *b, struct sym_binary_info *ret)
 {
+	pthread_mutex_lock(&b->lock);
 	ret->build_id = b->build_id;
 	ret->path = b->path;
 	ret->has_functions = b->has_functions;
 	ret->has_filenames = b->has_dwarf;
 	ret->has_line_numbers = b->has_dwarf;
 	ret->has_inline_frames = b->has_dwarf;
+	ret->debug_state = b->debug_state;
+	pthread_mutex_unlock(&b->lock);
 }
 
 static int lookup_locked(struct sym_binary *b, Dwarf_Addr addr,
@@ -449,14 +730,8 @@ static int lookup_locked(struct sym_binary *b, Dwarf_Addr addr,
 				       NULL);
 	before = symsrc__bytes(b->src);
 	n = symsrc__frames(b->src, addr, symname, frames, max);
-	if (symsrc__bytes(b->src) != before) {
-		size_t add = symsrc__bytes(b->src) - before;
-
-		pthread_mutex_lock(&b->s->lock);
-		b->cost += add;
-		b->s->bytes += add;
-		pthread_mutex_unlock(&b->s->lock);
-	}
+	if (symsrc__bytes(b->src) != before)
+		add_cost(b, symsrc__bytes(b->src) - before);
 	return n;
 }
 
@@ -575,7 +850,6 @@ static int cfi_find(struct sym_binary *b, uint64_t vaddr,
 
 static void cfi_load(struct sym_binary *b)
 {
-	struct symbolizer *s = b->s;
 
 	b->cfi_tried = true;
 	/* .eh_frame is what the runtime itself unwinds with; .debug_frame
@@ -588,10 +862,7 @@ static void cfi_load(struct sym_binary *b)
 
 		for (i = 0; i < CFI_SLOTS; i++)
 			b->cfi_cache[i].status = 1;
-		pthread_mutex_lock(&s->lock);
-		b->cost += add;
-		s->bytes += add;
-		pthread_mutex_unlock(&s->lock);
+		add_cost(b, add);
 	}
 }
 
@@ -645,6 +916,8 @@ void symbolizer__stats(struct symbolizer *s, struct symbolizer_stats *ret)
 	for (b = s->head; b; b = b->next)
 		if (!b->refs)
 			ret->binaries_idle++;
+	ret->debug_reloads = s->debug_reloads;
+	ret->debuginfod = s->dbgd != NULL;
 	ret->binaries = s->nbin;
 	ret->bytes_estimate = s->bytes;
 	ret->bytes_max = s->max_bytes;
@@ -654,4 +927,6 @@ void symbolizer__stats(struct symbolizer *s, struct symbolizer_stats *ret)
 	ret->cfi_hits = __atomic_load_n(&s->cfi_hits, __ATOMIC_RELAXED);
 	ret->cfi_misses = __atomic_load_n(&s->cfi_misses, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&s->lock);
+	if (s->dbgd)
+		debuginfod__stats(s->dbgd, &ret->dbgd);
 }

@@ -20,11 +20,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "debuginfod.h"
+
 #define SYM_BUILD_ID_MAX 64	/* hex chars kept of a build-id */
 #define SYM_MAX_INLINE 32	/* frames returned for one address */
 
 struct symbolizer;
 struct sym_binary;
+struct debuginfod;
 
 struct sym_frame {
 	const char *func;	/* NULL if unknown */
@@ -33,20 +36,41 @@ struct sym_frame {
 	int start_line;		/* function's declaration line, 0 if unknown */
 };
 
+/* Where a binary's DWARF comes from, when it has none of its own. */
+enum sym_debug_state {
+	SYM_DEBUG_LOCAL = 0,	/* its own, /usr/lib/debug, or none asked */
+	SYM_DEBUG_PENDING,	/* being fetched from debuginfod */
+	SYM_DEBUG_FETCHED,	/* fetched from debuginfod, in use */
+	SYM_DEBUG_MISSING,	/* no debuginfod server has it */
+	SYM_DEBUG_FAILED,	/* the fetch failed (timeout, error) */
+};
+
 struct sym_binary_info {
 	const char *build_id;	/* hex, "" when the binary has none */
 	const char *path;	/* path it was opened by */
 	bool has_functions, has_filenames, has_line_numbers, has_inline_frames;
+	int debug_state;	/* enum sym_debug_state */
 };
 
 struct symbolizer_stats {
 	uint64_t binaries, binaries_idle, bytes_estimate, bytes_max;
 	uint64_t hits, misses, evictions;
 	uint64_t cfi_hits, cfi_misses;	/* CFI row cache */
+	uint64_t debug_reloads;		/* binaries reloaded with fetched DWARF */
+	bool debuginfod;		/* configured: dbgd is filled */
+	struct debuginfod_stats dbgd;
 };
 
 struct symbolizer *symbolizer__new(size_t max_bytes);
 void symbolizer__free(struct symbolizer *s);
+
+/*
+ * symbolizer__set_debuginfod() - fetch the DWARF of binaries opened from
+ * now on that have none on this machine through @d (borrowed: it must
+ * outlive @s). Such a binary is symbolized with what it has until the
+ * fetch lands; then sym_binary__refresh() reloads it with the DWARF.
+ */
+void symbolizer__set_debuginfod(struct symbolizer *s, struct debuginfod *d);
 
 /*
  * symbolizer__get() - the cached binary for the open file @fd, opening it
@@ -59,7 +83,15 @@ int symbolizer__get(struct symbolizer *s, int fd, const char *path,
 struct sym_binary *sym_binary__ref(struct sym_binary *b);
 void sym_binary__put(struct sym_binary *b);
 
-void sym_binary__info(const struct sym_binary *b, struct sym_binary_info *ret);
+/*
+ * sym_binary__refresh() - if @b waits for debug info that has arrived
+ * since, reload it with that (slow once: loads the DWARF). Lookups keep
+ * working meanwhile; strings they returned stay valid (the binary keeps
+ * what it replaced until it is freed). Call before building a profile.
+ */
+void sym_binary__refresh(struct sym_binary *b);
+
+void sym_binary__info(struct sym_binary *b, struct sym_binary_info *ret);
 
 /*
  * sym_binary__lookup() - frames for the code at @file_offset in the binary,

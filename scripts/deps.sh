@@ -10,13 +10,19 @@ set -eu
 # injection test), util-linux (setpriv, unshare), procps, linux-perf (bench),
 # mmdebstrap and systemd-container (tests/systemd boots a real systemd in a
 # container), ca-certificates (mmdebstrap fetches over https where configured),
-# graphviz (the graph views of go tool pprof -http), bpftrace (bench/offcpu:
+# graphviz (the graph views of go tool pprof -http), debuginfod (a real
+# server for the debuginfod tests), dwz (debug files compressed as Debian's
+# -dbgsym are), nodejs (JIT frames through perf maps); for the fleet tests
+# protobuf-compiler and python3-protobuf (the push receiver is generated
+# from proto/push.proto at test time) and prometheus (promtool check
+# metrics on GET /metrics), bpftrace (bench/offcpu:
 # the peer doing sched_switch + ustack).
 PKGS="clang llvm make gcc g++ binutils pkg-config libbpf-dev bpftool libelf-dev
 libdw-dev elfutils libprotobuf-c-dev protobuf-c-compiler libmicrohttpd-dev
 libcurl4-openssl-dev zlib1g-dev libsystemd-dev systemd golang-go linux-perf
 procps util-linux python3 curl strace mmdebstrap systemd-container
-ca-certificates graphviz libclang-rt-14-dev bpftrace"
+ca-certificates graphviz libclang-rt-14-dev debuginfod dwz nodejs
+protobuf-compiler python3-protobuf prometheus bpftrace"
 
 missing=""
 for p in $PKGS; do
@@ -39,3 +45,13 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 # shellcheck disable=SC2086
 apt-get install -y -qq --no-install-recommends $missing
+# Only promtool is wanted from prometheus: the server its package enables
+# and starts (listening on :9090) is stopped and disabled again, when this
+# script is what installed it.
+case " $missing " in
+*" prometheus "*)
+	if command -v systemctl >/dev/null 2>&1; then
+		systemctl disable --now prometheus.service >/dev/null 2>&1 || true
+	fi
+	;;
+esac

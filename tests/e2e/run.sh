@@ -37,6 +37,26 @@ ${CXX:-g++} -O2 -g -I$W -o "$E/churn" "$W/churn.cc"
 # PLT stubs, and a stripped copy of split (no .symtab, no DWARF).
 $CC -O2 -g -fno-builtin -I$W -o "$E/plt" "$W/plt.c"
 strip -o "$E/split.stripped" "$E/split"
+# Stripped, its debug info only where the debuginfod test's server finds it
+# (test_symbols.py): not beside it, not in /usr/lib/debug.
+mkdir -p "$E/debuginfod-files"
+$CC -O2 -g -I$W -o "$E/libcwork.full" "$W/libcwork.c"
+objcopy --only-keep-debug "$E/libcwork.full" "$E/debuginfod-files/libcwork.dbg"
+strip --strip-all -o "$E/libcwork" "$E/libcwork.full"
+rm -f "$E/libcwork.full"
+# Two more copies whose debug files dwz compresses together, as Debian's
+# -dbgsym packages are: what they share (three_way's abstract instance)
+# moves to an alternate file, named by a path that does not exist.
+for v in 2 3; do
+	$CC -O2 -g -I$W -DVARIANT=$v -o "$E/libcwork$v.full" "$W/libcwork.c"
+	objcopy --only-keep-debug "$E/libcwork$v.full" "$E/debuginfod-files/libcwork$v.dbg"
+	strip --strip-all -o "$E/libcwork$v" "$E/libcwork$v.full"
+	rm -f "$E/libcwork$v.full"
+done
+dwz -m "$E/debuginfod-files/libcwork.dwz" -M /nonexistent/profd-e2e.dwz \
+	"$E/debuginfod-files/libcwork2.dbg" "$E/debuginfod-files/libcwork3.dbg"
+# Machine code in anonymous memory, named by a jitdump file it writes.
+$CC -O1 $NOOPT -o "$E/jitwl" "$W/jitwl.c"
 # No frame pointers anywhere: what DWARF unwinding is for.
 $CC -O2 -g -fomit-frame-pointer -fno-optimize-sibling-calls -pthread -o "$E/nofp" "$W/nofp.c"
 $CC -O2 -g -fomit-frame-pointer -fno-optimize-sibling-calls -fno-builtin -pthread -o "$E/heapnofp" "$W/heapnofp.c"

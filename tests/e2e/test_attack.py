@@ -39,6 +39,7 @@ import base64
 import http.client
 import json
 import os
+import re
 import shutil
 import signal
 import stat
@@ -787,3 +788,128 @@ def main():
 
 if __name__ == "__main__":
     main()
+
+
+# --------------------------------------------------------------------------
+# fleet (issue 13): /metrics, the spool, configuration and credential files
+# --------------------------------------------------------------------------
+
+METRICS_LINE = re.compile(r'^[a-z_]+(\{(reason|code|version)="[a-z0-9_.]+"\})? [0-9.e+-]+$')
+
+
+class FleetAccess(AttackTest):
+    """/metrics goes through the one origin and caller check of every
+    request and shows counters only — no service, unit, path, URL or pid —
+    so every caller may read it, as /v1/status's counters; the spool is
+    root's alone; a configuration or credential file that another user
+    could change (or, for credentials, read) is refused at start-up."""
+    listen = True
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="profd-fleet-attack-")
+        cls.spool = os.path.join(cls.tmp, "spool")
+        src = os.path.join(cls.tmp, "interval.pb.gz")
+        import gzip
+        with open(src, "wb") as f:
+            f.write(gzip.compress(b"an interval"))
+        cls.daemon_args = ("--spool-dir", cls.spool, "--continuous-interval", "1",
+                           "--test-interval-profile", src,
+                           "--push-url", "http://127.0.0.1:%d" % free_tcp_port())
+        super().setUpClass()
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def test_metrics_counters_only(self):
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not [n for n in os.listdir(self.spool) if n.endswith(".iv")]:
+            time.sleep(0.2)
+        for how, r in (("unix", raw(NOBODY, raw_request("GET", "/metrics"), unix=self.daemon.sock)),
+                       ("tcp", raw(NOBODY, raw_request("GET", "/metrics", host="127.0.0.1:%d" % self.port),
+                                   port=self.port))):
+            self.assertEqual(r.status, 200, "%s: nobody GET /metrics: %r" % (how, r))
+            text = r.body.decode()
+            for line in text.splitlines():
+                if line.startswith("#"):
+                    continue
+                self.assertRegex(line, METRICS_LINE, "%s: /metrics line beyond counters" % how)
+            for secret in ("profd-test", self.spool, "127.0.0.1", "interval.pb.gz"):
+                self.assertNotIn(secret, text, "%s: /metrics names %s" % (how, secret))
+            self.assertIn("profd_spool_files", text)
+        # A web page gets nothing; only GET and HEAD.
+        r = raw(NOBODY, raw_request("GET", "/metrics", host="127.0.0.1:%d" % self.port,
+                                    headers=(("Origin", "http://evil.example"),)), port=self.port)
+        self.assertEqual(r.status, 403, r)
+        self.assertNotIn(b"profd_", r.body)
+        r = raw(NOBODY, raw_request("POST", "/metrics"), unix=self.daemon.sock)
+        self.assertEqual(r.status, 405, r)
+        # The history holds every process's profiles: root's alone.
+        r = raw(NOBODY, raw_request("GET", "/v1/history"), unix=self.daemon.sock)
+        self.assertEqual(r.status, 403, r)
+        self.assertNotEqual(r.body[:2], b"\x1f\x8b")
+        r = unix_req(self.daemon, "GET", "/v1/history?since=10m")
+        self.assertEqual(r.status, 404, "root: spooled junk is no profile: %r" % r)
+
+    def test_spool_is_roots(self):
+        st = os.stat(self.spool)
+        self.assertEqual(stat.S_IMODE(st.st_mode), 0o700, oct(st.st_mode))
+        deadline = time.monotonic() + 20
+        names = []
+        while time.monotonic() < deadline and not names:
+            names = [n for n in os.listdir(self.spool) if n.endswith(".iv")]
+            time.sleep(0.2)
+        self.assertTrue(names, "nothing spooled")
+        st = os.stat(os.path.join(self.spool, names[0]))
+        self.assertEqual(stat.S_IMODE(st.st_mode), 0o600, oct(st.st_mode))
+        r = subprocess.run(as_user(NOBODY, ["ls", self.spool]), capture_output=True)
+        self.assertNotEqual(r.returncode, 0, "nobody lists the spool")
+
+    def start_refused(self, *args):
+        r = subprocess.run([cpu.PROFD, "--socket", os.path.join(self.tmp, "refused.sock")] + list(args),
+                           capture_output=True, text=True, timeout=30)
+        self.assertNotEqual(r.returncode, 0, "profd started with %r:\n%s" % (args, r.stderr))
+        return r.stderr
+
+    def test_unsafe_files_refused(self):
+        conf = os.path.join(self.tmp, "profd.conf")
+        with open(conf, "w") as f:
+            f.write("push-url = https://attacker.example\n")
+        os.chmod(conf, 0o666)
+        err = self.start_refused("--config", conf)
+        self.assertIn("writable by others", err)
+        os.chmod(conf, 0o664)
+        self.assertIn("writable by its group", self.start_refused("--config", conf))
+        os.chmod(conf, 0o644)
+        os.chown(conf, NOBODY, NOBODY)
+        self.assertIn("owned by uid %d" % NOBODY, self.start_refused("--config", conf))
+        os.chown(conf, 0, 0)
+
+        token = os.path.join(self.tmp, "token")
+        with open(token, "w") as f:
+            f.write("tok-SECRET-value\n")
+        spool = os.path.join(self.tmp, "spool2")
+        base = ["--spool-dir", spool, "--push-url", "https://pyroscope.example", "--push-token-file", token]
+        os.chmod(token, 0o644)
+        err = self.start_refused(*base)
+        self.assertIn("readable by others", err)
+        os.chmod(token, 0o622)
+        self.assertIn("writable by", self.start_refused(*base))
+        os.chmod(token, 0o600)
+        os.chown(token, NOBODY, NOBODY)
+        err = self.start_refused(*base)
+        self.assertIn("owned by uid %d" % NOBODY, err)
+        self.assertNotIn("SECRET", err)
+        # A spool others may write: they could plant intervals to push.
+        shared = os.path.join(self.tmp, "shared-spool")
+        os.makedirs(shared)
+        os.chmod(shared, 0o1777)
+        err = self.start_refused("--spool-dir", shared, "--push-url", "http://127.0.0.1:9")
+        self.assertIn("writable by group or others: refused", err)
+        # Credentials over plain http to another host: refused.
+        os.chown(token, 0, 0)
+        err = self.start_refused("--spool-dir", spool, "--push-url", "http://pyroscope.example",
+                                 "--push-token-file", token)
+        self.assertIn("in the clear", err)

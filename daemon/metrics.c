@@ -1,0 +1,191 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * metrics: the Prometheus text format (metrics.h). Names follow
+ * Prometheus' conventions (promtool check metrics): counters end in
+ * _total, units in the name, base units (seconds, bytes); profd's own
+ * usage under the standard process_* names.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "metrics.h"
+
+struct mbuf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+static void mb_printf(struct mbuf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void mb_printf(struct mbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (b->oom)
+		return;
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			b->oom = true;
+			return;
+		}
+		if ((size_t)n < b->cap - b->len) {
+			b->len += (size_t)n;
+			return;
+		}
+		{
+			size_t cap = b->cap * 2 + (size_t)n;
+			char *p = realloc(b->p, cap);
+
+			if (!p) {
+				b->oom = true;
+				return;
+			}
+			b->p = p;
+			b->cap = cap;
+		}
+	}
+}
+
+static void head(struct mbuf *b, const char *name, const char *type,
+		 const char *help)
+{
+	mb_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void one(struct mbuf *b, const char *name, const char *type,
+		const char *help, uint64_t v)
+{
+	head(b, name, type, help);
+	mb_printf(b, "%s %llu\n", name, (unsigned long long)v);
+}
+
+int metrics__write(const struct metrics_input *in, char **ret_buf,
+		   size_t *ret_len)
+{
+	static const char *const drop_names[SPOOL_DROP_MAX] = {
+		[SPOOL_DROP_BYTES] = "spool_max_bytes",
+		[SPOOL_DROP_FILES] = "spool_max_files",
+		[SPOOL_DROP_AGE] = "spool_max_age",
+		[SPOOL_DROP_CORRUPT] = "corrupt",
+		[SPOOL_DROP_REJECTED] = "rejected",
+		[SPOOL_DROP_NO_SPACE] = "no_space",
+	};
+	const struct fleet_stats *f = &in->fleet;
+	struct mbuf b = { .cap = 4096 };
+	double age = 0;
+	uint32_t i;
+
+	b.p = malloc(b.cap);
+	if (!b.p)
+		return -ENOMEM;
+	b.p[0] = 0;
+	one(&b, "profd_samples_total", "counter",
+	    "CPU samples taken by the sampler.", in->samples_total);
+	head(&b, "profd_samples_lost_total", "counter",
+	     "CPU samples lost, by reason: ring_buffer (the BPF ring buffer was full), stack_table (a window's distinct-stack table was full).");
+	mb_printf(&b, "profd_samples_lost_total{reason=\"ring_buffer\"} %llu\n",
+		  (unsigned long long)in->samples_lost);
+	mb_printf(&b, "profd_samples_lost_total{reason=\"stack_table\"} %llu\n",
+		  (unsigned long long)in->samples_dropped);
+	one(&b, "profd_sessions_active", "gauge",
+	    "CPU windows open now.", in->sessions_active);
+	one(&b, "profd_spool_enabled", "gauge",
+	    "1 when closed intervals are spooled on disk.", f->spool_on);
+	one(&b, "profd_push_enabled", "gauge",
+	    "1 when intervals are pushed to a collector (push-url).", f->push_on);
+	one(&b, "profd_intervals_closed_total", "counter",
+	    "Intervals closed (one per service per continuous-interval).",
+	    f->intervals_closed);
+	one(&b, "profd_intervals_spooled_total", "counter",
+	    "Intervals written to the spool.", f->spool.written);
+	one(&b, "profd_intervals_pushed_total", "counter",
+	    "Intervals a collector accepted (2xx) and removed from the spool.",
+	    f->push.pushed);
+	head(&b, "profd_intervals_dropped_total", "counter",
+	     "Intervals dropped undelivered, by reason.");
+	mb_printf(&b, "profd_intervals_dropped_total{reason=\"spool_write_error\"} %llu\n",
+		  (unsigned long long)f->spool.write_errors);
+	for (i = 0; i < SPOOL_DROP_MAX; i++)
+		mb_printf(&b, "profd_intervals_dropped_total{reason=\"%s\"} %llu\n",
+			  drop_names[i], (unsigned long long)f->spool.dropped[i]);
+	one(&b, "profd_push_attempts_total", "counter",
+	    "Push requests sent (retries included).", f->push.attempts);
+	one(&b, "profd_push_retries_total", "counter",
+	    "Push requests that failed in a way worth retrying (408, 429, 5xx, connection).",
+	    f->push.retries);
+	head(&b, "profd_push_errors_total", "counter",
+	     "Push requests that failed, by HTTP status (code=\"connection\": no answer).");
+	for (i = 0; i < f->push.nerrors; i++) {
+		if (f->push.errors[i].code)
+			mb_printf(&b, "profd_push_errors_total{code=\"%d\"} %llu\n",
+				  f->push.errors[i].code,
+				  (unsigned long long)f->push.errors[i].n);
+		else
+			mb_printf(&b, "profd_push_errors_total{code=\"connection\"} %llu\n",
+				  (unsigned long long)f->push.errors[i].n);
+	}
+	if (f->push.errors_other)
+		mb_printf(&b, "profd_push_errors_total{code=\"other\"} %llu\n",
+			  (unsigned long long)f->push.errors_other);
+	one(&b, "profd_push_sent_bytes_total", "counter",
+	    "Profile bytes (gzip pprof) delivered.", f->push.pushed_bytes);
+	one(&b, "profd_push_failing", "gauge",
+	    "1 while pushes fail (a failure streak), else 0.", f->push.failing);
+	head(&b, "profd_push_backoff_seconds", "gauge",
+	     "The current wait before the next push attempt.");
+	mb_printf(&b, "profd_push_backoff_seconds %.3f\n", (double)f->push.backoff_ms / 1e3);
+	one(&b, "profd_spool_bytes", "gauge", "Bytes in the spool.", f->spool.bytes);
+	one(&b, "profd_spool_files", "gauge", "Intervals in the spool.", f->spool.files);
+	if (f->spool.oldest_end_ns && in->now_ns > f->spool.oldest_end_ns)
+		age = (double)(in->now_ns - f->spool.oldest_end_ns) / 1e9;
+	head(&b, "profd_spool_oldest_age_seconds", "gauge",
+	     "Age of the oldest spooled interval (0 when empty).");
+	mb_printf(&b, "profd_spool_oldest_age_seconds %.3f\n", age);
+	head(&b, "process_cpu_seconds_total", "counter",
+	     "User and system CPU time profd spent.");
+	mb_printf(&b, "process_cpu_seconds_total %.3f\n", in->cpu_seconds);
+	one(&b, "process_resident_memory_bytes", "gauge",
+	    "profd's resident memory.", in->rss_bytes);
+	head(&b, "process_start_time_seconds", "gauge",
+	     "When profd started, seconds since the epoch.");
+	mb_printf(&b, "process_start_time_seconds %.3f\n", in->start_time_seconds);
+	head(&b, "profd_build_info", "gauge", "profd's version.");
+	mb_printf(&b, "profd_build_info{version=\"%s\"} 1\n", PROFD_VERSION);
+	if (b.oom) {
+		free(b.p);
+		return -ENOMEM;
+	}
+	*ret_buf = b.p;
+	*ret_len = b.len;
+	return 0;
+}
+
+int metrics__self(struct metrics_input *in)
+{
+	struct rusage ru;
+	unsigned long long pages = 0, rss = 0;
+	FILE *f;
+
+	if (getrusage(RUSAGE_SELF, &ru) < 0)
+		return -errno;
+	in->cpu_seconds = (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+			  (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+	f = fopen("/proc/self/statm", "re");
+	if (!f)
+		return -errno;
+	if (fscanf(f, "%llu %llu", &pages, &rss) == 2)
+		in->rss_bytes = rss * (uint64_t)sysconf(_SC_PAGESIZE);
+	fclose(f);
+	return 0;
+}

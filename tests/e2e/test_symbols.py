@@ -1,0 +1,528 @@
+#!/usr/bin/env python3
+"""End-to-end tests of names profd gets from elsewhere than the binary
+(run through run_all.py, which configures test_cpu's globals):
+
+- debuginfod: a real server (Debian's `debuginfod`) on a loopback port,
+  serving libc6-dbg's files (`apt-get download`, `dpkg -x` to a directory
+  profd never looks at) and the debug file of `libcwork`, a stripped
+  workload that spends its time in libc (qsort with a comparator, memcpy).
+  profd runs in a mount namespace of its own with an empty tmpfs over
+  /usr/lib/debug, so a libc6-dbg installed on the machine does not count.
+  Before: no names in libcwork, no file:line in libc. After the fetch:
+  names and file:line as binutils' addr2line reads them from the served
+  debug files; a second profile and a restarted profd fetch nothing again;
+  a server that never answers or is down: the profile comes at once,
+  without those names, and its comments say so.
+- JIT code: Node.js (Debian's nodejs) with --perf-basic-prof running a hot
+  JavaScript function 3:1 against another: both named from the perf map,
+  in that ratio; `jitwl`, machine code in anonymous memory described by a
+  jitdump file it writes (the published format) and maps: its functions
+  named, in their 3:1:1 work ratio, the undescribed one `[jit]`.
+- Attacks (the target as nobody): /tmp/perf-PID.map a symbolic link to a
+  file only root may read, or a regular file owned by another user: its
+  names never reach the profile.
+"""
+import glob
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import unittest
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import test_cpu  # noqa: E402
+from test_cpu import NOBODY, Daemon, ProfdTest, Workload, fetch, go_env, spawn, kill  # noqa: E402
+from test_truth import addr2line, link_address, load_segments  # noqa: E402
+
+HZ = 199
+LIBC = "/usr/lib/x86_64-linux-gnu/libc.so.6"
+
+
+def e2e(name):
+    return os.path.join(test_cpu.E2E, name)
+
+
+def run(cmd, **kw):
+    kw.setdefault("capture_output", True)
+    kw.setdefault("text", True)
+    kw.setdefault("timeout", 300)
+    return subprocess.run(cmd, **kw)
+
+
+def build_id(path):
+    m = re.search(r"Build ID: ([0-9a-f]+)", run(["readelf", "-n", path]).stdout)
+    return m.group(1) if m else None
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+# profd with an empty /usr/lib/debug: only debuginfod can give libc's DWARF.
+HIDE_DEBUG = ["unshare", "--mount", "--propagation", "private", "--", "sh", "-c",
+              "mount -t tmpfs -o mode=0755 profd-e2e /usr/lib/debug && exec \"$@\"", "sh"]
+
+
+def comments(prof):
+    r = run(["go", "tool", "pprof", "-comments", prof.path], env=go_env())
+    return r.stdout
+
+
+def frames_in(prof, path):
+    """[(location, link-time address)] of the locations in mapping @path."""
+    segs = load_segments(path)
+    out = []
+    for loc in prof.raw.locations.values():
+        m = prof.raw.mapping_of(loc)
+        if m and m.file == path:
+            out.append((loc, link_address(loc, m, segs)))
+    return out
+
+
+class BlackHole:
+    """A TCP server that accepts connections and never answers."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.conns = []
+        self.t = threading.Thread(target=self._accept, daemon=True)
+        self.t.start()
+
+    def _accept(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(c)
+
+    def close(self):
+        self.sock.close()
+        for c in self.conns:
+            c.close()
+
+
+class Debuginfod(unittest.TestCase):
+    server = None
+    libc_reason = None  # why libc's part cannot run here, if it cannot
+
+    @classmethod
+    def setUpClass(cls):
+        for tool in ("debuginfod", "unshare", "addr2line"):
+            if not shutil.which(tool):
+                raise unittest.SkipTest("%s is not installed (make deps)" % tool)
+        os.environ.pop("DEBUGINFOD_URLS", None)
+        cls.bin = e2e("libcwork")
+        cls.bin_dbg = e2e("debuginfod-files/libcwork.dbg")
+        cls.bin_id = build_id(cls.bin)
+        cls.libc_id = build_id(LIBC)
+        cls.srv = e2e("debuginfod-srv")
+        shutil.rmtree(cls.srv, ignore_errors=True)
+        os.makedirs(cls.srv)
+        for f in glob.glob(e2e("debuginfod-files/*")):
+            shutil.copy(f, cls.srv)
+        cls.libc_dbg = cls.extract_libc_dbg()
+        cls.port = free_port()
+        cls.url = "http://127.0.0.1:%d" % cls.port
+        cls.srv_log_path = os.path.join(test_cpu.ART, "debuginfod-server.log")
+        cls.srv_log = open(cls.srv_log_path, "wb")
+        db = e2e("debuginfod.sqlite")
+        for f in glob.glob(db + "*"):
+            os.unlink(f)
+        cls.server = spawn(["debuginfod", "-F", cls.srv, "-p", str(cls.port), "-d", db, "-v"],
+                           stdout=cls.srv_log, stderr=subprocess.STDOUT)
+        cls.alt_id = build_id(e2e("debuginfod-files/libcwork.dwz"))
+        want = [cls.bin_id, cls.alt_id] + ([cls.libc_id] if cls.libc_dbg else [])
+        deadline = time.monotonic() + 240
+        for bid in want:
+            while True:
+                r = run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                         "%s/buildid/%s/debuginfo" % (cls.url, bid)], timeout=60)
+                if r.stdout == "200":
+                    break
+                if time.monotonic() > deadline or cls.server.poll() is not None:
+                    cls.tearDownClass()
+                    raise AssertionError("debuginfod did not serve %s within 240 s (log %s)"
+                                         % (bid, cls.srv_log_path))
+                time.sleep(0.5)
+        cls.server_hits0 = cls.server_hits(cls.bin_id)
+
+    @classmethod
+    def extract_libc_dbg(cls):
+        """libc6-dbg's files under the server's directory; the path of
+        libc's debug file there, or None (cls.libc_reason says why)."""
+        debs = e2e("debs")
+        os.makedirs(debs, exist_ok=True)
+        ver = run(["dpkg-query", "-W", "-f=${Version}", "libc6"]).stdout.strip()
+        have = glob.glob(os.path.join(debs, "libc6-dbg_%s_*.deb" % ver.replace(":", "%3a")))
+        if not have:
+            r = run(["apt-get", "download", "libc6-dbg=%s" % ver], cwd=debs, timeout=300)
+            have = glob.glob(os.path.join(debs, "libc6-dbg_*.deb"))
+            if r.returncode != 0 or not have:
+                cls.libc_reason = "apt-get download libc6-dbg=%s failed: %s" % (ver, r.stderr.strip()[-300:])
+                return None
+        root = os.path.join(cls.srv, "libc6-dbg")
+        r = run(["dpkg", "-x", have[0], root])
+        if r.returncode != 0:
+            cls.libc_reason = "dpkg -x %s: %s" % (have[0], r.stderr)
+            return None
+        path = os.path.join(root, "usr/lib/debug/.build-id", cls.libc_id[:2], cls.libc_id[2:] + ".debug")
+        if not os.path.exists(path):
+            cls.libc_reason = "libc6-dbg %s has no debug file for libc's build-id %s" % (ver, cls.libc_id)
+            return None
+        return path
+
+    @classmethod
+    def server_hits(cls, bid=None):
+        """Requests for debug info the server logged (for @bid only)."""
+        cls.srv_log.flush()
+        with open(cls.srv_log_path, errors="replace") as f:
+            text = f.read()
+        pat = r"/buildid/%s/debuginfo" % (bid or "[0-9a-f]+")
+        return len(re.findall(pat, text))
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.server:
+            kill(cls.server, wait=5)
+            cls.server = None
+            cls.srv_log.close()
+
+    def daemon(self, name, *extra, cache=None):
+        if not cache:
+            # A fresh cache: one left by an earlier run would answer.
+            cache = e2e("dbgcache-" + name)
+            shutil.rmtree(cache, ignore_errors=True)
+        return Daemon(name, "--debuginfod-cache", cache, *extra, wrap=HIDE_DEBUG)
+
+    def profile(self, d, w, name, seconds=2):
+        return fetch(self, d, w, seconds, hz=HZ, name=name)
+
+    def assert_no_debug(self, prof, where):
+        """No names in libcwork, no file:line in libc."""
+        named = [loc for loc, _ in frames_in(prof, self.bin) if any(ln.function and not
+                 ln.function.startswith("0x") for ln in loc.lines)]
+        self.assertFalse(named, "%s: libcwork frames named without its debug info: %s\n%s"
+                         % (where, named[:5], prof.excerpt()))
+        withfile = [loc for loc, _ in frames_in(prof, LIBC) if any(ln.file for ln in loc.lines)]
+        self.assertFalse(withfile, "%s: libc frames with file:line: %s" % (where, withfile[:5]))
+
+    def assert_as_addr2line(self, prof, binary, debug_file, min_locs):
+        """Every location of @binary: each level's line and function as
+        addr2line -i reads them from @debug_file, where a function name
+        may be another symbol at the same address (glibc's aliases:
+        profd names the outermost level by the exported one, qsort_r,
+        addr2line by the internal one, __GI___qsort_r)."""
+        locs = frames_in(prof, binary)
+        self.assertGreaterEqual(len(locs), min_locs, "%d locations in %s\n%s"
+                                % (len(locs), binary, prof.excerpt()))
+        truth = addr2line(debug_file, [a for _, a in locs])
+        addr = {}
+        for f in (debug_file, binary):
+            for line in run(["nm", "--defined-only", "-D" if f == binary else "-a", f]).stdout.splitlines():
+                p = line.split()
+                if len(p) == 3:
+                    addr.setdefault(p[2].split("@")[0], set()).add(int(p[0], 16))
+        same = lambda x, y: x == y or bool(addr.get(x, set()) & addr.get(y, set()))
+        bad = []
+        for loc, a in locs:
+            want = truth.get(a) or []
+            if [fn for fn, _, _ in want] == ["??"]:
+                continue  # a PLT stub: no DWARF, named as objdump does (test_truth)
+            got = [(ln.function, ln.line) for ln in loc.lines]
+            # Names as addr2line -C gives them (GCC clone suffixes aside).
+            exp = [(re.sub(r"\.(isra|constprop|part|cold)\.\d+$|\.cold$", "", fn), ln) for fn, _, ln in want]
+            if len(got) != len(exp) or any(g[1] != e[1] or not same(g[0], e[0]) for g, e in zip(got, exp)):
+                bad.append("%#x: profd %s, addr2line %s" % (a, got, exp))
+        self.assertLessEqual(len(bad), len(locs) // 20, "%d of %d locations of %s differ from addr2line -i on %s:\n%s"
+                             % (len(bad), len(locs), binary, debug_file, "\n".join(bad[:10])))
+
+    def test_fetch_names_then_cached(self):
+        """Before: libcwork unnamed, libc without file:line. With the
+        server: the fetch happens in the background, later profiles have
+        the names and file:line addr2line reads from the served files;
+        a second profile and a restarted profd fetch nothing again."""
+        with Workload("libcwork", seconds=120, wait_line="libcwork ready") as w:
+            d = self.daemon("dbg-none")
+            try:
+                before = self.profile(d, w, "dbg_before")
+                self.assert_no_debug(before, "without debuginfod")
+                # profctl top says how much has no name, by binary, and why.
+                r = run([test_cpu.PROFCTL, "top", before.path])
+                self.assertEqual(r.returncode, 0, r.stderr)
+                m = re.search(r"^no name: ([\d.]+)% of the total in frames without a function name: (.*)$",
+                              r.stdout, re.M)
+                self.assertTrue(m, r.stdout)
+                self.assertIn("libcwork", m.group(2))
+                self.assertGreater(float(m.group(1)), 20, r.stdout)
+                self.assertIn("DEBUGINFOD_URLS", r.stdout)
+                self.assertEqual(d.status()["debuginfod"], {"enabled": False})
+            finally:
+                d.stop()
+
+            cache = e2e("dbgcache-fetch")
+            shutil.rmtree(cache, ignore_errors=True)
+            d = self.daemon("dbg-fetch", "--debuginfod-urls", self.url, cache=cache)
+            try:
+                first = self.profile(d, w, "dbg_first")
+                self.assertLess(first.elapsed, 2 + 5, "the first profile waited for the fetch")
+                deadline = time.monotonic() + 60
+                want = 2 if self.libc_dbg else 1
+                while time.monotonic() < deadline:
+                    st = d.status()["debuginfod"]
+                    if st["fetched"] >= want and not st["in_flight"] and not st["queued"]:
+                        break
+                    time.sleep(0.2)
+                self.assertGreaterEqual(st["fetched"], want, st)
+                second = self.profile(d, w, "dbg_second")
+                names = {ln.function for loc, _ in frames_in(second, self.bin) for ln in loc.lines}
+                self.assertIn("cmp_int", names, second.excerpt())
+                self.assert_as_addr2line(second, self.bin, self.bin_dbg, 3)
+                if self.libc_dbg:
+                    libc_names = {ln.function for loc, _ in frames_in(second, LIBC) for ln in loc.lines}
+                    self.assertIn("msort_with_tmp", libc_names, second.excerpt())
+                    self.assert_as_addr2line(second, LIBC, self.libc_dbg, 5)
+                    files = {os.path.basename(ln.file) for loc, _ in frames_in(second, LIBC) for ln in loc.lines}
+                    self.assertIn("msort.c", files, second.excerpt())
+                self.assertNotIn("debuginfod", comments(second))
+                st1 = d.status()["debuginfod"]
+                hits1 = self.server_hits()
+                third = self.profile(d, w, "dbg_third")
+                self.assertIn("cmp_int", {ln.function for loc, _ in frames_in(third, self.bin) for ln in loc.lines})
+                st2 = d.status()["debuginfod"]
+                self.assertEqual((st2["requests"], st2["fetched"]), (st1["requests"], st1["fetched"]),
+                                 "a later profile fetched again")
+                self.assertEqual(self.server_hits(), hits1, "the server was asked again")
+                self.assertEqual(self.server_hits(self.bin_id) - Debuginfod.server_hits0, 1,
+                                 "libcwork's debug info asked more than once")
+                self.assertGreater(st2["cache_bytes"], 0)
+            finally:
+                d.stop()
+
+            # A restart: the files on disk serve at once, nothing is fetched.
+            d = self.daemon("dbg-restart", "--debuginfod-urls", self.url, cache=cache)
+            try:
+                hits = self.server_hits()
+                p = self.profile(d, w, "dbg_restart")
+                time.sleep(1)
+                self.assertIn("cmp_int", {ln.function for loc, _ in frames_in(p, self.bin) for ln in loc.lines},
+                              p.excerpt())
+                st = d.status()["debuginfod"]
+                self.assertEqual(st["fetched"], 0, st)
+                self.assertGreaterEqual(st["cache_hits"], 1, st)
+                self.assertEqual(self.server_hits(), hits, "the server was asked after a restart")
+            finally:
+                d.stop()
+        if self.libc_reason:
+            self.skipTest("libc part not run: " + self.libc_reason)
+
+    def test_dwz_alternate_file(self):
+        """libcwork2's debug file was compressed with dwz against
+        libcwork3's: three_way, inlined into cmp_int, is described in the
+        alternate file, which only the server has. profd fetches both, and
+        cmp_int's locations show three_way inlined at the marked line."""
+        line = test_cpu.marker_line(test_cpu.workload_src("libcwork.c"), "LINE_CMP")
+        with Workload("libcwork2", seconds=60, wait_line="libcwork ready") as w:
+            d = self.daemon("dbg-dwz", "--debuginfod-urls", self.url)
+            try:
+                self.profile(d, w, "dbg_dwz_first")
+                deadline = time.monotonic() + 60
+                while time.monotonic() < deadline:
+                    st = d.status()["debuginfod"]
+                    if st["binaries_reloaded"] >= 1 and not st["in_flight"] and not st["queued"]:
+                        break
+                    time.sleep(0.2)
+                p = self.profile(d, w, "dbg_dwz")
+                binary = e2e("libcwork2")
+                chains = [[(ln.function, ln.line) for ln in loc.lines] for loc, _ in frames_in(p, binary)]
+                self.assertIn([("three_way", line), ("cmp_int", line + 5)], chains,
+                              "no cmp_int location with three_way inlined:\n%s" % p.excerpt())
+                self.assertGreaterEqual(self.server_hits(self.alt_id), 2, "the alternate file was not fetched")
+            finally:
+                d.stop()
+
+    def test_black_hole_server(self):
+        """A server that accepts and never answers: the profile comes at
+        once, without the names, and says they are being fetched; after
+        the timeout, that the fetch failed."""
+        bh = BlackHole()
+        try:
+            with Workload("libcwork", seconds=60, wait_line="libcwork ready") as w:
+                d = self.daemon("dbg-blackhole", "--debuginfod-urls", "http://127.0.0.1:%d" % bh.port,
+                                "--debuginfod-timeout", "3")
+                try:
+                    p = self.profile(d, w, "dbg_blackhole")
+                    sys.stderr.write("[2 s window with a black-hole server: %.2f s] " % p.elapsed)
+                    self.assertLess(p.elapsed, 2 + 3, "the profile waited for the server")
+                    self.assert_no_debug(p, "black hole")
+                    c = comments(p)
+                    self.assertRegex(c, r"debug info for \S*libcwork \(build-id %s\) being fetched from debuginfod"
+                                     % self.bin_id, c)
+                    deadline = time.monotonic() + 30
+                    while time.monotonic() < deadline and d.status()["debuginfod"]["timeouts"] < 1:
+                        time.sleep(0.5)
+                    st = d.status()["debuginfod"]
+                    self.assertGreaterEqual(st["timeouts"], 1, st)
+                    p = self.profile(d, w, "dbg_blackhole2")
+                    self.assertRegex(comments(p), r"libcwork \(build-id %s\) could not be fetched" % self.bin_id)
+                finally:
+                    d.stop()
+        finally:
+            bh.close()
+
+    def test_server_down(self):
+        """Nothing listens: the profile comes at once and says so."""
+        with Workload("libcwork", seconds=60, wait_line="libcwork ready") as w:
+            d = self.daemon("dbg-down", "--debuginfod-urls", "http://127.0.0.1:%d" % free_port())
+            try:
+                p = self.profile(d, w, "dbg_down")
+                self.assertLess(p.elapsed, 2 + 3)
+                self.assert_no_debug(p, "server down")
+                self.assertRegex(comments(p), r"libcwork \(build-id %s\) (being fetched|could not be fetched)"
+                                 % self.bin_id)
+                deadline = time.monotonic() + 20
+                while time.monotonic() < deadline and d.status()["debuginfod"]["failed"] < 1:
+                    time.sleep(0.2)
+                self.assertGreaterEqual(d.status()["debuginfod"]["failed"], 1)
+            finally:
+                d.stop()
+
+
+JS_BURN = """
+function hotLoop(n) { let s = 0; for (let i = 0; i < n; i++) s = (s + i * 7) % 1000003; return s; }
+function coldLoop(n) { let s = 0; for (let i = 0; i < n; i++) s = (s + i * 7) % 1000003; return s; }
+const end = Date.now() + 1000 * (parseFloat(process.argv[2]) || 30);
+console.log("jsburn ready");
+let x = 0;
+while (Date.now() < end) { x += hotLoop(300000); x += coldLoop(100000); }
+console.log(x);
+"""
+
+
+def leaf(sample):
+    """The leaf's function name, "" when it has none."""
+    ln = sample.leaf()
+    return ln.function if ln else ""
+
+
+class Jit(ProfdTest):
+    def leaf_names(self, prof):
+        out = {}
+        for s in prof.samples:
+            out[leaf(s)] = out.get(leaf(s), 0) + s.values[0]
+        return sorted(out.items(), key=lambda kv: -kv[1])[:8]
+
+    def test_node_perf_map(self):
+        """node --perf-basic-prof: hotLoop and coldLoop named from
+        /tmp/perf-PID.map, 75 +- 6 % of their samples in hotLoop (the
+        workload does 3 units of work there for 1 in coldLoop)."""
+        node = shutil.which("node") or shutil.which("nodejs")
+        if not node:
+            self.skipTest("nodejs is not installed (make deps)")
+        js = e2e("jsburn.js")
+        with open(js, "w") as f:
+            f.write(JS_BURN)
+        # cwd: V8 may leave isolate-*.log files there.
+        p = spawn([node, "--perf-basic-prof", js, "40"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                  cwd=test_cpu.E2E)
+        try:
+            self.assertEqual(p.stdout.readline().decode().strip(), "jsburn ready")
+            time.sleep(1.5)  # past the interpreter, into optimized code
+            prof = fetch(self, self.daemon, p.pid, 4, hz=HZ, name="jit_node")
+            hot = prof.count(lambda s: "hotLoop" in leaf(s))
+            cold = prof.count(lambda s: "coldLoop" in leaf(s))
+            self.assertGreater(hot + cold, 0.8 * prof.count(), "JS leaves: %s" % self.leaf_names(prof))
+            share = hot / (hot + cold)
+            sys.stderr.write("[node: hotLoop %.1f %% of hotLoop+coldLoop] " % (100 * share))
+            self.assertAlmostEqual(share, 0.75, delta=0.06, msg="leaves: %s" % self.leaf_names(prof))
+        finally:
+            kill(p)
+            try:
+                os.unlink("/tmp/perf-%d.map" % p.pid)
+            except OSError:
+                pass
+
+    def test_jitdump(self):
+        """jitwl writes a jitdump naming jit_hot and jit_cold (3:1 work)
+        and leaves a third function undescribed (1): shares 60/20/20 +- 6,
+        the third as [jit]."""
+        d = e2e("jitdump-dir")
+        os.makedirs(d, exist_ok=True)
+        with Workload("jitwl", "jitdump", d, seconds=40, wait_line="jitwl ready") as w:
+            prof = fetch(self, self.daemon, w, 4, hz=HZ, name="jit_jitdump")
+            total = prof.count()
+            shares = {n: prof.count(lambda s, n=n: leaf(s) == n) / total
+                      for n in ("jit_hot", "jit_cold", "[jit]")}
+            sys.stderr.write("[jitdump shares %s] " % {k: round(v, 3) for k, v in shares.items()})
+            for n, want in (("jit_hot", 0.6), ("jit_cold", 0.2), ("[jit]", 0.2)):
+                self.assertAlmostEqual(shares[n], want, delta=0.06, msg="%s; leaves: %s" % (n, self.leaf_names(prof)))
+            os.unlink(os.path.join(d, "jit-%d.dump" % w.pid))
+
+    def test_anonymous_code_is_jit(self):
+        """Without a map: the code's frames are [jit], one name for all."""
+        with Workload("jitwl", "none", seconds=40, wait_line="jitwl ready") as w:
+            prof = fetch(self, self.daemon, w, 3, hz=HZ, name="jit_none")
+            share = prof.count(lambda s: leaf(s) == "[jit]") / prof.count()
+            self.assertGreater(share, 0.9, "leaves: %s" % self.leaf_names(prof))
+            r = run([test_cpu.PROFCTL, "top", prof.path])
+            self.assertRegex(r.stdout, r"no name: [\d.]+% of the total in JIT code without a perf map")
+            self.assertIn("--perf-basic-prof", r.stdout)
+
+
+class JitAttack(ProfdTest):
+    """nobody's process names its /tmp/perf-PID.map after a file it may
+    not read, or another user's file sits there: none of its lines may
+    name a frame (profd reads as root)."""
+
+    def hostile_map(self, make):
+        secret = tempfile.mkdtemp(prefix="profd-secret-")
+        os.chmod(secret, 0o700)
+        path = os.path.join(secret, "secret.map")
+        with open(path, "w") as f:
+            # Covers every address: any frame it named would say so.
+            f.write("0 7fffffffffff ROOT_ONLY_SECRET\n")
+        os.chmod(path, 0o600)
+        with Workload("jitwl", "none", seconds=40, user=NOBODY, wait_line="jitwl ready") as w:
+            link = "/tmp/perf-%d.map" % w.pid
+            try:
+                make(path, link)
+                prof = fetch(self, self.daemon, w, 2, hz=HZ, name="jit_attack")
+                names = {ln.function for loc in prof.raw.locations.values() for ln in loc.lines}
+                self.assertNotIn("ROOT_ONLY_SECRET", names)
+                self.assertIn("[jit]", names)
+            finally:
+                try:
+                    os.unlink(link)
+                except OSError:
+                    pass
+                shutil.rmtree(secret, ignore_errors=True)
+
+    def test_symlink_to_root_file(self):
+        def make(path, link):
+            subprocess.run(["setpriv", "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY, "--clear-groups",
+                            "ln", "-s", path, link], check=True)
+        self.hostile_map(make)
+
+    def test_file_of_another_user(self):
+        def make(path, link):
+            shutil.copy(path, link)  # root's file, in nobody's name
+            os.chmod(link, 0o644)
+        self.hostile_map(make)
+
+
+if __name__ == "__main__":
+    sys.exit("run through run_all.py")

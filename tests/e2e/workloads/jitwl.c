@@ -1,0 +1,112 @@
+/* jitwl: JIT-style code for the JIT tests (test_symbols.py). Three
+ * functions of machine code copied into anonymous executable memory:
+ * jit_hot (3 units of work per round), jit_cold (1) and an unnamed one
+ * (1). With mode "jitdump" it writes DIR/jit-PID.dump in the jitdump
+ * format (tools/perf/Documentation/jitdump-specification.txt) naming
+ * jit_hot and jit_cold, and maps it executable as the spec asks, so a
+ * profiler finds it through the process's mappings; with "none" it
+ * writes nothing (the unnamed code is then all "[jit]").
+ * Usage: jitwl seconds jitdump|none [DIR] */
+#include <elf.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+#include "common.h"
+
+/* long f(long n): mov %rdi,%rcx; 1: dec %rcx; jnz 1b; ret */
+static const unsigned char loop_code[] = {
+	0x48, 0x89, 0xf9, 0x48, 0xff, 0xc9, 0x75, 0xfb, 0xc3,
+};
+
+struct jd_header {
+	uint32_t magic, version, total_size, elf_mach, pad1, pid;
+	uint64_t timestamp, flags;
+};
+
+struct jd_load {
+	uint32_t id, total_size;
+	uint64_t timestamp;
+	uint32_t pid, tid;
+	uint64_t vma, code_addr, code_size, code_index;
+};
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void code_load(int fd, const char *name, void *addr, size_t size,
+		      uint64_t index)
+{
+	struct jd_load r = {
+		.id = 0, .timestamp = mono_ns(), .pid = (uint32_t)getpid(),
+		.tid = (uint32_t)getpid(), .vma = (uintptr_t)addr,
+		.code_addr = (uintptr_t)addr, .code_size = size,
+		.code_index = index,
+	};
+
+	r.total_size = (uint32_t)(sizeof(r) + strlen(name) + 1 + size);
+	if (write(fd, &r, sizeof(r)) != sizeof(r) ||
+	    write(fd, name, strlen(name) + 1) != (ssize_t)strlen(name) + 1 ||
+	    write(fd, addr, size) != (ssize_t)size)
+		exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	double deadline = e2e_deadline(argc, argv);
+	const char *mode = argc > 2 ? argv[2] : "none";
+	long (*fn[3])(long);
+	unsigned char *mem;
+	char path[4096];
+	int i;
+
+	/* One page per function: three anonymous mappings' worth of code. */
+	mem = mmap(NULL, 3 * 4096, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED)
+		return 2;
+	for (i = 0; i < 3; i++) {
+		memcpy(mem + i * 4096, loop_code, sizeof(loop_code));
+		fn[i] = (long (*)(long))(void *)(mem + i * 4096);
+	}
+	if (mprotect(mem, 3 * 4096, PROT_READ | PROT_EXEC) < 0)
+		return 2;
+	if (!strcmp(mode, "jitdump")) {
+		struct jd_header h = {
+			.magic = 0x4A695444, .version = 1,
+			.total_size = sizeof(h), .elf_mach = EM_X86_64,
+			.pid = (uint32_t)getpid(), .timestamp = mono_ns(),
+		};
+		int fd;
+
+		snprintf(path, sizeof(path), "%s/jit-%d.dump",
+			 argc > 3 ? argv[3] : "/tmp", getpid());
+		fd = open(path, O_CREAT | O_TRUNC | O_RDWR, 0644);
+		if (fd < 0 || write(fd, &h, sizeof(h)) != sizeof(h))
+			return 2;
+		/* perf finds the file by this mapping (the spec's marker). */
+		if (mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd,
+			 0) == MAP_FAILED)
+			return 2;
+		code_load(fd, "jit_hot", fn[0], sizeof(loop_code), 1);
+		code_load(fd, "jit_cold", fn[1], sizeof(loop_code), 2);
+		close(fd);
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	printf("jitwl ready\n");
+	do {
+		fn[0](3 * 2000000);
+		fn[1](2000000);
+		fn[2](2000000);
+	} while (!e2e_expired(deadline));
+	return 0;
+}
