@@ -74,6 +74,7 @@ DAEMON_SRCS := daemon/main.c daemon/log.c daemon/sampler.c \
 	       daemon/heap_events.c daemon/heap_snapshot.c daemon/heap_finals.c \
 	       daemon/execwatch.c daemon/target.c \
 	       daemon/push.c daemon/fleet.c daemon/continuous.c \
+	       daemon/offcpu.c daemon/offcpu_pair.c daemon/threads.c \
 	       $(CORE_SRCS)
 CLIENT_SRCS := client/profctl.c client/report.c common/pprof_read.c common/json_read.c \
 	       common/cxxname.c
@@ -139,6 +140,10 @@ $(OUTPUT)/daemon/sampler.o: $(OUTPUT)/cpu.skel.h
 $(OUTPUT)/daemon/heap.o $(OUTPUT)/daemon/heap_maps.o $(OUTPUT)/daemon/heap_probes.o \
 $(OUTPUT)/daemon/heap_events.o $(OUTPUT)/daemon/heap_agents.o: $(OUTPUT)/heap.skel.h
 $(OUTPUT)/daemon/execwatch.o: $(OUTPUT)/exec.skel.h
+$(OUTPUT)/daemon/offcpu.o $(OUTPUT)/daemon/offcpu_pair.o: $(OUTPUT)/offcpu.skel.h
+$(OUTPUT)/bpf/offcpu.bpf.o: include/profd_wait.h
+$(OUTPUT)/daemon/threads.o: $(OUTPUT)/threads.skel.h
+$(OUTPUT)/bpf/threads.bpf.o: include/profd_wait.h
 $(OUTPUT)/%.o: %.c $(OUTPUT)/gen/profile.pb-c.h
 	$(call msg,CC,$@)
 	$(Q)mkdir -p $(@D)

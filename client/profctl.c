@@ -65,6 +65,11 @@ static void usage(FILE *f)
 		"Commands:\n"
 		"  cpu --pid P|--all   CPU profile of process P (or every process) for\n"
 		"                      --seconds (default %d)\n"
+		"  offcpu --pid P      where P's threads wait off CPU (Go's block profile)\n"
+		"  mutex --pid P       where P's threads wait in futexes (contended locks)\n"
+		"  threads --pid P     every thread's stack now (Go's goroutine profile)\n"
+		"  threadcreate --pid P\n"
+		"                      where P creates threads\n"
 		"  heap --pid P        live-heap snapshot of process P\n"
 		"  heap start|stop --pid P\n"
 		"                      start or stop heap tracking of process P\n"
@@ -128,6 +133,42 @@ static const struct cmd_help {
 	  "  --kernel            kernel frames above the user stack (kernel=1)\n"
 	  "  --fp                walk frame pointers in BPF instead of DWARF unwinding\n"
 	  "  -o FILE             where to write the profile\n"
+	  "\n" REPORT_HELP COMMON_HELP },
+	{ "offcpu",
+	  "Usage: profctl offcpu --pid P [--seconds N] [--kernel] [--fp] [-o FILE] [REPORT]\n"
+	  "\n"
+	  "Off-CPU profile (Go's block profile) of process P for N seconds (default\n"
+	  "%d): each time a thread leaves the CPU, the time until it runs again, by\n"
+	  "its stack when it left (labels state=sleeping|disk|preempted, tid,\n"
+	  "thread); values contentions (count) and delay (nanoseconds, the default).\n"
+	  "\n"
+	  "  --kernel            kernel frames too (the syscall, the lock, the I/O)\n"
+	  "  --fp                walk frame pointers in BPF instead of DWARF unwinding\n"
+	  "  -o FILE             where to write the profile (default offcpu-PID-TIME.pb.gz)\n"
+	  "\n" REPORT_HELP COMMON_HELP },
+	{ "mutex",
+	  "Usage: profctl mutex --pid P [--seconds N] [--kernel] [--fp] [-o FILE] [REPORT]\n"
+	  "\n"
+	  "Lock contention (Go's mutex profile) of process P for N seconds (default\n"
+	  "%d): time spent waiting in futexes (contended pthread mutexes, rwlocks,\n"
+	  "condition variables, raw futex waits) by the waiter's stack; values\n"
+	  "contentions (count) and delay (nanoseconds, the default). Spinning before\n"
+	  "a wait is not seen.\n"
+	  "\n" REPORT_HELP COMMON_HELP },
+	{ "threads",
+	  "Usage: profctl threads --pid P [--text] [-o FILE] [REPORT]\n"
+	  "\n"
+	  "Every thread of process P now, read without stopping it: threads counted\n"
+	  "per identical stack (Go's goroutine profile; labels tid, thread, state,\n"
+	  "wchan), written to FILE (default threads-PID-TIME.pb.gz) and shown as a\n"
+	  "table. --text prints each thread's stack instead, as Go's goroutine\n"
+	  "debug=2 dump does (to FILE with -o).\n"
+	  "\n" REPORT_HELP COMMON_HELP },
+	{ "threadcreate",
+	  "Usage: profctl threadcreate --pid P [--seconds N] [--fp] [-o FILE] [REPORT]\n"
+	  "\n"
+	  "Threads process P creates in N seconds (default %d), by the creating stack\n"
+	  "(Go's threadcreate profile).\n"
 	  "\n" REPORT_HELP COMMON_HELP },
 	{ "heap",
 	  "Usage: profctl heap --pid P [--seconds S] [--sample-bytes N] [--fp] [--inproc]\n"
@@ -309,7 +350,8 @@ enum {
 	A_FOLDED	= 1 << 12,
 	A_PID_OPT	= 1 << 13,	/* --pid allowed, not required */
 	A_HISTORY	= 1 << 14,	/* --since, --until, --service, --unit */
-	A_ALL		= 1 << 15,	/* --all: every process (cpu) */
+	A_TEXT		= 1 << 15,	/* threads: the text dump */
+	A_ALL		= 1 << 16,	/* --all: every process (cpu) */
 	/* How a profile is shown: cpu, heap, top. */
 	A_REPORT	= A_SAMPLE_INDEX | A_ROWS | A_CUM | A_FOCUS | A_FOLDED,
 };
@@ -332,6 +374,7 @@ enum {
 	OPT_UNTIL,
 	OPT_SERVICE,
 	OPT_UNIT,
+	OPT_TEXT,
 	OPT_ALL,
 };
 
@@ -352,6 +395,7 @@ struct args {
 	bool folded;
 	bool all;			/* cpu --all */
 	const char *since, *until, *service, *unit;	/* history */
+	bool text;			/* threads: the text dump */
 	const char *pos[1];
 	int n_pos;
 };
@@ -383,6 +427,7 @@ static int args__parse(int argc, char **argv, const char *cmd,
 		{ "until",	  required_argument, NULL, OPT_UNTIL },
 		{ "service",	  required_argument, NULL, OPT_SERVICE },
 		{ "unit",	  required_argument, NULL, OPT_UNIT },
+		{ "text",	  no_argument,	     NULL, OPT_TEXT },
 		{ "all",	  no_argument,	     NULL, OPT_ALL },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -408,6 +453,7 @@ static int args__parse(int argc, char **argv, const char *cmd,
 		{ OPT_UNTIL, A_HISTORY },
 		{ OPT_SERVICE, A_HISTORY },
 		{ OPT_UNIT, A_HISTORY },
+		{ OPT_TEXT, A_TEXT },
 		{ OPT_ALL, A_ALL },
 	};
 	size_t i;
@@ -537,6 +583,9 @@ static int args__parse(int argc, char **argv, const char *cmd,
 		}
 		case OPT_FOLDED:
 			a->folded = true;
+			break;
+		case OPT_TEXT:
+			a->text = true;
 			break;
 		case ':':
 			usage_err("%s: option '%s' needs an argument", cmd,
@@ -1176,6 +1225,70 @@ out:
 	return r < 0 ? EXIT_FAIL : EXIT_OK;
 }
 
+/* offcpu, mutex, threadcreate: a window on /debug/pprof/@endpoint. */
+static int wait__fetch(int argc, char **argv, const char *cmd,
+		       const char *endpoint, unsigned allowed)
+{
+	char path[256];
+	struct args a;
+	int r;
+
+	r = args__parse(argc, argv, cmd, A_PID | A_SECONDS | A_FP | A_OUT |
+			A_REPORT | allowed, 0, &a);
+	if (r)
+		return r < 0 ? EXIT_USAGE : EXIT_OK;
+	snprintf(path, sizeof(path), "/debug/pprof/%s?pid=%llu&seconds=%llu%s%s",
+		 endpoint, a.pid, a.seconds ? a.seconds : DEFAULT_CPU_SECONDS,
+		 a.kernel ? "&kernel=1" : "", a.fp ? "&unwind=fp" : "");
+	return profile__fetch(cmd, path, &a, NULL);
+}
+
+static int do_offcpu(int argc, char **argv)
+{
+	return wait__fetch(argc, argv, "offcpu", "block", A_KERNEL);
+}
+
+static int do_mutex(int argc, char **argv)
+{
+	return wait__fetch(argc, argv, "mutex", "mutex", A_KERNEL);
+}
+
+static int do_threads(int argc, char **argv)
+{
+	struct http_buf body;
+	char path[128];
+	struct args a;
+	int r;
+
+	r = args__parse(argc, argv, "threads", A_PID | A_OUT | A_TEXT |
+			A_REPORT, 0, &a);
+	if (r)
+		return r < 0 ? EXIT_USAGE : EXIT_OK;
+	if (!a.text) {
+		snprintf(path, sizeof(path), "/debug/pprof/goroutine?pid=%llu",
+			 a.pid);
+		return profile__fetch("threads", path, &a, NULL);
+	}
+	snprintf(path, sizeof(path), "/debug/pprof/goroutine?pid=%llu&debug=2",
+		 a.pid);
+	if (http__request("GET", path, &body) < 0)
+		return EXIT_FAIL;
+	if (a.out && strcmp(a.out, "-"))
+		r = file__write_atomic(a.out, body.data, body.len);
+	else
+		r = fwrite(body.data, 1, body.len, stdout) == body.len ? 0 : -EIO;
+	if (r < 0)
+		err_msg("cannot write %s: %s", a.out ? a.out : "standard output",
+			strerror(-r));
+	http_buf__fini(&body);
+	return r < 0 ? EXIT_FAIL : EXIT_OK;
+}
+
+static int do_threadcreate(int argc, char **argv)
+{
+	return wait__fetch(argc, argv, "threadcreate", "threadcreate", 0);
+}
+
 static int do_cpu(int argc, char **argv)
 {
 	char path[320], stop[128], window[24];
@@ -1415,6 +1528,10 @@ static int do_version(int argc, char **argv)
 
 static const struct cmd cmds[] = {
 	{ "cpu", do_cpu },
+	{ "offcpu", do_offcpu },
+	{ "mutex", do_mutex },
+	{ "threads", do_threads },
+	{ "threadcreate", do_threadcreate },
 	{ "heap", do_heap },
 	{ "status", do_status },
 	{ "history", do_history },

@@ -121,11 +121,24 @@ static int64_t count_samples(const Perftools__Profiles__Profile *p,
 	int64_t n = 0;
 	size_t i, t;
 
+	/* Go's count types: what one unit of each is. */
+	static const char *const counts[][2] = {
+		{ "samples", "samples" }, { "contentions", "waits" },
+		{ "threadcreate", "threads created" }, { "goroutine", "threads" },
+	};
+	size_t k = 0;
+
 	*ret_what = "samples";
-	for (t = 0; t < p->n_sample_type; t++)
-		if (!strcmp(pprof_read__type(p, (int)t), "samples") &&
+	for (t = 0; t < p->n_sample_type; t++) {
+		for (k = 0; k < sizeof(counts) / sizeof(counts[0]); k++)
+			if (!strcmp(pprof_read__type(p, (int)t), counts[k][0]))
+				break;
+		if (k < sizeof(counts) / sizeof(counts[0]) &&
 		    !strcmp(pprof_read__unit(p, (int)t), "count"))
 			break;
+	}
+	if (t < p->n_sample_type)
+		*ret_what = counts[k][1];
 	if (t == p->n_sample_type) {
 		*ret_what = "stacks";
 		return (int64_t)p->n_sample;

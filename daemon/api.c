@@ -19,6 +19,8 @@
 #include "history.h"
 #include "log.h"
 #include "metrics.h"
+#include "offcpu.h"
+#include "threads.h"
 #include "origin.h"
 #include "proc.h"
 
@@ -28,6 +30,8 @@ _Static_assert(API_WINDOW_MAX == SESSION_WINDOW_MAX,
 struct api {
 	struct session_mgr *m;
 	struct heap_tracker *heap;
+	struct offcpu *offcpu;		/* block, mutex, threadcreate */
+	struct threads *threads;	/* goroutine */
 	struct conns *conns;
 	struct MHD_Daemon *d[CONNS_MAX_LISTENERS];
 	struct origin_listener web[CONNS_MAX_LISTENERS];
@@ -281,13 +285,24 @@ static enum MHD_Result handle_machine(struct api *a, struct MHD_Connection *c,
 			 "");
 }
 
+static enum MHD_Result handle_wait(struct api *a, struct MHD_Connection *c,
+				   const struct session_req *sr, int what);
+static enum MHD_Result handle_threads(struct api *a, struct MHD_Connection *c,
+				      const struct session_req *sr,
+				      unsigned debug);
+
+#define API_THREADS 100	/* handle_profile()'s @what for goroutine */
+
+/* @what: -1 for the CPU profile, API_THREADS, else the wait profile's
+ * (offcpu.h). */
 static enum MHD_Result handle_profile(struct api *a, struct MHD_Connection *c,
-				      const struct peer *peer)
+				      const struct peer *peer, int what)
 {
 	const struct session_limits *lim;
 	struct session_req req = { .uid = peer->uid, .hz = 99, .seconds = 30 };
 	struct api_params q;
 	struct api_cpu_req cr;
+	struct api_threads_req tr = {};
 	const union MHD_ConnectionInfo *ci;
 	struct session *s = NULL;
 	struct proc_ids ids;
@@ -303,11 +318,19 @@ static enum MHD_Result handle_profile(struct api *a, struct MHD_Connection *c,
 
 	lim = session_mgr__limits(a->m);
 	get_params(c, &q);
-	r = apiparse__cpu(&q, lim->max_seconds, lim->max_hz, &cr, &err);
+	if (what == API_THREADS) {
+		r = apiparse__threads(&q, &tr, &err);
+		cr = (struct api_cpu_req){ .pid = tr.pid, .seconds = 1, .hz = 1 };
+	} else {
+		r = apiparse__cpu(&q, lim->max_seconds, lim->max_hz, &cr, &err);
+	}
 	if (r < 0)
 		return send_bad_request(c, r, err);
-	if (cr.pid == 0)
+	/* No pid: every process, for CPU profiles only. */
+	if (cr.pid == 0 && what == -1)
 		return handle_machine(a, c, peer, &cr);
+	if (cr.pid == 0)
+		return send_text(c, 400, "missing parameter pid: which process to profile\n");
 	req.pid = cr.pid;
 	req.seconds = cr.seconds;
 	req.hz = cr.hz;
@@ -334,6 +357,16 @@ static enum MHD_Result handle_profile(struct api *a, struct MHD_Connection *c,
 	if (!nonroot_session_get(a, peer->uid))
 		return send_text(c, 503, "too many concurrent profiling sessions of users other than root (limit %u; the rest of %u is kept for root); try again later\n",
 				 a->nonroot_sessions_max, lim->max_sessions);
+	if (what == API_THREADS) {
+		ret = handle_threads(a, c, &req, tr.debug);
+		nonroot_session_put(a, peer->uid);
+		return ret;
+	}
+	if (what >= 0) {
+		ret = handle_wait(a, c, &req, what);
+		nonroot_session_put(a, peer->uid);
+		return ret;
+	}
 
 	r = session__start(a->m, &req, &s);
 	if (r < 0)
@@ -405,6 +438,105 @@ static enum MHD_Result handle_profile(struct api *a, struct MHD_Connection *c,
 	ret = send_blob(c, buf, len, "application/octet-stream", "profile",
 			note);
 	return ret;
+}
+
+/*
+ * A wait window (block, mutex, threadcreate) once the caller passed
+ * handle_profile()'s checks: the same errors as a CPU window.
+ */
+static enum MHD_Result handle_wait(struct api *a, struct MHD_Connection *c,
+				   const struct session_req *sr, int what)
+{
+	struct offcpu_req req = { .what = (enum profd_wait_what)what,
+				  .pid = sr->pid, .seconds = sr->seconds,
+				  .kernel = sr->kernel, .fp_only = sr->fp_only,
+				  .uid = sr->uid };
+	const union MHD_ConnectionInfo *ci;
+	struct offcpu_window *w = NULL;
+	void *buf = NULL;
+	size_t len = 0;
+	int r, fd = -1;
+
+	r = offcpu__start(a->offcpu, &req, &w);
+	switch (r) {
+	case 0:
+		break;
+	case -ESRCH:
+		return send_text(c, 404, "no such process: pid %d\n", req.pid);
+	case -EBUSY:
+		return send_text(c, 503, "too many concurrent wait profiles (block, mutex, threadcreate); try again later\n");
+	case -ECANCELED:
+		return send_text(c, 503, "profd is shutting down\n");
+	case -EACCES:
+		return send_text(c, 403, "permission denied: uid %u may not profile pid %d: it now runs a program of another user, or a set-user-ID, set-group-ID or non-dumpable one; only root may\n",
+				 (unsigned)req.uid, req.pid);
+	case -EPERM:
+		return send_text(c, 500, "profd lacks the privileges to trace (BPF): %s\n",
+				 strerror(-r));
+	default:
+		return send_text(c, 500, "cannot start profiling pid %d: %s\n",
+				 req.pid, strerror(-r));
+	}
+	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+	if (ci)
+		fd = ci->connect_fd;
+	r = offcpu__wait(a->offcpu, w, fd);
+	if (r == -ECONNRESET) {
+		offcpu__close(a->offcpu, w);
+		return MHD_NO;
+	}
+	if (r == -ECANCELED) {
+		offcpu__close(a->offcpu, w);
+		return send_text(c, 503, "profd is shutting down\n");
+	}
+	r = offcpu__finish(a->offcpu, w, &buf, &len);
+	offcpu__close(a->offcpu, w);
+	malloc_trim(0);
+	if (r < 0) {
+		log_err_errno(r, "Failed to build the wait profile of pid %d: %m",
+			      req.pid);
+		return send_text(c, 500, "failed to build the profile: %s\n",
+				 strerror(-r));
+	}
+	return send_blob(c, buf, len, "application/octet-stream", "profile", NULL);
+}
+
+/* A thread snapshot once the caller passed handle_profile()'s checks. */
+static enum MHD_Result handle_threads(struct api *a, struct MHD_Connection *c,
+				      const struct session_req *sr,
+				      unsigned debug)
+{
+	struct threads_req req = { .pid = sr->pid, .uid = sr->uid,
+				   .text = debug > 0 };
+	void *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	r = threads__snapshot(a->threads, &req, &buf, &len);
+	switch (r) {
+	case 0:
+		break;
+	case -ESRCH:
+		return send_text(c, 404, "no such process: pid %d\n", req.pid);
+	case -EACCES:
+		return send_text(c, 403, "permission denied: uid %u may not profile pid %d: it now runs a program of another user, or a set-user-ID, set-group-ID or non-dumpable one; only root may\n",
+				 (unsigned)req.uid, req.pid);
+	case -EAGAIN:
+		return send_text(c, 503, "pid %d kept executing programs while its threads were read; try again\n",
+				 req.pid);
+	case -EPERM:
+		return send_text(c, 500, "profd lacks the privileges to read threads (BPF): %s\n",
+				 strerror(-r));
+	default:
+		log_err_errno(r, "Failed to read the threads of pid %d: %m",
+			      req.pid);
+		return send_text(c, 500, "cannot read the threads of pid %d: %s\n",
+				 req.pid, strerror(-r));
+	}
+	malloc_trim(0);
+	if (req.text)
+		return send_blob(c, buf, len, "text/plain; charset=utf-8", NULL, NULL);
+	return send_blob(c, buf, len, "application/octet-stream", "profile", NULL);
 }
 
 /*
@@ -863,6 +995,28 @@ static enum MHD_Result handle_status(struct api *a, struct MHD_Connection *c,
 		json__raw(&j, "procs", "[]");
 	}
 	json__obj_end(&j);
+	if (a->offcpu) {
+		struct offcpu_stats os;
+
+		offcpu__stats(a->offcpu, &os);
+		json__obj_begin(&j, "waits");
+		json__u64(&j, "loaded", os.loaded);
+		json__u64(&j, "windows_active", os.windows_active);
+		json__u64(&j, "begins", os.begins);
+		json__u64(&j, "ends", os.ends);
+		json__u64(&j, "lost", os.errors[PROFD_WAIT_ERR_RINGBUF_FULL]);
+		json__u64(&j, "ends_lost", os.errors[PROFD_WAIT_ERR_END_LOST]);
+		json__u64(&j, "unpaired", os.unpaired);
+		json__u64(&j, "pending_full", os.pending_full);
+		json__u64(&j, "unwound", os.unwound);
+		json__u64(&j, "unwind_errors", os.unwind_errors);
+		json__u64(&j, "repeats", os.repeats);
+		json__u64(&j, "repeat_misses", os.repeat_misses);
+		json__u64(&j, "storage_reads", os.storage_reads);
+		json__u64(&j, "storage_errors", os.storage_errors);
+		json__u64(&j, "seeded", os.seeded);
+		json__obj_end(&j);
+	}
 	json__obj_begin(&j, "http");
 	json__u64(&j, "connections_open", cst.open);
 	json__u64(&j, "connections_refused", cst.refused);
@@ -964,6 +1118,14 @@ static enum MHD_Result handle_index(struct MHD_Connection *c)
 			 "    when P exits\n"
 			 "POST /v1/profile/stop?pid=P[&window=NAME]\n"
 			 "    end your open windows of P now; each answers with what it has\n"
+			 "/debug/pprof/block?pid=P&seconds=N[&kernel=1][&unwind=fp]\n"
+			 "    off-CPU time by stack (Go's block profile), state sleeping/disk/preempted\n"
+			 "/debug/pprof/mutex?pid=P&seconds=N[&kernel=1][&unwind=fp]\n"
+			 "    time in futex waits (contended mutexes, rwlocks, condvars) by stack\n"
+			 "/debug/pprof/goroutine?pid=P[&debug=1]\n"
+			 "    every thread's stack now (count per stack; debug=1: text, a thread each)\n"
+			 "/debug/pprof/threadcreate?pid=P&seconds=N[&unwind=fp]\n"
+			 "    threads created in the window, by the creating stack\n"
 			 "/debug/pprof/heap?pid=P[&seconds=S][&sample_bytes=N][&unwind=fp][&mode=inproc]\n"
 			 "    live heap (inuse_space); mode=inproc: sampled inside the process by\n"
 			 "    profd's agent (Unix socket only), mode=uprobe the default\n"
@@ -996,7 +1158,11 @@ static bool is_profile(const char *url)
 	return !strcmp(url, "/debug/pprof/heap") ||
 	       !strcmp(url, "/debug/pprof/allocs") ||
 	       !strcmp(url, "/debug/pprof/profile") ||
-	       !strcmp(url, "/v1/history");	/* GET only, as a profile */
+	       !strcmp(url, "/v1/history") ||	/* GET only, as a profile */
+	       !strcmp(url, "/debug/pprof/block") ||
+	       !strcmp(url, "/debug/pprof/mutex") ||
+	       !strcmp(url, "/debug/pprof/threadcreate") ||
+	       !strcmp(url, "/debug/pprof/goroutine");
 }
 
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
@@ -1087,7 +1253,15 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 		return handle_heap(a, c, &peer, false);
 	if (!strcmp(url, "/debug/pprof/allocs"))
 		return handle_heap(a, c, &peer, true);
-	return handle_profile(a, c, &peer);
+	if (!strcmp(url, "/debug/pprof/block"))
+		return handle_profile(a, c, &peer, PROFD_WAIT_OFFCPU);
+	if (!strcmp(url, "/debug/pprof/mutex"))
+		return handle_profile(a, c, &peer, PROFD_WAIT_FUTEX);
+	if (!strcmp(url, "/debug/pprof/goroutine"))
+		return handle_profile(a, c, &peer, API_THREADS);
+	if (!strcmp(url, "/debug/pprof/threadcreate"))
+		return handle_profile(a, c, &peer, PROFD_WAIT_CLONE);
+	return handle_profile(a, c, &peer, -1);
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap)
@@ -1118,6 +1292,8 @@ int api__start(const struct api_config *cfg, struct session_mgr *m,
 	a->m = m;
 	a->heap = heap;
 	a->fleet = cfg->fleet;
+	a->offcpu = cfg->offcpu;
+	a->threads = cfg->threads;
 	a->cont = cfg->cont;
 	/* An eighth of the sessions is root's alone. */
 	a->nonroot_sessions_max = lim->max_sessions - lim->max_sessions / 8;

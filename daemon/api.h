@@ -11,6 +11,8 @@
 
 #include "conns.h"
 #include "heap.h"
+#include "offcpu.h"
+#include "threads.h"
 #include "session.h"
 
 struct api;
@@ -23,6 +25,8 @@ struct api_config {
 	unsigned tcp_port;
 	struct conns_limits conns;
 	struct fleet *fleet;	/* /metrics' fleet counters; outlives the API */
+	struct offcpu *offcpu;	/* wait profiles (offcpu.h) */
+	struct threads *threads;	/* thread snapshots (threads.h) */
 	struct continuous *cont;	/* machine-wide pulls; outlives the API */
 };
 

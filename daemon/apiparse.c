@@ -343,3 +343,35 @@ int apiparse__heap(const struct api_params *q, bool with_window,
 	*ret = req;
 	return 0;
 }
+
+int apiparse__threads(const struct api_params *q, struct api_threads_req *ret,
+		      char **ret_err)
+{
+	static const char *const allowed[ALLOWED_MAX] = {
+		"pid", "debug", "unwind",
+	};
+	struct api_threads_req req = {};
+	const char *arg;
+	unsigned long long v;
+	int r;
+
+	if (lookup(q, "seconds", &arg))
+		return fail(ret_err, "seconds: the goroutine profile is a snapshot of every thread now, not a window\n");
+	r = names_and_pid(q, allowed, "pid, debug, unwind", " to list the threads of",
+			  &req.pid, ret_err);
+	if (r < 0)
+		return r;
+	arg = value_of(q, "debug");
+	if (arg) {
+		if (parse_uint(arg, 0, 2, &v) < 0)
+			return fail(ret_err, "bad debug \"%s\": want 0 (pprof), 1 or 2 (text)\n",
+				    arg);
+		req.debug = (unsigned)v;
+	}
+	arg = value_of(q, "unwind");
+	if (arg && strcmp(arg, "dwarf"))
+		return fail(ret_err, "unwind=%s: thread stacks are always DWARF-unwound in profd (unwind=dwarf)\n",
+			    arg);
+	*ret = req;
+	return 0;
+}

@@ -100,4 +100,17 @@ int apiparse__heap(const struct api_params *q, bool with_window,
 		   unsigned max_seconds, struct api_heap_req *ret,
 		   char **ret_err);
 
+/* /debug/pprof/goroutine: a snapshot of every thread. */
+struct api_threads_req {
+	pid_t pid;
+	unsigned debug;		/* 0: pprof; 1, 2: the text dump */
+};
+
+/*
+ * apiparse__threads() - pid (required), debug (0, 1 or 2), unwind (dwarf
+ * only: the snapshot always unwinds in profd). Return as apiparse__cpu().
+ */
+int apiparse__threads(const struct api_params *q, struct api_threads_req *ret,
+		      char **ret_err);
+
 #endif /* PROFD_APIPARSE_H */

@@ -903,6 +903,8 @@ int main(int argc, char **argv)
 	char cerr[CONFIG_ERR_MAX];
 	struct heap_tracker *heap = NULL;
 	struct proc_cache *pc = NULL;
+	struct offcpu *offcpu = NULL;
+	struct threads *threads = NULL;
 	struct execwatch *ew = NULL;
 	struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
 	struct symbolizer *sym = NULL;
@@ -1078,6 +1080,27 @@ int main(int argc, char **argv)
 	if (ac.conns.max_per_uid > ac.conns.max_nonroot)
 		ac.conns.max_per_uid = ac.conns.max_nonroot;
 	ac.conns.request_timeout_s = 10;
+	{
+		struct offcpu_limits ol = {
+			.max_windows = o.lim.max_sessions,
+			.max_seconds = o.lim.max_seconds,
+			.max_stacks = o.lim.max_stacks,
+			.max_pending = 65536,
+		};
+
+		r = threads__new(sym, ew, pidns_inum, &threads);
+		if (r < 0) {
+			log_err_errno(r, "Failed to create the thread reader: %m");
+			goto out;
+		}
+		ac.threads = threads;
+		r = offcpu__new(&ol, sym, ew, threads, pidns_inum, &offcpu);
+		if (r < 0) {
+			log_err_errno(r, "Failed to create the wait tracer: %m");
+			goto out;
+		}
+		ac.offcpu = offcpu;
+	}
 	r = api__start(&ac, m, heap, &api);
 	if (r < 0) {
 		log_err_errno(r, "Failed to start the HTTP server: %m");
@@ -1097,6 +1120,8 @@ out:
 	continuous__shutdown(cont);
 	if (heap)
 		heap__shutdown(heap);
+	if (offcpu)
+		offcpu__shutdown(offcpu);
 	/* Let waiting requests send their 503 before the server stops. */
 	if (m)
 		session_mgr__wait_idle(m, 2000);
@@ -1107,6 +1132,8 @@ out:
 	 * (the main loop is over). */
 	sink.cont = NULL;
 	continuous__free(cont);
+	offcpu__free(offcpu);
+	threads__free(threads);
 	fleet__free(fleet);
 	config__free(&fc);
 	heap__free(heap);

@@ -478,13 +478,37 @@ static int64_t kernel_loc(struct builder *b, uint64_t addr)
 	return r;
 }
 
-static int add_stack(struct builder *b, const struct profile_cpu_desc *d,
-		     const struct agg_stack *s, uint64_t *ids)
+/* A goroutine profile's sample: pid and the caller's labels. */
+static int add_counted(struct builder *b, const struct profile_cpu_desc *d,
+		       size_t i, const struct agg_stack *s, const uint64_t *ids,
+		       size_t n)
 {
+	const struct pprof_label *extra = NULL;
+	struct pprof_label *labels;
+	int64_t value = (int64_t)s->count;
+	size_t ne = d->labels ? d->labels(d->labels_ctx, i, &extra) : 0;
+	int r;
+
+	labels = calloc(ne + 1, sizeof(*labels));
+	if (!labels)
+		return -ENOMEM;
+	labels[0] = (struct pprof_label){ .key = "pid", .num = d->pid };
+	if (ne)
+		memcpy(labels + 1, extra, ne * sizeof(*labels));
+	r = pprof__add_sample(b->pp, ids, n, &value, 1, labels, ne + 1);
+	free(labels);
+	return r;
+}
+
+static int add_stack(struct builder *b, const struct profile_cpu_desc *d,
+		     size_t idx, const struct agg_stack *s, uint64_t *ids)
+{
+	static const char *const states[] = { "sleeping", "disk", "preempted" };
 	const struct profile_cpu_part *pt = &d->parts[b->part];
-	struct pprof_label labels[5];
-	int64_t values[2], r;
+	struct pprof_label labels[6];
+	unsigned st = (s->flags & PROFILE_STATE_MASK) >> PROFILE_STATE_SHIFT;
 	size_t nl = 0;
+	int64_t values[2], r;
 	size_t n = 0;
 	unsigned i, nu;
 
@@ -520,8 +544,12 @@ static int add_stack(struct builder *b, const struct profile_cpu_desc *d,
 			return (int)r;
 		ids[n++] = (uint64_t)r;
 	}
+	if (d->type == PROFILE_GOROUTINE)
+		return add_counted(b, d, idx, s, ids, n);
 	values[0] = (int64_t)s->count;
-	values[1] = (int64_t)(s->count * d->period_ns);
+	/* Waits: the summed delay; CPU: samples x period. */
+	values[1] = d->type == PROFILE_CPU ? (int64_t)(s->count * d->period_ns) :
+					     (int64_t)s->value;
 	if (pt->service)
 		labels[nl++] = (struct pprof_label){ .key = "service_name",
 						     .str = pt->service };
@@ -532,7 +560,50 @@ static int add_stack(struct builder *b, const struct profile_cpu_desc *d,
 						     .str = pt->comm };
 	labels[nl++] = (struct pprof_label){ .key = "tid", .num = s->tid };
 	labels[nl++] = (struct pprof_label){ .key = "thread", .str = s->comm };
-	return pprof__add_sample(b->pp, ids, n, values, 2, labels, nl);
+	if (st >= 1 && st <= 3)
+		labels[nl++] = (struct pprof_label){ .key = "state",
+						     .str = states[st - 1] };
+	return pprof__add_sample(b->pp, ids, n, values,
+				 d->type == PROFILE_THREADCREATE ? 1 : 2,
+				 labels, nl);
+}
+
+static const char *const type_names[PROFILE_TYPE_MAX] = {
+	[PROFILE_CPU] = "CPU", [PROFILE_BLOCK] = "off-CPU (block)",
+	[PROFILE_MUTEX] = "lock contention (mutex)",
+	[PROFILE_THREADCREATE] = "thread creation (threadcreate)",
+	[PROFILE_GOROUTINE] = "threads (goroutine)",
+};
+
+/* Sample and period types as Go's runtime/pprof writes them. */
+static int sample_types(struct builder *b, const struct profile_cpu_desc *d)
+{
+	int r;
+
+	switch (d->type) {
+	case PROFILE_CPU:
+		if ((r = pprof__add_sample_type(b->pp, "samples", "count")) < 0 ||
+		    (r = pprof__add_sample_type(b->pp, "cpu", "nanoseconds")) < 0)
+			return r;
+		return pprof__set_period(b->pp, "cpu", "nanoseconds",
+					 (int64_t)d->period_ns);
+	case PROFILE_BLOCK:
+	case PROFILE_MUTEX:
+		if ((r = pprof__add_sample_type(b->pp, "contentions", "count")) < 0 ||
+		    (r = pprof__add_sample_type(b->pp, "delay", "nanoseconds")) < 0)
+			return r;
+		return pprof__set_period(b->pp, "contentions", "count", 1);
+	case PROFILE_THREADCREATE:
+		if ((r = pprof__add_sample_type(b->pp, "threadcreate", "count")) < 0)
+			return r;
+		return pprof__set_period(b->pp, "threadcreate", "count", 1);
+	case PROFILE_GOROUTINE:
+		if ((r = pprof__add_sample_type(b->pp, "goroutine", "count")) < 0)
+			return r;
+		return pprof__set_period(b->pp, "goroutine", "count", 1);
+	default:
+		return -EINVAL;
+	}
 }
 
 int profile__build_cpu(const struct profile_cpu_desc *d, void **ret_buf,
@@ -548,10 +619,8 @@ int profile__build_cpu(const struct profile_cpu_desc *d, void **ret_buf,
 	b.pp = pprof__new();
 	if (!b.pp)
 		return -ENOMEM;
-	if ((r = pprof__add_sample_type(b.pp, "samples", "count")) < 0 ||
-	    (r = pprof__add_sample_type(b.pp, "cpu", "nanoseconds")) < 0 ||
-	    (r = pprof__set_period(b.pp, "cpu", "nanoseconds",
-				   (int64_t)d->period_ns)) < 0)
+	r = sample_types(&b, d);
+	if (r < 0)
 		goto out;
 	pprof__set_time(b.pp, d->time_nanos, d->duration_nanos);
 
@@ -560,11 +629,11 @@ int profile__build_cpu(const struct profile_cpu_desc *d, void **ret_buf,
 		t.dropped_samples += pt.dropped_samples;
 	}
 	if (d->what)
-		snprintf(line, sizeof(line), "profd %s: CPU profile of %s",
-			 PROFD_VERSION, d->what);
+		snprintf(line, sizeof(line), "profd %s: %s profile of %s",
+			 PROFD_VERSION, type_names[d->type], d->what);
 	else
-		snprintf(line, sizeof(line), "profd %s: CPU profile of pid %d (%s)",
-			 PROFD_VERSION, d->pid, d->comm);
+		snprintf(line, sizeof(line), "profd %s: %s profile of pid %d (%s)",
+			 PROFD_VERSION, type_names[d->type], d->pid, d->comm);
 	if ((r = pprof__add_comment(b.pp, line)) < 0)
 		goto out;
 	if (d->process_exited &&
@@ -602,7 +671,7 @@ int profile__build_cpu(const struct profile_cpu_desc *d, void **ret_buf,
 		if (k == 0 && (r = add_main_map(&b)) < 0)
 			goto out;
 		for (i = 0; i < aggregate__count(agg); i++) {
-			r = add_stack(&b, d, aggregate__get(agg, i), ids);
+			r = add_stack(&b, d, i, aggregate__get(agg, i), ids);
 			if (r < 0)
 				goto out;
 		}

@@ -13,6 +13,7 @@
 
 #include "aggregate.h"
 #include "kallsyms.h"
+#include "pprof.h"
 #include "proc.h"
 #include "profd_abi.h"
 
@@ -40,7 +41,28 @@ struct profile_symcache *profile_symcache__new(size_t max_entries);
 void profile_symcache__clear(struct profile_symcache *c);
 void profile_symcache__free(struct profile_symcache *c);	/* NULL ok */
 
+/*
+ * What a profile built by profile__build_cpu() counts: CPU samples, or,
+ * in Go's conventions (runtime/pprof), waits (block: off CPU; mutex:
+ * futex waits: contentions/count, delay/nanoseconds, a stack's count and
+ * value) and created threads (threadcreate/count).
+ */
+enum profile_type {
+	PROFILE_CPU = 0,
+	PROFILE_BLOCK,
+	PROFILE_MUTEX,
+	PROFILE_THREADCREATE,
+	PROFILE_GOROUTINE,		/* threads now, count per stack */
+	PROFILE_TYPE_MAX,
+};
+
+/* Block profiles: the thread's state (enum profd_wait_state) + 1 in
+ * these bits of a stack's aggregate flags, for the state label. */
+#define PROFILE_STATE_SHIFT 8
+#define PROFILE_STATE_MASK (3u << PROFILE_STATE_SHIFT)
+
 struct profile_cpu_desc {
+	enum profile_type type;		/* 0: CPU */
 	struct profile_symcache *symcache;	/* NULL: none */
 	pid_t pid;
 	const char *comm;		/* the process's name at the start */
@@ -54,6 +76,11 @@ struct profile_cpu_desc {
 	bool process_exited;
 	const char *const *comments;	/* extra comments, may be NULL */
 	size_t ncomments;
+	/* Goroutine profiles: the labels of the @i-th stack of the (one)
+	 * part, in place of tid/thread (a key may repeat: one per thread).
+	 * Borrowed until the next call. */
+	size_t (*labels)(void *ctx, size_t i, const struct pprof_label **ret);
+	void *labels_ctx;
 };
 
 /* Build the gzip'd pprof into a malloc'd buffer. 0 or -errno. */

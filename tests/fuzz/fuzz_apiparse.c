@@ -109,6 +109,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else {
 		check_error(r, err);
 	}
+	{
+		struct api_threads_req t;
+
+		err = NULL;
+		r = apiparse__threads(&q, &t, &err);
+		if (r == 0) {
+			require(!err);
+			require(t.pid >= 1 && t.debug <= 2);
+		} else {
+			check_error(r, err);
+		}
+	}
 	for (window = 0; window < 2; window++) {
 		err = NULL;
 		r = apiparse__heap(&q, window, MAX_SECONDS, &h, &err);

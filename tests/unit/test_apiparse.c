@@ -57,6 +57,44 @@ static int heap(const char *query, bool window, struct api_heap_req *ret,
 	return r;
 }
 
+static int threads(const char *query, struct api_threads_req *ret, char *msg,
+		   size_t size)
+{
+	struct api_params q;
+	char buf[512], *err = NULL;
+	int r;
+
+	snprintf(buf, sizeof(buf), "%s", query);
+	split(buf, &q);
+	r = apiparse__threads(&q, ret, &err);
+	snprintf(msg, size, "%s", err ? err : "");
+	free(err);
+	return r;
+}
+
+/* /debug/pprof/goroutine: pid, debug 0..2, unwind=dwarf; no seconds. */
+static void test_threads(void)
+{
+	struct api_threads_req t;
+	char msg[512];
+
+	CHECK(threads("pid=7", &t, msg, sizeof(msg)) == 0 && t.pid == 7 &&
+	      t.debug == 0, "%s", msg);
+	CHECK(threads("pid=7&debug=1", &t, msg, sizeof(msg)) == 0 && t.debug == 1, "%s", msg);
+	CHECK(threads("pid=7&debug=2&unwind=dwarf", &t, msg, sizeof(msg)) == 0 &&
+	      t.debug == 2, "%s", msg);
+	CHECK(threads("pid=7&debug=3", &t, msg, sizeof(msg)) == -EINVAL &&
+	      strstr(msg, "debug"), "%s", msg);
+	CHECK(threads("pid=7&unwind=fp", &t, msg, sizeof(msg)) == -EINVAL &&
+	      strstr(msg, "unwind=fp"), "%s", msg);
+	CHECK(threads("pid=7&seconds=5", &t, msg, sizeof(msg)) == -EINVAL &&
+	      strstr(msg, "snapshot"), "%s", msg);
+	CHECK(threads("debug=1", &t, msg, sizeof(msg)) == -EINVAL &&
+	      strstr(msg, "missing parameter pid"), "%s", msg);
+	CHECK(threads("pid=7&hz=9", &t, msg, sizeof(msg)) == -EINVAL &&
+	      strstr(msg, "unknown parameter"), "%s", msg);
+}
+
 int main(void)
 {
 	struct api_cpu_req c;
@@ -194,5 +232,6 @@ int main(void)
 		      "truncated: %s", err ? err : "");
 		free(err);
 	}
+	test_threads();
 	return check__done();
 }

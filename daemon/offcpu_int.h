@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * offcpu's insides, shared by its two files: offcpu.c (the BPF object,
+ * windows, profiles) and offcpu_pair.c (records: each wait's beginning
+ * paired with its end, each thread's recent stacks, charging windows).
+ * Everything here is under offcpu's lock.
+ */
+#ifndef PROFD_OFFCPU_INT_H
+#define PROFD_OFFCPU_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <bpf/libbpf.h>
+
+#include "aggregate.h"
+#include "kallsyms.h"
+#include "offcpu.h"
+#include "proc.h"
+#include "target.h"
+#include "threads.h"
+#include "unwind.h"
+
+#define MAPS_REFRESH_NS (100ULL * 1000 * 1000)
+#define DRAIN_TIMEOUT_NS (2ULL * 1000 * 1000 * 1000)
+#define PENDING_BUCKETS 4096	/* a power of two */
+#define MAX_FRAMES (UNWIND_MAX_FRAMES + PROFD_MAX_KERNEL_FRAMES)
+
+/* A wait begun and not ended yet: its stack, unwound. */
+struct pending {
+	struct pending *next;
+	uint32_t what, tid, tgid;
+	uint32_t flags;			/* AGG_F_* | state */
+	uint32_t slot;			/* profd_wait_begin's */
+	uint64_t begin_ns, image;
+	char comm[PROFD_COMM_LEN];
+	uint16_t n_user, n_kernel;
+	uint64_t ips[];			/* user then kernel */
+};
+
+struct offcpu_window {
+	struct offcpu_window *next;
+	struct offcpu_req req;
+	struct target t;
+	struct proc *proc;
+	struct aggregate *agg;
+	uint64_t start_ns, end_ns;
+	int64_t start_wall_ns;
+	uint64_t left_out;		/* records of another image */
+	uint64_t errs_at_start[PROFD_WAIT_ERR_MAX];
+	uint64_t unpaired_at_start, pending_full_at_start;
+	/* Block windows: the threads already off CPU when it opened, with
+	 * their stacks then (begin_ns = start_ns), until they come back. */
+	struct pending *seeds;
+	unsigned nseeds;
+	uint64_t gen;			/* the BPF generation it opened in */
+	bool closed;
+};
+
+struct offcpu {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;		/* epoch advanced, or stopping */
+	struct offcpu_limits lim;
+	struct threads *threads;	/* the stacks of now, at window starts */
+	struct symbolizer *sym;
+	struct execwatch *w;
+	uint32_t pidns_inum;
+	struct offcpu_bpf *skel;	/* NULL until the first window */
+	struct bpf_link *links[PROFD_WAIT_WHAT_MAX + 1];
+	struct ring_buffer *rb;
+	pthread_t drainer;
+	bool drainer_started, stopping;
+	uint64_t epoch;
+	struct offcpu_window *windows;
+	unsigned nwindows;
+	struct pending *pending[PENDING_BUCKETS];
+	unsigned npending;
+	/* Each thread's last full begin record per kind, which repeats
+	 * (PROFD_EV_WAIT_REPEAT) refer to. As many as pending at most. */
+	struct pending *last[PENDING_BUCKETS];
+	unsigned nlast;
+	struct kallsyms *ksyms;
+	struct offcpu_stats st;
+	/* Scratch of the drain thread. */
+	uint64_t ips[MAX_FRAMES];
+};
+
+/* offcpu_pair.c */
+/* Take @tid's seed out of window @w, if it has one. */
+struct pending *offcpu_pair__take_seed(struct offcpu_window *w, uint32_t tid);
+/* The ring buffer's callback (drain thread, under lock). */
+int offcpu_pair__record(void *ctx, void *data, size_t size);
+/* Drop the begun wait *@pp. */
+void offcpu_pair__drop(struct offcpu *o, struct pending **pp);
+/* Forget every thread's recent stacks; BPF sends them again (new gen). */
+void offcpu_pair__forget(struct offcpu *o);
+/* Charge wait @p up to @end_ns to the windows (@only: that one). */
+void offcpu_pair__charge(struct offcpu *o, const struct pending *p,
+			 uint64_t end_ns, struct offcpu_window *only);
+/* Charge @count waits of @total_ns between @first_ns and @last_ns. */
+void offcpu_pair__charge_sum(struct offcpu *o, const struct pending *p,
+			     uint64_t first_ns, uint64_t last_ns,
+			     uint64_t count, uint64_t total_ns,
+			     struct offcpu_window *only);
+/* @tid's recent stack in @slot for @what, if of @tgid's image @image. */
+struct pending *offcpu_pair__last_of(struct offcpu *o, uint32_t what,
+				     uint32_t tid, uint32_t slot,
+				     uint32_t tgid, uint64_t image);
+
+#endif /* PROFD_OFFCPU_INT_H */

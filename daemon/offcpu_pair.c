@@ -1,0 +1,455 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * offcpu_pair: what the wait tracer's records mean. A begin record's
+ * stack is unwound and kept as the thread's wait in progress (and as one
+ * of its recent stacks, which the kernel's sums refer to); an end record
+ * charges the wait to the windows of its process; a sum charges repeated
+ * waits. Drain thread, under offcpu's lock.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "offcpu.skel.h"
+#include "offcpu_int.h"
+#include "profile.h"
+
+static unsigned bucket(uint32_t what, uint32_t tid)
+{
+	return (tid * 2654435761u + what) & (PENDING_BUCKETS - 1);
+}
+
+static struct pending **find_pending(struct offcpu *o, uint32_t what,
+				     uint32_t tid)
+{
+	struct pending **pp;
+
+	for (pp = &o->pending[bucket(what, tid)]; *pp; pp = &(*pp)->next)
+		if ((*pp)->what == what && (*pp)->tid == tid)
+			return pp;
+	return NULL;
+}
+
+void offcpu_pair__drop(struct offcpu *o, struct pending **pp)
+{
+	struct pending *p = *pp;
+
+	*pp = p->next;
+	free(p);
+	o->npending--;
+}
+
+static struct pending *copy_pending(const struct pending *p)
+{
+	size_t sz = sizeof(*p) + (p->n_user + p->n_kernel) * sizeof(uint64_t);
+	struct pending *c = malloc(sz);
+
+	if (c) {
+		memcpy(c, p, sz);
+		c->next = NULL;
+	}
+	return c;
+}
+
+static struct pending **find_last(struct offcpu *o, uint32_t what,
+				  uint32_t tid, uint32_t slot)
+{
+	struct pending **pp;
+
+	for (pp = &o->last[bucket(what, tid)]; *pp; pp = &(*pp)->next)
+		if ((*pp)->what == what && (*pp)->tid == tid &&
+		    (*pp)->slot == slot)
+			return pp;
+	return NULL;
+}
+
+/* Keep a copy of @p as its thread's last stack of its kind. */
+static void remember(struct offcpu *o, const struct pending *p)
+{
+	struct pending **pp = find_last(o, p->what, p->tid, p->slot), *c;
+
+	if (pp) {
+		c = *pp;
+		*pp = c->next;
+		free(c);
+		o->nlast--;
+	}
+	if (o->nlast >= o->lim.max_pending)
+		return;		/* its repeats will miss: counted */
+	c = copy_pending(p);
+	if (!c)
+		return;
+	pp = &o->last[bucket(c->what, c->tid)];
+	c->next = *pp;
+	*pp = c;
+	o->nlast++;
+}
+
+/* Forget every last stack; BPF sends full records again (new gen). */
+void offcpu_pair__forget(struct offcpu *o)
+{
+	struct pending *p;
+	unsigned i;
+
+	for (i = 0; i < PENDING_BUCKETS; i++) {
+		while ((p = o->last[i])) {
+			o->last[i] = p->next;
+			free(p);
+		}
+	}
+	o->nlast = 0;
+	if (o->skel)
+		__atomic_add_fetch(&o->skel->data->gen, 1, __ATOMIC_RELAXED);
+}
+
+/*
+ * Charge wait @p, from its beginning to @end_ns, to every open window on
+ * its process and kind (@only: that window alone), for the part inside
+ * the window. Under lock.
+ */
+void offcpu_pair__charge(struct offcpu *o, const struct pending *p, uint64_t end_ns,
+		   struct offcpu_window *only)
+{
+	struct offcpu_window *w;
+
+	for (w = o->windows; w; w = w->next) {
+		uint64_t lo, hi;
+
+		if ((only && w != only) || w->closed ||
+		    w->req.pid != (pid_t)p->tgid || w->req.what != p->what)
+			continue;
+		if (p->image != w->t.image) {
+			w->left_out++;
+			continue;
+		}
+		lo = p->begin_ns > w->start_ns ? p->begin_ns : w->start_ns;
+		hi = end_ns < w->end_ns ? end_ns : w->end_ns;
+		if (p->what != PROFD_WAIT_CLONE && hi <= lo)
+			continue;
+		if (p->what == PROFD_WAIT_CLONE &&
+		    (p->begin_ns < w->start_ns || p->begin_ns >= w->end_ns))
+			continue;
+		(void)aggregate__add(w->agg, p->tid, p->comm, p->flags, p->ips,
+				     p->n_user, p->ips + p->n_user,
+				     w->req.kernel ? p->n_kernel : 0, 1,
+				     p->what == PROFD_WAIT_CLONE ? 0 : hi - lo);
+	}
+}
+
+/* The window whose process's mappings unwind @b. Under lock. */
+static struct offcpu_window *window_of(struct offcpu *o, uint32_t tgid,
+				       uint32_t what, uint64_t image)
+{
+	struct offcpu_window *w;
+
+	for (w = o->windows; w; w = w->next)
+		if (!w->closed && w->req.pid == (pid_t)tgid &&
+		    w->req.what == what && w->t.image == image)
+			return w;
+	return NULL;
+}
+
+/* Left out of every window on @tgid for @what: another image's. */
+static void left_out(struct offcpu *o, uint32_t tgid, uint32_t what)
+{
+	struct offcpu_window *x;
+
+	for (x = o->windows; x; x = x->next)
+		if (x->req.pid == (pid_t)tgid && x->req.what == what)
+			x->left_out++;
+}
+
+static void place(struct offcpu *o, struct pending *p);
+
+/*
+ * Charge @count waits totalling @total_ns, between @first_ns and
+ * @last_ns, with stack @p, to the windows of its process and kind (@only:
+ * that one): whole when inside a window, else the share of the span
+ * inside it. Under lock.
+ */
+void offcpu_pair__charge_sum(struct offcpu *o, const struct pending *p,
+		       uint64_t first_ns, uint64_t last_ns, uint64_t count,
+		       uint64_t total_ns, struct offcpu_window *only)
+{
+	struct offcpu_window *w;
+
+	for (w = o->windows; w; w = w->next) {
+		uint64_t lo, hi, n, v;
+
+		if ((only && w != only) || w->closed ||
+		    w->req.pid != (pid_t)p->tgid || w->req.what != p->what)
+			continue;
+		if (p->image != w->t.image) {
+			w->left_out += count;
+			continue;
+		}
+		lo = first_ns > w->start_ns ? first_ns : w->start_ns;
+		hi = last_ns < w->end_ns ? last_ns : w->end_ns;
+		if (hi <= lo)
+			continue;
+		n = count;
+		v = total_ns;
+		if (lo > first_ns || hi < last_ns) {
+			double f = (double)(hi - lo) / (double)(last_ns - first_ns);
+
+			n = (uint64_t)((double)count * f + 0.5);
+			v = (uint64_t)((double)total_ns * f);
+			if (!n)
+				n = 1;
+		}
+		(void)aggregate__add(w->agg, p->tid, p->comm, p->flags, p->ips,
+				     p->n_user, p->ips + p->n_user,
+				     w->req.kernel ? p->n_kernel : 0, n, v);
+	}
+}
+
+/* The stack of @tid's last full begin record of @what, if it is of
+ * @tgid's image @image. */
+struct pending *offcpu_pair__last_of(struct offcpu *o, uint32_t what, uint32_t tid,
+			       uint32_t slot, uint32_t tgid, uint64_t image)
+{
+	struct pending **pp = find_last(o, what, tid, slot);
+
+	if (!pp || (*pp)->tgid != tgid || (*pp)->image != image)
+		return NULL;
+	return *pp;
+}
+
+/* Waits where the thread's last recorded one began, summed in BPF. */
+static void on_repeat(struct offcpu *o, const struct profd_wait_repeat *r)
+{
+	struct pending *p;
+	uint32_t flags;
+
+	o->st.begins += r->count;
+	o->st.repeats += r->count;
+	if (!window_of(o, r->tgid, r->what, r->image)) {
+		left_out(o, r->tgid, r->what);
+		return;
+	}
+	p = offcpu_pair__last_of(o, r->what, r->tid, r->slot, r->tgid, r->image);
+	if (!p) {
+		o->st.repeat_misses += r->count;
+		return;
+	}
+	flags = p->flags;
+	if (r->what == PROFD_WAIT_OFFCPU)
+		p->flags = (p->flags & ~PROFILE_STATE_MASK) |
+			   (r->state + 1) << PROFILE_STATE_SHIFT;
+	offcpu_pair__charge_sum(o, p, r->first_ns, r->last_ns, r->count, r->total_ns, NULL);
+	p->flags = flags;
+}
+
+static void on_begin(struct offcpu *o, const struct profd_wait_begin *b)
+{
+	struct offcpu_window *w = window_of(o, b->tgid, b->what, b->image);
+	unsigned nu = 0, nk = b->n_kernel, i;
+	struct pending *p;
+	uint32_t flags = 0;
+	bool trunc = false;
+	int n;
+
+	o->st.begins++;
+	if (!w) {
+		/* Another image's (counted in its windows), or too late. */
+		left_out(o, b->tgid, b->what);
+		return;
+	}
+	if (nk > PROFD_MAX_KERNEL_FRAMES)
+		nk = PROFD_MAX_KERNEL_FRAMES;
+	if (b->stack_len) {
+		if (!proc__covers(w->proc, (const uint64_t *)&b->regs[16], 1))
+			(void)proc__refresh(w->proc, o->sym, b->time_ns,
+					    MAPS_REFRESH_NS);
+		n = unwind__stack(w->proc, (const uint64_t *)b->regs,
+				  b->stack + b->stack_skip, b->stack_len,
+				  o->ips, UNWIND_MAX_FRAMES, &trunc);
+		/*
+		 * glibc's clone3 (and clone) end their CFI before the
+		 * syscall (the child's unwind info would be wrong), so a
+		 * walk from there stops at once. Nothing is pushed by then:
+		 * the caller's return address is at [sp]; go on from it.
+		 */
+		if (n <= 1 && b->what == PROFD_WAIT_CLONE &&
+		    b->stack_len > 8) {
+			uint64_t regs[PROFD_NREGS];
+
+			memcpy(regs, b->regs, sizeof(regs));
+			memcpy(&regs[16], b->stack + b->stack_skip, 8);
+			regs[7] += 8;
+			o->ips[0] = b->regs[16];
+			n = unwind__stack(w->proc, regs,
+					  b->stack + b->stack_skip + 8,
+					  b->stack_len - 8, o->ips + 1,
+					  UNWIND_MAX_FRAMES - 1, &trunc);
+			/* ips[1] is a return address now, not a pc: the
+			 * walk's leaf is shown as a call site either way. */
+			n = n > 0 ? n + 1 : 0;
+		}
+		if (n > 0) {
+			nu = (unsigned)n;
+			o->st.unwound++;
+		} else {
+			o->st.unwind_errors++;
+		}
+	}
+	if (!nu) {
+		nu = b->n_user > PROFD_MAX_USER_FRAMES ? PROFD_MAX_USER_FRAMES :
+							 b->n_user;
+		memcpy(o->ips, b->user_ips, nu * sizeof(uint64_t));
+		/* No DWARF walk (or not asked): of unknown completeness. */
+		if (nu && !w->req.fp_only)
+			trunc = true;
+		if (b->flags & PROFD_SF_USER_TRUNC)
+			trunc = true;
+		if (b->flags & PROFD_SF_USER_ERR)
+			flags |= AGG_F_USER_ERR;
+	}
+	if (trunc)
+		flags |= AGG_F_USER_TRUNC;
+	if (b->what == PROFD_WAIT_OFFCPU)
+		flags |= (b->state + 1) << PROFILE_STATE_SHIFT;
+	memcpy(o->ips + nu, b->kernel_ips, nk * sizeof(uint64_t));
+
+	p = malloc(sizeof(*p) + (nu + nk) * sizeof(uint64_t));
+	if (!p)
+		return;
+	p->next = NULL;
+	p->what = b->what;
+	p->tid = b->tid;
+	p->tgid = b->tgid;
+	p->flags = flags;
+	p->slot = b->slot;
+	p->begin_ns = b->time_ns;
+	p->image = b->image;
+	memcpy(p->comm, b->comm, sizeof(p->comm));
+	p->comm[sizeof(p->comm) - 1] = 0;
+	p->n_user = (uint16_t)nu;
+	p->n_kernel = (uint16_t)nk;
+	for (i = 0; i < nu + nk; i++)
+		p->ips[i] = o->ips[i];
+	remember(o, p);
+	place(o, p);
+}
+
+/* A wait begun with the stack of @p (taken over). Under lock. */
+static void place(struct offcpu *o, struct pending *p)
+{
+	struct pending **pp;
+
+	if (p->what == PROFD_WAIT_CLONE) {
+		/* Counted where it happens: no end to wait for. */
+		offcpu_pair__charge(o, p, p->begin_ns, NULL);
+		free(p);
+		return;
+	}
+	/* A thread's previous wait of this kind that never ended (its end
+	 * record lost): replaced. */
+	pp = find_pending(o, p->what, p->tid);
+	if (pp) {
+		offcpu_pair__drop(o, pp);
+		o->st.unpaired++;
+	}
+	if (o->npending >= o->lim.max_pending) {
+		o->st.pending_full++;
+		free(p);
+		return;
+	}
+	pp = &o->pending[bucket(p->what, p->tid)];
+	p->next = *pp;
+	*pp = p;
+	o->npending++;
+}
+
+struct pending *offcpu_pair__take_seed(struct offcpu_window *w, uint32_t tid)
+{
+	struct pending **pp, *p;
+
+	for (pp = &w->seeds; *pp; pp = &(*pp)->next) {
+		if ((*pp)->tid == tid) {
+			p = *pp;
+			*pp = p->next;
+			w->nseeds--;
+			return p;
+		}
+	}
+	return NULL;
+}
+
+/* A thread off CPU since before its windows opened is back: charge the
+ * windows that took its stack then. */
+static void on_unseen(struct offcpu *o, const struct profd_wait_end *e)
+{
+	struct pending **pp = find_pending(o, e->what, e->tid);
+	struct offcpu_window *w;
+	struct pending *p;
+
+	for (w = o->windows; w; w = w->next) {
+		if (w->closed || w->req.pid != (pid_t)e->tgid ||
+		    w->req.what != e->what)
+			continue;
+		p = offcpu_pair__take_seed(w, e->tid);
+		if (p) {
+			offcpu_pair__charge(o, p, e->end_ns, w);
+			free(p);
+		} else if (pp) {
+			/* Recorded for an earlier window still open. */
+			offcpu_pair__charge(o, *pp, e->end_ns, w);
+		}
+	}
+	if (pp)
+		offcpu_pair__drop(o, pp);
+}
+
+static void on_end(struct offcpu *o, const struct profd_wait_end *e)
+{
+	struct pending **pp;
+
+	o->st.ends++;
+	if (!e->begin_ns) {
+		on_unseen(o, e);
+		return;
+	}
+	pp = find_pending(o, e->what, e->tid);
+	if (!pp)
+		return;		/* began before any window wanted it */
+	if ((*pp)->begin_ns != e->begin_ns) {
+		o->st.unpaired++;
+		offcpu_pair__drop(o, pp);
+		return;
+	}
+	offcpu_pair__charge(o, *pp, e->end_ns, NULL);
+	offcpu_pair__drop(o, pp);
+}
+
+/* Ring buffer callback, drain thread, under lock. */
+int offcpu_pair__record(void *ctx, void *data, size_t size)
+{
+	struct offcpu *o = ctx;
+	const struct profd_wait_begin *b = data;
+	const struct profd_wait_end *e = data;
+	const struct profd_wait_repeat *rp = data;
+
+	if (size >= sizeof(*rp) && rp->kind == PROFD_EV_WAIT_REPEAT &&
+	    rp->what < PROFD_WAIT_CLONE && rp->state < PROFD_WAIT_STATE_MAX &&
+	    rp->slot < PROFD_WAIT_SLOTS &&
+	    rp->last_ns >= rp->first_ns) {
+		on_repeat(o, rp);
+		return 0;
+	}
+	if (size >= sizeof(*e) && e->kind == PROFD_EV_WAIT_END &&
+	    e->what < PROFD_WAIT_WHAT_MAX) {
+		on_end(o, e);
+		return 0;
+	}
+	/* A begin record holds what it says it holds. */
+	if (size < sizeof(*b) || b->kind != PROFD_EV_WAIT_BEGIN ||
+	    b->what >= PROFD_WAIT_WHAT_MAX || b->stack_skip >= 4096 ||
+	    b->stack_len > PROFD_STACK_PAGES_MAX * 4096 ||
+	    (size_t)b->stack_skip + b->stack_len > size - sizeof(*b)) {
+		o->st.unpaired++;
+		return 0;
+	}
+	on_begin(o, b);
+	return 0;
+}

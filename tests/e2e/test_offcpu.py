@@ -1,0 +1,339 @@
+#!/usr/bin/env python3
+"""End-to-end tests of the wait profiles (issue 14): /debug/pprof/block
+(off-CPU), /mutex (futex waits), /threadcreate, and their errors and
+access rules. Run through run_all.py, which configures test_cpu's globals.
+
+Known truth: workloads/waits.c measures its own waits (CLOCK_MONOTONIC
+around the waiting calls) and prints the totals on SIGUSR2, before and
+after the window. What must hold:
+- block: the off-CPU delay charged to sleep_loop (nanosleep 200 ms) and to
+  pipe_wait (read on a pipe fed every 100 ms) within 10% of the time the
+  workload measured in them, state "sleeping", Go's block types;
+- mutex: the delay charged to contend (4 threads on one mutex, 2 ms
+  holds) within 15% of the time the workload measured in
+  pthread_mutex_lock;
+- threadcreate: exactly 7 threads by spawn_a and 5 by spawn_b;
+- goroutine: 50 threads parked in 3 places give exactly 3 stacks (20
+  park_cond, 20 park_read, 10 park_sleep) besides the main thread's, with
+  a tid, thread, state and wchan label per thread; debug=1 a text dump;
+- errors and access as for /debug/pprof/profile.
+"""
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import unittest
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import test_cpu  # noqa: E402
+from test_cpu import ProfdTest, Prof, Workload, as_nobody, dead_pid  # noqa: E402
+
+ENDPOINTS = ("block", "mutex", "threadcreate", "goroutine")
+
+
+def fetch_wait(tc, daemon, endpoint, pid, seconds, extra="", name=None):
+    """GET /debug/pprof/ENDPOINT, assert 200 and gzip, return Prof."""
+    q = "pid=%d&seconds=%d%s" % (pid, seconds, extra)
+    r = daemon.get("/debug/pprof/%s?%s" % (endpoint, q), timeout=seconds + 30)
+    if r.status != 200:
+        raise AssertionError("GET %s?%s: HTTP %d: %s\n--- profd log:\n%s"
+                             % (endpoint, q, r.status, r.text()[:1000], daemon.log_tail()))
+    tc.assertTrue(r.headers.get("content-type", "").startswith("application/octet-stream"), r.headers)
+    tc.assertEqual(r.body[:2], b"\x1f\x8b", "profile is not gzipped")
+    path = os.path.join(test_cpu.ART, "%s.pb.gz" % (name or tc.id().split(".")[-1]))
+    with open(path, "wb") as f:
+        f.write(r.body)
+    return Prof(path, pid=pid, seconds=seconds)
+
+
+def totals(w):
+    """The workload's own wait totals (ns), asked for with SIGUSR2."""
+    os.kill(w.pid, signal.SIGUSR2)
+    line = w.proc.stdout.readline().decode().split()
+    if len(line) != 3 or line[0] != "totals":
+        raise AssertionError("waits: expected a totals line, got %r" % line)
+    return int(line[1]), int(line[2])
+
+
+def labels(s, key):
+    """Every value of label key (-raw prints a repeated key's values
+    space-separated in one entry)."""
+    return " ".join(s.labels.get(key, [])).split()
+
+
+def through(prof, fn, index=1):
+    return sum(s.values[index] for s in prof.samples if fn in s.functions())
+
+
+class WaitProfiles(ProfdTest):
+
+    def check_types(self, prof, types):
+        self.assertEqual(prof.raw.sample_types, types, prof.excerpt())
+        for s in prof.samples:
+            self.assertEqual(s.num_label("pid"), prof.pid, s)
+            self.assertIsNotNone(s.num_label("tid"), s)
+            self.assertIsNotNone(s.label("thread"), s)
+
+    def test_block_truth(self):
+        """nanosleep and pipe read: off-CPU delay by stack within 10% of
+        the workload's own measure; state sleeping; labels."""
+        with Workload("waits", "block", seconds=60, wait_line="waits ready") as w:
+            time.sleep(0.5)
+            t0, (a0, b0) = time.monotonic(), totals(w)
+            prof = fetch_wait(self, self.daemon, "block", w.pid, 4)
+            t1, (a1, b1) = time.monotonic(), totals(w)
+        # The workload measured over a little more than the window (the
+        # request's set-up, the drain): its share of time waiting, over
+        # the window's 4 s.
+        scale = 4.0 / (t1 - t0)
+        a0, a1, b0, b1 = a0 * scale, a1 * scale, b0 * scale, b1 * scale
+        self.check_types(prof, [("contentions", "count"), ("delay", "nanoseconds")])
+        sleep_ns, read_ns = through(prof, "sleep_loop"), through(prof, "pipe_wait")
+        print("    block: sleep_loop %.3f s (measured %.3f), pipe_wait %.3f s (measured %.3f)"
+              % (sleep_ns / 1e9, (a1 - a0) / 1e9, read_ns / 1e9, (b1 - b0) / 1e9))
+        for what, got, want in (("sleep_loop", sleep_ns, a1 - a0), ("pipe_wait", read_ns, b1 - b0)):
+            self.assertLess(abs(got - want), 0.10 * want,
+                            "%s: %.3f s off CPU in the profile, the workload measured %.3f s\n%s"
+                            % (what, got / 1e9, want / 1e9, prof.excerpt()))
+        # Every ~200 ms one wait, every ~100 ms one.
+        n = through(prof, "sleep_loop", 0)
+        self.assertTrue(15 <= n <= 25, "%d nanosleeps in 4 s\n%s" % (n, prof.excerpt()))
+        for s in prof.samples:
+            if "sleep_loop" in s.functions() or "pipe_wait" in s.functions():
+                if s.label("state") != "preempted":
+                    self.assertEqual(s.label("state"), "sleeping", s)
+                self.assertIn(s.label("thread"), ("sleeper", "reader"), s)
+                self.assertNotIn("[truncated]", s.functions(), s)
+                self.assertEqual(s.functions()[-1], "__clone3", s)
+        self.assertTrue(all(s.label("state") in ("sleeping", "disk", "preempted") for s in prof.samples),
+                        prof.excerpt())
+        self.assertTrue(any("off-CPU" in c for c in prof.raw.comments), prof.raw.comments)
+
+    def test_block_kernel_stacks(self):
+        """kernel=1: the kernel frames of the wait (schedule) above the
+        user stack."""
+        with Workload("waits", "block", seconds=60, wait_line="waits ready") as w:
+            prof = fetch_wait(self, self.daemon, "block", w.pid, 2, extra="&kernel=1")
+        s = [s for s in prof.samples if "sleep_loop" in s.functions()]
+        self.assertTrue(s, prof.excerpt())
+        # (A thread already asleep when the window opened is charged to
+        # its user stack of then: no kernel frames for that part.)
+        k = sum(x.values[1] for x in s if any("schedule" in f for f in x.functions()))
+        self.assertGreater(k, 0.8 * sum(x.values[1] for x in s), prof.excerpt())
+
+    def test_mutex_truth(self):
+        """4 threads on one mutex: delay through contend within 15% of the
+        time the workload measured in pthread_mutex_lock."""
+        with Workload("waits", "mutex", seconds=60, wait_line="waits ready") as w:
+            time.sleep(0.5)
+            t0, (a0, _) = time.monotonic(), totals(w)
+            prof = fetch_wait(self, self.daemon, "mutex", w.pid, 4)
+            t1, (a1, _) = time.monotonic(), totals(w)
+        scale = 4.0 / (t1 - t0)  # as for block
+        a0, a1 = a0 * scale, a1 * scale
+        self.check_types(prof, [("contentions", "count"), ("delay", "nanoseconds")])
+        got, want = through(prof, "contend"), a1 - a0
+        print("    mutex: contend %.3f s, measured %.3f s" % (got / 1e9, want / 1e9))
+        self.assertLess(abs(got - want), 0.15 * want,
+                        "contend: %.3f s in futex waits in the profile, the workload measured %.3f s in "
+                        "pthread_mutex_lock\n%s" % (got / 1e9, want / 1e9, prof.excerpt()))
+        self.assertGreater(through(prof, "pthread_mutex_lock", 0) + through(prof, "__pthread_mutex_lock", 0),
+                           0, prof.excerpt())
+        self.assertTrue(any("spinning" in c for c in prof.raw.comments), prof.raw.comments)
+
+    def test_threadcreate_exact(self):
+        """12 threads created on cue: 7 by spawn_a, 5 by spawn_b, exactly."""
+        with Workload("waits", "spawn", seconds=60, wait_line="waits ready") as w:
+            out = {}
+
+            def get():
+                out["prof"] = fetch_wait(self, self.daemon, "threadcreate", w.pid, 3)
+            t = threading.Thread(target=get)
+            t.start()
+            time.sleep(1.0)
+            os.kill(w.pid, signal.SIGUSR1)
+            self.assertEqual(w.proc.stdout.readline().decode().strip(), "spawned 12")
+            t.join(60)
+        prof = out["prof"]
+        self.check_types(prof, [("threadcreate", "count")])
+        self.assertEqual(prof.raw.period_type, ("threadcreate", "count"))
+        self.assertEqual(through(prof, "spawn_a", 0), 7, prof.excerpt())
+        self.assertEqual(through(prof, "spawn_b", 0), 5, prof.excerpt())
+        self.assertEqual(prof.raw.total(0), 12, prof.excerpt())
+
+    def test_block_exiting_threads(self):
+        """Threads that exit mid-window: their last switch is no wait
+        (they never come back), so nothing is charged past their end."""
+        with Workload("waits", "spawn", seconds=60, wait_line="waits ready") as w:
+            out = {}
+
+            def get():
+                out["prof"] = fetch_wait(self, self.daemon, "block", w.pid, 3)
+            t = threading.Thread(target=get)
+            t.start()
+            time.sleep(1.0)
+            os.kill(w.pid, signal.SIGUSR1)
+            self.assertEqual(w.proc.stdout.readline().decode().strip(), "spawned 12")
+            t.join(60)
+        prof = out["prof"]
+        # The main thread waits about 3 s; the 12 short-lived threads
+        # almost nothing.
+        self.assertLess(prof.raw.total(1), 3.3e9, prof.excerpt())
+        self.assertGreater(through(prof, "main"), 2.5e9, prof.excerpt())
+
+    def test_block_process_exits(self):
+        """The process exits mid-window: the window ends then, with what
+        it saw, and says so."""
+        with Workload("waits", "block", seconds=1.5, wait_line="waits ready") as w:
+            t0 = time.monotonic()
+            prof = fetch_wait(self, self.daemon, "block", w.pid, 10)
+            took = time.monotonic() - t0
+        self.assertLess(took, 5, "the window outlived the process by %.1f s" % took)
+        self.assertIn("process exited during the window", prof.raw.comments)
+        self.assertLess(through(prof, "sleep_loop"), 1.6e9, prof.excerpt())
+
+    def test_threads_snapshot(self):
+        """50 parked threads: exactly 3 stacks, 20/20/10, labels per thread."""
+        with Workload("waits", "park", seconds=60, wait_line="waits ready") as w:
+            r = self.daemon.get("/debug/pprof/goroutine?pid=%d" % w.pid)
+            self.assertEqual(r.status, 200, r)
+            path = os.path.join(test_cpu.ART, "threads.pb.gz")
+            with open(path, "wb") as f:
+                f.write(r.body)
+            prof = Prof(path, pid=w.pid)
+            tids = sorted(int(t) for t in os.listdir("/proc/%d/task" % w.pid))
+            text = self.daemon.get("/debug/pprof/goroutine?pid=%d&debug=1" % w.pid)
+        self.assertEqual(prof.raw.sample_types, [("goroutine", "count")])
+        self.assertEqual(prof.raw.period_type, ("goroutine", "count"))
+        parked = {}
+        for s in prof.samples:
+            fns = s.functions()
+            where = [f for f in ("park_cond", "park_read", "park_sleep") if f in fns]
+            if where:
+                self.assertEqual(len(where), 1, s)
+                self.assertNotIn(where[0], parked, "two stacks for %s\n%s" % (where[0], prof.excerpt()))
+                parked[where[0]] = s.values[0]
+                self.assertEqual(fns[-1], "__clone3", s)
+            else:
+                self.assertIn("main", fns, s)
+            self.assertEqual(len(labels(s, "tid")), s.values[0], s)
+            self.assertEqual(len(labels(s, "state")), s.values[0], s)
+            if where:  # (the main thread may still be printing its ready line)
+                self.assertTrue(all(st == "sleeping" for st in labels(s, "state")), s)
+            if where:
+                self.assertEqual(len(labels(s, "wchan")), s.values[0], s)
+        self.assertEqual(parked, {"park_cond": 20, "park_read": 20, "park_sleep": 10}, prof.excerpt())
+        self.assertEqual(len(prof.samples), 4, prof.excerpt())
+        got = sorted(int(t) for s in prof.samples for t in labels(s, "tid"))
+        self.assertEqual(got, tids)
+        self.assertEqual(text.status, 200)
+        self.assertTrue(text.headers.get("content-type", "").startswith("text/plain"))
+        body = text.text()
+        self.assertEqual(body.count("\nthread ") + body.startswith("thread "), 51, body[:2000])
+        self.assertEqual(body.count("park_cond(...)"), 20, body[:2000])
+        self.assertIn("[sleeping, ", body)
+        r = subprocess.run([test_cpu.PROFCTL, "--socket", self.daemon.sock, "threads", "--pid", str(w.pid),
+                            "--text"], capture_output=True, text=True, timeout=60)
+        self.assertNotEqual(r.returncode, 0, "the workload is gone: profctl should fail")
+
+    def test_profctl_units(self):
+        """profctl offcpu: the table in seconds of delay, counts named."""
+        with Workload("waits", "block", seconds=60, wait_line="waits ready") as w:
+            out = os.path.join(self.daemon.dir, "offcpu.pb.gz")
+            r = subprocess.run([test_cpu.PROFCTL, "--socket", self.daemon.sock, "offcpu", "--pid", str(w.pid),
+                                "--seconds", "2", "-o", out], capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        first = r.stdout.splitlines()[0]
+        self.assertRegex(first, r"^Type: delay \(nanoseconds\); top \d+ functions by flat; \d+ waits, total [\d.]+s,",
+                         r.stdout)
+        r = subprocess.run([test_cpu.PROFCTL, "top", out, "--sample-index", "contentions"],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertRegex(r.stdout.splitlines()[0], r"^Type: contentions \(count\);.* \d+ waits, total \d+,")
+
+    def test_index_lists_them(self):
+        r = self.daemon.get("/debug/pprof/")
+        self.assertEqual(r.status, 200)
+        for e in ENDPOINTS:
+            self.assertIn("/debug/pprof/%s?" % e, r.text())
+
+
+class WaitErrors(ProfdTest):
+    daemon_args = ("--max-seconds", "30")
+
+    def check_error(self, r, status, what):
+        self.assertEqual(r.status, status, "%s: %r" % (what, r))
+        self.assertEqual(r.headers.get("x-go-pprof"), "1", "%s: %r" % (what, r.headers))
+        self.assertTrue(r.headers.get("content-type", "").startswith("text/plain"), what)
+        self.assertTrue(r.text().strip(), what)
+
+    def test_errors_as_profile(self):
+        """The same status for the same mistakes as /debug/pprof/profile."""
+        pid = dead_pid()
+        with Workload("split", wait_line="split ready") as w:
+            cases = [("pid=%d&seconds=1" % pid, 404), ("pid=%d&seconds=abc" % w.pid, 400),
+                     ("pid=%d&seconds=0" % w.pid, 400), ("pid=%d&seconds=31" % w.pid, 400),
+                     ("pid=%d&seconds=1&bogus=1" % w.pid, 400), ("pid=abc&seconds=1", 400),
+                     ("seconds=1", 400), ("pid=2&seconds=1", 400)]
+            for e in ENDPOINTS:
+                for q, status in cases:
+                    if e == "goroutine":
+                        q = q.replace("&seconds=1", "").replace("seconds=1", "debug=0")
+                        if "seconds" in q:
+                            continue
+                    ref = self.daemon.get("/debug/pprof/profile?" + q, timeout=10)
+                    r = self.daemon.get("/debug/pprof/%s?%s" % (e, q), timeout=10)
+                    self.check_error(r, status, "%s?%s" % (e, q))
+                    self.assertEqual(r.status, ref.status, "%s?%s differs from profile's" % (e, q))
+            r = self.daemon.get("/debug/pprof/goroutine?pid=%d&seconds=1" % w.pid)
+            self.check_error(r, 400, "goroutine with seconds")
+            r = self.daemon.get("/debug/pprof/goroutine?pid=%d&debug=3" % w.pid)
+            self.check_error(r, 400, "goroutine debug=3")
+        self.assertEqual(self.daemon.status()["sessions_active"], 0)
+
+
+class WaitAccess(ProfdTest):
+    """As nobody (test_attack.py's conventions): another user's process is
+    refused, the caller's own is served."""
+
+    def nobody_get(self, path):
+        return test_cpu.Access.nobody_get(self, path)
+
+    def test_nobody_denied_root_process(self):
+        with Workload("waits", "block", seconds=60, wait_line="waits ready") as w:
+            for e in ENDPOINTS:
+                q = "pid=%d" % w.pid + ("" if e == "goroutine" else "&seconds=1")
+                r = self.nobody_get("/debug/pprof/%s?%s" % (e, q))
+                self.assertEqual(r.status, 403, "nobody on root's pid via %s: %r" % (e, r))
+                self.assertEqual(r.headers.get("x-go-pprof"), "1")
+                self.assertIn("permission denied", r.text())
+
+    def test_profctl_as_nobody_denied(self):
+        """profctl offcpu as nobody on root's process: exit 1, the
+        server's message, no file written."""
+        out = os.path.join(test_cpu.Access.nobody_dir(self), "denied.pb.gz")
+        with Workload("waits", "block", seconds=60, wait_line="waits ready") as w:
+            r = as_nobody([test_cpu.PROFCTL, "--socket", self.daemon.sock, "offcpu", "--pid", str(w.pid),
+                           "--seconds", "1", "-o", out])
+        self.assertEqual(r.returncode, 1, r)
+        self.assertIn("permission denied: uid %d may not profile pid %d" % (test_cpu.NOBODY, w.pid),
+                      r.stderr.decode())
+        self.assertFalse(os.path.exists(out))
+
+    def test_nobody_own_process(self):
+        exe = test_cpu.Access.nobody_exe(self, "waits")
+        with Workload("waits", "block", seconds=60, user=test_cpu.NOBODY, exe=exe, wait_line="waits ready") as w:
+            r = self.nobody_get("/debug/pprof/block?pid=%d&seconds=2" % w.pid)
+        self.assertEqual(r.status, 200, r)
+        path = os.path.join(test_cpu.ART, "nobody-own-block.pb.gz")
+        with open(path, "wb") as f:
+            f.write(r.body)
+        prof = Prof(path, pid=w.pid, seconds=2)
+        self.assertGreater(through(prof, "sleep_loop"), 1e9, prof.excerpt())
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,320 @@
+/* waits: workloads whose waits are known, for the wait profiles (block,
+ * mutex, threadcreate, goroutine). Each measures its own waits with
+ * CLOCK_MONOTONIC around the calls that wait; on SIGUSR2 it prints a line
+ * "totals A B" of nanoseconds waited so far (a wait in progress counted up
+ * to now).
+ *
+ *   waits SECONDS block   thread "sleeper" nanosleeps 200 ms in sleep_loop;
+ *                         thread "reader" blocks in read() in pipe_wait on
+ *                         a pipe the main thread (feeder) writes every
+ *                         100 ms. Totals: sleeping, reading.
+ *   waits SECONDS mutex   four threads "contender" lock one mutex in
+ *                         contend, hold it 2 ms (nanosleep), spin ~100 us
+ *                         unlocked. Totals: their time in
+ *                         pthread_mutex_lock, 0.
+ *   waits SECONDS spawn   on SIGUSR1 the main thread creates 7 threads in
+ *                         spawn_a and 5 in spawn_b (each exits at once)
+ *                         and prints "spawned 12".
+ *   waits SECONDS park    50 threads parked: 20 in park_cond
+ *                         (pthread_cond_wait), 20 in park_read (read on an
+ *                         empty pipe), 10 in park_sleep (nanosleep).
+ *
+ * Build: -O1 -g -fno-omit-frame-pointer -fno-inline -pthread
+ */
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include "common.h"
+
+static double deadline;
+static volatile sig_atomic_t want_totals, want_spawn;
+static int pfd[2];
+
+/* Per measured thread: time waited in finished calls, and the start of the
+ * call in progress (0: none). */
+struct meter {
+	_Atomic unsigned long long total_ns, since_ns;
+};
+
+static struct meter meters[8];
+
+static unsigned long long now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (unsigned long long)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+static void meter_begin(struct meter *m)
+{
+	atomic_store(&m->since_ns, now_ns());
+}
+
+static void meter_end(struct meter *m)
+{
+	unsigned long long s = atomic_exchange(&m->since_ns, 0);
+
+	atomic_fetch_add(&m->total_ns, now_ns() - s);
+}
+
+static unsigned long long meter_read(struct meter *m)
+{
+	unsigned long long t = atomic_load(&m->total_ns);
+	unsigned long long s = atomic_load(&m->since_ns);
+
+	return t + (s ? now_ns() - s : 0);
+}
+
+static void on_signal(int sig)
+{
+	if (sig == SIGUSR2)
+		want_totals = 1;
+	else
+		want_spawn = 1;
+}
+
+static void print_totals(int a0, int a1, int b0, int b1)
+{
+	unsigned long long a = 0, b = 0;
+	int i;
+
+	for (i = a0; i < a1; i++)
+		a += meter_read(&meters[i]);
+	for (i = b0; i < b1; i++)
+		b += meter_read(&meters[i]);
+	printf("totals %llu %llu\n", a, b);
+	fflush(stdout);
+}
+
+/* ---- block ---- */
+
+__attribute__((noinline)) void sleep_loop(void)
+{
+	struct timespec ts = { 0, 200 * 1000 * 1000 };
+
+	meter_begin(&meters[0]);
+	nanosleep(&ts, NULL);
+	meter_end(&meters[0]);
+}
+
+static void *sleeper(void *arg)
+{
+	(void)arg;
+	pthread_setname_np(pthread_self(), "sleeper");
+	for (;;)
+		sleep_loop();
+	return NULL;
+}
+
+__attribute__((noinline)) void pipe_wait(void)
+{
+	char c;
+
+	meter_begin(&meters[1]);
+	if (read(pfd[0], &c, 1) < 0)
+		_exit(3);
+	meter_end(&meters[1]);
+}
+
+static void *reader(void *arg)
+{
+	(void)arg;
+	pthread_setname_np(pthread_self(), "reader");
+	for (;;)
+		pipe_wait();
+	return NULL;
+}
+
+__attribute__((noinline)) void feeder(void)
+{
+	struct timespec ts = { 0, 100 * 1000 * 1000 };
+
+	nanosleep(&ts, NULL);
+	if (write(pfd[1], "x", 1) < 0)
+		_exit(3);
+}
+
+/* ---- mutex ---- */
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+
+__attribute__((noinline)) void contend(struct meter *m)
+{
+	struct timespec hold = { 0, 2 * 1000 * 1000 };
+
+	meter_begin(m);
+	pthread_mutex_lock(&lock);
+	meter_end(m);
+	nanosleep(&hold, NULL);
+	pthread_mutex_unlock(&lock);
+	SPIN_UNITS(4);
+}
+
+static void *contender(void *arg)
+{
+	pthread_setname_np(pthread_self(), "contender");
+	for (;;)
+		contend(arg);
+	return NULL;
+}
+
+/* ---- spawn ---- */
+
+static void *quit(void *arg)
+{
+	(void)arg;
+	return NULL;
+}
+
+__attribute__((noinline)) void spawn_a(void)
+{
+	pthread_t t;
+
+	if (pthread_create(&t, NULL, quit, NULL) == 0)
+		pthread_join(t, NULL);
+}
+
+__attribute__((noinline)) void spawn_b(void)
+{
+	pthread_t t;
+
+	if (pthread_create(&t, NULL, quit, NULL) == 0)
+		pthread_join(t, NULL);
+}
+
+/* ---- park ---- */
+
+static pthread_mutex_t park_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t park_cv = PTHREAD_COND_INITIALIZER;
+static _Atomic int parked;
+
+__attribute__((noinline)) void park_cond(void)
+{
+	pthread_mutex_lock(&park_lock);
+	atomic_fetch_add(&parked, 1);
+	for (;;)
+		pthread_cond_wait(&park_cv, &park_lock);
+}
+
+__attribute__((noinline)) void park_read(void)
+{
+	char c;
+
+	atomic_fetch_add(&parked, 1);
+	for (;;)
+		if (read(pfd[0], &c, 1) < 0)
+			_exit(3);
+}
+
+__attribute__((noinline)) void park_sleep(void)
+{
+	struct timespec ts = { 3600, 0 };
+
+	atomic_fetch_add(&parked, 1);
+	for (;;)
+		nanosleep(&ts, NULL);
+}
+
+static void *parker(void *arg)
+{
+	long i = (long)arg;
+
+	if (i < 20)
+		park_cond();
+	else if (i < 40)
+		park_read();
+	else
+		park_sleep();
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	const char *mode = argc > 2 ? argv[2] : "block";
+	struct sigaction sa;
+	pthread_t t;
+	long i;
+
+	deadline = e2e_deadline(argc, argv);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;	/* no SA_RESTART: waits return */
+	sigaction(SIGUSR1, &sa, NULL);
+	sigaction(SIGUSR2, &sa, NULL);
+	if (pipe(pfd) < 0)
+		return 3;
+	if (!strcmp(mode, "block")) {
+		/* Only the main thread takes the signals: the measured
+		 * waits are never cut short. */
+		sigset_t set;
+
+		sigemptyset(&set);
+		sigaddset(&set, SIGUSR1);
+		sigaddset(&set, SIGUSR2);
+		pthread_sigmask(SIG_BLOCK, &set, NULL);
+		pthread_create(&t, NULL, sleeper, NULL);
+		pthread_create(&t, NULL, reader, NULL);
+		pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+		printf("waits ready\n");
+		fflush(stdout);
+		while (!e2e_expired(deadline)) {
+			feeder();
+			if (want_totals) {
+				want_totals = 0;
+				print_totals(0, 1, 1, 2);
+			}
+		}
+	} else if (!strcmp(mode, "mutex")) {
+		sigset_t set;
+
+		sigemptyset(&set);
+		sigaddset(&set, SIGUSR1);
+		sigaddset(&set, SIGUSR2);
+		pthread_sigmask(SIG_BLOCK, &set, NULL);
+		for (i = 0; i < 4; i++)
+			pthread_create(&t, NULL, contender, &meters[i]);
+		pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+		printf("waits ready\n");
+		fflush(stdout);
+		while (!e2e_expired(deadline)) {
+			usleep(20 * 1000);
+			if (want_totals) {
+				want_totals = 0;
+				print_totals(0, 4, 4, 4);
+			}
+		}
+	} else if (!strcmp(mode, "spawn")) {
+		printf("waits ready\n");
+		fflush(stdout);
+		while (!e2e_expired(deadline)) {
+			usleep(20 * 1000);
+			if (want_spawn) {
+				want_spawn = 0;
+				for (i = 0; i < 7; i++)
+					spawn_a();
+				for (i = 0; i < 5; i++)
+					spawn_b();
+				printf("spawned 12\n");
+				fflush(stdout);
+			}
+		}
+	} else if (!strcmp(mode, "park")) {
+		for (i = 0; i < 50; i++)
+			pthread_create(&t, NULL, parker, (void *)i);
+		while (atomic_load(&parked) < 50)
+			usleep(1000);
+		usleep(50 * 1000);	/* into their waits */
+		printf("waits ready\n");
+		fflush(stdout);
+		while (!e2e_expired(deadline))
+			usleep(100 * 1000);
+	} else {
+		return 2;
+	}
+	return 0;
+}
