@@ -627,7 +627,7 @@ int offcpu__finish(struct offcpu *o, struct offcpu_window *w, void **ret_buf,
 	uint64_t errs[PROFD_WAIT_ERR_MAX], lost, unpaired, full;
 	char lines[4][256];
 	const char *comments[8];
-	struct profile_cpu_part part;
+	struct profile_cpu_part part = {};
 	struct profile_cpu_desc d = {};
 	size_t nc = 0, i;
 	bool drained;

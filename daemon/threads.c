@@ -455,7 +455,7 @@ int threads__snapshot(struct threads *t, const struct threads_req *req,
 	uint64_t *scratch = NULL;
 	uint8_t *raw = NULL;
 	size_t rawlen = 0, n = 0, i, ng = 0, unreadable = 0, running = 0;
-	struct profile_cpu_part part;
+	struct profile_cpu_part part = {};
 	struct profile_cpu_desc d = {};
 	const char *comments[4];
 	char line[2][200];
