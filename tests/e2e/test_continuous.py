@@ -265,8 +265,10 @@ class Continuous(unittest.TestCase):
         before = sum(p.count(lambda s: "before_exec" in s.functions()) for p, _ in profs)
         after = sum(p.count(lambda s: "hot_a" in s.functions() or "hot_b" in s.functions()) for p, _ in profs)
         total = sum(p.count() for p, _ in profs)
-        self.assertGreater(before, 0.5 * 2 * HZ * 0.8, "%d samples in before_exec" % before)
-        self.assertGreater(after, 0.5 * 3 * HZ * 0.8, "%d samples in split after the exec" % after)
+        # Three busy programs on two cores: a share of a core each at
+        # least (the exact counts are the shares test's business).
+        self.assertGreater(before, 0.25 * 2 * HZ, "%d samples in before_exec" % before)
+        self.assertGreater(after, 0.25 * 3 * HZ, "%d samples in split after the exec" % after)
         self.assertGreater(before + after, 0.9 * total, "%d + %d of %d samples symbolized:\n%s"
                            % (before, after, total, profs[0][0].excerpt()))
         comms = {s.label("comm") for p, _ in profs for s in p.samples}
