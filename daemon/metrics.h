@@ -9,15 +9,19 @@
 #ifndef PROFD_METRICS_H
 #define PROFD_METRICS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "debuginfod.h"
 #include "fleet.h"
 
 struct metrics_input {
 	uint64_t samples_total, samples_lost, samples_dropped;
 	uint64_t sessions_active;
 	struct fleet_stats fleet;
+	bool debuginfod_on;		/* --debuginfod-urls / DEBUGINFOD_URLS */
+	struct debuginfod_stats dbgd;
 	double cpu_seconds;		/* profd's user + system time */
 	uint64_t rss_bytes;
 	double start_time_seconds;	/* since the epoch */
