@@ -1052,6 +1052,9 @@ static enum MHD_Result handle_metrics(struct api *a, struct MHD_Connection *c)
 	in->samples_lost = st.samples_lost;
 	in->samples_dropped = st.samples_dropped;
 	in->sessions_active = st.sessions_active;
+	in->debuginfod_on = st.sym.debuginfod;
+	if (st.sym.debuginfod)
+		in->dbgd = st.sym.dbgd;
 	if (a->fleet)
 		fleet__stats(a->fleet, &in->fleet);
 	if (a->cont) {

@@ -1088,13 +1088,13 @@ int main(int argc, char **argv)
 			.max_pending = 65536,
 		};
 
-		r = threads__new(sym, ew, pidns_inum, &threads);
+		r = threads__new(pc, ew, pidns_inum, &threads);
 		if (r < 0) {
 			log_err_errno(r, "Failed to create the thread reader: %m");
 			goto out;
 		}
 		ac.threads = threads;
-		r = offcpu__new(&ol, sym, ew, threads, pidns_inum, &offcpu);
+		r = offcpu__new(&ol, pc, ew, threads, pidns_inum, &offcpu);
 		if (r < 0) {
 			log_err_errno(r, "Failed to create the wait tracer: %m");
 			goto out;

@@ -203,6 +203,42 @@ int metrics__write(const struct metrics_input *in, char **ret_buf,
 		    "Machine-wide profiles asked for (GET /debug/pprof/profile without pid).",
 		    c->pulls);
 	}
+	one(&b, "profd_debuginfod_enabled", "gauge",
+	    "1 when missing debug info is fetched from debuginfod servers.",
+	    in->debuginfod_on);
+	head(&b, "profd_debuginfod_fetches_total", "counter",
+	     "debuginfod fetches ended, by result (fetched, not_found, failed, timeout, rejected: not an ELF file of that build-id).");
+	mb_printf(&b, "profd_debuginfod_fetches_total{result=\"fetched\"} %llu\n",
+		  (unsigned long long)in->dbgd.fetched);
+	mb_printf(&b, "profd_debuginfod_fetches_total{result=\"not_found\"} %llu\n",
+		  (unsigned long long)in->dbgd.not_found);
+	mb_printf(&b, "profd_debuginfod_fetches_total{result=\"failed\"} %llu\n",
+		  (unsigned long long)in->dbgd.failed);
+	mb_printf(&b, "profd_debuginfod_fetches_total{result=\"timeout\"} %llu\n",
+		  (unsigned long long)in->dbgd.timeouts);
+	mb_printf(&b, "profd_debuginfod_fetches_total{result=\"rejected\"} %llu\n",
+		  (unsigned long long)in->dbgd.rejected);
+	one(&b, "profd_debuginfod_fetched_bytes_total", "counter",
+	    "Bytes of debug info fetched.", in->dbgd.fetched_bytes);
+	one(&b, "profd_debuginfod_queue_full_total", "counter",
+	    "Fetches not queued: the queue was full.", in->dbgd.queue_full);
+	head(&b, "profd_debuginfod_cache_hits_total", "counter",
+	     "Lookups answered from the cache, by kind (ready: the file; negative: known missing or failed).");
+	mb_printf(&b, "profd_debuginfod_cache_hits_total{kind=\"ready\"} %llu\n",
+		  (unsigned long long)in->dbgd.cache_hits);
+	mb_printf(&b, "profd_debuginfod_cache_hits_total{kind=\"negative\"} %llu\n",
+		  (unsigned long long)in->dbgd.negative_hits);
+	one(&b, "profd_debuginfod_in_flight", "gauge",
+	    "Fetches running now.", in->dbgd.in_flight);
+	one(&b, "profd_debuginfod_queued", "gauge",
+	    "Fetches waiting for a worker.", in->dbgd.queued);
+	one(&b, "profd_debuginfod_cache_bytes", "gauge",
+	    "Bytes in the on-disk debuginfod cache.", in->dbgd.cache_bytes);
+	one(&b, "profd_debuginfod_cache_max_bytes", "gauge",
+	    "Its bound (--debuginfod-cache-mb).", in->dbgd.cache_max_bytes);
+	one(&b, "profd_debuginfod_cache_evictions_total", "counter",
+	    "Files evicted from the cache to stay within its bound.",
+	    in->dbgd.cache_evictions);
 	head(&b, "process_cpu_seconds_total", "counter",
 	     "User and system CPU time profd spent.");
 	mb_printf(&b, "process_cpu_seconds_total %.3f\n", in->cpu_seconds);

@@ -9,10 +9,12 @@
 #ifndef PROFD_METRICS_H
 #define PROFD_METRICS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "continuous.h"
+#include "debuginfod.h"
 #include "fleet.h"
 
 struct metrics_input {
@@ -21,6 +23,8 @@ struct metrics_input {
 	struct fleet_stats fleet;
 	bool has_cont;
 	struct continuous_stats cont;	/* continuous.h */
+	bool debuginfod_on;		/* --debuginfod-urls / DEBUGINFOD_URLS */
+	struct debuginfod_stats dbgd;
 	double cpu_seconds;		/* profd's user + system time */
 	uint64_t rss_bytes;
 	double start_time_seconds;	/* since the epoch */

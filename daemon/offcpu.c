@@ -40,7 +40,7 @@ static uint64_t now_ns(clockid_t clk)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
-int offcpu__new(const struct offcpu_limits *lim, struct symbolizer *sym,
+int offcpu__new(const struct offcpu_limits *lim, struct proc_cache *pc,
 		struct execwatch *w, struct threads *t, uint32_t pidns_inum,
 		struct offcpu **ret)
 {
@@ -55,7 +55,8 @@ int offcpu__new(const struct offcpu_limits *lim, struct symbolizer *sym,
 	pthread_cond_init(&o->cond, &ca);
 	pthread_condattr_destroy(&ca);
 	o->lim = *lim;
-	o->sym = sym;
+	o->pc = pc;
+	o->sym = proc_cache__symbolizer(pc);
 	o->w = w;
 	o->pidns_inum = pidns_inum;
 	o->threads = t;
@@ -354,14 +355,13 @@ int offcpu__start(struct offcpu *o, const struct offcpu_req *req,
 			r = -EACCES;
 		if (r < 0)
 			break;
-		r = proc__new_at(o->sym, req->pid, w->t.ref.dirfd, &w->proc);
-		if (r == 0) {
-			w->proc->image = w->t.image;
-			if (target__current(&w->t) == -ESTALE)
-				r = -EAGAIN;
-		}
+		/* Shared with CPU windows and the heap tracker. */
+		r = proc__get(o->pc, req->pid, w->t.ref.dirfd,
+			      w->t.ids.start_time, w->t.image, &w->proc);
+		if (r == 0 && target__current(&w->t) == -ESTALE)
+			r = -EAGAIN;
 		if (r < 0) {
-			proc__free(w->proc);
+			proc__put(w->proc);
 			w->proc = NULL;
 			target__release(&w->t);
 		}
@@ -433,7 +433,7 @@ fail_unlocked:
 		w->seeds = p->next;
 		free(p);
 	}
-	proc__free(w->proc);
+	proc__put(w->proc);
 	target__release(&w->t);
 	aggregate__free(w->agg);
 	free(w);
@@ -732,7 +732,7 @@ void offcpu__close(struct offcpu *o, struct offcpu_window *w)
 		w->seeds = p->next;
 		free(p);
 	}
-	proc__free(w->proc);
+	proc__put(w->proc);
 	target__release(&w->t);
 	aggregate__free(w->agg);
 	free(w);

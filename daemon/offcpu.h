@@ -59,7 +59,9 @@ struct offcpu_stats {
 /* No BPF yet: that is loaded by the first window. 0 or -errno. */
 struct threads;
 /* @t reads the threads already off CPU when a block window opens. */
-int offcpu__new(const struct offcpu_limits *lim, struct symbolizer *sym,
+struct proc_cache;
+/* Processes come from the shared cache @pc (proc.h), as CPU windows'. */
+int offcpu__new(const struct offcpu_limits *lim, struct proc_cache *pc,
 		struct execwatch *w, struct threads *t, uint32_t pidns_inum,
 		struct offcpu **ret);
 /* Stops the drain thread (windows must be closed). NULL ok. */

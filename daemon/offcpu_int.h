@@ -63,6 +63,7 @@ struct offcpu {
 	pthread_cond_t cond;		/* epoch advanced, or stopping */
 	struct offcpu_limits lim;
 	struct threads *threads;	/* the stacks of now, at window starts */
+	struct proc_cache *pc;		/* processes, shared (proc.h) */
 	struct symbolizer *sym;
 	struct execwatch *w;
 	uint32_t pidns_inum;

@@ -31,6 +31,7 @@ _Static_assert(sizeof(struct profd_thread) == 176, "profd_thread layout");
 
 struct threads {
 	pthread_mutex_t lock;		/* one snapshot at a time */
+	struct proc_cache *pc;		/* processes, shared (proc.h) */
 	struct symbolizer *sym;
 	struct execwatch *w;
 	uint32_t pidns_inum;
@@ -51,7 +52,7 @@ struct thread {
 	bool running;
 };
 
-int threads__new(struct symbolizer *sym, struct execwatch *w,
+int threads__new(struct proc_cache *pc, struct execwatch *w,
 		 uint32_t pidns_inum, struct threads **ret)
 {
 	struct threads *t = calloc(1, sizeof(*t));
@@ -59,7 +60,8 @@ int threads__new(struct symbolizer *sym, struct execwatch *w,
 	if (!t)
 		return -ENOMEM;
 	pthread_mutex_init(&t->lock, NULL);
-	t->sym = sym;
+	t->pc = pc;
+	t->sym = proc_cache__symbolizer(pc);
 	t->w = w;
 	t->pidns_inum = pidns_inum;
 	*ret = t;
@@ -470,11 +472,13 @@ int threads__snapshot(struct threads *t, const struct threads_req *req,
 			r = -EACCES;
 		if (r < 0)
 			break;
-		r = proc__new_at(t->sym, req->pid, tg.ref.dirfd, &p);
+		/* The layout of now: a snapshot is of now. */
+		r = proc__get_current(t->pc, req->pid, tg.ref.dirfd,
+				      tg.ids.start_time, tg.image, &p);
 		if (r == 0 && target__current(&tg) == -ESTALE)
 			r = -EAGAIN;
 		if (r < 0) {
-			proc__free(p);
+			proc__put(p);
 			p = NULL;
 			target__release(&tg);
 		}
@@ -601,7 +605,7 @@ out:
 	free(lc.group_len);
 	free(lc.buf);
 	aggregate__free(agg);
-	proc__free(p);
+	proc__put(p);
 	target__release(&tg);
 	return r;
 }

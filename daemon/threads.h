@@ -29,8 +29,10 @@ struct threads_req {
 	bool text;		/* debug=1|2: the text dump */
 };
 
-/* The BPF program is loaded at the first snapshot. 0 or -errno. */
-int threads__new(struct symbolizer *sym, struct execwatch *w,
+/* The BPF program is loaded at the first snapshot; processes come from
+ * the shared cache @pc (proc.h). 0 or -errno. */
+struct proc_cache;
+int threads__new(struct proc_cache *pc, struct execwatch *w,
 		 uint32_t pidns_inum, struct threads **ret);
 void threads__free(struct threads *t);
 

@@ -316,6 +316,17 @@ class Debuginfod(unittest.TestCase):
                 self.assertEqual(self.server_hits(self.bin_id) - Debuginfod.server_hits0, 1,
                                  "libcwork's debug info asked more than once")
                 self.assertGreater(st2["cache_bytes"], 0)
+                # The same counters in /metrics, in a form promtool accepts.
+                r = d.get("/metrics")
+                self.assertEqual(r.status, 200, r.text())
+                m = dict(re.findall(r'^(profd_debuginfod_\S+) (\d+)$', r.text(), re.M))
+                self.assertEqual(m.get("profd_debuginfod_enabled"), "1", r.text())
+                self.assertEqual(int(m['profd_debuginfod_fetches_total{result="fetched"}']), st2["fetched"], r.text())
+                self.assertEqual(int(m["profd_debuginfod_cache_bytes"]), st2["cache_bytes"], r.text())
+                if shutil.which("promtool"):
+                    p = subprocess.run(["promtool", "check", "metrics"], input=r.body, capture_output=True,
+                                       timeout=60)
+                    self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
             finally:
                 d.stop()
 
