@@ -794,7 +794,7 @@ if __name__ == "__main__":
 # fleet (issue 13): /metrics, the spool, configuration and credential files
 # --------------------------------------------------------------------------
 
-METRICS_LINE = re.compile(r'^[a-z_]+(\{(reason|code|version)="[a-z0-9_.]+"\})? [0-9.e+-]+$')
+METRICS_LINE = re.compile(r'^[a-z_]+(\{(reason|code|version|result|kind)="[a-z0-9_.]+"\})? [0-9.e+-]+$')
 
 
 class FleetAccess(AttackTest):
