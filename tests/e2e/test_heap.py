@@ -1476,7 +1476,14 @@ class HeapExec(HeapTest):
                 st.wait(10)
             tids = {int(t) for t in os.listdir("/proc/%d/task" % w.pid)}
             mapped = [p for lo, hi, off, p in maps_of(w.pid) if p.endswith("/libprofd_heap.so")]
-            h = heap_status(self.daemon)
+            # The agent's switch-off is queued to the agent thread, which
+            # finds the exec and drops it: wait for the queue to drain.
+            deadline = time.monotonic() + 10
+            while True:
+                h = heap_status(self.daemon)
+                if h["agents_pending_off"] == st0.get("agents_pending_off", 0) or time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
         with open(log) as f:
             calls = [line for line in f if re.search(r"(ptrace\(PTRACE_\w+|process_vm_\w+\()\s*,?\s*(%s)\b"
                                                      % "|".join(str(t) for t in tids), line)]
