@@ -38,6 +38,23 @@ INTERVAL = 5
 SLICE = None    # <cgroup2 mount>/profd-test-cont.slice
 
 
+def whole_stack(prof, s):
+    """Not [truncated], and reaching main or a thread's start: named
+    (start_thread) where libc's symbols are installed (libc6-dbg), else
+    libc's unnamed frames outermost (a fresh machine: start_thread and
+    __clone3 have no .dynsym entries)."""
+    fns = s.functions()
+    if "[truncated]" in fns:
+        return False
+    if "main" in fns or "start_thread" in fns or "__clone3" in fns:
+        return True
+    locs = s.locations()
+    if not locs or locs[-1].lines:
+        return False
+    m = prof.raw.mapping_of(locs[-1])
+    return bool(m and "/libc.so" in m.file)
+
+
 def cgroup2_mount():
     """Where cgroup v2 is mounted (/sys/fs/cgroup, or .../unified on a
     hybrid hierarchy), or None."""
@@ -239,7 +256,7 @@ class Continuous(unittest.TestCase):
                     self.assertEqual(s.values[1], s.values[0] * (NS // HZ), s)
                     fns = s.functions()
                     n += s.values[0]
-                    if ("main" in fns or "start_thread" in fns) and "[truncated]" not in fns:
+                    if whole_stack(p, s):
                         whole += s.values[0]
                     if fns and fns[0] in leaves:
                         hot += s.values[0]
@@ -345,12 +362,16 @@ class Continuous(unittest.TestCase):
 
     def test_profctl_all(self):
         out = os.path.join(self.tmp, "all.pb.gz")
-        p = subprocess.run([cpu.PROFCTL, "--socket", self.daemon.sock, "cpu", "--all", "--seconds", "2",
-                            "-o", out], capture_output=True, text=True, timeout=60)
+        # Something busy for the window: an idle machine's profile is
+        # rightly empty (the fresh-machine check has nothing else running).
+        with cpu.Workload("split", wait_line="split ready") as w:
+            p = subprocess.run([cpu.PROFCTL, "--socket", self.daemon.sock, "cpu", "--all", "--seconds", "2",
+                                "-o", out], capture_output=True, text=True, timeout=60)
         self.assertEqual(p.returncode, 0, p)
         prof = cpu.Prof(out)
         self.assertIn("every process", " ".join(prof.raw.comments))
         self.assertTrue(prof.samples)
+        self.assertTrue([s for s in prof.samples if s.num_label("pid") == w.pid], prof.excerpt())
         for s in prof.samples:
             self.assertIsNotNone(s.label("service_name"), s)
             self.assertIsNotNone(s.label("comm"), s)
