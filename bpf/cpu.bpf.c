@@ -14,7 +14,6 @@
 #include "exec.bpf.h"
 #include "regs_stack.bpf.h"
 
-#define EBUSY 16
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -64,49 +63,6 @@ struct {
 	__type(key, __u64);
 	__type(value, __u64);
 } stack_ends SEC(".maps");
-
-static long vma_end(struct task_struct *task, struct vm_area_struct *vma,
-		    void *ctx)
-{
-	*(__u64 *)ctx = vma->vm_end;
-	return 0;
-}
-
-/*
- * Whole pages to copy from sp's page: up to the end of the mapping that
- * holds sp. A main thread's stack ends a little above its used part; a
- * thread's stack mapping ends at its TLS. So the copy follows the stack's
- * depth instead of a fixed size. When the mm is busy (a writer holds
- * mmap_lock), 16 KiB, the copy stopping at the first page that cannot be
- * read.
- */
-static __always_inline __u32 stack_pages(struct task_struct *task, __u64 id,
-					 __u64 sp)
-{
-	__u64 key = id, end = 0, pages, *e;
-	long r;
-
-	if (!sp)
-		return 0;
-	e = bpf_map_lookup_elem(&stack_ends, &key);
-	if (e && *e > sp && *e - sp <= (1ULL << 24)) {
-		end = *e;
-	} else {
-		r = bpf_find_vma(task, sp, vma_end, &end, 0);
-		if (r == -EBUSY)
-			end = (sp & ~4095ULL) + PROFD_STACK_COPY;
-		else if (r < 0 || end <= sp)
-			return 0;
-		else
-			bpf_map_update_elem(&stack_ends, &key, &end, BPF_ANY);
-	}
-	pages = (end - (sp & ~4095ULL) + 4095) / 4096;
-	if (pages > stack_pages_max)
-		pages = stack_pages_max;
-	if (pages > PROFD_STACK_PAGES_MAX)
-		pages = PROFD_STACK_PAGES_MAX;
-	return (__u32)pages;
-}
 
 /* The sample's header, registers aside: the same with or without a stack
  * copy. */
@@ -187,7 +143,7 @@ static __always_inline int sample_with_stack(struct bpf_perf_event_data *ctx,
 
 	u = (struct pt_regs *)bpf_task_pt_regs(task);
 	sp = u ? u->sp : 0;
-	pages = stack_pages(task, id, sp);
+	pages = stack__pages(&stack_ends, task, id, sp, stack_pages_max);
 	base = sp & ~4095ULL;
 
 	if (bpf_ringbuf_reserve_dynptr(&events, sizeof(*ss) + pages * 4096, 0,

@@ -18,7 +18,6 @@
 #include "exec.bpf.h"
 #include "regs_stack.bpf.h"
 
-#define EBUSY 16
 #define PF_KTHREAD 0x00200000
 #define TASK_UNINTERRUPTIBLE 0x2
 #define TASK_DEAD 0x80
@@ -119,42 +118,6 @@ static __always_inline __u64 task_ids(struct task_struct *t)
 	return (__u64)tgid << 32 | tid;
 }
 
-static long vma_end(struct task_struct *task, struct vm_area_struct *vma,
-		    void *ctx)
-{
-	*(__u64 *)ctx = vma->vm_end;
-	return 0;
-}
-
-/* Whole pages to copy from sp's page (bpf/cpu.bpf.c's stack_pages()). */
-static __always_inline __u32 stack_pages(struct task_struct *task, __u64 id,
-					 __u64 sp)
-{
-	__u64 key = id, end = 0, pages, *e;
-	long r;
-
-	if (!sp)
-		return 0;
-	e = bpf_map_lookup_elem(&wait_stack_ends, &key);
-	if (e && *e > sp && *e - sp <= (1ULL << 24)) {
-		end = *e;
-	} else {
-		r = bpf_find_vma(task, sp, vma_end, &end, 0);
-		if (r == -EBUSY)
-			end = (sp & ~4095ULL) + PROFD_STACK_COPY;
-		else if (r < 0 || end <= sp)
-			return 0;
-		else
-			bpf_map_update_elem(&wait_stack_ends, &key, &end,
-					    BPF_ANY);
-	}
-	pages = (end - (sp & ~4095ULL) + 4095) / 4096;
-	if (pages > stack_pages_max)
-		pages = stack_pages_max;
-	if (pages > PROFD_STACK_PAGES_MAX)
-		pages = PROFD_STACK_PAGES_MAX;
-	return (__u32)pages;
-}
 
 /* The key of the current thread's stack (see PROFD_WAIT_KEY_BYTES); 0
  * when it cannot be read. */
@@ -254,7 +217,8 @@ static __always_inline int begin(void *ctx, struct task_struct *task, __u64 id,
 		wt->repeat[what] = 0;
 	if (u && (tf & PROFD_WAIT_F_STACK)) {
 		sp = u->sp;
-		pages = stack_pages(task, id, sp);
+		pages = stack__pages(&wait_stack_ends, task, id, sp,
+				     stack_pages_max);
 	}
 	base = sp & ~4095ULL;
 	if (bpf_ringbuf_reserve_dynptr(&wait_events, sizeof(*b) + pages * 4096,

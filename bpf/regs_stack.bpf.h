@@ -55,4 +55,52 @@ static __always_inline __u32 stack__copy(__u8 *dst, __u64 sp)
 	return (__u32)len;
 }
 
+#ifndef EBUSY
+#define EBUSY 16
+#endif
+
+static __attribute__((unused)) long stack__vma_end(struct task_struct *task,
+						   struct vm_area_struct *vma,
+						   void *ctx)
+{
+	*(__u64 *)ctx = vma->vm_end;
+	return 0;
+}
+
+/*
+ * Whole pages to copy from sp's page, at most @max_pages: up to the end
+ * of the mapping that holds sp, cached per thread (@id) in the LRU map
+ * @ends, because bpf_find_vma() in an interrupt releases mmap_lock through
+ * an irq_work (~4 us). A stale entry (a tid reused) is noticed when sp is
+ * not below it; one that looks valid only makes the copy stop at a fault
+ * or the limit. When the mm is busy, 16 KiB.
+ */
+static __always_inline __u32 stack__pages(void *ends, struct task_struct *task,
+					  __u64 id, __u64 sp, __u32 max_pages)
+{
+	__u64 key = id, end = 0, pages, *e;
+	long r;
+
+	if (!sp)
+		return 0;
+	e = bpf_map_lookup_elem(ends, &key);
+	if (e && *e > sp && *e - sp <= (1ULL << 24)) {
+		end = *e;
+	} else {
+		r = bpf_find_vma(task, sp, stack__vma_end, &end, 0);
+		if (r == -EBUSY)
+			end = (sp & ~4095ULL) + PROFD_STACK_COPY;
+		else if (r < 0 || end <= sp)
+			return 0;
+		else
+			bpf_map_update_elem(ends, &key, &end, BPF_ANY);
+	}
+	pages = (end - (sp & ~4095ULL) + 4095) / 4096;
+	if (pages > max_pages)
+		pages = max_pages;
+	if (pages > PROFD_STACK_PAGES_MAX)
+		pages = PROFD_STACK_PAGES_MAX;
+	return (__u32)pages;
+}
+
 #endif /* PROFD_REGS_STACK_BPF_H */
