@@ -269,11 +269,12 @@ void offcpu__free(struct offcpu *o)
 	for (i = 0; i <= PROFD_WAIT_WHAT_MAX; i++)
 		bpf_link__destroy(o->links[i]);
 	ring_buffer__free(o->rb);
-	offcpu_bpf__destroy(o->skel);
+	/* Before the skeleton goes: forgetting bumps its generation. */
 	for (i = 0; i < PENDING_BUCKETS; i++)
 		while (o->pending[i])
 			offcpu_pair__drop(o, &o->pending[i]);
 	offcpu_pair__forget(o);
+	offcpu_bpf__destroy(o->skel);
 	kallsyms__free(o->ksyms);
 	pthread_cond_destroy(&o->cond);
 	pthread_mutex_destroy(&o->lock);

@@ -120,7 +120,8 @@ static int cached_lookup(struct profile_symcache *c, struct sym_binary *bin,
 		if (e->debug_state != info.debug_state)
 			break;	/* redo below, into a fresh slot after clear */
 		n = e->n < max ? e->n : max;
-		memcpy(frames, e->frames, (size_t)n * sizeof(*frames));
+		if (n > 0)	/* no frames: e->frames is NULL */
+			memcpy(frames, e->frames, (size_t)n * sizeof(*frames));
 		c->hits++;
 		return n;
 	}
