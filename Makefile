@@ -67,7 +67,7 @@ CORE_SRCS := daemon/procmaps.c daemon/pprof.c daemon/aggregate.c \
 	     daemon/service.c daemon/spool.c daemon/pmerge.c daemon/config.c daemon/metrics.c \
 	     daemon/history.c daemon/cfilter.c \
 	     common/pprof_read.c common/json_read.c common/cxxname.c
-DAEMON_SRCS := daemon/main.c daemon/log.c daemon/sampler.c \
+DAEMON_SRCS := daemon/main.c daemon/main_opts.c daemon/main_listen.c daemon/log.c daemon/sampler.c \
 	       daemon/session.c daemon/api.c daemon/api_reply.c daemon/api_profile.c \
 	       daemon/api_heap.c daemon/api_status.c daemon/profile.c daemon/access.c daemon/heap.c \
 	       daemon/agent.c daemon/pidns.c daemon/conns.c \
