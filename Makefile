@@ -68,7 +68,8 @@ CORE_SRCS := daemon/procmaps.c daemon/pprof.c daemon/aggregate.c \
 	     daemon/history.c daemon/cfilter.c \
 	     common/pprof_read.c common/json_read.c common/cxxname.c
 DAEMON_SRCS := daemon/main.c daemon/main_opts.c daemon/main_listen.c daemon/log.c daemon/sampler.c \
-	       daemon/session.c daemon/api.c daemon/api_reply.c daemon/api_profile.c \
+	       daemon/session.c daemon/session_sample.c daemon/session_finish.c \
+	       daemon/api.c daemon/api_reply.c daemon/api_profile.c \
 	       daemon/api_heap.c daemon/api_status.c daemon/profile.c daemon/access.c daemon/heap.c \
 	       daemon/agent.c daemon/pidns.c daemon/conns.c \
 	       daemon/heap_agents.c daemon/heap_maps.c daemon/heap_probes.c \
