@@ -44,36 +44,36 @@ void api__get_params(struct MHD_Connection *c, struct api_params *q)
 static enum MHD_Result handle_index(struct MHD_Connection *c)
 {
 	return api__send_text(c, 200,
-			 "profd %s\n\n"
-			 "/debug/pprof/profile?pid=P&seconds=N[&hz=F][&kernel=1][&unwind=fp][&window=NAME]\n"
-			 "    CPU profile (gzip pprof); unwind=fp: frame pointers walked in BPF\n"
-			 "    instead of DWARF unwinding (unwind=dwarf, the default); ends early\n"
-			 "    when P exits\n"
-			 "POST /v1/profile/stop?pid=P[&window=NAME]\n"
-			 "    end your open windows of P now; each answers with what it has\n"
-			 "/debug/pprof/block?pid=P&seconds=N[&kernel=1][&unwind=fp]\n"
-			 "    off-CPU time by stack (Go's block profile), state sleeping/disk/preempted\n"
-			 "/debug/pprof/mutex?pid=P&seconds=N[&kernel=1][&unwind=fp]\n"
-			 "    time in futex waits (contended mutexes, rwlocks, condvars) by stack\n"
-			 "/debug/pprof/goroutine?pid=P[&debug=1]\n"
-			 "    every thread's stack now (count per stack; debug=1: text, a thread each)\n"
-			 "/debug/pprof/threadcreate?pid=P&seconds=N[&unwind=fp]\n"
-			 "    threads created in the window, by the creating stack\n"
-			 "/debug/pprof/heap?pid=P[&seconds=S][&sample_bytes=N][&unwind=fp][&mode=inproc]\n"
-			 "    live heap (inuse_space); mode=inproc: sampled inside the process by\n"
-			 "    profd's agent (Unix socket only), mode=uprobe the default\n"
-			 "/debug/pprof/allocs?pid=P[&seconds=S][&sample_bytes=N][&unwind=fp][&mode=inproc]\n"
-			 "    the same, default view alloc_space\n"
-			 "POST /v1/heap/start?pid=P[&sample_bytes=N][&unwind=fp][&mode=inproc]\n"
-			 "POST /v1/heap/stop?pid=P\n"
-			 "    start or stop heap tracking\n"
-			 "/v1/status\n"
-			 "    daemon status (JSON)\n"
-			 "/metrics\n"
-			 "    counters in the Prometheus text format\n"
-			 "/v1/history[?since=T][&until=T][&service=S][&unit=U][&pid=P]\n"
-			 "    the spooled intervals of a window, merged (gzip pprof; root)\n",
-			 PROFD_VERSION);
+			      "profd %s\n\n"
+			      "/debug/pprof/profile?pid=P&seconds=N[&hz=F][&kernel=1][&unwind=fp][&window=NAME]\n"
+			      "    CPU profile (gzip pprof); unwind=fp: frame pointers walked in BPF\n"
+			      "    instead of DWARF unwinding (unwind=dwarf, the default); ends early\n"
+			      "    when P exits\n"
+			      "POST /v1/profile/stop?pid=P[&window=NAME]\n"
+			      "    end your open windows of P now; each answers with what it has\n"
+			      "/debug/pprof/block?pid=P&seconds=N[&kernel=1][&unwind=fp]\n"
+			      "    off-CPU time by stack (Go's block profile), state sleeping/disk/preempted\n"
+			      "/debug/pprof/mutex?pid=P&seconds=N[&kernel=1][&unwind=fp]\n"
+			      "    time in futex waits (contended mutexes, rwlocks, condvars) by stack\n"
+			      "/debug/pprof/goroutine?pid=P[&debug=1]\n"
+			      "    every thread's stack now (count per stack; debug=1: text, a thread each)\n"
+			      "/debug/pprof/threadcreate?pid=P&seconds=N[&unwind=fp]\n"
+			      "    threads created in the window, by the creating stack\n"
+			      "/debug/pprof/heap?pid=P[&seconds=S][&sample_bytes=N][&unwind=fp][&mode=inproc]\n"
+			      "    live heap (inuse_space); mode=inproc: sampled inside the process by\n"
+			      "    profd's agent (Unix socket only), mode=uprobe the default\n"
+			      "/debug/pprof/allocs?pid=P[&seconds=S][&sample_bytes=N][&unwind=fp][&mode=inproc]\n"
+			      "    the same, default view alloc_space\n"
+			      "POST /v1/heap/start?pid=P[&sample_bytes=N][&unwind=fp][&mode=inproc]\n"
+			      "POST /v1/heap/stop?pid=P\n"
+			      "    start or stop heap tracking\n"
+			      "/v1/status\n"
+			      "    daemon status (JSON)\n"
+			      "/metrics\n"
+			      "    counters in the Prometheus text format\n"
+			      "/v1/history[?since=T][&until=T][&service=S][&unit=U][&pid=P]\n"
+			      "    the spooled intervals of a window, merged (gzip pprof; root)\n",
+			      PROFD_VERSION);
 }
 
 /* Why an anonymous caller is refused what needs a uid. */
@@ -83,7 +83,7 @@ static enum MHD_Result send_anonymous(struct MHD_Connection *c,
 	if (peer->unknown_err == -ENOTCONN)
 		return api__send_text(c, 403, "refused: profd cannot establish who is calling: the client's TCP socket is no longer an open, established connection owned by a process (closed before the answer?); an unidentified caller may read only /v1/status's counters\n");
 	return api__send_text(c, 403, "refused: profd cannot establish who is calling (looking up the client's TCP socket: %s); an unidentified caller may read only /v1/status's counters\n",
-			 strerror(-peer->unknown_err));
+			      strerror(-peer->unknown_err));
 }
 
 static bool is_profile(const char *url)
@@ -141,12 +141,12 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 	r = ci ? access__peer(ci->connect_fd, &peer) : -EBADF;
 	if (r < 0)
 		return api__send_text(c, 403, "cannot identify the caller: %s\n",
-				 strerror(-r));
+				      strerror(-r));
 
 	if (!strcmp(url, "/v1/heap/start") || !strcmp(url, "/v1/heap/stop")) {
 		if (strcmp(method, "POST"))
 			return api__send_405(c, "POST", "method %s not allowed on %s (use POST)\n",
-					method, url);
+					     method, url);
 		if (!peer.known)
 			return send_anonymous(c, &peer);
 		return api__handle_heap_start(a, c, &peer, !strcmp(url, "/v1/heap/stop"));
@@ -154,7 +154,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 	if (!strcmp(url, "/v1/profile/stop")) {
 		if (strcmp(method, "POST"))
 			return api__send_405(c, "POST", "method %s not allowed on %s (use POST)\n",
-					method, url);
+					     method, url);
 		if (!peer.known)
 			return send_anonymous(c, &peer);
 		return api__handle_profile_stop(a, c, &peer);
@@ -162,7 +162,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 	head = !strcmp(method, "HEAD");
 	if (strcmp(method, "GET") && !head)
 		return api__send_405(c, is_profile(url) ? "GET" : "GET, HEAD",
-				"method %s not allowed on %s (use GET)\n", method, url);
+				     "method %s not allowed on %s (use GET)\n", method, url);
 	if (!strcmp(url, "/v1/status"))
 		return api__handle_status(a, c, &peer);
 	if (!strcmp(url, "/metrics"))
@@ -177,7 +177,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 	 * them could not say what GET would. */
 	if (head)
 		return api__send_405(c, "GET", "HEAD not allowed on %s: the request starts profiling; use GET\n",
-				url);
+				     url);
 	if (!peer.known)
 		return send_anonymous(c, &peer);
 	if (!strcmp(url, "/v1/history"))

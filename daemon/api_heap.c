@@ -26,6 +26,7 @@
 #include "api_int.h"
 
 /* Heap tracking: start, stop, heap and allocs pulls (api_int.h). */
+
 /* Common checks of the heap endpoints: parameters, pid, permission. */
 static enum MHD_Result heap_args(struct api *a, struct MHD_Connection *c,
 				 const struct peer *peer, bool with_window,
@@ -59,7 +60,7 @@ static enum MHD_Result heap_args(struct api *a, struct MHD_Connection *c,
 		r = heap__final_check(a->heap, *ret_pid, peer->uid);
 		if (r == -EACCES)
 			return api__send_text(c, 403, "permission denied: uid %u may not read the heap of exited pid %d\n",
-					 (unsigned)peer->uid, *ret_pid);
+					      (unsigned)peer->uid, *ret_pid);
 		if (r == 0) {
 			*ret_exited = true;
 			*ret_sent = false;
@@ -73,10 +74,11 @@ static enum MHD_Result heap_args(struct api *a, struct MHD_Connection *c,
 		return MHD_YES;
 	if (r == -EACCES)
 		return api__send_text(c, 403, "permission denied: uid %u may not track pid %d (owned by uid %u); only root or the process's owner may\n",
-				 (unsigned)peer->uid, *ret_pid, (unsigned)owner);
+				      (unsigned)peer->uid, *ret_pid,
+				      (unsigned)owner);
 	if (r < 0)
 		return api__send_text(c, 500, "cannot inspect pid %d: %s\n", *ret_pid,
-				 strerror(-r));
+				      strerror(-r));
 	if (api__unreadable(c, *ret_pid, &ret))
 		return ret;
 	*ret_sent = false;
@@ -110,7 +112,7 @@ static bool inproc_refused(struct MHD_Connection *c, const struct peer *peer,
 	if (stat(path, &st) == 0 && st.st_uid == peer->uid)
 		return false;
 	*ret = api__send_text(c, 403, "permission denied: pid %d is not dumpable (PR_SET_DUMPABLE 0), so uid %u may not have profd load its agent into it; mode=uprobe does not write into the process\n",
-			 pid, (unsigned)peer->uid);
+			      pid, (unsigned)peer->uid);
 	return true;
 }
 
@@ -119,21 +121,21 @@ static enum MHD_Result heap_start_error(struct MHD_Connection *c, pid_t pid,
 {
 	if (err[0])	/* the in-process agent's, already a sentence */
 		return api__send_text(c, r == -EACCES ? 403 :
-				 r == -EAGAIN || r == -ECANCELED ? 503 :
-				    r == -ENOMEM || r == -EFAULT ? 500 : 400,
-				 "%s\n", err);
+				      r == -EAGAIN || r == -ECANCELED ? 503 :
+					 r == -ENOMEM || r == -EFAULT ? 500 : 400,
+				      "%s\n", err);
 	switch (r) {
 	case -ESRCH:
 		return api__send_text(c, 404, "no such process: pid %d\n", pid);
 	case -EPROTONOSUPPORT:
 		return api__send_text(c, 400, "pid %d is a Go program: Go allocates through its own runtime (not malloc) and uretprobes are unsafe on Go stacks; use its net/http/pprof heap profile instead\n",
-				 pid);
+				      pid);
 	case -ENOENT:
 		return api__send_text(c, 400, "pid %d: no malloc/free found in its executable or libraries; cannot track its heap\n",
-				 pid);
+				      pid);
 	case -ENODATA:
 		return api__send_text(c, 400, "pid %d shows no memory mappings: its main thread has exited (the process lives on in other threads) or it is exiting; cannot track its heap\n",
-				 pid);
+				      pid);
 	case -EBUSY:
 		return api__send_text(c, 503, "too many processes heap-tracked at once; stop one (profctl heap stop) or try later\n");
 	case -EUSERS:
@@ -142,7 +144,7 @@ static enum MHD_Result heap_start_error(struct MHD_Connection *c, pid_t pid,
 		return api__send_text(c, 503, "profd is shutting down\n");
 	default:
 		return api__send_text(c, 500, "cannot track the heap of pid %d: %s\n",
-				 pid, strerror(-r));
+				      pid, strerror(-r));
 	}
 }
 
@@ -188,7 +190,7 @@ static bool settings_conflict(struct MHD_Connection *c, pid_t pid,
 }
 
 enum MHD_Result api__handle_heap_start(struct api *a, struct MHD_Connection *c,
-					 const struct peer *peer, bool stop)
+				       const struct peer *peer, bool stop)
 {
 	struct heap_start_info info;
 	uint64_t sample;
@@ -213,7 +215,7 @@ enum MHD_Result api__handle_heap_start(struct api *a, struct MHD_Connection *c,
 			log_warn("heap: pid %d: could not switch off the in-process agent; retrying",
 				 pid);
 			return api__send_text(c, 202, "stopped heap tracking of pid %d, but its allocator calls still go through profd's in-process agent: it could not be switched off now (is a debugger or tracer attached?); profd retries for 30 s (see heap.agents_pending_off in /v1/status)\n",
-					 pid);
+					      pid);
 		}
 		return api__send_text(c, 200, "stopped heap tracking of pid %d\n", pid);
 	}
@@ -225,22 +227,22 @@ enum MHD_Result api__handle_heap_start(struct api *a, struct MHD_Connection *c,
 		return ret;
 	if (info.already)
 		return api__send_text(c, 200, "pid %d already heap-tracked (%s mode, allocator %s, sample_bytes %llu, %s stacks); it stays on until profctl heap stop --pid %d\n",
-				 pid, info.inproc ? "inproc" : "uprobe",
-				 info.allocator,
-				 (unsigned long long)info.sample_bytes,
-				 info.fp_only ? "frame-pointer" : "DWARF", pid);
+				      pid, info.inproc ? "inproc" : "uprobe",
+				      info.allocator,
+				      (unsigned long long)info.sample_bytes,
+				      info.fp_only ? "frame-pointer" : "DWARF", pid);
 	log_debug("heap: tracking pid %d for uid %u (%s, %u probes)", pid,
 		  (unsigned)peer->uid, info.allocator, info.probes);
 	if (info.inproc)
 		return api__send_text(c, 200, "heap tracking of pid %d started in-process (allocator %s; profd's agent sampling in the process through %ld GOT entries, %u probe links; sample_bytes %llu, %s stacks)\n",
-				 pid, info.allocator, info.agent_slots,
-				 info.probes,
-				 (unsigned long long)info.sample_bytes,
-				 info.fp_only ? "frame-pointer" : "DWARF");
+				      pid, info.allocator, info.agent_slots,
+				      info.probes,
+				      (unsigned long long)info.sample_bytes,
+				      info.fp_only ? "frame-pointer" : "DWARF");
 	return api__send_text(c, 200, "heap tracking of pid %d started (allocator %s, %u entry points through %u probe links, sample_bytes %llu, %s stacks)\n",
-			 pid, info.allocator, info.functions, info.probes,
-			 (unsigned long long)info.sample_bytes,
-			 info.fp_only ? "frame-pointer" : "DWARF");
+			      pid, info.allocator, info.functions, info.probes,
+			      (unsigned long long)info.sample_bytes,
+			      info.fp_only ? "frame-pointer" : "DWARF");
 }
 
 /*
@@ -283,7 +285,7 @@ static void heap_note(pid_t pid, const struct heap_start_info *info,
 }
 
 enum MHD_Result api__handle_heap(struct api *a, struct MHD_Connection *c,
-				   const struct peer *peer, bool allocs)
+				 const struct peer *peer, bool allocs)
 {
 	const union MHD_ConnectionInfo *ci;
 	struct heap_start_info info = {};
@@ -329,7 +331,7 @@ enum MHD_Result api__handle_heap(struct api *a, struct MHD_Connection *c,
 		}
 		if (r == -ECANCELED) {
 			ret = api__send_text(c, 409, "heap tracking of pid %d was stopped while this request waited\n",
-					pid);
+					     pid);
 			goto done;
 		}
 		/* Shutting down releases every tracking: the answer must go
@@ -347,14 +349,14 @@ snapshot:
 		end = heap__pull_done(a->heap, pid, info.generation);
 	if (r == -ENOENT)
 		return api__send_text(c, 409, "heap tracking of pid %d ended before the snapshot\n",
-				 pid);
+				      pid);
 	if (r < 0)
 		return api__send_text(c, 500, "failed to build the heap profile: %s\n",
-				 strerror(-r));
+				      strerror(-r));
 	if (!exited)
 		heap_note(pid, &info, info.one_off, end, note, sizeof(note));
 	return api__send_blob(c, buf, len, "application/octet-stream", "profile",
-			 note);
+			      note);
 done:
 	if (info.one_off)
 		(void)heap__pull_done(a->heap, pid, info.generation);

@@ -26,6 +26,7 @@
 #include "api_int.h"
 
 /* CPU, wait and thread profiles; ending windows early (api_int.h). */
+
 /*
  * Users other than root together hold at most nonroot_sessions_max CPU
  * sessions (the session manager caps each uid and everyone): the rest is
@@ -64,7 +65,7 @@ static enum MHD_Result handle_machine(struct api *a, struct MHD_Connection *c,
 
 	if (access__check(peer->uid, 0, NULL, NULL) < 0)
 		return api__send_text(c, 403, "permission denied: a profile without pid is of every process on the machine; only root may take one (uid %u may profile its own processes: add pid=PID)\n",
-				 (unsigned)peer->uid);
+				      (unsigned)peer->uid);
 	if (!a->cont)
 		return api__send_text(c, 503, "machine-wide profiles are not available\n");
 	if (cr->fp_only || cr->window[0])
@@ -83,19 +84,19 @@ static enum MHD_Result handle_machine(struct api *a, struct MHD_Connection *c,
 		return MHD_NO;	/* close the connection */
 	case -EBUSY:
 		return api__send_text(c, 503, "too many machine-wide profiles at once (limit %d); try again when one ends\n",
-				 CONTINUOUS_MAX_PULLS);
+				      CONTINUOUS_MAX_PULLS);
 	case -E2BIG:
 		return api__send_text(c, 503, "too many distinct sampling frequencies in use (limit %d); retry with continuous-hz or the default hz\n",
-				 PROFD_MAX_PERIODS);
+				      PROFD_MAX_PERIODS);
 	case -ECANCELED:
 		return api__send_text(c, 503, "profd is shutting down\n");
 	default:
 		log_err_errno(r, "Failed to build the machine-wide profile: %m");
 		return api__send_text(c, 500, "failed to build the profile: %s\n",
-				 strerror(-r));
+				      strerror(-r));
 	}
 	return api__send_blob(c, buf, len, "application/octet-stream", "profile",
-			 "");
+			      "");
 }
 
 static enum MHD_Result handle_wait(struct api *a, struct MHD_Connection *c,
@@ -107,7 +108,7 @@ static enum MHD_Result handle_threads(struct api *a, struct MHD_Connection *c,
 /* @what: -1 for the CPU profile, API_THREADS, else the wait profile's
  * (offcpu.h). */
 enum MHD_Result api__handle_profile(struct api *a, struct MHD_Connection *c,
-				      const struct peer *peer, int what)
+				    const struct peer *peer, int what)
 {
 	const struct session_limits *lim;
 	struct session_req req = { .uid = peer->uid, .hz = 99, .seconds = 30 };
@@ -156,18 +157,20 @@ enum MHD_Result api__handle_profile(struct api *a, struct MHD_Connection *c,
 		return MHD_YES;
 	if (r == -EACCES)
 		return api__send_text(c, 403, "permission denied: uid %u may not profile pid %d (owned by uid %u); only root or the process's owner may\n",
-				 (unsigned)peer->uid, req.pid, (unsigned)owner);
+				      (unsigned)peer->uid, req.pid,
+				      (unsigned)owner);
 	if (r < 0)
 		return api__send_text(c, 500, "cannot inspect pid %d: %s\n", req.pid,
-				 strerror(-r));
+				      strerror(-r));
 	if (access__zombie(req.pid) == 1)
 		return api__send_text(c, 404, "pid %d is a zombie: it has exited and its parent has not reaped it yet (wait()); nothing of it runs to profile\n",
-				 req.pid);
+				      req.pid);
 	if (api__unreadable(c, req.pid, &ret))
 		return ret;
 	if (!nonroot_session_get(a, peer->uid))
 		return api__send_text(c, 503, "too many concurrent profiling sessions of users other than root (limit %u; the rest of %u is kept for root); try again later\n",
-				 a->nonroot_sessions_max, lim->max_sessions);
+				      a->nonroot_sessions_max,
+				      lim->max_sessions);
 	if (what == API_THREADS) {
 		ret = handle_threads(a, c, &req, tr.debug);
 		nonroot_session_put(a, peer->uid);
@@ -189,25 +192,26 @@ enum MHD_Result api__handle_profile(struct api *a, struct MHD_Connection *c,
 		return api__send_text(c, 404, "no such process: pid %d\n", req.pid);
 	case -EUSERS:
 		return api__send_text(c, 429, "too many profiling sessions for uid %u (limit %u); try again when one ends\n",
-				 (unsigned)peer->uid, lim->max_sessions_per_uid);
+				      (unsigned)peer->uid,
+				      lim->max_sessions_per_uid);
 	case -EBUSY:
 		return api__send_text(c, 503, "too many concurrent profiling sessions (limit %u); try again later\n",
-				 lim->max_sessions);
+				      lim->max_sessions);
 	case -E2BIG:
 		return api__send_text(c, 503, "too many distinct sampling frequencies in use (limit %d); retry with the default hz\n",
-				 PROFD_MAX_PERIODS);
+				      PROFD_MAX_PERIODS);
 	case -ECANCELED:
 		return api__send_text(c, 503, "profd is shutting down\n");
 	case -EACCES:
 		return api__send_text(c, 403, "permission denied: uid %u may not profile pid %d: it now runs a program of another user, or a set-user-ID, set-group-ID or non-dumpable one; only root may\n",
-				 (unsigned)peer->uid, req.pid);
+				      (unsigned)peer->uid, req.pid);
 	case -EPERM:
 		/* The process's files were readable just now (above). */
 		return api__send_text(c, 500, "profd lacks the privileges to sample (perf_event/BPF): %s\n",
-				 strerror(-r));
+				      strerror(-r));
 	default:
 		return api__send_text(c, 500, "cannot start profiling pid %d: %s\n",
-				 req.pid, strerror(-r));
+				      req.pid, strerror(-r));
 	}
 	log_debug("session: pid %d for uid %u, %us at %u Hz", req.pid,
 		  (unsigned)peer->uid, req.seconds, req.hz);
@@ -244,10 +248,10 @@ enum MHD_Result api__handle_profile(struct api *a, struct MHD_Connection *c,
 		log_err_errno(r, "Failed to build the profile of pid %d: %m",
 			      req.pid);
 		return api__send_text(c, 500, "failed to build the profile: %s\n",
-				 strerror(-r));
+				      strerror(-r));
 	}
 	ret = api__send_blob(c, buf, len, "application/octet-stream", "profile",
-			note);
+			     note);
 	return ret;
 }
 
@@ -280,13 +284,13 @@ static enum MHD_Result handle_wait(struct api *a, struct MHD_Connection *c,
 		return api__send_text(c, 503, "profd is shutting down\n");
 	case -EACCES:
 		return api__send_text(c, 403, "permission denied: uid %u may not profile pid %d: it now runs a program of another user, or a set-user-ID, set-group-ID or non-dumpable one; only root may\n",
-				 (unsigned)req.uid, req.pid);
+				      (unsigned)req.uid, req.pid);
 	case -EPERM:
 		return api__send_text(c, 500, "profd lacks the privileges to trace (BPF): %s\n",
-				 strerror(-r));
+				      strerror(-r));
 	default:
 		return api__send_text(c, 500, "cannot start profiling pid %d: %s\n",
-				 req.pid, strerror(-r));
+				      req.pid, strerror(-r));
 	}
 	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
 	if (ci)
@@ -307,7 +311,7 @@ static enum MHD_Result handle_wait(struct api *a, struct MHD_Connection *c,
 		log_err_errno(r, "Failed to build the wait profile of pid %d: %m",
 			      req.pid);
 		return api__send_text(c, 500, "failed to build the profile: %s\n",
-				 strerror(-r));
+				      strerror(-r));
 	}
 	return api__send_blob(c, buf, len, "application/octet-stream", "profile", NULL);
 }
@@ -331,18 +335,18 @@ static enum MHD_Result handle_threads(struct api *a, struct MHD_Connection *c,
 		return api__send_text(c, 404, "no such process: pid %d\n", req.pid);
 	case -EACCES:
 		return api__send_text(c, 403, "permission denied: uid %u may not profile pid %d: it now runs a program of another user, or a set-user-ID, set-group-ID or non-dumpable one; only root may\n",
-				 (unsigned)req.uid, req.pid);
+				      (unsigned)req.uid, req.pid);
 	case -EAGAIN:
 		return api__send_text(c, 503, "pid %d kept executing programs while its threads were read; try again\n",
-				 req.pid);
+				      req.pid);
 	case -EPERM:
 		return api__send_text(c, 500, "profd lacks the privileges to read threads (BPF): %s\n",
-				 strerror(-r));
+				      strerror(-r));
 	default:
 		log_err_errno(r, "Failed to read the threads of pid %d: %m",
 			      req.pid);
 		return api__send_text(c, 500, "cannot read the threads of pid %d: %s\n",
-				 req.pid, strerror(-r));
+				      req.pid, strerror(-r));
 	}
 	malloc_trim(0);
 	if (req.text)
@@ -358,8 +362,8 @@ static enum MHD_Result handle_threads(struct api *a, struct MHD_Connection *c,
  * root ends only its own.
  */
 enum MHD_Result api__handle_profile_stop(struct api *a,
-					   struct MHD_Connection *c,
-					   const struct peer *peer)
+					 struct MHD_Connection *c,
+					 const struct peer *peer)
 {
 	struct api_stop_req sr;
 	struct api_params q;
@@ -378,19 +382,20 @@ enum MHD_Result api__handle_profile_stop(struct api *a,
 		return api__send_text(c, 404, "no such process: pid %d\n", sr.pid);
 	if (r == -EACCES)
 		return api__send_text(c, 403, "permission denied: uid %u may not profile pid %d (owned by uid %u), so may not end its windows; only root or the process's owner may\n",
-				 (unsigned)peer->uid, sr.pid, (unsigned)owner);
+				      (unsigned)peer->uid, sr.pid,
+				      (unsigned)owner);
 	if (r < 0)
 		return api__send_text(c, 500, "cannot inspect pid %d: %s\n", sr.pid,
-				 strerror(-r));
+				      strerror(-r));
 	n = session_mgr__end(a->m, sr.pid, peer->uid, sr.window);
 	if (!n)
 		return api__send_text(c, 404, "no open CPU window of uid %u on pid %d%s%s%s: a caller ends only the windows it started\n",
-				 (unsigned)peer->uid, sr.pid,
-				 sr.window[0] ? " named \"" : "", sr.window,
-				 sr.window[0] ? "\"" : "");
+				      (unsigned)peer->uid, sr.pid,
+				      sr.window[0] ? " named \"" : "", sr.window,
+				      sr.window[0] ? "\"" : "");
 	log_debug("session: uid %u ended %u window(s) of pid %d early",
 		  (unsigned)peer->uid, n, sr.pid);
 	return api__send_text(c, 200, "ended %u window%s of pid %d early: each answers with what it collected\n",
-			 n, n == 1 ? "" : "s", sr.pid);
+			      n, n == 1 ? "" : "s", sr.pid);
 }
 

@@ -26,6 +26,7 @@
 #include "api_int.h"
 
 /* Answers every endpoint shares (api_int.h). */
+
 /* Errors as Go's net/http/pprof sends them: pprof shows the body. @allow:
  * the Allow header of a 405, else NULL. */
 static enum MHD_Result send_textv(struct MHD_Connection *c, unsigned status,
@@ -57,7 +58,7 @@ static enum MHD_Result send_textv(struct MHD_Connection *c, unsigned status,
 }
 
 enum MHD_Result api__send_text(struct MHD_Connection *c, unsigned status,
-				 const char *fmt, ...)
+			       const char *fmt, ...)
 {
 	enum MHD_Result r;
 	va_list ap;
@@ -70,7 +71,7 @@ enum MHD_Result api__send_text(struct MHD_Connection *c, unsigned status,
 
 /* 405 with the Allow header RFC 9110 asks for. */
 enum MHD_Result api__send_405(struct MHD_Connection *c, const char *allow,
-				const char *fmt, ...)
+			      const char *fmt, ...)
 {
 	enum MHD_Result r;
 	va_list ap;
@@ -87,8 +88,8 @@ enum MHD_Result api__send_405(struct MHD_Connection *c, const char *allow,
  * the X-Profd-Note header, or NULL.
  */
 enum MHD_Result api__send_blob(struct MHD_Connection *c, void *buf,
-				 size_t len, const char *type,
-				 const char *filename, const char *note)
+			       size_t len, const char *type,
+			       const char *filename, const char *note)
 {
 	struct MHD_Response *resp;
 	enum MHD_Result r;
@@ -114,7 +115,7 @@ enum MHD_Result api__send_blob(struct MHD_Connection *c, void *buf,
 
 /* A request apiparse refused: 400 with its message (freed here). */
 enum MHD_Result api__send_bad_request(struct MHD_Connection *c, int r,
-					char *err)
+				      char *err)
 {
 	enum MHD_Result ret;
 
@@ -130,23 +131,23 @@ enum MHD_Result api__send_bad_request(struct MHD_Connection *c, int r,
  * Returns true when an error was sent.
  */
 bool api__not_a_process(struct MHD_Connection *c, pid_t pid,
-			  const struct proc_ids *ids, bool heap)
+			const struct proc_ids *ids, bool heap)
 {
 	if (ids->kthread) {
 		api__send_text(c, 400, "pid %d is a kernel thread (%s): it has no user space to %s\n",
-			  pid, ids->comm,
-			  heap ? "allocate from" :
-				 "profile; to see kernel frames, profile a user process with --kernel (profctl) or kernel=1 (HTTP)");
+			       pid, ids->comm,
+			       heap ? "allocate from" :
+				      "profile; to see kernel frames, profile a user process with --kernel (profctl) or kernel=1 (HTTP)");
 		return true;
 	}
 	if (ids->tgid > 0 && ids->tgid != pid && heap) {
 		api__send_text(c, 400, "pid %d is a thread of process %d: the heap is the process's; track pid %d\n",
-			  pid, ids->tgid, ids->tgid);
+			       pid, ids->tgid, ids->tgid);
 		return true;
 	}
 	if (ids->tgid > 0 && ids->tgid != pid) {
 		api__send_text(c, 400, "pid %d is a thread of process %d: profile pid %d (its samples carry tid=%d for -tagfocus)\n",
-			  pid, ids->tgid, ids->tgid, pid);
+			       pid, ids->tgid, ids->tgid, pid);
 		return true;
 	}
 	return false;
@@ -159,7 +160,7 @@ bool api__not_a_process(struct MHD_Connection *c, pid_t pid,
  * and be taken for a sampling (BPF) problem. True when an answer was sent.
  */
 bool api__unreadable(struct MHD_Connection *c, pid_t pid,
-		       enum MHD_Result *ret)
+		     enum MHD_Result *ret)
 {
 	const char *what;
 	bool cap;
@@ -170,10 +171,10 @@ bool api__unreadable(struct MHD_Connection *c, pid_t pid,
 		return false;	/* readable, or gone: later steps say so */
 	if (!cap)
 		*ret = api__send_text(c, 500, "profd may not read /proc/%d/%s (%s): profd runs without CAP_SYS_PTRACE, which the kernel requires for another user's or a non-dumpable process (profd.service grants it)\n",
-				 pid, what, strerror(-r));
+				      pid, what, strerror(-r));
 	else
 		*ret = api__send_text(c, 500, "profd may not read /proc/%d/%s (%s) although it holds CAP_SYS_PTRACE: the kernel refuses profd access to pid %d (a security module such as Yama, AppArmor, SELinux or Landlock, a user-namespace boundary, or a process holding capabilities profd lacks)\n",
-				 pid, what, strerror(-r), pid);
+				      pid, what, strerror(-r), pid);
 	return true;
 }
 

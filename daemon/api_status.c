@@ -26,8 +26,9 @@
 #include "api_int.h"
 
 /* /v1/status, /metrics, /v1/history (api_int.h). */
+
 enum MHD_Result api__handle_status(struct api *a, struct MHD_Connection *c,
-				     const struct peer *peer)
+				   const struct peer *peer)
 {
 	struct session_mgr_stats st;
 	struct conns_stats cst;
@@ -177,7 +178,7 @@ enum MHD_Result api__handle_metrics(struct api *a, struct MHD_Connection *c)
 	if (r < 0)
 		return api__send_text(c, 500, "cannot build the metrics\n");
 	return api__send_blob(c, body, len, "text/plain; version=0.0.4; charset=utf-8",
-			 NULL, NULL);
+			      NULL, NULL);
 }
 
 /*
@@ -185,7 +186,7 @@ enum MHD_Result api__handle_metrics(struct api *a, struct MHD_Connection *c)
  * process of the machine is in them: root's alone.
  */
 enum MHD_Result api__handle_history(struct api *a, struct MHD_Connection *c,
-				      const struct peer *peer)
+				    const struct peer *peer)
 {
 	struct spool *sp = a->fleet ? fleet__spool(a->fleet) : NULL;
 	struct spool_query hq;

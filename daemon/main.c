@@ -520,7 +520,7 @@ int main(int argc, char **argv)
 	}
 	if (o.listen) {
 		r = main__listen_tcp(o.listen, &ac.tcp_fd, tcp_host, sizeof(tcp_host),
-			       &ac.tcp_port);
+				     &ac.tcp_port);
 		if (r < 0)
 			goto out;	/* logged */
 		ac.tcp_host = tcp_host;

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* profd's listening sockets: the Unix socket, --listen (main_int.h). */
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
@@ -161,7 +162,7 @@ static bool addr_is_loopback(const struct sockaddr *sa)
  * resolves beyond loopback, or socket/bind's -errno.
  */
 int main__listen_tcp(const char *spec, int *ret_fd, char *ret_host,
-		      size_t host_size, unsigned *ret_port)
+		     size_t host_size, unsigned *ret_port)
 {
 	struct addrinfo hints = { .ai_flags = AI_NUMERICSERV,
 				  .ai_family = AF_UNSPEC,

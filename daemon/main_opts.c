@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* profd's command line: usage, parsing into struct options (main_int.h). */
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>

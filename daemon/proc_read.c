@@ -81,7 +81,7 @@ out:
  * @ret_st (may be NULL). 0 or -errno (-ESRCH: the process is gone).
  */
 int proc__read_file_at(int dirfd, const char *name, size_t max, char **ret,
-			size_t *ret_len, struct stat *ret_st)
+		       size_t *ret_len, struct stat *ret_st)
 {
 	int fd, r;
 

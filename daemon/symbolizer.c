@@ -178,7 +178,8 @@ int symbolizer__get(struct symbolizer *s, int fd, const char *path,
 	}
 
 	/* Build outside the cache lock: loading DWARF can take a while. */
-	r = sym_binary__create(s, fd, path, elf, key, build_id, st.st_size, &created);
+	r = sym_binary__create(s, fd, path, elf, key, build_id, st.st_size,
+			       &created);
 	if (r < 0)
 		goto out;
 

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* One binary's CFI rows for unwinding, cached (symbolizer_int.h). */
+
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>

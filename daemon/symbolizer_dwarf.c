@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* One binary: its Dwfl, debug info, lookups (symbolizer_int.h). */
+
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
@@ -354,8 +355,8 @@ void sym_binary__refresh(struct sym_binary *b)
 }
 
 int sym_binary__create(struct symbolizer *s, int fd, const char *path,
-			  Elf *elf, const char *key, const char *build_id,
-			  off_t size, struct sym_binary **ret)
+		       Elf *elf, const char *key, const char *build_id,
+		       off_t size, struct sym_binary **ret)
 {
 	struct sym_binary *b;
 	int r;
@@ -452,7 +453,7 @@ static int lookup_locked(struct sym_binary *b, Dwarf_Addr addr,
 
 /* The link-time address of @file_offset, through the PT_LOAD headers. */
 bool sym_binary__to_vaddr(const struct sym_binary *b, uint64_t file_offset,
-		     uint64_t *ret)
+			  uint64_t *ret)
 {
 	size_t i;
 
