@@ -137,6 +137,8 @@ $(OUTPUT)/gen/push.pb-c.o: $(OUTPUT)/gen/push.pb-c.c
 
 $(OUTPUT)/daemon/push.o: $(OUTPUT)/gen/push.pb-c.h
 $(OUTPUT)/tests/unit/test_push: $(OUTPUT)/daemon/push.o $(OUTPUT)/gen/push.pb-c.o
+# The command line on its own (main_opts.c: libc only).
+$(OUTPUT)/tests/unit/test_main_opts: $(OUTPUT)/daemon/main_opts.o
 
 # Everything C depends on the generated protobuf header; only the sampler
 # on the BPF skeleton, so the client builds without clang or BTF.
