@@ -14,14 +14,15 @@ struct aggregate {
 	uint64_t samples, dropped;
 };
 
-struct aggregate *aggregate__new(size_t max_stacks)
+int aggregate__new(size_t max_stacks, struct aggregate **ret)
 {
 	struct aggregate *a = calloc(1, sizeof(*a));
 
 	if (!a)
-		return NULL;
+		return -ENOMEM;
 	a->max = max_stacks ? max_stacks : 1;
-	return a;
+	*ret = a;
+	return 0;
 }
 
 void aggregate__free(struct aggregate *a)

@@ -30,7 +30,11 @@ struct agg_stack {
 
 struct aggregate;
 
-struct aggregate *aggregate__new(size_t max_stacks);
+/*
+ * aggregate__new() - an empty table of at most @max_stacks stacks (0: 1).
+ * 0 and *ret set, or -ENOMEM (*ret untouched).
+ */
+int aggregate__new(size_t max_stacks, struct aggregate **ret);
 void aggregate__free(struct aggregate *a);
 
 /*

@@ -163,10 +163,10 @@ int continuous__new(const struct continuous_config *cfg,
 		free(c);
 		return r;
 	}
-	c->symcache = profile_symcache__new(SYMCACHE_ENTRIES);
-	if (!c->symcache) {
+	r = profile_symcache__new(SYMCACHE_ENTRIES, &c->symcache);
+	if (r < 0) {
 		free(c);
-		return -ENOMEM;
+		return r;
 	}
 	c->pc = pc;
 	c->sym = proc_cache__symbolizer(pc);
@@ -594,9 +594,8 @@ static void take_sample(struct continuous *c, const struct profd_cpu_sample *s)
 	for (i = 0; i < NSLOTS; i++) {
 		if (!in[i])
 			continue;
-		if (!p->agg[i])
-			p->agg[i] = aggregate__new(c->cfg.max_stacks);
-		if (!p->agg[i])
+		if (!p->agg[i] &&
+		    aggregate__new(c->cfg.max_stacks, &p->agg[i]) < 0)
 			continue;
 		if (aggregate__add(p->agg[i], s->tid, s->comm, flags, ips, n,
 				   (const uint64_t *)s->kernel_ips, nk, 1,

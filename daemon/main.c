@@ -423,9 +423,9 @@ int main(int argc, char **argv)
 	if (setrlimit(RLIMIT_MEMLOCK, &rl) < 0)
 		log_debug("cannot raise RLIMIT_MEMLOCK: %s", strerror(errno));
 
-	sym = symbolizer__new(o.symbol_cache_bytes);
-	if (!sym) {
-		r = log_err_errno(-ENOMEM, "Failed to create symbolizer: %m");
+	r = symbolizer__new(o.symbol_cache_bytes, &sym);
+	if (r < 0) {
+		log_err_errno(r, "Failed to create symbolizer: %m");
 		goto out;
 	}
 	r = debuginfod_start(&o, sym, &dbgd);

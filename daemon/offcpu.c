@@ -343,10 +343,10 @@ int offcpu__start(struct offcpu *o, const struct offcpu_req *req,
 		return -ENOMEM;
 	w->req = *req;
 	w->t = TARGET_NONE;
-	w->agg = aggregate__new(o->lim.max_stacks);
-	if (!w->agg) {
+	r = aggregate__new(o->lim.max_stacks, &w->agg);
+	if (r < 0) {
 		free(w);
-		return -ENOMEM;
+		return r;
 	}
 	/* The process and the image checked, its mappings read from it. */
 	r = -EAGAIN;

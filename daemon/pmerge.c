@@ -160,13 +160,14 @@ struct pmerge {
 int pmerge__new(struct pmerge **ret)
 {
 	struct pmerge *m = calloc(1, sizeof(*m));
+	int r;
 
 	if (!m)
 		return -ENOMEM;
-	m->out = pprof__new();
-	if (!m->out) {
+	r = pprof__new(&m->out);
+	if (r < 0) {
 		free(m);
-		return -ENOMEM;
+		return r;
 	}
 	*ret = m;
 	return 0;

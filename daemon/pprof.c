@@ -48,19 +48,21 @@ struct pprof {
 	struct u64map func_ids;	/* hash(name,sys,file) -> index+1 chain head */
 };
 
-struct pprof *pprof__new(void)
+int pprof__new(struct pprof **ret)
 {
 	struct pprof *p = calloc(1, sizeof(*p));
+	int err;
 
 	if (!p)
-		return NULL;
-	p->strs = strtab__new();
-	if (!p->strs) {
+		return -ENOMEM;
+	err = strtab__new(&p->strs);
+	if (err) {
 		free(p);
-		return NULL;
+		return err;
 	}
 	perftools__profiles__value_type__init(&p->period_type);
-	return p;
+	*ret = p;
+	return 0;
 }
 
 static void free_samples(struct vec *v)

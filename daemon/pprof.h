@@ -33,7 +33,8 @@ struct pprof_mapping_desc {
 	bool has_functions, has_filenames, has_line_numbers, has_inline_frames;
 };
 
-struct pprof *pprof__new(void);
+/* An empty profile: 0 and *ret set, or -ENOMEM (*ret untouched). */
+int pprof__new(struct pprof **ret);
 void pprof__free(struct pprof *p);
 
 int pprof__add_sample_type(struct pprof *p, const char *type, const char *unit);

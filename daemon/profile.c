@@ -45,23 +45,24 @@ struct profile_symcache {
 	uint64_t hits, misses;
 };
 
-struct profile_symcache *profile_symcache__new(size_t max_entries)
+int profile_symcache__new(size_t max_entries, struct profile_symcache **ret)
 {
 	struct profile_symcache *c = calloc(1, sizeof(*c));
 	size_t slots = 16;
 
 	if (!c)
-		return NULL;
+		return -ENOMEM;
 	while (slots < max_entries * 2)
 		slots *= 2;
 	c->e = calloc(slots, sizeof(*c->e));
 	if (!c->e) {
 		free(c);
-		return NULL;
+		return -ENOMEM;
 	}
 	c->nslots = slots;
 	c->max = max_entries;
-	return c;
+	*ret = c;
+	return 0;
 }
 
 void profile_symcache__clear(struct profile_symcache *c)
@@ -617,9 +618,9 @@ int profile__build_cpu(const struct profile_cpu_desc *d, void **ret_buf,
 	size_t i, k;
 	int r;
 
-	b.pp = pprof__new();
-	if (!b.pp)
-		return -ENOMEM;
+	r = pprof__new(&b.pp);
+	if (r < 0)
+		return r;
 	r = sample_types(&b, d);
 	if (r < 0)
 		goto out;
@@ -717,9 +718,9 @@ int profile__build_heap(const struct profile_heap_desc *d, void **ret_buf,
 	size_t i, k;
 	int r;
 
-	b.pp = pprof__new();
-	if (!b.pp)
-		return -ENOMEM;
+	r = pprof__new(&b.pp);
+	if (r < 0)
+		return r;
 	if ((r = pprof__add_sample_type(b.pp, "alloc_objects", "count")) < 0 ||
 	    (r = pprof__add_sample_type(b.pp, "alloc_space", "bytes")) < 0 ||
 	    (r = pprof__add_sample_type(b.pp, "inuse_objects", "count")) < 0 ||

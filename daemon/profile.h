@@ -37,7 +37,8 @@ struct profile_cpu_part {
  * the symbolizer would have let go). Not thread-safe: one builder.
  */
 struct profile_symcache;
-struct profile_symcache *profile_symcache__new(size_t max_entries);
+/* 0 and *ret set, or -ENOMEM (*ret untouched). */
+int profile_symcache__new(size_t max_entries, struct profile_symcache **ret);
 void profile_symcache__clear(struct profile_symcache *c);
 void profile_symcache__free(struct profile_symcache *c);	/* NULL ok */
 

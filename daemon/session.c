@@ -271,10 +271,10 @@ int session__start(struct session_mgr *m, const struct session_req *req,
 	s->period_ns = 1000000000ULL / req->hz;
 	s->stat_fd = -1;
 	s->t = TARGET_NONE;
-	s->parts[0].agg = aggregate__new(m->lim.max_stacks);
-	if (!s->parts[0].agg) {
+	r = aggregate__new(m->lim.max_stacks, &s->parts[0].agg);
+	if (r < 0) {
 		free(s);
-		return -ENOMEM;
+		return r;
 	}
 	r = bind_image(m, req, &s->t, &pr);
 	if (r < 0)

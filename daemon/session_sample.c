@@ -294,12 +294,10 @@ static void check_exec(struct session_mgr *m, uint64_t id, uint64_t image,
 	pt->image = image;
 	pt->first_ns = time_ns;
 	if (r == 0) {
-		pt->agg = aggregate__new(m->lim.max_stacks);
-		if (pt->agg) {
+		r = aggregate__new(m->lim.max_stacks, &pt->agg);
+		if (r == 0) {
 			pt->proc = fresh;	/* the part's now */
 			fresh = NULL;
-		} else {
-			r = -ENOMEM;
 		}
 	}
 	if (r == -EACCES)

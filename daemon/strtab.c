@@ -34,17 +34,20 @@ static int strtab__grow_slots(struct strtab *t)
 	return 0;
 }
 
-struct strtab *strtab__new(void)
+int strtab__new(struct strtab **ret)
 {
 	struct strtab *t = calloc(1, sizeof(*t));
+	int64_t idx;
 
 	if (!t)
-		return NULL;
-	if (strtab__intern(t, "") != 0) {
+		return -ENOMEM;
+	idx = strtab__intern(t, "");
+	if (idx != 0) {
 		strtab__free(t);
-		return NULL;
+		return idx < 0 ? (int)idx : -EINVAL;
 	}
-	return t;
+	*ret = t;
+	return 0;
 }
 
 void strtab__free(struct strtab *t)

@@ -12,7 +12,8 @@
 
 struct strtab;
 
-struct strtab *strtab__new(void);
+/* A table holding "" at 0: 0 and *ret set, or -ENOMEM (*ret untouched). */
+int strtab__new(struct strtab **ret);
 void strtab__free(struct strtab *t);
 
 /*

@@ -30,16 +30,17 @@
 
 #include "symbolizer_int.h"
 
-struct symbolizer *symbolizer__new(size_t max_bytes)
+int symbolizer__new(size_t max_bytes, struct symbolizer **ret)
 {
 	struct symbolizer *s = calloc(1, sizeof(*s));
 
 	if (!s)
-		return NULL;
+		return -ENOMEM;
 	elf_version(EV_CURRENT);
 	pthread_mutex_init(&s->lock, NULL);
 	s->max_bytes = max_bytes;
-	return s;
+	*ret = s;
+	return 0;
 }
 
 void symbolizer__set_debuginfod(struct symbolizer *s, struct debuginfod *d)

@@ -61,7 +61,11 @@ struct symbolizer_stats {
 	struct debuginfod_stats dbgd;
 };
 
-struct symbolizer *symbolizer__new(size_t max_bytes);
+/*
+ * symbolizer__new() - an empty cache of binaries holding at most
+ * @max_bytes (estimated). 0 and *ret set, or -ENOMEM (*ret untouched).
+ */
+int symbolizer__new(size_t max_bytes, struct symbolizer **ret);
 void symbolizer__free(struct symbolizer *s);
 
 /*

@@ -283,8 +283,7 @@ static void debug_reload(struct sym_binary *b, const char *dbg_path)
 		b->debug_state = SYM_DEBUG_PENDING;
 		return;
 	}
-	src = dwarf ? symsrc__new(mod) : NULL;
-	if (!src) {
+	if (!dwarf || symsrc__new(mod, &src) < 0) {
 		dwfl_end(dwfl);
 		b->debug_state = SYM_DEBUG_FAILED;
 		return;
@@ -383,8 +382,9 @@ int sym_binary__create(struct symbolizer *s, int fd, const char *path,
 	r = open_dwfl(b, fd, path, &b->dwfl, &b->mod, &b->has_dwarf);
 	if (r < 0)
 		goto fail;
-	b->src = symsrc__new(b->mod);
-	r = b->src ? pltsyms__read(elf, &b->plt, &b->nplt) : -ENOMEM;
+	r = symsrc__new(b->mod, &b->src);
+	if (r == 0)
+		r = pltsyms__read(elf, &b->plt, &b->nplt);
 	if (r < 0)
 		goto fail;
 	b->has_functions = dwfl_module_getsymtab(b->mod) > 0 || b->nplt;

@@ -42,21 +42,23 @@ struct symsrc {
 	size_t bytes;
 };
 
-struct symsrc *symsrc__new(Dwfl_Module *mod)
+int symsrc__new(Dwfl_Module *mod, struct symsrc **ret)
 {
 	struct symsrc *ss = calloc(1, sizeof(*ss));
 	Dwarf_Addr bias;
+	int err;
 
 	if (!ss)
-		return NULL;
-	ss->paths = strtab__new();
-	if (!ss->paths) {
+		return -ENOMEM;
+	err = strtab__new(&ss->paths);
+	if (err) {
 		free(ss);
-		return NULL;
+		return err;
 	}
 	ss->mod = mod;
 	ss->has_dwarf = dwfl_module_getdwarf(mod, &bias) != NULL;
-	return ss;
+	*ret = ss;
+	return 0;
 }
 
 void symsrc__free(struct symsrc *ss)

@@ -17,8 +17,11 @@
 
 struct symsrc;
 
-/* State for @mod (a CU index, joined file names); NULL on ENOMEM. */
-struct symsrc *symsrc__new(Dwfl_Module *mod);
+/*
+ * State for @mod (a CU index, joined file names): 0 and *ret set, or
+ * -ENOMEM (*ret untouched).
+ */
+int symsrc__new(Dwfl_Module *mod, struct symsrc **ret);
 void symsrc__free(struct symsrc *ss);
 
 /* Bytes held beyond libdw's own tables, for the cache's bound. */

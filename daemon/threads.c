@@ -540,7 +540,9 @@ int threads__snapshot(struct threads *t, const struct threads_req *req,
 	}
 
 	/* Groups of identical stacks, in the aggregate's order. */
-	agg = aggregate__new(THREADS_MAX);
+	r = aggregate__new(THREADS_MAX, &agg);
+	if (r < 0)
+		goto out;
 	lc.group_start = calloc(n + 1, sizeof(size_t));
 	lc.group_len = calloc(n + 1, sizeof(size_t));
 	lc.buf = calloc(4 * n + 1, sizeof(*lc.buf));

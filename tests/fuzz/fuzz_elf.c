@@ -129,8 +129,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* The symbolizer and CFI, at the symbols and across the file. */
 	for (i = 0, k = (int)(NOFFS - n); n < NOFFS; i++)
 		offs[n++] = (uint64_t)size * i / (uint64_t)k;
-	s = symbolizer__new(1 << 20);
-	if (!s)
+	if (symbolizer__new(1 << 20, &s) < 0)
 		return 0;
 	r = symbolizer__get(s, memfd, "/nonexistent/fuzz-elf", &b);
 	if (r < 0) {

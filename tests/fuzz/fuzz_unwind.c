@@ -32,8 +32,7 @@ static struct proc *self;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	sym = symbolizer__new(256 << 20);
-	require(sym);
+	require(symbolizer__new(256 << 20, &sym) == 0);
 	require(proc__new(sym, getpid(), &self) == 0);
 	require(self->nmaps > 0);
 	return 0;

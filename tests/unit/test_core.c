@@ -13,11 +13,12 @@
 static void test_aggregate(void)
 {
 	uint64_t a[3] = { 1, 2, 3 }, b[3] = { 1, 2, 4 }, k[1] = { 0xffff0000 };
-	struct aggregate *ag = aggregate__new(2);
+	struct aggregate *ag = NULL;
 	struct aggregate_totals t;
 	const struct agg_stack *s;
 	uint64_t big[AGG_MAX_FRAMES + 1] = {};
 
+	CHECK(aggregate__new(2, &ag) == 0, "new");
 	CHECK(aggregate__add(ag, 10, "main", 0, a, 3, NULL, 0, 1, 100) == 0, "add a");
 	CHECK(aggregate__add(ag, 10, "main", 0, a, 3, NULL, 0, 1, 100) == 0, "add a again");
 	CHECK(aggregate__add(ag, 11, "main", 0, a, 3, NULL, 0, 1, 100) == 0, "other tid");
@@ -41,7 +42,8 @@ static void test_aggregate(void)
 	aggregate__free(ag);
 
 	/* Many distinct stacks: the table grows and keeps them apart. */
-	ag = aggregate__new(100000);
+	ag = NULL;
+	CHECK(aggregate__new(100000, &ag) == 0, "new (big)");
 	{
 		uint64_t i, st[2];
 		int ok = 1;
@@ -91,12 +93,13 @@ static void test_kallsyms(void)
 
 static void test_strtab(void)
 {
-	struct strtab *t = strtab__new();
+	struct strtab *t = NULL;
 	struct u64map m = {};
 	char name[32];
 	uint64_t v = 0;
 	int i, ok = 1;
 
+	CHECK(strtab__new(&t) == 0, "new");
 	CHECK(strtab__intern(t, "") == 0 && strtab__intern(t, NULL) == 0, "empty is 0");
 	CHECK(strtab__intern(t, "a") == 1 && strtab__intern(t, "b") == 2 &&
 	      strtab__intern(t, "a") == 1, "dedup");

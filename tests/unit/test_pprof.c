@@ -31,7 +31,7 @@ static void check_mapping_flags(void)
 		.has_functions = true, .has_filenames = true,
 		.has_line_numbers = true, .has_inline_frames = true,
 	};
-	struct pprof *pp = pprof__new();
+	struct pprof *pp = NULL;
 	struct pprof_line named;
 	int64_t m1, m2, m3, f, vals[1] = { 1 };
 	uint64_t locs[3];
@@ -39,6 +39,7 @@ static void check_mapping_flags(void)
 	void *buf = NULL;
 	Prof *p = NULL;
 
+	CHECK(pprof__new(&pp) == 0, "new");
 	CHECK(pprof__add_sample_type(pp, "samples", "count") == 0, "type");
 	m1 = pprof__add_mapping(pp, &md);	/* no names at all */
 	m2 = pprof__add_mapping(pp, &md);	/* names, no files or lines */
@@ -74,7 +75,7 @@ static void check_mapping_flags(void)
 
 int main(void)
 {
-	struct pprof *pp = pprof__new();
+	struct pprof *pp = NULL;
 	struct pprof_mapping_desc md = {
 		.start = 0x400000, .limit = 0x500000, .offset = 0x1000,
 		.filename = "/bin/app", .build_id = "abcdef",
@@ -95,7 +96,7 @@ int main(void)
 	Prof *p = NULL;
 	int r;
 
-	CHECK(pp != NULL, "new");
+	CHECK(pprof__new(&pp) == 0, "new");
 	CHECK(pprof__add_sample_type(pp, "samples", "count") == 0, "type 0");
 	CHECK(pprof__add_sample_type(pp, "cpu", "nanoseconds") == 0, "type 1");
 	CHECK(pprof__set_period(pp, "cpu", "nanoseconds", 10101010) == 0, "period");

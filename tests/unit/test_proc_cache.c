@@ -13,13 +13,13 @@
 int main(void)
 {
 	struct proc *a = NULL, *b = NULL, *c = NULL, *d = NULL;
-	struct symbolizer *sym = symbolizer__new(1 << 20);
+	struct symbolizer *sym = NULL;
 	struct proc_cache *pc = NULL;
 	struct proc_ids ids;
 	pid_t pid = getpid();
 	int dirfd, r;
 
-	if (!sym)
+	if (symbolizer__new(1 << 20, &sym) < 0)
 		return check__skip("no symbolizer");
 	dirfd = open("/proc/self", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	CHECK(dirfd >= 0, "open /proc/self");

@@ -160,7 +160,7 @@ static void test_strip(void)
 {
 	static const char *const drop[] = { "pid", "tid", NULL };
 	Perftools__Profiles__Profile *p = NULL;
-	struct pprof *b = pprof__new();
+	struct pprof *b = NULL;
 	struct pprof_mapping_desc md = { .start = 0x1000, .limit = 0x2000,
 					 .filename = "/bin/app" };
 	struct pprof_line ln;
@@ -170,6 +170,7 @@ static void test_strip(void)
 	size_t len = 0, olen = 0, i;
 	int tid;
 
+	CHECK(pprof__new(&b) == 0, "new");
 	pprof__add_sample_type(b, "samples", "count");
 	pprof__add_sample_type(b, "cpu", "nanoseconds");
 	pprof__add_comment(b, "CPU profile of pid 7");

@@ -25,7 +25,7 @@
 static int make_profile(int64_t t0, int64_t pid, int64_t n, const char *leaf,
 			void **buf, size_t *len)
 {
-	struct pprof *p = pprof__new();
+	struct pprof *p = NULL;
 	struct pprof_mapping_desc md = { .start = 0x1000, .limit = 0x2000,
 					 .filename = "/bin/app", .build_id = "ab" };
 	struct pprof_line ln;
@@ -34,6 +34,9 @@ static int make_profile(int64_t t0, int64_t pid, int64_t n, const char *leaf,
 	int64_t mid, v[2] = { n, n * 10000000 };
 	int r;
 
+	r = pprof__new(&p);
+	if (r < 0)
+		return r;
 	pprof__add_sample_type(p, "samples", "count");
 	pprof__add_sample_type(p, "cpu", "nanoseconds");
 	pprof__set_period(p, "cpu", "nanoseconds", 10000000);
@@ -330,12 +333,13 @@ static void test_query(void)
 static void test_merge_mismatch(void)
 {
 	Perftools__Profiles__Profile *a = NULL, *b = NULL;
-	struct pprof *p = pprof__new();
+	struct pprof *p = NULL;
 	struct pmerge *m = NULL;
 	void *buf, *buf2;
 	size_t len, len2;
 
 	CHECK(make_profile(T, 1, 1, "f", &buf, &len) == 0, "");
+	CHECK(pprof__new(&p) == 0, "new");
 	pprof__add_sample_type(p, "inuse_space", "bytes");
 	CHECK(pprof__write(p, true, &buf2, &len2) == 0, "");
 	pprof__free(p);

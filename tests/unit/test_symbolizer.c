@@ -414,14 +414,13 @@ int main(void)
 	struct sym_binary *b1 = NULL, *b2 = NULL, *b3 = NULL;
 	struct sym_binary_info info;
 	struct symbolizer_stats st;
-	struct symbolizer *s;
+	struct symbolizer *s = NULL;
 	char path[600], dbg[600] = "", build_id[SYM_BUILD_ID_MAX + 1] = "";
 	int r, opened = 0;
 
 	snprintf(fixdir, sizeof(fixdir), "%s",
 		 getenv("FIXTURES") ? getenv("FIXTURES") : "../../build/tests/fixtures");
-	s = symbolizer__new(1 << 20);
-	CHECK(s != NULL, "new");
+	CHECK(symbolizer__new(1 << 20, &s) == 0, "new");
 
 	r = get(s, "symfix", &b1);
 	CHECK(r == 0, "open symfix: %d", r);
@@ -469,7 +468,7 @@ int main(void)
 	 * evicts idle entries) so it is opened afresh, with debug info
 	 * installed where libdwfl looks for it. */
 	symbolizer__free(s);
-	s = symbolizer__new(0);
+	CHECK(symbolizer__new(0, &s) == 0, "new (no bound)");
 	if (getuid() == 0 && build_id[0] &&
 	    install_debug(build_id, dbg, sizeof(dbg)) == 0) {
 		r = get(s, "symfix.stripped", &b3);
@@ -499,7 +498,7 @@ int main(void)
 	 * -DNO_CODE_CU): no unit answers for any address, and the symbolizer's
 	 * own unit index stays empty. Found by fuzz_elf: it went to
 	 * qsort(NULL, 0), which UBSan aborts on. */
-	s = symbolizer__new(1 << 20);
+	CHECK(symbolizer__new(1 << 20, &s) == 0, "new");
 	r = get(s, "nocode-cu", &b1);
 	CHECK(r == 0, "open nocode-cu: %d", r);
 	if (r == 0) {
@@ -518,7 +517,7 @@ int main(void)
 	symbolizer__free(s);
 
 	/* Not ELF. */
-	s = symbolizer__new(1 << 20);
+	CHECK(symbolizer__new(1 << 20, &s) == 0, "new");
 	{
 		int fd = open("fixtures/symfix.c", O_RDONLY);
 

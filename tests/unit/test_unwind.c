@@ -45,14 +45,14 @@ int main(void)
 	uint64_t leaf = (uint64_t)(uintptr_t)uw_leaf;
 	uint64_t start_ra = (uint64_t)(uintptr_t)_start + 5;
 	struct symbolizer_stats st0, st1;
-	struct symbolizer *sym;
+	struct symbolizer *sym = NULL;
 	struct proc *p = NULL;
 	bool trunc;
 	void *anon;
 	int n, r;
 
-	sym = symbolizer__new(64 << 20);
-	CHECK(sym != NULL, "symbolizer");
+	r = symbolizer__new(64 << 20, &sym);
+	CHECK(r == 0, "symbolizer: %d", r);
 	r = proc__new(sym, getpid(), &p);
 	CHECK(r == 0, "proc__new(self): %d", r);
 	if (r < 0)
