@@ -1,4 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0
+/*
+ * access: every decision of who may do what, for every endpoint (api_*.c
+ * call these and word the refusals): who the caller is (access__peer), may
+ * they profile a process and its image (access__check, access__check_image),
+ * and what beyond one process they may ask for (access__identified,
+ * access__may_profile_machine, access__may_read_history,
+ * access__may_list_processes, access__may_inject).
+ *
+ * Not here, because they are quotas, not access decisions (they say how
+ * much, never whether, and root is exempt from each so that users cannot
+ * lock it out): the heap tracker's per-uid share of tracked processes
+ * (heap.c share_check), the users' share of CPU windows
+ * (api_profile.c nonroot_session_get), and conns.c's per-uid and users'
+ * share of connections.
+ */
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <errno.h>
@@ -13,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -307,4 +323,49 @@ int access__check_image(uid_t uid, const struct proc_ids *ids,
 		return -EPERM;
 	}
 	return 0;
+}
+
+/* A caller known to be root (TCP callers are never assumed to be). */
+static bool is_root(const struct peer *p)
+{
+	return p->known && p->uid == 0;
+}
+
+int access__identified(const struct peer *p)
+{
+	return p->known ? 0 : -EACCES;
+}
+
+int access__may_profile_machine(const struct peer *p)
+{
+	return is_root(p) ? 0 : -EACCES;
+}
+
+int access__may_read_history(const struct peer *p)
+{
+	return is_root(p) ? 0 : -EACCES;
+}
+
+int access__may_list_processes(const struct peer *p)
+{
+	return is_root(p) ? 0 : -EACCES;
+}
+
+int access__may_inject(const struct peer *p, pid_t pid)
+{
+	char path[40];
+	struct stat st;
+
+	if (p->tcp)
+		return -EOPNOTSUPP;
+	if (!p->known)
+		return -EACCES;
+	if (p->uid == 0)
+		return 0;
+	/* The kernel gives /proc/PID/mem to root when the process is not
+	 * dumpable: its owner is whom ptrace would let in. */
+	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+	if (stat(path, &st) == 0 && st.st_uid == p->uid)
+		return 0;
+	return -EPERM;
 }

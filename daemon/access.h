@@ -86,4 +86,52 @@ int access__self_may_read(pid_t pid, bool *ret_has_ptrace,
 int access__check_image(uid_t uid, const struct proc_ids *ids,
 			uid_t *ret_owner);
 
+/*
+ * What a caller may do beyond one process's profile: each endpoint asks
+ * here, and words its own 403. Each returns 0 (allowed) or -errno.
+ */
+
+/*
+ * access__identified() - may @p ask for anything but /v1/status's
+ * counters and the index? Only a caller whose uid is known: an anonymous
+ * one is the least privileged of all. 0 or -EACCES (the lookup's reason
+ * in p->unknown_err).
+ */
+int access__identified(const struct peer *p);
+
+/*
+ * access__may_profile_machine() - may @p take a profile of every process
+ * on the machine (no pid)? It names every function of every user's:
+ * root's alone. 0 or -EACCES.
+ */
+int access__may_profile_machine(const struct peer *p);
+
+/*
+ * access__may_read_history() - may @p read the spooled history
+ * (/v1/history)? It holds every process's profiles: root's alone.
+ * 0 or -EACCES.
+ */
+int access__may_read_history(const struct peer *p);
+
+/*
+ * access__may_list_processes() - may @p see which processes profd tracks
+ * (the heap tracker's and the poisoned list in /v1/status)? Root alone;
+ * other callers see their own CPU windows only (session_mgr's viewer
+ * filter). 0 or -EACCES.
+ */
+int access__may_list_processes(const struct peer *p);
+
+/*
+ * access__may_inject() - may @p have profd load its agent into @pid
+ * (heap mode=inproc), which writes into the process as a debugger would?
+ * Only on the Unix socket, where the kernel vouches for the caller
+ * (SO_PEERCRED): over TCP a root process that fetches URLs for others (a
+ * proxy, a webhook) would make any request root's. Root may inject into
+ * anything; another user only into processes they may debug, not those
+ * made non-dumpable (PR_SET_DUMPABLE 0, setuid programs), whose /proc/PID
+ * files the kernel gives to root. Costs a stat() of /proc/PID/mem.
+ * 0, -EOPNOTSUPP (over TCP) or -EPERM (not dumpable).
+ */
+int access__may_inject(const struct peer *p, pid_t pid);
+
 #endif /* PROFD_ACCESS_H */

@@ -147,7 +147,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 		if (strcmp(method, "POST"))
 			return api__send_405(c, "POST", "method %s not allowed on %s (use POST)\n",
 					     method, url);
-		if (!peer.known)
+		if (access__identified(&peer) < 0)
 			return send_anonymous(c, &peer);
 		return api__handle_heap_start(a, c, &peer, !strcmp(url, "/v1/heap/stop"));
 	}
@@ -155,7 +155,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 		if (strcmp(method, "POST"))
 			return api__send_405(c, "POST", "method %s not allowed on %s (use POST)\n",
 					     method, url);
-		if (!peer.known)
+		if (access__identified(&peer) < 0)
 			return send_anonymous(c, &peer);
 		return api__handle_profile_stop(a, c, &peer);
 	}
@@ -178,7 +178,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 	if (head)
 		return api__send_405(c, "GET", "HEAD not allowed on %s: the request starts profiling; use GET\n",
 				     url);
-	if (!peer.known)
+	if (access__identified(&peer) < 0)
 		return send_anonymous(c, &peer);
 	if (!strcmp(url, "/v1/history"))
 		return api__handle_history(a, c, &peer);

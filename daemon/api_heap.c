@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <errno.h>
-#include <sys/stat.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -86,31 +85,23 @@ static enum MHD_Result heap_args(struct api *a, struct MHD_Connection *c,
 }
 
 /*
- * In-process mode writes into the target, as a debugger would: only on
- * the Unix socket, where the kernel vouches for the caller (SO_PEERCRED);
- * over TCP, a root process that fetches URLs for others (a proxy, a
- * webhook) would make any request root's. For users other than root, only
- * into processes they may debug — not those made non-dumpable
- * (PR_SET_DUMPABLE 0, setuid programs), the files of whose /proc/PID the
- * kernel gives to root. True when refused (the answer sent).
+ * In-process mode writes into the target, as a debugger would: who may ask
+ * is access__may_inject()'s to say. True when refused (the answer sent).
  */
 static bool inproc_refused(struct MHD_Connection *c, const struct peer *peer,
 			   pid_t pid, unsigned flags, enum MHD_Result *ret)
 {
-	char path[40];
-	struct stat st;
+	int r;
 
 	if (!(flags & HEAP_INPROC))
 		return false;
-	if (peer->tcp) {
+	r = access__may_inject(peer, pid);
+	if (r == 0)
+		return false;
+	if (r == -EOPNOTSUPP) {
 		*ret = api__send_text(c, 403, "refused: mode=inproc loads code into the process, which profd does for requests on its Unix socket only (profctl heap --inproc, curl --unix-socket); over TCP use mode=uprobe\n");
 		return true;
 	}
-	if (peer->uid == 0)
-		return false;
-	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
-	if (stat(path, &st) == 0 && st.st_uid == peer->uid)
-		return false;
 	*ret = api__send_text(c, 403, "permission denied: pid %d is not dumpable (PR_SET_DUMPABLE 0), so uid %u may not have profd load its agent into it; mode=uprobe does not write into the process\n",
 			      pid, (unsigned)peer->uid);
 	return true;

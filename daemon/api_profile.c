@@ -63,7 +63,7 @@ static enum MHD_Result handle_machine(struct api *a, struct MHD_Connection *c,
 	size_t len = 0;
 	int r, fd = -1;
 
-	if (access__check(peer->uid, 0, NULL, NULL) < 0)
+	if (access__may_profile_machine(peer) < 0)
 		return api__send_text(c, 403, "permission denied: a profile without pid is of every process on the machine; only root may take one (uid %u may profile its own processes: add pid=PID)\n",
 				      (unsigned)peer->uid);
 	if (!a->cont)

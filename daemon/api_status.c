@@ -95,7 +95,7 @@ enum MHD_Result api__handle_status(struct api *a, struct MHD_Connection *c,
 	json__u64(&j, "agents_dropped_exec", hs.agents_dropped_exec);
 	json__u64(&j, "agents_poisoned", hs.agents_poisoned);
 	/* Which processes are heap-tracked is root's to see. */
-	if (peer->known && peer->uid == 0) {
+	if (access__may_list_processes(peer) == 0) {
 		heap__poisoned_json(a->heap, &j);
 		heap__procs_json(a->heap, &j);
 	} else {
@@ -131,7 +131,7 @@ enum MHD_Result api__handle_status(struct api *a, struct MHD_Connection *c,
 	json__u64(&j, "requests_expired", cst.expired);
 	json__obj_end(&j);
 	/* A user sees their own sessions (root: all; anonymous: none). */
-	if (peer->known) {
+	if (access__identified(peer) == 0) {
 		session_mgr__sessions_json(a->m, peer->uid, &j);
 	} else {
 		json__arr_begin(&j, "sessions");
@@ -198,7 +198,7 @@ enum MHD_Result api__handle_history(struct api *a, struct MHD_Connection *c,
 	unsigned n = 0;
 	int r;
 
-	if (peer->uid != 0)
+	if (access__may_read_history(peer) < 0)
 		return api__send_text(c, 403, "refused: the history holds every process's profiles; only root may read it\n");
 	clock_gettime(CLOCK_REALTIME, &ts);
 	api__get_params(c, &q);
