@@ -60,7 +60,7 @@ BPF_CFLAGS := -g -O2 -target bpf -Wall -D__TARGET_ARCH_$(ARCH) \
 
 # Pipeline modules without BPF or sockets (most are pure): unit-tested
 # and linked into both the daemon and the tests.
-CORE_SRCS := daemon/procmaps.c daemon/pprof.c daemon/aggregate.c \
+CORE_SRCS := daemon/procmaps.c daemon/pprof.c daemon/stacks.c daemon/aggregate.c \
 	     daemon/kallsyms.c daemon/symbolizer.c daemon/symbolizer_dwarf.c \
 	     daemon/symbolizer_cfi.c daemon/debuginfod.c daemon/jitmap.c daemon/symsrc.c daemon/pltsyms.c daemon/strtab.c \
 	     daemon/proc.c daemon/proc_read.c daemon/proc_cache.c daemon/proc_jit.c daemon/elfsyms.c \

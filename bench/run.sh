@@ -12,7 +12,7 @@ set -uo pipefail
 
 OUT=${1:?usage: bench/run.sh OUTPUT}
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-BENCHES=(cpu heap unwind stack symbols locks offcpu continuous)
+BENCHES=(cpu heap unwind stack symbols locks offcpu continuous stacks)
 failed=()
 
 for b in "${BENCHES[@]}"; do

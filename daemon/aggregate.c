@@ -4,13 +4,12 @@
 #include <string.h>
 
 #include "aggregate.h"
-#include "strtab.h"
+#include "stacks.h"
 
 struct aggregate {
-	struct agg_stack **stacks;	/* dense, insertion order */
-	size_t n, cap, max;
-	uint32_t *slots;		/* index+1, 0 = empty */
-	size_t nslots;
+	struct agg_stack **stacks;	/* by id (stacks.h): insertion order */
+	size_t cap;
+	struct stacks ix;		/* the interning index, bounded */
 	uint64_t samples, dropped;
 };
 
@@ -20,7 +19,7 @@ int aggregate__new(size_t max_stacks, struct aggregate **ret)
 
 	if (!a)
 		return -ENOMEM;
-	a->max = max_stacks ? max_stacks : 1;
+	stacks__init(&a->ix, max_stacks);
 	*ret = a;
 	return 0;
 }
@@ -31,31 +30,11 @@ void aggregate__free(struct aggregate *a)
 
 	if (!a)
 		return;
-	for (i = 0; i < a->n; i++)
+	for (i = 0; i < stacks__count(&a->ix); i++)
 		free(a->stacks[i]);
 	free(a->stacks);
-	free(a->slots);
+	stacks__fini(&a->ix);
 	free(a);
-}
-
-static int grow_slots(struct aggregate *a)
-{
-	size_t nslots = a->nslots ? a->nslots * 2 : 256, i;
-	uint32_t *slots = calloc(nslots, sizeof(*slots));
-
-	if (!slots)
-		return -ENOMEM;
-	for (i = 0; i < a->n; i++) {
-		size_t j = a->stacks[i]->hash & (nslots - 1);
-
-		while (slots[j])
-			j = (j + 1) & (nslots - 1);
-		slots[j] = (uint32_t)i + 1;
-	}
-	free(a->slots);
-	a->slots = slots;
-	a->nslots = nslots;
-	return 0;
 }
 
 static uint64_t key_hash(uint32_t tid, const char *comm, uint32_t flags,
@@ -63,15 +42,11 @@ static uint64_t key_hash(uint32_t tid, const char *comm, uint32_t flags,
 			 const uint64_t *kernel, uint16_t n_kernel)
 {
 	uint64_t h = hash__u64(((uint64_t)tid << 32) | flags, 0);
-	uint16_t i;
 
 	h = hash__bytes(comm, strnlen(comm, AGG_COMM_LEN), h);
 	h = hash__u64(((uint64_t)n_user << 16) | n_kernel, h);
-	for (i = 0; i < n_user; i++)
-		h = hash__u64(user[i], h);
-	for (i = 0; i < n_kernel; i++)
-		h = hash__u64(kernel[i], h);
-	return h;
+	h = stacks__hash_frames(user, n_user, h);
+	return stacks__hash_frames(kernel, n_kernel, h);
 }
 
 static int key_eq(const struct agg_stack *s, uint64_t h, uint32_t tid,
@@ -93,35 +68,32 @@ int aggregate__add(struct aggregate *a, uint32_t tid, const char *comm,
 		   const uint64_t *kernel, uint16_t n_kernel, uint64_t count,
 		   uint64_t value)
 {
+	struct stacks_probe p;
 	struct agg_stack *s;
+	int64_t id;
 	uint64_t h;
-	size_t j;
 
 	if (!comm)
 		comm = "";
 	if (n_user + n_kernel > AGG_MAX_FRAMES)
 		return -EINVAL;
 	h = key_hash(tid, comm, flags, user, n_user, kernel, n_kernel);
-	if (a->nslots) {
-		for (j = h & (a->nslots - 1); a->slots[j];
-		     j = (j + 1) & (a->nslots - 1)) {
-			s = a->stacks[a->slots[j] - 1];
-			if (key_eq(s, h, tid, comm, flags, user, n_user, kernel,
-				   n_kernel)) {
-				s->count += count;
-				s->value += value;
-				a->samples += count;
-				return 0;
-			}
+	for (id = stacks__first(&a->ix, h, &p); id >= 0;
+	     id = stacks__next(&a->ix, &p)) {
+		s = a->stacks[id];
+		if (key_eq(s, h, tid, comm, flags, user, n_user, kernel,
+			   n_kernel)) {
+			s->count += count;
+			s->value += value;
+			a->samples += count;
+			return 0;
 		}
 	}
-	if (a->n >= a->max) {
+	if (stacks__full(&a->ix)) {
 		a->dropped += count;
 		return -ENOSPC;
 	}
-	if ((a->n + 1) * 2 > a->nslots && grow_slots(a) < 0)
-		return -ENOMEM;
-	if (a->n == a->cap) {
+	if (stacks__count(&a->ix) == a->cap) {
 		size_t cap = a->cap ? a->cap * 2 : 64;
 		struct agg_stack **ns = realloc(a->stacks, cap * sizeof(*ns));
 
@@ -146,27 +118,29 @@ int aggregate__add(struct aggregate *a, uint32_t tid, const char *comm,
 		memcpy(s->ips, user, n_user * sizeof(*user));
 	if (n_kernel)
 		memcpy(s->ips + n_user, kernel, n_kernel * sizeof(*kernel));
-	for (j = h & (a->nslots - 1); a->slots[j]; j = (j + 1) & (a->nslots - 1))
-		;
-	a->stacks[a->n] = s;
-	a->slots[j] = (uint32_t)++a->n;
+	id = stacks__add(&a->ix, &p);
+	if (id < 0) {
+		free(s);
+		return (int)id;
+	}
+	a->stacks[id] = s;
 	a->samples += count;
 	return 0;
 }
 
 size_t aggregate__count(const struct aggregate *a)
 {
-	return a->n;
+	return stacks__count(&a->ix);
 }
 
 const struct agg_stack *aggregate__get(const struct aggregate *a, size_t i)
 {
-	return i < a->n ? a->stacks[i] : NULL;
+	return i < stacks__count(&a->ix) ? a->stacks[i] : NULL;
 }
 
 void aggregate__totals(const struct aggregate *a, struct aggregate_totals *ret)
 {
 	ret->samples = a->samples;
 	ret->dropped_samples = a->dropped;
-	ret->stacks = a->n;
+	ret->stacks = stacks__count(&a->ix);
 }

@@ -74,25 +74,23 @@ void idtab__fini(struct idtab *t)
 int heap_stacks__intern(struct heap_stacks *st, const uint64_t *ips,
 			unsigned n, bool truncated, uint32_t *ret)
 {
-	uint64_t key = hash__u64(truncated, hash__bytes(ips, n * sizeof(*ips), 0));
+	uint64_t h = hash__u64(truncated, stacks__hash_frames(ips, n, 0));
+	struct stacks_probe p;
 	struct hstack *s;
-	uint64_t v;
-	int r;
+	int64_t id;
 
-	for (;;) {
-		if (!key)
-			key = 1;
-		if (u64map__get(&st->index, key, &v) < 0)
-			break;
-		s = &st->v[v - 1];
+	if (!st->index.max)	/* zeroed, never interned into */
+		stacks__init(&st->index, HEAP_MAX_STACKS);
+	for (id = stacks__first(&st->index, h, &p); id >= 0;
+	     id = stacks__next(&st->index, &p)) {
+		s = &st->v[id];
 		if (s->n == n && s->truncated == truncated &&
 		    (!n || !memcmp(s->ips, ips, n * sizeof(*ips)))) {
-			*ret = (uint32_t)(v - 1);
+			*ret = (uint32_t)id;
 			return 0;
 		}
-		key = hash__u64(key, 1);	/* a collision: next slot */
 	}
-	if (st->n >= HEAP_MAX_STACKS)
+	if (stacks__full(&st->index))
 		return -ENOSPC;
 	if (st->n == st->cap) {
 		size_t nc = st->cap ? st->cap * 2 : 64;
@@ -112,10 +110,10 @@ int heap_stacks__intern(struct heap_stacks *st, const uint64_t *ips,
 		memcpy(s->ips, ips, n * sizeof(*ips));
 	s->n = n;
 	s->truncated = truncated;
-	r = u64map__put(&st->index, key, st->n + 1);
-	if (r < 0) {
+	id = stacks__add(&st->index, &p);
+	if (id < 0) {
 		free(s->ips);
-		return r;
+		return (int)id;
 	}
 	*ret = (uint32_t)st->n++;
 	return 0;
@@ -226,7 +224,7 @@ void heap_stacks__fini(struct heap_stacks *st)
 	for (i = 0; i < st->n; i++)
 		free(st->v[i].ips);
 	free(st->v);
-	u64map__fini(&st->index);
+	stacks__fini(&st->index);
 	idtab__fini(&st->ids);
 	memset(st, 0, sizeof(*st));
 }

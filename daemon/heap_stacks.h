@@ -6,7 +6,8 @@
  *  - the id table: event id of each sampled DWARF-mode allocation -> the
  *    stack it was made on;
  *  - stack interning: one copy of each distinct unwound stack per
- *    process, with the allocations counted on it;
+ *    process, with the allocations counted on it (its index is stacks.h,
+ *    the one aggregate.c uses too);
  *  - snapshot assembly: live blocks, allocation-site counts and interned
  *    stacks merged into one record per stack (heap_recs__build()).
  *
@@ -20,7 +21,7 @@
 #include <stdint.h>
 
 #include "profd_abi.h"
-#include "strtab.h"
+#include "stacks.h"
 
 /* Distinct DWARF-unwound allocation stacks kept per process (the BPF
  * stacks map's size): beyond, allocations count under "[unknown]". */
@@ -56,7 +57,9 @@ struct heap_stacks {
 	size_t nids_kept;
 	struct hstack *v;
 	size_t n, cap;
-	struct u64map index;		/* content hash -> stack index + 1 */
+	struct stacks index;		/* content hash -> index in v
+					 * (stacks.h; zeroed until the
+					 * first intern) */
 };
 
 /* Position of the first id >= @id. */

@@ -8,6 +8,7 @@
 #include "aggregate.h"
 #include "check.h"
 #include "kallsyms.h"
+#include "stacks.h"
 #include "strtab.h"
 
 static void test_aggregate(void)
@@ -121,9 +122,80 @@ static void test_strtab(void)
 	u64map__fini(&m);
 }
 
+/* Look @key up among @keys[] (the caller's records) through @ix; add it
+ * when new. The id, or -errno. */
+static int64_t intern(struct stacks *ix, uint64_t *keys, uint64_t key,
+		      uint64_t hash)
+{
+	struct stacks_probe p;
+	int64_t id;
+
+	for (id = stacks__first(ix, hash, &p); id >= 0; id = stacks__next(ix, &p))
+		if (keys[id] == key)
+			return id;
+	id = stacks__add(ix, &p);
+	if (id >= 0)
+		keys[id] = key;
+	return id;
+}
+
+static void test_stacks(void)
+{
+	static uint64_t keys[5000];
+	uint64_t a[3] = { 1, 2, 3 }, b[3] = { 1, 2, 4 };
+	struct stacks ix;
+	int64_t id;
+	int ok = 1;
+	uint64_t i;
+
+	/* The frame hash: order matters, and so does the seed. */
+	CHECK(stacks__hash_frames(a, 3, 0) != stacks__hash_frames(b, 3, 0) &&
+	      stacks__hash_frames(a, 2, 0) != stacks__hash_frames(a, 3, 0) &&
+	      stacks__hash_frames(a, 3, 0) != stacks__hash_frames(a, 3, 7),
+	      "frame hash");
+	CHECK(stacks__hash_frames(NULL, 0, 7) == 7, "no frames: the seed");
+
+	stacks__init(&ix, 4);
+	CHECK(stacks__first(&ix, 5, &(struct stacks_probe){}) == -1, "empty");
+	CHECK(intern(&ix, keys, 10, 5) == 0, "first id 0");
+	CHECK(intern(&ix, keys, 11, 6) == 1, "second id 1");
+	CHECK(intern(&ix, keys, 10, 5) == 0, "found again");
+	/* One hash, two stacks: the caller tells them apart. */
+	CHECK(intern(&ix, keys, 12, 5) == 2, "same hash, other stack");
+	CHECK(intern(&ix, keys, 12, 5) == 2 && intern(&ix, keys, 10, 5) == 0,
+	      "both found");
+	CHECK(intern(&ix, keys, 13, 7) == 3 && stacks__full(&ix), "at the bound");
+	CHECK(intern(&ix, keys, 14, 8) == -ENOSPC && stacks__count(&ix) == 4,
+	      "bounded: -ENOSPC, nothing added");
+	CHECK(intern(&ix, keys, 11, 6) == 1, "known ones still found when full");
+	stacks__fini(&ix);
+	CHECK(stacks__count(&ix) == 0 && stacks__first(&ix, 5, &(struct stacks_probe){}) == -1,
+	      "fini leaves it empty");
+	CHECK(intern(&ix, keys, 20, 5) == 0, "usable again after fini");
+	stacks__fini(&ix);
+
+	/* Growth (256 slots at first, kept at most half full) keeps every
+	 * id, also with many equal hashes (long probe runs across the
+	 * table's end). */
+	stacks__init(&ix, 5000);
+	for (i = 0; i < 5000 && ok; i++)
+		ok = intern(&ix, keys, i, i % 3 ? i * 0x9e3779b97f4a7c15ULL : 42) ==
+		     (int64_t)i;
+	for (i = 0; i < 5000 && ok; i++)
+		ok = intern(&ix, keys, i, i % 3 ? i * 0x9e3779b97f4a7c15ULL : 42) ==
+		     (int64_t)i;
+	CHECK(ok && stacks__count(&ix) == 5000 && ix.nslots >= 10000,
+	      "5000 ids through growth: %zu ids, %zu slots",
+	      stacks__count(&ix), ix.nslots);
+	id = intern(&ix, keys, 5000, 1);
+	CHECK(id == -ENOSPC, "bound after growth: %lld", (long long)id);
+	stacks__fini(&ix);
+}
+
 int main(void)
 {
 	test_aggregate();
+	test_stacks();
 	test_kallsyms();
 	test_strtab();
 	return check__done();
