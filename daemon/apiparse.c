@@ -3,7 +3,7 @@
  * The HTTP API's query parameters. Moved out of api.c unchanged in
  * behaviour (same checks, same order, same messages) so that it can be
  * fuzzed without a server; api.c collects what libmicrohttpd decoded and
- * turns an -EINVAL from here into a 400 with the message.
+ * api_reply.c turns an -EINVAL from here into a 400 with the message.
  */
 #include <errno.h>
 #include <stdarg.h>

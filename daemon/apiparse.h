@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * apiparse: the HTTP API's query parameters, checked and converted without
- * a server. api.c hands in the parameters libmicrohttpd decoded, in the
- * order the client sent them; this stage says what the request asks for,
- * or why it is refused. Pure: no I/O, no logging, no libmicrohttpd, so it
+ * a server. api.c collects the parameters libmicrohttpd decoded, in the
+ * order the client sent them (api__get_params), and each endpoint
+ * (api_profile.c, api_heap.c) hands them in; this stage says what the
+ * request asks for, or why it is refused. Pure: no I/O, no logging, no libmicrohttpd, so it
  * is unit-tested and fuzzed alone (tests/fuzz/fuzz_apiparse.c).
  */
 #ifndef PROFD_APIPARSE_H

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "fleet.h"
 #include "log.h"
 
@@ -71,21 +72,13 @@ static void spool_limits_from(const struct fleet_config *c, struct spool_limits 
 	l->max_age_ns = c->spool_max_age_s * 1000000000ULL;
 }
 
-static int64_t wall_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 /* The stand-in producer: the test profile, one interval a period. */
 static void *test_producer(void *arg)
 {
 	struct fleet *f = arg;
 	struct service_id svc;
 	struct timespec ts;
-	int64_t start = wall_ns(), end;
+	int64_t start = (int64_t)now_ns(CLOCK_REALTIME), end;
 	int r;
 
 	(void)service__from_cgroup("/system.slice/profd-test.service", NULL,
@@ -100,7 +93,7 @@ static void *test_producer(void *arg)
 		if (f->stop)
 			break;
 		pthread_mutex_unlock(&f->lock);
-		end = wall_ns();
+		end = (int64_t)now_ns(CLOCK_REALTIME);
 		r = fleet__interval_closed(f, &svc, start, end, f->test_buf,
 					   f->test_len);
 		if (r < 0)

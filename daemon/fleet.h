@@ -6,12 +6,12 @@
  *
  *   fleet__interval_closed(f, &service, start_ns, end_ns, pprof, len)
  *
- * which the interval producer (continuous sampling in session.c/sampler.c,
- * not built yet) calls once per service per continuous-interval, from any
- * thread. It spools the interval (atomic, durable) and wakes the pusher.
- * Until the producer exists, --test-interval-profile FILE stands in for
- * it: a thread that closes an interval of that profile every
- * continuous-interval (tests, and trying a collector out).
+ * which the interval producer (continuous mode, continuous.c) calls once
+ * per service per continuous-interval, from any thread. It spools the
+ * interval (atomic, durable) and wakes the pusher. --test-interval-profile
+ * FILE stands in for the producer: a thread that closes an interval of
+ * that profile every continuous-interval (tests, and trying a collector
+ * out).
  *
  * An outer layer: it logs (start-up errors, drops), as main and the API do.
  */

@@ -225,7 +225,7 @@ static void reload(const struct options *o, struct fleet *fleet)
 }
 
 /*
- * Where the sampler's records go: the windows (session.c) and the
+ * Where the sampler's records go: the windows (session_sample.c) and the
  * every-process collections (continuous.c), each taking what is theirs.
  * Main thread only.
  */

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "jitmap.h"
 #include "pprof.h"
 #include "profile.h"
@@ -335,14 +336,6 @@ static char *display_name(const char *sym)
 	return out;
 }
 
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 /*
  * Location of a user frame. @addr is what to symbolize: the sampled pc for
  * the leaf, the return address - 1 for callers. When that finds nothing
@@ -384,7 +377,7 @@ static int64_t user_loc(struct builder *b, uint64_t addr, uint64_t alt)
 		}
 		/* No ELF file: JIT code, named by the runtime's perf map or
 		 * jitdump, else "[jit]" for anonymous executable memory. */
-		if (!m.bin && proc__jit_name(b->proc, addr, mono_ns(), jname,
+		if (!m.bin && proc__jit_name(b->proc, addr, now_ns(CLOCK_MONOTONIC), jname,
 					     sizeof(jname)) == 0) {
 			frames[0] = (struct sym_frame){ .func = jname };
 			n = 1;

@@ -16,6 +16,7 @@
 
 #include <curl/curl.h>
 
+#include "clock.h"
 #include "config.h"
 #include "log.h"
 #include "pmerge.h"
@@ -390,13 +391,7 @@ static void wait_locked(struct push *p, uint64_t ms)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += (time_t)(ms / 1000);
-	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	ts = deadline_ts(CLOCK_MONOTONIC, ms);
 	while (!p->stop && !p->kicked)
 		if (pthread_cond_timedwait(&p->wake, &p->lock, &ts) == ETIMEDOUT)
 			break;
@@ -409,13 +404,7 @@ static void backoff_locked(struct push *p, uint64_t ms)
 	struct timespec ts;
 	uint64_t gen = p->generation;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	ts.tv_sec += (time_t)(ms / 1000);
-	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
+	ts = deadline_ts(CLOCK_MONOTONIC, ms);
 	while (!p->stop && p->generation == gen)
 		if (pthread_cond_timedwait(&p->wake, &p->lock, &ts) == ETIMEDOUT)
 			break;
@@ -428,14 +417,6 @@ static uint64_t random_u64(void)
 	if (getrandom(&v, sizeof(v), GRND_NONBLOCK) != sizeof(v))
 		v = (uint64_t)time(NULL) * 6364136223846793005ULL;
 	return v;
-}
-
-static int64_t wall_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
 static void *worker(void *arg)
@@ -461,7 +442,8 @@ static void *worker(void *arg)
 		long status = 0;
 		int r;
 
-		dropped = spool__expire(p->spool, wall_ns());
+		dropped = spool__expire(p->spool,
+					(int64_t)now_ns(CLOCK_REALTIME));
 		if (dropped)
 			log_warn("spool: %u intervals older than spool-max-age dropped", dropped);
 		if (!p->set.url[0] || spool__oldest(p->spool, NULL, name) < 0) {

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "pmerge.h"
 #include "pprof_read.h"
 #include "spool.h"
@@ -115,14 +116,6 @@ static int ent_cmp(const void *a, const void *b)
 {
 	return strcmp(((const struct spool_ent *)a)->name,
 		      ((const struct spool_ent *)b)->name);
-}
-
-static int64_t now_wall_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
 /* Insert keeping name order (new entries are nearly always last). Locked. */
@@ -247,7 +240,7 @@ int spool__open(const char *dir, const struct spool_limits *lim,
 	d = NULL;
 	if (s->n > 1)
 		qsort(s->ents, s->n, sizeof(*s->ents), ent_cmp);
-	(void)enforce(s, now_wall_ns());
+	(void)enforce(s, (int64_t)now_ns(CLOCK_REALTIME));
 	*ret = s;
 	return 0;
 fail:
@@ -408,7 +401,7 @@ int spool__put(struct spool *s, const struct spool_meta *meta,
 		(void)unlinkat(s->dirfd, e.name, 0);
 	} else {
 		s->st.written++;
-		dropped += enforce(s, now_wall_ns());
+		dropped += enforce(s, (int64_t)now_ns(CLOCK_REALTIME));
 	}
 	pthread_mutex_unlock(&s->lock);
 out:

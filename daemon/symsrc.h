@@ -3,8 +3,8 @@
  * symsrc: the source frames of one address from a module's DWARF — every
  * level of its inline chain, innermost first, each with its function's
  * name and its own file:line — the recipe of elfutils' addr2line -i.
- * Used by symbolizer.c, which serialises calls per module (libdw is not
- * thread-safe) and owns the module.
+ * Used by symbolizer_dwarf.c, which serialises calls per module (libdw is
+ * not thread-safe) and owns the module.
  */
 #ifndef PROFD_SYMSRC_H
 #define PROFD_SYMSRC_H
