@@ -130,7 +130,8 @@ int access__may_list_processes(const struct peer *p);
  * anything; another user only into processes they may debug, not those
  * made non-dumpable (PR_SET_DUMPABLE 0, setuid programs), whose /proc/PID
  * files the kernel gives to root. Costs a stat() of /proc/PID/mem.
- * 0, -EOPNOTSUPP (over TCP) or -EPERM (not dumpable).
+ * 0, -EOPNOTSUPP (over TCP), -EACCES (anonymous) or -EPERM (not
+ * dumpable, or not the caller's).
  */
 int access__may_inject(const struct peer *p, pid_t pid);
 
