@@ -65,7 +65,7 @@ CORE_SRCS := daemon/procmaps.c daemon/pprof.c daemon/aggregate.c \
 	     daemon/unwind.c daemon/cputime.c daemon/json.c daemon/origin.c daemon/inject.c \
 	     daemon/heap_stacks.c \
 	     daemon/service.c daemon/spool.c daemon/pmerge.c daemon/config.c daemon/metrics.c \
-	     daemon/history.c daemon/cfilter.c \
+	     daemon/history.c daemon/cfilter.c daemon/listen_auth.c \
 	     common/pprof_read.c common/json_read.c common/cxxname.c
 DAEMON_SRCS := daemon/main.c daemon/log.c daemon/sampler.c \
 	       daemon/session.c daemon/api.c daemon/profile.c daemon/access.c daemon/heap.c \
@@ -133,6 +133,8 @@ $(OUTPUT)/gen/push.pb-c.o: $(OUTPUT)/gen/push.pb-c.c
 
 $(OUTPUT)/daemon/push.o: $(OUTPUT)/gen/push.pb-c.h
 $(OUTPUT)/tests/unit/test_push: $(OUTPUT)/daemon/push.o $(OUTPUT)/gen/push.pb-c.o
+# access__scope() (what a remote listener's token allows) is tested there.
+$(OUTPUT)/tests/unit/test_listen_auth: $(OUTPUT)/daemon/access.o
 
 # Everything C depends on the generated protobuf header; only the sampler
 # on the BPF skeleton, so the client builds without clang or BTF.
