@@ -73,7 +73,7 @@ DAEMON_SRCS := daemon/main.c daemon/log.c daemon/sampler.c \
 	       daemon/heap_agents.c daemon/heap_maps.c daemon/heap_probes.c \
 	       daemon/heap_events.c daemon/heap_snapshot.c daemon/heap_finals.c \
 	       daemon/execwatch.c daemon/target.c \
-	       daemon/push.c daemon/fleet.c daemon/continuous.c \
+	       daemon/push.c daemon/fleet.c daemon/continuous.c daemon/api_listen.c \
 	       daemon/offcpu.c daemon/offcpu_pair.c daemon/threads.c \
 	       $(CORE_SRCS)
 CLIENT_SRCS := client/profctl.c client/report.c common/pprof_read.c common/json_read.c \

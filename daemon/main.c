@@ -56,6 +56,7 @@
 #include "fleet.h"
 #include "heap.h"
 #include "profd_agent.h"
+#include "listen_auth.h"
 #include "log.h"
 #include "pidns.h"
 #include "proc.h"
@@ -94,10 +95,17 @@ static void usage(FILE *f)
 "  --socket-mode MODE       socket permissions, octal (default 0666: access\n"
 "                           is checked per request from the caller's uid)\n"
 "  --socket-group GROUP     socket group (default: root's)\n"
-"  --listen HOST:PORT       also serve HTTP on loopback TCP, for\n"
-"                           'go tool pprof URL' (off by default); HOST is\n"
-"                           127.0.0.1, [::1] or a name resolving only to\n"
-"                           loopback, such as localhost\n"
+"  --listen HOST:PORT       also serve HTTP on TCP, for 'go tool pprof URL'\n"
+"                           (off by default); HOST is 127.0.0.1, [::1] or a\n"
+"                           name resolving only to loopback, such as\n"
+"                           localhost; any other address needs\n"
+"                           --listen-token-file (also config key 'listen')\n"
+"  --listen-token-file PATH  every request on the listener must carry\n"
+"                           'Authorization: Bearer TOKEN', TOKEN this file's\n"
+"                           first line (root's, mode 0600); its holder may\n"
+"                           read profiles, /metrics and /v1/status as root\n"
+"  --listen-tls-cert PATH   HTTPS on the listener: certificate (PEM)\n"
+"  --listen-tls-key PATH    and its key (PEM, mode 0600)\n"
 "  --max-seconds N          longest window (default 600)\n"
 "  --max-sessions N         concurrent sessions, all users (default 64)\n"
 "  --max-sessions-per-uid N concurrent sessions per user (default 8)\n"
@@ -226,6 +234,9 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "test-interval-profile", required_argument, NULL, O_FLEET + 13 },
 		{ "continuous-include", required_argument, NULL, O_FLEET + 14 },
 		{ "continuous-exclude", required_argument, NULL, O_FLEET + 15 },
+		{ "listen-token-file", required_argument, NULL, O_FLEET + 16 },
+		{ "listen-tls-cert", required_argument, NULL, O_FLEET + 17 },
+		{ "listen-tls-key", required_argument, NULL, O_FLEET + 18 },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ "help", no_argument, NULL, 'h' },
 		{}
@@ -346,7 +357,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 			o->config_path = optarg;
 			o->config_given = true;
 			break;
-		case O_FLEET ... O_FLEET + 15:
+		case O_FLEET ... O_FLEET + 18:
 			/* Checked with the file's, by config__load_all(): the
 			 * key is the option's name. */
 			if (o->nfleet_cli == sizeof(o->fleet_cli) / sizeof(o->fleet_cli[0]))
@@ -615,8 +626,9 @@ static bool addr_is_loopback(const struct sockaddr *sa)
  * malformed @spec, -EADDRNOTAVAIL for a host that does not resolve or
  * resolves beyond loopback, or socket/bind's -errno.
  */
-static int listen_tcp(const char *spec, int *ret_fd, char *ret_host,
-		      size_t host_size, unsigned *ret_port)
+static int listen_tcp(const char *spec, bool token, int *ret_fd,
+		      char *ret_host, size_t host_size, unsigned *ret_port,
+		      bool *ret_loopback)
 {
 	struct addrinfo hints = { .ai_flags = AI_NUMERICSERV,
 				  .ai_family = AF_UNSPEC,
@@ -625,6 +637,7 @@ static int listen_tcp(const char *spec, int *ret_fd, char *ret_host,
 	struct addrinfo *res = NULL, *ai, *pick = NULL;
 	unsigned long pn;
 	int fd, one = 1, r;
+	bool loopback = true;
 
 	if (strlen(spec) >= sizeof(host))
 		goto syntax;
@@ -660,15 +673,17 @@ static int listen_tcp(const char *spec, int *ret_fd, char *ret_host,
 		return -EADDRNOTAVAIL;
 	}
 	for (ai = res; ai; ai = ai->ai_next) {
-		if (!addr_is_loopback(ai->ai_addr)) {
+		if (!addr_is_loopback(ai->ai_addr))
+			loopback = false;
+		if (!addr_is_loopback(ai->ai_addr) && !token) {
 			if (getnameinfo(ai->ai_addr, ai->ai_addrlen, addr, sizeof(addr),
 					NULL, 0, NI_NUMERICHOST))
 				snprintf(addr, sizeof(addr), "?");
 			if (!strcmp(addr, host))
-				log_err("--listen %s: %s is not a loopback address; profd listens on loopback only (" LISTEN_FORMS ")",
+				log_err("--listen %s: %s is not a loopback address; without --listen-token-file profd listens on loopback only (" LISTEN_FORMS "): a listener beyond loopback needs a token (README, Remote scrapes)",
 					spec, host);
 			else
-				log_err("--listen %s: %s resolves to %s, not a loopback address; profd listens on loopback only (" LISTEN_FORMS ")",
+				log_err("--listen %s: %s resolves to %s, not a loopback address; without --listen-token-file profd listens on loopback only (" LISTEN_FORMS "): a listener beyond loopback needs a token (README, Remote scrapes)",
 					spec, host, addr);
 			r = -EADDRNOTAVAIL;
 			goto out;
@@ -699,14 +714,66 @@ static int listen_tcp(const char *spec, int *ret_fd, char *ret_host,
 	*ret_fd = fd;
 	snprintf(ret_host, host_size, "%s", host);
 	*ret_port = (unsigned)pn;
+	*ret_loopback = loopback;
 	r = 0;
 out:
 	freeaddrinfo(res);
 	return r;
 syntax:
-	log_err("--listen %s: want HOST:PORT, HOST a loopback address or a name resolving only to loopback, PORT 1-65535 (" LISTEN_FORMS ")",
+	log_err("--listen %s: want HOST:PORT, HOST a loopback address or a name resolving only to loopback (any address with --listen-token-file), PORT 1-65535 (" LISTEN_FORMS ")",
 		spec);
 	return -EINVAL;
+}
+
+/*
+ * The listener's token and TLS files (listen_auth.h), read before anything
+ * is loaded so that an unsafe or missing one stops profd at once. Logs;
+ * 0 with *@ret_auth NULL when there is no token, else a new one (free
+ * with listen_auth__clear() and free()); the PEMs NULL when no TLS.
+ */
+static int listen_creds_load(const struct fleet_config *fc, const char *spec,
+			     struct listen_auth **ret_auth, char **ret_cert,
+			     char **ret_key)
+{
+	char err[LISTEN_AUTH_ERR_MAX];
+	struct listen_auth *auth = NULL;
+	char *cert = NULL, *key = NULL;
+	int r;
+
+	if (!spec && (fc->listen_token_file || fc->listen_tls_cert)) {
+		log_err("listen-token-file, listen-tls-cert, listen-tls-key: no --listen (or 'listen' in the config file) to use them on");
+		return -EINVAL;
+	}
+	if (fc->listen_token_file) {
+		auth = calloc(1, sizeof(*auth));
+		if (!auth)
+			return log_err_errno(-ENOMEM, "listen-token-file: %m");
+		r = listen_auth__load(fc->listen_token_file, auth, err, sizeof(err));
+		if (r < 0) {
+			log_err("listen-token-file %s", err);
+			goto fail;
+		}
+	}
+	if (fc->listen_tls_cert) {
+		r = listen_auth__read_pem(fc->listen_tls_cert, false, &cert, err,
+					  sizeof(err));
+		if (!r)
+			r = listen_auth__read_pem(fc->listen_tls_key, true, &key,
+						  err, sizeof(err));
+		if (r < 0) {
+			log_err("listen-tls-%s %s", cert ? "key" : "cert", err);
+			goto fail;
+		}
+	}
+	*ret_auth = auth;
+	*ret_cert = cert;
+	*ret_key = key;
+	return 0;
+fail:
+	listen_auth__clear(auth);
+	free(auth);
+	listen_auth__free_pem(cert);
+	return r;
 }
 
 /*
@@ -913,6 +980,9 @@ int main(int argc, char **argv)
 	struct sampler *sampler = NULL;
 	struct api *api = NULL;
 	struct api_config ac = { .unix_fd = -1, .tcp_fd = -1 };
+	struct listen_auth *listen_token = NULL;
+	char *tls_cert = NULL, *tls_key = NULL;
+	bool loopback = true;
 	char tcp_host[256];
 	bool activated = false, own_socket = false;
 	sigset_t mask;
@@ -929,6 +999,13 @@ int main(int argc, char **argv)
 	if (config__load_all(o.config_path, o.config_given, o.fleet_cli,
 			     o.nfleet_cli, o.lim.max_hz, &fc, cerr, sizeof(cerr)) < 0) {
 		log_err("%s", cerr);
+		return 2;
+	}
+	if (!o.listen)
+		o.listen = fc.listen;
+	if (listen_creds_load(&fc, o.listen, &listen_token, &tls_cert,
+			      &tls_key) < 0) {
+		config__free(&fc);
 		return 2;
 	}
 	libbpf_verbose = o.verbose;
@@ -1058,12 +1135,18 @@ int main(int argc, char **argv)
 			sock_ino = st.st_ino;
 	}
 	if (o.listen) {
-		r = listen_tcp(o.listen, &ac.tcp_fd, tcp_host, sizeof(tcp_host),
-			       &ac.tcp_port);
+		r = listen_tcp(o.listen, listen_token, &ac.tcp_fd, tcp_host,
+			       sizeof(tcp_host), &ac.tcp_port, &loopback);
 		if (r < 0)
 			goto out;	/* logged */
 		ac.tcp_host = tcp_host;
-		r = access__tcp_lookup_works();
+		ac.tcp_auth = listen_token;
+		ac.tls_cert_pem = tls_cert;
+		ac.tls_key_pem = tls_key;
+		r = listen_token ? 0 : access__tcp_lookup_works();
+		if (listen_token && !tls_cert && !loopback)
+			log_warn("--listen %s without TLS: the bearer token crosses the network in the clear; anyone who sees it may read every process's profile (--listen-tls-cert, --listen-tls-key)",
+				 o.listen);
 		if (r < 0)
 			log_warn("--listen %s: cannot identify TCP callers (sock_diag: %s); each is served as anonymous, who may read only /v1/status's counters: allow AF_NETLINK sockets (RestrictAddressFamilies=)",
 				 o.listen, strerror(-r));
@@ -1108,7 +1191,8 @@ int main(int argc, char **argv)
 	}
 	log_info("serving on %s%s%s%s (%d CPUs)", o.socket_path,
 		 activated ? " (socket-activated)" : "",
-		 o.listen ? " and http://" : "", o.listen ? o.listen : "",
+		 !o.listen ? "" : tls_cert ? " and https://" : " and http://",
+		 o.listen ? o.listen : "",
 		 sampler__ncpus(sampler));
 	(void)sd_notify(0, "READY=1\nSTATUS=serving");
 
@@ -1139,6 +1223,10 @@ out:
 	heap__free(heap);
 	if (ac.tcp_fd >= 0)
 		close(ac.tcp_fd);
+	listen_auth__clear(listen_token);
+	free(listen_token);
+	listen_auth__free_pem(tls_cert);
+	listen_auth__free_pem(tls_key);
 	if (ac.unix_fd >= 0 && !activated)
 		close(ac.unix_fd);
 	if (own_socket)
