@@ -263,6 +263,12 @@ class ListenRefused(ListenTest):
         self.assertIn("shorter than 16", self.refused("--listen", spec, "--listen-token-file", short))
         self.assertIn("no --listen", self.refused("--listen-token-file", self.token_path))
 
+    def test_help(self):
+        r = subprocess.run([cpu.PROFD, "--help"], capture_output=True, text=True, timeout=30)
+        for opt in ("--listen-token-file PATH", "--listen-tls-cert PATH", "--listen-tls-key PATH",
+                    "any other address needs"):
+            self.assertIn(opt, r.stdout)
+
 
 EXAMPLES = ("profd-push.conf", "profd-alloy.conf", "alloy-relay.alloy", "profd-scrape.conf", "parca.yaml")
 
