@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * access: every decision of who may do what, for every endpoint (api_*.c
- * call these and word the refusals): who the caller is (access__peer), may
- * they profile a process and its image (access__check, access__check_image),
- * and what beyond one process they may ask for (access__identified,
+ * call these and word the refusals): who the caller is (access__peer), what
+ * a token holder may ask at all (access__scope), may they profile a process
+ * and its image (access__check, access__check_image), and what beyond one
+ * process they may ask for (access__identified,
  * access__may_profile_machine, access__may_read_history,
  * access__may_list_processes, access__may_inject).
  *
