@@ -13,6 +13,7 @@
 #include <linux/openat2.h>
 
 #include "jitmap.h"
+#include "json.h"
 #include "jitmap_proc.h"
 #include "proc.h"
 
@@ -191,6 +192,7 @@ static void jit_update(struct proc *p, uint64_t now_ns)
 
 	if (proc__read_ids_at(p->dirfd, &ids) < 0)
 		return;	/* gone: keep what was read */
+	jitmap__configure();
 	if (!j) {
 		j = calloc(1, sizeof(*j));
 		if (!j)
@@ -279,4 +281,41 @@ size_t proc__jit_dropped(struct proc *p)
 	n = p->jit ? p->jit->jm.dropped : 0;
 	pthread_mutex_unlock(&p->jit_lock);
 	return n;
+}
+
+void jitmap__stats_json(struct json *j)
+{
+	struct jitmap_stats st;
+
+	jitmap__configure();
+	jitmap__stats(&st);
+	json__obj_begin(j, "jit");
+	json__u64(j, "bytes", st.bytes);
+	json__u64(j, "max_bytes", st.max_bytes);
+	json__u64(j, "dropped_total_bound", st.dropped_total);
+	json__u64(j, "dropped_process_bound", st.dropped_process);
+	json__obj_end(j);
+}
+
+static void configure_once(void)
+{
+	const char *v = getenv("PROFD_JIT_MAX_MB");
+	char *end;
+	unsigned long long mb;
+
+	if (!v || !*v)
+		return;
+	errno = 0;
+	mb = strtoull(v, &end, 10);
+	/* Nonsense keeps the default: a bound is never lifted by a typo. */
+	if (errno || *end || !mb || mb > (1ull << 20))
+		return;
+	jitmap__set_budget(mb << 20);
+}
+
+void jitmap__configure(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	(void)pthread_once(&once, configure_once);
 }

@@ -46,4 +46,16 @@ size_t proc__jit_dropped(struct proc *p);
 /* Accepts NULL. */
 void proc_jit__free(struct proc_jit *j);
 
+struct json;
+/*
+ * The "jit" object of /v1/status: bytes of JIT tables held, their bound
+ * and the entries dropped by each bound (jitmap__stats()).
+ */
+void jitmap__stats_json(struct json *j);
+/*
+ * The bound across processes: PROFD_JIT_MAX_MB in profd's environment,
+ * else JITMAP_MAX_TOTAL (256 MiB). Read once, at start-up.
+ */
+void jitmap__configure(void);
+
 #endif /* PROFD_JITMAP_PROC_H */

@@ -17,7 +17,11 @@
   JavaScript function 3:1 against another: both named from the perf map,
   in that ratio; `jitwl`, machine code in anonymous memory described by a
   jitdump file it writes (the published format) and maps: its functions
-  named, in their 3:1:1 work ratio, the undescribed one `[jit]`.
+  named, in their 3:1:1 work ratio, the undescribed one `[jit]`; the same
+  named by a perf map it removes as it exits mid-window (and node exiting
+  mid-window): names read while it ran; code replaced at one address
+  between two phases (perf map line, jitdump record): each phase's
+  samples named as the code was then, in the phases' time ratio.
 - Attacks (the target as nobody): /tmp/perf-PID.map a symbolic link to a
   file only root may read, or a regular file owned by another user: its
   names never reach the profile.
@@ -502,6 +506,87 @@ class Jit(ProfdTest):
             r = run([test_cpu.PROFCTL, "top", prof.path])
             self.assertRegex(r.stdout, r"no name: [\d.]+% of the total in JIT code without a perf map")
             self.assertIn("--perf-basic-prof", r.stdout)
+
+
+    def test_node_exits_mid_window(self):
+        """node --perf-basic-prof exits 2-3 s into a 6 s window: its
+        profile is built after it is gone (no /proc/PID/root to read the
+        perf map through), so the names must have been read while it ran."""
+        node = shutil.which("node") or shutil.which("nodejs")
+        if not node:
+            self.skipTest("nodejs is not installed (make deps)")
+        js = e2e("jsburn.js")
+        with open(js, "w") as f:
+            f.write(JS_BURN)
+        p = spawn([node, "--perf-basic-prof", js, "4"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                  cwd=test_cpu.E2E)
+        try:
+            self.assertEqual(p.stdout.readline().decode().strip(), "jsburn ready")
+            time.sleep(1.5)
+            t0 = time.monotonic()
+            prof = fetch(self, self.daemon, p.pid, 6, hz=HZ, name="jit_node_exit")
+            self.assertLess(time.monotonic() - t0, 5.5, "the window did not end when node exited")
+            self.assertIsNotNone(p.poll(), "node still runs")
+            hot = prof.count(lambda s: "hotLoop" in leaf(s))
+            cold = prof.count(lambda s: "coldLoop" in leaf(s))
+            self.assertGreater(hot + cold, 0.8 * prof.count(), "JS leaves: %s" % self.leaf_names(prof))
+            share = hot / (hot + cold)
+            sys.stderr.write("[node exited: hotLoop %.1f %%] " % (100 * share))
+            self.assertAlmostEqual(share, 0.75, delta=0.08, msg="leaves: %s" % self.leaf_names(prof))
+        finally:
+            kill(p)
+            try:
+                os.unlink("/tmp/perf-%d.map" % p.pid)
+            except OSError:
+                pass
+
+    def test_perfmap_removed_at_exit(self):
+        """jitwl names its code in /tmp/perf-PID.map and removes the file
+        as it exits, 2.5 s into a 6 s window: names and shares as while
+        it ran (60/20/20), from what profd read then."""
+        with Workload("jitwl", "perfmap", seconds=2.5, wait_line="jitwl ready") as w:
+            prof = fetch(self, self.daemon, w, 6, hz=HZ, name="jit_perfmap_exit")
+            self.assertIsNotNone(w.proc.poll(), "jitwl still runs")
+            self.assertFalse(os.path.exists("/tmp/perf-%d.map" % w.pid))
+            total = prof.count()
+            shares = {n: prof.count(lambda s, n=n: leaf(s) == n) / total
+                      for n in ("jit_hot", "jit_cold", "[jit]")}
+            sys.stderr.write("[perfmap exited: %s] " % {k: round(v, 3) for k, v in shares.items()})
+            for n, want in (("jit_hot", 0.6), ("jit_cold", 0.2), ("[jit]", 0.2)):
+                self.assertAlmostEqual(shares[n], want, delta=0.07, msg="%s; leaves: %s" % (n, self.leaf_names(prof)))
+
+    def swap(self, mode):
+        """jitwl runs code named phase_one, then other code at the same
+        address named phase_two (mode: by a perf map line, or a jitdump
+        record with its time), 2 s after it is ready, in a 4 s window.
+        Each phase's samples keep their own name: phase_one's share of
+        the two is the part of the window before the switch (the
+        workload's clock against the profile's time_nanos and
+        duration_nanos), within 8 points (a perf map has no times: its
+        line counts from when profd read it, within ~0.1 s)."""
+        with Workload("jitwl", mode, 2, seconds=20, wait_line="jitwl ready") as w:
+            prof = fetch(self, self.daemon, w, 4, hz=HZ, name="jit_" + mode)
+            line = w.proc.stdout.readline().decode().strip()
+        self.assertTrue(line.startswith("switched "), line)
+        switched = int(line.split()[1])
+        t0, dur = prof.proto["time_nanos"], prof.proto["duration_nanos"]
+        want = (switched - t0) / dur
+        self.assertTrue(0.2 < want < 0.8, "switch at %.2f of the window" % want)
+        one = prof.count(lambda s: leaf(s) == "phase_one")
+        two = prof.count(lambda s: leaf(s) == "phase_two")
+        self.assertGreater(one + two, 0.8 * prof.count(), "leaves: %s" % self.leaf_names(prof))
+        share = one / (one + two)
+        sys.stderr.write("[%s: phase_one %.3f, switch at %.3f] " % (mode, share, want))
+        self.assertAlmostEqual(share, want, delta=0.08, msg="leaves: %s" % self.leaf_names(prof))
+        # One location per name at the one address.
+        names = {ln.function for loc in prof.raw.locations.values() for ln in loc.lines}
+        self.assertTrue({"phase_one", "phase_two"} <= names, names)
+
+    def test_replaced_code_perfmap(self):
+        self.swap("swap-perfmap")
+
+    def test_replaced_code_jitdump(self):
+        self.swap("swap-jitdump")
 
 
 class JitAttack(ProfdTest):
