@@ -16,13 +16,14 @@ set -eu
 # protobuf-compiler and python3-protobuf (the push receiver is generated
 # from proto/push.proto at test time) and prometheus (promtool check
 # metrics on GET /metrics), bpftrace (bench/offcpu:
-# the peer doing sched_switch + ustack).
+# the peer doing sched_switch + ustack), openssl (the HTTPS debuginfod
+# test makes its CA and certificates; ca-certificates pulls it in too).
 PKGS="clang llvm make gcc g++ binutils pkg-config libbpf-dev bpftool libelf-dev
 libdw-dev elfutils libprotobuf-c-dev protobuf-c-compiler libmicrohttpd-dev
 libcurl4-openssl-dev zlib1g-dev libsystemd-dev systemd golang-go linux-perf
 procps util-linux python3 curl strace mmdebstrap systemd-container
 ca-certificates graphviz libclang-rt-14-dev debuginfod dwz nodejs
-protobuf-compiler python3-protobuf prometheus bpftrace"
+protobuf-compiler python3-protobuf prometheus bpftrace openssl"
 
 missing=""
 for p in $PKGS; do

@@ -22,15 +22,21 @@
   mid-window): names read while it ran; code replaced at one address
   between two phases (perf map line, jitdump record): each phase's
   samples named as the code was then, in the phases' time ratio.
+- debuginfod over HTTPS (python3's http.server in TLS, a CA made by the
+  test and given to profd in CURL_CA_BUNDLE): names fetched; a server
+  with a self-signed certificate, or one for another name, is refused.
 - Attacks (the target as nobody): /tmp/perf-PID.map a symbolic link to a
   file only root may read, or a regular file owned by another user: its
   names never reach the profile.
 """
+import functools
 import glob
+import http.server
 import os
 import re
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -425,6 +431,143 @@ class Debuginfod(unittest.TestCase):
                 self.assertGreaterEqual(d.status()["debuginfod"]["failed"], 1)
             finally:
                 d.stop()
+
+
+def openssl(*args, cwd):
+    r = run(["openssl"] + list(args), cwd=cwd)
+    if r.returncode != 0:
+        raise AssertionError("openssl %s: %s" % (" ".join(args), r.stderr[-500:]))
+
+
+def make_certs(d):
+    """In @d: a CA (ca.pem), a server certificate it signed for
+    127.0.0.1 (good), a self-signed one for 127.0.0.1 (selfsigned) and
+    one the CA signed for another name (wrongname). EC keys: quick."""
+    key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    openssl("req", "-x509", *key, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+            "-subj", "/CN=profd-e2e-ca", "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=d)
+    for name, san in (("good", "IP:127.0.0.1"), ("wrongname", "DNS:not-this-host.invalid")):
+        with open(os.path.join(d, name + ".ext"), "w") as f:
+            f.write("subjectAltName=%s\nbasicConstraints=CA:FALSE\n"
+                    "keyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n" % san)
+        openssl("req", *key, "-keyout", name + ".key", "-out", name + ".csr", "-subj", "/CN=" + name, cwd=d)
+        openssl("x509", "-req", "-in", name + ".csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                "-CAcreateserial", "-out", name + ".pem", "-days", "2", "-extfile", name + ".ext", cwd=d)
+    openssl("req", "-x509", *key, "-keyout", "selfsigned.key", "-out", "selfsigned.pem", "-days", "2",
+            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", cwd=d)
+
+
+class HttpsServer:
+    """python3's http.server over TLS on a loopback port, serving @root
+    (laid out as a debuginfod server's URLs: buildid/ID/debuginfo);
+    .requests lists the paths asked (only after a TLS handshake)."""
+
+    def __init__(self, root, cert, key):
+        requests = self.requests = []
+
+        class Handler(http.server.SimpleHTTPRequestHandler):
+            def log_message(self, fmt, *args):
+                requests.append(self.path)
+
+        self.httpd = http.server.ThreadingHTTPServer(
+            ("127.0.0.1", 0), functools.partial(Handler, directory=root))
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+        self.url = "https://127.0.0.1:%d" % self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class DebuginfodHttps(unittest.TestCase):
+    """debuginfod over HTTPS, with a private CA made here and given to
+    profd as curl(1) takes one (CURL_CA_BUNDLE in its environment):
+    the stripped libcwork gets its names from the served debug file.
+    A server whose certificate the CA did not sign, or signed for
+    another name (a man in the middle), is refused: nothing is asked of
+    it past the handshake, nothing enters the cache, the profile stays
+    without names, and /v1/status counts a TLS failure."""
+
+    assert_no_debug = Debuginfod.assert_no_debug
+    assert_as_addr2line = Debuginfod.assert_as_addr2line
+
+    @classmethod
+    def setUpClass(cls):
+        for tool in ("openssl", "unshare", "addr2line"):
+            if not shutil.which(tool):
+                raise unittest.SkipTest("%s is not installed (make deps)" % tool)
+        os.environ.pop("DEBUGINFOD_URLS", None)
+        cls.bin = e2e("libcwork")
+        cls.bin_dbg = e2e("debuginfod-files/libcwork.dbg")
+        cls.bin_id = build_id(cls.bin)
+        cls.libc_dbg = None
+        cls.dir = e2e("https")
+        shutil.rmtree(cls.dir, ignore_errors=True)
+        cls.root = os.path.join(cls.dir, "root")
+        os.makedirs(os.path.join(cls.root, "buildid", cls.bin_id))
+        shutil.copy(cls.bin_dbg, os.path.join(cls.root, "buildid", cls.bin_id, "debuginfo"))
+        make_certs(cls.dir)
+
+    def serve(self, name):
+        srv = HttpsServer(self.root, os.path.join(self.dir, name + ".pem"), os.path.join(self.dir, name + ".key"))
+        self.addCleanup(srv.close)
+        return srv
+
+    def daemon(self, name, url):
+        cache = e2e("dbgcache-" + name)
+        shutil.rmtree(cache, ignore_errors=True)
+        env = ["env", "CURL_CA_BUNDLE=" + os.path.join(self.dir, "ca.pem")]
+        d = Daemon(name, "--debuginfod-cache", cache, "--debuginfod-urls", url,
+                   "--debuginfod-timeout", "5", wrap=env + HIDE_DEBUG)
+        self.addCleanup(d.stop)
+        return d, cache
+
+    def wait_status(self, d, done):
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            st = d.status()["debuginfod"]
+            if done(st) and not st["in_flight"] and not st["queued"]:
+                break
+            time.sleep(0.2)
+        return st
+
+    def test_https_private_ca(self):
+        srv = self.serve("good")
+        with Workload("libcwork", seconds=60, wait_line="libcwork ready") as w:
+            d, cache = self.daemon("dbg-https", srv.url)
+            fetch(self, d, w, 2, hz=HZ, name="dbg_https_first")  # asks for the fetch
+            st = self.wait_status(d, lambda st: st["fetched"] >= 1)
+            self.assertGreaterEqual(st["fetched"], 1, "%s; server saw %s" % (st, srv.requests))
+            self.assertEqual(st["tls_failed"], 0, st)
+            self.assertIn("/buildid/%s/debuginfo" % self.bin_id, srv.requests)
+            after = fetch(self, d, w, 2, hz=HZ, name="dbg_https_after")
+            self.assert_as_addr2line(after, self.bin, self.bin_dbg, 3)
+
+    def refused(self, cert):
+        srv = self.serve(cert)
+        with Workload("libcwork", seconds=60, wait_line="libcwork ready") as w:
+            d, cache = self.daemon("dbg-https-" + cert, srv.url)
+            fetch(self, d, w, 2, hz=HZ, name="dbg_https_%s_first" % cert)
+            st = self.wait_status(d, lambda st: st["failed"] >= 1 or st["fetched"] >= 1)
+            self.assertEqual(st["fetched"], 0, st)
+            self.assertGreaterEqual(st["failed"], 1, st)
+            self.assertGreaterEqual(st["tls_failed"], 1, st)
+            self.assertEqual(srv.requests, [], "a request past a refused handshake")
+            self.assertEqual(glob.glob(os.path.join(cache, "*.debug")), [])
+            after = fetch(self, d, w, 2, hz=HZ, name="dbg_https_%s_after" % cert)
+            self.assert_no_debug(after, "certificate %s" % cert)
+            self.assertRegex(comments(after), r"libcwork \(build-id %s\) could not be fetched" % self.bin_id)
+
+    def test_self_signed_certificate_refused(self):
+        self.refused("selfsigned")
+
+    def test_certificate_for_another_name_refused(self):
+        self.refused("wrongname")
 
 
 JS_BURN = """
