@@ -246,10 +246,10 @@ int metrics__write(const struct metrics_input *in, char **ret_buf,
 	    "Their bound across processes (PROFD_JIT_MAX_MB).",
 	    in->jit.max_bytes);
 	head(&b, "profd_jit_dropped_total", "counter",
-	     "JIT names not kept, by bound (total: all processes'; process: one process's table).");
-	mb_printf(&b, "profd_jit_dropped_total{bound=\"total\"} %llu\n",
+	     "JIT names not kept, by the bound that was full (total_bound: all processes' tables; process_bound: one process's).");
+	mb_printf(&b, "profd_jit_dropped_total{reason=\"total_bound\"} %llu\n",
 		  (unsigned long long)in->jit.dropped_total);
-	mb_printf(&b, "profd_jit_dropped_total{bound=\"process\"} %llu\n",
+	mb_printf(&b, "profd_jit_dropped_total{reason=\"process_bound\"} %llu\n",
 		  (unsigned long long)in->jit.dropped_process);
 	head(&b, "process_cpu_seconds_total", "counter",
 	     "User and system CPU time profd spent.");

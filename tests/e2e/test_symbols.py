@@ -732,6 +732,45 @@ class Jit(ProfdTest):
         self.swap("swap-jitdump")
 
 
+class JitBound(unittest.TestCase):
+    """One bound for the JIT tables of all processes (PROFD_JIT_MAX_MB=2
+    here, 256 MiB by default), not only each process's own (~30 MB):
+    two processes whose perf maps name 20000 pieces of code each before
+    their own two, profiled at once. The first's table (~1.3 MiB) fits
+    and names its code; the second's does not: its names are dropped,
+    its code shows as [jit], its profile says why, and /v1/status and
+    /metrics count the drop by the total bound (none by a process's)."""
+
+    def test_total_bound(self):
+        d = Daemon("jit-bound", wrap=["env", "PROFD_JIT_MAX_MB=2"])
+        self.addCleanup(d.stop)
+        with Workload("jitwl", "perfmap-big", 20000, seconds=30, wait_line="jitwl ready") as a, \
+             Workload("jitwl", "perfmap-big", 20000, seconds=30, wait_line="jitwl ready") as b:
+            res = {}
+            t = threading.Thread(target=lambda: res.setdefault(
+                "a", fetch(self, d, a, 4, hz=HZ, name="jit_bound_a")))
+            t.start()
+            time.sleep(1.5)
+            pb = fetch(self, d, b, 2, hz=HZ, name="jit_bound_b")
+            st = d.status()["jit"]
+            metrics = d.get("/metrics").text()
+            t.join(30)
+        pa = res["a"]
+        share = lambda p, n: p.count(lambda s: leaf(s) == n) / p.count()
+        sys.stderr.write("[jit bound: a jit_hot %.2f, b [jit] %.2f; %s] "
+                         % (share(pa, "jit_hot"), share(pb, "[jit]"), st))
+        self.assertAlmostEqual(share(pa, "jit_hot"), 0.6, delta=0.1)
+        self.assertNotRegex(comments(pa), "JIT names not kept")
+        self.assertGreater(share(pb, "[jit]"), 0.9)
+        self.assertRegex(comments(pb), r"pid %d: \d+ JIT names not kept" % b.pid)
+        self.assertEqual(st["max_bytes"], 2 << 20, st)
+        self.assertLessEqual(st["bytes"], st["max_bytes"], st)
+        self.assertGreater(st["dropped_total_bound"], 0, st)
+        self.assertEqual(st["dropped_process_bound"], 0, st)
+        m = re.search(r'^profd_jit_dropped_total\{reason="total_bound"\} (\d+)$', metrics, re.M)
+        self.assertTrue(m and int(m.group(1)) > 0, metrics[-2000:])
+
+
 class JitAttack(ProfdTest):
     """nobody's process names its /tmp/perf-PID.map after a file it may
     not read, or another user's file sits there: none of its lines may

@@ -14,7 +14,10 @@
  * other code is copied over it, named "phase_two" (a perf map line, or a
  * jitdump CODE_LOAD record at that time), and "switched NS" (the time,
  * CLOCK_REALTIME) is printed; the files are removed at exit.
+ * "perfmap-big N" is "perfmap" with N lines naming code that does not
+ * exist before its own two (a large runtime's map, for the bounds).
  * Usage: jitwl seconds jitdump|none|perfmap [DIR]
+ *        jitwl seconds perfmap-big N
  *        jitwl seconds swap-perfmap|swap-jitdump S */
 #include <elf.h>
 #include <fcntl.h>
@@ -189,8 +192,19 @@ int main(int argc, char **argv)
 		code_load(fd, "jit_hot", fn[0], sizeof(loop_code), 1);
 		code_load(fd, "jit_cold", fn[1], sizeof(loop_code), 2);
 		close(fd);
-	} else if (!strcmp(mode, "perfmap")) {
+	} else if (!strncmp(mode, "perfmap", 7)) {
 		snprintf(path, sizeof(path), "/tmp/perf-%d.map", getpid());
+		if (!strcmp(mode, "perfmap-big")) {
+			long n = argc > 3 ? atol(argv[3]) : 0;
+			FILE *f = fopen(path, "w");
+
+			if (!f)
+				return 2;
+			for (long k = 0; k < n; k++)
+				fprintf(f, "%lx 10 filler_%ld\n",
+					0x100000000ul + 16ul * (unsigned long)k, k);
+			fclose(f);
+		}
 		perfmap_line(path, fn[0], sizeof(loop_code), "jit_hot");
 		perfmap_line(path, fn[1], sizeof(loop_code), "jit_cold");
 	}
@@ -201,7 +215,7 @@ int main(int argc, char **argv)
 		fn[1](2000000);
 		fn[2](2000000);
 	} while (!e2e_expired(deadline));
-	if (!strcmp(mode, "perfmap"))
+	if (!strncmp(mode, "perfmap", 7))
 		unlink(path);
 	return 0;
 }
