@@ -40,6 +40,12 @@ struct proc_jit {
 	struct jit_file perf, dump;
 	pid_t nspid;			/* 0: not known yet, -1: none */
 	uint64_t checked_ns;		/* last look at the files */
+	/* Whether some executable mapping has no ELF file behind it (JIT
+	 * code, a jitdump marker), as of the maps' refresh maps_gen: a
+	 * process without one is never looked at (no I/O), so a window on
+	 * many processes pays only for those that JIT. */
+	unsigned maps_gen;
+	bool has_jit, maps_known;
 };
 
 void proc_jit__free(struct proc_jit *j)
@@ -193,12 +199,6 @@ static void jit_update(struct proc *p, uint64_t now_ns)
 	if (proc__read_ids_at(p->dirfd, &ids) < 0)
 		return;	/* gone: keep what was read */
 	jitmap__configure();
-	if (!j) {
-		j = calloc(1, sizeof(*j));
-		if (!j)
-			return;
-		p->jit = j;
-	}
 	if (!j->nspid)
 		j->nspid = ns_pid(p->dirfd);
 	fd = j->nspid > 0 ? open_perfmap(p->dirfd, j->nspid) : -ENOENT;
@@ -226,15 +226,38 @@ static void jit_update(struct proc *p, uint64_t now_ns)
 	}
 }
 
+/* Under p->jit_lock; takes p->lock. */
+static bool may_jit(struct proc *p, struct proc_jit *j)
+{
+	size_t i;
+
+	pthread_mutex_lock(&p->lock);
+	if (!j->maps_known || j->maps_gen != p->gen) {
+		j->maps_known = true;
+		j->maps_gen = p->gen;
+		j->has_jit = false;
+		for (i = 0; i < p->nmaps && !j->has_jit; i++)
+			j->has_jit = !p->maps[i].bin;
+	}
+	pthread_mutex_unlock(&p->lock);
+	return j->has_jit;
+}
+
 static void jit_check(struct proc *p, uint64_t now_ns)
 {
 	struct proc_jit *j = p->jit;
 
-	if (j && now_ns - j->checked_ns < JIT_CHECK_NS)
+	if (!j) {
+		j = calloc(1, sizeof(*j));
+		if (!j)
+			return;
+		p->jit = j;
+	} else if (now_ns - j->checked_ns < JIT_CHECK_NS) {
 		return;
-	jit_update(p, now_ns);
-	if (p->jit)
-		p->jit->checked_ns = now_ns;
+	}
+	j->checked_ns = now_ns;
+	if (may_jit(p, j))
+		jit_update(p, now_ns);
 }
 
 unsigned proc__jit_sample(struct proc *p, const uint64_t *ips, unsigned n,
@@ -244,7 +267,7 @@ unsigned proc__jit_sample(struct proc *p, const uint64_t *ips, unsigned n,
 
 	pthread_mutex_lock(&p->jit_lock);
 	jit_check(p, now_ns);
-	if (p->jit)
+	if (p->jit && p->jit->jm.n)
 		gen = jitmap__gen(&p->jit->jm, ips, n, t_ns);
 	pthread_mutex_unlock(&p->jit_lock);
 	return gen;
