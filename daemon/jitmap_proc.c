@@ -40,10 +40,11 @@ struct proc_jit {
 	struct jit_file perf, dump;
 	pid_t nspid;			/* 0: not known yet, -1: none */
 	uint64_t checked_ns;		/* last look at the files */
-	/* Whether some executable mapping has no ELF file behind it (JIT
-	 * code, a jitdump marker), as of the maps' refresh maps_gen: a
-	 * process without one is never looked at (no I/O), so a window on
-	 * many processes pays only for those that JIT. */
+	/* Whether the process has anonymous executable memory (JIT code)
+	 * or maps a jitdump file, as of the maps' refresh maps_gen: a
+	 * process with neither is never looked at (no I/O), so a window on
+	 * many processes pays only for those that JIT. ([vsyscall], an
+	 * unreadable binary: no ELF file, no JIT either.) */
 	unsigned maps_gen;
 	bool has_jit, maps_known;
 };
@@ -105,6 +106,15 @@ static int open_perfmap(int dirfd, pid_t nspid)
 	return fd;
 }
 
+/* A mapping of a jitdump file (jit-N.dump)? */
+static bool is_jitdump(const struct proc_map *m)
+{
+	const char *b = strrchr(m->path, '/');
+	int n = -1;
+
+	return b && sscanf(b, "/jit-%*d.dump%n", &n) >= 0 && n > 0 && !b[n];
+}
+
 /* The mapping of a jitdump file (jit-N.dump), opened by address. */
 static int open_jitdump(struct proc *p)
 {
@@ -115,11 +125,7 @@ static int open_jitdump(struct proc *p)
 
 	pthread_mutex_lock(&p->lock);
 	for (i = p->nmaps; i-- > 0;) {
-		const char *b = strrchr(p->maps[i].path, '/');
-		int n = -1;
-
-		if (b && sscanf(b, "/jit-%*d.dump%n", &n) >= 0 && n > 0 &&
-		    !b[n]) {
+		if (is_jitdump(&p->maps[i])) {
 			start = p->maps[i].start;
 			end = p->maps[i].end;
 			break;
@@ -237,7 +243,9 @@ static bool may_jit(struct proc *p, struct proc_jit *j)
 		j->maps_gen = p->gen;
 		j->has_jit = false;
 		for (i = 0; i < p->nmaps && !j->has_jit; i++)
-			j->has_jit = !p->maps[i].bin;
+			j->has_jit = p->maps[i].anon ||
+				     (!p->maps[i].bin &&
+				      is_jitdump(&p->maps[i]));
 	}
 	pthread_mutex_unlock(&p->lock);
 	return j->has_jit;

@@ -8,7 +8,8 @@ OUTPUT/e2e): "perfmap-big 20000", machine code named by a perf map of
 20002 lines (a large runtime's); and "none" with its code unnamed (JIT
 code without a map); plus OUTPUT/e2e/split, ELF code only (what every
 other process pays). Per window: profd CPU (user + system, from
-/proc/PID/stat, the window and the profile's build), divided by the
+/proc/PID/task/*/schedstat, the window and the profile's build;
+threads that ended during it are missed), divided by the
 samples in the profile: microseconds of profd CPU per sample.
 
 usage: jit.py OUTPUT BASELINE_PROFD [--rounds N] [--seconds S]
@@ -28,10 +29,23 @@ class Profd(sym.Profd):
         super().__init__(out, name)
 
 
+def cpu_ns(pid):
+    """profd's CPU time in ns: its threads' schedstat (clock ticks of
+    /proc/PID/stat are 10 ms, a window's whole cost here)."""
+    t = 0
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                t += int(f.read().split()[0])
+        except OSError:
+            pass
+    return t / 1e9
+
+
 def window(d, pid, seconds, path):
-    c0 = sym.cpu_of(d.pid)
+    c0 = cpu_ns(d.pid)
     st, body = sym.get(d.sock, "/debug/pprof/profile?pid=%d&seconds=%d&hz=%d" % (pid, seconds, HZ))
-    c1 = sym.cpu_of(d.pid)
+    c1 = cpu_ns(d.pid)
     assert st == 200, body
     with open(path, "wb") as f:
         f.write(body)
@@ -39,7 +53,7 @@ def window(d, pid, seconds, path):
     prof = sym.pprofraw.parse_raw(raw)
     n = sum(s.values[0] for s in prof.samples)
     named = sum(s.values[0] for s in prof.samples
-                if s.locations and s.locations[0].lines and s.locations[0].lines[0].function in ("jit_hot", "jit_cold"))
+                if s.leaf() and s.leaf().function in ("jit_hot", "jit_cold"))
     return n, c1 - c0, named / n if n else 0
 
 
@@ -64,7 +78,10 @@ def main():
             w.stdout.readline()
             time.sleep(0.5)
             try:
-                for b, exe in builds.items():
+                # Alternate which build goes first: the second window on
+                # a workload is not the first's equal (caches, load).
+                order = list(builds.items())
+                for b, exe in (order if r % 2 == 0 else order[::-1]):
                     d = Profd(out, b, exe)
                     try:
                         res[(b, l)].append(window(d, w.pid, a.seconds, os.path.join(out, "%s-%d.pb.gz" % (b, r))))
@@ -81,7 +98,7 @@ def main():
     print("%d rounds of %d s windows at %d Hz per build and workload (median), load average %s"
           % (a.rounds, a.seconds, HZ, " ".join(load)))
     print()
-    print("| workload | build | samples | profd CPU (s) | us per sample | named (jit_hot/cold) | ratio to baseline |")
+    print("| workload | build | samples | profd CPU (ms) | us per sample | named (jit_hot/cold) | ratio to baseline |")
     print("|---|---|---|---|---|---|---|")
     for l in loads:
         base = None
@@ -93,7 +110,7 @@ def main():
             named = statistics.median(x[2] for x in rs)
             if base is None:
                 base = us
-            print("| %s | %s | %d | %.3f | %.1f | %.2f | %.2f |" % (l, b, n, cpu, us, named, us / base if base else 0))
+            print("| %s | %s | %d | %.1f | %.1f | %.2f | %.2f |" % (l, b, n, 1e3 * cpu, us, named, us / base if base else 0))
 
 
 if __name__ == "__main__":
