@@ -12,8 +12,8 @@
  * "swap-perfmap S" and "swap-jitdump S" replace code at one address: the
  * first page runs as "phase_one" for S seconds after "jitwl ready", then
  * other code is copied over it, named "phase_two" (a perf map line, or a
- * jitdump CODE_LOAD record at that time), and "switched NS" (the time,
- * CLOCK_REALTIME) is printed; the files are removed at exit.
+ * jitdump CODE_LOAD record at that time), and "switched NS CPU" (the
+ * time, CLOCK_REALTIME, and the CPU seconds used so far) is printed; the files are removed at exit.
  * "perfmap-big N" is "perfmap" with N lines naming code that does not
  * exist before its own two (a large runtime's map, for the bounds).
  * Usage: jitwl seconds jitdump|none|perfmap [DIR]
@@ -155,7 +155,13 @@ static int swap(double deadline, bool jitdump, double after)
 		code_load(fd, "phase_two", mem, sizeof(loop_code2), 2);
 	else
 		perfmap_line(path, mem, sizeof(loop_code2), "phase_two");
-	printf("switched %llu\n", (unsigned long long)real_ns());
+	{
+		struct timespec cpu;
+
+		clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
+		printf("switched %llu %.6f\n", (unsigned long long)real_ns(),
+		       cpu.tv_sec + cpu.tv_nsec / 1e9);
+	}
 	while (!e2e_expired(deadline))
 		fn(2000000);
 	unlink(path);
