@@ -812,6 +812,45 @@ class JitAttack(ProfdTest):
                             "ln", "-s", path, link], check=True)
         self.hostile_map(make)
 
+    def test_swapped_for_symlink_mid_window(self):
+        """The map is read while the process runs, again as it changes:
+        nobody's own regular file is read (its name shows), then swapped
+        mid-window for a symbolic link to root's file, longer than what
+        was read (a reader that reopened by path and followed links
+        would take the secret's bytes from where it stopped)."""
+        secret = tempfile.mkdtemp(prefix="profd-secret-")
+        os.chmod(secret, 0o700)
+        path = os.path.join(secret, "secret.map")
+        own = "0 7fffffffffff NOBODYS_OWN_NAME\n"
+        with open(path, "w") as f:
+            f.write("0 7fffffffffff ROOT_ONLY_SECRET\n" * 4)
+        os.chmod(path, 0o600)
+        as_nobody = ["setpriv", "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY, "--clear-groups"]
+        with Workload("jitwl", "none", seconds=40, user=NOBODY, wait_line="jitwl ready") as w:
+            link = "/tmp/perf-%d.map" % w.pid
+            try:
+                subprocess.run(as_nobody + ["sh", "-c", 'printf "%s" "$1" > "$2"', "sh", own, link], check=True)
+
+                def swap():
+                    time.sleep(1.2)
+                    subprocess.run(as_nobody + ["sh", "-c", 'ln -s "$1" "$2.new" && mv -T "$2.new" "$2"',
+                                                "sh", path, link], check=True)
+                t = threading.Thread(target=swap)
+                t.start()
+                prof = fetch(self, self.daemon, w, 3, hz=HZ, name="jit_attack_swap")
+                t.join()
+                self.assertTrue(os.path.islink(link))
+                names = {ln.function for loc in prof.raw.locations.values() for ln in loc.lines}
+                self.assertIn("NOBODYS_OWN_NAME", names)
+                self.assertNotIn("ROOT_ONLY_SECRET", names)
+            finally:
+                for f in (link, link + ".new"):
+                    try:
+                        os.unlink(f)
+                    except OSError:
+                        pass
+                shutil.rmtree(secret, ignore_errors=True)
+
     def test_file_of_another_user(self):
         def make(path, link):
             shutil.copy(path, link)  # root's file, in nobody's name
