@@ -51,6 +51,12 @@ static bool charge(struct jitmap *jm, size_t bytes)
 	return true;
 }
 
+static void uncharge(struct jitmap *jm, size_t bytes)
+{
+	atomic_fetch_sub(&budget_used, bytes);
+	jm->charged -= bytes;
+}
+
 static void drop(struct jitmap *jm, bool total)
 {
 	jm->dropped++;
@@ -316,18 +322,28 @@ static void sort_table(struct jitmap *jm)
 			if (newer->t_ns == older->t_ns)
 				continue;
 			if (!rt) {
+				/* Charged as the entries are: over the
+				 * budget, no generations (newest wins). */
+				if (!charge(jm, sizeof(*rt) * max))
+					return;
 				rt = malloc(sizeof(*rt) * max);
-				if (!rt)
-					return;	/* no generations: newest wins */
+				if (!rt) {
+					uncharge(jm, sizeof(*rt) * max);
+					return;
+				}
 			}
 			if (nr < max)
 				rt[nr++] = newer->t_ns;
 		}
 	}
 	free(jm->rep_t);
+	uncharge(jm, jm->rep_bytes);
 	jm->rep_t = NULL;
 	jm->rep_n = 0;
+	jm->rep_bytes = 0;
 	if (!nr) {
+		if (rt)
+			uncharge(jm, sizeof(*rt) * max);
 		free(rt);
 		return;
 	}
@@ -337,6 +353,7 @@ static void sort_table(struct jitmap *jm)
 			rt[j++] = rt[i];
 	jm->rep_t = rt;
 	jm->rep_n = j;
+	jm->rep_bytes = sizeof(*rt) * max;
 }
 
 /* The first entry starting after @addr. */
@@ -440,7 +457,7 @@ const char *jitmap__find(struct jitmap *jm, uint64_t addr, unsigned gen,
 size_t jitmap__bytes(const struct jitmap *jm)
 {
 	return jm->cap * sizeof(*jm->e) + jm->names_cap +
-	       jm->rep_n * sizeof(*jm->rep_t);
+	       jm->rep_bytes;
 }
 
 void jitmap__fini(struct jitmap *jm)

@@ -57,7 +57,7 @@ struct jitmap {
 	/* Times at which code replaced other code at its addresses, in
 	 * order: a sample's generation is how many came before it. */
 	uint64_t *rep_t;
-	size_t rep_n;
+	size_t rep_n, rep_bytes;
 	size_t perf_pos, dump_pos;	/* bytes of each file parsed */
 	bool dump_arch_ts;		/* jitdump times are not monotonic */
 	bool sorted;

@@ -60,9 +60,12 @@ static void test_time(void)
 	static const char one[] = "1000 100 phase_one\n2000 10 other\n";
 	static const char two[] = "1000 100 phase_two\n3000 1";
 	uint64_t at = 0x1010, elsewhere = 0x2004;
+	struct jitmap_stats st0, st;
 	struct jitmap jm = {};
 	char buf[1024], *p;
 	unsigned g1, g2;
+
+	jitmap__stats(&st0);
 
 	CHECK(jitmap__parse_perfmap(&jm, one, strlen(one), 100) == 0, "one");
 	CHECK(jm.perf_pos == strlen(one), "pos %zu", jm.perf_pos);
@@ -79,7 +82,14 @@ static void test_time(void)
 	NAMED(jitmap__find(&jm, at, g2, NULL, NULL), "phase_two");
 	NAMED(jitmap__find(&jm, at, 0, NULL, NULL), "phase_two");
 	NAMED(jitmap__find(&jm, elsewhere, g1, NULL, NULL), "other");
+	jitmap__stats(&st);
+	CHECK(jm.rep_bytes && st.bytes == st0.bytes + jitmap__bytes(&jm),
+	      "charged %llu for %zu", (unsigned long long)(st.bytes - st0.bytes),
+	      jitmap__bytes(&jm));
 	jitmap__fini(&jm);
+	jitmap__stats(&st);
+	CHECK(st.bytes == st0.bytes, "given back: %llu",
+	      (unsigned long long)st.bytes);
 
 	/* jitdump: the records' own times, fed in two pieces. */
 	p = buf;
