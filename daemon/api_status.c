@@ -165,6 +165,7 @@ enum MHD_Result api__handle_metrics(struct api *a, struct MHD_Connection *c)
 	in->debuginfod_on = st.sym.debuginfod;
 	if (st.sym.debuginfod)
 		in->dbgd = st.sym.dbgd;
+	jitmap__configure();
 	jitmap__stats(&in->jit);
 	if (a->fleet)
 		fleet__stats(a->fleet, &in->fleet);
