@@ -141,6 +141,8 @@ $(OUTPUT)/daemon/heap.o $(OUTPUT)/daemon/heap_maps.o $(OUTPUT)/daemon/heap_probe
 $(OUTPUT)/daemon/heap_events.o $(OUTPUT)/daemon/heap_agents.o: $(OUTPUT)/heap.skel.h
 $(OUTPUT)/daemon/execwatch.o: $(OUTPUT)/exec.skel.h
 $(OUTPUT)/daemon/offcpu.o $(OUTPUT)/daemon/offcpu_pair.o: $(OUTPUT)/offcpu.skel.h
+# Pairing and charging of wait records: pure but for the skeleton's type.
+$(OUTPUT)/tests/unit/test_offcpu_pair: $(OUTPUT)/daemon/offcpu_pair.o
 $(OUTPUT)/bpf/offcpu.bpf.o: include/profd_wait.h
 $(OUTPUT)/daemon/threads.o: $(OUTPUT)/threads.skel.h
 $(OUTPUT)/bpf/threads.bpf.o: include/profd_wait.h

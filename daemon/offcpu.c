@@ -249,6 +249,33 @@ static void errors(struct offcpu *o, uint64_t out[PROFD_WAIT_ERR_MAX])
 	free(vals);
 }
 
+/* Drop every begun wait and every thread's recent stacks (BPF sends
+ * them again: a new generation). Under lock, or at the end. */
+static void forget_waits(struct offcpu *o)
+{
+	unsigned i;
+
+	for (i = 0; i < PENDING_BUCKETS; i++)
+		while (o->pending[i])
+			offcpu_pair__drop(o, &o->pending[i]);
+	offcpu_pair__forget(o);
+}
+
+/* A window's own resources (it is out of o->windows). */
+static void window_free(struct offcpu_window *w)
+{
+	struct pending *p;
+
+	while ((p = w->seeds)) {
+		w->seeds = p->next;
+		free(p);
+	}
+	proc__put(w->proc);
+	target__release(&w->t);
+	aggregate__free(w->agg);
+	free(w);
+}
+
 void offcpu__shutdown(struct offcpu *o)
 {
 	pthread_mutex_lock(&o->lock);
@@ -270,10 +297,7 @@ void offcpu__free(struct offcpu *o)
 		bpf_link__destroy(o->links[i]);
 	ring_buffer__free(o->rb);
 	/* Before the skeleton goes: forgetting bumps its generation. */
-	for (i = 0; i < PENDING_BUCKETS; i++)
-		while (o->pending[i])
-			offcpu_pair__drop(o, &o->pending[i]);
-	offcpu_pair__forget(o);
+	forget_waits(o);
 	offcpu_bpf__destroy(o->skel);
 	kallsyms__free(o->ksyms);
 	pthread_cond_destroy(&o->cond);
@@ -430,14 +454,7 @@ int offcpu__start(struct offcpu *o, const struct offcpu_req *req,
 fail:
 	pthread_mutex_unlock(&o->lock);
 fail_unlocked:
-	while ((p = w->seeds)) {
-		w->seeds = p->next;
-		free(p);
-	}
-	proc__put(w->proc);
-	target__release(&w->t);
-	aggregate__free(w->agg);
-	free(w);
+	window_free(w);
 	return r;
 }
 
@@ -718,25 +735,10 @@ void offcpu__close(struct offcpu *o, struct offcpu_window *w)
 	(void)reconcile(o);
 	/* No window left: waits begun for them (threads that exited keep
 	 * theirs forever) are nobody's. */
-	if (!o->windows) {
-		unsigned i;
-
-		for (i = 0; i < PENDING_BUCKETS; i++)
-			while (o->pending[i])
-				offcpu_pair__drop(o, &o->pending[i]);
-		offcpu_pair__forget(o);
-	}
+	if (!o->windows)
+		forget_waits(o);
 	pthread_mutex_unlock(&o->lock);
-	while (w->seeds) {
-		struct pending *p = w->seeds;
-
-		w->seeds = p->next;
-		free(p);
-	}
-	proc__put(w->proc);
-	target__release(&w->t);
-	aggregate__free(w->agg);
-	free(w);
+	window_free(w);
 }
 
 void offcpu__stats(struct offcpu *o, struct offcpu_stats *ret)

@@ -149,14 +149,16 @@ static struct offcpu_window *window_of(struct offcpu *o, uint32_t tgid,
 	return NULL;
 }
 
-/* Left out of every window on @tgid for @what: another image's. */
-static void left_out(struct offcpu *o, uint32_t tgid, uint32_t what)
+/* @n waits left out of every window on @tgid for @what: another
+ * image's. */
+static void left_out(struct offcpu *o, uint32_t tgid, uint32_t what,
+		     uint64_t n)
 {
 	struct offcpu_window *x;
 
 	for (x = o->windows; x; x = x->next)
 		if (x->req.pid == (pid_t)tgid && x->req.what == what)
-			x->left_out++;
+			x->left_out += n;
 }
 
 static void place(struct offcpu *o, struct pending *p);
@@ -224,7 +226,7 @@ static void on_repeat(struct offcpu *o, const struct profd_wait_repeat *r)
 	o->st.begins += r->count;
 	o->st.repeats += r->count;
 	if (!window_of(o, r->tgid, r->what, r->image)) {
-		left_out(o, r->tgid, r->what);
+		left_out(o, r->tgid, r->what, r->count);
 		return;
 	}
 	p = offcpu_pair__last_of(o, r->what, r->tid, r->slot, r->tgid, r->image);
@@ -252,7 +254,7 @@ static void on_begin(struct offcpu *o, const struct profd_wait_begin *b)
 	o->st.begins++;
 	if (!w) {
 		/* Another image's (counted in its windows), or too late. */
-		left_out(o, b->tgid, b->what);
+		left_out(o, b->tgid, b->what, 1);
 		return;
 	}
 	if (nk > PROFD_MAX_KERNEL_FRAMES)
