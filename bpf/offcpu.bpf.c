@@ -81,8 +81,17 @@ __u32 fast_tgids[FAST_TGIDS];
 __u32 fast_n;		/* entries in fast_tgids; > FAST_TGIDS: use the map */
 
 struct key_buf {
-	__u64 w[PROFD_WAIT_KEY_BYTES / 8];
+	__u64 w[PROFD_WAIT_KEY_KIB_MAX * 1024 / 8];
 };
+
+/* Threads whose key holds more than PROFD_WAIT_KEY_BYTES (profd_wait.h):
+ * KiB, by tid. Bounded; an entry lost only costs full records. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u32);
+} wait_key_kib SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -119,22 +128,35 @@ static __always_inline __u64 task_ids(struct task_struct *t)
 }
 
 
-/* The key of the current thread's stack (see PROFD_WAIT_KEY_BYTES); 0
- * when it cannot be read. */
-static __always_inline __u64 stack_key(struct pt_regs *u)
+/* The key of thread @tid's stack (see PROFD_WAIT_KEY_BYTES) and, in
+ * *@ret_kib, how many KiB of it; 0 when it cannot be read. */
+static __always_inline __u64 stack_key(struct pt_regs *u, __u32 tid,
+				       __u32 *ret_kib)
 {
+	__u32 zero = 0, i, kib = PROFD_WAIT_KEY_BYTES / 1024, *k;
+	__u64 len;
 	struct key_buf *kb;
-	__u32 zero = 0, i;
 	__u64 h;
 
+	k = bpf_map_lookup_elem(&wait_key_kib, &tid);
+	if (k && *k > kib && *k <= PROFD_WAIT_KEY_KIB_MAX)
+		kib = *k;
 	kb = bpf_map_lookup_elem(&wait_key_bufs, &zero);
-	if (!kb || bpf_probe_read_user(kb, sizeof(*kb), (void *)u->sp) < 0)
+	len = (__u64)kib * 1024;
+	barrier_var(len);	/* the verifier must see the bound checked */
+	if (!kb || len < 1024 || len > sizeof(*kb) ||
+	    bpf_probe_read_user(kb, len, (void *)u->sp) < 0)
 		return 0;
 	h = gen * 0x9e3779b97f4a7c15ULL ^ u->ip;
 	h = (h ^ u->sp) * 0xff51afd7ed558ccdULL;
 	h = (h ^ u->bp) * 0xc4ceb9fe1a85ec53ULL;
-	for (i = 0; i < PROFD_WAIT_KEY_BYTES / 8; i++)
+	h = (h ^ kib) * 0x9e3779b97f4a7c15ULL;
+	for (i = 0; i < PROFD_WAIT_KEY_KIB_MAX * 1024 / 8; i++) {
+		if (i >= len / 8)
+			break;
 		h = (h ^ kb->w[i]) * 0x100000001b3ULL;
+	}
+	*ret_kib = kib;
 	return h | 1;
 }
 
@@ -193,13 +215,18 @@ static __always_inline int begin(void *ctx, struct task_struct *task, __u64 id,
 	long n;
 
 	__u64 key = 0;
-	__u32 slot = 0, k;
+	__u32 slot = 0, k, kib = 0;
 
 	u = (struct pt_regs *)bpf_task_pt_regs(task);
-	/* Thread creation is rare and counted exactly: always whole. */
-	if (u && !(tf & PROFD_WAIT_F_KERNEL) && what < PROFD_WAIT_CLONE) {
+	/*
+	 * Thread creation is rare and counted exactly: always whole. A
+	 * frame-pointer record (no stack copy) is never summed: profd could
+	 * not tell which of its frames the key determines.
+	 */
+	if (u && (tf & PROFD_WAIT_F_STACK) && !(tf & PROFD_WAIT_F_KERNEL) &&
+	    what < PROFD_WAIT_CLONE) {
 		/* Where it waited last time? Then say just that. */
-		key = stack_key(u);
+		key = stack_key(u, (__u32)id, &kib);
 		for (k = 0; k < PROFD_WAIT_SLOTS && key; k++) {
 			if (key != wt->key[what][k])
 				continue;
@@ -244,6 +271,7 @@ static __always_inline int begin(void *ctx, struct task_struct *task, __u64 id,
 	wt->image = b->image;
 	bpf_get_current_comm(b->comm, sizeof(b->comm));
 	b->slot = slot;
+	b->key_kib = key ? kib : 0;
 	b->n_user = 0;
 	b->n_kernel = 0;
 	if (!(tf & PROFD_WAIT_F_STACK)) {

@@ -50,6 +50,9 @@ struct offcpu_stats {
 	uint64_t unwound, unwind_errors;
 	uint64_t repeats;		/* begins with the last stack again */
 	uint64_t repeat_misses;		/* ... which profd no longer had */
+	uint64_t repeat_cut;		/* full records whose repeats' key
+					 * holds only part of their stack */
+	uint64_t keys_lengthened;	/* threads given a longer key */
 	uint64_t storage_reads;		/* threads' kernel state read at ends */
 	uint64_t storage_errors;	/* ... that could not be read */
 	uint64_t seeded;		/* threads off CPU at a window's start */

@@ -85,6 +85,7 @@ struct offcpu {
 	struct offcpu_stats st;
 	/* Scratch of the drain thread. */
 	uint64_t ips[MAX_FRAMES];
+	uint64_t key_ips[UNWIND_MAX_FRAMES];	/* what a repeat key determines */
 };
 
 /* offcpu_pair.c */

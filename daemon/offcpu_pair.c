@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <bpf/bpf.h>
+
 #include "offcpu.skel.h"
 #include "offcpu_int.h"
 #include "profile.h"
@@ -63,22 +65,21 @@ static struct pending **find_last(struct offcpu *o, uint32_t what,
 	return NULL;
 }
 
-/* Keep a copy of @p as its thread's last stack of its kind. */
-static void remember(struct offcpu *o, const struct pending *p)
+/* Keep @c (taken over) as its thread's stack in its slot of its kind. */
+static void remember(struct offcpu *o, struct pending *c)
 {
-	struct pending **pp = find_last(o, p->what, p->tid, p->slot), *c;
+	struct pending **pp = find_last(o, c->what, c->tid, c->slot), *old;
 
 	if (pp) {
-		c = *pp;
-		*pp = c->next;
-		free(c);
+		old = *pp;
+		*pp = old->next;
+		free(old);
 		o->nlast--;
 	}
-	if (o->nlast >= o->lim.max_pending)
+	if (o->nlast >= o->lim.max_pending) {
+		free(c);
 		return;		/* its repeats will miss: counted */
-	c = copy_pending(p);
-	if (!c)
-		return;
+	}
 	pp = &o->last[bucket(c->what, c->tid)];
 	c->next = *pp;
 	*pp = c;
@@ -242,11 +243,100 @@ static void on_repeat(struct offcpu *o, const struct profd_wait_repeat *r)
 	p->flags = flags;
 }
 
+/* Walk @b's stack knowing only bp, sp, ip and its first @len bytes:
+ * frames in o->key_ips, their count; *@ret_trunc as unwind__stack. */
+static int walk_known(struct offcpu *o, struct offcpu_window *w,
+		      const struct profd_wait_begin *b, size_t len,
+		      bool *ret_trunc)
+{
+	const uint32_t known = 1u << 6 | 1u << 7 | 1u << 16;	/* bp sp ip */
+	int n;
+
+	*ret_trunc = false;
+	n = unwind__stack_known(w->proc, (const uint64_t *)b->regs, known,
+				b->stack + b->stack_skip,
+				len < b->stack_len ? len : b->stack_len,
+				o->key_ips, UNWIND_MAX_FRAMES, ret_trunc);
+	return n < 0 ? 0 : n;
+}
+
+static bool same_walk(const struct offcpu *o, int n, bool trunc,
+		      unsigned nu, bool full_trunc)
+{
+	return trunc == full_trunc && (unsigned)n == nu &&
+	       !memcmp(o->key_ips, o->ips, nu * sizeof(uint64_t));
+}
+
+/*
+ * The thread's key is too short for this stack: find the KiB (up to
+ * PROFD_WAIT_KEY_KIB_MAX) that make the walk whole and tell BPF, so its
+ * next records here key that much (their repeats then get the whole
+ * stack). A few more walks, once per thread and depth.
+ */
+static void lengthen_key(struct offcpu *o, struct offcpu_window *w,
+			 const struct profd_wait_begin *b, unsigned nu,
+			 bool full_trunc)
+{
+	uint32_t lo = b->key_kib, hi, mid, tid = b->tid;
+	bool t;
+	int n;
+
+	hi = (b->stack_len + 1023) / 1024;
+	if (hi > PROFD_WAIT_KEY_KIB_MAX)
+		hi = PROFD_WAIT_KEY_KIB_MAX;
+	if (hi <= lo || !o->skel)
+		return;
+	n = walk_known(o, w, b, (size_t)hi * 1024, &t);
+	if (!same_walk(o, n, t, nu, full_trunc))
+		return;		/* not from sp, ip and bp alone: stays cut */
+	/* Whole at hi, cut at lo: the least KiB that is whole. */
+	while (hi - lo > 1) {
+		mid = (lo + hi) / 2;
+		n = walk_known(o, w, b, (size_t)mid * 1024, &t);
+		if (same_walk(o, n, t, nu, full_trunc))
+			hi = mid;
+		else
+			lo = mid;
+	}
+	if (bpf_map_update_elem(bpf_map__fd(o->skel->maps.wait_key_kib), &tid,
+				&hi, BPF_ANY) == 0)
+		o->st.keys_lengthened++;
+}
+
+/*
+ * The kernel sums later waits of this thread into @b's slot when their
+ * key is @b's: ip, sp, bp and the innermost b->key_kib KiB of stack
+ * (bpf/offcpu.bpf.c), the rest of the stack unseen. Walk @b's stack
+ * knowing just that: the walk's frames are then right for every wait
+ * with that key. -1 when they are @b's whole stack (@nu frames in
+ * o->ips, @trunc) and the slot may share @b's stack; else how many
+ * frames in o->key_ips (cut short: [truncated]) — two paths that differ
+ * deeper share those, never one another's — and the thread's key is
+ * lengthened for its next records. Costs a second, shorter walk per
+ * full record; repeats cost nothing more.
+ */
+static int key_walk(struct offcpu *o, struct offcpu_window *w,
+		    const struct profd_wait_begin *b, unsigned nu, bool trunc)
+{
+	bool ktrunc;
+	int n;
+
+	if (!b->stack_len || !b->key_kib || b->what >= PROFD_WAIT_CLONE)
+		return -1;	/* never summed */
+	n = walk_known(o, w, b, (size_t)b->key_kib * 1024, &ktrunc);
+	if (same_walk(o, n, ktrunc, nu, trunc))
+		return -1;
+	lengthen_key(o, w, b, nu, trunc);
+	/* The lengthening walks used key_ips: this record's key again. */
+	return walk_known(o, w, b, (size_t)b->key_kib * 1024, &ktrunc);
+}
+
 static void on_begin(struct offcpu *o, const struct profd_wait_begin *b)
 {
 	struct offcpu_window *w = window_of(o, b->tgid, b->what, b->image);
 	unsigned nu = 0, nk = b->n_kernel, i;
-	struct pending *p;
+	struct pending *p, *r;
+	int kn;
 	uint32_t flags = 0;
 	bool trunc = false;
 	int n;
@@ -312,6 +402,7 @@ static void on_begin(struct offcpu *o, const struct profd_wait_begin *b)
 	if (b->what == PROFD_WAIT_OFFCPU)
 		flags |= (b->state + 1) << PROFILE_STATE_SHIFT;
 	memcpy(o->ips + nu, b->kernel_ips, nk * sizeof(uint64_t));
+	kn = key_walk(o, w, b, nu, trunc);
 
 	p = malloc(sizeof(*p) + (nu + nk) * sizeof(uint64_t));
 	if (!p)
@@ -330,7 +421,22 @@ static void on_begin(struct offcpu *o, const struct profd_wait_begin *b)
 	p->n_kernel = (uint16_t)nk;
 	for (i = 0; i < nu + nk; i++)
 		p->ips[i] = o->ips[i];
-	remember(o, p);
+	/* Repeats of this slot: the frames their key determines, cut short
+	 * where it does not determine the whole stack. */
+	if (b->what < PROFD_WAIT_CLONE) {
+		r = kn < 0 ? copy_pending(p) :
+			     malloc(sizeof(*r) + (size_t)kn * sizeof(uint64_t));
+		if (r && kn >= 0) {
+			memcpy(r, p, sizeof(*r));
+			r->flags |= AGG_F_USER_TRUNC;
+			r->n_user = (uint16_t)kn;
+			r->n_kernel = 0;
+			memcpy(r->ips, o->key_ips, (size_t)kn * sizeof(uint64_t));
+			o->st.repeat_cut++;
+		}
+		if (r)
+			remember(o, r);
+	}
 	place(o, p);
 }
 
@@ -447,6 +553,8 @@ int offcpu_pair__record(void *ctx, void *data, size_t size)
 	/* A begin record holds what it says it holds. */
 	if (size < sizeof(*b) || b->kind != PROFD_EV_WAIT_BEGIN ||
 	    b->what >= PROFD_WAIT_WHAT_MAX || b->stack_skip >= 4096 ||
+	    b->slot >= PROFD_WAIT_SLOTS ||
+	    b->key_kib > PROFD_WAIT_KEY_KIB_MAX ||
 	    b->stack_len > PROFD_STACK_PAGES_MAX * 4096 ||
 	    (size_t)b->stack_skip + b->stack_len > size - sizeof(*b)) {
 		o->st.unpaired++;

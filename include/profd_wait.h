@@ -55,17 +55,27 @@ enum profd_wait_kind {
 
 /*
  * Bytes above sp that, with ip, sp, bp and the generation, key "the same
- * stack as this thread's last begin record of this kind" (off-CPU and
- * futex waits; thread creation always sends its stack). A thread that
- * waits again where it waited last (a server's accept or read loop, a
- * ping-pong) then sends a 48-byte repeat instead of its stack: the
- * innermost frames' return addresses are in those bytes, and with sp
- * equal the stack is as deep as before. A local variable in them that
- * changed only costs a full record. Not exact: two paths that differ
- * only beyond the first KiB (under a large stack buffer) at the same
- * depth are taken for one — the profile says so.
+ * stack as one of this thread's recent begin records of this kind"
+ * (off-CPU and futex waits with a stack copy; thread creation and
+ * frame-pointer records always send their stack). A thread that waits
+ * again where it waited recently (a server's accept or read loop, a
+ * ping-pong) then adds to a sum instead of sending its stack. A local
+ * variable in them that changed only costs a full record. The key does
+ * not hold the whole stack: profd charges the sums to the frames a walk
+ * from just the key's registers and bytes finds (daemon/offcpu_pair.c),
+ * which are right for every stack with that key; where that walk ends
+ * before the whole stack's (a frame over 1 KiB, a deep saved register),
+ * the sums' stack is cut there, marked truncated, never another path's,
+ * and profd lengthens that thread's key (below).
  */
 #define PROFD_WAIT_KEY_BYTES 1024
+/*
+ * A thread whose stacks need more than that (profd found a walk from
+ * the key cut short: a 2 KiB buffer between two frames) gets a longer
+ * key, in KiB, up to this: wait_key_kib (key: tid in profd's PID
+ * namespace), written by profd. Hashing costs ~1 ns a byte per wait.
+ */
+#define PROFD_WAIT_KEY_KIB_MAX 16
 
 /*
  * A wait begins: the thread's user registers (DWARF order) and its stack
@@ -87,7 +97,8 @@ struct profd_wait_begin {
 	__u16 n_kernel;
 	__u32 stack_len;
 	__u32 stack_skip;
-	__u32 slot;		/* which of the thread's recent stacks */
+	__u16 slot;		/* which of the thread's recent stacks */
+	__u16 key_kib;		/* its key's stack bytes, KiB (0: no key) */
 	__u64 regs[PROFD_NREGS];
 	__u64 user_ips[PROFD_MAX_USER_FRAMES];
 	__u64 kernel_ips[PROFD_MAX_KERNEL_FRAMES];

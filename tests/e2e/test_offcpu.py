@@ -137,6 +137,41 @@ class WaitProfiles(ProfdTest):
                         prof.excerpt())
         self.assertTrue(any("off-CPU" in c for c in prof.raw.comments), prof.raw.comments)
 
+    def test_block_repeats_deep_paths(self):
+        """Waits summed in the kernel (same ip, sp, bp and innermost KiB)
+        from two paths apart only deeper (path_a, path_b over a 2 KiB
+        frame): neither path is charged the other's waits, and once profd
+        has lengthened the thread's key (its first records' walks from the
+        key are cut short) each path gets its own time, within 10% of what
+        the workload measured; all of it under deep_sleep."""
+        with Workload("waits", "deep", seconds=60, wait_line="waits ready") as w:
+            time.sleep(0.5)
+            t0, (a0, b0) = time.monotonic(), totals(w)
+            prof = fetch_wait(self, self.daemon, "block", w.pid, 3)
+            t1, (a1, b1) = time.monotonic(), totals(w)
+        scale = 3.0 / (t1 - t0)
+        want_a, want_b = (a1 - a0) * scale, (b1 - b0) * scale
+        got_a, got_b = through(prof, "path_a"), through(prof, "path_b")
+        total = through(prof, "deep_sleep")
+        print("    deep: path_a %.3f s (measured %.3f), path_b %.3f s (measured %.3f), deep_sleep %.3f s"
+              % (got_a / 1e9, want_a / 1e9, got_b / 1e9, want_b / 1e9, total / 1e9))
+        for what, got, want in (("path_a", got_a, want_a), ("path_b", got_b, want_b)):
+            self.assertLess(got, 1.10 * want,
+                            "%s: %.3f s charged, it waited %.3f s: another path's waits taken for its\n%s"
+                            % (what, got / 1e9, want / 1e9, prof.excerpt()))
+            self.assertGreater(got, 0.90 * want,
+                               "%s: %.3f s charged, it waited %.3f s: its repeats cut short (key not lengthened)\n%s"
+                               % (what, got / 1e9, want / 1e9, prof.excerpt()))
+        self.assertLess(abs(total - (want_a + want_b)), 0.10 * (want_a + want_b),
+                        "deep_sleep: %.3f s charged, measured %.3f s\n%s"
+                        % (total / 1e9, (want_a + want_b) / 1e9, prof.excerpt()))
+        # A stack cut short is marked so, never given a wrong caller.
+        for s in prof.samples:
+            fns = s.functions()
+            if "deep_sleep" in fns and "path_a" not in fns and "path_b" not in fns:
+                self.assertIn("[truncated]", fns, s)
+        self.assertTrue(any("[truncated]" in c for c in prof.raw.comments), prof.raw.comments)
+
     def test_block_kernel_stacks(self):
         """kernel=1: the kernel frames of the wait (schedule) above the
         user stack."""

@@ -15,6 +15,11 @@
  *   waits SECONDS spawn   on SIGUSR1 the main thread creates 7 threads in
  *                         spawn_a and 5 in spawn_b (each exits at once)
  *                         and prints "spawned 12".
+ *   waits SECONDS deep    thread "deep" nanosleeps 10 ms in deep_sleep,
+ *                         called through pad (a 2 KiB frame) from
+ *                         path_a and path_b in turn: the same ip, sp, bp
+ *                         and innermost KiB, paths apart only deeper.
+ *                         Totals: path_a's, path_b's.
  *   waits SECONDS park    50 threads parked: 20 in park_cond
  *                         (pthread_cond_wait), 20 in park_read (read on an
  *                         empty pipe), 10 in park_sleep (nanosleep).
@@ -140,6 +145,53 @@ __attribute__((noinline)) void feeder(void)
 		_exit(3);
 }
 
+/* ---- deep ---- */
+
+/* Measured by its callers: the wait itself must leave the same stack
+ * bytes on either path (a meter pointer in a stale slot would not). */
+__attribute__((noinline)) void deep_sleep(void)
+{
+	struct timespec ts = { 0, 10 * 1000 * 1000 };
+
+	nanosleep(&ts, NULL);
+}
+
+/* 2 KiB between deep_sleep's frame and its callers' return addresses
+ * (what its callers leave on the stack is in the top of it). */
+__attribute__((noinline)) void pad(void)
+{
+	volatile char buf[2048];
+
+	buf[0] = 1;
+	deep_sleep();
+	buf[sizeof(buf) - 1] = buf[0];
+}
+
+__attribute__((noinline)) void path_a(void)
+{
+	meter_begin(&meters[0]);
+	pad();
+	meter_end(&meters[0]);
+}
+
+__attribute__((noinline)) void path_b(void)
+{
+	meter_begin(&meters[1]);
+	pad();
+	meter_end(&meters[1]);
+}
+
+static void *deep(void *arg)
+{
+	(void)arg;
+	pthread_setname_np(pthread_self(), "deep");
+	for (;;) {
+		path_a();
+		path_b();
+	}
+	return NULL;
+}
+
 /* ---- mutex ---- */
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -248,7 +300,7 @@ int main(int argc, char **argv)
 	sigaction(SIGUSR2, &sa, NULL);
 	if (pipe(pfd) < 0)
 		return 3;
-	if (!strcmp(mode, "block")) {
+	if (!strcmp(mode, "block") || !strcmp(mode, "deep")) {
 		/* Only the main thread takes the signals: the measured
 		 * waits are never cut short. */
 		sigset_t set;
@@ -257,8 +309,12 @@ int main(int argc, char **argv)
 		sigaddset(&set, SIGUSR1);
 		sigaddset(&set, SIGUSR2);
 		pthread_sigmask(SIG_BLOCK, &set, NULL);
-		pthread_create(&t, NULL, sleeper, NULL);
-		pthread_create(&t, NULL, reader, NULL);
+		if (!strcmp(mode, "deep")) {
+			pthread_create(&t, NULL, deep, NULL);
+		} else {
+			pthread_create(&t, NULL, sleeper, NULL);
+			pthread_create(&t, NULL, reader, NULL);
+		}
 		pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 		printf("waits ready\n");
 		fflush(stdout);
