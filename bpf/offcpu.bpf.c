@@ -100,6 +100,19 @@ struct {
 	__type(value, struct key_buf);
 } wait_key_bufs SEC(".maps");
 
+/* A frame-pointer walk, taken once per wait: its key and, when the wait
+ * is not a repeat, its record's frames. */
+struct fp_buf {
+	__u64 ips[PROFD_MAX_USER_FRAMES];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct fp_buf);
+} wait_fp_bufs SEC(".maps");
+
 static __always_inline void count_err(__u32 err)
 {
 	__u64 *v = bpf_map_lookup_elem(&wait_errors, &err);
@@ -160,6 +173,36 @@ static __always_inline __u64 stack_key(struct pt_regs *u, __u32 tid,
 	return h | 1;
 }
 
+/*
+ * The key of a frame-pointer record: its frames themselves (walked into
+ * *@ret_fb, *@ret_n bytes), so summed waits have exactly its stack.
+ * Costs the walk a full record would take anyway, and a hash of it.
+ */
+static __always_inline __u64 fp_key(void *ctx, struct fp_buf **ret_fb,
+				    long *ret_n)
+{
+	struct fp_buf *fb;
+	__u32 zero = 0, i;
+	__u64 h;
+	long n;
+
+	fb = bpf_map_lookup_elem(&wait_fp_bufs, &zero);
+	if (!fb)
+		return 0;
+	n = bpf_get_stack(ctx, fb->ips, sizeof(fb->ips), BPF_F_USER_STACK);
+	if (n <= 0)
+		return 0;
+	*ret_fb = fb;
+	*ret_n = n;
+	h = gen * 0x9e3779b97f4a7c15ULL ^ (__u64)n;
+	for (i = 0; i < PROFD_MAX_USER_FRAMES; i++) {
+		if (i >= n / 8)
+			break;
+		h = (h ^ fb->ips[i]) * 0x100000001b3ULL;
+	}
+	return h | 1;
+}
+
 /* Send the sum at @idx (what * 3 + state) of thread @id and clear it. */
 static __always_inline void flush(struct wait_task *wt, __u64 id, __u32 idx)
 {
@@ -214,19 +257,19 @@ static __always_inline int begin(void *ctx, struct task_struct *task, __u64 id,
 	__u64 sp = 0, base;
 	long n;
 
+	struct fp_buf *fb = NULL;
+	long fp_n = 0;
 	__u64 key = 0;
 	__u32 slot = 0, k, kib = 0;
 
 	u = (struct pt_regs *)bpf_task_pt_regs(task);
-	/*
-	 * Thread creation is rare and counted exactly: always whole. A
-	 * frame-pointer record (no stack copy) is never summed: profd could
-	 * not tell which of its frames the key determines.
-	 */
-	if (u && (tf & PROFD_WAIT_F_STACK) && !(tf & PROFD_WAIT_F_KERNEL) &&
-	    what < PROFD_WAIT_CLONE) {
-		/* Where it waited last time? Then say just that. */
-		key = stack_key(u, (__u32)id, &kib);
+	/* Thread creation is rare and counted exactly: always whole. */
+	if (u && !(tf & PROFD_WAIT_F_KERNEL) && what < PROFD_WAIT_CLONE) {
+		/* Where it waited recently? Then say just that. */
+		if (tf & PROFD_WAIT_F_STACK)
+			key = stack_key(u, (__u32)id, &kib);
+		else
+			key = fp_key(ctx, &fb, &fp_n);
 		for (k = 0; k < PROFD_WAIT_SLOTS && key; k++) {
 			if (key != wt->key[what][k])
 				continue;
@@ -275,8 +318,12 @@ static __always_inline int begin(void *ctx, struct task_struct *task, __u64 id,
 	b->n_user = 0;
 	b->n_kernel = 0;
 	if (!(tf & PROFD_WAIT_F_STACK)) {
-		n = bpf_get_stack(ctx, b->user_ips, sizeof(b->user_ips),
-				  BPF_F_USER_STACK);
+		if (fb && fp_n > 0 && fp_n <= sizeof(b->user_ips))
+			n = bpf_probe_read_kernel(b->user_ips, sizeof(b->user_ips),
+						  fb->ips) < 0 ? -1 : fp_n;
+		else
+			n = bpf_get_stack(ctx, b->user_ips, sizeof(b->user_ips),
+					  BPF_F_USER_STACK);
 		if (n < 0) {
 			b->flags |= PROFD_SF_USER_ERR;
 			count_err(PROFD_WAIT_ERR_USER_STACK);

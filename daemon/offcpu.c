@@ -678,7 +678,9 @@ int offcpu__finish(struct offcpu *o, struct offcpu_window *w, void **ret_buf,
 	comments[nc++] = w->req.fp_only ?
 		"user stacks: frame-pointer walk (unwind=fp)" :
 		"user stacks: DWARF-unwound in profd ([truncated] where the copy or CFI ran out)";
-	if (!w->req.kernel && !w->req.fp_only && w->req.what != PROFD_WAIT_CLONE)
+	if (!w->req.kernel && w->req.what != PROFD_WAIT_CLONE && w->req.fp_only)
+		comments[nc++] = "a thread that waits again with the same frame-pointer stack as one of its 4 recent recorded waits is summed in the kernel, without sending the stack again";
+	else if (!w->req.kernel && w->req.what != PROFD_WAIT_CLONE)
 		comments[nc++] = "a thread that waits again with the same registers (ip, sp, bp) and innermost stack bytes (1 KiB, more for a thread whose stacks need it, up to 16) as one of its 4 recent recorded waits is summed in the kernel, without a new stack, and charged to the frames those determine (an unwind from them alone): where they do not determine the whole stack, it is cut there ([truncated]) rather than taken for another path's";
 	if (lost) {
 		snprintf(lines[0], sizeof(lines[0]),

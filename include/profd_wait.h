@@ -56,10 +56,11 @@ enum profd_wait_kind {
 /*
  * Bytes above sp that, with ip, sp, bp and the generation, key "the same
  * stack as one of this thread's recent begin records of this kind"
- * (off-CPU and futex waits with a stack copy; thread creation and
- * frame-pointer records always send their stack). A thread that waits
- * again where it waited recently (a server's accept or read loop, a
- * ping-pong) then adds to a sum instead of sending its stack. A local
+ * (off-CPU and futex waits with a stack copy; thread creation always
+ * sends its stack, and a frame-pointer record's key is its frames). A
+ * thread that waits again where it waited recently (a server's accept or
+ * read loop, a ping-pong) then adds to a sum instead of sending its
+ * stack. A local
  * variable in them that changed only costs a full record. The key does
  * not hold the whole stack: profd charges the sums to the frames a walk
  * from just the key's registers and bytes finds (daemon/offcpu_pair.c),

@@ -137,6 +137,23 @@ class WaitProfiles(ProfdTest):
                         prof.excerpt())
         self.assertTrue(any("off-CPU" in c for c in prof.raw.comments), prof.raw.comments)
 
+    def test_block_repeats_fp(self):
+        """unwind=fp: the kernel's sums of a frame-pointer record are keyed
+        by its frames, so path_a and path_b (apart only below a 2 KiB
+        frame) each get their own measured time within 10%."""
+        with Workload("waits", "deep", seconds=60, wait_line="waits ready") as w:
+            time.sleep(0.5)
+            t0, (a0, b0) = time.monotonic(), totals(w)
+            prof = fetch_wait(self, self.daemon, "block", w.pid, 3, extra="&unwind=fp")
+            t1, (a1, b1) = time.monotonic(), totals(w)
+        scale = 3.0 / (t1 - t0)
+        for what, want in (("path_a", (a1 - a0) * scale), ("path_b", (b1 - b0) * scale)):
+            got = through(prof, what)
+            print("    fp: %s %.3f s (measured %.3f)" % (what, got / 1e9, want / 1e9))
+            self.assertLess(abs(got - want), 0.10 * want,
+                            "%s: %.3f s charged, it waited %.3f s\n%s"
+                            % (what, got / 1e9, want / 1e9, prof.excerpt()))
+
     def test_block_repeats_deep_paths(self):
         """Waits summed in the kernel (same ip, sp, bp and innermost KiB)
         from two paths apart only deeper (path_a, path_b over a 2 KiB
