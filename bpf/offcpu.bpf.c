@@ -559,6 +559,7 @@ int BPF_PROG(profd_wait_futex_enter, struct pt_regs *regs, long nr)
 	if (!wt)
 		return 0;
 	now = bpf_ktime_get_ns();
+	wt->futex_gen = gen;
 	if (begin(ctx, task, id, tf, PROFD_WAIT_FUTEX, 0, now, wt) == 0)
 		wt->begin_ns[PROFD_WAIT_FUTEX] = now;
 	return 0;
@@ -570,13 +571,41 @@ int BPF_PROG(profd_wait_futex_exit, struct pt_regs *regs, long ret)
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct wait_task *wt;
 
+	__u64 id = 0;
+	long nr;
+
 	/* Every syscall of every process passes here: a few loads. */
 	if (!maybe_target(task))
 		return 0;
 	wt = bpf_task_storage_get(&wait_tasks, task, 0, 0);
-	if (!wt || !wt->begin_ns[PROFD_WAIT_FUTEX])
+	if (wt && wt->begin_ns[PROFD_WAIT_FUTEX] && wt->futex_gen == gen) {
+		wait_end(task, wt, PROFD_WAIT_FUTEX, bpf_ktime_get_ns());
 		return 0;
-	wait_end(task, wt, PROFD_WAIT_FUTEX, bpf_ktime_get_ns());
+	}
+	/*
+	 * A futex wait that began before this generation (before a window
+	 * opened: profd read the thread's stack then, as for off-CPU
+	 * seeds), the first in it: say it ended, with begin 0. A target's
+	 * threads only, and once per thread and generation.
+	 */
+	nr = BPF_CORE_READ(regs, orig_ax);
+	if (nr != NR_futex && nr != NR_futex_waitv)
+		return 0;
+	if (nr == NR_futex && !futex_waits(BPF_CORE_READ(regs, si)))
+		return 0;
+	if (wt && wt->futex_gen == gen)
+		return 0;
+	if (!target_flags(task, &id, PROFD_WAIT_FUTEX))
+		return 0;
+	if (!wt)
+		wt = bpf_task_storage_get(&wait_tasks, task, 0,
+					  BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!wt)
+		return 0;
+	wt->futex_gen = gen;
+	wt->begin_ns[PROFD_WAIT_FUTEX] = 0;
+	wt->repeat[PROFD_WAIT_FUTEX] = 0;
+	end(task, id, PROFD_WAIT_FUTEX, 0, bpf_ktime_get_ns());
 	return 0;
 }
 

@@ -310,11 +310,33 @@ struct seed_ctx {
 	struct offcpu_window *w;
 };
 
+/* Is thread @tid of the process at /proc dirfd @dirfd in a futex wait
+ * now? Reads /proc/PID/task/TID/syscall. */
+static bool in_futex_wait(int dirfd, uint32_t tid)
+{
+	char path[48], buf[256];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "task/%u/syscall", tid);
+	fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	return offcpu_pair__futex_waiting(buf);
+}
+
 /*
- * A thread of a block window's process as it was when the window opened:
- * asleep (S) or in the kernel uninterruptibly (D), it is off CPU since
- * before the window, and its stack is where it waits. Kept as a seed
- * until it comes back (an end record with begin 0) or the window ends.
+ * A thread of a block or mutex window's process as it was when the
+ * window opened. Block: asleep (S) or in the kernel uninterruptibly (D),
+ * it is off CPU since before the window. Mutex: in a futex wait
+ * (/proc/PID/task/TID/syscall), since before the window. Either way its
+ * stack is where it waits. Kept as a seed until the wait ends (an end
+ * record with begin 0) or the window does.
  */
 static void seed(void *ctx, const struct threads_thread *th)
 {
@@ -323,18 +345,24 @@ static void seed(void *ctx, const struct threads_thread *th)
 	struct pending *p;
 	unsigned n = th->n;
 
-	if ((th->state != 'S' && th->state != 'D') || w->nseeds >= THREADS_MAX)
+	if (w->nseeds >= THREADS_MAX)
+		return;
+	if (w->req.what == PROFD_WAIT_FUTEX ?
+		    !in_futex_wait(w->t.ref.dirfd, th->tid) :
+		    th->state != 'S' && th->state != 'D')
 		return;
 	p = calloc(1, sizeof(*p) + (n ? n : 1) * sizeof(uint64_t));
 	if (!p)
 		return;
-	p->what = PROFD_WAIT_OFFCPU;
+	p->what = w->req.what;
 	p->tid = th->tid;
 	p->tgid = (uint32_t)w->req.pid;
 	p->image = w->t.image;
 	p->begin_ns = w->start_ns;
-	p->flags = ((th->state == 'D' ? PROFD_WAIT_DISK : PROFD_WAIT_SLEEPING) + 1)
-		   << PROFILE_STATE_SHIFT;
+	if (w->req.what == PROFD_WAIT_OFFCPU)
+		p->flags = ((th->state == 'D' ? PROFD_WAIT_DISK :
+						PROFD_WAIT_SLEEPING) + 1)
+			   << PROFILE_STATE_SHIFT;
 	if (!n)
 		p->flags |= AGG_F_USER_ERR;
 	if (th->truncated)
@@ -400,7 +428,7 @@ int offcpu__start(struct offcpu *o, const struct offcpu_req *req,
 	 * before the attach and waits again is recorded leaving (its seed
 	 * is dropped at the end); one that comes back later says so.
 	 */
-	if (req->what == PROFD_WAIT_OFFCPU && o->threads) {
+	if (req->what != PROFD_WAIT_CLONE && o->threads) {
 		struct seed_ctx sc = { .o = o, .w = w };
 
 		(void)threads__each(o->threads, req->pid, w->t.ref.dirfd,
@@ -578,22 +606,27 @@ static void open_sums(struct offcpu *o, struct offcpu_window *w)
 				o->st.storage_errors++;
 			close(pfd);
 			/* Never on a CPU since the window opened: off CPU
-			 * all along, if it was then. */
+			 * all along, if it was then (a futex wait: if it is
+			 * still in one, it left none the programs saw). */
 			p = none ? offcpu_pair__take_seed(w, tid) : NULL;
-			if (p) {
+			if (p && (what == PROFD_WAIT_OFFCPU ||
+				  in_futex_wait(w->t.ref.dirfd, tid)))
 				offcpu_pair__charge(o, p, w->end_ns, w);
-				free(p);
-			}
+			free(p);
 			continue;
 		}
 		close(pfd);
 		o->st.storage_reads++;
 		/* A seed still here: back on a CPU since (its end record
 		 * lost, or it ran before its stack was read) it is stale;
-		 * else off CPU for the whole window. */
+		 * else off CPU for the whole window. A futex seed: waiting
+		 * all window if no futex wait of it began or ended since it
+		 * opened and it is in one still. */
 		p = offcpu_pair__take_seed(w, tid);
 		if (p) {
-			if (wt.seen_gen < w->gen)
+			if (what == PROFD_WAIT_OFFCPU ? wt.seen_gen < w->gen :
+			    wt.futex_gen < w->gen &&
+			    in_futex_wait(w->t.ref.dirfd, tid))
 				offcpu_pair__charge(o, p, w->end_ns, w);
 			free(p);
 		}
@@ -630,7 +663,7 @@ static void open_sums(struct offcpu *o, struct offcpu_window *w)
 
 static const char *const what_notes[PROFD_WAIT_WHAT_MAX] = {
 	[PROFD_WAIT_OFFCPU] = "off-CPU: each time a thread left the CPU (sched_switch), the time until it ran again, charged to its stack when it left; state: sleeping (waiting for an event), disk (uninterruptible: I/O, kernel locks), preempted (runnable, descheduled); threads off CPU when the window opened are charged from then, to their stack then (read without stopping them), and threads still off CPU at its end up to the end",
-	[PROFD_WAIT_FUTEX] = "mutex: time in futex waits (FUTEX_WAIT*, FUTEX_LOCK_PI*, futex_waitv) charged to the waiter's stack: contended pthread mutexes, rwlocks, condition variables, semaphores, joins and raw futexes alike; not seen: spinning before the wait (glibc's adaptive mutexes), uncontended locks (no syscall), waits begun before the window",
+	[PROFD_WAIT_FUTEX] = "mutex: time in futex waits (FUTEX_WAIT*, FUTEX_LOCK_PI*, futex_waitv) charged to the waiter's stack: contended pthread mutexes, rwlocks, condition variables, semaphores, joins and raw futexes alike; not seen: spinning before the wait (glibc's adaptive mutexes), uncontended locks (no syscall); threads already in a futex wait when the window opened are charged from then, to their stack then (read without stopping them), until it ends",
 	[PROFD_WAIT_CLONE] = "threadcreate: threads created in the window (clone/clone3 with CLONE_THREAD, seen at sched_process_fork), counted by the creating thread's stack; new processes (fork) are not counted",
 };
 

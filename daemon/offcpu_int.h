@@ -110,4 +110,7 @@ struct pending *offcpu_pair__last_of(struct offcpu *o, uint32_t what,
 				     uint32_t tid, uint32_t slot,
 				     uint32_t tgid, uint64_t image);
 
+/* /proc/PID/task/TID/syscall's text @buf: in a futex wait? */
+bool offcpu_pair__futex_waiting(const char *buf);
+
 #endif /* PROFD_OFFCPU_INT_H */

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 
 #include <bpf/bpf.h>
 
@@ -562,4 +563,37 @@ int offcpu_pair__record(void *ctx, void *data, size_t size)
 	}
 	on_begin(o, b);
 	return 0;
+}
+
+/*
+ * Is the thread whose /proc/PID/task/TID/syscall reads @buf in a futex
+ * wait (the ops bpf/offcpu.bpf.c counts: FUTEX_WAIT, LOCK_PI,
+ * WAIT_BITSET, WAIT_REQUEUE_PI, LOCK_PI2; any futex_waitv)? The kernel
+ * writes "NR ARG1 ARG2 ..." (hex arguments) for a thread blocked in a
+ * syscall, "running" or "-1 SP PC" otherwise.
+ */
+bool offcpu_pair__futex_waiting(const char *buf)
+{
+	unsigned long nr, op, cmd;
+	char *end;
+
+	if (!buf || *buf < '0' || *buf > '9')
+		return false;
+	nr = strtoul(buf, &end, 10);
+	if (end == buf || *end != ' ')
+		return false;
+	if (nr == SYS_futex_waitv)
+		return true;
+	if (nr != SYS_futex)
+		return false;
+	buf = end + 1;
+	(void)strtoul(buf, &end, 16);		/* uaddr */
+	if (end == buf || *end != ' ')
+		return false;
+	buf = end + 1;
+	op = strtoul(buf, &end, 16);
+	if (end == buf)
+		return false;
+	cmd = op & 0x7f;
+	return cmd == 0 || cmd == 6 || cmd == 9 || cmd == 11 || cmd == 13;
 }

@@ -153,6 +153,7 @@ struct profd_wait_task {
 	__u64 sum_last[PROFD_WAIT_NSUMS];
 	__u64 image;
 	__u64 seen_gen;		/* last gen it left or came back to a CPU in */
+	__u64 futex_gen;	/* gen of its last futex wait begun or ended */
 };
 
 /* The wait that began at begin_ns ended at end_ns. begin_ns 0: an

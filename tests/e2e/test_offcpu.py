@@ -221,6 +221,28 @@ class WaitProfiles(ProfdTest):
                            0, prof.excerpt())
         self.assertTrue(any("spinning" in c for c in prof.raw.comments), prof.raw.comments)
 
+    def test_mutex_waits_begun_before(self):
+        """Two threads blocked on a mutex held 3 s at a time, the window
+        (4 s) opened 0.3 s into a hold: their waits began before it and
+        end inside it (then new ones begin, which last past its end); the
+        delay through long_wait is within 15% of what the workload
+        measured (under half of it if waits begun before went unseen)."""
+        with Workload("waits", "mutexlong", seconds=60, wait_line="waits ready") as w:
+            time.sleep(0.25)
+            t0, (a0, _) = time.monotonic(), totals(w)
+            prof = fetch_wait(self, self.daemon, "mutex", w.pid, 4)
+            t1, (a1, _) = time.monotonic(), totals(w)
+        want = (a1 - a0) * 4.0 / (t1 - t0)
+        got = through(prof, "long_wait")
+        print("    mutex before the window: long_wait %.3f s, measured %.3f s" % (got / 1e9, want / 1e9))
+        self.assertLess(abs(got - want), 0.15 * want,
+                        "long_wait: %.3f s in the profile, the workload measured %.3f s\n%s"
+                        % (got / 1e9, want / 1e9, prof.excerpt()))
+        for s in prof.samples:
+            if "long_wait" in s.functions():
+                self.assertEqual(s.label("thread"), "waiter", s)
+                self.assertTrue(at_thread_start(prof, s), s)
+
     def test_threadcreate_exact(self):
         """12 threads created on cue: 7 by spawn_a, 5 by spawn_b, exactly."""
         with Workload("waits", "spawn", seconds=60, wait_line="waits ready") as w:

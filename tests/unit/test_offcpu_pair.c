@@ -355,8 +355,62 @@ static void test_bounds(void)
 	free_offcpu(o);
 }
 
+/* /proc/PID/task/TID/syscall as the kernel writes it. */
+static void test_futex_waiting(void)
+{
+	CHECK(offcpu_pair__futex_waiting("202 0x55d0c8c2a040 0x80 0x2 0x0 0x0 0x0 0x7ffd1 0x7f12\n"),
+	      "FUTEX_WAIT_PRIVATE");
+	CHECK(offcpu_pair__futex_waiting("202 0x1 0x189 0x0 0x0 0x0 0xffffffff 0x7ffd1 0x7f12\n"),
+	      "FUTEX_WAIT_BITSET_PRIVATE|CLOCK_REALTIME");
+	CHECK(offcpu_pair__futex_waiting("202 0x1 0x86 0x0 0x0 0x0 0x0 0x1 0x2\n"),
+	      "FUTEX_LOCK_PI_PRIVATE");
+	CHECK(offcpu_pair__futex_waiting("449 0x7f00 0x2 0x0 0x0 0x1 0x0 0x1 0x2\n"),
+	      "futex_waitv");
+	CHECK(!offcpu_pair__futex_waiting("202 0x1 0x81 0x1 0x0 0x0 0x0 0x1 0x2\n"),
+	      "FUTEX_WAKE_PRIVATE waits");
+	CHECK(!offcpu_pair__futex_waiting("230 0x1 0x0 0x7ffd 0x0 0x0 0x0 0x1 0x2\n"),
+	      "clock_nanosleep");
+	CHECK(!offcpu_pair__futex_waiting("running\n"), "running");
+	CHECK(!offcpu_pair__futex_waiting("-1 0x7ffd 0x4011\n"), "not in a syscall");
+	CHECK(!offcpu_pair__futex_waiting("202"), "cut short");
+	CHECK(!offcpu_pair__futex_waiting("202 0x1"), "no op");
+	CHECK(!offcpu_pair__futex_waiting("2020 0x1 0x80"), "another number");
+	CHECK(!offcpu_pair__futex_waiting(""), "empty");
+}
+
+/* A mutex window's seed: a futex wait begun before it, ended inside. */
+static void test_futex_seed(void)
+{
+	struct offcpu *o = new_offcpu(64);
+	struct offcpu_window *w = window(o, PROFD_WAIT_FUTEX, T0, T1);
+	struct offcpu_window *b = window(o, PROFD_WAIT_OFFCPU, T0, T1);
+	struct pending *p = calloc(1, sizeof(*p) + sizeof(uint64_t));
+	const struct agg_stack *s;
+
+	p->what = PROFD_WAIT_FUTEX;
+	p->tid = 61;
+	p->tgid = PID;
+	p->image = IMG;
+	p->begin_ns = T0;
+	p->n_user = 1;
+	p->ips[0] = 0x9000;
+	w->seeds = p;
+	w->nseeds = 1;
+	/* An off-CPU unseen end is not the futex wait's. */
+	end(o, PROFD_WAIT_OFFCPU, 61, 0, T0 + 10 * MS);
+	CHECK(w->nseeds == 1, "off-CPU end took a futex seed");
+	end(o, PROFD_WAIT_FUTEX, 61, 0, T0 + 400 * MS);
+	s = stack(w, 0x9000, 0);
+	CHECK(s && s->count == 1 && s->value == 400 * MS && !w->nseeds,
+	      "futex seed: %lu", s ? (unsigned long)s->value : 0);
+	CHECK(!aggregate__count(b->agg), "charged to the block window");
+	free_offcpu(o);
+}
+
 int main(void)
 {
+	test_futex_waiting();
+	test_futex_seed();
 	test_pairs();
 	test_repeats();
 	test_images();

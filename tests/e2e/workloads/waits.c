@@ -12,6 +12,11 @@
  *                         contend, hold it 2 ms (nanosleep), spin ~100 us
  *                         unlocked. Totals: their time in
  *                         pthread_mutex_lock, 0.
+ *   waits SECONDS mutexlong  thread "holder" holds a mutex 3 s at a
+ *                         time (10 ms free between); two threads "waiter"
+ *                         lock it in long_wait (blocked at once, for
+ *                         the rest of each hold). Totals: their time in
+ *                         pthread_mutex_lock, 0.
  *   waits SECONDS spawn   on SIGUSR1 the main thread creates 7 threads in
  *                         spawn_a and 5 in spawn_b (each exits at once)
  *                         and prints "spawned 12".
@@ -216,6 +221,50 @@ static void *contender(void *arg)
 	return NULL;
 }
 
+/* ---- mutexlong ---- */
+
+static pthread_mutex_t long_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic int holding;
+
+__attribute__((noinline)) void long_hold(void)
+{
+	struct timespec hold = { 3, 0 }, gap = { 0, 10 * 1000 * 1000 };
+
+	pthread_mutex_lock(&long_lock);
+	atomic_store(&holding, 1);
+	nanosleep(&hold, NULL);
+	pthread_mutex_unlock(&long_lock);
+	nanosleep(&gap, NULL);
+}
+
+static void *holder(void *arg)
+{
+	(void)arg;
+	pthread_setname_np(pthread_self(), "holder");
+	for (;;)
+		long_hold();
+	return NULL;
+}
+
+__attribute__((noinline)) void long_wait(struct meter *m)
+{
+	struct timespec gap = { 0, 1000 * 1000 };
+
+	meter_begin(m);
+	pthread_mutex_lock(&long_lock);
+	meter_end(m);
+	pthread_mutex_unlock(&long_lock);
+	nanosleep(&gap, NULL);
+}
+
+static void *waiter(void *arg)
+{
+	pthread_setname_np(pthread_self(), "waiter");
+	for (;;)
+		long_wait(arg);
+	return NULL;
+}
+
 /* ---- spawn ---- */
 
 static void *quit(void *arg)
@@ -342,6 +391,29 @@ int main(int argc, char **argv)
 			if (want_totals) {
 				want_totals = 0;
 				print_totals(0, 4, 4, 4);
+			}
+		}
+	} else if (!strcmp(mode, "mutexlong")) {
+		sigset_t set;
+
+		sigemptyset(&set);
+		sigaddset(&set, SIGUSR1);
+		sigaddset(&set, SIGUSR2);
+		pthread_sigmask(SIG_BLOCK, &set, NULL);
+		pthread_create(&t, NULL, holder, NULL);
+		while (!atomic_load(&holding))
+			usleep(1000);
+		for (i = 0; i < 2; i++)
+			pthread_create(&t, NULL, waiter, &meters[i]);
+		pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+		usleep(50 * 1000);	/* into their waits */
+		printf("waits ready\n");
+		fflush(stdout);
+		while (!e2e_expired(deadline)) {
+			usleep(20 * 1000);
+			if (want_totals) {
+				want_totals = 0;
+				print_totals(0, 2, 2, 2);
 			}
 		}
 	} else if (!strcmp(mode, "spawn")) {
