@@ -308,6 +308,11 @@ $(FUZZ_DIR)/obj/%.o: %.c $(OUTPUT)/gen/profile.pb-c.h
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 
+# The wait records' reader: offcpu_pair.c (needs the skeleton's types).
+$(FUZZ_DIR)/obj/daemon/offcpu_pair.o: $(OUTPUT)/offcpu.skel.h
+$(FUZZ_DIR)/obj/daemon/offcpu_pair.o: FUZZ_CFLAGS += -I$(OUTPUT)
+$(FUZZ_DIR)/fuzz_offcpu_pair: $(FUZZ_DIR)/obj/daemon/offcpu_pair.o
+
 $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJS)
 	$(call msg,FUZZLD,$@)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(filter %.c %.o,$^) $(DAEMON_LIBS) -o $@
