@@ -41,6 +41,7 @@ int profd_threads(struct bpf_iter__task *ctx)
 	struct pt_regs *u;
 	__u32 zero = 0, i, got = 0;
 	__u64 sp, base;
+	long n;
 
 	if (!task)
 		return 0;
@@ -57,6 +58,14 @@ int profd_threads(struct bpf_iter__task *ctx)
 	__builtin_memcpy(b->t.comm, task->comm, sizeof(b->t.comm));
 	b->t.stack_len = 0;
 	b->t.stack_skip = 0;
+	b->t.pad = 0;
+	/* Where it waits in the kernel (a wait window's threads already
+	 * waiting when it opens, with kernel=1); a running thread's would be
+	 * stale at once. */
+	n = b->t.flags & PROFD_THREAD_F_RUNNING ? 0 :
+		bpf_get_task_stack(task, b->t.kernel_ips,
+				   sizeof(b->t.kernel_ips), 0);
+	b->t.n_kernel = n > 0 ? n / sizeof(__u64) : 0;
 	u = (struct pt_regs *)bpf_task_pt_regs(task);
 	if (!u || (task->flags & 0x00200000 /* PF_KTHREAD */)) {
 		b->t.flags |= PROFD_THREAD_F_NO_REGS;

@@ -335,7 +335,7 @@ static bool in_futex_wait(int dirfd, uint32_t tid)
  * window opened. Block: asleep (S) or in the kernel uninterruptibly (D),
  * it is off CPU since before the window. Mutex: in a futex wait
  * (/proc/PID/task/TID/syscall), since before the window. Either way its
- * stack is where it waits. Kept as a seed until the wait ends (an end
+ * stacks (user, and kernel with kernel=1) are where it waits. Kept as a seed until the wait ends (an end
  * record with begin 0) or the window does.
  */
 static void seed(void *ctx, const struct threads_thread *th)
@@ -343,7 +343,7 @@ static void seed(void *ctx, const struct threads_thread *th)
 	struct seed_ctx *sc = ctx;
 	struct offcpu_window *w = sc->w;
 	struct pending *p;
-	unsigned n = th->n;
+	unsigned n = th->n, nk;
 
 	if (w->nseeds >= THREADS_MAX)
 		return;
@@ -351,7 +351,10 @@ static void seed(void *ctx, const struct threads_thread *th)
 		    !in_futex_wait(w->t.ref.dirfd, th->tid) :
 		    th->state != 'S' && th->state != 'D')
 		return;
-	p = calloc(1, sizeof(*p) + (n ? n : 1) * sizeof(uint64_t));
+	nk = w->req.kernel ? th->nk : 0;
+	if (nk > PROFD_MAX_KERNEL_FRAMES)
+		nk = PROFD_MAX_KERNEL_FRAMES;
+	p = calloc(1, sizeof(*p) + (n + nk ? n + nk : 1) * sizeof(uint64_t));
 	if (!p)
 		return;
 	p->what = w->req.what;
@@ -371,6 +374,9 @@ static void seed(void *ctx, const struct threads_thread *th)
 	p->n_user = (uint16_t)n;
 	if (n)
 		memcpy(p->ips, th->ips, n * sizeof(uint64_t));
+	p->n_kernel = (uint16_t)nk;
+	if (nk)
+		memcpy(p->ips + n, th->kips, nk * sizeof(uint64_t));
 	pthread_mutex_lock(&sc->o->lock);
 	p->next = w->seeds;
 	w->seeds = p;

@@ -23,7 +23,8 @@
 #include "threads.skel.h"
 #include "unwind.h"
 
-_Static_assert(sizeof(struct profd_thread) == 176, "profd_thread layout");
+_Static_assert(sizeof(struct profd_thread) == 184 + 8 * PROFD_MAX_KERNEL_FRAMES,
+	       "profd_thread layout");
 
 /* Bytes read from the iterator at most: every thread's record whole. */
 #define READ_MAX ((size_t)THREADS_MAX * \
@@ -48,6 +49,8 @@ struct thread {
 	uint64_t hash;
 	uint64_t *ips;			/* leaf first */
 	unsigned n;
+	uint64_t *kips;			/* kernel frames, leaf first */
+	unsigned nk;
 	bool unreadable;		/* no registers or stack */
 	bool running;
 };
@@ -296,6 +299,14 @@ static size_t parse(struct symbolizer *sym, struct proc *p, int dirfd, const uin
 					th->flags |= AGG_F_USER_TRUNC;
 			}
 		}
+		if (h.n_kernel && h.n_kernel <= PROFD_MAX_KERNEL_FRAMES) {
+			th->kips = malloc(h.n_kernel * sizeof(uint64_t));
+			if (th->kips) {
+				memcpy(th->kips, h.kernel_ips,
+				       h.n_kernel * sizeof(uint64_t));
+				th->nk = h.n_kernel;
+			}
+		}
 		th->hash = hash__u64(th->flags, 0);
 		for (k = 0; k < (int)th->n; k++)
 			th->hash = hash__u64(th->ips[k], th->hash);
@@ -433,13 +444,16 @@ int threads__each(struct threads *t, pid_t pid, int dirfd, struct proc *p,
 			.comm = ths[i].comm, .ips = ths[i].ips,
 			.n = ths[i].n,
 			.truncated = ths[i].flags & AGG_F_USER_TRUNC,
+			.kips = ths[i].kips, .nk = ths[i].nk,
 		};
 
 		cb(ctx, &tt);
 	}
 out:
-	for (i = 0; ths && i < n; i++)
+	for (i = 0; ths && i < n; i++) {
 		free(ths[i].ips);
+		free(ths[i].kips);
+	}
 	free(ths);
 	free(scratch);
 	free(raw);
@@ -596,8 +610,10 @@ int threads__snapshot(struct threads *t, const struct threads_req *req,
 	d.labels_ctx = &lc;
 	r = profile__build_cpu(&d, ret_buf, ret_len);
 out:
-	for (i = 0; ths && i < n; i++)
+	for (i = 0; ths && i < n; i++) {
 		free(ths[i].ips);
+		free(ths[i].kips);
+	}
 	free(ths);
 	free(scratch);
 	free(raw);

@@ -53,6 +53,8 @@ struct threads_thread {
 	const uint64_t *ips;		/* leaf first (the pc, then returns) */
 	unsigned n;			/* 0: the stack could not be read */
 	bool truncated;
+	const uint64_t *kips;		/* where it waits in the kernel */
+	unsigned nk;			/* 0: not read (running) */
 };
 
 typedef void (*threads_cb)(void *ctx, const struct threads_thread *th);

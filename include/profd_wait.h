@@ -195,6 +195,9 @@ struct profd_thread {
 	__u64 regs[PROFD_NREGS];
 	__u32 stack_len;	/* bytes from sp up */
 	__u32 stack_skip;	/* sp's offset in the first page */
+	__u32 n_kernel;		/* kernel frames, leaf first (0: none read) */
+	__u32 pad;
+	__u64 kernel_ips[PROFD_MAX_KERNEL_FRAMES];
 };
 
 #define PROFD_THREAD_MAGIC 0x70726f74
