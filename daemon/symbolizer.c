@@ -769,6 +769,27 @@ int sym_binary__lookup(struct sym_binary *b, uint64_t file_offset,
 	return n;
 }
 
+int sym_binary__symoff(struct sym_binary *b, uint64_t file_offset,
+		       uint64_t *ret_off)
+{
+	const char *name = NULL;
+	GElf_Off off = 0;
+	GElf_Sym sym;
+	uint64_t vaddr;
+
+	if (!to_vaddr(b, file_offset, &vaddr))
+		return -ENOENT;
+	pthread_mutex_lock(&b->lock);
+	if (b->mod)
+		name = dwfl_module_addrinfo(b->mod, vaddr, &off, &sym, NULL,
+					    NULL, NULL);
+	pthread_mutex_unlock(&b->lock);
+	if (!name)
+		return -ENOENT;
+	*ret_off = off;
+	return 0;
+}
+
 /* Copy one rule's ops into @row; -E2BIG when they do not fit. */
 static int copy_rule(struct sym_cfi_row *row, struct sym_cfi_rule *rule,
 		     uint8_t kind, const Dwarf_Op *ops, size_t nops)

@@ -366,7 +366,7 @@ static int text_dump(struct proc *p, const struct thread *ths, size_t n,
 			fprintf(f, "\t(stack not readable%s)\n",
 				th->running ? ": running on a CPU" : "");
 		for (j = 0; j < th->n; j++) {
-			uint64_t a = j ? th->ips[j] - 1 : th->ips[j];
+			uint64_t a = j ? th->ips[j] - 1 : th->ips[j], symoff;
 			struct proc_map pm;
 			size_t idx;
 
@@ -376,6 +376,15 @@ static int text_dump(struct proc *p, const struct thread *ths, size_t n,
 					k = sym_binary__lookup(pm.bin,
 							       a - pm.start + pm.offset,
 							       frames, SYM_MAX_INLINE);
+				/* Go's "+0x1d": the pc (a return address as
+				 * it is) from the function's entry, on the
+				 * frame that is not inlined (the last). */
+				if (k <= 0 || !pm.bin ||
+				    sym_binary__symoff(pm.bin, a - pm.start + pm.offset,
+						       &symoff) < 0)
+					symoff = UINT64_MAX;
+				else
+					symoff += th->ips[j] - a;
 				for (m = 0; m < k; m++) {
 					const char *fn = frames[m].func ?
 						frames[m].func : "?";
@@ -385,11 +394,14 @@ static int text_dump(struct proc *p, const struct thread *ths, size_t n,
 					 * as in the profile's names. */
 					if (at && !strcmp(at, "@plt"))
 						at = NULL;
-					fprintf(f, "%.*s(...)\n\t%s:%d\n",
+					fprintf(f, "%.*s(...)\n\t%s:%d",
 						at ? (int)(at - fn) : (int)strlen(fn),
 						fn,
 						frames[m].file ? frames[m].file : "?",
 						frames[m].line);
+					if (m == k - 1 && symoff != UINT64_MAX)
+						fprintf(f, " +0x%" PRIx64, symoff);
+					fputc('\n', f);
 				}
 				if (k <= 0)
 					fprintf(f, "?(...)\n\t%s +0x%" PRIx64 "\n",

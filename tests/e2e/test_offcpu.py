@@ -355,9 +355,39 @@ class WaitProfiles(ProfdTest):
         self.assertEqual(body.count("\nthread ") + body.startswith("thread "), 51, body[:2000])
         self.assertEqual(body.count("park_cond(...)"), 20, body[:2000])
         self.assertIn("[sleeping, ", body)
+        self.check_text_offsets(body)
         r = subprocess.run([test_cpu.PROFCTL, "--socket", self.daemon.sock, "threads", "--pid", str(w.pid),
                             "--text"], capture_output=True, text=True, timeout=60)
         self.assertNotEqual(r.returncode, 0, "the workload is gone: profctl should fail")
+
+    def check_text_offsets(self, body):
+        """Go's "+0x1d" on each frame of the workload's own functions in
+        the text dump: the pc's distance from the function's entry. Truth:
+        the symbol's address from nm, and addr2line at that address plus
+        the offset (less one: a return address) naming the same function
+        and line as the dump."""
+        exe = os.path.join(test_cpu.E2E, "waits")
+        syms = {}
+        for line in subprocess.run(["nm", exe], capture_output=True, text=True, check=True).stdout.splitlines():
+            f = line.split()
+            if len(f) == 3 and f[1] in "tT":
+                syms[f[2]] = int(f[0], 16)
+        lines = body.splitlines()
+        seen = set()
+        for i, line in enumerate(lines[:-1]):
+            fn = line[:-len("(...)")] if line.endswith("(...)") else None
+            if fn not in ("park_cond", "park_read", "park_sleep", "parker"):
+                continue
+            where = lines[i + 1].strip()
+            self.assertIn(" +0x", where, "%s: no +0x offset: %r" % (fn, where))
+            fileline, off = where.rsplit(" +0x", 1)
+            pc = syms[fn] + int(off, 16)
+            r = subprocess.run(["addr2line", "-f", "-e", exe, "0x%x" % (pc - 1)],
+                               capture_output=True, text=True, check=True).stdout.split()
+            self.assertEqual(r[0], fn, "%s +0x%s: addr2line says %s" % (fn, off, r))
+            self.assertEqual(r[1].split(" ")[0], fileline, "%s +0x%s: addr2line says %s" % (fn, off, r))
+            seen.add(fn)
+        self.assertEqual(seen, {"park_cond", "park_read", "park_sleep", "parker"}, body[:3000])
 
     def test_profctl_units(self):
         """profctl offcpu: the table in seconds of delay, counts named."""
