@@ -449,6 +449,56 @@ class WaitErrors(ProfdTest):
         self.assertEqual(self.daemon.status()["sessions_active"], 0)
 
 
+class WaitsPidNamespace(ProfdTest):
+    """profd as pid 1 of a new PID namespace with its own /proc (a system
+    container), the workload in it, asked for by its pid there: the wait
+    tracer's early filter cannot compare host tgids then and goes through
+    its map; block and mutex delays still match the workload's own
+    measure, and tid labels are the namespace's."""
+
+    unsupported = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.unsupported = test_cpu.pidns_unsupported()
+        if not cls.unsupported:
+            cls.daemon = test_cpu.NsDaemon(cls.__name__)
+
+    def setUp(self):
+        if self.unsupported:
+            self.skipTest(self.unsupported)
+
+    def totals(self, w):
+        os.kill(w.host_pid, signal.SIGUSR2)
+        line = w.proc.stdout.readline().decode().split()
+        if len(line) != 3 or line[0] != "totals":
+            raise AssertionError("waits: expected a totals line, got %r" % line)
+        return int(line[1]), int(line[2])
+
+    def check(self, mode, endpoint, fn, seconds, tolerance):
+        with test_cpu.NsWorkload(self.daemon, "waits", mode, wait_line="waits ready") as w:
+            time.sleep(0.3)
+            t0, (a0, _) = time.monotonic(), self.totals(w)
+            prof = fetch_wait(self, self.daemon, endpoint, w.pid, seconds,
+                              name="pidns_" + endpoint)
+            t1, (a1, _) = time.monotonic(), self.totals(w)
+            tids = test_cpu.ns_tids(w.host_pid)
+        self.assertNotEqual(w.pid, w.host_pid, "sanity: not in another PID namespace")
+        want = (a1 - a0) * seconds / (t1 - t0)
+        got = through(prof, fn)
+        print("    pidns %s: %s %.3f s, measured %.3f s" % (endpoint, fn, got / 1e9, want / 1e9))
+        self.assertLess(abs(got - want), tolerance * want, "%s: %.3f s, measured %.3f s\n%s"
+                        % (fn, got / 1e9, want / 1e9, prof.excerpt()))
+        bad = {s.num_label("tid") for s in prof.samples} - tids
+        self.assertFalse(bad, "tids %r are not the namespace's %r" % (sorted(bad), sorted(tids)))
+
+    def test_block_in_pidns(self):
+        self.check("block", "block", "sleep_loop", 3, 0.10)
+
+    def test_mutex_in_pidns(self):
+        self.check("mutex", "mutex", "contend", 3, 0.15)
+
+
 class WaitAccess(ProfdTest):
     """As nobody (test_attack.py's conventions): another user's process is
     refused, the caller's own is served."""
