@@ -53,6 +53,10 @@ struct thread {
 	unsigned nk;
 	bool unreadable;		/* no registers or stack */
 	bool running;
+	/* Its walk ran out of the first copy: read on (deepen()). */
+	uint8_t *deep;			/* the stack from sp, so far */
+	size_t deep_len;
+	uint64_t regs[PROFD_NREGS];
 };
 
 int threads__new(struct proc_cache *pc, struct execwatch *w,
@@ -245,11 +249,42 @@ static bool same_stack(const struct thread *x, const struct thread *y)
 	       (!x->n || !memcmp(x->ips, y->ips, x->n * sizeof(*x->ips)));
 }
 
+static void thread_hash(struct thread *th)
+{
+	unsigned k;
+
+	th->hash = hash__u64(th->flags, 0);
+	for (k = 0; k < th->n; k++)
+		th->hash = hash__u64(th->ips[k], th->hash);
+}
+
+/* @th's walk from @k frames in @scratch (@trunc: cut short). */
+static void thread_frames(struct thread *th, const uint64_t *scratch, int k,
+			  bool trunc)
+{
+	uint64_t *ips;
+
+	if (k <= 0)
+		return;
+	ips = malloc((size_t)k * sizeof(uint64_t));
+	if (!ips)
+		return;
+	memcpy(ips, scratch, (size_t)k * sizeof(uint64_t));
+	free(th->ips);
+	th->ips = ips;
+	th->n = (unsigned)k;
+	th->unreadable = false;
+	th->flags &= ~(AGG_F_USER_ERR | AGG_F_USER_TRUNC);
+	if (trunc)
+		th->flags |= AGG_F_USER_TRUNC;
+	thread_hash(th);
+}
+
 /* Parse the iterator's output into @ths and unwind each. */
 static size_t parse(struct symbolizer *sym, struct proc *p, int dirfd, const uint8_t *buf, size_t len,
 		    struct thread *ths, size_t max, uint64_t *scratch)
 {
-	size_t off = 0, n = 0;
+	size_t off = 0, n = 0, ndeep = 0;
 
 	while (n < max && off + sizeof(struct profd_thread) <= len) {
 		struct profd_thread h;
@@ -260,7 +295,8 @@ static size_t parse(struct symbolizer *sym, struct proc *p, int dirfd, const uin
 
 		memcpy(&h, buf + off, sizeof(h));
 		if (h.magic != PROFD_THREAD_MAGIC || h.stack_skip >= 4096 ||
-		    h.stack_len > PROFD_THREAD_STACK_PAGES * 4096)
+		    h.stack_len > PROFD_THREAD_STACK_PAGES * 4096 ||
+		    h.page_from)
 			break;
 		off += sizeof(h);
 		stack = buf + off;
@@ -307,12 +343,113 @@ static size_t parse(struct symbolizer *sym, struct proc *p, int dirfd, const uin
 				th->nk = h.n_kernel;
 			}
 		}
-		th->hash = hash__u64(th->flags, 0);
-		for (k = 0; k < (int)th->n; k++)
-			th->hash = hash__u64(th->ips[k], th->hash);
+		thread_hash(th);
+		/* Cut where the copy ends, asleep: read on later. */
+		if (trunc && !th->running && ndeep < PROFD_THREAD_DEEP &&
+		    h.stack_skip + h.stack_len == PROFD_THREAD_STACK_PAGES * 4096) {
+			th->deep = malloc(PROFD_THREAD_STACK_MAX_PAGES * 4096);
+			if (th->deep) {
+				memcpy(th->deep, stack + h.stack_skip, h.stack_len);
+				th->deep_len = h.stack_len;
+				memcpy(th->regs, h.regs, sizeof(th->regs));
+				ndeep++;
+			}
+		}
 		n++;
 	}
 	return n;
+}
+
+/*
+ * Threads whose walk ran out of the first copy (th->deep): run the
+ * iterator again for just them, PROFD_THREAD_STACK_PAGES further up each
+ * time, and walk the longer copy, up to PROFD_THREAD_STACK_MAX_PAGES. A
+ * thread asleep does not touch its stack, so the pages join; one whose
+ * sp or pc moved in between ran, and keeps what it had. Costs an
+ * iterator pass (~the first one's per thread read) per 28 KiB, for
+ * PROFD_THREAD_DEEP threads at most.
+ */
+static void deepen(struct threads *t, pid_t pid, struct proc *p,
+		   struct thread *ths, size_t n, uint64_t *scratch)
+{
+	uint32_t from, one = 1;
+	size_t i, len, off;
+	uint8_t *raw;
+	int fd, r;
+
+	for (from = PROFD_THREAD_STACK_PAGES; from < PROFD_THREAD_STACK_MAX_PAGES;
+	     from += PROFD_THREAD_STACK_PAGES) {
+		size_t nwant = 0;
+
+		raw = NULL;
+		len = 0;
+		r = 0;
+		pthread_mutex_lock(&t->lock);
+		fd = bpf_map__fd(t->skel->maps.thread_want);
+		for (i = 0; i < n; i++)
+			if (ths[i].deep &&
+			    bpf_map_update_elem(fd, &ths[i].tid, &one, BPF_ANY) == 0)
+				nwant++;
+		if (nwant) {
+			t->skel->bss->page_from = from;
+			r = iterate(t, pid, &raw, &len);
+			t->skel->bss->page_from = 0;
+		}
+		for (i = 0; i < n; i++)
+			if (ths[i].deep)
+				(void)bpf_map_delete_elem(fd, &ths[i].tid);
+		pthread_mutex_unlock(&t->lock);
+		if (!nwant || r < 0) {
+			free(raw);
+			break;
+		}
+		for (off = 0; off + sizeof(struct profd_thread) <= len;) {
+			struct profd_thread h;
+			struct thread *th = NULL;
+			bool trunc = false;
+			size_t room;
+			int k;
+
+			memcpy(&h, raw + off, sizeof(h));
+			if (h.magic != PROFD_THREAD_MAGIC || h.page_from != from ||
+			    h.stack_skip ||
+			    h.stack_len > PROFD_THREAD_STACK_PAGES * 4096 ||
+			    off + sizeof(h) + h.stack_len > len)
+				break;
+			off += sizeof(h);
+			for (i = 0; i < n && !th; i++)
+				if (ths[i].deep && ths[i].tid == h.tid)
+					th = &ths[i];
+			room = th ? PROFD_THREAD_STACK_MAX_PAGES * 4096 - th->deep_len : 0;
+			if (th && h.regs[7] == th->regs[7] &&
+			    h.regs[16] == th->regs[16] &&
+			    th->deep_len + (th->regs[7] & 4095) == (size_t)from * 4096 &&
+			    h.stack_len <= room) {
+				memcpy(th->deep + th->deep_len, raw + off, h.stack_len);
+				th->deep_len += h.stack_len;
+				k = unwind__stack(p, th->regs, th->deep, th->deep_len,
+						  scratch, UNWIND_MAX_FRAMES, &trunc);
+				thread_frames(th, scratch, k, trunc);
+				if (!trunc)
+					th->deep_len = 0;	/* whole: done */
+			}
+			off += h.stack_len;
+		}
+		free(raw);
+		/* Those not read on this pass (ran, ended, whole) are done. */
+		for (i = 0; i < n; i++) {
+			if (ths[i].deep &&
+			    ths[i].deep_len + (ths[i].regs[7] & 4095) !=
+			    (size_t)(from + PROFD_THREAD_STACK_PAGES) * 4096) {
+				free(ths[i].deep);
+				ths[i].deep = NULL;
+			}
+		}
+	}
+	for (i = 0; i < n; i++) {
+		free(ths[i].deep);
+		ths[i].deep = NULL;
+	}
 }
 
 /* The goroutine profile's labels, per stack (profile.h's callback). */
@@ -450,6 +587,7 @@ int threads__each(struct threads *t, pid_t pid, int dirfd, struct proc *p,
 		goto out;
 	}
 	n = parse(t->sym, p, dirfd, raw, rawlen, ths, THREADS_MAX, scratch);
+	deepen(t, pid, p, ths, n, scratch);
 	for (i = 0; i < n; i++) {
 		struct threads_thread tt = {
 			.tid = ths[i].tid, .state = ths[i].state,
@@ -536,6 +674,7 @@ int threads__snapshot(struct threads *t, const struct threads_req *req,
 		goto out;
 	}
 	n = parse(t->sym, p, tg.ref.dirfd, raw, rawlen, ths, THREADS_MAX, scratch);
+	deepen(t, req->pid, p, ths, n, scratch);
 	qsort(ths, n, sizeof(*ths), cmp_threads);
 	for (i = 0; i < n; i++) {
 		unreadable += ths[i].unreadable;

@@ -6,7 +6,9 @@
  * stopping it; the stacks are DWARF-unwound here and counted per
  * identical stack, as pprof (goroutine/count, labels tid, thread, state,
  * wchan) or as text like Go's goroutine?debug=2 dump. One snapshot at a
- * time (the iterator's per-CPU buffer); bounded to THREADS_MAX threads.
+ * time (the iterator's per-CPU buffer); bounded to THREADS_MAX threads,
+ * PROFD_THREAD_STACK_PAGES of stack each (PROFD_THREAD_STACK_MAX_PAGES for
+ * PROFD_THREAD_DEEP threads whose walk needs more: further passes).
  */
 #ifndef PROFD_THREADS_H
 #define PROFD_THREADS_H

@@ -184,7 +184,8 @@ enum profd_wait_err {
  * read with bpf_copy_from_user_task: no ptrace stop). Written to the
  * iterator's seq file: header + stack_len + stack_skip bytes.
  */
-#define PROFD_THREAD_STACK_PAGES 6	/* 24 KiB, under the seq file's 32 */
+#define PROFD_THREAD_STACK_PAGES 7	/* 28 KiB: with the header, under the
+					 * seq file's 32 KiB per thread */
 
 struct profd_thread {
 	__u32 magic;		/* PROFD_THREAD_MAGIC */
@@ -196,9 +197,16 @@ struct profd_thread {
 	__u32 stack_len;	/* bytes from sp up */
 	__u32 stack_skip;	/* sp's offset in the first page */
 	__u32 n_kernel;		/* kernel frames, leaf first (0: none read) */
-	__u32 pad;
+	__u32 page_from;	/* the copy starts this many pages above sp's
+				 * (then stack_skip is 0) */
 	__u64 kernel_ips[PROFD_MAX_KERNEL_FRAMES];
 };
+
+/* A stack deeper than the first copy is read on in further passes of
+ * the iterator, PROFD_THREAD_STACK_PAGES at a time, for at most
+ * PROFD_THREAD_DEEP threads, up to PROFD_THREAD_STACK_MAX_PAGES. */
+#define PROFD_THREAD_STACK_MAX_PAGES (3 * PROFD_THREAD_STACK_PAGES)
+#define PROFD_THREAD_DEEP 64
 
 #define PROFD_THREAD_MAGIC 0x70726f74
 #define PROFD_THREAD_F_RUNNING	(1u << 0)	/* on a CPU: regs, stack stale */

@@ -360,6 +360,30 @@ class WaitProfiles(ProfdTest):
                             "--text"], capture_output=True, text=True, timeout=60)
         self.assertNotEqual(r.returncode, 0, "the workload is gone: profctl should fail")
 
+    def test_threads_deep_stack(self):
+        """A thread parked under 48 recursive calls of 1 KiB frames (~50
+        KiB of stack, past the first 28 KiB copy): its stack is read on in
+        further passes and is whole (48 recurse frames, down to the thread
+        start, not [truncated]), as pprof and as text."""
+        with Workload("waits", "parkdeep", seconds=60, wait_line="waits ready") as w:
+            r = self.daemon.get("/debug/pprof/goroutine?pid=%d" % w.pid)
+            self.assertEqual(r.status, 200, r)
+            path = os.path.join(test_cpu.ART, "threads_deep.pb.gz")
+            with open(path, "wb") as f:
+                f.write(r.body)
+            prof = Prof(path, pid=w.pid)
+            text = self.daemon.get("/debug/pprof/goroutine?pid=%d&debug=1" % w.pid).text()
+        s = [x for x in prof.samples if "recurse" in x.functions()]
+        self.assertEqual(len(s), 1, prof.excerpt())
+        fns = s[0].functions()
+        self.assertEqual(fns.count("recurse"), 48, fns)
+        self.assertIn("deep_parker", fns)
+        self.assertTrue(at_thread_start(prof, s[0]), fns)
+        self.assertEqual(text.count("recurse(...)"), 48, text[:3000])
+        para = [x for x in text.split("\n\n") if "recurse(...)" in x]
+        self.assertEqual(len(para), 1, text[:3000])
+        self.assertNotIn("additional frames elided", para[0])
+
     def check_text_offsets(self, body):
         """Go's "+0x1d" on each frame of the workload's own functions in
         the text dump: the pc's distance from the function's entry. Truth:

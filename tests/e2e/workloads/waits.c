@@ -25,6 +25,9 @@
  *                         path_a and path_b in turn: the same ip, sp, bp
  *                         and innermost KiB, paths apart only deeper.
  *                         Totals: path_a's, path_b's.
+ *   waits SECONDS parkdeep  a thread "deep" parked in nanosleep under
+ *                         48 calls of recurse (1 KiB frames each: ~50 KiB
+ *                         of stack).
  *   waits SECONDS park    50 threads parked: 20 in park_cond
  *                         (pthread_cond_wait), 20 in park_read (read on an
  *                         empty pipe), 10 in park_sleep (nanosleep).
@@ -322,6 +325,30 @@ __attribute__((noinline)) void park_sleep(void)
 		nanosleep(&ts, NULL);
 }
 
+__attribute__((noinline)) void recurse(int depth)
+{
+	volatile char frame[1024];
+	struct timespec ts = { 3600, 0 };
+
+	frame[0] = (char)depth;
+	if (depth > 1) {
+		recurse(depth - 1);
+	} else {
+		atomic_fetch_add(&parked, 1);
+		for (;;)
+			nanosleep(&ts, NULL);
+	}
+	frame[sizeof(frame) - 1] = frame[0];
+}
+
+static void *deep_parker(void *arg)
+{
+	(void)arg;
+	pthread_setname_np(pthread_self(), "deep");
+	recurse(48);
+	return NULL;
+}
+
 static void *parker(void *arg)
 {
 	long i = (long)arg;
@@ -431,6 +458,15 @@ int main(int argc, char **argv)
 				fflush(stdout);
 			}
 		}
+	} else if (!strcmp(mode, "parkdeep")) {
+		pthread_create(&t, NULL, deep_parker, NULL);
+		while (atomic_load(&parked) < 1)
+			usleep(1000);
+		usleep(50 * 1000);
+		printf("waits ready\n");
+		fflush(stdout);
+		while (!e2e_expired(deadline))
+			usleep(100 * 1000);
 	} else if (!strcmp(mode, "park")) {
 		for (i = 0; i < 50; i++)
 			pthread_create(&t, NULL, parker, (void *)i);
