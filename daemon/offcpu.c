@@ -492,19 +492,41 @@ fail_unlocked:
 	return r;
 }
 
+unsigned offcpu__end(struct offcpu *o, pid_t pid, uid_t uid,
+		     const char *window)
+{
+	uint64_t now = now_ns(CLOCK_MONOTONIC);
+	struct offcpu_window *w;
+	unsigned n = 0;
+
+	pthread_mutex_lock(&o->lock);
+	for (w = o->windows; w; w = w->next) {
+		if (w->closed || w->req.pid != pid || w->req.uid != uid ||
+		    (window[0] && strcmp(window, w->req.window)) ||
+		    w->start_ns == UINT64_MAX || now >= w->end_ns)
+			continue;	/* (still attaching: not open yet) */
+		w->end_ns = now > w->start_ns ? now : w->start_ns + 1;
+		w->end_asked = true;
+		n++;
+	}
+	pthread_mutex_unlock(&o->lock);
+	return n;
+}
+
 int offcpu__wait(struct offcpu *o, struct offcpu_window *w, int conn_fd)
 {
 	for (;;) {
-		uint64_t now = now_ns(CLOCK_MONOTONIC);
+		uint64_t now = now_ns(CLOCK_MONOTONIC), end;
 		bool stop;
 		int timeout_ms;
 
 		pthread_mutex_lock(&o->lock);
 		stop = o->stopping;
+		end = w->end_ns;	/* offcpu__end() may bring it closer */
 		pthread_mutex_unlock(&o->lock);
 		if (stop)
 			return -ECANCELED;
-		if (now >= w->end_ns)
+		if (now >= end)
 			return 0;
 		/* The process exited: nothing more will wait; end here (as
 		 * CPU windows do), so no wait is charged past its end. */
@@ -514,7 +536,8 @@ int offcpu__wait(struct offcpu *o, struct offcpu_window *w, int conn_fd)
 			pthread_mutex_unlock(&o->lock);
 			return 0;
 		}
-		timeout_ms = (int)((w->end_ns - now) / 1000000) + 1;
+		/* 100 ms at most: an early end is seen within that. */
+		timeout_ms = (int)((end - now) / 1000000) + 1;
 		if (timeout_ms > 100)
 			timeout_ms = 100;
 		if (conn_fd >= 0) {
@@ -683,7 +706,7 @@ int offcpu__finish(struct offcpu *o, struct offcpu_window *w, void **ret_buf,
 	};
 	uint64_t errs[PROFD_WAIT_ERR_MAX], lost, unpaired, full;
 	char lines[4][256];
-	const char *comments[8];
+	const char *comments[9];
 	struct profile_cpu_part part = {};
 	struct profile_cpu_desc d = {};
 	size_t nc = 0, i;
@@ -741,6 +764,8 @@ int offcpu__finish(struct offcpu *o, struct offcpu_window *w, void **ret_buf,
 	}
 	if (!drained)
 		comments[nc++] = "record dispatch fell behind at the window's end: waits from its last moments may be missing";
+	if (w->end_asked)
+		comments[nc++] = "ended on request (Ctrl-C in profctl, POST /v1/profile/stop)";
 
 	part.proc = w->proc;
 	part.agg = w->agg;

@@ -34,6 +34,8 @@ struct offcpu_limits {
 	unsigned max_pending;		/* waits begun, not ended yet */
 };
 
+#define OFFCPU_WINDOW_MAX 32	/* as SESSION_WINDOW_MAX */
+
 struct offcpu_req {
 	enum profd_wait_what what;
 	pid_t pid;
@@ -41,6 +43,7 @@ struct offcpu_req {
 	bool kernel;
 	bool fp_only;
 	uid_t uid;
+	char window[OFFCPU_WINDOW_MAX + 1];	/* the caller's name, or "" */
 };
 
 struct offcpu_stats {
@@ -83,6 +86,14 @@ int offcpu__start(struct offcpu *o, const struct offcpu_req *req,
 /* Block until the window ends: 0, -ECONNRESET (@conn_fd hung up),
  * -ECANCELED (stopping). */
 int offcpu__wait(struct offcpu *o, struct offcpu_window *win, int conn_fd);
+/*
+ * offcpu__end() - end the open wait windows on @pid that caller @uid
+ * started (named @window, unless it is ""), as if their seconds ran out
+ * now (as session_mgr__end()): they answer with what they collected.
+ * Returns how many it ended.
+ */
+unsigned offcpu__end(struct offcpu *o, pid_t pid, uid_t uid,
+		     const char *window);
 /* Stop recording and build the gzip'd pprof. 0 or -errno. */
 int offcpu__finish(struct offcpu *o, struct offcpu_window *win,
 		   void **ret_buf, size_t *ret_len);

@@ -56,6 +56,7 @@ struct offcpu_window {
 	unsigned nseeds;
 	uint64_t gen;			/* the BPF generation it opened in */
 	bool closed;
+	bool end_asked;			/* offcpu__end(): ended early */
 };
 
 struct offcpu {
