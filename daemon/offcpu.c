@@ -513,6 +513,18 @@ unsigned offcpu__end(struct offcpu *o, pid_t pid, uid_t uid,
 	return n;
 }
 
+bool offcpu__ended_early(struct offcpu *o, struct offcpu_window *w,
+			 uint64_t *ret_ns)
+{
+	bool early;
+
+	pthread_mutex_lock(&o->lock);
+	early = w->end_asked;
+	*ret_ns = w->end_ns - w->start_ns;
+	pthread_mutex_unlock(&o->lock);
+	return early;
+}
+
 int offcpu__wait(struct offcpu *o, struct offcpu_window *w, int conn_fd)
 {
 	for (;;) {

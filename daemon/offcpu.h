@@ -94,6 +94,10 @@ int offcpu__wait(struct offcpu *o, struct offcpu_window *win, int conn_fd);
  */
 unsigned offcpu__end(struct offcpu *o, pid_t pid, uid_t uid,
 		     const char *window);
+/* After offcpu__wait(): did offcpu__end() end @win, and after how long
+ * (*@ret_ns)? */
+bool offcpu__ended_early(struct offcpu *o, struct offcpu_window *win,
+			 uint64_t *ret_ns);
 /* Stop recording and build the gzip'd pprof. 0 or -errno. */
 int offcpu__finish(struct offcpu *o, struct offcpu_window *win,
 		   void **ret_buf, size_t *ret_len);

@@ -19,9 +19,11 @@ after the window. What must hold:
 - errors and access as for /debug/pprof/profile.
 """
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import unittest
@@ -427,6 +429,55 @@ class WaitProfiles(ProfdTest):
                            capture_output=True, text=True, timeout=60)
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertRegex(r.stdout.splitlines()[0], r"^Type: contentions \(count\);.* \d+ waits, total \d+,")
+
+    def test_profctl_sigint_ends_window(self):
+        """Ctrl-C in profctl offcpu ends the 20 s window early (POST
+        /v1/profile/stop with the window's name): profctl saves what it
+        collected, the profile's duration is the time until then and says
+        it ended on request, and the delay is that time's."""
+        d = tempfile.mkdtemp(prefix="profd-e2e-waitint-")
+        try:
+            out = os.path.join(d, "offcpu.pb.gz")
+            with Workload("waits", "block", seconds=60, wait_line="waits ready") as w:
+                t0 = time.monotonic()
+                p = test_cpu.spawn([test_cpu.PROFCTL, "--socket", self.daemon.sock, "offcpu", "--pid", str(w.pid),
+                                    "--seconds", "20", "-o", out], cwd=d,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                deadline = time.monotonic() + 10
+                while time.monotonic() < deadline and not self.daemon.status()["waits"]["windows_active"]:
+                    time.sleep(0.05)
+                self.assertTrue(self.daemon.status()["waits"]["windows_active"], "no wait window opened")
+                time.sleep(2)
+                p.send_signal(signal.SIGINT)
+                o, e = p.communicate(timeout=30)
+                took = time.monotonic() - t0
+            self.assertEqual(p.returncode, 0, "profctl after one Ctrl-C: %r %r" % (o, e))
+            self.assertLess(took, 10, "Ctrl-C did not end the 20 s window (%.1f s)" % took)
+            self.assertIn("ended early", o + e)
+            prof = Prof(out, pid=w.pid)
+            dur = prof.proto["duration_nanos"] / 1e9
+            self.assertTrue(any("ended on request" in c for c in prof.raw.comments), prof.raw.comments)
+            sleep_ns = through(prof, "sleep_loop")
+            self.assertGreater(sleep_ns, 1.5e9, prof.excerpt())
+            self.assertLess(sleep_ns, (took + 0.2) * 1e9, prof.excerpt())
+            self.assertTrue(1.5 < dur < took, "duration %.2f s, profctl ran %.2f s" % (dur, took))
+            self.assertLess(abs(sleep_ns / 1e9 - dur), 0.1 * dur,
+                            "sleep_loop %.3f s in a %.3f s window\n%s" % (sleep_ns / 1e9, dur, prof.excerpt()))
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and self.daemon.status()["waits"]["windows_active"]:
+                time.sleep(0.1)
+            self.assertEqual(self.daemon.status()["waits"]["windows_active"], 0, "a window outlived its client")
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
+    def test_wait_hz_refused(self):
+        """hz is a CPU profile's: a wait profile records every wait, and
+        says so (400) rather than ignore it."""
+        with Workload("waits", "block", seconds=60, wait_line="waits ready") as w:
+            for e in ("block", "mutex", "threadcreate"):
+                r = self.daemon.get("/debug/pprof/%s?pid=%d&seconds=1&hz=99" % (e, w.pid), timeout=30)
+                self.assertEqual(r.status, 400, "%s with hz: %d %s" % (e, r.status, r.text()[:200]))
+                self.assertIn("hz", r.text())
 
     def test_index_lists_them(self):
         r = self.daemon.get("/debug/pprof/")
