@@ -578,8 +578,8 @@ class WaitAccess(ProfdTest):
     """As nobody (test_attack.py's conventions): another user's process is
     refused, the caller's own is served."""
 
-    def nobody_get(self, path):
-        return test_cpu.Access.nobody_get(self, path)
+    def nobody_get(self, path, method="GET"):
+        return test_cpu.Access.nobody_get(self, path, method)
 
     def test_nobody_denied_root_process(self):
         with Workload("waits", "block", seconds=60, wait_line="waits ready") as w:
@@ -601,6 +601,56 @@ class WaitAccess(ProfdTest):
         self.assertIn("permission denied: uid %d may not profile pid %d" % (test_cpu.NOBODY, w.pid),
                       r.stderr.decode())
         self.assertFalse(os.path.exists(out))
+
+    def test_nobody_cannot_end_others_windows(self):
+        """POST /v1/profile/stop as nobody: on root's process, 403 and
+        root's wait window runs its full length; on nobody's own process,
+        root's window there is not nobody's to end (404), and still runs
+        its length; nobody's own window there does end early."""
+        exe = test_cpu.Access.nobody_exe(self, "waits")
+        with Workload("waits", "block", seconds=60, wait_line="waits ready") as w, \
+                Workload("waits", "block", seconds=60, user=test_cpu.NOBODY, exe=exe,
+                         wait_line="waits ready") as mine:
+            res = {}
+
+            def fetch(key, pid, window):
+                res[key] = self.daemon.get("/debug/pprof/block?pid=%d&seconds=3&window=%s" % (pid, window),
+                                           timeout=60)
+
+            def fetch_nobody(key, pid, window):
+                res[key] = self.nobody_get("/debug/pprof/block?pid=%d&seconds=3&window=%s" % (pid, window))
+
+            ts = [threading.Thread(target=fetch, args=("root", w.pid, "r1")),
+                  threading.Thread(target=fetch, args=("root_on_mine", mine.pid, "r2")),
+                  threading.Thread(target=fetch_nobody, args=("nobody", mine.pid, "n1"))]
+            for t in ts:
+                t.start()
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and self.daemon.status()["waits"]["windows_active"] < 3:
+                time.sleep(0.05)
+            time.sleep(0.5)
+            r1 = self.nobody_get("/v1/profile/stop?pid=%d" % w.pid, method="POST")
+            r2 = self.nobody_get("/v1/profile/stop?pid=%d&window=r2" % mine.pid, method="POST")
+            r3 = self.nobody_get("/v1/profile/stop?pid=%d&window=n1" % mine.pid, method="POST")
+            for t in ts:
+                t.join(60)
+        self.assertEqual(r1.status, 403, r1.text())
+        self.assertEqual(r2.status, 404, r2.text())
+        self.assertEqual(r3.status, 200, r3.text())
+        for key, early in (("root", False), ("root_on_mine", False), ("nobody", True)):
+            r = res[key]
+            self.assertEqual(r.status, 200, "%s: %r" % (key, r))
+            path = os.path.join(test_cpu.ART, "stop-%s.pb.gz" % key)
+            with open(path, "wb") as f:
+                f.write(r.body)
+            prof = Prof(path)
+            dur = prof.proto["duration_nanos"] / 1e9
+            if early:
+                self.assertLess(dur, 2.5, "%s: nobody's own window did not end early (%.2f s)" % (key, dur))
+                self.assertTrue(any("ended on request" in c for c in prof.raw.comments), prof.raw.comments)
+            else:
+                self.assertGreater(dur, 2.9, "%s: root's window ended by nobody (%.2f s)" % (key, dur))
+                self.assertFalse(any("ended on request" in c for c in prof.raw.comments), prof.raw.comments)
 
     def test_nobody_own_process(self):
         exe = test_cpu.Access.nobody_exe(self, "waits")
