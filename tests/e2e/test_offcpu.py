@@ -317,15 +317,19 @@ class WaitProfiles(ProfdTest):
         self.assertIn("process exited during the window", prof.raw.comments)
         self.assertLess(through(prof, "sleep_loop"), 1.6e9, prof.excerpt())
 
+    def fetch_threads(self, pid, name):
+        """GET /debug/pprof/goroutine of @pid, kept as NAME.pb.gz."""
+        r = self.daemon.get("/debug/pprof/goroutine?pid=%d" % pid)
+        self.assertEqual(r.status, 200, r)
+        path = os.path.join(test_cpu.ART, "%s.pb.gz" % name)
+        with open(path, "wb") as f:
+            f.write(r.body)
+        return Prof(path, pid=pid)
+
     def test_threads_snapshot(self):
         """50 parked threads: exactly 3 stacks, 20/20/10, labels per thread."""
         with Workload("waits", "park", seconds=60, wait_line="waits ready") as w:
-            r = self.daemon.get("/debug/pprof/goroutine?pid=%d" % w.pid)
-            self.assertEqual(r.status, 200, r)
-            path = os.path.join(test_cpu.ART, "threads.pb.gz")
-            with open(path, "wb") as f:
-                f.write(r.body)
-            prof = Prof(path, pid=w.pid)
+            prof = self.fetch_threads(w.pid, "threads")
             tids = sorted(int(t) for t in os.listdir("/proc/%d/task" % w.pid))
             text = self.daemon.get("/debug/pprof/goroutine?pid=%d&debug=1" % w.pid)
         self.assertEqual(prof.raw.sample_types, [("goroutine", "count")])
@@ -368,12 +372,7 @@ class WaitProfiles(ProfdTest):
         further passes and is whole (48 recurse frames, down to the thread
         start, not [truncated]), as pprof and as text."""
         with Workload("waits", "parkdeep", seconds=60, wait_line="waits ready") as w:
-            r = self.daemon.get("/debug/pprof/goroutine?pid=%d" % w.pid)
-            self.assertEqual(r.status, 200, r)
-            path = os.path.join(test_cpu.ART, "threads_deep.pb.gz")
-            with open(path, "wb") as f:
-                f.write(r.body)
-            prof = Prof(path, pid=w.pid)
+            prof = self.fetch_threads(w.pid, "threads_deep")
             text = self.daemon.get("/debug/pprof/goroutine?pid=%d&debug=1" % w.pid).text()
         s = [x for x in prof.samples if "recurse" in x.functions()]
         self.assertEqual(len(s), 1, prof.excerpt())

@@ -328,14 +328,14 @@ __attribute__((noinline)) void park_sleep(void)
 __attribute__((noinline)) void recurse(int depth)
 {
 	volatile char frame[1024];
-	struct timespec ts = { 3600, 0 };
+	struct timespec ts = { 0, 200 * 1000 * 1000 };
 
 	frame[0] = (char)depth;
 	if (depth > 1) {
 		recurse(depth - 1);
 	} else {
 		atomic_fetch_add(&parked, 1);
-		for (;;)
+		while (!e2e_expired(deadline))
 			nanosleep(&ts, NULL);
 	}
 	frame[sizeof(frame) - 1] = frame[0];
@@ -362,6 +362,32 @@ static void *parker(void *arg)
 	return NULL;
 }
 
+/* Only the main thread takes the signals: the measured waits of the
+ * threads created in between are never cut short. */
+static void signals_blocked(int how)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
+	pthread_sigmask(how, &set, NULL);
+}
+
+/* Ready; then the totals of meters[0..n) on each SIGUSR2, until the end. */
+static void totals_loop(int n)
+{
+	printf("waits ready\n");
+	fflush(stdout);
+	while (!e2e_expired(deadline)) {
+		usleep(20 * 1000);
+		if (want_totals) {
+			want_totals = 0;
+			print_totals(0, n, n, n);
+		}
+	}
+}
+
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 2 ? argv[2] : "block";
@@ -377,21 +403,14 @@ int main(int argc, char **argv)
 	if (pipe(pfd) < 0)
 		return 3;
 	if (!strcmp(mode, "block") || !strcmp(mode, "deep")) {
-		/* Only the main thread takes the signals: the measured
-		 * waits are never cut short. */
-		sigset_t set;
-
-		sigemptyset(&set);
-		sigaddset(&set, SIGUSR1);
-		sigaddset(&set, SIGUSR2);
-		pthread_sigmask(SIG_BLOCK, &set, NULL);
+		signals_blocked(SIG_BLOCK);
 		if (!strcmp(mode, "deep")) {
 			pthread_create(&t, NULL, deep, NULL);
 		} else {
 			pthread_create(&t, NULL, sleeper, NULL);
 			pthread_create(&t, NULL, reader, NULL);
 		}
-		pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+		signals_blocked(SIG_UNBLOCK);
 		printf("waits ready\n");
 		fflush(stdout);
 		while (!e2e_expired(deadline)) {
@@ -402,47 +421,21 @@ int main(int argc, char **argv)
 			}
 		}
 	} else if (!strcmp(mode, "mutex")) {
-		sigset_t set;
-
-		sigemptyset(&set);
-		sigaddset(&set, SIGUSR1);
-		sigaddset(&set, SIGUSR2);
-		pthread_sigmask(SIG_BLOCK, &set, NULL);
+		signals_blocked(SIG_BLOCK);
 		for (i = 0; i < 4; i++)
 			pthread_create(&t, NULL, contender, &meters[i]);
-		pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-		printf("waits ready\n");
-		fflush(stdout);
-		while (!e2e_expired(deadline)) {
-			usleep(20 * 1000);
-			if (want_totals) {
-				want_totals = 0;
-				print_totals(0, 4, 4, 4);
-			}
-		}
+		signals_blocked(SIG_UNBLOCK);
+		totals_loop(4);
 	} else if (!strcmp(mode, "mutexlong")) {
-		sigset_t set;
-
-		sigemptyset(&set);
-		sigaddset(&set, SIGUSR1);
-		sigaddset(&set, SIGUSR2);
-		pthread_sigmask(SIG_BLOCK, &set, NULL);
+		signals_blocked(SIG_BLOCK);
 		pthread_create(&t, NULL, holder, NULL);
 		while (!atomic_load(&holding))
 			usleep(1000);
 		for (i = 0; i < 2; i++)
 			pthread_create(&t, NULL, waiter, &meters[i]);
-		pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+		signals_blocked(SIG_UNBLOCK);
 		usleep(50 * 1000);	/* into their waits */
-		printf("waits ready\n");
-		fflush(stdout);
-		while (!e2e_expired(deadline)) {
-			usleep(20 * 1000);
-			if (want_totals) {
-				want_totals = 0;
-				print_totals(0, 2, 2, 2);
-			}
-		}
+		totals_loop(2);
 	} else if (!strcmp(mode, "spawn")) {
 		printf("waits ready\n");
 		fflush(stdout);
