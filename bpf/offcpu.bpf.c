@@ -143,17 +143,17 @@ static __always_inline __u64 task_ids(struct task_struct *t)
 
 /* The key of thread @tid's stack (see PROFD_WAIT_KEY_BYTES) and, in
  * *@ret_kib, how many KiB of it; 0 when it cannot be read. */
-static __always_inline __u64 stack_key(struct pt_regs *u, __u32 tid,
+static __always_inline __u64 stack_key(struct pt_regs *u,
+				       const struct wait_task *wt,
 				       __u32 *ret_kib)
 {
-	__u32 zero = 0, i, kib = PROFD_WAIT_KEY_BYTES / 1024, *k;
+	__u32 zero = 0, i, kib = PROFD_WAIT_KEY_BYTES / 1024;
 	__u64 len;
 	struct key_buf *kb;
 	__u64 h;
 
-	k = bpf_map_lookup_elem(&wait_key_kib, &tid);
-	if (k && *k > kib && *k <= PROFD_WAIT_KEY_KIB_MAX)
-		kib = *k;
+	if (wt->key_kib > kib && wt->key_kib <= PROFD_WAIT_KEY_KIB_MAX)
+		kib = wt->key_kib;
 	kb = bpf_map_lookup_elem(&wait_key_bufs, &zero);
 	len = (__u64)kib * 1024;
 	barrier_var(len);	/* the verifier must see the bound checked */
@@ -203,6 +203,18 @@ static __always_inline __u64 fp_key(void *ctx, struct fp_buf **ret_fb,
 	return h | 1;
 }
 
+/*
+ * What profd wants of thread @tid's key now (wait_key_kib), into its task
+ * storage: read when it sends a full record or a sum, not at every wait
+ * (no hash lookup at every context switch of a busy target).
+ */
+static __always_inline void key_kib_refresh(struct wait_task *wt, __u32 tid)
+{
+	__u32 *k = bpf_map_lookup_elem(&wait_key_kib, &tid);
+
+	wt->key_kib = k ? *k : 0;
+}
+
 /* Send the sum at @idx (what * 3 + state) of thread @id and clear it. */
 static __always_inline void flush(struct wait_task *wt, __u64 id, __u32 idx)
 {
@@ -230,6 +242,7 @@ static __always_inline void flush(struct wait_task *wt, __u64 id, __u32 idx)
 	wt->sum_n[idx] = 0;
 	wt->sum_ns[idx] = 0;
 	wt->sum_first[idx] = 0;
+	key_kib_refresh(wt, (__u32)id);
 }
 
 static __always_inline void flush_slot(struct wait_task *wt, __u64 id,
@@ -267,7 +280,7 @@ static __always_inline int begin(void *ctx, struct task_struct *task, __u64 id,
 	if (u && !(tf & PROFD_WAIT_F_KERNEL) && what < PROFD_WAIT_CLONE) {
 		/* Where it waited recently? Then say just that. */
 		if (tf & PROFD_WAIT_F_STACK)
-			key = stack_key(u, (__u32)id, &kib);
+			key = stack_key(u, wt, &kib);
 		else
 			key = fp_key(ctx, &fb, &fp_n);
 		for (k = 0; k < PROFD_WAIT_SLOTS && key; k++) {
@@ -362,6 +375,7 @@ static __always_inline int begin(void *ctx, struct task_struct *task, __u64 id,
 	b->stack_len = got ? got * 4096 - b->stack_skip : 0;
 	/* No wakeup per record: user space drains every 50 ms. */
 	bpf_ringbuf_submit_dynptr(&dp, BPF_RB_NO_WAKEUP);
+	key_kib_refresh(wt, (__u32)id);
 	if (what < PROFD_WAIT_CLONE && key) {
 		/* A DWARF record without its stack would not unwind. */
 		wt->key[what][slot] = got || !(tf & PROFD_WAIT_F_STACK) ? key : 0;

@@ -74,7 +74,8 @@ enum profd_wait_kind {
  * A thread whose stacks need more than that (profd found a walk from
  * the key cut short: a 2 KiB buffer between two frames) gets a longer
  * key, in KiB, up to this: wait_key_kib (key: tid in profd's PID
- * namespace), written by profd. Hashing costs ~1 ns a byte per wait.
+ * namespace), written by profd, read into the thread's task storage at
+ * its next full record or sum. Hashing costs ~1 ns a byte per wait.
  */
 #define PROFD_WAIT_KEY_KIB_MAX 16
 
@@ -154,6 +155,9 @@ struct profd_wait_task {
 	__u64 image;
 	__u64 seen_gen;		/* last gen it left or came back to a CPU in */
 	__u64 futex_gen;	/* gen of its last futex wait begun or ended */
+	__u32 key_kib;		/* wait_key_kib's, read at full records and
+				 * sums (0: PROFD_WAIT_KEY_BYTES) */
+	__u32 pad;
 };
 
 /* The wait that began at begin_ns ended at end_ns. begin_ns 0: an

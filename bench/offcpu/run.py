@@ -62,9 +62,11 @@ def status(sock):
 
 
 def tracefs_cmd(cmd):
-    """cmd in a private mount namespace with tracefs mounted."""
+    """cmd in a private mount namespace with tracefs mounted (unless the
+    host has it mounted already)."""
     return ["unshare", "-m", "--propagation", "private", "sh", "-c",
-            'mount -t tracefs nodev /sys/kernel/tracing && exec "$@"', "sh"] + cmd
+            'mountpoint -q /sys/kernel/tracing || mount -t tracefs nodev /sys/kernel/tracing; '
+            'exec "$@"', "sh"] + cmd
 
 
 class Profiler:
