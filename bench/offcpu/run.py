@@ -21,7 +21,7 @@ Modes (order rotated each round; profilers pinned to CPU 0):
   perf-target     perf record -e sched:sched_switch -g -p PID
 Each mode's slowdown is its wall time / base's in the same round - 1;
 the table shows the median and range over rounds. bpftrace and perf need
-tracefs, which this machine does not mount: they run in a private mount
+tracefs, which this machine may not mount: they run in a private mount
 namespace that mounts it (unshare -m), leaving the host's mounts alone.
 
 usage: run.py OUTPUT [--rounds N] [--round-trips N]
