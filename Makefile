@@ -67,7 +67,7 @@ CORE_SRCS := daemon/procmaps.c daemon/pprof.c daemon/aggregate.c \
 	     daemon/unwind.c daemon/cputime.c daemon/json.c daemon/origin.c daemon/inject.c \
 	     daemon/heap_stacks.c \
 	     daemon/service.c daemon/spool.c daemon/pmerge.c daemon/config.c daemon/metrics.c \
-	     daemon/history.c daemon/cfilter.c \
+	     daemon/history.c daemon/cfilter.c daemon/listen_auth.c \
 	     common/pprof_read.c common/json_read.c common/cxxname.c
 DAEMON_SRCS := daemon/main.c daemon/main_opts.c daemon/main_listen.c daemon/log.c daemon/sampler.c \
 	       daemon/session.c daemon/session_sample.c daemon/session_finish.c \
@@ -77,7 +77,7 @@ DAEMON_SRCS := daemon/main.c daemon/main_opts.c daemon/main_listen.c daemon/log.
 	       daemon/heap_agents.c daemon/heap_maps.c daemon/heap_probes.c \
 	       daemon/heap_events.c daemon/heap_snapshot.c daemon/heap_finals.c \
 	       daemon/execwatch.c daemon/target.c \
-	       daemon/push.c daemon/fleet.c daemon/continuous.c \
+	       daemon/push.c daemon/fleet.c daemon/continuous.c daemon/api_listen.c \
 	       daemon/offcpu.c daemon/offcpu_pair.c daemon/threads.c \
 	       $(CORE_SRCS)
 CLIENT_SRCS := client/profctl.c client/report.c common/pprof_read.c common/json_read.c \
@@ -137,6 +137,8 @@ $(OUTPUT)/gen/push.pb-c.o: $(OUTPUT)/gen/push.pb-c.c
 
 $(OUTPUT)/daemon/push.o: $(OUTPUT)/gen/push.pb-c.h
 $(OUTPUT)/tests/unit/test_push: $(OUTPUT)/daemon/push.o $(OUTPUT)/gen/push.pb-c.o
+# access__scope() (what a remote listener's token allows) is tested there.
+$(OUTPUT)/tests/unit/test_listen_auth: $(OUTPUT)/daemon/access.o
 # The command line on its own (main_opts.c: libc only).
 $(OUTPUT)/tests/unit/test_main_opts: $(OUTPUT)/daemon/main_opts.o
 
