@@ -63,7 +63,7 @@ BPF_CFLAGS := -g -O2 -target bpf -Wall -D__TARGET_ARCH_$(ARCH) \
 CORE_SRCS := daemon/procmaps.c daemon/pprof.c daemon/stacks.c daemon/aggregate.c \
 	     daemon/kallsyms.c daemon/symbolizer.c daemon/symbolizer_dwarf.c \
 	     daemon/symbolizer_cfi.c daemon/debuginfod.c daemon/jitmap.c daemon/symsrc.c daemon/pltsyms.c daemon/strtab.c \
-	     daemon/proc.c daemon/proc_read.c daemon/proc_cache.c daemon/proc_jit.c daemon/elfsyms.c \
+	     daemon/proc.c daemon/proc_read.c daemon/proc_cache.c daemon/jitmap_proc.c daemon/elfsyms.c \
 	     daemon/unwind.c daemon/cputime.c daemon/json.c daemon/origin.c daemon/inject.c \
 	     daemon/heap_stacks.c \
 	     daemon/service.c daemon/spool.c daemon/pmerge.c daemon/config.c daemon/metrics.c \
@@ -149,6 +149,8 @@ $(OUTPUT)/daemon/heap.o $(OUTPUT)/daemon/heap_maps.o $(OUTPUT)/daemon/heap_probe
 $(OUTPUT)/daemon/heap_events.o $(OUTPUT)/daemon/heap_agents.o: $(OUTPUT)/heap.skel.h
 $(OUTPUT)/daemon/execwatch.o: $(OUTPUT)/exec.skel.h
 $(OUTPUT)/daemon/offcpu.o $(OUTPUT)/daemon/offcpu_pair.o: $(OUTPUT)/offcpu.skel.h
+# Pairing and charging of wait records: pure but for the skeleton's type.
+$(OUTPUT)/tests/unit/test_offcpu_pair: $(OUTPUT)/daemon/offcpu_pair.o
 $(OUTPUT)/bpf/offcpu.bpf.o: include/profd_wait.h
 $(OUTPUT)/daemon/threads.o: $(OUTPUT)/threads.skel.h
 $(OUTPUT)/bpf/threads.bpf.o: include/profd_wait.h
@@ -313,6 +315,11 @@ $(FUZZ_DIR)/obj/%.o: %.c $(OUTPUT)/gen/profile.pb-c.h
 	$(call msg,FUZZCC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+# The wait records' reader: offcpu_pair.c (needs the skeleton's types).
+$(FUZZ_DIR)/obj/daemon/offcpu_pair.o: $(OUTPUT)/offcpu.skel.h
+$(FUZZ_DIR)/obj/daemon/offcpu_pair.o: FUZZ_CFLAGS += -I$(OUTPUT)
+$(FUZZ_DIR)/fuzz_offcpu_pair: $(FUZZ_DIR)/obj/daemon/offcpu_pair.o
 
 $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJS)
 	$(call msg,FUZZLD,$@)
