@@ -37,6 +37,7 @@ int heap__new(const struct heap_limits *lim, struct symbolizer *sym,
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&h->agent_wake, &ca);
 	pthread_cond_init(&h->gc_wake, &ca);
+	pthread_cond_init(&h->reaped, &ca);
 	pthread_condattr_destroy(&ca);
 	h->lim = *lim;
 	h->sym = sym;
@@ -52,6 +53,16 @@ struct heap_proc *heap__find(struct heap_tracker *h, pid_t pid)
 	struct heap_proc *p;
 
 	for (p = h->procs; p; p = p->next)
+		if (p->pid == pid)
+			return p;
+	return NULL;
+}
+
+struct heap_proc *heap__find_dead(struct heap_tracker *h, pid_t pid)
+{
+	struct heap_proc *p;
+
+	for (p = h->dead; p; p = p->next)
 		if (p->pid == pid)
 			return p;
 	return NULL;
@@ -77,16 +88,73 @@ void heap__release(struct heap_tracker *h, struct heap_proc *p)
 	 * thread stopped).
 	 */
 	if (p->agent) {
+		p->agent_errors = p->agent->errors;
 		p->agent->next = h->offq;
 		h->offq = p->agent;
 		pthread_cond_signal(&h->agent_wake);
+		p->agent = NULL;
 	}
-	heap_probes__detach(p);
-	heap_maps__forget(h, (uint32_t)p->pid);
-	heap_stacks__fini(&p->st);
-	proc__put(p->proc);
-	target__release(&p->t);
-	free(p);
+	/* Not tracked from here (the reader drops its events); the rest is
+	 * slow: heap__reap(), by whoever released it, once the lock is
+	 * dropped. */
+	p->next = h->dead;
+	h->dead = p;
+}
+
+void heap__reap(struct heap_tracker *h)
+{
+	struct heap_proc *p, **pp;
+	struct heap_final *f;
+
+	for (;;) {
+		pthread_mutex_lock(&h->lock);
+		for (p = h->dead; p && p->reaping; p = p->next)
+			;
+		if (p)
+			p->reaping = true;
+		pthread_mutex_unlock(&h->lock);
+		if (!p)
+			return;
+		/*
+		 * Released, so no one else touches it: its probes off first
+		 * (a few ms per link), its last snapshot from the maps (an
+		 * exit: seconds for a 1M-entry table), then the purge of its
+		 * entries (~0.5 s for 1M). A start of the same pid waits
+		 * (heap__reap_wait()): its entries are not purged with these.
+		 */
+		f = NULL;
+		heap_probes__detach(p);
+		if (p->final_why)
+			(void)heap_finals__build(h, p, &f);	/* none: a 409 */
+		heap_maps__forget(h, (uint32_t)p->pid);
+		pthread_mutex_lock(&h->lock);
+		if (f)
+			heap_finals__insert(h, f);
+		for (pp = &h->dead; *pp != p; pp = &(*pp)->next)
+			;
+		*pp = p->next;
+		pthread_cond_broadcast(&h->reaped);
+		pthread_mutex_unlock(&h->lock);
+		heap_stacks__fini(&p->st);
+		proc__put(p->proc);
+		target__release(&p->t);
+		free(p);
+	}
+}
+
+void heap__reap_wait(struct heap_tracker *h, pid_t pid)
+{
+	struct heap_proc *p;
+
+	while ((p = heap__find_dead(h, pid))) {
+		if (p->reaping) {
+			pthread_cond_wait(&h->reaped, &h->lock);
+			continue;
+		}
+		pthread_mutex_unlock(&h->lock);
+		heap__reap(h);
+		pthread_mutex_lock(&h->lock);
+	}
 }
 
 /*
@@ -239,6 +307,10 @@ int heap__start(struct heap_tracker *h, pid_t pid, uid_t uid,
 	if (!tracked)
 		heap__capture(h, &t, &cap);
 	pthread_mutex_lock(&h->lock);
+again:
+	/* A released tracking of this pid first: its BPF entries are purged
+	 * by pid, so a new one starts only after (heap__reap()). */
+	heap__reap_wait(h, pid);
 	p = heap__find(h, pid);
 	cur = p ? target__current(&p->t) : 0;
 	if (p && (cur < 0 || p->t.ids.start_time != t.ids.start_time ||
@@ -253,7 +325,7 @@ int heap__start(struct heap_tracker *h, pid_t pid, uid_t uid,
 			heap_finals__retire(h, p, cur, now_ns(CLOCK_MONOTONIC));
 		else if (p)
 			heap__release(h, p);
-		p = NULL;
+		goto again;
 	}
 	if (p) {
 		info.already = true;
@@ -398,6 +470,7 @@ done:
 	r = 0;
 out:
 	pthread_mutex_unlock(&h->lock);
+	heap__reap(h);		/* what a failed start released */
 	target__release(&t);
 	proc__put(cap.proc);	/* not used: tracked already, or failed */
 	if (r == 0 && ret)
@@ -433,6 +506,9 @@ static int stop_tracking(struct heap_tracker *h, pid_t pid, bool pull,
 		heap__release(h, p);
 		r = 0;
 	}
+	/* Stopped means detached and purged: a start may follow at once. */
+	if (r == 0)
+		heap__reap_wait(h, pid);
 	pthread_mutex_unlock(&h->lock);
 	/*
 	 * Stopped means the GOT is back. Calls into other processes may hold
@@ -496,6 +572,8 @@ static int still_tracked(struct heap_tracker *h, pid_t pid, uint64_t gen)
 		r = -ESHUTDOWN;
 	else if (p && p->generation == gen)
 		r = target__current(&p->t) < 0 ? -ESRCH : 0;
+	else if ((p = heap__find_dead(h, pid)) && p->generation == gen)
+		r = p->final_why ? -ESRCH : -ECANCELED;	/* being reaped */
 	else if (heap_finals__has(h, pid, gen) || proc__read_ids(pid, &(struct proc_ids){}) < 0)
 		r = -ESRCH;
 	else
@@ -608,6 +686,7 @@ void heap__gc(struct heap_tracker *h)
 		pthread_mutex_unlock(&h->lock);
 		free(live.v);
 	}
+	heap__reap(h);		/* those released above */
 	/* A tracked process's stacks and event ids were allocated by the
 	 * reader thread, in its own malloc arena, which glibc does not trim
 	 * by itself: hand the freed memory back. */
@@ -715,6 +794,7 @@ void heap__free(struct heap_tracker *h)
 	while (h->procs)
 		heap__release(h, h->procs);
 	pthread_mutex_unlock(&h->lock);
+	heap__reap(h);
 	/* The GOT of processes tracked in-process back; each call has its
 	 * deadlines (inject.h). */
 	(void)heap_agents__flush(h, STOP_WAIT_MS);
@@ -732,6 +812,7 @@ void heap__free(struct heap_tracker *h)
 	heap_maps__unload(h);
 	pthread_cond_destroy(&h->agent_wake);
 	pthread_cond_destroy(&h->gc_wake);
+	pthread_cond_destroy(&h->reaped);
 	pthread_mutex_destroy(&h->agent_lock);
 	pthread_mutex_destroy(&h->rb_lock);
 	pthread_mutex_destroy(&h->lock);
