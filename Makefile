@@ -3,6 +3,7 @@
 #   make            build build/profd and build/profctl
 #   make deps       install Debian build/test dependencies (root)
 #   make test       unit + end-to-end tests + unit-file checks
+#   make tsan       the lock tests on a ThreadSanitizer build
 #   make demo       build, start profd, profile a demo workload
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make V=1        show full commands
@@ -266,6 +267,36 @@ $(OUTPUT)/profd $(UNIT_TESTS): $(APIPARSE_OBJ)
 ifneq ($(SAN),)
 CFLAGS += -fno-sanitize-recover=all
 endif
+
+# ThreadSanitizer (make SAN=thread OUTPUT=build-tsan; libtsan2 comes with
+# gcc). offcpu.c's __atomic_thread_fence()s order stores into memory the
+# BPF program reads, which TSan neither sees nor needs: -Wno-tsan, or CI's
+# -Werror fails the build on its warning that TSan ignores fences.
+comma := ,
+ifneq ($(filter thread,$(subst $(comma), ,$(SAN))),)
+CFLAGS += -Wno-tsan
+endif
+
+# make tsan: the tests that take the managers' locks at once (CPU windows,
+# heap pulls, an exit's last snapshot, start/stop, status; test_locks.py
+# and a few heap ones) on a ThreadSanitizer build, in about two minutes.
+# Its deadlock detector reports lock-order inversions; halt_on_error ends
+# profd at the first report, which fails the test (test_cpu.py reads the
+# report in profd's log). tests/tsan.supp: only uninstrumented libraries.
+TSAN_OUTPUT ?= build-tsan
+TSAN_TESTS ?= Locks test_concurrent_pulls test_concurrent_one_off_pulls \
+	      test_target_exits_while test_stop_while_pull_waits \
+	      test_start_stop_during_allocation_storm test_start_stop_cycles_bounded \
+	      test_exec_drops_inproc_agent test_idle_timeout \
+	      test_window_ends_when_target_exits
+space := $(subst ,, )
+TSAN_OPTIONS_E2E := halt_on_error=1:detect_deadlocks=1:second_deadlock_stack=1:exitcode=66:suppressions=$(abspath tests/tsan.supp)
+.PHONY: tsan
+tsan:
+	$(Q)scripts/deps.sh
+	$(Q)$(MAKE) --no-print-directory SAN=thread OUTPUT=$(TSAN_OUTPUT) all
+	$(Q)TSAN_OPTIONS="$(TSAN_OPTIONS_E2E)" E2E_ONLY="$(subst $(space),$(comma),$(strip $(TSAN_TESTS)))" \
+		tests/e2e/run.sh $(TSAN_OUTPUT)
 
 # Fuzzing: libFuzzer targets tests/fuzz/fuzz_*.c, built with clang into
 # $(OUTPUT)/fuzz/ with ASan and UBSan, each run for FUZZ_SECONDS (0: only
