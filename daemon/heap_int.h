@@ -16,9 +16,10 @@
  * never rb_lock and agent_lock together. lock guards the tracker and its
  * processes. Under it: the reader's unwinding of one event (heap_events.c),
  * the copy a pull takes of a process's stacks (heap_snapshot.c: the pull
- * reads the maps, symbolizes and gzips without it); still the uprobe
- * attach of a start. Process captures and allocator choice run before it
- * is taken (heap__capture()); released processes wait in h->dead for
+ * reads the maps, symbolizes and gzips without it). Process captures and
+ * allocator choice run before it is taken (heap__capture()), the uprobe
+ * attach of a start with it dropped, before the process is listed;
+ * released processes wait in h->dead for
  * heap__reap(), which keeps an exit's last snapshot (symbolizing, gzip),
  * detaches the uprobes and purges the BPF maps without it. agent_lock serialises
  * calls into processes (ptrace, seconds at most, inject.h), which nothing
@@ -92,6 +93,7 @@ struct heap_proc {
 	long agent_errors;		/* its agent's, when released (the
 					 * agent goes to the offq) */
 	bool reaping;			/* a heap__reap() has it */
+	bool in_bpf;			/* heap_maps__track()ed: purge */
 };
 
 /* The last snapshot of a tracked process that exited (or of the program
@@ -130,6 +132,9 @@ struct heap_tracker {
 	unsigned nprocs;
 	struct heap_proc *dead;		/* released, not yet reaped */
 	pthread_cond_t reaped;		/* with lock: one left dead */
+	pthread_t reap_thread;		/* heap__reap() as they come */
+	bool reap_started;
+	pthread_cond_t reap_wake;	/* with lock: dead grew, or quit */
 	struct heap_final *finals;	/* newest first, <= max_procs */
 	unsigned nfinals;
 	uint64_t next_gen;
@@ -236,17 +241,20 @@ int heap_maps__frames(struct heap_tracker *h, uint64_t stack_hash,
  * -EPROTONOSUPPORT (a Go program), -ENOENT (none). */
 int heap_probes__choose_allocator(struct proc *pr, char *path, size_t size,
 				  uint64_t offs[PROFD_HEAP_FN_MAX]);
-/* Probe p->allocator at @offs (and libstdc++'s operator new). Under lock. */
+/* Probe p->allocator at @offs (and libstdc++'s operator new). Not under
+ * lock: @p is not listed yet (heap__start()). */
 int heap_probes__attach(struct heap_tracker *h, struct heap_proc *p,
 			const uint64_t offs[PROFD_HEAP_FN_MAX]);
-/* In-process mode: the uprobes on the agent's probe points. Under lock. */
+/* In-process mode: the uprobes on the agent's probe points. Not under
+ * lock (as heap_probes__attach()). */
 int heap_probes__attach_agent(struct heap_tracker *h, struct heap_proc *p,
 			      char *err, size_t errlen);
 /* Detach every probe of @p. Not under lock: @p is released (h->dead). */
 void heap_probes__detach(struct heap_proc *p);
 /* Does @allocator (mapped in @pr) define C++ operator new itself? */
 bool heap_probes__defines_new(struct proc *pr, const char *allocator);
-/* Leading frames profiles leave out, from @p's mappings. Under lock. */
+/* Leading frames profiles leave out, from @p's mappings. Not under lock
+ * (as heap_probes__attach()). */
 void heap_probes__skip_frames(struct heap_proc *p);
 /* Is @ip in a frame profiles leave out? */
 bool heap_probes__skipped(const struct heap_proc *p, uint64_t ip);
