@@ -20,8 +20,11 @@
  * No manager lock (2.) is held across slow work: unwinding, opening ELF
  * files (proc__new(), proc__refresh()), symbolizing, gzip or ptrace run
  * with a reference taken (proc refs, a target__dup()) and the lock
- * dropped. The event loop below takes the session manager's lock only for
- * counting samples, never the heap's.
+ * dropped; the heap's uprobe attach, detach, map purges and exit-time
+ * snapshots too (heap_int.h). The event loop below takes the session
+ * manager's lock only for counting samples, never the heap's. `make tsan`
+ * checks this order: ThreadSanitizer's deadlock detector on the tests
+ * that take these locks at once (tests/e2e/test_locks.py).
  */
 #include <arpa/inet.h>
 #include <errno.h>
