@@ -34,6 +34,7 @@ import test_fleet  # noqa: E402
 import test_symbols  # noqa: E402
 import test_offcpu  # noqa: E402
 import test_continuous  # noqa: E402
+import test_listen  # noqa: E402
 import test_locks  # noqa: E402
 
 
@@ -113,7 +114,7 @@ def tally(suite, res):
 
 
 def main(modules=(test_cpu, test_heap, test_unwind, test_attack, test_truth, test_deep, test_surprises,
-                  test_fleet, test_symbols, test_offcpu, test_continuous, test_locks)):
+                  test_fleet, test_symbols, test_offcpu, test_continuous, test_listen, test_locks)):
     ap = argparse.ArgumentParser()
     ap.add_argument("--output", default="build")
     ap.add_argument("--src", default=os.path.dirname(os.path.abspath(__file__)))
