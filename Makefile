@@ -74,6 +74,7 @@ DAEMON_SRCS := daemon/main.c daemon/log.c daemon/sampler.c \
 	       daemon/heap_events.c daemon/heap_snapshot.c daemon/heap_finals.c \
 	       daemon/execwatch.c daemon/target.c \
 	       daemon/push.c daemon/fleet.c daemon/continuous.c \
+	       daemon/continuous_procs.c daemon/continuous_iv.c \
 	       daemon/offcpu.c daemon/offcpu_pair.c daemon/threads.c \
 	       $(CORE_SRCS)
 CLIENT_SRCS := client/profctl.c client/report.c common/pprof_read.c common/json_read.c \
