@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -228,6 +229,7 @@ static void *worker(void *arg)
 		if (q->len) {
 			cont_procs__sample(c, (const void *)q->data);
 		} else {
+			cont_procs__refilter(c);
 			cont_iv__watermark(c, q->watermark_ns);
 			now = cont__now_ns(CLOCK_MONOTONIC);
 			if (now - last_sweep > 5000000000ULL) {
@@ -276,6 +278,7 @@ int continuous__start(struct continuous *c, struct sampler *s, int wake_fd)
 	mono = cont__now_ns(CLOCK_MONOTONIC);
 	wall = cont__now_ns(CLOCK_REALTIME);
 	first = (wall / c->iv_ns + 1) * c->iv_ns - wall;
+	c->iv_cur_ns = c->iv_ns;
 	pthread_mutex_lock(&c->lock);
 	c->slots[0] = (struct slot){
 		.state = SLOT_OPEN, .period_ns = c->iv_period_ns,
@@ -412,6 +415,64 @@ abandon:
 	c->slots[i].abandoned = true;
 	c->slots[i].end_ns = now;
 	pthread_mutex_unlock(&c->lock);
+	return r;
+}
+
+int continuous__reload(struct continuous *c,
+		       const struct continuous_config *cfg, char *err,
+		       size_t errsize, unsigned *ret_what)
+{
+	struct cfilter *inc, *exc;
+	unsigned what = 0;
+	int r;
+
+	/* Two filters are 34 KiB: not on the stack. */
+	inc = malloc(2 * sizeof(*inc));
+	if (!inc)
+		return -ENOMEM;
+	exc = inc + 1;
+	r = cfilter__parse(cfg->include, inc, err, errsize);
+	if (r == 0)
+		r = cfilter__parse(cfg->exclude, exc, err, errsize);
+	if (r < 0)
+		goto out;
+	if (cfg->on && (!cfg->hz || !cfg->interval_s)) {
+		snprintf(err, errsize, "continuous-hz and continuous-interval must not be 0");
+		r = -EINVAL;
+		goto out;
+	}
+	pthread_mutex_lock(&c->lock);
+	if (cfg->on != c->st.on) {
+		/* Starting or stopping every-process sampling live would
+		 * need a partial interval closed or opened: not worth it for
+		 * a switch that is set once per host. */
+		what |= CONTINUOUS_RELOAD_REFUSED;
+		c->st.reloads_refused++;
+	}
+	if (c->st.on && cfg->hz && cfg->interval_s &&
+	    (1000000000ULL / cfg->hz != c->iv_period_ns ||
+	     (uint64_t)cfg->interval_s * 1000000000ULL != c->iv_ns)) {
+		c->iv_period_ns = 1000000000ULL / cfg->hz;
+		c->iv_ns = (uint64_t)cfg->interval_s * 1000000000ULL;
+		what |= CONTINUOUS_RELOAD_RATE;
+	}
+	/* Against the pending filters if any (c->include is the worker's
+	 * otherwise, and a reload only ever sets what it reads). */
+	if (memcmp(inc, c->pend_filters ? &c->pend_include : &c->include,
+		   sizeof(*inc)) ||
+	    memcmp(exc, c->pend_filters ? &c->pend_exclude : &c->exclude,
+		   sizeof(*exc))) {
+		c->pend_include = *inc;
+		c->pend_exclude = *exc;
+		c->pend_filters = true;
+		what |= CONTINUOUS_RELOAD_FILTERS;
+	}
+	if (what & (CONTINUOUS_RELOAD_RATE | CONTINUOUS_RELOAD_FILTERS))
+		c->st.reloads_applied++;
+	pthread_mutex_unlock(&c->lock);
+	*ret_what = what;
+out:
+	free(inc);
 	return r;
 }
 

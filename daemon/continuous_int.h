@@ -98,7 +98,16 @@ struct continuous {
 	struct fleet *fleet;
 	struct sampler *sampler;
 	int wake_fd;
-	uint64_t iv_period_ns, iv_ns;
+	/* The settings a slot takes when it is reused (under c->lock: a
+	 * reload sets them, the worker reads them at each close); iv_cur_ns
+	 * is the worker's: the length in effect, to see a change. */
+	uint64_t iv_period_ns, iv_ns, iv_cur_ns;
+	/* End of the last interval closed (c->lock): a sample before it
+	 * came too late. */
+	uint64_t iv_closed_end_ns;
+	/* Filters a reload gave, for the worker to take (c->lock). */
+	struct cfilter pend_include, pend_exclude;
+	bool pend_filters;
 
 	/* The queue, and which periods it takes. */
 	pthread_mutex_t qlock;
@@ -150,6 +159,8 @@ void cont_procs__sample(struct continuous *c, const struct profd_cpu_sample *s);
  * holds their samples. */
 void cont_procs__sweep(struct continuous *c, uint64_t now);
 void cont_proc__free(struct cproc *p);
+/* Take a reload's filters, if any. */
+void cont_procs__refilter(struct continuous *c);
 
 /* continuous_iv.c (worker) */
 /* A drain pass that began at @wm is done: close what ended before it. */

@@ -100,6 +100,37 @@ static void free_slot_aggs(struct continuous *c, unsigned i)
 }
 
 /*
+ * Interval slot @i, just closed, becomes the interval after the one that
+ * follows it, at the settings in effect now (a reload may have changed
+ * them: continuous__reload()). A new length ends on the wall clock's next
+ * multiple of it, as the first interval does. Under c->lock; true when
+ * its sampling period changed.
+ */
+static bool recycle(struct continuous *c, unsigned i)
+{
+	const struct slot *o = &c->slots[(i + 1) % IV_SLOTS];
+	struct slot *sl = &c->slots[i];
+	uint64_t old_period = sl->period_ns, len = c->iv_ns, wall;
+
+	sl->start_ns = o->end_ns;
+	sl->start_wall_ns = o->start_wall_ns +
+			    (int64_t)(sl->start_ns - o->start_ns);
+	if (c->iv_ns != c->iv_cur_ns && sl->start_wall_ns > 0) {
+		wall = (uint64_t)sl->start_wall_ns;
+		len = (wall / c->iv_ns + 1) * c->iv_ns - wall;
+		/* Not a sliver of an interval: the boundary after. */
+		if (len < c->iv_ns / 4)
+			len += c->iv_ns;
+		c->iv_cur_ns = c->iv_ns;
+	}
+	sl->end_ns = sl->start_ns + len;
+	sl->period_ns = c->iv_period_ns;
+	c->st.hz = (unsigned)(1000000000ULL / c->iv_period_ns);
+	c->st.interval_s = (unsigned)(c->iv_ns / 1000000000ULL);
+	return sl->period_ns != old_period;
+}
+
+/*
  * Close interval slot @i: one profile per service to the fleet. The
  * samples lost since the last close are said in every profile of it.
  */
@@ -115,6 +146,7 @@ static void close_interval(struct continuous *c, unsigned i)
 	void *buf;
 	size_t len;
 	unsigned nprof = 0, nfail = 0;
+	bool renew;
 	int r;
 
 	pthread_mutex_lock(&c->lock);
@@ -173,13 +205,13 @@ static void close_interval(struct continuous *c, unsigned i)
 	c->st.intervals_closed++;
 	c->st.profiles_closed += nprof;
 	c->st.profiles_failed += nfail;
-	/* The next interval after the one that follows this. */
-	c->slots[i].start_ns = c->slots[(i + 1) % IV_SLOTS].end_ns;
-	c->slots[i].end_ns = c->slots[i].start_ns + c->iv_ns;
-	c->slots[i].start_wall_ns = c->slots[(i + 1) % IV_SLOTS].start_wall_ns +
-		(int64_t)(c->slots[i].start_ns -
-			  c->slots[(i + 1) % IV_SLOTS].start_ns);
+	c->iv_closed_end_ns = sl.end_ns;
+	renew = recycle(c, i);
 	pthread_mutex_unlock(&c->lock);
+	/* A new rate: the sampler takes it, and lets the old one go once
+	 * the other slot closes. */
+	if (renew)
+		(void)cont__update_targets(c);
 }
 
 /* Build a pull's profile: every process. */

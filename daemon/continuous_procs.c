@@ -214,10 +214,13 @@ void cont_procs__sample(struct continuous *c, const struct profd_cpu_sample *s)
 			continue;
 		if (s->time_ns >= sl->start_ns && s->time_ns < sl->end_ns)
 			in[i] = any = true;
-		else if (i < IV_SLOTS && s->time_ns < sl->start_ns)
+		else if (i < IV_SLOTS && s->time_ns < c->iv_closed_end_ns)
 			late = true;
 	}
-	/* Of an interval closed already (its drain pass came late). */
+	/* Of an interval closed already (its drain pass came late). One
+	 * before its slot's start but after the last close is of a rate a
+	 * reload set, sampled before its first interval: in none, not
+	 * lost. */
 	if (!any && late)
 		c->st.lost_late++;
 	pthread_mutex_unlock(&c->lock);
@@ -334,4 +337,28 @@ void cont_procs__sweep(struct continuous *c, uint64_t now)
 	pthread_mutex_lock(&c->lock);
 	c->st.procs_tracked = c->nprocs;
 	pthread_mutex_unlock(&c->lock);
+}
+
+/*
+ * Take the filters a reload gave (continuous__reload()): every tracked
+ * process is let go from the table, so its next sample tracks it afresh
+ * under them (from the process cache: no second capture); what it
+ * counted stays in its collections until they close.
+ */
+void cont_procs__refilter(struct continuous *c)
+{
+	struct cproc *p;
+
+	pthread_mutex_lock(&c->lock);
+	if (!c->pend_filters) {
+		pthread_mutex_unlock(&c->lock);
+		return;
+	}
+	c->include = c->pend_include;
+	c->exclude = c->pend_exclude;
+	c->pend_filters = false;
+	pthread_mutex_unlock(&c->lock);
+	for (p = c->all; p; p = p->next)
+		if (p->linked)
+			unlink_hash(c, p);
 }
