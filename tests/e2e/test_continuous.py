@@ -398,8 +398,7 @@ class ContinuousFilters(unittest.TestCase):
             work.append(InCgroup("web.service", "split", 5))
             work.append(InCgroup("batch.service", "split", 5))
             outside = spawn([os.path.join(cpu.E2E, "split"), "5"], stdout=subprocess.DEVNULL)
-            for w in work:
-                w.reap_cpu()
+            cpu_s = [w.reap_cpu() for w in work]
             kill(outside)
             time.sleep(2 * 2 + 1)
             r = d.get("/v1/history?since=1m", timeout=30)
@@ -410,9 +409,12 @@ class ContinuousFilters(unittest.TestCase):
             prof = cpu.Prof(path)
             services = {s.label("service_name") for s in prof.samples}
             self.assertEqual(services, {"web.service"}, prof.excerpt())
-            self.assertGreater(prof.count(), 2 * HZ, prof.excerpt())
+            # A sample per 1/19 s of web's CPU time (wait4's rusage: what
+            # it got on a shared machine, not what it asked for).
+            self.assertGreater(prof.count(), 0.8 * cpu_s[0] * HZ - 2,
+                               "%.2f s of CPU\n%s" % (cpu_s[0], prof.excerpt()))
             m = metrics(d)
-            self.assertGreater(m["profd_continuous_samples_excluded_total"], 2 * HZ, m)
+            self.assertGreater(m["profd_continuous_samples_excluded_total"], 0.8 * cpu_s[1] * HZ - 2, m)
             self.assertGreaterEqual(m["profd_continuous_processes_excluded_total"], 2, m)
         finally:
             for w in work:
@@ -483,6 +485,8 @@ class ContinuousReload(unittest.TestCase):
 
             th = threading.Thread(target=watch)
             th.start()
+            # (stopped once the intervals are in: readings after the last
+            # one's end bound it)
 
             def profs():
                 out = []
@@ -547,20 +551,25 @@ class ContinuousReload(unittest.TestCase):
             # 49 samples per second of batch's CPU time (/proc), over
             # the intervals after the change.
 
-            def cpu_at(t):
+            def cpu_around(t):
+                """batch's CPU time read last before @t and first after
+                it: the truth at @t is between (the watcher, a Python
+                thread, may be late on a loaded machine)."""
                 before = [c for w, c in cpu_log if w <= t]
-                return before[-1] if before else None
+                after = [c for w, c in cpu_log if w > t]
+                return (before[-1] if before else None), (after[0] if after else None)
 
             t0, t1 = batch_ivs[0][1], batch_ivs[-1][1] + batch_ivs[-1][2]
-            c0, c1 = cpu_at(t0), cpu_at(t1)
-            self.assertIsNotNone(c0)
+            (c0a, c0b), (c1a, c1b) = cpu_around(t0), cpu_around(t1)
+            self.assertTrue(None not in (c0a, c0b, c1a, c1b), "CPU readings around %r" % ((t0, t1),))
+            lo, hi = c1a - c0b, c1b - c0a
             n = 0
             for svc, start, dur, p, g in batch_ivs:
                 prof = cpu.Prof(os.path.join(cpu.ART, "continuous-reload-%s.pb.gz" % g.id))
                 n += prof.count()
-            want = (c1 - c0) * 49
-            self.assertGreater(n, 0.8 * want - 3, "%d samples for %.2f s of CPU at 49 Hz" % (n, c1 - c0))
-            self.assertLess(n, 1.1 * want + 3, "%d samples for %.2f s of CPU at 49 Hz" % (n, c1 - c0))
+            what = "%d samples for %.2f-%.2f s of CPU at 49 Hz" % (n, lo, hi)
+            self.assertGreater(n, 0.9 * lo * 49 - 2, what)
+            self.assertLess(n, 1.05 * hi * 49 + 2, what)
         finally:
             stop.set()
             for w in work:
