@@ -61,7 +61,7 @@ BPF_CFLAGS := -g -O2 -target bpf -Wall -D__TARGET_ARCH_$(ARCH) \
 # Pipeline modules without BPF or sockets (most are pure): unit-tested
 # and linked into both the daemon and the tests.
 CORE_SRCS := daemon/procmaps.c daemon/pprof.c daemon/aggregate.c \
-	     daemon/kallsyms.c daemon/symbolizer.c daemon/debuginfod.c daemon/jitmap.c daemon/symsrc.c daemon/pltsyms.c daemon/strtab.c daemon/proc.c daemon/elfsyms.c \
+	     daemon/kallsyms.c daemon/symbolizer.c daemon/debuginfod.c daemon/jitmap.c daemon/symsrc.c daemon/symseg.c daemon/pltsyms.c daemon/strtab.c daemon/proc.c daemon/elfsyms.c \
 	     daemon/unwind.c daemon/cputime.c daemon/json.c daemon/origin.c daemon/inject.c \
 	     daemon/heap_stacks.c \
 	     daemon/service.c daemon/spool.c daemon/pmerge.c daemon/config.c daemon/metrics.c \
