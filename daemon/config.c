@@ -20,7 +20,7 @@ const char *const config__keys[] = {
 	"push-token-file", "push-basic-auth-file", "push-ca-file", "tenant",
 	"host-label", "spool-dir", "spool-max-bytes", "spool-max-age",
 	"push-labels", "test-interval-profile", "continuous-include",
-	"continuous-exclude", NULL,
+	"continuous-exclude", "continuous-fp", NULL,
 };
 
 void config__init(struct fleet_config *c)
@@ -138,6 +138,9 @@ int config__set(struct fleet_config *c, const char *key, const char *v,
 	if (IS("continuous")) {
 		want = "yes or no";
 		r = parse_bool(v, &c->continuous);
+	} else if (IS("continuous-fp")) {
+		want = "yes or no";
+		r = parse_bool(v, &c->continuous_fp);
 	} else if (IS("continuous-hz")) {
 		want = "a frequency in Hz, 1 to 10000";
 		r = parse_scaled(v, (const char *const[]){ NULL }, NULL, 1, 10000, &n);

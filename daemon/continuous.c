@@ -100,11 +100,18 @@ int cont__update_targets(struct continuous *c)
 		periods[i] = c->slots[i].period_ns;
 		for (j = 0; j < n && t[j].period_ns != c->slots[i].period_ns; j++)
 			;
-		if (j < n)
+		if (j < n) {
+			if (i >= IV_SLOTS)
+				t[j].flags |= PROFD_TARGET_STACK;
 			continue;
+		}
 		t[n].tgid = 0;
 		t[n].period_ns = c->slots[i].period_ns;
-		t[n].flags = PROFD_TARGET_KERNEL | PROFD_TARGET_STACK;
+		/* Pulls copy stacks always; intervals unless continuous-fp
+		 * (a pull at the intervals' period shares their target). */
+		t[n].flags = PROFD_TARGET_KERNEL;
+		if (!c->cfg.fp || i >= IV_SLOTS)
+			t[n].flags |= PROFD_TARGET_STACK;
 		n++;
 	}
 	pthread_mutex_unlock(&c->lock);
@@ -442,7 +449,7 @@ int continuous__reload(struct continuous *c,
 		goto out;
 	}
 	pthread_mutex_lock(&c->lock);
-	if (cfg->on != c->st.on) {
+	if (cfg->on != c->st.on || cfg->fp != c->cfg.fp) {
 		/* Starting or stopping every-process sampling live would
 		 * need a partial interval closed or opened: not worth it for
 		 * a switch that is set once per host. */

@@ -59,6 +59,7 @@ struct continuous_config {
 	unsigned hz;			/* continuous-hz */
 	unsigned interval_s;		/* continuous-interval */
 	const char *include, *exclude;	/* cfilter.h text, NULL: none */
+	bool fp;			/* continuous-fp: no stack copies */
 	size_t max_stacks;		/* per process per collection */
 };
 
@@ -115,7 +116,7 @@ int continuous__pull(struct continuous *c, unsigned seconds, unsigned hz,
 
 #define CONTINUOUS_RELOAD_RATE	 1u	/* hz or interval changed */
 #define CONTINUOUS_RELOAD_FILTERS 2u	/* include or exclude changed */
-#define CONTINUOUS_RELOAD_REFUSED 4u	/* on/off changed: not applied */
+#define CONTINUOUS_RELOAD_REFUSED 4u	/* on/off or fp changed: not applied */
 
 /*
  * continuous__reload() - SIGHUP's settings (main thread). What changed is
@@ -130,8 +131,9 @@ int continuous__pull(struct continuous *c, unsigned seconds, unsigned hz,
  *  - continuous-include/-exclude at the worker's next drain pass: every
  *    tracked process is looked at again at its next sample (samples
  *    counted already stay in their interval).
- *  - continuous = yes/no is not applied until the next restart: refused,
- *    counted (reloads_refused); the other changes still apply.
+ *  - continuous = yes/no and continuous-fp are not applied until the next
+ *    restart: refused, counted (reloads_refused); the other changes still
+ *    apply.
  *
  * 0, or -EINVAL with @err saying which filter term is bad (nothing
  * changed then), -ENOMEM.

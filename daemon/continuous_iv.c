@@ -163,7 +163,9 @@ static void close_interval(struct continuous *c, unsigned i)
 	rb = cont__ringbuf_lost(c);
 	rbd = rb - c->rb_lost_mark;
 	c->rb_lost_mark = rb;
-	comments[nc++] = "continuous interval: every process of the service, DWARF-unwound user stacks ([truncated] where the copy or CFI ran out) and kernel stacks";
+	comments[nc++] = c->cfg.fp ?
+		"continuous interval: every process of the service, user stacks by frame pointers (continuous-fp: cut short in code built without them) and kernel stacks" :
+		"continuous interval: every process of the service, DWARF-unwound user stacks ([truncated] where the copy or CFI ran out) and kernel stacks";
 	if (lost[0] || lost[1] || lost[2] || lost[3]) {
 		snprintf(lostline, sizeof(lostline),
 			 "samples lost machine-wide since the previous interval: %" PRIu64

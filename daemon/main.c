@@ -158,6 +158,8 @@ static void usage(FILE *f)
 "  --continuous-include L   only these processes: comma-separated\n"
 "                           unit:NAME, cgroup:/PATH, comm:NAME, uid:N\n"
 "  --continuous-exclude L   not these (same terms)\n"
+"  --continuous-fp yes|no   user stacks by frame pointers (no stack copies,\n"
+"                           no DWARF: cheaper, cut short in code without)\n"
 "  -v, --verbose            debug logging (twice: libbpf's too)\n"
 "  --version                print the version\n"
 "  -h, --help               this text\n");
@@ -226,6 +228,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 		{ "test-interval-profile", required_argument, NULL, O_FLEET + 13 },
 		{ "continuous-include", required_argument, NULL, O_FLEET + 14 },
 		{ "continuous-exclude", required_argument, NULL, O_FLEET + 15 },
+		{ "continuous-fp", required_argument, NULL, O_FLEET + 16 },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ "help", no_argument, NULL, 'h' },
 		{}
@@ -346,7 +349,7 @@ static int parse_args(int argc, char **argv, struct options *o)
 			o->config_path = optarg;
 			o->config_given = true;
 			break;
-		case O_FLEET ... O_FLEET + 15:
+		case O_FLEET ... O_FLEET + 16:
 			/* Checked with the file's, by config__load_all(): the
 			 * key is the option's name. */
 			if (o->nfleet_cli == sizeof(o->fleet_cli) / sizeof(o->fleet_cli[0]))
@@ -793,6 +796,7 @@ static void continuous_reload(const struct fleet_config *fc)
 		.interval_s = fc->continuous_interval_s,
 		.include = fc->continuous_include,
 		.exclude = fc->continuous_exclude,
+		.fp = fc->continuous_fp,
 	};
 	char err[CONFIG_ERR_MAX];
 	unsigned what = 0;
@@ -805,8 +809,9 @@ static void continuous_reload(const struct fleet_config *fc)
 		log_err("reload: continuous settings unchanged: %s",
 			r == -EINVAL ? err : strerror(-r));
 	if (what & CONTINUOUS_RELOAD_REFUSED)
-		log_warn("reload: continuous = %s takes effect at the next restart (not applied live; counted in profd_continuous_reloads_total{result=\"refused\"})",
-			 fc->continuous ? "yes" : "no");
+		log_warn("reload: continuous = %s, continuous-fp = %s: a change of these takes effect at the next restart (not applied live; counted in profd_continuous_reloads_total{result=\"refused\"})",
+			 fc->continuous ? "yes" : "no",
+			 fc->continuous_fp ? "yes" : "no");
 	if (what & CONTINUOUS_RELOAD_RATE)
 		log_info("reload: continuous sampling at %u Hz, %u s intervals from the interval after the one in progress",
 			 fc->continuous_hz, fc->continuous_interval_s);
@@ -890,6 +895,7 @@ static int continuous_start(const struct options *o,
 		.interval_s = fc->continuous_interval_s,
 		.include = fc->continuous_include,
 		.exclude = fc->continuous_exclude,
+		.fp = fc->continuous_fp,
 		.max_stacks = o->lim.max_stacks,
 	};
 	struct continuous *c = NULL;

@@ -10,6 +10,9 @@ system calls: kernel stacks). Then, one after the other, SECONDS each:
   profd-19   profd --continuous yes at 19 Hz, 10 s intervals (spooled, not
              pushed)
   profd-99   the same at 99 Hz
+  profd-19-fp  profd-19 with --continuous-fp yes (frame pointers: no stack
+             copies, no DWARF unwinding)
+  base       nothing profiling (the workload slowdown's baseline)
   perf-19    perf record -a -g --call-graph dwarf -F 19 over the same time,
              then perf script (what it takes to get stacks out of it)
   procs-N    profd-19 with N copies of split (N = 10, 100, 500, at nice 19
@@ -22,6 +25,13 @@ its binaries' DWARF loaded; that CPU is reported apart): profd's CPU
 tracked process's maps), samples, CPU µs per sample, intervals' bytes (the
 gzip pprof of each service per interval, from the spool) and services per
 interval; for perf, record's and script's CPU (rusage) and perf.data size.
+
+Workload slowdown: during each measured window a fixed piece of work (a
+CPython loop, ~0.3 s of CPU) runs again and again beside the mix; its CPU
+time per run (rusage: what sampling interrupts and BPF cost it is charged
+there), median over the window, against the same with nothing profiling
+(base). CPU time, not wall time, so other users of a shared machine do not
+count — cache sharing with them still adds noise (a few %).
 
 usage: run.py OUTPUT [--seconds S]
 """
@@ -102,7 +112,38 @@ class Mix:
             p.wait()
 
 
-def run_profd(out, name, hz, seconds, mix):
+WORK = ["/usr/bin/python3", "-c", "x = 0\nfor i in range(3000000): x += i"]
+
+
+class Work:
+    """The fixed work, run in a loop from a thread: CPU seconds per run."""
+
+    def __init__(self):
+        import threading
+        self.runs, self.stop_ev = [], threading.Event()
+        self.th = threading.Thread(target=self.loop)
+        self.th.start()
+
+    def loop(self):
+        while not self.stop_ev.is_set():
+            p = subprocess.Popen(WORK)
+            _, _, ru = os.wait4(p.pid, 0)
+            self.runs.append(ru.ru_utime + ru.ru_stime)
+
+    def stop(self):
+        self.stop_ev.set()
+        self.th.join()
+        r = sorted(self.runs)
+        return r[len(r) // 2] if r else 0.0
+
+
+def run_base(seconds):
+    w = Work()
+    time.sleep(seconds)
+    return {"name": "base", "work_s": w.stop()}
+
+
+def run_profd(out, name, hz, seconds, mix, extra=()):
     tmp = tempfile.mkdtemp(prefix="profd-bench-cont-")
     spool = os.path.join(tmp, "spool")
     conf = os.path.join(tmp, "empty.conf")
@@ -112,7 +153,7 @@ def run_profd(out, name, hz, seconds, mix):
     log = open(os.path.join(tmp, "log"), "wb")
     p = subprocess.Popen([os.path.join(out, "profd"), "--socket", sock, "--config", conf,
                           "--continuous", "yes", "--continuous-hz", str(hz), "--continuous-interval", "10s",
-                          "--spool-dir", spool], stdout=log, stderr=subprocess.STDOUT)
+                          "--spool-dir", spool] + list(extra), stdout=log, stderr=subprocess.STDOUT)
     try:
         for _ in range(100):
             if os.path.exists(sock):
@@ -125,8 +166,10 @@ def run_profd(out, name, hz, seconds, mix):
         c0, t0 = proc_cpu(p.pid), time.monotonic()
         warm_s = c0
         m0 = cpu.http_get(sock, "/metrics").text()
+        w = Work() if mix.group else None
         time.sleep(seconds)
         c1, t1 = proc_cpu(p.pid), time.monotonic()
+        work_s = w.stop() if w else 0.0
         m1 = cpu.http_get(sock, "/metrics").text()
         hwm = hwm_mb(p.pid)
         samples = metric(m1, "profd_continuous_samples_total") - metric(m0, "profd_continuous_samples_total")
@@ -144,7 +187,8 @@ def run_profd(out, name, hz, seconds, mix):
     return {"name": name, "cpu_pct": 100 * cpu_s / (t1 - t0), "hwm_mb": hwm, "samples": samples,
             "us_per_sample": 1e6 * cpu_s / samples if samples else 0, "cpu_s": cpu_s,
             "bytes_per_interval": per_iv, "services_per_interval": len(sizes) / max(1, len(ends)),
-            "intervals": intervals, "tracked": tracked, "warm_s": warm_s, "warm_wall": t0 - w0}
+            "intervals": intervals, "tracked": tracked, "warm_s": warm_s, "warm_wall": t0 - w0,
+            "work_s": work_s}
 
 
 def run_perf(hz, seconds):
@@ -183,8 +227,11 @@ def main():
     rows = []
     mix = Mix(e2e)
     try:
+        base = run_base(SECONDS)
         rows.append(run_profd(out, "profd-19", 19, SECONDS, mix))
         rows.append(run_profd(out, "profd-99", 99, SECONDS, mix))
+        rows.append(run_profd(out, "profd-19-fp", 19, SECONDS, mix, ("--continuous-fp", "yes")))
+        base2 = run_base(SECONDS)
         perf = run_perf(19, SECONDS)
     finally:
         mix.stop()
@@ -194,12 +241,17 @@ def main():
             rows.append(run_profd(out, "procs-%d" % n, 19, max(12, SECONDS // 2), mix))
         finally:
             mix.stop()
-    print("| run | profd % of a core | peak RSS MB | samples | CPU µs/sample | bytes/interval | services/interval | tracked | warm-up CPU s |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    b = (base["work_s"] + base2["work_s"]) / 2
+    print("| run | profd % of a core | peak RSS MB | samples | CPU µs/sample | bytes/interval | services/interval | tracked | warm-up CPU s | work CPU vs base |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print("| %s | %.2f%% | %.1f | %d | %.0f | %.0f | %.1f | %d | %.2f |" % (
+        print("| %s | %.2f%% | %.1f | %d | %.0f | %.0f | %.1f | %d | %.2f | %s |" % (
             r["name"], r["cpu_pct"], r["hwm_mb"], r["samples"], r["us_per_sample"],
-            r["bytes_per_interval"], r["services_per_interval"], r["tracked"], r["warm_s"]))
+            r["bytes_per_interval"], r["services_per_interval"], r["tracked"], r["warm_s"],
+            "%+.1f%%" % (100 * (r["work_s"] / b - 1)) if r["work_s"] and b else "-"))
+    print()
+    print("work (fixed CPython loop) CPU per run with nothing profiling: %.3f s before, %.3f s after the profd runs"
+          % (base["work_s"], base2["work_s"]))
     print()
     print("perf-19: record %.2f%% of a core (%.2f s), script %.2f s, %d samples, %.1f MB perf.data, "
           "%.0f µs/sample (record + script)" % (perf["record_pct"], perf["record_s"], perf["script_s"],
