@@ -61,14 +61,18 @@ BPF_CFLAGS := -g -O2 -target bpf -Wall -D__TARGET_ARCH_$(ARCH) \
 # Pipeline modules without BPF or sockets (most are pure): unit-tested
 # and linked into both the daemon and the tests.
 CORE_SRCS := daemon/procmaps.c daemon/pprof.c daemon/aggregate.c \
-	     daemon/kallsyms.c daemon/symbolizer.c daemon/debuginfod.c daemon/jitmap.c daemon/symsrc.c daemon/symseg.c daemon/pltsyms.c daemon/strtab.c daemon/proc.c daemon/elfsyms.c \
+	     daemon/kallsyms.c daemon/symbolizer.c daemon/symbolizer_dwarf.c \
+	     daemon/symbolizer_cfi.c daemon/debuginfod.c daemon/jitmap.c daemon/symsrc.c daemon/symseg.c daemon/pltsyms.c daemon/strtab.c \
+	     daemon/proc.c daemon/proc_read.c daemon/proc_cache.c daemon/proc_jit.c daemon/elfsyms.c \
 	     daemon/unwind.c daemon/cputime.c daemon/json.c daemon/origin.c daemon/inject.c \
 	     daemon/heap_stacks.c \
 	     daemon/service.c daemon/spool.c daemon/pmerge.c daemon/config.c daemon/metrics.c \
 	     daemon/history.c daemon/cfilter.c \
 	     common/pprof_read.c common/json_read.c common/cxxname.c
-DAEMON_SRCS := daemon/main.c daemon/log.c daemon/sampler.c \
-	       daemon/session.c daemon/api.c daemon/profile.c daemon/access.c daemon/heap.c \
+DAEMON_SRCS := daemon/main.c daemon/main_opts.c daemon/main_listen.c daemon/log.c daemon/sampler.c \
+	       daemon/session.c daemon/session_sample.c daemon/session_finish.c \
+	       daemon/api.c daemon/api_reply.c daemon/api_profile.c \
+	       daemon/api_heap.c daemon/api_status.c daemon/profile.c daemon/access.c daemon/heap.c \
 	       daemon/agent.c daemon/pidns.c daemon/conns.c \
 	       daemon/heap_agents.c daemon/heap_maps.c daemon/heap_probes.c \
 	       daemon/heap_events.c daemon/heap_snapshot.c daemon/heap_finals.c \
@@ -134,6 +138,8 @@ $(OUTPUT)/gen/push.pb-c.o: $(OUTPUT)/gen/push.pb-c.c
 
 $(OUTPUT)/daemon/push.o: $(OUTPUT)/gen/push.pb-c.h
 $(OUTPUT)/tests/unit/test_push: $(OUTPUT)/daemon/push.o $(OUTPUT)/gen/push.pb-c.o
+# The command line on its own (main_opts.c: libc only).
+$(OUTPUT)/tests/unit/test_main_opts: $(OUTPUT)/daemon/main_opts.o
 
 # Everything C depends on the generated protobuf header; only the sampler
 # on the BPF skeleton, so the client builds without clang or BTF.

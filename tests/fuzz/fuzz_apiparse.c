@@ -62,6 +62,16 @@ static void split(char *args, struct api_params *q)
 	}
 }
 
+static bool has_key(const struct api_params *q, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < q->n; i++)
+		if (!strcmp(q->p[i].key, key))
+			return true;
+	return false;
+}
+
 static void check_error(int r, char *err)
 {
 	if (r == -ENOMEM)
@@ -93,7 +103,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r = apiparse__cpu(&q, MAX_SECONDS, MAX_HZ, &c, &err);
 	if (r == 0) {
 		require(!err);
-		require(c.pid >= 1);
+		/* No pid at all: every process (root only, api.c decides). */
+		require(c.pid >= 1 || (c.pid == 0 && !has_key(&q, "pid")));
 		require(c.seconds >= 1 && c.seconds <= MAX_SECONDS);
 		require(c.hz >= 1 && c.hz <= MAX_HZ);
 		require(strlen(c.window) <= API_WINDOW_MAX);

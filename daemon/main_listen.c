@@ -1,0 +1,257 @@
+// SPDX-License-Identifier: GPL-2.0
+/* profd's listening sockets: the Unix socket, --listen (main_int.h). */
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <grp.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/capability.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/libbpf.h>
+#include <systemd/sd-daemon.h>
+
+#include "access.h"
+#include "api.h"
+#include "config.h"
+#include "execwatch.h"
+#include "continuous.h"
+#include "fleet.h"
+#include "heap.h"
+#include "profd_agent.h"
+#include "log.h"
+#include "pidns.h"
+#include "proc.h"
+#include "sampler.h"
+#include "session.h"
+#include "symbolizer.h"
+
+#include "main_int.h"
+
+/*
+ * The socket is bound in a directory of its own (mkdtemp: 0700, root's),
+ * given its mode and group there, and renamed into place: at its path it
+ * never exists with another mode. chmod() by name after bind() left bind's
+ * mode (0777 less the umask) for a moment, and in a directory others may
+ * write it would follow a symlink swapped in for the name. fchmod() on the
+ * socket before bind() is no help: bind() still applies the umask, which
+ * is the process's, shared with every thread.
+ */
+int main__listen_unix(const struct options *o, int *ret_fd)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char dir[sizeof(sa.sun_path)], tmp[sizeof(sa.sun_path)], *slash;
+	bool bound = false;
+	int fd, r;
+
+	if (strlen(o->socket_path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, o->socket_path);
+	strcpy(dir, o->socket_path);
+	slash = strrchr(dir, '/');
+	if (slash && slash != dir) {
+		*slash = 0;
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+			return -errno;
+	} else {
+		strcpy(dir, slash ? "/" : ".");
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	/* A stale socket from a crashed profd: replace it, unless a live
+	 * daemon still answers on it. */
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+		close(fd);
+		return -EADDRINUSE;
+	}
+	r = snprintf(tmp, sizeof(tmp), "%s/.profd-XXXXXX", dir);
+	if (r < 0 || (size_t)r + 3 > sizeof(sa.sun_path)) {
+		close(fd);
+		return -ENAMETOOLONG;
+	}
+	if (!mkdtemp(tmp)) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	/* Fits: checked above. */
+	memcpy(sa.sun_path, tmp, (size_t)r);
+	memcpy(sa.sun_path + r, "/s", 3);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	bound = true;
+	if (chmod(sa.sun_path, o->socket_mode) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	if (o->socket_group) {
+		struct group *g = getgrnam(o->socket_group);
+
+		if (!g) {
+			r = -ENOENT;
+			goto fail;
+		}
+		if (chown(sa.sun_path, 0, g->gr_gid) < 0) {
+			r = -errno;
+			goto fail;
+		}
+	}
+	if (listen(fd, 64) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	/* Replaces a stale socket in one step. */
+	if (rename(sa.sun_path, o->socket_path) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	(void)rmdir(tmp);
+	*ret_fd = fd;
+	return 0;
+fail:
+	close(fd);
+	if (bound)
+		(void)unlink(sa.sun_path);
+	(void)rmdir(tmp);
+	return r;
+}
+
+#define LISTEN_FORMS "127.0.0.1:6060, [::1]:6060 or localhost:6060"
+
+static bool addr_is_loopback(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET)
+		return (ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr) >> 24) == 127;
+	if (sa->sa_family == AF_INET6)
+		return IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)sa)->sin6_addr);
+	return false;
+}
+
+/*
+ * --listen HOST:PORT, loopback only: profd must never serve beyond the
+ * machine (the caller's uid is still checked per request). HOST is a
+ * loopback address (127.0.0.0/8, ::1, IPv6 in brackets) or a name whose
+ * addresses are all loopback: one that resolves to anything else, through
+ * /etc/hosts or DNS, is refused, not narrowed. The name is resolved once
+ * here and the address is bound, so a later change of what it resolves to
+ * does not matter. Of several addresses (localhost: ::1 and 127.0.0.1) the
+ * first IPv4 one is bound, as Go's net.Listen does: clients try each address
+ * of the name, and 127.0.0.1 works where IPv6 is disabled.
+ *
+ * Logs its own errors, each naming what to change. Return: 0 with *@ret_fd,
+ * the host (no brackets) in @ret_host and the port set, -EINVAL for a
+ * malformed @spec, -EADDRNOTAVAIL for a host that does not resolve or
+ * resolves beyond loopback, or socket/bind's -errno.
+ */
+int main__listen_tcp(const char *spec, int *ret_fd, char *ret_host,
+		     size_t host_size, unsigned *ret_port)
+{
+	struct addrinfo hints = { .ai_flags = AI_NUMERICSERV,
+				  .ai_family = AF_UNSPEC,
+				  .ai_socktype = SOCK_STREAM };
+	char host[256], addr[INET6_ADDRSTRLEN], *colon, *port, *end;
+	struct addrinfo *res = NULL, *ai, *pick = NULL;
+	unsigned long pn;
+	int fd, one = 1, r;
+
+	if (strlen(spec) >= sizeof(host))
+		goto syntax;
+	strcpy(host, spec);
+	colon = strrchr(host, ':');
+	if (!colon)
+		goto syntax;
+	*colon = 0;
+	port = colon + 1;
+	errno = 0;
+	pn = strtoul(port, &end, 10);
+	if (*port < '0' || *port > '9' || *end || errno || !pn || pn > 65535)
+		goto syntax;
+	if (host[0] == '[') {
+		size_t l = strlen(host);
+
+		if (l < 3 || host[l - 1] != ']')
+			goto syntax;
+		host[l - 1] = 0;
+		memmove(host, host + 1, l - 1);
+	}
+	if (!host[0])
+		goto syntax;
+
+	r = getaddrinfo(host, port, &hints, &res);
+	if (r) {
+		if (r == EAI_SYSTEM)
+			return log_err_errno(errno ? -errno : -EIO,
+					     "--listen %s: cannot resolve %s: %m",
+					     spec, host);
+		log_err("--listen %s: cannot resolve %s: %s", spec, host,
+			gai_strerror(r));
+		return -EADDRNOTAVAIL;
+	}
+	for (ai = res; ai; ai = ai->ai_next) {
+		if (!addr_is_loopback(ai->ai_addr)) {
+			if (getnameinfo(ai->ai_addr, ai->ai_addrlen, addr, sizeof(addr),
+					NULL, 0, NI_NUMERICHOST))
+				snprintf(addr, sizeof(addr), "?");
+			if (!strcmp(addr, host))
+				log_err("--listen %s: %s is not a loopback address; profd listens on loopback only (" LISTEN_FORMS ")",
+					spec, host);
+			else
+				log_err("--listen %s: %s resolves to %s, not a loopback address; profd listens on loopback only (" LISTEN_FORMS ")",
+					spec, host, addr);
+			r = -EADDRNOTAVAIL;
+			goto out;
+		}
+		if (!pick || (pick->ai_family != AF_INET && ai->ai_family == AF_INET))
+			pick = ai;
+	}
+	if (!pick) {
+		r = log_err_errno(-EADDRNOTAVAIL, "--listen %s: %s has no address", spec, host);
+		goto out;
+	}
+	if (getnameinfo(pick->ai_addr, pick->ai_addrlen, addr, sizeof(addr), NULL, 0,
+			NI_NUMERICHOST))
+		snprintf(addr, sizeof(addr), "?");
+
+	fd = socket(pick->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		r = log_err_errno(-errno, "Failed to listen on %s (%s): %m", spec, addr);
+		goto out;
+	}
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, pick->ai_addr, pick->ai_addrlen) < 0 || listen(fd, 64) < 0) {
+		r = log_err_errno(-errno, "Failed to listen on %s (%s): %m", spec, addr);
+		close(fd);
+		goto out;
+	}
+	log_debug("--listen %s: bound %s port %lu", spec, addr, pn);
+	*ret_fd = fd;
+	snprintf(ret_host, host_size, "%s", host);
+	*ret_port = (unsigned)pn;
+	r = 0;
+out:
+	freeaddrinfo(res);
+	return r;
+syntax:
+	log_err("--listen %s: want HOST:PORT, HOST a loopback address or a name resolving only to loopback, PORT 1-65535 (" LISTEN_FORMS ")",
+		spec);
+	return -EINVAL;
+}
+
