@@ -7,15 +7,20 @@ Both cores busy with a mix of six binaries, each its own process: split
 (C++ -O2, STL), gohot (Go), deep.py (CPython 60 calls deep), sysloop (C,
 system calls: kernel stacks). Then, one after the other, SECONDS each:
 
-  profd-19   profd --continuous yes at 19 Hz, 10 s intervals (spooled, not
-             pushed)
-  profd-99   the same at 99 Hz
+  profd-19-all  profd --continuous yes at 19 Hz, 10 s intervals (spooled,
+             not pushed): every process of the machine, the mix's and
+             whatever else runs (on a shared machine: others' builds, whose
+             short-lived compilers are each captured and symbolized)
+  profd-19   the same with --continuous-include cgroup:/profd-bench.slice:
+             the mix alone (it and the fixed work below run in that cgroup;
+             the machine's other processes are sampled and dropped)
+  profd-99   profd-19 at 99 Hz
   profd-19-fp  profd-19 with --continuous-fp yes (frame pointers: no stack
              copies, no DWARF unwinding)
   base       nothing profiling (the workload slowdown's baseline)
   perf-19    perf record -a -g --call-graph dwarf -F 19 over the same time,
              then perf script (what it takes to get stacks out of it)
-  procs-N    profd-19 with N copies of split (N = 10, 100, 500, at nice 19
+  procs-N    profd-19 (the cgroup too) with N copies of split (N = 10, 100, 500, at nice 19
              so that they do not starve profd) instead of the mix: how the
              cost grows with the number of processes
 
@@ -50,6 +55,35 @@ import test_cpu as cpu  # noqa: E402
 
 SECONDS = 30
 WARMUP = 12     # one 10 s interval closed first
+CGROUP = None   # <cgroup2>/profd-bench.slice/mix.service, when there is one
+INCLUDE = ("--continuous-include", "cgroup:/profd-bench.slice")
+
+
+def setup_cgroup():
+    global CGROUP
+    with open("/proc/mounts") as f:
+        for line in f:
+            fl = line.split()
+            if len(fl) > 2 and fl[2] == "cgroup2":
+                CGROUP = os.path.join(fl[1], "profd-bench.slice", "mix.service")
+                os.makedirs(CGROUP, exist_ok=True)
+                return
+
+
+def into_cgroup():
+    """preexec_fn: the child joins the mix's cgroup."""
+    if CGROUP:
+        with open(os.path.join(CGROUP, "cgroup.procs"), "w") as f:
+            f.write(str(os.getpid()))
+
+
+def remove_cgroup():
+    if CGROUP:
+        for d in (CGROUP, os.path.dirname(CGROUP)):
+            try:
+                os.rmdir(d)
+            except OSError:
+                pass
 
 
 def proc_cpu(pid):
@@ -95,7 +129,7 @@ class Mix:
         # profd 1/501 of the CPU whatever the nice level.
         for c in cmds:
             self.procs.append(subprocess.Popen(c, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                               start_new_session=not n_split))
+                                               start_new_session=not n_split, preexec_fn=into_cgroup))
         self.group = not n_split
         time.sleep(1)
 
@@ -126,7 +160,7 @@ class Work:
 
     def loop(self):
         while not self.stop_ev.is_set():
-            p = subprocess.Popen(WORK)
+            p = subprocess.Popen(WORK, preexec_fn=into_cgroup)
             _, _, ru = os.wait4(p.pid, 0)
             self.runs.append(ru.ru_utime + ru.ru_stime)
 
@@ -225,22 +259,29 @@ def main():
         SECONDS = int(sys.argv[sys.argv.index("--seconds") + 1])
     e2e = os.path.join(out, "e2e")
     rows = []
+    load0 = open("/proc/loadavg").read().strip()
+    setup_cgroup()
+    inc = INCLUDE if CGROUP else ()
     mix = Mix(e2e)
     try:
         base = run_base(SECONDS)
-        rows.append(run_profd(out, "profd-19", 19, SECONDS, mix))
-        rows.append(run_profd(out, "profd-99", 99, SECONDS, mix))
-        rows.append(run_profd(out, "profd-19-fp", 19, SECONDS, mix, ("--continuous-fp", "yes")))
+        rows.append(run_profd(out, "profd-19-all", 19, SECONDS, mix))
+        rows.append(run_profd(out, "profd-19", 19, SECONDS, mix, inc))
+        rows.append(run_profd(out, "profd-99", 99, SECONDS, mix, inc))
+        rows.append(run_profd(out, "profd-19-fp", 19, SECONDS, mix, inc + ("--continuous-fp", "yes")))
         base2 = run_base(SECONDS)
         perf = run_perf(19, SECONDS)
     finally:
         mix.stop()
-    for n in (10, 100, 500):
-        mix = Mix(e2e, n_split=n)
-        try:
-            rows.append(run_profd(out, "procs-%d" % n, 19, max(12, SECONDS // 2), mix))
-        finally:
-            mix.stop()
+    try:
+        for n in (10, 100, 500):
+            mix = Mix(e2e, n_split=n)
+            try:
+                rows.append(run_profd(out, "procs-%d" % n, 19, max(12, SECONDS // 2), mix, inc))
+            finally:
+                mix.stop()
+    finally:
+        remove_cgroup()
     b = (base["work_s"] + base2["work_s"]) / 2
     print("| run | profd % of a core | peak RSS MB | samples | CPU µs/sample | bytes/interval | services/interval | tracked | warm-up CPU s | work CPU vs base |")
     print("|---|---|---|---|---|---|---|---|---|---|")
@@ -256,9 +297,11 @@ def main():
     print("perf-19: record %.2f%% of a core (%.2f s), script %.2f s, %d samples, %.1f MB perf.data, "
           "%.0f µs/sample (record + script)" % (perf["record_pct"], perf["record_s"], perf["script_s"],
                                                  perf["samples"], perf["data_mb"], perf["us_per_sample"]))
-    p19 = rows[0]
-    print("profd-19 CPU / perf-19 CPU (record + script) over the same %d s: %.2f" % (
-        SECONDS, p19["cpu_s"] / perf["cpu_s"] if perf["cpu_s"] else 0))
+    p19 = rows[1]
+    print("profd-19 CPU / perf-19 CPU (record + script) over the same %d s: %.2f (profd-19-all: %.2f; perf"
+          " records every process)" % (SECONDS, p19["cpu_s"] / perf["cpu_s"] if perf["cpu_s"] else 0,
+                                       rows[0]["cpu_s"] / perf["cpu_s"] if perf["cpu_s"] else 0))
+    print("load average at the start: %s; at the end: %s" % (load0, open("/proc/loadavg").read().strip()))
 
 
 if __name__ == "__main__":

@@ -428,6 +428,50 @@ class ContinuousFilters(unittest.TestCase):
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+class ContinuousFp(unittest.TestCase):
+    """--continuous-fp yes: no stack copies, user stacks by frame pointers
+    (split is built with them): stacks still reach main, the profile says
+    how they were taken."""
+
+    def test_frame_pointer_stacks(self):
+        global SLICE
+        root = cgroup2_mount()
+        if root is None:
+            self.skipTest("no cgroup v2 mounted")
+        SLICE = os.path.join(root, "profd-test-cont.slice")
+        tmp = tempfile.mkdtemp(prefix="profd-contfp-")
+        d = Daemon("continuous-fp", "--continuous", "yes", "--continuous-interval", "2",
+                   "--continuous-fp", "yes", "--spool-dir", os.path.join(tmp, "spool"),
+                   "--continuous-include", "unit:web.service")
+        work = []
+        try:
+            work.append(InCgroup("web.service", "split", 4))
+            cpu_s = work[0].reap_cpu()
+            time.sleep(2 * 2 + 1)
+            r = d.get("/v1/history?since=1m", timeout=30)
+            self.assertEqual(r.status, 200, r)
+            path = os.path.join(cpu.ART, "continuous-fp.pb.gz")
+            with open(path, "wb") as f:
+                f.write(r.body)
+            prof = cpu.Prof(path)
+            self.assertIn("user stacks by frame pointers", " ".join(prof.raw.comments))
+            n = prof.count()
+            self.assertGreater(n, 0.8 * cpu_s * HZ - 2, "%.2f s of CPU\n%s" % (cpu_s, prof.excerpt()))
+            hot = prof.count(lambda s: s.functions() and s.functions()[0] in ("hot_a", "hot_b")
+                             and "main" in s.functions())
+            self.assertGreater(hot, 0.8 * n, prof.excerpt())
+        finally:
+            for w in work:
+                w.stop()
+            d.stop()
+            for unit in ("web.service", ""):
+                try:
+                    os.rmdir(os.path.join(SLICE, unit) if unit else SLICE)
+                except OSError:
+                    pass
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 def proc_cpu_s(pid):
     """utime + stime of @pid from /proc (the kernel's accounting)."""
     with open("/proc/%d/stat" % pid) as f:
