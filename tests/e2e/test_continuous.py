@@ -555,7 +555,7 @@ class ContinuousReload(unittest.TestCase):
             th.join(5)
             got = profs()
             log = d.log_tail(100000)
-            self.assertIn("reload: continuous = no takes effect at the next restart", log)
+            self.assertIn("reload: continuous = no, continuous-fp = no: a change of these takes effect at the next restart", log)
             m = metrics(d)
             self.assertEqual(m['profd_continuous_reloads_total{result="refused"}'], 1, m)
             self.assertEqual(m['profd_continuous_reloads_total{result="applied"}'], 1, m)
