@@ -67,7 +67,7 @@ CORE_SRCS := daemon/procmaps.c daemon/pprof.c daemon/aggregate.c \
 	     daemon/unwind.c daemon/cputime.c daemon/json.c daemon/origin.c daemon/inject.c \
 	     daemon/heap_stacks.c \
 	     daemon/service.c daemon/spool.c daemon/pmerge.c daemon/config.c daemon/metrics.c \
-	     daemon/history.c daemon/cfilter.c \
+	     daemon/history.c daemon/cfilter.c daemon/listen_auth.c \
 	     common/pprof_read.c common/json_read.c common/cxxname.c
 DAEMON_SRCS := daemon/main.c daemon/main_opts.c daemon/main_listen.c daemon/log.c daemon/sampler.c \
 	       daemon/session.c daemon/session_sample.c daemon/session_finish.c \
@@ -77,7 +77,7 @@ DAEMON_SRCS := daemon/main.c daemon/main_opts.c daemon/main_listen.c daemon/log.
 	       daemon/heap_agents.c daemon/heap_maps.c daemon/heap_probes.c \
 	       daemon/heap_events.c daemon/heap_snapshot.c daemon/heap_finals.c \
 	       daemon/execwatch.c daemon/target.c \
-	       daemon/push.c daemon/fleet.c daemon/continuous.c \
+	       daemon/push.c daemon/fleet.c daemon/continuous.c daemon/api_listen.c \
 	       daemon/continuous_procs.c daemon/continuous_iv.c \
 	       daemon/offcpu.c daemon/offcpu_pair.c daemon/threads.c \
 	       $(CORE_SRCS)
@@ -138,6 +138,8 @@ $(OUTPUT)/gen/push.pb-c.o: $(OUTPUT)/gen/push.pb-c.c
 
 $(OUTPUT)/daemon/push.o: $(OUTPUT)/gen/push.pb-c.h
 $(OUTPUT)/tests/unit/test_push: $(OUTPUT)/daemon/push.o $(OUTPUT)/gen/push.pb-c.o
+# access__scope() (what a remote listener's token allows) is tested there.
+$(OUTPUT)/tests/unit/test_listen_auth: $(OUTPUT)/daemon/access.o
 # The command line on its own (main_opts.c: libc only).
 $(OUTPUT)/tests/unit/test_main_opts: $(OUTPUT)/daemon/main_opts.o
 
@@ -148,6 +150,8 @@ $(OUTPUT)/daemon/heap.o $(OUTPUT)/daemon/heap_maps.o $(OUTPUT)/daemon/heap_probe
 $(OUTPUT)/daemon/heap_events.o $(OUTPUT)/daemon/heap_agents.o: $(OUTPUT)/heap.skel.h
 $(OUTPUT)/daemon/execwatch.o: $(OUTPUT)/exec.skel.h
 $(OUTPUT)/daemon/offcpu.o $(OUTPUT)/daemon/offcpu_pair.o: $(OUTPUT)/offcpu.skel.h
+# Pairing and charging of wait records: pure but for the skeleton's type.
+$(OUTPUT)/tests/unit/test_offcpu_pair: $(OUTPUT)/daemon/offcpu_pair.o
 $(OUTPUT)/bpf/offcpu.bpf.o: include/profd_wait.h
 $(OUTPUT)/daemon/threads.o: $(OUTPUT)/threads.skel.h
 $(OUTPUT)/bpf/threads.bpf.o: include/profd_wait.h
@@ -312,6 +316,11 @@ $(FUZZ_DIR)/obj/%.o: %.c $(OUTPUT)/gen/profile.pb-c.h
 	$(call msg,FUZZCC,$@)
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+# The wait records' reader: offcpu_pair.c (needs the skeleton's types).
+$(FUZZ_DIR)/obj/daemon/offcpu_pair.o: $(OUTPUT)/offcpu.skel.h
+$(FUZZ_DIR)/obj/daemon/offcpu_pair.o: FUZZ_CFLAGS += -I$(OUTPUT)
+$(FUZZ_DIR)/fuzz_offcpu_pair: $(FUZZ_DIR)/obj/daemon/offcpu_pair.o
 
 $(FUZZ_DIR)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_OBJS)
 	$(call msg,FUZZLD,$@)

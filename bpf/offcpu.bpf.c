@@ -81,8 +81,17 @@ __u32 fast_tgids[FAST_TGIDS];
 __u32 fast_n;		/* entries in fast_tgids; > FAST_TGIDS: use the map */
 
 struct key_buf {
-	__u64 w[PROFD_WAIT_KEY_BYTES / 8];
+	__u64 w[PROFD_WAIT_KEY_KIB_MAX * 1024 / 8];
 };
+
+/* Threads whose key holds more than PROFD_WAIT_KEY_BYTES (profd_wait.h):
+ * KiB, by tid. Bounded; an entry lost only costs full records. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u32);
+} wait_key_kib SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -90,6 +99,19 @@ struct {
 	__type(key, __u32);
 	__type(value, struct key_buf);
 } wait_key_bufs SEC(".maps");
+
+/* A frame-pointer walk, taken once per wait: its key and, when the wait
+ * is not a repeat, its record's frames. */
+struct fp_buf {
+	__u64 ips[PROFD_MAX_USER_FRAMES];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct fp_buf);
+} wait_fp_bufs SEC(".maps");
 
 static __always_inline void count_err(__u32 err)
 {
@@ -119,23 +141,78 @@ static __always_inline __u64 task_ids(struct task_struct *t)
 }
 
 
-/* The key of the current thread's stack (see PROFD_WAIT_KEY_BYTES); 0
- * when it cannot be read. */
-static __always_inline __u64 stack_key(struct pt_regs *u)
+/* The key of thread @tid's stack (see PROFD_WAIT_KEY_BYTES) and, in
+ * *@ret_kib, how many KiB of it; 0 when it cannot be read. */
+static __always_inline __u64 stack_key(struct pt_regs *u,
+				       const struct wait_task *wt,
+				       __u32 *ret_kib)
 {
+	__u32 zero = 0, i, kib = PROFD_WAIT_KEY_BYTES / 1024;
+	__u64 len;
 	struct key_buf *kb;
-	__u32 zero = 0, i;
 	__u64 h;
 
+	if (wt->key_kib > kib && wt->key_kib <= PROFD_WAIT_KEY_KIB_MAX)
+		kib = wt->key_kib;
 	kb = bpf_map_lookup_elem(&wait_key_bufs, &zero);
-	if (!kb || bpf_probe_read_user(kb, sizeof(*kb), (void *)u->sp) < 0)
+	len = (__u64)kib * 1024;
+	barrier_var(len);	/* the verifier must see the bound checked */
+	if (!kb || len < 1024 || len > sizeof(*kb) ||
+	    bpf_probe_read_user(kb, len, (void *)u->sp) < 0)
 		return 0;
 	h = gen * 0x9e3779b97f4a7c15ULL ^ u->ip;
 	h = (h ^ u->sp) * 0xff51afd7ed558ccdULL;
 	h = (h ^ u->bp) * 0xc4ceb9fe1a85ec53ULL;
-	for (i = 0; i < PROFD_WAIT_KEY_BYTES / 8; i++)
+	h = (h ^ kib) * 0x9e3779b97f4a7c15ULL;
+	for (i = 0; i < PROFD_WAIT_KEY_KIB_MAX * 1024 / 8; i++) {
+		if (i >= len / 8)
+			break;
 		h = (h ^ kb->w[i]) * 0x100000001b3ULL;
+	}
+	*ret_kib = kib;
 	return h | 1;
+}
+
+/*
+ * The key of a frame-pointer record: its frames themselves (walked into
+ * *@ret_fb, *@ret_n bytes), so summed waits have exactly its stack.
+ * Costs the walk a full record would take anyway, and a hash of it.
+ */
+static __always_inline __u64 fp_key(void *ctx, struct fp_buf **ret_fb,
+				    long *ret_n)
+{
+	struct fp_buf *fb;
+	__u32 zero = 0, i;
+	__u64 h;
+	long n;
+
+	fb = bpf_map_lookup_elem(&wait_fp_bufs, &zero);
+	if (!fb)
+		return 0;
+	n = bpf_get_stack(ctx, fb->ips, sizeof(fb->ips), BPF_F_USER_STACK);
+	if (n <= 0)
+		return 0;
+	*ret_fb = fb;
+	*ret_n = n;
+	h = gen * 0x9e3779b97f4a7c15ULL ^ (__u64)n;
+	for (i = 0; i < PROFD_MAX_USER_FRAMES; i++) {
+		if (i >= n / 8)
+			break;
+		h = (h ^ fb->ips[i]) * 0x100000001b3ULL;
+	}
+	return h | 1;
+}
+
+/*
+ * What profd wants of thread @tid's key now (wait_key_kib), into its task
+ * storage: read when it sends a full record or a sum, not at every wait
+ * (no hash lookup at every context switch of a busy target).
+ */
+static __always_inline void key_kib_refresh(struct wait_task *wt, __u32 tid)
+{
+	__u32 *k = bpf_map_lookup_elem(&wait_key_kib, &tid);
+
+	wt->key_kib = k ? *k : 0;
 }
 
 /* Send the sum at @idx (what * 3 + state) of thread @id and clear it. */
@@ -165,6 +242,7 @@ static __always_inline void flush(struct wait_task *wt, __u64 id, __u32 idx)
 	wt->sum_n[idx] = 0;
 	wt->sum_ns[idx] = 0;
 	wt->sum_first[idx] = 0;
+	key_kib_refresh(wt, (__u32)id);
 }
 
 static __always_inline void flush_slot(struct wait_task *wt, __u64 id,
@@ -192,14 +270,19 @@ static __always_inline int begin(void *ctx, struct task_struct *task, __u64 id,
 	__u64 sp = 0, base;
 	long n;
 
+	struct fp_buf *fb = NULL;
+	long fp_n = 0;
 	__u64 key = 0;
-	__u32 slot = 0, k;
+	__u32 slot = 0, k, kib = 0;
 
 	u = (struct pt_regs *)bpf_task_pt_regs(task);
 	/* Thread creation is rare and counted exactly: always whole. */
 	if (u && !(tf & PROFD_WAIT_F_KERNEL) && what < PROFD_WAIT_CLONE) {
-		/* Where it waited last time? Then say just that. */
-		key = stack_key(u);
+		/* Where it waited recently? Then say just that. */
+		if (tf & PROFD_WAIT_F_STACK)
+			key = stack_key(u, wt, &kib);
+		else
+			key = fp_key(ctx, &fb, &fp_n);
 		for (k = 0; k < PROFD_WAIT_SLOTS && key; k++) {
 			if (key != wt->key[what][k])
 				continue;
@@ -244,11 +327,16 @@ static __always_inline int begin(void *ctx, struct task_struct *task, __u64 id,
 	wt->image = b->image;
 	bpf_get_current_comm(b->comm, sizeof(b->comm));
 	b->slot = slot;
+	b->key_kib = key ? kib : 0;
 	b->n_user = 0;
 	b->n_kernel = 0;
 	if (!(tf & PROFD_WAIT_F_STACK)) {
-		n = bpf_get_stack(ctx, b->user_ips, sizeof(b->user_ips),
-				  BPF_F_USER_STACK);
+		if (fb && fp_n > 0 && fp_n <= sizeof(b->user_ips))
+			n = bpf_probe_read_kernel(b->user_ips, sizeof(b->user_ips),
+						  fb->ips) < 0 ? -1 : fp_n;
+		else
+			n = bpf_get_stack(ctx, b->user_ips, sizeof(b->user_ips),
+					  BPF_F_USER_STACK);
 		if (n < 0) {
 			b->flags |= PROFD_SF_USER_ERR;
 			count_err(PROFD_WAIT_ERR_USER_STACK);
@@ -287,6 +375,7 @@ static __always_inline int begin(void *ctx, struct task_struct *task, __u64 id,
 	b->stack_len = got ? got * 4096 - b->stack_skip : 0;
 	/* No wakeup per record: user space drains every 50 ms. */
 	bpf_ringbuf_submit_dynptr(&dp, BPF_RB_NO_WAKEUP);
+	key_kib_refresh(wt, (__u32)id);
 	if (what < PROFD_WAIT_CLONE && key) {
 		/* A DWARF record without its stack would not unwind. */
 		wt->key[what][slot] = got || !(tf & PROFD_WAIT_F_STACK) ? key : 0;
@@ -484,6 +573,7 @@ int BPF_PROG(profd_wait_futex_enter, struct pt_regs *regs, long nr)
 	if (!wt)
 		return 0;
 	now = bpf_ktime_get_ns();
+	wt->futex_gen = gen;
 	if (begin(ctx, task, id, tf, PROFD_WAIT_FUTEX, 0, now, wt) == 0)
 		wt->begin_ns[PROFD_WAIT_FUTEX] = now;
 	return 0;
@@ -495,13 +585,41 @@ int BPF_PROG(profd_wait_futex_exit, struct pt_regs *regs, long ret)
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct wait_task *wt;
 
+	__u64 id = 0;
+	long nr;
+
 	/* Every syscall of every process passes here: a few loads. */
 	if (!maybe_target(task))
 		return 0;
 	wt = bpf_task_storage_get(&wait_tasks, task, 0, 0);
-	if (!wt || !wt->begin_ns[PROFD_WAIT_FUTEX])
+	if (wt && wt->begin_ns[PROFD_WAIT_FUTEX] && wt->futex_gen == gen) {
+		wait_end(task, wt, PROFD_WAIT_FUTEX, bpf_ktime_get_ns());
 		return 0;
-	wait_end(task, wt, PROFD_WAIT_FUTEX, bpf_ktime_get_ns());
+	}
+	/*
+	 * A futex wait that began before this generation (before a window
+	 * opened: profd read the thread's stack then, as for off-CPU
+	 * seeds), the first in it: say it ended, with begin 0. A target's
+	 * threads only, and once per thread and generation.
+	 */
+	nr = BPF_CORE_READ(regs, orig_ax);
+	if (nr != NR_futex && nr != NR_futex_waitv)
+		return 0;
+	if (nr == NR_futex && !futex_waits(BPF_CORE_READ(regs, si)))
+		return 0;
+	if (wt && wt->futex_gen == gen)
+		return 0;
+	if (!target_flags(task, &id, PROFD_WAIT_FUTEX))
+		return 0;
+	if (!wt)
+		wt = bpf_task_storage_get(&wait_tasks, task, 0,
+					  BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!wt)
+		return 0;
+	wt->futex_gen = gen;
+	wt->begin_ns[PROFD_WAIT_FUTEX] = 0;
+	wt->repeat[PROFD_WAIT_FUTEX] = 0;
+	end(task, id, PROFD_WAIT_FUTEX, 0, bpf_ktime_get_ns());
 	return 0;
 }
 

@@ -32,6 +32,17 @@ struct {
 	__type(value, struct thread_buf);
 } thread_bufs SEC(".maps");
 
+/* Later passes (profd sets page_from): the threads whose stacks ran past
+ * the copies before, and the pages from there. */
+__u32 page_from;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PROFD_THREAD_DEEP);
+	__type(key, __u32);
+	__type(value, __u32);
+} thread_want SEC(".maps");
+
 SEC("iter.s/task")
 int profd_threads(struct bpf_iter__task *ctx)
 {
@@ -39,8 +50,9 @@ int profd_threads(struct bpf_iter__task *ctx)
 	struct task_struct *task = ctx->task;
 	struct thread_buf *b;
 	struct pt_regs *u;
-	__u32 zero = 0, i, got = 0;
+	__u32 zero = 0, i, got = 0, from;
 	__u64 sp, base;
+	long n;
 
 	if (!task)
 		return 0;
@@ -55,8 +67,19 @@ int profd_threads(struct bpf_iter__task *ctx)
 	b->t.state = task->__state;
 	b->t.flags = task->on_cpu ? PROFD_THREAD_F_RUNNING : 0;
 	__builtin_memcpy(b->t.comm, task->comm, sizeof(b->t.comm));
+	from = page_from;
+	if (from && !bpf_map_lookup_elem(&thread_want, &b->t.tid))
+		return 0;
 	b->t.stack_len = 0;
 	b->t.stack_skip = 0;
+	b->t.page_from = from;
+	/* Where it waits in the kernel (a wait window's threads already
+	 * waiting when it opens, with kernel=1); a running thread's would be
+	 * stale at once. */
+	n = b->t.flags & PROFD_THREAD_F_RUNNING ? 0 :
+		bpf_get_task_stack(task, b->t.kernel_ips,
+				   sizeof(b->t.kernel_ips), 0);
+	b->t.n_kernel = n > 0 ? n / sizeof(__u64) : 0;
 	u = (struct pt_regs *)bpf_task_pt_regs(task);
 	if (!u || (task->flags & 0x00200000 /* PF_KTHREAD */)) {
 		b->t.flags |= PROFD_THREAD_F_NO_REGS;
@@ -66,7 +89,7 @@ int profd_threads(struct bpf_iter__task *ctx)
 	}
 	regs__dwarf(u, b->t.regs);
 	sp = b->t.regs[7];
-	base = sp & ~4095ULL;
+	base = (sp & ~4095ULL) + (__u64)from * 4096;
 	for (i = 0; i < PROFD_THREAD_STACK_PAGES; i++) {
 		if (bpf_copy_from_user_task(b->stack + i * 4096, 4096,
 					    (void *)(base + i * 4096), task,
@@ -75,7 +98,7 @@ int profd_threads(struct bpf_iter__task *ctx)
 		got++;
 	}
 	if (got) {
-		b->t.stack_skip = sp & 4095;
+		b->t.stack_skip = from ? 0 : sp & 4095;
 		b->t.stack_len = got * 4096 - b->t.stack_skip;
 	}
 	bpf_seq_write(seq, &b->t, sizeof(b->t));

@@ -1225,11 +1225,44 @@ out:
 	return r < 0 ? EXIT_FAIL : EXIT_OK;
 }
 
+/* A random name for a window, so that Ctrl-C ends that one only. */
+static void window__name(char *buf, size_t size)
+{
+	uint64_t rnd;
+
+	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
+		rnd = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
+	snprintf(buf, size, "%016" PRIx64, rnd);
+}
+
+/* Fetch window @path of pid @pid, named @window: the first Ctrl-C asks
+ * profd to end it early (POST /v1/profile/stop) and waits for what it
+ * collected. */
+static int window__fetch(const char *kind, const char *path,
+			 unsigned long long pid, const char *window,
+			 struct args *a)
+{
+	struct sigaction sa = {};
+	char stop[128];
+	int r;
+
+	snprintf(stop, sizeof(stop), "/v1/profile/stop?pid=%llu&window=%s",
+		 pid, window);
+	stop_path = stop;
+	sa.sa_handler = on_sigint;	/* no SA_RESTART: wake libcurl's poll */
+	sigemptyset(&sa.sa_mask);
+	(void)sigaction(SIGINT, &sa, NULL);
+	r = profile__fetch(kind, path, a, NULL);
+	signal(SIGINT, SIG_DFL);
+	stop_path = NULL;
+	return r;
+}
+
 /* offcpu, mutex, threadcreate: a window on /debug/pprof/@endpoint. */
 static int wait__fetch(int argc, char **argv, const char *cmd,
 		       const char *endpoint, unsigned allowed)
 {
-	char path[256];
+	char path[256], window[24];
 	struct args a;
 	int r;
 
@@ -1237,10 +1270,11 @@ static int wait__fetch(int argc, char **argv, const char *cmd,
 			A_REPORT | allowed, 0, &a);
 	if (r)
 		return r < 0 ? EXIT_USAGE : EXIT_OK;
-	snprintf(path, sizeof(path), "/debug/pprof/%s?pid=%llu&seconds=%llu%s%s",
+	window__name(window, sizeof(window));
+	snprintf(path, sizeof(path), "/debug/pprof/%s?pid=%llu&seconds=%llu%s%s&window=%s",
 		 endpoint, a.pid, a.seconds ? a.seconds : DEFAULT_CPU_SECONDS,
-		 a.kernel ? "&kernel=1" : "", a.fp ? "&unwind=fp" : "");
-	return profile__fetch(cmd, path, &a, NULL);
+		 a.kernel ? "&kernel=1" : "", a.fp ? "&unwind=fp" : "", window);
+	return window__fetch(cmd, path, a.pid, window, &a);
 }
 
 static int do_offcpu(int argc, char **argv)
@@ -1291,10 +1325,8 @@ static int do_threadcreate(int argc, char **argv)
 
 static int do_cpu(int argc, char **argv)
 {
-	char path[320], stop[128], window[24];
-	struct sigaction sa = {};
+	char path[320], window[24];
 	struct args a;
-	uint64_t rnd;
 	int r;
 
 	r = args__parse(argc, argv, "cpu", A_PID_OPT | A_ALL | A_SECONDS | A_HZ |
@@ -1308,24 +1340,12 @@ static int do_cpu(int argc, char **argv)
 			 a.hz ? "&hz=" : "", a.hz ? a.hz : "");
 		return profile__fetch("cpu", path, &a, NULL);
 	}
-	/* A name for this window, so that Ctrl-C ends this one only. */
-	if (getrandom(&rnd, sizeof(rnd), 0) != sizeof(rnd))
-		rnd = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
-	snprintf(window, sizeof(window), "%016" PRIx64, rnd);
+	window__name(window, sizeof(window));
 	snprintf(path, sizeof(path), "/debug/pprof/profile?pid=%llu&seconds=%llu%s%s%s%s&window=%s",
 		 a.pid, a.seconds ? a.seconds : DEFAULT_CPU_SECONDS,
 		 a.hz ? "&hz=" : "", a.hz ? a.hz : "", a.kernel ? "&kernel=1" : "",
 		 a.fp ? "&unwind=fp" : "", window);
-	snprintf(stop, sizeof(stop), "/v1/profile/stop?pid=%llu&window=%s",
-		 a.pid, window);
-	stop_path = stop;
-	sa.sa_handler = on_sigint;	/* no SA_RESTART: wake libcurl's poll */
-	sigemptyset(&sa.sa_mask);
-	(void)sigaction(SIGINT, &sa, NULL);
-	r = profile__fetch("cpu", path, &a, NULL);
-	signal(SIGINT, SIG_DFL);
-	stop_path = NULL;
-	return r;
+	return window__fetch("cpu", path, a.pid, window, &a);
 }
 
 /* Append "&key=value", value percent-encoded, to @path (@size). */

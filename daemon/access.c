@@ -172,6 +172,28 @@ int access__peer(int fd, struct peer *ret)
 	return 0;
 }
 
+int access__scope(const struct peer *p, const char *method, const char *url,
+		  char *why, size_t whylen)
+{
+	/* What a token holder may GET (or HEAD): observing only. */
+	static const char *const observe[] = {
+		"/debug/pprof/profile", "/debug/pprof/block",
+		"/debug/pprof/mutex", "/debug/pprof/goroutine",
+		"/debug/pprof/threadcreate", "/v1/history", "/metrics",
+		"/v1/status", "/debug/pprof/", "/debug/pprof", "/",
+	};
+	size_t i;
+
+	if (!p->token)
+		return 0;
+	if (!strcmp(method, "GET") || !strcmp(method, "HEAD"))
+		for (i = 0; i < sizeof(observe) / sizeof(*observe); i++)
+			if (!strcmp(url, observe[i]))
+				return 0;
+	snprintf(why, whylen, "refused: a caller with the listener's token may only read (GET) CPU, wait and thread profiles, /v1/history, /metrics and /v1/status; heap profiles and POST requests are for profd's Unix socket");
+	return -EPERM;
+}
+
 int access__check(uid_t uid, pid_t pid, uid_t *ret_owner,
 		  struct proc_ids *ret_ids)
 {

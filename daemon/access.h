@@ -11,6 +11,7 @@
 #define PROFD_ACCESS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 struct peer {
@@ -18,7 +19,10 @@ struct peer {
 	gid_t gid;		/* (gid_t)-1 unless known (TCP: never) */
 	pid_t pid;		/* 0 when unknown (TCP) */
 	bool known;		/* false: anonymous */
-	bool tcp;		/* came over the loopback TCP listener */
+	bool tcp;		/* came over the TCP listener */
+	bool token;		/* proved itself with the listener's bearer
+				 * token (listen_auth.h): uid 0, known, and
+				 * only what access__scope() lets it do */
 	int unknown_err;	/* !known: -ENOTCONN (no live, established
 				 * client socket) or the lookup's -errno */
 };
@@ -35,6 +39,23 @@ struct peer {
  * -errno when @fd itself cannot be read.
  */
 int access__peer(int fd, struct peer *ret);
+
+/*
+ * access__scope() - may @p ask @method @url at all? Every request passes
+ * here before its handler's own checks (access__check() and the rest).
+ * Callers the kernel vouches for (Unix socket, loopback TCP) may ask
+ * anything; their uid decides the rest. A caller that proved itself with a
+ * remote listener's bearer token has root's view (the token is root's
+ * secret, in a file only root may read) but may only observe — what Parca
+ * and Alloy scrapes need: GET of CPU profiles (one pid or the whole
+ * machine), the wait and thread profiles, the spooled history, /metrics,
+ * /v1/status and the index. Nothing that changes a process or another
+ * caller's request: heap profiles (uprobes written into the target, or an
+ * agent loaded into it), heap start/stop, ending windows. Pure.
+ * 0, or -EPERM with a sentence for the client in @why.
+ */
+int access__scope(const struct peer *p, const char *method, const char *url,
+		  char *why, size_t whylen);
 
 /*
  * access__tcp_lookup_works() - can TCP callers be identified here at all?

@@ -11,6 +11,7 @@
 #include <microhttpd.h>
 
 #include "access.h"
+#include "api_listen.h"
 #include "api.h"
 #include "apiparse.h"
 #include "conns.h"
@@ -51,13 +52,13 @@ static enum MHD_Result handle_index(struct MHD_Connection *c)
 			      "    when P exits\n"
 			      "POST /v1/profile/stop?pid=P[&window=NAME]\n"
 			      "    end your open windows of P now; each answers with what it has\n"
-			      "/debug/pprof/block?pid=P&seconds=N[&kernel=1][&unwind=fp]\n"
+			      "/debug/pprof/block?pid=P&seconds=N[&kernel=1][&unwind=fp][&window=NAME]\n"
 			      "    off-CPU time by stack (Go's block profile), state sleeping/disk/preempted\n"
-			      "/debug/pprof/mutex?pid=P&seconds=N[&kernel=1][&unwind=fp]\n"
+			      "/debug/pprof/mutex?pid=P&seconds=N[&kernel=1][&unwind=fp][&window=NAME]\n"
 			      "    time in futex waits (contended mutexes, rwlocks, condvars) by stack\n"
 			      "/debug/pprof/goroutine?pid=P[&debug=1]\n"
 			      "    every thread's stack now (count per stack; debug=1: text, a thread each)\n"
-			      "/debug/pprof/threadcreate?pid=P&seconds=N[&unwind=fp]\n"
+			      "/debug/pprof/threadcreate?pid=P&seconds=N[&unwind=fp][&window=NAME]\n"
 			      "    threads created in the window, by the creating stack\n"
 			      "/debug/pprof/heap?pid=P[&seconds=S][&sample_bytes=N][&unwind=fp][&mode=inproc]\n"
 			      "    live heap (inuse_space); mode=inproc: sampled inside the process by\n"
@@ -136,12 +137,24 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 		log_debug("http: %s %s: %s", method, url, why);
 		return api__send_text(c, 403, "%s\n", why);
 	}
-	/* Who is asking, now that the request is acted on. */
-	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
-	r = ci ? access__peer(ci->connect_fd, &peer) : -EBADF;
-	if (r < 0)
-		return api__send_text(c, 403, "cannot identify the caller: %s\n",
-				      strerror(-r));
+	/* Who is asking, now that the request is acted on: on a token
+	 * listener the token, elsewhere the socket's owner. */
+	if (a->auth[cn->listener]) {
+		r = api_listen__peer(a->auth[cn->listener], c, &peer);
+		if (r < 0) {
+			log_debug("http: %s %s: %s", method, url,
+				  r == -EACCES ? "wrong token" : "no token");
+			return api_listen__send_401(c, r);
+		}
+	} else {
+		ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+		r = ci ? access__peer(ci->connect_fd, &peer) : -EBADF;
+		if (r < 0)
+			return api__send_text(c, 403, "cannot identify the caller: %s\n",
+					      strerror(-r));
+	}
+	if (access__scope(&peer, method, url, why, sizeof(why)) < 0)
+		return api__send_text(c, 403, "%s\n", why);
 
 	if (!strcmp(url, "/v1/heap/start") || !strcmp(url, "/v1/heap/stop")) {
 		if (strcmp(method, "POST"))
@@ -216,6 +229,8 @@ int api__start(const struct api_config *cfg, struct session_mgr *m,
 	       struct heap_tracker *heap, struct api **ret)
 {
 	int fds[2] = { cfg->unix_fd, cfg->tcp_fd }, lfds[2], i, n = 0, r;
+	struct MHD_OptionItem tls[3];
+	unsigned flags;
 	const struct session_limits *lim = session_mgr__limits(m);
 	struct api *a;
 
@@ -240,7 +255,13 @@ int api__start(const struct api_config *cfg, struct session_mgr *m,
 			continue;
 		a->web[n] = (struct origin_listener){ .tcp = i == 1,
 						      .host = cfg->tcp_host,
-						      .port = cfg->tcp_port };
+						      .port = cfg->tcp_port,
+						      .any_host = i == 1 && cfg->tcp_auth };
+		a->auth[n] = i == 1 ? cfg->tcp_auth : NULL;
+		/* TLS on the TCP listener when given (api_listen.h). */
+		flags = i == 1 ? api_listen__tls_options(cfg->tls_cert_pem,
+							 cfg->tls_key_pem, tls) :
+				 api_listen__tls_options(NULL, NULL, tls);
 		/* conns accepts and hands connections over: libmicrohttpd
 		 * listens on nothing. ITC: a pipe that wakes its thread for
 		 * each one, and on stop. Its connection limit is only a
@@ -253,8 +274,9 @@ int api__start(const struct api_config *cfg, struct session_mgr *m,
 				MHD_USE_INTERNAL_POLLING_THREAD |
 				MHD_USE_POLL |
 				MHD_USE_ITC | MHD_USE_NO_LISTEN_SOCKET |
-				MHD_USE_ERROR_LOG,
+				MHD_USE_ERROR_LOG | flags,
 			0, NULL, NULL, handler, a,
+			MHD_OPTION_ARRAY, tls,
 			MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 			MHD_OPTION_NOTIFY_CONNECTION, conns__notify, a->conns,
 			MHD_OPTION_NOTIFY_COMPLETED, conns__completed, a->conns,

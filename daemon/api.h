@@ -20,9 +20,13 @@ struct continuous;
 
 struct api_config {
 	int unix_fd;		/* listening Unix socket, or -1 */
-	int tcp_fd;		/* listening loopback TCP socket, or -1 */
+	int tcp_fd;		/* listening TCP socket, or -1 */
 	const char *tcp_host;	/* --listen's HOST (no brackets), or NULL */
 	unsigned tcp_port;
+	/* Its bearer token (NULL: callers known by uid, loopback only) and
+	 * TLS certificate and key (PEM, or NULL); they outlive the API. */
+	const struct listen_auth *tcp_auth;
+	const char *tls_cert_pem, *tls_key_pem;
 	struct conns_limits conns;
 	struct fleet *fleet;	/* /metrics' fleet counters; outlives the API */
 	struct offcpu *offcpu;	/* wait profiles (offcpu.h) */

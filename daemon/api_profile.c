@@ -177,6 +177,12 @@ enum MHD_Result api__handle_profile(struct api *a, struct MHD_Connection *c,
 		return ret;
 	}
 	if (what >= 0) {
+		/* Every wait is recorded: a rate would be ignored, so it is
+		 * refused rather than taken. */
+		if (MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "hz")) {
+			nonroot_session_put(a, peer->uid);
+			return api__send_text(c, 400, "hz does not apply to wait profiles (block, mutex, threadcreate): every wait in the window is recorded\n");
+		}
 		ret = handle_wait(a, c, &req, what);
 		nonroot_session_put(a, peer->uid);
 		return ret;
@@ -268,9 +274,15 @@ static enum MHD_Result handle_wait(struct api *a, struct MHD_Connection *c,
 				  .uid = sr->uid };
 	const union MHD_ConnectionInfo *ci;
 	struct offcpu_window *w = NULL;
+	char note[200] = "";
 	void *buf = NULL;
+	uint64_t took_ns;
 	size_t len = 0;
 	int r, fd = -1;
+
+	_Static_assert(sizeof(req.window) == sizeof(sr->window),
+		       "a window's name goes whole to the wait window");
+	memcpy(req.window, sr->window, sizeof(req.window));
 
 	r = offcpu__start(a->offcpu, &req, &w);
 	switch (r) {
@@ -304,6 +316,9 @@ static enum MHD_Result handle_wait(struct api *a, struct MHD_Connection *c,
 		offcpu__close(a->offcpu, w);
 		return api__send_text(c, 503, "profd is shutting down\n");
 	}
+	if (offcpu__ended_early(a->offcpu, w, &took_ns))
+		snprintf(note, sizeof(note), "the window ended early, after %.2f s of the %u s asked: ended on request (Ctrl-C in profctl, POST /v1/profile/stop)",
+			 (double)took_ns / 1e9, req.seconds);
 	r = offcpu__finish(a->offcpu, w, &buf, &len);
 	offcpu__close(a->offcpu, w);
 	malloc_trim(0);
@@ -313,7 +328,8 @@ static enum MHD_Result handle_wait(struct api *a, struct MHD_Connection *c,
 		return api__send_text(c, 500, "failed to build the profile: %s\n",
 				      strerror(-r));
 	}
-	return api__send_blob(c, buf, len, "application/octet-stream", "profile", NULL);
+	return api__send_blob(c, buf, len, "application/octet-stream", "profile",
+			      note[0] ? note : NULL);
 }
 
 /* A thread snapshot once the caller passed api__handle_profile()'s checks. */
@@ -388,8 +404,10 @@ enum MHD_Result api__handle_profile_stop(struct api *a,
 		return api__send_text(c, 500, "cannot inspect pid %d: %s\n", sr.pid,
 				      strerror(-r));
 	n = session_mgr__end(a->m, sr.pid, peer->uid, sr.window);
+	if (a->offcpu)
+		n += offcpu__end(a->offcpu, sr.pid, peer->uid, sr.window);
 	if (!n)
-		return api__send_text(c, 404, "no open CPU window of uid %u on pid %d%s%s%s: a caller ends only the windows it started\n",
+		return api__send_text(c, 404, "no open window of uid %u on pid %d%s%s%s: a caller ends only the windows it started\n",
 				      (unsigned)peer->uid, sr.pid,
 				      sr.window[0] ? " named \"" : "", sr.window,
 				      sr.window[0] ? "\"" : "");

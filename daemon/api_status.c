@@ -120,6 +120,8 @@ enum MHD_Result api__handle_status(struct api *a, struct MHD_Connection *c,
 		json__u64(&j, "unwind_errors", os.unwind_errors);
 		json__u64(&j, "repeats", os.repeats);
 		json__u64(&j, "repeat_misses", os.repeat_misses);
+		json__u64(&j, "repeat_cut", os.repeat_cut);
+		json__u64(&j, "keys_lengthened", os.keys_lengthened);
 		json__u64(&j, "storage_reads", os.storage_reads);
 		json__u64(&j, "storage_errors", os.storage_errors);
 		json__u64(&j, "seeded", os.seeded);

@@ -20,7 +20,8 @@ const char *const config__keys[] = {
 	"push-token-file", "push-basic-auth-file", "push-ca-file", "tenant",
 	"host-label", "spool-dir", "spool-max-bytes", "spool-max-age",
 	"push-labels", "test-interval-profile", "continuous-include",
-	"continuous-exclude", "continuous-fp", NULL,
+	"continuous-exclude", "listen-token-file", "listen-tls-cert",
+	"listen-tls-key", "listen", "continuous-fp", NULL,
 };
 
 void config__init(struct fleet_config *c)
@@ -44,6 +45,12 @@ void config__free(struct fleet_config *c)
 	free(c->host_label);
 	free(c->spool_dir);
 	free(c->test_interval_profile);
+	free(c->listen);
+	free(c->listen_token_file);
+	free(c->listen_tls_cert);
+	free(c->listen_tls_key);
+	c->listen = c->listen_token_file = NULL;
+	c->listen_tls_cert = c->listen_tls_key = NULL;
 	c->push_url = c->push_token_file = c->push_basic_auth_file = NULL;
 	c->push_ca_file = c->tenant = c->host_label = c->spool_dir = NULL;
 	c->test_interval_profile = NULL;
@@ -219,6 +226,19 @@ int config__set(struct fleet_config *c, const char *key, const char *v,
 			c->push_label_pid = pid;
 			c->push_label_tid = tid;
 		}
+	} else if (IS("listen")) {
+		/* main.c resolves and checks it; here only its shape. */
+		want = "HOST:PORT";
+		r = strchr(v, ':') ? set_str(&c->listen, v, 300, false) : -EINVAL;
+	} else if (IS("listen-token-file")) {
+		want = "an absolute path";
+		r = set_path(&c->listen_token_file, v);
+	} else if (IS("listen-tls-cert")) {
+		want = "an absolute path";
+		r = set_path(&c->listen_tls_cert, v);
+	} else if (IS("listen-tls-key")) {
+		want = "an absolute path";
+		r = set_path(&c->listen_tls_key, v);
 	} else if (IS("test-interval-profile")) {
 		want = "an absolute path";
 		r = set_path(&c->test_interval_profile, v);
@@ -472,6 +492,10 @@ int config__validate(const struct fleet_config *c, unsigned max_hz, char *err,
 		snprintf(err, errsize, "push credentials, CA or tenant without push-url");
 		return -EINVAL;
 	}
+	if (!c->listen_tls_cert != !c->listen_tls_key) {
+		snprintf(err, errsize, "listen-tls-cert and listen-tls-key: give both (the certificate and its key) or neither");
+		return -EINVAL;
+	}
 	if (c->push_url && !strncasecmp(c->push_url, "http://", 7) &&
 	    !loopback_url(c->push_url) &&
 	    (c->push_token_file || c->push_basic_auth_file)) {
@@ -511,6 +535,14 @@ int config__load_all(const char *path, bool required,
 		r = config__check_file(c.push_basic_auth_file, true, err, errsize);
 	if (!r && c.push_ca_file)
 		r = config__check_file(c.push_ca_file, false, err, errsize);
+	/* The listener's files: listen_auth.c adds its stricter rules when
+	 * main loads them. */
+	if (!r && c.listen_token_file)
+		r = config__check_file(c.listen_token_file, true, err, errsize);
+	if (!r && c.listen_tls_key)
+		r = config__check_file(c.listen_tls_key, true, err, errsize);
+	if (!r && c.listen_tls_cert)
+		r = config__check_file(c.listen_tls_cert, false, err, errsize);
 	if (r < 0) {
 		config__free(&c);
 		return r;

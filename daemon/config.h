@@ -46,6 +46,12 @@ struct fleet_config {
 	uint64_t spool_max_bytes;	/* 256 MiB */
 	uint64_t spool_max_age_s;	/* 24 h */
 	bool push_label_pid, push_label_tid;	/* push-labels */
+	/* The --listen listener (listen_auth.h), read at start only: a
+	 * change needs a restart. listen: --listen's HOST:PORT when the
+	 * command line has none. */
+	char *listen;
+	char *listen_token_file;
+	char *listen_tls_cert, *listen_tls_key;
 	/* Tests: close an interval of this profile every interval. */
 	char *test_interval_profile;
 };

@@ -56,6 +56,7 @@
 #include "fleet.h"
 #include "heap.h"
 #include "profd_agent.h"
+#include "listen_auth.h"
 #include "log.h"
 #include "pidns.h"
 #include "proc.h"
@@ -409,6 +410,9 @@ int main(int argc, char **argv)
 	struct sampler *sampler = NULL;
 	struct api *api = NULL;
 	struct api_config ac = { .unix_fd = -1, .tcp_fd = -1 };
+	struct listen_auth *listen_token = NULL;
+	char *tls_cert = NULL, *tls_key = NULL;
+	bool loopback = true;
 	char tcp_host[256];
 	bool activated = false, own_socket = false;
 	sigset_t mask;
@@ -425,6 +429,13 @@ int main(int argc, char **argv)
 	if (config__load_all(o.config_path, o.config_given, o.fleet_cli,
 			     o.nfleet_cli, o.lim.max_hz, &fc, cerr, sizeof(cerr)) < 0) {
 		log_err("%s", cerr);
+		return 2;
+	}
+	if (!o.listen)
+		o.listen = fc.listen;
+	if (main__listen_creds(&fc, o.listen, &listen_token, &tls_cert,
+			       &tls_key) < 0) {
+		config__free(&fc);
 		return 2;
 	}
 	libbpf_verbose = o.verbose;
@@ -554,12 +565,18 @@ int main(int argc, char **argv)
 			sock_ino = st.st_ino;
 	}
 	if (o.listen) {
-		r = main__listen_tcp(o.listen, &ac.tcp_fd, tcp_host, sizeof(tcp_host),
-				     &ac.tcp_port);
+		r = main__listen_tcp(o.listen, listen_token, &ac.tcp_fd, tcp_host,
+				     sizeof(tcp_host), &ac.tcp_port, &loopback);
 		if (r < 0)
 			goto out;	/* logged */
 		ac.tcp_host = tcp_host;
-		r = access__tcp_lookup_works();
+		ac.tcp_auth = listen_token;
+		ac.tls_cert_pem = tls_cert;
+		ac.tls_key_pem = tls_key;
+		r = listen_token ? 0 : access__tcp_lookup_works();
+		if (listen_token && !tls_cert && !loopback)
+			log_warn("--listen %s without TLS: the bearer token crosses the network in the clear; anyone who sees it may read every process's profile (--listen-tls-cert, --listen-tls-key)",
+				 o.listen);
 		if (r < 0)
 			log_warn("--listen %s: cannot identify TCP callers (sock_diag: %s); each is served as anonymous, who may read only /v1/status's counters: allow AF_NETLINK sockets (RestrictAddressFamilies=)",
 				 o.listen, strerror(-r));
@@ -604,7 +621,8 @@ int main(int argc, char **argv)
 	}
 	log_info("serving on %s%s%s%s (%d CPUs)", o.socket_path,
 		 activated ? " (socket-activated)" : "",
-		 o.listen ? " and http://" : "", o.listen ? o.listen : "",
+		 !o.listen ? "" : tls_cert ? " and https://" : " and http://",
+		 o.listen ? o.listen : "",
 		 sampler__ncpus(sampler));
 	(void)sd_notify(0, "READY=1\nSTATUS=serving");
 
@@ -635,6 +653,10 @@ out:
 	heap__free(heap);
 	if (ac.tcp_fd >= 0)
 		close(ac.tcp_fd);
+	listen_auth__clear(listen_token);
+	free(listen_token);
+	listen_auth__free_pem(tls_cert);
+	listen_auth__free_pem(tls_key);
 	if (ac.unix_fd >= 0 && !activated)
 		close(ac.unix_fd);
 	if (own_socket)

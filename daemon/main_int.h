@@ -45,7 +45,12 @@ int main__parse_args(int argc, char **argv, struct options *o);
 
 /* main_listen.c */
 int main__listen_unix(const struct options *o, int *ret_fd);
-int main__listen_tcp(const char *spec, int *ret_fd, char *ret_host,
-		     size_t host_size, unsigned *ret_port);
+int main__listen_tcp(const char *spec, bool token, int *ret_fd,
+		     char *ret_host, size_t host_size, unsigned *ret_port,
+		     bool *ret_loopback);
+struct listen_auth;
+int main__listen_creds(const struct fleet_config *fc, const char *spec,
+		       struct listen_auth **ret_auth, char **ret_cert,
+		       char **ret_key);
 
 #endif /* PROFD_MAIN_INT_H */

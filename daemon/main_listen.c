@@ -34,6 +34,7 @@
 #include "fleet.h"
 #include "heap.h"
 #include "profd_agent.h"
+#include "listen_auth.h"
 #include "log.h"
 #include "pidns.h"
 #include "proc.h"
@@ -146,8 +147,9 @@ static bool addr_is_loopback(const struct sockaddr *sa)
 }
 
 /*
- * --listen HOST:PORT, loopback only: profd must never serve beyond the
- * machine (the caller's uid is still checked per request). HOST is a
+ * --listen HOST:PORT, loopback only unless @token: without a bearer token
+ * (listen_auth.h) profd must never serve beyond the machine, where
+ * callers have no uid it could check per request. HOST is a
  * loopback address (127.0.0.0/8, ::1, IPv6 in brackets) or a name whose
  * addresses are all loopback: one that resolves to anything else, through
  * /etc/hosts or DNS, is refused, not narrowed. The name is resolved once
@@ -156,13 +158,17 @@ static bool addr_is_loopback(const struct sockaddr *sa)
  * first IPv4 one is bound, as Go's net.Listen does: clients try each address
  * of the name, and 127.0.0.1 works where IPv6 is disabled.
  *
+ * With @token any address is bound; *@ret_loopback says whether every
+ * address of HOST was loopback.
+ *
  * Logs its own errors, each naming what to change. Return: 0 with *@ret_fd,
  * the host (no brackets) in @ret_host and the port set, -EINVAL for a
  * malformed @spec, -EADDRNOTAVAIL for a host that does not resolve or
  * resolves beyond loopback, or socket/bind's -errno.
  */
-int main__listen_tcp(const char *spec, int *ret_fd, char *ret_host,
-		     size_t host_size, unsigned *ret_port)
+int main__listen_tcp(const char *spec, bool token, int *ret_fd,
+		     char *ret_host, size_t host_size, unsigned *ret_port,
+		     bool *ret_loopback)
 {
 	struct addrinfo hints = { .ai_flags = AI_NUMERICSERV,
 				  .ai_family = AF_UNSPEC,
@@ -171,6 +177,7 @@ int main__listen_tcp(const char *spec, int *ret_fd, char *ret_host,
 	struct addrinfo *res = NULL, *ai, *pick = NULL;
 	unsigned long pn;
 	int fd, one = 1, r;
+	bool loopback = true;
 
 	if (strlen(spec) >= sizeof(host))
 		goto syntax;
@@ -206,15 +213,17 @@ int main__listen_tcp(const char *spec, int *ret_fd, char *ret_host,
 		return -EADDRNOTAVAIL;
 	}
 	for (ai = res; ai; ai = ai->ai_next) {
-		if (!addr_is_loopback(ai->ai_addr)) {
+		if (!addr_is_loopback(ai->ai_addr))
+			loopback = false;
+		if (!addr_is_loopback(ai->ai_addr) && !token) {
 			if (getnameinfo(ai->ai_addr, ai->ai_addrlen, addr, sizeof(addr),
 					NULL, 0, NI_NUMERICHOST))
 				snprintf(addr, sizeof(addr), "?");
 			if (!strcmp(addr, host))
-				log_err("--listen %s: %s is not a loopback address; profd listens on loopback only (" LISTEN_FORMS ")",
+				log_err("--listen %s: %s is not a loopback address; without --listen-token-file profd listens on loopback only (" LISTEN_FORMS "): a listener beyond loopback needs a token (README, Remote scrapes)",
 					spec, host);
 			else
-				log_err("--listen %s: %s resolves to %s, not a loopback address; profd listens on loopback only (" LISTEN_FORMS ")",
+				log_err("--listen %s: %s resolves to %s, not a loopback address; without --listen-token-file profd listens on loopback only (" LISTEN_FORMS "): a listener beyond loopback needs a token (README, Remote scrapes)",
 					spec, host, addr);
 			r = -EADDRNOTAVAIL;
 			goto out;
@@ -245,13 +254,64 @@ int main__listen_tcp(const char *spec, int *ret_fd, char *ret_host,
 	*ret_fd = fd;
 	snprintf(ret_host, host_size, "%s", host);
 	*ret_port = (unsigned)pn;
+	*ret_loopback = loopback;
 	r = 0;
 out:
 	freeaddrinfo(res);
 	return r;
 syntax:
-	log_err("--listen %s: want HOST:PORT, HOST a loopback address or a name resolving only to loopback, PORT 1-65535 (" LISTEN_FORMS ")",
+	log_err("--listen %s: want HOST:PORT, HOST a loopback address or a name resolving only to loopback (any address with --listen-token-file), PORT 1-65535 (" LISTEN_FORMS ")",
 		spec);
 	return -EINVAL;
 }
 
+/*
+ * The listener's token and TLS files (listen_auth.h), read before anything
+ * is loaded so that an unsafe or missing one stops profd at once. Logs;
+ * 0 with *@ret_auth NULL when there is no token, else a new one (free
+ * with listen_auth__clear() and free()); the PEMs NULL when no TLS.
+ */
+int main__listen_creds(const struct fleet_config *fc, const char *spec,
+		       struct listen_auth **ret_auth, char **ret_cert,
+		       char **ret_key)
+{
+	char err[LISTEN_AUTH_ERR_MAX];
+	struct listen_auth *auth = NULL;
+	char *cert = NULL, *key = NULL;
+	int r;
+
+	if (!spec && (fc->listen_token_file || fc->listen_tls_cert)) {
+		log_err("listen-token-file, listen-tls-cert, listen-tls-key: no --listen (or 'listen' in the config file) to use them on");
+		return -EINVAL;
+	}
+	if (fc->listen_token_file) {
+		auth = calloc(1, sizeof(*auth));
+		if (!auth)
+			return log_err_errno(-ENOMEM, "listen-token-file: %m");
+		r = listen_auth__load(fc->listen_token_file, auth, err, sizeof(err));
+		if (r < 0) {
+			log_err("listen-token-file %s", err);
+			goto fail;
+		}
+	}
+	if (fc->listen_tls_cert) {
+		r = listen_auth__read_pem(fc->listen_tls_cert, false, &cert, err,
+					  sizeof(err));
+		if (!r)
+			r = listen_auth__read_pem(fc->listen_tls_key, true, &key,
+						  err, sizeof(err));
+		if (r < 0) {
+			log_err("listen-tls-%s %s", cert ? "key" : "cert", err);
+			goto fail;
+		}
+	}
+	*ret_auth = auth;
+	*ret_cert = cert;
+	*ret_key = key;
+	return 0;
+fail:
+	listen_auth__clear(auth);
+	free(auth);
+	listen_auth__free_pem(cert);
+	return r;
+}

@@ -53,10 +53,17 @@ static void usage(FILE *f)
 "  --socket-mode MODE       socket permissions, octal (default 0666: access\n"
 "                           is checked per request from the caller's uid)\n"
 "  --socket-group GROUP     socket group (default: root's)\n"
-"  --listen HOST:PORT       also serve HTTP on loopback TCP, for\n"
-"                           'go tool pprof URL' (off by default); HOST is\n"
-"                           127.0.0.1, [::1] or a name resolving only to\n"
-"                           loopback, such as localhost\n"
+"  --listen HOST:PORT       also serve HTTP on TCP, for 'go tool pprof URL'\n"
+"                           (off by default); HOST is 127.0.0.1, [::1] or a\n"
+"                           name resolving only to loopback, such as\n"
+"                           localhost; any other address needs\n"
+"                           --listen-token-file (also config key 'listen')\n"
+"  --listen-token-file PATH  every request on the listener must carry\n"
+"                           'Authorization: Bearer TOKEN', TOKEN this file's\n"
+"                           first line (root's, mode 0600); its holder may\n"
+"                           read profiles, /metrics and /v1/status as root\n"
+"  --listen-tls-cert PATH   HTTPS on the listener: certificate (PEM)\n"
+"  --listen-tls-key PATH    and its key (PEM, mode 0600)\n"
 "  --max-seconds N          longest window (default 600)\n"
 "  --max-sessions N         concurrent sessions, all users (default 64)\n"
 "  --max-sessions-per-uid N concurrent sessions per user (default 8)\n"
@@ -187,7 +194,10 @@ int main__parse_args(int argc, char **argv, struct options *o)
 		{ "test-interval-profile", required_argument, NULL, O_FLEET + 13 },
 		{ "continuous-include", required_argument, NULL, O_FLEET + 14 },
 		{ "continuous-exclude", required_argument, NULL, O_FLEET + 15 },
-		{ "continuous-fp", required_argument, NULL, O_FLEET + 16 },
+		{ "listen-token-file", required_argument, NULL, O_FLEET + 16 },
+		{ "listen-tls-cert", required_argument, NULL, O_FLEET + 17 },
+		{ "listen-tls-key", required_argument, NULL, O_FLEET + 18 },
+		{ "continuous-fp", required_argument, NULL, O_FLEET + 19 },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ "help", no_argument, NULL, 'h' },
 		{}
@@ -308,7 +318,7 @@ int main__parse_args(int argc, char **argv, struct options *o)
 			o->config_path = optarg;
 			o->config_given = true;
 			break;
-		case O_FLEET ... O_FLEET + 16:
+		case O_FLEET ... O_FLEET + 19:
 			/* Checked with the file's, by config__load_all(): the
 			 * key is the option's name. */
 			if (o->nfleet_cli == sizeof(o->fleet_cli) / sizeof(o->fleet_cli[0]))

@@ -249,6 +249,33 @@ static void errors(struct offcpu *o, uint64_t out[PROFD_WAIT_ERR_MAX])
 	free(vals);
 }
 
+/* Drop every begun wait and every thread's recent stacks (BPF sends
+ * them again: a new generation). Under lock, or at the end. */
+static void forget_waits(struct offcpu *o)
+{
+	unsigned i;
+
+	for (i = 0; i < PENDING_BUCKETS; i++)
+		while (o->pending[i])
+			offcpu_pair__drop(o, &o->pending[i]);
+	offcpu_pair__forget(o);
+}
+
+/* A window's own resources (it is out of o->windows). */
+static void window_free(struct offcpu_window *w)
+{
+	struct pending *p;
+
+	while ((p = w->seeds)) {
+		w->seeds = p->next;
+		free(p);
+	}
+	proc__put(w->proc);
+	target__release(&w->t);
+	aggregate__free(w->agg);
+	free(w);
+}
+
 void offcpu__shutdown(struct offcpu *o)
 {
 	pthread_mutex_lock(&o->lock);
@@ -270,10 +297,7 @@ void offcpu__free(struct offcpu *o)
 		bpf_link__destroy(o->links[i]);
 	ring_buffer__free(o->rb);
 	/* Before the skeleton goes: forgetting bumps its generation. */
-	for (i = 0; i < PENDING_BUCKETS; i++)
-		while (o->pending[i])
-			offcpu_pair__drop(o, &o->pending[i]);
-	offcpu_pair__forget(o);
+	forget_waits(o);
 	offcpu_bpf__destroy(o->skel);
 	kallsyms__free(o->ksyms);
 	pthread_cond_destroy(&o->cond);
@@ -286,31 +310,62 @@ struct seed_ctx {
 	struct offcpu_window *w;
 };
 
+/* Is thread @tid of the process at /proc dirfd @dirfd in a futex wait
+ * now? Reads /proc/PID/task/TID/syscall. */
+static bool in_futex_wait(int dirfd, uint32_t tid)
+{
+	char path[48], buf[256];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "task/%u/syscall", tid);
+	fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	return offcpu_pair__futex_waiting(buf);
+}
+
 /*
- * A thread of a block window's process as it was when the window opened:
- * asleep (S) or in the kernel uninterruptibly (D), it is off CPU since
- * before the window, and its stack is where it waits. Kept as a seed
- * until it comes back (an end record with begin 0) or the window ends.
+ * A thread of a block or mutex window's process as it was when the
+ * window opened. Block: asleep (S) or in the kernel uninterruptibly (D),
+ * it is off CPU since before the window. Mutex: in a futex wait
+ * (/proc/PID/task/TID/syscall), since before the window. Either way its
+ * stacks (user, and kernel with kernel=1) are where it waits. Kept as a seed until the wait ends (an end
+ * record with begin 0) or the window does.
  */
 static void seed(void *ctx, const struct threads_thread *th)
 {
 	struct seed_ctx *sc = ctx;
 	struct offcpu_window *w = sc->w;
 	struct pending *p;
-	unsigned n = th->n;
+	unsigned n = th->n, nk;
 
-	if ((th->state != 'S' && th->state != 'D') || w->nseeds >= THREADS_MAX)
+	if (w->nseeds >= THREADS_MAX)
 		return;
-	p = calloc(1, sizeof(*p) + (n ? n : 1) * sizeof(uint64_t));
+	if (w->req.what == PROFD_WAIT_FUTEX ?
+		    !in_futex_wait(w->t.ref.dirfd, th->tid) :
+		    th->state != 'S' && th->state != 'D')
+		return;
+	nk = w->req.kernel ? th->nk : 0;
+	if (nk > PROFD_MAX_KERNEL_FRAMES)
+		nk = PROFD_MAX_KERNEL_FRAMES;
+	p = calloc(1, sizeof(*p) + (n + nk ? n + nk : 1) * sizeof(uint64_t));
 	if (!p)
 		return;
-	p->what = PROFD_WAIT_OFFCPU;
+	p->what = w->req.what;
 	p->tid = th->tid;
 	p->tgid = (uint32_t)w->req.pid;
 	p->image = w->t.image;
 	p->begin_ns = w->start_ns;
-	p->flags = ((th->state == 'D' ? PROFD_WAIT_DISK : PROFD_WAIT_SLEEPING) + 1)
-		   << PROFILE_STATE_SHIFT;
+	if (w->req.what == PROFD_WAIT_OFFCPU)
+		p->flags = ((th->state == 'D' ? PROFD_WAIT_DISK :
+						PROFD_WAIT_SLEEPING) + 1)
+			   << PROFILE_STATE_SHIFT;
 	if (!n)
 		p->flags |= AGG_F_USER_ERR;
 	if (th->truncated)
@@ -319,6 +374,9 @@ static void seed(void *ctx, const struct threads_thread *th)
 	p->n_user = (uint16_t)n;
 	if (n)
 		memcpy(p->ips, th->ips, n * sizeof(uint64_t));
+	p->n_kernel = (uint16_t)nk;
+	if (nk)
+		memcpy(p->ips + n, th->kips, nk * sizeof(uint64_t));
 	pthread_mutex_lock(&sc->o->lock);
 	p->next = w->seeds;
 	w->seeds = p;
@@ -376,7 +434,7 @@ int offcpu__start(struct offcpu *o, const struct offcpu_req *req,
 	 * before the attach and waits again is recorded leaving (its seed
 	 * is dropped at the end); one that comes back later says so.
 	 */
-	if (req->what == PROFD_WAIT_OFFCPU && o->threads) {
+	if (req->what != PROFD_WAIT_CLONE && o->threads) {
 		struct seed_ctx sc = { .o = o, .w = w };
 
 		(void)threads__each(o->threads, req->pid, w->t.ref.dirfd,
@@ -430,30 +488,57 @@ int offcpu__start(struct offcpu *o, const struct offcpu_req *req,
 fail:
 	pthread_mutex_unlock(&o->lock);
 fail_unlocked:
-	while ((p = w->seeds)) {
-		w->seeds = p->next;
-		free(p);
-	}
-	proc__put(w->proc);
-	target__release(&w->t);
-	aggregate__free(w->agg);
-	free(w);
+	window_free(w);
 	return r;
+}
+
+unsigned offcpu__end(struct offcpu *o, pid_t pid, uid_t uid,
+		     const char *window)
+{
+	uint64_t now = now_ns(CLOCK_MONOTONIC);
+	struct offcpu_window *w;
+	unsigned n = 0;
+
+	pthread_mutex_lock(&o->lock);
+	for (w = o->windows; w; w = w->next) {
+		if (w->closed || w->req.pid != pid || w->req.uid != uid ||
+		    (window[0] && strcmp(window, w->req.window)) ||
+		    w->start_ns == UINT64_MAX || now >= w->end_ns)
+			continue;	/* (still attaching: not open yet) */
+		w->end_ns = now > w->start_ns ? now : w->start_ns + 1;
+		w->end_asked = true;
+		n++;
+	}
+	pthread_mutex_unlock(&o->lock);
+	return n;
+}
+
+bool offcpu__ended_early(struct offcpu *o, struct offcpu_window *w,
+			 uint64_t *ret_ns)
+{
+	bool early;
+
+	pthread_mutex_lock(&o->lock);
+	early = w->end_asked;
+	*ret_ns = w->end_ns - w->start_ns;
+	pthread_mutex_unlock(&o->lock);
+	return early;
 }
 
 int offcpu__wait(struct offcpu *o, struct offcpu_window *w, int conn_fd)
 {
 	for (;;) {
-		uint64_t now = now_ns(CLOCK_MONOTONIC);
+		uint64_t now = now_ns(CLOCK_MONOTONIC), end;
 		bool stop;
 		int timeout_ms;
 
 		pthread_mutex_lock(&o->lock);
 		stop = o->stopping;
+		end = w->end_ns;	/* offcpu__end() may bring it closer */
 		pthread_mutex_unlock(&o->lock);
 		if (stop)
 			return -ECANCELED;
-		if (now >= w->end_ns)
+		if (now >= end)
 			return 0;
 		/* The process exited: nothing more will wait; end here (as
 		 * CPU windows do), so no wait is charged past its end. */
@@ -463,7 +548,8 @@ int offcpu__wait(struct offcpu *o, struct offcpu_window *w, int conn_fd)
 			pthread_mutex_unlock(&o->lock);
 			return 0;
 		}
-		timeout_ms = (int)((w->end_ns - now) / 1000000) + 1;
+		/* 100 ms at most: an early end is seen within that. */
+		timeout_ms = (int)((end - now) / 1000000) + 1;
 		if (timeout_ms > 100)
 			timeout_ms = 100;
 		if (conn_fd >= 0) {
@@ -561,22 +647,27 @@ static void open_sums(struct offcpu *o, struct offcpu_window *w)
 				o->st.storage_errors++;
 			close(pfd);
 			/* Never on a CPU since the window opened: off CPU
-			 * all along, if it was then. */
+			 * all along, if it was then (a futex wait: if it is
+			 * still in one, it left none the programs saw). */
 			p = none ? offcpu_pair__take_seed(w, tid) : NULL;
-			if (p) {
+			if (p && (what == PROFD_WAIT_OFFCPU ||
+				  in_futex_wait(w->t.ref.dirfd, tid)))
 				offcpu_pair__charge(o, p, w->end_ns, w);
-				free(p);
-			}
+			free(p);
 			continue;
 		}
 		close(pfd);
 		o->st.storage_reads++;
 		/* A seed still here: back on a CPU since (its end record
 		 * lost, or it ran before its stack was read) it is stale;
-		 * else off CPU for the whole window. */
+		 * else off CPU for the whole window. A futex seed: waiting
+		 * all window if no futex wait of it began or ended since it
+		 * opened and it is in one still. */
 		p = offcpu_pair__take_seed(w, tid);
 		if (p) {
-			if (wt.seen_gen < w->gen)
+			if (what == PROFD_WAIT_OFFCPU ? wt.seen_gen < w->gen :
+			    wt.futex_gen < w->gen &&
+			    in_futex_wait(w->t.ref.dirfd, tid))
 				offcpu_pair__charge(o, p, w->end_ns, w);
 			free(p);
 		}
@@ -613,7 +704,7 @@ static void open_sums(struct offcpu *o, struct offcpu_window *w)
 
 static const char *const what_notes[PROFD_WAIT_WHAT_MAX] = {
 	[PROFD_WAIT_OFFCPU] = "off-CPU: each time a thread left the CPU (sched_switch), the time until it ran again, charged to its stack when it left; state: sleeping (waiting for an event), disk (uninterruptible: I/O, kernel locks), preempted (runnable, descheduled); threads off CPU when the window opened are charged from then, to their stack then (read without stopping them), and threads still off CPU at its end up to the end",
-	[PROFD_WAIT_FUTEX] = "mutex: time in futex waits (FUTEX_WAIT*, FUTEX_LOCK_PI*, futex_waitv) charged to the waiter's stack: contended pthread mutexes, rwlocks, condition variables, semaphores, joins and raw futexes alike; not seen: spinning before the wait (glibc's adaptive mutexes), uncontended locks (no syscall), waits begun before the window",
+	[PROFD_WAIT_FUTEX] = "mutex: time in futex waits (FUTEX_WAIT*, FUTEX_LOCK_PI*, futex_waitv) charged to the waiter's stack: contended pthread mutexes, rwlocks, condition variables, semaphores, joins and raw futexes alike; not seen: spinning before the wait (glibc's adaptive mutexes), uncontended locks (no syscall); threads already in a futex wait when the window opened are charged from then, to their stack then (read without stopping them), until it ends",
 	[PROFD_WAIT_CLONE] = "threadcreate: threads created in the window (clone/clone3 with CLONE_THREAD, seen at sched_process_fork), counted by the creating thread's stack; new processes (fork) are not counted",
 };
 
@@ -627,7 +718,7 @@ int offcpu__finish(struct offcpu *o, struct offcpu_window *w, void **ret_buf,
 	};
 	uint64_t errs[PROFD_WAIT_ERR_MAX], lost, unpaired, full;
 	char lines[4][256];
-	const char *comments[8];
+	const char *comments[9];
 	struct profile_cpu_part part = {};
 	struct profile_cpu_desc d = {};
 	size_t nc = 0, i;
@@ -661,8 +752,10 @@ int offcpu__finish(struct offcpu *o, struct offcpu_window *w, void **ret_buf,
 	comments[nc++] = w->req.fp_only ?
 		"user stacks: frame-pointer walk (unwind=fp)" :
 		"user stacks: DWARF-unwound in profd ([truncated] where the copy or CFI ran out)";
-	if (!w->req.kernel && w->req.what != PROFD_WAIT_CLONE)
-		comments[nc++] = "a thread that waits again with the same registers (ip, sp, bp) and the same innermost 1 KiB of stack as one of its 4 recent recorded waits is charged to that wait's stack, summed in the kernel, without a new stack: paths that differ only deeper than that, at the same depth, are not told apart";
+	if (!w->req.kernel && w->req.what != PROFD_WAIT_CLONE && w->req.fp_only)
+		comments[nc++] = "a thread that waits again with the same frame-pointer stack as one of its 4 recent recorded waits is summed in the kernel, without sending the stack again";
+	else if (!w->req.kernel && w->req.what != PROFD_WAIT_CLONE)
+		comments[nc++] = "a thread that waits again with the same registers (ip, sp, bp) and innermost stack bytes (1 KiB, more for a thread whose stacks need it, up to 16) as one of its 4 recent recorded waits is summed in the kernel, without a new stack, and charged to the frames those determine (an unwind from them alone): where they do not determine the whole stack, it is cut there ([truncated]) rather than taken for another path's";
 	if (lost) {
 		snprintf(lines[0], sizeof(lines[0]),
 			 "%" PRIu64 " waits lost system-wide during the window (ring buffer full): not in this profile",
@@ -683,6 +776,8 @@ int offcpu__finish(struct offcpu *o, struct offcpu_window *w, void **ret_buf,
 	}
 	if (!drained)
 		comments[nc++] = "record dispatch fell behind at the window's end: waits from its last moments may be missing";
+	if (w->end_asked)
+		comments[nc++] = "ended on request (Ctrl-C in profctl, POST /v1/profile/stop)";
 
 	part.proc = w->proc;
 	part.agg = w->agg;
@@ -718,25 +813,10 @@ void offcpu__close(struct offcpu *o, struct offcpu_window *w)
 	(void)reconcile(o);
 	/* No window left: waits begun for them (threads that exited keep
 	 * theirs forever) are nobody's. */
-	if (!o->windows) {
-		unsigned i;
-
-		for (i = 0; i < PENDING_BUCKETS; i++)
-			while (o->pending[i])
-				offcpu_pair__drop(o, &o->pending[i]);
-		offcpu_pair__forget(o);
-	}
+	if (!o->windows)
+		forget_waits(o);
 	pthread_mutex_unlock(&o->lock);
-	while (w->seeds) {
-		struct pending *p = w->seeds;
-
-		w->seeds = p->next;
-		free(p);
-	}
-	proc__put(w->proc);
-	target__release(&w->t);
-	aggregate__free(w->agg);
-	free(w);
+	window_free(w);
 }
 
 void offcpu__stats(struct offcpu *o, struct offcpu_stats *ret)

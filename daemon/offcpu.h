@@ -34,6 +34,8 @@ struct offcpu_limits {
 	unsigned max_pending;		/* waits begun, not ended yet */
 };
 
+#define OFFCPU_WINDOW_MAX 32	/* as SESSION_WINDOW_MAX */
+
 struct offcpu_req {
 	enum profd_wait_what what;
 	pid_t pid;
@@ -41,6 +43,7 @@ struct offcpu_req {
 	bool kernel;
 	bool fp_only;
 	uid_t uid;
+	char window[OFFCPU_WINDOW_MAX + 1];	/* the caller's name, or "" */
 };
 
 struct offcpu_stats {
@@ -50,6 +53,9 @@ struct offcpu_stats {
 	uint64_t unwound, unwind_errors;
 	uint64_t repeats;		/* begins with the last stack again */
 	uint64_t repeat_misses;		/* ... which profd no longer had */
+	uint64_t repeat_cut;		/* full records whose repeats' key
+					 * holds only part of their stack */
+	uint64_t keys_lengthened;	/* threads given a longer key */
 	uint64_t storage_reads;		/* threads' kernel state read at ends */
 	uint64_t storage_errors;	/* ... that could not be read */
 	uint64_t seeded;		/* threads off CPU at a window's start */
@@ -80,6 +86,18 @@ int offcpu__start(struct offcpu *o, const struct offcpu_req *req,
 /* Block until the window ends: 0, -ECONNRESET (@conn_fd hung up),
  * -ECANCELED (stopping). */
 int offcpu__wait(struct offcpu *o, struct offcpu_window *win, int conn_fd);
+/*
+ * offcpu__end() - end the open wait windows on @pid that caller @uid
+ * started (named @window, unless it is ""), as if their seconds ran out
+ * now (as session_mgr__end()): they answer with what they collected.
+ * Returns how many it ended.
+ */
+unsigned offcpu__end(struct offcpu *o, pid_t pid, uid_t uid,
+		     const char *window);
+/* After offcpu__wait(): did offcpu__end() end @win, and after how long
+ * (*@ret_ns)? */
+bool offcpu__ended_early(struct offcpu *o, struct offcpu_window *win,
+			 uint64_t *ret_ns);
 /* Stop recording and build the gzip'd pprof. 0 or -errno. */
 int offcpu__finish(struct offcpu *o, struct offcpu_window *win,
 		   void **ret_buf, size_t *ret_len);

@@ -56,6 +56,7 @@ struct offcpu_window {
 	unsigned nseeds;
 	uint64_t gen;			/* the BPF generation it opened in */
 	bool closed;
+	bool end_asked;			/* offcpu__end(): ended early */
 };
 
 struct offcpu {
@@ -85,6 +86,7 @@ struct offcpu {
 	struct offcpu_stats st;
 	/* Scratch of the drain thread. */
 	uint64_t ips[MAX_FRAMES];
+	uint64_t key_ips[UNWIND_MAX_FRAMES];	/* what a repeat key determines */
 };
 
 /* offcpu_pair.c */
@@ -108,5 +110,8 @@ void offcpu_pair__charge_sum(struct offcpu *o, const struct pending *p,
 struct pending *offcpu_pair__last_of(struct offcpu *o, uint32_t what,
 				     uint32_t tid, uint32_t slot,
 				     uint32_t tgid, uint64_t image);
+
+/* /proc/PID/task/TID/syscall's text @buf: in a futex wait? */
+bool offcpu_pair__futex_waiting(const char *buf);
 
 #endif /* PROFD_OFFCPU_INT_H */

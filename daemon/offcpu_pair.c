@@ -9,6 +9,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+
+#include <bpf/bpf.h>
 
 #include "offcpu.skel.h"
 #include "offcpu_int.h"
@@ -63,22 +66,21 @@ static struct pending **find_last(struct offcpu *o, uint32_t what,
 	return NULL;
 }
 
-/* Keep a copy of @p as its thread's last stack of its kind. */
-static void remember(struct offcpu *o, const struct pending *p)
+/* Keep @c (taken over) as its thread's stack in its slot of its kind. */
+static void remember(struct offcpu *o, struct pending *c)
 {
-	struct pending **pp = find_last(o, p->what, p->tid, p->slot), *c;
+	struct pending **pp = find_last(o, c->what, c->tid, c->slot), *old;
 
 	if (pp) {
-		c = *pp;
-		*pp = c->next;
-		free(c);
+		old = *pp;
+		*pp = old->next;
+		free(old);
 		o->nlast--;
 	}
-	if (o->nlast >= o->lim.max_pending)
+	if (o->nlast >= o->lim.max_pending) {
+		free(c);
 		return;		/* its repeats will miss: counted */
-	c = copy_pending(p);
-	if (!c)
-		return;
+	}
 	pp = &o->last[bucket(c->what, c->tid)];
 	c->next = *pp;
 	*pp = c;
@@ -149,14 +151,16 @@ static struct offcpu_window *window_of(struct offcpu *o, uint32_t tgid,
 	return NULL;
 }
 
-/* Left out of every window on @tgid for @what: another image's. */
-static void left_out(struct offcpu *o, uint32_t tgid, uint32_t what)
+/* @n waits left out of every window on @tgid for @what: another
+ * image's. */
+static void left_out(struct offcpu *o, uint32_t tgid, uint32_t what,
+		     uint64_t n)
 {
 	struct offcpu_window *x;
 
 	for (x = o->windows; x; x = x->next)
 		if (x->req.pid == (pid_t)tgid && x->req.what == what)
-			x->left_out++;
+			x->left_out += n;
 }
 
 static void place(struct offcpu *o, struct pending *p);
@@ -224,7 +228,7 @@ static void on_repeat(struct offcpu *o, const struct profd_wait_repeat *r)
 	o->st.begins += r->count;
 	o->st.repeats += r->count;
 	if (!window_of(o, r->tgid, r->what, r->image)) {
-		left_out(o, r->tgid, r->what);
+		left_out(o, r->tgid, r->what, r->count);
 		return;
 	}
 	p = offcpu_pair__last_of(o, r->what, r->tid, r->slot, r->tgid, r->image);
@@ -240,11 +244,100 @@ static void on_repeat(struct offcpu *o, const struct profd_wait_repeat *r)
 	p->flags = flags;
 }
 
+/* Walk @b's stack knowing only bp, sp, ip and its first @len bytes:
+ * frames in o->key_ips, their count; *@ret_trunc as unwind__stack. */
+static int walk_known(struct offcpu *o, struct offcpu_window *w,
+		      const struct profd_wait_begin *b, size_t len,
+		      bool *ret_trunc)
+{
+	const uint32_t known = 1u << 6 | 1u << 7 | 1u << 16;	/* bp sp ip */
+	int n;
+
+	*ret_trunc = false;
+	n = unwind__stack_known(w->proc, (const uint64_t *)b->regs, known,
+				b->stack + b->stack_skip,
+				len < b->stack_len ? len : b->stack_len,
+				o->key_ips, UNWIND_MAX_FRAMES, ret_trunc);
+	return n < 0 ? 0 : n;
+}
+
+static bool same_walk(const struct offcpu *o, int n, bool trunc,
+		      unsigned nu, bool full_trunc)
+{
+	return trunc == full_trunc && (unsigned)n == nu &&
+	       !memcmp(o->key_ips, o->ips, nu * sizeof(uint64_t));
+}
+
+/*
+ * The thread's key is too short for this stack: find the KiB (up to
+ * PROFD_WAIT_KEY_KIB_MAX) that make the walk whole and tell BPF, so its
+ * next records here key that much (their repeats then get the whole
+ * stack). A few more walks, once per thread and depth.
+ */
+static void lengthen_key(struct offcpu *o, struct offcpu_window *w,
+			 const struct profd_wait_begin *b, unsigned nu,
+			 bool full_trunc)
+{
+	uint32_t lo = b->key_kib, hi, mid, tid = b->tid;
+	bool t;
+	int n;
+
+	hi = (b->stack_len + 1023) / 1024;
+	if (hi > PROFD_WAIT_KEY_KIB_MAX)
+		hi = PROFD_WAIT_KEY_KIB_MAX;
+	if (hi <= lo || !o->skel)
+		return;
+	n = walk_known(o, w, b, (size_t)hi * 1024, &t);
+	if (!same_walk(o, n, t, nu, full_trunc))
+		return;		/* not from sp, ip and bp alone: stays cut */
+	/* Whole at hi, cut at lo: the least KiB that is whole. */
+	while (hi - lo > 1) {
+		mid = (lo + hi) / 2;
+		n = walk_known(o, w, b, (size_t)mid * 1024, &t);
+		if (same_walk(o, n, t, nu, full_trunc))
+			hi = mid;
+		else
+			lo = mid;
+	}
+	if (bpf_map_update_elem(bpf_map__fd(o->skel->maps.wait_key_kib), &tid,
+				&hi, BPF_ANY) == 0)
+		o->st.keys_lengthened++;
+}
+
+/*
+ * The kernel sums later waits of this thread into @b's slot when their
+ * key is @b's: ip, sp, bp and the innermost b->key_kib KiB of stack
+ * (bpf/offcpu.bpf.c), the rest of the stack unseen. Walk @b's stack
+ * knowing just that: the walk's frames are then right for every wait
+ * with that key. -1 when they are @b's whole stack (@nu frames in
+ * o->ips, @trunc) and the slot may share @b's stack; else how many
+ * frames in o->key_ips (cut short: [truncated]) — two paths that differ
+ * deeper share those, never one another's — and the thread's key is
+ * lengthened for its next records. Costs a second, shorter walk per
+ * full record; repeats cost nothing more.
+ */
+static int key_walk(struct offcpu *o, struct offcpu_window *w,
+		    const struct profd_wait_begin *b, unsigned nu, bool trunc)
+{
+	bool ktrunc;
+	int n;
+
+	if (!b->stack_len || !b->key_kib || b->what >= PROFD_WAIT_CLONE)
+		return -1;	/* never summed */
+	n = walk_known(o, w, b, (size_t)b->key_kib * 1024, &ktrunc);
+	if (same_walk(o, n, ktrunc, nu, trunc))
+		return -1;
+	lengthen_key(o, w, b, nu, trunc);
+	/* The lengthening walks used key_ips: this record's key again. */
+	return walk_known(o, w, b, (size_t)b->key_kib * 1024, &ktrunc);
+}
+
 static void on_begin(struct offcpu *o, const struct profd_wait_begin *b)
 {
 	struct offcpu_window *w = window_of(o, b->tgid, b->what, b->image);
 	unsigned nu = 0, nk = b->n_kernel, i;
-	struct pending *p;
+	struct pending *p, *r;
+	int kn;
 	uint32_t flags = 0;
 	bool trunc = false;
 	int n;
@@ -252,7 +345,7 @@ static void on_begin(struct offcpu *o, const struct profd_wait_begin *b)
 	o->st.begins++;
 	if (!w) {
 		/* Another image's (counted in its windows), or too late. */
-		left_out(o, b->tgid, b->what);
+		left_out(o, b->tgid, b->what, 1);
 		return;
 	}
 	if (nk > PROFD_MAX_KERNEL_FRAMES)
@@ -310,6 +403,7 @@ static void on_begin(struct offcpu *o, const struct profd_wait_begin *b)
 	if (b->what == PROFD_WAIT_OFFCPU)
 		flags |= (b->state + 1) << PROFILE_STATE_SHIFT;
 	memcpy(o->ips + nu, b->kernel_ips, nk * sizeof(uint64_t));
+	kn = key_walk(o, w, b, nu, trunc);
 
 	p = malloc(sizeof(*p) + (nu + nk) * sizeof(uint64_t));
 	if (!p)
@@ -328,7 +422,22 @@ static void on_begin(struct offcpu *o, const struct profd_wait_begin *b)
 	p->n_kernel = (uint16_t)nk;
 	for (i = 0; i < nu + nk; i++)
 		p->ips[i] = o->ips[i];
-	remember(o, p);
+	/* Repeats of this slot: the frames their key determines, cut short
+	 * where it does not determine the whole stack. */
+	if (b->what < PROFD_WAIT_CLONE) {
+		r = kn < 0 ? copy_pending(p) :
+			     malloc(sizeof(*r) + (size_t)kn * sizeof(uint64_t));
+		if (r && kn >= 0) {
+			memcpy(r, p, sizeof(*r));
+			r->flags |= AGG_F_USER_TRUNC;
+			r->n_user = (uint16_t)kn;
+			r->n_kernel = 0;
+			memcpy(r->ips, o->key_ips, (size_t)kn * sizeof(uint64_t));
+			o->st.repeat_cut++;
+		}
+		if (r)
+			remember(o, r);
+	}
 	place(o, p);
 }
 
@@ -445,6 +554,8 @@ int offcpu_pair__record(void *ctx, void *data, size_t size)
 	/* A begin record holds what it says it holds. */
 	if (size < sizeof(*b) || b->kind != PROFD_EV_WAIT_BEGIN ||
 	    b->what >= PROFD_WAIT_WHAT_MAX || b->stack_skip >= 4096 ||
+	    b->slot >= PROFD_WAIT_SLOTS ||
+	    b->key_kib > PROFD_WAIT_KEY_KIB_MAX ||
 	    b->stack_len > PROFD_STACK_PAGES_MAX * 4096 ||
 	    (size_t)b->stack_skip + b->stack_len > size - sizeof(*b)) {
 		o->st.unpaired++;
@@ -452,4 +563,37 @@ int offcpu_pair__record(void *ctx, void *data, size_t size)
 	}
 	on_begin(o, b);
 	return 0;
+}
+
+/*
+ * Is the thread whose /proc/PID/task/TID/syscall reads @buf in a futex
+ * wait (the ops bpf/offcpu.bpf.c counts: FUTEX_WAIT, LOCK_PI,
+ * WAIT_BITSET, WAIT_REQUEUE_PI, LOCK_PI2; any futex_waitv)? The kernel
+ * writes "NR ARG1 ARG2 ..." (hex arguments) for a thread blocked in a
+ * syscall, "running" or "-1 SP PC" otherwise.
+ */
+bool offcpu_pair__futex_waiting(const char *buf)
+{
+	unsigned long nr, op, cmd;
+	char *end;
+
+	if (!buf || *buf < '0' || *buf > '9')
+		return false;
+	nr = strtoul(buf, &end, 10);
+	if (end == buf || *end != ' ')
+		return false;
+	if (nr == SYS_futex_waitv)
+		return true;
+	if (nr != SYS_futex)
+		return false;
+	buf = end + 1;
+	(void)strtoul(buf, &end, 16);		/* uaddr */
+	if (end == buf || *end != ' ')
+		return false;
+	buf = end + 1;
+	op = strtoul(buf, &end, 16);
+	if (end == buf)
+		return false;
+	cmd = op & 0x7f;
+	return cmd == 0 || cmd == 6 || cmd == 9 || cmd == 11 || cmd == 13;
 }

@@ -103,12 +103,14 @@ int origin__check(const struct origin_listener *l, const char *host,
 			 shown(fetch_site, buf, sizeof(buf)));
 		return -EPERM;
 	}
-	if (l->tcp && !host) {
+	/* With any_host the token says who asks, not the name used. */
+	if (l->tcp && !l->any_host && !host) {
 		snprintf(why, whylen, "refused: no Host header; over TCP profd serves requests for a loopback host only");
 		return -EPERM;
 	}
-	if (l->tcp && (!split_hostport(host, name, sizeof(name), &port) ||
-		       !loopback_name(l, name))) {
+	if (l->tcp && !l->any_host &&
+	    (!split_hostport(host, name, sizeof(name), &port) ||
+	     !loopback_name(l, name))) {
 		snprintf(why, whylen, "refused: Host \"%s\" is not a loopback name or address (localhost, 127.0.0.1, [::1]); a web page whose name was rebound to 127.0.0.1 sends that",
 			 shown(host, buf, sizeof(buf)));
 		return -EPERM;

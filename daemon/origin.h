@@ -18,13 +18,16 @@ struct origin_listener {
 	bool tcp;		/* false: the Unix socket */
 	const char *host;	/* TCP: --listen's HOST (no brackets) or NULL */
 	unsigned port;		/* TCP: the port listened on */
+	bool any_host;		/* TCP with a bearer token: any Host (scrapers
+				 * name the host as they know it, and a page
+				 * cannot send the token) */
 };
 
 /*
  * origin__check() - 0 when the request may be served, else -EPERM with a
  * sentence for the client in @why. Over TCP, Host must be present and a
  * loopback name or address (localhost, 127.0.0.0/8, [::1], or --listen's
- * HOST), any port. On both transports Sec-Fetch-Site may only be absent,
+ * HOST), any port (any Host at all with @l->any_host). On both transports Sec-Fetch-Site may only be absent,
  * "none" (typed in the address bar) or "same-origin", and Origin only
  * absent or, over TCP, the listener's own (http://loopback-host:PORT).
  * Any header may be NULL (absent).

@@ -103,6 +103,14 @@ int sym_binary__lookup(struct sym_binary *b, uint64_t file_offset,
 		       struct sym_frame *frames, int max);
 
 /*
+ * sym_binary__symoff() - how far the code at @file_offset is from the
+ * start of the ELF symbol that holds it (Go's "+0x1d" in a traceback).
+ * 0 and *@ret_off, or -ENOENT (no symbol, or no such address).
+ */
+int sym_binary__symoff(struct sym_binary *b, uint64_t file_offset,
+		       uint64_t *ret_off);
+
+/*
  * Call frame information (CFI) for the unwinder: one row of a binary's
  * .eh_frame (or .debug_frame) table, copied out of libdw so that it can be
  * evaluated without the binary's lock. Rows are cached per binary, so every

@@ -493,4 +493,25 @@ int sym_binary__lookup(struct sym_binary *b, uint64_t file_offset,
 	return n;
 }
 
+int sym_binary__symoff(struct sym_binary *b, uint64_t file_offset,
+		       uint64_t *ret_off)
+{
+	const char *name = NULL;
+	GElf_Off off = 0;
+	GElf_Sym sym;
+	uint64_t vaddr;
+
+	if (!sym_binary__to_vaddr(b, file_offset, &vaddr))
+		return -ENOENT;
+	pthread_mutex_lock(&b->lock);
+	if (b->mod)
+		name = dwfl_module_addrinfo(b->mod, vaddr, &off, &sym, NULL,
+					    NULL, NULL);
+	pthread_mutex_unlock(&b->lock);
+	if (!name)
+		return -ENOENT;
+	*ret_off = off;
+	return 0;
+}
+
 /* Copy one rule's ops into @row; -E2BIG when they do not fit. */

@@ -23,7 +23,8 @@
 #include "threads.skel.h"
 #include "unwind.h"
 
-_Static_assert(sizeof(struct profd_thread) == 176, "profd_thread layout");
+_Static_assert(sizeof(struct profd_thread) == 184 + 8 * PROFD_MAX_KERNEL_FRAMES,
+	       "profd_thread layout");
 
 /* Bytes read from the iterator at most: every thread's record whole. */
 #define READ_MAX ((size_t)THREADS_MAX * \
@@ -48,8 +49,14 @@ struct thread {
 	uint64_t hash;
 	uint64_t *ips;			/* leaf first */
 	unsigned n;
+	uint64_t *kips;			/* kernel frames, leaf first */
+	unsigned nk;
 	bool unreadable;		/* no registers or stack */
 	bool running;
+	/* Its walk ran out of the first copy: read on (deepen()). */
+	uint8_t *deep;			/* the stack from sp, so far */
+	size_t deep_len;
+	uint64_t regs[PROFD_NREGS];
 };
 
 int threads__new(struct proc_cache *pc, struct execwatch *w,
@@ -242,11 +249,42 @@ static bool same_stack(const struct thread *x, const struct thread *y)
 	       (!x->n || !memcmp(x->ips, y->ips, x->n * sizeof(*x->ips)));
 }
 
+static void thread_hash(struct thread *th)
+{
+	unsigned k;
+
+	th->hash = hash__u64(th->flags, 0);
+	for (k = 0; k < th->n; k++)
+		th->hash = hash__u64(th->ips[k], th->hash);
+}
+
+/* @th's walk from @k frames in @scratch (@trunc: cut short). */
+static void thread_frames(struct thread *th, const uint64_t *scratch, int k,
+			  bool trunc)
+{
+	uint64_t *ips;
+
+	if (k <= 0)
+		return;
+	ips = malloc((size_t)k * sizeof(uint64_t));
+	if (!ips)
+		return;
+	memcpy(ips, scratch, (size_t)k * sizeof(uint64_t));
+	free(th->ips);
+	th->ips = ips;
+	th->n = (unsigned)k;
+	th->unreadable = false;
+	th->flags &= ~(AGG_F_USER_ERR | AGG_F_USER_TRUNC);
+	if (trunc)
+		th->flags |= AGG_F_USER_TRUNC;
+	thread_hash(th);
+}
+
 /* Parse the iterator's output into @ths and unwind each. */
 static size_t parse(struct symbolizer *sym, struct proc *p, int dirfd, const uint8_t *buf, size_t len,
 		    struct thread *ths, size_t max, uint64_t *scratch)
 {
-	size_t off = 0, n = 0;
+	size_t off = 0, n = 0, ndeep = 0;
 
 	while (n < max && off + sizeof(struct profd_thread) <= len) {
 		struct profd_thread h;
@@ -257,7 +295,8 @@ static size_t parse(struct symbolizer *sym, struct proc *p, int dirfd, const uin
 
 		memcpy(&h, buf + off, sizeof(h));
 		if (h.magic != PROFD_THREAD_MAGIC || h.stack_skip >= 4096 ||
-		    h.stack_len > PROFD_THREAD_STACK_PAGES * 4096)
+		    h.stack_len > PROFD_THREAD_STACK_PAGES * 4096 ||
+		    h.page_from)
 			break;
 		off += sizeof(h);
 		stack = buf + off;
@@ -296,12 +335,121 @@ static size_t parse(struct symbolizer *sym, struct proc *p, int dirfd, const uin
 					th->flags |= AGG_F_USER_TRUNC;
 			}
 		}
-		th->hash = hash__u64(th->flags, 0);
-		for (k = 0; k < (int)th->n; k++)
-			th->hash = hash__u64(th->ips[k], th->hash);
+		if (h.n_kernel && h.n_kernel <= PROFD_MAX_KERNEL_FRAMES) {
+			th->kips = malloc(h.n_kernel * sizeof(uint64_t));
+			if (th->kips) {
+				memcpy(th->kips, h.kernel_ips,
+				       h.n_kernel * sizeof(uint64_t));
+				th->nk = h.n_kernel;
+			}
+		}
+		thread_hash(th);
+		/* Cut where the copy ends, asleep: read on later. */
+		if (trunc && !th->running && ndeep < PROFD_THREAD_DEEP &&
+		    h.stack_skip + h.stack_len == PROFD_THREAD_STACK_PAGES * 4096) {
+			th->deep = malloc(PROFD_THREAD_STACK_MAX_PAGES * 4096);
+			if (th->deep) {
+				memcpy(th->deep, stack + h.stack_skip, h.stack_len);
+				th->deep_len = h.stack_len;
+				memcpy(th->regs, h.regs, sizeof(th->regs));
+				ndeep++;
+			}
+		}
 		n++;
 	}
 	return n;
+}
+
+/*
+ * Threads whose walk ran out of the first copy (th->deep): run the
+ * iterator again for just them, PROFD_THREAD_STACK_PAGES further up each
+ * time, and walk the longer copy, up to PROFD_THREAD_STACK_MAX_PAGES. A
+ * thread asleep does not touch its stack, so the pages join; one whose
+ * sp or pc moved in between ran, and keeps what it had. Costs an
+ * iterator pass (~the first one's per thread read) per 28 KiB, for
+ * PROFD_THREAD_DEEP threads at most.
+ */
+static void deepen(struct threads *t, pid_t pid, struct proc *p,
+		   struct thread *ths, size_t n, uint64_t *scratch)
+{
+	uint32_t from, one = 1;
+	size_t i, len, off;
+	uint8_t *raw;
+	int fd, r;
+
+	for (from = PROFD_THREAD_STACK_PAGES; from < PROFD_THREAD_STACK_MAX_PAGES;
+	     from += PROFD_THREAD_STACK_PAGES) {
+		size_t nwant = 0;
+
+		raw = NULL;
+		len = 0;
+		r = 0;
+		pthread_mutex_lock(&t->lock);
+		fd = bpf_map__fd(t->skel->maps.thread_want);
+		for (i = 0; i < n; i++)
+			if (ths[i].deep &&
+			    bpf_map_update_elem(fd, &ths[i].tid, &one, BPF_ANY) == 0)
+				nwant++;
+		if (nwant) {
+			t->skel->bss->page_from = from;
+			r = iterate(t, pid, &raw, &len);
+			t->skel->bss->page_from = 0;
+		}
+		for (i = 0; i < n; i++)
+			if (ths[i].deep)
+				(void)bpf_map_delete_elem(fd, &ths[i].tid);
+		pthread_mutex_unlock(&t->lock);
+		if (!nwant || r < 0) {
+			free(raw);
+			break;
+		}
+		for (off = 0; off + sizeof(struct profd_thread) <= len;) {
+			struct profd_thread h;
+			struct thread *th = NULL;
+			bool trunc = false;
+			size_t room;
+			int k;
+
+			memcpy(&h, raw + off, sizeof(h));
+			if (h.magic != PROFD_THREAD_MAGIC || h.page_from != from ||
+			    h.stack_skip ||
+			    h.stack_len > PROFD_THREAD_STACK_PAGES * 4096 ||
+			    off + sizeof(h) + h.stack_len > len)
+				break;
+			off += sizeof(h);
+			for (i = 0; i < n && !th; i++)
+				if (ths[i].deep && ths[i].tid == h.tid)
+					th = &ths[i];
+			room = th ? PROFD_THREAD_STACK_MAX_PAGES * 4096 - th->deep_len : 0;
+			if (th && h.regs[7] == th->regs[7] &&
+			    h.regs[16] == th->regs[16] &&
+			    th->deep_len + (th->regs[7] & 4095) == (size_t)from * 4096 &&
+			    h.stack_len <= room) {
+				memcpy(th->deep + th->deep_len, raw + off, h.stack_len);
+				th->deep_len += h.stack_len;
+				k = unwind__stack(p, th->regs, th->deep, th->deep_len,
+						  scratch, UNWIND_MAX_FRAMES, &trunc);
+				thread_frames(th, scratch, k, trunc);
+				if (!trunc)
+					th->deep_len = 0;	/* whole: done */
+			}
+			off += h.stack_len;
+		}
+		free(raw);
+		/* Those not read on this pass (ran, ended, whole) are done. */
+		for (i = 0; i < n; i++) {
+			if (ths[i].deep &&
+			    ths[i].deep_len + (ths[i].regs[7] & 4095) !=
+			    (size_t)(from + PROFD_THREAD_STACK_PAGES) * 4096) {
+				free(ths[i].deep);
+				ths[i].deep = NULL;
+			}
+		}
+	}
+	for (i = 0; i < n; i++) {
+		free(ths[i].deep);
+		ths[i].deep = NULL;
+	}
 }
 
 /* The goroutine profile's labels, per stack (profile.h's callback). */
@@ -355,7 +503,7 @@ static int text_dump(struct proc *p, const struct thread *ths, size_t n,
 			fprintf(f, "\t(stack not readable%s)\n",
 				th->running ? ": running on a CPU" : "");
 		for (j = 0; j < th->n; j++) {
-			uint64_t a = j ? th->ips[j] - 1 : th->ips[j];
+			uint64_t a = j ? th->ips[j] - 1 : th->ips[j], symoff;
 			struct proc_map pm;
 			size_t idx;
 
@@ -365,6 +513,15 @@ static int text_dump(struct proc *p, const struct thread *ths, size_t n,
 					k = sym_binary__lookup(pm.bin,
 							       a - pm.start + pm.offset,
 							       frames, SYM_MAX_INLINE);
+				/* Go's "+0x1d": the pc (a return address as
+				 * it is) from the function's entry, on the
+				 * frame that is not inlined (the last). */
+				if (k <= 0 || !pm.bin ||
+				    sym_binary__symoff(pm.bin, a - pm.start + pm.offset,
+						       &symoff) < 0)
+					symoff = UINT64_MAX;
+				else
+					symoff += th->ips[j] - a;
 				for (m = 0; m < k; m++) {
 					const char *fn = frames[m].func ?
 						frames[m].func : "?";
@@ -374,11 +531,14 @@ static int text_dump(struct proc *p, const struct thread *ths, size_t n,
 					 * as in the profile's names. */
 					if (at && !strcmp(at, "@plt"))
 						at = NULL;
-					fprintf(f, "%.*s(...)\n\t%s:%d\n",
+					fprintf(f, "%.*s(...)\n\t%s:%d",
 						at ? (int)(at - fn) : (int)strlen(fn),
 						fn,
 						frames[m].file ? frames[m].file : "?",
 						frames[m].line);
+					if (m == k - 1 && symoff != UINT64_MAX)
+						fprintf(f, " +0x%" PRIx64, symoff);
+					fputc('\n', f);
 				}
 				if (k <= 0)
 					fprintf(f, "?(...)\n\t%s +0x%" PRIx64 "\n",
@@ -427,19 +587,23 @@ int threads__each(struct threads *t, pid_t pid, int dirfd, struct proc *p,
 		goto out;
 	}
 	n = parse(t->sym, p, dirfd, raw, rawlen, ths, THREADS_MAX, scratch);
+	deepen(t, pid, p, ths, n, scratch);
 	for (i = 0; i < n; i++) {
 		struct threads_thread tt = {
 			.tid = ths[i].tid, .state = ths[i].state,
 			.comm = ths[i].comm, .ips = ths[i].ips,
 			.n = ths[i].n,
 			.truncated = ths[i].flags & AGG_F_USER_TRUNC,
+			.kips = ths[i].kips, .nk = ths[i].nk,
 		};
 
 		cb(ctx, &tt);
 	}
 out:
-	for (i = 0; ths && i < n; i++)
+	for (i = 0; ths && i < n; i++) {
 		free(ths[i].ips);
+		free(ths[i].kips);
+	}
 	free(ths);
 	free(scratch);
 	free(raw);
@@ -510,6 +674,7 @@ int threads__snapshot(struct threads *t, const struct threads_req *req,
 		goto out;
 	}
 	n = parse(t->sym, p, tg.ref.dirfd, raw, rawlen, ths, THREADS_MAX, scratch);
+	deepen(t, req->pid, p, ths, n, scratch);
 	qsort(ths, n, sizeof(*ths), cmp_threads);
 	for (i = 0; i < n; i++) {
 		unreadable += ths[i].unreadable;
@@ -596,8 +761,10 @@ int threads__snapshot(struct threads *t, const struct threads_req *req,
 	d.labels_ctx = &lc;
 	r = profile__build_cpu(&d, ret_buf, ret_len);
 out:
-	for (i = 0; ths && i < n; i++)
+	for (i = 0; ths && i < n; i++) {
 		free(ths[i].ips);
+		free(ths[i].kips);
+	}
 	free(ths);
 	free(scratch);
 	free(raw);

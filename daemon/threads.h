@@ -6,7 +6,9 @@
  * stopping it; the stacks are DWARF-unwound here and counted per
  * identical stack, as pprof (goroutine/count, labels tid, thread, state,
  * wchan) or as text like Go's goroutine?debug=2 dump. One snapshot at a
- * time (the iterator's per-CPU buffer); bounded to THREADS_MAX threads.
+ * time (the iterator's per-CPU buffer); bounded to THREADS_MAX threads,
+ * PROFD_THREAD_STACK_PAGES of stack each (PROFD_THREAD_STACK_MAX_PAGES for
+ * PROFD_THREAD_DEEP threads whose walk needs more: further passes).
  */
 #ifndef PROFD_THREADS_H
 #define PROFD_THREADS_H
@@ -53,6 +55,8 @@ struct threads_thread {
 	const uint64_t *ips;		/* leaf first (the pc, then returns) */
 	unsigned n;			/* 0: the stack could not be read */
 	bool truncated;
+	const uint64_t *kips;		/* where it waits in the kernel */
+	unsigned nk;			/* 0: not read (running) */
 };
 
 typedef void (*threads_cb)(void *ctx, const struct threads_thread *th);

@@ -241,13 +241,21 @@ static enum step step_fp(struct walk *w)
 int unwind__stack(struct proc *p, const uint64_t *regs, const uint8_t *stack,
 		  size_t len, uint64_t *ips, unsigned max, bool *ret_truncated)
 {
+	return unwind__stack_known(p, regs, (1u << SYM_CFI_NREGS) - 1, stack,
+				   len, ips, max, ret_truncated);
+}
+
+int unwind__stack_known(struct proc *p, const uint64_t *regs, uint32_t known,
+			const uint8_t *stack, size_t len, uint64_t *ips,
+			unsigned max, bool *ret_truncated)
+{
 	struct walk w = { .stack = stack, .len = len };
 	bool exact = true;	/* the pc is not a return address */
 	enum step st = STEP_FAIL;
 	unsigned n = 0;
 
 	memcpy(w.regs, regs, sizeof(w.regs));
-	w.valid = (1u << SYM_CFI_NREGS) - 1;
+	w.valid = known & ((1u << SYM_CFI_NREGS) - 1);
 	w.sp0 = regs[REG_RSP];
 	while (n < max) {
 		uint64_t pc = w.regs[REG_RA], at, sp = w.regs[REG_RSP];

@@ -39,4 +39,15 @@
 int unwind__stack(struct proc *p, const uint64_t *regs, const uint8_t *stack,
 		  size_t len, uint64_t *ips, unsigned max, bool *ret_truncated);
 
+/*
+ * unwind__stack_known() - the same walk with only the registers in mask
+ * @known (bit per DWARF register) known: a rule that needs another one
+ * fails the step. The walk is a function of exactly those registers and
+ * the @len bytes given, so its frames are right for every stack that has
+ * them in common (the wait tracer's repeat key, daemon/offcpu_pair.c).
+ */
+int unwind__stack_known(struct proc *p, const uint64_t *regs, uint32_t known,
+			const uint8_t *stack, size_t len, uint64_t *ips,
+			unsigned max, bool *ret_truncated);
+
 #endif /* PROFD_UNWIND_H */

@@ -55,17 +55,29 @@ enum profd_wait_kind {
 
 /*
  * Bytes above sp that, with ip, sp, bp and the generation, key "the same
- * stack as this thread's last begin record of this kind" (off-CPU and
- * futex waits; thread creation always sends its stack). A thread that
- * waits again where it waited last (a server's accept or read loop, a
- * ping-pong) then sends a 48-byte repeat instead of its stack: the
- * innermost frames' return addresses are in those bytes, and with sp
- * equal the stack is as deep as before. A local variable in them that
- * changed only costs a full record. Not exact: two paths that differ
- * only beyond the first KiB (under a large stack buffer) at the same
- * depth are taken for one — the profile says so.
+ * stack as one of this thread's recent begin records of this kind"
+ * (off-CPU and futex waits with a stack copy; thread creation always
+ * sends its stack, and a frame-pointer record's key is its frames). A
+ * thread that waits again where it waited recently (a server's accept or
+ * read loop, a ping-pong) then adds to a sum instead of sending its
+ * stack. A local
+ * variable in them that changed only costs a full record. The key does
+ * not hold the whole stack: profd charges the sums to the frames a walk
+ * from just the key's registers and bytes finds (daemon/offcpu_pair.c),
+ * which are right for every stack with that key; where that walk ends
+ * before the whole stack's (a frame over 1 KiB, a deep saved register),
+ * the sums' stack is cut there, marked truncated, never another path's,
+ * and profd lengthens that thread's key (below).
  */
 #define PROFD_WAIT_KEY_BYTES 1024
+/*
+ * A thread whose stacks need more than that (profd found a walk from
+ * the key cut short: a 2 KiB buffer between two frames) gets a longer
+ * key, in KiB, up to this: wait_key_kib (key: tid in profd's PID
+ * namespace), written by profd, read into the thread's task storage at
+ * its next full record or sum. Hashing costs ~1 ns a byte per wait.
+ */
+#define PROFD_WAIT_KEY_KIB_MAX 16
 
 /*
  * A wait begins: the thread's user registers (DWARF order) and its stack
@@ -87,7 +99,8 @@ struct profd_wait_begin {
 	__u16 n_kernel;
 	__u32 stack_len;
 	__u32 stack_skip;
-	__u32 slot;		/* which of the thread's recent stacks */
+	__u16 slot;		/* which of the thread's recent stacks */
+	__u16 key_kib;		/* its key's stack bytes, KiB (0: no key) */
 	__u64 regs[PROFD_NREGS];
 	__u64 user_ips[PROFD_MAX_USER_FRAMES];
 	__u64 kernel_ips[PROFD_MAX_KERNEL_FRAMES];
@@ -141,6 +154,10 @@ struct profd_wait_task {
 	__u64 sum_last[PROFD_WAIT_NSUMS];
 	__u64 image;
 	__u64 seen_gen;		/* last gen it left or came back to a CPU in */
+	__u64 futex_gen;	/* gen of its last futex wait begun or ended */
+	__u32 key_kib;		/* wait_key_kib's, read at full records and
+				 * sums (0: PROFD_WAIT_KEY_BYTES) */
+	__u32 pad;
 };
 
 /* The wait that began at begin_ns ended at end_ns. begin_ns 0: an
@@ -171,7 +188,8 @@ enum profd_wait_err {
  * read with bpf_copy_from_user_task: no ptrace stop). Written to the
  * iterator's seq file: header + stack_len + stack_skip bytes.
  */
-#define PROFD_THREAD_STACK_PAGES 6	/* 24 KiB, under the seq file's 32 */
+#define PROFD_THREAD_STACK_PAGES 7	/* 28 KiB: with the header, under the
+					 * seq file's 32 KiB per thread */
 
 struct profd_thread {
 	__u32 magic;		/* PROFD_THREAD_MAGIC */
@@ -182,7 +200,17 @@ struct profd_thread {
 	__u64 regs[PROFD_NREGS];
 	__u32 stack_len;	/* bytes from sp up */
 	__u32 stack_skip;	/* sp's offset in the first page */
+	__u32 n_kernel;		/* kernel frames, leaf first (0: none read) */
+	__u32 page_from;	/* the copy starts this many pages above sp's
+				 * (then stack_skip is 0) */
+	__u64 kernel_ips[PROFD_MAX_KERNEL_FRAMES];
 };
+
+/* A stack deeper than the first copy is read on in further passes of
+ * the iterator, PROFD_THREAD_STACK_PAGES at a time, for at most
+ * PROFD_THREAD_DEEP threads, up to PROFD_THREAD_STACK_MAX_PAGES. */
+#define PROFD_THREAD_STACK_MAX_PAGES (3 * PROFD_THREAD_STACK_PAGES)
+#define PROFD_THREAD_DEEP 64
 
 #define PROFD_THREAD_MAGIC 0x70726f74
 #define PROFD_THREAD_F_RUNNING	(1u << 0)	/* on a CPU: regs, stack stale */

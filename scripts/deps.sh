@@ -15,14 +15,16 @@ set -eu
 # -dbgsym are), nodejs (JIT frames through perf maps); for the fleet tests
 # protobuf-compiler and python3-protobuf (the push receiver is generated
 # from proto/push.proto at test time) and prometheus (promtool check
-# metrics on GET /metrics), bpftrace (bench/offcpu:
-# the peer doing sched_switch + ustack).
+# metrics on GET /metrics), openssl (a self-signed certificate for the TLS
+# listener test), iproute2 (ip: the machine's own address for it) and
+# python3-yaml (README's parca.yaml is parsed),
+# bpftrace (bench/offcpu: the peer doing sched_switch + ustack).
 PKGS="clang llvm make gcc g++ binutils pkg-config libbpf-dev bpftool libelf-dev
 libdw-dev elfutils libprotobuf-c-dev protobuf-c-compiler libmicrohttpd-dev
 libcurl4-openssl-dev zlib1g-dev libsystemd-dev systemd golang-go linux-perf
 procps util-linux python3 curl strace mmdebstrap systemd-container
 ca-certificates graphviz libclang-rt-14-dev debuginfod dwz nodejs
-protobuf-compiler python3-protobuf prometheus bpftrace"
+protobuf-compiler python3-protobuf prometheus bpftrace openssl iproute2 python3-yaml"
 
 missing=""
 for p in $PKGS; do

@@ -21,7 +21,7 @@ Modes (order rotated each round; profilers pinned to CPU 0):
   perf-target     perf record -e sched:sched_switch -g -p PID
 Each mode's slowdown is its wall time / base's in the same round - 1;
 the table shows the median and range over rounds. bpftrace and perf need
-tracefs, which this machine does not mount: they run in a private mount
+tracefs, which this machine may not mount: they run in a private mount
 namespace that mounts it (unshare -m), leaving the host's mounts alone.
 
 usage: run.py OUTPUT [--rounds N] [--round-trips N]
@@ -62,9 +62,11 @@ def status(sock):
 
 
 def tracefs_cmd(cmd):
-    """cmd in a private mount namespace with tracefs mounted."""
+    """cmd in a private mount namespace with tracefs mounted (unless the
+    host has it mounted already)."""
     return ["unshare", "-m", "--propagation", "private", "sh", "-c",
-            'mount -t tracefs nodev /sys/kernel/tracing && exec "$@"', "sh"] + cmd
+            'mountpoint -q /sys/kernel/tracing || mount -t tracefs nodev /sys/kernel/tracing; '
+            'exec "$@"', "sh"] + cmd
 
 
 class Profiler:

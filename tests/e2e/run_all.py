@@ -34,6 +34,7 @@ import test_fleet  # noqa: E402
 import test_symbols  # noqa: E402
 import test_offcpu  # noqa: E402
 import test_continuous  # noqa: E402
+import test_listen  # noqa: E402
 
 
 def test_classes(module):
@@ -112,7 +113,7 @@ def tally(suite, res):
 
 
 def main(modules=(test_cpu, test_heap, test_unwind, test_attack, test_truth, test_deep, test_surprises,
-                  test_fleet, test_symbols, test_offcpu, test_continuous)):
+                  test_fleet, test_symbols, test_offcpu, test_continuous, test_listen)):
     ap = argparse.ArgumentParser()
     ap.add_argument("--output", default="build")
     ap.add_argument("--src", default=os.path.dirname(os.path.abspath(__file__)))

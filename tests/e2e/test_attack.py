@@ -935,3 +935,104 @@ class FleetAccess(AttackTest):
         err = self.start_refused("--spool-dir", spool, "--push-url", "http://pyroscope.example",
                                  "--push-token-file", token)
         self.assertIn("in the clear", err)
+
+
+# --------------------------------------------------------------------------
+# --listen beyond loopback with a bearer token (issue 13, test_listen.py)
+# --------------------------------------------------------------------------
+
+
+class RemoteListenAttack(AttackTest):
+    """A token listener on this machine's own non-loopback address, and
+    nobody: cannot read the token file; gains nothing by sending a token
+    header over the Unix socket (or the right token's header with a wrong
+    one's value); holding the token, cannot do more than observe — no heap
+    tracking of root's process (uprobes into it), no heap pull, no ending
+    of root's window; without the token gets 401 on this listener whatever
+    its uid."""
+
+    @classmethod
+    def setUpClass(cls):
+        import test_listen
+        cls.addr = test_listen.machine_address()
+        if not cls.addr:
+            raise unittest.SkipTest("no IPv4 address but loopback on this machine")
+        cls.tmp = tempfile.mkdtemp(prefix="profd-listen-attack-")
+        os.chmod(cls.tmp, 0o755)
+        cls.token_path = os.path.join(cls.tmp, "token")
+        cls.token = test_listen.make_token(cls.token_path)
+        cls.lport = free_tcp_port()
+        cls.base = "http://%s:%d" % (cls.addr, cls.lport)
+        cls.daemon_args = ("--listen", "%s:%d" % (cls.addr, cls.lport),
+                           "--listen-token-file", cls.token_path)
+        super().setUpClass()
+
+    @classmethod
+    def tearDownClass(cls):
+        super().tearDownClass()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def curl(self, path, **kw):
+        import test_listen
+        return test_listen.curl(self.base + path, **kw)
+
+    def test_token_file_unreadable(self):
+        r = subprocess.run(as_user(NOBODY, ["cat", self.token_path]), capture_output=True)
+        self.assertNotEqual(r.returncode, 0, "nobody read the token file")
+        self.assertNotIn(self.token.encode(), r.stdout)
+
+    def test_unix_socket_token_header_gains_nothing(self):
+        """Over the Unix socket the caller is its uid: nobody with the token
+        in Authorization still gets 403 for a machine-wide profile and for
+        root's process, and /v1/status without root's sessions."""
+        root = sleeper()
+        try:
+            hdr = (("Authorization", "Bearer " + self.token),)
+            for path in ("/debug/pprof/profile?seconds=1", "/debug/pprof/profile?seconds=1&pid=%d" % root.pid):
+                r = raw(NOBODY, raw_request("GET", path, headers=hdr), unix=self.daemon.sock)
+                self.assertEqual(r.status, 403, "nobody + token header, %s: %r" % (path, r))
+                self.assertNotEqual(r.body[:2], b"\x1f\x8b")
+            r = raw(NOBODY, raw_request("POST", "/v1/heap/start?pid=%d" % root.pid, headers=hdr),
+                    unix=self.daemon.sock)
+            self.assertEqual(r.status, 403, r)
+            self.assertNotIn(root.pid, tracked_pids(self.daemon))
+        finally:
+            kill(root)
+
+    def test_no_token_401_whoever_asks(self):
+        """On the token listener even a local root caller without the token
+        gets 401 (the socket's owner is not asked), and so does nobody."""
+        for uid in (None, NOBODY):
+            st, hd, body, _ = self.curl("/debug/pprof/profile?seconds=1", uid=uid)
+            self.assertEqual(st, 401, "uid %s: %r" % (uid, body[:200]))
+            self.assertIn("www-authenticate", hd)
+            self.assertNotEqual(body[:2], b"\x1f\x8b")
+
+    def test_token_holder_only_observes(self):
+        """nobody holding the token (a scraper somewhere) may read root's
+        process's CPU profile (the documented scope: root's view), but not
+        start heap tracking on it, pull its heap, or end root's window."""
+        root = sleeper()
+        try:
+            st, _, body, _ = self.curl("/v1/heap/start?pid=%d" % root.pid, uid=NOBODY, token=self.token,
+                                       method="POST")
+            self.assertEqual(st, 403, body)
+            self.assertIn(b"Unix socket", body)
+            st, _, body, _ = self.curl("/debug/pprof/heap?pid=%d&seconds=1" % root.pid, uid=NOBODY,
+                                       token=self.token)
+            self.assertEqual(st, 403, body)
+            self.assertNotEqual(body[:2], b"\x1f\x8b")
+            st, _, body, _ = self.curl("/debug/pprof/allocs?pid=%d&seconds=1&mode=inproc" % root.pid,
+                                       uid=NOBODY, token=self.token)
+            self.assertEqual(st, 403, body)
+            self.assertNotIn(root.pid, tracked_pids(self.daemon), "a token holder started heap tracking")
+            st, _, body, _ = self.curl("/v1/profile/stop?pid=%d" % root.pid, uid=NOBODY, token=self.token,
+                                       method="POST")
+            self.assertEqual(st, 403, body)
+            # What the scope allows: a CPU profile of root's process.
+            st, _, body, _ = self.curl("/debug/pprof/profile?seconds=1&pid=%d" % root.pid, uid=NOBODY,
+                                       token=self.token)
+            self.assertEqual(st, 200, body[:300])
+            self.assertEqual(body[:2], b"\x1f\x8b")
+        finally:
+            kill(root)

@@ -7,8 +7,9 @@
  * which headers are present, then the headers' values, NUL-separated.
  * Besides the sanitizers, the harness checks the rules origin.h states
  * that do not need a second implementation: a cross-site Sec-Fetch-Site,
- * a TCP request without Host and an Origin on the Unix socket are always
- * refused; a refusal's reason is printable ASCII (it is sent back).
+ * a TCP request without Host (but on a token listener) and an Origin on
+ * the Unix socket are always refused; a token listener takes any Host;
+ * a refusal's reason is printable ASCII (it is sent back).
  */
 #include <errno.h>
 #include <stdint.h>
@@ -40,6 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	l.tcp = sel & 1;
 	l.host = sel & 2 ? "profd.example" : NULL;
 	l.port = ports[(sel >> 2) & 3];
+	l.any_host = sel & 128;		/* a token listener */
 	for (i = 0, p = buf; i < 3; i++) {
 		if (sel & (16 << i))
 			hdr[i] = p;
@@ -54,8 +56,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	require(r == 0 || r == -EPERM);
 	if (hdr[2] && strcmp(hdr[2], "none") && strcmp(hdr[2], "same-origin"))
 		require(r == -EPERM);
-	if (l.tcp && !hdr[0])
+	if (l.tcp && !l.any_host && !hdr[0])
 		require(r == -EPERM);
+	/* A token listener decides by the token, not the Host. */
+	if (l.tcp && l.any_host && !hdr[1] && !hdr[2])
+		require(r == 0);
 	if (!l.tcp && hdr[1])
 		require(r == -EPERM);
 	if (!l.tcp && !hdr[1] && !hdr[2])

@@ -93,6 +93,17 @@ int main(void)
 	CHECK(o.nfleet_cli == 2 && !strcmp(o.fleet_cli[0].key, "push-url") &&
 	      !strcmp(o.fleet_cli[1].key, "tenant") &&
 	      !strcmp(o.fleet_cli[1].value, "t1"), "fleet keys");
+	/* The listener's credentials too; --listen stays an option of its
+	 * own (the config file's 'listen' is used when it is absent). */
+	r = parse(&o, "--listen", "10.0.0.17:6060", "--listen-token-file", "/t",
+		  "--listen-tls-cert", "/c", "--listen-tls-key", "/k", NULL);
+	CHECK(r == 0 && o.nfleet_cli == 3 && o.listen &&
+	      !strcmp(o.listen, "10.0.0.17:6060") &&
+	      !strcmp(o.fleet_cli[0].key, "listen-token-file") &&
+	      !strcmp(o.fleet_cli[1].key, "listen-tls-cert") &&
+	      !strcmp(o.fleet_cli[2].key, "listen-tls-key") &&
+	      !strcmp(o.fleet_cli[2].value, "/k"), "listen keys: r=%d n=%zu",
+	      r, o.nfleet_cli);
 
 	/* Unknown options, a missing value, stray arguments. */
 	CHECK(parse(&o, "--no-such-option", NULL) == -EINVAL, "unknown");

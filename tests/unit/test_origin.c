@@ -22,6 +22,8 @@ int main(void)
 	const struct origin_listener tcp = { .tcp = true, .host = "localhost", .port = 6060 };
 	const struct origin_listener named = { .tcp = true, .host = "lo-alias", .port = 6060 };
 	const struct origin_listener unx = { .tcp = false };
+	const struct origin_listener token = { .tcp = true, .host = "10.0.0.17", .port = 6060,
+					       .any_host = true };
 	static const char *const hosts_ok[] = {
 		"127.0.0.1:6060", "127.0.0.1", "127.1.2.3:6060", "localhost:6060", "LOCALHOST",
 		"localhost.:6060", "[::1]:6060", "[::1]", "[0:0:0:0:0:0:0:1]:7070",
@@ -39,6 +41,13 @@ int main(void)
 		CHECK(check(&tcp, hosts_ok[i], NULL, NULL) == 0, "host %s", hosts_ok[i]);
 	for (i = 0; i < sizeof(hosts_bad) / sizeof(*hosts_bad); i++)
 		CHECK(check(&tcp, hosts_bad[i], NULL, NULL) == -EPERM, "host %s", hosts_bad[i]);
+	/* A token listener: any Host (or none), but still no page's
+	 * cross-site request. */
+	for (i = 0; i < sizeof(hosts_bad) / sizeof(*hosts_bad); i++)
+		CHECK(check(&token, hosts_bad[i], NULL, NULL) == 0, "token, host %s", hosts_bad[i]);
+	CHECK(check(&token, NULL, NULL, NULL) == 0, "token, no Host");
+	CHECK(check(&token, "web-17:6060", NULL, "cross-site") == -EPERM, "token, cross-site");
+	CHECK(check(&token, "web-17:6060", "http://evil.example", NULL) == -EPERM, "token, Origin");
 	CHECK(check(&tcp, NULL, NULL, NULL) == -EPERM, "no Host over TCP");
 	CHECK(check(&named, "lo-alias:6060", NULL, NULL) == 0, "--listen's own name");
 	memset(longhost, 'a', sizeof(longhost) - 1);

@@ -12,9 +12,22 @@
  *                         contend, hold it 2 ms (nanosleep), spin ~100 us
  *                         unlocked. Totals: their time in
  *                         pthread_mutex_lock, 0.
+ *   waits SECONDS mutexlong  thread "holder" holds a mutex 3 s at a
+ *                         time (10 ms free between); two threads "waiter"
+ *                         lock it in long_wait (blocked at once, for
+ *                         the rest of each hold). Totals: their time in
+ *                         pthread_mutex_lock, 0.
  *   waits SECONDS spawn   on SIGUSR1 the main thread creates 7 threads in
  *                         spawn_a and 5 in spawn_b (each exits at once)
  *                         and prints "spawned 12".
+ *   waits SECONDS deep    thread "deep" nanosleeps 10 ms in deep_sleep,
+ *                         called through pad (a 2 KiB frame) from
+ *                         path_a and path_b in turn: the same ip, sp, bp
+ *                         and innermost KiB, paths apart only deeper.
+ *                         Totals: path_a's, path_b's.
+ *   waits SECONDS parkdeep  a thread "deep" parked in nanosleep under
+ *                         48 calls of recurse (1 KiB frames each: ~50 KiB
+ *                         of stack).
  *   waits SECONDS park    50 threads parked: 20 in park_cond
  *                         (pthread_cond_wait), 20 in park_read (read on an
  *                         empty pipe), 10 in park_sleep (nanosleep).
@@ -140,6 +153,53 @@ __attribute__((noinline)) void feeder(void)
 		_exit(3);
 }
 
+/* ---- deep ---- */
+
+/* Measured by its callers: the wait itself must leave the same stack
+ * bytes on either path (a meter pointer in a stale slot would not). */
+__attribute__((noinline)) void deep_sleep(void)
+{
+	struct timespec ts = { 0, 10 * 1000 * 1000 };
+
+	nanosleep(&ts, NULL);
+}
+
+/* 2 KiB between deep_sleep's frame and its callers' return addresses
+ * (what its callers leave on the stack is in the top of it). */
+__attribute__((noinline)) void pad(void)
+{
+	volatile char buf[2048];
+
+	buf[0] = 1;
+	deep_sleep();
+	buf[sizeof(buf) - 1] = buf[0];
+}
+
+__attribute__((noinline)) void path_a(void)
+{
+	meter_begin(&meters[0]);
+	pad();
+	meter_end(&meters[0]);
+}
+
+__attribute__((noinline)) void path_b(void)
+{
+	meter_begin(&meters[1]);
+	pad();
+	meter_end(&meters[1]);
+}
+
+static void *deep(void *arg)
+{
+	(void)arg;
+	pthread_setname_np(pthread_self(), "deep");
+	for (;;) {
+		path_a();
+		path_b();
+	}
+	return NULL;
+}
+
 /* ---- mutex ---- */
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -161,6 +221,50 @@ static void *contender(void *arg)
 	pthread_setname_np(pthread_self(), "contender");
 	for (;;)
 		contend(arg);
+	return NULL;
+}
+
+/* ---- mutexlong ---- */
+
+static pthread_mutex_t long_lock = PTHREAD_MUTEX_INITIALIZER;
+static _Atomic int holding;
+
+__attribute__((noinline)) void long_hold(void)
+{
+	struct timespec hold = { 3, 0 }, gap = { 0, 10 * 1000 * 1000 };
+
+	pthread_mutex_lock(&long_lock);
+	atomic_store(&holding, 1);
+	nanosleep(&hold, NULL);
+	pthread_mutex_unlock(&long_lock);
+	nanosleep(&gap, NULL);
+}
+
+static void *holder(void *arg)
+{
+	(void)arg;
+	pthread_setname_np(pthread_self(), "holder");
+	for (;;)
+		long_hold();
+	return NULL;
+}
+
+__attribute__((noinline)) void long_wait(struct meter *m)
+{
+	struct timespec gap = { 0, 1000 * 1000 };
+
+	meter_begin(m);
+	pthread_mutex_lock(&long_lock);
+	meter_end(m);
+	pthread_mutex_unlock(&long_lock);
+	nanosleep(&gap, NULL);
+}
+
+static void *waiter(void *arg)
+{
+	pthread_setname_np(pthread_self(), "waiter");
+	for (;;)
+		long_wait(arg);
 	return NULL;
 }
 
@@ -221,6 +325,30 @@ __attribute__((noinline)) void park_sleep(void)
 		nanosleep(&ts, NULL);
 }
 
+__attribute__((noinline)) void recurse(int depth)
+{
+	volatile char frame[1024];
+	struct timespec ts = { 0, 200 * 1000 * 1000 };
+
+	frame[0] = (char)depth;
+	if (depth > 1) {
+		recurse(depth - 1);
+	} else {
+		atomic_fetch_add(&parked, 1);
+		while (!e2e_expired(deadline))
+			nanosleep(&ts, NULL);
+	}
+	frame[sizeof(frame) - 1] = frame[0];
+}
+
+static void *deep_parker(void *arg)
+{
+	(void)arg;
+	pthread_setname_np(pthread_self(), "deep");
+	recurse(48);
+	return NULL;
+}
+
 static void *parker(void *arg)
 {
 	long i = (long)arg;
@@ -232,6 +360,32 @@ static void *parker(void *arg)
 	else
 		park_sleep();
 	return NULL;
+}
+
+/* Only the main thread takes the signals: the measured waits of the
+ * threads created in between are never cut short. */
+static void signals_blocked(int how)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
+	pthread_sigmask(how, &set, NULL);
+}
+
+/* Ready; then the totals of meters[0..n) on each SIGUSR2, until the end. */
+static void totals_loop(int n)
+{
+	printf("waits ready\n");
+	fflush(stdout);
+	while (!e2e_expired(deadline)) {
+		usleep(20 * 1000);
+		if (want_totals) {
+			want_totals = 0;
+			print_totals(0, n, n, n);
+		}
+	}
 }
 
 int main(int argc, char **argv)
@@ -248,18 +402,15 @@ int main(int argc, char **argv)
 	sigaction(SIGUSR2, &sa, NULL);
 	if (pipe(pfd) < 0)
 		return 3;
-	if (!strcmp(mode, "block")) {
-		/* Only the main thread takes the signals: the measured
-		 * waits are never cut short. */
-		sigset_t set;
-
-		sigemptyset(&set);
-		sigaddset(&set, SIGUSR1);
-		sigaddset(&set, SIGUSR2);
-		pthread_sigmask(SIG_BLOCK, &set, NULL);
-		pthread_create(&t, NULL, sleeper, NULL);
-		pthread_create(&t, NULL, reader, NULL);
-		pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	if (!strcmp(mode, "block") || !strcmp(mode, "deep")) {
+		signals_blocked(SIG_BLOCK);
+		if (!strcmp(mode, "deep")) {
+			pthread_create(&t, NULL, deep, NULL);
+		} else {
+			pthread_create(&t, NULL, sleeper, NULL);
+			pthread_create(&t, NULL, reader, NULL);
+		}
+		signals_blocked(SIG_UNBLOCK);
 		printf("waits ready\n");
 		fflush(stdout);
 		while (!e2e_expired(deadline)) {
@@ -270,24 +421,21 @@ int main(int argc, char **argv)
 			}
 		}
 	} else if (!strcmp(mode, "mutex")) {
-		sigset_t set;
-
-		sigemptyset(&set);
-		sigaddset(&set, SIGUSR1);
-		sigaddset(&set, SIGUSR2);
-		pthread_sigmask(SIG_BLOCK, &set, NULL);
+		signals_blocked(SIG_BLOCK);
 		for (i = 0; i < 4; i++)
 			pthread_create(&t, NULL, contender, &meters[i]);
-		pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-		printf("waits ready\n");
-		fflush(stdout);
-		while (!e2e_expired(deadline)) {
-			usleep(20 * 1000);
-			if (want_totals) {
-				want_totals = 0;
-				print_totals(0, 4, 4, 4);
-			}
-		}
+		signals_blocked(SIG_UNBLOCK);
+		totals_loop(4);
+	} else if (!strcmp(mode, "mutexlong")) {
+		signals_blocked(SIG_BLOCK);
+		pthread_create(&t, NULL, holder, NULL);
+		while (!atomic_load(&holding))
+			usleep(1000);
+		for (i = 0; i < 2; i++)
+			pthread_create(&t, NULL, waiter, &meters[i]);
+		signals_blocked(SIG_UNBLOCK);
+		usleep(50 * 1000);	/* into their waits */
+		totals_loop(2);
 	} else if (!strcmp(mode, "spawn")) {
 		printf("waits ready\n");
 		fflush(stdout);
@@ -303,6 +451,15 @@ int main(int argc, char **argv)
 				fflush(stdout);
 			}
 		}
+	} else if (!strcmp(mode, "parkdeep")) {
+		pthread_create(&t, NULL, deep_parker, NULL);
+		while (atomic_load(&parked) < 1)
+			usleep(1000);
+		usleep(50 * 1000);
+		printf("waits ready\n");
+		fflush(stdout);
+		while (!e2e_expired(deadline))
+			usleep(100 * 1000);
 	} else if (!strcmp(mode, "park")) {
 		for (i = 0; i < 50; i++)
 			pthread_create(&t, NULL, parker, (void *)i);

@@ -1,0 +1,366 @@
+#!/usr/bin/env python3
+"""--listen beyond loopback (issue 13: remote Parca and Alloy scrapes),
+run by tests/e2e/run.sh through run_all.py with test_cpu.py's helpers.
+
+  python3 tests/e2e/test_listen.py --output build [-k NAME]...   (these only)
+
+The listener is bound to an address of this machine that is not loopback
+(the first global IPv4 address, e.g. eth0's); clients connect to it from
+this machine, which for profd is what a remote caller is: on a token
+listener the socket's owner is not asked.
+
+- RemoteListen: 401 without the token and with a wrong one (with
+  WWW-Authenticate), 200 with it; a whole-machine CPU profile with it; any
+  Host; the warning about a token without TLS; TLS with a self-signed
+  certificate made here with openssl (curl --cacert works, plain HTTP to
+  the port gets no answer); the config file's `listen` keys.
+- ListenRefused: what must stop profd at start-up: beyond loopback without
+  a token (TLS or not), a token file others or the group may read, one
+  owned by nobody, one that is not a token, token options without a
+  listener.
+- ReadmeConfigs: the configurations README's "Fleet" shows are the files
+  in examples/fleet/, profd takes its own, and parca.yaml is YAML with
+  the structure Parca reads.
+
+Attacks as nobody on this listener are in test_attack.py (RemoteListenAttack).
+"""
+
+import gzip
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import unittest
+
+sys.dont_write_bytecode = True  # keep the source tree clean
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import test_cpu as cpu  # noqa: E402
+from test_cpu import Daemon, free_tcp_port  # noqa: E402
+
+
+def machine_address():
+    """An IPv4 address of this machine that is not loopback, or None."""
+    if not shutil.which("ip"):
+        return None
+    r = subprocess.run(["ip", "-4", "-o", "addr", "show", "scope", "global"],
+                       capture_output=True, text=True)
+    for line in r.stdout.splitlines():
+        m = re.search(r"\binet (\d+\.\d+\.\d+\.\d+)/", line)
+        if m and not m.group(1).startswith("127."):
+            return m.group(1)
+    return None
+
+
+def make_token(path, text=None, mode=0o600):
+    with open(path, "w") as f:
+        f.write((text if text is not None else os.urandom(32).hex()) + "\n")
+    os.chmod(path, mode)
+    with open(path) as f:
+        return f.readline().strip()
+
+
+def make_cert(dirpath, addr):
+    """A self-signed certificate for @addr (and localhost) and its key,
+    made with openssl. Returns (cert, key)."""
+    cert, key = os.path.join(dirpath, "cert.pem"), os.path.join(dirpath, "key.pem")
+    r = subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                        "-keyout", key, "-out", cert, "-subj", "/CN=profd-e2e",
+                        "-addext", "subjectAltName=IP:%s,DNS:localhost" % addr],
+                       capture_output=True, text=True, timeout=60)
+    if r.returncode:
+        raise AssertionError("openssl req failed: %s" % r.stderr)
+    os.chmod(key, 0o600)
+    return cert, key
+
+
+def curl(url, token=None, uid=None, cacert=None, headers=(), method="GET", out=None, timeout=30):
+    """curl @url; returns (HTTP status or 0, response headers dict with
+    lower-case names, body bytes, curl's exit status)."""
+    hdr = tempfile.NamedTemporaryFile(prefix="profd-curl-", delete=False)
+    body = out or tempfile.NamedTemporaryFile(prefix="profd-curl-", delete=False).name
+    hdr.close()
+    os.chmod(hdr.name, 0o666)
+    if not out:
+        os.chmod(body, 0o666)
+    cmd = ["curl", "-sS", "-m", str(timeout), "-X", method, "-D", hdr.name, "-o", body,
+           "-w", "%{http_code}", url]
+    if token is not None:
+        cmd += ["-H", "Authorization: Bearer " + token]
+    if cacert:
+        cmd += ["--cacert", cacert]
+    for h in headers:
+        cmd += ["-H", h]
+    if uid is not None:
+        cmd = ["setpriv", "--reuid=%d" % uid, "--regid=%d" % uid, "--clear-groups"] + cmd
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout + 30)
+    try:
+        status = int(r.stdout.strip() or 0)
+    except ValueError:
+        status = 0
+    hd = {}
+    with open(hdr.name, "rb") as f:
+        for line in f.read().decode("latin-1").split("\r\n")[1:]:
+            k, _, v = line.partition(":")
+            if k:
+                hd[k.strip().lower()] = v.strip()
+    with open(body, "rb") as f:
+        data = f.read()
+    os.unlink(hdr.name)
+    if not out:
+        os.unlink(body)
+    return status, hd, data, r.returncode
+
+
+class ListenTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.addr = machine_address()
+        if not cls.addr:
+            raise unittest.SkipTest("no IPv4 address but loopback on this machine (or no ip(8))")
+        cls.tmp = tempfile.mkdtemp(prefix="profd-listen-")
+        os.chmod(cls.tmp, 0o755)
+        cls.token_path = os.path.join(cls.tmp, "token")
+        cls.token = make_token(cls.token_path)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+
+class RemoteListen(ListenTest):
+    def test_token_plain(self):
+        """Plain HTTP with a token: 401 without it or with another, 200
+        with it — /v1/status, /metrics and a whole-machine profile — any
+        Host; a warning at start that the token is sent in the clear."""
+        port = free_tcp_port()
+        spec = "%s:%d" % (self.addr, port)
+        d = Daemon("listen-token", "--listen", spec, "--listen-token-file", self.token_path)
+        try:
+            base = "http://%s" % spec
+            st, hd, body, _ = curl(base + "/v1/status")
+            self.assertEqual(st, 401, body)
+            self.assertEqual(hd.get("www-authenticate"), 'Bearer realm="profd"', hd)
+            self.assertIn(b"bearer token", body)
+            st, hd, body, _ = curl(base + "/v1/status", token=self.token[:-1] + "x")
+            self.assertEqual(st, 401, body)
+            self.assertIn('error="invalid_token"', hd.get("www-authenticate", ""), hd)
+            st, hd, body, _ = curl(base + "/v1/status", headers=("Authorization: Basic Zm9vOmJhcg==",))
+            self.assertEqual(st, 401, body)
+            # Only the Authorization header counts, not a query parameter.
+            st, _, body, _ = curl(base + "/v1/status?access_token=" + self.token)
+            self.assertEqual(st, 401, body)
+            st, _, body, _ = curl(base + "/v1/status", token=self.token)
+            self.assertEqual(st, 200, body)
+            status = json.loads(body)
+            self.assertIn("version", status)
+            self.assertIn("sessions", status, "the token holder has root's view")
+            st, _, body, _ = curl(base + "/metrics", token=self.token,
+                                  headers=("Host: web-17.example.com:%d" % port,))
+            self.assertEqual(st, 200, "any Host on a token listener: %r" % body[:300])
+            self.assertIn(b"profd_samples_total", body)
+            # A scrape as Parca sends it: whole machine, seconds=N.
+            with cpu.Workload("split", seconds=30) as w:
+                path = os.path.join(cpu.ART, "listen-machine.pb.gz")
+                st, _, body, _ = curl(base + "/debug/pprof/profile?seconds=2&hz=49", token=self.token, out=path)
+                self.assertEqual(st, 200, body[:300])
+                prof = cpu.Prof(path)
+                pids = {int(v.split()[0]) for s in prof.samples for v in s.labels.get("pid", [])}
+                self.assertIn(w.pid, pids, "the busy workload is in the machine-wide profile")
+                self.assertTrue(all(s.labels.get("service_name") for s in prof.samples))
+            with open(d.log_path, "rb") as f:
+                log = f.read().decode(errors="replace")
+            self.assertIn("crosses the network in the clear", log)
+            self.assertNotIn(self.token, log, "the token is never logged")
+        finally:
+            d.stop()
+
+    def test_tls(self):
+        """TLS and a token: curl --cacert with the token gets 200, without
+        it 401; plain HTTP to the port gets no HTTP answer; a client that
+        does not trust the certificate gets nothing."""
+        if not shutil.which("openssl"):
+            self.skipTest("no openssl (scripts/deps.sh installs it)")
+        cert, key = make_cert(self.tmp, self.addr)
+        port = free_tcp_port()
+        spec = "%s:%d" % (self.addr, port)
+        d = Daemon("listen-tls", "--listen", spec, "--listen-token-file", self.token_path,
+                   "--listen-tls-cert", cert, "--listen-tls-key", key)
+        try:
+            st, _, body, _ = curl("https://%s/v1/status" % spec, token=self.token, cacert=cert)
+            self.assertEqual(st, 200, body)
+            self.assertIn("version", json.loads(body))
+            st, hd, body, _ = curl("https://%s/v1/status" % spec, cacert=cert)
+            self.assertEqual(st, 401, body)
+            self.assertIn("www-authenticate", hd)
+            st, _, body, rc = curl("http://%s/v1/status" % spec, token=self.token, timeout=10)
+            self.assertEqual(st, 0, "plain HTTP to the TLS port: %r" % body[:200])
+            self.assertNotEqual(rc, 0)
+            st, _, _, rc = curl("https://%s/v1/status" % spec, token=self.token, timeout=10)
+            self.assertEqual((st, rc), (0, 60), "an untrusted certificate: curl's error 60")
+            with open(d.log_path, "rb") as f:
+                log = f.read().decode(errors="replace")
+            self.assertIn("https://" + spec, log)
+            self.assertNotIn("in the clear", log)
+        finally:
+            d.stop()
+
+    def test_config_file(self):
+        """The same from the config file: listen, listen-token-file."""
+        port = free_tcp_port()
+        spec = "%s:%d" % (self.addr, port)
+        conf = os.path.join(self.tmp, "profd.conf")
+        with open(conf, "w") as f:
+            f.write("listen = %s\nlisten-token-file = %s   # 0600\n" % (spec, self.token_path))
+        os.chmod(conf, 0o644)
+        d = Daemon("listen-conf", "--config", conf)
+        try:
+            self.assertEqual(curl("http://%s/v1/status" % spec)[0], 401)
+            self.assertEqual(curl("http://%s/v1/status" % spec, token=self.token)[0], 200)
+        finally:
+            d.stop()
+
+
+class ListenRefused(ListenTest):
+    def refused(self, *args):
+        sock = os.path.join(self.tmp, "refused.sock")
+        r = subprocess.run([cpu.PROFD, "--socket", sock] + list(args), stdin=subprocess.DEVNULL,
+                           capture_output=True, text=True, timeout=60)
+        self.assertNotEqual(r.returncode, 0, "profd started with %r:\n%s" % (args, r.stderr))
+        self.assertNotIn("serving on", r.stderr)
+        self.assertFalse(os.path.exists(sock), "socket left behind")
+        self.assertNotIn(self.token, r.stderr, "the token in an error")
+        return r.stderr
+
+    def test_refused(self):
+        spec = "%s:%d" % (self.addr, free_tcp_port())
+        err = self.refused("--listen", spec)
+        self.assertIn("%s is not a loopback address" % self.addr, err)
+        self.assertIn("needs a token", err)
+        err = self.refused("--listen", "0.0.0.0:%d" % free_tcp_port())
+        self.assertIn("needs a token", err)
+        if shutil.which("openssl"):
+            cert, key = make_cert(self.tmp, self.addr)
+            err = self.refused("--listen", spec, "--listen-tls-cert", cert, "--listen-tls-key", key)
+            self.assertIn("needs a token", err, "TLS alone does not say who asks")
+            self.assertIn("give both", self.refused("--listen", spec, "--listen-token-file",
+                                                    self.token_path, "--listen-tls-cert", cert))
+        for mode, want in ((0o644, "readable by others"), (0o640, "its group may read"),
+                           (0o660, "writable by its group")):
+            os.chmod(self.token_path, mode)
+            err = self.refused("--listen", spec, "--listen-token-file", self.token_path)
+            self.assertIn(want, err, "mode %o" % mode)
+        os.chmod(self.token_path, 0o600)
+        os.chown(self.token_path, cpu.NOBODY, cpu.NOBODY)
+        try:
+            err = self.refused("--listen", spec, "--listen-token-file", self.token_path)
+            self.assertIn("owned by uid %d" % cpu.NOBODY, err)
+        finally:
+            os.chown(self.token_path, 0, 0)
+        short = os.path.join(self.tmp, "short")
+        make_token(short, "tooshort")
+        self.assertIn("shorter than 16", self.refused("--listen", spec, "--listen-token-file", short))
+        self.assertIn("no --listen", self.refused("--listen-token-file", self.token_path))
+
+    def test_help(self):
+        r = subprocess.run([cpu.PROFD, "--help"], capture_output=True, text=True, timeout=30)
+        for opt in ("--listen-token-file PATH", "--listen-tls-cert PATH", "--listen-tls-key PATH",
+                    "any other address needs"):
+            self.assertIn(opt, r.stdout)
+
+
+EXAMPLES = ("profd-push.conf", "profd-alloy.conf", "alloy-relay.alloy", "profd-scrape.conf", "parca.yaml")
+
+
+class ReadmeConfigs(unittest.TestCase):
+    """README's Fleet configurations: the files of examples/fleet/,
+    unchanged; profd parses its own (paths made real in a copy); parca.yaml
+    has the structure Parca reads. Not run against real servers: Pyroscope,
+    Alloy and Parca cannot be installed here."""
+
+    def setUp(self):
+        self.root = os.path.dirname(os.path.dirname(cpu.SRC))
+        self.ex = os.path.join(self.root, "examples", "fleet")
+
+    def test_readme_holds_the_files(self):
+        with open(os.path.join(self.root, "README.md")) as f:
+            readme = f.read()
+        blocks = re.findall(r"^```[a-z]*\n(.*?)^```$", readme, re.S | re.M)
+        for name in EXAMPLES:
+            with open(os.path.join(self.ex, name)) as f:
+                text = f.read()
+            self.assertIn(text, blocks, "README does not show examples/fleet/%s unchanged" % name)
+
+    def test_profd_takes_its_own(self):
+        """Each profd .conf, its paths replaced by real files, starts profd
+        (--listen's address replaced by this machine's; push URLs as they
+        are: profd retries a collector that is not there)."""
+        tmp = tempfile.mkdtemp(prefix="profd-examples-")
+        try:
+            os.chmod(tmp, 0o755)
+            files = {}
+            addr = machine_address() or "127.0.0.1"
+            for name in ("profd-push.conf", "profd-alloy.conf", "profd-scrape.conf"):
+                with open(os.path.join(self.ex, name)) as f:
+                    text = f.read()
+                for path in sorted(set(re.findall(r"= (/etc/profd/\S+)", text))):
+                    real = files.setdefault(path, os.path.join(tmp, os.path.basename(path)))
+                    if path.endswith(".pem"):
+                        continue
+                    make_token(real)
+                    text = text.replace(path, real)
+                if "cert.pem" in text:
+                    cert, key = make_cert(tmp, addr)
+                    text = text.replace("/etc/profd/tls/cert.pem", cert).replace("/etc/profd/tls/key.pem", key)
+                text = re.sub(r"listen = \S+", "listen = %s:%d" % (addr, free_tcp_port()), text)
+                conf = os.path.join(tmp, name)
+                with open(conf, "w") as f:
+                    f.write(text)
+                os.chmod(conf, 0o644)
+                d = Daemon("example-" + name, "--config", conf, "--spool-dir", os.path.join(tmp, "spool-" + name))
+                try:
+                    st = d.status()
+                    self.assertIn("version", st)
+                finally:
+                    d.stop()
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def test_parca_yaml(self):
+        try:
+            import yaml
+        except ImportError:
+            self.skipTest("no python3-yaml")
+        with open(os.path.join(self.ex, "parca.yaml")) as f:
+            cfg = yaml.safe_load(f)
+        self.assertEqual(set(cfg), {"object_storage", "scrape_configs"})
+        job = cfg["scrape_configs"][0]
+        self.assertEqual(job["scheme"], "https")
+        self.assertEqual(job["authorization"]["type"], "Bearer")
+        self.assertTrue(job["authorization"]["credentials_file"].startswith("/"))
+        self.assertIn("ca_file", job["tls_config"])
+        # Parca: the timeout must be greater than the interval.
+        secs = {k: int(job[k].rstrip("s")) for k in ("scrape_interval", "scrape_timeout")}
+        self.assertGreater(secs["scrape_timeout"], secs["scrape_interval"])
+        pp = job["profiling_config"]["pprof_config"]
+        self.assertEqual(pp["process_cpu"], {"enabled": True, "path": "/debug/pprof/profile", "delta": True})
+        # Parca's other defaults: disabled (heap is refused to a token
+        # holder, the wait profiles need a pid).
+        for name in ("memory", "block", "goroutine", "mutex"):
+            self.assertIs(pp[name]["enabled"], False, name)
+        for t in job["static_configs"][0]["targets"]:
+            self.assertRegex(t, r"^[a-z0-9.-]+:\d+$")
+
+
+def main():
+    """These tests alone; run_all.py runs every suite with one tally."""
+    import run_all
+    import test_listen
+    run_all.main(modules=(test_listen,))
+
+
+if __name__ == "__main__":
+    main()
