@@ -63,7 +63,7 @@ BPF_CFLAGS := -g -O2 -target bpf -Wall -D__TARGET_ARCH_$(ARCH) \
 CORE_SRCS := daemon/procmaps.c daemon/pprof.c daemon/aggregate.c \
 	     daemon/kallsyms.c daemon/symbolizer.c daemon/symbolizer_dwarf.c \
 	     daemon/symbolizer_cfi.c daemon/debuginfod.c daemon/jitmap.c daemon/symsrc.c daemon/symseg.c daemon/pltsyms.c daemon/strtab.c \
-	     daemon/proc.c daemon/proc_read.c daemon/proc_cache.c daemon/proc_jit.c daemon/elfsyms.c \
+	     daemon/proc.c daemon/proc_read.c daemon/proc_cache.c daemon/jitmap_proc.c daemon/elfsyms.c \
 	     daemon/unwind.c daemon/cputime.c daemon/json.c daemon/origin.c daemon/inject.c \
 	     daemon/heap_stacks.c \
 	     daemon/service.c daemon/spool.c daemon/pmerge.c daemon/config.c daemon/metrics.c \

@@ -16,6 +16,9 @@
 /* Stack flags, kept in the key. */
 #define AGG_F_USER_TRUNC	(1u << 0)	/* user stack was cut short */
 #define AGG_F_USER_ERR		(1u << 1)	/* user stack unreadable */
+/* Bits 16-31: the JIT generation of the sample (jitmap.h), so that code
+ * replaced at one address during a window is named as it was then. */
+#define AGG_F_JIT_GEN_SHIFT	16
 
 struct agg_stack {
 	uint64_t hash;

@@ -14,6 +14,7 @@
 #include "api.h"
 #include "apiparse.h"
 #include "conns.h"
+#include "jitmap_proc.h"
 #include "json.h"
 #include "continuous.h"
 #include "history.h"
@@ -77,6 +78,7 @@ enum MHD_Result api__handle_status(struct api *a, struct MHD_Connection *c,
 	json__obj_end(&j);
 	debuginfod__stats_json(&j, st.sym.debuginfod ? &st.sym.dbgd : NULL,
 			       st.sym.debug_reloads);
+	jitmap__stats_json(&j);
 	json__obj_begin(&j, "heap");
 	json__u64(&j, "tracked", hs.procs);
 	json__u64(&j, "live_max", hs.live_max);
@@ -165,6 +167,8 @@ enum MHD_Result api__handle_metrics(struct api *a, struct MHD_Connection *c)
 	in->debuginfod_on = st.sym.debuginfod;
 	if (st.sym.debuginfod)
 		in->dbgd = st.sym.dbgd;
+	jitmap__configure();
+	jitmap__stats(&in->jit);
 	if (a->fleet)
 		fleet__stats(a->fleet, &in->fleet);
 	if (a->cont) {

@@ -51,6 +51,9 @@ struct debuginfod {
 	int dirfd;
 	uint64_t max_bytes;
 	unsigned timeout_s;
+	/* Whom HTTPS servers are trusted through: NULL, libcurl's default
+	 * (Debian: /etc/ssl/certs/ca-certificates.crt). */
+	char *ca_file, *ca_dir;
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -268,7 +271,19 @@ out:
 }
 
 enum fetch_result { FETCH_OK, FETCH_NOT_FOUND, FETCH_FAILED, FETCH_TIMEOUT,
-		    FETCH_REJECTED };
+		    FETCH_REJECTED, FETCH_TLS };
+
+/* A server whose certificate was not trusted, or a TLS set-up that
+ * failed: counted apart, as the fix is the operator's (CA file). */
+static bool tls_error(CURLcode cr)
+{
+	return cr == CURLE_PEER_FAILED_VERIFICATION ||
+	       cr == CURLE_SSL_CONNECT_ERROR ||
+	       cr == CURLE_SSL_CACERT_BADFILE ||
+	       cr == CURLE_SSL_CERTPROBLEM ||
+	       cr == CURLE_SSL_ISSUER_ERROR ||
+	       cr == CURLE_SSL_CRL_BADFILE;
+}
 
 static int fetch_one(struct debuginfod *d, const char *url, const char *id,
 		     const char *tmp, uint64_t *ret_bytes)
@@ -311,11 +326,22 @@ static int fetch_one(struct debuginfod *d, const char *url, const char *id,
 	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, xfer_progress);
 	curl_easy_setopt(c, CURLOPT_XFERINFODATA, &x);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "profd/" PROFD_VERSION);
+	/* libcurl's defaults, said: a server's certificate is checked
+	 * against the trusted CAs and its name. Never turned off: the files
+	 * fetched name code in every profile. */
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
+	curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
+	if (d->ca_file)
+		curl_easy_setopt(c, CURLOPT_CAINFO, d->ca_file);
+	if (d->ca_dir)
+		curl_easy_setopt(c, CURLOPT_CAPATH, d->ca_dir);
 	cr = curl_easy_perform(c);
 	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
 	curl_easy_cleanup(c);
 	if (cr == CURLE_OPERATION_TIMEDOUT) {
 		r = FETCH_TIMEOUT;
+	} else if (tls_error(cr)) {
+		r = FETCH_TLS;
 	} else if (cr == CURLE_OK && code == 404) {
 		r = FETCH_NOT_FOUND;
 	} else if (cr != CURLE_OK || code != 200) {
@@ -341,7 +367,7 @@ out:
 static int fetch(struct debuginfod *d, const char *id)
 {
 	char tmp[ID_MAX + 32], name[ID_MAX + 16];
-	bool all_404 = true, timeout = false, rejected = false;
+	bool all_404 = true, timeout = false, rejected = false, tls = false;
 	uint64_t bytes = 0;
 	size_t i;
 	int r, fd;
@@ -360,6 +386,7 @@ static int fetch(struct debuginfod *d, const char *id)
 		all_404 &= r == FETCH_NOT_FOUND;
 		timeout |= r == FETCH_TIMEOUT;
 		rejected |= r == FETCH_REJECTED;
+		tls |= r == FETCH_TLS;
 	}
 	pthread_mutex_lock(&d->lock);
 	if (all_404)
@@ -368,6 +395,7 @@ static int fetch(struct debuginfod *d, const char *id)
 		d->st.failed++;
 	d->st.timeouts += timeout;
 	d->st.rejected += rejected;
+	d->st.tls_failed += tls;
 	pthread_mutex_unlock(&d->lock);
 	if (!all_404)
 		return DEBUGINFOD_FAILED;
@@ -489,6 +517,25 @@ static int make_dir(const char *path)
 	return 0;
 }
 
+/*
+ * The CAs trusted for HTTPS servers, as curl(1) takes them from its
+ * environment: CURL_CA_BUNDLE, else SSL_CERT_FILE (a PEM file), and
+ * SSL_CERT_DIR (a c_rehash'd directory). libcurl itself reads none of
+ * them; a private debuginfod's CA is given to profd this way (README).
+ */
+static int ca_from_env(struct debuginfod *d)
+{
+	const char *f = getenv("CURL_CA_BUNDLE"), *dir = getenv("SSL_CERT_DIR");
+
+	if (!f || !*f)
+		f = getenv("SSL_CERT_FILE");
+	if (f && *f && !(d->ca_file = strdup(f)))
+		return -ENOMEM;
+	if (dir && *dir && !(d->ca_dir = strdup(dir)))
+		return -ENOMEM;
+	return 0;
+}
+
 int debuginfod__new(const struct debuginfod_opts *o, struct debuginfod **ret)
 {
 	struct debuginfod *d;
@@ -509,7 +556,8 @@ int debuginfod__new(const struct debuginfod_opts *o, struct debuginfod **ret)
 	d->st.cache_max_bytes = d->max_bytes;
 	d->dir = strdup(o->cache_dir);
 	d->e = calloc(DEBUGINFOD_MAX_ENTRIES, sizeof(*d->e));
-	if (!d->dir || !d->e) {
+	r = ca_from_env(d);
+	if (!d->dir || !d->e || r < 0) {
 		r = -ENOMEM;
 		goto fail;
 	}
@@ -565,6 +613,8 @@ void debuginfod__free(struct debuginfod *d)
 	pthread_cond_destroy(&d->cond);
 	pthread_mutex_destroy(&d->lock);
 	free(d->dir);
+	free(d->ca_file);
+	free(d->ca_dir);
 	free(d->e);
 	free(d);
 }
@@ -691,6 +741,7 @@ void debuginfod__stats_json(struct json *j, const struct debuginfod_stats *st,
 		json__u64(j, "failed", st->failed);
 		json__u64(j, "timeouts", st->timeouts);
 		json__u64(j, "rejected", st->rejected);
+		json__u64(j, "tls_failed", st->tls_failed);
 		json__u64(j, "queue_full", st->queue_full);
 		json__u64(j, "cache_hits", st->cache_hits);
 		json__u64(j, "negative_hits", st->negative_hits);

@@ -53,6 +53,7 @@ struct debuginfod_stats {
 	uint64_t requests;		/* fetches queued */
 	uint64_t fetched, fetched_bytes;
 	uint64_t not_found, failed, timeouts, rejected;
+	uint64_t tls_failed;		/* of failed: certificate not trusted */
 	uint64_t queue_full;		/* not queued: queue full */
 	uint64_t cache_hits;		/* answered READY from disk or memory */
 	uint64_t negative_hits;		/* answered MISSING/FAILED from cache */

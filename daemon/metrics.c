@@ -245,6 +245,18 @@ int metrics__write(const struct metrics_input *in, char **ret_buf,
 	one(&b, "profd_debuginfod_cache_evictions_total", "counter",
 	    "Files evicted from the cache to stay within its bound.",
 	    in->dbgd.cache_evictions);
+	one(&b, "profd_jit_table_bytes", "gauge",
+	    "Bytes of JIT names (perf maps, jitdump) held for all processes.",
+	    in->jit.bytes);
+	one(&b, "profd_jit_table_max_bytes", "gauge",
+	    "Their bound across processes (PROFD_JIT_MAX_MB).",
+	    in->jit.max_bytes);
+	head(&b, "profd_jit_dropped_total", "counter",
+	     "JIT names not kept, by the bound that was full (total_bound: all processes' tables; process_bound: one process's).");
+	mb_printf(&b, "profd_jit_dropped_total{reason=\"total_bound\"} %llu\n",
+		  (unsigned long long)in->jit.dropped_total);
+	mb_printf(&b, "profd_jit_dropped_total{reason=\"process_bound\"} %llu\n",
+		  (unsigned long long)in->jit.dropped_process);
 	head(&b, "process_cpu_seconds_total", "counter",
 	     "User and system CPU time profd spent.");
 	mb_printf(&b, "process_cpu_seconds_total %.3f\n", in->cpu_seconds);

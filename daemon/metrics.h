@@ -16,6 +16,7 @@
 #include "continuous.h"
 #include "debuginfod.h"
 #include "fleet.h"
+#include "jitmap.h"
 
 struct metrics_input {
 	uint64_t samples_total, samples_lost, samples_dropped;
@@ -25,6 +26,7 @@ struct metrics_input {
 	struct continuous_stats cont;	/* continuous.h */
 	bool debuginfod_on;		/* --debuginfod-urls / DEBUGINFOD_URLS */
 	struct debuginfod_stats dbgd;
+	struct jitmap_stats jit;		/* jitmap__stats() */
 	double cpu_seconds;		/* profd's user + system time */
 	uint64_t rss_bytes;
 	double start_time_seconds;	/* since the epoch */

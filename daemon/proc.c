@@ -16,7 +16,7 @@
 #include <linux/openat2.h>
 
 #include "clock.h"
-#include "jitmap.h"
+#include "jitmap_proc.h"
 #include "proc.h"
 #include "procmaps.h"
 
@@ -248,9 +248,7 @@ void proc__free(struct proc *p)
 		free(p->maps[i].path);
 	}
 	free(p->maps);
-	if (p->jit)
-		jitmap__fini(p->jit);
-	free(p->jit);
+	proc_jit__free(p->jit);
 	pthread_mutex_destroy(&p->jit_lock);
 	if (p->dirfd >= 0)
 		close(p->dirfd);

@@ -55,10 +55,9 @@ struct proc {
 	uint64_t refreshes, open_failures;
 	bool gone;
 
-	/* JIT code's names (perf map, jitdump): see proc__jit_name(). */
+	/* JIT code's names (perf map, jitdump): jitmap_proc.h. */
 	pthread_mutex_t jit_lock;	/* before lock */
-	struct jitmap *jit;
-	uint64_t jit_read_ns;
+	struct proc_jit *jit;
 };
 
 /* Identity and credentials of a live process. */
@@ -188,19 +187,6 @@ bool proc__covers(struct proc *p, const uint64_t *ips, unsigned n);
  */
 int proc__resolve(struct proc *p, uint64_t addr, struct proc_map *ret,
 		  size_t *ret_idx);
-
-/*
- * proc__jit_name() - the name of the JIT code at @addr, from the process's
- * perf map (/tmp/perf-PID.map through its root, PID as its own PID
- * namespace numbers it) and the jitdump file it maps (jit-PID.dump),
- * copied to @buf. Both are read when first needed and again when an
- * address is not in them, at most once a second (@now_ns, monotonic).
- * The files belong to the process's user: a file owned by another user,
- * not a regular file, or reached through a symbolic link is not read.
- * 0, or -ENOENT.
- */
-int proc__jit_name(struct proc *p, uint64_t addr, uint64_t now_ns,
-		   char *buf, size_t size);
 
 /* The address where offset @off of the file mapped as @path is, in an
  * executable mapping of @p; 0 when it is not mapped. */

@@ -7,7 +7,8 @@
  *   proc.c        a process: its maps (procmaps.c parses them), refresh,
  *                 address lookups
  *   proc_cache.c  the process cache: get, hold, put
- *   proc_jit.c    JIT maps: perf-PID.map and jitdump, read safely
+ *   jitmap_proc.c JIT maps: perf-PID.map and jitdump, read safely while
+ *                 the process runs (jitmap_proc.h; jitmap.c parses them)
  */
 #ifndef PROFD_PROC_INT_H
 #define PROFD_PROC_INT_H

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "jitmap.h"
+#include "jitmap_proc.h"
 #include "pprof.h"
 #include "profile.h"
 #include "strtab.h"
@@ -155,6 +156,11 @@ struct builder {
 	const struct kallsyms *ksyms;
 	struct pprof *pp;
 	struct u64map locs;		/* address (| KERNEL_TAG) -> location id */
+	/* Of JIT code named for a generation (jitmap.h): a hash of address,
+	 * part and the entry naming it -> location id. 64 bits of hash for
+	 * at most a few million locations: a collision (two addresses
+	 * sharing a name) is ~1e-7 likely in the largest profile. */
+	struct u64map jitlocs;
 	struct u64map maps;		/* proc map index + 1 -> mapping id */
 	uint64_t kernel_mapping;
 	uint64_t trunc_loc, unknown_loc;
@@ -349,7 +355,8 @@ static uint64_t mono_ns(void)
  * frame's "return address" is the exact resume point, often the first
  * byte of a function, and minus one lands in the padding before it.
  */
-static int64_t user_loc(struct builder *b, uint64_t addr, uint64_t alt)
+static int64_t user_loc(struct builder *b, uint64_t addr, uint64_t alt,
+			unsigned gen)
 {
 	struct sym_frame frames[SYM_MAX_INLINE];
 	struct pprof_line lines[SYM_MAX_INLINE];
@@ -358,11 +365,22 @@ static int64_t user_loc(struct builder *b, uint64_t addr, uint64_t alt)
 	uint64_t id, mapping_id = 0;
 	uint64_t key = (addr ? addr : 1) |
 		       ((uint64_t)(b->part & 127) << PART_SHIFT);
+	struct u64map *cache = &b->locs;
 	size_t idx, nl = 0;
+	bool jit_named = false;
+	uint32_t seq;
 	int64_t r;
 	int n = 0, i;
 
-	if (u64map__get(&b->locs, key, &id) == 0)
+	/* A sample of a time when the code at addr was other code: named
+	 * by the entry live then, one location per entry. */
+	if (gen && proc__jit_name(b->proc, addr, gen, mono_ns(), jname,
+				  sizeof(jname), &seq) == 0) {
+		jit_named = true;
+		cache = &b->jitlocs;
+		key = hash__u64(key, seq) | 1;
+	}
+	if (u64map__get(cache, key, &id) == 0)
 		return (int64_t)id;
 	if (proc__resolve(b->proc, addr, &m, &idx) == 0) {
 		r = add_map(b, &m, idx);
@@ -383,8 +401,10 @@ static int64_t user_loc(struct builder *b, uint64_t addr, uint64_t alt)
 		}
 		/* No ELF file: JIT code, named by the runtime's perf map or
 		 * jitdump, else "[jit]" for anonymous executable memory. */
-		if (!m.bin && proc__jit_name(b->proc, addr, mono_ns(), jname,
-					     sizeof(jname)) == 0) {
+		if (!m.bin && (jit_named ||
+			       proc__jit_name(b->proc, addr, 0, mono_ns(),
+					      jname, sizeof(jname),
+					      NULL) == 0)) {
 			frames[0] = (struct sym_frame){ .func = jname };
 			n = 1;
 		} else if (!m.bin && m.anon) {
@@ -420,7 +440,7 @@ static int64_t user_loc(struct builder *b, uint64_t addr, uint64_t alt)
 	r = pprof__add_location(b->pp, mapping_id, addr, lines, nl);
 	if (r < 0)
 		return r;
-	if (u64map__put(&b->locs, key, (uint64_t)r) < 0)
+	if (u64map__put(cache, key, (uint64_t)r) < 0)
 		return -ENOMEM;
 	return r;
 }
@@ -528,7 +548,8 @@ static int add_stack(struct builder *b, const struct profile_cpu_desc *d,
 
 		/* Return addresses point after the call: step back into it.
 		 * The leaf is the sampled instruction itself. */
-		r = user_loc(b, i == 0 ? a : a - 1, a);
+		r = user_loc(b, i == 0 ? a : a - 1, a,
+			     s->flags >> AGG_F_JIT_GEN_SHIFT);
 		if (r < 0)
 			return (int)r;
 		ids[n++] = (uint64_t)r;
@@ -660,14 +681,26 @@ int profile__build_cpu(const struct profile_cpu_desc *d, void **ret_buf,
 
 	for (k = 0; k < d->nparts; k++) {
 		const struct aggregate *agg = d->parts[k].agg;
+		size_t jd;
 
 		b.proc = d->parts[k].proc;
 		b.part = (unsigned)k;
+		jd = b.proc ? proc__jit_dropped(b.proc) : 0;
+		if (jd) {
+			snprintf(line, sizeof(line),
+				 "pid %d: %zu JIT names not kept (perf map or jitdump over profd's bounds: %u entries a process, %llu MiB for all): their code shows as [jit]",
+				 b.proc->pid, jd, JITMAP_MAX_SYMS,
+				 (unsigned long long)(JITMAP_MAX_TOTAL >> 20));
+			if ((r = pprof__add_comment(b.pp, line)) < 0)
+				goto out;
+		}
 		/* Locations are keyed by 7 bits of the part's index: past
 		 * 128 parts (processes of a machine-wide profile) each part
 		 * starts a fresh table; ids stay unique. */
-		if (k && d->nparts > 128)
+		if (k && d->nparts > 128) {
 			u64map__fini(&b.locs);
+			u64map__fini(&b.jitlocs);
+		}
 		/* Mapping 1: the executable the window began on. */
 		if (k == 0 && (r = add_main_map(&b)) < 0)
 			goto out;
@@ -682,6 +715,7 @@ int profile__build_cpu(const struct profile_cpu_desc *d, void **ret_buf,
 		r = pprof__write(b.pp, true, ret_buf, ret_len);
 out:
 	u64map__fini(&b.locs);
+	u64map__fini(&b.jitlocs);
 	u64map__fini(&b.maps);
 	pprof__free(b.pp);
 	return r;
@@ -755,7 +789,7 @@ int profile__build_heap(const struct profile_heap_desc *d, void **ret_buf,
 		n = trim_user(&b, e->ips, n);
 		/* Every frame is a return address: step back into the call. */
 		for (j = 0; j < n; j++) {
-			loc = user_loc(&b, e->ips[j] - 1, e->ips[j]);
+			loc = user_loc(&b, e->ips[j] - 1, e->ips[j], 0);
 			if (loc < 0) {
 				r = (int)loc;
 				goto out;
@@ -787,6 +821,7 @@ int profile__build_heap(const struct profile_heap_desc *d, void **ret_buf,
 		r = pprof__write(b.pp, true, ret_buf, ret_len);
 out:
 	u64map__fini(&b.locs);
+	u64map__fini(&b.jitlocs);
 	u64map__fini(&b.maps);
 	pprof__free(b.pp);
 	return r;

@@ -14,6 +14,7 @@
 #include "clock.h"
 #include "cputime.h"
 #include "execwatch.h"
+#include "jitmap_proc.h"
 #include "json.h"
 #include "kallsyms.h"
 #include "log.h"
@@ -62,6 +63,7 @@ struct sample_proc {
 	bool counted_refresh, counted_unwind;
 	int nunw;			/* unwind_sample() */
 	bool trunc;
+	unsigned jit_gen;		/* proc__jit_sample() */
 	uint64_t dw[UNWIND_MAX_FRAMES];
 };
 
@@ -108,6 +110,11 @@ static void sample_proc__work(struct session_mgr *m, struct sample_proc *sp,
 					      nu) &&
 				proc__refresh(sp->proc, m->sym, cs->time_ns,
 					      MAPS_REFRESH_NS) == 1;
+		/* JIT names while the process runs, as of this sample. */
+		sp->jit_gen = proc__jit_sample(sp->proc,
+					       (const uint64_t *)cs->user_ips,
+					       nu, cs->time_ns,
+					       now_ns(CLOCK_MONOTONIC));
 	}
 	if (sp->want_dwarf && !sp->unwound) {
 		sp->unwound = true;
@@ -214,6 +221,7 @@ static bool dispatch(struct session_mgr *m, struct session *s,
 		}
 	}
 	m->st.samples_matched++;
+	f |= sp->jit_gen << AGG_F_JIT_GEN_SHIFT;
 	if (aggregate__add(pt->agg, cs->tid, cs->comm, f, ips, n,
 			   (const uint64_t *)cs->kernel_ips,
 			   s->req.kernel ? nk : 0, 1, s->period_ns) == -ENOSPC)

@@ -16,8 +16,9 @@ set -eu
 # protobuf-compiler and python3-protobuf (the push receiver is generated
 # from proto/push.proto at test time) and prometheus (promtool check
 # metrics on GET /metrics), openssl (a self-signed certificate for the TLS
-# listener test), iproute2 (ip: the machine's own address for it) and
-# python3-yaml (README's parca.yaml is parsed),
+# listener test; the HTTPS debuginfod test's CA and certificates), iproute2
+# (ip: the machine's own address for it) and python3-yaml (README's
+# parca.yaml is parsed),
 # bpftrace (bench/offcpu: the peer doing sched_switch + ustack).
 PKGS="clang llvm make gcc g++ binutils pkg-config libbpf-dev bpftool libelf-dev
 libdw-dev elfutils libprotobuf-c-dev protobuf-c-compiler libmicrohttpd-dev

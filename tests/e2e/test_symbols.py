@@ -17,16 +17,26 @@
   JavaScript function 3:1 against another: both named from the perf map,
   in that ratio; `jitwl`, machine code in anonymous memory described by a
   jitdump file it writes (the published format) and maps: its functions
-  named, in their 3:1:1 work ratio, the undescribed one `[jit]`.
+  named, in their 3:1:1 work ratio, the undescribed one `[jit]`; the same
+  named by a perf map it removes as it exits mid-window (and node exiting
+  mid-window): names read while it ran; code replaced at one address
+  between two phases (perf map line, jitdump record): each phase's
+  samples named as the code was then, in the phases' time ratio.
+- debuginfod over HTTPS (python3's http.server in TLS, a CA made by the
+  test and given to profd in CURL_CA_BUNDLE): names fetched; a server
+  with a self-signed certificate, or one for another name, is refused.
 - Attacks (the target as nobody): /tmp/perf-PID.map a symbolic link to a
   file only root may read, or a regular file owned by another user: its
   names never reach the profile.
 """
+import functools
 import glob
+import http.server
 import os
 import re
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -423,6 +433,143 @@ class Debuginfod(unittest.TestCase):
                 d.stop()
 
 
+def openssl(*args, cwd):
+    r = run(["openssl"] + list(args), cwd=cwd)
+    if r.returncode != 0:
+        raise AssertionError("openssl %s: %s" % (" ".join(args), r.stderr[-500:]))
+
+
+def make_certs(d):
+    """In @d: a CA (ca.pem), a server certificate it signed for
+    127.0.0.1 (good), a self-signed one for 127.0.0.1 (selfsigned) and
+    one the CA signed for another name (wrongname). EC keys: quick."""
+    key = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    openssl("req", "-x509", *key, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
+            "-subj", "/CN=profd-e2e-ca", "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=d)
+    for name, san in (("good", "IP:127.0.0.1"), ("wrongname", "DNS:not-this-host.invalid")):
+        with open(os.path.join(d, name + ".ext"), "w") as f:
+            f.write("subjectAltName=%s\nbasicConstraints=CA:FALSE\n"
+                    "keyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n" % san)
+        openssl("req", *key, "-keyout", name + ".key", "-out", name + ".csr", "-subj", "/CN=" + name, cwd=d)
+        openssl("x509", "-req", "-in", name + ".csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+                "-CAcreateserial", "-out", name + ".pem", "-days", "2", "-extfile", name + ".ext", cwd=d)
+    openssl("req", "-x509", *key, "-keyout", "selfsigned.key", "-out", "selfsigned.pem", "-days", "2",
+            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", cwd=d)
+
+
+class HttpsServer:
+    """python3's http.server over TLS on a loopback port, serving @root
+    (laid out as a debuginfod server's URLs: buildid/ID/debuginfo);
+    .requests lists the paths asked (only after a TLS handshake)."""
+
+    def __init__(self, root, cert, key):
+        requests = self.requests = []
+
+        class Handler(http.server.SimpleHTTPRequestHandler):
+            def log_message(self, fmt, *args):
+                requests.append(self.path)
+
+        self.httpd = http.server.ThreadingHTTPServer(
+            ("127.0.0.1", 0), functools.partial(Handler, directory=root))
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(cert, key)
+        self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+        self.url = "https://127.0.0.1:%d" % self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+class DebuginfodHttps(unittest.TestCase):
+    """debuginfod over HTTPS, with a private CA made here and given to
+    profd as curl(1) takes one (CURL_CA_BUNDLE in its environment):
+    the stripped libcwork gets its names from the served debug file.
+    A server whose certificate the CA did not sign, or signed for
+    another name (a man in the middle), is refused: nothing is asked of
+    it past the handshake, nothing enters the cache, the profile stays
+    without names, and /v1/status counts a TLS failure."""
+
+    assert_no_debug = Debuginfod.assert_no_debug
+    assert_as_addr2line = Debuginfod.assert_as_addr2line
+
+    @classmethod
+    def setUpClass(cls):
+        for tool in ("openssl", "unshare", "addr2line"):
+            if not shutil.which(tool):
+                raise unittest.SkipTest("%s is not installed (make deps)" % tool)
+        os.environ.pop("DEBUGINFOD_URLS", None)
+        cls.bin = e2e("libcwork")
+        cls.bin_dbg = e2e("debuginfod-files/libcwork.dbg")
+        cls.bin_id = build_id(cls.bin)
+        cls.libc_dbg = None
+        cls.dir = e2e("https")
+        shutil.rmtree(cls.dir, ignore_errors=True)
+        cls.root = os.path.join(cls.dir, "root")
+        os.makedirs(os.path.join(cls.root, "buildid", cls.bin_id))
+        shutil.copy(cls.bin_dbg, os.path.join(cls.root, "buildid", cls.bin_id, "debuginfo"))
+        make_certs(cls.dir)
+
+    def serve(self, name):
+        srv = HttpsServer(self.root, os.path.join(self.dir, name + ".pem"), os.path.join(self.dir, name + ".key"))
+        self.addCleanup(srv.close)
+        return srv
+
+    def daemon(self, name, url):
+        cache = e2e("dbgcache-" + name)
+        shutil.rmtree(cache, ignore_errors=True)
+        env = ["env", "CURL_CA_BUNDLE=" + os.path.join(self.dir, "ca.pem")]
+        d = Daemon(name, "--debuginfod-cache", cache, "--debuginfod-urls", url,
+                   "--debuginfod-timeout", "5", wrap=env + HIDE_DEBUG)
+        self.addCleanup(d.stop)
+        return d, cache
+
+    def wait_status(self, d, done):
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            st = d.status()["debuginfod"]
+            if done(st) and not st["in_flight"] and not st["queued"]:
+                break
+            time.sleep(0.2)
+        return st
+
+    def test_https_private_ca(self):
+        srv = self.serve("good")
+        with Workload("libcwork", seconds=60, wait_line="libcwork ready") as w:
+            d, cache = self.daemon("dbg-https", srv.url)
+            fetch(self, d, w, 2, hz=HZ, name="dbg_https_first")  # asks for the fetch
+            st = self.wait_status(d, lambda st: st["fetched"] >= 1)
+            self.assertGreaterEqual(st["fetched"], 1, "%s; server saw %s" % (st, srv.requests))
+            self.assertEqual(st["tls_failed"], 0, st)
+            self.assertIn("/buildid/%s/debuginfo" % self.bin_id, srv.requests)
+            after = fetch(self, d, w, 2, hz=HZ, name="dbg_https_after")
+            self.assert_as_addr2line(after, self.bin, self.bin_dbg, 3)
+
+    def refused(self, cert):
+        srv = self.serve(cert)
+        with Workload("libcwork", seconds=60, wait_line="libcwork ready") as w:
+            d, cache = self.daemon("dbg-https-" + cert, srv.url)
+            fetch(self, d, w, 2, hz=HZ, name="dbg_https_%s_first" % cert)
+            st = self.wait_status(d, lambda st: st["failed"] >= 1 or st["fetched"] >= 1)
+            self.assertEqual(st["fetched"], 0, st)
+            self.assertGreaterEqual(st["failed"], 1, st)
+            self.assertGreaterEqual(st["tls_failed"], 1, st)
+            self.assertEqual(srv.requests, [], "a request past a refused handshake")
+            self.assertEqual(glob.glob(os.path.join(cache, "*.debug")), [])
+            after = fetch(self, d, w, 2, hz=HZ, name="dbg_https_%s_after" % cert)
+            self.assert_no_debug(after, "certificate %s" % cert)
+            self.assertRegex(comments(after), r"libcwork \(build-id %s\) could not be fetched" % self.bin_id)
+
+    def test_self_signed_certificate_refused(self):
+        self.refused("selfsigned")
+
+    def test_certificate_for_another_name_refused(self):
+        self.refused("wrongname")
+
+
 JS_BURN = """
 function hotLoop(n) { let s = 0; for (let i = 0; i < n; i++) s = (s + i * 7) % 1000003; return s; }
 function coldLoop(n) { let s = 0; for (let i = 0; i < n; i++) s = (s + i * 7) % 1000003; return s; }
@@ -504,6 +651,133 @@ class Jit(ProfdTest):
             self.assertIn("--perf-basic-prof", r.stdout)
 
 
+    def test_node_exits_mid_window(self):
+        """node --perf-basic-prof exits ~4.5 s into a 9 s window: its
+        profile is built after it is gone (no /proc/PID/root to read the
+        perf map through), so the names must have been read while it ran."""
+        node = shutil.which("node") or shutil.which("nodejs")
+        if not node:
+            self.skipTest("nodejs is not installed (make deps)")
+        js = e2e("jsburn.js")
+        with open(js, "w") as f:
+            f.write(JS_BURN)
+        p = spawn([node, "--perf-basic-prof", js, "6"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                  cwd=test_cpu.E2E)
+        try:
+            self.assertEqual(p.stdout.readline().decode().strip(), "jsburn ready")
+            time.sleep(1.5)
+            t0 = time.monotonic()
+            # 499 Hz: ~2000 samples in its last 4.5 s, for a share
+            # within 8 points even when the machine is busy.
+            prof = fetch(self, self.daemon, p.pid, 9, hz=499, name="jit_node_exit")
+            self.assertLess(time.monotonic() - t0, 8, "the window did not end when node exited")
+            self.assertIsNotNone(p.poll(), "node still runs")
+            hot = prof.count(lambda s: "hotLoop" in leaf(s))
+            cold = prof.count(lambda s: "coldLoop" in leaf(s))
+            self.assertGreater(hot + cold, 0.8 * prof.count(), "JS leaves: %s" % self.leaf_names(prof))
+            share = hot / (hot + cold)
+            sys.stderr.write("[node exited: hotLoop %.1f %%] " % (100 * share))
+            self.assertAlmostEqual(share, 0.75, delta=0.08, msg="leaves: %s" % self.leaf_names(prof))
+        finally:
+            kill(p)
+            try:
+                os.unlink("/tmp/perf-%d.map" % p.pid)
+            except OSError:
+                pass
+
+    def test_perfmap_removed_at_exit(self):
+        """jitwl names its code in /tmp/perf-PID.map and removes the file
+        as it exits, 4 s into an 8 s window: names and shares as while
+        it ran (60/20/20), from what profd read then (499 Hz: ~2000
+        samples)."""
+        with Workload("jitwl", "perfmap", seconds=4, wait_line="jitwl ready") as w:
+            prof = fetch(self, self.daemon, w, 8, hz=499, name="jit_perfmap_exit")
+            self.assertIsNotNone(w.proc.poll(), "jitwl still runs")
+            self.assertFalse(os.path.exists("/tmp/perf-%d.map" % w.pid))
+            total = prof.count()
+            shares = {n: prof.count(lambda s, n=n: leaf(s) == n) / total
+                      for n in ("jit_hot", "jit_cold", "[jit]")}
+            sys.stderr.write("[perfmap exited: %s] " % {k: round(v, 3) for k, v in shares.items()})
+            for n, want in (("jit_hot", 0.6), ("jit_cold", 0.2), ("[jit]", 0.2)):
+                self.assertAlmostEqual(shares[n], want, delta=0.07, msg="%s; leaves: %s" % (n, self.leaf_names(prof)))
+
+    def swap(self, mode):
+        """jitwl runs code named phase_one, then other code at the same
+        address named phase_two (mode: by a perf map line, or a jitdump
+        record with its time), 2 s after it is ready, in a 4 s window.
+        Each phase's samples keep their own name: phase_one's share of
+        the two is the share of the workload's CPU time in the window
+        spent before the switch (its own clock at the switch against
+        /proc/PID/stat before and after the window: on a busy machine
+        the phases do not get equal CPU per second), within 8 points (a
+        perf map has no times: its line counts from when profd read it,
+        within ~0.1 s)."""
+        with Workload("jitwl", mode, 2, seconds=20, wait_line="jitwl ready") as w:
+            cpu0 = w.cpu()
+            prof = fetch(self, self.daemon, w, 4, hz=HZ, name="jit_" + mode)
+            cpu1 = w.cpu()
+            line = w.proc.stdout.readline().decode().strip()
+        self.assertTrue(line.startswith("switched "), line)
+        switched, cpu_switch = int(line.split()[1]), float(line.split()[2])
+        t0, dur = prof.proto["time_nanos"], prof.proto["duration_nanos"]
+        self.assertTrue(0.2 < (switched - t0) / dur < 0.8, "switch at %.2f of the window" % ((switched - t0) / dur))
+        want = (cpu_switch - cpu0) / (cpu1 - cpu0)
+        one = prof.count(lambda s: leaf(s) == "phase_one")
+        two = prof.count(lambda s: leaf(s) == "phase_two")
+        self.assertGreater(one + two, 0.8 * prof.count(), "leaves: %s" % self.leaf_names(prof))
+        share = one / (one + two)
+        sys.stderr.write("[%s: phase_one %.3f, CPU before the switch %.3f] " % (mode, share, want))
+        self.assertAlmostEqual(share, want, delta=0.08, msg="leaves: %s" % self.leaf_names(prof))
+        # One location per name at the one address.
+        names = {ln.function for loc in prof.raw.locations.values() for ln in loc.lines}
+        self.assertTrue({"phase_one", "phase_two"} <= names, names)
+
+    def test_replaced_code_perfmap(self):
+        self.swap("swap-perfmap")
+
+    def test_replaced_code_jitdump(self):
+        self.swap("swap-jitdump")
+
+
+class JitBound(unittest.TestCase):
+    """One bound for the JIT tables of all processes (PROFD_JIT_MAX_MB=2
+    here, 256 MiB by default), not only each process's own (~30 MB):
+    two processes whose perf maps name 20000 pieces of code each before
+    their own two, profiled at once. The first's table (~1.3 MiB) fits
+    and names its code; the second's does not: its names are dropped,
+    its code shows as [jit], its profile says why, and /v1/status and
+    /metrics count the drop by the total bound (none by a process's)."""
+
+    def test_total_bound(self):
+        d = Daemon("jit-bound", wrap=["env", "PROFD_JIT_MAX_MB=2"])
+        self.addCleanup(d.stop)
+        with Workload("jitwl", "perfmap-big", 20000, seconds=30, wait_line="jitwl ready") as a, \
+             Workload("jitwl", "perfmap-big", 20000, seconds=30, wait_line="jitwl ready") as b:
+            res = {}
+            t = threading.Thread(target=lambda: res.setdefault(
+                "a", fetch(self, d, a, 4, hz=HZ, name="jit_bound_a")))
+            t.start()
+            time.sleep(1.5)
+            pb = fetch(self, d, b, 2, hz=HZ, name="jit_bound_b")
+            st = d.status()["jit"]
+            metrics = d.get("/metrics").text()
+            t.join(30)
+        pa = res["a"]
+        share = lambda p, n: p.count(lambda s: leaf(s) == n) / p.count()
+        sys.stderr.write("[jit bound: a jit_hot %.2f, b [jit] %.2f; %s] "
+                         % (share(pa, "jit_hot"), share(pb, "[jit]"), st))
+        self.assertAlmostEqual(share(pa, "jit_hot"), 0.6, delta=0.1)
+        self.assertNotRegex(comments(pa), "JIT names not kept")
+        self.assertGreater(share(pb, "[jit]"), 0.9)
+        self.assertRegex(comments(pb), r"pid %d: \d+ JIT names not kept" % b.pid)
+        self.assertEqual(st["max_bytes"], 2 << 20, st)
+        self.assertLessEqual(st["bytes"], st["max_bytes"], st)
+        self.assertGreater(st["dropped_total_bound"], 0, st)
+        self.assertEqual(st["dropped_process_bound"], 0, st)
+        m = re.search(r'^profd_jit_dropped_total\{reason="total_bound"\} (\d+)$', metrics, re.M)
+        self.assertTrue(m and int(m.group(1)) > 0, metrics[-2000:])
+
+
 class JitAttack(ProfdTest):
     """nobody's process names its /tmp/perf-PID.map after a file it may
     not read, or another user's file sits there: none of its lines may
@@ -537,6 +811,45 @@ class JitAttack(ProfdTest):
             subprocess.run(["setpriv", "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY, "--clear-groups",
                             "ln", "-s", path, link], check=True)
         self.hostile_map(make)
+
+    def test_swapped_for_symlink_mid_window(self):
+        """The map is read while the process runs, again as it changes:
+        nobody's own regular file is read (its name shows), then swapped
+        mid-window for a symbolic link to root's file, longer than what
+        was read (a reader that reopened by path and followed links
+        would take the secret's bytes from where it stopped)."""
+        secret = tempfile.mkdtemp(prefix="profd-secret-")
+        os.chmod(secret, 0o700)
+        path = os.path.join(secret, "secret.map")
+        own = "0 7fffffffffff NOBODYS_OWN_NAME\n"
+        with open(path, "w") as f:
+            f.write("0 7fffffffffff ROOT_ONLY_SECRET\n" * 4)
+        os.chmod(path, 0o600)
+        as_nobody = ["setpriv", "--reuid=%d" % NOBODY, "--regid=%d" % NOBODY, "--clear-groups"]
+        with Workload("jitwl", "none", seconds=40, user=NOBODY, wait_line="jitwl ready") as w:
+            link = "/tmp/perf-%d.map" % w.pid
+            try:
+                subprocess.run(as_nobody + ["sh", "-c", 'printf "%s" "$1" > "$2"', "sh", own, link], check=True)
+
+                def swap():
+                    time.sleep(1.2)
+                    subprocess.run(as_nobody + ["sh", "-c", 'ln -s "$1" "$2.new" && mv -T "$2.new" "$2"',
+                                                "sh", path, link], check=True)
+                t = threading.Thread(target=swap)
+                t.start()
+                prof = fetch(self, self.daemon, w, 3, hz=HZ, name="jit_attack_swap")
+                t.join()
+                self.assertTrue(os.path.islink(link))
+                names = {ln.function for loc in prof.raw.locations.values() for ln in loc.lines}
+                self.assertIn("NOBODYS_OWN_NAME", names)
+                self.assertNotIn("ROOT_ONLY_SECRET", names)
+            finally:
+                for f in (link, link + ".new"):
+                    try:
+                        os.unlink(f)
+                    except OSError:
+                        pass
+                shutil.rmtree(secret, ignore_errors=True)
 
     def test_file_of_another_user(self):
         def make(path, link):

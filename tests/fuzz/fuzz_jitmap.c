@@ -2,7 +2,9 @@
 /*
  * Fuzz target: JIT maps (daemon/jitmap.c), files the profiled process
  * writes. The input is parsed both as a perf map (text) and as a jitdump
- * file (binary), into one table as profd does. Checks: names are
+ * file (binary), into one table as profd does, each in two pieces (the
+ * incremental reads of a file being appended to), the second later.
+ * Checks: names are
  * NUL-terminated inside the table, free of control characters and at
  * most JITMAP_MAX_NAME long; every lookup returns an entry holding the
  * address; the bounds hold.
@@ -15,12 +17,15 @@
 
 #define require(cond) do { if (!(cond)) __builtin_trap(); } while (0)
 
-static void check(struct jitmap *jm, uint64_t addr)
+static void check(struct jitmap *jm, uint64_t addr, uint64_t t)
 {
 	uint64_t start = 0;
-	const char *name = jitmap__find(jm, addr, &start);
+	unsigned gen = jitmap__gen(jm, &addr, 1, t);
+	const char *name = jitmap__find(jm, addr, gen, &start, NULL);
 	size_t i;
 
+	require(gen <= JITMAP_MAX_GENS + 1);
+	require(jm->rep_n <= JITMAP_MAX_GENS);
 	if (!name)
 		return;
 	require(name >= jm->names && name < jm->names + jm->names_len);
@@ -41,16 +46,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!copy)
 		return 0;
 	memcpy(copy, data, size);
-	(void)jitmap__parse_perfmap(&jm, copy, size);
-	(void)jitmap__parse_jitdump(&jm, copy, size);
+	{
+		size_t half = size / 2;
+
+		(void)jitmap__parse_perfmap(&jm, copy, half, 100);
+		(void)jitmap__parse_perfmap(&jm, copy + jm.perf_pos,
+					    size - jm.perf_pos, 200);
+		(void)jitmap__parse_jitdump(&jm, copy, half, 300);
+		(void)jitmap__parse_jitdump(&jm, copy + jm.dump_pos,
+					    size - jm.dump_pos, 400);
+	}
 	require(jm.n <= JITMAP_MAX_SYMS && jm.names_len <= JITMAP_MAX_NAMES);
 	for (i = 0; i < jm.n && i < 64; i++) {
-		check(&jm, jm.e[i].start);
-		check(&jm, jm.e[i].end - 1);
-		check(&jm, jm.e[i].end);
+		check(&jm, jm.e[i].start, jm.e[i].t_ns);
+		check(&jm, jm.e[i].end - 1, 150);
+		check(&jm, jm.e[i].end, UINT64_MAX);
 	}
-	check(&jm, 0);
-	check(&jm, UINT64_MAX);
+	check(&jm, 0, 0);
+	check(&jm, UINT64_MAX, 250);
 	jitmap__fini(&jm);
 	free(copy);
 	return 0;

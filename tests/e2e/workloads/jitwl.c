@@ -5,10 +5,23 @@
  * format (tools/perf/Documentation/jitdump-specification.txt) naming
  * jit_hot and jit_cold, and maps it executable as the spec asks, so a
  * profiler finds it through the process's mappings; with "none" it
- * writes nothing (the unnamed code is then all "[jit]").
- * Usage: jitwl seconds jitdump|none [DIR] */
+ * writes nothing (the unnamed code is then all "[jit]"); with "perfmap"
+ * it names them in /tmp/perf-PID.map instead, and removes it at exit (as
+ * runtimes that clean up do: profd must have read it while we ran).
+ *
+ * "swap-perfmap S" and "swap-jitdump S" replace code at one address: the
+ * first page runs as "phase_one" for S seconds after "jitwl ready", then
+ * other code is copied over it, named "phase_two" (a perf map line, or a
+ * jitdump CODE_LOAD record at that time), and "switched NS CPU" (the
+ * time, CLOCK_REALTIME, and the CPU seconds used so far) is printed; the files are removed at exit.
+ * "perfmap-big N" is "perfmap" with N lines naming code that does not
+ * exist before its own two (a large runtime's map, for the bounds).
+ * Usage: jitwl seconds jitdump|none|perfmap [DIR]
+ *        jitwl seconds perfmap-big N
+ *        jitwl seconds swap-perfmap|swap-jitdump S */
 #include <elf.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +34,10 @@
 /* long f(long n): mov %rdi,%rcx; 1: dec %rcx; jnz 1b; ret */
 static const unsigned char loop_code[] = {
 	0x48, 0x89, 0xf9, 0x48, 0xff, 0xc9, 0x75, 0xfb, 0xc3,
+};
+/* The same with a nop before the loop: other code, same cost. */
+static const unsigned char loop_code2[] = {
+	0x90, 0x48, 0x89, 0xf9, 0x48, 0xff, 0xc9, 0x75, 0xfb, 0xc3,
 };
 
 struct jd_header {
@@ -60,6 +77,97 @@ static void code_load(int fd, const char *name, void *addr, size_t size,
 		exit(2);
 }
 
+static uint64_t real_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int jitdump_open(const char *dir, char *path, size_t size)
+{
+	struct jd_header h = {
+		.magic = 0x4A695444, .version = 1,
+		.total_size = sizeof(h), .elf_mach = EM_X86_64,
+		.pid = (uint32_t)getpid(), .timestamp = mono_ns(),
+	};
+	int fd;
+
+	snprintf(path, size, "%s/jit-%d.dump", dir, getpid());
+	fd = open(path, O_CREAT | O_TRUNC | O_RDWR, 0644);
+	if (fd < 0 || write(fd, &h, sizeof(h)) != sizeof(h))
+		exit(2);
+	/* perf finds the file by this mapping (the spec's marker). */
+	if (mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd,
+		 0) == MAP_FAILED)
+		exit(2);
+	return fd;
+}
+
+static void perfmap_line(const char *path, void *addr, size_t size,
+			 const char *name)
+{
+	FILE *f = fopen(path, "a");
+
+	if (!f)
+		exit(2);
+	fprintf(f, "%lx %zx %s\n", (unsigned long)(uintptr_t)addr, size,
+		name);
+	fclose(f);
+}
+
+/* Code replaced at one address (see the top). */
+static int swap(double deadline, bool jitdump, double after)
+{
+	unsigned char *mem;
+	long (*fn)(long);
+	char path[4096];
+	double t0;
+	int fd = -1;
+
+	mem = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED)
+		return 2;
+	memcpy(mem, loop_code, sizeof(loop_code));
+	if (mprotect(mem, 4096, PROT_READ | PROT_EXEC) < 0)
+		return 2;
+	fn = (long (*)(long))(void *)mem;
+	if (jitdump) {
+		fd = jitdump_open("/tmp", path, sizeof(path));
+		code_load(fd, "phase_one", mem, sizeof(loop_code), 1);
+	} else {
+		snprintf(path, sizeof(path), "/tmp/perf-%d.map", getpid());
+		perfmap_line(path, mem, sizeof(loop_code), "phase_one");
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	printf("jitwl ready\n");
+	t0 = e2e_now();
+	while (e2e_now() - t0 < after && !e2e_expired(deadline))
+		fn(2000000);
+	if (mprotect(mem, 4096, PROT_READ | PROT_WRITE) < 0)
+		return 2;
+	memcpy(mem, loop_code2, sizeof(loop_code2));
+	if (mprotect(mem, 4096, PROT_READ | PROT_EXEC) < 0)
+		return 2;
+	if (jitdump)
+		code_load(fd, "phase_two", mem, sizeof(loop_code2), 2);
+	else
+		perfmap_line(path, mem, sizeof(loop_code2), "phase_two");
+	{
+		struct timespec cpu;
+
+		clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cpu);
+		printf("switched %llu %.6f\n", (unsigned long long)real_ns(),
+		       cpu.tv_sec + cpu.tv_nsec / 1e9);
+	}
+	while (!e2e_expired(deadline))
+		fn(2000000);
+	unlink(path);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	double deadline = e2e_deadline(argc, argv);
@@ -69,6 +177,9 @@ int main(int argc, char **argv)
 	char path[4096];
 	int i;
 
+	if (!strncmp(mode, "swap-", 5))
+		return swap(deadline, !strcmp(mode, "swap-jitdump"),
+			    argc > 3 ? atof(argv[3]) : 1);
 	/* One page per function: three anonymous mappings' worth of code. */
 	mem = mmap(NULL, 3 * 4096, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -81,25 +192,27 @@ int main(int argc, char **argv)
 	if (mprotect(mem, 3 * 4096, PROT_READ | PROT_EXEC) < 0)
 		return 2;
 	if (!strcmp(mode, "jitdump")) {
-		struct jd_header h = {
-			.magic = 0x4A695444, .version = 1,
-			.total_size = sizeof(h), .elf_mach = EM_X86_64,
-			.pid = (uint32_t)getpid(), .timestamp = mono_ns(),
-		};
-		int fd;
+		int fd = jitdump_open(argc > 3 ? argv[3] : "/tmp", path,
+				      sizeof(path));
 
-		snprintf(path, sizeof(path), "%s/jit-%d.dump",
-			 argc > 3 ? argv[3] : "/tmp", getpid());
-		fd = open(path, O_CREAT | O_TRUNC | O_RDWR, 0644);
-		if (fd < 0 || write(fd, &h, sizeof(h)) != sizeof(h))
-			return 2;
-		/* perf finds the file by this mapping (the spec's marker). */
-		if (mmap(NULL, 4096, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd,
-			 0) == MAP_FAILED)
-			return 2;
 		code_load(fd, "jit_hot", fn[0], sizeof(loop_code), 1);
 		code_load(fd, "jit_cold", fn[1], sizeof(loop_code), 2);
 		close(fd);
+	} else if (!strncmp(mode, "perfmap", 7)) {
+		snprintf(path, sizeof(path), "/tmp/perf-%d.map", getpid());
+		if (!strcmp(mode, "perfmap-big")) {
+			long n = argc > 3 ? atol(argv[3]) : 0;
+			FILE *f = fopen(path, "w");
+
+			if (!f)
+				return 2;
+			for (long k = 0; k < n; k++)
+				fprintf(f, "%lx 10 filler_%ld\n",
+					0x100000000ul + 16ul * (unsigned long)k, k);
+			fclose(f);
+		}
+		perfmap_line(path, fn[0], sizeof(loop_code), "jit_hot");
+		perfmap_line(path, fn[1], sizeof(loop_code), "jit_cold");
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	printf("jitwl ready\n");
@@ -108,5 +221,7 @@ int main(int argc, char **argv)
 		fn[1](2000000);
 		fn[2](2000000);
 	} while (!e2e_expired(deadline));
+	if (!strncmp(mode, "perfmap", 7))
+		unlink(path);
 	return 0;
 }
