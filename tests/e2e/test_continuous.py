@@ -161,7 +161,7 @@ class Continuous(unittest.TestCase):
         cls.work.append(short)
         cls.short_pid = short.pid
         cls.short_cpu = short.reap_cpu()
-        cls.execer.reap_cpu()
+        cls.execer_cpu = cls.execer.reap_cpu()
         cls.web_cpu = web.reap_cpu()
         cls.batch_cpu = batch.reap_cpu()
         th.join(60)
@@ -283,10 +283,13 @@ class Continuous(unittest.TestCase):
         before = sum(p.count(lambda s: "before_exec" in s.functions()) for p, _ in profs)
         after = sum(p.count(lambda s: "hot_a" in s.functions() or "hot_b" in s.functions()) for p, _ in profs)
         total = sum(p.count() for p, _ in profs)
-        # Three busy programs on two cores: a share of a core each at
-        # least (the exact counts are the shares test's business).
-        self.assertGreater(before, 0.25 * 2 * HZ, "%d samples in before_exec" % before)
-        self.assertGreater(after, 0.25 * 3 * HZ, "%d samples in split after the exec" % after)
+        # Both programs sampled, and a sample per 1/19 s of the CPU time
+        # the process got (wait4: on a loaded machine that is well under
+        # a share of a core, so no fixed count).
+        self.assertGreater(before, 0, "%d samples in before_exec" % before)
+        self.assertGreater(after, 0, "%d samples in split after the exec" % after)
+        self.assertGreater(total, 0.8 * self.execer_cpu * HZ - 2,
+                           "%d samples for %.2f s of CPU" % (total, self.execer_cpu))
         self.assertGreater(before + after, 0.9 * total, "%d + %d of %d samples symbolized:\n%s"
                            % (before, after, total, profs[0][0].excerpt()))
         comms = {s.label("comm") for p, _ in profs for s in p.samples}
