@@ -63,7 +63,7 @@ BPF_CFLAGS := -g -O2 -target bpf -Wall -D__TARGET_ARCH_$(ARCH) \
 # and linked into both the daemon and the tests.
 CORE_SRCS := daemon/procmaps.c daemon/pprof.c daemon/aggregate.c \
 	     daemon/kallsyms.c daemon/symbolizer.c daemon/symbolizer_dwarf.c \
-	     daemon/symbolizer_cfi.c daemon/debuginfod.c daemon/jitmap.c daemon/symsrc.c daemon/pltsyms.c daemon/strtab.c \
+	     daemon/symbolizer_cfi.c daemon/debuginfod.c daemon/jitmap.c daemon/symsrc.c daemon/symseg.c daemon/pltsyms.c daemon/strtab.c \
 	     daemon/proc.c daemon/proc_read.c daemon/proc_cache.c daemon/jitmap_proc.c daemon/elfsyms.c \
 	     daemon/unwind.c daemon/cputime.c daemon/json.c daemon/origin.c daemon/inject.c \
 	     daemon/heap_stacks.c \
@@ -79,6 +79,7 @@ DAEMON_SRCS := daemon/main.c daemon/main_opts.c daemon/main_listen.c daemon/log.
 	       daemon/heap_events.c daemon/heap_snapshot.c daemon/heap_finals.c \
 	       daemon/execwatch.c daemon/target.c \
 	       daemon/push.c daemon/fleet.c daemon/continuous.c daemon/api_listen.c \
+	       daemon/continuous_procs.c daemon/continuous_iv.c \
 	       daemon/offcpu.c daemon/offcpu_pair.c daemon/threads.c \
 	       $(CORE_SRCS)
 CLIENT_SRCS := client/profctl.c client/report.c common/pprof_read.c common/json_read.c \
