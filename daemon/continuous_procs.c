@@ -11,7 +11,9 @@
 
 #include "aggregate.h"
 #include "cfilter.h"
+#include "clock.h"
 #include "continuous_int.h"
+#include "jitmap_proc.h"
 #include "proc.h"
 #include "service.h"
 #include "unwind.h"
@@ -290,6 +292,12 @@ void cont_procs__sample(struct continuous *c, const struct profd_cpu_sample *s)
 		/* The frame-pointer stack, of unknown completeness. */
 		flags |= AGG_F_USER_TRUNC;
 	}
+	/* JIT names as of this sample, read while the process runs: one
+	 * that exits before its interval closes keeps them (a stat of its
+	 * JIT files at most every JIT_CHECK_NS, only for processes with
+	 * code outside ELF files). */
+	flags |= proc__jit_sample(p->proc, ips, n, s->time_ns,
+				  now_ns(CLOCK_MONOTONIC)) << AGG_F_JIT_GEN_SHIFT;
 	for (i = 0; i < NSLOTS; i++) {
 		if (!in[i])
 			continue;
