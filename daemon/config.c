@@ -21,7 +21,7 @@ const char *const config__keys[] = {
 	"host-label", "spool-dir", "spool-max-bytes", "spool-max-age",
 	"push-labels", "test-interval-profile", "continuous-include",
 	"continuous-exclude", "listen-token-file", "listen-tls-cert",
-	"listen-tls-key", "listen", NULL,
+	"listen-tls-key", "listen", "continuous-fp", NULL,
 };
 
 void config__init(struct fleet_config *c)
@@ -145,6 +145,9 @@ int config__set(struct fleet_config *c, const char *key, const char *v,
 	if (IS("continuous")) {
 		want = "yes or no";
 		r = parse_bool(v, &c->continuous);
+	} else if (IS("continuous-fp")) {
+		want = "yes or no";
+		r = parse_bool(v, &c->continuous_fp);
 	} else if (IS("continuous-hz")) {
 		want = "a frequency in Hz, 1 to 10000";
 		r = parse_scaled(v, (const char *const[]){ NULL }, NULL, 1, 10000, &n);

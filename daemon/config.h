@@ -31,6 +31,7 @@
 
 struct fleet_config {
 	bool continuous;		/* sample every process (continuous.h) */
+	bool continuous_fp;		/* frame pointers, no stack copies */
 	unsigned continuous_hz;		/* 19 */
 	/* Which processes (cfilter.h); NULL: every one, none excluded. */
 	char *continuous_include, *continuous_exclude;

@@ -59,6 +59,7 @@ struct continuous_config {
 	unsigned hz;			/* continuous-hz */
 	unsigned interval_s;		/* continuous-interval */
 	const char *include, *exclude;	/* cfilter.h text, NULL: none */
+	bool fp;			/* continuous-fp: no stack copies */
 	size_t max_stacks;		/* per process per collection */
 };
 
@@ -78,6 +79,8 @@ struct continuous_stats {
 	uint64_t profiles_closed;	/* per-service profiles handed over */
 	uint64_t profiles_failed;
 	uint64_t pulls;
+	uint64_t reloads_applied;	/* reloads that changed settings */
+	uint64_t reloads_refused;	/* ... that changed continuous on/off */
 };
 
 /* @pc: the process cache (proc.h), shared with windows and the heap
@@ -110,6 +113,34 @@ void continuous__drained(struct continuous *c, uint64_t began_ns);
  */
 int continuous__pull(struct continuous *c, unsigned seconds, unsigned hz,
 		     int conn_fd, void **ret_buf, size_t *ret_len);
+
+#define CONTINUOUS_RELOAD_RATE	 1u	/* hz or interval changed */
+#define CONTINUOUS_RELOAD_FILTERS 2u	/* include or exclude changed */
+#define CONTINUOUS_RELOAD_REFUSED 4u	/* on/off or fp changed: not applied */
+
+/*
+ * continuous__reload() - SIGHUP's settings (main thread). What changed is
+ * said in *@ret_what (CONTINUOUS_RELOAD_*; 0: nothing) and applied live:
+ *
+ *  - continuous-hz and continuous-interval from the interval after the
+ *    one in progress (samples already fall into that one at the old
+ *    rate); a new interval length ends its first interval on the wall
+ *    clock's next multiple of it, as at start. Until the one in progress
+ *    closes, both rates are sampled (one interval of extra samples, which
+ *    no collection counts).
+ *  - continuous-include/-exclude at the worker's next drain pass: every
+ *    tracked process is looked at again at its next sample (samples
+ *    counted already stay in their interval).
+ *  - continuous = yes/no and continuous-fp are not applied until the next
+ *    restart: refused, counted (reloads_refused); the other changes still
+ *    apply.
+ *
+ * 0, or -EINVAL with @err saying which filter term is bad (nothing
+ * changed then), -ENOMEM.
+ */
+int continuous__reload(struct continuous *c,
+		       const struct continuous_config *cfg, char *err,
+		       size_t errsize, unsigned *ret_what);
 
 /* Stop: fail waiting pulls. */
 void continuous__shutdown(struct continuous *c);

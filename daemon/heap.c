@@ -37,6 +37,8 @@ int heap__new(const struct heap_limits *lim, struct symbolizer *sym,
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&h->agent_wake, &ca);
 	pthread_cond_init(&h->gc_wake, &ca);
+	pthread_cond_init(&h->reaped, &ca);
+	pthread_cond_init(&h->reap_wake, &ca);
 	pthread_condattr_destroy(&ca);
 	h->lim = *lim;
 	h->sym = sym;
@@ -52,6 +54,16 @@ struct heap_proc *heap__find(struct heap_tracker *h, pid_t pid)
 	struct heap_proc *p;
 
 	for (p = h->procs; p; p = p->next)
+		if (p->pid == pid)
+			return p;
+	return NULL;
+}
+
+struct heap_proc *heap__find_dead(struct heap_tracker *h, pid_t pid)
+{
+	struct heap_proc *p;
+
+	for (p = h->dead; p; p = p->next)
 		if (p->pid == pid)
 			return p;
 	return NULL;
@@ -77,16 +89,125 @@ void heap__release(struct heap_tracker *h, struct heap_proc *p)
 	 * thread stopped).
 	 */
 	if (p->agent) {
+		p->agent_errors = p->agent->errors;
 		p->agent->next = h->offq;
 		h->offq = p->agent;
 		pthread_cond_signal(&h->agent_wake);
+		p->agent = NULL;
 	}
-	heap_probes__detach(p);
-	heap_maps__forget(h, (uint32_t)p->pid);
-	heap_stacks__fini(&p->st);
-	proc__put(p->proc);
-	target__release(&p->t);
-	free(p);
+	/* Not tracked from here (the reader drops its events); the rest is
+	 * slow: heap__reap(), on the reaper thread (or by a stop, start or
+	 * pull of the pid, which waits for it: heap__reap_wait()). */
+	p->next = h->dead;
+	h->dead = p;
+	pthread_cond_signal(&h->reap_wake);
+}
+
+/*
+ * @p, never listed (its start lost a race, or failed), and never given
+ * to BPF: to h->dead, for heap__reap() to detach its probes, without
+ * purging the pid's entries (which may be another start's). Under lock.
+ */
+static void heap__discard(struct heap_tracker *h, struct heap_proc *p)
+{
+	p->in_bpf = false;
+	p->next = h->dead;
+	h->dead = p;
+	pthread_cond_signal(&h->reap_wake);
+}
+
+/* Reap the released processes of @pid (0: all). Not under lock. */
+static void heap__reap_pid(struct heap_tracker *h, pid_t pid)
+{
+	struct heap_proc *p, **pp;
+	struct heap_final *f;
+
+	for (;;) {
+		pthread_mutex_lock(&h->lock);
+		for (p = h->dead; p && (p->reaping || (pid && p->pid != pid));
+		     p = p->next)
+			;
+		if (p)
+			p->reaping = true;
+		pthread_mutex_unlock(&h->lock);
+		if (!p)
+			return;
+		/*
+		 * Released, so no one else touches it: its probes off first
+		 * (a few ms per link), its last snapshot from the maps (an
+		 * exit: seconds for a 1M-entry table), then the purge of its
+		 * entries (~0.5 s for 1M). A start of the same pid waits
+		 * (heap__reap_wait()): its entries are not purged with these.
+		 */
+		f = NULL;
+		heap_probes__detach(p);
+		if (p->final_why)
+			(void)heap_finals__build(h, p, &f);	/* none: a 409 */
+		if (p->in_bpf)
+			heap_maps__forget(h, (uint32_t)p->pid);
+		pthread_mutex_lock(&h->lock);
+		if (f)
+			heap_finals__insert(h, f);
+		for (pp = &h->dead; *pp != p; pp = &(*pp)->next)
+			;
+		*pp = p->next;
+		pthread_cond_broadcast(&h->reaped);
+		pthread_mutex_unlock(&h->lock);
+		heap_stacks__fini(&p->st);
+		proc__put(p->proc);
+		target__release(&p->t);
+		free(p);
+	}
+}
+
+void heap__reap(struct heap_tracker *h)
+{
+	heap__reap_pid(h, 0);
+}
+
+void heap__reap_wait(struct heap_tracker *h, pid_t pid)
+{
+	struct heap_proc *p;
+
+	while ((p = heap__find_dead(h, pid))) {
+		if (p->reaping) {
+			pthread_cond_wait(&h->reaped, &h->lock);
+			continue;
+		}
+		pthread_mutex_unlock(&h->lock);
+		heap__reap_pid(h, pid);
+		pthread_mutex_lock(&h->lock);
+	}
+}
+
+/*
+ * The reaper thread: detaching a process's uprobes waits an RCU grace
+ * period per link (17-33 links: seconds on a loaded machine), which
+ * neither the gc thread (it notices exits) nor a start should wait out.
+ */
+static void *heap__reap_main(void *arg)
+{
+	struct heap_tracker *h = arg;
+	struct heap_proc *p;
+
+	pthread_mutex_lock(&h->lock);
+	while (!h->quit) {
+		for (p = h->dead; p && p->reaping; p = p->next)
+			;
+		if (!p) {
+			pthread_cond_wait(&h->reap_wake, &h->lock);
+			continue;
+		}
+		pthread_mutex_unlock(&h->lock);
+		heap__reap(h);
+		/* Their stacks and event ids were allocated by the reader
+		 * thread, in its own malloc arena, which glibc does not trim
+		 * by itself: hand the freed memory back. */
+		malloc_trim(0);
+		pthread_mutex_lock(&h->lock);
+	}
+	pthread_mutex_unlock(&h->lock);
+	return NULL;
 }
 
 /*
@@ -181,11 +302,18 @@ static void *heap__gc_main(void *arg)
 	return NULL;
 }
 
-/* Start the GC thread (once). Under lock. 0 or -errno. */
+/* Start the GC and reaper threads (once). Under lock. 0 or -errno. */
 static int heap__start_gc(struct heap_tracker *h)
 {
 	int r;
 
+	if (!h->reap_started) {
+		r = pthread_create(&h->reap_thread, NULL, heap__reap_main, h);
+		if (r)
+			return -r;
+		pthread_setname_np(h->reap_thread, "heap-reap");
+		h->reap_started = true;
+	}
 	if (h->gc_started)
 		return 0;
 	r = pthread_create(&h->gc_thread, NULL, heap__gc_main, h);
@@ -239,6 +367,10 @@ int heap__start(struct heap_tracker *h, pid_t pid, uid_t uid,
 	if (!tracked)
 		heap__capture(h, &t, &cap);
 	pthread_mutex_lock(&h->lock);
+again:
+	/* A released tracking of this pid first: its BPF entries are purged
+	 * by pid, so a new one starts only after (heap__reap()). */
+	heap__reap_wait(h, pid);
 	p = heap__find(h, pid);
 	cur = p ? target__current(&p->t) : 0;
 	if (p && (cur < 0 || p->t.ids.start_time != t.ids.start_time ||
@@ -253,7 +385,7 @@ int heap__start(struct heap_tracker *h, pid_t pid, uid_t uid,
 			heap_finals__retire(h, p, cur, now_ns(CLOCK_MONOTONIC));
 		else if (p)
 			heap__release(h, p);
-		p = NULL;
+		goto again;
 	}
 	if (p) {
 		info.already = true;
@@ -320,7 +452,42 @@ int heap__start(struct heap_tracker *h, pid_t pid, uid_t uid,
 	memcpy(p->allocator, cap.allocator, sizeof(p->allocator));
 	memcpy(offs, cap.offs, sizeof(offs));
 	p->own_new = cap.own_new;
+	p->inproc = flags & HEAP_INPROC;
+	/*
+	 * The uprobes go on without the lock: ELF scans (libstdc++'s
+	 * operator new, the frames left out) and a link per entry point, a
+	 * few ms each. p is not listed yet, so no one else sees it; BPF
+	 * records nothing of the pid before heap_maps__track() below.
+	 */
+	pthread_mutex_unlock(&h->lock);
 	heap_probes__skip_frames(p);	/* an agent left in the process (uprobe mode) */
+	if (p->inproc)
+		r = heap_probes__attach_agent(h, p, err, errlen);
+	else
+		r = heap_probes__attach(h, p, offs);
+	pthread_mutex_lock(&h->lock);
+	/* Meanwhile: a stop of a start of this pid (its purge first), or a
+	 * start (then that one is the tracking), or the limits reached. */
+	heap__reap_wait(h, pid);
+	if (r == 0 && h->stopping)
+		r = -ECANCELED;
+	if (r == 0 && heap__find(h, pid))
+		r = -EALREADY;
+	if (r == 0 && h->nprocs >= h->lim.max_procs)
+		r = -EBUSY;
+	if (r == 0)
+		r = share_check(h, uid);
+	/* The probes went on by pid: still the process, and the image? */
+	if (r == 0 && target__current(&p->t) < 0)
+		r = -EAGAIN;
+	if (r < 0) {
+		heap__discard(h, p);	/* its probes off in heap__reap() */
+		if (r != -EALREADY)
+			goto out;
+		p = heap__find(h, pid);
+		info.already = true;
+		goto done;
+	}
 	heap_maps__read_errors(h, p->errors_at_start);
 	p->next = h->procs;
 	h->procs = p;
@@ -335,18 +502,7 @@ int heap__start(struct heap_tracker *h, pid_t pid, uid_t uid,
 		heap__release(h, p);
 		goto out;
 	}
-	p->inproc = flags & HEAP_INPROC;
-	if (p->inproc)
-		r = heap_probes__attach_agent(h, p, err, errlen);
-	else
-		r = heap_probes__attach(h, p, offs);
-	/* The probes went on by pid: still the process, and the image? */
-	if (r == 0 && target__current(&p->t) < 0)
-		r = -EAGAIN;
-	if (r < 0) {
-		heap__release(h, p);
-		goto out;
-	}
+	p->in_bpf = true;
 	if (p->inproc) {
 		uint64_t gen = p->generation, sb = p->sample_bytes;
 		char alloc[sizeof(p->allocator)];
@@ -433,6 +589,9 @@ static int stop_tracking(struct heap_tracker *h, pid_t pid, bool pull,
 		heap__release(h, p);
 		r = 0;
 	}
+	/* Stopped means detached and purged: a start may follow at once. */
+	if (r == 0)
+		heap__reap_wait(h, pid);
 	pthread_mutex_unlock(&h->lock);
 	/*
 	 * Stopped means the GOT is back. Calls into other processes may hold
@@ -496,6 +655,8 @@ static int still_tracked(struct heap_tracker *h, pid_t pid, uint64_t gen)
 		r = -ESHUTDOWN;
 	else if (p && p->generation == gen)
 		r = target__current(&p->t) < 0 ? -ESRCH : 0;
+	else if ((p = heap__find_dead(h, pid)) && p->generation == gen)
+		r = p->final_why ? -ESRCH : -ECANCELED;	/* being reaped */
 	else if (heap_finals__has(h, pid, gen) || proc__read_ids(pid, &(struct proc_ids){}) < 0)
 		r = -ESRCH;
 	else
@@ -538,7 +699,6 @@ void heap__wait_idle(struct heap_tracker *h, unsigned timeout_ms)
 void heap__gc(struct heap_tracker *h)
 {
 	struct heap_proc *p, *next;
-	unsigned released = 0;
 	bool exited = false;
 	uint64_t now, prune_gen = 0;
 	struct heap_live_set live;
@@ -569,11 +729,9 @@ void heap__gc(struct heap_tracker *h)
 		cur = target__current(&p->t);
 		if (cur < 0) {
 			heap_finals__retire(h, p, cur, now);
-			released++;
 		} else if (now > p->last_pull_ns &&
 			   now - p->last_pull_ns > h->lim.idle_timeout_ns) {
 			heap__release(h, p);
-			released++;
 		} else if (!prune_pid && heap_stacks__want_prune(&p->st)) {
 			prune_pid = p->pid;	/* amortised: the list doubled */
 			prune_gen = p->generation;
@@ -608,11 +766,6 @@ void heap__gc(struct heap_tracker *h)
 		pthread_mutex_unlock(&h->lock);
 		free(live.v);
 	}
-	/* A tracked process's stacks and event ids were allocated by the
-	 * reader thread, in its own malloc arena, which glibc does not trim
-	 * by itself: hand the freed memory back. */
-	if (released)
-		malloc_trim(0);
 }
 
 void heap__stats(struct heap_tracker *h, struct heap_stats *ret)
@@ -705,9 +858,12 @@ void heap__free(struct heap_tracker *h)
 	__atomic_store_n(&h->quit, true, __ATOMIC_RELEASE);
 	pthread_cond_broadcast(&h->agent_wake);
 	pthread_cond_broadcast(&h->gc_wake);
+	pthread_cond_broadcast(&h->reap_wake);
 	pthread_mutex_unlock(&h->lock);
 	if (h->gc_started)
 		pthread_join(h->gc_thread, NULL);
+	if (h->reap_started)
+		pthread_join(h->reap_thread, NULL);
 	heap_events__stop(h);
 	if (h->agent_thread_started)
 		pthread_join(h->agent_thread, NULL);
@@ -715,6 +871,7 @@ void heap__free(struct heap_tracker *h)
 	while (h->procs)
 		heap__release(h, h->procs);
 	pthread_mutex_unlock(&h->lock);
+	heap__reap(h);
 	/* The GOT of processes tracked in-process back; each call has its
 	 * deadlines (inject.h). */
 	(void)heap_agents__flush(h, STOP_WAIT_MS);
@@ -732,6 +889,8 @@ void heap__free(struct heap_tracker *h)
 	heap_maps__unload(h);
 	pthread_cond_destroy(&h->agent_wake);
 	pthread_cond_destroy(&h->gc_wake);
+	pthread_cond_destroy(&h->reaped);
+	pthread_cond_destroy(&h->reap_wake);
 	pthread_mutex_destroy(&h->agent_lock);
 	pthread_mutex_destroy(&h->rb_lock);
 	pthread_mutex_destroy(&h->lock);

@@ -143,7 +143,14 @@ int heap_agents__lock_within(struct heap_tracker *h, unsigned wait_ms)
  */
 int heap_agents__flush(struct heap_tracker *h, unsigned wait_ms)
 {
-	if (!__atomic_load_n(&h->offq, __ATOMIC_ACQUIRE))
+	bool empty;
+
+	/* A look under lock, which guards offq: a lockless peek raced with
+	 * heap__release()'s plain push (ThreadSanitizer, make tsan). */
+	pthread_mutex_lock(&h->lock);
+	empty = !h->offq;
+	pthread_mutex_unlock(&h->lock);
+	if (empty)
 		return 0;
 	if (heap_agents__lock_within(h, wait_ms) < 0)
 		return -EBUSY;

@@ -16,21 +16,17 @@
 #include "clock.h"
 #include "heap_int.h"
 
-static void heap_finals__keep(struct heap_tracker *h, struct heap_proc *p,
-			      uint64_t now, const char *why);
-
-
 /*
  * @p's process ended or executed another program (@why: -ESRCH, -ESTALE):
- * keep the last snapshot of the image it tracked, and release it. Under
- * lock, after heap_events__drain().
+ * release it; heap__reap() keeps the last snapshot of the image it
+ * tracked (heap_finals__build()), without the lock. Under lock, after
+ * heap_events__drain().
  */
 void heap_finals__retire(struct heap_tracker *h, struct heap_proc *p,
 			 int why, uint64_t now)
 {
-	heap_finals__keep(h, p, now, why == -ESTALE ?
-		   "the process executed another program: this is the heap the one it ran before held then" :
-		   "the process exited: this is the heap it held at exit");
+	p->final_why = why == -ESTALE ? -ESTALE : -ESRCH;
+	p->retired_ns = now;
 	heap__release(h, p);
 }
 
@@ -68,36 +64,50 @@ bool heap_finals__has(struct heap_tracker *h, pid_t pid, uint64_t gen)
 }
 
 /*
- * @p's process exited, or executed another program: keep the last
+ * Released @p's process exited, or executed another program: its last
  * snapshot of the image tracked (the heap it held at exit, what a leak
- * hunt wants) for pulls until the idle timeout, by those who may see that
- * image. Both views are built now, while the maps still hold the data;
- * @why says what happened. Under lock, after heap_events__drain().
+ * hunt wants), kept for pulls until the idle timeout by those who may see
+ * that image. Both views are built now, while the maps still hold the
+ * data (heap__reap() purges them after). Not under lock: symbolizing and
+ * gzip a 1M-entry table take seconds, which status requests and starts
+ * would otherwise wait out. 0 or -errno.
  */
-static void heap_finals__keep(struct heap_tracker *h, struct heap_proc *p,
-			      uint64_t now, const char *why)
+int heap_finals__build(struct heap_tracker *h, struct heap_proc *p,
+		       struct heap_final **ret)
 {
-	struct heap_final *f, **pp;
+	const char *why = p->final_why == -ESTALE ?
+		"the process executed another program: this is the heap the one it ran before held then" :
+		"the process exited: this is the heap it held at exit";
+	struct heap_final *f;
 	char note[200];
-	int k;
+	int k, r;
 
 	f = calloc(1, sizeof(*f));
 	if (!f)
-		return;
+		return -ENOMEM;
 	f->pid = p->pid;
 	f->ids = p->t.ids;
 	f->generation = p->generation;
-	f->exited_ns = now;
+	f->exited_ns = p->retired_ns;
 	snprintf(note, sizeof(note), "%s (tracking period %" PRIu64 ")", why,
 		 p->generation);
 	for (k = 0; k < 2; k++) {
-		if (heap_snapshot__build(h, p, k == 1, note, &f->buf[k],
-				    &f->len[k]) < 0) {
+		r = heap_snapshot__build(h, p, k == 1, note, &f->buf[k],
+					 &f->len[k]);
+		if (r < 0) {
 			heap_finals__free(f);
-			return;
+			return r;
 		}
 	}
-	heap_finals__expire(h, p->pid, now);
+	*ret = f;
+	return 0;
+}
+
+void heap_finals__insert(struct heap_tracker *h, struct heap_final *f)
+{
+	struct heap_final **pp;
+
+	heap_finals__expire(h, f->pid, f->exited_ns);
 	/* Bounded like tracked processes: the oldest goes. */
 	while (h->nfinals >= h->lim.max_procs && h->finals) {
 		for (pp = &h->finals; (*pp)->next; pp = &(*pp)->next)
@@ -135,8 +145,10 @@ int heap__final_check(struct heap_tracker *h, pid_t pid, uid_t uid)
 			heap_finals__retire(h, p, cur, now_ns(CLOCK_MONOTONIC));
 		pthread_mutex_unlock(&h->lock);
 	}
-	/* Whoever may see the image it was of (when it was checked). */
+	/* Whoever may see the image it was of (when it was checked): once
+	 * its last snapshot is kept (heap__reap()). */
 	pthread_mutex_lock(&h->lock);
+	heap__reap_wait(h, pid);
 	for (f = h->finals; f; f = f->next) {
 		if (f->pid != pid)
 			continue;

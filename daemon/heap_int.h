@@ -16,10 +16,12 @@
  * never rb_lock and agent_lock together. lock guards the tracker and its
  * processes. Under it: the reader's unwinding of one event (heap_events.c),
  * the copy a pull takes of a process's stacks (heap_snapshot.c: the pull
- * reads the maps, symbolizes and gzips without it), and, still, an exit's
- * last snapshot (heap_finals.c), built on the gc thread, never on the CPU
- * event loop; the uprobe attach of a start. Process captures and allocator
- * choice run before it is taken (heap__capture()). agent_lock serialises
+ * reads the maps, symbolizes and gzips without it). Process captures and
+ * allocator choice run before it is taken (heap__capture()), the uprobe
+ * attach of a start with it dropped, before the process is listed;
+ * released processes wait in h->dead for
+ * heap__reap(), which keeps an exit's last snapshot (symbolizing, gzip),
+ * detaches the uprobes and purges the BPF maps without it. agent_lock serialises
  * calls into processes (ptrace, seconds at most, inject.h), which nothing
  * else waits for but other calls and heap stop (at most STOP_WAIT_MS). The
  * daemon-wide order is in main.c.
@@ -83,6 +85,15 @@ struct heap_proc {
 	uint64_t first_id;		/* earlier event ids: a previous period */
 	struct heap_stacks st;		/* its stacks and event ids */
 	uint64_t dw_unknown;		/* allocations with no stack slot */
+
+	/* Released (in h->dead), waiting for heap__reap(). */
+	int final_why;			/* -ESRCH, -ESTALE: keep its last
+					 * snapshot; 0: none */
+	uint64_t retired_ns;		/* when released, CLOCK_MONOTONIC */
+	long agent_errors;		/* its agent's, when released (the
+					 * agent goes to the offq) */
+	bool reaping;			/* a heap__reap() has it */
+	bool in_bpf;			/* heap_maps__track()ed: purge */
 };
 
 /* The last snapshot of a tracked process that exited (or of the program
@@ -119,6 +130,11 @@ struct heap_tracker {
 	bool no_uprobe_sessions;	/* forced off (benchmarks) */
 	struct heap_proc *procs;
 	unsigned nprocs;
+	struct heap_proc *dead;		/* released, not yet reaped */
+	pthread_cond_t reaped;		/* with lock: one left dead */
+	pthread_t reap_thread;		/* heap__reap() as they come */
+	bool reap_started;
+	pthread_cond_t reap_wake;	/* with lock: dead grew, or quit */
 	struct heap_final *finals;	/* newest first, <= max_procs */
 	unsigned nfinals;
 	uint64_t next_gen;
@@ -163,8 +179,24 @@ struct heap_tracker {
 
 /* heap.c */
 struct heap_proc *heap__find(struct heap_tracker *h, pid_t pid);
-/* Detach and forget @p (its agent queued to be switched off). Under lock. */
+/* Released @pid not reaped yet (h->dead), or NULL. Under lock. */
+struct heap_proc *heap__find_dead(struct heap_tracker *h, pid_t pid);
+/*
+ * Untrack @p: it leaves h->procs for h->dead (its agent queued to be
+ * switched off); heap__reap() does the slow rest. Under lock.
+ */
 void heap__release(struct heap_tracker *h, struct heap_proc *p);
+/*
+ * Detach, keep the last snapshot (p->final_why), purge the BPF entries
+ * and free the processes released so far. Not under lock.
+ */
+void heap__reap(struct heap_tracker *h);
+/*
+ * Until no released process of @pid is left (reaping them, or waiting
+ * for the thread that does). Under lock, which it drops meanwhile: what
+ * the caller found before is to be looked up again.
+ */
+void heap__reap_wait(struct heap_tracker *h, pid_t pid);
 
 /* heap_maps.c: the BPF object, loaded on first use. */
 /* Load it, sized by the limits (once). Under lock. 0 or -errno. */
@@ -192,12 +224,12 @@ struct heap_live_set {
 };
 /*
  * Read @tgid's live blocks. Needs no lock (the maps live as long as the
- * tracker): a full table is two syscalls per entry, ~0.5 s, which the
- * stack reader should not wait out. 0 or -ENOMEM.
+ * tracker): read in batches by bucket, each entry once while others are
+ * deleted (heap_maps__walk()). 0, -ENOMEM, or the batch lookup's -errno.
  */
 int heap_maps__read_live(struct heap_tracker *h, uint32_t tgid,
 			 struct heap_live_set *ret);
-/* @tgid's allocation-site counts as records. 0 or -ENOMEM. */
+/* @tgid's allocation-site counts as records (as read_live). 0 or -errno. */
 int heap_maps__read_allocs(struct heap_tracker *h, uint32_t tgid,
 			   struct heap_rec **ret, size_t *ret_n);
 /* The frame-pointer stack @stack_hash. 0 or -errno (-ENOENT). */
@@ -209,17 +241,20 @@ int heap_maps__frames(struct heap_tracker *h, uint64_t stack_hash,
  * -EPROTONOSUPPORT (a Go program), -ENOENT (none). */
 int heap_probes__choose_allocator(struct proc *pr, char *path, size_t size,
 				  uint64_t offs[PROFD_HEAP_FN_MAX]);
-/* Probe p->allocator at @offs (and libstdc++'s operator new). Under lock. */
+/* Probe p->allocator at @offs (and libstdc++'s operator new). Not under
+ * lock: @p is not listed yet (heap__start()). */
 int heap_probes__attach(struct heap_tracker *h, struct heap_proc *p,
 			const uint64_t offs[PROFD_HEAP_FN_MAX]);
-/* In-process mode: the uprobes on the agent's probe points. Under lock. */
+/* In-process mode: the uprobes on the agent's probe points. Not under
+ * lock (as heap_probes__attach()). */
 int heap_probes__attach_agent(struct heap_tracker *h, struct heap_proc *p,
 			      char *err, size_t errlen);
-/* Detach every probe of @p. Under lock. */
+/* Detach every probe of @p. Not under lock: @p is released (h->dead). */
 void heap_probes__detach(struct heap_proc *p);
 /* Does @allocator (mapped in @pr) define C++ operator new itself? */
 bool heap_probes__defines_new(struct proc *pr, const char *allocator);
-/* Leading frames profiles leave out, from @p's mappings. Under lock. */
+/* Leading frames profiles leave out, from @p's mappings. Not under lock
+ * (as heap_probes__attach()). */
 void heap_probes__skip_frames(struct heap_proc *p);
 /* Is @ip in a frame profiles leave out? */
 bool heap_probes__skipped(const struct heap_proc *p, uint64_t ip);
@@ -234,9 +269,10 @@ void heap_events__drain(struct heap_tracker *h);
 
 /* heap_snapshot.c */
 /*
- * Build @p's snapshot as gzip'd pprof, all under the lock (an exit's last
- * snapshot, heap_finals.c; pulls build theirs without it, heap__snapshot()).
- * Under lock, after heap_events__drain(). @note: an extra comment, or NULL.
+ * Build released @p's snapshot as gzip'd pprof (an exit's last snapshot,
+ * heap_finals.c; pulls build theirs from a copy, heap__snapshot()). Not
+ * under lock: @p is in h->dead, owned by its reaper. @note: an extra
+ * comment, or NULL.
  */
 int heap_snapshot__build(struct heap_tracker *h, struct heap_proc *p,
 			 bool allocs_default, const char *note,
@@ -244,9 +280,17 @@ int heap_snapshot__build(struct heap_tracker *h, struct heap_proc *p,
 
 /* heap_finals.c: last snapshots, newest first, at most max_procs. */
 /* @p's process ended or executed another program (@why: -ESRCH,
- * -ESTALE): keep its last snapshot, release it. Under lock, after drain. */
+ * -ESTALE): release it, its last snapshot to be kept by heap__reap().
+ * Under lock, after drain. */
 void heap_finals__retire(struct heap_tracker *h, struct heap_proc *p,
 			 int why, uint64_t now);
+/* Build released @p's last snapshot (both views). Not under lock: @p is
+ * in h->dead, its BPF entries not purged yet. 0 or -errno. */
+int heap_finals__build(struct heap_tracker *h, struct heap_proc *p,
+		       struct heap_final **ret);
+/* Keep @f (drops older ones of its pid, and the oldest past
+ * max_procs). Under lock. */
+void heap_finals__insert(struct heap_tracker *h, struct heap_final *f);
 /* Drop finals of @pid (a new process has the pid; 0: none), and those
  * past the idle timeout. Under lock. */
 void heap_finals__expire(struct heap_tracker *h, pid_t pid, uint64_t now);

@@ -319,7 +319,8 @@ bool heap_probes__defines_new(struct proc *pr, const char *allocator)
  * malloc: profiles start at the caller of new, as they do with uprobes
  * (which probe new itself). In uprobe mode, the agent's wrappers are on
  * the stack when a process still has its GOT pointed at them (a forked
- * child of a process tracked in-process, or profd was killed). Under lock.
+ * child of a process tracked in-process, or profd was killed). Not under
+ * lock: @p is not listed yet (heap__start()).
  */
 void heap_probes__skip_frames(struct heap_proc *p)
 {
@@ -371,7 +372,8 @@ void heap_probes__skip_frames(struct heap_proc *p)
 }
 
 /*
- * In-process mode, under lock: the uprobes on the agent's probe points,
+ * In-process mode, not under lock (@p is not listed yet): the uprobes on
+ * the agent's probe points,
  * attached by file before the agent is loaded (the kernel arms them when
  * the process maps it). The file is verified first (agent__verify()).
  */

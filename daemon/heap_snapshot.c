@@ -28,7 +28,8 @@ struct heap_snap {
 	uint64_t inflight;		/* blocks left for the next one */
 };
 
-/* Under lock. 0 or -ENOMEM. */
+/* Under lock, or on a released process (its reaper owns it). 0 or
+ * -ENOMEM. */
 static int heap_snap__take(struct heap_proc *p, struct heap_snap *sn)
 {
 	int r;
@@ -37,7 +38,7 @@ static int heap_snap__take(struct heap_proc *p, struct heap_snap *sn)
 	sn->pc = *p;
 	sn->pc.next = NULL;
 	sn->pc.agent = NULL;
-	sn->agent_errors = p->agent ? p->agent->errors : 0;
+	sn->agent_errors = p->agent ? p->agent->errors : p->agent_errors;
 	r = heap_stacks__copy(&p->st, &sn->pc.st);
 	if (r < 0)
 		return r;
@@ -45,7 +46,7 @@ static int heap_snap__take(struct heap_proc *p, struct heap_snap *sn)
 	return 0;
 }
 
-/* Under lock. */
+/* Under lock, or on a released process (as heap_snap__take()). */
 static void heap_snap__drop(struct heap_snap *sn)
 {
 	heap_stacks__fini(&sn->pc.st);
@@ -291,6 +292,8 @@ int heap__snapshot(struct heap_tracker *h, pid_t pid, bool allocs_default,
 		return heap__snapshot(h, pid, allocs_default, ret_buf, ret_len);
 	}
 	if (!p) {
+		/* Released meanwhile: its last snapshot, once kept. */
+		heap__reap_wait(h, pid);
 		r = heap_finals__copy(h, pid, allocs_default, ret_buf, ret_len);
 		pthread_mutex_unlock(&h->lock);
 		goto out;

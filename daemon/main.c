@@ -20,8 +20,11 @@
  * No manager lock (2.) is held across slow work: unwinding, opening ELF
  * files (proc__new(), proc__refresh()), symbolizing, gzip or ptrace run
  * with a reference taken (proc refs, a target__dup()) and the lock
- * dropped. The event loop below takes the session manager's lock only for
- * counting samples, never the heap's.
+ * dropped; the heap's uprobe attach, detach, map purges and exit-time
+ * snapshots too (heap_int.h). The event loop below takes the session
+ * manager's lock only for counting samples, never the heap's. `make tsan`
+ * checks this order: ThreadSanitizer's deadlock detector on the tests
+ * that take these locks at once (tests/e2e/test_locks.py).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -209,6 +212,8 @@ static void unlink_own_socket(const char *path, ino_t ino)
 		(void)unlink(path);
 }
 
+static void continuous_reload(const struct fleet_config *fc);
+
 /* SIGHUP: the config file again; a bad one changes nothing. */
 static void reload(const struct options *o, struct fleet *fleet)
 {
@@ -222,6 +227,7 @@ static void reload(const struct options *o, struct fleet *fleet)
 	}
 	if (fleet__reload(fleet, &fc) == 0)
 		log_info("reload: %s read", o->config_path);
+	continuous_reload(&fc);
 	config__free(&fc);
 }
 
@@ -242,6 +248,37 @@ static void on_sample(void *ctx, const struct profd_cpu_sample *s)
 	session_mgr__on_sample(k->m, s);
 	if (k->cont)
 		continuous__on_sample(k->cont, s);
+}
+
+/* SIGHUP's continuous settings (continuous__reload() says what is live). */
+static void continuous_reload(const struct fleet_config *fc)
+{
+	struct continuous_config cc = {
+		.on = fc->continuous, .hz = fc->continuous_hz,
+		.interval_s = fc->continuous_interval_s,
+		.include = fc->continuous_include,
+		.exclude = fc->continuous_exclude,
+		.fp = fc->continuous_fp,
+	};
+	char err[CONFIG_ERR_MAX];
+	unsigned what = 0;
+	int r;
+
+	if (!sink.cont)
+		return;
+	r = continuous__reload(sink.cont, &cc, err, sizeof(err), &what);
+	if (r < 0)
+		log_err("reload: continuous settings unchanged: %s",
+			r == -EINVAL ? err : strerror(-r));
+	if (what & CONTINUOUS_RELOAD_REFUSED)
+		log_warn("reload: continuous = %s, continuous-fp = %s: a change of these takes effect at the next restart (not applied live; counted in profd_continuous_reloads_total{result=\"refused\"})",
+			 fc->continuous ? "yes" : "no",
+			 fc->continuous_fp ? "yes" : "no");
+	if (what & CONTINUOUS_RELOAD_RATE)
+		log_info("reload: continuous sampling at %u Hz, %u s intervals from the interval after the one in progress",
+			 fc->continuous_hz, fc->continuous_interval_s);
+	if (what & CONTINUOUS_RELOAD_FILTERS)
+		log_info("reload: continuous include/exclude changed: applied to every process from its next sample");
 }
 
 /* The event loop: drains the sampler, handles signals. Nothing else runs
@@ -320,6 +357,7 @@ static int continuous_start(const struct options *o,
 		.interval_s = fc->continuous_interval_s,
 		.include = fc->continuous_include,
 		.exclude = fc->continuous_exclude,
+		.fp = fc->continuous_fp,
 		.max_stacks = o->lim.max_stacks,
 	};
 	struct continuous *c = NULL;

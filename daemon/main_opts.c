@@ -124,6 +124,8 @@ static void usage(FILE *f)
 "  --continuous-include L   only these processes: comma-separated\n"
 "                           unit:NAME, cgroup:/PATH, comm:NAME, uid:N\n"
 "  --continuous-exclude L   not these (same terms)\n"
+"  --continuous-fp yes|no   user stacks by frame pointers (no stack copies,\n"
+"                           no DWARF: cheaper, cut short in code without)\n"
 "  -v, --verbose            debug logging (twice: libbpf's too)\n"
 "  --version                print the version\n"
 "  -h, --help               this text\n");
@@ -195,6 +197,7 @@ int main__parse_args(int argc, char **argv, struct options *o)
 		{ "listen-token-file", required_argument, NULL, O_FLEET + 16 },
 		{ "listen-tls-cert", required_argument, NULL, O_FLEET + 17 },
 		{ "listen-tls-key", required_argument, NULL, O_FLEET + 18 },
+		{ "continuous-fp", required_argument, NULL, O_FLEET + 19 },
 		{ "version", no_argument, NULL, O_VERSION },
 		{ "help", no_argument, NULL, 'h' },
 		{}
@@ -315,7 +318,7 @@ int main__parse_args(int argc, char **argv, struct options *o)
 			o->config_path = optarg;
 			o->config_given = true;
 			break;
-		case O_FLEET ... O_FLEET + 18:
+		case O_FLEET ... O_FLEET + 19:
 			/* Checked with the file's, by config__load_all(): the
 			 * key is the option's name. */
 			if (o->nfleet_cli == sizeof(o->fleet_cli) / sizeof(o->fleet_cli[0]))

@@ -199,6 +199,12 @@ int metrics__write(const struct metrics_input *in, char **ret_buf,
 		one(&b, "profd_continuous_profiles_failed_total", "counter",
 		    "Per-service interval profiles that could not be built or spooled.",
 		    c->profiles_failed);
+		head(&b, "profd_continuous_reloads_total", "counter",
+		     "Reloads (SIGHUP) that changed continuous settings: applied live (hz, interval, include/exclude) or refused (continuous yes/no: at the next restart).");
+		mb_printf(&b, "profd_continuous_reloads_total{result=\"applied\"} %llu\n",
+			  (unsigned long long)c->reloads_applied);
+		mb_printf(&b, "profd_continuous_reloads_total{result=\"refused\"} %llu\n",
+			  (unsigned long long)c->reloads_refused);
 		one(&b, "profd_machine_profiles_total", "counter",
 		    "Machine-wide profiles asked for (GET /debug/pprof/profile without pid).",
 		    c->pulls);

@@ -84,6 +84,7 @@ void sym_binary__destroy(struct sym_binary *b)
 	free(b->segs);
 	symsrc__free(b->src);
 	symsrc__free(b->old_src);
+	symseg__free(b->seg);
 	free(b->debug_path);
 	pltsyms__free(b->plt, b->nplt);
 	free(b->cfi_cache);
@@ -293,6 +294,10 @@ static void debug_reload(struct sym_binary *b, const char *dbg_path)
 	b->dwfl = dwfl;
 	b->mod = mod;
 	b->src = src;
+	symseg__free(b->seg);
+	b->seg = NULL;
+	if (symseg__new(mod, &b->seg) == 0)
+		add += symseg__bytes(b->seg);
 	b->has_dwarf = true;
 	b->has_functions |= dwfl_module_getsymtab(mod) > 0;
 	if (b->cfi_tried) {
@@ -388,12 +393,14 @@ int sym_binary__create(struct symbolizer *s, int fd, const char *path,
 	if (r < 0)
 		goto fail;
 	b->has_functions = dwfl_module_getsymtab(b->mod) > 0 || b->nplt;
+	(void)symseg__new(b->mod, &b->seg);	/* without: libdw each time */
 	/*
 	 * Cost estimate: libdw keeps the file mapped and builds CU, line and
 	 * abbreviation tables as lookups touch them; the file size is an upper
 	 * bound for what it can page in or copy, plus a fixed overhead.
 	 */
-	b->cost = (size_t)size + 64 * 1024 + b->nplt * (sizeof(*b->plt) + 32);
+	b->cost = (size_t)size + 64 * 1024 + b->nplt * (sizeof(*b->plt) + 32) +
+		  symseg__bytes(b->seg);
 	/* A separate debug file (/usr/lib/debug) is mapped too. */
 	b->cost += debug_file_size(b->mod, path);
 	/*
@@ -442,7 +449,8 @@ static int lookup_locked(struct sym_binary *b, Dwarf_Addr addr,
 		frames[0] = (struct sym_frame){ .func = stub->name };
 		return 1;
 	}
-	symname = dwfl_module_addrinfo(b->mod, addr, &symoff, &sym, NULL, NULL,
+	symname = b->seg ? symseg__name(b->seg, b->mod, addr) :
+		  dwfl_module_addrinfo(b->mod, addr, &symoff, &sym, NULL, NULL,
 				       NULL);
 	before = symsrc__bytes(b->src);
 	n = symsrc__frames(b->src, addr, symname, frames, max);

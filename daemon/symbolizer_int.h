@@ -23,6 +23,7 @@
 
 #include "pltsyms.h"
 #include "symbolizer.h"
+#include "symseg.h"
 #include "symsrc.h"
 
 struct cfi_slot;
@@ -48,6 +49,7 @@ struct sym_binary {
 	size_t nsegs;
 	bool has_functions, has_dwarf;
 	struct symsrc *src;		/* DWARF: inline chains, file names */
+	struct symseg *seg;		/* symbol names by stretch; NULL: none */
 	struct plt_stub *plt;		/* named PLT stubs, by address */
 	size_t nplt;
 	/* Unwinding: libdw's CFI tables (owned by the module) and our cache

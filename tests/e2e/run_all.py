@@ -2,7 +2,7 @@
 """Runs the whole e2e suite, CPU (test_cpu.py), heap (test_heap.py),
 DWARF unwinding (test_unwind.py), attacks (test_attack.py), what profiles
 and profctl say (test_truth.py), deep stacks (test_deep.py) and no silent
-surprises (test_surprises.py), in
+surprises (test_surprises.py) and the locks taken at once (test_locks.py), in
 one unittest runner, so that it ends with one line
 `e2e: N passed, M failed, K skipped` (run by tests/e2e/run.sh).
 
@@ -35,6 +35,7 @@ import test_symbols  # noqa: E402
 import test_offcpu  # noqa: E402
 import test_continuous  # noqa: E402
 import test_listen  # noqa: E402
+import test_locks  # noqa: E402
 
 
 def test_classes(module):
@@ -113,7 +114,7 @@ def tally(suite, res):
 
 
 def main(modules=(test_cpu, test_heap, test_unwind, test_attack, test_truth, test_deep, test_surprises,
-                  test_fleet, test_symbols, test_offcpu, test_continuous, test_listen)):
+                  test_fleet, test_symbols, test_offcpu, test_continuous, test_listen, test_locks)):
     ap = argparse.ArgumentParser()
     ap.add_argument("--output", default="build")
     ap.add_argument("--src", default=os.path.dirname(os.path.abspath(__file__)))

@@ -18,6 +18,7 @@ pushed profile is read with `go tool pprof -raw`.
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -160,7 +161,7 @@ class Continuous(unittest.TestCase):
         cls.work.append(short)
         cls.short_pid = short.pid
         cls.short_cpu = short.reap_cpu()
-        cls.execer.reap_cpu()
+        cls.execer_cpu = cls.execer.reap_cpu()
         cls.web_cpu = web.reap_cpu()
         cls.batch_cpu = batch.reap_cpu()
         th.join(60)
@@ -282,10 +283,13 @@ class Continuous(unittest.TestCase):
         before = sum(p.count(lambda s: "before_exec" in s.functions()) for p, _ in profs)
         after = sum(p.count(lambda s: "hot_a" in s.functions() or "hot_b" in s.functions()) for p, _ in profs)
         total = sum(p.count() for p, _ in profs)
-        # Three busy programs on two cores: a share of a core each at
-        # least (the exact counts are the shares test's business).
-        self.assertGreater(before, 0.25 * 2 * HZ, "%d samples in before_exec" % before)
-        self.assertGreater(after, 0.25 * 3 * HZ, "%d samples in split after the exec" % after)
+        # Both programs sampled, and a sample per 1/19 s of the CPU time
+        # the process got (wait4: on a loaded machine that is well under
+        # a share of a core, so no fixed count).
+        self.assertGreater(before, 0, "%d samples in before_exec" % before)
+        self.assertGreater(after, 0, "%d samples in split after the exec" % after)
+        self.assertGreater(total, 0.8 * self.execer_cpu * HZ - 2,
+                           "%d samples for %.2f s of CPU" % (total, self.execer_cpu))
         self.assertGreater(before + after, 0.9 * total, "%d + %d of %d samples symbolized:\n%s"
                            % (before, after, total, profs[0][0].excerpt()))
         comms = {s.label("comm") for p, _ in profs for s in p.samples}
@@ -377,10 +381,6 @@ class Continuous(unittest.TestCase):
             self.assertIsNotNone(s.label("comm"), s)
 
 
-if __name__ == "__main__":
-    unittest.main()
-
-
 class ContinuousFilters(unittest.TestCase):
     """continuous-include / continuous-exclude: only the processes they
     want are in the intervals; the others are counted as excluded."""
@@ -401,8 +401,7 @@ class ContinuousFilters(unittest.TestCase):
             work.append(InCgroup("web.service", "split", 5))
             work.append(InCgroup("batch.service", "split", 5))
             outside = spawn([os.path.join(cpu.E2E, "split"), "5"], stdout=subprocess.DEVNULL)
-            for w in work:
-                w.reap_cpu()
+            cpu_s = [w.reap_cpu() for w in work]
             kill(outside)
             time.sleep(2 * 2 + 1)
             r = d.get("/v1/history?since=1m", timeout=30)
@@ -413,9 +412,12 @@ class ContinuousFilters(unittest.TestCase):
             prof = cpu.Prof(path)
             services = {s.label("service_name") for s in prof.samples}
             self.assertEqual(services, {"web.service"}, prof.excerpt())
-            self.assertGreater(prof.count(), 2 * HZ, prof.excerpt())
+            # A sample per 1/19 s of web's CPU time (wait4's rusage: what
+            # it got on a shared machine, not what it asked for).
+            self.assertGreater(prof.count(), 0.8 * cpu_s[0] * HZ - 2,
+                               "%.2f s of CPU\n%s" % (cpu_s[0], prof.excerpt()))
             m = metrics(d)
-            self.assertGreater(m["profd_continuous_samples_excluded_total"], 2 * HZ, m)
+            self.assertGreater(m["profd_continuous_samples_excluded_total"], 0.8 * cpu_s[1] * HZ - 2, m)
             self.assertGreaterEqual(m["profd_continuous_processes_excluded_total"], 2, m)
         finally:
             for w in work:
@@ -427,3 +429,207 @@ class ContinuousFilters(unittest.TestCase):
                 except OSError:
                     pass
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+class ContinuousFp(unittest.TestCase):
+    """--continuous-fp yes: no stack copies, user stacks by frame pointers
+    (split is built with them): stacks still reach main, the profile says
+    how they were taken."""
+
+    def test_frame_pointer_stacks(self):
+        global SLICE
+        root = cgroup2_mount()
+        if root is None:
+            self.skipTest("no cgroup v2 mounted")
+        SLICE = os.path.join(root, "profd-test-cont.slice")
+        tmp = tempfile.mkdtemp(prefix="profd-contfp-")
+        d = Daemon("continuous-fp", "--continuous", "yes", "--continuous-interval", "2",
+                   "--continuous-fp", "yes", "--spool-dir", os.path.join(tmp, "spool"),
+                   "--continuous-include", "unit:web.service")
+        work = []
+        try:
+            work.append(InCgroup("web.service", "split", 4))
+            cpu_s = work[0].reap_cpu()
+            time.sleep(2 * 2 + 1)
+            r = d.get("/v1/history?since=1m", timeout=30)
+            self.assertEqual(r.status, 200, r)
+            path = os.path.join(cpu.ART, "continuous-fp.pb.gz")
+            with open(path, "wb") as f:
+                f.write(r.body)
+            prof = cpu.Prof(path)
+            self.assertIn("user stacks by frame pointers", " ".join(prof.raw.comments))
+            n = prof.count()
+            self.assertGreater(n, 0.8 * cpu_s * HZ - 2, "%.2f s of CPU\n%s" % (cpu_s, prof.excerpt()))
+            hot = prof.count(lambda s: s.functions() and s.functions()[0] in ("hot_a", "hot_b")
+                             and "main" in s.functions())
+            self.assertGreater(hot, 0.8 * n, prof.excerpt())
+        finally:
+            for w in work:
+                w.stop()
+            d.stop()
+            for unit in ("web.service", ""):
+                try:
+                    os.rmdir(os.path.join(SLICE, unit) if unit else SLICE)
+                except OSError:
+                    pass
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def proc_cpu_s(pid):
+    """utime + stime of @pid from /proc (the kernel's accounting)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fl = f.read().rsplit(")", 1)[1].split()
+    return (int(fl[11]) + int(fl[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class ContinuousReload(unittest.TestCase):
+    """SIGHUP applies changed continuous settings live: include/exclude
+    at once (a process excluded so far is sampled from its next sample,
+    one included so far no more), hz and interval from the interval after
+    the one in progress; continuous = no is refused (logged, counted),
+    the rest still applied."""
+
+    def test_reload_applies_rate_interval_filters(self):
+        global SLICE
+        root = cgroup2_mount()
+        if root is None:
+            self.skipTest("no cgroup v2 mounted")
+        if shutil.which("protoc") is None or not pushrecv.have_protobuf():
+            self.skipTest("protoc / python3-protobuf not installed (make deps)")
+        SLICE = os.path.join(root, "profd-test-cont.slice")
+        tmp = tempfile.mkdtemp(prefix="profd-contr-")
+        gen = os.path.join(cpu.OUTPUT, "e2e", "gen")
+        proto = os.path.abspath(os.path.join(cpu.SRC, "..", "..", "proto"))
+        pushrecv.push_pb2(proto, gen)
+        rcv = pushrecv.Receiver(proto, gen).start()
+        conf = os.path.join(tmp, "profd.conf")
+
+        def write_conf(text):
+            with open(conf + ".new", "w") as f:
+                f.write(text)
+            os.chmod(conf + ".new", 0o600)
+            os.rename(conf + ".new", conf)
+
+        base = "push-url = %s\npush-labels = pid\n" % rcv.url
+        write_conf(base + "continuous = yes\ncontinuous-hz = 19\ncontinuous-interval = 2s\n"
+                   "continuous-include = unit:web.service\n")
+        d = Daemon("continuous-reload", "--config", conf, "--spool-dir", os.path.join(tmp, "spool"))
+        work, cpu_log, stop = [], [], threading.Event()
+        try:
+            web = InCgroup("web.service", "split", 40)
+            batch = InCgroup("batch.service", "split", 40)
+            work += [web, batch]
+
+            def watch():
+                # batch's CPU time with the wall clock, the truth its
+                # sample counts are checked against.
+                while not stop.is_set():
+                    try:
+                        cpu_log.append((time.time(), proc_cpu_s(batch.pid)))
+                    except OSError:
+                        return
+                    time.sleep(0.05)
+
+            th = threading.Thread(target=watch)
+            th.start()
+            # (stopped once the intervals are in: readings after the last
+            # one's end bound it)
+
+            def profs():
+                out = []
+                for g in rcv.snapshot()[0]:
+                    p = pprofraw.decode_proto(g.raw)
+                    out.append((g.labels.get("service_name"), p["time_nanos"] / NS,
+                                p["duration_nanos"] / NS, p, g))
+                return out
+
+            wait_for(lambda: [x for x in profs() if x[0] == "web.service"], 20, "a web.service interval")
+            time.sleep(3)
+            write_conf(base + "continuous = no\ncontinuous-hz = 49\ncontinuous-interval = 4s\n"
+                       "continuous-include = unit:batch.service\n")
+            t_reload = time.time()
+            d.proc.send_signal(signal.SIGHUP)
+            # Second boundary after the reload (2 s intervals): from
+            # there on 49 Hz and 4 s intervals; then two of those.
+            b2 = (int(t_reload) // 2 + 2) * 2
+            wait_for(lambda: len([x for x in profs() if x[0] == "batch.service" and x[1] >= b2]) >= 3,
+                     40, "three batch.service intervals after the change")
+            stop.set()
+            th.join(5)
+            got = profs()
+            log = d.log_tail(100000)
+            self.assertIn("reload: continuous = no, continuous-fp = no: a change of these takes effect at the next restart", log)
+            m = metrics(d)
+            self.assertEqual(m['profd_continuous_reloads_total{result="refused"}'], 1, m)
+            self.assertEqual(m['profd_continuous_reloads_total{result="applied"}'], 1, m)
+            self.assertEqual(m["profd_continuous_enabled"], 1, m)
+            self.assertEqual(m["profd_continuous_hz"], 49, m)
+            self.assertEqual(m['profd_continuous_samples_lost_total{reason="late"}'], 0, m)
+
+            # Filters: web.service only before, batch.service only after.
+            after = (int(t_reload + 0.3) // 2 + 1) * 2
+            for svc, start, dur, p, g in got:
+                if start + dur <= t_reload:
+                    self.assertEqual(svc, "web.service", (svc, start, t_reload))
+                if start >= after:
+                    self.assertEqual(svc, "batch.service", (svc, start, t_reload))
+            self.assertTrue([x for x in got if x[0] == "web.service" and x[1] + x[2] <= t_reload])
+
+            # Rate and interval: 19 Hz / 2 s before the reload, 49 Hz / 4 s
+            # (aligned on the wall clock) from the second boundary after.
+            for svc, start, dur, p, g in got:
+                path = os.path.join(cpu.ART, "continuous-reload-%s.pb.gz" % g.id)
+                with open(path, "wb") as f:
+                    f.write(g.raw)
+                prof = cpu.Prof(path)
+                if start + dur <= t_reload:
+                    self.assertEqual(int(prof.raw.period), NS // 19, (svc, start))
+                    # (the first one, from profd's start, is shorter)
+                    self.assertTrue(0 < dur <= 2, (svc, start, dur))
+                    self.assertEqual(round((start + dur) * NS) % (2 * NS), 0, (start, dur))
+                if start >= b2:
+                    self.assertEqual(int(prof.raw.period), NS // 49, (svc, start, t_reload))
+                    self.assertEqual(round((start + dur) * NS) % (4 * NS), 0, (start, dur))
+                    self.assertTrue(0 < dur <= 4, (start, dur))
+            batch_ivs = sorted((x for x in got if x[0] == "batch.service" and x[1] >= b2), key=lambda x: x[1])
+            for a, b in zip(batch_ivs, batch_ivs[1:]):
+                self.assertAlmostEqual(a[1] + a[2], b[1], places=6)
+                self.assertEqual(b[2], 4)
+            # 49 samples per second of batch's CPU time (/proc), over
+            # the intervals after the change.
+
+            def cpu_around(t):
+                """batch's CPU time read last before @t and first after
+                it: the truth at @t is between (the watcher, a Python
+                thread, may be late on a loaded machine)."""
+                before = [c for w, c in cpu_log if w <= t]
+                after = [c for w, c in cpu_log if w > t]
+                return (before[-1] if before else None), (after[0] if after else None)
+
+            t0, t1 = batch_ivs[0][1], batch_ivs[-1][1] + batch_ivs[-1][2]
+            (c0a, c0b), (c1a, c1b) = cpu_around(t0), cpu_around(t1)
+            self.assertTrue(None not in (c0a, c0b, c1a, c1b), "CPU readings around %r" % ((t0, t1),))
+            lo, hi = c1a - c0b, c1b - c0a
+            n = 0
+            for svc, start, dur, p, g in batch_ivs:
+                prof = cpu.Prof(os.path.join(cpu.ART, "continuous-reload-%s.pb.gz" % g.id))
+                n += prof.count()
+            what = "%d samples for %.2f-%.2f s of CPU at 49 Hz" % (n, lo, hi)
+            self.assertGreater(n, 0.9 * lo * 49 - 2, what)
+            self.assertLess(n, 1.05 * hi * 49 + 2, what)
+        finally:
+            stop.set()
+            for w in work:
+                w.stop()
+            d.stop()
+            rcv.stop()
+            for unit in ("web.service", "batch.service", ""):
+                try:
+                    os.rmdir(os.path.join(SLICE, unit) if unit else SLICE)
+                except OSError:
+                    pass
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    unittest.main()

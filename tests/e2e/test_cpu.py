@@ -199,10 +199,11 @@ def http_get(sock_path, path, timeout=30):
 # sanitizer builds (make SAN=address,undefined)
 # --------------------------------------------------------------------------
 
-# A report's first line: ASan/LSan/TSan "==PID==ERROR: AddressSanitizer: ...",
+# A report's first line: ASan/LSan "==PID==ERROR: AddressSanitizer: ...", TSan
+# "WARNING: ThreadSanitizer: data race (pid=...)" (halt_on_error: make tsan),
 # UBSan "file:line:col: runtime error: ..." (fatal: -fno-sanitize-recover).
 SAN_REPORT = re.compile(rb"==\d+==ERROR: [A-Za-z]+Sanitizer|: runtime error: |"
-                        rb"SUMMARY: UndefinedBehaviorSanitizer")
+                        rb"SUMMARY: UndefinedBehaviorSanitizer|WARNING: ThreadSanitizer: ")
 SAN_DIR = None  # ART/sanitizer: reports of sanitized tools other than profd
 _san_sources = {}  # path -> offset already checked, for every report file
 _san_lock = threading.Lock()
@@ -233,7 +234,7 @@ def sanitizer_setup(art):
     SAN_DIR = os.path.join(art, "sanitizer")
     shutil.rmtree(SAN_DIR, ignore_errors=True)
     os.makedirs(SAN_DIR)
-    for var in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):
+    for var in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "TSAN_OPTIONS"):
         opts = [o for o in os.environ.get(var, "").split(":") if o]
         opts.append("log_path=" + os.path.join(SAN_DIR, var.split("_")[0].lower()))
         if var == "UBSAN_OPTIONS":
@@ -296,7 +297,7 @@ class Daemon:
         # A sanitizer report goes to profd's stderr, so into its log, which
         # is checked after each test and when it stops.
         env = dict(os.environ)
-        for var in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):
+        for var in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "TSAN_OPTIONS"):
             if var in env:
                 env[var] += ":log_path=stderr"
         _san_watch(self.log_path)
