@@ -101,12 +101,12 @@ static struct {
 /* Settings; written by on()/off(), read by every wrapper. */
 static int enabled;
 static uint64_t mean_bytes;
-static uint32_t cur_epoch;
+static uint32_t cur_gen;
 static uint64_t max_live;
 
 /* Per thread: bytes left until the next sample, and a random state. */
 static TLS int64_t left;
-static TLS uint32_t left_epoch;
+static TLS uint32_t left_gen;
 static TLS uint64_t rng;
 
 static uint64_t next_random(void)
@@ -142,9 +142,9 @@ static inline bool sample(size_t size)
 
 	if (mean <= 1)
 		return true;
-	ep = __atomic_load_n(&cur_epoch, __ATOMIC_RELAXED);
-	if (unlikely(left_epoch != ep)) {
-		left_epoch = ep;
+	ep = __atomic_load_n(&cur_gen, __ATOMIC_RELAXED);
+	if (unlikely(left_gen != ep)) {
+		left_gen = ep;
 		left = next_interval(mean);
 	}
 	left -= (int64_t)size;
@@ -740,7 +740,7 @@ EXPORT long profd_heap_on(struct profd_agent_args *a)
 	__atomic_store_n(&seq, seq + 1, __ATOMIC_RELEASE);
 	max_live = a->max_live ? a->max_live : 1;
 	__atomic_store_n(&mean_bytes, a->sample_bytes, __ATOMIC_RELAXED);
-	__atomic_store_n(&cur_epoch, (uint32_t)a->epoch + 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&cur_gen, (uint32_t)a->gen + 1, __ATOMIC_RELAXED);
 	__atomic_store_n(&enabled, 1, __ATOMIC_RELEASE);
 	unlock();
 	dl_iterate_phdr(module, &w);

@@ -48,7 +48,7 @@ struct {
 struct thread_state {
 	__s64 left;		/* bytes until the next sample; 0: not set */
 	__u32 busy;		/* a call is in flight (p is valid) */
-	__u32 epoch;		/* the tracking period that set busy */
+	__u32 gen;		/* the tracking generation that set busy */
 	struct pending p;
 };
 
@@ -306,7 +306,7 @@ static __always_inline void record(__u32 tgid, __u64 addr, __u64 size,
  */
 static __always_inline int on_entry(struct pt_regs *ctx, __u32 tgid, __u32 fn,
 				    __u64 size, __u64 old_ptr, __u64 memptr,
-				    __u64 sample_bytes, __u32 flags, __u32 epoch)
+				    __u64 sample_bytes, __u32 flags, __u32 gen)
 {
 	struct thread_state *ts;
 	struct pending *p;
@@ -321,10 +321,10 @@ static __always_inline int on_entry(struct pt_regs *ctx, __u32 tgid, __u32 fn,
 	p = &ts->p;
 	/*
 	 * Inside another allocator call (realloc -> malloc, new[] -> new).
-	 * A record from an earlier tracking period is stale — its return
+	 * A record from an earlier tracking generation is stale — its return
 	 * probe never ran (tracking stopped mid-call): start afresh.
 	 */
-	if (ts->busy && ts->epoch == epoch) {
+	if (ts->busy && ts->gen == gen) {
 		p->depth++;
 		return 0;
 	}
@@ -373,11 +373,11 @@ static __always_inline int on_entry(struct pt_regs *ctx, __u32 tgid, __u32 fn,
 			count_err(PROFD_HEAP_ERR_STACK);
 	}
 	ts->busy = 1;
-	ts->epoch = epoch;
+	ts->gen = gen;
 	return 0;
 }
 
-static __always_inline int on_return(struct pt_regs *ctx, __u32 epoch)
+static __always_inline int on_return(struct pt_regs *ctx, __u32 gen)
 {
 	struct profd_heap_live_key k = {};
 	struct thread_state *ts;
@@ -389,7 +389,7 @@ static __always_inline int on_return(struct pt_regs *ctx, __u32 epoch)
 		return 0;
 	p = &ts->p;
 	k.tgid = p->stack.tgid;		/* the entry's, same thread */
-	if (ts->epoch != epoch) {	/* stale (see on_entry) */
+	if (ts->gen != gen) {	/* stale (see on_entry) */
 		ts->busy = 0;
 		return 0;
 	}
@@ -428,7 +428,7 @@ static __always_inline int entry_cfg(struct pt_regs *ctx, __u32 fn, __u64 size,
 	if (!cfg)
 		return 1;
 	return on_entry(ctx, tgid, fn, size, old_ptr, memptr, cfg->sample_bytes,
-			cfg->flags, cfg->epoch);
+			cfg->flags, cfg->gen);
 }
 
 /* n * size, or 0 when it overflows (the call then fails). The barrier
@@ -515,7 +515,7 @@ int heap_session(struct pt_regs *ctx)
 	__u64 a1 = PT_REGS_PARM1(ctx), a2 = PT_REGS_PARM2(ctx);
 	__u64 a3 = PT_REGS_PARM3(ctx), sb = cookie >> 24;
 	__u32 fn = cookie & 0xff, fl = (cookie >> 8) & 0xf;
-	__u32 ep = (cookie >> 12) & PROFD_HEAP_EPOCH_MASK, tgid;
+	__u32 ep = (cookie >> 12) & PROFD_HEAP_GEN_MASK, tgid;
 
 	if (bpf_session_is_return())
 		return on_return(ctx, ep);
@@ -552,7 +552,7 @@ int BPF_KRETPROBE(heap_ret)
 	struct profd_heap_proc *cfg = bpf_map_lookup_elem(&heap_procs, &tgid);
 
 	/* ~0: no longer tracked, any record is stale. */
-	return on_return(ctx, cfg ? cfg->epoch : ~0u);
+	return on_return(ctx, cfg ? cfg->gen : ~0u);
 }
 
 SEC("uprobe")

@@ -99,7 +99,7 @@ int access__self_may_read(pid_t pid, bool *ret_has_ptrace,
  * saved uids are all theirs, the gids all one (no set-group-ID image),
  * and the process is dumpable — what the kernel's ptrace read check asks
  * (a setuid, setgid or unreadable program, or one that changed its
- * credentials, is not). Checked for every window, tracking period and
+ * credentials, is not). Checked for every window, tracking generation and
  * agent when it starts and again for every image an exec brings.
  * 0, -EACCES (another user's: its uid in *@ret_owner) or -EPERM (the
  * caller's uids but privileged or not dumpable).

@@ -604,10 +604,10 @@ static int call_agent(struct agent *a, struct proc_cache *pc, uint64_t fn,
 }
 
 int agent__on(struct agent *a, struct proc_cache *pc, uint64_t sample_bytes,
-	      uint32_t epoch, uint64_t max_live, char *err, size_t errlen)
+	      uint32_t gen, uint64_t max_live, char *err, size_t errlen)
 {
 	struct profd_agent_args args = {
-		.sample_bytes = sample_bytes, .epoch = epoch,
+		.sample_bytes = sample_bytes, .gen = gen,
 		.max_live = max_live,
 	};
 	int64_t v = 0;

@@ -88,7 +88,7 @@ int agent__load(struct proc_cache *pc, const struct target *t,
 /* Switch sampling on (see profd_heap_on). 0 or -errno (with @err);
  * a->slots, a->errors set. */
 int agent__on(struct agent *a, struct proc_cache *pc, uint64_t sample_bytes,
-	      uint32_t epoch, uint64_t max_live, char *err, size_t errlen);
+	      uint32_t gen, uint64_t max_live, char *err, size_t errlen);
 
 /* Redirect modules loaded since (see profd_heap_rescan). 0 or -errno. */
 int agent__rescan(struct agent *a, struct proc_cache *pc);

@@ -5,7 +5,7 @@
  * binds what it does for a caller to the image the caller was checked
  * against. Owns the exec BPF object (bpf/exec.bpf.c) and its execs map,
  * which the sampler and the heap tracker reuse; counts changes only for
- * the processes watched here (refcounted: every window, tracking period
+ * the processes watched here (refcounted: every window, tracking generation
  * and agent watches its process while it lives).
  */
 #ifndef PROFD_EXECWATCH_H

@@ -434,8 +434,8 @@ again:
 	if (p->sample_bytes > PROFD_HEAP_MAX_SAMPLE_BYTES)
 		p->sample_bytes = PROFD_HEAP_MAX_SAMPLE_BYTES;	/* cookie */
 	p->flags = (flags & HEAP_FP_ONLY) ? 0 : PROFD_HEAP_F_DWARF;
-	/* Events of an earlier tracking period of this pid may still be
-	 * queued: only ids from here on are this period's. */
+	/* Events of an earlier tracking generation of this pid may still be
+	 * queued: only ids from here on are this generation's. */
 	p->first_id = heap_maps__last_event_id(h) + 1;
 	p->started_ns = p->last_pull_ns = now_ns(CLOCK_MONOTONIC);
 	p->started_wall_ns = (int64_t)now_ns(CLOCK_REALTIME);
@@ -495,7 +495,7 @@ again:
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.sample_bytes = p->sample_bytes;
 	cfg.flags = p->flags;
-	cfg.epoch = (__u32)p->generation & PROFD_HEAP_EPOCH_MASK;
+	cfg.gen = (__u32)p->generation & PROFD_HEAP_GEN_MASK;
 	cfg.image = p->t.image;
 	r = heap_maps__track(h, (uint32_t)pid, &cfg);
 	if (r < 0) {
@@ -562,7 +562,7 @@ out:
 }
 
 /*
- * Stop tracking @pid; for a one-off pull (@pull) of period @gen, only when
+ * Stop tracking @pid; for a one-off pull (@pull) of generation @gen, only when
  * it is the last pull and no start keeps it: -EBUSY then (it goes on).
  * heap__stop()'s returns otherwise.
  */

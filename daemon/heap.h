@@ -44,7 +44,7 @@ struct heap_start_info {
 	bool fp_only;			/* frame-pointer stacks, not DWARF */
 	bool inproc;			/* sampled in the process by the agent */
 	long agent_slots;		/* GOT entries the agent redirected */
-	uint64_t generation;		/* identifies this tracking period */
+	uint64_t generation;		/* identifies this tracking generation */
 	bool one_off;			/* HEAP_ONE_OFF and not kept by a start:
 					 * call heap__pull_done() */
 	uint64_t idle_timeout_ns;	/* when a kept one stops by itself */
@@ -77,7 +77,7 @@ void heap__free(struct heap_tracker *h);
  * heap__start() - begin tracking @pid for caller @uid (idempotent: a
  * tracked process keeps its settings; every caller is checked against the
  * program image tracked, access__check_image()). What is tracked is that
- * image: an exec ends the period, keeping its last snapshot as an exit
+ * image: an exec ends the tracking generation, keeping its last snapshot as an exit
  * does. @sample_bytes 0 means the default. Allocation stacks are
  * DWARF-unwound unless HEAP_FP_ONLY (frame-pointer walks in BPF). With
  * HEAP_INPROC the process's allocator calls are sampled by profd's agent,
@@ -111,7 +111,7 @@ enum heap_pull_end {
 };
 
 /*
- * heap__pull_done() - a pull of tracking period @generation of @pid that
+ * heap__pull_done() - a pull of tracking generation @generation of @pid that
  * heap__start() marked one_off is done (snapshot taken, or given up):
  * tracking stops when it was the last such pull and no start asked for it
  * to stay, so a one-off look leaves no probes behind.
@@ -120,7 +120,7 @@ enum heap_pull_end heap__pull_done(struct heap_tracker *h, pid_t pid,
 				   uint64_t generation);
 
 /*
- * heap__wait() - wait @seconds while tracking period @generation of @pid
+ * heap__wait() - wait @seconds while tracking generation @generation of @pid
  * lasts. 0, -ECANCELED (stopped), -ESRCH (process exited), -ESHUTDOWN
  * (the daemon is stopping), -ECONNRESET
  * (client gone, polled on @conn_fd).

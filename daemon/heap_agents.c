@@ -250,7 +250,7 @@ int heap_agents__start_thread(struct heap_tracker *h)
 
 /*
  * In-process mode, not under lock: load the agent into the process @t
- * holds and switch it on, for tracking period @gen. The process is
+ * holds and switch it on, for tracking generation @gen. The process is
  * stopped for about a millisecond per call (longer while its threads are
  * inside the allocator); other tracked processes, snapshots and status go
  * on. -ECANCELED when tracking stopped meanwhile; -EFAULT when a call
@@ -269,7 +269,7 @@ int heap_agents__start(struct heap_tracker *h, const struct target *t,
 	if (!a)
 		return -ENOMEM;
 	pthread_mutex_lock(&h->agent_lock);
-	flush_offs_held(h);	/* an earlier period's off first */
+	flush_offs_held(h);	/* an earlier generation's off first */
 	r = agent__load(h->pc, t, h->lim.agent_path, allocator, a, err,
 			errlen);
 	if (r == -EFAULT) {

@@ -89,7 +89,7 @@ int heap_finals__build(struct heap_tracker *h, struct heap_proc *p,
 	f->ids = p->t.ids;
 	f->generation = p->generation;
 	f->exited_ns = p->retired_ns;
-	snprintf(note, sizeof(note), "%s (tracking period %" PRIu64 ")", why,
+	snprintf(note, sizeof(note), "%s (tracking generation %" PRIu64 ")", why,
 		 p->generation);
 	for (k = 0; k < 2; k++) {
 		r = heap_snapshot__build(h, p, k == 1, note, &f->buf[k],

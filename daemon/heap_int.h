@@ -48,7 +48,7 @@ struct heap_proc {
 	struct heap_proc *next;
 	pid_t pid;
 	/* The process and the program image tracked: what BPF records is of
-	 * that image only, and an exec ends the period (heap__gc()). */
+	 * that image only, and an exec ends the tracking generation (heap__gc()). */
 	struct target t;
 	uid_t starter;			/* who started tracking (shares) */
 	bool kept;			/* a start asked for it: until stop */
@@ -82,7 +82,7 @@ struct heap_proc {
 
 	/* DWARF mode (PROFD_HEAP_F_DWARF): stacks unwound here. */
 	uint32_t flags;
-	uint64_t first_id;		/* earlier event ids: a previous period */
+	uint64_t first_id;		/* earlier event ids: a previous generation */
 	struct heap_stacks st;		/* its stacks and event ids */
 	uint64_t dw_unknown;		/* allocations with no stack slot */
 
@@ -102,7 +102,7 @@ struct heap_final {
 	struct heap_final *next;
 	pid_t pid;
 	struct proc_ids ids;		/* its image's: who may pull it */
-	uint64_t generation;		/* the tracking period it ends */
+	uint64_t generation;		/* the tracking generation it ends */
 	uint64_t exited_ns;		/* noticed, CLOCK_MONOTONIC */
 	void *buf[2];			/* gzip'd pprof: [0] heap, [1] allocs */
 	size_t len[2];
@@ -294,7 +294,7 @@ void heap_finals__insert(struct heap_tracker *h, struct heap_final *f);
 /* Drop finals of @pid (a new process has the pid; 0: none), and those
  * past the idle timeout. Under lock. */
 void heap_finals__expire(struct heap_tracker *h, pid_t pid, uint64_t now);
-/* Is there a final of period @gen of @pid? Under lock. */
+/* Is there a final of generation @gen of @pid? Under lock. */
 bool heap_finals__has(struct heap_tracker *h, pid_t pid, uint64_t gen);
 /* A copy of @pid's final (the allocs view or not): 0, -ENOENT, -ENOMEM.
  * Under lock. */
@@ -309,7 +309,7 @@ const struct poisoned *heap_agents__poisoned(struct heap_tracker *h,
 					     const struct target *t);
 /*
  * heap_agents__start() - load the agent into the process @t holds and
- * switch it on, for tracking period @gen of it. Not under lock.
+ * switch it on, for tracking generation @gen of it. Not under lock.
  * -ECANCELED when tracking stopped meanwhile; -EFAULT when a call faulted
  * or hung (the process is poisoned, @err says so); agent__load()'s.
  */

@@ -76,7 +76,7 @@ static void *drain_thread(void *arg)
 			break;
 		}
 		(void)ring_buffer__consume(o->rb);
-		o->epoch++;
+		o->drain_pass++;
 		pthread_cond_broadcast(&o->cond);
 		pthread_mutex_unlock(&o->lock);
 		/* Records are submitted without wakeups: every 50 ms. */
@@ -570,14 +570,14 @@ int offcpu__wait(struct offcpu *o, struct offcpu_window *w, int conn_fd)
 static bool wait_drained(struct offcpu *o)
 {
 	uint64_t deadline = now_ns(CLOCK_MONOTONIC) + DRAIN_TIMEOUT_NS;
-	uint64_t target = o->epoch + 2;
+	uint64_t target = o->drain_pass + 2;
 	struct timespec ts = { .tv_sec = (time_t)(deadline / 1000000000ULL),
 			       .tv_nsec = (long)(deadline % 1000000000ULL) };
 
-	while (o->epoch < target && !o->stopping)
+	while (o->drain_pass < target && !o->stopping)
 		if (pthread_cond_timedwait(&o->cond, &o->lock, &ts) == ETIMEDOUT)
 			break;
-	return o->epoch >= target;
+	return o->drain_pass >= target;
 }
 
 static struct kallsyms *get_kallsyms(struct offcpu *o)

@@ -61,7 +61,7 @@ struct offcpu_window {
 
 struct offcpu {
 	pthread_mutex_t lock;
-	pthread_cond_t cond;		/* epoch advanced, or stopping */
+	pthread_cond_t cond;		/* drain_pass advanced, or stopping */
 	struct offcpu_limits lim;
 	struct threads *threads;	/* the stacks of now, at window starts */
 	struct proc_cache *pc;		/* processes, shared (proc.h) */
@@ -73,7 +73,7 @@ struct offcpu {
 	struct ring_buffer *rb;
 	pthread_t drainer;
 	bool drainer_started, stopping;
-	uint64_t epoch;
+	uint64_t drain_pass;
 	struct offcpu_window *windows;
 	unsigned nwindows;
 	struct pending *pending[PENDING_BUCKETS];

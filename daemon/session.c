@@ -342,7 +342,7 @@ fail_unlocked:
 void session_mgr__drained(struct session_mgr *m)
 {
 	pthread_mutex_lock(&m->lock);
-	m->epoch++;
+	m->drain_pass++;
 	pthread_cond_broadcast(&m->cond);
 	pthread_mutex_unlock(&m->lock);
 }

@@ -30,7 +30,7 @@
 /*
  * Wait until the main loop has completed a drain that began after now, so
  * every sample taken before the window's end has been dispatched: kick it
- * and wait for two epochs (the one in progress may have begun earlier).
+ * and wait for two drain passes (the one in progress may have begun earlier).
  */
 static bool wait_drained(struct session_mgr *m)
 {
@@ -42,20 +42,20 @@ static bool wait_drained(struct session_mgr *m)
 	ts.tv_sec = (time_t)(deadline / 1000000000ULL);
 	ts.tv_nsec = (long)(deadline % 1000000000ULL);
 	pthread_mutex_lock(&m->lock);
-	target = m->epoch + 2;
+	target = m->drain_pass + 2;
 	/* Kick once per pass: the loop would otherwise only come back for
 	 * the second pass at its 50 ms timer. EAGAIN (a kick pending) is
 	 * fine to ignore. */
-	while (m->epoch < target && !m->stopping) {
-		e = m->epoch;
+	while (m->drain_pass < target && !m->stopping) {
+		e = m->drain_pass;
 		if (m->wake_fd >= 0)
 			(void)!write(m->wake_fd, &one, sizeof(one));
-		while (m->epoch == e && !m->stopping)
+		while (m->drain_pass == e && !m->stopping)
 			if (pthread_cond_timedwait(&m->cond, &m->lock, &ts) ==
 			    ETIMEDOUT)
 				goto out;
 	}
-	drained = m->epoch >= target;
+	drained = m->drain_pass >= target;
 out:
 	pthread_mutex_unlock(&m->lock);
 	return drained;

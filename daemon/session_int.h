@@ -73,7 +73,7 @@ struct session {
 
 struct session_mgr {
 	pthread_mutex_t lock;
-	pthread_cond_t cond;		/* epoch advanced, or shutdown */
+	pthread_cond_t cond;		/* drain_pass advanced, or shutdown */
 	struct session_limits lim;
 	struct symbolizer *sym;
 	struct execwatch *w;
@@ -81,7 +81,7 @@ struct session_mgr {
 	struct session *sessions;
 	struct proc_cache *pc;		/* procs, shared with the heap */
 	struct kallsyms *ksyms;
-	uint64_t epoch, next_id, started_ns;
+	uint64_t drain_pass, next_id, started_ns;
 	int wake_fd;			/* eventfd: ask the main loop to drain */
 	/* Every-process (tgid 0) targets of continuous.c. */
 	struct sampler_target extra[PROFD_MAX_PERIODS];

@@ -4,7 +4,7 @@
  * (a pidfd and its /proc directory, opened at the check: a recycled pid
  * is never touched) and bound to the program image the caller was
  * checked against (execwatch: an exec moves the process to an image the
- * caller was not checked against). Every CPU window, heap tracking period
+ * caller was not checked against). Every CPU window, heap tracking generation
  * and in-process agent holds one.
  */
 #ifndef PROFD_TARGET_H

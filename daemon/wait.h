@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * wait: the one way API threads wait — for a window's end or a heap
- * tracking period, noticing a client that hung up, and at shutdown until
+ * tracking generation, noticing a client that hung up, and at shutdown until
  * no request is left. Polls every 100 ms at most.
  */
 #ifndef PROFD_WAIT_H

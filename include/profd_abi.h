@@ -63,7 +63,7 @@ enum profd_event_kind {
 
 /*
  * Program images. A process's image is what exec replaces: its code,
- * mappings and credentials. profd binds every window and tracking period
+ * mappings and credentials. profd binds every window and tracking generation
  * to the image the caller was checked against. The execs map (key: tgid
  * in profd's PID namespace; bpf/exec.bpf.c) holds, for each process profd
  * watches, a count of image changes: an exec, and the process's end (so
@@ -159,7 +159,7 @@ enum profd_heap_fn {
 struct profd_heap_proc {
 	__u64 sample_bytes;	/* mean sampling interval; <= 1: every block */
 	__u32 flags;		/* PROFD_HEAP_F_* */
-	__u32 epoch;		/* tracking period, PROFD_HEAP_EPOCH_MASK bits */
+	__u32 gen;		/* tracking generation, PROFD_HEAP_GEN_MASK bits */
 	__u64 image;		/* the image tracked (struct profd_exec): an
 				 * exec ends what is recorded */
 };
@@ -167,13 +167,13 @@ struct profd_heap_proc {
 /*
  * A uprobe session's attach cookie carries the process's settings, so the
  * entry program needs no map lookup: fn in bits 0-7, flags in 8-11, the
- * epoch in 12-23, the sampling interval above (up to 2^40 bytes).
+ * gen in 12-23, the sampling interval above (up to 2^40 bytes).
  */
-#define PROFD_HEAP_EPOCH_MASK 0xfff
+#define PROFD_HEAP_GEN_MASK 0xfff
 #define PROFD_HEAP_MAX_SAMPLE_BYTES ((1ULL << 40) - 1)
-#define PROFD_HEAP_COOKIE(fn, flags, epoch, sample_bytes)		\
+#define PROFD_HEAP_COOKIE(fn, flags, gen, sample_bytes)		\
 	((__u64)(fn) | (__u64)(flags) << 8 |				\
-	 (__u64)((epoch) & PROFD_HEAP_EPOCH_MASK) << 12 |		\
+	 (__u64)((gen) & PROFD_HEAP_GEN_MASK) << 12 |		\
 	 (__u64)(sample_bytes) << 24)
 
 /*

@@ -30,7 +30,7 @@
 struct profd_agent_args {
 	uint64_t version;		/* in: PROFD_AGENT_VERSION */
 	uint64_t sample_bytes;		/* in (on): mean interval, <= 1 every block */
-	uint64_t epoch;			/* in (on): the tracking period */
+	uint64_t gen;			/* in (on): the tracking generation */
 	uint64_t max_live;		/* in (on): sampled blocks tracked at most */
 	uint64_t slots;			/* out: GOT entries pointing at the agent
 					 * (off: entries put back) */

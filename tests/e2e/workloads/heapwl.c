@@ -482,7 +482,7 @@ static void exec_cmd(const char *path)
  * arguments as include/profd_agent.h lays them out (version 2).
  */
 struct agent_args {
-	uint64_t version, sample_bytes, epoch, max_live, slots, errors;
+	uint64_t version, sample_bytes, gen, max_live, slots, errors;
 	char allocator[256];
 };
 
