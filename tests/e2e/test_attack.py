@@ -779,15 +779,6 @@ class WindowStop(AttackTest):
             kill(theirs)
 
 
-def main():
-    """These tests alone; run_all.py runs every suite with one tally."""
-    import run_all
-    import test_attack
-    run_all.main(modules=(test_attack,))
-
-
-if __name__ == "__main__":
-    main()
 
 
 # --------------------------------------------------------------------------
@@ -1036,3 +1027,14 @@ class RemoteListenAttack(AttackTest):
             self.assertEqual(body[:2], b"\x1f\x8b")
         finally:
             kill(root)
+
+
+def main():
+    """These tests alone; run_all.py runs every suite with one tally."""
+    import run_all
+    import test_attack
+    run_all.main(modules=(test_attack,))
+
+
+if __name__ == "__main__":
+    main()
