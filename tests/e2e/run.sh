@@ -22,6 +22,7 @@ $CC -O1 -fno-inline $NOOPT -o "$E/exiter" "$W/exiter.c"
 $CC -O1 -fno-inline $NOOPT -o "$E/execer" "$W/execer.c"
 $CC -O1 -fno-inline $NOOPT -o "$E/sysloop" "$W/sysloop.c"
 $CC -O1 -fno-inline $NOOPT -pthread -o "$E/threads" "$W/threads.c"
+$CC -O1 -fno-inline $NOOPT -pthread -o "$E/pool" "$W/pool.c"
 $CC -O1 -fno-inline $NOOPT -shared -fPIC -Wl,--build-id -o "$E/libhot.so" "$W/libhot.c"
 $CC -O1 -fno-inline $NOOPT -o "$E/uselib" "$W/uselib.c" -ldl
 $CC -O2 $NOOPT -o "$E/inline" "$W/inline.c"

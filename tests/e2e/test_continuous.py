@@ -381,6 +381,163 @@ class Continuous(unittest.TestCase):
             self.assertIsNotNone(s.label("comm"), s)
 
 
+class ContinuousPool(unittest.TestCase):
+    """The issue's 60 s mix, with a thread pool: pool (four workers named
+    pool-0..pool-3 taking parse tasks of 128 work units and render tasks
+    of 64 from one queue, queued alternately: 2/3 of the work in
+    task_parse whichever worker runs it) in pool.service, split (3:1
+    hot_a:hot_b) in web.service, both for 60 s, and exiter (spins 1.5 s,
+    exits) in short.service halfway. Every pushed interval is read with
+    `go tool pprof -raw`; the truth is each program's CPU time (wait4)
+    and the work split the programs are built with."""
+
+    SECONDS = 60
+
+    @classmethod
+    def setUpClass(cls):
+        if shutil.which("protoc") is None:
+            raise unittest.SkipTest("protoc not installed (make deps: protobuf-compiler)")
+        if not pushrecv.have_protobuf():
+            raise unittest.SkipTest("python3-protobuf not installed (make deps)")
+        global SLICE
+        root = cgroup2_mount()
+        if root is None:
+            raise unittest.SkipTest("no cgroup v2 mounted")
+        SLICE = os.path.join(root, "profd-test-cont.slice")
+        cls.gen = os.path.join(cpu.OUTPUT, "e2e", "gen")
+        cls.proto = os.path.abspath(os.path.join(cpu.SRC, "..", "..", "proto"))
+        pushrecv.push_pb2(cls.proto, cls.gen)
+        cls.tmp = tempfile.mkdtemp(prefix="profd-pool-")
+        cls.rcv = pushrecv.Receiver(cls.proto, cls.gen).start()
+        cls.daemon = Daemon("continuous-pool", "--continuous", "yes", "--continuous-hz", str(HZ),
+                            "--continuous-interval", "%ds" % INTERVAL,
+                            "--spool-dir", os.path.join(cls.tmp, "spool"),
+                            "--push-url", cls.rcv.url, "--push-labels", "pid,tid")
+        cls.work = []
+        try:
+            b0 = next_boundary(time.time() + 0.5)
+            sleep_until(b0 + 0.2)
+            cls.pool = InCgroup("pool.service", "pool", cls.SECONDS)
+            cls.web = InCgroup("web.service", "split", cls.SECONDS)
+            cls.work += [cls.pool, cls.web]
+            sleep_until(b0 + cls.SECONDS / 2)
+            short = InCgroup("short.service", "exiter", 1.5)
+            cls.work.append(short)
+            cls.short_pid = short.pid
+            cls.short_cpu = short.reap_cpu()
+            cls.pool_cpu = cls.pool.reap_cpu()
+            cls.web_cpu = cls.web.reap_cpu()
+            last = next_boundary(time.time())
+            sleep_until(last + 1)
+            wait_for(lambda: cls.delivered_until() >= last, 30, "the interval ending at %d pushed" % last)
+        except BaseException:
+            cls.cleanup()
+            raise
+
+    @classmethod
+    def delivered_until(cls):
+        end = 0
+        for g in cls.rcv.snapshot()[0]:
+            p = pprofraw.decode_proto(g.raw)
+            end = max(end, (p["time_nanos"] + p["duration_nanos"]) // NS)
+        return end
+
+    @classmethod
+    def cleanup(cls):
+        for w in cls.work:
+            w.stop()
+        if getattr(cls, "daemon", None):
+            cls.daemon.stop()
+        if getattr(cls, "rcv", None):
+            cls.rcv.stop()
+        for unit in ("pool.service", "web.service", "short.service", ""):
+            try:
+                os.rmdir(os.path.join(SLICE, unit) if unit else SLICE)
+            except OSError:
+                pass
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.cleanup()
+
+    def series(self, service):
+        """The pushed profiles of @service, oldest first."""
+        got = [g for g in self.rcv.snapshot()[0] if g.labels.get("service_name") == service]
+        profs = [(Continuous.prof_of(g), g) for g in got]
+        profs.sort(key=lambda pg: pg[0].proto["time_nanos"])
+        return profs
+
+    def test_shares_match_cpu_time(self):
+        n = {svc: sum(p.count() for p, _ in self.series(svc)) for svc in ("pool.service", "web.service")}
+        total = sum(n.values())
+        self.assertGreater(total, 0, "no samples of the mix")
+        cpus = {"pool.service": self.pool_cpu, "web.service": self.web_cpu}
+        for svc, c in cpus.items():
+            got, want = 100.0 * n[svc] / total, 100.0 * c / sum(cpus.values())
+            self.assertLess(abs(got - want), 5.0, "%s: %.1f%% of the samples, %.1f%% of the CPU time (%r; cpu %r)"
+                            % (svc, got, want, n, cpus))
+            self.assertGreater(n[svc], 0.8 * c * HZ, "%s: %d samples for %.2f s of CPU" % (svc, n[svc], c))
+            self.assertLess(n[svc], 1.1 * c * HZ + 2, "%s: %d samples for %.2f s of CPU" % (svc, n[svc], c))
+
+    def test_pool_threads_and_work(self):
+        """Every worker is there under its own name and tid, the stacks are
+        whole, and the pool's work splits 2:1 parse:render as built."""
+        profs = self.series("pool.service")
+        self.assertTrue(profs, "no profile of pool.service")
+        per_thread, tids = {}, {}
+        parse = render = whole = n = 0
+        for p, g in profs:
+            for s in p.samples:
+                self.assertEqual(s.num_label("pid"), self.pool.pid, s)
+                self.assertEqual(s.label("comm"), "pool", s)
+                v = s.values[0]
+                n += v
+                th = s.label("thread")
+                per_thread[th] = per_thread.get(th, 0) + v
+                tids.setdefault(th, set()).add(s.num_label("tid"))
+                fns = s.functions()
+                whole += v if whole_stack(p, s) else 0
+                if fns and fns[0] == "task_parse":
+                    parse += v
+                elif fns and fns[0] == "task_render":
+                    render += v
+        workers = ["pool-%d" % i for i in range(4)]
+        for w in workers:
+            # Four workers on one queue: each about a quarter of the work.
+            self.assertGreaterEqual(per_thread.get(w, 0), 0.10 * n, "%s: %r of %d samples" % (w, per_thread, n))
+            self.assertEqual(len(tids.get(w, ())), 1, "%s: tids %r" % (w, tids.get(w)))
+        self.assertEqual(len({next(iter(tids[w])) for w in workers}), 4, tids)
+        self.assertGreaterEqual(whole, 0.9 * n, "%d of %d stacks whole\n%s" % (whole, n, profs[0][0].excerpt()))
+        self.assertGreaterEqual(parse + render, 0.85 * n, "task_parse %d + task_render %d of %d" % (parse, render, n))
+        self.assertAlmostEqual(parse / (parse + render), 2 / 3, delta=0.06,
+                               msg="task_parse %d, task_render %d" % (parse, render))
+
+    def test_intervals_contiguous_unique(self):
+        got = self.rcv.snapshot()[0]
+        ids = [g.id for g in got]
+        self.assertEqual(len(ids), len(set(ids)), "an interval pushed twice")
+        for svc in ("pool.service", "web.service"):
+            profs = self.series(svc)
+            for (a, _), (b, _) in zip(profs, profs[1:]):
+                self.assertEqual(a.proto["time_nanos"] + a.proto["duration_nanos"], b.proto["time_nanos"], svc)
+                self.assertEqual(b.proto["duration_nanos"], INTERVAL * NS)
+            # 60 s of work: 12 intervals, 13 when it began mid-interval.
+            self.assertGreaterEqual(len(profs), self.SECONDS // INTERVAL, "%s: %d intervals" % (svc, len(profs)))
+
+    def test_short_lived_process(self):
+        profs = self.series("short.service")
+        self.assertTrue(profs, "the short-lived process is in no interval")
+        n = named = 0
+        for p, _ in profs:
+            for s in p.samples:
+                self.assertEqual(s.num_label("pid"), self.short_pid, s)
+                n += s.values[0]
+                named += s.values[0] if "exiter_spin" in s.functions() else 0
+        self.assertGreater(n, 0.8 * self.short_cpu * HZ - 2, "%d samples for %.2f s of CPU" % (n, self.short_cpu))
+        self.assertGreaterEqual(named, 0.9 * n, "%d of %d samples symbolized" % (named, n))
+
+
 class ContinuousFilters(unittest.TestCase):
     """continuous-include / continuous-exclude: only the processes they
     want are in the intervals; the others are counted as excluded."""
