@@ -102,7 +102,14 @@ class InCgroup:
         kill(self.proc)
 
 
-class Continuous(unittest.TestCase):
+class PushedMix(unittest.TestCase):
+    """What the mixes share: a push receiver (pushrecv.py), a profd with
+    continuous = yes at HZ and INTERVAL pushing to it, the workloads of
+    run_mix() in cgroups named like units of the test slice, and the
+    pushed profiles read back per service. No tests of its own."""
+
+    NAME = None     # profd's log name
+    UNITS = ()      # the cgroups run_mix() makes, removed at the end
 
     @classmethod
     def setUpClass(cls):
@@ -118,9 +125,9 @@ class Continuous(unittest.TestCase):
         cls.gen = os.path.join(cpu.OUTPUT, "e2e", "gen")
         cls.proto = os.path.abspath(os.path.join(cpu.SRC, "..", "..", "proto"))
         pushrecv.push_pb2(cls.proto, cls.gen)
-        cls.tmp = tempfile.mkdtemp(prefix="profd-cont-")
+        cls.tmp = tempfile.mkdtemp(prefix="profd-%s-" % cls.NAME)
         cls.rcv = pushrecv.Receiver(cls.proto, cls.gen).start()
-        cls.daemon = Daemon("continuous", "--continuous", "yes", "--continuous-hz", str(HZ),
+        cls.daemon = Daemon(cls.NAME, "--continuous", "yes", "--continuous-hz", str(HZ),
                             "--continuous-interval", "%ds" % INTERVAL,
                             "--spool-dir", os.path.join(cls.tmp, "spool"),
                             "--push-url", cls.rcv.url, "--push-labels", "pid,tid")
@@ -130,6 +137,59 @@ class Continuous(unittest.TestCase):
         except BaseException:
             cls.cleanup()
             raise
+
+    @classmethod
+    def delivered_until(cls):
+        end = 0
+        for g in cls.rcv.snapshot()[0]:
+            p = pprofraw.decode_proto(g.raw)
+            end = max(end, (p["time_nanos"] + p["duration_nanos"]) // NS)
+        return end
+
+    _profs = {}
+
+    @classmethod
+    def prof_of(cls, g):
+        p = cls._profs.get(g.id)
+        if p is None:
+            path = os.path.join(cpu.ART, "continuous-%s.pb.gz" % g.id)
+            with open(path, "wb") as f:
+                f.write(g.raw)
+            p = cpu.Prof(path)  # raises unless go tool pprof -raw reads it
+            cls._profs[g.id] = p
+        return p
+
+    @classmethod
+    def cleanup(cls):
+        for w in cls.work:
+            w.stop()
+        if getattr(cls, "daemon", None):
+            cls.daemon.stop()
+        if getattr(cls, "rcv", None):
+            cls.rcv.stop()
+        for unit in cls.UNITS + ("",):
+            try:
+                os.rmdir(os.path.join(SLICE, unit) if unit else SLICE)
+            except OSError:
+                pass
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.cleanup()
+
+    def series(self, service):
+        """The pushed profiles of @service, oldest first."""
+        got = [g for g in self.rcv.snapshot()[0] if g.labels.get("service_name") == service]
+        profs = [(self.prof_of(g), g) for g in got]
+        profs.sort(key=lambda pg: pg[0].proto["time_nanos"])
+        return profs
+
+
+class Continuous(PushedMix):
+
+    NAME = "continuous"
+    UNITS = ("web.service", "batch.service", "short.service", "exec.service")
 
     @classmethod
     def run_mix(cls):
@@ -170,53 +230,6 @@ class Continuous(unittest.TestCase):
         last = next_boundary(cls.end)
         sleep_until(last + 1)
         wait_for(lambda: cls.delivered_until() >= last, 30, "the interval ending at %d pushed" % last)
-
-    @classmethod
-    def delivered_until(cls):
-        end = 0
-        for g in cls.rcv.snapshot()[0]:
-            p = pprofraw.decode_proto(g.raw)
-            end = max(end, (p["time_nanos"] + p["duration_nanos"]) // NS)
-        return end
-
-    _profs = {}
-
-    @classmethod
-    def prof_of(cls, g):
-        p = cls._profs.get(g.id)
-        if p is None:
-            path = os.path.join(cpu.ART, "continuous-%s.pb.gz" % g.id)
-            with open(path, "wb") as f:
-                f.write(g.raw)
-            p = cpu.Prof(path)  # raises unless go tool pprof -raw reads it
-            cls._profs[g.id] = p
-        return p
-
-    @classmethod
-    def cleanup(cls):
-        for w in cls.work:
-            w.stop()
-        if getattr(cls, "daemon", None):
-            cls.daemon.stop()
-        if getattr(cls, "rcv", None):
-            cls.rcv.stop()
-        for unit in ("web.service", "batch.service", "short.service", "exec.service", ""):
-            try:
-                os.rmdir(os.path.join(SLICE, unit) if unit else SLICE)
-            except OSError:
-                pass
-        shutil.rmtree(cls.tmp, ignore_errors=True)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.cleanup()
-
-    def series(self, service):
-        """The pushed profiles of @service, oldest first."""
-        got = [g for g in self.rcv.snapshot()[0] if g.labels.get("service_name") == service]
-        profs = [(self.prof_of(g), g) for g in got]
-        profs.sort(key=lambda pg: pg[0].proto["time_nanos"])
-        return profs
 
     def test_shares_match_cpu_time(self):
         n = {}
@@ -381,7 +394,7 @@ class Continuous(unittest.TestCase):
             self.assertIsNotNone(s.label("comm"), s)
 
 
-class ContinuousPool(unittest.TestCase):
+class ContinuousPool(PushedMix):
     """The issue's 60 s mix, with a thread pool: pool (four workers named
     pool-0..pool-3 taking parse tasks of 128 work units and render tasks
     of 64 from one queue, queued alternately: 2/3 of the work in
@@ -391,82 +404,27 @@ class ContinuousPool(unittest.TestCase):
     `go tool pprof -raw`; the truth is each program's CPU time (wait4)
     and the work split the programs are built with."""
 
+    NAME = "continuous-pool"
+    UNITS = ("pool.service", "web.service", "short.service")
     SECONDS = 60
 
     @classmethod
-    def setUpClass(cls):
-        if shutil.which("protoc") is None:
-            raise unittest.SkipTest("protoc not installed (make deps: protobuf-compiler)")
-        if not pushrecv.have_protobuf():
-            raise unittest.SkipTest("python3-protobuf not installed (make deps)")
-        global SLICE
-        root = cgroup2_mount()
-        if root is None:
-            raise unittest.SkipTest("no cgroup v2 mounted")
-        SLICE = os.path.join(root, "profd-test-cont.slice")
-        cls.gen = os.path.join(cpu.OUTPUT, "e2e", "gen")
-        cls.proto = os.path.abspath(os.path.join(cpu.SRC, "..", "..", "proto"))
-        pushrecv.push_pb2(cls.proto, cls.gen)
-        cls.tmp = tempfile.mkdtemp(prefix="profd-pool-")
-        cls.rcv = pushrecv.Receiver(cls.proto, cls.gen).start()
-        cls.daemon = Daemon("continuous-pool", "--continuous", "yes", "--continuous-hz", str(HZ),
-                            "--continuous-interval", "%ds" % INTERVAL,
-                            "--spool-dir", os.path.join(cls.tmp, "spool"),
-                            "--push-url", cls.rcv.url, "--push-labels", "pid,tid")
-        cls.work = []
-        try:
-            b0 = next_boundary(time.time() + 0.5)
-            sleep_until(b0 + 0.2)
-            cls.pool = InCgroup("pool.service", "pool", cls.SECONDS)
-            cls.web = InCgroup("web.service", "split", cls.SECONDS)
-            cls.work += [cls.pool, cls.web]
-            sleep_until(b0 + cls.SECONDS / 2)
-            short = InCgroup("short.service", "exiter", 1.5)
-            cls.work.append(short)
-            cls.short_pid = short.pid
-            cls.short_cpu = short.reap_cpu()
-            cls.pool_cpu = cls.pool.reap_cpu()
-            cls.web_cpu = cls.web.reap_cpu()
-            last = next_boundary(time.time())
-            sleep_until(last + 1)
-            wait_for(lambda: cls.delivered_until() >= last, 30, "the interval ending at %d pushed" % last)
-        except BaseException:
-            cls.cleanup()
-            raise
-
-    @classmethod
-    def delivered_until(cls):
-        end = 0
-        for g in cls.rcv.snapshot()[0]:
-            p = pprofraw.decode_proto(g.raw)
-            end = max(end, (p["time_nanos"] + p["duration_nanos"]) // NS)
-        return end
-
-    @classmethod
-    def cleanup(cls):
-        for w in cls.work:
-            w.stop()
-        if getattr(cls, "daemon", None):
-            cls.daemon.stop()
-        if getattr(cls, "rcv", None):
-            cls.rcv.stop()
-        for unit in ("pool.service", "web.service", "short.service", ""):
-            try:
-                os.rmdir(os.path.join(SLICE, unit) if unit else SLICE)
-            except OSError:
-                pass
-        shutil.rmtree(cls.tmp, ignore_errors=True)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.cleanup()
-
-    def series(self, service):
-        """The pushed profiles of @service, oldest first."""
-        got = [g for g in self.rcv.snapshot()[0] if g.labels.get("service_name") == service]
-        profs = [(Continuous.prof_of(g), g) for g in got]
-        profs.sort(key=lambda pg: pg[0].proto["time_nanos"])
-        return profs
+    def run_mix(cls):
+        b0 = next_boundary(time.time() + 0.5)
+        sleep_until(b0 + 0.2)
+        cls.pool = InCgroup("pool.service", "pool", cls.SECONDS)
+        cls.web = InCgroup("web.service", "split", cls.SECONDS)
+        cls.work += [cls.pool, cls.web]
+        sleep_until(b0 + cls.SECONDS / 2)
+        short = InCgroup("short.service", "exiter", 1.5)
+        cls.work.append(short)
+        cls.short_pid = short.pid
+        cls.short_cpu = short.reap_cpu()
+        cls.pool_cpu = cls.pool.reap_cpu()
+        cls.web_cpu = cls.web.reap_cpu()
+        last = next_boundary(time.time())
+        sleep_until(last + 1)
+        wait_for(lambda: cls.delivered_until() >= last, 30, "the interval ending at %d pushed" % last)
 
     def test_shares_match_cpu_time(self):
         n = {svc: sum(p.count() for p, _ in self.series(svc)) for svc in ("pool.service", "web.service")}
