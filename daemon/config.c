@@ -286,8 +286,8 @@ int config__check_file(const char *path, bool secret, char *err,
 	return 0;
 }
 
-/* Read at most @max bytes of @path into a malloc'd NUL-terminated buffer. */
-static int read_file(const char *path, size_t max, char **ret, size_t *ret_len)
+int config__read_file(const char *path, size_t max, char **ret,
+		      size_t *ret_len)
 {
 	size_t len = 0;
 	ssize_t n;
@@ -320,6 +320,8 @@ static int read_file(const char *path, size_t max, char **ret, size_t *ret_len)
 	}
 	close(fd);
 	if (r < 0) {
+		/* It may be a secret: no copy left in freed memory. */
+		memset(buf, 0, len < max + 1 ? len : max + 1);
 		free(buf);
 		return r;
 	}
@@ -339,7 +341,7 @@ int config__read_secret(const char *path, char *buf, size_t size, char *err,
 	r = config__check_file(path, true, err, errsize);
 	if (r < 0)
 		return r;
-	r = read_file(path, 65536, &data, &len);
+	r = config__read_file(path, 65536, &data, &len);
 	if (r < 0) {
 		snprintf(err, errsize, "%s: %s", path,
 			 r == -EFBIG ? "longer than 64 KiB" : strerror(-r));
@@ -453,7 +455,7 @@ int config__load_file(const char *path, struct fleet_config *c, char *err,
 	r = config__check_file(path, false, err, errsize);
 	if (r < 0)
 		return r;
-	r = read_file(path, CONFIG_FILE_MAX, &data, &len);
+	r = config__read_file(path, CONFIG_FILE_MAX, &data, &len);
 	if (r < 0) {
 		snprintf(err, errsize, "%s: %s", path,
 			 r == -EFBIG ? "larger than 1 MiB" : strerror(-r));

@@ -100,6 +100,14 @@ int config__check_file(const char *path, bool secret, char *err,
 		       size_t errsize);
 
 /*
+ * config__read_file() - at most @max bytes of @path into a malloc'd,
+ * NUL-terminated *@ret (length *@ret_len): -EFBIG past @max, -errno.
+ * What was read is wiped before it is freed on failure (secrets).
+ */
+int config__read_file(const char *path, size_t max, char **ret,
+		      size_t *ret_len);
+
+/*
  * config__read_secret() - the first line of credential file @path (checked
  * with config__check_file(secret)), without its newline, into @buf.
  * 0, -EPERM, -EINVAL (empty), -E2BIG (longer than @size - 1), -errno;

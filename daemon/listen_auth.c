@@ -40,46 +40,6 @@ static int check_secret_file(const char *path, char *err, size_t errsize)
 	return 0;
 }
 
-/* At most @max bytes of @path, NUL-terminated, in a malloc'd *@ret. */
-static int read_bounded(const char *path, size_t max, char **ret,
-			size_t *ret_len)
-{
-	size_t len = 0;
-	ssize_t n;
-	char *buf;
-	int fd, r = 0;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0)
-		return -errno;
-	buf = malloc(max + 1);
-	if (!buf) {
-		close(fd);
-		return -ENOMEM;
-	}
-	while (!r) {
-		n = read(fd, buf + len, max + 1 - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			r = -errno;
-		else if (!n)
-			break;
-		else if ((len += (size_t)n) > max)
-			r = -EFBIG;
-	}
-	close(fd);
-	if (r < 0) {
-		memset(buf, 0, len < max + 1 ? len : max + 1);
-		free(buf);
-		return r;
-	}
-	buf[len] = 0;
-	*ret = buf;
-	*ret_len = len;
-	return 0;
-}
-
 /* RFC 6750's b64token: 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" /
  * "/" ) *"=". */
 static bool is_token(const char *s, size_t n)
@@ -108,7 +68,7 @@ int listen_auth__load(const char *path, struct listen_auth *ret, char *err,
 	r = check_secret_file(path, err, errsize);
 	if (r < 0)
 		return r;
-	r = read_bounded(path, 65536, &data, &len);
+	r = config__read_file(path, 65536, &data, &len);
 	if (r < 0) {
 		snprintf(err, errsize, "%s: %s", path,
 			 r == -EFBIG ? "longer than 64 KiB" : strerror(-r));
@@ -187,7 +147,7 @@ int listen_auth__read_pem(const char *path, bool secret, char **ret, char *err,
 		     config__check_file(path, false, err, errsize);
 	if (r < 0)
 		return r;
-	r = read_bounded(path, LISTEN_PEM_MAX, &data, &len);
+	r = config__read_file(path, LISTEN_PEM_MAX, &data, &len);
 	if (r < 0) {
 		if (r == -EFBIG)
 			snprintf(err, errsize, "%s: longer than %d KiB: not a PEM certificate or key",
