@@ -10,7 +10,8 @@ test_fleet.py's helpers).
 A known mix: split (one busy thread) in a cgroup named like a systemd unit,
 profd-test-cont.slice/web.service, threads (a busy worker thread and a
 main thread at about a quarter) in .../batch.service, and exiter, which
-spins 1.5 s and exits mid-interval, in .../short.service. profd runs with
+spins 1.5 s and exits mid-interval, in .../short.service, and ksmd (a
+kernel thread) scanning mergeable memory (KsmLoad). profd runs with
 continuous = yes at 19 Hz, a 5 s interval and the push receiver of
 test_fleet.py (pushrecv.py: no Pyroscope here) as its collector; every
 pushed profile is read with `go tool pprof -raw`.
@@ -100,6 +101,72 @@ class InCgroup:
 
     def stop(self):
         kill(self.proc)
+
+
+KSM = "/sys/kernel/mm/ksm"
+
+
+def kthread_cpu(name):
+    """(pid, utime + stime in seconds) of the kernel thread @name, or None."""
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                st = f.read()
+        except OSError:
+            continue
+        if st[st.index("(") + 1:st.rindex(")")] == name:
+            f = st[st.rindex(")") + 2:].split()
+            return int(d), (int(f[11]) + int(f[12])) / os.sysconf("SC_CLK_TCK")
+    return None
+
+
+class KsmLoad:
+    """Known kernel-thread CPU: ksmd scanning 64 MB of mergeable pages
+    that never merge (each holds its own offset), 500 pages every 10 ms
+    with smart scanning off (it skips unchanged pages, and ksmd's CPU
+    would fade): about 10% of a core, steady. Without it kernel threads
+    may run too little on a quiet machine for a 19 Hz sampler to see
+    them. stop() puts the KSM settings back."""
+
+    SET = (("smart_scan", "0"), ("sleep_millisecs", "10"), ("pages_to_scan", "500"), ("run", "1"))
+
+    def __init__(self):
+        self.saved = []
+        self.holder = None
+        self.before = kthread_cpu("ksmd")
+        if self.before is None or not os.path.isdir(KSM):
+            return
+        script = ("import mmap, struct, sys\n"
+                  "m = mmap.mmap(-1, 64 << 20, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)\n"
+                  "for i in range(0, 64 << 20, 4096): m[i:i + 8] = struct.pack('Q', i)\n"
+                  "m.madvise(mmap.MADV_MERGEABLE)\n"
+                  "sys.stdin.read()\n")
+        self.holder = spawn([sys.executable, "-c", script], stdin=subprocess.PIPE)
+        for k, v in self.SET:
+            path = os.path.join(KSM, k)
+            if not os.path.exists(path):    # smart_scan: 6.7 and later
+                continue
+            with open(path) as f:
+                self.saved.insert(0, (k, f.read().strip()))
+            with open(path, "w") as f:
+                f.write(v)
+
+    def stop(self):
+        """ksmd's CPU time while it ran (s), or None without KSM."""
+        if self.holder is None:
+            return None
+        after = kthread_cpu("ksmd")
+        kill(self.holder)
+        self.holder = None
+        for k, v in self.saved:     # run first
+            try:
+                with open(os.path.join(KSM, k), "w") as f:
+                    f.write(v)
+            except OSError:
+                pass
+        return after[1] - self.before[1]
 
 
 class PushedMix(unittest.TestCase):
@@ -201,7 +268,8 @@ class Continuous(PushedMix):
         batch = InCgroup("batch.service", "threads", 22)
         # A process that executes another program 2 s in (same pid).
         execer = InCgroup("exec.service", "execer", 12, 2, os.path.join(cpu.E2E, "split"), 3)
-        cls.work += [web, batch, execer]
+        cls.ksm = KsmLoad()
+        cls.work += [web, batch, execer, cls.ksm]
         cls.web, cls.batch, cls.execer = web, batch, execer
         # A pull at the intervals' rate from just after one boundary to
         # just after the one two intervals later: the same samples.
@@ -224,6 +292,7 @@ class Continuous(PushedMix):
         cls.execer_cpu = cls.execer.reap_cpu()
         cls.web_cpu = web.reap_cpu()
         cls.batch_cpu = batch.reap_cpu()
+        cls.ksm_cpu = cls.ksm.stop()
         th.join(60)
         cls.end = time.time()
         # Every interval that held their samples closed and delivered.
@@ -359,8 +428,17 @@ class Continuous(PushedMix):
             self.assertTrue(p.samples, g.labels)
             for s in p.samples:
                 self.assertEqual(s.label("service_name"), g.labels.get("service_name"), s)
-        # Kernel threads are a service of their own.
+        # Kernel threads are a service of their own: ksmd's known CPU
+        # time (KsmLoad) among them, a sample per 1/19 s of it.
+        if self.ksm_cpu is None:
+            self.skipTest("no KSM in this kernel: no kernel thread with known CPU time")
+        self.assertGreater(self.ksm_cpu, 0.5, "ksmd did not run: the load is not there")
         self.assertIn("kernel", services)
+        ksmd = sum(p.count(lambda s: s.label("comm") == "ksmd") for p, _ in self.series("kernel"))
+        self.assertGreater(ksmd, 0.6 * self.ksm_cpu * HZ - 2, "%d samples of ksmd for its %.2f s of CPU"
+                           % (ksmd, self.ksm_cpu))
+        self.assertLess(ksmd, 1.2 * self.ksm_cpu * HZ + 3, "%d samples of ksmd for its %.2f s of CPU"
+                        % (ksmd, self.ksm_cpu))
 
     def test_metrics(self):
         m = metrics(self.daemon)
