@@ -141,6 +141,8 @@ $(OUTPUT)/daemon/push.o: $(OUTPUT)/gen/push.pb-c.h
 $(OUTPUT)/tests/unit/test_push: $(OUTPUT)/daemon/push.o $(OUTPUT)/gen/push.pb-c.o
 # access__scope() (what a remote listener's token allows) is tested there.
 $(OUTPUT)/tests/unit/test_listen_auth: $(OUTPUT)/daemon/access.o
+# Who sees what (access__may_see_session() and the root-only checks).
+$(OUTPUT)/tests/unit/test_access: $(OUTPUT)/daemon/access.o
 # The command line on its own (main_opts.c: libc only).
 $(OUTPUT)/tests/unit/test_main_opts: $(OUTPUT)/daemon/main_opts.o
 

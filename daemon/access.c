@@ -374,6 +374,13 @@ int access__may_list_processes(const struct peer *p)
 	return is_root(p) ? 0 : -EACCES;
 }
 
+int access__may_see_session(const struct peer *p, uid_t owner)
+{
+	if (!p->known)
+		return -EACCES;
+	return p->uid == 0 || p->uid == owner ? 0 : -EACCES;
+}
+
 int access__may_inject(const struct peer *p, pid_t pid)
 {
 	char path[40];

@@ -137,10 +137,19 @@ int access__may_read_history(const struct peer *p);
 /*
  * access__may_list_processes() - may @p see which processes profd tracks
  * (the heap tracker's and the poisoned list in /v1/status)? Root alone;
- * other callers see their own CPU windows only (session_mgr's viewer
- * filter). 0 or -EACCES.
+ * other callers see their own CPU windows only (access__may_see_session()).
+ * 0 or -EACCES.
  */
 int access__may_list_processes(const struct peer *p);
+
+/*
+ * access__may_see_session() - may @p see a CPU window uid @owner asked for
+ * (its pid, uid, rate and progress in /v1/status's "sessions")? Root (and
+ * a token holder, who has root's view) every window; another known caller
+ * the windows of its own uid; an anonymous caller none. Pure.
+ * 0 or -EACCES.
+ */
+int access__may_see_session(const struct peer *p, uid_t owner);
 
 /*
  * access__may_inject() - may @p have profd load its agent into @pid

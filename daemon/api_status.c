@@ -134,13 +134,8 @@ enum MHD_Result api__handle_status(struct api *a, struct MHD_Connection *c,
 	json__u64(&j, "connections_refused", cst.refused);
 	json__u64(&j, "requests_expired", cst.expired);
 	json__obj_end(&j);
-	/* A user sees their own sessions (root: all; anonymous: none). */
-	if (access__identified(peer) == 0) {
-		session_mgr__sessions_json(a->m, peer->uid, &j);
-	} else {
-		json__arr_begin(&j, "sessions");
-		json__arr_end(&j);
-	}
+	/* Whose windows: access__may_see_session(). */
+	session_mgr__sessions_json(a->m, peer, &j);
 	json__obj_end(&j);
 	if (json__finish(&j, &body, &len) < 0)
 		return api__send_text(c, 500, "cannot build the status\n");

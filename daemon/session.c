@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "access.h"
 #include "aggregate.h"
 #include "clock.h"
 #include "cputime.h"
@@ -471,8 +472,8 @@ void session_mgr__stats(struct session_mgr *m, struct session_mgr_stats *ret)
 	symbolizer__stats(m->sym, &ret->sym);
 }
 
-void session_mgr__sessions_json(struct session_mgr *m, uid_t viewer,
-				struct json *j)
+void session_mgr__sessions_json(struct session_mgr *m,
+				const struct peer *viewer, struct json *j)
 {
 	uint64_t now = now_ns(CLOCK_MONOTONIC);
 	struct session *s;
@@ -482,8 +483,7 @@ void session_mgr__sessions_json(struct session_mgr *m, uid_t viewer,
 	for (s = m->sessions; s; s = s->next) {
 		struct aggregate_totals t;
 
-		/* Other users' sessions are theirs to see (and root's). */
-		if (viewer != 0 && s->req.uid != viewer)
+		if (access__may_see_session(viewer, s->req.uid) < 0)
 			continue;
 		session__totals(s, &t);
 		json__obj_begin(j, NULL);

@@ -101,10 +101,11 @@ void session_mgr__wait_idle(struct session_mgr *m, unsigned timeout_ms);
 const struct session_limits *session_mgr__limits(struct session_mgr *m);
 void session_mgr__stats(struct session_mgr *m, struct session_mgr_stats *ret);
 struct json;
+struct peer;
 /* Member "sessions" of @j's open object: the active sessions @viewer may
- * see (root: all; others: their own). */
-void session_mgr__sessions_json(struct session_mgr *m, uid_t viewer,
-				struct json *j);
+ * see (access__may_see_session()). */
+void session_mgr__sessions_json(struct session_mgr *m,
+				const struct peer *viewer, struct json *j);
 
 /*
  * session__start() - validate against limits, hold the process, check the

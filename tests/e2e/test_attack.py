@@ -32,7 +32,8 @@ attack is one a local user could make.
   profctl's Ctrl-C sends): nobody cannot end root's window, neither on
   root's process (403, the access check) nor on nobody's own process
   (404: only the caller's own windows), by pid or by the window's name;
-  root's windows run their whole length.
+  root's windows run their whole length. And /v1/status lists nobody's
+  own windows to nobody, never root's (access__may_see_session()).
 """
 
 import base64
@@ -778,7 +779,30 @@ class WindowStop(AttackTest):
             kill(roots)
             kill(theirs)
 
-
+    def test_nobody_sees_only_own_windows(self):
+        """/v1/status lists nobody's own window to nobody, never root's
+        (its pid and rate are root's business); root sees both."""
+        roots, theirs = sleeper(), sleeper(NOBODY)
+        try:
+            wait_libc(roots.pid)
+            wait_libc(theirs.pid)
+            t1, r1 = self.window_in_background(None, roots.pid, 4, "seen1")
+            t2, r2 = self.window_in_background(NOBODY, theirs.pid, 4, "seen2")
+            self.wait_windows(2)
+            r = raw(NOBODY, raw_request("GET", "/v1/status"), unix=self.daemon.sock)
+            self.assertEqual(r.status, 200, r)
+            seen = {(s["pid"], s["uid"]) for s in json.loads(r.body)["sessions"]}
+            self.assertEqual(seen, {(theirs.pid, NOBODY)}, "nobody's /v1/status sessions")
+            seen = {(s["pid"], s["uid"]) for s in self.daemon.status()["sessions"]}
+            self.assertEqual(seen, {(roots.pid, 0), (theirs.pid, NOBODY)}, "root's /v1/status sessions")
+            t1.join(40)
+            t2.join(40)
+            for res in (r1, r2):
+                self.assertFalse(isinstance(res.get("r"), BaseException), res)
+                self.assertEqual(res["r"].status, 200, res["r"])
+        finally:
+            kill(roots)
+            kill(theirs)
 
 
 # --------------------------------------------------------------------------
