@@ -73,10 +73,12 @@ CORE_SRCS := daemon/procmaps.c daemon/pprof.c daemon/stacks.c daemon/aggregate.c
 DAEMON_SRCS := daemon/main.c daemon/main_opts.c daemon/main_listen.c daemon/log.c daemon/sampler.c \
 	       daemon/session.c daemon/session_sample.c daemon/session_finish.c \
 	       daemon/api.c daemon/api_reply.c daemon/api_profile.c \
-	       daemon/api_heap.c daemon/api_status.c daemon/profile.c daemon/access.c daemon/heap.c \
+	       daemon/api_heap.c daemon/api_status.c daemon/profile.c daemon/profile_symcache.c \
+	       daemon/access.c daemon/heap.c \
 	       daemon/agent.c daemon/pidns.c daemon/conns.c \
 	       daemon/heap_agents.c daemon/heap_maps.c daemon/heap_probes.c \
 	       daemon/heap_events.c daemon/heap_snapshot.c daemon/heap_finals.c \
+	       daemon/heap_gc.c \
 	       daemon/execwatch.c daemon/target.c \
 	       daemon/push.c daemon/fleet.c daemon/continuous.c daemon/api_listen.c \
 	       daemon/continuous_procs.c daemon/continuous_iv.c \
@@ -277,8 +279,9 @@ $(OUTPUT)/profd $(UNIT_TESTS): $(APIPARSE_OBJ)
 
 # Sanitizer builds (make SAN=address,undefined OUTPUT=build-san test): a
 # UBSan report aborts, as an ASan one does, so it fails the test.
+# They also assert "under lock" where a function says so (lockcheck.h).
 ifneq ($(SAN),)
-CFLAGS += -fno-sanitize-recover=all
+CFLAGS += -fno-sanitize-recover=all -DPROFD_LOCK_CHECK
 endif
 
 # ThreadSanitizer (make SAN=thread OUTPUT=build-tsan; libtsan2 comes with

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The heap tracker's lifecycle (heap.h): start, stop, wait, gc, stats and
- * teardown, and the lock that guards its processes. The other jobs are in
- * the heap_*.c files listed in heap_int.h, with the lock order.
+ * The heap tracker's lifecycle (heap.h): start, stop, wait, stats and
+ * teardown, and the lock that guards its processes (its upkeep threads,
+ * gc and the reaper, are heap_gc.c's). The other jobs are in the heap_*.c
+ * files listed in heap_int.h, with the lock order.
  */
 #include <errno.h>
 #include <malloc.h>
@@ -16,6 +17,7 @@
 #include "clock.h"
 #include "heap.h"
 #include "heap_int.h"
+#include "lockcheck.h"
 #include "json.h"
 #include "proc.h"
 #include "target.h"
@@ -31,6 +33,7 @@ int heap__new(const struct heap_limits *lim, struct symbolizer *sym,
 	if (!h)
 		return -ENOMEM;
 	pthread_mutex_init(&h->lock, NULL);
+	pthread_mutex_init(&h->load_lock, NULL);
 	pthread_mutex_init(&h->rb_lock, NULL);
 	pthread_mutex_init(&h->agent_lock, NULL);
 	pthread_condattr_init(&ca);
@@ -53,6 +56,7 @@ struct heap_proc *heap__find(struct heap_tracker *h, pid_t pid)
 {
 	struct heap_proc *p;
 
+	lock__assert_held(&h->lock);
 	for (p = h->procs; p; p = p->next)
 		if (p->pid == pid)
 			return p;
@@ -63,6 +67,7 @@ struct heap_proc *heap__find_dead(struct heap_tracker *h, pid_t pid)
 {
 	struct heap_proc *p;
 
+	lock__assert_held(&h->lock);
 	for (p = h->dead; p; p = p->next)
 		if (p->pid == pid)
 			return p;
@@ -73,6 +78,7 @@ void heap__release(struct heap_tracker *h, struct heap_proc *p)
 {
 	struct heap_proc **pp;
 
+	lock__assert_held(&h->lock);
 	for (pp = &h->procs; *pp; pp = &(*pp)->next) {
 		if (*pp == p) {
 			*pp = p->next;
@@ -110,104 +116,11 @@ void heap__release(struct heap_tracker *h, struct heap_proc *p)
  */
 static void heap__discard(struct heap_tracker *h, struct heap_proc *p)
 {
+	lock__assert_held(&h->lock);
 	p->in_bpf = false;
 	p->next = h->dead;
 	h->dead = p;
 	pthread_cond_signal(&h->reap_wake);
-}
-
-/* Reap the released processes of @pid (0: all). Not under lock. */
-static void heap__reap_pid(struct heap_tracker *h, pid_t pid)
-{
-	struct heap_proc *p, **pp;
-	struct heap_final *f;
-
-	for (;;) {
-		pthread_mutex_lock(&h->lock);
-		for (p = h->dead; p && (p->reaping || (pid && p->pid != pid));
-		     p = p->next)
-			;
-		if (p)
-			p->reaping = true;
-		pthread_mutex_unlock(&h->lock);
-		if (!p)
-			return;
-		/*
-		 * Released, so no one else touches it: its probes off first
-		 * (a few ms per link), its last snapshot from the maps (an
-		 * exit: seconds for a 1M-entry table), then the purge of its
-		 * entries (~0.5 s for 1M). A start of the same pid waits
-		 * (heap__reap_wait()): its entries are not purged with these.
-		 */
-		f = NULL;
-		heap_probes__detach(p);
-		if (p->final_why)
-			(void)heap_finals__build(h, p, &f);	/* none: a 409 */
-		if (p->in_bpf)
-			heap_maps__forget(h, (uint32_t)p->pid);
-		pthread_mutex_lock(&h->lock);
-		if (f)
-			heap_finals__insert(h, f);
-		for (pp = &h->dead; *pp != p; pp = &(*pp)->next)
-			;
-		*pp = p->next;
-		pthread_cond_broadcast(&h->reaped);
-		pthread_mutex_unlock(&h->lock);
-		heap_stacks__fini(&p->st);
-		proc__put(p->proc);
-		target__release(&p->t);
-		free(p);
-	}
-}
-
-void heap__reap(struct heap_tracker *h)
-{
-	heap__reap_pid(h, 0);
-}
-
-void heap__reap_wait(struct heap_tracker *h, pid_t pid)
-{
-	struct heap_proc *p;
-
-	while ((p = heap__find_dead(h, pid))) {
-		if (p->reaping) {
-			pthread_cond_wait(&h->reaped, &h->lock);
-			continue;
-		}
-		pthread_mutex_unlock(&h->lock);
-		heap__reap_pid(h, pid);
-		pthread_mutex_lock(&h->lock);
-	}
-}
-
-/*
- * The reaper thread: detaching a process's uprobes waits an RCU grace
- * period per link (17-33 links: seconds on a loaded machine), which
- * neither the gc thread (it notices exits) nor a start should wait out.
- */
-static void *heap__reap_main(void *arg)
-{
-	struct heap_tracker *h = arg;
-	struct heap_proc *p;
-
-	pthread_mutex_lock(&h->lock);
-	while (!h->quit) {
-		for (p = h->dead; p && p->reaping; p = p->next)
-			;
-		if (!p) {
-			pthread_cond_wait(&h->reap_wake, &h->lock);
-			continue;
-		}
-		pthread_mutex_unlock(&h->lock);
-		heap__reap(h);
-		/* Their stacks and event ids were allocated by the reader
-		 * thread, in its own malloc arena, which glibc does not trim
-		 * by itself: hand the freed memory back. */
-		malloc_trim(0);
-		pthread_mutex_lock(&h->lock);
-	}
-	pthread_mutex_unlock(&h->lock);
-	return NULL;
 }
 
 /*
@@ -224,6 +137,7 @@ static int share_check(struct heap_tracker *h, uid_t uid)
 	unsigned mine = 0, users = 0;
 	struct heap_proc *p;
 
+	lock__assert_held(&h->lock);
 	if (uid == 0)
 		return 0;
 	for (p = h->procs; p; p = p->next) {
@@ -282,48 +196,6 @@ static void heap__capture(struct heap_tracker *h, const struct target *t,
 	ret->proc = pr;
 }
 
-static void *heap__gc_main(void *arg)
-{
-	struct heap_tracker *h = arg;
-	struct timespec until;
-
-	pthread_mutex_lock(&h->lock);
-	while (!h->quit) {
-		clock_gettime(CLOCK_MONOTONIC, &until);
-		until.tv_sec++;
-		(void)pthread_cond_timedwait(&h->gc_wake, &h->lock, &until);
-		if (h->quit)
-			break;
-		pthread_mutex_unlock(&h->lock);
-		heap__gc(h);
-		pthread_mutex_lock(&h->lock);
-	}
-	pthread_mutex_unlock(&h->lock);
-	return NULL;
-}
-
-/* Start the GC and reaper threads (once). Under lock. 0 or -errno. */
-static int heap__start_gc(struct heap_tracker *h)
-{
-	int r;
-
-	if (!h->reap_started) {
-		r = pthread_create(&h->reap_thread, NULL, heap__reap_main, h);
-		if (r)
-			return -r;
-		pthread_setname_np(h->reap_thread, "heap-reap");
-		h->reap_started = true;
-	}
-	if (h->gc_started)
-		return 0;
-	r = pthread_create(&h->gc_thread, NULL, heap__gc_main, h);
-	if (r)
-		return -r;
-	pthread_setname_np(h->gc_thread, "heap-gc");
-	h->gc_started = true;
-	return 0;
-}
-
 int heap__start(struct heap_tracker *h, pid_t pid, uid_t uid,
 		uint64_t sample_bytes, unsigned flags,
 		struct heap_start_info *ret, char *err, size_t errlen)
@@ -337,7 +209,7 @@ int heap__start(struct heap_tracker *h, pid_t pid, uid_t uid,
 	struct heap_proc *p;
 	bool tracked;
 	uid_t owner = 0;
-	int r, cur;
+	int r, cur, load_r;
 
 	err[0] = 0;
 	/*
@@ -357,6 +229,10 @@ int heap__start(struct heap_tracker *h, pid_t pid, uid_t uid,
 	}
 	if (r < 0)
 		return r;
+	/* The BPF object, once (the verifier: up to seconds), without the
+	 * lock; a failure is reported where it was before (after the
+	 * limits). */
+	load_r = heap_maps__load(h);
 	/* Not tracked yet: capture it (shared with CPU windows) and choose
 	 * its allocator now, without the lock. */
 	pthread_mutex_lock(&h->lock);
@@ -391,6 +267,14 @@ again:
 		info.already = true;
 		goto done;
 	}
+	if (!cap.proc && cap.r == 0) {
+		/* Tracked when we looked, no longer: capture it now, without
+		 * the lock, and look again. */
+		pthread_mutex_unlock(&h->lock);
+		heap__capture(h, &t, &cap);
+		pthread_mutex_lock(&h->lock);
+		goto again;
+	}
 	if (h->stopping) {
 		r = -ECANCELED;
 		goto out;
@@ -408,12 +292,12 @@ again:
 		r = -EHOSTDOWN;
 		goto out;
 	}
-	r = heap_maps__load(h);
+	r = load_r;
 	if (r < 0)
 		goto out;
 	r = heap_events__start(h);
 	if (r == 0)
-		r = heap__start_gc(h);
+		r = heap_gc__start(h);
 	if (r == 0 && (flags & HEAP_INPROC))
 		r = heap_agents__start_thread(h);
 	if (r < 0)
@@ -439,8 +323,6 @@ again:
 	p->first_id = heap_maps__last_event_id(h) + 1;
 	p->started_ns = p->last_pull_ns = now_ns(CLOCK_MONOTONIC);
 	p->started_wall_ns = (int64_t)now_ns(CLOCK_REALTIME);
-	if (!cap.proc && cap.r == 0)	/* untracked since we looked */
-		heap__capture(h, &p->t, &cap);
 	r = cap.r;
 	if (r < 0) {
 		target__release(&p->t);
@@ -696,78 +578,6 @@ void heap__wait_idle(struct heap_tracker *h, unsigned timeout_ms)
 	wait__idle(heap__busy, h, timeout_ms);
 }
 
-void heap__gc(struct heap_tracker *h)
-{
-	struct heap_proc *p, *next;
-	bool exited = false;
-	uint64_t now, prune_gen = 0;
-	struct heap_live_set live;
-	pid_t prune_pid = 0;
-	int cur;
-
-	/* Exited processes keep a last snapshot: first make sure their
-	 * queued stack events are in (heap_events__drain() takes the lock itself). */
-	pthread_mutex_lock(&h->lock);
-	for (p = h->procs; p && !exited; p = p->next)
-		exited = target__current(&p->t) < 0;
-	pthread_mutex_unlock(&h->lock);
-	if (exited)
-		heap_events__drain(h);
-
-	pthread_mutex_lock(&h->lock);
-	/* Read the clock under the lock: a start or pull that held it set
-	 * last_pull_ns after any earlier reading. */
-	now = now_ns(CLOCK_MONOTONIC);
-	heap_finals__expire(h, 0, now);
-	for (p = h->procs; p; p = next) {
-		next = p->next;
-		/*
-		 * Ended, or executed another program: its tracking ends
-		 * with the image it was of (BPF recorded nothing since).
-		 * An agent went with that image: dropped, never called.
-		 */
-		cur = target__current(&p->t);
-		if (cur < 0) {
-			heap_finals__retire(h, p, cur, now);
-		} else if (now > p->last_pull_ns &&
-			   now - p->last_pull_ns > h->lim.idle_timeout_ns) {
-			heap__release(h, p);
-		} else if (!prune_pid && heap_stacks__want_prune(&p->st)) {
-			prune_pid = p->pid;	/* amortised: the list doubled */
-			prune_gen = p->generation;
-		}
-	}
-	/*
-	 * In-process mode: libraries loaded since the agent last redirected
-	 * call malloc through GOT entries it has not seen. The agent thread
-	 * has it redirect them (a call, as for on and off). Once a second:
-	 * a read of /proc/PID/maps per such process.
-	 */
-	for (p = h->procs; p; p = p->next) {
-		if (!p->agent || p->starting)
-			continue;
-		(void)proc__refresh(p->proc, h->sym, now, 900000000ULL);
-		if (proc__nmaps(p->proc) > p->rescan_nmaps && !p->want_rescan) {
-			p->want_rescan = true;
-			pthread_cond_signal(&h->agent_wake);
-		}
-	}
-	pthread_mutex_unlock(&h->lock);
-	/*
-	 * Event ids of blocks since freed, pruned against the live table,
-	 * read outside the lock. Ids processed meanwhile are newer than the
-	 * last prune's mark, so heap_stacks__prune() keeps them.
-	 */
-	if (prune_pid && heap_maps__read_live(h, (uint32_t)prune_pid, &live) == 0) {
-		pthread_mutex_lock(&h->lock);
-		p = heap__find(h, prune_pid);
-		if (p && p->generation == prune_gen)
-			(void)heap_stacks__prune_live(&p->st, live.v, live.n);
-		pthread_mutex_unlock(&h->lock);
-		free(live.v);
-	}
-}
-
 void heap__stats(struct heap_tracker *h, struct heap_stats *ret)
 {
 	uint64_t errs[PROFD_HEAP_ERR_MAX];
@@ -894,5 +704,6 @@ void heap__free(struct heap_tracker *h)
 	pthread_mutex_destroy(&h->agent_lock);
 	pthread_mutex_destroy(&h->rb_lock);
 	pthread_mutex_destroy(&h->lock);
+	pthread_mutex_destroy(&h->load_lock);
 	free(h);
 }

@@ -15,6 +15,7 @@
 
 #include "clock.h"
 #include "heap_int.h"
+#include "lockcheck.h"
 
 #define OFF_TRIES 10		/* a switch-off that fails is tried again */
 #define OFF_RETRY_NS (3 * 1000000000ULL)
@@ -41,6 +42,7 @@ const struct poisoned *heap_agents__poisoned(struct heap_tracker *h,
 {
 	unsigned i;
 
+	lock__assert_held(&h->lock);
 	for (i = 0; i < h->npoisoned; i++)
 		if (h->poisoned[i].pid == t->ref.pid &&
 		    h->poisoned[i].start_time == t->ids.start_time &&
@@ -238,6 +240,7 @@ int heap_agents__start_thread(struct heap_tracker *h)
 {
 	int r;
 
+	lock__assert_held(&h->lock);
 	if (h->agent_thread_started)
 		return 0;
 	r = pthread_create(&h->agent_thread, NULL, agent_main, h);

@@ -14,37 +14,59 @@
 #include "clock.h"
 #include "heap.skel.h"
 #include "heap_int.h"
+#include "lockcheck.h"
 #include "unwind.h"
 
-/* Unwind one allocation's stack and count it in p's table. Under lock. */
-static int heap_events__unwind(struct heap_tracker *h, struct heap_proc *p,
-			       const struct profd_heap_event *ev, size_t size)
+/*
+ * Unwind one allocation's stack in @pr (held), of the tracking generation
+ * @gen of ev->tgid: not under the lock (unwinding reads the copy, the
+ * process's maps and libdw's CFI; a refresh reads /proc and opens ELF
+ * files). @ips gets the frames; returns how many (at least 1: no frames is
+ * [unknown], truncated), *@trunc whether the walk was cut short.
+ */
+static int heap_events__unwind(struct heap_tracker *h, struct proc *pr,
+			       const struct profd_heap_event *ev, size_t size,
+			       uint64_t *ips, bool *trunc)
 {
-	uint64_t ips[PROFD_MAX_USER_FRAMES + 1];
 	size_t len = ev->stack_len;
-	bool trunc = true;
-	int n, tries, skip;
+	int n, tries;
 
+	*trunc = true;
 	if (len > PROFD_STACK_COPY || PROFD_HEAP_EVENT_HDR + len > size)
 		len = 0;
 	for (tries = 0; tries < 2; tries++) {
-		n = unwind__stack(p->proc, (const uint64_t *)ev->regs,
+		n = unwind__stack(pr, (const uint64_t *)ev->regs,
 				  ev->stack, len, ips,
-				  PROFD_MAX_USER_FRAMES + 1, &trunc);
+				  PROFD_MAX_USER_FRAMES + 1, trunc);
 		/* Frames in code we have no mapping for: a library loaded
 		 * since tracking began? Read the maps again (at most every
 		 * 100 ms), so that the snapshot can name them, and unwind
 		 * once more if the walk was cut short there. */
-		if (n <= 0 || proc__covers(p->proc, ips, (unsigned)n) ||
-		    proc__refresh(p->proc, h->sym, now_ns(CLOCK_MONOTONIC),
-				  100000000ULL) != 1 || !trunc)
+		if (n <= 0 || proc__covers(pr, ips, (unsigned)n) ||
+		    proc__refresh(pr, h->sym, now_ns(CLOCK_MONOTONIC),
+				  100000000ULL) != 1 || !*trunc)
 			break;
 	}
+	if (n <= 0) {
+		*trunc = true;
+		return -1;
+	}
+	return n;
+}
+
+/* Count @ev's unwound stack @ips[@n] in p's table. Under lock. */
+static int heap_events__count(struct heap_tracker *h, struct heap_proc *p,
+			      const struct profd_heap_event *ev,
+			      uint64_t *ips, int n, bool trunc)
+{
+	int skip;
+
+	lock__assert_held(&h->lock);
 	h->dw_events++;
 	if (n <= 0) {
 		h->dw_failed++;
 		n = 1;		/* no frames: shown as [unknown] */
-		trunc = true;
+		ips[0] = 0;
 	}
 	if (trunc)
 		h->dw_truncated++;
@@ -57,11 +79,23 @@ static int heap_events__unwind(struct heap_tracker *h, struct heap_proc *p,
 				(unsigned)(n - skip), trunc, ev->size);
 }
 
+/*
+ * One event. The lock is taken twice, briefly: to see whether its process
+ * is tracked (and hold its capture), and to count the unwound stack in
+ * the same tracking generation. Events are consumed one at a time
+ * (rb_lock), in order, so ids still reach the table in increasing order
+ * (heap_stacks__prune() relies on it).
+ */
 static int heap_events__on_event(void *ctx, void *data, size_t size)
 {
+	uint64_t ips[PROFD_MAX_USER_FRAMES + 1];
 	struct heap_tracker *h = ctx;
 	const struct profd_heap_event *ev = data;
 	struct heap_proc *p;
+	struct proc *pr;
+	uint64_t gen;
+	bool trunc;
+	int n;
 
 	if (size < offsetof(struct profd_heap_event, regs))
 		return 0;
@@ -76,9 +110,24 @@ static int heap_events__on_event(void *ctx, void *data, size_t size)
 	}
 	if (ev->kind != PROFD_HEAP_EV_ALLOC || size < PROFD_HEAP_EVENT_HDR)
 		goto out;
-	if (heap_events__unwind(h, p, ev, size) < 0)
+	if (!p->proc)
+		goto out;
+	gen = p->generation;
+	pr = proc__hold(p->proc);
+	pthread_mutex_unlock(&h->lock);
+
+	n = heap_events__unwind(h, pr, ev, size, ips, &trunc);
+
+	pthread_mutex_lock(&h->lock);
+	p = heap__find(h, (pid_t)ev->tgid);
+	/* Stopped (or restarted) meanwhile: the event is of no tracking. */
+	if (p && p->generation == gen &&
+	    heap_events__count(h, p, ev, ips, n, trunc) < 0)
 		p->dw_unknown++;	/* no stack, or its live block shows
 					 * as [unknown] */
+	pthread_mutex_unlock(&h->lock);
+	proc__put(pr);
+	return 0;
 out:
 	pthread_mutex_unlock(&h->lock);
 	return 0;

@@ -15,6 +15,7 @@
 #include "access.h"
 #include "clock.h"
 #include "heap_int.h"
+#include "lockcheck.h"
 
 /*
  * @p's process ended or executed another program (@why: -ESRCH, -ESTALE):
@@ -41,6 +42,7 @@ void heap_finals__expire(struct heap_tracker *h, pid_t pid, uint64_t now)
 {
 	struct heap_final **pp = &h->finals, *f;
 
+	lock__assert_held(&h->lock);
 	while ((f = *pp)) {
 		if (f->pid == pid ||
 		    now - f->exited_ns > h->lim.idle_timeout_ns) {
@@ -57,6 +59,7 @@ bool heap_finals__has(struct heap_tracker *h, pid_t pid, uint64_t gen)
 {
 	struct heap_final *f;
 
+	lock__assert_held(&h->lock);
 	for (f = h->finals; f; f = f->next)
 		if (f->pid == pid && f->generation == gen)
 			return true;
@@ -107,6 +110,7 @@ void heap_finals__insert(struct heap_tracker *h, struct heap_final *f)
 {
 	struct heap_final **pp;
 
+	lock__assert_held(&h->lock);
 	heap_finals__expire(h, f->pid, f->exited_ns);
 	/* Bounded like tracked processes: the oldest goes. */
 	while (h->nfinals >= h->lim.max_procs && h->finals) {
@@ -165,6 +169,7 @@ int heap_finals__copy(struct heap_tracker *h, pid_t pid, bool allocs,
 	struct heap_final *f;
 	void *buf;
 
+	lock__assert_held(&h->lock);
 	for (f = h->finals; f; f = f->next) {
 		if (f->pid != pid)
 			continue;

@@ -3,7 +3,8 @@
  * heap's insides, shared by its files (not an API). One job per file, in
  * the order data flows:
  *
- *   heap.c          lifecycle: start, stop, wait, gc, stats; the locks
+ *   heap.c          lifecycle: start, stop, wait, stats; the locks
+ *   heap_gc.c       upkeep threads: the reaper, gc once a second
  *   heap_probes.c   choosing the allocator, attaching uprobes
  *   heap_agents.c   the in-process agent: calls, queue and thread
  *   heap_maps.c     the BPF object: loading, map reads and purges
@@ -12,19 +13,24 @@
  *   heap_snapshot.c snapshots: records -> profile -> gzip'd pprof
  *   heap_finals.c   the last snapshot of processes that exited
  *
- * Lock order: rb_lock, and agent_lock, are taken before lock, never after;
- * never rb_lock and agent_lock together. lock guards the tracker and its
- * processes. Under it: the reader's unwinding of one event (heap_events.c),
- * the copy a pull takes of a process's stacks (heap_snapshot.c: the pull
- * reads the maps, symbolizes and gzips without it). Process captures and
- * allocator choice run before it is taken (heap__capture()), the uprobe
- * attach of a start with it dropped, before the process is listed;
- * released processes wait in h->dead for
- * heap__reap(), which keeps an exit's last snapshot (symbolizing, gzip),
- * detaches the uprobes and purges the BPF maps without it. agent_lock serialises
- * calls into processes (ptrace, seconds at most, inject.h), which nothing
- * else waits for but other calls and heap stop (at most STOP_WAIT_MS). The
- * daemon-wide order is in main.c.
+ * Lock order: rb_lock, agent_lock and load_lock are taken before lock,
+ * never after, and never two of them together. lock guards the tracker
+ * and its processes; nothing slow runs under it: a copy of one process's
+ * stacks (a pull, heap_snapshot.c: the maps are read, symbolized and
+ * gzip'd without it), the counting of one unwound event (the reader
+ * unwinds with the lock dropped and a reference on the process's capture,
+ * heap_events.c), list walks. Without it: process captures and allocator
+ * choice (heap__capture(), before the lock, or with it dropped in a start
+ * that raced a stop), the BPF object's first load (load_lock, heap_maps.c),
+ * a start's uprobe attach (before the process is listed), gc's re-reads of
+ * in-process targets' maps (heap_gc.c); released processes wait in
+ * h->dead for heap__reap(), which keeps an exit's last snapshot
+ * (symbolizing, gzip), detaches the uprobes and purges the BPF maps
+ * without it. agent_lock serialises calls into processes (ptrace, seconds
+ * at most, inject.h), which nothing else waits for but other calls and
+ * heap stop (at most STOP_WAIT_MS). Functions that need lock say "Under
+ * lock" and assert it in debug builds (lockcheck.h). The daemon-wide order
+ * is in main.c.
  */
 #ifndef PROFD_HEAP_INT_H
 #define PROFD_HEAP_INT_H
@@ -74,6 +80,7 @@ struct heap_proc {
 					 * redirected (in-process mode) */
 	bool want_rescan;		/* new ones since: the agent thread
 					 * has the agent redirect them */
+	uint64_t gc_pass;		/* heap__gc() looked at its maps */
 	struct {
 		uint64_t lo, hi;
 	} skip[1 + 8];			/* its leading frames to drop: the
@@ -119,6 +126,8 @@ struct poisoned {
 
 struct heap_tracker {
 	pthread_mutex_t lock;
+	pthread_mutex_t load_lock;	/* the BPF object's first load:
+					 * before lock, never under it */
 	struct heap_limits lim;
 	struct symbolizer *sym;
 	struct proc_cache *pc;		/* captures, shared (proc.h) */
@@ -151,6 +160,7 @@ struct heap_tracker {
 	pthread_t gc_thread;
 	bool gc_started;
 	pthread_cond_t gc_wake;		/* with lock: quit */
+	uint64_t gc_pass;		/* heap__gc()'s, for p->gc_pass */
 	uint64_t dw_events, dw_truncated, dw_failed;
 
 	/*
@@ -186,6 +196,7 @@ struct heap_proc *heap__find_dead(struct heap_tracker *h, pid_t pid);
  * switched off); heap__reap() does the slow rest. Under lock.
  */
 void heap__release(struct heap_tracker *h, struct heap_proc *p);
+/* heap_gc.c */
 /*
  * Detach, keep the last snapshot (p->final_why), purge the BPF entries
  * and free the processes released so far. Not under lock.
@@ -197,9 +208,13 @@ void heap__reap(struct heap_tracker *h);
  * the caller found before is to be looked up again.
  */
 void heap__reap_wait(struct heap_tracker *h, pid_t pid);
+/* Start the gc and reaper threads (once). Under lock. 0 or -errno. */
+int heap_gc__start(struct heap_tracker *h);
 
 /* heap_maps.c: the BPF object, loaded on first use. */
-/* Load it, sized by the limits (once). Under lock. 0 or -errno. */
+/* Load it, sized by the limits (once; load_lock serialises the first
+ * loads, seconds of verifier work, which take lock only to publish
+ * h->skel). Not under lock. 0 or -errno. */
 int heap_maps__load(struct heap_tracker *h);
 void heap_maps__unload(struct heap_tracker *h);
 /* BPF_LINK_CREATE of a uprobe session: the link's fd, or -errno. */

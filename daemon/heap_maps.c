@@ -84,9 +84,10 @@ fail:
 	return r;
 }
 
-int heap_maps__load(struct heap_tracker *h)
+static int heap_maps__load_once(struct heap_tracker *h)
 {
 	struct heap_bpf *skel;
+	bool sessions;
 	int fd, r;
 	__u32 i;
 
@@ -94,12 +95,11 @@ int heap_maps__load(struct heap_tracker *h)
 		return 0;
 	/* Uprobe sessions let unsampled calls skip the return probe; older
 	 * kernels reject the program, and uprobe + uretprobe take over. */
-	h->uprobe_sessions = !h->no_uprobe_sessions &&
-			     !getenv("PROFD_NO_UPROBE_SESSIONS");
-	r = h->uprobe_sessions ? heap_maps__open_load(h, true, &skel) :
-				 -EOPNOTSUPP;
+	sessions = !h->no_uprobe_sessions &&
+		   !getenv("PROFD_NO_UPROBE_SESSIONS");
+	r = sessions ? heap_maps__open_load(h, true, &skel) : -EOPNOTSUPP;
 	if (r < 0) {
-		h->uprobe_sessions = false;
+		sessions = false;
 		r = heap_maps__open_load(h, false, &skel);
 		if (r < 0)
 			return r;
@@ -117,8 +117,22 @@ int heap_maps__load(struct heap_tracker *h)
 			return r;
 		}
 	}
+	/* Published under lock: heap__stats() and starts read it there. */
+	pthread_mutex_lock(&h->lock);
+	h->uprobe_sessions = sessions;
 	h->skel = skel;
+	pthread_mutex_unlock(&h->lock);
 	return 0;
+}
+
+int heap_maps__load(struct heap_tracker *h)
+{
+	int r;
+
+	pthread_mutex_lock(&h->load_lock);
+	r = heap_maps__load_once(h);
+	pthread_mutex_unlock(&h->load_lock);
+	return r;
 }
 
 /*

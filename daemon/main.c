@@ -8,7 +8,8 @@
  * written here once), outermost first; a thread holding one takes only
  * locks further down, never one above:
  *
- *   1. heap agent_lock | heap rb_lock   (never both; heap_int.h)
+ *   1. heap agent_lock | heap rb_lock | heap load_lock
+ *                                       (never two; heap_int.h)
  *   2. session manager lock | heap lock (never both: no thread holds
  *      one manager's lock while calling into the other)
  *   3. execwatch lock                   (target__current() and friends)
@@ -21,10 +22,13 @@
  * files (proc__new(), proc__refresh()), symbolizing, gzip or ptrace run
  * with a reference taken (proc refs, a target__dup()) and the lock
  * dropped; the heap's uprobe attach, detach, map purges and exit-time
- * snapshots too (heap_int.h). The event loop below takes the session
- * manager's lock only for counting samples, never the heap's. `make tsan`
- * checks this order: ThreadSanitizer's deadlock detector on the tests
- * that take these locks at once (tests/e2e/test_locks.py).
+ * snapshots, the BPF object's first load, the reader's unwinding of each
+ * event and gc's map re-reads too (heap_int.h). The event loop below
+ * takes the session manager's lock only for counting samples, never the
+ * heap's. `make tsan` checks this order: ThreadSanitizer's deadlock
+ * detector on the tests that take these locks at once
+ * (tests/e2e/test_locks.py); and in the sanitizer builds, functions that
+ * must run under a lock assert they do (lockcheck.h).
  */
 #include <arpa/inet.h>
 #include <errno.h>

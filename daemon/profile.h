@@ -41,6 +41,18 @@ struct profile_symcache;
 int profile_symcache__new(size_t max_entries, struct profile_symcache **ret);
 void profile_symcache__clear(struct profile_symcache *c);
 void profile_symcache__free(struct profile_symcache *c);	/* NULL ok */
+struct sym_binary;
+struct sym_frame;
+/*
+ * profile_symcache__lookup() - sym_binary__lookup() of @off in @bin
+ * through @c (NULL: no cache): @c's copy when it has one of @bin's
+ * current debug state, else a lookup that it keeps. Returns as
+ * sym_binary__lookup(): frames written to @frames (at most @max), or
+ * -errno.
+ */
+int profile_symcache__lookup(struct profile_symcache *c,
+			     struct sym_binary *bin, uint64_t off,
+			     struct sym_frame *frames, int max);
 
 /*
  * What a profile built by profile__build_cpu() counts: CPU samples, or,
