@@ -17,6 +17,7 @@
 #include "execwatch.h"
 #include "json.h"
 #include "kallsyms.h"
+#include "lockcheck.h"
 #include "log.h"
 #include "proc.h"
 #include "profile.h"
@@ -90,6 +91,7 @@ int session_mgr__reconcile(struct session_mgr *m)
 	struct session *s;
 	int r;
 
+	lock__assert_held(&m->lock);
 	for (s = m->sessions; s; s = s->next) {
 		if (s->closed)
 			continue;

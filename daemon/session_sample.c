@@ -17,6 +17,7 @@
 #include "jitmap_proc.h"
 #include "json.h"
 #include "kallsyms.h"
+#include "lockcheck.h"
 #include "log.h"
 #include "proc.h"
 #include "profile.h"
@@ -125,6 +126,7 @@ static void sample_proc__work(struct session_mgr *m, struct sample_proc *sp,
 /* Count @sp's work in the stats, once. Under lock. */
 static void sample_proc__count(struct session_mgr *m, struct sample_proc *sp)
 {
+	lock__assert_held(&m->lock);
 	if (sp->checked && !sp->counted_refresh) {
 		sp->counted_refresh = true;
 		if (sp->refreshed)
@@ -169,6 +171,7 @@ static bool dispatch(struct session_mgr *m, struct session *s,
 	uint32_t flags = 0, f;
 	struct part *pt;
 
+	lock__assert_held(&m->lock);
 	if (nu > PROFD_MAX_USER_FRAMES)
 		nu = PROFD_MAX_USER_FRAMES;
 	if (nk > PROFD_MAX_KERNEL_FRAMES)
