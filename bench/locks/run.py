@@ -17,6 +17,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 from benchlib import cpu_of, req  # noqa: E402
 
 N_LIVE = 1_000_000
+N_IDLE = 300  # idle polls per round (the snapshot rounds give ~400-500)
 
 
 def status(sock):
@@ -63,7 +64,7 @@ def contention(sock, bindir):
         hold.stdin.flush()
         assert hold.stdout.readline().strip() == "held"
         idle = []  # the same polls with no snapshot under way: the floor
-        for _ in range(100):
+        for _ in range(N_IDLE):
             t = time.monotonic()
             status(sock)
             idle.append(time.monotonic() - t)
@@ -169,13 +170,15 @@ def main():
                     cs, ns = cpu_per_sample(p.pid, sock, o.bin)
                     ca, na = cpu_per_alloc(p.pid, sock, o.bin)
                     r = contention(sock, o.bin)
-                    r.update(cpu_sample=cs, nsamples=ns, cpu_alloc=ca, nallocs=na)
+                    r.update(cpu_sample=cs, nsamples=ns, cpu_alloc=ca, nallocs=na,
+                             load=os.getloadavg()[0])
                     res[name].append(r)
                     print(f"round {rnd} {name}: snapshot {r['snap_s']:.2f} s, status max "
                           f"{max(r['status'] or [0]) * 1e3:.1f} ms (idle max "
                           f"{max(r['idle']) * 1e3:.1f} ms), window end max "
                           f"{max(r['window']) * 1e3:.1f} ms; {cs:.2f} s CPU / {ns} samples, "
-                          f"{ca:.2f} s CPU / {na} sampled allocations", flush=True)
+                          f"{ca:.2f} s CPU / {na} sampled allocations; load {r['load']:.1f}",
+                          flush=True)
                 finally:
                     p.terminate()
                     p.wait()
@@ -190,7 +193,13 @@ def main():
             "st50": pct(st, 0.5) * 1e3, "st99": pct(st, 0.99) * 1e3,
             "stmax": max(st or [float("nan")]) * 1e3, "nst": len(st),
             "w50": pct(win, 0.5) * 1e3, "wmax": max(win) * 1e3,
+            "i50": pct(idle, 0.5) * 1e3, "i90": pct(idle, 0.9) * 1e3,
             "i99": pct(idle, 0.99) * 1e3, "imax": max(idle) * 1e3,
+            "st90": pct(st, 0.9) * 1e3,
+            # During snapshots / the same daemons' idle polls: what a
+            # snapshot adds, with the machine's own noise divided out.
+            "r50": pct(st, 0.5) / pct(idle, 0.5), "r90": pct(st, 0.9) / pct(idle, 0.9),
+            "r99": pct(st, 0.99) / pct(idle, 0.99),
             # Sums over the rounds: ticks are 10 ms.
             "cs": sum(r["cpu_sample"] for r in rs) / max(1, sum(r["nsamples"] for r in rs)) * 1e6,
             "ca": sum(r["cpu_alloc"] for r in rs) / max(1, sum(r["nallocs"] for r in rs)) * 1e6,
@@ -211,11 +220,17 @@ def main():
         "| measure | before | after | after/before |",
         "|---|---|---|---|",
         row("snapshot time, median (s)", "snap", "{:.2f}"),
+        row("/v1/status latency, no snapshot: p50 (ms)", "i50"),
+        row("/v1/status latency, no snapshot: p90 (ms)", "i90"),
         row("/v1/status latency, no snapshot: p99 (ms)", "i99"),
         row("/v1/status latency, no snapshot: max (ms)", "imax"),
         row("/v1/status latency p50 (ms)", "st50"),
+        row("/v1/status latency p90 (ms)", "st90"),
         row("/v1/status latency p99 (ms)", "st99"),
         row("/v1/status latency max (ms)", "stmax"),
+        row("status during snapshots / idle, p50 (x)", "r50", "{:.2f}"),
+        row("status during snapshots / idle, p90 (x)", "r90", "{:.2f}"),
+        row("status during snapshots / idle, p99 (x)", "r99", "{:.2f}"),
         row("1 s CPU window: answer - 1 s, p50 (ms)", "w50"),
         row("1 s CPU window: answer - 1 s, max (ms)", "wmax"),
         row("profd CPU per CPU sample (us)", "cs", "{:.2f}"),
@@ -223,7 +238,10 @@ def main():
         "",
         f"status polls during snapshots: before {b['nst']}, after {a['nst']}; "
         f"CPU samples: before {b['ns']}, after {a['ns']}; sampled allocations: "
-        f"before {b['na']}, after {a['na']}. CPU from /proc/PID/stat (10 ms ticks).",
+        f"before {b['na']}, after {a['na']}. CPU from /proc/PID/stat (10 ms ticks). "
+        "Load average (1 min) at each round's end: before "
+        + ", ".join(f"{r['load']:.1f}" for r in res["before"]) + "; after "
+        + ", ".join(f"{r['load']:.1f}" for r in res["after"]) + ".",
     ]
     with open(o.out, "w") as f:
         f.write("\n".join(lines) + "\n")
