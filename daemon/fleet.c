@@ -60,9 +60,13 @@ static void push_config_from(const struct fleet_config *c, struct push_config *p
 	pc->tenant = c->tenant;
 	pc->keep_pid = c->push_label_pid;
 	pc->keep_tid = c->push_label_tid;
-	/* Tests shorten the first backoff (PROFD_TEST_BACKOFF_MS). */
+	/* Tests shorten the first backoff (PROFD_TEST_BACKOFF_MS) and its
+	 * cap (PROFD_TEST_BACKOFF_MAX_MS: a 2-minute outage would otherwise
+	 * end in a wait of up to 102 s from a 200 ms start). */
 	if (getenv("PROFD_TEST_BACKOFF_MS"))
 		pc->backoff_min_ms = strtoull(getenv("PROFD_TEST_BACKOFF_MS"), NULL, 10);
+	if (getenv("PROFD_TEST_BACKOFF_MAX_MS"))
+		pc->backoff_max_ms = strtoull(getenv("PROFD_TEST_BACKOFF_MAX_MS"), NULL, 10);
 }
 
 static void spool_limits_from(const struct fleet_config *c, struct spool_limits *l)
