@@ -598,6 +598,12 @@ int main(int argc, char **argv)
 	ac.conns.max_per_uid = o.lim.max_sessions_per_uid + 4;
 	if (ac.conns.max_per_uid > ac.conns.max_nonroot)
 		ac.conns.max_per_uid = ac.conns.max_nonroot;
+	/* Callers beyond the machine (anonymous: a share per source each,
+	 * conns.h) together half of the users' share, so that scrapers
+	 * never take this machine's users' connections. */
+	ac.conns.max_anonymous = ac.conns.max_nonroot / 2;
+	if (ac.conns.max_anonymous < ac.conns.max_per_uid)
+		ac.conns.max_anonymous = ac.conns.max_per_uid;
 	ac.conns.request_timeout_s = 10;
 	{
 		struct offcpu_limits ol = {

@@ -388,6 +388,117 @@ class ListenRefused(ListenTest):
             self.assertIn(opt, r.stdout)
 
 
+# Run in the other namespace: hold @n idle connections from address A, then
+# one more from A, one from B and one from C after B holds more; print the
+# status line each of the last got (or the error).
+SHARES_CLIENT = r"""
+import json, socket, sys, time
+server, port, token, a, b, c, n_a, n_b = sys.argv[1:9]
+
+def conn(src):
+    s = socket.socket()
+    s.settimeout(10)
+    s.bind((src, 0))
+    s.connect((server, int(port)))
+    return s
+
+def ask(src):
+    try:
+        s = conn(src)
+        s.sendall(("GET /v1/status HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+                   "Connection: close\r\n\r\n" % token).encode())
+        body = b""
+        while True:
+            more = s.recv(65536)
+            if not more:
+                break
+            body += more
+        s.close()
+        return body.decode(errors="replace")
+    except OSError as e:
+        return "error: %s" % e
+
+held = [conn(a) for _ in range(int(n_a))]
+time.sleep(0.5)
+out = {"a_extra": ask(a), "b": ask(b)}
+held += [conn(b) for _ in range(int(n_b))]
+time.sleep(0.5)
+out["c"] = ask(c)
+print(json.dumps(out))
+"""
+
+
+class RemoteShares(unittest.TestCase):
+    """Callers beyond this machine get a share of connections per source
+    (an IPv4 address, an IPv6 /64): one host holding all of its share does
+    not stop another host's scrape. The hosts are addresses in a network
+    namespace joined to this one by a veth pair: profd cannot see their
+    sockets (sock_diag is per namespace), so they are anonymous, as callers
+    on other machines are."""
+
+    def setUp(self):
+        if not shutil.which("ip"):
+            self.skipTest("no ip(8)")
+        tag = os.getpid() % 100000
+        self.ns = "profd-e2e-%d" % tag
+        self.veth = "pfsh%d" % tag
+        net = "10.213.%d" % (tag % 250)
+        self.server, self.a, self.b, self.c = ("%s.%d" % (net, i) for i in (1, 2, 3, 4))
+        cmds = [["ip", "netns", "add", self.ns],
+                ["ip", "link", "add", self.veth + "a", "type", "veth", "peer", "name", self.veth + "b"],
+                ["ip", "link", "set", self.veth + "b", "netns", self.ns],
+                ["ip", "addr", "add", self.server + "/24", "dev", self.veth + "a"],
+                ["ip", "link", "set", self.veth + "a", "up"]]
+        for addr in (self.a, self.b, self.c):
+            cmds.append(["ip", "-n", self.ns, "addr", "add", addr + "/24", "dev", self.veth + "b"])
+        cmds += [["ip", "-n", self.ns, "link", "set", self.veth + "b", "up"],
+                 ["ip", "-n", self.ns, "link", "set", "lo", "up"]]
+        for i, cmd in enumerate(cmds):
+            r = subprocess.run(cmd, capture_output=True, text=True)
+            if r.returncode:
+                self.tearDown()
+                if i == 0:
+                    self.skipTest("cannot make a network namespace: %s" % r.stderr.strip())
+                raise AssertionError("%s: %s" % (" ".join(cmd), r.stderr))
+        self.tmp = tempfile.mkdtemp(prefix="profd-shares-")
+        os.chmod(self.tmp, 0o755)
+
+    def tearDown(self):
+        subprocess.run(["ip", "link", "del", self.veth + "a"], capture_output=True)
+        subprocess.run(["ip", "netns", "del", self.ns], capture_output=True)
+        if getattr(self, "tmp", None):
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def test_share_per_source(self):
+        """--max-sessions 16 --max-sessions-per-uid 1: 5 connections a
+        source, 8 for every remote caller together. A holds 5 idle
+        connections: A's sixth gets 429 naming A, B's scrape still 200 (it
+        got 429 when all remote callers shared one allowance); B then holds
+        3, so remote callers hold 8: C gets 503. Root's Unix socket is
+        served throughout."""
+        token_path = os.path.join(self.tmp, "token")
+        token = make_token(token_path)
+        port = free_tcp_port()
+        d = Daemon("listen-shares", "--listen", "%s:%d" % (self.server, port),
+                   "--listen-token-file", token_path, "--max-sessions", "16",
+                   "--max-sessions-per-uid", "1")
+        try:
+            r = subprocess.run(["ip", "netns", "exec", self.ns, sys.executable, "-c", SHARES_CLIENT,
+                                self.server, str(port), token, self.a, self.b, self.c, "5", "3"],
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            out = json.loads(r.stdout)
+            self.assertTrue(out["a_extra"].startswith("HTTP/1.1 429"), out)
+            self.assertIn("too many connections from %s (limit 5 per source address)" % self.a, out["a_extra"])
+            self.assertTrue(out["b"].startswith("HTTP/1.1 200"), out)
+            self.assertIn('"version"', out["b"])
+            self.assertTrue(out["c"].startswith("HTTP/1.1 503"), out)
+            self.assertIn("callers beyond this machine (8 open, limit 8)", out["c"])
+            self.assertIn("version", d.status())
+        finally:
+            d.stop()
+
+
 EXAMPLES = ("profd-push.conf", "profd-alloy.conf", "alloy-relay.alloy", "profd-scrape.conf", "parca.yaml")
 
 
