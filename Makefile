@@ -295,7 +295,8 @@ endif
 
 # make tsan: the tests that take the managers' locks at once (CPU windows,
 # heap pulls, an exit's last snapshot, start/stop, status; test_locks.py
-# and a few heap ones) on a ThreadSanitizer build, in about two minutes.
+# and a few heap ones, the DWARF-mode reader's among them) on a
+# ThreadSanitizer build, in about two minutes.
 # Its deadlock detector reports lock-order inversions; halt_on_error ends
 # profd at the first report, which fails the test (test_cpu.py reads the
 # report in profd's log). tests/tsan.supp: only uninstrumented libraries.
@@ -306,7 +307,8 @@ TSAN_TESTS ?= Locks test_concurrent_pulls test_concurrent_one_off_pulls \
 	      test_target_exits_while test_stop_while_pull_waits \
 	      test_start_stop_during_allocation_storm test_exec_drops_inproc_agent \
 	      test_idle_timeout \
-	      test_window_ends_when_target_exits
+	      test_window_ends_when_target_exits \
+	      HeapDwarfStacks HeapEventBufferFull
 space := $(subst ,, )
 TSAN_OPTIONS_E2E := halt_on_error=1:detect_deadlocks=1:second_deadlock_stack=1:exitcode=66:suppressions=$(abspath tests/tsan.supp)
 .PHONY: tsan
