@@ -385,6 +385,30 @@ class WaitProfiles(ProfdTest):
         self.assertEqual(len(para), 1, text[:3000])
         self.assertNotIn("additional frames elided", para[0])
 
+    def test_threads_many(self):
+        """9000 parked threads, past the 8192 a snapshot once held: every
+        one is read (the iterator's output is parsed as it streams, each
+        thread's stack copy let go once unwound): park_many counts
+        exactly 9000, the tids are /proc's, nothing is said left out; the
+        text dump has a paragraph for each."""
+        n = 9000
+        with Workload("waits", "parkmany", n, seconds=120, wait_line="waits ready") as w:
+            prof = self.fetch_threads(w.pid, "threads_many")
+            tids = sorted(int(t) for t in os.listdir("/proc/%d/task" % w.pid))
+            text = self.daemon.get("/debug/pprof/goroutine?pid=%d&debug=1" % w.pid, timeout=120).text()
+        self.assertEqual(len(tids), n + 1, "sanity: %d threads" % len(tids))
+        parked = [s for s in prof.samples if "park_many" in s.functions()]
+        self.assertEqual(len(parked), 1, prof.excerpt())
+        self.assertEqual(parked[0].values[0], n, prof.excerpt())
+        self.assertTrue(at_thread_start(prof, parked[0]), parked[0])
+        self.assertEqual(prof.raw.total(0), n + 1, prof.excerpt())
+        got = sorted(int(t) for s in prof.samples for t in labels(s, "tid"))
+        self.assertEqual(got, tids)
+        self.assertFalse([c for c in prof.raw.comments if "not shown" in c], prof.raw.comments)
+        self.assertEqual(text.count("park_many(...)"), n)
+        self.assertEqual(text.count("\nthread ") + text.startswith("thread "), n + 1)
+        self.assertNotIn("not shown", text)
+
     def check_text_offsets(self, body):
         """Go's "+0x1d" on each frame of the workload's own functions in
         the text dump: the pc's distance from the function's entry. Truth:
