@@ -69,6 +69,33 @@ def cgroup2_mount():
 NS = 1000000000
 
 
+def use_slice():
+    """Points SLICE at the test slice under the cgroup v2 mount (the
+    InCgroup workloads' parent); SkipTest without cgroup v2."""
+    global SLICE
+    root = cgroup2_mount()
+    if root is None:
+        raise unittest.SkipTest("no cgroup v2 mounted")
+    SLICE = os.path.join(root, "profd-test-cont.slice")
+
+
+def remove_slice(units):
+    """Removes @units' cgroups and the slice, once their processes are gone."""
+    for unit in tuple(units) + ("",):
+        try:
+            os.rmdir(os.path.join(SLICE, unit) if unit else SLICE)
+        except OSError:
+            pass
+
+
+def need_push():
+    """SkipTest unless the push receiver can be built (make deps)."""
+    if shutil.which("protoc") is None:
+        raise unittest.SkipTest("protoc not installed (make deps: protobuf-compiler)")
+    if not pushrecv.have_protobuf():
+        raise unittest.SkipTest("python3-protobuf not installed (make deps)")
+
+
 def next_boundary(t=None):
     t = time.time() if t is None else t
     return (int(t) // INTERVAL + 1) * INTERVAL
@@ -180,15 +207,8 @@ class PushedMix(unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        if shutil.which("protoc") is None:
-            raise unittest.SkipTest("protoc not installed (make deps: protobuf-compiler)")
-        if not pushrecv.have_protobuf():
-            raise unittest.SkipTest("python3-protobuf not installed (make deps)")
-        global SLICE
-        root = cgroup2_mount()
-        if root is None:
-            raise unittest.SkipTest("no cgroup v2 mounted")
-        SLICE = os.path.join(root, "profd-test-cont.slice")
+        need_push()
+        use_slice()
         cls.gen = os.path.join(cpu.OUTPUT, "e2e", "gen")
         cls.proto = os.path.abspath(os.path.join(cpu.SRC, "..", "..", "proto"))
         pushrecv.push_pb2(cls.proto, cls.gen)
@@ -234,11 +254,7 @@ class PushedMix(unittest.TestCase):
             cls.daemon.stop()
         if getattr(cls, "rcv", None):
             cls.rcv.stop()
-        for unit in cls.UNITS + ("",):
-            try:
-                os.rmdir(os.path.join(SLICE, unit) if unit else SLICE)
-            except OSError:
-                pass
+        remove_slice(cls.UNITS)
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
     @classmethod
@@ -574,98 +590,89 @@ class ContinuousPool(PushedMix):
         self.assertGreaterEqual(named, 0.9 * n, "%d of %d samples symbolized" % (named, n))
 
 
-class ContinuousFilters(unittest.TestCase):
+class SliceTest(unittest.TestCase):
+    """A test with its own profd: workloads in the test slice (self.work),
+    a temporary directory (self.tmp), the daemon (self.daemon) and a push
+    receiver (self.rcv) if it made one; tearDown stops and removes them
+    all, whatever the test did."""
+
+    UNITS = ("web.service", "batch.service")
+
+    def setUp(self):
+        use_slice()
+        self.tmp = tempfile.mkdtemp(prefix="profd-%s-" % type(self).__name__.lower())
+        self.work, self.daemon, self.rcv = [], None, None
+
+    def tearDown(self):
+        for w in self.work:
+            w.stop()
+        if self.daemon:
+            self.daemon.stop()
+        if self.rcv:
+            self.rcv.stop()
+        remove_slice(self.UNITS)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+class ContinuousFilters(SliceTest):
     """continuous-include / continuous-exclude: only the processes they
     want are in the intervals; the others are counted as excluded."""
 
     def test_include_exclude(self):
-        global SLICE
-        root = cgroup2_mount()
-        if root is None:
-            self.skipTest("no cgroup v2 mounted")
-        SLICE = os.path.join(root, "profd-test-cont.slice")
-        tmp = tempfile.mkdtemp(prefix="profd-contf-")
-        d = Daemon("continuous-filters", "--continuous", "yes", "--continuous-interval", "2",
-                   "--spool-dir", os.path.join(tmp, "spool"),
-                   "--continuous-include", "cgroup:/profd-test-cont.slice",
-                   "--continuous-exclude", "unit:batch.service,comm:nobody-here")
-        work = []
-        try:
-            work.append(InCgroup("web.service", "split", 5))
-            work.append(InCgroup("batch.service", "split", 5))
-            outside = spawn([os.path.join(cpu.E2E, "split"), "5"], stdout=subprocess.DEVNULL)
-            cpu_s = [w.reap_cpu() for w in work]
-            kill(outside)
-            time.sleep(2 * 2 + 1)
-            r = d.get("/v1/history?since=1m", timeout=30)
-            self.assertEqual(r.status, 200, r)
-            path = os.path.join(cpu.ART, "continuous-filters.pb.gz")
-            with open(path, "wb") as f:
-                f.write(r.body)
-            prof = cpu.Prof(path)
-            services = {s.label("service_name") for s in prof.samples}
-            self.assertEqual(services, {"web.service"}, prof.excerpt())
-            # A sample per 1/19 s of web's CPU time (wait4's rusage: what
-            # it got on a shared machine, not what it asked for).
-            self.assertGreater(prof.count(), 0.8 * cpu_s[0] * HZ - 2,
-                               "%.2f s of CPU\n%s" % (cpu_s[0], prof.excerpt()))
-            m = metrics(d)
-            self.assertGreater(m["profd_continuous_samples_excluded_total"], 0.8 * cpu_s[1] * HZ - 2, m)
-            self.assertGreaterEqual(m["profd_continuous_processes_excluded_total"], 2, m)
-        finally:
-            for w in work:
-                w.stop()
-            d.stop()
-            for unit in ("web.service", "batch.service", ""):
-                try:
-                    os.rmdir(os.path.join(SLICE, unit) if unit else SLICE)
-                except OSError:
-                    pass
-            shutil.rmtree(tmp, ignore_errors=True)
+        d = self.daemon = Daemon("continuous-filters", "--continuous", "yes", "--continuous-interval", "2",
+                                 "--spool-dir", os.path.join(self.tmp, "spool"),
+                                 "--continuous-include", "cgroup:/profd-test-cont.slice",
+                                 "--continuous-exclude", "unit:batch.service,comm:nobody-here")
+        work = self.work
+        work.append(InCgroup("web.service", "split", 5))
+        work.append(InCgroup("batch.service", "split", 5))
+        outside = spawn([os.path.join(cpu.E2E, "split"), "5"], stdout=subprocess.DEVNULL)
+        cpu_s = [w.reap_cpu() for w in work]
+        kill(outside)
+        time.sleep(2 * 2 + 1)
+        r = d.get("/v1/history?since=1m", timeout=30)
+        self.assertEqual(r.status, 200, r)
+        path = os.path.join(cpu.ART, "continuous-filters.pb.gz")
+        with open(path, "wb") as f:
+            f.write(r.body)
+        prof = cpu.Prof(path)
+        services = {s.label("service_name") for s in prof.samples}
+        self.assertEqual(services, {"web.service"}, prof.excerpt())
+        # A sample per 1/19 s of web's CPU time (wait4's rusage: what
+        # it got on a shared machine, not what it asked for).
+        self.assertGreater(prof.count(), 0.8 * cpu_s[0] * HZ - 2,
+                           "%.2f s of CPU\n%s" % (cpu_s[0], prof.excerpt()))
+        m = metrics(d)
+        self.assertGreater(m["profd_continuous_samples_excluded_total"], 0.8 * cpu_s[1] * HZ - 2, m)
+        self.assertGreaterEqual(m["profd_continuous_processes_excluded_total"], 2, m)
 
 
-class ContinuousFp(unittest.TestCase):
+class ContinuousFp(SliceTest):
     """--continuous-fp yes: no stack copies, user stacks by frame pointers
     (split is built with them): stacks still reach main, the profile says
     how they were taken."""
 
+    UNITS = ("web.service",)
+
     def test_frame_pointer_stacks(self):
-        global SLICE
-        root = cgroup2_mount()
-        if root is None:
-            self.skipTest("no cgroup v2 mounted")
-        SLICE = os.path.join(root, "profd-test-cont.slice")
-        tmp = tempfile.mkdtemp(prefix="profd-contfp-")
-        d = Daemon("continuous-fp", "--continuous", "yes", "--continuous-interval", "2",
-                   "--continuous-fp", "yes", "--spool-dir", os.path.join(tmp, "spool"),
-                   "--continuous-include", "unit:web.service")
-        work = []
-        try:
-            work.append(InCgroup("web.service", "split", 4))
-            cpu_s = work[0].reap_cpu()
-            time.sleep(2 * 2 + 1)
-            r = d.get("/v1/history?since=1m", timeout=30)
-            self.assertEqual(r.status, 200, r)
-            path = os.path.join(cpu.ART, "continuous-fp.pb.gz")
-            with open(path, "wb") as f:
-                f.write(r.body)
-            prof = cpu.Prof(path)
-            self.assertIn("user stacks by frame pointers", " ".join(prof.raw.comments))
-            n = prof.count()
-            self.assertGreater(n, 0.8 * cpu_s * HZ - 2, "%.2f s of CPU\n%s" % (cpu_s, prof.excerpt()))
-            hot = prof.count(lambda s: s.functions() and s.functions()[0] in ("hot_a", "hot_b")
-                             and "main" in s.functions())
-            self.assertGreater(hot, 0.8 * n, prof.excerpt())
-        finally:
-            for w in work:
-                w.stop()
-            d.stop()
-            for unit in ("web.service", ""):
-                try:
-                    os.rmdir(os.path.join(SLICE, unit) if unit else SLICE)
-                except OSError:
-                    pass
-            shutil.rmtree(tmp, ignore_errors=True)
+        d = self.daemon = Daemon("continuous-fp", "--continuous", "yes", "--continuous-interval", "2",
+                                 "--continuous-fp", "yes", "--spool-dir", os.path.join(self.tmp, "spool"),
+                                 "--continuous-include", "unit:web.service")
+        self.work.append(InCgroup("web.service", "split", 4))
+        cpu_s = self.work[0].reap_cpu()
+        time.sleep(2 * 2 + 1)
+        r = d.get("/v1/history?since=1m", timeout=30)
+        self.assertEqual(r.status, 200, r)
+        path = os.path.join(cpu.ART, "continuous-fp.pb.gz")
+        with open(path, "wb") as f:
+            f.write(r.body)
+        prof = cpu.Prof(path)
+        self.assertIn("user stacks by frame pointers", " ".join(prof.raw.comments))
+        n = prof.count()
+        self.assertGreater(n, 0.8 * cpu_s * HZ - 2, "%.2f s of CPU\n%s" % (cpu_s, prof.excerpt()))
+        hot = prof.count(lambda s: s.functions() and s.functions()[0] in ("hot_a", "hot_b")
+                         and "main" in s.functions())
+        self.assertGreater(hot, 0.8 * n, prof.excerpt())
 
 
 def proc_cpu_s(pid):
@@ -675,7 +682,7 @@ def proc_cpu_s(pid):
     return (int(fl[11]) + int(fl[12])) / os.sysconf("SC_CLK_TCK")
 
 
-class ContinuousReload(unittest.TestCase):
+class ContinuousReload(SliceTest):
     """SIGHUP applies changed continuous settings live: include/exclude
     at once (a process excluded so far is sampled from its next sample,
     one included so far no more), hz and interval from the interval after
@@ -683,19 +690,12 @@ class ContinuousReload(unittest.TestCase):
     the rest still applied."""
 
     def test_reload_applies_rate_interval_filters(self):
-        global SLICE
-        root = cgroup2_mount()
-        if root is None:
-            self.skipTest("no cgroup v2 mounted")
-        if shutil.which("protoc") is None or not pushrecv.have_protobuf():
-            self.skipTest("protoc / python3-protobuf not installed (make deps)")
-        SLICE = os.path.join(root, "profd-test-cont.slice")
-        tmp = tempfile.mkdtemp(prefix="profd-contr-")
+        need_push()
         gen = os.path.join(cpu.OUTPUT, "e2e", "gen")
         proto = os.path.abspath(os.path.join(cpu.SRC, "..", "..", "proto"))
         pushrecv.push_pb2(proto, gen)
-        rcv = pushrecv.Receiver(proto, gen).start()
-        conf = os.path.join(tmp, "profd.conf")
+        rcv = self.rcv = pushrecv.Receiver(proto, gen).start()
+        conf = os.path.join(self.tmp, "profd.conf")
 
         def write_conf(text):
             with open(conf + ".new", "w") as f:
@@ -706,8 +706,9 @@ class ContinuousReload(unittest.TestCase):
         base = "push-url = %s\npush-labels = pid\n" % rcv.url
         write_conf(base + "continuous = yes\ncontinuous-hz = 19\ncontinuous-interval = 2s\n"
                    "continuous-include = unit:web.service\n")
-        d = Daemon("continuous-reload", "--config", conf, "--spool-dir", os.path.join(tmp, "spool"))
-        work, cpu_log, stop = [], [], threading.Event()
+        d = self.daemon = Daemon("continuous-reload", "--config", conf,
+                                 "--spool-dir", os.path.join(self.tmp, "spool"))
+        work, cpu_log, stop = self.work, [], threading.Event()
         try:
             web = InCgroup("web.service", "split", 40)
             batch = InCgroup("batch.service", "split", 40)
@@ -808,20 +809,14 @@ class ContinuousReload(unittest.TestCase):
                 prof = cpu.Prof(os.path.join(cpu.ART, "continuous-reload-%s.pb.gz" % g.id))
                 n += prof.count()
             what = "%d samples for %.2f-%.2f s of CPU at 49 Hz" % (n, lo, hi)
-            self.assertGreater(n, 0.9 * lo * 49 - 2, what)
-            self.assertLess(n, 1.05 * hi * 49 + 2, what)
+            # Two busy programs on two CPUs (more on a loaded machine):
+            # batch runs in slices shorter than the 20 ms period, so its
+            # count is a random draw (sd about its root), not an exact
+            # product. 3 sd still tell 49 Hz from 19 Hz (0.39 of it).
+            self.assertGreater(n, lo * 49 - 3 * (lo * 49) ** 0.5 - 2, what)
+            self.assertLess(n, hi * 49 + 3 * (hi * 49) ** 0.5 + 2, what)
         finally:
-            stop.set()
-            for w in work:
-                w.stop()
-            d.stop()
-            rcv.stop()
-            for unit in ("web.service", "batch.service", ""):
-                try:
-                    os.rmdir(os.path.join(SLICE, unit) if unit else SLICE)
-                except OSError:
-                    pass
-            shutil.rmtree(tmp, ignore_errors=True)
+            stop.set()  # the watcher; SliceTest.tearDown the rest
 
 
 if __name__ == "__main__":
