@@ -185,7 +185,8 @@ static struct offcpu_window *window_of(struct offcpu *o, uint32_t tgid,
 		    w->req.what != what)
 			continue;
 		pt = offcpu_pair__part(w, image);
-		if (pt && pt->agg) {	/* allowed (with a proc, but in tests) */
+		/* Allowed: an aggregate, and a proc (none in unit tests). */
+		if (pt && pt->agg) {
 			*ret_proc = pt->proc;
 			return w;
 		}
@@ -427,12 +428,11 @@ static void on_begin(struct offcpu *o, const struct profd_wait_begin *b)
 	int n;
 
 	o->st.begins++;
+	/* The first record of an image an exec brought, for some window?
+	 * (Each window checks its own caller: one may see it, another
+	 * not.) A scan of the windows when none does. */
+	follow(o, b->tgid, b->what, b->image, b->time_ns);
 	w = window_of(o, b->tgid, b->what, b->image, &proc);
-	if (!w) {
-		/* The first record of an image an exec brought? */
-		follow(o, b->tgid, b->what, b->image, b->time_ns);
-		w = window_of(o, b->tgid, b->what, b->image, &proc);
-	}
 	if (!w) {
 		/* Denied, another image's, or too late. */
 		left_out(o, b->tgid, b->what, b->image, 1);

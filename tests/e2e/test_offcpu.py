@@ -519,29 +519,31 @@ def mapping_file_of(prof, fn):
     return out
 
 
-def exec_window(tc, daemon, prog, get, user=None, exe=None, name=None):
+def exec_windows(tc, daemon, prog, gets, user=None, exe=None):
     """A single-threaded waits that idles until cued, then nanosleeps in
     exec_sleep for 1 s (its own measure: A1) and executes @prog (waits
     sleepfor 1.5: nanosleeps in sleep_for for 1.5 s, measured: A2), all
-    inside a 4-s block window taken with @get(path): (Prof, A1, A2 or
-    None when @prog printed nothing, the process's uids after). The cue
-    comes once the window is open, so both phases are wholly in it."""
+    inside 4-s block windows, one per getter in @gets (name -> get(path):
+    Response), open at once: ({name: Prof}, A1, A2 or None when @prog
+    printed nothing, the process's uids after). The cue comes once every
+    window is open, so both phases are wholly in them."""
     with Workload("waits", "execwait", 1.0, prog, "60", "sleepfor", 1.5, seconds=60, user=user, exe=exe,
                   wait_line="waits ready") as w:
         res = {}
         path = "/debug/pprof/block?pid=%d&seconds=4" % w.pid
 
-        def run():
+        def run(name, get):
             try:
-                res["r"] = get(path)
+                res[name] = get(path)
             except BaseException as e:
-                res["r"] = e
-        t = threading.Thread(target=run)
-        t.start()
+                res[name] = e
+        ts = [threading.Thread(target=run, args=kv) for kv in gets.items()]
+        for t in ts:
+            t.start()
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not daemon.status()["waits"]["windows_active"]:
+        while time.monotonic() < deadline and daemon.status()["waits"]["windows_active"] < len(gets):
             time.sleep(0.02)
-        tc.assertTrue(daemon.status()["waits"]["windows_active"], "no wait window opened")
+        tc.assertEqual(daemon.status()["waits"]["windows_active"], len(gets), "the wait windows did not open")
         time.sleep(0.3)
         os.kill(w.pid, signal.SIGUSR1)
         line = w.proc.stdout.readline().decode().split()
@@ -553,15 +555,25 @@ def exec_window(tc, daemon, prog, get, user=None, exe=None, name=None):
             if line[:1] == ["totals"]:
                 a2 = int(line[1])
         uids = test_cpu.proc_uids(w.pid)
-        t.join(60)
-    r = res["r"]
-    if isinstance(r, BaseException):
-        raise r
-    tc.assertEqual(r.status, 200, r)
-    path = os.path.join(test_cpu.ART, "%s.pb.gz" % (name or tc.id().split(".")[-1]))
-    with open(path, "wb") as f:
-        f.write(r.body)
-    return Prof(path, pid=w.pid, seconds=4), a1, a2, uids
+        for t in ts:
+            t.join(60)
+    profs = {}
+    for name in gets:
+        r = res.get(name)
+        if isinstance(r, BaseException):
+            raise r
+        tc.assertEqual(r.status, 200, "%s: %r" % (name, r))
+        path = os.path.join(test_cpu.ART, "%s-%s.pb.gz" % (tc.id().split(".")[-1], name))
+        with open(path, "wb") as f:
+            f.write(r.body)
+        profs[name] = Prof(path, pid=w.pid, seconds=4)
+    return profs, a1, a2, uids
+
+
+def exec_window(tc, daemon, prog, get, user=None, exe=None):
+    """exec_windows() with one window: (Prof, A1, A2, uids)."""
+    profs, a1, a2, uids = exec_windows(tc, daemon, prog, {"w": get}, user=user, exe=exe)
+    return profs["w"], a1, a2, uids
 
 
 class WaitExec(ProfdTest):
@@ -635,6 +647,33 @@ class WaitExecAccess(ProfdTest):
         n = int(left[0].split("its ")[1].split()[0])
         self.assertGreaterEqual(n, 28, left)
         return prof
+
+    def test_two_callers(self):
+        """root's and nobody's windows on nobody's process at once, which
+        executes a set-user-ID root program: each caller is checked for
+        itself — root's window follows the exec (sleep_for, within 10%),
+        nobody's leaves it out — though both share the process."""
+        suid = test_cpu.copy_exe(os.path.join(test_cpu.E2E, "waits-exec"),
+                                 os.path.join(self.daemon.dir, "waits-suid2"), 0, 0o4755)
+        exe = test_cpu.Access.nobody_exe(self, "waits")
+        profs, a1, a2, uids = exec_windows(
+            self, self.daemon, suid,
+            {"root": lambda path: self.daemon.get(path, timeout=60), "nobody": self.nobody_get},
+            user=test_cpu.NOBODY, exe=exe)
+        self.assertEqual(uids[1], 0, "sanity: uids %r" % uids)
+        root, nobody = profs["root"], profs["nobody"]
+        got = through(root, "sleep_for")
+        self.assertLess(abs(got - a2), 0.10 * a2, "root's sleep_for %.3f s, measured %.3f s\n%s"
+                        % (got / 1e9, a2 / 1e9, root.excerpt()))
+        self.assertIn(suid, root.mapping_files())
+        for p in (root, nobody):
+            got = through(p, "exec_sleep")
+            self.assertLess(abs(got - a1), 0.10 * a1, p.excerpt())
+        fns = {f for s in nobody.samples for f in s.functions()}
+        self.assertNotIn("sleep_for", fns, nobody.excerpt())
+        self.assertNotIn(suid, nobody.mapping_files())
+        self.assertTrue([c for c in nobody.raw.comments if "may not profile" in c and "waits are left out" in c],
+                        nobody.raw.comments)
 
     def test_setuid_exec_during_window(self):
         suid = test_cpu.copy_exe(os.path.join(test_cpu.E2E, "waits-exec"),

@@ -340,6 +340,23 @@ static void test_images(void)
 	 * not checked for it yet. */
 	CHECK(m->nparts == 1, "mutex window checked for a block record");
 
+	/* A second block window on the process (another caller's, opened
+	 * before the exec) checks the new image for itself, though the
+	 * first already follows it. */
+	{
+		struct offcpu_window *w2 = window(o, PROFD_WAIT_OFFCPU, T0, T1);
+
+		begin(o, PROFD_WAIT_OFFCPU, 34, T0 + 210 * MS, 0, 0, IMG + 1, 0xc250);
+		end(o, PROFD_WAIT_OFFCPU, 34, T0 + 210 * MS, T0 + 220 * MS);
+		CHECK(follow_calls == 2 && w2->nparts == 2 &&
+		      stack_in(w2, 1, 0xc250, 0) && stack_in(w, 1, 0xc250, 0),
+		      "second window: %u calls, %u parts", follow_calls,
+		      w2->nparts);
+		o->windows = w2->next;	/* out of the way of the counts below */
+		o->nwindows--;
+		window_free(w2);
+	}
+
 	/* A second exec into an image the caller may not see: checked
 	 * once, its waits counted, never charged. */
 	begin(o, PROFD_WAIT_OFFCPU, 32, T0 + 300 * MS, 0, 2, IMG + 3, 0xc300);
@@ -347,7 +364,7 @@ static void test_images(void)
 	begin(o, PROFD_WAIT_OFFCPU, 33, T0 + 300 * MS, 0, 0, IMG + 3, 0xc300);
 	repeat(o, PROFD_WAIT_OFFCPU, 32, 2, 0, T0 + 320 * MS, T0 + 330 * MS,
 	       4, 4 * MS, IMG + 3);
-	CHECK(follow_calls == 2 && w->nparts == 3 && !w->parts[2].agg &&
+	CHECK(follow_calls == 3 && w->nparts == 3 && !w->parts[2].agg &&
 	      w->parts[2].denied == 2 + 4 && !o->npending,
 	      "denied image: %u calls, %lu denied, %u pending", follow_calls,
 	      (unsigned long)w->parts[2].denied, o->npending);
@@ -357,7 +374,7 @@ static void test_images(void)
 	end(o, PROFD_WAIT_OFFCPU, 32, T0 + 400 * MS, T0 + 410 * MS);
 	begin(o, PROFD_WAIT_OFFCPU, 32, T0 + 500 * MS, 0, 0, IMG + 4, 0xc500);
 	end(o, PROFD_WAIT_OFFCPU, 32, T0 + 500 * MS, T0 + 510 * MS);
-	CHECK(follow_calls == 3 && w->nparts == OFFCPU_PARTS &&
+	CHECK(follow_calls == 4 && w->nparts == OFFCPU_PARTS &&
 	      stack_in(w, 3, 0xc400, 0) && w->left_out == 7 + 1,
 	      "parts full: %u calls, %lu left out", follow_calls,
 	      (unsigned long)w->left_out);
