@@ -145,8 +145,7 @@ void offcpu_pair__charge_sum(struct offcpu *o, const struct pending *p,
 			     uint64_t first_ns, uint64_t last_ns,
 			     uint64_t count, uint64_t total_ns,
 			     struct offcpu_window *only);
-/* @tid's recent stack in @slot for @what, if of @tgid and image @image
- * (0: any image). */
+/* @tid's recent stack in @slot for @what, if of @tgid's image @image. */
 struct pending *offcpu_pair__last_of(struct offcpu *o, uint32_t what,
 				     uint32_t tid, uint32_t slot,
 				     uint32_t tgid, uint64_t image);

@@ -296,7 +296,7 @@ struct pending *offcpu_pair__last_of(struct offcpu *o, uint32_t what, uint32_t t
 {
 	struct pending **pp = find_last(o, what, tid, slot);
 
-	if (!pp || (*pp)->tgid != tgid || (image && (*pp)->image != image))
+	if (!pp || (*pp)->tgid != tgid || (*pp)->image != image)
 		return NULL;
 	return *pp;
 }
