@@ -873,7 +873,7 @@ int offcpu__finish(struct offcpu *o, struct offcpu_window *w, void **ret_buf,
 	}
 	if (w->left_out) {
 		snprintf(lines[2], sizeof(lines[2]),
-			 "%" PRIu64 " waits of program images this window did not check (more execs than it follows) are left out",
+			 "%" PRIu64 " waits of program images this window did not check (run before it opened, or more execs than it follows) are left out",
 			 w->left_out);
 		comments[nc++] = lines[2];
 	}
