@@ -34,7 +34,7 @@ ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 # on a fresh machine the packages do not exist yet at that point (make deps
 # installs them), and flags read then would be empty. The $(eval) keeps the
 # answer, so each runs once per make.
-PKGS := libbpf libelf libdw libprotobuf-c libmicrohttpd libcurl zlib libsystemd
+PKGS := libbpf libelf libdw libprotobuf-c libmicrohttpd gnutls libcurl zlib libsystemd
 lazy_pkg = $(eval $(1) := $(shell pkg-config $(2) 2>/dev/null))$($(1))
 PKG_CFLAGS = $(call lazy_pkg,PKG_CFLAGS,--cflags $(PKGS))
 
@@ -52,7 +52,7 @@ CFLAGS += -fsanitize=$(SAN) -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=$(SAN)
 endif
 
-DAEMON_PKG_LIBS = $(call lazy_pkg,DAEMON_PKG_LIBS,--libs libbpf libelf libdw libprotobuf-c libmicrohttpd libcurl zlib libsystemd)
+DAEMON_PKG_LIBS = $(call lazy_pkg,DAEMON_PKG_LIBS,--libs libbpf libelf libdw libprotobuf-c libmicrohttpd gnutls libcurl zlib libsystemd)
 DAEMON_LIBS = $(DAEMON_PKG_LIBS) -lpthread -lm -lstdc++
 CLIENT_LIBS = $(call lazy_pkg,CLIENT_LIBS,--libs libcurl libprotobuf-c zlib)
 

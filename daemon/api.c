@@ -229,7 +229,7 @@ int api__start(const struct api_config *cfg, struct session_mgr *m,
 	       struct heap_tracker *heap, struct api **ret)
 {
 	int fds[2] = { cfg->unix_fd, cfg->tcp_fd }, lfds[2], i, n = 0, r;
-	struct MHD_OptionItem tls[3];
+	struct MHD_OptionItem tls[2];
 	unsigned flags;
 	const struct session_limits *lim = session_mgr__limits(m);
 	struct api *a;
@@ -256,12 +256,11 @@ int api__start(const struct api_config *cfg, struct session_mgr *m,
 		a->web[n] = (struct origin_listener){ .tcp = i == 1,
 						      .host = cfg->tcp_host,
 						      .port = cfg->tcp_port,
-						      .any_host = i == 1 && cfg->tcp_auth };
-		a->auth[n] = i == 1 ? cfg->tcp_auth : NULL;
+						      .any_host = i == 1 && cfg->tcp_keys };
+		a->auth[n] = i == 1 ? cfg->tcp_keys : NULL;
 		/* TLS on the TCP listener when given (api_listen.h). */
-		flags = i == 1 ? api_listen__tls_options(cfg->tls_cert_pem,
-							 cfg->tls_key_pem, tls) :
-				 api_listen__tls_options(NULL, NULL, tls);
+		flags = api_listen__tls_options(i == 1 ? cfg->tcp_keys : NULL,
+						tls);
 		/* conns accepts and hands connections over: libmicrohttpd
 		 * listens on nothing. ITC: a pipe that wakes its thread for
 		 * each one, and on stop. Its connection limit is only a

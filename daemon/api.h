@@ -23,10 +23,9 @@ struct api_config {
 	int tcp_fd;		/* listening TCP socket, or -1 */
 	const char *tcp_host;	/* --listen's HOST (no brackets), or NULL */
 	unsigned tcp_port;
-	/* Its bearer token (NULL: callers known by uid, loopback only) and
-	 * TLS certificate and key (PEM, or NULL); they outlive the API. */
-	const struct listen_auth *tcp_auth;
-	const char *tls_cert_pem, *tls_key_pem;
+	/* Its bearer token and TLS files (api_listen.h; NULL: callers known
+	 * by uid, loopback only); they outlive the API. */
+	struct listen_keys *tcp_keys;
 	struct conns_limits conns;
 	struct fleet *fleet;	/* /metrics' fleet counters; outlives the API */
 	struct offcpu *offcpu;	/* wait profiles (offcpu.h) */

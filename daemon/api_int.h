@@ -37,7 +37,7 @@ struct api {
 	struct MHD_Daemon *d[CONNS_MAX_LISTENERS];
 	struct origin_listener web[CONNS_MAX_LISTENERS];
 	/* A listener's bearer token (NULL: callers known by their uid). */
-	const struct listen_auth *auth[CONNS_MAX_LISTENERS];
+	struct listen_keys *auth[CONNS_MAX_LISTENERS];
 	unsigned nonroot_sessions;	/* CPU sessions of users but root */
 	unsigned nonroot_sessions_max;	/* the rest is kept for root */
 	struct fleet *fleet;		/* NULL: no fleet counters */

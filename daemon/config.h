@@ -46,8 +46,9 @@ struct fleet_config {
 	uint64_t spool_max_bytes;	/* 256 MiB */
 	uint64_t spool_max_age_s;	/* 24 h */
 	bool push_label_pid, push_label_tid;	/* push-labels */
-	/* The --listen listener (listen_auth.h), read at start only: a
-	 * change needs a restart. listen: --listen's HOST:PORT when the
+	/* The --listen listener (listen_auth.h): the address at start only
+	 * (a change needs a restart), the three files also on reload
+	 * (main__listen_reload()). listen: --listen's HOST:PORT when the
 	 * command line has none. */
 	char *listen;
 	char *listen_token_file;

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -116,12 +117,53 @@ static void refuse(int fd, unsigned status, const char *fmt, ...)
 	close(fd);
 }
 
+/*
+ * The share an anonymous caller at @sa counts in: its IPv4 address (as
+ * ::ffff:a.b.c.d), or its IPv6 /64 — a host is usually given a whole /64,
+ * so keying by address would give one host as many shares as it has
+ * addresses. The per-source counts are taken from the admitted connections
+ * themselves (at most max_total, walked on every accept already), so there
+ * is no table of sources that could fill or be flooded: at most
+ * max_anonymous connections of all sources are open, and once they are, a
+ * new source gets 503 until one ends, as when everyone's share is full.
+ */
+static void source_of(const struct sockaddr *sa, socklen_t len,
+		      struct in6_addr *ret)
+{
+	memset(ret, 0, sizeof(*ret));
+	if (sa->sa_family == AF_INET && len >= sizeof(struct sockaddr_in)) {
+		ret->s6_addr[10] = ret->s6_addr[11] = 0xff;
+		memcpy(&ret->s6_addr[12],
+		       &((const struct sockaddr_in *)sa)->sin_addr, 4);
+	} else if (sa->sa_family == AF_INET6 &&
+		   len >= sizeof(struct sockaddr_in6)) {
+		memcpy(ret->s6_addr,
+		       ((const struct sockaddr_in6 *)sa)->sin6_addr.s6_addr, 8);
+		/* A v4-mapped address is one IPv4 host: keep all of it. */
+		if (IN6_IS_ADDR_V4MAPPED(&((const struct sockaddr_in6 *)sa)->sin6_addr))
+			memcpy(ret,
+			       &((const struct sockaddr_in6 *)sa)->sin6_addr,
+			       sizeof(*ret));
+	}
+}
+
+static void source_str(const struct in6_addr *src, char *buf, size_t size)
+{
+	if (IN6_IS_ADDR_V4MAPPED(src))
+		inet_ntop(AF_INET, &src->s6_addr[12], buf, (socklen_t)size);
+	else if (inet_ntop(AF_INET6, src, buf, (socklen_t)size) &&
+		 strlen(buf) + 4 < size)
+		strcat(buf, "/64");
+}
+
 /* Admit @fd, accepted on listener @i, or refuse it. */
 static void admit(struct conns *cs, unsigned i, int fd,
 		  const struct sockaddr *sa, socklen_t salen)
 {
 	const struct conns_limits *lim = &cs->lim;
-	unsigned total = 0, nonroot = 0, mine = 0;
+	unsigned total = 0, nonroot = 0, mine = 0, anon = 0;
+	struct in6_addr src = {};
+	char where[INET6_ADDRSTRLEN + 4] = "";
 	struct conn *e, **pp;
 	struct peer peer;
 	uid_t uid;
@@ -131,6 +173,8 @@ static void admit(struct conns *cs, unsigned i, int fd,
 		return;
 	}
 	uid = peer.known ? peer.uid : ANONYMOUS;
+	if (uid == ANONYMOUS)
+		source_of(sa, salen, &src);
 
 	pthread_mutex_lock(&cs->lock);
 	/* fd came back from accept(): whoever had that number closed it. */
@@ -147,16 +191,23 @@ static void admit(struct conns *cs, unsigned i, int fd,
 	for (e = cs->list; e; e = e->next) {
 		total++;
 		nonroot += e->uid != 0;
-		mine += e->uid == uid;
+		anon += e->uid == ANONYMOUS;
+		mine += e->uid == uid &&
+			(uid != ANONYMOUS || !memcmp(&e->src, &src, sizeof(src)));
 	}
 	if (total >= lim->max_total ||
-	    (uid != 0 && nonroot >= lim->max_nonroot)) {
+	    (uid != 0 && nonroot >= lim->max_nonroot) ||
+	    (uid == ANONYMOUS && anon >= lim->max_anonymous)) {
 		cs->refused++;
 		pthread_mutex_unlock(&cs->lock);
 		log_debug("http: connection from uid %d refused: %u open, %u of users other than root",
 			  (int)uid, total, nonroot);
-		refuse(fd, 503, "too many connections to profd (%u open); try again when one ends\n",
-		       total);
+		if (uid == ANONYMOUS && anon >= lim->max_anonymous)
+			refuse(fd, 503, "too many connections from callers beyond this machine (%u open, limit %u); try again when one ends\n",
+			       anon, lim->max_anonymous);
+		else
+			refuse(fd, 503, "too many connections to profd (%u open); try again when one ends\n",
+			       total);
 		return;
 	}
 	if (uid != 0 && mine >= lim->max_per_uid) {
@@ -164,9 +215,11 @@ static void admit(struct conns *cs, unsigned i, int fd,
 		pthread_mutex_unlock(&cs->lock);
 		log_debug("http: connection from uid %d refused: it has %u open",
 			  (int)uid, mine);
-		if (uid == ANONYMOUS)
-			refuse(fd, 429, "too many connections from callers whose uid profd cannot establish (limit %u); keep the connection open until the answer\n",
-			       lim->max_per_uid);
+		if (uid == ANONYMOUS) {
+			source_str(&src, where, sizeof(where));
+			refuse(fd, 429, "too many connections from %s (limit %u per source address); keep the connection open until the answer\n",
+			       where, lim->max_per_uid);
+		}
 		else
 			refuse(fd, 429, "too many connections from uid %u (limit %u); close some or wait until they end\n",
 			       (unsigned)uid, lim->max_per_uid);
@@ -181,6 +234,7 @@ static void admit(struct conns *cs, unsigned i, int fd,
 	e->listener = i;
 	e->tcp = peer.tcp;
 	e->uid = uid;
+	e->src = src;
 	e->fd = fd;
 	e->accepted_ns = now_ns(CLOCK_MONOTONIC);
 	e->deadline_ns = e->accepted_ns +

@@ -9,8 +9,12 @@
  * never reset by a trickle of bytes (libmicrohttpd's own timeout is).
  *
  * Shares: users other than root hold at most max_nonroot connections
- * together and max_per_uid each (anonymous TCP callers count as one uid);
- * the rest, up to max_total, is kept for root. A refused connection gets a
+ * together and max_per_uid each; the rest, up to max_total, is kept for
+ * root. Callers whose uid profd cannot establish (beyond this machine,
+ * through a token listener) are shared out by source — an IPv4 address or
+ * an IPv6 /64 — max_per_uid each and max_anonymous together, so one
+ * scraper host cannot take the others' connections (conns.c says why
+ * there is no table of sources to fill). A refused connection gets a
  * 429 (the caller's share) or 503 (everyone's) at once and is closed, so a
  * flood costs profd an accept and a write, not a thread.
  */
@@ -20,6 +24,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <netinet/in.h>
 
 #include <microhttpd.h>
 
@@ -28,7 +33,9 @@
 struct conns_limits {
 	unsigned max_total;		/* all callers */
 	unsigned max_nonroot;		/* all callers but root, together */
-	unsigned max_per_uid;		/* one uid other than root */
+	unsigned max_per_uid;		/* one uid other than root, or one
+					 * anonymous source */
+	unsigned max_anonymous;		/* anonymous callers, together */
 	unsigned request_timeout_s;	/* to receive a whole request */
 };
 
@@ -40,6 +47,7 @@ struct conn {
 	uid_t uid;			/* at accept; (uid_t)-1: anonymous */
 
 	int fd;
+	struct in6_addr src;		/* anonymous: the source's share key */
 	uint64_t accepted_ns;
 	uint64_t deadline_ns;		/* while receiving */
 	bool receiving;			/* a request is (or may be) arriving */

@@ -23,6 +23,7 @@ struct fleet {
 	pthread_mutex_t lock;		/* guards host and the counters */
 	char host[SPOOL_LABEL_VALUE_MAX];
 	uint64_t closed, spool_failed;
+	uint64_t listen_reloads_ok, listen_reloads_refused;
 
 	/* --test-interval-profile */
 	pthread_t test_thread;
@@ -60,9 +61,13 @@ static void push_config_from(const struct fleet_config *c, struct push_config *p
 	pc->tenant = c->tenant;
 	pc->keep_pid = c->push_label_pid;
 	pc->keep_tid = c->push_label_tid;
-	/* Tests shorten the first backoff (PROFD_TEST_BACKOFF_MS). */
+	/* Tests shorten the first backoff (PROFD_TEST_BACKOFF_MS) and its
+	 * cap (PROFD_TEST_BACKOFF_MAX_MS: a 2-minute outage would otherwise
+	 * end in a wait of up to 102 s from a 200 ms start). */
 	if (getenv("PROFD_TEST_BACKOFF_MS"))
 		pc->backoff_min_ms = strtoull(getenv("PROFD_TEST_BACKOFF_MS"), NULL, 10);
+	if (getenv("PROFD_TEST_BACKOFF_MAX_MS"))
+		pc->backoff_max_ms = strtoull(getenv("PROFD_TEST_BACKOFF_MAX_MS"), NULL, 10);
 }
 
 static void spool_limits_from(const struct fleet_config *c, struct spool_limits *l)
@@ -285,6 +290,8 @@ void fleet__stats(struct fleet *f, struct fleet_stats *ret)
 	pthread_mutex_lock(&f->lock);
 	ret->intervals_closed = f->closed;
 	ret->intervals_spool_failed = f->spool_failed;
+	ret->listen_reloads_ok = f->listen_reloads_ok;
+	ret->listen_reloads_refused = f->listen_reloads_refused;
 	pthread_mutex_unlock(&f->lock);
 	ret->spool_on = f->spool;
 	ret->push_on = f->push;
@@ -292,6 +299,16 @@ void fleet__stats(struct fleet *f, struct fleet_stats *ret)
 		spool__stats(f->spool, &ret->spool);
 	if (f->push)
 		push__stats(f->push, &ret->push);
+}
+
+void fleet__count_listen_reload(struct fleet *f, bool ok)
+{
+	pthread_mutex_lock(&f->lock);
+	if (ok)
+		f->listen_reloads_ok++;
+	else
+		f->listen_reloads_refused++;
+	pthread_mutex_unlock(&f->lock);
 }
 
 struct spool *fleet__spool(struct fleet *f)

@@ -32,6 +32,9 @@ struct fleet_stats {
 	uint64_t intervals_closed;	/* handed to fleet__interval_closed() */
 	uint64_t intervals_spool_failed;	/* could not be written */
 	bool spool_on, push_on;
+	/* SIGHUPs that re-read the remote listener's token and TLS files,
+	 * and those that kept the current ones (a bad file or config). */
+	uint64_t listen_reloads_ok, listen_reloads_refused;
 	struct spool_stats spool;
 	struct push_stats push;
 };
@@ -65,6 +68,9 @@ int fleet__interval_closed(struct fleet *f, const struct service_id *svc,
 			   const void *pprof, size_t len);
 
 void fleet__stats(struct fleet *f, struct fleet_stats *ret);
+
+/* Count a reload of the remote listener's credentials (main_listen.c). */
+void fleet__count_listen_reload(struct fleet *f, bool ok);
 
 /* The spool, for history queries; NULL when off. Lives as long as @f. */
 struct spool *fleet__spool(struct fleet *f);

@@ -61,40 +61,38 @@ int listen_auth__load(const char *path, struct listen_auth *ret, char *err,
 		      size_t errsize)
 {
 	struct listen_auth a = {};
-	char *data = NULL;
-	size_t len = 0, n;
+	size_t n;
 	int r;
 
 	r = check_secret_file(path, err, errsize);
 	if (r < 0)
 		return r;
-	r = config__read_file(path, 65536, &data, &len);
-	if (r < 0) {
-		snprintf(err, errsize, "%s: %s", path,
-			 r == -EFBIG ? "longer than 64 KiB" : strerror(-r));
-		return r == -EFBIG ? -E2BIG : r;
-	}
-	n = strcspn(data, "\r\n");
-	r = -EINVAL;
-	if (n >= LISTEN_TOKEN_MAX) {
+	/* The first line, checked and bounded as every credential's. */
+	r = config__read_secret(path, a.token, sizeof(a.token), err, errsize);
+	if (r == -E2BIG) {
 		snprintf(err, errsize, "%s: token longer than %d characters",
 			 path, LISTEN_TOKEN_MAX - 1);
-		r = -E2BIG;
-	} else if (n < LISTEN_TOKEN_MIN) {
+		goto out;
+	}
+	if (r == -EINVAL)	/* an empty first line */
+		a.token[0] = 0;
+	else if (r < 0)
+		goto out;
+	n = strlen(a.token);
+	r = -EINVAL;
+	if (n < LISTEN_TOKEN_MIN) {
 		snprintf(err, errsize, "%s: token shorter than %d characters (make one with: openssl rand -hex 32)",
 			 path, LISTEN_TOKEN_MIN);
-	} else if (!is_token(data, n)) {
+	} else if (!is_token(a.token, n)) {
 		snprintf(err, errsize, "%s: the first line is not a bearer token (letters, digits, - . _ ~ + /, then = only; make one with: openssl rand -hex 32)",
 			 path);
 	} else {
-		memcpy(a.token, data, n);
 		a.len = n;
 		*ret = a;
 		r = 0;
 	}
+out:
 	listen_auth__clear(&a);
-	memset(data, 0, len);
-	free(data);
 	return r;
 }
 

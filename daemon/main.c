@@ -59,7 +59,7 @@
 #include "fleet.h"
 #include "heap.h"
 #include "profd_agent.h"
-#include "listen_auth.h"
+#include "api_listen.h"
 #include "log.h"
 #include "pidns.h"
 #include "proc.h"
@@ -214,6 +214,10 @@ static void unlink_own_socket(const char *path, ino_t ino)
 
 static void continuous_reload(const struct fleet_config *fc);
 
+/* The token listener's credentials (NULL: none), which SIGHUP re-reads.
+ * Main thread only. */
+static struct listen_keys *listener_keys;
+
 /* SIGHUP: the config file again; a bad one changes nothing. */
 static void reload(const struct options *o, struct fleet *fleet)
 {
@@ -223,10 +227,13 @@ static void reload(const struct options *o, struct fleet *fleet)
 	if (config__load_all(o->config_path, o->config_given, o->fleet_cli,
 			     o->nfleet_cli, o->lim.max_hz, &fc, err, sizeof(err)) < 0) {
 		log_err("reload: %s: configuration unchanged", err);
+		if (listener_keys)	/* its files were not read again */
+			fleet__count_listen_reload(fleet, false);
 		return;
 	}
 	if (fleet__reload(fleet, &fc) == 0)
 		log_info("reload: %s read", o->config_path);
+	main__listen_reload(&fc, listener_keys, fleet);
 	continuous_reload(&fc);
 	config__free(&fc);
 }
@@ -413,8 +420,7 @@ int main(int argc, char **argv)
 	struct sampler *sampler = NULL;
 	struct api *api = NULL;
 	struct api_config ac = { .unix_fd = -1, .tcp_fd = -1 };
-	struct listen_auth *listen_token = NULL;
-	char *tls_cert = NULL, *tls_key = NULL;
+	struct listen_keys *listen_keys = NULL;
 	bool loopback = true;
 	char tcp_host[256];
 	bool activated = false, own_socket = false;
@@ -436,8 +442,7 @@ int main(int argc, char **argv)
 	}
 	if (!o.listen)
 		o.listen = fc.listen;
-	if (main__listen_creds(&fc, o.listen, &listen_token, &tls_cert,
-			       &tls_key) < 0) {
+	if (main__listen_creds(&fc, o.listen, &listen_keys) < 0) {
 		config__free(&fc);
 		return 2;
 	}
@@ -568,16 +573,14 @@ int main(int argc, char **argv)
 			sock_ino = st.st_ino;
 	}
 	if (o.listen) {
-		r = main__listen_tcp(o.listen, listen_token, &ac.tcp_fd, tcp_host,
+		r = main__listen_tcp(o.listen, listen_keys != NULL, &ac.tcp_fd, tcp_host,
 				     sizeof(tcp_host), &ac.tcp_port, &loopback);
 		if (r < 0)
 			goto out;	/* logged */
 		ac.tcp_host = tcp_host;
-		ac.tcp_auth = listen_token;
-		ac.tls_cert_pem = tls_cert;
-		ac.tls_key_pem = tls_key;
-		r = listen_token ? 0 : access__tcp_lookup_works();
-		if (listen_token && !tls_cert && !loopback)
+		ac.tcp_keys = listen_keys;
+		r = listen_keys ? 0 : access__tcp_lookup_works();
+		if (listen_keys && !listen_keys__tls(listen_keys) && !loopback)
 			log_warn("--listen %s without TLS: the bearer token crosses the network in the clear; anyone who sees it may read every process's profile (--listen-tls-cert, --listen-tls-key)",
 				 o.listen);
 		if (r < 0)
@@ -595,6 +598,12 @@ int main(int argc, char **argv)
 	ac.conns.max_per_uid = o.lim.max_sessions_per_uid + 4;
 	if (ac.conns.max_per_uid > ac.conns.max_nonroot)
 		ac.conns.max_per_uid = ac.conns.max_nonroot;
+	/* Callers beyond the machine (anonymous: a share per source each,
+	 * conns.h) together half of the users' share, so that scrapers
+	 * never take this machine's users' connections. */
+	ac.conns.max_anonymous = ac.conns.max_nonroot / 2;
+	if (ac.conns.max_anonymous < ac.conns.max_per_uid)
+		ac.conns.max_anonymous = ac.conns.max_per_uid;
 	ac.conns.request_timeout_s = 10;
 	{
 		struct offcpu_limits ol = {
@@ -624,9 +633,11 @@ int main(int argc, char **argv)
 	}
 	log_info("serving on %s%s%s%s (%d CPUs)", o.socket_path,
 		 activated ? " (socket-activated)" : "",
-		 !o.listen ? "" : tls_cert ? " and https://" : " and http://",
+		 !o.listen ? "" : listen_keys__tls(listen_keys) ? " and https://" :
+		 " and http://",
 		 o.listen ? o.listen : "",
 		 sampler__ncpus(sampler));
+	listener_keys = listen_keys;
 	(void)sd_notify(0, "READY=1\nSTATUS=serving");
 
 	r = main__loop(&o, sampler, m, fleet, sfd, wfd);
@@ -656,10 +667,8 @@ out:
 	heap__free(heap);
 	if (ac.tcp_fd >= 0)
 		close(ac.tcp_fd);
-	listen_auth__clear(listen_token);
-	free(listen_token);
-	listen_auth__free_pem(tls_cert);
-	listen_auth__free_pem(tls_key);
+	listener_keys = NULL;
+	listen_keys__free(listen_keys);
 	if (ac.unix_fd >= 0 && !activated)
 		close(ac.unix_fd);
 	if (own_socket)

@@ -48,9 +48,11 @@ int main__listen_unix(const struct options *o, int *ret_fd);
 int main__listen_tcp(const char *spec, bool token, int *ret_fd,
 		     char *ret_host, size_t host_size, unsigned *ret_port,
 		     bool *ret_loopback);
-struct listen_auth;
+struct listen_keys;
+struct fleet;
 int main__listen_creds(const struct fleet_config *fc, const char *spec,
-		       struct listen_auth **ret_auth, char **ret_cert,
-		       char **ret_key);
+		       struct listen_keys **ret_keys);
+void main__listen_reload(const struct fleet_config *fc, struct listen_keys *keys,
+			 struct fleet *fleet);
 
 #endif /* PROFD_MAIN_INT_H */

@@ -34,6 +34,7 @@
 #include "fleet.h"
 #include "heap.h"
 #include "profd_agent.h"
+#include "api_listen.h"
 #include "listen_auth.h"
 #include "log.h"
 #include "pidns.h"
@@ -266,17 +267,53 @@ syntax:
 }
 
 /*
+ * The token file and, with TLS, the certificate and key that @fc names,
+ * read and checked (listen_auth.h) into @ret_token, @ret_cert, @ret_key
+ * (the PEMs NULL without TLS). 0, or -errno with @err saying which file
+ * and why.
+ */
+static int read_creds(const struct fleet_config *fc, struct listen_auth *ret_token,
+		      char **ret_cert, char **ret_key, char *err, size_t errsize)
+{
+	char msg[LISTEN_AUTH_ERR_MAX];
+	char *cert = NULL, *key = NULL;
+	int r;
+
+	r = listen_auth__load(fc->listen_token_file, ret_token, msg, sizeof(msg));
+	if (r < 0) {
+		snprintf(err, errsize, "listen-token-file %s", msg);
+		return r;
+	}
+	if (fc->listen_tls_cert) {
+		r = listen_auth__read_pem(fc->listen_tls_cert, false, &cert, msg,
+					  sizeof(msg));
+		if (!r)
+			r = listen_auth__read_pem(fc->listen_tls_key, true, &key,
+						  msg, sizeof(msg));
+		if (r < 0) {
+			snprintf(err, errsize, "listen-tls-%s %s", cert ? "key" : "cert", msg);
+			listen_auth__free_pem(cert);
+			listen_auth__clear(ret_token);
+			return r;
+		}
+	}
+	*ret_cert = cert;
+	*ret_key = key;
+	return 0;
+}
+
+/*
  * The listener's token and TLS files (listen_auth.h), read before anything
  * is loaded so that an unsafe or missing one stops profd at once. Logs;
- * 0 with *@ret_auth NULL when there is no token, else a new one (free
- * with listen_auth__clear() and free()); the PEMs NULL when no TLS.
+ * 0 with *@ret_keys NULL when there is no token, else new keys (free with
+ * listen_keys__free()).
  */
 int main__listen_creds(const struct fleet_config *fc, const char *spec,
-		       struct listen_auth **ret_auth, char **ret_cert,
-		       char **ret_key)
+		       struct listen_keys **ret_keys)
 {
-	char err[LISTEN_AUTH_ERR_MAX];
-	struct listen_auth *auth = NULL;
+	char err[LISTEN_AUTH_ERR_MAX + 64];
+	struct listen_auth token = {};
+	struct listen_keys *keys = NULL;
 	char *cert = NULL, *key = NULL;
 	int r;
 
@@ -285,33 +322,58 @@ int main__listen_creds(const struct fleet_config *fc, const char *spec,
 		return -EINVAL;
 	}
 	if (fc->listen_token_file) {
-		auth = calloc(1, sizeof(*auth));
-		if (!auth)
-			return log_err_errno(-ENOMEM, "listen-token-file: %m");
-		r = listen_auth__load(fc->listen_token_file, auth, err, sizeof(err));
-		if (r < 0) {
-			log_err("listen-token-file %s", err);
-			goto fail;
-		}
-	}
-	if (fc->listen_tls_cert) {
-		r = listen_auth__read_pem(fc->listen_tls_cert, false, &cert, err,
-					  sizeof(err));
+		r = read_creds(fc, &token, &cert, &key, err, sizeof(err));
 		if (!r)
-			r = listen_auth__read_pem(fc->listen_tls_key, true, &key,
-						  err, sizeof(err));
+			r = listen_keys__new(&token, cert, key, &keys, err, sizeof(err));
+		listen_auth__clear(&token);
 		if (r < 0) {
-			log_err("listen-tls-%s %s", cert ? "key" : "cert", err);
-			goto fail;
+			log_err("%s", r == -ENOMEM ? strerror(ENOMEM) : err);
+			return r;
 		}
 	}
-	*ret_auth = auth;
-	*ret_cert = cert;
-	*ret_key = key;
+	*ret_keys = keys;
 	return 0;
-fail:
-	listen_auth__clear(auth);
-	free(auth);
-	listen_auth__free_pem(cert);
-	return r;
+}
+
+/*
+ * SIGHUP (`systemctl reload profd`): the listener's token and TLS files
+ * read again from re-read configuration @fc, so that a token or a
+ * certificate is rotated without a restart. All or nothing: a file that
+ * is unsafe, missing or not what it should be, or a certificate and key
+ * that do not match, keeps every current credential; one line says why.
+ * How profd listens (the address, TLS or not) changes only by a restart.
+ * @keys NULL: no token listener. Counted in @fleet's listen reloads.
+ */
+void main__listen_reload(const struct fleet_config *fc, struct listen_keys *keys,
+			 struct fleet *fleet)
+{
+	char err[LISTEN_AUTH_ERR_MAX + 64];
+	struct listen_auth token = {};
+	char *cert = NULL, *key = NULL;
+	int r;
+
+	if (!keys) {
+		if (fc->listen_token_file)
+			log_warn("reload: listen-token-file: profd has no token listener; it takes one at the next restart");
+		return;
+	}
+	if (!fc->listen_token_file) {
+		log_err("reload: listen-token-file removed: the listener keeps its current token (a listener without one needs a restart)");
+		fleet__count_listen_reload(fleet, false);
+		return;
+	}
+	r = read_creds(fc, &token, &cert, &key, err, sizeof(err));
+	if (!r)
+		r = listen_keys__replace(keys, &token, cert, key, err, sizeof(err));
+	listen_auth__clear(&token);
+	if (r < 0) {
+		log_err("reload: %s: the listener keeps its current token%s",
+			r == -ENOMEM ? strerror(ENOMEM) : err,
+			listen_keys__tls(keys) ? ", certificate and key" : "");
+		fleet__count_listen_reload(fleet, false);
+		return;
+	}
+	log_info("reload: the listener's token%s read again",
+		 listen_keys__tls(keys) ? ", certificate and key" : "");
+	fleet__count_listen_reload(fleet, true);
 }

@@ -152,6 +152,12 @@ int metrics__write(const struct metrics_input *in, char **ret_buf,
 	head(&b, "profd_spool_oldest_age_seconds", "gauge",
 	     "Age of the oldest spooled interval (0 when empty).");
 	mb_printf(&b, "profd_spool_oldest_age_seconds %.3f\n", age);
+	head(&b, "profd_listen_reloads_total", "counter",
+	     "SIGHUPs that re-read the remote listener's token and TLS files (ok), or kept the current ones (refused: a bad file or configuration; the log says which).");
+	mb_printf(&b, "profd_listen_reloads_total{result=\"ok\"} %llu\n",
+		  (unsigned long long)f->listen_reloads_ok);
+	mb_printf(&b, "profd_listen_reloads_total{result=\"refused\"} %llu\n",
+		  (unsigned long long)f->listen_reloads_refused);
 	if (in->has_cont) {
 		const struct continuous_stats *c = &in->cont;
 

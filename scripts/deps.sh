@@ -21,7 +21,7 @@ set -eu
 # parca.yaml is parsed),
 # bpftrace (bench/offcpu: the peer doing sched_switch + ustack).
 PKGS="clang llvm make gcc g++ binutils pkg-config libbpf-dev bpftool libelf-dev
-libdw-dev elfutils libprotobuf-c-dev protobuf-c-compiler libmicrohttpd-dev
+libdw-dev elfutils libprotobuf-c-dev protobuf-c-compiler libmicrohttpd-dev libgnutls28-dev
 libcurl4-openssl-dev zlib1g-dev libsystemd-dev systemd golang-go linux-perf
 procps util-linux python3 curl strace mmdebstrap systemd-container
 ca-certificates graphviz libclang-rt-14-dev debuginfod dwz nodejs

@@ -999,6 +999,37 @@ class RemoteListenAttack(AttackTest):
             self.assertIn("www-authenticate", hd)
             self.assertNotEqual(body[:2], b"\x1f\x8b")
 
+    def test_reload_takes_no_token_from_nobody(self):
+        """The token file in a directory nobody may write (a mistake, but
+        one nobody would try to use): nobody renames its own token file
+        (0600, its own) over root's, then root reloads (SIGHUP, as
+        `systemctl reload profd`). nobody's token gets 401, root's still
+        opens, and the log names the file's owner, not the token."""
+        import test_listen
+        tdir = tempfile.mkdtemp(prefix="nobody-dir-", dir=self.tmp)
+        os.chown(tdir, NOBODY, NOBODY)
+        os.chmod(tdir, 0o755)
+        path = os.path.join(tdir, "token")
+        token = test_listen.make_token(path)
+        spec = "%s:%d" % (self.addr, free_tcp_port())
+        url = "http://%s/v1/status" % spec
+        d = Daemon("listen-attack-reload", "--listen", spec, "--listen-token-file", path)
+        try:
+            mine = os.urandom(32).hex()
+            r = subprocess.run(as_user(NOBODY, ["sh", "-c", 'umask 077; printf "%s\\n" "$1" > "$2.x" && mv -f "$2.x" "$2"',
+                                                "sh", mine, path]), capture_output=True, text=True)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            self.assertEqual(os.stat(path).st_uid, NOBODY, "nobody's file in place")
+            test_listen.reload_and_wait(d, "owned by uid %d" % NOBODY)
+            self.assertEqual(test_listen.curl(url, token=mine, uid=NOBODY)[0], 401, "nobody's token")
+            self.assertEqual(test_listen.curl(url, token=token)[0], 200, "root's token kept")
+            with open(d.log_path, "rb") as f:
+                log = f.read().decode(errors="replace")
+            self.assertNotIn(mine, log)
+            self.assertNotIn(token, log)
+        finally:
+            d.stop()
+
     def test_token_holder_only_observes(self):
         """nobody holding the token (a scraper somewhere) may read root's
         process's CPU profile (the documented scope: root's view), but not

@@ -22,15 +22,18 @@ import shutil
 import signal
 import subprocess
 import sys
+import socket
 import tempfile
+import threading
 import time
 import unittest
 
 sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_cpu as cpu  # noqa: E402
+import pprofraw  # noqa: E402
 import pushrecv  # noqa: E402
-from test_cpu import Daemon, Workload, free_tcp_port, kill  # noqa: E402
+from test_cpu import Daemon, Workload, free_tcp_port, kill, spawn  # noqa: E402
 
 # Short first backoff so a test sees several retries (profd's default 500 ms).
 BACKOFF_MS = 200
@@ -158,30 +161,6 @@ class FleetTest(unittest.TestCase):
 
 
 class Fleet(FleetTest):
-
-    def test_collector_down_then_up(self):
-        port = free_tcp_port()
-        rcv = self.receiver(port=port, start=False)
-        d = self.daemon("fleet-down", "--push-url", "http://127.0.0.1:%d" % port)
-        # Down: intervals pile up in the spool, pushes fail (connection).
-        wait_for(lambda: len(spool_uuids(self.spool)) >= 5, 30, "5 spooled intervals")
-        m = metrics(d)
-        self.assertGreater(m.get('profd_push_errors_total{code="connection"}', 0), 0, m)
-        self.assertEqual(m["profd_push_failing"], 1, m)
-        self.assertEqual(m["profd_intervals_pushed_total"], 0, m)
-        backlog = spool_uuids(self.spool)
-        rcv.start()
-        wait_for(lambda: set(backlog) <= {g.id for g in rcv.snapshot()[0]}, 60,
-                 "the backlog delivered")
-        self.check_received(rcv, backlog)
-        # Caught up: the spool drains to at most the interval in flight.
-        wait_for(lambda: metrics(d)["profd_spool_files"] <= 1, 20, "spool drained")
-        m = metrics(d)
-        self.assertEqual(m["profd_push_failing"], 0, m)
-        self.assertGreaterEqual(m["profd_intervals_pushed_total"], len(backlog), m)
-        self.assertIn("delivered again after", d.log_tail(20000))
-        # One line per failure streak, not one per retry.
-        self.assertEqual(d.log_tail(100000).count("retrying with backoff"), 1, d.log_tail())
 
     def test_429_500_slow_backoff(self):
         rcv = self.receiver()
@@ -384,6 +363,235 @@ class Fleet(FleetTest):
         r = subprocess.run([cpu.PROFD, "--help"], capture_output=True, text=True, timeout=30)
         self.assertIn("--continuous-include", r.stdout)
         self.assertNotIn("not acted on yet", r.stdout)
+
+
+def cgroup2_mount():
+    """Where cgroup v2 is mounted, or None."""
+    with open("/proc/mounts") as f:
+        for line in f:
+            fields = line.split()
+            if len(fields) > 2 and fields[2] == "cgroup2":
+                return fields[1]
+    return None
+
+
+# Busy 100 ms of CPU a second (10% of a core): 19 samples expected in each
+# 10 s interval at 19 Hz, so no interval of its service is empty (the
+# chance of none is e^-19). Exits on its own after @1 seconds.
+BUSY_TENTH = r"""
+import sys, time
+end = time.monotonic() + float(sys.argv[1])
+while time.monotonic() < end:
+    t = time.thread_time()
+    while time.thread_time() - t < 0.1:
+        pass
+    time.sleep(0.9)
+"""
+
+
+class OutageRun:
+    """The collector down 2 minutes, then up, behind FleetOutage: a profd
+    with continuous = yes at 19 Hz, 10 s intervals, its include filter
+    only the cgroup profd-test-outage.slice (one process busy 10% of a
+    core), pushing to a port held bound but not listening (connections
+    refused; no other test's receiver can take the port meanwhile). A
+    thread brings the collector (pushrecv.py) up OUTAGE_S after profd
+    started. start() returns at once; run_all.py calls it before the
+    suite so that the 2 minutes pass while other tests run."""
+
+    OUTAGE_S = 120
+    INTERVAL_S = 10
+
+    def __init__(self):
+        self.skip = None
+        self.error = None
+        self.daemon = None
+        self.rcv = None
+        self.work = None
+        self.placeholder = None
+        self.thread = None
+        self.t_down = self.t_up = None
+        self.backlog = None         # spooled UUIDs when the collector came up
+        self.m_down = None          # /metrics then
+        self.up = threading.Event()
+        self.tmp = tempfile.mkdtemp(prefix="profd-outage-")
+        self.cg = None
+
+    def start(self):
+        if shutil.which("protoc") is None:
+            self.skip = "protoc not installed (make deps: protobuf-compiler)"
+            return self
+        if not pushrecv.have_protobuf():
+            self.skip = "python3-protobuf not installed (make deps)"
+            return self
+        root = cgroup2_mount()
+        if root is None:
+            self.skip = "no cgroup v2 mounted"
+            return self
+        self.gen = os.path.join(cpu.OUTPUT, "e2e", "gen")
+        self.proto = os.path.abspath(os.path.join(cpu.SRC, "..", "..", "proto"))
+        pushrecv.push_pb2(self.proto, self.gen)
+        self.slice = os.path.join(root, "profd-test-outage.slice")
+        self.cg = os.path.join(self.slice, "outage.service")
+        os.makedirs(self.cg, exist_ok=True)
+        # The port: bound, never listening, until the collector comes up.
+        self.placeholder = socket.socket()
+        self.placeholder.bind(("127.0.0.1", 0))
+        self.port = self.placeholder.getsockname()[1]
+        self.spool = os.path.join(self.tmp, "spool")
+        self.work = spawn(["/bin/sh", "-c", 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"', "sh",
+                           self.cg, sys.executable, "-c", BUSY_TENTH, str(self.OUTAGE_S + 240)],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        os.environ["PROFD_TEST_BACKOFF_MS"] = str(BACKOFF_MS)
+        # A 2-minute outage from 200 ms doubles to 102 s; cap it, so the
+        # collector is tried again within 5 s of coming back.
+        os.environ["PROFD_TEST_BACKOFF_MAX_MS"] = "5000"
+        try:
+            self.t_down = time.time()
+            self.daemon = Daemon("fleet-outage", "--continuous", "yes", "--continuous-hz", "19",
+                                 "--continuous-interval", "%ds" % self.INTERVAL_S,
+                                 "--continuous-include", "cgroup:/profd-test-outage.slice",
+                                 "--spool-dir", self.spool,
+                                 "--push-url", "http://127.0.0.1:%d" % self.port)
+        except BaseException as e:  # noqa: BLE001 - reported by the test
+            self.error = e
+            return self
+        finally:
+            del os.environ["PROFD_TEST_BACKOFF_MS"]
+            del os.environ["PROFD_TEST_BACKOFF_MAX_MS"]
+        self.thread = threading.Thread(target=self._bring_up, daemon=True)
+        self.thread.start()
+        return self
+
+    def _bring_up(self):
+        try:
+            time.sleep(max(0, self.t_down + self.OUTAGE_S - time.time()))
+            self.m_down = metrics(self.daemon)
+            self.backlog = spool_uuids(self.spool)
+            self.placeholder.close()
+            self.rcv = pushrecv.Receiver(self.proto, self.gen, port=self.port).start()
+            self.t_up = time.time()
+        except BaseException as e:  # noqa: BLE001 - reported by the test
+            self.error = e
+        finally:
+            self.up.set()
+
+    def wait_up(self):
+        self.up.wait(self.OUTAGE_S + 60)
+        if self.error:
+            raise self.error
+        if not self.up.is_set():
+            raise AssertionError("the collector was not brought up")
+
+    def stop(self):
+        if self.work:
+            kill(self.work)
+        if self.daemon and self.daemon.proc.poll() is None:
+            self.daemon.stop()
+        if self.rcv:
+            self.rcv.stop()
+        if self.placeholder:
+            self.placeholder.close()
+        for d in (self.cg, os.path.dirname(self.cg) if self.cg else None):
+            if d:
+                try:
+                    os.rmdir(d)
+                except OSError:
+                    pass
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+class FleetOutage(unittest.TestCase):
+    """Collector down 2 minutes, then up (issue 13): every interval of the
+    outage arrives, oldest first, none twice, none missing. Started before
+    the suite (run_all.py: START_EARLY) and checked after every other
+    test, so the 2 minutes cost the suite no time of their own; run alone
+    it waits them out."""
+
+    START_EARLY = True
+    outage = None   # OutageRun (not "run": unittest.TestCase.run)
+
+    @classmethod
+    def start_early(cls):
+        if cls.outage is None:
+            cls.outage = OutageRun().start()
+
+    @classmethod
+    def setUpClass(cls):
+        cls.start_early()
+        if cls.outage.skip:
+            raise unittest.SkipTest(cls.outage.skip)
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.outage:
+            cls.outage.stop()
+            FleetOutage.outage = None
+
+    def test_collector_down_two_minutes(self):
+        run = self.outage
+        if run.error:
+            raise run.error
+        run.wait_up()
+        d, rcv = run.daemon, run.rcv
+        self.assertGreaterEqual(run.t_up - run.t_down, OutageRun.OUTAGE_S)
+        # While down: connections refused and counted, nothing pushed,
+        # every closed interval in the spool.
+        m = run.m_down
+        self.assertGreater(m.get('profd_push_errors_total{code="connection"}', 0), 0, m)
+        self.assertEqual(m["profd_push_failing"], 1, m)
+        self.assertEqual(m["profd_intervals_pushed_total"], 0, m)
+        self.assertEqual(m["profd_intervals_spooled_total"], m["profd_spool_files"], m)
+        # 2 minutes of 10 s intervals (the first may be partial): at least 11.
+        self.assertGreaterEqual(len(run.backlog), OutageRun.OUTAGE_S // OutageRun.INTERVAL_S - 1, run.backlog)
+        wait_for(lambda: set(run.backlog) <= {g.id for g in rcv.snapshot()[0]}, 60,
+                 "the 2-minute backlog delivered")
+        got, _, invalid = rcv.snapshot()
+        self.assertEqual(invalid, [], "receiver refused requests")
+        ids = [g.id for g in got]
+        self.assertEqual(len(ids), len(set(ids)), "an interval pushed twice: %r" % ids)
+        # The backlog arrived first, in the spool's order.
+        self.assertEqual(ids[:len(run.backlog)], run.backlog)
+        # Oldest first by the profiles' own time, and no gap: each starts
+        # where the one before ended, from before the outage began to
+        # after it ended.
+        profs = []
+        for g in got:
+            self.assertEqual(g.labels.get("service_name"), "outage.service", g.labels)
+            p = pprofraw.decode_proto(g.raw)
+            profs.append((p["time_nanos"], p["duration_nanos"], g.id))
+        self.assertEqual([t for t, _, _ in profs], sorted(t for t, _, _ in profs),
+                         "not delivered oldest first")
+        for (t0, d0, _), (t1, d1, _) in zip(profs, profs[1:]):
+            self.assertEqual(t0 + d0, t1, "a gap or an overlap between intervals")
+            self.assertEqual(d1, OutageRun.INTERVAL_S * NS)
+        first = profs[0][0] / NS
+        last_backlog = profs[len(run.backlog) - 1]
+        self.assertLessEqual(first, run.t_down + OutageRun.INTERVAL_S, "the first interval of the outage")
+        self.assertGreaterEqual((last_backlog[0] + last_backlog[1]) / NS, run.t_up - OutageRun.INTERVAL_S - 1)
+        # Every raw profile reads with go tool pprof.
+        path = os.path.join(cpu.ART, "fleet-outage-first.pb.gz")
+        with open(path, "wb") as f:
+            f.write(got[0].raw)
+        self.assertTrue(cpu.Prof(path).samples)
+        # Caught up: the spool drains; the counters add up.
+        wait_for(lambda: metrics(d)["profd_spool_files"] <= 1, 30, "spool drained")
+        m = metrics(d)
+        self.assertEqual(m["profd_push_failing"], 0, m)
+        self.assertGreaterEqual(m["profd_intervals_pushed_total"], len(run.backlog), m)
+        self.assertEqual(m["profd_intervals_spooled_total"],
+                         m["profd_intervals_pushed_total"] + m["profd_spool_files"], m)
+        for k, v in m.items():
+            if k.startswith("profd_intervals_dropped_total"):
+                self.assertEqual(v, 0, k)
+        log = d.log_tail(1000000)
+        self.assertIn("delivered again after", log)
+        # One line for the whole failure streak, not one per retry.
+        self.assertEqual(log.count("retrying with backoff"), 1, log[-3000:])
+        self.assertGreater(m['profd_push_errors_total{code="connection"}'], 10, m)
+
+
+NS = 1000000000
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -40,6 +41,7 @@ sys.dont_write_bytecode = True  # keep the source tree clean
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_cpu as cpu  # noqa: E402
 from test_cpu import Daemon, free_tcp_port  # noqa: E402
+from test_fleet import metrics, wait_for  # noqa: E402
 
 
 def machine_address():
@@ -61,6 +63,26 @@ def make_token(path, text=None, mode=0o600):
     os.chmod(path, mode)
     with open(path) as f:
         return f.readline().strip()
+
+
+def replace_file(path, text, mode=0o600):
+    """@path's contents replaced in one step (a new file renamed over it),
+    as an operator's tooling rotates a credential."""
+    tmp = path + ".new"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.chmod(tmp, mode)
+    os.rename(tmp, path)
+
+
+def reload_and_wait(d, line, count=1, timeout=15):
+    """SIGHUP to profd @d, then wait until its log holds @line @count times."""
+    d.proc.send_signal(signal.SIGHUP)
+
+    def seen():
+        with open(d.log_path, "rb") as f:
+            return f.read().decode(errors="replace").count(line) >= count
+    wait_for(seen, timeout, "%r in the log after SIGHUP" % line)
 
 
 def make_cert(dirpath, addr):
@@ -208,6 +230,100 @@ class RemoteListen(ListenTest):
         finally:
             d.stop()
 
+    def test_reload_token(self):
+        """SIGHUP (systemctl reload profd) reads the token file again: the
+        old token is refused and the new one accepted at once, with no
+        restart. A bad new file — too short, or readable by others — keeps
+        the current token: one log line each (never the token), counted
+        as refused in /metrics."""
+        path = os.path.join(self.tmp, "token-reload")
+        old = make_token(path)
+        spec = "%s:%d" % (self.addr, free_tcp_port())
+        url = "http://%s/v1/status" % spec
+        d = Daemon("listen-reload", "--listen", spec, "--listen-token-file", path)
+        try:
+            self.assertEqual(curl(url, token=old)[0], 200)
+            new = os.urandom(32).hex()
+            replace_file(path, new + "\n")
+            reload_and_wait(d, "reload: the listener's token read again")
+            self.assertEqual(curl(url, token=old)[0], 401, "the old token after the reload")
+            self.assertEqual(curl(url, token=new)[0], 200, "the new token after the reload")
+            m = metrics(d)
+            self.assertEqual(m['profd_listen_reloads_total{result="ok"}'], 1, m)
+            self.assertEqual(m['profd_listen_reloads_total{result="refused"}'], 0, m)
+            # Not a token: kept, one line saying why.
+            replace_file(path, "tooshort\n")
+            reload_and_wait(d, "the listener keeps its current token")
+            self.assertEqual(curl(url, token=new)[0], 200, "the current token after a bad file")
+            self.assertEqual(curl(url, token="tooshort")[0], 401)
+            # A good token in a file others may read: refused with the
+            # whole configuration, the current token kept.
+            third = os.urandom(32).hex()
+            replace_file(path, third + "\n", mode=0o644)
+            reload_and_wait(d, "readable by others")
+            self.assertEqual(curl(url, token=new)[0], 200)
+            self.assertEqual(curl(url, token=third)[0], 401)
+            m = metrics(d)
+            self.assertEqual(m['profd_listen_reloads_total{result="ok"}'], 1, m)
+            self.assertEqual(m['profd_listen_reloads_total{result="refused"}'], 2, m)
+            with open(d.log_path, "rb") as f:
+                log = f.read().decode(errors="replace")
+            self.assertEqual(log.count("token shorter than 16 characters"), 1, log[-2000:])
+            self.assertEqual(log.count("readable by others"), 1, log[-2000:])
+            for t in (old, new, third, "tooshort"):
+                self.assertNotIn(t, log, "a token in the log")
+            # And back to a good file: accepted again.
+            replace_file(path, third + "\n")
+            reload_and_wait(d, "reload: the listener's token read again", count=2)
+            self.assertEqual(curl(url, token=third)[0], 200)
+            self.assertEqual(curl(url, token=new)[0], 401)
+        finally:
+            d.stop()
+
+    def test_reload_tls(self):
+        """SIGHUP reads the certificate and key again: new handshakes get
+        the new certificate (a client trusting only the old one fails with
+        curl's error 60); a key that is not the certificate's keeps the
+        current pair, and the listener goes on serving it."""
+        if not shutil.which("openssl"):
+            self.skipTest("no openssl (scripts/deps.sh installs it)")
+        dirs = []
+        for n in ("a", "b", "live"):
+            dirs.append(os.path.join(self.tmp, "tls-" + n))
+            os.makedirs(dirs[-1], exist_ok=True)
+        cert_a, key_a = make_cert(dirs[0], self.addr)
+        cert_b, key_b = make_cert(dirs[1], self.addr)
+        live_cert, live_key = os.path.join(dirs[2], "cert.pem"), os.path.join(dirs[2], "key.pem")
+
+        def install(cert, key):
+            with open(cert) as f:
+                replace_file(live_cert, f.read(), mode=0o644)
+            with open(key) as f:
+                replace_file(live_key, f.read(), mode=0o600)
+        install(cert_a, key_a)
+        spec = "%s:%d" % (self.addr, free_tcp_port())
+        url = "https://%s/v1/status" % spec
+        d = Daemon("listen-reload-tls", "--listen", spec, "--listen-token-file", self.token_path,
+                   "--listen-tls-cert", live_cert, "--listen-tls-key", live_key)
+        try:
+            self.assertEqual(curl(url, token=self.token, cacert=cert_a)[0], 200)
+            self.assertEqual(curl(url, token=self.token, cacert=cert_b)[:4:3], (0, 60))
+            install(cert_b, key_b)
+            reload_and_wait(d, "reload: the listener's token, certificate and key read again")
+            self.assertEqual(curl(url, token=self.token, cacert=cert_b)[0], 200, "the new certificate")
+            st, _, _, rc = curl(url, token=self.token, cacert=cert_a)
+            self.assertEqual((st, rc), (0, 60), "the old certificate is no longer served")
+            # A's certificate with B's key: not a pair; B's stays.
+            with open(cert_a) as f:
+                replace_file(live_cert, f.read(), mode=0o644)
+            reload_and_wait(d, "not a certificate and its key")
+            self.assertEqual(curl(url, token=self.token, cacert=cert_b)[0], 200, "the current pair kept")
+            m = metrics(d)
+            self.assertEqual(m['profd_listen_reloads_total{result="ok"}'], 1, m)
+            self.assertEqual(m['profd_listen_reloads_total{result="refused"}'], 1, m)
+        finally:
+            d.stop()
+
     def test_config_file(self):
         """The same from the config file: listen, listen-token-file."""
         port = free_tcp_port()
@@ -270,6 +386,117 @@ class ListenRefused(ListenTest):
         for opt in ("--listen-token-file PATH", "--listen-tls-cert PATH", "--listen-tls-key PATH",
                     "any other address needs"):
             self.assertIn(opt, r.stdout)
+
+
+# Run in the other namespace: hold @n idle connections from address A, then
+# one more from A, one from B and one from C after B holds more; print the
+# status line each of the last got (or the error).
+SHARES_CLIENT = r"""
+import json, socket, sys, time
+server, port, token, a, b, c, n_a, n_b = sys.argv[1:9]
+
+def conn(src):
+    s = socket.socket()
+    s.settimeout(10)
+    s.bind((src, 0))
+    s.connect((server, int(port)))
+    return s
+
+def ask(src):
+    try:
+        s = conn(src)
+        s.sendall(("GET /v1/status HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+                   "Connection: close\r\n\r\n" % token).encode())
+        body = b""
+        while True:
+            more = s.recv(65536)
+            if not more:
+                break
+            body += more
+        s.close()
+        return body.decode(errors="replace")
+    except OSError as e:
+        return "error: %s" % e
+
+held = [conn(a) for _ in range(int(n_a))]
+time.sleep(0.5)
+out = {"a_extra": ask(a), "b": ask(b)}
+held += [conn(b) for _ in range(int(n_b))]
+time.sleep(0.5)
+out["c"] = ask(c)
+print(json.dumps(out))
+"""
+
+
+class RemoteShares(unittest.TestCase):
+    """Callers beyond this machine get a share of connections per source
+    (an IPv4 address, an IPv6 /64): one host holding all of its share does
+    not stop another host's scrape. The hosts are addresses in a network
+    namespace joined to this one by a veth pair: profd cannot see their
+    sockets (sock_diag is per namespace), so they are anonymous, as callers
+    on other machines are."""
+
+    def setUp(self):
+        if not shutil.which("ip"):
+            self.skipTest("no ip(8)")
+        tag = os.getpid() % 100000
+        self.ns = "profd-e2e-%d" % tag
+        self.veth = "pfsh%d" % tag
+        net = "10.213.%d" % (tag % 250)
+        self.server, self.a, self.b, self.c = ("%s.%d" % (net, i) for i in (1, 2, 3, 4))
+        cmds = [["ip", "netns", "add", self.ns],
+                ["ip", "link", "add", self.veth + "a", "type", "veth", "peer", "name", self.veth + "b"],
+                ["ip", "link", "set", self.veth + "b", "netns", self.ns],
+                ["ip", "addr", "add", self.server + "/24", "dev", self.veth + "a"],
+                ["ip", "link", "set", self.veth + "a", "up"]]
+        for addr in (self.a, self.b, self.c):
+            cmds.append(["ip", "-n", self.ns, "addr", "add", addr + "/24", "dev", self.veth + "b"])
+        cmds += [["ip", "-n", self.ns, "link", "set", self.veth + "b", "up"],
+                 ["ip", "-n", self.ns, "link", "set", "lo", "up"]]
+        for i, cmd in enumerate(cmds):
+            r = subprocess.run(cmd, capture_output=True, text=True)
+            if r.returncode:
+                self.tearDown()
+                if i == 0:
+                    self.skipTest("cannot make a network namespace: %s" % r.stderr.strip())
+                raise AssertionError("%s: %s" % (" ".join(cmd), r.stderr))
+        self.tmp = tempfile.mkdtemp(prefix="profd-shares-")
+        os.chmod(self.tmp, 0o755)
+
+    def tearDown(self):
+        subprocess.run(["ip", "link", "del", self.veth + "a"], capture_output=True)
+        subprocess.run(["ip", "netns", "del", self.ns], capture_output=True)
+        if getattr(self, "tmp", None):
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def test_share_per_source(self):
+        """--max-sessions 16 --max-sessions-per-uid 1: 5 connections a
+        source, 8 for every remote caller together. A holds 5 idle
+        connections: A's sixth gets 429 naming A, B's scrape still 200 (it
+        got 429 when all remote callers shared one allowance); B then holds
+        3, so remote callers hold 8: C gets 503. Root's Unix socket is
+        served throughout."""
+        token_path = os.path.join(self.tmp, "token")
+        token = make_token(token_path)
+        port = free_tcp_port()
+        d = Daemon("listen-shares", "--listen", "%s:%d" % (self.server, port),
+                   "--listen-token-file", token_path, "--max-sessions", "16",
+                   "--max-sessions-per-uid", "1")
+        try:
+            r = subprocess.run(["ip", "netns", "exec", self.ns, sys.executable, "-c", SHARES_CLIENT,
+                                self.server, str(port), token, self.a, self.b, self.c, "5", "3"],
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            out = json.loads(r.stdout)
+            self.assertTrue(out["a_extra"].startswith("HTTP/1.1 429"), out)
+            self.assertIn("too many connections from %s (limit 5 per source address)" % self.a, out["a_extra"])
+            self.assertTrue(out["b"].startswith("HTTP/1.1 200"), out)
+            self.assertIn('"version"', out["b"])
+            self.assertTrue(out["c"].startswith("HTTP/1.1 503"), out)
+            self.assertIn("callers beyond this machine (8 open, limit 8)", out["c"])
+            self.assertIn("version", d.status())
+        finally:
+            d.stop()
 
 
 EXAMPLES = ("profd-push.conf", "profd-alloy.conf", "alloy-relay.alloy", "profd-scrape.conf", "parca.yaml")

@@ -73,12 +73,15 @@ static void test_load(void)
 	/* Not tokens. */
 	write_file("short", "abc123\n", 0600, path);
 	CHECK(listen_auth__load(path, &a, err, sizeof(err)) == -EINVAL, "short");
+	CHECK(strstr(err, "token shorter than 16 characters") && !strstr(err, "abc123"),
+	      "%s", err);
 	write_file("space", "0123456789abcdef 0123456789\n", 0600, path);
 	CHECK(listen_auth__load(path, &a, err, sizeof(err)) == -EINVAL, "space");
 	write_file("eqmid", "0123456789abcdef=0123456789\n", 0600, path);
 	CHECK(listen_auth__load(path, &a, err, sizeof(err)) == -EINVAL, "= inside");
 	write_file("empty", "\n", 0600, path);
 	CHECK(listen_auth__load(path, &a, err, sizeof(err)) == -EINVAL, "empty");
+	CHECK(strstr(err, "token shorter than 16 characters"), "%s", err);
 	{
 		char big[LISTEN_TOKEN_MAX + 2];
 
@@ -86,6 +89,7 @@ static void test_load(void)
 		big[sizeof(big) - 1] = 0;
 		write_file("long", big, 0600, path);
 		CHECK(listen_auth__load(path, &a, err, sizeof(err)) == -E2BIG, "long");
+		CHECK(strstr(err, "token longer than 511 characters"), "%s", err);
 		big[LISTEN_TOKEN_MAX - 1] = 0;
 		write_file("longest", big, 0600, path);
 		CHECK(listen_auth__load(path, &a, err, sizeof(err)) == 0,
