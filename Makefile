@@ -82,7 +82,7 @@ DAEMON_SRCS := daemon/main.c daemon/main_opts.c daemon/main_listen.c daemon/log.
 	       daemon/execwatch.c daemon/target.c \
 	       daemon/push.c daemon/fleet.c daemon/continuous.c daemon/api_listen.c \
 	       daemon/continuous_procs.c daemon/continuous_iv.c \
-	       daemon/offcpu.c daemon/offcpu_pair.c daemon/threads.c \
+	       daemon/offcpu.c daemon/offcpu_pair.c daemon/threads.c daemon/execfollow.c \
 	       $(CORE_SRCS)
 CLIENT_SRCS := client/profctl.c client/report.c common/pprof_read.c common/json_read.c \
 	       common/cxxname.c

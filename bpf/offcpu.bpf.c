@@ -144,7 +144,7 @@ static __always_inline __u64 task_ids(struct task_struct *t)
 /* The key of thread @tid's stack (see PROFD_WAIT_KEY_BYTES) and, in
  * *@ret_kib, how many KiB of it; 0 when it cannot be read. */
 static __always_inline __u64 stack_key(struct pt_regs *u,
-				       const struct wait_task *wt,
+				       const struct wait_task *wt, __u64 mm,
 				       __u32 *ret_kib)
 {
 	__u32 zero = 0, i, kib = PROFD_WAIT_KEY_BYTES / 1024;
@@ -160,7 +160,7 @@ static __always_inline __u64 stack_key(struct pt_regs *u,
 	if (!kb || len < 1024 || len > sizeof(*kb) ||
 	    bpf_probe_read_user(kb, len, (void *)u->sp) < 0)
 		return 0;
-	h = gen * 0x9e3779b97f4a7c15ULL ^ u->ip;
+	h = (gen ^ mm) * 0x9e3779b97f4a7c15ULL ^ u->ip;
 	h = (h ^ u->sp) * 0xff51afd7ed558ccdULL;
 	h = (h ^ u->bp) * 0xc4ceb9fe1a85ec53ULL;
 	h = (h ^ kib) * 0x9e3779b97f4a7c15ULL;
@@ -178,8 +178,8 @@ static __always_inline __u64 stack_key(struct pt_regs *u,
  * *@ret_fb, *@ret_n bytes), so summed waits have exactly its stack.
  * Costs the walk a full record would take anyway, and a hash of it.
  */
-static __always_inline __u64 fp_key(void *ctx, struct fp_buf **ret_fb,
-				    long *ret_n)
+static __always_inline __u64 fp_key(void *ctx, __u64 mm,
+				    struct fp_buf **ret_fb, long *ret_n)
 {
 	struct fp_buf *fb;
 	__u32 zero = 0, i;
@@ -194,7 +194,7 @@ static __always_inline __u64 fp_key(void *ctx, struct fp_buf **ret_fb,
 		return 0;
 	*ret_fb = fb;
 	*ret_n = n;
-	h = gen * 0x9e3779b97f4a7c15ULL ^ (__u64)n;
+	h = (gen ^ mm) * 0x9e3779b97f4a7c15ULL ^ (__u64)n;
 	for (i = 0; i < PROFD_MAX_USER_FRAMES; i++) {
 		if (i >= n / 8)
 			break;
@@ -272,17 +272,23 @@ static __always_inline int begin(void *ctx, struct task_struct *task, __u64 id,
 
 	struct fp_buf *fb = NULL;
 	long fp_n = 0;
-	__u64 key = 0;
+	__u64 key = 0, image;
 	__u32 slot = 0, k, kib = 0;
 
 	u = (struct pt_regs *)bpf_task_pt_regs(task);
 	/* Thread creation is rare and counted exactly: always whole. */
 	if (u && !(tf & PROFD_WAIT_F_KERNEL) && what < PROFD_WAIT_CLONE) {
-		/* Where it waited recently? Then say just that. */
+		/*
+		 * Where it waited recently? Then say just that. The key
+		 * holds the address space too (one load): after an exec
+		 * the same registers and bytes are another program's.
+		 */
+		__u64 mm = (__u64)BPF_CORE_READ(task, mm);
+
 		if (tf & PROFD_WAIT_F_STACK)
-			key = stack_key(u, wt, &kib);
+			key = stack_key(u, wt, mm, &kib);
 		else
-			key = fp_key(ctx, &fb, &fp_n);
+			key = fp_key(ctx, mm, &fb, &fp_n);
 		for (k = 0; k < PROFD_WAIT_SLOTS && key; k++) {
 			if (key != wt->key[what][k])
 				continue;
@@ -292,6 +298,24 @@ static __always_inline int begin(void *ctx, struct task_struct *task, __u64 id,
 			wt->state[what] = state;
 			return 0;
 		}
+	}
+	/*
+	 * A full record. The process executed a program since the thread's
+	 * last one: what it summed is the old image's, sent as that now
+	 * (each sum carries wt->image), and its keys are forgotten.
+	 */
+	ex = bpf_map_lookup_elem(&execs, &tgid);
+	image = ex ? ex->image : PROFD_IMAGE_NONE;
+	if (wt->image != image) {
+		for (i = 0; i < PROFD_WAIT_NSUMS; i++)
+			flush(wt, id, i);
+		for (i = 0; i < PROFD_WAIT_SLOTS; i++) {
+			wt->key[0][i] = 0;
+			wt->key[1][i] = 0;
+		}
+		wt->image = image;
+	}
+	if (key) {
 		/* The slot this stack takes: its sums go before it. */
 		slot = wt->next_slot[what] % PROFD_WAIT_SLOTS;
 		flush_slot(wt, id, what, slot);
@@ -322,9 +346,7 @@ static __always_inline int begin(void *ctx, struct task_struct *task, __u64 id,
 	b->tid = (__u32)id;
 	b->state = state;
 	b->flags = 0;
-	ex = bpf_map_lookup_elem(&execs, &tgid);
-	b->image = ex ? ex->image : PROFD_IMAGE_NONE;
-	wt->image = b->image;
+	b->image = image;
 	bpf_get_current_comm(b->comm, sizeof(b->comm));
 	b->slot = slot;
 	b->key_kib = key ? kib : 0;

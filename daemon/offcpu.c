@@ -16,6 +16,9 @@
 #include <bpf/libbpf.h>
 
 #include "aggregate.h"
+#include "clock.h"
+#include "execfollow.h"
+#include "jitmap_proc.h"
 #include "kallsyms.h"
 #include "offcpu.h"
 #include "offcpu.skel.h"
@@ -32,13 +35,6 @@ _Static_assert(sizeof(struct profd_wait_begin) ==
 _Static_assert(sizeof(struct profd_wait_end) == 32, "profd_wait_end");
 
 
-static uint64_t now_ns(clockid_t clk)
-{
-	struct timespec ts;
-
-	clock_gettime(clk, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
 
 int offcpu__new(const struct offcpu_limits *lim, struct proc_cache *pc,
 		struct execwatch *w, struct threads *t, uint32_t pidns_inum,
@@ -265,14 +261,17 @@ static void forget_waits(struct offcpu *o)
 static void window_free(struct offcpu_window *w)
 {
 	struct pending *p;
+	unsigned i;
 
 	while ((p = w->seeds)) {
 		w->seeds = p->next;
 		free(p);
 	}
-	proc__put(w->proc);
+	for (i = 0; i < w->nparts; i++) {
+		proc__put(w->parts[i].proc);
+		aggregate__free(w->parts[i].agg);
+	}
 	target__release(&w->t);
-	aggregate__free(w->agg);
 	free(w);
 }
 
@@ -345,8 +344,6 @@ static void seed(void *ctx, const struct threads_thread *th)
 	struct pending *p;
 	unsigned n = th->n, nk;
 
-	if (w->nseeds >= THREADS_MAX)
-		return;
 	if (w->req.what == PROFD_WAIT_FUTEX ?
 		    !in_futex_wait(w->t.ref.dirfd, th->tid) :
 		    th->state != 'S' && th->state != 'D')
@@ -354,9 +351,13 @@ static void seed(void *ctx, const struct threads_thread *th)
 	nk = w->req.kernel ? th->nk : 0;
 	if (nk > PROFD_MAX_KERNEL_FRAMES)
 		nk = PROFD_MAX_KERNEL_FRAMES;
-	p = calloc(1, sizeof(*p) + (n + nk ? n + nk : 1) * sizeof(uint64_t));
-	if (!p)
+	p = w->nseeds < SEEDS_MAX ?
+		calloc(1, sizeof(*p) + (n + nk ? n + nk : 1) * sizeof(uint64_t)) :
+		NULL;
+	if (!p) {
+		w->seeds_dropped++;	/* (the window is not open yet) */
 		return;
+	}
 	p->what = w->req.what;
 	p->tid = th->tid;
 	p->tgid = (uint32_t)w->req.pid;
@@ -370,6 +371,13 @@ static void seed(void *ctx, const struct threads_thread *th)
 		p->flags |= AGG_F_USER_ERR;
 	if (th->truncated)
 		p->flags |= AGG_F_USER_TRUNC;
+	/* JIT names of now (jitmap_proc.h), kept if the process exits. */
+	if (n && w->parts[0].proc) {
+		uint64_t now = now_ns(CLOCK_MONOTONIC);
+
+		p->flags |= proc__jit_sample(w->parts[0].proc, th->ips, n,
+					     now, now) << AGG_F_JIT_GEN_SHIFT;
+	}
 	snprintf(p->comm, sizeof(p->comm), "%s", th->comm);
 	p->n_user = (uint16_t)n;
 	if (n)
@@ -401,7 +409,8 @@ int offcpu__start(struct offcpu *o, const struct offcpu_req *req,
 		return -ENOMEM;
 	w->req = *req;
 	w->t = TARGET_NONE;
-	r = aggregate__new(o->lim.max_stacks, &w->agg);
+	w->nparts = 1;
+	r = aggregate__new(o->lim.max_stacks, &w->parts[0].agg);
 	if (r < 0) {
 		free(w);
 		return r;
@@ -416,17 +425,19 @@ int offcpu__start(struct offcpu *o, const struct offcpu_req *req,
 			break;
 		/* Shared with CPU windows and the heap tracker. */
 		r = proc__get(o->pc, req->pid, w->t.ref.dirfd,
-			      w->t.ids.start_time, w->t.image, &w->proc);
+			      w->t.ids.start_time, w->t.image,
+			      &w->parts[0].proc);
 		if (r == 0 && target__current(&w->t) == -ESTALE)
 			r = -EAGAIN;
 		if (r < 0) {
-			proc__put(w->proc);
-			w->proc = NULL;
+			proc__put(w->parts[0].proc);
+			w->parts[0].proc = NULL;
 			target__release(&w->t);
 		}
 	}
 	if (r < 0)
 		goto fail_unlocked;
+	w->parts[0].image = w->t.image;
 
 	/*
 	 * The threads off CPU now, before the programs attach: without them
@@ -438,7 +449,7 @@ int offcpu__start(struct offcpu *o, const struct offcpu_req *req,
 		struct seed_ctx sc = { .o = o, .w = w };
 
 		(void)threads__each(o->threads, req->pid, w->t.ref.dirfd,
-				    w->proc, seed, &sc);
+				    w->parts[0].proc, seed, &sc);
 	}
 	pthread_mutex_lock(&o->lock);
 	if (o->stopping) {
@@ -465,6 +476,7 @@ int offcpu__start(struct offcpu *o, const struct offcpu_req *req,
 	 * that was not recorded leaving says so (seeds), and every thread
 	 * sends its stack again before repeats. */
 	w->gen = __atomic_add_fetch(&o->skel->data->gen, 1, __ATOMIC_RELAXED);
+	w->id = ++o->next_id;
 	w->next = o->windows;
 	o->windows = w;
 	o->nwindows++;
@@ -490,6 +502,69 @@ fail:
 fail_unlocked:
 	window_free(w);
 	return r;
+}
+
+static struct offcpu_window *window_by_id(struct offcpu *o, uint64_t id)
+{
+	struct offcpu_window *w;
+
+	for (w = o->windows; w && w->id != id; w = w->next)
+		;
+	return w;
+}
+
+/*
+ * (offcpu_int.h) As CPU windows do (session_sample.c's check_exec): the
+ * caller checked again against the image the exec brought, its mappings
+ * captured if they may see it. The answer holds for the rest of the
+ * window. The slow part (reading /proc, opening binaries) runs without
+ * offcpu's lock, on a hold of our own on the process; records wait for it
+ * (once per exec and window).
+ */
+void offcpu__follow_exec(struct offcpu *o, struct offcpu_window *w,
+			 uint64_t image, uint64_t time_ns)
+{
+	struct target t = TARGET_NONE;
+	struct proc *fresh = NULL;
+	struct aggregate *agg = NULL;
+	struct offcpu_part *pt;
+	char why[sizeof(pt->why)];
+	uint64_t id = w->id;
+	uid_t uid = w->req.uid;
+	int r;
+
+	r = target__dup(&w->t, &t);
+	pthread_mutex_unlock(&o->lock);
+	if (r == 0)
+		r = execfollow__check(&t, uid, image, o->pc, o->w, &fresh,
+				      why, sizeof(why));
+	else
+		snprintf(why, sizeof(why),
+			 "the process executed a program that could not be checked (%s)",
+			 strerror(-r));
+	if (r == 0)
+		r = aggregate__new(o->lim.max_stacks, &agg);
+	pthread_mutex_lock(&o->lock);
+	w = window_by_id(o, id);
+	/* Gone, or checked meanwhile: nothing to add. */
+	if (!w || w->closed || w->nparts >= OFFCPU_PARTS ||
+	    offcpu_pair__part(w, image))
+		goto out;
+	pt = &w->parts[w->nparts++];
+	memset(pt, 0, sizeof(*pt));
+	pt->image = image;
+	pt->first_ns = time_ns;
+	snprintf(pt->why, sizeof(pt->why), "%s", why);
+	if (r == 0) {
+		pt->proc = fresh;
+		pt->agg = agg;
+		fresh = NULL;
+		agg = NULL;
+	}
+out:
+	proc__put(fresh);
+	aggregate__free(agg);
+	target__release(&t);
 }
 
 unsigned offcpu__end(struct offcpu *o, pid_t pid, uid_t uid,
@@ -672,8 +747,11 @@ static void open_sums(struct offcpu *o, struct offcpu_window *w)
 			free(p);
 		}
 		for (k = 0; k < PROFD_WAIT_SLOTS; k++) {
-			p = offcpu_pair__last_of(o, what, tid, k, (uint32_t)w->req.pid,
-				    w->t.image);
+			/* Of the image the thread last sent a stack of
+			 * (the sums are of that one): charged to that
+			 * image's part, or counted as left out. */
+			p = offcpu_pair__last_of(o, what, tid, k,
+						 (uint32_t)w->req.pid, wt.image);
 			if (!p)
 				continue;
 			for (s = 0; s < PROFD_WAIT_STATE_MAX; s++) {
@@ -717,11 +795,11 @@ int offcpu__finish(struct offcpu *o, struct offcpu_window *w, void **ret_buf,
 		[PROFD_WAIT_CLONE] = PROFILE_THREADCREATE,
 	};
 	uint64_t errs[PROFD_WAIT_ERR_MAX], lost, unpaired, full;
-	char lines[4][256];
-	const char *comments[9];
-	struct profile_cpu_part part = {};
+	char lines[4][256], execs[OFFCPU_PARTS][400];
+	const char *comments[9 + OFFCPU_PARTS];
+	struct profile_cpu_part parts[OFFCPU_PARTS] = {};
 	struct profile_cpu_desc d = {};
-	size_t nc = 0, i;
+	size_t nc = 0, i, np = 0;
 	bool drained;
 
 	pthread_mutex_lock(&o->lock);
@@ -768,24 +846,53 @@ int offcpu__finish(struct offcpu *o, struct offcpu_window *w, void **ret_buf,
 			 unpaired, full);
 		comments[nc++] = lines[1];
 	}
+	/* What an exec did to the window, and when. The parts are ours
+	 * alone once closed: no lock needed. */
+	for (i = 0; i < w->nparts; i++) {
+		const struct offcpu_part *pt = &w->parts[i];
+
+		if (pt->agg) {
+			parts[np].proc = pt->proc;
+			parts[np].agg = pt->agg;
+			np++;
+		}
+		if (i == 0)
+			continue;
+		if (pt->agg)
+			snprintf(execs[i], sizeof(execs[i]),
+				 "%s about %.1f s into the window: waits from then on are of that program",
+				 pt->why, pt->first_ns > w->start_ns ?
+				 (double)(pt->first_ns - w->start_ns) / 1e9 : 0.0);
+		else
+			snprintf(execs[i], sizeof(execs[i]),
+				 "%s about %.1f s into the window: its %" PRIu64 " waits are left out of this profile",
+				 pt->why, pt->first_ns > w->start_ns ?
+				 (double)(pt->first_ns - w->start_ns) / 1e9 : 0.0,
+				 pt->denied);
+		comments[nc++] = execs[i];
+	}
 	if (w->left_out) {
 		snprintf(lines[2], sizeof(lines[2]),
-			 "%" PRIu64 " waits of another program image (the process executed a program) are left out",
+			 "%" PRIu64 " waits of program images this window did not check (run before it opened, or more execs than it follows) are left out",
 			 w->left_out);
 		comments[nc++] = lines[2];
+	}
+	if (w->seeds_dropped) {
+		snprintf(lines[3], sizeof(lines[3]),
+			 "%u threads waiting when the window opened were not kept (more than %d): their waits begun before it are not in this profile",
+			 w->seeds_dropped, SEEDS_MAX);
+		comments[nc++] = lines[3];
 	}
 	if (!drained)
 		comments[nc++] = "record dispatch fell behind at the window's end: waits from its last moments may be missing";
 	if (w->end_asked)
 		comments[nc++] = "ended on request (Ctrl-C in profctl, POST /v1/profile/stop)";
 
-	part.proc = w->proc;
-	part.agg = w->agg;
 	d.type = types[w->req.what];
 	d.pid = w->req.pid;
 	d.comm = w->t.ids.comm;
-	d.parts = &part;
-	d.nparts = 1;
+	d.parts = parts;
+	d.nparts = np;
 	d.period_ns = 1;
 	d.time_nanos = w->start_wall_ns;
 	d.duration_nanos = (int64_t)(w->end_ns - w->start_ns);

@@ -26,6 +26,9 @@
 #define DRAIN_TIMEOUT_NS (2ULL * 1000 * 1000 * 1000)
 #define PENDING_BUCKETS 4096	/* a power of two */
 #define MAX_FRAMES (UNWIND_MAX_FRAMES + PROFD_MAX_KERNEL_FRAMES)
+/* Threads off CPU (or in a futex wait) when a window opens, kept per
+ * window with their stacks until they come back; past this, counted. */
+#define SEEDS_MAX 65536
 
 /* A wait begun and not ended yet: its stack, unwound. */
 struct pending {
@@ -39,21 +42,43 @@ struct pending {
 	uint64_t ips[];			/* user then kernel */
 };
 
+/* Program images one window follows: the one it began on and up to
+ * three that execs brought (as CPU windows, session_int.h). Waits of
+ * further ones are left out and counted. */
+#define OFFCPU_PARTS 4
+
+/*
+ * A window's waits of one program image. An image the caller may not
+ * profile (checked at its first record, execfollow.h) gets no proc and
+ * no aggregate: its waits are counted, never unwound, symbolized or
+ * shown.
+ */
+struct offcpu_part {
+	uint64_t image;			/* execwatch count */
+	struct proc *proc;		/* NULL: denied */
+	struct aggregate *agg;		/* NULL: denied */
+	uint64_t first_ns;		/* its first record */
+	uint64_t denied;		/* waits left out */
+	char why[256];			/* after an exec: the profile's comment */
+};
+
 struct offcpu_window {
 	struct offcpu_window *next;
+	uint64_t id;			/* found again after the lock is let go */
 	struct offcpu_req req;
 	struct target t;
-	struct proc *proc;
-	struct aggregate *agg;
+	struct offcpu_part parts[OFFCPU_PARTS];	/* [0]: the image checked */
+	unsigned nparts;
 	uint64_t start_ns, end_ns;
 	int64_t start_wall_ns;
-	uint64_t left_out;		/* records of another image */
+	uint64_t left_out;		/* records of images it does not follow */
 	uint64_t errs_at_start[PROFD_WAIT_ERR_MAX];
 	uint64_t unpaired_at_start, pending_full_at_start;
 	/* Block windows: the threads already off CPU when it opened, with
 	 * their stacks then (begin_ns = start_ns), until they come back. */
 	struct pending *seeds;
 	unsigned nseeds;
+	unsigned seeds_dropped;		/* past SEEDS_MAX, or no memory */
 	uint64_t gen;			/* the BPF generation it opened in */
 	bool closed;
 	bool end_asked;			/* offcpu__end(): ended early */
@@ -76,6 +101,7 @@ struct offcpu {
 	uint64_t drain_pass;
 	struct offcpu_window *windows;
 	unsigned nwindows;
+	uint64_t next_id;
 	struct pending *pending[PENDING_BUCKETS];
 	unsigned npending;
 	/* Each thread's last full begin record per kind, which repeats
@@ -89,7 +115,20 @@ struct offcpu {
 	uint64_t key_ips[UNWIND_MAX_FRAMES];	/* what a repeat key determines */
 };
 
+/* offcpu.c */
+/*
+ * Window @w's process runs image @image, which an exec brought and @w
+ * has not checked: check its caller against it (execfollow.h) and give
+ * @w a part for it, allowed or denied. Lets go of offcpu's lock while it
+ * checks: @w may be gone on return (find it again). Drain thread.
+ */
+void offcpu__follow_exec(struct offcpu *o, struct offcpu_window *w,
+			 uint64_t image, uint64_t time_ns);
+
 /* offcpu_pair.c */
+/* @w's part for @image, or NULL (not one it follows). */
+struct offcpu_part *offcpu_pair__part(struct offcpu_window *w,
+				      uint64_t image);
 /* Take @tid's seed out of window @w, if it has one. */
 struct pending *offcpu_pair__take_seed(struct offcpu_window *w, uint32_t tid);
 /* The ring buffer's callback (drain thread, under lock). */

@@ -13,6 +13,8 @@
 
 #include <bpf/bpf.h>
 
+#include "clock.h"
+#include "jitmap_proc.h"
 #include "offcpu.skel.h"
 #include "offcpu_int.h"
 #include "profile.h"
@@ -104,15 +106,45 @@ void offcpu_pair__forget(struct offcpu *o)
 		__atomic_add_fetch(&o->skel->data->gen, 1, __ATOMIC_RELAXED);
 }
 
+struct offcpu_part *offcpu_pair__part(struct offcpu_window *w,
+				      uint64_t image)
+{
+	unsigned i;
+
+	for (i = 0; i < w->nparts; i++)
+		if (w->parts[i].image == image)
+			return &w->parts[i];
+	return NULL;
+}
+
+/* Where @n waits of @image go in window @w: its part's aggregate, or
+ * NULL with them counted (denied image, or one it does not follow). */
+static struct aggregate *agg_of(struct offcpu_window *w, uint64_t image,
+				uint64_t n)
+{
+	struct offcpu_part *pt = offcpu_pair__part(w, image);
+
+	if (!pt) {
+		w->left_out += n;
+		return NULL;
+	}
+	if (!pt->agg) {
+		pt->denied += n;	/* never unwound, symbolized or shown */
+		return NULL;
+	}
+	return pt->agg;
+}
+
 /*
  * Charge wait @p, from its beginning to @end_ns, to every open window on
  * its process and kind (@only: that window alone), for the part inside
- * the window. Under lock.
+ * the window, in the window's part of @p's image. Under lock.
  */
 void offcpu_pair__charge(struct offcpu *o, const struct pending *p, uint64_t end_ns,
 		   struct offcpu_window *only)
 {
 	struct offcpu_window *w;
+	struct aggregate *agg;
 
 	for (w = o->windows; w; w = w->next) {
 		uint64_t lo, hi;
@@ -120,10 +152,9 @@ void offcpu_pair__charge(struct offcpu *o, const struct pending *p, uint64_t end
 		if ((only && w != only) || w->closed ||
 		    w->req.pid != (pid_t)p->tgid || w->req.what != p->what)
 			continue;
-		if (p->image != w->t.image) {
-			w->left_out++;
+		agg = agg_of(w, p->image, 1);
+		if (!agg)
 			continue;
-		}
 		lo = p->begin_ns > w->start_ns ? p->begin_ns : w->start_ns;
 		hi = end_ns < w->end_ns ? end_ns : w->end_ns;
 		if (p->what != PROFD_WAIT_CLONE && hi <= lo)
@@ -131,36 +162,87 @@ void offcpu_pair__charge(struct offcpu *o, const struct pending *p, uint64_t end
 		if (p->what == PROFD_WAIT_CLONE &&
 		    (p->begin_ns < w->start_ns || p->begin_ns >= w->end_ns))
 			continue;
-		(void)aggregate__add(w->agg, p->tid, p->comm, p->flags, p->ips,
+		(void)aggregate__add(agg, p->tid, p->comm, p->flags, p->ips,
 				     p->n_user, p->ips + p->n_user,
 				     w->req.kernel ? p->n_kernel : 0, 1,
 				     p->what == PROFD_WAIT_CLONE ? 0 : hi - lo);
 	}
 }
 
-/* The window whose process's mappings unwind @b. Under lock. */
+/* The first open window on @tgid for @what allowed to see image @image,
+ * and in *@ret_proc the process as of that image, whose mappings unwind
+ * its records (windows on one process share it, proc.h). NULL: none is.
+ * Under lock. */
 static struct offcpu_window *window_of(struct offcpu *o, uint32_t tgid,
-				       uint32_t what, uint64_t image)
+				       uint32_t what, uint64_t image,
+				       struct proc **ret_proc)
 {
 	struct offcpu_window *w;
+	struct offcpu_part *pt;
 
-	for (w = o->windows; w; w = w->next)
-		if (!w->closed && w->req.pid == (pid_t)tgid &&
-		    w->req.what == what && w->t.image == image)
+	for (w = o->windows; w; w = w->next) {
+		if (w->closed || w->req.pid != (pid_t)tgid ||
+		    w->req.what != what)
+			continue;
+		pt = offcpu_pair__part(w, image);
+		/* Allowed: an aggregate, and a proc (none in unit tests). */
+		if (pt && pt->agg) {
+			*ret_proc = pt->proc;
 			return w;
+		}
+	}
 	return NULL;
 }
 
-/* @n waits left out of every window on @tgid for @what: another
- * image's. */
+/* @n waits of @tgid's image @image, for @what, that no window unwinds:
+ * counted in every window on it (denied, or left out). */
 static void left_out(struct offcpu *o, uint32_t tgid, uint32_t what,
-		     uint64_t n)
+		     uint64_t image, uint64_t n)
 {
 	struct offcpu_window *x;
 
 	for (x = o->windows; x; x = x->next)
 		if (x->req.pid == (pid_t)tgid && x->req.what == what)
-			x->left_out += n;
+			(void)agg_of(x, image, n);
+}
+
+/* Does @w follow @tgid into image @image and not know it yet? */
+static bool wants_check(const struct offcpu_window *w, uint32_t tgid,
+			uint32_t what, uint64_t image)
+{
+	unsigned i;
+
+	if (w->closed || w->req.pid != (pid_t)tgid || w->req.what != what ||
+	    w->start_ns == UINT64_MAX || w->nparts == 0 ||
+	    w->nparts >= OFFCPU_PARTS || image == PROFD_IMAGE_NONE ||
+	    image <= w->parts[0].image)
+		return false;
+	for (i = 0; i < w->nparts; i++)
+		if (w->parts[i].image == image)
+			return false;
+	return true;
+}
+
+/*
+ * A record of image @image, newer than some windows on @tgid began on
+ * (the process executed a program): have each of them check it, once.
+ * Every check adds a part to its window (or the window is gone), so this
+ * ends; the lock is let go during each.
+ */
+static void follow(struct offcpu *o, uint32_t tgid, uint32_t what,
+		   uint64_t image, uint64_t time_ns)
+{
+	struct offcpu_window *w;
+	unsigned n;
+
+	for (n = 0; n <= o->lim.max_windows; n++) {
+		for (w = o->windows; w; w = w->next)
+			if (wants_check(w, tgid, what, image))
+				break;
+		if (!w)
+			return;
+		offcpu__follow_exec(o, w, image, time_ns);
+	}
 }
 
 static void place(struct offcpu *o, struct pending *p);
@@ -176,6 +258,7 @@ void offcpu_pair__charge_sum(struct offcpu *o, const struct pending *p,
 		       uint64_t total_ns, struct offcpu_window *only)
 {
 	struct offcpu_window *w;
+	struct aggregate *agg;
 
 	for (w = o->windows; w; w = w->next) {
 		uint64_t lo, hi, n, v;
@@ -183,10 +266,9 @@ void offcpu_pair__charge_sum(struct offcpu *o, const struct pending *p,
 		if ((only && w != only) || w->closed ||
 		    w->req.pid != (pid_t)p->tgid || w->req.what != p->what)
 			continue;
-		if (p->image != w->t.image) {
-			w->left_out += count;
+		agg = agg_of(w, p->image, count);
+		if (!agg)
 			continue;
-		}
 		lo = first_ns > w->start_ns ? first_ns : w->start_ns;
 		hi = last_ns < w->end_ns ? last_ns : w->end_ns;
 		if (hi <= lo)
@@ -201,7 +283,7 @@ void offcpu_pair__charge_sum(struct offcpu *o, const struct pending *p,
 			if (!n)
 				n = 1;
 		}
-		(void)aggregate__add(w->agg, p->tid, p->comm, p->flags, p->ips,
+		(void)aggregate__add(agg, p->tid, p->comm, p->flags, p->ips,
 				     p->n_user, p->ips + p->n_user,
 				     w->req.kernel ? p->n_kernel : 0, n, v);
 	}
@@ -222,13 +304,14 @@ struct pending *offcpu_pair__last_of(struct offcpu *o, uint32_t what, uint32_t t
 /* Waits where the thread's last recorded one began, summed in BPF. */
 static void on_repeat(struct offcpu *o, const struct profd_wait_repeat *r)
 {
+	struct proc *proc;
 	struct pending *p;
 	uint32_t flags;
 
 	o->st.begins += r->count;
 	o->st.repeats += r->count;
-	if (!window_of(o, r->tgid, r->what, r->image)) {
-		left_out(o, r->tgid, r->what, r->count);
+	if (!window_of(o, r->tgid, r->what, r->image, &proc)) {
+		left_out(o, r->tgid, r->what, r->image, r->count);
 		return;
 	}
 	p = offcpu_pair__last_of(o, r->what, r->tid, r->slot, r->tgid, r->image);
@@ -246,7 +329,7 @@ static void on_repeat(struct offcpu *o, const struct profd_wait_repeat *r)
 
 /* Walk @b's stack knowing only bp, sp, ip and its first @len bytes:
  * frames in o->key_ips, their count; *@ret_trunc as unwind__stack. */
-static int walk_known(struct offcpu *o, struct offcpu_window *w,
+static int walk_known(struct offcpu *o, struct proc *proc,
 		      const struct profd_wait_begin *b, size_t len,
 		      bool *ret_trunc)
 {
@@ -254,7 +337,7 @@ static int walk_known(struct offcpu *o, struct offcpu_window *w,
 	int n;
 
 	*ret_trunc = false;
-	n = unwind__stack_known(w->proc, (const uint64_t *)b->regs, known,
+	n = unwind__stack_known(proc, (const uint64_t *)b->regs, known,
 				b->stack + b->stack_skip,
 				len < b->stack_len ? len : b->stack_len,
 				o->key_ips, UNWIND_MAX_FRAMES, ret_trunc);
@@ -274,7 +357,7 @@ static bool same_walk(const struct offcpu *o, int n, bool trunc,
  * next records here key that much (their repeats then get the whole
  * stack). A few more walks, once per thread and depth.
  */
-static void lengthen_key(struct offcpu *o, struct offcpu_window *w,
+static void lengthen_key(struct offcpu *o, struct proc *proc,
 			 const struct profd_wait_begin *b, unsigned nu,
 			 bool full_trunc)
 {
@@ -287,13 +370,13 @@ static void lengthen_key(struct offcpu *o, struct offcpu_window *w,
 		hi = PROFD_WAIT_KEY_KIB_MAX;
 	if (hi <= lo || !o->skel)
 		return;
-	n = walk_known(o, w, b, (size_t)hi * 1024, &t);
+	n = walk_known(o, proc, b, (size_t)hi * 1024, &t);
 	if (!same_walk(o, n, t, nu, full_trunc))
 		return;		/* not from sp, ip and bp alone: stays cut */
 	/* Whole at hi, cut at lo: the least KiB that is whole. */
 	while (hi - lo > 1) {
 		mid = (lo + hi) / 2;
-		n = walk_known(o, w, b, (size_t)mid * 1024, &t);
+		n = walk_known(o, proc, b, (size_t)mid * 1024, &t);
 		if (same_walk(o, n, t, nu, full_trunc))
 			hi = mid;
 		else
@@ -316,45 +399,52 @@ static void lengthen_key(struct offcpu *o, struct offcpu_window *w,
  * lengthened for its next records. Costs a second, shorter walk per
  * full record; repeats cost nothing more.
  */
-static int key_walk(struct offcpu *o, struct offcpu_window *w,
+static int key_walk(struct offcpu *o, struct proc *proc,
 		    const struct profd_wait_begin *b, unsigned nu, bool trunc)
 {
 	bool ktrunc;
 	int n;
 
-	if (!b->stack_len || !b->key_kib || b->what >= PROFD_WAIT_CLONE)
-		return -1;	/* never summed */
-	n = walk_known(o, w, b, (size_t)b->key_kib * 1024, &ktrunc);
+	if (!proc || !b->stack_len || !b->key_kib ||
+	    b->what >= PROFD_WAIT_CLONE)
+		return -1;	/* never summed, or not unwound */
+	n = walk_known(o, proc, b, (size_t)b->key_kib * 1024, &ktrunc);
 	if (same_walk(o, n, ktrunc, nu, trunc))
 		return -1;
-	lengthen_key(o, w, b, nu, trunc);
+	lengthen_key(o, proc, b, nu, trunc);
 	/* The lengthening walks used key_ips: this record's key again. */
-	return walk_known(o, w, b, (size_t)b->key_kib * 1024, &ktrunc);
+	return walk_known(o, proc, b, (size_t)b->key_kib * 1024, &ktrunc);
 }
 
 static void on_begin(struct offcpu *o, const struct profd_wait_begin *b)
 {
-	struct offcpu_window *w = window_of(o, b->tgid, b->what, b->image);
-	unsigned nu = 0, nk = b->n_kernel, i;
+	struct offcpu_window *w;
+	unsigned nu = 0, nk = b->n_kernel, i, jit_gen;
 	struct pending *p, *r;
+	struct proc *proc;
 	int kn;
 	uint32_t flags = 0;
 	bool trunc = false;
 	int n;
 
 	o->st.begins++;
+	/* The first record of an image an exec brought, for some window?
+	 * (Each window checks its own caller: one may see it, another
+	 * not.) A scan of the windows when none does. */
+	follow(o, b->tgid, b->what, b->image, b->time_ns);
+	w = window_of(o, b->tgid, b->what, b->image, &proc);
 	if (!w) {
-		/* Another image's (counted in its windows), or too late. */
-		left_out(o, b->tgid, b->what, 1);
+		/* Denied, another image's, or too late. */
+		left_out(o, b->tgid, b->what, b->image, 1);
 		return;
 	}
 	if (nk > PROFD_MAX_KERNEL_FRAMES)
 		nk = PROFD_MAX_KERNEL_FRAMES;
-	if (b->stack_len) {
-		if (!proc__covers(w->proc, (const uint64_t *)&b->regs[16], 1))
-			(void)proc__refresh(w->proc, o->sym, b->time_ns,
+	if (b->stack_len && proc) {
+		if (!proc__covers(proc, (const uint64_t *)&b->regs[16], 1))
+			(void)proc__refresh(proc, o->sym, b->time_ns,
 					    MAPS_REFRESH_NS);
-		n = unwind__stack(w->proc, (const uint64_t *)b->regs,
+		n = unwind__stack(proc, (const uint64_t *)b->regs,
 				  b->stack + b->stack_skip, b->stack_len,
 				  o->ips, UNWIND_MAX_FRAMES, &trunc);
 		/*
@@ -371,7 +461,7 @@ static void on_begin(struct offcpu *o, const struct profd_wait_begin *b)
 			memcpy(&regs[16], b->stack + b->stack_skip, 8);
 			regs[7] += 8;
 			o->ips[0] = b->regs[16];
-			n = unwind__stack(w->proc, regs,
+			n = unwind__stack(proc, regs,
 					  b->stack + b->stack_skip + 8,
 					  b->stack_len - 8, o->ips + 1,
 					  UNWIND_MAX_FRAMES - 1, &trunc);
@@ -400,10 +490,18 @@ static void on_begin(struct offcpu *o, const struct profd_wait_begin *b)
 	}
 	if (trunc)
 		flags |= AGG_F_USER_TRUNC;
+	/*
+	 * JIT names as of this wait, read while the process runs (as CPU
+	 * samples do): a process that exits before the window ends keeps
+	 * them. At most one look at its files per JIT_CHECK_NS.
+	 */
+	jit_gen = proc ? proc__jit_sample(proc, o->ips, nu, b->time_ns,
+					  now_ns(CLOCK_MONOTONIC)) : 0;
+	flags |= jit_gen << AGG_F_JIT_GEN_SHIFT;
 	if (b->what == PROFD_WAIT_OFFCPU)
 		flags |= (b->state + 1) << PROFILE_STATE_SHIFT;
 	memcpy(o->ips + nu, b->kernel_ips, nk * sizeof(uint64_t));
-	kn = key_walk(o, w, b, nu, trunc);
+	kn = key_walk(o, proc, b, nu, trunc);
 
 	p = malloc(sizeof(*p) + (nu + nk) * sizeof(uint64_t));
 	if (!p)

@@ -26,9 +26,16 @@
 _Static_assert(sizeof(struct profd_thread) == 184 + 8 * PROFD_MAX_KERNEL_FRAMES,
 	       "profd_thread layout");
 
-/* Bytes read from the iterator at most: every thread's record whole. */
-#define READ_MAX ((size_t)THREADS_MAX * \
-		  (sizeof(struct profd_thread) + PROFD_THREAD_STACK_PAGES * 4096))
+/*
+ * The iterator's output is read READ_CHUNK bytes at a time and each
+ * thread's record unwound as it comes (its stack copy, up to 28 KiB, is
+ * not kept): what a snapshot holds grows with its threads' unwound
+ * stacks only, bounded by THREADS_MEM_MAX (threads.h).
+ */
+#define READ_CHUNK ((size_t)1 << 20)
+_Static_assert(READ_CHUNK >= 2 * (sizeof(struct profd_thread) +
+				  2 * PROFD_THREAD_STACK_PAGES * 4096),
+	       "a chunk holds a whole record");
 
 struct threads {
 	pthread_mutex_t lock;		/* one snapshot at a time */
@@ -116,16 +123,68 @@ fail:
 	return r;
 }
 
-/* Run the iterator over @pid's threads: all it wrote, malloc'd. */
-static int iterate(struct threads *t, pid_t pid, uint8_t **ret, size_t *ret_len)
+/* The next whole record of the iterator's output @fd (@buf: READ_CHUNK
+ * bytes, *@len of them read, from *@off on not yet taken): its header in
+ * *@h, its bytes after the header in *@rest, valid until the next call.
+ * 1; 0 at the end (a record cut short there is dropped); -EBADMSG for a
+ * record that is not one (the rest is not read); -errno. */
+static int next_record(int fd, uint8_t *buf, size_t *len, size_t *off,
+		       bool *eof, struct profd_thread *h, const uint8_t **rest)
+{
+	size_t avail, need;
+	ssize_t n;
+
+	for (;;) {
+		avail = *len - *off;
+		if (avail >= sizeof(*h)) {
+			memcpy(h, buf + *off, sizeof(*h));
+			if (h->magic != PROFD_THREAD_MAGIC ||
+			    h->stack_skip >= 4096 ||
+			    h->stack_len > PROFD_THREAD_STACK_PAGES * 4096)
+				return -EBADMSG;
+			need = sizeof(*h) + h->stack_skip + h->stack_len;
+			if (avail >= need) {
+				*rest = buf + *off + sizeof(*h);
+				*off += need;
+				return 1;
+			}
+		}
+		if (*eof)
+			return 0;
+		/* Keep the part of a record read so far; read on. */
+		memmove(buf, buf + *off, avail);
+		*len = avail;
+		*off = 0;
+		n = read(fd, buf + *len, READ_CHUNK - *len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			*eof = true;
+		*len += (size_t)n;
+	}
+}
+
+typedef int (*record_cb)(void *ctx, const struct profd_thread *h,
+			 const uint8_t *rest);
+
+/*
+ * Run the iterator over @pid's threads and give each record to @cb as it
+ * is read (READ_CHUNK bytes of buffer, whatever the thread count). A
+ * non-zero return of @cb ends it (and is returned). Under t->lock.
+ */
+static int iterate(struct threads *t, pid_t pid, record_cb cb, void *ctx)
 {
 	DECLARE_LIBBPF_OPTS(bpf_iter_attach_opts, opts);
 	union bpf_iter_link_info li = {};
+	const uint8_t *rest = NULL;
+	struct profd_thread h;
 	struct bpf_link *link;
-	size_t cap = 1 << 20, len = 0;
-	uint8_t *buf = NULL, *nb;
+	size_t len = 0, off = 0;
+	uint8_t *buf = NULL;
+	bool eof = false;
 	int fd = -1, r = 0;
-	ssize_t n;
 
 	li.task.pid = (uint32_t)pid;
 	opts.link_info = &li;
@@ -138,37 +197,19 @@ static int iterate(struct threads *t, pid_t pid, uint8_t **ret, size_t *ret_len)
 		r = -errno;
 		goto out;
 	}
-	buf = malloc(cap);
+	buf = malloc(READ_CHUNK);
 	if (!buf) {
 		r = -ENOMEM;
 		goto out;
 	}
-	for (;;) {
-		if (len == cap) {
-			if (cap >= READ_MAX)
-				break;	/* THREADS_MAX reached: the rest unread */
-			nb = realloc(buf, cap * 2);
-			if (!nb) {
-				r = -ENOMEM;
-				goto out;
-			}
-			buf = nb;
-			cap *= 2;
-		}
-		n = read(fd, buf + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			goto out;
-		}
-		if (n == 0)
+	while ((r = next_record(fd, buf, &len, &off, &eof, &h, &rest)) == 1) {
+		r = cb(ctx, &h, rest);
+		if (r)
 			break;
-		len += (size_t)n;
 	}
-	*ret = buf;
-	*ret_len = len;
-	buf = NULL;
+	/* A record that is not one ends the output, as the end does. */
+	if (r == -EBADMSG)
+		r = 0;
 out:
 	free(buf);
 	if (fd >= 0)
@@ -243,6 +284,13 @@ static int cmp_threads(const void *a, const void *b)
 	return x->tid < y->tid ? -1 : x->tid > y->tid;
 }
 
+static int cmp_tids(const void *a, const void *b)
+{
+	const struct thread *x = a, *y = b;
+
+	return x->tid < y->tid ? -1 : x->tid > y->tid;
+}
+
 static bool same_stack(const struct thread *x, const struct thread *y)
 {
 	return x->hash == y->hash && x->n == y->n && x->flags == y->flags &&
@@ -280,84 +328,143 @@ static void thread_frames(struct thread *th, const uint64_t *scratch, int k,
 	thread_hash(th);
 }
 
-/* Parse the iterator's output into @ths and unwind each. */
-static size_t parse(struct symbolizer *sym, struct proc *p, int dirfd, const uint8_t *buf, size_t len,
-		    struct thread *ths, size_t max, uint64_t *scratch)
+/* A snapshot's threads as they are read. */
+struct snap {
+	struct symbolizer *sym;
+	struct proc *p;
+	int dirfd;
+	uint64_t *scratch;		/* UNWIND_MAX_FRAMES */
+	struct thread *ths;
+	size_t n, cap;
+	size_t mem;			/* bytes held for them */
+	size_t unread;			/* threads past THREADS_MEM_MAX */
+	size_t ndeep;
+};
+
+/* Room for one more thread in @sn, within the bound. */
+static bool snap_room(struct snap *sn)
 {
-	size_t off = 0, n = 0, ndeep = 0;
+	struct thread *nt;
+	size_t nc;
 
-	while (n < max && off + sizeof(struct profd_thread) <= len) {
-		struct profd_thread h;
-		struct thread *th = &ths[n];
-		const uint8_t *stack;
-		bool trunc = false;
-		int k;
+	if (sn->n < sn->cap)
+		return true;
+	nc = sn->cap ? sn->cap * 2 : 64;
+	if (sn->mem + (nc - sn->cap) * sizeof(*nt) > THREADS_MEM_MAX)
+		return false;
+	nt = realloc(sn->ths, nc * sizeof(*nt));
+	if (!nt)
+		return false;
+	sn->mem += (nc - sn->cap) * sizeof(*nt);
+	sn->ths = nt;
+	sn->cap = nc;
+	return true;
+}
 
-		memcpy(&h, buf + off, sizeof(h));
-		if (h.magic != PROFD_THREAD_MAGIC || h.stack_skip >= 4096 ||
-		    h.stack_len > PROFD_THREAD_STACK_PAGES * 4096 ||
-		    h.page_from)
-			break;
-		off += sizeof(h);
-		stack = buf + off;
-		if (h.stack_len) {
-			if (off + h.stack_skip + h.stack_len > len)
-				break;
-			off += h.stack_skip + h.stack_len;
-		}
-		memset(th, 0, sizeof(*th));
-		th->tid = h.tid;
-		memcpy(th->comm, h.comm, sizeof(th->comm));
-		th->comm[sizeof(th->comm) - 1] = 0;
-		th->running = h.flags & PROFD_THREAD_F_RUNNING;
-		proc_state(dirfd, h.tid, th);
-		if (h.stack_len) {
-			if (!proc__covers(p, (const uint64_t *)&h.regs[16], 1))
-				(void)proc__refresh(p, sym, 0, 0);
-			k = unwind__stack(p, (const uint64_t *)h.regs,
-					  stack + h.stack_skip, h.stack_len,
-					  scratch, UNWIND_MAX_FRAMES, &trunc);
-		} else {
-			k = 0;
-		}
-		if (k <= 0) {
+/* One thread's record (iterate()'s callback): unwind it into @ctx's
+ * snap. Past the bound it is counted, not unwound. */
+static int parse_one(void *ctx, const struct profd_thread *hp,
+		     const uint8_t *stack)
+{
+	struct snap *sn = ctx;
+	struct profd_thread h = *hp;
+	struct thread *th;
+	bool trunc = false;
+	int k;
+
+	/* A later pass's record (deepen()): not the first's. */
+	if (h.page_from)
+		return -EBADMSG;
+	if (sn->mem + (UNWIND_MAX_FRAMES + PROFD_MAX_KERNEL_FRAMES) *
+	    sizeof(uint64_t) > THREADS_MEM_MAX || !snap_room(sn)) {
+		sn->unread++;
+		return 0;
+	}
+	th = &sn->ths[sn->n];
+	memset(th, 0, sizeof(*th));
+	th->tid = h.tid;
+	memcpy(th->comm, h.comm, sizeof(th->comm));
+	th->comm[sizeof(th->comm) - 1] = 0;
+	th->running = h.flags & PROFD_THREAD_F_RUNNING;
+	proc_state(sn->dirfd, h.tid, th);
+	if (h.stack_len) {
+		if (!proc__covers(sn->p, (const uint64_t *)&h.regs[16], 1))
+			(void)proc__refresh(sn->p, sn->sym, 0, 0);
+		k = unwind__stack(sn->p, (const uint64_t *)h.regs,
+				  stack + h.stack_skip, h.stack_len,
+				  sn->scratch, UNWIND_MAX_FRAMES, &trunc);
+	} else {
+		k = 0;
+	}
+	if (k <= 0) {
+		th->unreadable = true;
+		th->flags = AGG_F_USER_ERR;
+	} else {
+		th->ips = malloc((size_t)k * sizeof(uint64_t));
+		if (!th->ips) {
 			th->unreadable = true;
 			th->flags = AGG_F_USER_ERR;
 		} else {
-			th->ips = malloc((size_t)k * sizeof(uint64_t));
-			if (!th->ips) {
-				th->unreadable = true;
-				th->flags = AGG_F_USER_ERR;
-			} else {
-				memcpy(th->ips, scratch, (size_t)k * sizeof(uint64_t));
-				th->n = (unsigned)k;
-				if (trunc)
-					th->flags |= AGG_F_USER_TRUNC;
-			}
+			memcpy(th->ips, sn->scratch, (size_t)k * sizeof(uint64_t));
+			th->n = (unsigned)k;
+			sn->mem += (size_t)k * sizeof(uint64_t);
+			if (trunc)
+				th->flags |= AGG_F_USER_TRUNC;
 		}
-		if (h.n_kernel && h.n_kernel <= PROFD_MAX_KERNEL_FRAMES) {
-			th->kips = malloc(h.n_kernel * sizeof(uint64_t));
-			if (th->kips) {
-				memcpy(th->kips, h.kernel_ips,
-				       h.n_kernel * sizeof(uint64_t));
-				th->nk = h.n_kernel;
-			}
-		}
-		thread_hash(th);
-		/* Cut where the copy ends, asleep: read on later. */
-		if (trunc && !th->running && ndeep < PROFD_THREAD_DEEP &&
-		    h.stack_skip + h.stack_len == PROFD_THREAD_STACK_PAGES * 4096) {
-			th->deep = malloc(PROFD_THREAD_STACK_MAX_PAGES * 4096);
-			if (th->deep) {
-				memcpy(th->deep, stack + h.stack_skip, h.stack_len);
-				th->deep_len = h.stack_len;
-				memcpy(th->regs, h.regs, sizeof(th->regs));
-				ndeep++;
-			}
-		}
-		n++;
 	}
-	return n;
+	if (h.n_kernel && h.n_kernel <= PROFD_MAX_KERNEL_FRAMES) {
+		th->kips = malloc(h.n_kernel * sizeof(uint64_t));
+		if (th->kips) {
+			memcpy(th->kips, h.kernel_ips,
+			       h.n_kernel * sizeof(uint64_t));
+			th->nk = h.n_kernel;
+			sn->mem += h.n_kernel * sizeof(uint64_t);
+		}
+	}
+	thread_hash(th);
+	/* Cut where the copy ends, asleep: read on later (PROFD_THREAD_DEEP
+	 * threads at most: 84 KiB each, besides the bound). */
+	if (trunc && !th->running && sn->ndeep < PROFD_THREAD_DEEP &&
+	    h.stack_skip + h.stack_len == PROFD_THREAD_STACK_PAGES * 4096) {
+		th->deep = malloc(PROFD_THREAD_STACK_MAX_PAGES * 4096);
+		if (th->deep) {
+			memcpy(th->deep, stack + h.stack_skip, h.stack_len);
+			th->deep_len = h.stack_len;
+			memcpy(th->regs, h.regs, sizeof(th->regs));
+			sn->ndeep++;
+		}
+	}
+	sn->n++;
+	return 0;
+}
+
+/* Read and unwind every thread of @pid into @sn (@sn->p, dirfd, sym and
+ * scratch set). Takes t->lock. 0 or -errno. */
+static int collect(struct threads *t, pid_t pid, struct snap *sn)
+{
+	int r;
+
+	pthread_mutex_lock(&t->lock);
+	r = load(t);
+	if (r == 0)
+		r = iterate(t, pid, parse_one, sn);
+	pthread_mutex_unlock(&t->lock);
+	if (r == -EBADMSG)
+		r = 0;
+	return r == -EACCES ? -EPERM : r;
+}
+
+static void snap_free(struct snap *sn)
+{
+	size_t i;
+
+	for (i = 0; sn->ths && i < sn->n; i++) {
+		free(sn->ths[i].ips);
+		free(sn->ths[i].kips);
+		free(sn->ths[i].deep);
+	}
+	free(sn->ths);
+	free(sn->scratch);
 }
 
 /*
@@ -369,86 +476,89 @@ static size_t parse(struct symbolizer *sym, struct proc *p, int dirfd, const uin
  * iterator pass (~the first one's per thread read) per 28 KiB, for
  * PROFD_THREAD_DEEP threads at most.
  */
-static void deepen(struct threads *t, pid_t pid, struct proc *p,
-		   struct thread *ths, size_t n, uint64_t *scratch)
+struct deepen_ctx {
+	struct snap *sn;
+	uint32_t from;
+};
+
+/* A further pass's record (iterate()'s callback). */
+static int deepen_one(void *ctx, const struct profd_thread *hp,
+		      const uint8_t *rest)
 {
-	uint32_t from, one = 1;
-	size_t i, len, off;
-	uint8_t *raw;
+	struct deepen_ctx *dc = ctx;
+	struct snap *sn = dc->sn;
+	struct thread *th = NULL;
+	bool trunc = false;
+	size_t i, room;
+	int k;
+
+	if (hp->page_from != dc->from || hp->stack_skip)
+		return -EBADMSG;
+	for (i = 0; i < sn->n && !th; i++)
+		if (sn->ths[i].deep && sn->ths[i].tid == hp->tid)
+			th = &sn->ths[i];
+	room = th ? PROFD_THREAD_STACK_MAX_PAGES * 4096 - th->deep_len : 0;
+	if (th && hp->regs[7] == th->regs[7] && hp->regs[16] == th->regs[16] &&
+	    th->deep_len + (th->regs[7] & 4095) == (size_t)dc->from * 4096 &&
+	    hp->stack_len <= room) {
+		memcpy(th->deep + th->deep_len, rest, hp->stack_len);
+		th->deep_len += hp->stack_len;
+		k = unwind__stack(sn->p, th->regs, th->deep, th->deep_len,
+				  sn->scratch, UNWIND_MAX_FRAMES, &trunc);
+		if (k > 0)
+			sn->mem += (size_t)k * sizeof(uint64_t) -
+				   (size_t)th->n * sizeof(uint64_t);
+		thread_frames(th, sn->scratch, k, trunc);
+		if (!trunc)
+			th->deep_len = 0;	/* whole: done */
+	}
+	return 0;
+}
+
+static void deepen(struct threads *t, pid_t pid, struct snap *sn)
+{
+	struct deepen_ctx dc = { .sn = sn };
+	uint32_t one = 1;
+	size_t i, nwant;
 	int fd, r;
 
-	for (from = PROFD_THREAD_STACK_PAGES; from < PROFD_THREAD_STACK_MAX_PAGES;
-	     from += PROFD_THREAD_STACK_PAGES) {
-		size_t nwant = 0;
-
-		raw = NULL;
-		len = 0;
+	for (dc.from = PROFD_THREAD_STACK_PAGES;
+	     dc.from < PROFD_THREAD_STACK_MAX_PAGES;
+	     dc.from += PROFD_THREAD_STACK_PAGES) {
+		nwant = 0;
 		r = 0;
 		pthread_mutex_lock(&t->lock);
 		fd = bpf_map__fd(t->skel->maps.thread_want);
-		for (i = 0; i < n; i++)
-			if (ths[i].deep &&
-			    bpf_map_update_elem(fd, &ths[i].tid, &one, BPF_ANY) == 0)
+		for (i = 0; i < sn->n; i++)
+			if (sn->ths[i].deep &&
+			    bpf_map_update_elem(fd, &sn->ths[i].tid, &one,
+						BPF_ANY) == 0)
 				nwant++;
 		if (nwant) {
-			t->skel->bss->page_from = from;
-			r = iterate(t, pid, &raw, &len);
+			t->skel->bss->page_from = dc.from;
+			r = iterate(t, pid, deepen_one, &dc);
 			t->skel->bss->page_from = 0;
 		}
-		for (i = 0; i < n; i++)
-			if (ths[i].deep)
-				(void)bpf_map_delete_elem(fd, &ths[i].tid);
+		for (i = 0; i < sn->n; i++)
+			if (sn->ths[i].deep)
+				(void)bpf_map_delete_elem(fd, &sn->ths[i].tid);
 		pthread_mutex_unlock(&t->lock);
-		if (!nwant || r < 0) {
-			free(raw);
+		if (!nwant || (r < 0 && r != -EBADMSG))
 			break;
-		}
-		for (off = 0; off + sizeof(struct profd_thread) <= len;) {
-			struct profd_thread h;
-			struct thread *th = NULL;
-			bool trunc = false;
-			size_t room;
-			int k;
-
-			memcpy(&h, raw + off, sizeof(h));
-			if (h.magic != PROFD_THREAD_MAGIC || h.page_from != from ||
-			    h.stack_skip ||
-			    h.stack_len > PROFD_THREAD_STACK_PAGES * 4096 ||
-			    off + sizeof(h) + h.stack_len > len)
-				break;
-			off += sizeof(h);
-			for (i = 0; i < n && !th; i++)
-				if (ths[i].deep && ths[i].tid == h.tid)
-					th = &ths[i];
-			room = th ? PROFD_THREAD_STACK_MAX_PAGES * 4096 - th->deep_len : 0;
-			if (th && h.regs[7] == th->regs[7] &&
-			    h.regs[16] == th->regs[16] &&
-			    th->deep_len + (th->regs[7] & 4095) == (size_t)from * 4096 &&
-			    h.stack_len <= room) {
-				memcpy(th->deep + th->deep_len, raw + off, h.stack_len);
-				th->deep_len += h.stack_len;
-				k = unwind__stack(p, th->regs, th->deep, th->deep_len,
-						  scratch, UNWIND_MAX_FRAMES, &trunc);
-				thread_frames(th, scratch, k, trunc);
-				if (!trunc)
-					th->deep_len = 0;	/* whole: done */
-			}
-			off += h.stack_len;
-		}
-		free(raw);
 		/* Those not read on this pass (ran, ended, whole) are done. */
-		for (i = 0; i < n; i++) {
-			if (ths[i].deep &&
-			    ths[i].deep_len + (ths[i].regs[7] & 4095) !=
-			    (size_t)(from + PROFD_THREAD_STACK_PAGES) * 4096) {
-				free(ths[i].deep);
-				ths[i].deep = NULL;
+		for (i = 0; i < sn->n; i++) {
+			struct thread *th = &sn->ths[i];
+
+			if (th->deep && th->deep_len + (th->regs[7] & 4095) !=
+			    (size_t)(dc.from + PROFD_THREAD_STACK_PAGES) * 4096) {
+				free(th->deep);
+				th->deep = NULL;
 			}
 		}
 	}
-	for (i = 0; i < n; i++) {
-		free(ths[i].deep);
-		ths[i].deep = NULL;
+	for (i = 0; i < sn->n; i++) {
+		free(sn->ths[i].deep);
+		sn->ths[i].deep = NULL;
 	}
 }
 
@@ -553,8 +663,8 @@ static int text_dump(struct proc *p, const struct thread *ths, size_t n,
 		fputc('\n', f);
 	}
 	if (unread)
-		fprintf(f, "(%zu more threads not shown: at most %d)\n", unread,
-			THREADS_MAX);
+		fprintf(f, "(%zu more threads not shown: the first took the %u MiB a snapshot may hold)\n",
+			unread, THREADS_MEM_MAX >> 20);
 	if (fclose(f) != 0) {
 		free(out);
 		return -ENOMEM;
@@ -567,46 +677,30 @@ static int text_dump(struct proc *p, const struct thread *ths, size_t n,
 int threads__each(struct threads *t, pid_t pid, int dirfd, struct proc *p,
 		  threads_cb cb, void *ctx)
 {
-	struct thread *ths = NULL;
-	uint64_t *scratch = NULL;
-	uint8_t *raw = NULL;
-	size_t rawlen = 0, n = 0, i;
+	struct snap sn = { .sym = t->sym, .p = p, .dirfd = dirfd };
+	size_t i;
 	int r;
 
-	pthread_mutex_lock(&t->lock);
-	r = load(t);
-	if (r == 0)
-		r = iterate(t, pid, &raw, &rawlen);
-	pthread_mutex_unlock(&t->lock);
+	sn.scratch = malloc(UNWIND_MAX_FRAMES * sizeof(*sn.scratch));
+	if (!sn.scratch)
+		return -ENOMEM;
+	r = collect(t, pid, &sn);
 	if (r < 0)
-		return r == -EACCES ? -EPERM : r;
-	ths = calloc(THREADS_MAX, sizeof(*ths));
-	scratch = malloc(UNWIND_MAX_FRAMES * sizeof(*scratch));
-	if (!ths || !scratch) {
-		r = -ENOMEM;
 		goto out;
-	}
-	n = parse(t->sym, p, dirfd, raw, rawlen, ths, THREADS_MAX, scratch);
-	deepen(t, pid, p, ths, n, scratch);
-	for (i = 0; i < n; i++) {
+	deepen(t, pid, &sn);
+	for (i = 0; i < sn.n; i++) {
+		const struct thread *th = &sn.ths[i];
 		struct threads_thread tt = {
-			.tid = ths[i].tid, .state = ths[i].state,
-			.comm = ths[i].comm, .ips = ths[i].ips,
-			.n = ths[i].n,
-			.truncated = ths[i].flags & AGG_F_USER_TRUNC,
-			.kips = ths[i].kips, .nk = ths[i].nk,
+			.tid = th->tid, .state = th->state,
+			.comm = th->comm, .ips = th->ips, .n = th->n,
+			.truncated = th->flags & AGG_F_USER_TRUNC,
+			.kips = th->kips, .nk = th->nk,
 		};
 
 		cb(ctx, &tt);
 	}
 out:
-	for (i = 0; ths && i < n; i++) {
-		free(ths[i].ips);
-		free(ths[i].kips);
-	}
-	free(ths);
-	free(scratch);
-	free(raw);
+	snap_free(&sn);
 	return r;
 }
 
@@ -618,9 +712,8 @@ int threads__snapshot(struct threads *t, const struct threads_req *req,
 	struct aggregate *agg = NULL;
 	struct thread *ths = NULL;
 	struct label_ctx lc = {};
-	uint64_t *scratch = NULL;
-	uint8_t *raw = NULL;
-	size_t rawlen = 0, n = 0, i, ng = 0, unreadable = 0, running = 0;
+	struct snap sn = { .sym = t->sym };
+	size_t n = 0, i, ng = 0, unreadable = 0, running = 0;
 	struct profile_cpu_part part = {};
 	struct profile_cpu_desc d = {};
 	const char *comments[4];
@@ -651,30 +744,24 @@ int threads__snapshot(struct threads *t, const struct threads_req *req,
 		return r;
 	p->image = tg.image;
 
-	pthread_mutex_lock(&t->lock);
-	r = load(t);
-	if (r == 0)
-		r = iterate(t, req->pid, &raw, &rawlen);
-	pthread_mutex_unlock(&t->lock);
-	if (r < 0) {
-		if (r == -EACCES)
-			r = -EPERM;
+	sn.p = p;
+	sn.dirfd = tg.ref.dirfd;
+	sn.scratch = malloc(UNWIND_MAX_FRAMES * sizeof(*sn.scratch));
+	if (!sn.scratch) {
+		r = -ENOMEM;
 		goto out;
 	}
+	r = collect(t, req->pid, &sn);
+	if (r < 0)
+		goto out;
 	/* The image read is the one checked? */
 	if (target__current(&tg) == -ESTALE) {
 		r = -EAGAIN;
 		goto out;
 	}
-
-	ths = calloc(THREADS_MAX, sizeof(*ths));
-	scratch = malloc(UNWIND_MAX_FRAMES * sizeof(*scratch));
-	if (!ths || !scratch) {
-		r = -ENOMEM;
-		goto out;
-	}
-	n = parse(t->sym, p, tg.ref.dirfd, raw, rawlen, ths, THREADS_MAX, scratch);
-	deepen(t, req->pid, p, ths, n, scratch);
+	deepen(t, req->pid, &sn);
+	ths = sn.ths;
+	n = sn.n;
 	qsort(ths, n, sizeof(*ths), cmp_threads);
 	for (i = 0; i < n; i++) {
 		unreadable += ths[i].unreadable;
@@ -684,28 +771,21 @@ int threads__snapshot(struct threads *t, const struct threads_req *req,
 	if (req->text) {
 		/* Go's order: by thread id. */
 		struct thread *by_tid = malloc(n * sizeof(*by_tid) + 1);
-		size_t a, b;
 
 		if (!by_tid) {
 			r = -ENOMEM;
 			goto out;
 		}
 		memcpy(by_tid, ths, n * sizeof(*ths));
-		for (a = 1; a < n; a++)
-			for (b = a; b > 0 && by_tid[b - 1].tid > by_tid[b].tid; b--) {
-				struct thread x = by_tid[b];
-
-				by_tid[b] = by_tid[b - 1];
-				by_tid[b - 1] = x;
-			}
-		r = text_dump(p, by_tid, n, rawlen >= READ_MAX, (char **)ret_buf,
+		qsort(by_tid, n, sizeof(*by_tid), cmp_tids);
+		r = text_dump(p, by_tid, n, sn.unread, (char **)ret_buf,
 			      ret_len);
 		free(by_tid);
 		goto out;
 	}
 
 	/* Groups of identical stacks, in the aggregate's order. */
-	r = aggregate__new(THREADS_MAX, &agg);
+	r = aggregate__new(n, &agg);
 	if (r < 0)
 		goto out;
 	lc.group_start = calloc(n + 1, sizeof(size_t));
@@ -742,10 +822,10 @@ int threads__snapshot(struct threads *t, const struct threads_req *req,
 			 unreadable, running);
 		comments[d.ncomments++] = line[0];
 	}
-	if (rawlen >= READ_MAX) {
+	if (sn.unread) {
 		snprintf(line[1], sizeof(line[1]),
-			 "more than %d threads: the rest are not shown",
-			 THREADS_MAX);
+			 "%zu threads are not shown: the first %zu took the %u MiB a snapshot may hold",
+			 sn.unread, n, THREADS_MEM_MAX >> 20);
 		comments[d.ncomments++] = line[1];
 	}
 	part.proc = p;
@@ -763,13 +843,7 @@ int threads__snapshot(struct threads *t, const struct threads_req *req,
 	d.labels_ctx = &lc;
 	r = profile__build_cpu(&d, ret_buf, ret_len);
 out:
-	for (i = 0; ths && i < n; i++) {
-		free(ths[i].ips);
-		free(ths[i].kips);
-	}
-	free(ths);
-	free(scratch);
-	free(raw);
+	snap_free(&sn);
 	free(lc.group_start);
 	free(lc.group_len);
 	free(lc.buf);

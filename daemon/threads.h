@@ -6,9 +6,14 @@
  * stopping it; the stacks are DWARF-unwound here and counted per
  * identical stack, as pprof (goroutine/count, labels tid, thread, state,
  * wchan) or as text like Go's goroutine?debug=2 dump. One snapshot at a
- * time (the iterator's per-CPU buffer); bounded to THREADS_MAX threads,
- * PROFD_THREAD_STACK_PAGES of stack each (PROFD_THREAD_STACK_MAX_PAGES for
- * PROFD_THREAD_DEEP threads whose walk needs more: further passes).
+ * time (the iterator's per-CPU buffer), read as a stream: each thread's
+ * record (PROFD_THREAD_STACK_PAGES of stack; PROFD_THREAD_STACK_MAX_PAGES
+ * for PROFD_THREAD_DEEP threads whose walk needs more: further passes)
+ * is unwound as it is read and its copy let go, so what a snapshot holds
+ * is 1 MiB of buffer and its threads' unwound stacks and labels, at most
+ * THREADS_MEM_MAX (~300 bytes a thread and 8 a frame: some 100,000
+ * threads of 30 frames; building the profile or the text takes about
+ * as much again); threads past that are counted and said.
  */
 #ifndef PROFD_THREADS_H
 #define PROFD_THREADS_H
@@ -21,7 +26,7 @@
 #include "execwatch.h"
 #include "symbolizer.h"
 
-#define THREADS_MAX 8192	/* threads shown per snapshot */
+#define THREADS_MEM_MAX (64u << 20)	/* bytes a snapshot holds */
 
 struct threads;
 

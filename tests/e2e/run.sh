@@ -31,6 +31,8 @@ $CC -O1 -fno-inline -fno-builtin $NOOPT -pthread -o "$E/heapwl" "$W/heapwl.c"
 $CC -O1 -fno-inline -fno-builtin $NOOPT -pthread -fno-pie -no-pie -o "$E/heapwl-nopie" "$W/heapwl.c"
 $CC -O1 $NOOPT -pthread -o "$E/epwait" "$W/epwait.c"
 $CC -O1 -fno-inline $NOOPT -pthread -o "$E/waits" "$W/waits.c"
+# The same, as another program (its own build ID) for a waits to execute.
+$CC -O1 -fno-inline $NOOPT -pthread -DWAITS_EXEC -o "$E/waits-exec" "$W/waits.c"
 $CC -O1 -fno-inline -fno-builtin $NOOPT -shared -fPIC -o "$E/libheapplug.so" "$W/heapplug.c"
 ${CXX:-g++} -O1 -fno-inline $NOOPT -o "$E/heapcpp" "$W/heapcpp.cc"
 # C++ -O2 -g (PIE, DWARF 5, no frame pointers): the STL's deep inline chains.

@@ -385,6 +385,30 @@ class WaitProfiles(ProfdTest):
         self.assertEqual(len(para), 1, text[:3000])
         self.assertNotIn("additional frames elided", para[0])
 
+    def test_threads_many(self):
+        """9000 parked threads, past the 8192 a snapshot once held: every
+        one is read (the iterator's output is parsed as it streams, each
+        thread's stack copy let go once unwound): park_many counts
+        exactly 9000, the tids are /proc's, nothing is said left out; the
+        text dump has a paragraph for each."""
+        n = 9000
+        with Workload("waits", "parkmany", n, seconds=120, wait_line="waits ready") as w:
+            prof = self.fetch_threads(w.pid, "threads_many")
+            tids = sorted(int(t) for t in os.listdir("/proc/%d/task" % w.pid))
+            text = self.daemon.get("/debug/pprof/goroutine?pid=%d&debug=1" % w.pid, timeout=120).text()
+        self.assertEqual(len(tids), n + 1, "sanity: %d threads" % len(tids))
+        parked = [s for s in prof.samples if "park_many" in s.functions()]
+        self.assertEqual(len(parked), 1, prof.excerpt())
+        self.assertEqual(parked[0].values[0], n, prof.excerpt())
+        self.assertTrue(at_thread_start(prof, parked[0]), parked[0])
+        self.assertEqual(prof.raw.total(0), n + 1, prof.excerpt())
+        got = sorted(int(t) for s in prof.samples for t in labels(s, "tid"))
+        self.assertEqual(got, tids)
+        self.assertFalse([c for c in prof.raw.comments if "not shown" in c], prof.raw.comments)
+        self.assertEqual(text.count("park_many(...)"), n)
+        self.assertEqual(text.count("\nthread ") + text.startswith("thread "), n + 1)
+        self.assertNotIn("not shown", text)
+
     def check_text_offsets(self, body):
         """Go's "+0x1d" on each frame of the workload's own functions in
         the text dump: the pc's distance from the function's entry. Truth:
@@ -483,6 +507,237 @@ class WaitProfiles(ProfdTest):
         self.assertEqual(r.status, 200)
         for e in ENDPOINTS:
             self.assertIn("/debug/pprof/%s?" % e, r.text())
+
+
+def mapping_file_of(prof, fn):
+    """The files of the mappings of the locations named @fn."""
+    out = set()
+    for loc in prof.raw.locations.values():
+        if any(ln.function == fn for ln in loc.lines):
+            m = prof.raw.mapping_of(loc)
+            out.add(m.file if m else None)
+    return out
+
+
+def exec_windows(tc, daemon, prog, gets, user=None, exe=None):
+    """A single-threaded waits that idles until cued, then nanosleeps in
+    exec_sleep for 1 s (its own measure: A1) and executes @prog (waits
+    sleepfor 1.5: nanosleeps in sleep_for for 1.5 s, measured: A2), all
+    inside 4-s block windows, one per getter in @gets (name -> get(path):
+    Response), open at once: ({name: Prof}, A1, A2 or None when @prog
+    printed nothing, the process's uids after). The cue comes once every
+    window is open, so both phases are wholly in them."""
+    with Workload("waits", "execwait", 1.0, prog, "60", "sleepfor", 1.5, seconds=60, user=user, exe=exe,
+                  wait_line="waits ready") as w:
+        res = {}
+        path = "/debug/pprof/block?pid=%d&seconds=4" % w.pid
+
+        def run(name, get):
+            try:
+                res[name] = get(path)
+            except BaseException as e:
+                res[name] = e
+        ts = [threading.Thread(target=run, args=kv) for kv in gets.items()]
+        for t in ts:
+            t.start()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and daemon.status()["waits"]["windows_active"] < len(gets):
+            time.sleep(0.02)
+        tc.assertEqual(daemon.status()["waits"]["windows_active"], len(gets), "the wait windows did not open")
+        time.sleep(0.3)
+        os.kill(w.pid, signal.SIGUSR1)
+        line = w.proc.stdout.readline().decode().split()
+        tc.assertEqual(line[:1], ["totals"], line)
+        a1 = int(line[1])
+        a2 = None
+        if w.proc.stdout.readline().decode().strip() == "waits ready":
+            line = w.proc.stdout.readline().decode().split()
+            if line[:1] == ["totals"]:
+                a2 = int(line[1])
+        uids = test_cpu.proc_uids(w.pid)
+        for t in ts:
+            t.join(60)
+    profs = {}
+    for name in gets:
+        r = res.get(name)
+        if isinstance(r, BaseException):
+            raise r
+        tc.assertEqual(r.status, 200, "%s: %r" % (name, r))
+        path = os.path.join(test_cpu.ART, "%s-%s.pb.gz" % (tc.id().split(".")[-1], name))
+        with open(path, "wb") as f:
+            f.write(r.body)
+        profs[name] = Prof(path, pid=w.pid, seconds=4)
+    return profs, a1, a2, uids
+
+
+def exec_window(tc, daemon, prog, get, user=None, exe=None):
+    """exec_windows() with one window: (Prof, A1, A2, uids)."""
+    profs, a1, a2, uids = exec_windows(tc, daemon, prog, {"w": get}, user=user, exe=exe)
+    return profs["w"], a1, a2, uids
+
+
+class WaitExec(ProfdTest):
+    """A wait window follows an exec as a CPU window does (access is bound
+    to the image: the caller is checked again against the new program,
+    here their own): both programs' waits are in the profile, each within
+    10% of what that program measured itself, each under its own binary's
+    mapping, and the profile says the process executed a program."""
+
+    def test_block_follows_exec(self):
+        second = os.path.join(test_cpu.E2E, "waits-exec")
+        prof, a1, a2, _ = exec_window(self, self.daemon, second, lambda path: self.daemon.get(path, timeout=60))
+        self.assertIsNotNone(a2, "the executed program did not report its waits")
+        got1, got2 = through(prof, "exec_sleep"), through(prof, "sleep_for")
+        print("    exec: exec_sleep %.3f s (measured %.3f), sleep_for after the exec %.3f s (measured %.3f)"
+              % (got1 / 1e9, a1 / 1e9, got2 / 1e9, a2 / 1e9))
+        for what, got, want in (("exec_sleep", got1, a1), ("sleep_for", got2, a2)):
+            self.assertLess(abs(got - want), 0.10 * want,
+                            "%s: %.3f s off CPU in the profile, the program measured %.3f s\n%s"
+                            % (what, got / 1e9, want / 1e9, prof.excerpt()))
+        # 50 ms naps: ~20 before, ~30 after.
+        self.assertTrue(17 <= through(prof, "exec_sleep", 0) <= 23, prof.excerpt())
+        self.assertTrue(26 <= through(prof, "sleep_for", 0) <= 34, prof.excerpt())
+        # Which image: each function under its own binary's mapping.
+        self.assertEqual(mapping_file_of(prof, "exec_sleep"), {os.path.join(test_cpu.E2E, "waits")})
+        self.assertEqual(mapping_file_of(prof, "sleep_for"), {second})
+        for s in prof.samples:
+            fns = s.functions()
+            self.assertFalse("exec_sleep" in fns and "sleep_for" in fns, s)
+            if "sleep_for" in fns:
+                self.assertEqual(s.label("thread"), "waits-exec", s)
+                self.assertNotIn("[truncated]", fns, s)
+        self.assertTrue([c for c in prof.raw.comments
+                         if "executed a new program (waits-exec)" in c and "of that program" in c],
+                        prof.raw.comments)
+        self.assertFalse([c for c in prof.raw.comments if "left out" in c], prof.raw.comments)
+
+
+class WaitExecAccess(ProfdTest):
+    """Attack: nobody's wait window on nobody's own process, which then
+    executes a program nobody may not profile (set-user-ID root; root's
+    and unreadable to nobody): as for CPU windows, nothing of that program
+    reaches nobody — no stack, no function, no mapping of it — and the
+    profile says its waits were left out and why. What ran before the exec
+    is there."""
+
+    def nobody_get(self, path, method="GET"):
+        return test_cpu.Access.nobody_get(self, path, method)
+
+    def check_denied(self, prog, want_uids):
+        exe = test_cpu.Access.nobody_exe(self, "waits")
+        prof, a1, a2, uids = exec_window(self, self.daemon, prog, self.nobody_get, user=test_cpu.NOBODY, exe=exe)
+        self.assertTrue(want_uids(uids), "sanity: uids after the exec %r" % uids)
+        self.assertIsNotNone(a2, "sanity: the executed program did not run")
+        got = through(prof, "exec_sleep")
+        self.assertLess(abs(got - a1), 0.10 * a1, "exec_sleep: %.3f s, measured %.3f s\n%s"
+                        % (got / 1e9, a1 / 1e9, prof.excerpt()))
+        fns = set()
+        for smp in prof.samples:
+            fns.update(smp.functions())
+        # sleep_for runs only after the exec (the other functions are
+        # the two programs' alike: the mappings and names tell them apart).
+        self.assertNotIn("sleep_for", fns, "the denied program's stack reached nobody\n" + prof.excerpt())
+        self.assertFalse([m for m in prof.mapping_files() if os.path.basename(m) != "waits" and "waits" in m],
+                         "the denied program's mapping reached nobody: %r" % prof.mapping_files())
+        # Every sample is of the image nobody began on: its thread name.
+        self.assertEqual({s.label("thread") for s in prof.samples}, {"waits"}, prof.excerpt())
+        # ~30 naps and the idling after them, counted and left out.
+        left = [c for c in prof.raw.comments if "may not profile" in c and "waits are left out" in c]
+        self.assertTrue(left, "no comment saying why the waits after the exec are missing: %r" % prof.raw.comments)
+        n = int(left[0].split("its ")[1].split()[0])
+        self.assertGreaterEqual(n, 28, left)
+        return prof
+
+    def test_two_callers(self):
+        """root's and nobody's windows on nobody's process at once, which
+        executes a set-user-ID root program: each caller is checked for
+        itself — root's window follows the exec (sleep_for, within 10%),
+        nobody's leaves it out — though both share the process."""
+        suid = test_cpu.copy_exe(os.path.join(test_cpu.E2E, "waits-exec"),
+                                 os.path.join(self.daemon.dir, "waits-suid2"), 0, 0o4755)
+        exe = test_cpu.Access.nobody_exe(self, "waits")
+        profs, a1, a2, uids = exec_windows(
+            self, self.daemon, suid,
+            {"root": lambda path: self.daemon.get(path, timeout=60), "nobody": self.nobody_get},
+            user=test_cpu.NOBODY, exe=exe)
+        self.assertEqual(uids[1], 0, "sanity: uids %r" % uids)
+        root, nobody = profs["root"], profs["nobody"]
+        got = through(root, "sleep_for")
+        self.assertLess(abs(got - a2), 0.10 * a2, "root's sleep_for %.3f s, measured %.3f s\n%s"
+                        % (got / 1e9, a2 / 1e9, root.excerpt()))
+        self.assertIn(suid, root.mapping_files())
+        for p in (root, nobody):
+            got = through(p, "exec_sleep")
+            self.assertLess(abs(got - a1), 0.10 * a1, p.excerpt())
+        fns = {f for s in nobody.samples for f in s.functions()}
+        self.assertNotIn("sleep_for", fns, nobody.excerpt())
+        self.assertNotIn(suid, nobody.mapping_files())
+        self.assertTrue([c for c in nobody.raw.comments if "may not profile" in c and "waits are left out" in c],
+                        nobody.raw.comments)
+
+    def test_setuid_exec_during_window(self):
+        suid = test_cpu.copy_exe(os.path.join(test_cpu.E2E, "waits-exec"),
+                                 os.path.join(self.daemon.dir, "waits-suid"), 0, 0o4755)
+        self.check_denied(suid, lambda uids: uids is not None and uids[1] == 0)
+
+    def test_unreadable_exec_during_window(self):
+        """A root-owned program nobody may run but not read (0711): the
+        kernel makes the process undumpable; profd leaves it out."""
+        dark = test_cpu.copy_exe(os.path.join(test_cpu.E2E, "waits-exec"),
+                                 os.path.join(self.daemon.dir, "waits-dark"), 0, 0o711)
+        self.assertNotEqual(as_nobody(["test", "-r", dark]).returncode, 0, "sanity: nobody can read it")
+        self.check_denied(dark, lambda uids: uids == [test_cpu.NOBODY] * 3)
+
+
+class WaitJit(ProfdTest):
+    """A JIT process's names (its /tmp/perf-PID.map) are read as its waits
+    arrive, as for CPU windows: jitwl names two pieces of JIT code once
+    the window is open and waits in them (nanosleep by their own system
+    call: the leaf frame is JIT code), jit_sleep_a 30 ms and jit_sleep_b
+    10 ms in turn for 2.5 s, then removes its map and exits mid-window. Built after it is gone, the
+    block profile still names both, each within 10% of the time jitwl
+    measured in it (none of it [jit])."""
+
+    def test_jit_names_kept_after_exit(self):
+        with Workload("jitwl", "perfmap-sleep", 2.5, seconds=40, wait_line="jitwl ready") as w:
+            res = {}
+
+            def get():
+                try:
+                    res["prof"] = fetch_wait(self, self.daemon, "block", w.pid, 8)
+                except BaseException as e:
+                    res["prof"] = e
+            t = threading.Thread(target=get)
+            t.start()
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and not self.daemon.status()["waits"]["windows_active"]:
+                time.sleep(0.02)
+            time.sleep(0.3)
+            t0 = time.monotonic()
+            os.kill(w.pid, signal.SIGUSR1)
+            line = w.proc.stdout.readline().decode().split()
+            t.join(60)
+            took = time.monotonic() - t0
+            self.assertIsNotNone(w.proc.poll(), "jitwl still runs")
+        self.assertEqual(line[:1], ["slept"], line)
+        want_a, want_b = int(line[1]), int(line[2])
+        prof = res["prof"]
+        if isinstance(prof, BaseException):
+            raise prof
+        self.assertFalse(os.path.exists("/tmp/perf-%d.map" % w.pid))
+        self.assertLess(took, 6, "the window did not end when jitwl exited")
+        leaf = {}
+        for s in prof.samples:
+            fns = s.functions()
+            if fns:
+                leaf[fns[0]] = leaf.get(fns[0], 0) + s.values[1]
+        got_a, got_b = leaf.get("jit_sleep_a", 0), leaf.get("jit_sleep_b", 0)
+        print("    jit: jit_sleep_a %.3f s (measured %.3f), jit_sleep_b %.3f s (measured %.3f), [jit] %.3f s"
+              % (got_a / 1e9, want_a / 1e9, got_b / 1e9, want_b / 1e9, leaf.get("[jit]", 0) / 1e9))
+        for what, got, want in (("jit_sleep_a", got_a, want_a), ("jit_sleep_b", got_b, want_b)):
+            self.assertLess(abs(got - want), 0.10 * want, "%s: %.3f s charged, jitwl measured %.3f s; leaves %r\n%s"
+                            % (what, got / 1e9, want / 1e9, leaf, prof.excerpt()))
+        self.assertNotIn("[jit]", leaf, prof.excerpt())
 
 
 class WaitErrors(ProfdTest):

@@ -27,14 +27,37 @@ static struct offcpu_window *window(struct offcpu *o, uint32_t what)
 	w->req.what = what;
 	w->req.pid = 100;
 	w->req.fp_only = true;
+	w->id = ++o->next_id;
 	w->t.image = 1;
-	if (aggregate__new(64, &w->agg) < 0)
+	w->nparts = 1;
+	w->parts[0].image = 1;
+	if (aggregate__new(64, &w->parts[0].agg) < 0)
 		abort();
 	w->start_ns = 1000;
 	w->end_ns = 1000000;
 	w->next = o->windows;
 	o->windows = w;
 	return w;
+}
+
+/*
+ * offcpu.c's exec check, stood in for: an odd image is allowed (a part
+ * with an aggregate, no process: nothing is unwound here), an even one
+ * denied, so both kinds of part take records.
+ */
+void offcpu__follow_exec(struct offcpu *o, struct offcpu_window *w,
+			 uint64_t image, uint64_t time_ns)
+{
+	struct offcpu_part *pt;
+
+	(void)o;
+	require(w->nparts < OFFCPU_PARTS && !offcpu_pair__part(w, image));
+	pt = &w->parts[w->nparts++];
+	memset(pt, 0, sizeof(*pt));
+	pt->image = image;
+	pt->first_ns = time_ns;
+	if ((image & 1) && aggregate__new(64, &pt->agg) < 0)
+		abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -74,6 +97,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size -= len;
 		require(o->npending <= o->lim.max_pending &&
 			o->nlast <= o->lim.max_pending);
+		for (w = o->windows; w; w = w->next)
+			require(w->nparts <= OFFCPU_PARTS);
 	}
 	n = size < sizeof(line) - 1 ? size : sizeof(line) - 1;
 	memcpy(line, data, n);
@@ -89,7 +114,8 @@ out:
 				w->seeds = p->next;
 				free(p);
 			}
-			aggregate__free(w->agg);
+			for (i = 0; i < w->nparts; i++)
+				aggregate__free(w->parts[i].agg);
 			free(w);
 		}
 		for (i = 0; i < PENDING_BUCKETS; i++)

@@ -29,7 +29,10 @@ static struct offcpu_window *window(struct offcpu *o, uint32_t what,
 	w->req.seconds = 1;
 	w->req.fp_only = true;
 	w->t.image = IMG;
-	CHECK(aggregate__new(64, &w->agg) == 0, "aggregate__new");
+	w->nparts = 1;
+	w->parts[0].image = IMG;
+	CHECK(aggregate__new(64, &w->parts[0].agg) == 0, "aggregate__new");
+	w->id = ++o->next_id;
 	w->start_ns = start;
 	w->end_ns = end;
 	w->next = o->windows;
@@ -41,12 +44,14 @@ static struct offcpu_window *window(struct offcpu *o, uint32_t what,
 static void window_free(struct offcpu_window *w)
 {
 	struct pending *p;
-
 	while ((p = w->seeds)) {
 		w->seeds = p->next;
 		free(p);
 	}
-	aggregate__free(w->agg);
+	unsigned i;
+
+	for (i = 0; i < w->nparts; i++)
+		aggregate__free(w->parts[i].agg);
 	free(w);
 }
 
@@ -99,20 +104,51 @@ static void repeat(struct offcpu *o, uint32_t what, uint32_t tid,
 	(void)offcpu_pair__record(o, &r, sizeof(r));
 }
 
-/* The stack of @w whose leaf is @ip (and state @state + 1, 0: any). */
-static const struct agg_stack *stack(struct offcpu_window *w, uint64_t ip,
-				     uint32_t state)
+/* The stack of @w's part @part whose leaf is @ip (and state @state + 1,
+ * 0: any). */
+static const struct agg_stack *stack_in(struct offcpu_window *w,
+					unsigned part, uint64_t ip,
+					uint32_t state)
 {
+	struct aggregate *agg = w->parts[part].agg;
 	size_t i;
 
-	for (i = 0; i < aggregate__count(w->agg); i++) {
-		const struct agg_stack *s = aggregate__get(w->agg, i);
+	for (i = 0; agg && i < aggregate__count(agg); i++) {
+		const struct agg_stack *s = aggregate__get(agg, i);
 
 		if (s->n_user && s->ips[0] == ip &&
 		    (!state || (s->flags & PROFILE_STATE_MASK) >> PROFILE_STATE_SHIFT == state))
 			return s;
 	}
 	return NULL;
+}
+
+static const struct agg_stack *stack(struct offcpu_window *w, uint64_t ip,
+				     uint32_t state)
+{
+	return stack_in(w, 0, ip, state);
+}
+
+/*
+ * offcpu.c's exec check, stood in for: images up to IMG + 2 are allowed
+ * (a part with an aggregate and no process: records are not unwound
+ * here), IMG + 3 is denied. Counts its calls; like the real one, it may
+ * let the lock go, so callers must find their window again.
+ */
+static unsigned follow_calls;
+
+void offcpu__follow_exec(struct offcpu *o, struct offcpu_window *w,
+			 uint64_t image, uint64_t time_ns)
+{
+	struct offcpu_part *pt = &w->parts[w->nparts++];
+
+	(void)o;
+	follow_calls++;
+	memset(pt, 0, sizeof(*pt));
+	pt->image = image;
+	pt->first_ns = time_ns;
+	if (image <= IMG + 2)
+		CHECK(aggregate__new(64, &pt->agg) == 0, "aggregate__new");
 }
 
 static struct offcpu *new_offcpu(unsigned max_pending)
@@ -257,19 +293,91 @@ static void test_repeats(void)
 	free_offcpu(o);
 }
 
-/* Records of another image are left out and counted; not charged. */
+/*
+ * Images: an older one's records are left out and counted, never charged
+ * and never checked; a newer one (an exec) is checked once per window at
+ * its first record and followed into a part of its own, or denied and
+ * counted; past OFFCPU_PARTS images, left out.
+ */
 static void test_images(void)
 {
 	struct offcpu *o = new_offcpu(64);
 	struct offcpu_window *w = window(o, PROFD_WAIT_OFFCPU, T0, T1);
+	struct offcpu_window *m = window(o, PROFD_WAIT_FUTEX, T0, T1);
+	const struct agg_stack *s;
 
-	begin(o, PROFD_WAIT_OFFCPU, 31, T0 + MS, 0, 0, IMG + 1, 0xc000);
+	follow_calls = 0;
+	begin(o, PROFD_WAIT_OFFCPU, 31, T0 + MS, 0, 0, IMG - 1, 0xc000);
 	end(o, PROFD_WAIT_OFFCPU, 31, T0 + MS, T0 + 2 * MS);
 	repeat(o, PROFD_WAIT_OFFCPU, 31, 0, 0, T0 + MS, T0 + 9 * MS, 6, 6 * MS,
-	       IMG + 1);
-	CHECK(aggregate__count(w->agg) == 0 && w->left_out == 1 + 6,
-	      "other image: %zu stacks, %lu left out",
-	      aggregate__count(w->agg), (unsigned long)w->left_out);
+	       IMG - 1);
+	CHECK(aggregate__count(w->parts[0].agg) == 0 && w->left_out == 1 + 6 &&
+	      w->nparts == 1 && !follow_calls,
+	      "older image: %zu stacks, %lu left out, %u calls",
+	      aggregate__count(w->parts[0].agg), (unsigned long)w->left_out,
+	      follow_calls);
+
+	/* A wait of the image checked, then the exec: the new image's
+	 * waits go to its own part, from its first record on. */
+	begin(o, PROFD_WAIT_OFFCPU, 32, T0 + 10 * MS, 0, 0, IMG, 0xc100);
+	end(o, PROFD_WAIT_OFFCPU, 32, T0 + 10 * MS, T0 + 30 * MS);
+	begin(o, PROFD_WAIT_OFFCPU, 32, T0 + 40 * MS, 0, 1, IMG + 1, 0xc200);
+	end(o, PROFD_WAIT_OFFCPU, 32, T0 + 40 * MS, T0 + 100 * MS);
+	repeat(o, PROFD_WAIT_OFFCPU, 32, 1, 0, T0 + 110 * MS, T0 + 200 * MS,
+	       9, 45 * MS, IMG + 1);
+	CHECK(follow_calls == 1 && w->nparts == 2 &&
+	      w->parts[1].image == IMG + 1 && w->parts[1].first_ns == T0 + 40 * MS,
+	      "exec followed: %u calls, %u parts", follow_calls, w->nparts);
+	s = stack_in(w, 0, 0xc100, 0);
+	CHECK(s && s->count == 1 && s->value == 20 * MS, "before the exec");
+	CHECK(!stack_in(w, 0, 0xc200, 0) && !stack_in(w, 1, 0xc100, 0),
+	      "an image's waits in the other's part");
+	s = stack_in(w, 1, 0xc200, 0);
+	CHECK(s && s->count == 10 && s->value == 105 * MS,
+	      "after the exec: %lu %lu", s ? (unsigned long)s->count : 0,
+	      s ? (unsigned long)s->value : 0);
+	/* The mutex window on the process has seen none of that image:
+	 * not checked for it yet. */
+	CHECK(m->nparts == 1, "mutex window checked for a block record");
+
+	/* A second block window on the process (another caller's, opened
+	 * before the exec) checks the new image for itself, though the
+	 * first already follows it. */
+	{
+		struct offcpu_window *w2 = window(o, PROFD_WAIT_OFFCPU, T0, T1);
+
+		begin(o, PROFD_WAIT_OFFCPU, 34, T0 + 210 * MS, 0, 0, IMG + 1, 0xc250);
+		end(o, PROFD_WAIT_OFFCPU, 34, T0 + 210 * MS, T0 + 220 * MS);
+		CHECK(follow_calls == 2 && w2->nparts == 2 &&
+		      stack_in(w2, 1, 0xc250, 0) && stack_in(w, 1, 0xc250, 0),
+		      "second window: %u calls, %u parts", follow_calls,
+		      w2->nparts);
+		o->windows = w2->next;	/* out of the way of the counts below */
+		o->nwindows--;
+		window_free(w2);
+	}
+
+	/* A second exec into an image the caller may not see: checked
+	 * once, its waits counted, never charged. */
+	begin(o, PROFD_WAIT_OFFCPU, 32, T0 + 300 * MS, 0, 2, IMG + 3, 0xc300);
+	end(o, PROFD_WAIT_OFFCPU, 32, T0 + 300 * MS, T0 + 310 * MS);
+	begin(o, PROFD_WAIT_OFFCPU, 33, T0 + 300 * MS, 0, 0, IMG + 3, 0xc300);
+	repeat(o, PROFD_WAIT_OFFCPU, 32, 2, 0, T0 + 320 * MS, T0 + 330 * MS,
+	       4, 4 * MS, IMG + 3);
+	CHECK(follow_calls == 3 && w->nparts == 3 && !w->parts[2].agg &&
+	      w->parts[2].denied == 2 + 4 && !o->npending,
+	      "denied image: %u calls, %lu denied, %u pending", follow_calls,
+	      (unsigned long)w->parts[2].denied, o->npending);
+
+	/* The fourth image fills the parts; a fifth is left out. */
+	begin(o, PROFD_WAIT_OFFCPU, 32, T0 + 400 * MS, 0, 3, IMG + 2, 0xc400);
+	end(o, PROFD_WAIT_OFFCPU, 32, T0 + 400 * MS, T0 + 410 * MS);
+	begin(o, PROFD_WAIT_OFFCPU, 32, T0 + 500 * MS, 0, 0, IMG + 4, 0xc500);
+	end(o, PROFD_WAIT_OFFCPU, 32, T0 + 500 * MS, T0 + 510 * MS);
+	CHECK(follow_calls == 4 && w->nparts == OFFCPU_PARTS &&
+	      stack_in(w, 3, 0xc400, 0) && w->left_out == 7 + 1,
+	      "parts full: %u calls, %lu left out", follow_calls,
+	      (unsigned long)w->left_out);
 	free_offcpu(o);
 }
 
@@ -293,7 +401,7 @@ static void test_seeds(void)
 	w->nseeds = 1;
 	/* Another thread's unseen return: not this seed's. */
 	end(o, PROFD_WAIT_OFFCPU, 42, 0, T0 + 10 * MS);
-	CHECK(w->nseeds == 1 && !aggregate__count(w->agg), "other thread");
+	CHECK(w->nseeds == 1 && !aggregate__count(w->parts[0].agg), "other thread");
 	end(o, PROFD_WAIT_OFFCPU, 41, 0, T0 + 250 * MS);
 	s = stack(w, 0xd000, PROFD_WAIT_SLEEPING + 1);
 	CHECK(s && s->count == 1 && s->value == 250 * MS && w->nseeds == 0,
@@ -403,7 +511,7 @@ static void test_futex_seed(void)
 	s = stack(w, 0x9000, 0);
 	CHECK(s && s->count == 1 && s->value == 400 * MS && !w->nseeds,
 	      "futex seed: %lu", s ? (unsigned long)s->value : 0);
-	CHECK(!aggregate__count(b->agg), "charged to the block window");
+	CHECK(!aggregate__count(b->parts[0].agg), "charged to the block window");
 	free_offcpu(o);
 }
 

@@ -16,10 +16,18 @@
  * time, CLOCK_REALTIME, and the CPU seconds used so far) is printed; the files are removed at exit.
  * "perfmap-big N" is "perfmap" with N lines naming code that does not
  * exist before its own two (a large runtime's map, for the bounds).
+ * "perfmap-sleep S" waits for SIGUSR1, then names two pieces of JIT code in
+ * /tmp/perf-PID.map (as a runtime does when it compiles them) and for S
+ * seconds calls them: they nanosleep by a system call of their own (so
+ * the wait's leaf frame is JIT code), jit_sleep_a for 30 ms, then
+ * jit_sleep_b for 10 ms, in turn. It measures the time in
+ * each call (CLOCK_MONOTONIC), prints "slept A B" (nanoseconds), removes
+ * the map and exits.
  * Usage: jitwl seconds jitdump|none|perfmap [DIR]
  *        jitwl seconds perfmap-big N
  *        jitwl seconds swap-perfmap|swap-jitdump S */
 #include <elf.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -117,6 +125,63 @@ static void perfmap_line(const char *path, void *addr, size_t size,
 	fclose(f);
 }
 
+/* long f(const struct timespec *ts): nanosleep(ts, NULL) by its own
+ * system call: mov $35,%eax; xor %esi,%esi; syscall; ret */
+static const unsigned char sleep_code[] = {
+	0xb8, 0x23, 0x00, 0x00, 0x00, 0x31, 0xf6, 0x0f, 0x05, 0xc3,
+};
+
+static volatile sig_atomic_t cued;
+
+static void on_cue(int sig)
+{
+	(void)sig;
+	cued = 1;
+}
+
+/* Waits in JIT code (see the top). */
+static int jit_sleeps(double deadline, double seconds)
+{
+	struct timespec a = { 0, 30 * 1000 * 1000 }, b = { 0, 10 * 1000 * 1000 };
+	uint64_t ta = 0, tb = 0, t;
+	long (*fa)(const struct timespec *), (*fb)(const struct timespec *);
+	unsigned char *mem;
+	char path[4096];
+	double until;
+
+	mem = mmap(NULL, 2 * 4096, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED)
+		return 2;
+	memcpy(mem, sleep_code, sizeof(sleep_code));
+	memcpy(mem + 4096, sleep_code, sizeof(sleep_code));
+	if (mprotect(mem, 2 * 4096, PROT_READ | PROT_EXEC) < 0)
+		return 2;
+	fa = (long (*)(const struct timespec *))(void *)mem;
+	fb = (long (*)(const struct timespec *))(void *)(mem + 4096);
+	signal(SIGUSR1, on_cue);
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	printf("jitwl ready\n");
+	while (!cued && !e2e_expired(deadline))
+		usleep(10 * 1000);
+	snprintf(path, sizeof(path), "/tmp/perf-%d.map", getpid());
+	perfmap_line(path, mem, sizeof(sleep_code), "jit_sleep_a");
+	perfmap_line(path, mem + 4096, sizeof(sleep_code), "jit_sleep_b");
+	until = e2e_now() + seconds;
+	while (e2e_now() < until && !e2e_expired(deadline)) {
+		t = mono_ns();
+		fa(&a);
+		ta += mono_ns() - t;
+		t = mono_ns();
+		fb(&b);
+		tb += mono_ns() - t;
+	}
+	unlink(path);
+	printf("slept %llu %llu\n", (unsigned long long)ta,
+	       (unsigned long long)tb);
+	return 0;
+}
+
 /* Code replaced at one address (see the top). */
 static int swap(double deadline, bool jitdump, double after)
 {
@@ -177,6 +242,8 @@ int main(int argc, char **argv)
 	char path[4096];
 	int i;
 
+	if (!strcmp(mode, "perfmap-sleep"))
+		return jit_sleeps(deadline, argc > 3 ? atof(argv[3]) : 2);
 	if (!strncmp(mode, "swap-", 5))
 		return swap(deadline, !strcmp(mode, "swap-jitdump"),
 			    argc > 3 ? atof(argv[3]) : 1);

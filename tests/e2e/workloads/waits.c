@@ -31,18 +31,39 @@
  *   waits SECONDS park    50 threads parked: 20 in park_cond
  *                         (pthread_cond_wait), 20 in park_read (read on an
  *                         empty pipe), 10 in park_sleep (nanosleep).
+ *   waits SECONDS parkmany N  N threads "many" parked in park_many
+ *                         (pthread_cond_wait), 64 KiB stacks each.
+ *   waits SECONDS execwait S PROG ARGS...  single-threaded: idles in
+ *                         idle_wait (pause) until SIGUSR1, then nanosleeps
+ *                         in exec_sleep (50 ms at a time) for S seconds,
+ *                         prints "totals A 0" (A: its time in those
+ *                         nanosleeps) and executes PROG ARGS (same pid).
+ *   waits SECONDS sleepfor S  single-threaded: prints "waits ready",
+ *                         nanosleeps in sleep_for (50 ms at a time) for S
+ *                         seconds, prints "totals A 0" (as execwait),
+ *                         then idles in idle_wait.
  *
  * Build: -O1 -g -fno-omit-frame-pointer -fno-inline -pthread
+ * (and with -DWAITS_EXEC as waits-exec: another program, of another build
+ * ID, for execwait to execute).
  */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 #include "common.h"
+
+/* What makes waits-exec another program. */
+#ifdef WAITS_EXEC
+const char waits_program[] = "waits-exec";
+#else
+const char waits_program[] = "waits";
+#endif
 
 static double deadline;
 static volatile sig_atomic_t want_totals, want_spawn;
@@ -362,6 +383,78 @@ static void *parker(void *arg)
 	return NULL;
 }
 
+/* ---- parkmany ---- */
+
+__attribute__((noinline)) void park_many(void)
+{
+	static pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+	static pthread_cond_t c = PTHREAD_COND_INITIALIZER;
+
+	pthread_mutex_lock(&m);
+	atomic_fetch_add(&parked, 1);
+	for (;;)
+		pthread_cond_wait(&c, &m);
+}
+
+static void *many_parker(void *arg)
+{
+	(void)arg;
+	pthread_setname_np(pthread_self(), "many");
+	park_many();
+	return NULL;
+}
+
+/* ---- execwait, sleepfor ---- */
+
+/* Waiting for a cue or the end, apart from the measured waits. */
+__attribute__((noinline)) void idle_wait(void)
+{
+	pause();
+}
+
+static void idle_until(volatile sig_atomic_t *cue)
+{
+	while (!*cue && !e2e_expired(deadline)) {
+		alarm(1);	/* pause() returns at least every second */
+		idle_wait();
+	}
+	alarm(0);
+}
+
+/* @seconds of 50 ms nanosleeps through @step, measured in meters[0]. */
+static void sleep_phase(void (*step)(void), double seconds)
+{
+	double until = e2e_now() + seconds;
+
+	while (e2e_now() < until)
+		step();
+	print_totals(0, 1, 1, 1);
+}
+
+static void nap(void)
+{
+	struct timespec ts = { 0, 50 * 1000 * 1000 };
+
+	meter_begin(&meters[0]);
+	nanosleep(&ts, NULL);
+	meter_end(&meters[0]);
+}
+
+__attribute__((noinline)) void exec_sleep(void)
+{
+	nap();
+}
+
+__attribute__((noinline)) void sleep_for(void)
+{
+	nap();
+}
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+}
+
 /* Only the main thread takes the signals: the measured waits of the
  * threads created in between are never cut short. */
 static void signals_blocked(int how)
@@ -470,6 +563,37 @@ int main(int argc, char **argv)
 		fflush(stdout);
 		while (!e2e_expired(deadline))
 			usleep(100 * 1000);
+	} else if (!strcmp(mode, "parkmany") && argc > 3) {
+		pthread_attr_t attr;
+		long n = atol(argv[3]);
+
+		pthread_attr_init(&attr);
+		pthread_attr_setstacksize(&attr, 64 * 1024);
+		for (i = 0; i < n; i++)
+			if (pthread_create(&t, &attr, many_parker, NULL))
+				return 4;
+		while (atomic_load(&parked) < n)
+			usleep(1000);
+		usleep(50 * 1000);	/* into their waits */
+		printf("waits ready\n");
+		fflush(stdout);
+		while (!e2e_expired(deadline))
+			usleep(100 * 1000);
+	} else if (!strcmp(mode, "execwait") && argc > 4) {
+		signal(SIGALRM, on_alarm);
+		printf("waits ready\n");
+		fflush(stdout);
+		idle_until(&want_spawn);
+		sleep_phase(exec_sleep, atof(argv[3]));
+		execv(argv[4], argv + 4);
+		perror("waits: execv");
+		return 3;
+	} else if (!strcmp(mode, "sleepfor") && argc > 3) {
+		signal(SIGALRM, on_alarm);
+		printf("waits ready\n");
+		fflush(stdout);
+		sleep_phase(sleep_for, atof(argv[3]));
+		idle_until(&want_spawn);
 	} else {
 		return 2;
 	}
