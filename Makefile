@@ -82,7 +82,8 @@ DAEMON_SRCS := daemon/main.c daemon/main_opts.c daemon/main_listen.c daemon/log.
 	       daemon/execwatch.c daemon/target.c \
 	       daemon/push.c daemon/fleet.c daemon/continuous.c daemon/api_listen.c \
 	       daemon/continuous_procs.c daemon/continuous_iv.c \
-	       daemon/offcpu.c daemon/offcpu_pair.c daemon/threads.c daemon/execfollow.c \
+	       daemon/offcpu.c daemon/offcpu_pair.c daemon/offcpu_finish.c \
+	       daemon/threads.c daemon/threads_profile.c daemon/execfollow.c \
 	       $(CORE_SRCS)
 CLIENT_SRCS := client/profctl.c client/report.c common/pprof_read.c common/json_read.c \
 	       common/cxxname.c
@@ -154,7 +155,8 @@ $(OUTPUT)/daemon/sampler.o: $(OUTPUT)/cpu.skel.h
 $(OUTPUT)/daemon/heap.o $(OUTPUT)/daemon/heap_maps.o $(OUTPUT)/daemon/heap_probes.o \
 $(OUTPUT)/daemon/heap_events.o $(OUTPUT)/daemon/heap_agents.o: $(OUTPUT)/heap.skel.h
 $(OUTPUT)/daemon/execwatch.o: $(OUTPUT)/exec.skel.h
-$(OUTPUT)/daemon/offcpu.o $(OUTPUT)/daemon/offcpu_pair.o: $(OUTPUT)/offcpu.skel.h
+$(OUTPUT)/daemon/offcpu.o $(OUTPUT)/daemon/offcpu_pair.o \
+$(OUTPUT)/daemon/offcpu_finish.o: $(OUTPUT)/offcpu.skel.h
 # Pairing and charging of wait records: pure but for the skeleton's type.
 $(OUTPUT)/tests/unit/test_offcpu_pair: $(OUTPUT)/daemon/offcpu_pair.o
 $(OUTPUT)/bpf/offcpu.bpf.o: include/profd_wait.h

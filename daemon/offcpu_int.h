@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * offcpu's insides, shared by its two files: offcpu.c (the BPF object,
- * windows, profiles) and offcpu_pair.c (records: each wait's beginning
- * paired with its end, each thread's recent stacks, charging windows).
+ * offcpu's insides, shared by its three files: offcpu.c (the BPF object,
+ * windows' lives), offcpu_pair.c (records: each wait's beginning paired
+ * with its end, each thread's recent stacks, charging windows) and
+ * offcpu_finish.c (a window's end: what is still open charged, profiles).
  * Everything here is under offcpu's lock.
  */
 #ifndef PROFD_OFFCPU_INT_H
@@ -124,6 +125,16 @@ struct offcpu {
  */
 void offcpu__follow_exec(struct offcpu *o, struct offcpu_window *w,
 			 uint64_t image, uint64_t time_ns);
+/*
+ * Make the targets map and the attached programs what the open windows
+ * want. Under lock. 0 or -errno.
+ */
+int offcpu__reconcile(struct offcpu *o);
+/* The tracer's error counts, summed over CPUs (zeros before it loads). */
+void offcpu__read_errors(struct offcpu *o, uint64_t out[PROFD_WAIT_ERR_MAX]);
+/* Is thread @tid of the process at /proc dirfd @dirfd in a futex wait?
+ * (Reads /proc only: needs no lock.) */
+bool offcpu__in_futex_wait(int dirfd, uint32_t tid);
 
 /* offcpu_pair.c */
 /* @w's part for @image, or NULL (not one it follows). */
