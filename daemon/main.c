@@ -10,16 +10,28 @@
  *
  *   1. heap agent_lock | heap rb_lock | heap load_lock
  *                                       (never two; heap_int.h)
- *   2. session manager lock | heap lock (never both: no thread holds
- *      one manager's lock while calling into the other)
+ *      continuous tlock                 (target updates; continuous.h:
+ *                                       held while it sets the session
+ *                                       manager's extra targets)
+ *   2. session manager lock | heap lock | offcpu lock | threads lock
+ *      | continuous lock                (never two: no thread holds one
+ *                                       manager's lock while calling
+ *                                       into another)
  *   3. execwatch lock                   (target__current() and friends)
  *   4. process cache lock               (proc__get/hold/put, proc.h)
- *   5. proc->lock                       (a process's maps, proc.h)
+ *   5. proc->jit_lock, then proc->lock  (a process's JIT maps, its maps)
  *   6. symbolizer locks                 (binaries, libdw; innermost)
- *   conns lock: a leaf, taken alone.
+ *   Leaves (nothing is taken under them; some are taken under others):
+ *   conns lock; the listener's keys (api_listen.c); fleet's counters;
+ *   continuous qlock; debuginfod's (no I/O under it); push->lock, with
+ *   only the spool's index lock inside it (push.c).
  *
- * No manager lock (2.) is held across slow work: unwinding, opening ELF
- * files (proc__new(), proc__refresh()), symbolizing, gzip or ptrace run
+ * No manager lock (2.) is held across slow work, with two exceptions
+ * said in their headers: offcpu unwinds wait records under its lock on
+ * its drain thread (API threads wait for it only to open or close a
+ * wait window), threads takes one snapshot at a time under its lock.
+ * Otherwise unwinding, opening ELF files (proc__new(), proc__refresh()),
+ * symbolizing, gzip or ptrace run
  * with a reference taken (proc refs, a target__dup()) and the lock
  * dropped; the heap's uprobe attach, detach, map purges and exit-time
  * snapshots, the BPF object's first load, the reader's unwinding of each
