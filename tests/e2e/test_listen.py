@@ -393,7 +393,33 @@ class ListenRefused(ListenTest):
 # status line each of the last got (or the error).
 SHARES_CLIENT = r"""
 import json, socket, sys, time
-server, port, token, a, b, c, n_a, n_b = sys.argv[1:9]
+server, port, token, a, b, c, n_a, n_b, unix = sys.argv[1:10]
+
+def open_conns():
+    # profd's count of open connections, asked over its Unix socket
+    # (paths cross network namespaces; this one counts itself).
+    u = socket.socket(socket.AF_UNIX)
+    u.settimeout(10)
+    u.connect(unix)
+    u.sendall(b"GET /v1/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    body = b""
+    while True:
+        more = u.recv(65536)
+        if not more:
+            break
+        body += more
+    u.close()
+    return json.loads(body.split(b"\r\n\r\n", 1)[1])["http"]["connections_open"]
+
+def settle(want):
+    # Until profd has admitted all the held connections: connect()
+    # returns when the kernel has them, before profd's accept thread
+    # does (a fixed sleep was not always enough on a loaded machine).
+    for _ in range(200):
+        if open_conns() == want + 1:
+            return
+        time.sleep(0.05)
+    raise SystemExit("profd holds %d connections, not %d" % (open_conns() - 1, want))
 
 def conn(src):
     s = socket.socket()
@@ -419,10 +445,10 @@ def ask(src):
         return "error: %s" % e
 
 held = [conn(a) for _ in range(int(n_a))]
-time.sleep(0.5)
+settle(len(held))
 out = {"a_extra": ask(a), "b": ask(b)}
 held += [conn(b) for _ in range(int(n_b))]
-time.sleep(0.5)
+settle(len(held))
 out["c"] = ask(c)
 print(json.dumps(out))
 """
@@ -484,7 +510,7 @@ class RemoteShares(unittest.TestCase):
                    "--max-sessions-per-uid", "1")
         try:
             r = subprocess.run(["ip", "netns", "exec", self.ns, sys.executable, "-c", SHARES_CLIENT,
-                                self.server, str(port), token, self.a, self.b, self.c, "5", "3"],
+                                self.server, str(port), token, self.a, self.b, self.c, "5", "3", d.sock],
                                capture_output=True, text=True, timeout=60)
             self.assertEqual(r.returncode, 0, r.stderr)
             out = json.loads(r.stdout)
