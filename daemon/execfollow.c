@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
+/* execfollow: a window's process executed another program (execfollow.h). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>

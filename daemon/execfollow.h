@@ -4,9 +4,9 @@
  * program (same pid, a new image, execwatch.h). Access is bound to the
  * image (target.h): the caller is checked again against the new one, and
  * only for an image they may profile are its mappings captured, as at a
- * window's start. Used by wait windows (offcpu.c); the same steps, in the
- * same order and with the same wording, as CPU windows' check_exec()
- * (session_sample.c).
+ * window's start. One decision for CPU windows (session_sample.c's
+ * check_exec()) and wait windows (offcpu.c): the same steps, in the same
+ * order and with the same wording, for both.
  */
 #ifndef PROFD_EXECFOLLOW_H
 #define PROFD_EXECFOLLOW_H

@@ -13,6 +13,7 @@
 #include "aggregate.h"
 #include "clock.h"
 #include "cputime.h"
+#include "execfollow.h"
 #include "execwatch.h"
 #include "jitmap_proc.h"
 #include "json.h"
@@ -256,12 +257,11 @@ static void check_exec(struct session_mgr *m, uint64_t id, uint64_t image,
 		       uint64_t time_ns)
 {
 	struct target t = TARGET_NONE;
-	struct proc_ids ids = {};
 	struct proc *fresh = NULL;
 	struct session *s;
 	struct part *pt;
 	char why[sizeof(pt->why)];
-	uid_t uid, owner = 0;
+	uid_t uid;
 	int r;
 
 	pthread_mutex_lock(&m->lock);
@@ -279,19 +279,12 @@ static void check_exec(struct session_mgr *m, uint64_t id, uint64_t image,
 	pthread_mutex_unlock(&m->lock);
 
 	if (r == 0)
-		r = target__check_image(&t, uid, image, &ids, &owner);
-	if (r == 0) {
-		r = proc__get(m->pc, t.ref.pid, t.ref.dirfd, t.ids.start_time,
-			      image, &fresh);
-		if (r == 0) {
-			uint64_t now;
-
-			/* Its maps were the image checked's? */
-			if (execwatch__image(m->w, t.ref.pid, &now, NULL) < 0 ||
-			    now != image)
-				r = -ESTALE;
-		}
-	}
+		r = execfollow__check(&t, uid, image, m->pc, m->w, &fresh,
+				      why, sizeof(why));
+	else
+		snprintf(why, sizeof(why),
+			 "the process executed a program that could not be checked (%s)",
+			 strerror(-r));
 
 	pthread_mutex_lock(&m->lock);
 	s = find_session(m, id);
@@ -309,26 +302,14 @@ static void check_exec(struct session_mgr *m, uint64_t id, uint64_t image,
 		if (r == 0) {
 			pt->proc = fresh;	/* the part's now */
 			fresh = NULL;
+		} else {
+			snprintf(why, sizeof(why),
+				 "the process executed a new program, which could not be followed (%s)",
+				 strerror(-r));
 		}
 	}
-	if (r == -EACCES)
-		snprintf(pt->why, sizeof(pt->why),
-			 "the process executed a program of uid %u, which uid %u may not profile",
-			 (unsigned)owner, (unsigned)uid);
-	else if (r == -EPERM)
-		snprintf(pt->why, sizeof(pt->why),
-			 "the process executed a program uid %u may not profile (set-user-ID, set-group-ID or not dumpable)",
-			 (unsigned)uid);
-	else if (r < 0)
-		snprintf(pt->why, sizeof(pt->why),
-			 "the process executed a program that could not be checked (%s)",
-			 r == -ESTALE ? "it executed another one before" :
-					strerror(-r));
-	else
-		snprintf(pt->why, sizeof(pt->why),
-			 "the process executed a new program (%s)", ids.comm);
-	/* The session may be freed once unlocked: log a copy. */
-	snprintf(why, sizeof(why), "%s", pt->why);
+	snprintf(pt->why, sizeof(pt->why), "%s", why);
+	/* The session may be freed once unlocked: log the copy. */
 	pthread_mutex_unlock(&m->lock);
 	if (r < 0)
 		log_info("session %" PRIu64 ": pid %d: %s: its samples are left out",
