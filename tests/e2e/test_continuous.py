@@ -33,7 +33,7 @@ import test_cpu as cpu  # noqa: E402
 import pprofraw  # noqa: E402
 import pushrecv  # noqa: E402
 from test_cpu import Daemon, spawn, kill  # noqa: E402
-from test_fleet import metrics, wait_for  # noqa: E402
+from test_fleet import cgroup2_mount, metrics, wait_for  # noqa: E402
 
 HZ = 19
 INTERVAL = 5
@@ -57,15 +57,6 @@ def whole_stack(prof, s):
     return bool(m and "/libc.so" in m.file)
 
 
-def cgroup2_mount():
-    """Where cgroup v2 is mounted (/sys/fs/cgroup, or .../unified on a
-    hybrid hierarchy), or None."""
-    with open("/proc/mounts") as f:
-        for line in f:
-            fields = line.split()
-            if len(fields) > 2 and fields[2] == "cgroup2":
-                return fields[1]
-    return None
 NS = 1000000000
 
 

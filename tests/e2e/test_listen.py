@@ -395,21 +395,25 @@ SHARES_CLIENT = r"""
 import json, socket, sys, time
 server, port, token, a, b, c, n_a, n_b, unix = sys.argv[1:10]
 
+def status(s, auth=""):
+    # GET /v1/status on connected socket @s: the whole answer.
+    s.sendall(("GET /v1/status HTTP/1.1\r\nHost: x\r\n%sConnection: close\r\n\r\n" % auth).encode())
+    body = b""
+    while True:
+        more = s.recv(65536)
+        if not more:
+            break
+        body += more
+    s.close()
+    return body.decode(errors="replace")
+
 def open_conns():
     # profd's count of open connections, asked over its Unix socket
     # (paths cross network namespaces; this one counts itself).
     u = socket.socket(socket.AF_UNIX)
     u.settimeout(10)
     u.connect(unix)
-    u.sendall(b"GET /v1/status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-    body = b""
-    while True:
-        more = u.recv(65536)
-        if not more:
-            break
-        body += more
-    u.close()
-    return json.loads(body.split(b"\r\n\r\n", 1)[1])["http"]["connections_open"]
+    return json.loads(status(u).split("\r\n\r\n", 1)[1])["http"]["connections_open"]
 
 def settle(want):
     # Until profd has admitted all the held connections: connect()
@@ -430,17 +434,7 @@ def conn(src):
 
 def ask(src):
     try:
-        s = conn(src)
-        s.sendall(("GET /v1/status HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
-                   "Connection: close\r\n\r\n" % token).encode())
-        body = b""
-        while True:
-            more = s.recv(65536)
-            if not more:
-                break
-            body += more
-        s.close()
-        return body.decode(errors="replace")
+        return status(conn(src), "Authorization: Bearer %s\r\n" % token)
     except OSError as e:
         return "error: %s" % e
 
