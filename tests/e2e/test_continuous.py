@@ -594,6 +594,17 @@ class SliceTest(unittest.TestCase):
         self.tmp = tempfile.mkdtemp(prefix="profd-%s-" % type(self).__name__.lower())
         self.work, self.daemon, self.rcv = [], None, None
 
+    def history(self, name):
+        """The last minute from the daemon's spool (2 s intervals: all
+        closed 5 s after the work), read with `go tool pprof -raw`."""
+        time.sleep(2 * 2 + 1)
+        r = self.daemon.get("/v1/history?since=1m", timeout=30)
+        self.assertEqual(r.status, 200, r)
+        path = os.path.join(cpu.ART, "%s.pb.gz" % name)
+        with open(path, "wb") as f:
+            f.write(r.body)
+        return cpu.Prof(path)
+
     def tearDown(self):
         for w in self.work:
             w.stop()
@@ -620,13 +631,7 @@ class ContinuousFilters(SliceTest):
         outside = spawn([os.path.join(cpu.E2E, "split"), "5"], stdout=subprocess.DEVNULL)
         cpu_s = [w.reap_cpu() for w in work]
         kill(outside)
-        time.sleep(2 * 2 + 1)
-        r = d.get("/v1/history?since=1m", timeout=30)
-        self.assertEqual(r.status, 200, r)
-        path = os.path.join(cpu.ART, "continuous-filters.pb.gz")
-        with open(path, "wb") as f:
-            f.write(r.body)
-        prof = cpu.Prof(path)
+        prof = self.history("continuous-filters")
         services = {s.label("service_name") for s in prof.samples}
         self.assertEqual(services, {"web.service"}, prof.excerpt())
         # A sample per 1/19 s of web's CPU time (wait4's rusage: what
@@ -651,13 +656,7 @@ class ContinuousFp(SliceTest):
                                  "--continuous-include", "unit:web.service")
         self.work.append(InCgroup("web.service", "split", 4))
         cpu_s = self.work[0].reap_cpu()
-        time.sleep(2 * 2 + 1)
-        r = d.get("/v1/history?since=1m", timeout=30)
-        self.assertEqual(r.status, 200, r)
-        path = os.path.join(cpu.ART, "continuous-fp.pb.gz")
-        with open(path, "wb") as f:
-            f.write(r.body)
-        prof = cpu.Prof(path)
+        prof = self.history("continuous-fp")
         self.assertIn("user stacks by frame pointers", " ".join(prof.raw.comments))
         n = prof.count()
         self.assertGreater(n, 0.8 * cpu_s * HZ - 2, "%.2f s of CPU\n%s" % (cpu_s, prof.excerpt()))
