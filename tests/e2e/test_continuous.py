@@ -572,13 +572,27 @@ class ContinuousPool(PushedMix):
         profs = self.series("short.service")
         self.assertTrue(profs, "the short-lived process is in no interval")
         n = named = 0
+        outside = []
         for p, _ in profs:
             for s in p.samples:
                 self.assertEqual(s.num_label("pid"), self.short_pid, s)
                 n += s.values[0]
-                named += s.values[0] if "exiter_spin" in s.functions() else 0
+                if "exiter_spin" in s.functions():
+                    named += s.values[0]
+                    continue
+                # The pid's CPU time (wait4) also holds the shell that
+                # joins the cgroup, the exec and ld.so's start: a sample
+                # may land there (a few ms of ~0.4 s under load, one
+                # sample at 19 Hz). Such a sample has no unnamed frame in
+                # exiter itself: that would be a symbolization miss.
+                for loc in s.locations():
+                    m = p.raw.mapping_of(loc)
+                    self.assertFalse(m and m.file.endswith("/exiter") and not loc.lines,
+                                     "an unnamed frame of exiter: %r" % s.locations())
+                outside.append(s)
         self.assertGreater(n, 0.8 * self.short_cpu * HZ - 2, "%d samples for %.2f s of CPU" % (n, self.short_cpu))
-        self.assertGreaterEqual(named, 0.9 * n, "%d of %d samples symbolized" % (named, n))
+        self.assertGreaterEqual(named, min(0.9 * n, n - 1), "%d of %d samples in exiter_spin; the others: %r"
+                                % (named, n, [(s.label("comm"), s.locations()) for s in outside]))
 
 
 class SliceTest(unittest.TestCase):
