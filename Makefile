@@ -297,8 +297,9 @@ endif
 
 # make tsan: the tests that take the managers' locks at once (CPU windows,
 # heap pulls, an exit's last snapshot, start/stop, status; test_locks.py
-# and a few heap ones, the DWARF-mode reader's among them) on a
-# ThreadSanitizer build, in about two minutes.
+# and a few heap ones, the DWARF-mode reader's among them; wait windows
+# whose drain thread unwinds with offcpu's lock let go, an exec followed,
+# two callers at once) on a ThreadSanitizer build, in about three minutes.
 # Its deadlock detector reports lock-order inversions; halt_on_error ends
 # profd at the first report, which fails the test (test_cpu.py reads the
 # report in profd's log). tests/tsan.supp: only uninstrumented libraries.
@@ -310,7 +311,9 @@ TSAN_TESTS ?= Locks test_concurrent_pulls test_concurrent_one_off_pulls \
 	      test_start_stop_during_allocation_storm test_exec_drops_inproc_agent \
 	      test_idle_timeout \
 	      test_window_ends_when_target_exits \
-	      HeapDwarfStacks HeapEventBufferFull
+	      HeapDwarfStacks HeapEventBufferFull \
+	      test_block_truth test_mutex_truth test_block_process_exits \
+	      test_block_follows_exec test_two_callers
 space := $(subst ,, )
 TSAN_OPTIONS_E2E := halt_on_error=1:detect_deadlocks=1:second_deadlock_stack=1:exitcode=66:suppressions=$(abspath tests/tsan.supp)
 .PHONY: tsan

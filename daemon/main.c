@@ -26,14 +26,13 @@
  *   continuous qlock; debuginfod's (no I/O under it); push->lock, with
  *   only the spool's index lock inside it (push.c).
  *
- * No manager lock (2.) is held across slow work, with two exceptions
- * said in their headers: offcpu unwinds wait records under its lock on
- * its drain thread (API threads wait for it only to open or close a
- * wait window), threads takes one snapshot at a time under its lock.
- * Otherwise unwinding, opening ELF files (proc__new(), proc__refresh()),
- * symbolizing, gzip or ptrace run
- * with a reference taken (proc refs, a target__dup()) and the lock
- * dropped; the heap's uprobe attach, detach, map purges and exit-time
+ * No manager lock (2.) is held across slow work, with one exception
+ * said in its header: threads takes one snapshot at a time under its
+ * lock (only another thread-stack snapshot waits for it). Unwinding,
+ * opening ELF files (proc__new(), proc__refresh()), symbolizing, gzip or
+ * ptrace run with a reference taken (proc refs, a target__dup()) and the
+ * lock dropped: offcpu's drain thread unwinds each wait record so
+ * (offcpu_pair.c); the heap's uprobe attach, detach, map purges and exit-time
  * snapshots, the BPF object's first load, the reader's unwinding of each
  * event and gc's map re-reads too (heap_int.h). The event loop below
  * takes the session manager's lock only for counting samples, never the

@@ -70,12 +70,17 @@ static void *drain_thread(void *arg)
 	struct offcpu *o = arg;
 
 	for (;;) {
+		bool stop;
+
 		pthread_mutex_lock(&o->lock);
-		if (o->stopping) {
-			pthread_mutex_unlock(&o->lock);
+		stop = o->stopping;
+		pthread_mutex_unlock(&o->lock);
+		if (stop)
 			break;
-		}
+		/* Each record takes the lock itself (offcpu_pair.c): not
+		 * held across the pass, which unwinds. */
 		(void)ring_buffer__consume(o->rb);
+		pthread_mutex_lock(&o->lock);
 		o->drain_pass++;
 		pthread_cond_broadcast(&o->cond);
 		pthread_mutex_unlock(&o->lock);

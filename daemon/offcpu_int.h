@@ -4,7 +4,8 @@
  * windows' lives), offcpu_pair.c (records: each wait's beginning paired
  * with its end, each thread's recent stacks, charging windows) and
  * offcpu_finish.c (a window's end: what is still open charged, profiles).
- * Everything here is under offcpu's lock.
+ * Everything here is under offcpu's lock, but the drain thread's scratch
+ * (its unwinding runs with the lock let go).
  */
 #ifndef PROFD_OFFCPU_INT_H
 #define PROFD_OFFCPU_INT_H
@@ -111,7 +112,7 @@ struct offcpu {
 	unsigned nlast;
 	struct kallsyms *ksyms;
 	struct offcpu_stats st;
-	/* Scratch of the drain thread. */
+	/* Scratch of the drain thread alone, used without the lock. */
 	uint64_t ips[MAX_FRAMES];
 	uint64_t key_ips[UNWIND_MAX_FRAMES];	/* what a repeat key determines */
 };
@@ -142,7 +143,8 @@ struct offcpu_part *offcpu_pair__part(struct offcpu_window *w,
 				      uint64_t image);
 /* Take @tid's seed out of window @w, if it has one. */
 struct pending *offcpu_pair__take_seed(struct offcpu_window *w, uint32_t tid);
-/* The ring buffer's callback (drain thread, under lock). */
+/* The ring buffer's callback (drain thread; takes the lock per record,
+ * lets it go to unwind a begin record's stack). */
 int offcpu_pair__record(void *ctx, void *data, size_t size);
 /* Drop the begun wait *@pp. */
 void offcpu_pair__drop(struct offcpu *o, struct pending **pp);

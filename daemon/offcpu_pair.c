@@ -4,7 +4,11 @@
  * stack is unwound and kept as the thread's wait in progress (and as one
  * of its recent stacks, which the kernel's sums refer to); an end record
  * charges the wait to the windows of its process; a sum charges repeated
- * waits. Drain thread, under offcpu's lock.
+ * waits. Drain thread: each record's bookkeeping under offcpu's lock, a
+ * begin record's unwinding (and the maps re-read, binaries opened and
+ * key walks it may need) with the lock let go, on a hold of its own on
+ * the process, so an API thread (a window's start, end or wait, status)
+ * waits for a copy, never for a walk.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -15,6 +19,7 @@
 
 #include "clock.h"
 #include "jitmap_proc.h"
+#include "lockcheck.h"
 #include "offcpu.skel.h"
 #include "offcpu_int.h"
 #include "profile.h"
@@ -71,8 +76,10 @@ static struct pending **find_last(struct offcpu *o, uint32_t what,
 /* Keep @c (taken over) as its thread's stack in its slot of its kind. */
 static void remember(struct offcpu *o, struct pending *c)
 {
-	struct pending **pp = find_last(o, c->what, c->tid, c->slot), *old;
+	struct pending **pp, *old;
 
+	lock__assert_held(&o->lock);
+	pp = find_last(o, c->what, c->tid, c->slot);
 	if (pp) {
 		old = *pp;
 		*pp = old->next;
@@ -146,6 +153,7 @@ void offcpu_pair__charge(struct offcpu *o, const struct pending *p, uint64_t end
 	struct offcpu_window *w;
 	struct aggregate *agg;
 
+	lock__assert_held(&o->lock);
 	for (w = o->windows; w; w = w->next) {
 		uint64_t lo, hi;
 
@@ -180,6 +188,7 @@ static struct offcpu_window *window_of(struct offcpu *o, uint32_t tgid,
 	struct offcpu_window *w;
 	struct offcpu_part *pt;
 
+	lock__assert_held(&o->lock);
 	for (w = o->windows; w; w = w->next) {
 		if (w->closed || w->req.pid != (pid_t)tgid ||
 		    w->req.what != what)
@@ -260,6 +269,7 @@ void offcpu_pair__charge_sum(struct offcpu *o, const struct pending *p,
 	struct offcpu_window *w;
 	struct aggregate *agg;
 
+	lock__assert_held(&o->lock);
 	for (w = o->windows; w; w = w->next) {
 		uint64_t lo, hi, n, v;
 
@@ -357,7 +367,7 @@ static bool same_walk(const struct offcpu *o, int n, bool trunc,
  * next records here key that much (their repeats then get the whole
  * stack). A few more walks, once per thread and depth.
  */
-static void lengthen_key(struct offcpu *o, struct proc *proc,
+static bool lengthen_key(struct offcpu *o, struct proc *proc,
 			 const struct profd_wait_begin *b, unsigned nu,
 			 bool full_trunc)
 {
@@ -369,10 +379,10 @@ static void lengthen_key(struct offcpu *o, struct proc *proc,
 	if (hi > PROFD_WAIT_KEY_KIB_MAX)
 		hi = PROFD_WAIT_KEY_KIB_MAX;
 	if (hi <= lo || !o->skel)
-		return;
+		return false;
 	n = walk_known(o, proc, b, (size_t)hi * 1024, &t);
 	if (!same_walk(o, n, t, nu, full_trunc))
-		return;		/* not from sp, ip and bp alone: stays cut */
+		return false;	/* not from sp, ip and bp alone: stays cut */
 	/* Whole at hi, cut at lo: the least KiB that is whole. */
 	while (hi - lo > 1) {
 		mid = (lo + hi) / 2;
@@ -382,9 +392,9 @@ static void lengthen_key(struct offcpu *o, struct proc *proc,
 		else
 			lo = mid;
 	}
-	if (bpf_map_update_elem(bpf_map__fd(o->skel->maps.wait_key_kib), &tid,
-				&hi, BPF_ANY) == 0)
-		o->st.keys_lengthened++;
+	/* (The skeleton lives as long as the drain thread.) */
+	return bpf_map_update_elem(bpf_map__fd(o->skel->maps.wait_key_kib),
+				   &tid, &hi, BPF_ANY) == 0;
 }
 
 /*
@@ -400,7 +410,8 @@ static void lengthen_key(struct offcpu *o, struct proc *proc,
  * full record; repeats cost nothing more.
  */
 static int key_walk(struct offcpu *o, struct proc *proc,
-		    const struct profd_wait_begin *b, unsigned nu, bool trunc)
+		    const struct profd_wait_begin *b, unsigned nu, bool trunc,
+		    bool *ret_lengthened)
 {
 	bool ktrunc;
 	int n;
@@ -411,22 +422,29 @@ static int key_walk(struct offcpu *o, struct proc *proc,
 	n = walk_known(o, proc, b, (size_t)b->key_kib * 1024, &ktrunc);
 	if (same_walk(o, n, ktrunc, nu, trunc))
 		return -1;
-	lengthen_key(o, proc, b, nu, trunc);
+	*ret_lengthened = lengthen_key(o, proc, b, nu, trunc);
 	/* The lengthening walks used key_ips: this record's key again. */
 	return walk_known(o, proc, b, (size_t)b->key_kib * 1024, &ktrunc);
 }
 
+/*
+ * A wait begins: which window wants it (under lock), its stack unwound
+ * (lock let go: o->ips and o->key_ips are the drain thread's alone, the
+ * process held), then kept as the thread's wait and recent stack (under
+ * lock again; windows opened or closed meanwhile are seen there, as
+ * place() and remember() look at the windows of then).
+ */
 static void on_begin(struct offcpu *o, const struct profd_wait_begin *b)
 {
 	struct offcpu_window *w;
 	unsigned nu = 0, nk = b->n_kernel, i, jit_gen;
-	struct pending *p, *r;
-	struct proc *proc;
-	int kn;
+	struct pending *p, *r = NULL;
+	struct proc *proc = NULL;
+	bool trunc = false, fp_only, lengthened = false, unwound = false;
 	uint32_t flags = 0;
-	bool trunc = false;
-	int n;
+	int kn, n = 0;
 
+	pthread_mutex_lock(&o->lock);
 	o->st.begins++;
 	/* The first record of an image an exec brought, for some window?
 	 * (Each window checks its own caller: one may see it, another
@@ -436,8 +454,14 @@ static void on_begin(struct offcpu *o, const struct profd_wait_begin *b)
 	if (!w) {
 		/* Denied, another image's, or too late. */
 		left_out(o, b->tgid, b->what, b->image, 1);
+		pthread_mutex_unlock(&o->lock);
 		return;
 	}
+	fp_only = w->req.fp_only;
+	if (proc)
+		proc = proc__hold(proc);	/* w may close meanwhile */
+	pthread_mutex_unlock(&o->lock);
+
 	if (nk > PROFD_MAX_KERNEL_FRAMES)
 		nk = PROFD_MAX_KERNEL_FRAMES;
 	if (b->stack_len && proc) {
@@ -471,9 +495,7 @@ static void on_begin(struct offcpu *o, const struct profd_wait_begin *b)
 		}
 		if (n > 0) {
 			nu = (unsigned)n;
-			o->st.unwound++;
-		} else {
-			o->st.unwind_errors++;
+			unwound = true;
 		}
 	}
 	if (!nu) {
@@ -481,7 +503,7 @@ static void on_begin(struct offcpu *o, const struct profd_wait_begin *b)
 							 b->n_user;
 		memcpy(o->ips, b->user_ips, nu * sizeof(uint64_t));
 		/* No DWARF walk (or not asked): of unknown completeness. */
-		if (nu && !w->req.fp_only)
+		if (nu && !fp_only)
 			trunc = true;
 		if (b->flags & PROFD_SF_USER_TRUNC)
 			trunc = true;
@@ -501,28 +523,28 @@ static void on_begin(struct offcpu *o, const struct profd_wait_begin *b)
 	if (b->what == PROFD_WAIT_OFFCPU)
 		flags |= (b->state + 1) << PROFILE_STATE_SHIFT;
 	memcpy(o->ips + nu, b->kernel_ips, nk * sizeof(uint64_t));
-	kn = key_walk(o, proc, b, nu, trunc);
+	kn = key_walk(o, proc, b, nu, trunc, &lengthened);
 
 	p = malloc(sizeof(*p) + (nu + nk) * sizeof(uint64_t));
-	if (!p)
-		return;
-	p->next = NULL;
-	p->what = b->what;
-	p->tid = b->tid;
-	p->tgid = b->tgid;
-	p->flags = flags;
-	p->slot = b->slot;
-	p->begin_ns = b->time_ns;
-	p->image = b->image;
-	memcpy(p->comm, b->comm, sizeof(p->comm));
-	p->comm[sizeof(p->comm) - 1] = 0;
-	p->n_user = (uint16_t)nu;
-	p->n_kernel = (uint16_t)nk;
-	for (i = 0; i < nu + nk; i++)
-		p->ips[i] = o->ips[i];
+	if (p) {
+		p->next = NULL;
+		p->what = b->what;
+		p->tid = b->tid;
+		p->tgid = b->tgid;
+		p->flags = flags;
+		p->slot = b->slot;
+		p->begin_ns = b->time_ns;
+		p->image = b->image;
+		memcpy(p->comm, b->comm, sizeof(p->comm));
+		p->comm[sizeof(p->comm) - 1] = 0;
+		p->n_user = (uint16_t)nu;
+		p->n_kernel = (uint16_t)nk;
+		for (i = 0; i < nu + nk; i++)
+			p->ips[i] = o->ips[i];
+	}
 	/* Repeats of this slot: the frames their key determines, cut short
 	 * where it does not determine the whole stack. */
-	if (b->what < PROFD_WAIT_CLONE) {
+	if (p && b->what < PROFD_WAIT_CLONE) {
 		r = kn < 0 ? copy_pending(p) :
 			     malloc(sizeof(*r) + (size_t)kn * sizeof(uint64_t));
 		if (r && kn >= 0) {
@@ -531,12 +553,24 @@ static void on_begin(struct offcpu *o, const struct profd_wait_begin *b)
 			r->n_user = (uint16_t)kn;
 			r->n_kernel = 0;
 			memcpy(r->ips, o->key_ips, (size_t)kn * sizeof(uint64_t));
-			o->st.repeat_cut++;
 		}
-		if (r)
-			remember(o, r);
 	}
-	place(o, p);
+
+	pthread_mutex_lock(&o->lock);
+	if (unwound)
+		o->st.unwound++;
+	else if (b->stack_len && proc)
+		o->st.unwind_errors++;
+	if (lengthened)
+		o->st.keys_lengthened++;
+	if (r && kn >= 0)
+		o->st.repeat_cut++;
+	if (r)
+		remember(o, r);
+	if (p)
+		place(o, p);
+	pthread_mutex_unlock(&o->lock);
+	proc__put(proc);
 }
 
 /* A wait begun with the stack of @p (taken over). Under lock. */
@@ -544,6 +578,7 @@ static void place(struct offcpu *o, struct pending *p)
 {
 	struct pending **pp;
 
+	lock__assert_held(&o->lock);
 	if (p->what == PROFD_WAIT_CLONE) {
 		/* Counted where it happens: no end to wait for. */
 		offcpu_pair__charge(o, p, p->begin_ns, NULL);
@@ -629,7 +664,8 @@ static void on_end(struct offcpu *o, const struct profd_wait_end *e)
 	offcpu_pair__drop(o, pp);
 }
 
-/* Ring buffer callback, drain thread, under lock. */
+/* Ring buffer callback, drain thread: takes offcpu's lock for each
+ * record (on_begin lets it go while it unwinds). */
 int offcpu_pair__record(void *ctx, void *data, size_t size)
 {
 	struct offcpu *o = ctx;
@@ -641,12 +677,16 @@ int offcpu_pair__record(void *ctx, void *data, size_t size)
 	    rp->what < PROFD_WAIT_CLONE && rp->state < PROFD_WAIT_STATE_MAX &&
 	    rp->slot < PROFD_WAIT_SLOTS &&
 	    rp->last_ns >= rp->first_ns) {
+		pthread_mutex_lock(&o->lock);
 		on_repeat(o, rp);
+		pthread_mutex_unlock(&o->lock);
 		return 0;
 	}
 	if (size >= sizeof(*e) && e->kind == PROFD_EV_WAIT_END &&
 	    e->what < PROFD_WAIT_WHAT_MAX) {
+		pthread_mutex_lock(&o->lock);
 		on_end(o, e);
+		pthread_mutex_unlock(&o->lock);
 		return 0;
 	}
 	/* A begin record holds what it says it holds. */
@@ -656,7 +696,9 @@ int offcpu_pair__record(void *ctx, void *data, size_t size)
 	    b->key_kib > PROFD_WAIT_KEY_KIB_MAX ||
 	    b->stack_len > PROFD_STACK_PAGES_MAX * 4096 ||
 	    (size_t)b->stack_skip + b->stack_len > size - sizeof(*b)) {
+		pthread_mutex_lock(&o->lock);
 		o->st.unpaired++;
+		pthread_mutex_unlock(&o->lock);
 		return 0;
 	}
 	on_begin(o, b);

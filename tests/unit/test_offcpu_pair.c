@@ -155,6 +155,7 @@ static struct offcpu *new_offcpu(unsigned max_pending)
 {
 	struct offcpu *o = calloc(1, sizeof(*o));
 
+	pthread_mutex_init(&o->lock, NULL);
 	o->lim.max_pending = max_pending;
 	o->lim.max_windows = 8;
 	return o;
