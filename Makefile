@@ -75,7 +75,7 @@ DAEMON_SRCS := daemon/main.c daemon/main_opts.c daemon/main_listen.c daemon/log.
 	       daemon/api.c daemon/api_reply.c daemon/api_profile.c \
 	       daemon/api_heap.c daemon/api_status.c daemon/profile.c daemon/profile_symcache.c \
 	       daemon/access.c daemon/heap.c \
-	       daemon/agent.c daemon/pidns.c daemon/conns.c \
+	       daemon/agent.c daemon/pidns.c daemon/conns.c daemon/slice.c \
 	       daemon/heap_agents.c daemon/heap_maps.c daemon/heap_probes.c \
 	       daemon/heap_events.c daemon/heap_snapshot.c daemon/heap_finals.c \
 	       daemon/heap_gc.c \

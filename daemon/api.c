@@ -24,6 +24,7 @@
 #include "threads.h"
 #include "origin.h"
 #include "proc.h"
+#include "slice.h"
 #include "api_int.h"
 
 _Static_assert(API_WINDOW_MAX == SESSION_WINDOW_MAX,
@@ -99,6 +100,20 @@ static bool is_profile(const char *url)
 	       !strcmp(url, "/debug/pprof/goroutine");
 }
 
+/*
+ * Answered at once from counters (status, metrics, the index), or a CPU
+ * window, which sleeps for its seconds and then must answer quickly (a
+ * profile of the samples it holds; it starts no thread). Heap pulls,
+ * history, wait windows and the threads' stacks build or wait with the
+ * default slice, and so do the threads they start (slice.h).
+ */
+static bool is_quick(const char *url)
+{
+	return !strcmp(url, "/v1/status") || !strcmp(url, "/metrics") ||
+	       !strcmp(url, "/debug/pprof/") || !strcmp(url, "/debug/pprof") ||
+	       !strcmp(url, "/") || !strcmp(url, "/debug/pprof/profile");
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 			       const char *url, const char *method,
 			       const char *version, const char *upload_data,
@@ -122,6 +137,9 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 		*upload_data_size = 0;	/* bodies are not used: discard */
 		return MHD_YES;
 	}
+	/* A short slice for the quick answers (slice.h), the default for
+	 * those that build a profile or wait. */
+	(void)slice__set(is_quick(url));
 	/* Whole: the request deadline is over (a window may take minutes). */
 	cn = conns__received(a->conns, c);
 	if (!cn)
@@ -268,6 +286,9 @@ int api__start(const struct api_config *cfg, struct session_mgr *m,
 		 * continuous mode holds descriptors of many processes, and
 		 * select() refuses every connection whose fd is 1024 or
 		 * more. */
+		/* Its thread takes the short slice from this one (slice.h),
+		 * and hands it to the connections' threads it creates. */
+		(void)slice__set(true);
 		a->d[n] = MHD_start_daemon(
 			MHD_USE_THREAD_PER_CONNECTION |
 				MHD_USE_INTERNAL_POLLING_THREAD |
@@ -285,6 +306,7 @@ int api__start(const struct api_config *cfg, struct session_mgr *m,
 			MHD_OPTION_CONNECTION_TIMEOUT, 30u,
 			MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32768,
 			MHD_OPTION_END);
+		(void)slice__set(false);
 		if (!a->d[n]) {
 			api__stop(a);
 			return -EIO;

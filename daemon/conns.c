@@ -26,6 +26,7 @@
 #include "clock.h"
 #include "conns.h"
 #include "log.h"
+#include "slice.h"
 
 #define ANONYMOUS ((uid_t)-1)
 #define DETACHED_NS (5ULL * 1000000000ULL)
@@ -328,6 +329,7 @@ static void *accept_main(void *arg)
 	unsigned i;
 	int timeout = 1000, r;
 
+	(void)slice__set(true);	/* the first of a request's threads */
 	for (;;) {
 		for (i = 0; i < cs->nfds; i++)
 			pfd[i] = (struct pollfd){ .fd = cs->fds[i], .events = POLLIN };

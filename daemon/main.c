@@ -80,6 +80,7 @@
 #include "proc.h"
 #include "sampler.h"
 #include "session.h"
+#include "slice.h"
 #include "symbolizer.h"
 
 #include "main_int.h"
@@ -326,6 +327,9 @@ static int main__loop(const struct options *o, struct sampler *sampler,
 	ev.data.fd = sampler__fd(sampler);
 	if (epoll_ctl(ep, EPOLL_CTL_ADD, ev.data.fd, &ev) < 0)
 		goto err;
+	/* A CPU window's end waits for a drain here: the short slice, as
+	 * the threads that answer requests have (slice.h). */
+	(void)slice__set(true);
 	for (;;) {
 		/* The BPF side does not wake us per sample: drain every
 		 * 50 ms, when the buffer fills, or when a window ends. */
@@ -342,8 +346,12 @@ static int main__loop(const struct options *o, struct sampler *sampler,
 				continue;
 			if (read(sfd, &si, sizeof(si)) != sizeof(si))
 				continue;
-			if (si.ssi_signo == SIGHUP)
+			if (si.ssi_signo == SIGHUP) {
+				/* Threads it may start: the default. */
+				(void)slice__set(false);
 				reload(o, fleet);
+				(void)slice__set(true);
+			}
 			if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
 				log_info("signal %d: shutting down",
 					 (int)si.ssi_signo);

@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_cpu as cpu  # noqa: E402
 from test_cpu import Prof, Workload, fetch, share  # noqa: E402
 from test_heap import (TRUTH_BASIC, CmdWorkload, HeapTest, heap_get, heap_start,  # noqa: E402
-                       heap_stop, save, wait_tracked)
+                       heap_stop, pull_in_background, save, wait_tracked)
 
 
 class Locks(HeapTest):
@@ -112,6 +112,66 @@ class Locks(HeapTest):
             # deviations of a binomial share (few samples under TSan).
             self.assertAlmostEqual(sh, 0.75, delta=max(0.06, 4 * math.sqrt(0.75 * 0.25 / n)),
                                    msg="split hot_a share %.3f (%d, %d)" % (sh, na, nb))
+
+
+def slices(pid):
+    """[(comm, se.slice in ns)] of @pid's threads, main thread first;
+    None where /proc/PID/task/TID/sched has no se.slice."""
+    out = []
+    for tid in sorted(int(t) for t in os.listdir("/proc/%d/task" % pid)):
+        d = "/proc/%d/task/%d" % (pid, tid)
+        try:
+            with open(d + "/comm") as f:
+                comm = f.read().strip()
+            with open(d + "/sched") as f:
+                sl = [int(ln.split()[-1]) for ln in f if ln.split()[:1] == ["se.slice"]]
+        except OSError:
+            continue  # a thread that ended
+        if not sl:
+            return None
+        out.append((comm, sl[0]))
+    return out
+
+
+class Slices(HeapTest):
+    """The threads a request goes through (the event loop a CPU window's
+    end waits for, libmicrohttpd's, the connection's) have a short
+    scheduler slice (daemon/slice.h) so a status request does not wait
+    behind a CPU-bound snapshot; a pull that builds a snapshot goes back to
+    the default."""
+
+    SHORT = 100000
+
+    def test_answering_threads_short_pulls_default(self):
+        rel = tuple(int(x) for x in os.uname().release.split("-")[0].split(".")[:2])
+        if rel < (6, 12):
+            self.skipTest("kernel %s: a slice from sched_setattr() needs 6.12" % os.uname().release)
+        pid = self.daemon.proc.pid
+        got = slices(pid)
+        if got is None:
+            self.skipTest("no se.slice in /proc/PID/task/TID/sched (CONFIG_SCHED_DEBUG off)")
+        # The kernel's default: this test's own, which never set one.
+        default = slices(os.getpid())[0][1]
+        self.assertNotEqual(default, self.SHORT)
+        self.assertEqual(got[0][1], self.SHORT, "the event loop (main thread): %r" % got)
+        self.assertIn(("MHD-listen", self.SHORT), got, got)
+        with Workload("split", wait_line="split ready") as ws, CmdWorkload() as a:
+            # A 3 s CPU window and a 3 s heap pull (of a process not
+            # tracked yet: it waits), each on a connection thread of its
+            # own: short and default.
+            res = {}
+            th = threading.Thread(target=lambda: res.update(
+                cpu=fetch(self, self.daemon, ws, 3, name="slices-window")))
+            th.start()
+            pt, pres = pull_in_background(self.daemon, a.pid, 3)
+            time.sleep(1.5)
+            conns = sorted(sl for comm, sl in slices(pid) if comm == "MHD-connection")
+            th.join(60)
+            pt.join(60)
+            self.assertEqual(pres["r"].status, 200, pres["r"])
+        self.assertEqual(conns, sorted([self.SHORT, default]),
+                         "connection threads' slices during a window and a pull "
+                         "(default %d): %r" % (default, conns))
 
 
 def main():

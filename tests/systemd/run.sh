@@ -512,6 +512,30 @@ elif ! grep -q '"version"' "$ART/status-nobody.json"; then
 	why="no version in /v1/status as uid 65534: $(head -c 200 "$ART/status-nobody.json")"
 fi
 if [ -z "$why" ]; then pass socket_mode_umask; else fail socket_mode_umask "$why"; fi
+
+# under the unit's filter, the threads a request goes through have their
+# short scheduler slice (daemon/slice.h: sched_setattr() allowed back):
+# the event loop (main thread) and libmicrohttpd's, in
+# /proc/PID/task/TID/sched's se.slice (Linux 6.12 and later take a slice
+# from sched_setattr()).
+why=
+kv=$(uname -r | awk -F. '{ printf "%d", $1 * 1000 + $2 }')
+slices=$(ct 10 sh -c 'for t in /proc/$1/task/*; do echo "$(cat "$t/comm") $(awk "\$1 == \"se.slice\" { print \$3 }" "$t/sched")"; done' sh "$PROFD_PID" 2>/dev/null)
+listen=$(echo "$slices" | awk '$1 == "MHD-listen" { print $2; exit }')
+first=$(echo "$slices" | awk 'NR == 1 { print $2 }')
+if [ "$kv" -lt 6012 ]; then
+	skip short_slice "kernel $(uname -r): a slice from sched_setattr() needs 6.12"
+elif [ -z "$listen" ]; then
+	skip short_slice "no se.slice for MHD-listen in /proc/$PROFD_PID/task/*/sched (CONFIG_SCHED_DEBUG off?): $(echo $slices | head -c 200)"
+else
+	if [ "$listen" != 100000 ]; then
+		why="libmicrohttpd's thread has a slice of '$listen' ns, not 100000 (sched_setattr() refused?)"
+	elif [ "$first" != 100000 ]; then
+		why="the event loop (main thread) has a slice of '$first' ns, not 100000"
+	fi
+	if [ -z "$why" ]; then pass short_slice; else fail short_slice "$why"; fi
+	note "slices: $(echo $slices)"
+fi
 timed sandbox "$t"
 
 # ---------------------------------------------------------------------------
