@@ -277,9 +277,10 @@ void cont_procs__sample(struct continuous *c, const struct profd_cpu_sample *s)
 	}
 	n = nu;
 	if (nu && s->kind == PROFD_EV_CPU_SAMPLE_STACK && ss->stack_len) {
-		k = unwind__stack(p->proc, (const uint64_t *)ss->regs,
-				  ss->stack, ss->stack_len, c->dw,
-				  UNWIND_MAX_FRAMES, &trunc);
+		k = unwind__fresh(p->proc, c->sym, s->time_ns, MAPS_REFRESH_NS,
+				  (const uint64_t *)ss->regs, ss->stack,
+				  ss->stack_len, c->dw, UNWIND_MAX_FRAMES,
+				  &trunc, NULL);
 		if (k > 0) {
 			ips = c->dw;
 			n = (uint16_t)k;

@@ -29,24 +29,16 @@ static int heap_events__unwind(struct heap_tracker *h, struct proc *pr,
 			       uint64_t *ips, bool *trunc)
 {
 	size_t len = ev->stack_len;
-	int n, tries;
+	int n;
 
 	*trunc = true;
 	if (len > PROFD_STACK_COPY || PROFD_HEAP_EVENT_HDR + len > size)
 		len = 0;
-	for (tries = 0; tries < 2; tries++) {
-		n = unwind__stack(pr, (const uint64_t *)ev->regs,
-				  ev->stack, len, ips,
-				  PROFD_MAX_USER_FRAMES + 1, trunc);
-		/* Frames in code we have no mapping for: a library loaded
-		 * since tracking began? Read the maps again (at most every
-		 * 100 ms), so that the snapshot can name them, and unwind
-		 * once more if the walk was cut short there. */
-		if (n <= 0 || proc__covers(pr, ips, (unsigned)n) ||
-		    proc__refresh(pr, h->sym, now_ns(CLOCK_MONOTONIC),
-				  100000000ULL) != 1 || !*trunc)
-			break;
-	}
+	/* A library loaded since tracking began: the maps read again (at
+	 * most every 100 ms), so that the snapshot can name its frames. */
+	n = unwind__fresh(pr, h->sym, now_ns(CLOCK_MONOTONIC), 100000000ULL,
+			  (const uint64_t *)ev->regs, ev->stack, len, ips,
+			  PROFD_MAX_USER_FRAMES + 1, trunc, NULL);
 	if (n <= 0) {
 		*trunc = true;
 		return -1;

@@ -465,12 +465,10 @@ static void on_begin(struct offcpu *o, const struct profd_wait_begin *b)
 	if (nk > PROFD_MAX_KERNEL_FRAMES)
 		nk = PROFD_MAX_KERNEL_FRAMES;
 	if (b->stack_len && proc) {
-		if (!proc__covers(proc, (const uint64_t *)&b->regs[16], 1))
-			(void)proc__refresh(proc, o->sym, b->time_ns,
-					    MAPS_REFRESH_NS);
-		n = unwind__stack(proc, (const uint64_t *)b->regs,
+		n = unwind__fresh(proc, o->sym, b->time_ns, MAPS_REFRESH_NS,
+				  (const uint64_t *)b->regs,
 				  b->stack + b->stack_skip, b->stack_len,
-				  o->ips, UNWIND_MAX_FRAMES, &trunc);
+				  o->ips, UNWIND_MAX_FRAMES, &trunc, NULL);
 		/*
 		 * glibc's clone3 (and clone) end their CFI before the
 		 * syscall (the child's unwind info would be wrong), so a

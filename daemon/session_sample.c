@@ -31,12 +31,15 @@
 /* Samples into windows (session_int.h). */
 
 /*
- * DWARF-unwind a sample. Returns the frame count, -ENODATA when the
- * sample has no stack copy (use the frame-pointer stack), or -EIO when
- * the walk failed. Not under the lock: @p is held (refs).
+ * DWARF-unwind a sample (unwind__fresh(): the maps read again for a walk
+ * cut short in code loaded since, *@refreshed). Returns the frame count,
+ * -ENODATA when the sample has no stack copy (use the frame-pointer
+ * stack), or -EIO when the walk failed. Not under the lock: @p is held
+ * (refs).
  */
-static int unwind_sample(struct proc *p, const struct profd_cpu_sample *cs,
-			 uint64_t *ips, bool *truncated)
+static int unwind_sample(struct session_mgr *m, struct proc *p,
+			 const struct profd_cpu_sample *cs, uint64_t *ips,
+			 bool *truncated, bool *refreshed)
 {
 	const struct profd_cpu_sample_stack *ss = (const void *)cs;
 	int n;
@@ -45,9 +48,10 @@ static int unwind_sample(struct proc *p, const struct profd_cpu_sample *cs,
 	 * (sampler.c). */
 	if (cs->kind != PROFD_EV_CPU_SAMPLE_STACK || !ss->stack_len)
 		return -ENODATA;
-	n = unwind__stack(p, (const uint64_t *)ss->regs,
+	n = unwind__fresh(p, m->sym, cs->time_ns, MAPS_REFRESH_NS,
+			  (const uint64_t *)ss->regs,
 			  ss->stack + ss->stack_skip, ss->stack_len, ips,
-			  UNWIND_MAX_FRAMES, truncated);
+			  UNWIND_MAX_FRAMES, truncated, refreshed);
 	return n > 0 ? n : -EIO;
 }
 
@@ -62,6 +66,7 @@ struct sample_proc {
 	bool held;			/* a reference of ours, put after */
 	bool want_dwarf;		/* a session wants the DWARF walk */
 	bool checked, refreshed, unwound;
+	bool unwind_refreshed;		/* the walk read the maps again */
 	bool counted_refresh, counted_unwind;
 	int nunw;			/* unwind_sample() */
 	bool trunc;
@@ -120,7 +125,8 @@ static void sample_proc__work(struct session_mgr *m, struct sample_proc *sp,
 	}
 	if (sp->want_dwarf && !sp->unwound) {
 		sp->unwound = true;
-		sp->nunw = unwind_sample(sp->proc, cs, sp->dw, &sp->trunc);
+		sp->nunw = unwind_sample(m, sp->proc, cs, sp->dw, &sp->trunc,
+					 &sp->unwind_refreshed);
 	}
 }
 
@@ -135,6 +141,8 @@ static void sample_proc__count(struct session_mgr *m, struct sample_proc *sp)
 	}
 	if (sp->unwound && !sp->counted_unwind) {
 		sp->counted_unwind = true;
+		if (sp->unwind_refreshed)
+			m->st.maps_refreshes++;
 		if (sp->nunw == -ENODATA) {
 			m->st.unwind_no_copy++;
 		} else if (sp->nunw < 0) {

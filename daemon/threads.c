@@ -307,11 +307,11 @@ static int parse_one(void *ctx, const struct profd_thread *hp,
 	th->running = h.flags & PROFD_THREAD_F_RUNNING;
 	proc_state(sn->dirfd, h.tid, th);
 	if (h.stack_len) {
-		if (!proc__covers(sn->p, (const uint64_t *)&h.regs[16], 1))
-			(void)proc__refresh(sn->p, sn->sym, 0, 0);
-		k = unwind__stack(sn->p, (const uint64_t *)h.regs,
+		/* A snapshot is rare: the maps read whenever it needs them. */
+		k = unwind__fresh(sn->p, sn->sym, 0, 0,
+				  (const uint64_t *)h.regs,
 				  stack + h.stack_skip, h.stack_len,
-				  sn->scratch, UNWIND_MAX_FRAMES, &trunc);
+				  sn->scratch, UNWIND_MAX_FRAMES, &trunc, NULL);
 	} else {
 		k = 0;
 	}
@@ -422,8 +422,9 @@ static int deepen_one(void *ctx, const struct profd_thread *hp,
 	    hp->stack_len <= room) {
 		memcpy(th->deep + th->deep_len, rest, hp->stack_len);
 		th->deep_len += hp->stack_len;
-		k = unwind__stack(sn->p, th->regs, th->deep, th->deep_len,
-				  sn->scratch, UNWIND_MAX_FRAMES, &trunc);
+		k = unwind__fresh(sn->p, sn->sym, 0, 0, th->regs, th->deep,
+				  th->deep_len, sn->scratch, UNWIND_MAX_FRAMES,
+				  &trunc, NULL);
 		if (k > 0)
 			sn->mem += (size_t)k * sizeof(uint64_t) -
 				   (size_t)th->n * sizeof(uint64_t);

@@ -245,6 +245,29 @@ int unwind__stack(struct proc *p, const uint64_t *regs, const uint8_t *stack,
 				   len, ips, max, ret_truncated);
 }
 
+int unwind__fresh(struct proc *p, struct symbolizer *sym, uint64_t now_ns,
+		  uint64_t min_interval_ns, const uint64_t *regs,
+		  const uint8_t *stack, size_t len, uint64_t *ips,
+		  unsigned max, bool *ret_truncated, bool *ret_refreshed)
+{
+	bool refreshed = false;
+	int n;
+
+	if (!proc__covers(p, &regs[REG_RA], 1))
+		refreshed = proc__refresh(p, sym, now_ns, min_interval_ns) == 1;
+	n = unwind__stack(p, regs, stack, len, ips, max, ret_truncated);
+	if (!refreshed && n > 0 && *ret_truncated &&
+	    !proc__covers(p, ips, (unsigned)n) &&
+	    proc__refresh(p, sym, now_ns, min_interval_ns) == 1) {
+		refreshed = true;
+		n = unwind__stack(p, regs, stack, len, ips, max,
+				  ret_truncated);
+	}
+	if (ret_refreshed)
+		*ret_refreshed = refreshed;
+	return n;
+}
+
 int unwind__stack_known(struct proc *p, const uint64_t *regs, uint32_t known,
 			const uint8_t *stack, size_t len, uint64_t *ips,
 			unsigned max, bool *ret_truncated)

@@ -50,4 +50,22 @@ int unwind__stack_known(struct proc *p, const uint64_t *regs, uint32_t known,
 			const uint8_t *stack, size_t len, uint64_t *ips,
 			unsigned max, bool *ret_truncated);
 
+/*
+ * unwind__fresh() - the one unwind-and-refresh policy, for every stack a
+ * profile shows (CPU windows and continuous sampling, the heap's events,
+ * waits, thread snapshots; the agent's safety check before a call walks
+ * with the maps it just read, and refuses a cut walk): a pc in no
+ * captured mapping, or a
+ * walk cut short at a frame in none, is code of a library loaded since
+ * the capture. Then @p's maps are read again (proc__refresh() with @sym,
+ * at most once per @min_interval_ns from @now_ns) and, after a cut walk,
+ * the stack walked once more. What it costs: one lookup of the pc, and a
+ * second walk only when the maps were read for it. *@ret_refreshed (may
+ * be NULL): whether they were. Returns unwind__stack()'s.
+ */
+int unwind__fresh(struct proc *p, struct symbolizer *sym, uint64_t now_ns,
+		  uint64_t min_interval_ns, const uint64_t *regs,
+		  const uint8_t *stack, size_t len, uint64_t *ips,
+		  unsigned max, bool *ret_truncated, bool *ret_refreshed);
+
 #endif /* PROFD_UNWIND_H */

@@ -4,10 +4,15 @@
  * register sets and stack copies whose right answer is known from the CFI
  * of real functions — a function's entry (CFA = sp + 8, return address at
  * [sp]), _start (return address undefined: the outermost frame), a pc with
- * no CFI (frame-pointer fallback), a copy too short, a frame-pointer loop.
+ * no CFI (frame-pointer fallback), a copy too short, a frame-pointer loop;
+ * and unwind__fresh() over code mapped after the capture (this binary's
+ * text mapped again): the maps read again, for a pc and for a walk cut
+ * short there.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -37,6 +42,94 @@ static int walk(struct proc *u, uint64_t pc, const uint64_t *stack,
 	regs[16] = pc;
 	return unwind__stack(u, regs, (const uint8_t *)stack, len, ips, max,
 			     trunc);
+}
+
+/*
+ * Map the file mapping of this process that holds @addr again, elsewhere
+ * (same file, offset and length): code "loaded" after a capture. Returns
+ * where @addr is in the new mapping, 0 on failure.
+ */
+static uint64_t map_again(uint64_t addr)
+{
+	unsigned long lo, hi, off;
+	char line[512], path[400];
+	uint64_t at = 0;
+	FILE *f = fopen("/proc/self/maps", "r");
+	void *m;
+	int fd;
+
+	while (f && !at && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%lx-%lx %*s %lx %*s %*s %399s", &lo, &hi,
+			   &off, path) != 4 || addr < lo || addr >= hi)
+			continue;
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			break;
+		m = mmap(NULL, hi - lo, PROT_READ | PROT_EXEC, MAP_PRIVATE, fd,
+			 (off_t)off);
+		close(fd);
+		if (m != MAP_FAILED)
+			at = (uint64_t)(uintptr_t)m + (addr - lo);
+	}
+	if (f)
+		fclose(f);
+	return at;
+}
+
+static void test_fresh(struct symbolizer *sym, struct proc *p)
+{
+	uint64_t leaf = (uint64_t)(uintptr_t)uw_leaf;
+	uint64_t start_ra = (uint64_t)(uintptr_t)_start + 5;
+	uint64_t stack[16] = { 0 }, ips[8], regs[PROFD_NREGS] = { 0 };
+	uint64_t ra2, leaf2;
+	bool trunc, refreshed;
+	int n;
+
+	/* Called from _start's copy mapped after the capture: the walk is
+	 * cut there (no mapping, no frame pointer) until the maps are read
+	 * again; then _start's CFI ends it, complete. */
+	ra2 = map_again(start_ra);
+	CHECK(ra2, "mapping this binary again");
+	if (!ra2)
+		return;
+	stack[0] = ra2;
+	regs[6] = 16;		/* a frame pointer outside the copy: */
+	regs[7] = (uint64_t)(uintptr_t)stack;	/* no fallback past new code */
+	regs[16] = leaf;
+	n = unwind__stack(p, regs, (const uint8_t *)stack, sizeof(stack), ips,
+			  8, &trunc);
+	CHECK(n == 2 && trunc, "stale maps: %d frames, truncated %d", n, trunc);
+	n = unwind__fresh(p, sym, 1, 0, regs, (const uint8_t *)stack,
+			  sizeof(stack), ips, 8, &trunc, &refreshed);
+	CHECK(refreshed, "a walk cut in new code: maps not read again");
+	CHECK(n == 2 && !trunc && ips[1] == ra2,
+	      "cut walk, maps read again: %d frames, truncated %d", n, trunc);
+	/* Again: nothing new, nothing read. */
+	n = unwind__fresh(p, sym, 2, 0, regs, (const uint8_t *)stack,
+			  sizeof(stack), ips, 8, &trunc, &refreshed);
+	CHECK(!refreshed && n == 2 && !trunc, "again: refreshed %d, %d frames",
+	      refreshed, n);
+
+	/* A pc in a copy mapped since: read before the walk, which then has
+	 * uw_leaf's CFI there. Within the rate limit: not read, and the walk
+	 * cannot go on from an unknown pc with no frame pointer. */
+	leaf2 = map_again(leaf);
+	CHECK(leaf2, "mapping this binary again");
+	if (!leaf2)
+		return;
+	stack[0] = start_ra;
+	regs[16] = leaf2;
+	n = unwind__fresh(p, sym, 3, 1000000000ULL, regs,
+			  (const uint8_t *)stack, sizeof(stack), ips, 8,
+			  &trunc, &refreshed);
+	CHECK(!refreshed && trunc, "within the rate limit: refreshed %d, truncated %d",
+	      refreshed, trunc);
+	n = unwind__fresh(p, sym, 2000000000ULL, 1000000000ULL, regs,
+			  (const uint8_t *)stack, sizeof(stack), ips, 8,
+			  &trunc, &refreshed);
+	CHECK(refreshed, "a pc in new code: maps not read again");
+	CHECK(n == 2 && !trunc && ips[0] == leaf2 && ips[1] == start_ra,
+	      "pc in new code: %d frames, truncated %d", n, trunc);
 }
 
 int main(void)
@@ -115,6 +208,7 @@ int main(void)
 
 	if (anon != MAP_FAILED)
 		munmap(anon, 4096);
+	test_fresh(sym, p);
 	proc__free(p);
 	symbolizer__free(sym);
 	return check__done();
