@@ -10,13 +10,14 @@ test_fleet.py's helpers).
 A known mix: split (one busy thread) in a cgroup named like a systemd unit,
 profd-test-cont.slice/web.service, threads (a busy worker thread and a
 main thread at about a quarter) in .../batch.service, and exiter, which
-spins 1.5 s and exits mid-interval, in .../short.service, and ksmd (a
+spins 3 s of CPU and exits mid-interval, in .../short.service, and ksmd (a
 kernel thread) scanning mergeable memory (KsmLoad). profd runs with
 continuous = yes at 19 Hz, a 5 s interval and the push receiver of
 test_fleet.py (pushrecv.py: no Pyroscope here) as its collector; every
 pushed profile is read with `go tool pprof -raw`.
 """
 
+import math
 import os
 import shutil
 import signal
@@ -82,6 +83,18 @@ def check_in_program(tc, profs, pid, fns, programs):
     tc.assertGreaterEqual(inside, min(0.9 * n, n - 1), "%d of %d samples in %s; the others: %r"
                           % (inside, n, fns, [(s.label("comm"), s.locations()) for s in outside]))
     return inside, n
+
+
+def check_count(tc, n, cpu_s, what):
+    """@n samples at HZ for @cpu_s seconds of CPU (wait4): within 4
+    standard deviations of m = cpu_s * HZ, and 2 more (a sample is a tick
+    on which the process was the one running: at most Poisson, variance
+    <= m). Catches a lost or doubled share; a ratio bound such as 0.8 m
+    fails by chance at the counts 19 Hz gives (m ~ 7: 5% a run)."""
+    m = cpu_s * HZ
+    sd = math.sqrt(max(m, 1.0))
+    tc.assertGreater(n, m - 4 * sd - 2, "%s: %d samples for %.2f s of CPU (%.1f expected)" % (what, n, cpu_s, m))
+    tc.assertLess(n, m + 4 * sd + 2, "%s: %d samples for %.2f s of CPU (%.1f expected)" % (what, n, cpu_s, m))
 
 
 NS = 1000000000
@@ -319,7 +332,9 @@ class Continuous(PushedMix):
         th = threading.Thread(target=pull)
         th.start()
         sleep_until(b0 + INTERVAL + 1)
-        short = InCgroup("short.service", "exiter", 1.5)
+        # 3 s of its own CPU time (however long that takes under the
+        # others' load): ~57 samples to expect, not a third of 1.5 s's.
+        short = InCgroup("short.service", "exiter", 3, "cpu")
         cls.work.append(short)
         cls.short_pid = short.pid
         cls.short_cpu = short.reap_cpu()
@@ -386,7 +401,7 @@ class Continuous(PushedMix):
         profs = self.series("short.service")
         self.assertTrue(profs, "the short-lived process left no profile")
         _, total = check_in_program(self, profs, self.short_pid, ("exiter_spin",), ("exiter",))
-        self.assertGreater(total, 0.5 * self.short_cpu * HZ, "%d samples for %.2f s" % (total, self.short_cpu))
+        check_count(self, total, self.short_cpu, "exiter")
 
     def test_exec_both_programs_symbolized(self):
         profs = self.series("exec.service")
@@ -462,10 +477,7 @@ class Continuous(PushedMix):
         self.assertGreater(self.ksm_cpu, 0.5, "ksmd did not run: the load is not there")
         self.assertIn("kernel", services)
         ksmd = sum(p.count(lambda s: s.label("comm") == "ksmd") for p, _ in self.series("kernel"))
-        self.assertGreater(ksmd, 0.6 * self.ksm_cpu * HZ - 2, "%d samples of ksmd for its %.2f s of CPU"
-                           % (ksmd, self.ksm_cpu))
-        self.assertLess(ksmd, 1.2 * self.ksm_cpu * HZ + 3, "%d samples of ksmd for its %.2f s of CPU"
-                        % (ksmd, self.ksm_cpu))
+        check_count(self, ksmd, self.ksm_cpu, "ksmd")
 
     def test_metrics(self):
         m = metrics(self.daemon)
@@ -504,7 +516,7 @@ class ContinuousPool(PushedMix):
     pool-0..pool-3 taking parse tasks of 128 work units and render tasks
     of 64 from one queue, queued alternately: 2/3 of the work in
     task_parse whichever worker runs it) in pool.service, split (3:1
-    hot_a:hot_b) in web.service, both for 60 s, and exiter (spins 1.5 s,
+    hot_a:hot_b) in web.service, both for 60 s, and exiter (spins 3 s of CPU,
     exits) in short.service halfway. Every pushed interval is read with
     `go tool pprof -raw`; the truth is each program's CPU time (wait4)
     and the work split the programs are built with."""
@@ -521,7 +533,9 @@ class ContinuousPool(PushedMix):
         cls.web = InCgroup("web.service", "split", cls.SECONDS)
         cls.work += [cls.pool, cls.web]
         sleep_until(b0 + cls.SECONDS / 2)
-        short = InCgroup("short.service", "exiter", 1.5)
+        # 3 s of its own CPU time (however long that takes under the
+        # others' load): ~57 samples to expect, not a third of 1.5 s's.
+        short = InCgroup("short.service", "exiter", 3, "cpu")
         cls.work.append(short)
         cls.short_pid = short.pid
         cls.short_cpu = short.reap_cpu()
@@ -592,7 +606,7 @@ class ContinuousPool(PushedMix):
         profs = self.series("short.service")
         self.assertTrue(profs, "the short-lived process is in no interval")
         _, n = check_in_program(self, profs, self.short_pid, ("exiter_spin",), ("exiter",))
-        self.assertGreater(n, 0.8 * self.short_cpu * HZ - 2, "%d samples for %.2f s of CPU" % (n, self.short_cpu))
+        check_count(self, n, self.short_cpu, "exiter")
 
 
 class SliceTest(unittest.TestCase):
