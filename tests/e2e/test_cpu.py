@@ -378,6 +378,7 @@ class Prof:
     def __init__(self, path, pid=None, hz=None, seconds=None, elapsed=None):
         self.path = path
         self.cpu = None  # CPU seconds the target used around the window
+        self.cpu_in = None  # (lo, hi) inside it (fetch(): cpu_inside())
         self.pid = pid
         self.hz = hz
         self.seconds = seconds
@@ -432,7 +433,27 @@ def fetch(testcase, daemon, target, seconds, hz=HZ, name=None, extra="", timeout
         q += "&hz=%s" % hz
     q += extra
     cpu0 = w.cpu() if w else None
-    r = daemon.get("/debug/pprof/profile?" + q, timeout=timeout or seconds + 30)
+    # The workload's CPU time every 20 ms while the window runs, with the
+    # time read: the CPU inside the window's own bounds (Prof.cpu_in).
+    readings, done = [], threading.Event()
+
+    def poll():
+        while not done.is_set():
+            c = w.cpu()
+            readings.append((time.time(), c))
+            if c is None:
+                return
+            done.wait(0.02)
+
+    poller = threading.Thread(target=poll) if w else None
+    if poller:
+        poller.start()
+    try:
+        r = daemon.get("/debug/pprof/profile?" + q, timeout=timeout or seconds + 30)
+    finally:
+        done.set()
+        if poller:
+            poller.join()
     cpu1 = w.cpu() if w else None
     if r.status != 200:
         raise AssertionError("GET profile?%s: HTTP %d %s: %s\n--- profd log:\n%s"
@@ -447,7 +468,29 @@ def fetch(testcase, daemon, target, seconds, hz=HZ, name=None, extra="", timeout
     prof = Prof(path, pid=pid, hz=hz, seconds=seconds, elapsed=r.elapsed)
     if cpu0 is not None and cpu1 is not None:
         prof.cpu = cpu1 - cpu0
+    prof.cpu_in = cpu_inside(readings, prof.proto["time_nanos"] / 1e9,
+                             (prof.proto["time_nanos"] + prof.proto["duration_nanos"]) / 1e9)
     return prof
+
+
+def cpu_inside(readings, t0, t1):
+    """(lo, hi): CPU seconds the workload used inside [t0, t1], from
+    readings [(time, cpu or None once gone)]: lo between the first reading
+    after t0 and the last before t1, hi between the last before t0 and the
+    first after t1 (or its last reading, when it exited: all it used).
+    None without a reading before t0 and one after it. The measure CPU
+    windows' counts are checked against: CPU time around the request
+    also holds the window's set-up and the profile's build, long under
+    the sanitizers, which a 1 s window's count does not cover."""
+    rs = [(t, c) for t, c in readings if c is not None]
+    before = [c for t, c in rs if t <= t0]
+    inside = [c for t, c in rs if t0 <= t <= t1]
+    after = [c for t, c in rs if t >= t1]
+    if not before or not rs[-1][0] > t0:
+        return None
+    lo = inside[-1] - inside[0] if len(inside) >= 2 else 0.0
+    hi = (after[0] if after else rs[-1][1]) - before[-1]
+    return lo, hi
 
 
 def marker_line(path, marker):
@@ -504,9 +547,10 @@ class ProfdTest(unittest.TestCase):
     def check_cpu_profile(self, prof, pid=None, hz=HZ, seconds=None, min_fraction=0.5, cpus=1.0):
         """Checks every CPU profile must pass: types, period, values, labels,
         symbolized frames of the workload's own binary, and the sample count:
-        hz x the CPU time the workload used around the window (prof.cpu,
-        measured from /proc/PID/stat) when known, else roughly
-        hz * seconds * cpus (cpus: CPUs the workload keeps busy)."""
+        hz x the CPU time the workload used inside the window's own bounds
+        (prof.cpu_in, from /proc/PID/stat read every 20 ms), else around
+        the window (prof.cpu), else roughly hz * seconds * cpus (cpus: CPUs
+        the workload keeps busy)."""
         # A subTest: a failure here is reported, and the caller's own
         # assertions still run (and report) after it.
         with self.subTest(check="common CPU profile checks"):
@@ -537,7 +581,18 @@ class ProfdTest(unittest.TestCase):
             self.assertEqual(kinds.get("thread"), "str", "thread label kind in %r" % s["label"])
         # Sample count: the sampler fires hz times per second of CPU time.
         total = prof.count()
-        if prof.cpu is not None:
+        cpu_in = getattr(prof, "cpu_in", None)
+        if cpu_in is not None:
+            # The CPU inside the window's own bounds: at least lo, at
+            # most hi (readings every 20 ms; /proc's 10 ms ticks).
+            lo, hi = cpu_in
+            self.assertGreaterEqual(total, 0.8 * hz * lo - 5,
+                                    "%d samples at %s Hz for %.2f-%.2f s of CPU time in the window\n%s"
+                                    % (total, hz, lo, hi, ex()))
+            self.assertLessEqual(total, 1.1 * hz * hi + 5,
+                                 "%d samples at %s Hz for %.2f-%.2f s of CPU time in the window\n%s"
+                                 % (total, hz, lo, hi, ex()))
+        elif prof.cpu is not None:
             # The window lies inside the interval measured, a little shorter.
             expect = hz * prof.cpu
             self.assertGreaterEqual(total, 0.8 * expect - 5,
