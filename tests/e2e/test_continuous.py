@@ -456,9 +456,14 @@ class Continuous(PushedMix):
             self.assertEqual(len(ivs), 2, svc)
             a = sum(p.count() for p in ivs)
             b = pull.count(lambda s: s.num_label("pid") == pid)
-            # Every sample of the pull's period is in both; the window
-            # misses its first milliseconds and has a few past the end.
-            self.assertLessEqual(abs(a - b), 2, "%s: intervals %d, window %d" % (svc, a, b))
+            # Every sample of the pull's period is in both, but for its
+            # first d seconds (the intervals' alone) and d past the end
+            # (the window's alone): two counts of mean rate * d each, so
+            # within 4 standard deviations of their difference, and 2.
+            d = max(t0 / NS - self.pull_start, 0.0)
+            slack = 2 + 4 * math.sqrt(2 * a / (2 * INTERVAL) * d)
+            self.assertLessEqual(abs(a - b), slack, "%s: intervals %d, window %d (began %.3f s late)"
+                                 % (svc, a, b, d))
             self.assertTrue(all(s.label("service_name") == svc
                                 for s in pull.samples if s.num_label("pid") == pid))
 
