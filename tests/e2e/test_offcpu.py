@@ -95,6 +95,17 @@ def through(prof, fn, index=1):
     return sum(s.values[index] for s in prof.samples if fn in s.functions())
 
 
+def wait_open(tc, daemon, n):
+    """Until @n wait windows are open (/v1/status: a window is counted
+    once its programs are attached and its start is set, under one lock
+    hold), 10 s at most: the cue a workload waits for, instead of a fixed
+    sleep that a slow start outlasts."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and daemon.status()["waits"]["windows_active"] < n:
+        time.sleep(0.02)
+    tc.assertEqual(daemon.status()["waits"]["windows_active"], n, "the wait windows did not open")
+
+
 class WaitProfiles(ProfdTest):
 
     def check_types(self, prof, types):
@@ -275,7 +286,7 @@ class WaitProfiles(ProfdTest):
                 out["prof"] = fetch_wait(self, self.daemon, "threadcreate", w.pid, 3)
             t = threading.Thread(target=get)
             t.start()
-            time.sleep(1.0)
+            wait_open(self, self.daemon, 1)
             os.kill(w.pid, signal.SIGUSR1)
             self.assertEqual(w.proc.stdout.readline().decode().strip(), "spawned 12")
             t.join(60)
@@ -296,7 +307,7 @@ class WaitProfiles(ProfdTest):
                 out["prof"] = fetch_wait(self, self.daemon, "block", w.pid, 3)
             t = threading.Thread(target=get)
             t.start()
-            time.sleep(1.0)
+            wait_open(self, self.daemon, 1)
             os.kill(w.pid, signal.SIGUSR1)
             self.assertEqual(w.proc.stdout.readline().decode().strip(), "spawned 12")
             t.join(60)
@@ -540,10 +551,7 @@ def exec_windows(tc, daemon, prog, gets, user=None, exe=None):
         ts = [threading.Thread(target=run, args=kv) for kv in gets.items()]
         for t in ts:
             t.start()
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and daemon.status()["waits"]["windows_active"] < len(gets):
-            time.sleep(0.02)
-        tc.assertEqual(daemon.status()["waits"]["windows_active"], len(gets), "the wait windows did not open")
+        wait_open(tc, daemon, len(gets))
         time.sleep(0.3)
         os.kill(w.pid, signal.SIGUSR1)
         line = w.proc.stdout.readline().decode().split()
