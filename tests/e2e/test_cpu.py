@@ -15,6 +15,7 @@ import atexit
 import base64
 import http.client
 import json
+import math
 import os
 import re
 import shutil
@@ -493,6 +494,13 @@ def cpu_inside(readings, t0, t1):
     return lo, hi
 
 
+def share_delta(n, p=0.75):
+    """How far a sampled share of @n samples may be from the share @p the
+    workload is built with: 4 binomial standard deviations (under
+    contention each sample is a draw), at least 0.05."""
+    return max(0.05, 4 * math.sqrt(p * (1 - p) / max(n, 1)))
+
+
 def marker_line(path, marker):
     """Line number of the line carrying /* MARKER */ in a source file."""
     with open(path) as f:
@@ -661,7 +669,7 @@ class CpuProfiles(ProfdTest):
         na, nb, sh = share(prof, "hot_a", "hot_b")
         total = prof.count()
         self.assertGreaterEqual(na + nb, 0.9 * total, "hot_a+hot_b only %d of %d samples\n%s" % (na + nb, total, prof.excerpt()))
-        self.assertAlmostEqual(sh, 0.75, delta=0.05, msg="hot_a share %.3f (hot_a %d, hot_b %d)\n%s" % (sh, na, nb, prof.excerpt()))
+        self.assertAlmostEqual(sh, 0.75, delta=share_delta(na + nb), msg="hot_a share %.3f (hot_a %d, hot_b %d)\n%s" % (sh, na, nb, prof.excerpt()))
         with_main = prof.count(lambda s: "main" in s.functions())
         self.assertGreaterEqual(with_main, 0.95 * total, "only %d of %d stacks reach main\n%s" % (with_main, total, prof.excerpt()))
         # Whole chain, in order, leaf first.
@@ -693,7 +701,7 @@ class CpuProfiles(ProfdTest):
         na, nb, sh = share(prof, "main.hotA", "main.hotB")
         total = prof.count()
         self.assertGreaterEqual(na + nb, 0.9 * total, "main.hotA+main.hotB only %d of %d\n%s" % (na + nb, total, prof.excerpt()))
-        self.assertAlmostEqual(sh, 0.75, delta=0.05, msg="main.hotA share %.3f (hotA %d, hotB %d)\n%s" % (sh, na, nb, prof.excerpt()))
+        self.assertAlmostEqual(sh, 0.75, delta=share_delta(na + nb), msg="main.hotA share %.3f (hotA %d, hotB %d)\n%s" % (sh, na, nb, prof.excerpt()))
         reach = prof.count(lambda s: first_of(s, ("main.hotA", "main.hotB")) and "main.main" in s.functions())
         self.assertGreaterEqual(reach, 0.95 * (na + nb), "only %d of %d hot stacks reach main.main\n%s" % (reach, na + nb, prof.excerpt()))
         run = prof.count(lambda s: s.functions()[:3] in (["main.hotA", "main.run", "main.main"], ["main.hotB", "main.run", "main.main"]))
@@ -813,7 +821,8 @@ class CpuProfiles(ProfdTest):
             self.assertAlmostEqual((c1 / c2) / (h1 / h2), 1.0, delta=0.25,
                                    msg="%s: %d samples at %d Hz vs %d at %d Hz" % (name, c1, h1, c2, h2))
         na, nb, sh = share(results[0], "hot_a", "hot_b")
-        self.assertAlmostEqual(sh, 0.75, delta=0.06, msg="split@199 hot_a share %.3f while sharing the sampler" % sh)
+        self.assertAlmostEqual(sh, 0.75, delta=max(0.06, share_delta(na + nb)),
+                               msg="split@199 hot_a share %.3f (%d, %d) while sharing the sampler" % (sh, na, nb))
 
     def test_kernel_stacks(self):
         """sysloop (read() of /dev/zero): kernel=1 adds symbolized kernel frames
@@ -1468,7 +1477,7 @@ class PidNamespace(ProfdTest):
         na, nb, sh = share(prof, "hot_a", "hot_b")
         total = prof.count()
         self.assertGreaterEqual(na + nb, 0.9 * total, "hot_a+hot_b only %d of %d samples\n%s" % (na + nb, total, prof.excerpt()))
-        self.assertAlmostEqual(sh, 0.75, delta=0.05, msg="hot_a share %.3f (hot_a %d, hot_b %d)\n%s" % (sh, na, nb, prof.excerpt()))
+        self.assertAlmostEqual(sh, 0.75, delta=share_delta(na + nb), msg="hot_a share %.3f (hot_a %d, hot_b %d)\n%s" % (sh, na, nb, prof.excerpt()))
         chain = ["hot_a", "work", "dispatch", "run", "main"]
         full = prof.count(lambda s: s.functions()[:5] == chain)
         self.assertGreaterEqual(full, 0.9 * na, "only %d of %d hot_a stacks are %s\n%s" % (full, na, chain, prof.excerpt()))
