@@ -1149,18 +1149,20 @@ class ExecAccess(ProfdTest):
     nobody_exe = Access.nobody_exe
 
     def exec_window(self, prog):
-        """nobody's execer burns 1 s in before_exec, then executes @prog
-        (split, for 30 s), inside nobody's 3-s window: (Prof, uids after)."""
+        """nobody's execer burns 2 s in before_exec, then executes @prog
+        (split, for 30 s), inside nobody's 4-s window: (Prof, uids after).
+        (The burn starts before the window, which opens once nobody's
+        client has started: 2 s leave it time on a loaded machine.)"""
         execer = self.nobody_exe("execer")
-        with Workload("execer", 1.0, prog, "30", user=NOBODY, exe=execer, wait_line="execer ready") as w:
+        with Workload("execer", 2.0, prog, "30", user=NOBODY, exe=execer, wait_line="execer ready") as w:
             self.assertEqual(os.stat("/proc/%d" % w.pid).st_uid, NOBODY, "execer not running as nobody")
-            r = self.nobody_get("/debug/pprof/profile?pid=%d&seconds=3&hz=%d" % (w.pid, HZ))
+            r = self.nobody_get("/debug/pprof/profile?pid=%d&seconds=4&hz=%d" % (w.pid, HZ))
             uids = proc_uids(w.pid)
         self.assertEqual(r.status, 200, "nobody profiling its own execer: %r" % r)
         path = os.path.join(ART, "%s.pb.gz" % self.id().split(".")[-1])
         with open(path, "wb") as f:
             f.write(r.body)
-        return Prof(path, pid=w.pid, hz=HZ, seconds=3), uids
+        return Prof(path, pid=w.pid, hz=HZ, seconds=4), uids
 
     def test_setuid_exec_during_window(self):
         suid = copy_exe(os.path.join(E2E, "split"), os.path.join(self.daemon.dir, "split-suid"), 0, 0o4755)
@@ -1188,7 +1190,7 @@ class ExecAccess(ProfdTest):
         own = copy_exe(os.path.join(E2E, "split"), os.path.join(self.daemon.dir, "split-own"), NOBODY, 0o755)
         prof, uids = self.exec_window(own)
         self.assertEqual(uids, [NOBODY] * 3, "sanity: uids %r" % uids)
-        self.check_cpu_profile(prof, seconds=3)
+        self.check_cpu_profile(prof, seconds=4)
         self.assertGreater(prof.count(lambda smp: "before_exec" in smp.functions()), HZ // 4, prof.excerpt())
         self.assertGreater(prof.count(lambda smp: "hot_a" in smp.functions()), HZ // 4,
                            "the program nobody executed (its own) is not followed\n" + prof.excerpt())
