@@ -100,6 +100,13 @@ static bool is_profile(const char *url)
 	       !strcmp(url, "/debug/pprof/goroutine");
 }
 
+/* The index page: the profiles there are and what they take. */
+static bool is_index(const char *url)
+{
+	return !strcmp(url, "/debug/pprof/") || !strcmp(url, "/debug/pprof") ||
+	       !strcmp(url, "/");
+}
+
 /*
  * Answered at once from counters (status, metrics, the index), or a CPU
  * window, which sleeps for its seconds and then must answer quickly (a
@@ -110,8 +117,7 @@ static bool is_profile(const char *url)
 static bool is_quick(const char *url)
 {
 	return !strcmp(url, "/v1/status") || !strcmp(url, "/metrics") ||
-	       !strcmp(url, "/debug/pprof/") || !strcmp(url, "/debug/pprof") ||
-	       !strcmp(url, "/") || !strcmp(url, "/debug/pprof/profile");
+	       is_index(url) || !strcmp(url, "/debug/pprof/profile");
 }
 
 static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
@@ -198,8 +204,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c,
 		return api__handle_status(a, c, &peer);
 	if (!strcmp(url, "/metrics"))
 		return api__handle_metrics(a, c);
-	if (!strcmp(url, "/debug/pprof/") || !strcmp(url, "/debug/pprof") ||
-	    !strcmp(url, "/"))
+	if (is_index(url))
 		return handle_index(c);
 	if (!is_profile(url))
 		return api__send_text(c, 404, "unknown profile or path: %s\n", url);

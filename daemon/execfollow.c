@@ -48,3 +48,11 @@ int execfollow__check(const struct target *t, uid_t uid, uint64_t image,
 	*ret_proc = fresh;
 	return 0;
 }
+
+int execfollow__unchecked(int err, char *why, size_t size)
+{
+	snprintf(why, size,
+		 "the process executed a program that could not be checked (%s)",
+		 strerror(-err));
+	return err;
+}

@@ -32,5 +32,8 @@
 int execfollow__check(const struct target *t, uid_t uid, uint64_t image,
 		      struct proc_cache *pc, struct execwatch *w,
 		      struct proc **ret_proc, char *why, size_t size);
+/* @why for an exec whose process could not even be taken to check
+ * (target__dup()'s -errno @err): denied as such. Returns @err. */
+int execfollow__unchecked(int err, char *why, size_t size);
 
 #endif /* PROFD_EXECFOLLOW_H */

@@ -548,9 +548,7 @@ void offcpu__follow_exec(struct offcpu *o, struct offcpu_window *w,
 		r = execfollow__check(&t, uid, image, o->pc, o->w, &fresh,
 				      why, sizeof(why));
 	else
-		snprintf(why, sizeof(why),
-			 "the process executed a program that could not be checked (%s)",
-			 strerror(-r));
+		r = execfollow__unchecked(r, why, sizeof(why));
 	if (r == 0)
 		r = aggregate__new(o->lim.max_stacks, &agg);
 	pthread_mutex_lock(&o->lock);

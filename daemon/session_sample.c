@@ -290,9 +290,7 @@ static void check_exec(struct session_mgr *m, uint64_t id, uint64_t image,
 		r = execfollow__check(&t, uid, image, m->pc, m->w, &fresh,
 				      why, sizeof(why));
 	else
-		snprintf(why, sizeof(why),
-			 "the process executed a program that could not be checked (%s)",
-			 strerror(-r));
+		r = execfollow__unchecked(r, why, sizeof(why));
 
 	pthread_mutex_lock(&m->lock);
 	s = find_session(m, id);

@@ -6,6 +6,7 @@
  * keep-alive connection's thread asks again for what it has.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/syscall.h>
@@ -35,16 +36,6 @@ static int get_attr(struct slice_attr *a)
 	if (syscall(SYS_sched_getattr, 0, a, sizeof(*a), 0) < 0)
 		return -errno;
 	return 0;
-}
-
-int slice__get(uint64_t *ret_ns)
-{
-	struct slice_attr a;
-	int r = get_attr(&a);
-
-	if (r == 0)
-		*ret_ns = a.runtime;
-	return r;
 }
 
 int slice__set(bool short_slice)

@@ -19,7 +19,6 @@
 #define PROFD_SLICE_H
 
 #include <stdbool.h>
-#include <stdint.h>
 
 /* The short slice: the kernel's least (0.1 ms). */
 #define SLICE_SHORT_NS 100000ULL
@@ -27,7 +26,5 @@
 /* The calling thread's slice: @short_slice: SLICE_SHORT_NS, else the
  * kernel's default. Its policy and nice value are kept. 0 or -errno. */
 int slice__set(bool short_slice);
-/* The calling thread's slice in ns: 0 when it has the default. */
-int slice__get(uint64_t *ret_ns);
 
 #endif /* PROFD_SLICE_H */

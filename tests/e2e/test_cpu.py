@@ -434,27 +434,12 @@ def fetch(testcase, daemon, target, seconds, hz=HZ, name=None, extra="", timeout
         q += "&hz=%s" % hz
     q += extra
     cpu0 = w.cpu() if w else None
-    # The workload's CPU time every 20 ms while the window runs, with the
-    # time read: the CPU inside the window's own bounds (Prof.cpu_in).
-    readings, done = [], threading.Event()
-
-    def poll():
-        while not done.is_set():
-            c = w.cpu()
-            readings.append((time.time(), c))
-            if c is None:
-                return
-            done.wait(0.02)
-
-    poller = threading.Thread(target=poll) if w else None
-    if poller:
-        poller.start()
+    # While the window runs: the CPU inside its own bounds (Prof.cpu_in).
+    cr = CpuReadings(w) if w else None
     try:
         r = daemon.get("/debug/pprof/profile?" + q, timeout=timeout or seconds + 30)
     finally:
-        done.set()
-        if poller:
-            poller.join()
+        readings = cr.stop() if cr else []
     cpu1 = w.cpu() if w else None
     if r.status != 200:
         raise AssertionError("GET profile?%s: HTTP %d %s: %s\n--- profd log:\n%s"
@@ -472,6 +457,30 @@ def fetch(testcase, daemon, target, seconds, hz=HZ, name=None, extra="", timeout
     prof.cpu_in = cpu_inside(readings, prof.proto["time_nanos"] / 1e9,
                              (prof.proto["time_nanos"] + prof.proto["duration_nanos"]) / 1e9)
     return prof
+
+
+class CpuReadings:
+    """Workload @w's CPU time every 20 ms, with the time read, on a
+    thread of its own until stop() or the process is gone: [(time, cpu or
+    None once gone)], for cpu_inside()."""
+
+    def __init__(self, w):
+        self.w, self.readings, self.done = w, [], threading.Event()
+        self.thread = threading.Thread(target=self.poll)
+        self.thread.start()
+
+    def poll(self):
+        while not self.done.is_set():
+            c = self.w.cpu()
+            self.readings.append((time.time(), c))
+            if c is None:
+                return
+            self.done.wait(0.02)
+
+    def stop(self):
+        self.done.set()
+        self.thread.join()
+        return self.readings
 
 
 def cpu_inside(readings, t0, t1):

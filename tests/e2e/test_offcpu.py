@@ -477,10 +477,7 @@ class WaitProfiles(ProfdTest):
                 p = test_cpu.spawn([test_cpu.PROFCTL, "--socket", self.daemon.sock, "offcpu", "--pid", str(w.pid),
                                     "--seconds", "20", "-o", out], cwd=d,
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-                deadline = time.monotonic() + 10
-                while time.monotonic() < deadline and not self.daemon.status()["waits"]["windows_active"]:
-                    time.sleep(0.05)
-                self.assertTrue(self.daemon.status()["waits"]["windows_active"], "no wait window opened")
+                wait_open(self, self.daemon, 1)
                 time.sleep(2)
                 p.send_signal(signal.SIGINT)
                 o, e = p.communicate(timeout=30)
@@ -717,9 +714,7 @@ class WaitJit(ProfdTest):
                     res["prof"] = e
             t = threading.Thread(target=get)
             t.start()
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline and not self.daemon.status()["waits"]["windows_active"]:
-                time.sleep(0.02)
+            wait_open(self, self.daemon, 1)
             time.sleep(0.3)
             t0 = time.monotonic()
             os.kill(w.pid, signal.SIGUSR1)
@@ -887,9 +882,7 @@ class WaitAccess(ProfdTest):
                   threading.Thread(target=fetch_nobody, args=("nobody", mine.pid, "n1"))]
             for t in ts:
                 t.start()
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline and self.daemon.status()["waits"]["windows_active"] < 3:
-                time.sleep(0.05)
+            wait_open(self, self.daemon, 3)
             time.sleep(0.5)
             r1 = self.nobody_get("/v1/profile/stop?pid=%d" % w.pid, method="POST")
             r2 = self.nobody_get("/v1/profile/stop?pid=%d&window=r2" % mine.pid, method="POST")

@@ -27,7 +27,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import unittest
 
@@ -228,18 +227,7 @@ class EarlyEnd(ProfdTest):
         try:
             out = os.path.join(d, "exit.pb.gz")
             w = Workload("exiter", seconds=1.7)
-            # Its CPU time every 20 ms, with the time read (cpu_inside()).
-            readings = []
-
-            def poll():
-                while True:
-                    c = w.cpu()
-                    readings.append((time.time(), c))
-                    if c is None:
-                        return
-                    time.sleep(0.02)
-            poller = threading.Thread(target=poll)
-            poller.start()
+            cr = cpu.CpuReadings(w)
             try:
                 t0 = time.monotonic()
                 p = spawn([cpu.PROFCTL, "--socket", self.daemon.sock, "cpu", "--pid", str(w.pid),
@@ -247,7 +235,7 @@ class EarlyEnd(ProfdTest):
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                 used = w.reap_cpu()  # CPU seconds it used, all of it in the window or before
                 t_exit = time.monotonic()
-                poller.join(10)
+                readings = cr.stop()
                 o, e = p.communicate(timeout=30)
                 t_answer = time.monotonic()
             finally:
