@@ -34,10 +34,7 @@ int execfollow__check(const struct target *t, uid_t uid, uint64_t image,
 			 "the process executed a program uid %u may not profile (set-user-ID, set-group-ID or not dumpable)",
 			 (unsigned)uid);
 	else if (r < 0)
-		snprintf(why, size,
-			 "the process executed a program that could not be checked (%s)",
-			 r == -ESTALE ? "it executed another one before" :
-					strerror(-r));
+		(void)execfollow__unchecked(r, why, size);
 	else
 		snprintf(why, size, "the process executed a new program (%s)",
 			 ids.comm);
@@ -53,6 +50,7 @@ int execfollow__unchecked(int err, char *why, size_t size)
 {
 	snprintf(why, size,
 		 "the process executed a program that could not be checked (%s)",
-		 strerror(-err));
+		 err == -ESTALE ? "it executed another one before" :
+				  strerror(-err));
 	return err;
 }

@@ -32,8 +32,9 @@
 int execfollow__check(const struct target *t, uid_t uid, uint64_t image,
 		      struct proc_cache *pc, struct execwatch *w,
 		      struct proc **ret_proc, char *why, size_t size);
-/* @why for an exec whose process could not even be taken to check
- * (target__dup()'s -errno @err): denied as such. Returns @err. */
+/* @why for an exec that could not be checked (-errno @err: the caller's
+ * target__dup(), or execfollow__check()'s own): denied as such. The one
+ * wording. Returns @err. */
 int execfollow__unchecked(int err, char *why, size_t size);
 
 #endif /* PROFD_EXECFOLLOW_H */
