@@ -560,10 +560,15 @@ int profile__build_cpu(const struct profile_cpu_desc *d, void **ret_buf,
 		b.part = (unsigned)k;
 		jd = b.proc ? proc__jit_dropped(b.proc) : 0;
 		if (jd) {
+			struct jitmap_stats js;
+
+			/* The bound in force (PROFD_JIT_MAX_MB), not the
+			 * default. */
+			jitmap__stats(&js);
 			snprintf(line, sizeof(line),
 				 "pid %d: %zu JIT names not kept (perf map or jitdump over profd's bounds: %u entries a process, %llu MiB for all): their code shows as [jit]",
 				 b.proc->pid, jd, JITMAP_MAX_SYMS,
-				 (unsigned long long)(JITMAP_MAX_TOTAL >> 20));
+				 (unsigned long long)(js.max_bytes >> 20));
 			if ((r = pprof__add_comment(b.pp, line)) < 0)
 				goto out;
 		}

@@ -23,18 +23,18 @@ const unit = 64 * 4096
 func keep(x uint64) { sink += x }
 
 //go:noinline
-func hotA() {
+func hotA(n int) {
 	x := uint64(88172645463325252)
-	for i := 0; i < 3*unit; i++ {
+	for i := 0; i < 3*n; i++ {
 		x = x*6364136223846793005 + 1442695040888963407
 	}
 	keep(x)
 }
 
 //go:noinline
-func hotB() {
+func hotB(n int) {
 	x := uint64(88172645463325252)
-	for i := 0; i < unit; i++ {
+	for i := 0; i < n; i++ {
 		x = x*6364136223846793005 + 1442695040888963407
 	}
 	keep(x)
@@ -42,10 +42,18 @@ func hotB() {
 
 //go:noinline
 func run(deadline time.Time) {
+	// Each call's length is drawn from [unit/2, 3*unit/2] (mean unit):
+	// fixed-length rounds alias with a fixed sampling rate (common.h's
+	// E2E_VARY).
+	seed := uint64(0x2545F4914F6CDD1D)
+	vary := func() int {
+		seed = seed*6364136223846793005 + 1442695040888963407
+		return unit/2 + int((seed>>33)%uint64(unit+1))
+	}
 	for {
 		for i := 0; i < 8; i++ {
-			hotA()
-			hotB()
+			hotA(vary())
+			hotB(vary())
 		}
 		if !deadline.IsZero() && time.Now().After(deadline) {
 			return

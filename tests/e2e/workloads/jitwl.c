@@ -283,10 +283,12 @@ int main(int argc, char **argv)
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	printf("jitwl ready\n");
+	/* Of irregular length (E2E_VARY), or the round aliases with the
+	 * sampling rate. */
 	do {
-		fn[0](3 * 2000000);
-		fn[1](2000000);
-		fn[2](2000000);
+		fn[0]((long)E2E_VARY(3 * 2000000));
+		fn[1]((long)E2E_VARY(2000000));
+		fn[2]((long)E2E_VARY(2000000));
 	} while (!e2e_expired(deadline));
 	if (!strncmp(mode, "perfmap", 7))
 		unlink(path);

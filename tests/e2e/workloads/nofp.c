@@ -17,11 +17,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
+#include "common.h"
 
+/* Of irregular length (E2E_VARY): fixed-length rounds alias with the
+ * sampling rate. */
 #define NOFP_SPIN(units)                                                    \
 	do {                                                                \
 		unsigned long _x = 88172645463325252UL;                     \
-		for (unsigned long _i = 0; _i < (unsigned long)(units) * 4096UL; _i++) { \
+		unsigned long _m = E2E_VARY((unsigned long)(units) * 4096UL); \
+		for (unsigned long _i = 0; _i < _m; _i++) {                 \
 			_x = _x * 6364136223846793005UL + 1442695040888963407UL; \
 			__asm__ volatile("" : "+r"(_x));                    \
 		}                                                           \
