@@ -1499,7 +1499,9 @@ class HeapExec(HeapTest):
         its deadline: the start fails saying the process is poisoned, /v1/status lists it,
         profd answers meanwhile, no thread is left traced, the process goes on, and profd
         never calls into it again (uprobe mode still works)."""
-        with CmdWorkload() as w:
+        # The other process is started first: only the two requests
+        # must fit in the call's 2 s deadline.
+        with CmdWorkload() as w, CmdWorkload() as other:
             w.cmd("dlhold")
             res = {}
 
@@ -1517,15 +1519,14 @@ class HeapExec(HeapTest):
             # of another process (the heap lock is not held across calls).
             time.sleep(0.7)
             self.assertNotIn("r", res, "the start answered before the call could hang: %r" % res.get("r"))
-            with CmdWorkload() as other:
-                s0 = time.monotonic()
-                st = self.daemon.status()
-                status_s = time.monotonic() - s0
-                s0 = time.monotonic()
-                ro = http_req(self.daemon.sock, "POST", "/v1/heap/start?pid=%d" % other.pid)
-                other_s = time.monotonic() - s0
-                during = "r" not in res
-                http_req(self.daemon.sock, "POST", "/v1/heap/stop?pid=%d" % other.pid)
+            s0 = time.monotonic()
+            st = self.daemon.status()
+            status_s = time.monotonic() - s0
+            s0 = time.monotonic()
+            ro = http_req(self.daemon.sock, "POST", "/v1/heap/start?pid=%d" % other.pid)
+            other_s = time.monotonic() - s0
+            during = "r" not in res
+            http_req(self.daemon.sock, "POST", "/v1/heap/stop?pid=%d" % other.pid)
             t.join(25)
             took = time.monotonic() - t0
             r = res.get("r")

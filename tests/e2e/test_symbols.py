@@ -612,7 +612,8 @@ class Jit(ProfdTest):
         try:
             self.assertEqual(p.stdout.readline().decode().strip(), "jsburn ready")
             time.sleep(1.5)  # past the interpreter, into optimized code
-            prof = fetch(self, self.daemon, p.pid, 4, hz=HZ, name="jit_node")
+            # 499 Hz: ~2000 samples, the 6 points are ~6 sd.
+            prof = fetch(self, self.daemon, p.pid, 4, hz=499, name="jit_node")
             hot = prof.count(lambda s: "hotLoop" in leaf(s))
             cold = prof.count(lambda s: "coldLoop" in leaf(s))
             self.assertGreater(hot + cold, 0.8 * prof.count(), "JS leaves: %s" % self.leaf_names(prof))
@@ -633,7 +634,8 @@ class Jit(ProfdTest):
         d = e2e("jitdump-dir")
         os.makedirs(d, exist_ok=True)
         with Workload("jitwl", "jitdump", d, seconds=40, wait_line="jitwl ready") as w:
-            prof = fetch(self, self.daemon, w, 4, hz=HZ, name="jit_jitdump")
+            # 499 Hz: ~2000 samples, the 6 points are ~6 sd.
+            prof = fetch(self, self.daemon, w, 4, hz=499, name="jit_jitdump")
             total = prof.count()
             shares = {n: prof.count(lambda s, n=n: leaf(s) == n) / total
                       for n in ("jit_hot", "jit_cold", "[jit]")}

@@ -6,13 +6,15 @@ a C recursion of CPython's eval loop (~5 native frames, ~1 KiB of stack).
 
 Prints "deep.py ready", then spends its time in leaf() at the bottom.
 """
+import random
 import sys
 import time
 
 
 def leaf():
+    # Of irregular length: a fixed round aliases with the sampling rate.
     x = 0
-    for i in range(20000):
+    for i in range(random.randint(10000, 30000)):
         x += i * i
     return x
 

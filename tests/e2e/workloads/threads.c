@@ -29,14 +29,17 @@ static void *worker(void *arg)
 	return NULL;
 }
 
-/* Roughly 25 % of one CPU: spin ~5 ms, sleep ~15 ms. */
+/* Roughly 25 % of one CPU: spin ~5 ms, sleep ~15 ms (each drawn from
+ * half to 1.5 times that, E2E_VARY: a fixed round aliases with the
+ * sampling rate). */
 __attribute__((noinline)) void main_loop(double until)
 {
 	while (!e2e_expired(until) && !e2e_expired(deadline)) {
-		double t = e2e_now();
-		while (e2e_now() - t < 0.005)
+		double t = e2e_now(), spin = E2E_VARY(5000) / 1e6;
+
+		while (e2e_now() - t < spin)
 			main_hot();
-		usleep(15000);
+		usleep((useconds_t)E2E_VARY(15000));
 	}
 }
 
