@@ -833,7 +833,12 @@ else
 		skipwhy="cannot add $FOREIGN to the container's lo: $(tail -1 "$ART/listen-ip.log")"
 	else
 		mkdir -p "$RUNDIR/www"
-		ctnet 60 python3 -m http.server --bind "$LISTEN_HOST" --directory "$RUNDIR/www" "$CONTROL_PORT" \
+		# Not through ctnet(): in the background that is a subshell,
+		# and killing it would leave the server to its 60 s timeout
+		# (holding the suite's output open). timeout passes the
+		# signal on; nsenter without --pid execs python3.
+		timeout --foreground -k 5 "$(bound 60)" nsenter -t "$LEADER" -n -- \
+			python3 -m http.server --bind "$LISTEN_HOST" --directory "$RUNDIR/www" "$CONTROL_PORT" \
 			>"$ART/listen-control.log" 2>&1 &
 		control=$!
 		BG_PIDS+=("$control")
