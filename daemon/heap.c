@@ -595,6 +595,7 @@ void heap__stats(struct heap_tracker *h, struct heap_stats *ret)
 	ret->dw_events = h->dw_events;
 	ret->dw_truncated = h->dw_truncated;
 	ret->dw_failed = h->dw_failed;
+	ret->agents_pending_off = h->offs_running;
 	for (a = h->offq; a; a = a->next)
 		ret->agents_pending_off++;
 	ret->agents_left_on = __atomic_load_n(&h->agents_left_on,

@@ -116,11 +116,16 @@ static void flush_offs_held(struct heap_tracker *h)
 		*pp = a->next;
 		a->next = due;
 		due = a;
+		/* Still pending for /v1/status until its call is over. */
+		h->offs_running++;
 	}
 	pthread_mutex_unlock(&h->lock);
 	while ((a = due)) {
 		due = a->next;
 		(void)heap_agents__switch_off(h, a);
+		pthread_mutex_lock(&h->lock);
+		h->offs_running--;
+		pthread_mutex_unlock(&h->lock);
 	}
 }
 

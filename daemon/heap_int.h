@@ -172,6 +172,8 @@ struct heap_tracker {
 	 */
 	pthread_mutex_t agent_lock;
 	struct agent *offq;
+	unsigned offs_running;		/* taken from offq, being switched
+					 * off: still pending (with lock) */
 	pthread_t agent_thread;
 	bool agent_thread_started;
 	pthread_cond_t agent_wake;	/* with lock: offq grew, or quit */
