@@ -342,7 +342,8 @@ int main__listen_creds(const struct fleet_config *fc, const char *spec,
  * is unsafe, missing or not what it should be, or a certificate and key
  * that do not match, keeps every current credential; one line says why.
  * How profd listens (the address, TLS or not) changes only by a restart.
- * @keys NULL: no token listener. Counted in @fleet's listen reloads.
+ * @keys NULL: no token listener. Counted in @fleet's listen reloads,
+ * before the line is logged (a reader that waits for it finds the count).
  */
 void main__listen_reload(const struct fleet_config *fc, struct listen_keys *keys,
 			 struct fleet *fleet)
@@ -358,8 +359,8 @@ void main__listen_reload(const struct fleet_config *fc, struct listen_keys *keys
 		return;
 	}
 	if (!fc->listen_token_file) {
-		log_err("reload: listen-token-file removed: the listener keeps its current token (a listener without one needs a restart)");
 		fleet__count_listen_reload(fleet, false);
+		log_err("reload: listen-token-file removed: the listener keeps its current token (a listener without one needs a restart)");
 		return;
 	}
 	r = read_creds(fc, &token, &cert, &key, err, sizeof(err));
@@ -367,13 +368,13 @@ void main__listen_reload(const struct fleet_config *fc, struct listen_keys *keys
 		r = listen_keys__replace(keys, &token, cert, key, err, sizeof(err));
 	listen_auth__clear(&token);
 	if (r < 0) {
+		fleet__count_listen_reload(fleet, false);
 		log_err("reload: %s: the listener keeps its current token%s",
 			r == -ENOMEM ? strerror(ENOMEM) : err,
 			listen_keys__tls(keys) ? ", certificate and key" : "");
-		fleet__count_listen_reload(fleet, false);
 		return;
 	}
+	fleet__count_listen_reload(fleet, true);
 	log_info("reload: the listener's token%s read again",
 		 listen_keys__tls(keys) ? ", certificate and key" : "");
-	fleet__count_listen_reload(fleet, true);
 }
