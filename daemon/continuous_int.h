@@ -37,7 +37,6 @@ struct profile_symcache;
 #define IV_SLOTS 2
 #define NSLOTS (IV_SLOTS + CONTINUOUS_MAX_PULLS)
 #define HASH_BUCKETS 1024
-#define MAPS_REFRESH_NS (100ULL * 1000 * 1000)
 /* A process without samples this long is let go (seen again: captured
  * again). */
 #define IDLE_NS (60ULL * 1000000000ULL)

@@ -34,9 +34,9 @@ static int heap_events__unwind(struct heap_tracker *h, struct proc *pr,
 	*trunc = true;
 	if (len > PROFD_STACK_COPY || PROFD_HEAP_EVENT_HDR + len > size)
 		len = 0;
-	/* A library loaded since tracking began: the maps read again (at
-	 * most every 100 ms), so that the snapshot can name its frames. */
-	n = unwind__fresh(pr, h->sym, now_ns(CLOCK_MONOTONIC), 100000000ULL,
+	/* A library loaded since tracking began: the maps read again, so
+	 * that the snapshot can name its frames. */
+	n = unwind__fresh(pr, h->sym, now_ns(CLOCK_MONOTONIC), MAPS_REFRESH_NS,
 			  (const uint64_t *)ev->regs, ev->stack, len, ips,
 			  PROFD_MAX_USER_FRAMES + 1, trunc, NULL);
 	if (n <= 0) {

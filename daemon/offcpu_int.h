@@ -23,8 +23,6 @@
 #include "target.h"
 #include "threads.h"
 #include "unwind.h"
-
-#define MAPS_REFRESH_NS (100ULL * 1000 * 1000)
 #define DRAIN_TIMEOUT_NS (2ULL * 1000 * 1000 * 1000)
 #define PENDING_BUCKETS 4096	/* a power of two */
 #define MAX_FRAMES (UNWIND_MAX_FRAMES + PROFD_MAX_KERNEL_FRAMES)

@@ -157,6 +157,11 @@ struct proc *proc__hold(struct proc *p);
 /* Drop a reference; the last frees it. Accepts NULL. */
 void proc__put(struct proc *p);
 
+/* How often the maps are read again at most when an unknown address
+ * shows up (a library loaded since): every profile's walks
+ * (unwind__fresh()) and pc checks use it. */
+#define MAPS_REFRESH_NS (100ULL * 1000 * 1000)
+
 /*
  * proc__refresh() - re-read the maps to pick up newly loaded libraries.
  * Rate-limited to one read per @min_interval_ns. Returns 1 if it read,

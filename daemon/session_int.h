@@ -22,9 +22,6 @@
 #include "session.h"
 #include "target.h"
 
-/* Re-read a process's maps at most this often when an unknown address
- * shows up (a library loaded mid-window). */
-#define MAPS_REFRESH_NS (100ULL * 1000 * 1000)
 /* How long finishing waits for the ring buffer to be drained. */
 #define DRAIN_TIMEOUT_NS (2ULL * 1000 * 1000 * 1000)
 

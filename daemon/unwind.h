@@ -55,11 +55,11 @@ int unwind__stack_known(struct proc *p, const uint64_t *regs, uint32_t known,
  * profile shows (CPU windows and continuous sampling, the heap's events,
  * waits, thread snapshots; the agent's safety check before a call walks
  * with the maps it just read, and refuses a cut walk): a pc in no
- * captured mapping, or a
- * walk cut short at a frame in none, is code of a library loaded since
- * the capture. Then @p's maps are read again (proc__refresh() with @sym,
- * at most once per @min_interval_ns from @now_ns) and, after a cut walk,
- * the stack walked once more. What it costs: one lookup of the pc, and a
+ * captured mapping, or a walk cut short at a frame in none, is code of a
+ * library loaded since the capture. Then @p's maps are read again
+ * (proc__refresh() with @sym, at most once per @min_interval_ns from
+ * @now_ns: MAPS_REFRESH_NS, or 0 for a rare snapshot) and, after a cut
+ * walk, the stack walked once more. What it costs: one lookup of the pc, and a
  * second walk only when the maps were read for it. *@ret_refreshed (may
  * be NULL): whether they were. Returns unwind__stack()'s.
  */
