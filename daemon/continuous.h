@@ -75,6 +75,7 @@ struct continuous_stats {
 	uint64_t excluded;		/* samples of filtered-out processes */
 	uint64_t procs_tracked;		/* now */
 	uint64_t procs_seen, procs_dropped, procs_excluded;
+	uint64_t procs_moved;		/* tracked afresh in another cgroup */
 	uint64_t intervals_closed;	/* intervals (all services) */
 	uint64_t profiles_closed;	/* per-service profiles handed over */
 	uint64_t profiles_failed;

@@ -40,6 +40,11 @@ struct profile_symcache;
 /* A process without samples this long is let go (seen again: captured
  * again). */
 #define IDLE_NS (60ULL * 1000000000ULL)
+/* How often a sampled process's cgroup and executable are compared with
+ * those it was tracked with (continuous_procs.c: check_identity()); at
+ * most every MAPS_REFRESH_NS when a sample's thread name is not the
+ * process's (an exec renames it). */
+#define ID_CHECK_NS (1000ULL * 1000 * 1000)
 /* Samples of a drain pass's last microseconds may still be uncommitted
  * in the ring buffer when it ends: close a collection only after a pass
  * that began this much after its end. */
@@ -71,12 +76,15 @@ struct cproc {
 	struct proc *proc;		/* NULL: excluded, or unreadable */
 	bool own_proc;			/* not from the process cache */
 	struct service_id *svc;
+	char *cgroup;			/* its cgroup v2 path when tracked
+					 * (NULL: unknown): a move changes it */
 	char comm[16];
 	bool excluded, linked;
 	uint64_t exited_ns;		/* 0: alive when last looked */
 	dev_t exe_dev;			/* its executable when first seen: */
 	ino_t exe_ino;			/* an exec changes it */
 	uint64_t exe_checked_ns;
+	uint64_t id_checked_ns;		/* cgroup and exe last compared */
 	uint64_t last_sample_ns;
 	struct aggregate *agg[NSLOTS];
 };

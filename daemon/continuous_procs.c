@@ -30,6 +30,7 @@ void cont_proc__free(struct cproc *p)
 	for (i = 0; i < NSLOTS; i++)
 		aggregate__free(p->agg[i]);
 	free(p->svc);
+	free(p->cgroup);
 	free(p);
 }
 
@@ -104,6 +105,7 @@ static struct cproc *track(struct continuous *c,
 	}
 	p->pid = (pid_t)s->tgid;
 	p->ref = PIDREF_NONE;
+	p->id_checked_ns = s->time_ns;
 	memcpy(p->comm, s->comm, sizeof(p->comm));
 	p->comm[sizeof(p->comm) - 1] = 0;
 	r = pidref__open(p->pid, &p->ref);
@@ -123,6 +125,8 @@ static struct cproc *track(struct continuous *c,
 		(void)service__from_cgroup(NULL, p->comm, false, p->svc);
 	} else {
 		read_cgroup(p->ref.dirfd, cgroup, sizeof(cgroup));
+		if (cgroup[0])
+			p->cgroup = strdup(cgroup);
 		/* The pidfd alone tells its exit; proc keeps /proc/PID. */
 		fp.unit = p->svc->unit;
 		fp.service = p->svc->service_name;
@@ -196,6 +200,60 @@ static struct cproc *check_exec(struct continuous *c, struct cproc *p,
 	return track(c, s, true);
 }
 
+/*
+ * Is @p still what it was when tracked? A process moved to another
+ * cgroup is another service to the labels and the filters: systemd
+ * moves a unit's process into its cgroup after the fork, so its first
+ * samples may be of the parent's; container runtimes and `systemd-run
+ * --scope` move processes at any time. One that executed another
+ * program has another name (and, if it was excluded, no maps for
+ * check_exec() to see it by). Either is tracked afresh from @s on; what
+ * it counted stays where it was. Compared every ID_CHECK_NS of samples,
+ * or every MAPS_REFRESH_NS while @s's thread is not named as the process
+ * is (an exec renames it; so does a thread naming itself): an open and
+ * two reads of /proc, ~12 us here, so at most one check a sample and
+ * 10 a second per process. Returns the process to count in (NULL: the
+ * table is full).
+ */
+static struct cproc *check_identity(struct continuous *c, struct cproc *p,
+				    const struct profd_cpu_sample *s)
+{
+	char cgroup[1024], dir[32];
+	bool moved, execd = false;
+	uint64_t every = ID_CHECK_NS;
+	struct stat st;
+	int dfd;
+
+	if (strncmp(s->comm, p->comm, sizeof(p->comm)) != 0)
+		every = MAPS_REFRESH_NS;
+	if (p->ref.pidfd < 0 || s->time_ns < p->id_checked_ns + every)
+		return p;
+	p->id_checked_ns = s->time_ns;
+	snprintf(dir, sizeof(dir), "/proc/%d", (int)p->pid);
+	dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return p;
+	read_cgroup(dfd, cgroup, sizeof(cgroup));
+	if (p->exe_ino && fstatat(dfd, "exe", &st, 0) == 0)
+		execd = st.st_dev != p->exe_dev || st.st_ino != p->exe_ino;
+	close(dfd);
+	/* Read of @p's process, not of one given its pid since: it has not
+	 * exited. */
+	if (!pidref__alive(&p->ref))
+		return p;
+	moved = p->cgroup && cgroup[0] && strcmp(cgroup, p->cgroup) != 0;
+	if (!moved && !execd)
+		return p;
+	unlink_hash(c, p);
+	p = track(c, s, execd);
+	if (p && moved) {
+		pthread_mutex_lock(&c->lock);
+		c->st.procs_moved++;
+		pthread_mutex_unlock(&c->lock);
+	}
+	return p;
+}
+
 /* One sample: count it in every open slot whose range holds it. */
 void cont_procs__sample(struct continuous *c, const struct profd_cpu_sample *s)
 {
@@ -230,8 +288,7 @@ void cont_procs__sample(struct continuous *c, const struct profd_cpu_sample *s)
 		return;
 
 	p = lookup(c, (pid_t)s->tgid);
-	if (!p)
-		p = track(c, s, false);
+	p = p ? check_identity(c, p, s) : track(c, s, false);
 	if (!p) {
 		pthread_mutex_lock(&c->lock);
 		c->st.lost_procs_full++;

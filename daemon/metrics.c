@@ -196,6 +196,9 @@ int metrics__write(const struct metrics_input *in, char **ret_buf,
 		    c->procs_dropped);
 		one(&b, "profd_continuous_processes_excluded_total", "counter",
 		    "Processes the filters left out.", c->procs_excluded);
+		one(&b, "profd_continuous_processes_moved_total", "counter",
+		    "Processes seen in another cgroup than when first seen (tracked afresh: service and filters).",
+		    c->procs_moved);
 		one(&b, "profd_continuous_intervals_closed_total", "counter",
 		    "Continuous intervals closed (each gives one profile per service).",
 		    c->intervals_closed);

@@ -709,6 +709,82 @@ class ContinuousFp(SliceTest):
         self.assertGreater(hot, 0.8 * n, prof.excerpt())
 
 
+class ContinuousMoves(SliceTest):
+    """A process moved to another cgroup is labelled and filtered as its
+    new cgroup's from then on (profd compares a sampled process's cgroup
+    with the one it was tracked in every second): one moved into the
+    included unit is counted from the move, one moved out of it no more.
+    Before, a process kept the cgroup of its first sample for life (one
+    sampled between its fork and its unit's move into its cgroup was
+    left out, or under the parent's service)."""
+
+    def test_moved_in_and_out(self):
+        d = self.daemon = Daemon("continuous-moves", "--continuous", "yes", "--continuous-interval", "2",
+                                 "--continuous-hz", "99",
+                                 "--spool-dir", os.path.join(self.tmp, "spool"),
+                                 "--continuous-include", "unit:web.service")
+        into = InCgroup("batch.service", "split", 6)
+        out = InCgroup("web.service", "split", 6)
+        self.work += [into, out]
+        time.sleep(2)
+        before = {}
+        for w, dest in ((into, "web.service"), (out, "batch.service")):
+            before[w.pid] = proc_cpu_s(w.pid)
+            with open(os.path.join(SLICE, dest, "cgroup.procs"), "w") as f:
+                f.write(str(w.pid))
+        total = {w.pid: w.reap_cpu() for w in (into, out)}
+        prof = self.history("continuous-moves")
+        self.assertEqual({s.label("service_name") for s in prof.samples}, {"web.service"}, prof.excerpt())
+        n_into = prof.count(lambda s: s.num_label("pid") == into.pid)
+        n_out = prof.count(lambda s: s.num_label("pid") == out.pid)
+        # Seen moved within a second of samples (and one sample period).
+        late = 1.0 + 1.0 / 99
+        after = total[into.pid] - before[into.pid]
+        check_count(self, n_into, max(after - late, 0), "moved into web.service (%.2f s of CPU after the move)"
+                    % after, hz=99, upper=False)
+        self.assertLess(n_into, after * 99 + 4 * math.sqrt(after * 99) + 2, "moved into web.service: %d samples "
+                        "for %.2f s of CPU after the move" % (n_into, after))
+        b = before[out.pid]
+        check_count(self, n_out, b, "moved out of web.service (%.2f s of CPU before the move)" % b, hz=99,
+                    upper=False)
+        bound = (b + late) * 99
+        self.assertLess(n_out, bound + 4 * math.sqrt(bound) + 2, "moved out of web.service: %d samples for "
+                        "%.2f s of CPU before the move" % (n_out, b))
+        self.assertGreaterEqual(metrics(d)["profd_continuous_processes_moved_total"], 2)
+        sys.stderr.write("[in: %d samples for %.2f s of CPU after the move; out: %d for %.2f s before] "
+                         % (n_into, after, n_out, b))
+
+    def test_excluded_then_exec(self):
+        """A process the filters left out executes a program they want
+        (include comm:split): counted from the exec on (profd looks again
+        within 100 ms of samples whose thread name is not the process's).
+        Before, a process left out had no maps, so its exec was never
+        seen and it stayed left out."""
+        d = self.daemon = Daemon("continuous-exec-in", "--continuous", "yes", "--continuous-interval", "2",
+                                 "--continuous-hz", "99",
+                                 "--spool-dir", os.path.join(self.tmp, "spool"),
+                                 "--continuous-include", "comm:split")
+        w = InCgroup("web.service", "execer", 8, 1.5, os.path.join(cpu.E2E, "split"), 3)
+        self.work.append(w)
+
+        def comm():
+            with open("/proc/%d/comm" % w.pid) as f:
+                return f.read().strip()
+        wait_for(lambda: comm() == "split", 10, "the exec", step=0.01)
+        at_exec = proc_cpu_s(w.pid)
+        after = w.reap_cpu() - at_exec
+        prof = self.history("continuous-exec-in")
+        self.assertEqual({s.label("comm") for s in prof.samples}, {"split"}, prof.excerpt())
+        n = prof.count(lambda s: s.num_label("pid") == w.pid)
+        check_count(self, n, max(after - 0.1 - 1.0 / 99, 0), "split after the exec (%.2f s of CPU)" % after,
+                    hz=99, upper=False)
+        m = after * 99
+        self.assertLess(n, m + 4 * math.sqrt(m) + 2, "split after the exec: %d samples for %.2f s of CPU"
+                        % (n, after))
+        self.assertGreater(metrics(d)["profd_continuous_samples_excluded_total"], 0)
+        sys.stderr.write("[%d samples for %.2f s of CPU after the exec] " % (n, after))
+
+
 def proc_cpu_s(pid):
     """utime + stime of @pid from /proc (the kernel's accounting)."""
     with open("/proc/%d/stat" % pid) as f:
