@@ -149,9 +149,15 @@ static void period__close(struct sampler *s, struct period *p)
 {
 	int c;
 
+	/* A link owns its perf event: bpf_link__destroy() closes it
+	 * (libbpf's perf link detach). Closing it here as well closed, now
+	 * and then, whatever another thread had opened under that number
+	 * since: a connection's socket, which libmicrohttpd's own close then
+	 * found gone and aborted profd ("Close socket failed"). */
 	for (c = 0; c < s->ncpus; c++) {
-		bpf_link__destroy(p->links[c]);
-		if (p->fds[c] >= 0)
+		if (p->links[c])
+			bpf_link__destroy(p->links[c]);
+		else if (p->fds[c] >= 0)
 			close(p->fds[c]);
 	}
 	free(p->fds);

@@ -25,6 +25,8 @@ $CC -O1 -fno-inline $NOOPT -pthread -o "$E/threads" "$W/threads.c"
 $CC -O1 -fno-inline $NOOPT -pthread -o "$E/pool" "$W/pool.c"
 $CC -O1 -fno-inline $NOOPT -shared -fPIC -Wl,--build-id -o "$E/libhot.so" "$W/libhot.c"
 $CC -O1 -fno-inline $NOOPT -o "$E/uselib" "$W/uselib.c" -ldl
+# Preloaded into profd: reports an fd closed twice (test_locks.FdHygiene).
+$CC -O1 -g -shared -fPIC -o "$E/closecheck.so" "$W/closecheck.c" -ldl
 $CC -O2 $NOOPT -o "$E/inline" "$W/inline.c"
 # Heap workloads: -fno-builtin so that GCC keeps every malloc/free pair.
 $CC -O1 -fno-inline -fno-builtin $NOOPT -pthread -o "$E/heapwl" "$W/heapwl.c"

@@ -15,9 +15,11 @@ exit; split's 3:1 split of CPU between hot_a and hot_b for the windows.
 """
 import math
 import os
+import socket
 import sys
 import threading
 import time
+import unittest
 
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -172,6 +174,52 @@ class Slices(HeapTest):
         self.assertEqual(conns, sorted([self.SHORT, default]),
                          "connection threads' slices during a window and a pull "
                          "(default %d): %r" % (default, conns))
+
+
+class FdHygiene(unittest.TestCase):
+    """No fd is closed twice: profd runs with closecheck.so preloaded, which
+    reports each close() of an fd that is not open. A second close of an
+    fd whose number another thread has reused meanwhile closes that
+    thread's file or socket. The sampler closed each CPU's perf event after
+    its BPF link had already closed it (libbpf's link owns it). CI once
+    caught it when the number was a connection's socket: libmicrohttpd's
+    own close failed, and it aborted profd. Exercised here: CPU windows at
+    two rates (each rate's events opened and closed), a window whose
+    client goes away, a wait window, heap tracking (uprobes attached and
+    detached), and profd's exit."""
+
+    def test_no_fd_closed_twice(self):
+        if cpu.sanitizers():
+            self.skipTest("the preloaded shim would come before the sanitizer runtime; the plain build runs it")
+        shim = os.path.join(cpu.E2E, "closecheck.so")
+        d = cpu.Daemon("fd-hygiene", wrap=("env", "LD_PRELOAD=" + shim))
+        try:
+            with Workload("split", seconds=60) as w:
+                for hz in (99, 199):
+                    fetch(self, d, w, 1, hz=hz, name="fd-hygiene-%d" % hz)
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                try:
+                    s.connect(d.sock)
+                    s.sendall(b"GET /debug/pprof/profile?pid=%d&seconds=20&hz=49 HTTP/1.1\r\nHost: profd\r\n\r\n"
+                              % w.pid)
+                    cpu.wait_sessions(self, d, 1, 10)
+                    time.sleep(0.5)
+                finally:
+                    s.close()
+                cpu.wait_sessions(self, d, 0, 10)
+                r = d.get("/debug/pprof/block?pid=%d&seconds=1" % w.pid)
+                self.assertEqual(r.status, 200, r)
+                heap_start(self, d, w.pid)
+                r = heap_get(d, w.pid)
+                self.assertEqual(r.status, 200, r)
+                heap_stop(self, d, w.pid)
+        finally:
+            d.stop()
+        with open(d.log_path, errors="replace") as f:
+            log = f.read()
+        self.assertIn("closecheck: watching close()", log, "the shim was not loaded")
+        i = log.find("closecheck: close(")
+        self.assertEqual(i, -1, "an fd closed twice:\n" + log[i:i + 3000])
 
 
 def main():
