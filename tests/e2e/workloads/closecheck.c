@@ -29,6 +29,9 @@ int close(int fd)
 	char msg[96];
 	int r, e, n;
 
+	/* A library's constructor may close before ours has run. */
+	if (!real_close)
+		real_close = (int (*)(int))dlsym(RTLD_NEXT, "close");
 	r = real_close(fd);
 	e = errno;
 	if (r < 0 && e == EBADF && fd >= 0) {
