@@ -160,7 +160,12 @@ class Debuginfod(unittest.TestCase):
         cls.server = spawn(["debuginfod", "-F", cls.srv, "-p", str(cls.port), "-d", db, "-v"],
                            stdout=cls.srv_log, stderr=subprocess.STDOUT)
         cls.alt_id = build_id(e2e("debuginfod-files/libcwork.dwz"))
-        want = [cls.bin_id, cls.alt_id] + ([cls.libc_id] if cls.libc_dbg else [])
+        # Every file a test asks for, indexed before any test runs: a
+        # profd that asks too early gets a 404 and does not ask again
+        # for minutes. (libc's, when it is served, takes the longest, and
+        # hid this for the others.)
+        want = ([cls.bin_id, cls.alt_id, build_id(e2e("libcwork2"))] +
+                ([cls.libc_id] if cls.libc_dbg else []))
         deadline = time.monotonic() + 240
         for bid in want:
             while True:
@@ -316,8 +321,10 @@ class Debuginfod(unittest.TestCase):
                     self.assertIn("msort.c", files, second.excerpt())
                 # Nothing left to fetch for these two (a sample in the vdso
                 # may still queue its own fetch: not theirs).
+                # (libc's only when the server has it: without libc6-dbg
+                # its "not found" is the truth.)
                 pending = [c for c in comments(second).splitlines() if "debuginfod" in c
-                           and (os.path.basename(self.bin) in c or "libc.so" in c)]
+                           and (os.path.basename(self.bin) in c or ("libc.so" in c and self.libc_dbg))]
                 self.assertFalse(pending, comments(second))
                 st1 = d.status()["debuginfod"]
                 hits1 = self.server_hits()
