@@ -41,9 +41,9 @@ struct profile_symcache;
  * again). */
 #define IDLE_NS (60ULL * 1000000000ULL)
 /* How often a sampled process's cgroup and executable are compared with
- * those it was tracked with (continuous_procs.c: check_identity()); at
- * most every MAPS_REFRESH_NS when a sample's thread name is not the
- * process's (an exec renames it). */
+ * those it was tracked with (continuous_procs.c: check_identity()); every
+ * MAPS_REFRESH_NS when there is reason to think it executed another
+ * program. */
 #define ID_CHECK_NS (1000ULL * 1000 * 1000)
 /* Samples of a drain pass's last microseconds may still be uncommitted
  * in the ring buffer when it ends: close a collection only after a pass
@@ -83,7 +83,6 @@ struct cproc {
 	uint64_t exited_ns;		/* 0: alive when last looked */
 	dev_t exe_dev;			/* its executable when first seen: */
 	ino_t exe_ino;			/* an exec changes it */
-	uint64_t exe_checked_ns;
 	uint64_t id_checked_ns;		/* cgroup and exe last compared */
 	uint64_t last_sample_ns;
 	struct aggregate *agg[NSLOTS];

@@ -178,69 +178,43 @@ static struct cproc *lookup(struct continuous *c, pid_t pid)
 }
 
 /*
- * @p's sample has user addresses outside the mappings read: a library
- * loaded since (a refresh reads it), or an exec — the maps profd holds
- * are of the program before, and refreshes read nothing more (proc.h).
- * An exec makes it a new process for profd: the old one keeps the
- * samples it has, later ones go to the one captured now. Checked at most
- * every MAPS_REFRESH_NS per process. Returns the process to count in.
- */
-static struct cproc *check_exec(struct continuous *c, struct cproc *p,
-				const struct profd_cpu_sample *s)
-{
-	struct stat st;
-
-	if (!p->proc || s->time_ns < p->exe_checked_ns + MAPS_REFRESH_NS)
-		return p;
-	p->exe_checked_ns = s->time_ns;
-	if (fstatat(p->proc->dirfd, "exe", &st, 0) < 0 ||
-	    (st.st_dev == p->exe_dev && st.st_ino == p->exe_ino))
-		return p;
-	unlink_hash(c, p);
-	return track(c, s, true);
-}
-
-/*
  * Is @p still what it was when tracked? A process moved to another
  * cgroup is another service to the labels and the filters: systemd
  * moves a unit's process into its cgroup after the fork, so its first
  * samples may be of the parent's; container runtimes and `systemd-run
  * --scope` move processes at any time. One that executed another
- * program has another name (and, if it was excluded, no maps for
- * check_exec() to see it by). Either is tracked afresh from @s on; what
- * it counted stays where it was. Compared every ID_CHECK_NS of samples,
- * or every MAPS_REFRESH_NS while @s's thread is not named as the process
- * is (an exec renames it; so does a thread naming itself): an open and
- * two reads of /proc, ~12 us here, so at most one check a sample and
- * 10 a second per process. Returns the process to count in (NULL: the
- * table is full).
+ * program is a new process for profd: the maps held are of the program
+ * before, and refreshes read nothing more (proc.h). Either is tracked
+ * afresh from @s on; what it counted stays where it was. Compared every
+ * ID_CHECK_NS of samples, or every MAPS_REFRESH_NS when @soon (@s has
+ * user addresses outside the maps, even read again) or while @s's thread
+ * is not named as the process is (an exec renames it; so does a thread
+ * naming itself): an open and two reads of /proc, ~12 us here, so at
+ * most one check a sample and 10 a second per process. Returns the
+ * process to count in (NULL: the table is full).
  */
 static struct cproc *check_identity(struct continuous *c, struct cproc *p,
-				    const struct profd_cpu_sample *s)
+				    const struct profd_cpu_sample *s, bool soon)
 {
-	char cgroup[1024], dir[32];
-	bool moved, execd = false;
 	uint64_t every = ID_CHECK_NS;
+	bool moved, execd = false;
+	char cgroup[1024];
 	struct stat st;
-	int dfd;
 
-	if (strncmp(s->comm, p->comm, sizeof(p->comm)) != 0)
+	if (soon || strncmp(s->comm, p->comm, sizeof(p->comm)) != 0)
 		every = MAPS_REFRESH_NS;
 	if (p->ref.pidfd < 0 || s->time_ns < p->id_checked_ns + every)
 		return p;
 	p->id_checked_ns = s->time_ns;
-	snprintf(dir, sizeof(dir), "/proc/%d", (int)p->pid);
-	dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (dfd < 0)
+	/* Its own directory, or none: reads through it fail once it has
+	 * ended, never read a process given its pid since. */
+	if (pidref__open_dir(&p->ref) < 0)
 		return p;
-	read_cgroup(dfd, cgroup, sizeof(cgroup));
-	if (p->exe_ino && fstatat(dfd, "exe", &st, 0) == 0)
+	read_cgroup(p->ref.dirfd, cgroup, sizeof(cgroup));
+	if (p->exe_ino && fstatat(p->ref.dirfd, "exe", &st, 0) == 0)
 		execd = st.st_dev != p->exe_dev || st.st_ino != p->exe_ino;
-	close(dfd);
-	/* Read of @p's process, not of one given its pid since: it has not
-	 * exited. */
-	if (!pidref__alive(&p->ref))
-		return p;
+	close(p->ref.dirfd);
+	p->ref.dirfd = -1;
 	moved = p->cgroup && cgroup[0] && strcmp(cgroup, p->cgroup) != 0;
 	if (!moved && !execd)
 		return p;
@@ -288,7 +262,7 @@ void cont_procs__sample(struct continuous *c, const struct profd_cpu_sample *s)
 		return;
 
 	p = lookup(c, (pid_t)s->tgid);
-	p = p ? check_identity(c, p, s) : track(c, s, false);
+	p = p ? check_identity(c, p, s, false) : track(c, s, false);
 	if (!p) {
 		pthread_mutex_lock(&c->lock);
 		c->st.lost_procs_full++;
@@ -320,7 +294,7 @@ void cont_procs__sample(struct continuous *c, const struct profd_cpu_sample *s)
 		(void)proc__refresh(p->proc, c->sym, s->time_ns,
 				    MAPS_REFRESH_NS);
 		if (!proc__covers(p->proc, ips, 1)) {
-			p = check_exec(c, p, s);
+			p = check_identity(c, p, s, true);
 			if (!p || p->excluded || !p->proc) {
 				pthread_mutex_lock(&c->lock);
 				c->st.lost_procs_full += !p;

@@ -100,6 +100,9 @@ struct pidref {
 
 /* 0, -ESRCH (no such process, or not a process but a thread), -errno. */
 int pidref__open(pid_t pid, struct pidref *ret);
+/* Open @r's /proc directory again after it was closed (to spare an fd
+ * while held): 0, -ESRCH once the process has ended, or -errno. */
+int pidref__open_dir(struct pidref *r);
 /* True while the process has not exited (its pidfd is not readable). */
 bool pidref__alive(const struct pidref *r);
 /* Copies with fds of their own. 0 or -errno. */

@@ -205,10 +205,34 @@ FILE *pidref__fopen(const struct pidref *r, const char *name)
 	return f;
 }
 
+int pidref__open_dir(struct pidref *r)
+{
+	char path[64];
+	int e;
+
+	if (r->dirfd >= 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d", (int)r->pid);
+	r->dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (r->dirfd < 0)
+		return errno == ENOENT ? -ESRCH : -errno;
+	/*
+	 * The pidfd names the process that had the pid when it was opened;
+	 * if that one still lives, nobody else had the pid in between, and
+	 * the directory is its.
+	 */
+	if (!pidref__alive(r)) {
+		e = -ESRCH;
+		close(r->dirfd);
+		r->dirfd = -1;
+		return e;
+	}
+	return 0;
+}
+
 int pidref__open(pid_t pid, struct pidref *ret)
 {
 	struct pidref r = PIDREF_NONE;
-	char path[64];
 	int e;
 
 	if (pid <= 0)
@@ -217,21 +241,10 @@ int pidref__open(pid_t pid, struct pidref *ret)
 	r.pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	if (r.pidfd < 0)	/* EINVAL: a thread, not a process */
 		return errno == EINVAL ? -ESRCH : -errno;
-	snprintf(path, sizeof(path), "/proc/%d", pid);
-	r.dirfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (r.dirfd < 0) {
-		e = errno == ENOENT ? -ESRCH : -errno;
+	e = pidref__open_dir(&r);
+	if (e < 0) {
 		pidref__close(&r);
 		return e;
-	}
-	/*
-	 * The pidfd names the process that had the pid when it was opened;
-	 * if that one still lives, nobody else had the pid in between, and
-	 * the directory is its.
-	 */
-	if (!pidref__alive(&r)) {
-		pidref__close(&r);
-		return -ESRCH;
 	}
 	*ret = r;
 	return 0;
