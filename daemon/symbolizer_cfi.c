@@ -28,14 +28,21 @@
 /*
  * A cached CFI row: most rows need a handful of ops (CFA = rsp + n, ra at
  * CFA - 8, a few saved registers); longer ones (signal frames) are rebuilt
- * on each use. 256 slots of ~450 bytes, direct-mapped by address: ~115 KB
- * per binary that is unwound through, counted in the cache's bound.
+ * on each use. 256 slots of ~460 bytes (~118 KB per binary unwound through,
+ * counted in the cache's bound), in 32 sets of 8 ways, least recently used
+ * out. Not direct-mapped: there, two hot rows of one slot (a loop's pc and
+ * a caller's return address, in every sample) evicted each other on every
+ * sample, and the hit rate hung on where the code happened to lie. A
+ * lookup compares up to 8 addresses; a miss costs a search of .eh_frame.
  */
 #define CFI_SLOTS 256
+#define CFI_WAYS 8
+#define CFI_SET_BITS 5			/* CFI_SLOTS / CFI_WAYS == 1 << 5 */
 #define CFI_SLOT_OPS 16
 
 struct cfi_slot {
 	uint64_t vaddr;
+	uint64_t used;			/* b->cfi_clock at the last use */
 	int status;			/* 0, -ENOENT; 1: empty slot */
 	struct sym_cfi_rules r;
 	struct sym_cfi_op ops[CFI_SLOT_OPS];
@@ -137,12 +144,21 @@ static void cfi_load(struct sym_binary *b)
 	}
 }
 
+/* The ways of @vaddr's set: a multiplicative hash, as code addresses
+ * cluster in their low bits. */
+static struct cfi_slot *cfi_set(struct sym_binary *b, uint64_t vaddr)
+{
+	uint64_t h = (vaddr * 0x9e3779b97f4a7c15ULL) >> (64 - CFI_SET_BITS);
+
+	return &b->cfi_cache[h * CFI_WAYS];
+}
+
 int sym_binary__cfi(struct sym_binary *b, uint64_t file_offset,
 		    struct sym_cfi_row *ret)
 {
-	struct cfi_slot *slot = NULL;
+	struct cfi_slot *set, *slot = NULL;
 	uint64_t vaddr;
-	int r;
+	int r, w;
 
 	if (!sym_binary__to_vaddr(b, file_offset, &vaddr))
 		return -ENOENT;
@@ -150,23 +166,34 @@ int sym_binary__cfi(struct sym_binary *b, uint64_t file_offset,
 	if (!b->cfi_tried)
 		cfi_load(b);
 	if (b->cfi_cache) {
-		slot = &b->cfi_cache[(vaddr ^ (vaddr >> 8)) % CFI_SLOTS];
-		if (slot->status != 1 && slot->vaddr == vaddr) {
-			r = slot->status;
-			if (r == 0) {
-				ret->r = slot->r;
-				memcpy(ret->ops, slot->ops,
-				       slot->r.nops * sizeof(*slot->ops));
+		set = cfi_set(b, vaddr);
+		for (w = 0; w < CFI_WAYS; w++) {
+			struct cfi_slot *c = &set[w];
+
+			if (c->status != 1 && c->vaddr == vaddr) {
+				c->used = ++b->cfi_clock;
+				r = c->status;
+				if (r == 0) {
+					ret->r = c->r;
+					memcpy(ret->ops, c->ops,
+					       c->r.nops * sizeof(*c->ops));
+				}
+				pthread_mutex_unlock(&b->lock);
+				__atomic_fetch_add(&b->s->cfi_hits, 1,
+						   __ATOMIC_RELAXED);
+				return r;
 			}
-			pthread_mutex_unlock(&b->lock);
-			__atomic_fetch_add(&b->s->cfi_hits, 1, __ATOMIC_RELAXED);
-			return r;
+			/* The victim: an empty way, else the oldest. */
+			if (!slot || (slot->status != 1 &&
+				      (c->status == 1 || c->used < slot->used)))
+				slot = c;
 		}
 	}
 	r = cfi_find(b, vaddr, ret);
 	if (slot && r != -E2BIG && (r < 0 || ret->r.nops <= CFI_SLOT_OPS)) {
 		slot->vaddr = vaddr;
 		slot->status = r;
+		slot->used = ++b->cfi_clock;
 		if (r == 0) {
 			slot->r = ret->r;
 			memcpy(slot->ops, ret->ops,
@@ -177,4 +204,3 @@ int sym_binary__cfi(struct sym_binary *b, uint64_t file_offset,
 	__atomic_fetch_add(&b->s->cfi_misses, 1, __ATOMIC_RELAXED);
 	return r;
 }
-

@@ -58,6 +58,7 @@ struct sym_binary {
 	Dwarf_CFI *eh_cfi, *dbg_cfi;
 	Dwarf_Addr eh_bias, dbg_bias;
 	struct cfi_slot *cfi_cache;
+	uint64_t cfi_clock;		/* the cache's LRU stamps */
 	/*
 	 * debuginfod (under lock): while its DWARF may still come, a dup of
 	 * the binary's fd to report it again with that; what a reload

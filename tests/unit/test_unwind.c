@@ -7,7 +7,8 @@
  * no CFI (frame-pointer fallback), a copy too short, a frame-pointer loop;
  * and unwind__fresh() over code mapped after the capture (this binary's
  * text mapped again): the maps read again, for a pc and for a walk cut
- * short there.
+ * short there; and the row cache keeping a working set smaller than itself
+ * (libc's rows at 48 addresses, whatever their cache sets).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -74,6 +75,67 @@ static uint64_t map_again(uint64_t addr)
 	if (f)
 		fclose(f);
 	return at;
+}
+
+/*
+ * 48 rows (or their absence) looked up twice in libc: the second round is
+ * all hits, but for rows of more than 16 ops (a context switch's, with
+ * every register saved), which are rebuilt on each use by design. A
+ * working set this size fits in the cache whatever its addresses; the
+ * direct-mapped cache this replaced parsed 16 of these 48 again (addresses
+ * of one slot took turns), as it did two hot rows of one slot in every
+ * sample of a workload (tests/e2e/test_unwind.py).
+ */
+static void test_row_working_set(struct symbolizer *sym)
+{
+	struct symbolizer_stats st0, st1;
+	struct sym_binary *b = NULL;
+	struct sym_cfi_row row;
+	char line[512], path[400] = "";
+	FILE *f = fopen("/proc/self/maps", "r");
+	uint64_t x, big = 0;
+	int fd, r, i, round;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%*s %*s %*s %*s %*s %399s", path) == 1 &&
+		    strstr(path, "/libc.so"))
+			break;
+	if (f)
+		fclose(f);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	CHECK(fd >= 0, "libc (%s): %d", path, -errno);
+	if (fd < 0)
+		return;
+	r = symbolizer__get(sym, fd, path, &b);
+	close(fd);
+	CHECK(r == 0, "symbolizer__get(libc): %d", r);
+	if (r < 0)
+		return;
+	for (round = 0; round < 2; round++) {
+		symbolizer__stats(sym, &st0);
+		/* Anywhere in libc's text (0x26000-0x17b0fc in Debian 12's),
+		 * the same pseudo-random addresses each round. */
+		x = 1;
+		for (i = 0; i < 48; i++) {
+			x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+			if (sym_binary__cfi(b, 0x28000 + (x >> 33) % 0x150000,
+					    &row) == 0 && row.r.nops > 16)
+				big += !round;
+		}
+		symbolizer__stats(sym, &st1);
+		if (round == 0)
+			CHECK(st1.cfi_misses - st0.cfi_misses == 48,
+			      "first round: %llu misses of 48",
+			      (unsigned long long)(st1.cfi_misses - st0.cfi_misses));
+		else
+			CHECK(st1.cfi_misses - st0.cfi_misses == big &&
+			      st1.cfi_hits - st0.cfi_hits == 48 - big,
+			      "second round: %llu rows looked up again (%llu of more than 16 ops), %llu hits of 48",
+			      (unsigned long long)(st1.cfi_misses - st0.cfi_misses),
+			      (unsigned long long)big,
+			      (unsigned long long)(st1.cfi_hits - st0.cfi_hits));
+	}
+	sym_binary__put(b);
 }
 
 static void test_fresh(struct symbolizer *sym, struct proc *p)
@@ -209,6 +271,7 @@ int main(void)
 	if (anon != MAP_FAILED)
 		munmap(anon, 4096);
 	test_fresh(sym, p);
+	test_row_working_set(sym);
 	proc__free(p);
 	symbolizer__free(sym);
 	return check__done();
