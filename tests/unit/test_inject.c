@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * pidref and inject on real processes: a pid recycled to another process
- * is never acted on (the old pidref says it is gone, and inject refuses it
- * without stopping the newcomer), and injected calls that return, hang or
+ * is never acted on (the old pidref says it is gone, reopens no directory
+ * of the newcomer's, and inject refuses it without stopping the newcomer), and injected calls that return, hang or
  * fault end within their deadlines with the thread given back untraced.
  *
  * Runs as pid 1 of a PID namespace of its own (with its own /proc), where
@@ -146,6 +146,13 @@ static void test_recycled_pid(void)
 	CHECK(!pidref__alive(&old), "the old pidref alive for the newcomer");
 	r = proc__read_ids_at(old.dirfd, &ids);
 	CHECK(r == -ESRCH, "the old /proc directory reads the newcomer: %d", r);
+	/* Reopening the held process's directory (continuous mode closes it
+	 * between checks) names /proc/PID, now the newcomer's: refused. */
+	close(old.dirfd);
+	old.dirfd = -1;
+	r = pidref__open_dir(&old);
+	CHECK(r == -ESRCH && old.dirfd == -1,
+	      "the old pidref reopened /proc/%d of the newcomer: %d", a, r);
 	r = inject__call(&old, &o, &c, &ret, why, sizeof(why));
 	CHECK(r == -ESRCH, "inject on the recycled pid: %d (%s)", r, why);
 	state_of(b, &st, &tracer);
