@@ -57,23 +57,6 @@ static void unlink_hash(struct continuous *c, struct cproc *p)
 	p->linked = false;
 }
 
-/* The cgroup v2 path of @dirfd's process into @buf ("" when unknown). */
-static void read_cgroup(int dirfd, char *buf, size_t size)
-{
-	char raw[4096];
-	ssize_t n;
-	int fd;
-
-	buf[0] = 0;
-	fd = openat(dirfd, "cgroup", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	n = read(fd, raw, sizeof(raw));
-	close(fd);
-	if (n > 0)
-		(void)service__cgroup_path(raw, (size_t)n, buf, size);
-}
-
 /*
  * The first sample of process @pid: who it is, whether the filters want
  * it, and (if so) its mappings and binaries. Slow (reads /proc, opens
@@ -116,7 +99,8 @@ static struct cproc *track(struct continuous *c,
 		p->uid = ids.ruid;
 		memcpy(p->comm, ids.comm, sizeof(p->comm));
 		p->comm[sizeof(p->comm) - 1] = 0;
-		r = service__of_pid(p->pid, p->svc);
+		r = service__of_dir(p->ref.dirfd, p->svc, cgroup,
+				    sizeof(cgroup));
 	}
 	if (r < 0) {
 		/* Gone before profd saw it: nothing to symbolize with. */
@@ -124,7 +108,6 @@ static struct cproc *track(struct continuous *c,
 		p->exited_ns = cont__now_ns(CLOCK_MONOTONIC);
 		(void)service__from_cgroup(NULL, p->comm, false, p->svc);
 	} else {
-		read_cgroup(p->ref.dirfd, cgroup, sizeof(cgroup));
 		if (cgroup[0])
 			p->cgroup = strdup(cgroup);
 		/* The pidfd alone tells its exit; proc keeps /proc/PID. */
@@ -210,7 +193,7 @@ static struct cproc *check_identity(struct continuous *c, struct cproc *p,
 	 * ended, never read a process given its pid since. */
 	if (pidref__open_dir(&p->ref) < 0)
 		return p;
-	read_cgroup(p->ref.dirfd, cgroup, sizeof(cgroup));
+	(void)service__cgroup_at(p->ref.dirfd, cgroup, sizeof(cgroup));
 	if (p->exe_ino && fstatat(p->ref.dirfd, "exe", &st, 0) == 0)
 		execd = st.st_dev != p->exe_dev || st.st_ino != p->exe_ino;
 	close(p->ref.dirfd);

@@ -299,15 +299,17 @@ int service__cgroup_path(const char *buf, size_t len, char *ret_path,
 	return 0;
 }
 
-/* Read up to @size - 1 bytes of /proc/PID/@name into @buf. */
-static ssize_t read_proc(pid_t pid, const char *name, char *buf, size_t size)
+/*
+ * Read up to @size - 1 bytes of @name in the /proc/PID directory @dirfd
+ * into @buf. Through the directory, not the pid: once that process has
+ * ended, reads fail (-ESRCH) and never reach one given its pid since.
+ */
+static ssize_t read_at(int dirfd, const char *name, char *buf, size_t size)
 {
-	char path[64];
 	ssize_t n, got = 0;
 	int fd;
 
-	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? -ESRCH : -errno;
 	while ((size_t)got < size - 1) {
@@ -328,21 +330,39 @@ static ssize_t read_proc(pid_t pid, const char *name, char *buf, size_t size)
 	return got;
 }
 
-int service__of_pid(pid_t pid, struct service_id *ret)
+int service__cgroup_at(int dirfd, char *ret, size_t size)
 {
-	char *buf, path[4096], exe[4096], comm[32], *rp;
+	ssize_t n;
+	char *buf;
+
+	ret[0] = 0;
+	buf = malloc(SERVICE_CGROUP_FILE_MAX);
+	if (!buf)
+		return -ENOMEM;
+	n = read_at(dirfd, "cgroup", buf, SERVICE_CGROUP_FILE_MAX);
+	if (n >= 0 && service__cgroup_path(buf, (size_t)n, ret, size) < 0)
+		ret[0] = 0;
+	free(buf);
+	return n < 0 ? (int)n : 0;
+}
+
+int service__of_dir(int dirfd, struct service_id *ret, char *cgroup,
+		    size_t size)
+{
+	char *buf, exe[4096], comm[32], *rp;
 	unsigned long flags = 0;
 	bool kthread = false;
 	const char *name = NULL;
 	ssize_t n;
 	int r, i;
 
+	cgroup[0] = 0;
 	buf = malloc(SERVICE_CGROUP_FILE_MAX);
 	if (!buf)
 		return -ENOMEM;
 	/* stat: "pid (comm) state ppid ... flags" — comm may hold spaces
 	 * and parentheses: fields count from the last ')'. */
-	n = read_proc(pid, "stat", buf, SERVICE_CGROUP_FILE_MAX);
+	n = read_at(dirfd, "stat", buf, SERVICE_CGROUP_FILE_MAX);
 	if (n < 0) {
 		r = (int)n;
 		goto out;
@@ -356,23 +376,19 @@ int service__of_pid(pid_t pid, struct service_id *ret)
 			flags = strtoul(rp + 1, NULL, 10);
 	}
 	kthread = flags & SERVICE_PF_KTHREAD;
-	path[0] = 0;
-	n = read_proc(pid, "cgroup", buf, SERVICE_CGROUP_FILE_MAX);
-	if (n >= 0 && service__cgroup_path(buf, (size_t)n, path, sizeof(path)) < 0)
-		path[0] = 0;
-	snprintf(buf, SERVICE_CGROUP_FILE_MAX, "/proc/%d/exe", (int)pid);
-	n = readlink(buf, exe, sizeof(exe) - 1);
+	(void)service__cgroup_at(dirfd, cgroup, size);
+	n = readlinkat(dirfd, "exe", exe, sizeof(exe) - 1);
 	if (n > 0) {
 		exe[n] = 0;
 		/* "/usr/bin/foo (deleted)" after an upgrade: still foo. */
 		if (n > 10 && !strcmp(exe + n - 10, " (deleted)"))
 			exe[n - 10] = 0;
 		name = strrchr(exe, '/') ? strrchr(exe, '/') + 1 : exe;
-	} else if (read_proc(pid, "comm", comm, sizeof(comm)) > 0) {
+	} else if (read_at(dirfd, "comm", comm, sizeof(comm)) > 0) {
 		comm[strcspn(comm, "\n")] = 0;
 		name = comm;
 	}
-	r = service__from_cgroup(path, name, kthread, ret);
+	r = service__from_cgroup(cgroup, name, kthread, ret);
 out:
 	free(buf);
 	return r;

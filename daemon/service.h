@@ -34,7 +34,7 @@
  * printable ASCII become '_', so every field is a valid label value.
  *
  * service__from_cgroup() and service__cgroup_path() are pure (no I/O,
- * fuzzed); service__of_pid() reads /proc.
+ * fuzzed); service__of_dir() and service__cgroup_at() read /proc.
  */
 #ifndef PROFD_SERVICE_H
 #define PROFD_SERVICE_H
@@ -95,10 +95,18 @@ int service__cgroup_path(const char *buf, size_t len, char *ret_path,
 			 size_t size);
 
 /*
- * service__of_pid() - the service of process @pid, from /proc/PID/cgroup,
- * /proc/PID/stat (kernel thread flag) and /proc/PID/exe (else comm).
- * 0 or -errno (-ESRCH: no such process).
+ * service__of_dir() - the service of the process whose /proc/PID directory
+ * is @dirfd, from its cgroup, stat (kernel thread flag) and exe (else
+ * comm), and its cgroup v2 path in @cgroup ("" when unknown; @size bytes,
+ * 1024 are plenty). 0 or -errno (-ESRCH: the process has ended).
  */
-int service__of_pid(pid_t pid, struct service_id *ret);
+int service__of_dir(int dirfd, struct service_id *ret, char *cgroup,
+		    size_t size);
+
+/*
+ * service__cgroup_at() - the cgroup v2 path of @dirfd's process into @ret
+ * ("" when unknown). 0 or -errno (-ESRCH: the process has ended).
+ */
+int service__cgroup_at(int dirfd, char *ret, size_t size);
 
 #endif /* PROFD_SERVICE_H */

@@ -5,8 +5,10 @@
  * and picking the path out of /proc/PID/cgroup files.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -172,16 +174,57 @@ static void test_cgroup_file(void)
 	CHECK(service__cgroup_path("", 0, p, sizeof(p)) == -ENOENT, "");
 }
 
+/* service__of_dir() on /proc/PID of @pid; -ESRCH when there is none. */
+static int of_pid(pid_t pid, struct service_id *s, char *cg, size_t size)
+{
+	char path[64];
+	int fd, r;
+
+	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -ESRCH;
+	r = service__of_dir(fd, s, cg, size);
+	close(fd);
+	return r;
+}
+
 static void test_live(void)
 {
+	char cg[1024], cg2[1024], raw[4096];
 	struct service_id s;
+	pid_t child;
+	ssize_t n;
+	int fd;
 
-	CHECK(service__of_pid(getpid(), &s) == 0, "");
+	CHECK(of_pid(getpid(), &s, cg, sizeof(cg)) == 0, "");
 	CHECK(s.kind != SERVICE_KIND_KERNEL && s.service_name[0], "%s", s.service_name);
+	/* The cgroup path given back is the one /proc/self/cgroup names. */
+	fd = open("/proc/self/cgroup", O_RDONLY | O_CLOEXEC);
+	n = fd >= 0 ? read(fd, raw, sizeof(raw)) : -1;
+	if (fd >= 0)
+		close(fd);
+	CHECK(n > 0 && service__cgroup_path(raw, (size_t)n, cg2, sizeof(cg2)) == 0 &&
+	      !strcmp(cg, cg2), "cgroup %s, /proc/self/cgroup's %s", cg, cg2);
 	/* kthreadd, when /proc shows the host's */
-	if (service__of_pid(2, &s) == 0 && access("/proc/2/exe", F_OK) != 0)
+	if (of_pid(2, &s, cg, sizeof(cg)) == 0 && access("/proc/2/exe", F_OK) != 0)
 		CHECK(s.kind == SERVICE_KIND_KERNEL, "pid 2: %s", s.service_name);
-	CHECK(service__of_pid(0x7ffffff0, &s) == -ESRCH, "");
+	CHECK(of_pid(0x7ffffff0, &s, cg, sizeof(cg)) == -ESRCH, "");
+	/* A directory held past its process's end reads nothing: -ESRCH. */
+	child = fork();
+	if (child == 0)
+		_exit(0);
+	snprintf(raw, sizeof(raw), "/proc/%d", (int)child);
+	fd = open(raw, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	CHECK(fd >= 0, "%s: %d", raw, -errno);
+	waitpid(child, NULL, 0);
+	if (fd >= 0) {
+		CHECK(service__of_dir(fd, &s, cg, sizeof(cg)) == -ESRCH,
+		      "a reaped process's directory");
+		CHECK(service__cgroup_at(fd, cg, sizeof(cg)) == -ESRCH &&
+		      !cg[0], "a reaped process's cgroup: %s", cg);
+		close(fd);
+	}
 }
 
 int main(void)
