@@ -341,7 +341,7 @@ FUZZ_OBJS := $(patsubst %.c,$(FUZZ_DIR)/obj/%.o,$(CORE_SRCS) daemon/apiparse.c d
 # Seeds that are ELF files are built, not kept in git (tests/check-tree.sh).
 ELFSEED_FLAGS := -O1 -g -fno-builtin -nostdlib -Wl,--build-id \
 		 -Wl,-z,max-page-size=4096 -Wl,-z,noseparate-code
-FUZZ_ELF_SEEDS := $(addprefix $(FUZZ_DIR)/seeds/fuzz_elf/,tiny tiny-debugframe tiny-go.so \
+FUZZ_ELF_SEEDS := $(addprefix $(FUZZ_DIR)/seeds/fuzz_elf/,tiny tiny-debugframe tiny-go.so tiny-altlink \
 		  nocode-cu noplt.so symfix)
 
 .PHONY: fuzz fuzz-build
@@ -381,6 +381,14 @@ $(FUZZ_DIR)/seeds/fuzz_elf/tiny-debugframe: tests/fuzz/elfseed.c
 	$(Q)mkdir -p $(@D)
 	$(Q)$(CC) $(ELFSEED_FLAGS) -static -fno-pie -no-pie \
 		-fno-asynchronous-unwind-tables -fno-unwind-tables $< -o $@
+
+# A dwz alternate named (.gnu_debugaltlink: a path, NUL, a 20-byte
+# build-id), as in the debug files debuginfod servers send.
+$(FUZZ_DIR)/seeds/fuzz_elf/tiny-altlink: $(FUZZ_DIR)/seeds/fuzz_elf/tiny
+	$(call msg,GEN,$@)
+	$(Q)printf '/usr/lib/debug/.dwz/x86_64-linux-gnu/seed.debug\000\001\043\105\147\211\253\315\357\001\043\105\147\211\253\315\357\001\043\105\147' > $@.link
+	$(Q)objcopy --add-section .gnu_debugaltlink=$@.link $< $@
+	$(Q)rm -f $@.link
 
 $(FUZZ_DIR)/seeds/fuzz_elf/tiny-go.so: tests/fuzz/elfseed.c
 	$(call msg,CC,$@)

@@ -408,6 +408,92 @@ static int fetch(struct debuginfod *d, const char *id)
 	return DEBUGINFOD_MISSING;
 }
 
+static int find_locked(struct debuginfod *d, const char *build_id,
+		       char *path, size_t size);
+
+/* A file of this machine's that libdw would take as the alternate. */
+static bool alt_local(const char *named, const char *id)
+{
+	char path[PATH_MAX];
+
+	if (named[0] == '/' && access(named, R_OK) == 0)
+		return true;
+	snprintf(path, sizeof(path), "/usr/lib/debug/.build-id/%.2s/%s.debug",
+		 id, id + 2);
+	return access(path, R_OK) == 0;
+}
+
+int debuginfod__altlink(Elf *elf, char *ret, size_t size, const char **path)
+{
+	Elf_Scn *scn = NULL;
+	size_t shstrndx, n, i;
+	const char *link;
+	Elf_Data *data;
+	GElf_Shdr sh;
+
+	ret[0] = 0;
+	if (elf_kind(elf) != ELF_K_ELF || elf_getshdrstrndx(elf, &shstrndx) < 0)
+		return -ENOENT;
+	while ((scn = elf_nextscn(elf, scn))) {
+		const char *name;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type == SHT_NOBITS)
+			continue;
+		name = elf_strptr(elf, shstrndx, sh.sh_name);
+		if (name && !strcmp(name, ".gnu_debugaltlink"))
+			break;
+	}
+	data = scn ? elf_getdata(scn, NULL) : NULL;
+	if (!data || !data->d_buf || !data->d_size)
+		return -ENOENT;
+	/* A NUL-terminated path, then the alternate's build-id bytes. */
+	link = data->d_buf;
+	n = strnlen(link, data->d_size);
+	if (n + 1 >= data->d_size || data->d_size - n - 1 > ID_MAX / 2 ||
+	    2 * (data->d_size - n - 1) + 1 > size)
+		return -EINVAL;
+	for (i = 0; i < data->d_size - n - 1; i++)
+		snprintf(ret + 2 * i, 3, "%02x",
+			 ((const unsigned char *)link)[n + 1 + i]);
+	if (!debuginfod__valid_build_id(ret)) {
+		ret[0] = 0;
+		return -EINVAL;
+	}
+	*path = link;
+	return 0;
+}
+
+/*
+ * A debug file compressed with dwz (Debian's -dbgsym packages mostly are)
+ * names an alternate file that holds what it shares with others: without
+ * it, no inline chains and few names. Its build-id, when the fetched
+ * debug file @id names one this machine does not have, in @ret ("" if
+ * none): fetched next, not when the symbolizer has opened the debug file
+ * and found it missing (a profile later). Costs a read of the section
+ * headers; libdw reads the file again when it is used.
+ */
+static void alt_wanted(struct debuginfod *d, const char *id, char *ret,
+		       size_t size)
+{
+	char name[ID_MAX + 16];
+	const char *link;
+	Elf *elf;
+	int fd;
+
+	ret[0] = 0;
+	snprintf(name, sizeof(name), "%s.debug", id);
+	fd = openat(d->dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return;
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (elf && debuginfod__altlink(elf, ret, size, &link) == 0 &&
+	    alt_local(link, ret))
+		ret[0] = 0;
+	if (elf)
+		elf_end(elf);
+	close(fd);
+}
+
 /* The oldest queued entry not yet taken. Under d->lock. */
 static struct entry *next_queued(struct debuginfod *d)
 {
@@ -427,7 +513,7 @@ static struct entry *next_queued(struct debuginfod *d)
 static void *worker(void *arg)
 {
 	struct debuginfod *d = arg;
-	char id[ID_MAX + 1];
+	char id[ID_MAX + 1], alt[ID_MAX + 1];
 	struct entry *e;
 	int state;
 
@@ -449,8 +535,15 @@ static void *worker(void *arg)
 		pthread_mutex_unlock(&d->lock);
 
 		state = fetch(d, id);
+		alt[0] = 0;
+		if (state == DEBUGINFOD_READY)
+			alt_wanted(d, id, alt, sizeof(alt));
 
 		pthread_mutex_lock(&d->lock);
+		/* Queued before this fetch stops counting as in flight: nobody
+		 * sees the queue idle between the two. */
+		if (alt[0])
+			(void)find_locked(d, alt, NULL, 0);
 		/* Pending entries are never reused, so it is still ours. */
 		e = entry_find(d, id);
 		if (e) {
@@ -637,27 +730,21 @@ static bool cached_file(struct debuginfod *d, const char *id, char *path,
 	return true;
 }
 
-int debuginfod__find(struct debuginfod *d, const char *build_id,
-		     char *path, size_t size)
+/* debuginfod__find() under d->lock; @path may be NULL. */
+static int find_locked(struct debuginfod *d, const char *build_id,
+		       char *path, size_t size)
 {
 	uint64_t now = mono_s();
 	char name[ID_MAX + 16];
 	struct entry *e;
 	struct stat st;
-	int r;
 
-	if (!debuginfod__valid_build_id(build_id))
-		return -EINVAL;
-	pthread_mutex_lock(&d->lock);
 	e = entry_find(d, build_id);
-	if (e && e->state == DEBUGINFOD_PENDING) {
-		r = DEBUGINFOD_PENDING;
-		goto out;
-	}
+	if (e && e->state == DEBUGINFOD_PENDING)
+		return DEBUGINFOD_PENDING;
 	if (e && e->state != DEBUGINFOD_READY && e->until_s > now) {
 		d->st.negative_hits++;
-		r = e->state;
-		goto out;
+		return e->state;
 	}
 	if (cached_file(d, build_id, path, size)) {
 		if (!e)
@@ -665,8 +752,7 @@ int debuginfod__find(struct debuginfod *d, const char *build_id,
 		if (e)
 			e->state = DEBUGINFOD_READY;
 		d->st.cache_hits++;
-		r = DEBUGINFOD_READY;
-		goto out;
+		return DEBUGINFOD_READY;
 	}
 	/* A 404 remembered on disk (by an earlier run, or evicted here). */
 	snprintf(name, sizeof(name), "%s.missing", build_id);
@@ -681,20 +767,17 @@ int debuginfod__find(struct debuginfod *d, const char *build_id,
 				DEBUGINFOD_MISSING_S - time(NULL));
 		}
 		d->st.negative_hits++;
-		r = DEBUGINFOD_MISSING;
-		goto out;
+		return DEBUGINFOD_MISSING;
 	}
 	if (d->st.queued >= DEBUGINFOD_MAX_QUEUE) {
 		d->st.queue_full++;
-		r = DEBUGINFOD_FAILED;	/* not remembered: asked again later */
-		goto out;
+		return DEBUGINFOD_FAILED;	/* not remembered: asked again */
 	}
 	if (!e)
 		e = entry_new(d, build_id);
 	if (!e) {
 		d->st.queue_full++;
-		r = DEBUGINFOD_FAILED;
-		goto out;
+		return DEBUGINFOD_FAILED;
 	}
 	e->state = DEBUGINFOD_PENDING;
 	e->in_flight = false;
@@ -702,8 +785,18 @@ int debuginfod__find(struct debuginfod *d, const char *build_id,
 	d->st.requests++;
 	d->st.queued++;
 	pthread_cond_signal(&d->cond);
-	r = DEBUGINFOD_PENDING;
-out:
+	return DEBUGINFOD_PENDING;
+}
+
+int debuginfod__find(struct debuginfod *d, const char *build_id,
+		     char *path, size_t size)
+{
+	int r;
+
+	if (!debuginfod__valid_build_id(build_id))
+		return -EINVAL;
+	pthread_mutex_lock(&d->lock);
+	r = find_locked(d, build_id, path, size);
 	pthread_mutex_unlock(&d->lock);
 	return r;
 }

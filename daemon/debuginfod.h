@@ -26,6 +26,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <libelf.h>
+
 #define DEBUGINFOD_MAX_URLS 8
 #define DEBUGINFOD_MAX_ENTRIES 4096	/* build-ids remembered in memory */
 #define DEBUGINFOD_MAX_QUEUE 256	/* fetches waiting for a worker */
@@ -91,5 +93,14 @@ void debuginfod__stats_json(struct json *j, const struct debuginfod_stats *st,
 
 /* True when @s is a build-id this module accepts: 2..64 hex digits. */
 int debuginfod__valid_build_id(const char *s);
+
+/*
+ * debuginfod__altlink() - the dwz alternate file a debug file names
+ * (.gnu_debugaltlink): its build-id in hex into @ret (@size: 2 * 32 + 1
+ * bytes are enough), the path it names in *@path (inside @elf's data).
+ * 0, -ENOENT (none named) or -EINVAL (malformed; fuzzed). @elf is
+ * untrusted: a file a server sent.
+ */
+int debuginfod__altlink(Elf *elf, char *ret, size_t size, const char **path);
 
 #endif /* PROFD_DEBUGINFOD_H */

@@ -10,7 +10,9 @@
  *     segments, libdwfl, DWARF), lookups with inlines at the symbols found
  *     and across the file, and the CFI rows there (.eh_frame, .debug_frame);
  *   the unwinder (daemon/unwind.c): a walk from each of those offsets over
- *     a made-up stack, with the rows this binary's CFI gives.
+ *     a made-up stack, with the rows this binary's CFI gives;
+ *   debuginfod__altlink() (daemon/debuginfod.c): the dwz alternate a
+ *     fetched debug file names, which is what a debuginfod server sends.
  * libelf and libdw are Debian's, not instrumented: a bug inside them shows
  * as a crash, not as a sanitizer report.
  */
@@ -24,6 +26,7 @@
 
 #include <libelf.h>
 
+#include "debuginfod.h"
 #include "elfsyms.h"
 #include "proc.h"
 #include "profd_abi.h"
@@ -102,8 +105,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct sym_binary_info info;
 	struct sym_cfi_row row;
 	struct sym_binary *b = NULL;
+	char alt[2 * 32 + 1];
 	struct symbolizer *s;
 	struct proc_map map;
+	const char *link;
+	Elf *elf;
 	struct proc p;
 	size_t n = 0, i;
 	int r, k;
@@ -125,6 +131,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (elfsyms__span(memfd, family, N(family), &lo, &hi) == 0)
 		require(lo < hi);
+
+	/* The alternate a debug file names: a hex build-id, or nothing. */
+	elf = elf_begin(memfd, ELF_C_READ_MMAP, NULL);
+	if (elf) {
+		if (debuginfod__altlink(elf, alt, sizeof(alt), &link) == 0)
+			require(debuginfod__valid_build_id(alt) &&
+				strlen(link) < size);
+		else
+			require(!alt[0]);
+		elf_end(elf);
+	}
 
 	/* The symbolizer and CFI, at the symbols and across the file. */
 	for (i = 0, k = (int)(NOFFS - n); n < NOFFS; i++)
