@@ -568,6 +568,48 @@ class DebuginfodHttps(unittest.TestCase):
             after = fetch(self, d, w, 2, hz=HZ, name="dbg_https_after")
             self.assert_as_addr2line(after, self.bin, self.bin_dbg, 3)
 
+    def test_alternates_alternate_not_fetched(self):
+        """A server whose debug file names an alternate that names another
+        (dwz's alternates name none): profd fetches the debug file and its
+        alternate, and stops there; a chain of them would otherwise be
+        fetched without end."""
+        root = os.path.join(self.dir, "chain")
+        shutil.rmtree(root, ignore_errors=True)
+        ids = {"alt": "b" * 40, "alt2": "c" * 40}
+
+        def put(bid, path, names=None):
+            os.makedirs(os.path.join(root, "buildid", bid))
+            dst = os.path.join(root, "buildid", bid, "debuginfo")
+            if names:
+                link = path + ".link"
+                with open(link, "wb") as f:
+                    f.write(b"/nonexistent/chain.dwz\0" + bytes.fromhex(names))
+                r = run(["objcopy", "--add-section", ".gnu_debugaltlink=" + link, path, dst])
+                self.assertEqual(r.returncode, 0, r.stderr)
+            else:
+                shutil.copy(path, dst)
+
+        for name, bid in ids.items():
+            r = run(["gcc", "-shared", "-nostdlib", "-Wl,--build-id=0x" + bid, "-x", "c", "/dev/null",
+                     "-o", os.path.join(self.dir, name + ".so")])
+            self.assertEqual(r.returncode, 0, r.stderr)
+        put(self.bin_id, self.bin_dbg, ids["alt"])
+        put(ids["alt"], os.path.join(self.dir, "alt.so"), ids["alt2"])
+        put(ids["alt2"], os.path.join(self.dir, "alt2.so"))
+        srv = HttpsServer(root, os.path.join(self.dir, "good.pem"), os.path.join(self.dir, "good.key"))
+        self.addCleanup(srv.close)
+        with Workload("libcwork", seconds=60, wait_line="libcwork ready") as w:
+            d, cache = self.daemon("dbg-https-chain", srv.url)
+            fetch(self, d, w, 2, hz=HZ, name="dbg_https_chain")
+            st = self.wait_status(d, lambda st: st["fetched"] >= 2)
+            time.sleep(1)
+            st = self.wait_status(d, lambda st: True)
+        asked = [r for r in srv.requests if "/buildid/" in r]
+        self.assertIn("/buildid/%s/debuginfo" % self.bin_id, asked)
+        self.assertIn("/buildid/%s/debuginfo" % ids["alt"], asked, "the alternate was not fetched")
+        self.assertNotIn("/buildid/%s/debuginfo" % ids["alt2"], asked, "the alternate's alternate was fetched")
+        self.assertEqual(st["fetched"], 2, st)
+
     def refused(self, cert):
         srv = self.serve(cert)
         with Workload("libcwork", seconds=60, wait_line="libcwork ready") as w:
